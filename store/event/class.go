@@ -1,0 +1,37 @@
+package event
+
+import (
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// ClassOf returns the class declared for a field with the field_class option,
+// or FIELD_CLASS_UNSPECIFIED when the field declares none.
+func ClassOf(fd protoreflect.FieldDescriptor) agenttrailv1.FieldClass {
+	opts := fd.Options()
+	if opts == nil {
+		return agenttrailv1.FieldClass_FIELD_CLASS_UNSPECIFIED
+	}
+	class, ok := proto.GetExtension(opts, agenttrailv1.E_FieldClass).(agenttrailv1.FieldClass)
+	if !ok {
+		return agenttrailv1.FieldClass_FIELD_CLASS_UNSPECIFIED
+	}
+	return class
+}
+
+// IsContainer reports whether a field is a METADATA container whose own
+// fields are split one by one: a singular field of an agenttrail message type
+// with class METADATA. Well-known types such as Timestamp are leaves.
+func IsContainer(fd protoreflect.FieldDescriptor) bool {
+	return fd.Message() != nil && !fd.IsList() && !fd.IsMap() &&
+		isModelMessage(fd.Message()) &&
+		ClassOf(fd) == agenttrailv1.FieldClass_FIELD_CLASS_METADATA
+}
+
+// isModelMessage reports whether a message belongs to agenttrail's own event
+// model (and so declares field classes), as opposed to a well-known type.
+func isModelMessage(md protoreflect.MessageDescriptor) bool {
+	return md.ParentFile().Package() == agenttrailv1.File_agenttrail_v1_event_proto.Package()
+}
