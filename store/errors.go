@@ -1,0 +1,35 @@
+package store
+
+import (
+	"errors"
+
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+// Errors returned by the store, always wrapped with %w so that callers test
+// them with errors.Is. The server maps them to gRPC status codes in one place.
+var (
+	// ErrNotFound: no event with that id or index, or no checkpoint of that
+	// size.
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: an event with that id exists and differs from the
+	// one submitted. (Submitting an identical event returns its original
+	// receipt instead.)
+	ErrAlreadyExists = errors.New("store: event id already exists with different content")
+	// ErrInvalidEvent: an event failed validation. The error is also a
+	// *event.FieldError naming the field.
+	ErrInvalidEvent = event.ErrInvalid
+	// ErrInvalidArgument: a request other than an event is malformed, such
+	// as a proof for an index outside the tree.
+	ErrInvalidArgument = errors.New("store: invalid argument")
+	// ErrTooLarge: an event exceeds the largest size the store accepts.
+	ErrTooLarge = errors.New("store: event too large")
+	// ErrClosed: the store is closed or closing.
+	ErrClosed = errors.New("store: closed")
+	// ErrFailed: a write to disk failed; the store refuses further appends
+	// until it is reopened, because it cannot know what reached the disk.
+	ErrFailed = errors.New("store: write failed")
+	// ErrCorrupt: stored bytes could not be decoded or do not agree with
+	// the Merkle log.
+	ErrCorrupt = errors.New("store: corrupt data")
+)

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// An Option configures Open.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+type config struct {
+	origin             string
+	signingKey         string
+	checkpointInterval time.Duration
+	maxBatchEvents     int
+	maxBatchBytes      int
+	batchWait          time.Duration
+	maxEventBytes      int
+	clockSkew          time.Duration
+	gcInterval         time.Duration
+	cacheBytes         int64
+	logger             *slog.Logger
+	now                func() time.Time
+	queueDepth         int
+}
+
+func defaultConfig() config {
+	return config{
+		checkpointInterval: time.Second,
+		maxBatchEvents:     1024,
+		maxBatchBytes:      8 << 20,
+		batchWait:          0,
+		maxEventBytes:      1 << 20,
+		clockSkew:          5 * time.Minute,
+		gcInterval:         10 * time.Minute,
+		cacheBytes:         64 << 20,
+		logger:             slog.New(slog.DiscardHandler),
+		now:                time.Now,
+		queueDepth:         4096,
+	}
+}
+
+// WithOrigin sets the origin line of the log's checkpoints: the log's name,
+// conventionally a schemeless URL such as "audit.example.com/agents". It is
+// fixed when a store is created; opening an existing store with a different
+// origin fails. By default a new store is named "agenttrail.local/" followed
+// by 16 random hex digits.
+func WithOrigin(origin string) Option {
+	return optionFunc(func(c *config) error {
+		if !validOrigin(origin) {
+			return fmt.Errorf("%w: origin must be non-empty, without whitespace or '+'", ErrInvalidArgument)
+		}
+		c.origin = origin
+		return nil
+	})
+}
+
+// WithSigningKey sets the checkpoint signing key, as a note signer key string
+// ("PRIVATE+KEY+<origin>+<hash>+<key>", see golang.org/x/mod/sumdb/note).
+// Its name must be the log's origin. By default the key is generated when a
+// store is created and kept in the data directory with mode 0600.
+func WithSigningKey(skey string) Option {
+	return optionFunc(func(c *config) error {
+		if skey == "" {
+			return fmt.Errorf("%w: empty signing key", ErrInvalidArgument)
+		}
+		c.signingKey = skey
+		return nil
+	})
+}
+
+// WithCheckpointInterval sets how often a checkpoint is signed while events
+// arrive: at most once per d, and always within d of the last append. Zero
+// signs a checkpoint with every committed batch. The default is one second.
+func WithCheckpointInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative checkpoint interval", ErrInvalidArgument)
+		}
+		c.checkpointInterval = d
+		return nil
+	})
+}
+
+// WithBatchLimits bounds each batch the sequencer commits in one transaction:
+// at most events events and about bytes bytes, waiting at most wait for more
+// events to arrive once the first is there. Defaults: 1024 events, 8 MiB, no
+// wait (batches form from whatever queued up during the previous commit).
+func WithBatchLimits(events, bytes int, wait time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if events < 1 || bytes < 1 || wait < 0 {
+			return fmt.Errorf("%w: batch limits must be positive", ErrInvalidArgument)
+		}
+		c.maxBatchEvents, c.maxBatchBytes, c.batchWait = events, bytes, wait
+		return nil
+	})
+}
+
+// WithMaxEventSize sets the largest encoded event Append accepts; larger
+// ones fail with ErrTooLarge. The default is 1 MiB.
+func WithMaxEventSize(bytes int) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < 1024 {
+			return fmt.Errorf("%w: max event size below 1 KiB", ErrInvalidArgument)
+		}
+		c.maxEventBytes = bytes
+		return nil
+	})
+}
+
+// WithClockSkew sets how far in the future an event's occurred_at may be.
+// The default is five minutes.
+func WithClockSkew(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative clock skew", ErrInvalidArgument)
+		}
+		c.clockSkew = d
+		return nil
+	})
+}
+
+// WithGCInterval sets how often the value log is garbage collected. Zero
+// turns collection off. The default is ten minutes.
+func WithGCInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative GC interval", ErrInvalidArgument)
+		}
+		c.gcInterval = d
+		return nil
+	})
+}
+
+// WithCacheBytes sets the memory the store may use for caches (Badger's
+// block and index caches). Memtables add about 3 x 16 MiB on top. The
+// default, 64 MiB, keeps the whole store well under a GOMEMLIMIT of 512 MiB.
+func WithCacheBytes(n int64) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1<<20 {
+			return fmt.Errorf("%w: cache below 1 MiB", ErrInvalidArgument)
+		}
+		c.cacheBytes = n
+		return nil
+	})
+}
+
+// WithLogger sets the logger. The store logs operations (opens, closes,
+// garbage collection, failures), never event contents.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidArgument)
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithClock sets the clock used for received-at times, checkpoint intervals
+// and the future bound of occurred_at. For tests.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrInvalidArgument)
+		}
+		c.now = now
+		return nil
+	})
+}
