@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/tlog"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -21,6 +23,7 @@ import (
 type request struct {
 	principal string
 	events    []*agenttrailv1.Event
+	sizes     []int // encoded size of each event
 	bytes     int
 	results   []Result
 	err       error // set when the whole batch failed
@@ -50,9 +53,10 @@ func (s *Store) Append(ctx context.Context, principal string, events []*agenttra
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &request{principal: principal, events: events, results: make([]Result, len(events)), done: make(chan struct{})}
-	for _, ev := range events {
-		req.bytes += proto.Size(ev)
+	req := &request{principal: principal, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
+	for i, ev := range events {
+		req.sizes[i] = proto.Size(ev)
+		req.bytes += req.sizes[i]
 	}
 	s.mu.RLock()
 	if s.closed {
@@ -88,12 +92,37 @@ func (s *Store) failed() error {
 	return nil
 }
 
-// sequence is the sequencer: the one goroutine that writes the log. It forms
-// batches from queued requests, commits each in one transaction, and signs
-// checkpoints. It returns when the queue is closed and drained.
+// sequence is the sequencer: the one goroutine that orders the log. It
+// forms batches from queued requests and prepares each (validation,
+// encoding, salts, digests, leaves, tree hashes, index postings, and a
+// checkpoint when due) into a Badger transaction, which it hands to the
+// committer goroutine. The committer commits batches strictly in order, one
+// at a time, while the sequencer prepares the next: CPU work overlaps the
+// previous batch's fsync, and a failed commit stops every later batch, so
+// the log can never have a gap. sequence returns when the queue is closed
+// and every batch has been committed and answered.
 func (s *Store) sequence(fr *frontier) {
 	defer close(s.seqDone)
-	seq := &sequencer{s: s, fr: fr, lastCheckpoint: s.cfg.now()}
+	seq := &sequencer{
+		s:              s,
+		fr:             fr,
+		lastCheckpoint: s.cfg.now(),
+		inflight:       map[string]*pending{},
+		wake:           make(chan struct{}, 1),
+	}
+	toCommit := make(chan *prepared, 1)
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		seq.commitLoop(toCommit)
+	}()
+	defer func() {
+		close(toCommit)
+		<-committerDone
+		seq.settle()
+		seq.signIfBehind()
+	}()
+
 	var carry *request
 	for {
 		var first *request
@@ -103,10 +132,13 @@ func (s *Store) sequence(fr *frontier) {
 			select {
 			case r, ok := <-s.queue:
 				if !ok {
-					seq.signIfBehind()
 					return
 				}
 				first = r
+			case <-seq.wake:
+				// A batch committed: re-arm the checkpoint timer.
+				seq.settle()
+				continue
 			case <-seq.checkpointTimer():
 				seq.signIfBehind()
 				continue
@@ -149,17 +181,62 @@ func (s *Store) sequence(fr *frontier) {
 		if waitTimer != nil {
 			waitTimer.Stop()
 		}
-		seq.commit(batch)
+		toCommit <- seq.prepare(batch)
 	}
 }
 
-// sequencer is the state the sequencer goroutine owns.
+// sequencer is the state the sequencer goroutine owns, and the channel
+// through which the committer tells it what became durable.
 type sequencer struct {
 	s              *Store
-	fr             *frontier
+	fr             *frontier // the tree including every prepared batch
 	lastReceived   time.Time
 	lastCheckpoint time.Time
 	timer          *time.Timer
+	// inflight holds the events of prepared batches until the sequencer
+	// knows they are committed and visible to its next transaction: until
+	// then, reads of the database would not see them.
+	inflight map[string]*pending
+	// committed holds the batches the committer has finished, until the
+	// sequencer forgets their events (settle). A slice under a mutex, not
+	// a channel, so the committer never waits for the sequencer.
+	mu        sync.Mutex
+	committed []*prepared
+	wake      chan struct{} // signalled, without waiting, after each commit
+}
+
+// prepared is a batch ready to commit.
+type prepared struct {
+	reqs    []*request
+	txn     *badger.Txn
+	b       *batchBuilder // nil when the batch adds no event
+	waits   []deferred
+	cp      Checkpoint
+	signed  bool
+	failure error // set when preparing failed; the batch is answered with it
+}
+
+// settle takes in every batch the committer has finished.
+func (q *sequencer) settle() {
+	q.mu.Lock()
+	done := q.committed
+	q.committed = nil
+	q.mu.Unlock()
+	for _, p := range done {
+		q.forget(p)
+	}
+}
+
+// forget drops a committed batch's events from the in-flight map: the next
+// transaction the sequencer opens sees them in the database.
+func (q *sequencer) forget(p *prepared) {
+	if p.b != nil {
+		for _, e := range p.b.entries {
+			if q.inflight[e.ev.GetEventId()] == e {
+				delete(q.inflight, e.ev.GetEventId())
+			}
+		}
+	}
 }
 
 // checkpointTimer returns a channel that fires when a checkpoint is due for
@@ -181,7 +258,7 @@ func (q *sequencer) checkpointTimer() <-chan time.Time {
 	return q.timer.C
 }
 
-// signIfBehind signs a checkpoint of the current tree when the latest one
+// signIfBehind signs a checkpoint of the committed tree when the latest one
 // does not cover it.
 func (q *sequencer) signIfBehind() {
 	h := q.s.head.Load()
@@ -194,124 +271,170 @@ func (q *sequencer) signIfBehind() {
 		return
 	}
 	q.lastCheckpoint = q.s.cfg.now()
-	q.publish(&head{size: h.size, root: h.root, checkpoint: cp, changed: make(chan struct{})})
+	// The committer may have published a newer head meanwhile; only move
+	// the checkpoint forward.
+	for {
+		cur := q.s.head.Load()
+		if cur.checkpoint.Size >= cp.Size {
+			return
+		}
+		next := &head{size: cur.size, root: cur.root, checkpoint: cp, changed: make(chan struct{})}
+		if q.s.head.CompareAndSwap(cur, next) {
+			close(cur.changed)
+			return
+		}
+	}
 }
 
-func (q *sequencer) publish(h *head) {
-	old := q.s.head.Swap(h)
-	close(old.changed)
-}
-
-// pending is an event accepted into the batch being built.
+// pending is an event accepted into a batch.
 type pending struct {
 	ev      *agenttrailv1.Event
 	receipt Receipt
 }
 
-// deferred is a result that depends on the batch committing: a new event's
-// receipt, or the receipt of an event earlier in the same batch.
+// deferred is a result that depends on a batch committing: a new event's
+// receipt, or the receipt of an event in the same or an earlier in-flight
+// batch.
 type deferred struct {
 	slot *Result
 	p    *pending
 	dup  bool
 }
 
-// commit validates, sequences and commits one batch, then answers its
-// requests. On a write error the store fails: every request of the batch and
-// every later append gets ErrFailed.
-func (q *sequencer) commit(batch []*request) {
+// prepare validates and sequences one batch into a transaction. Events are
+// answered in place when they are invalid or duplicates of stored events;
+// new events get their receipts when the committer commits the batch.
+func (q *sequencer) prepare(batch []*request) *prepared {
 	s := q.s
-	defer func() {
-		for _, r := range batch {
-			close(r.done)
-		}
-	}()
+	q.settle()
+	p := &prepared{reqs: batch}
 	if err := s.failed(); err != nil {
-		failAll(batch, err)
-		return
+		p.failure = err
+		return p
 	}
 	now := s.cfg.now().UTC()
 	if now.Before(q.lastReceived) {
 		now = q.lastReceived // received-at never goes backwards
 	}
+	q.lastReceived = now
 	limits := event.Limits{Now: now, MaxClockSkew: s.cfg.clockSkew}
 
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	h := s.head.Load()
-	if size, _, err := latestSize(txn); err != nil || size != h.size {
-		q.fail(batch, fmt.Errorf("%w: tree size on disk %d, in memory %d (%v)", ErrCorrupt, size, h.size, err))
-		return
+	p.txn = s.db.NewTransaction(true)
+	// Write-once guard: the batch's first index must be free on disk.
+	if _, err := p.txn.Get(recordKey(q.fr.size)); !errors.Is(err, badger.ErrKeyNotFound) {
+		p.failure = fmt.Errorf("%w: index %d is already written on disk (%v)", ErrCorrupt, q.fr.size, err)
+		return p
 	}
 
 	b := newBatchBuilder(q.fr.clone(), now)
-	var waits []deferred
-	byID := map[string]*pending{}
 	for _, r := range batch {
 		for i, ev := range r.events {
 			slot := &r.results[i]
-			if sz := proto.Size(ev); sz > s.cfg.maxEventBytes {
+			if sz := r.sizes[i]; sz > s.cfg.maxEventBytes {
 				slot.Err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, s.cfg.maxEventBytes)
 				continue
 			}
-			if err := event.Validate(ev, limits); err != nil {
-				slot.Err = err
-				continue
-			}
-			id := ev.GetEventId()
-			if p, ok := byID[id]; ok {
-				if proto.Equal(p.ev, ev) {
-					waits = append(waits, deferred{slot: slot, p: p, dup: true})
-				} else {
-					slot.Err = fmt.Errorf("%w: event id earlier in the same batch", ErrAlreadyExists)
-				}
-				continue
-			}
-			existing, err := q.existing(txn, ev)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				if errors.Is(err, ErrAlreadyExists) {
-					slot.Err = err
-					continue
-				}
-				q.fail(batch, err)
-				return
-			}
-			if err == nil {
-				existing.Duplicate = true
-				slot.Receipt = existing
-				continue
-			}
-			p, err := b.add(ev, r.principal)
+			enc, err := event.Encode(ev, limits)
 			if err != nil {
 				slot.Err = err
 				continue
 			}
-			byID[id] = p
-			waits = append(waits, deferred{slot: slot, p: p})
+			id := ev.GetEventId()
+			if earlier, ok := q.inflight[id]; ok {
+				if proto.Equal(earlier.ev, ev) {
+					p.waits = append(p.waits, deferred{slot: slot, p: earlier, dup: true})
+				} else {
+					slot.Err = fmt.Errorf("%w: event id was appended moments ago", ErrAlreadyExists)
+				}
+				continue
+			}
+			existing, err := q.existing(p.txn, ev)
+			switch {
+			case err == nil:
+				existing.Duplicate = true
+				slot.Receipt = existing
+				continue
+			case errors.Is(err, ErrAlreadyExists):
+				slot.Err = err
+				continue
+			case !errors.Is(err, ErrNotFound):
+				p.failure = err
+				return p
+			}
+			pe, err := b.add(ev, enc, r.principal)
+			if err != nil {
+				slot.Err = err
+				continue
+			}
+			q.inflight[id] = pe
+			p.waits = append(p.waits, deferred{slot: slot, p: pe})
 		}
 	}
 	if len(b.entries) == 0 {
-		return
+		return p
 	}
-
-	cp, signed, err := b.write(txn, q, h)
+	cfg := s.cfg
+	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
+	cp, err := b.write(p.txn, s, sign)
 	if err != nil {
-		q.fail(batch, err)
-		return
+		p.failure = err
+		return p
 	}
-	if err := txn.Commit(); err != nil {
-		q.fail(batch, fmt.Errorf("%w: committing batch of %d events: %v", ErrFailed, len(b.entries), err))
-		return
+	if sign {
+		p.cp, p.signed = cp, true
+		q.lastCheckpoint = cfg.now()
 	}
+	p.b = b
 	q.fr = b.fr
-	q.lastReceived = now
-	if !signed {
-		cp = h.checkpoint
-	} else {
-		q.lastCheckpoint = s.cfg.now()
+	return p
+}
+
+// commitLoop is the committer: it commits prepared batches in order and
+// answers their requests. After a failed commit, every later batch fails
+// too, uncommitted.
+func (q *sequencer) commitLoop(in <-chan *prepared) {
+	for p := range in {
+		q.commitOne(p)
+		for _, r := range p.reqs {
+			close(r.done)
+		}
+		q.mu.Lock()
+		q.committed = append(q.committed, p)
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
 	}
-	q.publish(&head{size: b.fr.size, root: b.root, checkpoint: cp, changed: make(chan struct{})})
-	for _, w := range waits {
+}
+
+func (q *sequencer) commitOne(p *prepared) {
+	s := q.s
+	if p.txn != nil {
+		defer p.txn.Discard()
+	}
+	if p.failure == nil {
+		p.failure = s.failed()
+	}
+	if p.failure != nil {
+		q.fail(p.reqs, p.failure)
+		return
+	}
+	if p.b != nil {
+		if err := p.txn.Commit(); err != nil {
+			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events: %v", ErrFailed, len(p.b.entries), err))
+			return
+		}
+		h := s.head.Load()
+		cp := h.checkpoint
+		if p.signed {
+			cp = p.cp
+		}
+		next := &head{size: p.b.fr.size, root: p.b.root, checkpoint: cp, changed: make(chan struct{})}
+		old := s.head.Swap(next)
+		close(old.changed)
+	}
+	for _, w := range p.waits {
 		w.slot.Receipt = w.p.receipt
 		w.slot.Receipt.Duplicate = w.dup
 	}
@@ -348,13 +471,14 @@ func (q *sequencer) existing(txn *badger.Txn, ev *agenttrailv1.Event) (Receipt, 
 	return e.Receipt(), nil
 }
 
-// fail marks the store failed and answers the batch.
+// fail marks the store failed and answers the batch with the error.
 func (q *sequencer) fail(batch []*request, err error) {
 	if !errors.Is(err, ErrFailed) {
 		err = fmt.Errorf("%w: %w", ErrFailed, err)
 	}
-	q.s.failure.CompareAndSwap(nil, &err)
-	q.s.log.Error("store failed; appends are refused until it is reopened", slog.Any("error", err))
+	if q.s.failure.CompareAndSwap(nil, &err) {
+		q.s.log.Error("store failed; appends are refused until it is reopened", slog.Any("error", err))
+	}
 	failAll(batch, err)
 }
 
@@ -368,8 +492,8 @@ func failAll(batch []*request, err error) {
 type batchBuilder struct {
 	fr         *frontier
 	first      uint64
-	received   time.Time
-	receivedPB *timestamppb.Timestamp
+	received      time.Time
+	receivedBytes []byte // the encoded received-at Timestamp
 	entries    []*pending
 	records    [][]byte
 	contents   [][]byte
@@ -389,26 +513,19 @@ func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 	return &batchBuilder{
 		fr:         fr,
 		first:      fr.size,
-		received:   received,
-		receivedPB: timestamppb.New(received),
+		received:      received,
+		receivedBytes: mustMarshal(timestamppb.New(received)),
 		postings:   map[postingKey][]uint64{},
 		times:      map[uint64][]uint64{},
 	}
 }
 
-// add sequences one validated event: splits it, encodes its header and
-// content, salts and digests the content, and extends the tree.
-func (b *batchBuilder) add(ev *agenttrailv1.Event, principal string) (*pending, error) {
+// add sequences one validated, encoded event: wraps its header in an
+// EventHeader, salts and digests its content, and extends the tree.
+func (b *batchBuilder) add(ev *agenttrailv1.Event, enc event.Encoded, principal string) (*pending, error) {
 	index := b.fr.size
-	header, content := event.Split(ev)
-	hb, err := deterministic.Marshal(&agenttrailv1.EventHeader{Event: header, ReceivedAt: b.receivedPB, Principal: principal})
-	if err != nil {
-		return nil, fmt.Errorf("%w: encoding header: %v", ErrInvalidEvent, err)
-	}
-	cb, err := deterministic.Marshal(content)
-	if err != nil {
-		return nil, fmt.Errorf("%w: encoding content: %v", ErrInvalidEvent, err)
-	}
+	hb := encodeEventHeader(enc.Header, b.receivedBytes, principal)
+	cb := enc.Content
 	if len(b.salts) < saltSize {
 		b.salts = make([]byte, saltSize*64)
 		if _, err := rand.Read(b.salts); err != nil {
@@ -449,14 +566,38 @@ func (b *batchBuilder) add(ev *agenttrailv1.Event, principal string) (*pending, 
 	return p, nil
 }
 
+// encodeEventHeader encodes an agenttrail.v1.EventHeader from the encoded
+// header event and received-at time, exactly as deterministic Marshal of
+// the message would (fields in number order, empty principal omitted).
+func encodeEventHeader(event, receivedAt []byte, principal string) []byte {
+	b := make([]byte, 0, len(event)+len(receivedAt)+len(principal)+12)
+	b = protowire.AppendTag(b, 1, protowire.BytesType)
+	b = protowire.AppendBytes(b, event)
+	b = protowire.AppendTag(b, 2, protowire.BytesType)
+	b = protowire.AppendBytes(b, receivedAt)
+	if principal != "" {
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendString(b, principal)
+	}
+	return b
+}
+
+func mustMarshal(m proto.Message) []byte {
+	b, err := deterministic.Marshal(m)
+	if err != nil {
+		panic(err) // only for messages built here, which always encode
+	}
+	return b
+}
+
 // kindValue is the posting value of an event kind: its number, two bytes.
 func kindValue(k agenttrailv1.EventKind) string {
 	return string([]byte{byte(k >> 8), byte(k)})
 }
 
-// write puts every key of the batch into txn, and the checkpoint of the new
-// tree when one is due.
-func (b *batchBuilder) write(txn *badger.Txn, q *sequencer, h *head) (Checkpoint, bool, error) {
+// write puts every key of the batch into txn, and, when sign is set, the
+// checkpoint of the new tree.
+func (b *batchBuilder) write(txn *badger.Txn, s *Store, sign bool) (Checkpoint, error) {
 	set := func(k, v []byte) error {
 		if err := txn.Set(k, v); err != nil {
 			return fmt.Errorf("store: staging batch: %w", err)
@@ -466,46 +607,45 @@ func (b *batchBuilder) write(txn *badger.Txn, q *sequencer, h *head) (Checkpoint
 	for i, p := range b.entries {
 		idx := b.first + uint64(i)
 		if err := set(recordKey(idx), b.records[i]); err != nil {
-			return Checkpoint{}, false, err
+			return Checkpoint{}, err
 		}
 		if err := set(contentKey(idx), b.contents[i]); err != nil {
-			return Checkpoint{}, false, err
+			return Checkpoint{}, err
 		}
 		if err := set(idKey(p.ev.GetEventId()), encodeU64(idx)); err != nil {
-			return Checkpoint{}, false, err
+			return Checkpoint{}, err
 		}
 	}
 	if err := set(hashesKey(uint64(tlog.StoredHashIndex(0, int64(b.first)))), encodeHashes(b.hashes)); err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, err
 	}
 	for k, list := range b.postings {
 		if err := set(postingsKey(k.field, k.value, list[0]), encodePostings(list)); err != nil {
-			return Checkpoint{}, false, err
+			return Checkpoint{}, err
 		}
 	}
 	for hour, list := range b.times {
 		if err := set(timeKey(hour, list[0]), encodePostings(list)); err != nil {
-			return Checkpoint{}, false, err
+			return Checkpoint{}, err
 		}
 	}
 	root, err := b.fr.root()
 	if err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, err
 	}
 	b.root = root
 	if err := set(sizeKey(b.fr.size), root[:]); err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, err
 	}
-	cfg := q.s.cfg
-	if cfg.checkpointInterval > 0 && cfg.now().Sub(q.lastCheckpoint) < cfg.checkpointInterval {
-		return Checkpoint{}, false, nil
+	if !sign {
+		return Checkpoint{}, nil
 	}
-	cp, err := signCheckpoint(q.s.signer, q.s.origin, b.fr.size, root)
+	cp, err := signCheckpoint(s.signer, s.origin, b.fr.size, root)
 	if err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, err
 	}
 	if err := set(checkpointKey(cp.Size), cp.Note); err != nil {
-		return Checkpoint{}, false, err
+		return Checkpoint{}, err
 	}
-	return cp, true, nil
+	return cp, nil
 }

@@ -413,3 +413,28 @@ func TestVerifyCleanStore(t *testing.T) {
 		t.Errorf("VerifyDir = %+v, %v; want OK over 40 events", rep, err)
 	}
 }
+
+// The header bytes the store commits are exactly the deterministic encoding
+// of the EventHeader message, so any client can decode them and an encoder
+// of the same message produces them.
+func TestHeaderBytesAreTheEventHeaderEncoding(t *testing.T) {
+	s := open(t, t.TempDir())
+	appendOK(t, s, samples()...)
+	for i := range samples() {
+		e, err := s.Get(context.Background(), uint64(i), store.HeaderOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(&agenttrailv1.EventHeader{
+			Event: e.Header, ReceivedAt: timestamppb.New(e.ReceivedAt), Principal: e.Principal,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytesEqual(e.HeaderBytes, want) {
+			t.Errorf("event %d: header bytes differ from Marshal(EventHeader)", i)
+		}
+	}
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }

@@ -8,8 +8,42 @@ import (
 )
 
 // ClassOf returns the class declared for a field with the field_class option,
-// or FIELD_CLASS_UNSPECIFIED when the field declares none.
+// or FIELD_CLASS_UNSPECIFIED when the field declares none. Fields of the event
+// model are answered from a table built once; others are read from their
+// options.
 func ClassOf(fd protoreflect.FieldDescriptor) agenttrailv1.FieldClass {
+	if c, ok := modelClasses[fd]; ok {
+		return c
+	}
+	return declaredClass(fd)
+}
+
+// IsMetadata reports whether a field's class is METADATA.
+func IsMetadata(fd protoreflect.FieldDescriptor) bool {
+	return ClassOf(fd) == agenttrailv1.FieldClass_FIELD_CLASS_METADATA
+}
+
+// modelClasses holds the class of every field of every message in the event
+// model's package, read once from the descriptors: reading an extension
+// option on every field of every event is too slow for the append path.
+var modelClasses = func() map[protoreflect.FieldDescriptor]agenttrailv1.FieldClass {
+	m := map[protoreflect.FieldDescriptor]agenttrailv1.FieldClass{}
+	var add func(protoreflect.MessageDescriptors)
+	add = func(msgs protoreflect.MessageDescriptors) {
+		for i := 0; i < msgs.Len(); i++ {
+			md := msgs.Get(i)
+			fields := md.Fields()
+			for j := 0; j < fields.Len(); j++ {
+				m[fields.Get(j)] = declaredClass(fields.Get(j))
+			}
+			add(md.Messages())
+		}
+	}
+	add(agenttrailv1.File_agenttrail_v1_event_proto.Messages())
+	return m
+}()
+
+func declaredClass(fd protoreflect.FieldDescriptor) agenttrailv1.FieldClass {
 	opts := fd.Options()
 	if opts == nil {
 		return agenttrailv1.FieldClass_FIELD_CLASS_UNSPECIFIED

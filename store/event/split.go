@@ -13,14 +13,19 @@ import (
 // always visible in its header. The event is not modified, and the halves
 // share no memory with it.
 func Split(ev *agenttrailv1.Event) (header, content *agenttrailv1.Event) {
-	src := proto.Clone(ev).(*agenttrailv1.Event)
+	return SplitShared(proto.Clone(ev).(*agenttrailv1.Event))
+}
+
+// SplitShared is Split without the copy: the halves share strings, lists,
+// maps and messages with ev. Use it only when none of the three is modified
+// afterwards, such as to encode the halves at once.
+func SplitShared(ev *agenttrailv1.Event) (header, content *agenttrailv1.Event) {
 	header, content = new(agenttrailv1.Event), new(agenttrailv1.Event)
-	splitMessage(src.ProtoReflect(), header.ProtoReflect(), content.ProtoReflect())
+	splitMessage(ev.ProtoReflect(), header.ProtoReflect(), content.ProtoReflect())
 	return header, content
 }
 
-// splitMessage moves every field of src into header or content. src is a
-// private copy, so its values can be moved without copying them again.
+// splitMessage puts every field of src into header or content, by reference.
 func splitMessage(src, header, content protoreflect.Message) {
 	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 		switch {

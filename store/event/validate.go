@@ -4,13 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -62,9 +58,17 @@ var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // Validate checks an event before it is appended: required ids are present
 // and well formed, exactly one payload is set, times are valid and not in the
 // future beyond the allowed skew, enum values are defined, numbers are in
-// range, strings are valid UTF-8, and labels are within bounds. It returns
-// the first problem as a *FieldError.
+// range, strings are valid UTF-8, labels are within bounds, and no field is
+// unknown to this build. It returns the first problem as a *FieldError.
 func Validate(ev *agenttrailv1.Event, lim Limits) error {
+	_, err := Encode(ev, lim)
+	return err
+}
+
+// checkEnvelope makes the checks of Validate that read fields by name; the
+// checks that apply to every field everywhere are made on the encoding
+// (walkWire).
+func checkEnvelope(ev *agenttrailv1.Event, lim Limits) error {
 	if ev == nil {
 		return &FieldError{Field: "event", Reason: "is required"}
 	}
@@ -126,10 +130,7 @@ func Validate(ev *agenttrailv1.Event, lim Limits) error {
 			return &FieldError{Field: "labels[" + k + "]", Reason: fmt.Sprintf("must be at most %d bytes", MaxLabelValueLen)}
 		}
 	}
-	if err := checkPayload(ev); err != nil {
-		return err
-	}
-	return walk(ev.ProtoReflect(), "")
+	return checkPayload(ev)
 }
 
 func checkPayload(ev *agenttrailv1.Event) error {
@@ -189,66 +190,6 @@ func checkPayload(ev *agenttrailv1.Event) error {
 			return err
 		}
 		return checkCost("session_end.cost", s.GetCost())
-	}
-	return nil
-}
-
-// walk checks, everywhere in the message: strings are valid UTF-8, enum
-// values are defined, and timestamps and durations are valid.
-func walk(m protoreflect.Message, path string) error {
-	var err error
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		p := string(fd.Name())
-		if path != "" {
-			p = path + "." + p
-		}
-		switch {
-		case fd.IsList():
-			l := v.List()
-			for i := 0; i < l.Len() && err == nil; i++ {
-				err = checkValue(fd, l.Get(i), p+"["+strconv.Itoa(i)+"]")
-			}
-		case fd.IsMap():
-			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
-				if !utf8.ValidString(k.String()) {
-					err = &FieldError{Field: p, Reason: "keys must be valid UTF-8"}
-					return false
-				}
-				err = checkValue(fd.MapValue(), mv, p+"[]")
-				return err == nil
-			})
-		default:
-			err = checkValue(fd, v, p)
-		}
-		return err == nil
-	})
-	return err
-}
-
-func checkValue(fd protoreflect.FieldDescriptor, v protoreflect.Value, path string) error {
-	switch fd.Kind() {
-	case protoreflect.StringKind:
-		if !utf8.ValidString(v.String()) {
-			return &FieldError{Field: path, Reason: "must be valid UTF-8"}
-		}
-	case protoreflect.EnumKind:
-		if fd.Enum().Values().ByNumber(v.Enum()) == nil {
-			return &FieldError{Field: path, Reason: fmt.Sprintf("%d is not a value of %s", v.Enum(), fd.Enum().FullName())}
-		}
-	case protoreflect.MessageKind, protoreflect.GroupKind:
-		switch msg := v.Message().Interface().(type) {
-		case *timestamppb.Timestamp:
-			return checkTimestamp(path, msg)
-		case *durationpb.Duration:
-			if err := msg.CheckValid(); err != nil {
-				return &FieldError{Field: path, Reason: "must be a valid duration"}
-			}
-			if msg.AsDuration() < 0 {
-				return &FieldError{Field: path, Reason: "must not be negative"}
-			}
-		default:
-			return walk(v.Message(), path)
-		}
 	}
 	return nil
 }

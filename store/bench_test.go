@@ -1,0 +1,239 @@
+package store_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+var benchTemplate = samples()[2]
+
+// benchEvent is an LLM-call event whose encoding is about size bytes.
+func benchEvent(i int, size int) *agenttrailv1.Event {
+	ev := proto.Clone(benchTemplate).(*agenttrailv1.Event)
+	ev.EventId = fmt.Sprintf("bench-%012d", i)
+	ev.SessionId = fmt.Sprintf("session-%d", i%100)
+	ev.ParentEventId = ""
+	ev.OccurredAt = timestamppb.New(now)
+	llm := ev.GetLlmCall()
+	llm.InputMessages = llm.InputMessages[:2]
+	llm.OutputText = ""
+	if pad := size - proto.Size(ev) - 3; pad > 0 {
+		llm.OutputText = strings.Repeat("x", pad)
+	}
+	return ev
+}
+
+func reportEventsPerSecond(b *testing.B, events int) {
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkAppend appends 1 KiB events in calls of batch events from one
+// goroutine: each call is one durable transaction.
+func BenchmarkAppend(b *testing.B) {
+	for _, batch := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			evs := make([]*agenttrailv1.Event, batch)
+			n := 0
+			b.SetBytes(int64(1024 * batch))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range evs {
+					evs[j] = benchEvent(n, 1024)
+					n++
+				}
+				res, err := s.Append(context.Background(), "bench", evs)
+				if err != nil || res[0].Err != nil {
+					b.Fatal(err, res[0].Err)
+				}
+			}
+			reportEventsPerSecond(b, n)
+		})
+	}
+}
+
+// BenchmarkAppendConcurrent appends 1 KiB events from many goroutines at
+// once, calls of per events each, as a server with many agent streams does:
+// the sequencer forms the batches, and prepares each while the previous one
+// commits.
+func BenchmarkAppendConcurrent(b *testing.B) {
+	for _, c := range []struct{ writers, per int }{{8, 1}, {64, 1}, {8, 32}} {
+		writers, per := c.writers, c.per
+		b.Run(fmt.Sprintf("writers=%d/per=%d", writers, per), func(b *testing.B) {
+			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.SetBytes(1024)
+			b.ResetTimer()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					evs := make([]*agenttrailv1.Event, 0, per)
+					for {
+						first := next.Add(int64(per)) - int64(per)
+						if first >= int64(b.N) {
+							return
+						}
+						evs = evs[:0]
+						for i := first; i < first+int64(per) && i < int64(b.N); i++ {
+							evs = append(evs, benchEvent(int(i), 1024))
+						}
+						res, err := s.Append(context.Background(), "bench", evs)
+						if err != nil || res[0].Err != nil {
+							b.Error(err, res[0].Err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			reportEventsPerSecond(b, b.N)
+		})
+	}
+}
+
+// BenchmarkBaselineBadger writes the same 1 KiB events with plain Badger
+// transactions, SyncWrites on, under the store's Badger options: one key per
+// event (the whole encoded event) and one key per index entry (event id,
+// session, agent, kind, occurred_at), no hashing, no signing. The store's
+// BenchmarkAppend divided by this is the ratio the store is held to.
+func BenchmarkBaselineBadger(b *testing.B) {
+	for _, batch := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			db, err := badger.Open(badger.DefaultOptions(filepath.Join(b.TempDir(), "events")).
+				WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
+				WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
+				WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
+				WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			n := 0
+			b.SetBytes(int64(1024 * batch))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				txn := db.NewTransaction(true)
+				for j := 0; j < batch; j++ {
+					ev := benchEvent(n, 1024)
+					val, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
+					if err != nil {
+						b.Fatal(err)
+					}
+					idx := binary.BigEndian.AppendUint64(nil, uint64(n))
+					keys := [][]byte{
+						append([]byte("e"), idx...),
+						append([]byte("i"+ev.GetEventId()), idx...),
+						append([]byte("s"+ev.GetSessionId()), idx...),
+						append([]byte("a"+ev.GetAgentId()), idx...),
+						append([]byte("k\x00\x02"), idx...),
+						append(binary.BigEndian.AppendUint64([]byte("t"), uint64(ev.GetOccurredAt().GetSeconds())), idx...),
+					}
+					if err := txn.Set(keys[0], val); err != nil {
+						b.Fatal(err)
+					}
+					for _, k := range keys[1:] {
+						if err := txn.Set(k, idx); err != nil {
+							b.Fatal(err)
+						}
+					}
+					n++
+				}
+				if err := txn.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportEventsPerSecond(b, n)
+		})
+	}
+}
+
+var scanStore struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// BenchmarkScanSession scans one session of 1,000 events among 1,000,000.
+// Building the store takes a while (about a minute here) and happens once
+// per benchmark process, in a temporary directory.
+func BenchmarkScanSession(b *testing.B) {
+	const total, session = 1_000_000, 1_000
+	scanStore.once.Do(func() {
+		scanStore.dir, scanStore.err = buildScanStore(total, session)
+	})
+	if scanStore.err != nil {
+		b.Fatal(scanStore.err)
+	}
+	b.Cleanup(func() {})
+	s := open(b, scanStore.dir)
+	for _, read := range []store.ReadOption{store.HeaderOnly, store.WithContent} {
+		name := map[store.ReadOption]string{store.HeaderOnly: "header", store.WithContent: "content"}[read]
+		b.Run(name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				n := 0
+				for _, err := range s.Scan(context.Background(), store.Query{Filter: store.Filter{SessionID: "needle"}, Read: read}) {
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != session {
+					b.Fatalf("scanned %d events, want %d", n, session)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*session), "ns/event")
+		})
+	}
+}
+
+func buildScanStore(total, session int) (string, error) {
+	dir, err := osMkdirTemp()
+	if err != nil {
+		return "", err
+	}
+	s, err := store.Open(context.Background(), dir, store.WithClock(clock), store.WithOrigin("test.agenttrail/log"), store.WithGCInterval(0))
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	every := total / session
+	start := time.Now()
+	for i := 0; i < total; i += 256 {
+		evs := make([]*agenttrailv1.Event, 0, 256)
+		for j := i; j < i+256 && j < total; j++ {
+			ev := benchEvent(j, 1024)
+			if j%every == every/2 {
+				ev.SessionId = "needle"
+			}
+			evs = append(evs, ev)
+		}
+		res, err := s.Append(context.Background(), "bench", evs)
+		if err != nil {
+			return "", err
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				return "", r.Err
+			}
+		}
+	}
+	fmt.Printf("built a store of %d events in %v\n", total, time.Since(start).Round(time.Second))
+	return dir, nil
+}

@@ -1,0 +1,345 @@
+package event
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// Encoded is an event split for the log and encoded: Header is the
+// deterministic encoding of the Event holding only its METADATA fields,
+// Content that of the Event holding every other field. Decoding both and
+// merging them gives back the event.
+type Encoded struct {
+	Header  []byte
+	Content []byte
+}
+
+// Encode validates an event (see Validate) and splits its deterministic
+// encoding into header and content in one pass over the bytes. It is the
+// append path's fast equivalent of Split followed by two deterministic
+// Marshal calls, and produces the same bytes (a test holds it to that).
+func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
+	if err := checkEnvelope(ev, lim); err != nil {
+		return Encoded{}, err
+	}
+	b, err := deterministic.Marshal(ev)
+	if err != nil {
+		// Go's encoder refuses invalid UTF-8: find the field to name it.
+		if p := invalidUTF8(ev.ProtoReflect(), ""); p != "" {
+			return Encoded{}, &FieldError{Field: p, Reason: "must be valid UTF-8"}
+		}
+		return Encoded{}, &FieldError{Field: "event", Reason: "cannot be encoded"}
+	}
+	enc := Encoded{Header: make([]byte, 0, 256), Content: make([]byte, 0, len(b))}
+	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, true); err != nil {
+		if err.Field == "" {
+			err.Field = "event"
+		}
+		return Encoded{}, err
+	}
+	return enc, nil
+}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// wktKind names the well-known types whose values are checked.
+type wktKind int
+
+const (
+	wktNone wktKind = iota
+	wktTimestamp
+	wktDuration
+	wktOther
+)
+
+// messageInfo is what the wire walk needs to know of a message type.
+type messageInfo struct {
+	name   protoreflect.FullName
+	wkt    wktKind
+	fields []*fieldInfo // by field number; nil where none
+}
+
+type fieldInfo struct {
+	name      string
+	kind      protoreflect.Kind
+	list      bool
+	metadata  bool
+	container bool
+	enum      protoreflect.EnumValueDescriptors
+	msg       *messageInfo
+}
+
+func (m *messageInfo) field(n protowire.Number) *fieldInfo {
+	if int(n) < len(m.fields) {
+		return m.fields[n]
+	}
+	return nil
+}
+
+var (
+	infoOnce sync.Once
+	infoRoot *messageInfo
+)
+
+func eventInfo() *messageInfo {
+	infoOnce.Do(func() {
+		built := map[protoreflect.FullName]*messageInfo{}
+		infoRoot = buildInfo((&agenttrailv1.Event{}).ProtoReflect().Descriptor(), built)
+	})
+	return infoRoot
+}
+
+func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullName]*messageInfo) *messageInfo {
+	if mi, ok := built[md.FullName()]; ok {
+		return mi
+	}
+	mi := &messageInfo{name: md.FullName()}
+	built[md.FullName()] = mi
+	switch md.FullName() {
+	case "google.protobuf.Timestamp":
+		mi.wkt = wktTimestamp
+	case "google.protobuf.Duration":
+		mi.wkt = wktDuration
+	default:
+		if md.ParentFile().Package() == "google.protobuf" {
+			mi.wkt = wktOther
+		}
+	}
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		fi := &fieldInfo{
+			name:      string(fd.Name()),
+			kind:      fd.Kind(),
+			list:      fd.IsList() || fd.IsMap(),
+			metadata:  ClassOf(fd) == agenttrailv1.FieldClass_FIELD_CLASS_METADATA || mi.wkt != wktNone || md.IsMapEntry(),
+			container: IsContainer(fd),
+		}
+		if fd.Enum() != nil {
+			fi.enum = fd.Enum().Values()
+		}
+		if fd.Message() != nil {
+			fi.msg = buildInfo(fd.Message(), built)
+		}
+		for int(fd.Number()) >= len(mi.fields) {
+			mi.fields = append(mi.fields, nil)
+		}
+		mi.fields[fd.Number()] = fi
+	}
+	return mi
+}
+
+// walkWire checks the encoding b of a message of type mi and, when split
+// is true, appends each of its fields to header or content by class,
+// splitting METADATA containers field by field. Fields keep their order, so
+// each half is itself a deterministic encoding. Errors name fields relative
+// to this message; callers prefix their own path on the way out, so that
+// the common, valid case builds no strings.
+func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split bool) *FieldError {
+	var counts [64]uint16 // occurrences per field number, for list paths
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return &FieldError{Reason: "is not a valid protobuf encoding"}
+		}
+		fi := mi.field(num)
+		if fi == nil {
+			return &FieldError{Reason: fmt.Sprintf("has field number %d, which this server does not know: upgrade the server or drop the field", num)}
+		}
+		at := func(e *FieldError) *FieldError {
+			p := fi.name
+			if fi.list {
+				p += "[" + strconv.Itoa(int(counts[min(int(num), len(counts)-1)])) + "]"
+			}
+			e.Field = join(p, e.Field)
+			return e
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return at(&FieldError{Reason: "is not a valid protobuf encoding"})
+		}
+		record, value := b[:n+m], b[n:n+m]
+		b = b[n+m:]
+		if err := checkField(fi, typ, value, split); err != nil {
+			return at(err)
+		}
+		if split {
+			switch {
+			case fi.container:
+				body, _ := protowire.ConsumeBytes(value)
+				h, c := make([]byte, 0, 128), make([]byte, 0, len(body))
+				if err := walkWire(fi.msg, body, &h, &c, true); err != nil {
+					return at(err)
+				}
+				*header = protowire.AppendTag(*header, num, protowire.BytesType)
+				*header = protowire.AppendBytes(*header, h)
+				if len(c) > 0 {
+					*content = protowire.AppendTag(*content, num, protowire.BytesType)
+					*content = protowire.AppendBytes(*content, c)
+				}
+			case fi.metadata:
+				*header = append(*header, record...)
+			default:
+				*content = append(*content, record...)
+			}
+		}
+		if fi.list && int(num) < len(counts) {
+			counts[num]++
+		}
+	}
+	return nil
+}
+
+// checkField checks one field record's value: its wire type, UTF-8 for
+// strings, defined values for enums, and nested messages (containers being
+// split are checked while they are split). Errors name the field's contents
+// relative to the field.
+func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool) *FieldError {
+	switch fi.kind {
+	case protoreflect.StringKind:
+		s, n := protowire.ConsumeBytes(value)
+		if typ != protowire.BytesType || n < 0 {
+			return malformed()
+		}
+		if !utf8.Valid(s) {
+			return &FieldError{Reason: "must be valid UTF-8"}
+		}
+	case protoreflect.EnumKind:
+		check := func(v uint64) *FieldError {
+			if fi.enum.ByNumber(protoreflect.EnumNumber(int32(v))) == nil {
+				return &FieldError{Reason: fmt.Sprintf("%d is not a defined value", int32(v))}
+			}
+			return nil
+		}
+		switch typ {
+		case protowire.VarintType:
+			v, _ := protowire.ConsumeVarint(value)
+			return check(v)
+		case protowire.BytesType: // packed
+			packed, _ := protowire.ConsumeBytes(value)
+			for len(packed) > 0 {
+				v, n := protowire.ConsumeVarint(packed)
+				if n < 0 {
+					return malformed()
+				}
+				if err := check(v); err != nil {
+					return err
+				}
+				packed = packed[n:]
+			}
+		default:
+			return malformed()
+		}
+	case protoreflect.MessageKind:
+		body, n := protowire.ConsumeBytes(value)
+		if typ != protowire.BytesType || n < 0 {
+			return malformed()
+		}
+		if fi.container && splitting {
+			return nil
+		}
+		if fi.msg.wkt != wktNone {
+			return checkWKTBytes(fi.msg, body)
+		}
+		return walkWire(fi.msg, body, nil, nil, false)
+	}
+	return nil
+}
+
+func malformed() *FieldError { return &FieldError{Reason: "is not a valid protobuf encoding"} }
+
+// checkWKTBytes checks a Timestamp or Duration: in range, and for durations
+// not negative.
+func checkWKTBytes(mi *messageInfo, b []byte) *FieldError {
+	var seconds, nanos int64
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.VarintType {
+			return &FieldError{Reason: "is not a valid protobuf encoding"}
+		}
+		v, m := protowire.ConsumeVarint(b[n:])
+		if m < 0 {
+			return &FieldError{Reason: "is not a valid protobuf encoding"}
+		}
+		switch num {
+		case 1:
+			seconds = int64(v)
+		case 2:
+			nanos = int64(int32(v))
+		default:
+			return &FieldError{Reason: fmt.Sprintf("has unknown field number %d", num)}
+		}
+		b = b[n+m:]
+	}
+	switch mi.wkt {
+	case wktTimestamp:
+		if seconds < minTimestamp || seconds > maxTimestamp || nanos < 0 || nanos >= 1e9 {
+			return &FieldError{Reason: "must be a valid timestamp (seconds within years 1 to 9999, nanos below 1e9)"}
+		}
+	case wktDuration:
+		if seconds < 0 || nanos < 0 || nanos >= 1e9 || seconds > maxDurationSeconds {
+			return &FieldError{Reason: "must be a valid duration that is not negative"}
+		}
+	}
+	return nil
+}
+
+const (
+	minTimestamp       = -62135596800 // 0001-01-01T00:00:00Z
+	maxTimestamp       = 253402300799 // 9999-12-31T23:59:59Z
+	maxDurationSeconds = 315576000000 // 10,000 years
+)
+
+// invalidUTF8 returns the path of the first string field that is not valid
+// UTF-8, or "". It runs only after encoding failed.
+func invalidUTF8(m protoreflect.Message, path string) string {
+	var found string
+	check := func(fd protoreflect.FieldDescriptor, v protoreflect.Value, p string) bool {
+		switch {
+		case fd.Kind() == protoreflect.StringKind && !utf8.ValidString(v.String()):
+			found = p
+		case fd.Message() != nil:
+			found = invalidUTF8(v.Message(), p)
+		}
+		return found == ""
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		p := join(path, string(fd.Name()))
+		switch {
+		case fd.IsList():
+			for i := 0; i < v.List().Len() && found == ""; i++ {
+				check(fd, v.List().Get(i), p+"["+strconv.Itoa(i)+"]")
+			}
+		case fd.IsMap():
+			v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+				if !utf8.ValidString(k.String()) {
+					found = p + "[]"
+					return false
+				}
+				return check(fd.MapValue(), mv, p+"[]")
+			})
+		default:
+			check(fd, v, p)
+		}
+		return found == ""
+	})
+	return found
+}
+
+func join(path, name string) string {
+	switch {
+	case path == "":
+		return name
+	case name == "":
+		return path
+	}
+	return path + "." + name
+}
