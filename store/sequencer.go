@@ -490,18 +490,18 @@ func failAll(batch []*request, err error) {
 
 // batchBuilder turns accepted events into the keys of one transaction.
 type batchBuilder struct {
-	fr         *frontier
-	first      uint64
+	fr            *frontier
+	first         uint64
 	received      time.Time
 	receivedBytes []byte // the encoded received-at Timestamp
-	entries    []*pending
-	records    [][]byte
-	contents   [][]byte
-	hashes     []tlog.Hash
-	postings   map[postingKey][]uint64
-	times      map[uint64][]uint64
-	salts      []byte
-	root       tlog.Hash
+	entries       []*pending
+	records       [][]byte
+	contents      [][]byte
+	hashes        []tlog.Hash
+	postings      map[postingKey][]uint64
+	times         map[uint64][]uint64
+	salts         []byte
+	root          tlog.Hash
 }
 
 type postingKey struct {
@@ -511,12 +511,12 @@ type postingKey struct {
 
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 	return &batchBuilder{
-		fr:         fr,
-		first:      fr.size,
+		fr:            fr,
+		first:         fr.size,
 		received:      received,
 		receivedBytes: mustMarshal(timestamppb.New(received)),
-		postings:   map[postingKey][]uint64{},
-		times:      map[uint64][]uint64{},
+		postings:      map[postingKey][]uint64{},
+		times:         map[uint64][]uint64{},
 	}
 }
 
