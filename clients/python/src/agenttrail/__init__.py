@@ -1,0 +1,7 @@
+"""agenttrail: the Python client of agenttrail, the tamper-evident audit trail
+for AI agents.
+
+- agenttrail.v1: the API, generated from proto/agenttrail/v1: messages such as
+  event_pb2.Event and entry_pb2.Entry, and gRPC stubs such as
+  append_service_pb2_grpc.AppendServiceStub.
+"""
