@@ -48,11 +48,11 @@ func (k VerifierKey) String() string {
 // ParseVerifierKey parses a note verifier key of the form
 // "<name>+<key hash>+<key>", as GetVerifierKeyResponse.verifier_key and
 // golang.org/x/mod/sumdb/note print it: name is non-empty valid UTF-8 with
-// neither Unicode white space nor "+"; key hash is 8 hexadecimal digits; key
-// is the standard, padded base64 of the byte 0x01 (Ed25519) followed by the
-// 32-byte public key; and the key hash is that of the name and key. Any
-// other input returns an error wrapping [ErrMalformed] that says which rule
-// it breaks.
+// neither Unicode white space, nor ASCII control characters, nor "+"; key
+// hash is 8 hexadecimal digits; key is the standard, padded base64 of the
+// byte 0x01 (Ed25519) followed by the 32-byte public key; and the key hash is
+// that of the name and key. Any other input returns an error wrapping
+// [ErrMalformed] that says which rule it breaks.
 func ParseVerifierKey(s string) (VerifierKey, error) {
 	name, rest, ok1 := strings.Cut(s, "+")
 	hash16, key64, ok2 := strings.Cut(rest, "+")
@@ -97,7 +97,9 @@ func keyHash(name string, key []byte) uint32 {
 }
 
 // checkKeyName applies the signed-note rules for key names: non-empty, valid
-// UTF-8, no Unicode white space (unicode.IsSpace), no "+".
+// UTF-8, no Unicode white space (unicode.IsSpace), no "+"; and no ASCII
+// control character, which no signed note may hold, so that a key that could
+// never match a signature line is rejected at once.
 func checkKeyName(name string) error {
 	switch {
 	case name == "":
@@ -106,6 +108,8 @@ func checkKeyName(name string) error {
 		return fmt.Errorf("%q is not valid UTF-8", name)
 	case strings.IndexFunc(name, unicode.IsSpace) >= 0:
 		return fmt.Errorf("%q contains white space", name)
+	case strings.IndexFunc(name, func(r rune) bool { return r < 0x20 }) >= 0:
+		return fmt.Errorf("%q contains a control character", name)
 	case strings.Contains(name, "+"):
 		return fmt.Errorf("%q contains %q", name, "+")
 	}

@@ -113,11 +113,17 @@ func body(origin string, size uint64, root []byte) string {
 func logEntry(t *testing.T, i int) *agenttrailv1.Entry {
 	t.Helper()
 	samples := eventtest.Samples()
-	s := samples[i%len(samples)]
-	ev := s.Event
+	ev := samples[i%len(samples)].Event
 	if i >= len(samples) {
 		ev.EventId = fmt.Sprintf("01963a4e-7c1b-7001-8000-%012d", i)
 	}
+	return entryFor(t, i, ev)
+}
+
+// entryFor returns the full-view entry of an event at index i, committed as
+// the server commits it.
+func entryFor(t *testing.T, i int, ev *agenttrailv1.Event) *agenttrailv1.Entry {
+	t.Helper()
 	principal := "support-agent"
 	if ev.GetAgentId() == "agenttrail" {
 		principal = "agenttrail"
@@ -302,6 +308,14 @@ func entryVectors(t *testing.T, log []*agenttrailv1.Entry) entriesFile {
 	f.Good = append(f.Good, goodEntryOf(t, "session_start/erased",
 		withheld(start, agenttrailv1.ViewKind_VIEW_KIND_FULL, agenttrailv1.ContentState_CONTENT_STATE_ERASED, nil)))
 	f.Good = append(f.Good, goodEntryOf(t, "tool_call/unknown_fields", fromNewerServer(t, toolCall)))
+	// An output whose payload holds only content: its header still holds the
+	// (empty) payload container, so the kind of the event is committed.
+	textOnly := proto.Clone(log[7].Event).(*agenttrailv1.Event)
+	textOnly.Payload = &agenttrailv1.Event_Output{Output: &agenttrailv1.Output{Text: "Done."}}
+	textOnlyEntry := entryFor(t, 7, textOnly)
+	f.Good = append(f.Good, goodEntryOf(t, "output_text_only/full", textOnlyEntry))
+	f.Good = append(f.Good, goodEntryOf(t, "output_text_only/metadata",
+		withheld(textOnlyEntry, agenttrailv1.ViewKind_VIEW_KIND_METADATA, agenttrailv1.ContentState_CONTENT_STATE_WITHHELD, nil)))
 
 	broken := func(name, wrong, class string, base *agenttrailv1.Entry, edit func(e *agenttrailv1.Entry)) {
 		e := proto.Clone(base).(*agenttrailv1.Entry)
@@ -386,6 +400,9 @@ func entryVectors(t *testing.T, log []*agenttrailv1.Entry) entriesFile {
 		func(e *agenttrailv1.Entry) { e.Event.GetToolCall().Result = `{"order_id":"4411","status":"delivered"}` })
 	broken("event_label_added", "a full view shows a label (content) that the committed content lacks", "event_mismatch", toolCall,
 		func(e *agenttrailv1.Entry) { e.Event.Labels["team"] = "billing" })
+	broken("event_payload_dropped", "a metadata view of an output whose payload holds only content shows no payload at all; the header holds an empty output", "event_mismatch",
+		withheld(textOnlyEntry, agenttrailv1.ViewKind_VIEW_KIND_METADATA, agenttrailv1.ContentState_CONTENT_STATE_WITHHELD, nil),
+		func(e *agenttrailv1.Entry) { e.Event.Payload = nil })
 	broken("stamp_principal_altered", "the stamp names another principal than the committed header", "event_mismatch", toolCall,
 		func(e *agenttrailv1.Entry) { e.Stamp.Principal = "admin-root" })
 	broken("stamp_received_at_altered", "the stamp's received_at is one second later than the committed header's", "event_mismatch", toolCall,
@@ -586,6 +603,10 @@ func checkpointVectors(t *testing.T, log *memLog) checkpointsFile {
 	goodNote("unknown_key_same_name", sign(t, text100, rotated, logKey), logKey.vkey, 100, root100)
 	goodNote("repeated_signature_ignored", []byte(text100+"\n"+logKey.sigLine(text100)+logKey.line(logKey.hash, make([]byte, 64))), logKey.vkey, 100, root100)
 	goodNote("verifier_key_upper_case_hash", signed100, upperHash(logKey.vkey), 100, root100)
+	// A byte order mark is text like any other: no verifier may strip it.
+	bomOrigin := "\ufeff" + testOrigin
+	f.Good = append(f.Good, goodCheckpoint{Name: "origin_starts_with_byte_order_mark", Note: sign(t, body(bomOrigin, 100, root100), logKey),
+		VerifierKey: logKey.vkey, Origin: bomOrigin, Size: 100, Root: root100})
 	var hundred strings.Builder
 	hundred.WriteString(text100 + "\n" + logKey.sigLine(text100))
 	for i := range 99 {
@@ -666,6 +687,12 @@ func checkpointVectors(t *testing.T, log *memLog) checkpointsFile {
 		sign(t, strings.Replace(text100, testOrigin, testOrigin+"\tlog", 1), logKey))
 	broken("invalid_utf8", "an extension line contains the byte 0xff (signed)", "malformed",
 		[]byte(text100+"\xff\n\n"+logKey.sigLine(text100+"\xff\n")))
+	broken("overlong_utf8", "an extension line holds \"/\" encoded in two bytes (C0 AF), which UTF-8 forbids (signed)", "malformed",
+		sign(t, text100+"\xc0\xaf\n", logKey))
+	broken("surrogate_utf8", "an extension line holds the surrogate U+D800 encoded in UTF-8 (ED A0 80), which UTF-8 forbids (signed)", "malformed",
+		sign(t, text100+"\xed\xa0\x80\n", logKey))
+	broken("truncated_utf8", "the note ends inside a three-byte UTF-8 sequence", "malformed",
+		append(append([]byte{}, signed100...), 0xe2, 0x80))
 	var tooMany strings.Builder
 	tooMany.WriteString(text100 + "\n" + line)
 	for i := range 100 {
@@ -733,6 +760,11 @@ func keyVectors(t *testing.T) verifierKeysFile {
 	unicodeName := "журнал.example/log"
 	f.Good = append(f.Good, goodKey{Name: "unicode_name", VerifierKey: makeKey(unicodeName, 0x01, pub), KeyName: unicodeName, KeyHash: keyHash(unicodeName, 0x01, pub), PublicKey: b64(pub)})
 
+	// U+FEFF is not white space to Go's unicode.IsSpace (nor to the
+	// signed-note rules), though JavaScript's \s matches it.
+	bomName := "agenttrail.example/\ufefflog"
+	f.Good = append(f.Good, goodKey{Name: "name_with_zero_width_no_break_space", VerifierKey: makeKey(bomName, 0x01, pub), KeyName: bomName, KeyHash: keyHash(bomName, 0x01, pub), PublicKey: b64(pub)})
+
 	broken := func(name, wrong, key string) {
 		f.Broken = append(f.Broken, brokenKey{Name: name, Wrong: wrong, VerifierKey: key, Error: "malformed"})
 	}
@@ -744,7 +776,14 @@ func keyVectors(t *testing.T) verifierKeysFile {
 	broken("name_with_space", "the name contains a space (hash computed for that name)", makeKey("agenttrail example", 0x01, pub))
 	broken("name_with_no_break_space", "the name contains U+00A0, which is Unicode white space (hash computed for that name)", makeKey("agenttrail\u00a0example", 0x01, pub))
 	broken("name_with_ideographic_space", "the name contains U+3000, which is Unicode white space (hash computed for that name)", makeKey("agenttrail\u3000example", 0x01, pub))
+	broken("name_with_control_character", "the name contains U+001F, an ASCII control character that no note may hold (hash computed for that name)", makeKey("agenttrail\x1fexample", 0x01, pub))
+	broken("name_with_next_line", "the name contains U+0085, which is Unicode white space (hash computed for that name)", makeKey("agenttrail\u0085example", 0x01, pub))
 	broken("hash_seven_digits", "the key hash has 7 hex digits", parts[0]+"+"+parts[1][1:]+"+"+parts[2])
+	// A key whose hash starts with 0, written without it: a lenient hex
+	// parser would read the right value.
+	zeroKey := leadingZeroHashKey(pub)
+	zparts := strings.SplitN(zeroKey, "+", 3)
+	broken("hash_leading_zero_dropped", "the key hash "+zparts[1]+" is written without its leading zero", zparts[0]+"+"+zparts[1][1:]+"+"+zparts[2])
 	broken("hash_not_hex", "the key hash has a non-hex digit", parts[0]+"+"+parts[1][:7]+"g+"+parts[2])
 	broken("hash_with_sign", "the key hash is written with a sign", parts[0]+"+-"+parts[1][1:]+"+"+parts[2])
 	broken("hash_mismatch", "the key hash is not that of the name and key", parts[0]+fmt.Sprintf("+%08x+", logKey.hash^1)+parts[2])
@@ -756,6 +795,17 @@ func keyVectors(t *testing.T) verifierKeysFile {
 	broken("key_long", "the public key is 33 bytes (hash computed for that key)", makeKey(testOrigin, 0x01, append(append([]byte{}, pub...), 0)))
 	broken("key_type_only", "the key is the type byte alone (hash computed for that key)", makeKey(testOrigin, 0x01, nil))
 	return f
+}
+
+// leadingZeroHashKey returns a verifier key for pub whose key hash is below
+// 0x10000000.
+func leadingZeroHashKey(pub []byte) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("agenttrail.example/log-%d", i)
+		if keyHash(name, 0x01, pub) < 0x10000000 {
+			return makeKey(name, 0x01, pub)
+		}
+	}
 }
 
 // keyHash is the note key hash of a name, a type byte and a public key.

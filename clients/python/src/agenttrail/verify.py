@@ -541,7 +541,9 @@ def _b64decode(s: str) -> bytes | None:
 
 
 def _key_name_error(name: str) -> str | None:
-    """Says which signed-note rule for key names a name breaks, if any."""
+    """Says which signed-note rule for key names a name breaks, if any. ASCII
+    control characters, which no signed note may hold, are refused too, so
+    that a key that could never match a signature line is rejected at once."""
     if not name:
         return "empty"
     try:
@@ -550,6 +552,8 @@ def _key_name_error(name: str) -> str | None:
         return f"{name!r} is not valid UTF-8"
     if any(ch in _WHITE_SPACE for ch in name):
         return f"{name!r} contains white space"
+    if any(ch < " " for ch in name):
+        return f"{name!r} contains a control character"
     if "+" in name:
         return f"{name!r} contains '+'"
     return None
@@ -563,11 +567,11 @@ def _key_hash(name: str, key: bytes) -> int:
 def parse_verifier_key(key: str) -> VerifierKey:
     """Parses a note verifier key ``<name>+<key hash>+<key>``, as
     GetVerifierKeyResponse.verifier_key and golang.org/x/mod/sumdb/note print
-    it: name is non-empty valid UTF-8 with neither Unicode white space nor
-    "+"; key hash is 8 hexadecimal digits; key is the standard, padded base64
-    of the byte 0x01 (Ed25519) followed by the 32-byte public key; and the
-    key hash is that of the name and key. Raises :class:`MalformedError`
-    saying which rule any other input breaks.
+    it: name is non-empty valid UTF-8 with neither Unicode white space, nor
+    ASCII control characters, nor "+"; key hash is 8 hexadecimal digits; key
+    is the standard, padded base64 of the byte 0x01 (Ed25519) followed by the
+    32-byte public key; and the key hash is that of the name and key. Raises
+    :class:`MalformedError` saying which rule any other input breaks.
     """
     name, sep1, rest = key.partition("+")
     hash16, sep2, key64 = rest.partition("+")
