@@ -35,8 +35,8 @@ import (
 //
 // Unknown fields (from a newer server) are ignored in the comparisons of
 // steps 4 and 5; the bytes that hold them are still covered by steps 2 and 3.
-// Entry does not check that the leaf is in the log: pass the leaf hash and
-// Stamp.log_index to [Inclusion] for that.
+// The entry is not modified. Entry does not check that the leaf is in the
+// log: pass the leaf hash and Stamp.log_index to [Inclusion] for that.
 func Entry(e *agenttrailv1.Entry) error {
 	c := e.GetCommitment()
 	if c == nil {
