@@ -121,7 +121,7 @@ func encodePostings(indexes []uint64) []byte {
 // decodePostings reverses encodePostings, given the first index from the key.
 func decodePostings(first uint64, b []byte, dst []uint64) ([]uint64, error) {
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n == 0 || n > maxPostings {
+	if k <= 0 || k != uvarintLen(n) || n == 0 || n > maxPostings {
 		return nil, fmt.Errorf("%w: posting list count", ErrCorrupt)
 	}
 	b = b[k:]
@@ -129,7 +129,7 @@ func decodePostings(first uint64, b []byte, dst []uint64) ([]uint64, error) {
 	prev := first
 	for i := uint64(1); i < n; i++ {
 		gap, k := binary.Uvarint(b)
-		if k <= 0 || gap == 0 || prev+gap < prev {
+		if k <= 0 || k != uvarintLen(gap) || gap == 0 || prev+gap < prev {
 			return nil, fmt.Errorf("%w: posting list entry %d", ErrCorrupt, i)
 		}
 		b = b[k:]
@@ -140,6 +140,17 @@ func decodePostings(first uint64, b []byte, dst []uint64) ([]uint64, error) {
 		return nil, fmt.Errorf("%w: %d bytes after posting list", ErrCorrupt, len(b))
 	}
 	return dst, nil
+}
+
+// uvarintLen is the length of the shortest varint encoding of v; longer
+// encodings of the same number are refused, so each list has one encoding.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 func encodeU64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
