@@ -4,7 +4,9 @@ go 1.26.0
 
 require (
 	github.com/dgraph-io/badger/v4 v4.9.6
+	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	golang.org/x/mod v0.42.0
+	golang.org/x/sync v0.24.0
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
 )

@@ -44,8 +44,26 @@ var deterministic = proto.MarshalOptions{Deterministic: true}
 // When ctx ends after the events were queued, they may still be committed;
 // appending them again with the same ids is safe.
 func (s *Store) Append(ctx context.Context, principal string, events []*agenttrailv1.Event) ([]Result, error) {
+	t, err := s.Submit(ctx, principal, events)
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+// Ticket is an append in progress: Submit queued its events for the
+// sequencer, and Wait returns their results.
+type Ticket struct {
+	req *request
+}
+
+// Submit queues events for the sequencer and returns at once, or when ctx
+// ends while the queue is full. Use it to keep many appends in flight (the
+// server does, one ticket per batch of a stream); Append is Submit and Wait.
+// The events must not be modified until the ticket is done.
+func (s *Store) Submit(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
 	if len(events) == 0 {
-		return nil, nil
+		return nil, fmt.Errorf("%w: no events", ErrInvalidArgument)
 	}
 	if len(events) > s.cfg.maxBatchEvents {
 		return nil, fmt.Errorf("%w: %d events in one call, at most %d", ErrInvalidArgument, len(events), s.cfg.maxBatchEvents)
@@ -59,27 +77,34 @@ func (s *Store) Append(ctx context.Context, principal string, events []*agenttra
 		req.bytes += req.sizes[i]
 	}
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return nil, ErrClosed
 	}
 	if err := s.failed(); err != nil {
-		s.mu.RUnlock()
 		return nil, err
 	}
 	select {
 	case s.queue <- req:
-		s.mu.RUnlock()
+		return &Ticket{req: req}, nil
 	case <-ctx.Done():
-		s.mu.RUnlock()
 		return nil, ctx.Err()
 	}
+}
+
+// Done is closed when the ticket's results are ready.
+func (t *Ticket) Done() <-chan struct{} { return t.req.done }
+
+// Wait returns the results of the ticket's events, in order, once they are
+// all durable or rejected; see Append. When ctx ends first, Wait returns its
+// error, and the events may still be committed.
+func (t *Ticket) Wait(ctx context.Context) ([]Result, error) {
 	select {
-	case <-req.done:
-		if req.err != nil {
-			return nil, req.err
+	case <-t.req.done:
+		if t.req.err != nil {
+			return nil, t.req.err
 		}
-		return req.results, nil
+		return t.req.results, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the agenttrail server", setup: serveCommand})
+}
+
+func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
+	data := fs.String("data", "./agenttrail-data", "data directory (created if missing)")
+	listen := fs.String("listen", "127.0.0.1:7700", "address to listen on (host:port; port 0 picks a free one)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve TLS")
+	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
+	origin := fs.String("origin", "", "checkpoint origin line of a new log (default: agenttrail.local/<random>)")
+	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "sign a checkpoint at most this often while events arrive (0: every batch)")
+	maxEvent := fs.Int("max-event-size", 1<<20, "largest event accepted, in bytes")
+	maxMessage := fs.Int("max-message-size", 4<<20, "largest gRPC message received or sent, in bytes")
+	inFlight := fs.Int("in-flight", 1024, "events one Append stream may have awaiting receipts")
+	inFlightBytes := fs.Int64("in-flight-bytes", 256<<20, "bytes of events awaiting receipts over all streams")
+	maxStreams := fs.Uint("max-streams", 128, "concurrent streams per connection")
+	sendTimeout := fs.Duration("send-timeout", 30*time.Second, "end a stream whose client does not read a response for this long")
+	rate := fs.Float64("rate-limit", 1000, "calls per second accepted (a stream counts once)")
+	burst := fs.Int("rate-burst", 2000, "burst of calls above the rate limit")
+	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
+	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
+	return func(ctx context.Context, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
+		}
+		log, err := newLogger(errOut, *logLevel, *logFormat)
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		storeOpts := []store.Option{
+			store.WithLogger(log),
+			store.WithCheckpointInterval(*checkpointInterval),
+			store.WithMaxEventSize(*maxEvent),
+			store.WithClockSkew(*clockSkew),
+			store.WithCacheBytes(*cache),
+		}
+		if *origin != "" {
+			storeOpts = append(storeOpts, store.WithOrigin(*origin))
+		}
+		serverOpts := []server.Option{
+			server.WithLogger(log),
+			server.WithMaxMessageSize(*maxMessage),
+			server.WithInFlight(*inFlight, *inFlightBytes),
+			server.WithMaxStreams(uint32(*maxStreams)),
+			server.WithSendTimeout(*sendTimeout),
+			server.WithRateLimit(*rate, *burst),
+		}
+		if (*tlsCert == "") != (*tlsKey == "") {
+			return usageError{"--tls-cert and --tls-key go together"}
+		}
+		if *tlsCert != "" {
+			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+			if err != nil {
+				return fmt.Errorf("loading TLS key pair: %w", err)
+			}
+			creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			serverOpts = append(serverOpts, server.WithGRPCOptions(grpc.Creds(creds)))
+		}
+		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts)
+	}
+}
+
+// serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
+// shuts down in order: the server (which lets in-flight appends finish),
+// then the store.
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option) error {
+	st, err := store.Open(ctx, dir, storeOpts...)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(st, serverOpts...)
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	lis, err := net.Listen("tcp", listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
+	}
+	vk := st.VerifierKey()
+	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
+	fmt.Fprintf(out, "data directory: %s\nlog origin: %s\ncheckpoint verifier key: %s\n", dir, vk.Origin, vk.Key)
+	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("data", dir))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err = <-served:
+		log.Error("server stopped", slog.Any("error", err))
+	case <-ctx.Done():
+		log.Info("shutting down", slog.Duration("deadline", shutdownTimeout))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+		<-served
+	}
+	if cerr := st.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	log.Info("stopped")
+	return err
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+

@@ -1,0 +1,267 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+type appendService struct {
+	agenttrailv1.UnimplementedAppendServiceServer
+	s *Server
+}
+
+// reply is the answer to one request of an Append stream, in request order:
+// a rejection made at once, or a ticket of the store to wait for.
+type reply struct {
+	eventID   string
+	ticket    *store.Ticket
+	rejection *agenttrailv1.Rejection
+	bytes     int64
+	budgeted  bool // bytes taken from the server's in-flight budget
+}
+
+// Append implements agenttrailv1.AppendServiceServer. A reader goroutine
+// receives requests, checks them and hands them to the store; a sender
+// goroutine waits for each in order and sends its response; the handler
+// supervises both (see watchdog). At most inFlightEvents events of the
+// stream, and inFlightBytes over all streams, wait for their receipts: past
+// that the reader stops reading, and gRPC flow control holds the client.
+func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) error {
+	s := a.s
+	if s.shuttingDown() {
+		return statusError(stream.Context(), s.log, errShuttingDown)
+	}
+	ctx, cancel := s.untilShutdown(stream.Context())
+	defer cancel()
+	st := &appendStream{
+		s:         s,
+		stream:    stream,
+		principal: s.cfg.principal(stream.Context()),
+		window:    make(chan struct{}, s.cfg.inFlightEvents),
+		replies:   make(chan *reply, s.cfg.inFlightEvents),
+		accepting: true,
+	}
+	go st.read(ctx)
+	err := s.supervise(stream.Context(), st.send)
+	if err == nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errShuttingDown) {
+		return status.Error(codes.Unavailable, "the server is shutting down: every event answered above is durable; resend the others on a new stream")
+	}
+	return err
+}
+
+// appendStream is the state of one Append stream.
+type appendStream struct {
+	s         *Server
+	stream    agenttrailv1.AppendService_AppendServer
+	principal string
+	window    chan struct{} // a token per event in flight
+	replies   chan *reply
+
+	mu        sync.Mutex
+	accepting bool
+	readErr   error
+}
+
+// push queues a reply unless the stream has stopped accepting.
+func (st *appendStream) push(r *reply) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.accepting {
+		return false
+	}
+	st.replies <- r // never blocks: the window bounds the replies queued
+	return true
+}
+
+// stop ends reading: no reply is queued after it, and the sender finishes
+// with the replies already queued.
+func (st *appendStream) stop(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.accepting {
+		st.accepting = false
+		st.readErr = err
+		close(st.replies)
+	}
+}
+
+// read receives requests until the client closes its side, the stream
+// breaks, or ctx ends (cancellation or shutdown).
+func (st *appendStream) read(ctx context.Context) {
+	s := st.s
+	for n := 0; ; n++ {
+		var frame rawFrame
+		if err := st.stream.RecvMsg(&frame); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			st.stop(err)
+			return
+		}
+		select {
+		case st.window <- struct{}{}:
+		case <-ctx.Done():
+			st.stop(nil)
+			return
+		}
+		r, ev := st.check(ctx, n, frame.b)
+		if ev != nil {
+			if err := s.budget.acquire(ctx, r.bytes); err != nil {
+				<-st.window
+				st.stop(nil)
+				return
+			}
+			r.budgeted = true
+			t, err := s.st.Submit(ctx, st.principal, []*agenttrailv1.Event{ev})
+			if err != nil {
+				st.release(r)
+				if ctx.Err() != nil {
+					st.stop(nil)
+				} else {
+					st.stop(statusError(ctx, s.log, err))
+				}
+				return
+			}
+			r.ticket = t
+		}
+		if !st.push(r) {
+			st.release(r)
+			return
+		}
+	}
+}
+
+func (st *appendStream) release(r *reply) {
+	<-st.window
+	if r.budgeted {
+		st.s.budget.release(r.bytes)
+	}
+}
+
+// check decodes and checks one request. It returns the request's reply and,
+// when the request passes, the event to hand to the store.
+func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *agenttrailv1.Event) {
+	var req agenttrailv1.AppendRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		return rejected("", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil
+	}
+	ev := req.GetEvent()
+	id := ev.GetEventId()
+	switch {
+	case ev == nil:
+		return rejected("", codes.InvalidArgument, "event", "event: is required"), nil
+	case event.IsServerKind(event.KindOf(ev)):
+		return rejected(id, codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil
+	}
+	if st.s.cfg.mayAppend != nil {
+		if err := st.s.cfg.mayAppend(ctx, ev); err != nil {
+			return rejected(id, status.Code(err), "event.agent_id", status.Convert(err).Message()), nil
+		}
+	}
+	return &reply{eventID: id, bytes: int64(len(b))}, ev
+}
+
+// decodeProblem describes why bytes failed to decode as protobuf, in terms
+// of the encoding only (never the bytes).
+func decodeProblem(err error) string {
+	msg := err.Error()
+	switch {
+	case containsAny(msg, "invalid UTF-8"):
+		return "a string field is not valid UTF-8"
+	case containsAny(msg, "cannot parse invalid wire-format data", "unexpected EOF"):
+		return "invalid wire-format data"
+	}
+	return "invalid protobuf"
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func rejected(id string, code codes.Code, field, msg string) *reply {
+	return &reply{eventID: id, rejection: &agenttrailv1.Rejection{Code: int32(code), Message: msg, Field: field}}
+}
+
+// send sends the replies in order as their events become durable.
+func (st *appendStream) send(w *watchdog) error {
+	ctx := st.stream.Context()
+	for r := range st.replies {
+		resp := &agenttrailv1.AppendResponse{EventId: r.eventID}
+		if r.rejection != nil {
+			resp.Result = &agenttrailv1.AppendResponse_Rejection{Rejection: r.rejection}
+		} else {
+			var err error
+			results, err := r.ticket.Wait(context.WithoutCancel(ctx))
+			if err == nil {
+				resp, err = appendResponse(ctx, st.s, r.eventID, results[0]), nil
+			}
+			if err != nil {
+				// The store failed or closed: nothing after this can
+				// be acknowledged either.
+				st.release(r)
+				st.stop(nil)
+				st.drain()
+				return statusError(ctx, st.s.log, err)
+			}
+		}
+		if err := w.send(func() error { return st.stream.Send(resp) }); err != nil {
+			st.release(r)
+			st.stop(nil)
+			st.drain()
+			return err
+		}
+		st.release(r)
+	}
+	st.mu.Lock()
+	err := st.readErr
+	st.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+// drain releases the resources of replies that will not be sent.
+func (st *appendStream) drain() {
+	for r := range st.replies {
+		st.release(r)
+	}
+}
+
+// appendResponse turns the store's result for one event into a response.
+func appendResponse(ctx context.Context, s *Server, id string, r store.Result) *agenttrailv1.AppendResponse {
+	if r.Err == nil {
+		return &agenttrailv1.AppendResponse{EventId: id, Result: &agenttrailv1.AppendResponse_Receipt{Receipt: &agenttrailv1.Receipt{
+			EventId:    r.Receipt.EventID,
+			LogIndex:   r.Receipt.Index,
+			LeafHash:   r.Receipt.LeafHash[:],
+			ReceivedAt: timestamppb.New(r.Receipt.ReceivedAt),
+			Duplicate:  r.Receipt.Duplicate,
+		}}}
+	}
+	st := status.Convert(statusError(ctx, s.log, r.Err))
+	rej := &agenttrailv1.Rejection{Code: int32(st.Code()), Message: st.Message()}
+	var fe *event.FieldError
+	if errors.As(r.Err, &fe) {
+		rej.Field = "event." + fe.Field
+	}
+	return &agenttrailv1.AppendResponse{EventId: id, Result: &agenttrailv1.AppendResponse_Rejection{Rejection: rej}}
+}

@@ -1,0 +1,25 @@
+// Package server is agenttrail's gRPC service: AppendService (agents stream
+// events in and receipts out), QueryService (streaming queries, live tail,
+// lookups) and LogService (checkpoints and proofs), on top of a store.Store.
+//
+// Every request passes the same interceptor chain (see New): panic recovery,
+// call logging through log/slog (never payloads), a rate limit, then the
+// access control interceptors given with WithInterceptors. Health checking
+// (grpc.health.v1) and server reflection are registered too.
+//
+// Everything a reader receives is passed through a View chosen for the
+// caller (WithViews): the full view, the redacted view or the metadata view.
+// Store errors are turned into status codes in exactly one place
+// (statusError), and status messages never repeat stored content or
+// internal error text: details go to the log as attributes.
+//
+// # Shutdown
+//
+// Shutdown stops the server in this order: health turns NOT_SERVING; new
+// calls are refused; Append streams stop reading, wait for the events they
+// already handed to the store to commit, send those receipts and end with
+// UNAVAILABLE; following queries end; remaining calls are given until the
+// context's deadline, after which connections are closed hard. The store is
+// not closed by the server: close it after Shutdown returns (acknowledged
+// events are durable either way).
+package server

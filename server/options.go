@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// An Option configures New.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+type config struct {
+	logger          *slog.Logger
+	maxMessageBytes int
+	inFlightEvents  int
+	inFlightBytes   int64
+	maxStreams      uint32
+	sendTimeout     time.Duration
+	rateLimit       float64
+	rateBurst       int
+	views           ViewSelector
+	principal       func(ctx context.Context) string
+	mayAppend       func(ctx context.Context, ev *agenttrailv1.Event) error
+	unary           []grpc.UnaryServerInterceptor
+	stream          []grpc.StreamServerInterceptor
+	grpcOptions     []grpc.ServerOption
+}
+
+func defaultConfig() config {
+	return config{
+		logger:          slog.New(slog.DiscardHandler),
+		maxMessageBytes: 4 << 20,
+		inFlightEvents:  1024,
+		inFlightBytes:   256 << 20,
+		maxStreams:      128,
+		sendTimeout:     30 * time.Second,
+		rateLimit:       1000,
+		rateBurst:       2000,
+		views:           fixedView(FullView{}),
+		principal:       func(context.Context) string { return "anonymous" },
+	}
+}
+
+// WithLogger sets the logger for calls and failures. Payloads are never
+// logged.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("server: nil logger")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithMaxMessageSize sets the largest message the server receives or sends
+// (default 4 MiB). A larger request ends its call with RESOURCE_EXHAUSTED.
+func WithMaxMessageSize(bytes int) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < 64<<10 {
+			return fmt.Errorf("server: max message size %d is below 64 KiB", bytes)
+		}
+		c.maxMessageBytes = bytes
+		return nil
+	})
+}
+
+// WithInFlight bounds the events an Append stream may have handed to the
+// store without their receipts sent (default 1024), and the bytes of such
+// events over all streams (default 256 MiB). A stream at its bound stops
+// reading until receipts go out, so a slow or stalled client is held back
+// by gRPC flow control instead of making the server buffer.
+func WithInFlight(eventsPerStream int, totalBytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if eventsPerStream < 1 || totalBytes < 1<<20 {
+			return fmt.Errorf("server: in-flight bounds must be at least 1 event and 1 MiB")
+		}
+		c.inFlightEvents, c.inFlightBytes = eventsPerStream, totalBytes
+		return nil
+	})
+}
+
+// WithMaxStreams bounds the concurrent streams of one connection (default
+// 128).
+func WithMaxStreams(n uint32) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("server: max streams must be positive")
+		}
+		c.maxStreams = n
+		return nil
+	})
+}
+
+// WithSendTimeout sets how long a response may wait for a client to read it
+// (default 30s). A client that stops reading for longer has its stream ended
+// with RESOURCE_EXHAUSTED, so it cannot hold server resources forever.
+func WithSendTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("server: send timeout must be positive")
+		}
+		c.sendTimeout = d
+		return nil
+	})
+}
+
+// WithRateLimit sets the calls per second the server accepts, with a burst
+// (defaults 1000/s, burst 2000). Calls over the limit fail with
+// RESOURCE_EXHAUSTED. A stream counts once, at its start; the events it
+// carries are paced by WithInFlight instead.
+func WithRateLimit(perSecond float64, burst int) Option {
+	return optionFunc(func(c *config) error {
+		if perSecond <= 0 || burst < 1 {
+			return fmt.Errorf("server: rate limit must be positive")
+		}
+		c.rateLimit, c.rateBurst = perSecond, burst
+		return nil
+	})
+}
+
+// WithViews sets how the view of each caller is chosen. The default shows
+// every caller the full view, which is only right when access control
+// happens elsewhere.
+func WithViews(v ViewSelector) Option {
+	return optionFunc(func(c *config) error {
+		if v == nil {
+			return fmt.Errorf("server: nil view selector")
+		}
+		c.views = v
+		return nil
+	})
+}
+
+// WithPrincipal sets how the name of the caller of an Append is found; it is
+// committed in the header of every event the caller appends. The default is
+// "anonymous".
+func WithPrincipal(f func(ctx context.Context) string) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("server: nil principal function")
+		}
+		c.principal = f
+		return nil
+	})
+}
+
+// WithAppendCheck sets a check every event of an Append stream passes
+// before it reaches the store, such as an agent key's scope. An error (a
+// status) rejects that event alone.
+func WithAppendCheck(f func(ctx context.Context, ev *agenttrailv1.Event) error) Option {
+	return optionFunc(func(c *config) error {
+		c.mayAppend = f
+		return nil
+	})
+}
+
+// WithInterceptors adds interceptors after recovery, logging and the rate
+// limit: authentication and authorization go here.
+func WithInterceptors(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) Option {
+	return optionFunc(func(c *config) error {
+		c.unary = append(c.unary, unary...)
+		c.stream = append(c.stream, stream...)
+		return nil
+	})
+}
+
+// WithGRPCOptions adds grpc.ServerOptions, such as transport credentials.
+func WithGRPCOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(c *config) error {
+		c.grpcOptions = append(c.grpcOptions, opts...)
+		return nil
+	})
+}

@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+type queryService struct {
+	agenttrailv1.UnimplementedQueryServiceServer
+	s *Server
+}
+
+// Query implements agenttrailv1.QueryServiceServer: it streams the matching
+// entries in the caller's view, in log order, and with follow goes on with
+// new ones as they commit until the caller cancels or the server shuts
+// down. A client that stops reading holds no read transaction open for
+// longer than the send timeout.
+func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1.QueryService_QueryServer) error {
+	s := q.s
+	ctx := stream.Context()
+	view, err := s.cfg.views(ctx)
+	if err != nil {
+		return err
+	}
+	sq, err := storeQuery(req)
+	if err != nil {
+		return statusError(ctx, s.log, err)
+	}
+	sq.Read = view.Read()
+	scanCtx, cancel := s.untilShutdown(ctx)
+	defer cancel()
+	err = s.supervise(ctx, func(w *watchdog) error {
+		var sendErr error
+		if req.GetFollow() {
+			sq.CaughtUp = func(size uint64) {
+				sendErr = w.send(func() error {
+					return stream.Send(&agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_CaughtUp{CaughtUp: &agenttrailv1.CaughtUp{TreeSize: size}}})
+				})
+			}
+		}
+		for e, err := range s.st.Scan(scanCtx, sq) {
+			if sendErr != nil {
+				return sendErr
+			}
+			if err != nil {
+				return err
+			}
+			entry, err := view.Render(e)
+			if err != nil {
+				return err
+			}
+			if err := w.send(func() error {
+				return stream.Send(&agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_Entry{Entry: entry}})
+			}); err != nil {
+				return err
+			}
+		}
+		return sendErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(context.Cause(scanCtx), errShuttingDown):
+		return status.Error(codes.Unavailable, "the server is shutting down; resume after the last log index received")
+	}
+	return statusError(ctx, s.log, err)
+}
+
+// GetEvent implements agenttrailv1.QueryServiceServer.
+func (q *queryService) GetEvent(ctx context.Context, req *agenttrailv1.GetEventRequest) (*agenttrailv1.GetEventResponse, error) {
+	s := q.s
+	view, err := s.cfg.views(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var e *store.Entry
+	switch key := req.GetKey().(type) {
+	case *agenttrailv1.GetEventRequest_EventId:
+		if !event.IsID(key.EventId) {
+			return nil, statusError(ctx, s.log, badRequest("event_id", "must be an event id: 1 to 128 characters from [A-Za-z0-9._:-]"))
+		}
+		e, err = s.st.GetByID(ctx, key.EventId, view.Read())
+	case *agenttrailv1.GetEventRequest_LogIndex:
+		e, err = s.st.Get(ctx, key.LogIndex, view.Read())
+	default:
+		return nil, statusError(ctx, s.log, badRequest("key", "set event_id or log_index"))
+	}
+	if err != nil {
+		return nil, statusError(ctx, s.log, err)
+	}
+	entry, err := view.Render(e)
+	if err != nil {
+		return nil, statusError(ctx, s.log, err)
+	}
+	return &agenttrailv1.GetEventResponse{Entry: entry}, nil
+}
+
+// storeQuery checks a QueryRequest and turns it into a store query.
+func storeQuery(req *agenttrailv1.QueryRequest) (store.Query, error) {
+	f := req.GetFilter()
+	q := store.Query{
+		Limit:  int(req.GetLimit()),
+		Follow: req.GetFollow(),
+		Filter: store.Filter{
+			SessionID:  f.GetSessionId(),
+			AgentID:    f.GetAgentId(),
+			UserID:     f.GetUserId(),
+			ToolName:   f.GetToolName(),
+			ErrorsOnly: f.GetErrorsOnly(),
+			FromIndex:  f.GetFromIndex(),
+		},
+	}
+	for _, id := range []struct{ field, v string }{
+		{"filter.session_id", f.GetSessionId()},
+		{"filter.agent_id", f.GetAgentId()},
+		{"filter.user_id", f.GetUserId()},
+	} {
+		if id.v != "" && !event.IsID(id.v) {
+			return q, badRequest(id.field, "must be an id: 1 to 128 characters from [A-Za-z0-9._:-]")
+		}
+	}
+	if len(f.GetToolName()) > 256 {
+		return q, badRequest("filter.tool_name", "must be at most 256 bytes")
+	}
+	if len(f.GetKinds()) > 32 {
+		return q, badRequest("filter.kinds", "at most 32 kinds")
+	}
+	for _, k := range f.GetKinds() {
+		if _, ok := agenttrailv1.EventKind_name[int32(k)]; !ok || k == agenttrailv1.EventKind_EVENT_KIND_UNSPECIFIED {
+			return q, badRequest("filter.kinds", "each kind must be a defined EventKind other than EVENT_KIND_UNSPECIFIED")
+		}
+		q.Filter.Kinds = append(q.Filter.Kinds, k)
+	}
+	if t := f.GetOccurredAfter(); t != nil {
+		if t.CheckValid() != nil {
+			return q, badRequest("filter.occurred_after", "must be a valid timestamp")
+		}
+		q.Filter.OccurredAfter = t.AsTime()
+	}
+	if t := f.GetOccurredBefore(); t != nil {
+		if t.CheckValid() != nil {
+			return q, badRequest("filter.occurred_before", "must be a valid timestamp")
+		}
+		q.Filter.OccurredBefore = t.AsTime()
+	}
+	if !q.Filter.OccurredAfter.IsZero() && !q.Filter.OccurredBefore.IsZero() && !q.Filter.OccurredBefore.After(q.Filter.OccurredAfter) {
+		return q, badRequest("filter.occurred_before", "must be after filter.occurred_after")
+	}
+	if f != nil && f.ToIndex != nil {
+		if f.GetToIndex() <= f.GetFromIndex() {
+			return q, badRequest("filter.to_index", "must be greater than filter.from_index")
+		}
+		q.Filter.ToIndex = f.GetToIndex()
+	}
+	switch req.GetOrder() {
+	case agenttrailv1.Order_ORDER_UNSPECIFIED, agenttrailv1.Order_ORDER_ASCENDING:
+	case agenttrailv1.Order_ORDER_DESCENDING:
+		q.Descending = true
+	default:
+		return q, badRequest("order", "must be ORDER_ASCENDING or ORDER_DESCENDING")
+	}
+	if q.Follow && q.Descending {
+		return q, badRequest("follow", "needs ascending order")
+	}
+	if req.ResumeAfter != nil {
+		after := req.GetResumeAfter()
+		q.After = &after
+	}
+	return q, nil
+}

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+	"golang.org/x/sync/semaphore"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// Server serves agenttrail's gRPC API over a store.
+type Server struct {
+	st     *store.Store
+	cfg    config
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+	budget *byteBudget
+
+	// closing is closed when Shutdown begins: Append streams stop reading
+	// and following queries end.
+	closing   chan struct{}
+	closeOnce sync.Once
+}
+
+// Services lists the full names of the services the server registers, for
+// health checks and access tables.
+var Services = []string{
+	agenttrailv1.AppendService_ServiceDesc.ServiceName,
+	agenttrailv1.QueryService_ServiceDesc.ServiceName,
+	agenttrailv1.LogService_ServiceDesc.ServiceName,
+}
+
+// New builds a server over an open store. Serve it with Serve and stop it
+// with Shutdown (see the package documentation for the order).
+func New(st *store.Store, opts ...Option) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("server: nil store")
+	}
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o.apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	s := &Server{
+		st:      st,
+		cfg:     cfg,
+		log:     cfg.logger,
+		health:  health.NewServer(),
+		budget:  newByteBudget(cfg.inFlightBytes),
+		closing: make(chan struct{}),
+	}
+	limiter := newTokenBucket(cfg.rateLimit, cfg.rateBurst)
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall), // never payloads
+		logging.WithLevels(logLevel),
+	}
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		// The panic value may hold request data: log its type and the
+		// stack, not the value.
+		s.log.ErrorContext(ctx, "panic in handler", slog.String("panic_type", fmt.Sprintf("%T", p)), slog.String("stack", string(debug.Stack())))
+		return status.Error(codes.Internal, "internal error")
+	})
+	unary := append([]grpc.UnaryServerInterceptor{
+		recovery.UnaryServerInterceptor(recoverOpt),
+		logging.UnaryServerInterceptor(slogAdapter(s.log), logOpts...),
+		ratelimit.UnaryServerInterceptor(limiter),
+	}, cfg.unary...)
+	stream := append([]grpc.StreamServerInterceptor{
+		recovery.StreamServerInterceptor(recoverOpt),
+		logging.StreamServerInterceptor(slogAdapter(s.log), logOpts...),
+		ratelimit.StreamServerInterceptor(limiter),
+	}, cfg.stream...)
+	gopts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary...),
+		grpc.ChainStreamInterceptor(stream...),
+		grpc.MaxRecvMsgSize(cfg.maxMessageBytes),
+		grpc.MaxSendMsgSize(cfg.maxMessageBytes),
+		grpc.MaxConcurrentStreams(cfg.maxStreams),
+		grpc.ForceServerCodecV2(rawFrameCodec{}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: time.Minute, Timeout: 20 * time.Second}),
+	}, cfg.grpcOptions...)
+	s.grpc = grpc.NewServer(gopts...)
+	agenttrailv1.RegisterAppendServiceServer(s.grpc, &appendService{s: s})
+	agenttrailv1.RegisterQueryServiceServer(s.grpc, &queryService{s: s})
+	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	for _, name := range append([]string{""}, Services...) {
+		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	return s, nil
+}
+
+// logLevel logs client mistakes at INFO and server trouble at ERROR.
+func logLevel(c codes.Code) logging.Level {
+	switch c {
+	case codes.OK, codes.Canceled, codes.NotFound, codes.InvalidArgument, codes.AlreadyExists,
+		codes.Unauthenticated, codes.PermissionDenied, codes.ResourceExhausted, codes.OutOfRange,
+		codes.FailedPrecondition, codes.DeadlineExceeded:
+		return logging.LevelInfo
+	case codes.Unavailable:
+		return logging.LevelWarn
+	}
+	return logging.LevelError
+}
+
+// slogAdapter lets the logging interceptor write to slog.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// Serve accepts connections on lis until Shutdown. It returns nil after a
+// Shutdown, and the listener's error otherwise.
+func (s *Server) Serve(lis net.Listener) error {
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the server (see the package documentation for the order).
+// When ctx ends before every call has finished, remaining connections are
+// closed at once; events acknowledged before then are durable regardless.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.health.Shutdown() // NOT_SERVING, so load balancers move away first
+	s.closeOnce.Do(func() { close(s.closing) })
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return fmt.Errorf("server: stopped hard after the shutdown deadline: %w", ctx.Err())
+	}
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// tokenBucket is the rate limiter behind ratelimit's interceptors.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate float64, burst int) *tokenBucket {
+	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+// Limit implements ratelimit.Limiter.
+func (b *tokenBucket) Limit(context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return errRateLimited
+	}
+	b.tokens--
+	return nil
+}
+
+var errRateLimited = errors.New("too many calls: the server's rate limit was reached, retry with backoff")
+
+// byteBudget bounds the bytes of events in flight over all Append streams.
+type byteBudget struct {
+	sem   *semaphore.Weighted
+	total int64
+}
+
+func newByteBudget(total int64) *byteBudget {
+	return &byteBudget{sem: semaphore.NewWeighted(total), total: total}
+}
+
+// acquire takes n bytes, waiting while they are not free; an event larger
+// than the whole budget takes all of it. It fails when ctx ends.
+func (b *byteBudget) acquire(ctx context.Context, n int64) error {
+	return b.sem.Acquire(ctx, min(n, b.total))
+}
+
+func (b *byteBudget) release(n int64) { b.sem.Release(min(n, b.total)) }

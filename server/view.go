@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// A View decides how much of each entry a caller is shown. Every entry the
+// server returns (Query, tail, GetEvent) passes through the caller's view.
+type View interface {
+	// Kind names the view in responses and access records.
+	Kind() agenttrailv1.ViewKind
+	// PolicyVersion is the version of the redaction policy applied, or ""
+	// when the view applies none.
+	PolicyVersion() string
+	// Read says whether the view needs the content from the store.
+	Read() store.ReadOption
+	// Render turns a stored entry into what the caller receives.
+	Render(e *store.Entry) (*agenttrailv1.Entry, error)
+}
+
+// ViewSelector picks the view of the caller of a request, or returns an
+// error (a status) when the caller may not read at all.
+type ViewSelector func(ctx context.Context) (View, error)
+
+// FullView shows everything: the whole event, its content bytes and salt,
+// so that a reader can check the content digest. For compliance.
+type FullView struct{}
+
+// Kind implements View.
+func (FullView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW_KIND_FULL }
+
+// PolicyVersion implements View.
+func (FullView) PolicyVersion() string { return "" }
+
+// Read implements View.
+func (FullView) Read() store.ReadOption { return store.WithContent }
+
+// Render implements View.
+func (FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
+	ev, err := e.Event()
+	if err != nil {
+		return nil, err
+	}
+	out := renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_FULL, "")
+	if e.ContentState == store.ContentPresent {
+		out.Commitment.Content = e.Content
+		out.Commitment.Salt = e.Salt
+		out.View.Content = agenttrailv1.ContentState_CONTENT_STATE_PRESENT
+	}
+	return out, nil
+}
+
+// MetadataView shows the header only: every METADATA field and the
+// commitment, no content at all. For administrators.
+type MetadataView struct{}
+
+// Kind implements View.
+func (MetadataView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW_KIND_METADATA }
+
+// PolicyVersion implements View.
+func (MetadataView) PolicyVersion() string { return "" }
+
+// Read implements View.
+func (MetadataView) Read() store.ReadOption { return store.HeaderOnly }
+
+// Render implements View.
+func (MetadataView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
+	return renderCommon(e, e.Header, agenttrailv1.ViewKind_VIEW_KIND_METADATA, ""), nil
+}
+
+// renderCommon builds the parts of an entry every view shows: the stamp, the
+// header bytes, digest and leaf hash, with the content marked withheld (or
+// erased) until a view says otherwise.
+func renderCommon(e *store.Entry, ev *agenttrailv1.Event, kind agenttrailv1.ViewKind, policy string) *agenttrailv1.Entry {
+	state := agenttrailv1.ContentState_CONTENT_STATE_WITHHELD
+	if e.ContentState == store.ContentErased {
+		state = agenttrailv1.ContentState_CONTENT_STATE_ERASED
+	}
+	return &agenttrailv1.Entry{
+		Event: ev,
+		Stamp: &agenttrailv1.Stamp{
+			LogIndex:   e.Index,
+			ReceivedAt: timestamppb.New(e.ReceivedAt),
+			Principal:  e.Principal,
+		},
+		Commitment: &agenttrailv1.Commitment{
+			Header:        e.HeaderBytes,
+			ContentDigest: e.ContentDigest[:],
+			LeafHash:      e.LeafHash[:],
+		},
+		View: &agenttrailv1.View{Kind: kind, PolicyVersion: policy, Content: state},
+	}
+}
+
+// fixedView returns a ViewSelector that gives every caller the same view.
+func fixedView(v View) ViewSelector {
+	return func(context.Context) (View, error) { return v, nil }
+}
