@@ -209,6 +209,7 @@ func Samples() []Sample {
 		View:           agenttrailv1.ViewKind_VIEW_KIND_REDACTED,
 		PolicyVersion:  "2026-11-01",
 		StatusCode:     0,
+		Phase:          agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED,
 	}}
 	add("access", ev)
 

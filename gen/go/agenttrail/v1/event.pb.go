@@ -427,6 +427,60 @@ func (EndReason) EnumDescriptor() ([]byte, []int) {
 	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
+// AccessPhase tells the record of a read that began from one that ended.
+type AccessPhase int32
+
+const (
+	// Not given.
+	AccessPhase_ACCESS_PHASE_UNSPECIFIED AccessPhase = 0
+	// A long read (a live tail) began; a COMPLETED record follows when it
+	// ends.
+	AccessPhase_ACCESS_PHASE_STARTED AccessPhase = 1
+	// A read ended; events_returned and status_code are final.
+	AccessPhase_ACCESS_PHASE_COMPLETED AccessPhase = 2
+)
+
+// Enum value maps for AccessPhase.
+var (
+	AccessPhase_name = map[int32]string{
+		0: "ACCESS_PHASE_UNSPECIFIED",
+		1: "ACCESS_PHASE_STARTED",
+		2: "ACCESS_PHASE_COMPLETED",
+	}
+	AccessPhase_value = map[string]int32{
+		"ACCESS_PHASE_UNSPECIFIED": 0,
+		"ACCESS_PHASE_STARTED":     1,
+		"ACCESS_PHASE_COMPLETED":   2,
+	}
+)
+
+func (x AccessPhase) Enum() *AccessPhase {
+	p := new(AccessPhase)
+	*p = x
+	return p
+}
+
+func (x AccessPhase) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AccessPhase) Descriptor() protoreflect.EnumDescriptor {
+	return file_agenttrail_v1_event_proto_enumTypes[6].Descriptor()
+}
+
+func (AccessPhase) Type() protoreflect.EnumType {
+	return &file_agenttrail_v1_event_proto_enumTypes[6]
+}
+
+func (x AccessPhase) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AccessPhase.Descriptor instead.
+func (AccessPhase) EnumDescriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
+}
+
 // KeyChangeAction is what happened to a key.
 type KeyChangeAction int32
 
@@ -468,11 +522,11 @@ func (x KeyChangeAction) String() string {
 }
 
 func (KeyChangeAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_agenttrail_v1_event_proto_enumTypes[6].Descriptor()
+	return file_agenttrail_v1_event_proto_enumTypes[7].Descriptor()
 }
 
 func (KeyChangeAction) Type() protoreflect.EnumType {
-	return &file_agenttrail_v1_event_proto_enumTypes[6]
+	return &file_agenttrail_v1_event_proto_enumTypes[7]
 }
 
 func (x KeyChangeAction) Number() protoreflect.EnumNumber {
@@ -481,7 +535,7 @@ func (x KeyChangeAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeyChangeAction.Descriptor instead.
 func (KeyChangeAction) EnumDescriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 // ViewKind is how much of an event a reader is shown.
@@ -528,11 +582,11 @@ func (x ViewKind) String() string {
 }
 
 func (ViewKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_agenttrail_v1_event_proto_enumTypes[7].Descriptor()
+	return file_agenttrail_v1_event_proto_enumTypes[8].Descriptor()
 }
 
 func (ViewKind) Type() protoreflect.EnumType {
-	return &file_agenttrail_v1_event_proto_enumTypes[7]
+	return &file_agenttrail_v1_event_proto_enumTypes[8]
 }
 
 func (x ViewKind) Number() protoreflect.EnumNumber {
@@ -541,7 +595,7 @@ func (x ViewKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ViewKind.Descriptor instead.
 func (ViewKind) EnumDescriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 // Event is one step of an agent's work, as the agent reported it. Every kind
@@ -2131,7 +2185,11 @@ type Access struct {
 	// The version of the redaction policy applied.
 	PolicyVersion string `protobuf:"bytes,9,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	// gRPC status code the read ended with (0 for OK).
-	StatusCode    int32 `protobuf:"varint,10,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	StatusCode int32 `protobuf:"varint,10,opt,name=status_code,json=statusCode,proto3" json:"status_code,omitempty"`
+	// Whether this records the start of a long read (a live tail, recorded
+	// when it opens) or a finished read (with events_returned and
+	// status_code).
+	Phase         AccessPhase `protobuf:"varint,11,opt,name=phase,proto3,enum=agenttrail.v1.AccessPhase" json:"phase,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2234,6 +2292,13 @@ func (x *Access) GetStatusCode() int32 {
 		return x.StatusCode
 	}
 	return 0
+}
+
+func (x *Access) GetPhase() AccessPhase {
+	if x != nil {
+		return x.Phase
+	}
+	return AccessPhase_ACCESS_PHASE_UNSPECIFIED
 }
 
 // Erasure records, written by the server, that the content of events was
@@ -2766,7 +2831,7 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\finput_tokens\x18\x06 \x01(\x03B\x04\xe8\xbb\x1c\x01R\vinputTokens\x12)\n" +
 	"\routput_tokens\x18\a \x01(\x03B\x04\xe8\xbb\x1c\x01R\foutputTokens\x12-\n" +
 	"\x04cost\x18\b \x01(\v2\x13.agenttrail.v1.CostB\x04\xe8\xbb\x1c\x01R\x04cost\x12\x1c\n" +
-	"\x06detail\x18\t \x01(\tB\x04\xe8\xbb\x1c\x02R\x06detail\"\xa0\x03\n" +
+	"\x06detail\x18\t \x01(\tB\x04\xe8\xbb\x1c\x02R\x06detail\"\xd8\x03\n" +
 	"\x06Access\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x18\n" +
 	"\x04role\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04role\x12\x16\n" +
@@ -2779,7 +2844,8 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x0epolicy_version\x18\t \x01(\tB\x04\xe8\xbb\x1c\x01R\rpolicyVersion\x12%\n" +
 	"\vstatus_code\x18\n" +
 	" \x01(\x05B\x04\xe8\xbb\x1c\x01R\n" +
-	"statusCodeB\f\n" +
+	"statusCode\x126\n" +
+	"\x05phase\x18\v \x01(\x0e2\x1a.agenttrail.v1.AccessPhaseB\x04\xe8\xbb\x1c\x01R\x05phaseB\f\n" +
 	"\n" +
 	"_log_index\"\x91\x01\n" +
 	"\aErasure\x12\"\n" +
@@ -2863,7 +2929,11 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x14END_REASON_TIMED_OUT\x10\x02\x12\x1d\n" +
 	"\x19END_REASON_MAX_ITERATIONS\x10\x03\x12\x15\n" +
 	"\x11END_REASON_FAILED\x10\x04\x12\x18\n" +
-	"\x14END_REASON_CANCELLED\x10\x05*\x9d\x01\n" +
+	"\x14END_REASON_CANCELLED\x10\x05*a\n" +
+	"\vAccessPhase\x12\x1c\n" +
+	"\x18ACCESS_PHASE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14ACCESS_PHASE_STARTED\x10\x01\x12\x1a\n" +
+	"\x16ACCESS_PHASE_COMPLETED\x10\x02*\x9d\x01\n" +
 	"\x0fKeyChangeAction\x12!\n" +
 	"\x1dKEY_CHANGE_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19KEY_CHANGE_ACTION_CREATED\x10\x01\x12\x1d\n" +
@@ -2887,7 +2957,7 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 	return file_agenttrail_v1_event_proto_rawDescData
 }
 
-var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
 var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
@@ -2896,74 +2966,76 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(HumanActionKind)(0),          // 3: agenttrail.v1.HumanActionKind
 	(ApprovalDecision)(0),         // 4: agenttrail.v1.ApprovalDecision
 	(EndReason)(0),                // 5: agenttrail.v1.EndReason
-	(KeyChangeAction)(0),          // 6: agenttrail.v1.KeyChangeAction
-	(ViewKind)(0),                 // 7: agenttrail.v1.ViewKind
-	(*Event)(nil),                 // 8: agenttrail.v1.Event
-	(*SessionStart)(nil),          // 9: agenttrail.v1.SessionStart
-	(*ToolDefinition)(nil),        // 10: agenttrail.v1.ToolDefinition
-	(*LlmCall)(nil),               // 11: agenttrail.v1.LlmCall
-	(*ChatMessage)(nil),           // 12: agenttrail.v1.ChatMessage
-	(*ToolCallRequest)(nil),       // 13: agenttrail.v1.ToolCallRequest
-	(*Cost)(nil),                  // 14: agenttrail.v1.Cost
-	(*ToolCall)(nil),              // 15: agenttrail.v1.ToolCall
-	(*Reasoning)(nil),             // 16: agenttrail.v1.Reasoning
-	(*HumanApproval)(nil),         // 17: agenttrail.v1.HumanApproval
-	(*AgentError)(nil),            // 18: agenttrail.v1.AgentError
-	(*Output)(nil),                // 19: agenttrail.v1.Output
-	(*SessionEnd)(nil),            // 20: agenttrail.v1.SessionEnd
-	(*Access)(nil),                // 21: agenttrail.v1.Access
-	(*Erasure)(nil),               // 22: agenttrail.v1.Erasure
-	(*Retention)(nil),             // 23: agenttrail.v1.Retention
-	(*KeyChange)(nil),             // 24: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 25: agenttrail.v1.Filter
-	nil,                           // 26: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 27: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 29: google.protobuf.Duration
+	(AccessPhase)(0),              // 6: agenttrail.v1.AccessPhase
+	(KeyChangeAction)(0),          // 7: agenttrail.v1.KeyChangeAction
+	(ViewKind)(0),                 // 8: agenttrail.v1.ViewKind
+	(*Event)(nil),                 // 9: agenttrail.v1.Event
+	(*SessionStart)(nil),          // 10: agenttrail.v1.SessionStart
+	(*ToolDefinition)(nil),        // 11: agenttrail.v1.ToolDefinition
+	(*LlmCall)(nil),               // 12: agenttrail.v1.LlmCall
+	(*ChatMessage)(nil),           // 13: agenttrail.v1.ChatMessage
+	(*ToolCallRequest)(nil),       // 14: agenttrail.v1.ToolCallRequest
+	(*Cost)(nil),                  // 15: agenttrail.v1.Cost
+	(*ToolCall)(nil),              // 16: agenttrail.v1.ToolCall
+	(*Reasoning)(nil),             // 17: agenttrail.v1.Reasoning
+	(*HumanApproval)(nil),         // 18: agenttrail.v1.HumanApproval
+	(*AgentError)(nil),            // 19: agenttrail.v1.AgentError
+	(*Output)(nil),                // 20: agenttrail.v1.Output
+	(*SessionEnd)(nil),            // 21: agenttrail.v1.SessionEnd
+	(*Access)(nil),                // 22: agenttrail.v1.Access
+	(*Erasure)(nil),               // 23: agenttrail.v1.Erasure
+	(*Retention)(nil),             // 24: agenttrail.v1.Retention
+	(*KeyChange)(nil),             // 25: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 26: agenttrail.v1.Filter
+	nil,                           // 27: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 28: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	28, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	26, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
-	9,  // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
-	11, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
-	15, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
-	16, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
-	17, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
-	18, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
-	19, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
-	20, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
-	21, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
-	22, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	23, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	24, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
-	10, // 14: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	27, // 15: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
-	12, // 16: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
-	13, // 17: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	14, // 18: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	29, // 19: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	29, // 20: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	29, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	27, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	10, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
+	12, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
+	16, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
+	17, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
+	18, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
+	19, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
+	20, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
+	21, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
+	22, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
+	23, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
+	24, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	25, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	11, // 14: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
+	28, // 15: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	13, // 16: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
+	14, // 17: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	15, // 18: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
+	30, // 19: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	30, // 20: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
 	1,  // 21: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
-	13, // 22: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	14, // 22: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
 	2,  // 23: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	29, // 24: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	30, // 24: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
 	3,  // 25: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
 	4,  // 26: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	29, // 27: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	30, // 27: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
 	5,  // 28: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
-	14, // 29: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	25, // 30: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
-	7,  // 31: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
-	28, // 32: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	6,  // 33: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 34: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	28, // 35: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	28, // 36: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	15, // 29: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
+	26, // 30: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	8,  // 31: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
+	6,  // 32: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
+	29, // 33: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	7,  // 34: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 35: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	29, // 36: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	29, // 37: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	38, // [38:38] is the sub-list for method output_type
+	38, // [38:38] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -2995,7 +3067,7 @@ func file_agenttrail_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
-			NumEnums:      8,
+			NumEnums:      9,
 			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,

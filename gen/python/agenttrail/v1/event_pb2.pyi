@@ -255,6 +255,34 @@ END_REASON_CANCELLED: EndReason.ValueType  # 5
 """The session was cancelled by a person or the system."""
 Global___EndReason: _TypeAlias = EndReason  # noqa: Y015
 
+class _AccessPhase:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AccessPhaseEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AccessPhase.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ACCESS_PHASE_UNSPECIFIED: _AccessPhase.ValueType  # 0
+    """Not given."""
+    ACCESS_PHASE_STARTED: _AccessPhase.ValueType  # 1
+    """A long read (a live tail) began; a COMPLETED record follows when it
+    ends.
+    """
+    ACCESS_PHASE_COMPLETED: _AccessPhase.ValueType  # 2
+    """A read ended; events_returned and status_code are final."""
+
+class AccessPhase(_AccessPhase, metaclass=_AccessPhaseEnumTypeWrapper):
+    """AccessPhase tells the record of a read that began from one that ended."""
+
+ACCESS_PHASE_UNSPECIFIED: AccessPhase.ValueType  # 0
+"""Not given."""
+ACCESS_PHASE_STARTED: AccessPhase.ValueType  # 1
+"""A long read (a live tail) began; a COMPLETED record follows when it
+ends.
+"""
+ACCESS_PHASE_COMPLETED: AccessPhase.ValueType  # 2
+"""A read ended; events_returned and status_code are final."""
+Global___AccessPhase: _TypeAlias = AccessPhase  # noqa: Y015
+
 class _KeyChangeAction:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -1177,6 +1205,7 @@ class Access(_message.Message):
     VIEW_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     STATUS_CODE_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """Who read."""
     role: _builtins.str
@@ -1197,6 +1226,11 @@ class Access(_message.Message):
     """The version of the redaction policy applied."""
     status_code: _builtins.int
     """gRPC status code the read ended with (0 for OK)."""
+    phase: Global___AccessPhase.ValueType
+    """Whether this records the start of a long read (a live tail, recorded
+    when it opens) or a finished read (with events_returned and
+    status_code).
+    """
     @_builtins.property
     def filter(self) -> Global___Filter:
         """The filter of a Query, when the read was one."""
@@ -1214,10 +1248,11 @@ class Access(_message.Message):
         view: Global___ViewKind.ValueType = ...,
         policy_version: _builtins.str = ...,
         status_code: _builtins.int = ...,
+        phase: Global___AccessPhase.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "filter", b"filter", "log_index", b"log_index"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "event_id", b"event_id", "events_returned", b"events_returned", "filter", b"filter", "log_index", b"log_index", "policy_version", b"policy_version", "principal", b"principal", "role", b"role", "rpc", b"rpc", "status_code", b"status_code", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "event_id", b"event_id", "events_returned", b"events_returned", "filter", b"filter", "log_index", b"log_index", "phase", b"phase", "policy_version", b"policy_version", "principal", b"principal", "role", b"role", "rpc", b"rpc", "status_code", b"status_code", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__log_index: _TypeAlias = _typing.Literal["log_index"]  # noqa: Y015
     _WhichOneofArgType__log_index: _TypeAlias = _typing.Literal["_log_index", b"_log_index"]  # noqa: Y015
