@@ -139,11 +139,12 @@ func findAssignments(s string, kind keyKind, min int, mask string, dst []match) 
 			}
 			i := from + k
 			from = i + 1
-			name := assignedName(s, i)
+			name, at := assignedName(s, i)
 			if name == "" || classifyKey(name) != kind {
 				continue
 			}
-			if start, end, ok := assignedValue(s, i+1, sep); ok && isSecretValue(s[start:end], min) {
+			query := before(s, at) == '?' || before(s, at) == '&'
+			if start, end, ok := assignedValue(s, i+1, sep, query); ok && isSecretValue(s[start:end], min) {
 				dst = append(dst, match{start: start, end: end, mask: mask})
 				from = end
 			}
@@ -155,8 +156,9 @@ func findAssignments(s string, kind keyKind, min int, mask string, dst []match) 
 // assignedName returns the key name that ends just before the separator at
 // s[i], skipping spaces and a closing quote: "api_key", `"apiKey"`,
 // `\"apiKey\"` (JSON inside a JSON string), "X-Api-Key". It returns "" when
-// no name is there.
-func assignedName(s string, i int) string {
+// no name is there, or when the name is that of a shell variable being
+// expanded ("${API_KEY:?unset}"). It also returns where the name starts.
+func assignedName(s string, i int) (string, int) {
 	j := i
 	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
 		j--
@@ -168,15 +170,19 @@ func assignedName(s string, i int) string {
 	for j > 0 && end-j < maxKeyName && (isAlnum(s[j-1]) || s[j-1] == '_' || s[j-1] == '-' || s[j-1] == '.') {
 		j--
 	}
-	return s[j:end]
+	if c := before(s, j); c == '$' || c == '{' && before(s, j-1) == '$' {
+		return "", j // a shell expansion, "${API_KEY:-default}", not an assignment
+	}
+	return s[j:end], j
 }
 
 // assignedValue returns the bounds of the value that starts after the
 // separator sep ending at s[i-1]: a quoted string (in ", ' or \"), or an
-// unquoted word ending at white space or punctuation. An unquoted value
+// unquoted word ending at white space or punctuation ("&" too when query
+// says the assignment is a parameter of a URL's query). An unquoted value
 // after ":" must end its line (or its inline object), as in YAML and HTTP
 // headers.
-func assignedValue(s string, i int, sep byte) (start, end int, ok bool) {
+func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bool) {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++
 	}
@@ -196,7 +202,7 @@ func assignedValue(s string, i int, sep byte) (start, end int, ok bool) {
 	}
 	start = i
 	end = start
-	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;&)]}<>(", rune(s[end])) {
+	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(query && s[end] == '&') {
 		end++
 	}
 	if end == start || at(s, end) == '(' { // a call: api_key=os.getenv("KEY")

@@ -38,6 +38,8 @@ func TestAPIKey(t *testing.T) {
 		{"api_key: str", "api_key: str"},
 		{`"apiKey": null`, `"apiKey": null`},
 		{"API_KEY=${OPENAI_API_KEY}", "API_KEY=${OPENAI_API_KEY}"},
+		{"export OPENAI_API_KEY=${OPENAI_API_KEY:?missing}", "export OPENAI_API_KEY=${OPENAI_API_KEY:?missing}"},
+		{"echo $API_KEY:fallback12", "echo $API_KEY:fallback12"},
 		{"API_KEY=YOUR_API_KEY_HERE", "API_KEY=YOUR_API_KEY_HERE"},
 		{"token=********", "token=********"},
 		{"Token: the next step is to rotate it", "Token: the next step is to rotate it"},

@@ -13,12 +13,13 @@ const maxEntropyRun = 512
 
 // publicIDPrefixes start identifiers that providers hand out as public
 // references, not as credentials: they appear in every agent trace and a
-// developer needs them to follow a call across systems. So do the digests
-// of subresource integrity attributes.
+// developer needs them to follow a call across systems. So do Stripe's
+// publishable keys, which are made to be embedded in web pages, and the
+// digests of subresource integrity attributes.
 var publicIDPrefixes = []string{
 	"chatcmpl-", "msg_", "toolu_", "srvtoolu_", "call_", "req_", "resp_",
 	"run_", "thread_", "asst_", "file-", "batch_", "cus_", "pi_", "ch_",
-	"evt_", "sub_", "in_", "txn_", "prod_", "price_",
+	"evt_", "sub_", "in_", "txn_", "prod_", "price_", "pk_live_", "pk_test_",
 	"sha1-", "sha256-", "sha384-", "sha512-",
 }
 

@@ -15,6 +15,8 @@ func TestPassword(t *testing.T) {
 		{`{"passwd":"Tr0ub4dor&3"}`, `{"passwd":"[PASSWORD]"}`},
 		{"PGPASSWORD=pg_s3cret psql -h db", "PGPASSWORD=[PASSWORD] psql -h db"},
 		{"smtp_pwd: zq8Lm2\n", "smtp_pwd: [PASSWORD]\n"},
+		{"MYSQL_PASSWORD=Tr0ub4dor&3 mysqld", "MYSQL_PASSWORD=[PASSWORD] mysqld"},
+		{"/login?user=bob&password=s3cr3t&next=/home", "/login?user=bob&password=[PASSWORD]&next=/home"},
 		// Near misses.
 		{"https://example.com/path?q=1", "https://example.com/path?q=1"},
 		{"ssh://git@github.com/org/repo", "ssh://git@github.com/org/repo"},

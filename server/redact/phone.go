@@ -9,8 +9,12 @@ package redact
 //     "+44 20 7946 0958", "+1 (415) 555-0132", "+14155550132",
 //     "+44 (0)20 7946 0958";
 //   - national: 9 to 12 digits in at least two groups of 2 to 8 digits, the
-//     first optionally in parentheses: "(415) 555-0132", "415-555-0132",
-//     "020 7946 0958", "06 12 34 56 78";
+//     first optionally in parentheses, that either start with the trunk
+//     prefix 0 ("020 7946 0958", "07700 900123", "06 12 34 56 78") or have
+//     the North American shape 3-3-4 with area code and exchange starting 2
+//     to 9, optionally after "1" ("(415) 555-0132", "415.555.0132",
+//     "1-800-555-0199"). Other groupings are more often parcel, gift card
+//     or account numbers ("7489 1234 5678") than phone numbers;
 //   - bare: 9 to 15 digits in one run, only after a word that says a phone
 //     number follows ("phone", "tel", "mobile", "cell", "call", "sms",
 //     "whatsapp", "fax", "reach") within 24 bytes.
@@ -125,11 +129,11 @@ func parsePhone(s string, start int) (end int, ok bool) {
 		}
 		return end, precededByWord(s, start, 24, phoneContext...)
 	}
-	if digits < 9 || digits > 12 {
+	if digits < 9 || digits > 12 || !isTrunkOrNANP(s[start:end], groups[:ng]) {
 		return end, false
 	}
-	for _, g := range groups[:ng] {
-		if g < 2 || g > 8 {
+	for k, g := range groups[:ng] {
+		if (g < 2 && !(k == 0 && ng == 4)) || g > 8 {
 			return end, false
 		}
 	}
@@ -218,4 +222,27 @@ func looksLikeDate(num string, groups []int, seps []byte) bool {
 		return year(num[off:])
 	}
 	return false
+}
+
+// isTrunkOrNANP reports whether a national number starts with the trunk
+// prefix 0, or has the North American shape: 3-3-4 digits (after an
+// optional "1") whose area code and exchange start with 2 to 9.
+func isTrunkOrNANP(num string, groups []int) bool {
+	var d [12]byte
+	n := 0
+	for i := 0; i < len(num) && n < len(d); i++ {
+		if isDigit(num[i]) {
+			d[n] = num[i]
+			n++
+		}
+	}
+	if d[0] == '0' {
+		return true
+	}
+	off := 0
+	if len(groups) == 4 && groups[0] == 1 && d[0] == '1' {
+		groups, off = groups[1:], 1
+	}
+	return len(groups) == 3 && groups[0] == 3 && groups[1] == 3 && groups[2] == 4 &&
+		d[off] >= '2' && d[off+3] >= '2'
 }

@@ -20,6 +20,8 @@ func TestPhone(t *testing.T) {
 		{"mobile 07700 900123", "mobile [PHONE]"},
 		{"06 12 34 56 78", "[PHONE]"},
 		{"(415)555-0132", "[PHONE]"},
+		{"toll free 1-800-555-0199", "toll free [PHONE]"},
+		{"Berlin 030 901820", "Berlin [PHONE]"},
 		// Bare digits, with a word that says phone.
 		{"call me on 4155550132", "call me on [PHONE]"},
 		{"Tel: 02079460958", "Tel: [PHONE]"},
@@ -45,5 +47,10 @@ func TestPhone(t *testing.T) {
 		{"price 12.99", "price 12.99"},
 		{"v1.2.3", "v1.2.3"},
 		{"call 123", "call 123"},
+		{"FedEx 7489 1234 5678", "FedEx 7489 1234 5678"}, // neither trunk 0 nor 3-3-4
+		{"gift card 1234-5678-9012", "gift card 1234-5678-9012"},
+		{"ref 123-456-7890", "ref 123-456-7890"}, // area code cannot start with 1
+		{"ref 415-155-0132", "ref 415-155-0132"}, // nor the exchange
+		{"2 415 555 0132", "2 415 555 0132"},
 	})
 }
