@@ -57,7 +57,7 @@ var providers = []provider{
 // others), and the values of assignments whose name says they hold a key,
 // token or secret: "api_key=...", "API_KEY: ...", "X-Api-Key: ...",
 // `"apiKey": "..."`, "aws_secret_access_key = ...", "client_secret=...",
-// "access_token=..." (see apiKeyNames).
+// "access_token=..." (see classifyKey).
 //
 // An assigned value is masked when it is at least 8 bytes long and is not a
 // placeholder (see isSecretValue). A value after ":" must be quoted or end
@@ -68,7 +68,7 @@ func findAPIKeys(in *input, dst []match) []match {
 	for _, run := range in.keys() {
 		dst = providerKeys(s, run, dst)
 	}
-	return findAssignments(s, keyAPIKey, 8, maskAPIKey, dst)
+	return findAssignments(in, keyAPIKey, 8, maskAPIKey, dst)
 }
 
 // providerKeys appends to dst the provider keys in a run of key characters.
@@ -130,24 +130,26 @@ func providerKey(tok string) (int, bool) {
 // kind in s: after "=" or ":", with the key name just before (quoted or not)
 // and the value just after (quoted or not). Values shorter than min or that
 // are placeholders are left alone.
-func findAssignments(s string, kind keyKind, min int, mask string, dst []match) []match {
-	for _, sep := range [...]byte{'=', ':'} {
-		for from := 0; ; {
-			k := strings.IndexByte(s[from:], sep)
-			if k < 0 {
-				break
-			}
-			i := from + k
-			from = i + 1
-			name, at := assignedName(s, i)
-			if name == "" || classifyKey(name) != kind {
-				continue
-			}
-			query := before(s, at) == '?' || before(s, at) == '&'
-			if start, end, ok := assignedValue(s, i+1, sep, query); ok && isSecretValue(s[start:end], min) {
-				dst = append(dst, match{start: start, end: end, mask: mask})
-				from = end
-			}
+func findAssignments(in *input, kind keyKind, min int, mask string, dst []match) []match {
+	s := in.s
+	next := 0
+	for _, i := range in.seps() {
+		if i < next {
+			continue
+		}
+		name, at := assignedName(s, i)
+		if name == "" || classifyKey(name) != kind {
+			continue
+		}
+		query := before(s, at) == '?' || before(s, at) == '&'
+		start, end, ok := assignedValue(s, i+1, s[i], query)
+		if ok && isSecretValue(s[start:end], min) {
+			dst = append(dst, match{start: start, end: end, mask: mask})
+		}
+		if ok || start < 0 {
+			// A value found, or one rejected for where it ends: every
+			// separator inside it shares that end and that fate.
+			next = end
 		}
 	}
 	return dst
@@ -182,6 +184,11 @@ func assignedName(s string, i int) (string, int) {
 // says the assignment is a parameter of a URL's query). An unquoted value
 // after ":" must end its line (or its inline object), as in YAML and HTTP
 // headers.
+//
+// When an unquoted value is rejected for where it ends (nothing there, a
+// call, not at the end of its line), it returns start -1 and that end: a
+// value starting after any separator inside it would end, and be rejected,
+// the same way, so the caller skips them, which keeps the search linear.
 func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bool) {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++
@@ -206,10 +213,7 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 		end++
 	}
 	if end == start || at(s, end) == '(' { // a call: api_key=os.getenv("KEY")
-		return 0, 0, false
-	}
-	if isDottedName(s[start:end]) { // a reference: api_key=settings.OPENAI_KEY
-		return 0, 0, false
+		return -1, end, false
 	}
 	if sep == ':' {
 		rest := end
@@ -217,8 +221,11 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 			rest++
 		}
 		if c := at(s, rest); rest < len(s) && c != '\n' && c != '\r' && c != ',' && c != '}' && c != ';' && !(c == '\\' && strings.ContainsRune("nr", rune(at(s, rest+1)))) {
-			return 0, 0, false
+			return -1, end, false
 		}
+	}
+	if isDottedName(s[start:end]) { // a reference: api_key=settings.OPENAI_KEY
+		return 0, 0, false
 	}
 	return start, end, true
 }

@@ -19,49 +19,61 @@ import (
 //     printable text holding the ":" between a user and a password.
 func findBearerTokens(in *input, dst []match) []match {
 	s := in.s
-	dst = findScheme(s, "bearer", "EARER", isBearerToken, dst)
-	return findScheme(s, "basic", "ASIC", isBasicCredentials, dst)
-}
-
-// findScheme finds the authorization scheme named scheme (lower case), in
-// any case, followed by white space and a credential that valid accepts.
-// The search is for the name less its first letter, in lower case and in
-// upper case (restUpper): "earer" finds "Bearer" and "bearer", "EARER"
-// finds "BEARER".
-func findScheme(s, scheme, restUpper string, valid func(string) bool, dst []match) []match {
-	for _, rest := range [...]string{scheme[1:], restUpper} {
+	// Both scheme names start with a B, rarer in text than their other
+	// letters, so the search is for "B" and "b".
+	for _, initial := range [...]byte{'B', 'b'} {
 		for from := 0; ; {
-			k := strings.Index(s[from:], rest)
+			k := strings.IndexByte(s[from:], initial)
 			if k < 0 {
 				break
 			}
 			i := from + k
-			from = i + len(rest)
-			if i == 0 || lower(s[i-1]) != scheme[0] || isWord(before(s, i-1)) {
+			from = i + 1
+			if isWord(before(s, i)) {
 				continue
 			}
-			j := i + len(rest)
-			if c := at(s, j); c != ' ' && c != '\t' {
+			var valid func(string) bool
+			switch {
+			case hasPrefixFold(s, i, "bearer"):
+				i += len("bearer")
+				valid = isBearerToken
+			case hasPrefixFold(s, i, "basic"):
+				i += len("basic")
+				valid = isBasicCredentials
+			default:
 				continue
 			}
-			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
-				j++
+			if start, end, ok := schemeCredentials(s, i, valid); ok {
+				dst = append(dst, match{start: start, end: end, mask: maskToken})
+				from = end
 			}
-			end := j
-			for end < len(s) && isTokenChar(s[end]) {
-				end++
-			}
-			for end < len(s) && s[end] == '=' {
-				end++
-			}
-			if end == j || isWord(at(s, end)) || !valid(s[j:end]) {
-				continue
-			}
-			dst = append(dst, match{start: j, end: end, mask: maskToken})
-			from = end
 		}
 	}
 	return dst
+}
+
+// schemeCredentials returns the bounds of the credentials after the
+// authorization scheme name that ends at s[i]: white space, then a token
+// that valid accepts.
+func schemeCredentials(s string, i int, valid func(string) bool) (start, end int, ok bool) {
+	if c := at(s, i); c != ' ' && c != '\t' {
+		return 0, 0, false
+	}
+	j := i
+	for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+		j++
+	}
+	end = j
+	for end < len(s) && isTokenChar(s[end]) {
+		end++
+	}
+	for end < len(s) && s[end] == '=' {
+		end++
+	}
+	if end == j || isWord(at(s, end)) || !valid(s[j:end]) {
+		return 0, 0, false
+	}
+	return j, end, true
 }
 
 // isTokenChar reports whether c belongs to the token68 alphabet of RFC 7235

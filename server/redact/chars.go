@@ -144,11 +144,13 @@ func hasPrefixFold(s string, i int, w string) bool {
 // precededByWord reports whether one of the lower-case words ws ends within
 // the window bytes before s[i], ignoring case. It gives detectors the
 // context a human reader uses ("SSN 123 45 6789", "call me on 4155550132").
+// A word that starts a mask ("[PHONE]") is not context: masking must not
+// make the text around a mask look more sensitive than it was.
 func precededByWord(s string, i, window int, ws ...string) bool {
 	from := max(i-window, 0)
 	for _, w := range ws {
 		for j := i - len(w); j >= from; j-- {
-			if hasPrefixFold(s, j, w) && !isAlpha(before(s, j)) {
+			if hasPrefixFold(s, j, w) && !isAlpha(before(s, j)) && before(s, j) != '[' {
 				return true
 			}
 		}

@@ -8,6 +8,9 @@ type detector struct {
 	// returns the extended slice. It must not match any mask a detector
 	// writes, so that redacting twice changes nothing more.
 	find func(in *input, dst []match) []match
+	// needs lists the triggers (see triggersOf) of which the text must
+	// hold at least one for find to match anything.
+	needs trigger
 }
 
 // Mask labels written by the built-in detectors and by field classes.
@@ -32,18 +35,18 @@ const (
 // reads "Bearer [TOKEN]" rather than "Bearer [JWT]", and a private key block
 // is one [PRIVATE_KEY] rather than a run of [API_KEY]s.
 var builtins = []detector{
-	{name: "private_key", find: findPrivateKeys},
-	{name: "bearer", find: findBearerTokens},
-	{name: "jwt", find: findJWTs},
-	{name: "password", find: findPasswords},
-	{name: "api_key", find: findAPIKeys},
-	{name: "national_id", find: findNationalIDs},
-	{name: "card", find: findCards},
-	{name: "iban", find: findIBANs},
-	{name: "email", find: findEmails},
-	{name: "ip", find: findIPs},
-	{name: "phone", find: findPhones},
-	{name: "high_entropy", find: findHighEntropy},
+	{name: "private_key", find: findPrivateKeys, needs: trB},
+	{name: "bearer", find: findBearerTokens, needs: trB},
+	{name: "jwt", find: findJWTs, needs: trJ},
+	{name: "password", find: findPasswords, needs: trSep},
+	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
+	{name: "national_id", find: findNationalIDs, needs: trDigits},
+	{name: "card", find: findCards, needs: trDigits},
+	{name: "iban", find: findIBANs, needs: trDigits},
+	{name: "email", find: findEmails, needs: trAt},
+	{name: "ip", find: findIPs, needs: trDottedDigits | trSep},
+	{name: "phone", find: findPhones, needs: trDigits},
+	{name: "high_entropy", find: findHighEntropy, needs: trRun},
 }
 
 // DetectorNames returns the names of the built-in detectors, which a

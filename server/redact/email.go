@@ -52,33 +52,61 @@ func isLocalChar(c byte) bool {
 }
 
 // emailDomainEnd parses the domain of an address starting at s[i] and
-// returns where it ends, or false when there is no valid domain there.
+// returns where it ends, or false when there is no valid domain there: two
+// or more labels of letters, digits and "-" (not at either end of a label),
+// the last a top-level domain that is not a file extension. When the text
+// runs on after the domain without a space ("jane@example.com.4411",
+// "jane@example.com4411"), the longest run of labels that makes a valid
+// domain is taken, and a top-level domain with digits glued to it ends
+// where its letters do.
 func emailDomainEnd(s string, i int) (int, bool) {
 	end := i
 	for end < len(s) && (isAlnum(s[end]) || s[end] == '.' || s[end] == '-') {
 		end++
 	}
-	for end > i && (s[end-1] == '.' || s[end-1] == '-') { // end of sentence
-		end--
+	if end < len(s) && isWord(s[end]) {
+		return 0, false // glued to more of a word: "a@b.c_d", "a@b.cé"
 	}
-	domain := s[i:end]
-	dot := strings.LastIndexByte(domain, '.')
-	if dot <= 0 {
-		return 0, false
-	}
-	tld := domain[dot+1:]
-	if !isTLD(tld) || isFileExtension(tld) {
-		return 0, false
-	}
-	for label := range strings.SplitSeq(domain, ".") {
-		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
-			return 0, false
+	best := -1
+	labels := 0
+	for start := i; start < end; {
+		stop := start
+		for stop < end && s[stop] != '.' {
+			stop++
 		}
+		label := s[start:stop]
+		if label == "" || label[0] == '-' {
+			break
+		}
+		if labels > 0 {
+			// The label could end the domain: as a whole, or as the
+			// letters it starts with when digits follow them.
+			tld := label
+			if label[len(label)-1] == '-' {
+				tld = ""
+			}
+			if !isTLD(tld) {
+				k := 0
+				for k < len(label) && isAlpha(label[k]) {
+					k++
+				}
+				if k < len(label) && isDigit(label[k]) {
+					tld = label[:k]
+				} else {
+					tld = ""
+				}
+			}
+			if tld != "" && isTLD(tld) && !isFileExtension(tld) {
+				best = start + len(tld)
+			}
+		}
+		if label[len(label)-1] == '-' {
+			break
+		}
+		labels++
+		start = stop + 1
 	}
-	if end < len(s) && (isWord(s[end])) {
-		return 0, false
-	}
-	return end, true
+	return best, best >= 0
 }
 
 // isTLD reports whether a label can be a top-level domain: ASCII letters
@@ -111,14 +139,20 @@ func isFileExtension(tld string) bool {
 	return false
 }
 
+// maxSchemeLookBack is how far before an address isURLUser looks for the
+// "://" of a URL: a scheme and a user name are short, and a bounded look
+// keeps the search linear in a text of many "@".
+const maxSchemeLookBack = 64
+
 // isURLUser reports whether the local part starting at s[start] is the user
 // of a URL ("scheme://user@" or "scheme://user:password@").
 func isURLUser(s string, start int) bool {
+	from := max(start-maxSchemeLookBack, 0)
 	tok := start
-	for tok > 0 && !isSpace(s[tok-1]) && s[tok-1] != '"' && s[tok-1] != '\'' && s[tok-1] != '(' && s[tok-1] != '<' {
+	for tok > from && !isSpace(s[tok-1]) && s[tok-1] != '"' && s[tok-1] != '\'' && s[tok-1] != '(' && s[tok-1] != '<' {
 		tok--
 	}
-	i := strings.Index(s[tok:start], "://")
+	i := strings.LastIndex(s[tok:start], "://")
 	return i >= 0 && !strings.ContainsAny(s[tok+i+3:start], "/?#")
 }
 

@@ -15,6 +15,9 @@ func TestEmail(t *testing.T) {
 		{"contact: JANE@EXAMPLE.COM", "contact: [EMAIL]"},
 		{"https://example.com/contact?email=jane@example.com", "https://example.com/contact?email=[EMAIL]"},
 		{"punycode user@xn--bcher-kva.example", "punycode [EMAIL]"},
+		{"jane@example.com.4411 glued", "[EMAIL].4411 glued"},
+		{"jane@example.com4411 glued", "[EMAIL]4411 glued"},
+		{"see jane@example.com.", "see [EMAIL]."},
 		// Near misses.
 		{"git clone git@github.com:agenttrail/agenttrail.git", "git clone git@github.com:agenttrail/agenttrail.git"},
 		{"see icon@2x.png and logo@3x.webp", "see icon@2x.png and logo@3x.webp"},

@@ -45,9 +45,17 @@ type fieldPlan struct {
 	container bool
 }
 
-// messagePlan lists the fields of one message of the event model.
+// messagePlan lists the fields of one message of the event model that can
+// need work, in each place the message can be. Fields left out are never
+// changed there: metadata scalars in the header, numbers, booleans and
+// enums everywhere, fields shown as they are by an override.
 type messagePlan struct {
-	fields []fieldPlan
+	// header lists, for the message treated as modeHeader, its fields of
+	// class other than METADATA and its containers.
+	header []fieldPlan
+	// inner lists, for the message inside a content or masked field, its
+	// fields of string, bytes or message type, and its maps.
+	inner []fieldPlan
 }
 
 // classNames are the class names a policy's FieldClasses may use.
@@ -146,11 +154,31 @@ func buildPlans(overrides map[string]string) (map[protoreflect.MessageDescriptor
 			if c, ok := classes[fd.FullName()]; ok {
 				f.class, f.overridden = c, true
 			}
-			p.fields = append(p.fields, f)
+			metadata := f.class == agenttrailv1.FieldClass_FIELD_CLASS_METADATA
+			if !metadata || f.container {
+				p.header = append(p.header, f)
+			}
+			if !(metadata && f.overridden) && mayChange(fd) {
+				p.inner = append(p.inner, f)
+			}
 		}
 		plans[md] = p
 	}
 	return plans, nil
+}
+
+// mayChange reports whether redaction can change a field outside the
+// header: a string, bytes or message field, a list of them, or a map (whose
+// string keys are scanned).
+func mayChange(fd protoreflect.FieldDescriptor) bool {
+	if fd.IsMap() {
+		return true
+	}
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind, protoreflect.MessageKind, protoreflect.GroupKind:
+		return true
+	}
+	return false
 }
 
 // fieldMode returns how a field is treated inside a message treated as m.
@@ -191,8 +219,12 @@ func (r *Redactor) message(msg protoreflect.Message, m mode) {
 	if len(msg.GetUnknown()) > 0 {
 		msg.SetUnknown(nil)
 	}
-	for i := range plan.fields {
-		f := &plan.fields[i]
+	fields := plan.inner
+	if m == modeHeader {
+		fields = plan.header
+	}
+	for i := range fields {
+		f := &fields[i]
 		if !msg.Has(f.fd) {
 			continue
 		}

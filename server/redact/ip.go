@@ -31,7 +31,7 @@ func findIPs(in *input, dst []match) []match {
 			next = end
 		}
 	}
-	return findIPv6s(s, dst)
+	return findIPv6s(in, dst)
 }
 
 // parseIPv4 reports whether an IPv4 address starts at s[start] and, if so,
@@ -68,14 +68,14 @@ func parseIPv4(s string, start int) (int, bool) {
 	return i, true
 }
 
-// findIPv6s appends the IPv6 addresses in s to dst.
-func findIPv6s(s string, dst []match) []match {
-	for from := 0; ; {
-		k := strings.IndexByte(s[from:], ':')
-		if k < 0 {
-			return dst
+// findIPv6s appends the IPv6 addresses in the input to dst.
+func findIPv6s(in *input, dst []match) []match {
+	s := in.s
+	from := 0
+	for _, colon := range in.seps() {
+		if colon < from || s[colon] != ':' {
+			continue
 		}
-		colon := from + k
 		from = colon + 1
 		isAddr := func(c byte) bool { return isHex(c) || c == ':' || c == '.' }
 		if !isAddr(at(s, colon+1)) && !isAddr(before(s, colon)) {
@@ -119,6 +119,7 @@ func findIPv6s(s string, dst []match) []match {
 		}
 		dst = append(dst, match{start: start, end: end, mask: maskIP})
 	}
+	return dst
 }
 
 // hasIPv6Shape reports whether cand can be an IPv6 address worth parsing:

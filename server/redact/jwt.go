@@ -13,17 +13,24 @@ import (
 // token. A JWE's further segments stay; they are ciphertext.
 func findJWTs(in *input, dst []match) []match {
 	s := in.s
-	for from := 0; ; {
-		k := strings.Index(s[from:], "eyJ")
+	for from := 2; from < len(s); {
+		// "J" is rare in text, "e" is not: search for the J of "eyJ".
+		k := strings.IndexByte(s[from:], 'J')
 		if k < 0 {
 			return dst
 		}
-		start := from + k
-		from = start + 3
+		start := from + k - 2
+		from += k + 1
+		if s[start] != 'e' || s[start+1] != 'y' {
+			continue
+		}
 		if c := before(s, start); isKeyChar(c) {
 			continue
 		}
 		h := segmentEnd(s, start)
+		// No token starts inside this segment: a key character would
+		// precede it.
+		from = max(from, h)
 		if at(s, h) != '.' {
 			continue
 		}
@@ -34,9 +41,10 @@ func findJWTs(in *input, dst []match) []match {
 		end := segmentEnd(s, p+1)
 		if isJWTHeader(s[start:h]) {
 			dst = append(dst, match{start: start, end: end, mask: maskJWT})
-			from = end
+			from = end + 2
 		}
 	}
+	return dst
 }
 
 // segmentEnd returns the end of the base64url segment starting at s[i].

@@ -15,26 +15,25 @@ const (
 	keyNationalID         // the value is a national id number
 )
 
-// Name suffixes, compared after lower-casing the name and dropping "_", "-"
-// and ".", so that "apiKey", "API_KEY", "x-api-key" and "openai.api_key"
-// all end in "apikey". Plain "key" is not among them: {"key": "env"} is a
-// name, not a secret.
-var (
-	apiKeyNames = []string{
-		"apikey", "secretkey", "accesskey", "privatekey", "signingkey",
-		"encryptionkey", "masterkey", "token", "secret", "credential",
-		"credentials", "clientsecret",
-	}
-	passwordNames = []string{"password", "passwd", "pwd", "passphrase"}
-	phoneNames    = []string{"phone", "phonenumber", "mobile", "mobilenumber", "tel", "telephone", "cell", "cellphone", "fax", "msisdn", "whatsapp"}
-	idNames       = []string{"ssn", "socialsecuritynumber", "nino", "nationalinsurancenumber", "nationalid", "nationalidnumber"}
-)
-
 // maxKeyName is the longest key name classified; longer names are not
 // config keys.
 const maxKeyName = 64
 
-// classifyKey returns what the key name says about its value.
+// classifyKey returns what the name of a key says about its value. Names
+// are compared after lower-casing them and dropping "_", "-", "." and
+// spaces, so that "apiKey", "API_KEY", "x-api-key" and "openai.api_key"
+// all read "...apikey". Secrets are recognized by the end of the name:
+//
+//   - passwords: ...password, ...passwd, ...pwd, ...passphrase;
+//   - keys and tokens: ...apikey, ...secretkey, ...accesskey,
+//     ...privatekey, ...signingkey, ...encryptionkey, ...masterkey,
+//     ...token, ...secret, ...credential(s). Plain "key" is not one:
+//     {"key": "env"} is a name, not a secret;
+//
+// and phone numbers and national ids by the whole name: phone,
+// phonenumber, mobile, mobilenumber, tel, telephone, cell, cellphone, fax,
+// msisdn, whatsapp; ssn, socialsecuritynumber, nino,
+// nationalinsurancenumber, nationalid, nationalidnumber.
 func classifyKey(name string) keyKind {
 	if len(name) > maxKeyName {
 		return keyOther
@@ -49,32 +48,54 @@ func classifyKey(name string) keyKind {
 		buf[n] = lower(c)
 		n++
 	}
-	norm := string(buf[:n]) // does not escape: compared and dropped
-	switch {
-	case hasAnySuffix(norm, passwordNames):
-		return keyPassword
-	case hasAnySuffix(norm, apiKeyNames):
-		return keyAPIKey
-	case isAnyOf(norm, phoneNames):
-		return keyPhone
-	case isAnyOf(norm, idNames):
-		return keyNationalID
+	if n < 3 {
+		return keyOther
+	}
+	norm := buf[:n]
+	// One switch on the last three letters picks the few names to
+	// compare; most keys of JSON arguments match no case.
+	switch string(norm[n-3:]) {
+	case "ord", "swd", "pwd", "ase":
+		if endsWithAny(norm, "password", "passwd", "pwd", "passphrase") {
+			return keyPassword
+		}
+	case "key":
+		if endsWithAny(norm, "apikey", "secretkey", "accesskey", "privatekey", "signingkey", "encryptionkey", "masterkey") {
+			return keyAPIKey
+		}
+	case "ken", "ret", "ial", "als":
+		if endsWithAny(norm, "token", "secret", "credential", "credentials") {
+			return keyAPIKey
+		}
+	case "one", "ber", "ile", "tel", "ell", "fax", "sdn", "app":
+		if isAnyOf(norm, "phone", "phonenumber", "mobile", "mobilenumber", "tel", "telephone", "cell", "cellphone", "fax", "msisdn", "whatsapp") {
+			return keyPhone
+		}
+		if isAnyOf(norm, "socialsecuritynumber", "nationalinsurancenumber", "nationalidnumber") {
+			return keyNationalID
+		}
+	case "ssn", "ino", "lid":
+		if isAnyOf(norm, "ssn", "nino", "nationalid") {
+			return keyNationalID
+		}
 	}
 	return keyOther
 }
 
-func hasAnySuffix(s string, suffixes []string) bool {
+// endsWithAny reports whether name ends with one of suffixes.
+func endsWithAny(name []byte, suffixes ...string) bool {
 	for _, x := range suffixes {
-		if strings.HasSuffix(s, x) {
+		if len(x) <= len(name) && string(name[len(name)-len(x):]) == x {
 			return true
 		}
 	}
 	return false
 }
 
-func isAnyOf(s string, names []string) bool {
+// isAnyOf reports whether name is one of names.
+func isAnyOf(name []byte, names ...string) bool {
 	for _, x := range names {
-		if s == x {
+		if string(name) == x {
 			return true
 		}
 	}

@@ -9,17 +9,17 @@ import "strings"
 //     and the host stay visible;
 //   - the values of assignments whose name says they hold a password
 //     ("password=...", "DB_PASSWORD: ...", `"passwd": "..."`,
-//     "PGPASSWORD=...", see passwordNames), at least 4 bytes long and not a
+//     "PGPASSWORD=...", see classifyKey), at least 4 bytes long and not a
 //     placeholder (see isSecretValue). As for API keys, a value after ":"
 //     must be quoted or end its line.
 func findPasswords(in *input, dst []match) []match {
 	s := in.s
-	for from := 0; ; {
-		k := strings.Index(s[from:], "://")
-		if k < 0 {
-			break
+	from := 0
+	for _, colon := range in.seps() {
+		if colon < from || s[colon] != ':' || !strings.HasPrefix(s[colon+1:], "//") {
+			continue
 		}
-		i := from + k + 3
+		i := colon + 3
 		from = i
 		// The user information ends at the last "@" before the end of
 		// the authority (a password may itself hold "@").
@@ -27,6 +27,7 @@ func findPasswords(in *input, dst []match) []match {
 		for auth < len(s) && !isSpace(s[auth]) && !strings.ContainsRune("/?#\"'<>`", rune(s[auth])) {
 			auth++
 		}
+		from = auth // no other URL starts inside this one's authority
 		atSign := strings.LastIndexByte(s[i:auth], '@')
 		if atSign < 0 {
 			continue
@@ -41,9 +42,8 @@ func findPasswords(in *input, dst []match) []match {
 			continue
 		}
 		dst = append(dst, match{start: i + colon + 1, end: i + atSign, mask: maskPassword})
-		from = auth
 	}
-	return findAssignments(s, keyPassword, 4, maskPassword, dst)
+	return findAssignments(in, keyPassword, 4, maskPassword, dst)
 }
 
 // isURLPassword reports whether the password of a URL is one rather than a

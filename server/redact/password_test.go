@@ -30,3 +30,11 @@ func TestPassword(t *testing.T) {
 		{"password=abc", "password=abc"},
 	})
 }
+
+func TestTextURLPasswordHoldingAt(t *testing.T) {
+	r := defaultRedactor(t)
+	in := "https://deploy:ghp@ss@git.example.com/repo.git"
+	if got, want := r.Text(in), "https://deploy:[PASSWORD]@git.example.com/repo.git"; got != want {
+		t.Errorf("Text(%q) = %q, want %q (the host is not an email address)", in, got, want)
+	}
+}

@@ -49,5 +49,5 @@ func compilePattern(p Pattern) (detector, error) {
 		}
 		return dst
 	}
-	return detector{name: p.Name, find: find}, nil
+	return detector{name: p.Name, find: find, needs: trAll}, nil
 }

@@ -20,8 +20,8 @@ func findPrivateKeys(in *input, dst []match) []match {
 		}
 		start := from + k
 		from = start + len(begin)
-		labelEnd := strings.Index(s[from:], dashes)
-		if labelEnd < 0 || labelEnd > 64 {
+		labelEnd := strings.Index(s[from:min(from+64+len(dashes), len(s))], dashes)
+		if labelEnd < 0 {
 			continue
 		}
 		label := s[from : from+labelEnd]

@@ -22,6 +22,13 @@ type Redactor struct {
 	// plans says what to do with each field of each message of the event
 	// model.
 	plans map[protoreflect.MessageDescriptor]*messagePlan
+	// needs is the union of the triggers the detectors need: a short text
+	// with none of them is returned as it is.
+	needs trigger
+	// hasPatterns is true when the policy adds patterns, whose matches
+	// masking can create anywhere, so text is always scanned again after
+	// masking.
+	hasPatterns bool
 }
 
 // New validates a policy and returns a Redactor that applies it. Every
@@ -66,6 +73,10 @@ func New(p Policy) (*Redactor, error) {
 		ds = append(ds, d)
 	}
 	r.detectors = ds
+	r.hasPatterns = len(p.Patterns) > 0
+	for _, d := range ds {
+		r.needs |= d.needs
+	}
 	if err := r.checkMasks(p.Patterns); err != nil {
 		return nil, err
 	}

@@ -32,6 +32,30 @@ type input struct {
 
 	keyRuns  []span
 	keysDone bool
+
+	sepPos   []int
+	sepsDone bool
+}
+
+// seps returns the positions of every ":" and "=" in the text, in order:
+// where assignments, URLs and IPv6 addresses are.
+func (in *input) seps() []int {
+	if !in.sepsDone {
+		in.sepsDone = true
+		s := in.s
+		for _, sep := range [...]byte{':', '='} {
+			for i := strings.IndexByte(s, sep); i >= 0; {
+				in.sepPos = append(in.sepPos, i)
+				k := strings.IndexByte(s[i+1:], sep)
+				if k < 0 {
+					break
+				}
+				i += k + 1
+			}
+		}
+		slices.Sort(in.sepPos)
+	}
+	return in.sepPos
 }
 
 // digits returns the maximal runs of ASCII digits in the text, in order.
@@ -108,7 +132,7 @@ var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
 // reset prepares the scanner for the text s, keeping its buffers.
 func (sc *scanner) reset(s string) {
-	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0]}
+	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0], sepPos: sc.in.sepPos[:0]}
 	sc.matches = sc.matches[:0]
 }
 
@@ -128,30 +152,47 @@ func (sc *scanner) release() {
 const maxRounds = 8
 
 // text masks every match of the redactor's detectors in s, scanning its own
-// output again until nothing matches. It returns s itself when nothing
+// output again while that could find more. It returns s itself when nothing
 // matches.
 func (r *Redactor) text(s string) string {
 	if s == "" {
 		return s
 	}
+	if r.needs == 0 {
+		return s // no detectors
+	}
+	have := trAll
+	if len(s) <= maxTriaged && !r.hasPatterns {
+		if have = triggersOf(s); have&r.needs == 0 {
+			return s
+		}
+	}
 	sc := scanners.Get().(*scanner)
 	for range maxRounds {
 		sc.reset(s)
-		ms := r.find(sc)
+		ms := r.find(sc, have)
 		if len(ms) == 0 {
 			break
 		}
-		s = apply(s, ms)
+		var again bool
+		s, again = apply(s, ms)
+		if !again && !r.hasPatterns {
+			break
+		}
+		have = trAll
 	}
 	sc.release()
 	return s
 }
 
-// find runs every enabled detector over the scanner's text and returns the
-// matches, in no particular order.
-func (r *Redactor) find(sc *scanner) []match {
+// find runs over the scanner's text every enabled detector whose triggers
+// the text has, and returns the matches, in no particular order.
+func (r *Redactor) find(sc *scanner, have trigger) []match {
 	ms := sc.matches
 	for rank, d := range r.detectors {
+		if d.needs&have == 0 {
+			continue
+		}
 		n := len(ms)
 		ms = d.find(&sc.in, ms)
 		for i := n; i < len(ms); i++ {
@@ -162,10 +203,98 @@ func (r *Redactor) find(sc *scanner) []match {
 	return ms
 }
 
+// maxTriaged is the longest text whose triggers are found before the
+// detectors run. Above it, the detectors' own searches, which skip most of
+// the text, cost less than a look at every byte, and every detector runs.
+// A policy's patterns can match anything, so with patterns every detector
+// always runs.
+const maxTriaged = 256
+
+// trigger is a set of kinds of bytes that detectors need in a text before
+// they can match anything in it.
+type trigger uint8
+
+const (
+	trAt           trigger = 1 << iota // an "@": email
+	trSep                              // a ":" or "=": URLs, assignments, IPv6
+	trJ                                // a "J", as in "eyJ": JWT
+	trB                                // a "B" or "b": Bearer, Basic, BEGIN
+	trDigits                           // six digits or more: cards, phones, IBANs, ids
+	trDottedDigits                     // four digits or more and a ".": IPv4
+	trRun                              // 20 key characters in a row: API keys, tokens
+	trAll          trigger = 1<<iota - 1
+)
+
+// Per-byte classes for triggersOf: the triggers a byte is by itself (trAt
+// to trB), in the low bits, and what it counts towards, in the high bits.
+const (
+	tbDigit  = 1 << 5 // counts towards trDigits and trDottedDigits
+	tbDot    = 1 << 6 // a "."
+	tbRun    = 1 << 7 // a key character, counts towards trRun
+	tbByself = tbDigit - 1
+)
+
+var triage = func() (t [256]uint8) {
+	t['@'] = uint8(trAt)
+	t[':'], t['='] = uint8(trSep), uint8(trSep)
+	t['J'] = uint8(trJ)
+	t['B'], t['b'] = uint8(trB), uint8(trB)
+	for c := 0; c < 256; c++ {
+		if isKeyChar(byte(c)) || c == '+' || c == '/' {
+			t[c] |= tbRun
+		}
+		if isDigit(byte(c)) {
+			t[c] |= tbDigit
+		}
+	}
+	t['.'] |= tbDot
+	return t
+}()
+
+// triggersOf returns the triggers s holds, in one look at each byte. Short
+// strings, such as most values of JSON tool arguments, hold few or none, and
+// this costs less than starting a dozen searches that find nothing.
+func triggersOf(s string) trigger {
+	var all uint8
+	digits, run, longest := 0, 0, 0
+	for i := 0; i < len(s); i++ {
+		t := triage[s[i]]
+		all |= t
+		if t&tbDigit != 0 {
+			digits++
+		}
+		if t&tbRun != 0 {
+			run++
+			continue
+		}
+		longest = max(longest, run)
+		run = 0
+	}
+	have := trigger(all & tbByself)
+	if digits >= 6 {
+		have |= trDigits
+	}
+	if digits >= 4 && all&tbDot != 0 {
+		have |= trDottedDigits
+	}
+	if max(longest, run) >= minKeyRun {
+		have |= trRun
+	}
+	return have
+}
+
 // apply replaces the matches in s by their masks. Overlapping matches are
 // merged: their union is replaced by the mask of the lowest-ranked match
 // among them, so that no byte any detector flagged survives.
-func apply(s string, ms []match) string {
+//
+// It also reports whether the result needs another scan: whether a mask
+// landed next to a byte that is not neutral (see isNeutral). A mask between
+// neutral bytes cannot change what any built-in detector sees: no detector
+// reads across a neutral byte (numbers are read across spaces, so spaces
+// are not neutral: "001-01-00100 001-01-0010" holds a phone number only
+// once the second number is masked), their context words are never read
+// inside a mask, and no built-in detector matches a "[" or "]".
+func apply(s string, ms []match) (string, bool) {
 	slices.SortFunc(ms, func(a, b match) int {
 		if a.start != b.start {
 			return a.start - b.start
@@ -175,6 +304,7 @@ func apply(s string, ms []match) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	last := 0
+	again := false
 	for i := 0; i < len(ms); {
 		m := ms[i]
 		j := i + 1
@@ -186,9 +316,25 @@ func apply(s string, ms []match) string {
 		}
 		b.WriteString(s[last:m.start])
 		b.WriteString(m.mask)
+		again = again || !isNeutral(s, m.start-1) || !isNeutral(s, m.end)
 		last = m.end
 		i = j
 	}
 	b.WriteString(s[last:])
-	return b.String()
+	return b.String(), again
+}
+
+// isNeutral reports whether s[i] is a byte that no built-in detector reads
+// across: a quote, a bracket, a comma or a semicolon. Past either end of s
+// counts as neutral, so a mask that replaces a whole string, as for most
+// values of JSON arguments, needs no second scan.
+func isNeutral(s string, i int) bool {
+	if i < 0 || i >= len(s) {
+		return true
+	}
+	switch s[i] {
+	case '"', '\'', '`', ',', ';', '(', ')', '<', '>', '[', ']', '{', '}':
+		return true
+	}
+	return false
 }
