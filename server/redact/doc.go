@@ -57,18 +57,51 @@
 // A content string that is a JSON object or array (tool arguments and
 // results, most often) is walked value by value rather than scanned as
 // text: escapes are decoded before scanning, member names give context
-// ({"password": "hunter2"}, {"phone": 4155550132}), numbers are judged too
-// ({"card": 4242424242424242} becomes {"card": "[CARD ****4242]"}), and
-// only the values that change are re-encoded; key order, white space and
-// every unchanged token are kept byte for byte. Text that only looks like
-// JSON is scanned as text.
+// ({"password": "hunter2"}, {"phone": 4155550132}, {"ssn": "123456789"}),
+// numbers are judged too ({"card": 4242424242424242} becomes
+// {"card": "[CARD ****4242]"}: a masked number becomes a string), and a
+// string value that is itself JSON is walked in turn. Member names are
+// scanned like values but change only when a detector matches them
+// ({"jane@example.com": ...}), which names seldom do.
+//
+// Only the tokens that change are re-encoded, with the fewest escapes; key
+// order, white space, number spelling, and every unchanged string with its
+// original escapes are kept byte for byte, so the view of JSON that holds
+// nothing to mask is the same string. Text that only looks like JSON (it
+// starts with "{" or "[" but does not parse) is scanned as text.
+//
+// # Decisions a reader should know
+//
+//   - Loopback, private and link-local IP addresses are masked like any
+//     other: in a log they still point at one machine.
+//   - Hexadecimal strings (digests, UUIDs, trace ids, commit hashes) are
+//     never judged by entropy; a hex secret is found by the name it is
+//     assigned to ("api_key=...", {"token": "..."}).
+//   - The user name of a URL ("postgres://app:[PASSWORD]@db") stays; its
+//     password does not.
+//   - Map keys of content fields (labels, attributes) are scanned; a key
+//     that masking makes equal to another gets " #2", " #3"... so no entry
+//     is lost. Map keys of masked fields are kept: they name what is masked.
+//   - Unknown fields are dropped from the view: their class is unknown.
+//   - Text is scanned again after masking whenever a mask lands next to a
+//     byte some detector reads across, because masking can make a boundary
+//     ("jane@example.com4242424242424242" is an address and a card number).
+//   - A masked event no longer matches its content digest; the server
+//     returns the header and digest unchanged and marks the content as
+//     withheld (ContentState.CONTENT_STATE_WITHHELD).
 //
 // # Speed
 //
-// The detectors are hand-written scanners gated by cheap searches: the
-// email detector runs only around an "@", the JWT detector only around
-// "eyJ", the number detectors only on runs of digits (found eight bytes at
-// a time), the key detectors only on runs of 20 or more key characters
-// (found by probing one byte in twenty). Regular expressions are used only
-// for a policy's extra patterns.
+// The detectors are hand-written scanners, and each starts only where its
+// trigger is: an "@" for addresses, a "J" (of "eyJ") for JWTs, a "B" or "b"
+// for authorization schemes and private keys, a ":" or "=" (found once and
+// shared) for assignments, URLs and IPv6, runs of digits (found eight bytes
+// at a time) for numbers, and runs of 20 or more key characters (found by
+// probing one byte in twenty) for keys and tokens. A string of at most 256
+// bytes, such as most values of JSON arguments, is first triaged in one
+// pass, and only the detectors whose triggers it holds run. Text that holds
+// nothing to mask costs no allocation. Regular expressions are used only
+// for a policy's extra patterns. BenchmarkEvent and BenchmarkQueryBaseline
+// compare the developer view of a realistic LLM call with a Query's own
+// per-event work.
 package redact

@@ -21,9 +21,9 @@ type match struct {
 }
 
 // input is one text being scanned, with what the detectors learn about it
-// computed once and shared: the runs of digits and the long runs of key
-// characters. Both are found lazily, so a text that no number-shaped or
-// key-shaped detector looks at never pays for them.
+// computed once and shared: the runs of digits, the long runs of key
+// characters, and the positions of ":" and "=". Each is found lazily, so a
+// text pays only for what the detectors that run on it look at.
 type input struct {
 	s string
 
@@ -136,11 +136,18 @@ func (sc *scanner) reset(s string) {
 	sc.matches = sc.matches[:0]
 }
 
+// maxPooled is the most entries a pooled scanner keeps room for in each of
+// its buffers: one huge text must not leave huge buffers behind.
+const maxPooled = 1024
+
 // release clears every reference into scanned text, so the pool keeps no
 // payload alive, and returns the scanner to the pool.
 func (sc *scanner) release() {
 	clear(sc.matches)
 	sc.reset("")
+	if cap(sc.matches) > maxPooled || cap(sc.in.digitRuns) > maxPooled || cap(sc.in.keyRuns) > maxPooled || cap(sc.in.sepPos) > maxPooled {
+		return
+	}
 	scanners.Put(sc)
 }
 
