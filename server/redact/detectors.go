@@ -1,0 +1,61 @@
+package redact
+
+// detector finds one kind of sensitive item in free text.
+type detector struct {
+	// name is how a Policy enables the detector.
+	name string
+	// find appends to dst the items found in the input, in any order, and
+	// returns the extended slice. It must not match any mask a detector
+	// writes, so that redacting twice changes nothing more.
+	find func(in *input, dst []match) []match
+	// needs lists the triggers (see triggersOf) of which the text must
+	// hold at least one for find to match anything.
+	needs trigger
+}
+
+// Mask labels written by the built-in detectors and by field classes.
+const (
+	maskEmail      = "[EMAIL]"
+	maskPhone      = "[PHONE]"
+	maskIBAN       = "[IBAN]"
+	maskNationalID = "[NATIONAL_ID]"
+	maskIP         = "[IP]"
+	maskAPIKey     = "[API_KEY]"
+	maskToken      = "[TOKEN]"
+	maskJWT        = "[JWT]"
+	maskPrivateKey = "[PRIVATE_KEY]"
+	maskPassword   = "[PASSWORD]"
+	maskPersonal   = "[PERSONAL]"
+	maskSecret     = "[SECRET]"
+)
+
+// builtins lists the built-in detectors in rank order: when the items two
+// detectors find overlap, the mask of the earlier one is written over both.
+// Detectors that see the most context come first, so that "Bearer eyJ..."
+// reads "Bearer [TOKEN]" rather than "Bearer [JWT]", and a private key block
+// is one [PRIVATE_KEY] rather than a run of [API_KEY]s.
+var builtins = []detector{
+	{name: "private_key", find: findPrivateKeys, needs: trB},
+	{name: "bearer", find: findBearerTokens, needs: trB},
+	{name: "jwt", find: findJWTs, needs: trJ},
+	{name: "password", find: findPasswords, needs: trSep},
+	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
+	{name: "national_id", find: findNationalIDs, needs: trDigits},
+	{name: "card", find: findCards, needs: trDigits},
+	{name: "iban", find: findIBANs, needs: trDigits},
+	{name: "email", find: findEmails, needs: trAt},
+	{name: "ip", find: findIPs, needs: trDottedDigits | trSep},
+	{name: "phone", find: findPhones, needs: trDigits},
+	{name: "high_entropy", find: findHighEntropy, needs: trRun},
+}
+
+// DetectorNames returns the names of the built-in detectors, which a
+// Policy's Detectors list may name, in the order their masks take precedence
+// when two items overlap.
+func DetectorNames() []string {
+	names := make([]string, len(builtins))
+	for i, d := range builtins {
+		names[i] = d.name
+	}
+	return names
+}

@@ -1,0 +1,102 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTriggersOf(t *testing.T) {
+	tests := []struct {
+		in   string
+		want trigger
+	}{
+		{"", 0},
+		{"lost_in_transit", 0},
+		{"GBP", trB},
+		{"a@c", trAt},
+		{"k=v", trSep},
+		{"09:30", trSep},
+		{"eyJ", trJ},
+		{"4411", 0},
+		{"441122", trDigits},
+		{"1.2.3.4", trDottedDigits},
+		{"v1.2.3", 0},
+		{strings.Repeat("x", 19), 0},
+		{strings.Repeat("x", 20), trRun},
+		{strings.Repeat("a/", 10), trRun},
+		{"Bearer x@y 1.2.3.4 eyJ " + strings.Repeat("k", 25), trAt | trJ | trB | trDottedDigits | trRun},
+	}
+	for _, tt := range tests {
+		if got := triggersOf(tt.in); got != tt.want {
+			t.Errorf("triggersOf(%q) = %07b, want %07b", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTriggersCoverDetectors(t *testing.T) {
+	// Every sensitive corpus line short enough to be triaged must have
+	// the triggers of the detectors that mask it: otherwise triage would
+	// skip them. (The corpus test checks the masking itself.)
+	r := defaultRedactor(t)
+	for _, l := range loadCorpus(t, "sensitive.jsonl") {
+		if len(l.Text) > maxTriaged {
+			continue
+		}
+		if triggersOf(l.Text)&r.needs == 0 {
+			t.Errorf("triggersOf(%q) has no trigger of any detector", l.Text)
+		}
+	}
+}
+
+func TestApplyMergesOverlaps(t *testing.T) {
+	s := "0123456789"
+	got, _ := apply(s, []match{
+		{start: 2, end: 5, mask: "[B]", rank: 1},
+		{start: 4, end: 7, mask: "[A]", rank: 0},
+		{start: 8, end: 9, mask: "[C]", rank: 2},
+	})
+	if want := "01[A]7[C]9"; got != want {
+		t.Errorf("apply = %q, want %q (the union of overlapping matches, with the lowest rank's mask)", got, want)
+	}
+}
+
+func TestTextScansAgainWhenMaskingMakesABoundary(t *testing.T) {
+	r := defaultRedactor(t)
+	// The card number is glued to the address: in the text as written, a
+	// letter precedes it, so it is not a card number on its own; once the
+	// address is masked, a "]" precedes it, and the second round masks it.
+	in := "mail jane@example.com4242424242424242 now"
+	if got, want := r.Text(in), "mail [EMAIL][CARD ****4242] now"; got != want {
+		t.Errorf("Text(%q) = %q, want %q", in, got, want)
+	}
+}
+
+// TestAdversarialInputsTakeLinearTime redacts 64 KiB texts built to make a
+// careless scanner quadratic: long runs of what each detector looks for,
+// most of it never completing a match. Linear scanning takes milliseconds;
+// a quadratic one takes many seconds.
+func TestAdversarialInputsTakeLinearTime(t *testing.T) {
+	const size = 64 << 10
+	r := defaultRedactor(t)
+	for _, unit := range []string{
+		"a.", "a@", "@a", "a@a.", "::", "1:", "a://", "a://a", "eyJ", "eyJ.", "J",
+		"Bearer ", "bearer b", "-----BEGIN ", "-----BEGIN x", "password=", "password=x",
+		"api_key:", "1 ", "1-", "+1 ", "(1) ", "4242 ", "GB82", "AB12 ", "1.", "1.1.", "k", "k/",
+		"$", "${a:", "\\n", "sk-", "AKIA", "ghp_", "x", "api_key:a", "api_key=a(", "token=${", "password:'",
+		"x@a.com", "a-", "a.b@", "%", "::ffff:1.", "fe80::1%", "\"apiKey\":\"",
+	} {
+		text := strings.Repeat(unit, size/len(unit))
+		done := make(chan struct{})
+		go func() {
+			r.Text(text)
+			r.content("[" + text + "]")
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("Text(%q repeated to 64 KiB) took over 20 s: a detector is not linear", unit)
+		}
+	}
+}
