@@ -55,6 +55,11 @@ func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) e
 		accepting: true,
 	}
 	go st.read(ctx)
+	// At shutdown (or when the call ends) stop taking requests even while
+	// the reader waits for one: the sender then finishes with the events
+	// already handed to the store.
+	stopWatch := context.AfterFunc(ctx, func() { st.stop(nil) })
+	defer stopWatch()
 	err := s.supervise(stream.Context(), st.send)
 	if err == nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errShuttingDown) {
 		return status.Error(codes.Unavailable, "the server is shutting down: every event answered above is durable; resend the others on a new stream")
@@ -117,7 +122,12 @@ func (st *appendStream) read(ctx context.Context) {
 			st.stop(nil)
 			return
 		}
-		r, ev := st.check(ctx, n, frame.b)
+		r, ev, fatal := st.check(ctx, n, frame.b)
+		if fatal != nil {
+			<-st.window
+			st.stop(fatal)
+			return
+		}
 		if ev != nil {
 			if err := s.budget.acquire(ctx, r.bytes); err != nil {
 				<-st.window
@@ -152,26 +162,31 @@ func (st *appendStream) release(r *reply) {
 }
 
 // check decodes and checks one request. It returns the request's reply and,
-// when the request passes, the event to hand to the store.
-func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *agenttrailv1.Event) {
+// when the request passes, the event to hand to the store; or, when the
+// caller's credential no longer holds (a key revoked or expired while the
+// stream was open), the status that ends the stream.
+func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *agenttrailv1.Event, error) {
 	var req agenttrailv1.AppendRequest
 	if err := proto.Unmarshal(b, &req); err != nil {
-		return rejected("", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil
+		return rejected("", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil, nil
 	}
 	ev := req.GetEvent()
 	id := ev.GetEventId()
 	switch {
 	case ev == nil:
-		return rejected("", codes.InvalidArgument, "event", "event: is required"), nil
+		return rejected("", codes.InvalidArgument, "event", "event: is required"), nil, nil
 	case event.IsServerKind(event.KindOf(ev)):
-		return rejected(id, codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil
+		return rejected(id, codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil, nil
 	}
 	if st.s.cfg.mayAppend != nil {
 		if err := st.s.cfg.mayAppend(ctx, ev); err != nil {
-			return rejected(id, status.Code(err), "event.agent_id", status.Convert(err).Message()), nil
+			if status.Code(err) == codes.Unauthenticated {
+				return nil, nil, err
+			}
+			return rejected(id, status.Code(err), "event.agent_id", status.Convert(err).Message()), nil, nil
 		}
 	}
-	return &reply{eventID: id, bytes: int64(len(b))}, ev
+	return &reply{eventID: id, bytes: int64(len(b))}, ev, nil
 }
 
 // decodeProblem describes why bytes failed to decode as protobuf, in terms

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/auth"
 )
 
 // An Option configures New.
@@ -32,6 +33,9 @@ type config struct {
 	views           ViewSelector
 	principal       func(ctx context.Context) string
 	mayAppend       func(ctx context.Context, ev *agenttrailv1.Event) error
+	authn           *auth.Authenticator
+	redactor        EventRedactor
+	now             func() time.Time
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	grpcOptions     []grpc.ServerOption
@@ -49,6 +53,7 @@ func defaultConfig() config {
 		rateBurst:       2000,
 		views:           fixedView(FullView{}),
 		principal:       func(context.Context) string { return "anonymous" },
+		now:             time.Now,
 	}
 }
 
@@ -162,6 +167,24 @@ func WithPrincipal(f func(ctx context.Context) string) Option {
 func WithAppendCheck(f func(ctx context.Context, ev *agenttrailv1.Event) error) Option {
 	return optionFunc(func(c *config) error {
 		c.mayAppend = f
+		return nil
+	})
+}
+
+// WithAccessControl turns on access control, as DESIGN.md's roles and views
+// describe: every call but health checks and reflection is authenticated
+// (package auth) and checked against the role table (package authz); readers
+// get the view of their role (developer: redacted with r; compliance: full;
+// admin: metadata; agents read nothing); an agent key scoped to an agent id
+// appends only that agent's events, and a revoked key stops working on
+// streams already open; every read by a human role is appended to the trail
+// as an Access event; and AdminService is served.
+func WithAccessControl(a *auth.Authenticator, r EventRedactor) Option {
+	return optionFunc(func(c *config) error {
+		if a == nil || r == nil {
+			return fmt.Errorf("server: access control needs an authenticator and a redactor")
+		}
+		c.authn, c.redactor = a, r
 		return nil
 	})
 }

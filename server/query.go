@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -34,10 +35,13 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 		return statusError(ctx, s.log, err)
 	}
 	sq.Read = view.Read()
-	scanCtx, cancel := s.untilShutdown(ctx)
+	shutdownCtx, cancel := s.untilShutdown(ctx)
 	defer cancel()
+	scanCtx, cancelScan := context.WithCancelCause(shutdownCtx)
+	defer cancelScan(nil)
 	err = s.supervise(ctx, func(w *watchdog) error {
 		var sendErr error
+		checked := time.Now()
 		if req.GetFollow() {
 			sq.CaughtUp = func(size uint64) {
 				sendErr = w.send(func() error {
@@ -45,12 +49,40 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 				})
 			}
 		}
+		if req.GetFollow() {
+			// A tail can outlive its key: end it when the key is
+			// revoked, even while no event arrives.
+			go func() {
+				t := time.NewTicker(time.Second)
+				defer t.Stop()
+				for {
+					select {
+					case <-scanCtx.Done():
+						return
+					case <-t.C:
+						if err := s.stillValid(ctx); err != nil {
+							cancelScan(err)
+							return
+						}
+					}
+				}
+			}()
+		}
 		for e, err := range s.st.Scan(scanCtx, sq) {
 			if sendErr != nil {
 				return sendErr
 			}
 			if err != nil {
 				return err
+			}
+			if !view.Shows(e) {
+				continue
+			}
+			if time.Since(checked) > time.Second {
+				if err := s.stillValid(ctx); err != nil {
+					return err
+				}
+				checked = time.Now()
 			}
 			entry, err := view.Render(e)
 			if err != nil {
@@ -67,6 +99,8 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	switch {
 	case err == nil:
 		return nil
+	case status.Code(context.Cause(scanCtx)) == codes.Unauthenticated:
+		return context.Cause(scanCtx)
 	case errors.Is(context.Cause(scanCtx), errShuttingDown):
 		return status.Error(codes.Unavailable, "the server is shutting down; resume after the last log index received")
 	}
@@ -94,6 +128,9 @@ func (q *queryService) GetEvent(ctx context.Context, req *agenttrailv1.GetEventR
 	}
 	if err != nil {
 		return nil, statusError(ctx, s.log, err)
+	}
+	if !view.Shows(e) {
+		return nil, status.Error(codes.NotFound, "not found")
 	}
 	entry, err := view.Render(e)
 	if err != nil {

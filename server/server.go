@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/authz"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -69,6 +71,10 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		budget:  newByteBudget(cfg.inFlightBytes),
 		closing: make(chan struct{}),
 	}
+	if cfg.authn != nil {
+		s.accessControl()
+	}
+	cfg = s.cfg
 	limiter := newTokenBucket(cfg.rateLimit, cfg.rateBurst)
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads
@@ -104,6 +110,9 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	agenttrailv1.RegisterAppendServiceServer(s.grpc, &appendService{s: s})
 	agenttrailv1.RegisterQueryServiceServer(s.grpc, &queryService{s: s})
 	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
+	if cfg.authn != nil {
+		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
+	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	for _, name := range append([]string{""}, Services...) {
@@ -140,6 +149,53 @@ func (s *Server) Serve(lis net.Listener) error {
 		return nil
 	}
 	return err
+}
+
+// stillValid checks that the caller's credential still holds, at most once a
+// second per call (see auth.Authenticator.StillValid).
+func (s *Server) stillValid(ctx context.Context) error {
+	if s.cfg.authn == nil {
+		return nil
+	}
+	return s.cfg.authn.StillValid(ctx)
+}
+
+// now is the server's clock.
+func (s *Server) now() time.Time { return s.cfg.now() }
+
+// accessControl wires authentication, authorization, views by role, agent
+// scopes and the recording of reads (see WithAccessControl).
+func (s *Server) accessControl() {
+	a := s.cfg.authn
+	s.cfg.unary = append([]grpc.UnaryServerInterceptor{a.UnaryServerInterceptor(), authz.UnaryServerInterceptor(), s.accessUnary}, s.cfg.unary...)
+	s.cfg.stream = append([]grpc.StreamServerInterceptor{a.StreamServerInterceptor(), authz.StreamServerInterceptor(), s.accessStream}, s.cfg.stream...)
+	s.cfg.principal = func(ctx context.Context) string {
+		p, _ := auth.FromContext(ctx)
+		return p.Name
+	}
+	red := s.cfg.redactor
+	s.cfg.views = func(ctx context.Context) (View, error) {
+		p, _ := auth.FromContext(ctx)
+		switch p.Role {
+		case auth.Compliance:
+			return FullView{}, nil
+		case auth.Developer:
+			return RedactedView{Redactor: red, Viewer: p.Name}, nil
+		case auth.Admin:
+			return MetadataView{}, nil
+		}
+		return nil, status.Error(codes.PermissionDenied, "permission denied: this role may not read the trail")
+	}
+	s.cfg.mayAppend = func(ctx context.Context, ev *agenttrailv1.Event) error {
+		if err := a.StillValid(ctx); err != nil {
+			return err
+		}
+		p, _ := auth.FromContext(ctx)
+		if p.AgentID != "" && ev.GetAgentId() != p.AgentID {
+			return status.Error(codes.PermissionDenied, "event.agent_id: outside this key's scope: it may append events of one agent id only")
+		}
+		return nil
+	}
 }
 
 // Shutdown stops the server (see the package documentation for the order).

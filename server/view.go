@@ -19,6 +19,9 @@ type View interface {
 	PolicyVersion() string
 	// Read says whether the view needs the content from the store.
 	Read() store.ReadOption
+	// Shows reports whether the caller may see an entry at all; entries it
+	// may not see are left out of queries and are not found by GetEvent.
+	Shows(e *store.Entry) bool
 	// Render turns a stored entry into what the caller receives.
 	Render(e *store.Entry) (*agenttrailv1.Entry, error)
 }
@@ -39,6 +42,9 @@ func (FullView) PolicyVersion() string { return "" }
 
 // Read implements View.
 func (FullView) Read() store.ReadOption { return store.WithContent }
+
+// Shows implements View: everything.
+func (FullView) Shows(*store.Entry) bool { return true }
 
 // Render implements View.
 func (FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
@@ -68,9 +74,57 @@ func (MetadataView) PolicyVersion() string { return "" }
 // Read implements View.
 func (MetadataView) Read() store.ReadOption { return store.HeaderOnly }
 
+// Shows implements View: everything.
+func (MetadataView) Shows(*store.Entry) bool { return true }
+
 // Render implements View.
 func (MetadataView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 	return renderCommon(e, e.Header, agenttrailv1.ViewKind_VIEW_KIND_METADATA, ""), nil
+}
+
+// EventRedactor masks personal data and secrets in an event: content fields
+// of class PERSONAL or SECRET whole, free text and JSON in CONTENT fields by
+// detectors. It must leave METADATA fields unchanged. *redact.Redactor is
+// one.
+type EventRedactor interface {
+	Event(ev *agenttrailv1.Event) *agenttrailv1.Event
+	Version() string
+}
+
+// RedactedView shows the header in full and the content with personal data
+// and secrets masked, for developers. The header bytes and content digest
+// are unchanged, so the entry still verifies against a checkpoint, with its
+// content marked withheld; neither the content bytes nor the salt are sent.
+// Access records of other principals are not shown.
+type RedactedView struct {
+	// Redactor masks the content.
+	Redactor EventRedactor
+	// Viewer is the principal reading.
+	Viewer string
+}
+
+// Kind implements View.
+func (RedactedView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW_KIND_REDACTED }
+
+// PolicyVersion implements View.
+func (v RedactedView) PolicyVersion() string { return v.Redactor.Version() }
+
+// Read implements View.
+func (RedactedView) Read() store.ReadOption { return store.WithContent }
+
+// Shows implements View: everything but other principals' access records.
+func (v RedactedView) Shows(e *store.Entry) bool {
+	a := e.Header.GetAccess()
+	return a == nil || a.GetPrincipal() == v.Viewer
+}
+
+// Render implements View.
+func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
+	ev, err := e.Event()
+	if err != nil {
+		return nil, err
+	}
+	return renderCommon(e, v.Redactor.Event(ev), agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil
 }
 
 // renderCommon builds the parts of an entry every view shows: the stamp, the

@@ -19,6 +19,8 @@ import (
 //	'K' tree size                   the checkpoint signed at that size
 //	'X' field len(value) value idx  postings of a secondary index (see postings)
 //	'T' hour first-index            postings of the time index by occurred_at hour
+//	'A' key id                      an API key's credential (never its secret)
+//	'Z' key id                      the revocation of an API key
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -30,6 +32,8 @@ const (
 	prefixCheckpoint = 'K'
 	prefixPostings   = 'X'
 	prefixTime       = 'T'
+	prefixCredential = 'A'
+	prefixRevocation = 'Z'
 )
 
 // Fields of the secondary indexes under prefixPostings.

@@ -3,18 +3,22 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -40,6 +44,9 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
 	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long")
+	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
+	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
+	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
 	return func(ctx context.Context, args []string) error {
@@ -71,26 +78,91 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if (*tlsCert == "") != (*tlsKey == "") {
 			return usageError{"--tls-cert and --tls-key go together"}
 		}
+		if (*clientCA == "") != (*clientMap == "") {
+			return usageError{"--client-ca and --client-map go together"}
+		}
+		if *clientCA != "" && *tlsCert == "" {
+			return usageError{"--client-ca needs TLS: give --tls-cert and --tls-key"}
+		}
 		if *tlsCert != "" {
+			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 			if err != nil {
 				return fmt.Errorf("loading TLS key pair: %w", err)
 			}
-			creds := credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-			serverOpts = append(serverOpts, server.WithGRPCOptions(grpc.Creds(creds)))
+			cfg.Certificates = []tls.Certificate{cert}
+			if *clientCA != "" {
+				pem, err := os.ReadFile(*clientCA)
+				if err != nil {
+					return err
+				}
+				cfg.ClientCAs = x509.NewCertPool()
+				if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+					return usageError{fmt.Sprintf("--client-ca %s holds no PEM certificate", *clientCA)}
+				}
+				cfg.ClientAuth = tls.VerifyClientCertIfGiven
+			}
+			serverOpts = append(serverOpts, server.WithGRPCOptions(grpc.Creds(credentials.NewTLS(cfg))))
 		}
-		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts)
+		var rules []auth.CertRule
+		if *clientMap != "" {
+			f, err := os.Open(*clientMap)
+			if err != nil {
+				return err
+			}
+			rules, err = auth.LoadCertRules(f)
+			f.Close()
+			if err != nil {
+				return usageError{fmt.Sprintf("--client-map: %v", err)}
+			}
+		}
+		policy := redact.DefaultPolicy()
+		if *policyFile != "" {
+			f, err := os.Open(*policyFile)
+			if err != nil {
+				return err
+			}
+			policy, err = redact.LoadPolicy(f)
+			f.Close()
+			if err != nil {
+				return usageError{fmt.Sprintf("--redaction-policy: %v", err)}
+			}
+		}
+		redactor, err := redact.New(policy)
+		if err != nil {
+			return usageError{fmt.Sprintf("--redaction-policy: %v", err)}
+		}
+		if !isLoopback(*listen) && *tlsCert == "" {
+			return usageError{fmt.Sprintf("refusing to listen on %s without TLS: API keys would cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1", *listen)}
+		}
+		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen)}
+		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
 // shuts down in order: the server (which lets in-flight appends finish),
 // then the store.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option) error {
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access) error {
 	st, err := store.Open(ctx, dir, storeOpts...)
 	if err != nil {
 		return err
 	}
+	keys, err := st.Credentials(ctx)
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	if len(keys) == 0 && len(a.rules) == 0 {
+		if a.public {
+			return errors.Join(usageError{fmt.Sprintf("refusing to listen on %s: no API keys and no client certificate rules exist, so no one could call the server. Create the first admin key with: agenttrail keys create --data %s --principal admin --role admin", listen, dir)}, st.Close())
+		}
+		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop the server and create the first admin key with:\n  agenttrail keys create --data %s --principal admin --role admin\n", dir)
+	}
+	authn, err := auth.New(st, a.rules, log)
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor))
 	srv, err := server.New(st, serverOpts...)
 	if err != nil {
 		return errors.Join(err, st.Close())
@@ -122,6 +194,27 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen str
 	return err
 }
 
+// access is the access control configuration of serve.
+type access struct {
+	rules    []auth.CertRule
+	redactor *redact.Redactor
+	public   bool // listening beyond loopback
+}
+
+// isLoopback reports whether a listen address only accepts local
+// connections.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(level)); err != nil {
@@ -136,4 +229,3 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
-

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+func init() {
+	register(command{name: "keys", summary: "create, list and revoke API keys (offline with --data, online with --addr)", setup: keysCommand})
+}
+
+// keyTarget is where keys commands act: a stopped server's data directory
+// (offline) or a running server through AdminService (online).
+type keyTarget struct {
+	data, addr, key, tlsCA string
+	useTLS                 bool
+}
+
+func (k *keyTarget) flags(fs *flag.FlagSet) {
+	fs.StringVar(&k.data, "data", "", "data directory of a stopped server: manage keys offline")
+	fs.StringVar(&k.addr, "addr", "", "address of a running server: manage keys online with an admin --key")
+	fs.StringVar(&k.key, "key", "", "admin API key, for --addr")
+	fs.BoolVar(&k.useTLS, "tls", false, "connect with TLS (system roots), for --addr")
+	fs.StringVar(&k.tlsCA, "tls-ca", "", "CA certificate file (PEM) of the server, for --addr (implies --tls)")
+}
+
+func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
+	var t keyTarget
+	t.flags(fs)
+	principal := fs.String("principal", "", "create: who the key authenticates")
+	role := fs.String("role", "", "create: agent, developer, compliance or admin")
+	agentID := fs.String("agent-id", "", "create: the only agent_id an agent key may append for")
+	expires := fs.String("expires", "", "create: when the key stops working: a duration from now (720h) or an RFC 3339 time")
+	id := fs.String("id", "", "revoke: the key id")
+	output := fs.String("output", "table", "list: table or json")
+	fs.Usage = func() {
+		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke [flags]")
+		fmt.Fprintln(errOut, "\nOffline (--data DIR, server stopped) or online (--addr ADDR --key ADMIN_KEY).")
+		fmt.Fprintln(errOut, "create prints the new secret key alone on standard output, once; only its hash is stored.")
+		fs.PrintDefaults()
+	}
+	return func(ctx context.Context, args []string) error {
+		if len(args) != 1 {
+			return usageError{"want one action: create, list or revoke"}
+		}
+		if (t.data == "") == (t.addr == "") {
+			return usageError{"give either --data (offline) or --addr (online)"}
+		}
+		switch args[0] {
+		case "create":
+			spec := auth.KeySpec{Principal: *principal, Role: auth.Role(*role), AgentID: *agentID}
+			if *expires != "" {
+				at, err := parseExpiry(*expires, time.Now())
+				if err != nil {
+					return usageError{err.Error()}
+				}
+				spec.ExpiresAt = at
+			}
+			if err := spec.Check(time.Now()); err != nil {
+				return usageError{strings.TrimPrefix(err.Error(), auth.ErrInvalidKeySpec.Error()+": ")}
+			}
+			return t.create(ctx, out, errOut, spec)
+		case "list":
+			if *output != "table" && *output != "json" {
+				return usageError{"--output: want table or json"}
+			}
+			return t.list(ctx, out, *output)
+		case "revoke":
+			if len(*id) != 16 {
+				return usageError{"--id: want a key id (16 hex digits)"}
+			}
+			return t.revoke(ctx, errOut, *id)
+		}
+		return usageError{fmt.Sprintf("unknown action %q: want create, list or revoke", args[0])}
+	}
+}
+
+func parseExpiry(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d <= 0 {
+			return time.Time{}, errors.New("--expires: the duration must be positive")
+		}
+		return now.Add(d), nil
+	}
+	at, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, errors.New("--expires: want a duration such as 720h or an RFC 3339 time such as 2027-01-31T00:00:00Z")
+	}
+	return at, nil
+}
+
+// localActor names whoever manages keys offline, for the key change record.
+func localActor() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return "local:" + name + "@" + host
+}
+
+// openOffline opens a stopped server's store.
+func (t *keyTarget) openOffline(ctx context.Context) (*store.Store, error) {
+	st, err := store.Open(ctx, t.data)
+	if err != nil && strings.Contains(err.Error(), "directory lock") {
+		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", t.data)
+	}
+	return st, err
+}
+
+func (t *keyTarget) admin(ctx context.Context) (agenttrailv1.AdminServiceClient, context.Context, func(), error) {
+	if t.key == "" {
+		return nil, nil, nil, usageError{"--key: an admin API key is needed online"}
+	}
+	creds := insecure.NewCredentials()
+	if t.useTLS || t.tlsCA != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if t.tlsCA != "" {
+			pem, err := os.ReadFile(t.tlsCA)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, nil, nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", t.tlsCA)
+			}
+		}
+		creds = credentials.NewTLS(cfg)
+	}
+	conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+t.key)
+	return agenttrailv1.NewAdminServiceClient(conn), ctx, func() { conn.Close() }, nil
+}
+
+func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth.KeySpec) error {
+	var k *agenttrailv1.ApiKey
+	var secret string
+	if t.data != "" {
+		st, err := t.openOffline(ctx)
+		if err != nil {
+			return err
+		}
+		c, s, err := auth.CreateKey(ctx, st, spec, localActor(), time.Now())
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		k, secret = auth.KeyMessage(c), s
+	} else {
+		client, ctx, done, err := t.admin(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		req := &agenttrailv1.CreateKeyRequest{Principal: spec.Principal, Role: auth.RoleMessage(spec.Role), AgentId: spec.AgentID}
+		if !spec.ExpiresAt.IsZero() {
+			req.ExpiresAt = timestamppb.New(spec.ExpiresAt)
+		}
+		resp, err := client.CreateKey(ctx, req)
+		if err != nil {
+			return err
+		}
+		k, secret = resp.GetKey(), resp.GetSecret()
+	}
+	fmt.Fprintln(out, secret)
+	fmt.Fprintf(errOut, "created key %s for %s (role %s%s). The key above is shown only once: store it now; only its hash is kept.\n",
+		k.GetKeyId(), k.GetPrincipal(), auth.RoleFromMessage(k.GetRole()), scopeNote(k.GetAgentId()))
+	return nil
+}
+
+func scopeNote(agentID string) string {
+	if agentID == "" {
+		return ""
+	}
+	return ", agent " + agentID
+}
+
+func (t *keyTarget) list(ctx context.Context, out io.Writer, output string) error {
+	var keys []*agenttrailv1.ApiKey
+	if t.data != "" {
+		st, err := t.openOffline(ctx)
+		if err != nil {
+			return err
+		}
+		cs, err := st.Credentials(ctx)
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			keys = append(keys, auth.KeyMessage(c))
+		}
+	} else {
+		client, ctx, done, err := t.admin(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := client.ListKeys(ctx, &agenttrailv1.ListKeysRequest{})
+		if err != nil {
+			return err
+		}
+		keys = resp.GetKeys()
+	}
+	if output == "json" {
+		enc := json.NewEncoder(out)
+		for _, k := range keys {
+			if err := enc.Encode(keyJSON(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY ID\tPRINCIPAL\tROLE\tAGENT\tCREATED\tEXPIRES\tSTATUS")
+	now := time.Now()
+	for _, k := range keys {
+		j := keyJSON(k)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Principal, j.Role, orDash(j.AgentID), j.Created, orDash(j.Expires), keyStatus(k, now))
+	}
+	return tw.Flush()
+}
+
+type keyListing struct {
+	ID        string `json:"key_id"`
+	Principal string `json:"principal"`
+	Role      string `json:"role"`
+	AgentID   string `json:"agent_id,omitempty"`
+	Created   string `json:"created_at"`
+	Expires   string `json:"expires_at,omitempty"`
+	Revoked   string `json:"revoked_at,omitempty"`
+	CreatedBy string `json:"created_by"`
+}
+
+func keyJSON(k *agenttrailv1.ApiKey) keyListing {
+	ts := func(t *timestamppb.Timestamp) string {
+		if t == nil {
+			return ""
+		}
+		return t.AsTime().Format(time.RFC3339)
+	}
+	return keyListing{ID: k.GetKeyId(), Principal: k.GetPrincipal(), Role: string(auth.RoleFromMessage(k.GetRole())), AgentID: k.GetAgentId(),
+		Created: ts(k.GetCreatedAt()), Expires: ts(k.GetExpiresAt()), Revoked: ts(k.GetRevokedAt()), CreatedBy: k.GetCreatedBy()}
+}
+
+func keyStatus(k *agenttrailv1.ApiKey, now time.Time) string {
+	switch {
+	case k.GetRevokedAt() != nil:
+		return "revoked"
+	case k.GetExpiresAt() != nil && !now.Before(k.GetExpiresAt().AsTime()):
+		return "expired"
+	}
+	return "active"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (t *keyTarget) revoke(ctx context.Context, errOut io.Writer, id string) error {
+	if t.data != "" {
+		st, err := t.openOffline(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = auth.RevokeKey(ctx, st, id, localActor(), time.Now())
+		if cerr := st.Close(); err == nil {
+			err = cerr
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no key with id %s", id)
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		client, ctx, done, err := t.admin(ctx)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if _, err := client.RevokeKey(ctx, &agenttrailv1.RevokeKeyRequest{KeyId: id}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(errOut, "revoked key %s\n", id)
+	return nil
+}

@@ -1,0 +1,147 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+// isRead reports whether a method reads the trail: every method of the
+// query and log services.
+func isRead(method string) bool {
+	return strings.HasPrefix(method, "/"+agenttrailv1.QueryService_ServiceDesc.ServiceName+"/") ||
+		strings.HasPrefix(method, "/"+agenttrailv1.LogService_ServiceDesc.ServiceName+"/")
+}
+
+// readRecord starts the Access record of a read by a human role, or returns
+// nil when the call is not one.
+func (s *Server) readRecord(ctx context.Context, method string) *agenttrailv1.Access {
+	p, ok := auth.FromContext(ctx)
+	if !ok || !p.Role.Human() || !isRead(method) {
+		return nil
+	}
+	a := &agenttrailv1.Access{Principal: p.Name, Role: string(p.Role), Rpc: method, Phase: agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED}
+	if v, err := s.cfg.views(ctx); err == nil {
+		a.View, a.PolicyVersion = v.Kind(), v.PolicyVersion()
+	}
+	return a
+}
+
+// recordAccess appends an Access event through the same write-once path as
+// every event, without making the reader wait for it to commit; a failure
+// is logged.
+func (s *Server) recordAccess(ctx context.Context, a *agenttrailv1.Access) {
+	ev := &agenttrailv1.Event{
+		EventId:    event.NewID(),
+		AgentId:    auth.ServerPrincipal,
+		OccurredAt: timestamppb.New(s.now()),
+		Payload:    &agenttrailv1.Event_Access{Access: a},
+	}
+	ctx = context.WithoutCancel(ctx)
+	t, err := s.st.Submit(ctx, auth.ServerPrincipal, []*agenttrailv1.Event{ev})
+	if err != nil {
+		s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+		return
+	}
+	go func() {
+		res, err := t.Wait(ctx)
+		if err == nil {
+			err = res[0].Err
+		}
+		if err != nil {
+			s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+		}
+	}()
+}
+
+// accessUnary records the unary reads of human roles.
+func (s *Server) accessUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	a := s.readRecord(ctx, info.FullMethod)
+	resp, err := handler(ctx, req)
+	if a == nil {
+		return resp, err
+	}
+	a.StatusCode = int32(status.Code(err))
+	switch r := req.(type) {
+	case *agenttrailv1.GetEventRequest:
+		switch k := r.GetKey().(type) {
+		case *agenttrailv1.GetEventRequest_EventId:
+			if event.IsID(k.EventId) {
+				a.EventId = k.EventId
+			}
+		case *agenttrailv1.GetEventRequest_LogIndex:
+			a.LogIndex = &k.LogIndex
+		}
+		if err == nil {
+			a.EventsReturned = 1
+		}
+	case *agenttrailv1.GetInclusionProofRequest:
+		idx := r.GetLogIndex()
+		a.LogIndex = &idx
+	}
+	s.recordAccess(ctx, a)
+	return resp, err
+}
+
+// accessStream records the streaming reads (Query) of human roles: with
+// follow, once when the tail opens and once when it ends.
+func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	a := s.readRecord(ss.Context(), info.FullMethod)
+	if a == nil {
+		return handler(srv, ss)
+	}
+	cs := &countingStream{ServerStream: ss, s: s, record: a}
+	err := handler(srv, cs)
+	a.StatusCode = int32(status.Code(err))
+	if a.StatusCode == int32(codes.InvalidArgument) {
+		a.Filter = nil // it may hold values the store would refuse
+	}
+	a.EventsReturned = cs.sent
+	a.Phase = agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED
+	s.recordAccess(ss.Context(), a)
+	return err
+}
+
+// countingStream notes a Query's request and counts the entries sent.
+type countingStream struct {
+	grpc.ServerStream
+	s      *Server
+	record *agenttrailv1.Access
+	sent   uint64
+}
+
+func (c *countingStream) RecvMsg(m any) error {
+	err := c.ServerStream.RecvMsg(m)
+	if q, ok := m.(*agenttrailv1.QueryRequest); ok && err == nil {
+		c.record.Filter = q.GetFilter()
+		if q.GetFollow() {
+			started := &agenttrailv1.Access{
+				Principal: c.record.GetPrincipal(), Role: c.record.GetRole(), Rpc: c.record.GetRpc(),
+				View: c.record.GetView(), PolicyVersion: c.record.GetPolicyVersion(),
+				Phase: agenttrailv1.AccessPhase_ACCESS_PHASE_STARTED,
+			}
+			if _, err := storeQuery(q); err == nil {
+				started.Filter = q.GetFilter()
+			}
+			c.s.recordAccess(c.Context(), started)
+		}
+	}
+	return err
+}
+
+func (c *countingStream) SendMsg(m any) error {
+	err := c.ServerStream.SendMsg(m)
+	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil && r.GetEntry() != nil {
+		c.sent++
+	}
+	return err
+}

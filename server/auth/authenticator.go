@@ -1,0 +1,137 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// KeyStore checks API keys. *store.Store is one.
+type KeyStore interface {
+	// Authenticate returns the active credential of a key, or
+	// store.ErrBadKey.
+	Authenticate(ctx context.Context, key string, now time.Time) (store.Credential, error)
+	// Credential returns a credential by id, revoked or not.
+	Credential(ctx context.Context, id string) (store.Credential, error)
+}
+
+// Authenticator turns the credentials of a call into a Principal.
+type Authenticator struct {
+	keys  KeyStore
+	rules []CertRule
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// New returns an authenticator of API keys (from keys) and of client
+// certificates (by rules; none when nil). The server must be set up to
+// verify client certificates against its CA for the rules to apply.
+func New(keys KeyStore, rules []CertRule, log *slog.Logger) (*Authenticator, error) {
+	if keys == nil {
+		return nil, errors.New("auth: nil key store")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Authenticator{keys: keys, rules: rules, now: time.Now, log: log}, nil
+}
+
+var (
+	errMissing = status.Error(codes.Unauthenticated, "missing credentials: send an API key as 'authorization: Bearer <key>' or a client certificate")
+	errInvalid = status.Error(codes.Unauthenticated, "invalid credentials")
+)
+
+// Authenticate is a grpcauth.AuthFunc: it returns the call's context with
+// the caller's Principal, or UNAUTHENTICATED.
+func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, error) {
+	if vals := metadata.ValueFromIncomingContext(ctx, "authorization"); len(vals) > 0 {
+		if len(vals) > 1 {
+			return nil, errInvalid
+		}
+		scheme, key, ok := strings.Cut(vals[0], " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") || key == "" {
+			return nil, errInvalid
+		}
+		c, err := a.keys.Authenticate(ctx, strings.TrimSpace(key), a.now())
+		if err != nil {
+			if !errors.Is(err, store.ErrBadKey) {
+				a.log.ErrorContext(ctx, "checking an API key failed", slog.Any("error", err))
+				return nil, status.Error(codes.Unavailable, "credentials could not be checked; retry")
+			}
+			return nil, errInvalid
+		}
+		return WithPrincipal(ctx, Principal{
+			Name: c.Principal, Role: Role(c.Role), AgentID: c.AgentID, KeyID: c.ID, Method: "api_key", Expires: c.ExpiresAt,
+		}), nil
+	}
+	if p, ok := peer.FromContext(ctx); ok {
+		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
+			cert := info.State.VerifiedChains[0][0]
+			if pr, ok := match(a.rules, cert); ok {
+				return WithPrincipal(ctx, pr), nil
+			}
+			return nil, errInvalid
+		}
+	}
+	return nil, errMissing
+}
+
+// StillValid checks, during a long call, that the caller's credential still
+// holds: its key is not revoked and has not expired, its certificate has
+// not expired. Revoking a key ends the streams it opened.
+func (a *Authenticator) StillValid(ctx context.Context) error {
+	p, ok := FromContext(ctx)
+	if !ok {
+		return errMissing
+	}
+	now := a.now()
+	if !p.Expires.IsZero() && !now.Before(p.Expires) {
+		return status.Error(codes.Unauthenticated, "the credential expired")
+	}
+	if p.KeyID != "" {
+		c, err := a.keys.Credential(ctx, p.KeyID)
+		if err != nil || !c.Active(now) {
+			return status.Error(codes.Unauthenticated, "the API key was revoked")
+		}
+	}
+	return nil
+}
+
+// open reports whether a method needs no credentials: health checks and
+// server reflection.
+func open(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.Health/") ||
+		strings.HasPrefix(method, "/grpc.reflection.v1.ServerReflection/") ||
+		strings.HasPrefix(method, "/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+var needsCredentials = selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool { return !open(c.FullMethod()) })
+
+// UnaryServerInterceptor authenticates every unary call but health checks
+// and reflection.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(a.Authenticate), needsCredentials)
+}
+
+// StreamServerInterceptor authenticates every streaming call but health
+// checks and reflection.
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(a.Authenticate), needsCredentials)
+}
+
+// IsOpen reports whether a method is reachable without credentials.
+func IsOpen(method string) bool { return open(method) }
