@@ -10,6 +10,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/store"
 )
 
 // An Option configures New.
@@ -35,6 +36,7 @@ type config struct {
 	mayAppend       func(ctx context.Context, ev *agenttrailv1.Event) error
 	authn           *auth.Authenticator
 	redactor        EventRedactor
+	accessFunc      func(st *store.Store) (*auth.Authenticator, EventRedactor, error)
 	now             func() time.Time
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
@@ -185,6 +187,18 @@ func WithAccessControl(a *auth.Authenticator, r EventRedactor) Option {
 			return fmt.Errorf("server: access control needs an authenticator and a redactor")
 		}
 		c.authn, c.redactor = a, r
+		return nil
+	})
+}
+
+// WithAccessControlFunc is WithAccessControl for an authenticator that
+// needs the server's store (to look keys up): f is called by New with it.
+func WithAccessControlFunc(f func(st *store.Store) (*auth.Authenticator, EventRedactor, error)) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("server: nil access control function")
+		}
+		c.accessFunc = f
 		return nil
 	})
 }

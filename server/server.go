@@ -63,6 +63,15 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	if cfg.accessFunc != nil {
+		a, r, err := cfg.accessFunc(st)
+		if err != nil {
+			return nil, err
+		}
+		if err := WithAccessControl(a, r).apply(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{
 		st:      st,
 		cfg:     cfg,
