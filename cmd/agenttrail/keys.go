@@ -61,8 +61,16 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 		fs.PrintDefaults()
 	}
 	return func(ctx context.Context, args []string) error {
+		// The action comes first ("keys create --data ..."): parse the
+		// flags that follow it too.
+		if len(args) > 1 {
+			if err := fs.Parse(args[1:]); err != nil {
+				return usageError{err.Error()}
+			}
+			args = append(args[:1], fs.Args()...)
+		}
 		if len(args) != 1 {
-			return usageError{"want one action: create, list or revoke"}
+			return usageError{"want one action: create, list or revoke, then its flags"}
 		}
 		if (t.data == "") == (t.addr == "") {
 			return usageError{"give either --data (offline) or --addr (online)"}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestFlagsFromEnvironmentAndConfig(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(config, []byte(`{"listen": "127.0.0.1:9000", "in-flight": 64, "data": "/from/config"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		env       map[string]string
+		wantData  string
+		wantAddr  string
+		wantLimit int
+	}{
+		{"defaults", nil, nil, "./agenttrail-data", "127.0.0.1:7700", 1024},
+		{"config", []string{"--config", config}, nil, "/from/config", "127.0.0.1:9000", 64},
+		{"env beats config", []string{"--config", config}, map[string]string{"AGENTTRAIL_DATA": "/from/env"}, "/from/env", "127.0.0.1:9000", 64},
+		{"flag beats env", []string{"--data", "/from/flag"}, map[string]string{"AGENTTRAIL_DATA": "/from/env"}, "/from/flag", "127.0.0.1:7700", 1024},
+		{"config from env", nil, map[string]string{"AGENTTRAIL_CONFIG": config}, "/from/config", "127.0.0.1:9000", 64},
+	}
+	for _, tt := range tests {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		configFile := fs.String("config", "", "")
+		data := fs.String("data", "./agenttrail-data", "")
+		listen := fs.String("listen", "127.0.0.1:7700", "")
+		inFlight := fs.Int("in-flight", 1024, "")
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		lookup := func(k string) (string, bool) { v, ok := tt.env[k]; return v, ok }
+		if err := applyDefaults(fs, *configFile, lookup); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if *data != tt.wantData || *listen != tt.wantAddr || *inFlight != tt.wantLimit {
+			t.Errorf("%s: got data=%s listen=%s in-flight=%d, want %s %s %d", tt.name, *data, *listen, *inFlight, tt.wantData, tt.wantAddr, tt.wantLimit)
+		}
+	}
+}
+
+func TestConfigWithUnknownFlagIsRefused(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(config, []byte(`{"lisen": "x"}`), 0o600)
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.String("listen", "", "")
+	if err := applyDefaults(fs, config, func(string) (string, bool) { return "", false }); err == nil || !strings.Contains(err.Error(), "lisen") {
+		t.Errorf("applyDefaults with a misspelt key = %v, want an error naming it", err)
+	}
+}
+
+func TestServeRefusesTheNetworkWithoutTLS(t *testing.T) {
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "0.0.0.0:0"}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "without TLS") {
+		t.Errorf("serve on 0.0.0.0 without TLS: exit %d, stderr %q; want 2 and a reason", code, errOut.String())
+	}
+}
+
+func TestServeWithoutKeysSaysHowToCreateOne(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	data := t.TempDir()
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut) }()
+	for !strings.Contains(out.String(), "agenttrail listening on") {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errOut.String())
+		default:
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit status %d after its context ended, want 0", code)
+	}
+	if want := "agenttrail keys create --data " + data + " --principal admin --role admin"; !strings.Contains(out.String(), want) {
+		t.Errorf("serve output %q does not say %q", out.String(), want)
+	}
+}
+
+// syncBuffer is a strings.Builder safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
