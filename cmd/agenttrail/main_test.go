@@ -71,7 +71,9 @@ func TestServeWithoutKeysSaysHowToCreateOne(t *testing.T) {
 	data := t.TempDir()
 	var out, errOut syncBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut)
+	}()
 	for !strings.Contains(out.String(), "agenttrail listening on") {
 		select {
 		case code := <-done:
