@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -351,19 +352,17 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 		return p
 	}
 
+	pre := q.preflight(batch, limits)
 	b := newBatchBuilder(q.fr.clone(), now)
-	for _, r := range batch {
+	for ri, r := range batch {
 		for i, ev := range r.events {
 			slot := &r.results[i]
-			if sz := r.sizes[i]; sz > s.cfg.maxEventBytes {
-				slot.Err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, s.cfg.maxEventBytes)
+			pf := &pre[ri][i]
+			if pf.err != nil {
+				slot.Err = pf.err
 				continue
 			}
-			enc, err := event.Encode(ev, limits)
-			if err != nil {
-				slot.Err = err
-				continue
-			}
+			enc := pf.enc
 			id := ev.GetEventId()
 			if earlier, ok := q.inflight[id]; ok {
 				if proto.Equal(earlier.ev, ev) {
@@ -373,7 +372,10 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				}
 				continue
 			}
-			existing, err := q.existing(p.txn, ev)
+			existing, err := Receipt{}, error(ErrNotFound)
+			if pf.stored {
+				existing, err = q.existing(p.txn, ev)
+			}
 			switch {
 			case err == nil:
 				existing.Duplicate = true
@@ -412,6 +414,63 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	p.b = b
 	q.fr = b.fr
 	return p
+}
+
+// preflighted is the work on one event that does not depend on the others:
+// its size check, validation and encoding, and whether its id is stored.
+type preflighted struct {
+	enc    event.Encoded
+	err    error
+	stored bool // the id is in the database (or the lookup failed: check again in order)
+}
+
+// preflight does the independent work on every event of a batch, on all
+// cores when the batch is large: it is most of the CPU an append costs.
+// Lookups see every committed batch (prepare settled first); batches still
+// in flight are covered by the in-flight map, checked in order afterwards.
+func (q *sequencer) preflight(batch []*request, limits event.Limits) [][]preflighted {
+	out := make([][]preflighted, len(batch))
+	type job struct{ r, i int }
+	var jobs []job
+	for ri, r := range batch {
+		out[ri] = make([]preflighted, len(r.events))
+		for i := range r.events {
+			jobs = append(jobs, job{ri, i})
+		}
+	}
+	do := func(js []job) {
+		_ = q.s.db.View(func(txn *badger.Txn) error {
+			for _, j := range js {
+				r, pf := batch[j.r], &out[j.r][j.i]
+				if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
+					pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
+					continue
+				}
+				if pf.enc, pf.err = event.Encode(r.events[j.i], limits); pf.err != nil {
+					continue
+				}
+				_, err := txn.Get(idKey(r.events[j.i].GetEventId()))
+				pf.stored = !errors.Is(err, badger.ErrKeyNotFound)
+			}
+			return nil
+		})
+	}
+	workers := runtime.GOMAXPROCS(0)
+	if len(jobs) < 64 || workers < 2 {
+		do(jobs)
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (len(jobs) + workers - 1) / workers
+	for w := 0; w < len(jobs); w += per {
+		wg.Add(1)
+		go func(js []job) {
+			defer wg.Done()
+			do(js)
+		}(jobs[w:min(w+per, len(jobs))])
+	}
+	wg.Wait()
+	return out
 }
 
 // commitLoop is the committer: it commits prepared batches in order and
