@@ -225,15 +225,16 @@ const (
 	trAt           trigger = 1 << iota // an "@": email
 	trSep                              // a ":" or "=": URLs, assignments, IPv6
 	trJ                                // a "J", as in "eyJ": JWT
-	trB                                // a "B" or "b": Bearer, Basic, BEGIN
+	trB                                // the word Bearer, Basic or BEGIN, in any case
 	trDigits                           // six digits or more: cards, phones, IBANs, ids
 	trDottedDigits                     // four digits or more and a ".": IPv4
 	trRun                              // 20 key characters in a row: API keys, tokens
 	trAll          trigger = 1<<iota - 1
 )
 
-// Per-byte classes for triggersOf: the triggers a byte is by itself (trAt
-// to trB), in the low bits, and what it counts towards, in the high bits.
+// Per-byte classes for triggersOf: the triggers a byte is by itself (trAt,
+// trSep, trJ), in the low bits, and what it counts towards, in the high
+// bits.
 const (
 	tbDigit  = 1 << 5 // counts towards trDigits and trDottedDigits
 	tbDot    = 1 << 6 // a "."
@@ -245,7 +246,6 @@ var triage = func() (t [256]uint8) {
 	t['@'] = uint8(trAt)
 	t[':'], t['='] = uint8(trSep), uint8(trSep)
 	t['J'] = uint8(trJ)
-	t['B'], t['b'] = uint8(trB), uint8(trB)
 	for c := 0; c < 256; c++ {
 		if isKeyChar(byte(c)) || c == '+' || c == '/' {
 			t[c] |= tbRun
@@ -265,10 +265,14 @@ func triggersOf(s string) trigger {
 	var all uint8
 	digits, run, longest := 0, 0, 0
 	for i := 0; i < len(s); i++ {
-		t := triage[s[i]]
+		c := s[i]
+		t := triage[c]
 		all |= t
 		if t&tbDigit != 0 {
 			digits++
+		}
+		if (c == 'B' || c == 'b') && (hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN")) {
+			all |= uint8(trB)
 		}
 		if t&tbRun != 0 {
 			run++

@@ -13,7 +13,11 @@ func TestTriggersOf(t *testing.T) {
 	}{
 		{"", 0},
 		{"lost_in_transit", 0},
-		{"GBP", trB},
+		{"GBP", 0},
+		{"web en-GB", 0},
+		{"Bearer", trB},
+		{"BASIC", trB},
+		{"-----BEGIN", trB},
 		{"a@c", trAt},
 		{"k=v", trSep},
 		{"09:30", trSep},
