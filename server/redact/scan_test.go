@@ -38,6 +38,36 @@ func TestTriggersOf(t *testing.T) {
 	}
 }
 
+func TestISOTime(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"2026-11-02", true},
+		{"2026-11-02T09:30:00Z", true},
+		{"2026-11-02T09:30Z", true},
+		{"2026-11-02 09:30:00.123456+01:00", true},
+		{"2026-11-02T09:30:00-0500", true},
+		{"2026-11-02T09:30:00+05", true},
+		{"2026-11-02T09:30:00.123456789Z", true},
+		// Near misses.
+		{"2026-11-02T09:30:00.Z", false},
+		{"2026-11-02T09:30:00.1234567890Z", false},
+		{"2026-11-02T09", false},
+		{"2026-11-02 4155550132", false},
+		{"2026-11-02Z", false},
+		{"2026-11-0", false},
+		{"202-11-02", false},
+		{"2026/11/02", false},
+		{"2026-11-02T09:30:00Z ", false},
+		{"2026-11-02T09:30:00+01:00:00", false},
+	} {
+		if got := isISOTime(tc.in); got != tc.want {
+			t.Errorf("isISOTime(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestTriggersCoverDetectors(t *testing.T) {
 	// Every sensitive corpus line short enough to be triaged must have
 	// the triggers of the detectors that mask it: otherwise triage would
