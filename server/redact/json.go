@@ -204,36 +204,45 @@ func (w *jsonWalker) container(closing byte, object bool) {
 	}
 }
 
+// jsonPlain marks the bytes a JSON string holds as they are: not the quote
+// that ends it, not the backslash of an escape, not a control character.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str parses a string and returns its decoded value.
 func (w *jsonWalker) str() (string, bool) {
-	w.i++ // the opening quote
-	start := w.i
+	s := w.s
+	i := w.i + 1 // past the opening quote
+	start := i
 	escaped := false
-	for w.i < len(w.s) {
-		switch c := w.s[w.i]; {
-		case c == '"':
-			raw := w.s[start:w.i]
-			w.i++
-			if !escaped {
-				return raw, true
-			}
-			v, ok := unescapeJSON(raw)
-			if !ok {
-				w.bad = true
-			}
-			return v, ok
-		case c == '\\':
-			escaped = true
-			w.i += 2
-		case c < 0x20:
+	for {
+		for i < len(s) && jsonPlain[s[i]] {
+			i++
+		}
+		if i >= len(s) || s[i] < 0x20 {
 			w.bad = true
 			return "", false
-		default:
-			w.i++
 		}
+		if s[i] == '"' {
+			break
+		}
+		escaped = true // a backslash: skip it and the byte it escapes
+		i += 2
 	}
-	w.bad = true
-	return "", false
+	raw := s[start:i]
+	w.i = i + 1
+	if !escaped {
+		return raw, true
+	}
+	v, ok := unescapeJSON(raw)
+	if !ok {
+		w.bad = true
+	}
+	return v, ok
 }
 
 // number parses a number.

@@ -38,6 +38,15 @@ func classifyKey(name string) keyKind {
 	if len(name) > maxKeyName {
 		return keyOther
 	}
+	// The last three letters pick the few names to compare; most keys of
+	// JSON arguments match no case and are never normalized.
+	tail := lastLetters(name)
+	switch string(tail[:]) {
+	case "ord", "swd", "pwd", "ase", "key", "ken", "ret", "ial", "als",
+		"one", "ber", "ile", "tel", "ell", "fax", "sdn", "app", "ssn", "ino", "lid":
+	default:
+		return keyOther
+	}
 	var buf [maxKeyName]byte
 	n := 0
 	for i := 0; i < len(name); i++ {
@@ -52,8 +61,6 @@ func classifyKey(name string) keyKind {
 		return keyOther
 	}
 	norm := buf[:n]
-	// One switch on the last three letters picks the few names to
-	// compare; most keys of JSON arguments match no case.
 	switch string(norm[n-3:]) {
 	case "ord", "swd", "pwd", "ase":
 		if endsWithAny(norm, "password", "passwd", "pwd", "passphrase") {
@@ -80,6 +87,26 @@ func classifyKey(name string) keyKind {
 		}
 	}
 	return keyOther
+}
+
+// lastLetters returns the last three bytes of a key name that are not
+// separators ("_", "-", ".", " "), in lower case, or zeros when there are
+// fewer.
+func lastLetters(name string) [3]byte {
+	var t [3]byte
+	n := 3
+	for i := len(name) - 1; i >= 0 && n > 0; i-- {
+		c := name[i]
+		if c == '_' || c == '-' || c == '.' || c == ' ' {
+			continue
+		}
+		n--
+		t[n] = lower(c)
+	}
+	if n > 0 {
+		return [3]byte{}
+	}
+	return t
 }
 
 // endsWithAny reports whether name ends with one of suffixes.

@@ -170,7 +170,7 @@ func (r *Redactor) text(s string) string {
 	}
 	have := trAll
 	if len(s) <= maxTriaged && !r.hasPatterns {
-		if have = triggersOf(s); have&r.needs == 0 {
+		if have = triggersOf(s); have&r.needs == 0 || isISOTime(s) {
 			return s
 		}
 	}
@@ -190,6 +190,70 @@ func (r *Redactor) text(s string) string {
 	}
 	sc.release()
 	return s
+}
+
+// isISOTime reports whether s is exactly an ISO 8601 date or date and time,
+// as JSON tool arguments and results are full of: "2026-11-02",
+// "2026-11-02T09:30:00Z", "2026-11-02 09:30:00.123+01:00". No built-in
+// detector matches one (FuzzText checks it), so they skip the detectors.
+func isISOTime(s string) bool {
+	digits := func(i, n int) bool {
+		if i+n > len(s) {
+			return false
+		}
+		for k := i; k < i+n; k++ {
+			if !isDigit(s[k]) {
+				return false
+			}
+		}
+		return true
+	}
+	// The date: yyyy-mm-dd.
+	if len(s) < 10 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) {
+		return false
+	}
+	i := 10
+	if i == len(s) {
+		return true
+	}
+	// The time: Thh:mm, then :ss and a fraction, each optional.
+	if (s[i] != 'T' && s[i] != ' ') || !digits(i+1, 2) || at(s, i+3) != ':' || !digits(i+4, 2) {
+		return false
+	}
+	i += 6
+	if at(s, i) == ':' {
+		if !digits(i+1, 2) {
+			return false
+		}
+		i += 3
+		if at(s, i) == '.' {
+			i++
+			k := i
+			for i < len(s) && isDigit(s[i]) && i-k < 9 {
+				i++
+			}
+			if i == k {
+				return false
+			}
+		}
+	}
+	// The zone: Z, +hh:mm, +hhmm, +hh, or none.
+	switch at(s, i) {
+	case 'Z':
+		i++
+	case '+', '-':
+		if !digits(i+1, 2) {
+			return false
+		}
+		i += 3
+		if at(s, i) == ':' {
+			i++
+		}
+		if digits(i, 2) {
+			i += 2
+		}
+	}
+	return i == len(s)
 }
 
 // find runs over the scanner's text every enabled detector whose triggers
@@ -225,15 +289,16 @@ const (
 	trAt           trigger = 1 << iota // an "@": email
 	trSep                              // a ":" or "=": URLs, assignments, IPv6
 	trJ                                // a "J", as in "eyJ": JWT
-	trB                                // a "B" or "b": Bearer, Basic, BEGIN
+	trB                                // the word Bearer, Basic or BEGIN, in any case
 	trDigits                           // six digits or more: cards, phones, IBANs, ids
 	trDottedDigits                     // four digits or more and a ".": IPv4
 	trRun                              // 20 key characters in a row: API keys, tokens
 	trAll          trigger = 1<<iota - 1
 )
 
-// Per-byte classes for triggersOf: the triggers a byte is by itself (trAt
-// to trB), in the low bits, and what it counts towards, in the high bits.
+// Per-byte classes for triggersOf: the triggers a byte is by itself (trAt,
+// trSep, trJ), in the low bits, and what it counts towards, in the high
+// bits.
 const (
 	tbDigit  = 1 << 5 // counts towards trDigits and trDottedDigits
 	tbDot    = 1 << 6 // a "."
@@ -245,7 +310,6 @@ var triage = func() (t [256]uint8) {
 	t['@'] = uint8(trAt)
 	t[':'], t['='] = uint8(trSep), uint8(trSep)
 	t['J'] = uint8(trJ)
-	t['B'], t['b'] = uint8(trB), uint8(trB)
 	for c := 0; c < 256; c++ {
 		if isKeyChar(byte(c)) || c == '+' || c == '/' {
 			t[c] |= tbRun
@@ -265,10 +329,14 @@ func triggersOf(s string) trigger {
 	var all uint8
 	digits, run, longest := 0, 0, 0
 	for i := 0; i < len(s); i++ {
-		t := triage[s[i]]
+		c := s[i]
+		t := triage[c]
 		all |= t
 		if t&tbDigit != 0 {
 			digits++
+		}
+		if (c == 'B' || c == 'b') && (hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN")) {
+			all |= uint8(trB)
 		}
 		if t&tbRun != 0 {
 			run++
@@ -297,10 +365,11 @@ func triggersOf(s string) trigger {
 // It also reports whether the result needs another scan: whether a mask
 // landed next to a byte that is not neutral (see isNeutral). A mask between
 // neutral bytes cannot change what any built-in detector sees: no detector
-// reads across a neutral byte (numbers are read across spaces, so spaces
-// are not neutral: "001-01-00100 001-01-0010" holds a phone number only
-// once the second number is masked), their context words are never read
-// inside a mask, and no built-in detector matches a "[" or "]".
+// reads across a neutral byte or decides by the byte beyond it (numbers are
+// read across spaces, so spaces are not neutral: "001-01-00100 001-01-0010"
+// holds a phone number only once the second number is masked), their
+// context words are never read inside a mask, and no built-in detector
+// matches a "[" or "]".
 func apply(s string, ms []match) (string, bool) {
 	slices.SortFunc(ms, func(a, b match) int {
 		if a.start != b.start {
@@ -332,15 +401,18 @@ func apply(s string, ms []match) (string, bool) {
 }
 
 // isNeutral reports whether s[i] is a byte that no built-in detector reads
-// across: a quote, a bracket, a comma or a semicolon. Past either end of s
-// counts as neutral, so a mask that replaces a whole string, as for most
-// values of JSON arguments, needs no second scan.
+// across or looks past: a quote or an angle, square or curly bracket. Past
+// either end of s counts as neutral, so a mask that replaces a whole
+// string, as for most values of JSON arguments, needs no second scan.
+// Spaces, commas, dots, dashes and parentheses are not neutral: numbers are
+// read in groups across spaces and around parentheses, and the byte after a
+// comma or a dot tells a list from a decimal.
 func isNeutral(s string, i int) bool {
 	if i < 0 || i >= len(s) {
 		return true
 	}
 	switch s[i] {
-	case '"', '\'', '`', ',', ';', '(', ')', '<', '>', '[', ']', '{', '}':
+	case '"', '\'', '`', '<', '>', '[', ']', '{', '}':
 		return true
 	}
 	return false

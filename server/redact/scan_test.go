@@ -13,7 +13,11 @@ func TestTriggersOf(t *testing.T) {
 	}{
 		{"", 0},
 		{"lost_in_transit", 0},
-		{"GBP", trB},
+		{"GBP", 0},
+		{"web en-GB", 0},
+		{"Bearer", trB},
+		{"BASIC", trB},
+		{"-----BEGIN", trB},
 		{"a@c", trAt},
 		{"k=v", trSep},
 		{"09:30", trSep},
@@ -30,6 +34,36 @@ func TestTriggersOf(t *testing.T) {
 	for _, tt := range tests {
 		if got := triggersOf(tt.in); got != tt.want {
 			t.Errorf("triggersOf(%q) = %07b, want %07b", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestISOTime(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"2026-11-02", true},
+		{"2026-11-02T09:30:00Z", true},
+		{"2026-11-02T09:30Z", true},
+		{"2026-11-02 09:30:00.123456+01:00", true},
+		{"2026-11-02T09:30:00-0500", true},
+		{"2026-11-02T09:30:00+05", true},
+		{"2026-11-02T09:30:00.123456789Z", true},
+		// Near misses.
+		{"2026-11-02T09:30:00.Z", false},
+		{"2026-11-02T09:30:00.1234567890Z", false},
+		{"2026-11-02T09", false},
+		{"2026-11-02 4155550132", false},
+		{"2026-11-02Z", false},
+		{"2026-11-0", false},
+		{"202-11-02", false},
+		{"2026/11/02", false},
+		{"2026-11-02T09:30:00Z ", false},
+		{"2026-11-02T09:30:00+01:00:00", false},
+	} {
+		if got := isISOTime(tc.in); got != tc.want {
+			t.Errorf("isISOTime(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }
