@@ -37,8 +37,7 @@ export type { TimeInput } from "./convert.js";
 export interface EventOptions {
   /**
    * Id of the event that caused this one, such as the LLM call that asked
-   * for a tool call. Default: the session's start event (for approval: the
-   * gated event, when given).
+   * for a tool call. Default: the session's start event.
    */
   readonly parentId?: string;
   /** When the step happened. Default: now. */
@@ -234,7 +233,11 @@ export interface ApprovalInit extends EventOptions {
   readonly approver?: string;
   /** Why, in the approver's words. */
   readonly reason?: string;
-  /** Id of the event the decision gates, such as a tool call; also the default parentId. */
+  /**
+   * Id of the event the decision gates, such as a tool call. The approval
+   * usually comes first: make the tool call's id with uuidv7() and pass it
+   * here and as the tool call's eventId.
+   */
   readonly gatedEventId?: string;
   /** The edited version, for "edited" or an intervention. */
   readonly editedContent?: string;
@@ -483,15 +486,14 @@ class SessionImpl implements Session {
   }
 
   /** Builds and submits one event; the payload is built first, so a bad argument uses no step. */
-  record(options: EventOptions, defaultParent: string | (() => string), build: () => Payload, after?: () => void): Promise<string> {
+  record(options: EventOptions, defaultParent: string, build: () => Payload, after?: () => void): Promise<string> {
     try {
       if (this.isEnded) {
         throw new SessionEndedError(`session ${this.id} has ended: no more events can be recorded`);
       }
       const payload = build();
-      const parent = typeof defaultParent === "function" ? defaultParent() : defaultParent;
       const eventId = options.eventId === undefined ? uuidv7() : checkId("eventId", options.eventId);
-      const parentEventId = options.parentId === undefined ? parent : optionalId("parentId", options.parentId);
+      const parentEventId = options.parentId === undefined ? defaultParent : optionalId("parentId", options.parentId);
       const occurredAt = toTimestamp("occurredAt", options.occurredAt ?? Date.now());
       const labels = options.labels === undefined ? {} : toStringMap("labels", options.labels);
       after?.();
@@ -606,8 +608,7 @@ class SessionImpl implements Session {
   }
 
   approval(a: ApprovalInit): Promise<string> {
-    const gated = optionalIdLazy("approval.gatedEventId", a.gatedEventId);
-    return this.record(a, () => gated() || this.startEventId, () => ({
+    return this.record(a, this.startEventId, () => ({
       case: "humanApproval",
       value: {
         kind: pick("approval.kind", ACTION_KINDS, a.kind ?? "approval"),
@@ -615,7 +616,7 @@ class SessionImpl implements Session {
         decision: pick("approval.decision", DECISIONS, a.decision),
         approver: str("approval.approver", a.approver),
         reason: str("approval.reason", a.reason),
-        gatedEventId: gated(),
+        gatedEventId: optionalId("approval.gatedEventId", a.gatedEventId),
         editedContent: str("approval.editedContent", a.editedContent),
         waitDuration: a.waitMs === undefined ? undefined : toDuration("approval.waitMs", a.waitMs),
       },
@@ -691,12 +692,6 @@ class SessionImpl implements Session {
     }
     t.micros += c.micros;
   }
-}
-
-/** An id check made once, when the event is built, so that a bad id rejects the call. */
-function optionalIdLazy(field: string, v: string | undefined): () => string {
-  let checked: string | undefined;
-  return () => (checked ??= optionalId(field, v));
 }
 
 /**

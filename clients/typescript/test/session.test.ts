@@ -17,6 +17,7 @@ import {
   Role,
   SessionEndedError,
   ToolOutcome,
+  uuidv7,
   ViewKind,
   verifyEntry,
 } from "../src/index.js";
@@ -91,16 +92,29 @@ test("a session of every event kind round-trips", async () => {
     maxTokens: 512,
   });
   const thought = await session.reasoning({ thought: "The order qualifies.", planSteps: ["check", "refund"], confidence: 0.9, parentId: llm });
-  const tool = await session.toolCall({
-    toolName: "refund",
-    toolCallId: "call-1",
-    arguments: { order: 7 },
-    result: { refunded: true },
-    durationMs: 42,
-    approvalRequired: true,
+  // The approval comes before the tool call it gates, whose id is made first.
+  const tool = uuidv7();
+  const approval = await session.approval({
+    decision: "approved",
+    request: "Refund 10 USD?",
+    approver: "alice",
+    gatedEventId: tool,
+    waitMs: 1500,
     parentId: llm,
   });
-  const approval = await session.approval({ decision: "approved", request: "Refund 10 USD?", approver: "alice", gatedEventId: tool, waitMs: 1500 });
+  assert.equal(
+    await session.toolCall({
+      eventId: tool,
+      toolName: "refund",
+      toolCallId: "call-1",
+      arguments: { order: 7 },
+      result: { refunded: true },
+      durationMs: 42,
+      approvalRequired: true,
+      parentId: llm,
+    }),
+    tool,
+  );
   const failure = new RangeError("amount out of range");
   const err = await session.error(failure, { recoveryAction: "asked a human", retryable: true });
   const out = await session.output({ text: { status: "refunded" }, final: true });
@@ -111,14 +125,14 @@ test("a session of every event kind round-trips", async () => {
   const entries = await trail(session.id);
   assert.deepEqual(
     entries.map((e) => e.event!.payload.case),
-    ["sessionStart", "llmCall", "reasoning", "toolCall", "humanApproval", "error", "output", "sessionEnd"],
+    ["sessionStart", "llmCall", "reasoning", "humanApproval", "toolCall", "error", "output", "sessionEnd"],
   );
-  const ids = [session.startEventId, llm, thought, tool, approval, err, out, end];
+  const ids = [session.startEventId, llm, thought, approval, tool, err, out, end];
   assert.deepEqual(entries.map((e) => e.event!.eventId), ids);
   assert.deepEqual(entries.map((e) => e.event!.step), [1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual(
     entries.map((e) => e.event!.parentEventId),
-    ["", session.startEventId, llm, llm, tool, session.startEventId, session.startEventId, session.startEventId],
+    ["", session.startEventId, llm, llm, llm, session.startEventId, session.startEventId, session.startEventId],
   );
   const promptHash = createHash("sha256").update("You are a careful agent.").digest("hex");
   for (const e of entries) {
@@ -177,7 +191,7 @@ test("a session of every event kind round-trips", async () => {
   assert.deepEqual(reasoning.planSteps, ["check", "refund"]);
   assert.equal(reasoning.confidence, 0.9);
 
-  const tc = payload(entries[3]!, "toolCall");
+  const tc = payload(entries[4]!, "toolCall");
   assert.equal(tc.toolName, "refund");
   assert.equal(tc.toolCallId, "call-1");
   assert.equal(tc.toolType, "function");
@@ -187,7 +201,7 @@ test("a session of every event kind round-trips", async () => {
   assert.equal(durationMs(tc.duration!), 42);
   assert.equal(tc.approvalRequired, true);
 
-  const ap = payload(entries[4]!, "humanApproval");
+  const ap = payload(entries[3]!, "humanApproval");
   assert.equal(ap.kind, HumanActionKind.APPROVAL);
   assert.equal(ap.decision, ApprovalDecision.APPROVED);
   assert.equal(ap.approver, "alice");
@@ -219,9 +233,9 @@ test("a session of every event kind round-trips", async () => {
 
   // getEvent by id and by index returns the same entry.
   const byId = await reader.getEvent(tool);
-  const byIndex = await reader.getEvent(entries[3]!.stamp!.logIndex);
-  assert.ok(equals(EntrySchema, byId, entries[3]!));
-  assert.ok(equals(EntrySchema, byIndex, entries[3]!));
+  const byIndex = await reader.getEvent(entries[4]!.stamp!.logIndex);
+  assert.ok(equals(EntrySchema, byId, entries[4]!));
+  assert.ok(equals(EntrySchema, byIndex, entries[4]!));
   // And filters work on the kinds.
   const calls = await collect(reader.query({ sessionId: session.id, kinds: ["llmCall", "toolCall"] }));
   assert.deepEqual(calls.map((e) => e.event!.eventId), [llm, tool]);
