@@ -51,11 +51,16 @@ export interface ClientOptions {
    * "http://host:port" or "https://host:port".
    */
   readonly address: string;
-  /** API key, sent as "authorization: Bearer <key>" on every call. Never logged. */
+  /**
+   * API key, sent as "authorization: Bearer <key>" on every call. Never
+   * logged. Refused over plaintext to an address that is not loopback.
+   */
   readonly apiKey?: string;
   /**
-   * TLS: true to use TLS with the system's CAs, or settings. Default: no
-   * TLS for "host:port" and "http://" addresses, TLS for "https://".
+   * TLS: true to use TLS with the system's CAs, false for plaintext, or
+   * settings (which imply TLS). Default, as for the agenttrail CLI:
+   * plaintext to a loopback "host:port" (localhost, 127.0.0.0/8, ::1), TLS
+   * to any other; a URL's scheme decides for "http://" and "https://".
    */
   readonly tls?: boolean | TlsOptions;
   /** Default agent id of sessions. */
@@ -596,7 +601,10 @@ function connection(options: ClientOptions): { baseUrl: string; nodeOptions: Sec
   let url: URL;
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address);
   try {
-    url = new URL(hasScheme ? address : `${tls ? "https" : "http"}://${address}`);
+    url = new URL(hasScheme ? address : `http://${address}`);
+    if (!hasScheme && (tls === undefined ? !isLoopback(url.hostname) : Boolean(tls))) {
+      url = new URL(`https://${address}`);
+    }
   } catch {
     throw new RangeError(`address ${JSON.stringify(address)} is not "host:port" or an http(s) URL`);
   }
@@ -613,6 +621,11 @@ function connection(options: ClientOptions): { baseUrl: string; nodeOptions: Sec
   if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
     throw new RangeError(`address ${JSON.stringify(address)} must be only a scheme, host and port`);
   }
+  if (options.apiKey !== undefined && !secure && !isLoopback(url.hostname)) {
+    throw new RangeError(
+      `apiKey would be sent in plaintext to ${url.host}: use TLS (tls option or an https:// address), or a loopback address`,
+    );
+  }
   const nodeOptions: SecureClientSessionOptions = {};
   if (typeof tls === "object") {
     if (tls.ca !== undefined) nodeOptions.ca = tls.ca as SecureClientSessionOptions["ca"];
@@ -621,6 +634,11 @@ function connection(options: ClientOptions): { baseUrl: string; nodeOptions: Sec
     if (tls.serverName !== undefined) nodeOptions.servername = tls.serverName;
   }
   return { baseUrl: url.origin, nodeOptions };
+}
+
+/** Whether a URL hostname is a loopback address: localhost, 127.0.0.0/8 or ::1. */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
 }
 
 function toIndex(field: string, v: bigint | number): bigint {
