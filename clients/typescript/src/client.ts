@@ -411,8 +411,9 @@ export class AgentTrailClient {
           }
         } catch (e) {
           if (call.signal.aborted) return;
+          if (this.closing) throw new ClientClosedError("the client was closed during the tail", { cause: e });
           const error = ConnectError.from(e);
-          if (FINAL_CODES.has(error.code) || this.closing) throw error;
+          if (FINAL_CODES.has(error.code)) throw error;
         }
         if (call.signal.aborted) return;
         attempt++;

@@ -611,9 +611,9 @@ export class Delivery {
           // Answered by the client; the server never sees it. It waits in
           // the in-flight queue for the answers to the events before it.
           this.inflight.push(item);
-          const n = this.shiftRejected();
-          if (n > 0) {
-            this.complete(n);
+          const answered = this.shiftRejected();
+          if (answered > 0) {
+            this.complete(answered);
             this.wake.fire();
           }
           continue;
