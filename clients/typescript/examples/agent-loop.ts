@@ -191,4 +191,4 @@ try {
 const stats = client.stats();
 console.log(`session ${sessionId}: ${stats.delivered} events delivered, ${stats.rejected} rejected`);
 console.log("query it:  agenttrail query --session " + sessionId);
-console.log("verify it: agenttrail verify --session " + sessionId);
+console.log("verify it: agenttrail verify --verifier-key '<the checkpoint verifier key serve printed>'");
