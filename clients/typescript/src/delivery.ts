@@ -346,7 +346,7 @@ export class Delivery {
     this.counts.logged++;
     if (room) {
       this.pending.push(item);
-      this.kick();
+      this.kickSoon();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
@@ -422,6 +422,22 @@ export class Delivery {
     this.counts.abandoned += n;
     this.complete(n);
     this.wake.fire();
+  }
+
+  private kickScheduled = false;
+
+  /**
+   * Wakes the sender once the caller's turn is over rather than in it, so
+   * that its work (encoding, writing) is not done in the caller's microtasks
+   * and events logged together go out in one batch.
+   */
+  private kickSoon(): void {
+    if (this.kickScheduled) return;
+    this.kickScheduled = true;
+    setImmediate(() => {
+      this.kickScheduled = false;
+      this.kick();
+    });
   }
 
   /** Starts the sender if it is not running, and wakes it. */
