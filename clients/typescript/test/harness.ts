@@ -10,10 +10,10 @@
 // binary at once.
 //
 // API keys: when the binary has the `keys` command (`agenttrail keys -h`
-// exits 0), startServer creates one key per principal asked for, offline,
-// before the server starts: `agenttrail keys create --data DIR --principal
-// NAME --role ROLE [--agent-id ID]`, which prints the secret on its first
-// line. Until then the server accepts calls without a key: apiKey() returns
+// exits 0), TestServer.start creates one key per principal asked for with
+// createKey, offline, before the server starts: `agenttrail keys create
+// --data DIR --principal NAME --role ROLE [--agent-id ID]`, which prints the
+// secret on its first line. Until then the server accepts calls without a key: apiKey() returns
 // undefined and the clients send none. Tests must ask for keys with the role
 // they need (agent to append; compliance to read the full view and proofs),
 // so that they keep passing once authentication is enforced.
@@ -79,6 +79,22 @@ export function keysSupported(): boolean {
   return spawnSync(agenttrailBinary(), ["keys", "-h"], { stdio: "ignore" }).status === 0;
 }
 
+/**
+ * Creates an API key offline, in the data directory of a stopped server:
+ * `agenttrail keys create --data DIR --principal NAME --role ROLE
+ * [--agent-id ID]`, which prints the secret alone on its first line.
+ * Returns the secret. Only for binaries with the keys command (keysSupported).
+ */
+export function createKey(dataDir: string, principal: string, spec: KeySpec): string {
+  const args = ["keys", "create", "--data", dataDir, "--principal", principal, "--role", spec.role];
+  if (spec.agentId !== undefined) args.push("--agent-id", spec.agentId);
+  const r = spawnSync(agenttrailBinary(), args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`agenttrail keys create for ${principal} failed:\n${r.stderr}`);
+  const key = r.stdout.split("\n")[0]?.trim() ?? "";
+  if (key === "") throw new Error(`agenttrail keys create for ${principal} printed no key`);
+  return key;
+}
+
 /** A principal to create an API key for. */
 export interface KeySpec {
   /** agent, developer, compliance or admin. */
@@ -122,18 +138,11 @@ export class TestServer {
 
   /** Creates a data directory and its keys, and starts a server on a free port. */
   static async start(options: ServerOptions = {}): Promise<TestServer> {
-    const bin = agenttrailBinary();
     const dataDir = mkdtempSync(join(tmpdir(), "agenttrail-tsclient-data-"));
     const keys = new Map<string, string>();
     if (keysSupported()) {
       for (const [principal, spec] of Object.entries(options.keys ?? DEFAULT_KEYS)) {
-        const args = ["keys", "create", "--data", dataDir, "--principal", principal, "--role", spec.role];
-        if (spec.agentId !== undefined) args.push("--agent-id", spec.agentId);
-        const r = spawnSync(bin, args, { encoding: "utf8" });
-        if (r.status !== 0) throw new Error(`agenttrail keys create for ${principal} failed:\n${r.stderr}`);
-        const key = r.stdout.split("\n")[0]?.trim() ?? "";
-        if (key === "") throw new Error(`agenttrail keys create for ${principal} printed no key`);
-        keys.set(principal, key);
+        keys.set(principal, createKey(dataDir, principal, spec));
       }
     }
     const server = new TestServer(dataDir, options, keys);
