@@ -1,0 +1,69 @@
+// Errors the client throws. Verification failures have their own classes in
+// verify.ts; failed calls to the server are ConnectErrors of
+// @connectrpc/connect, whose code is the gRPC status.
+
+/** Base class of every error the client itself throws (verification aside). */
+export class AgentTrailError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * An argument cannot become a valid event or request: a malformed id, a
+ * number that is not a non-negative integer, a value that does not serialize
+ * to JSON. The message names the field; it never repeats the value, which
+ * may be content.
+ */
+export class InvalidEventError extends AgentTrailError {
+  /** The field at fault, such as "toolCall.arguments" or "sessionId". */
+  readonly field: string;
+
+  constructor(field: string, problem: string, options?: ErrorOptions) {
+    super(`${field}: ${problem}`, options);
+    this.field = field;
+  }
+}
+
+/** An event was logged on a session that has already ended. */
+export class SessionEndedError extends AgentTrailError {}
+
+/** An event was logged, or a call made, after AgentTrailClient.close began. */
+export class ClientClosedError extends AgentTrailError {}
+
+/**
+ * flush or close ran out of time before every event was answered by the
+ * server. Nothing is lost by the timeout of flush: delivery goes on. After
+ * the timeout of close, the events still unanswered are abandoned.
+ */
+export class DeliveryTimeoutError extends AgentTrailError {
+  /** How many events were still waiting for the server's answer. */
+  readonly unacknowledged: number;
+
+  constructor(message: string, unacknowledged: number) {
+    super(message);
+    this.unacknowledged = unacknowledged;
+  }
+}
+
+/**
+ * A log entry could not be verified because the log has not yet signed a
+ * checkpoint that covers it (the server signs checkpoints at most every
+ * --checkpoint-interval).
+ */
+export class NotCheckpointedError extends AgentTrailError {
+  /** The entry's log index. */
+  readonly logIndex: bigint;
+  /** The size of the latest checkpoint's tree: the entry's index is not below it. */
+  readonly treeSize: bigint;
+
+  constructor(logIndex: bigint, treeSize: bigint, waitedMs: number) {
+    super(
+      `log index ${logIndex} is not covered by the latest checkpoint (tree size ${treeSize}) ` +
+        `after waiting ${waitedMs} ms; the server signs checkpoints at most every --checkpoint-interval`,
+    );
+    this.logIndex = logIndex;
+    this.treeSize = treeSize;
+  }
+}
