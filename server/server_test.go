@@ -57,7 +57,7 @@ type harness struct {
 	logs   agenttrailv1.LogServiceClient
 }
 
-func start(t *testing.T, storeOpts []store.Option, opts ...server.Option) *harness {
+func start(t testing.TB, storeOpts []store.Option, opts ...server.Option) *harness {
 	t.Helper()
 	h := &harness{log: &logBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,0 +1,88 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/redact"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
+)
+
+// BenchmarkQueryView streams 1,000 realistic LLM-call events (about 4 KiB
+// of messages each, with an email, a phone number, a card number and an IP
+// address to mask) through a real server over loopback, in the full view
+// and in the developer's redacted view. The ratio of their ns/event is what
+// redaction adds to a Query.
+func BenchmarkQueryView(b *testing.B) {
+	const n = 1000
+	red, err := redact.New(redact.DefaultPolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	views := []struct {
+		name string
+		view server.View
+	}{
+		{"full", server.FullView{}},
+		// The developer view's shape without its redaction: the control
+		// for what redaction alone adds.
+		{"unredacted", server.RedactedView{Redactor: identity{}, Viewer: "dev"}},
+		{"redacted", server.RedactedView{Redactor: red, Viewer: "dev"}},
+		{"metadata", server.MetadataView{}},
+	}
+	for _, v := range views {
+		b.Run(v.name, func(b *testing.B) {
+			h := start(b, []store.Option{store.WithClock(func() time.Time { return eventtest.T0.Add(time.Hour) })}, server.WithViews(func(context.Context) (server.View, error) { return v.view, nil }))
+			var evs []*agenttrailv1.Event
+			for i := 0; i < n; i++ {
+				ev := proto.Clone(eventtest.RealisticLLMCall()).(*agenttrailv1.Event)
+				ev.EventId = fmt.Sprintf("bench-%06d", i)
+				ev.ParentEventId = ""
+				evs = append(evs, ev)
+			}
+			for i := 0; i < n; i += 250 {
+				res, err := h.st.Append(context.Background(), "bench", evs[i:i+250])
+				if err != nil || res[0].Err != nil {
+					b.Fatal(err, res[0].Err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				stream, err := h.query.Query(context.Background(), &agenttrailv1.QueryRequest{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for {
+					_, err := stream.Recv()
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					got++
+				}
+				if got != n {
+					b.Fatalf("%d entries, want %d", got, n)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+		})
+	}
+}
+
+// identity is a redactor that masks nothing.
+type identity struct{}
+
+func (identity) Event(ev *agenttrailv1.Event) *agenttrailv1.Event { return ev }
+func (identity) Version() string                                  { return "none" }
