@@ -82,12 +82,12 @@ func (MetadataView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 	return renderCommon(e, e.Header, agenttrailv1.ViewKind_VIEW_KIND_METADATA, ""), nil
 }
 
-// EventRedactor masks personal data and secrets in an event: content fields
-// of class PERSONAL or SECRET whole, free text and JSON in CONTENT fields by
-// detectors. It must leave METADATA fields unchanged. *redact.Redactor is
-// one.
+// EventRedactor masks personal data and secrets in an event, in place:
+// content fields of class PERSONAL or SECRET whole, free text and JSON in
+// CONTENT fields by detectors. It must leave METADATA fields unchanged.
+// *redact.Redactor is one.
 type EventRedactor interface {
-	Event(ev *agenttrailv1.Event) *agenttrailv1.Event
+	Mask(ev *agenttrailv1.Event)
 	Version() string
 }
 
@@ -120,11 +120,12 @@ func (v RedactedView) Shows(e *store.Entry) bool {
 
 // Render implements View.
 func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
-	ev, err := e.Event()
+	ev, err := e.Event() // a new event, ours to mask in place
 	if err != nil {
 		return nil, err
 	}
-	return renderCommon(e, v.Redactor.Event(ev), agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil
+	v.Redactor.Mask(ev)
+	return renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil
 }
 
 // renderCommon builds the parts of an entry every view shows: the stamp, the
