@@ -134,9 +134,9 @@ func appendLines(ctx context.Context, c *client.Client, in io.Reader, name strin
 	case printErr != nil:
 		return printErr
 	case a.Err() != nil:
-		return fmt.Errorf("%w (%d events appended before it ended)", a.Err(), p.appended)
+		return fmt.Errorf("%w (%s appended before it ended)", a.Err(), count(p.appended, "event"))
 	case p.failed > 0:
-		return exitError{code: 1, msg: fmt.Sprintf("%d of %d events were not appended", p.failed, p.failed+p.appended)}
+		return exitError{code: 1, msg: fmt.Sprintf("%d of %s not appended", p.failed, count(p.failed+p.appended, "event"))}
 	}
 	return nil
 }

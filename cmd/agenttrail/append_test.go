@@ -34,7 +34,7 @@ func TestAppendMixedFile(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit status %d, want 1; stderr: %s", code, errOut)
 	}
-	if !strings.Contains(errOut, "4 of 7 events were not appended") {
+	if !strings.Contains(errOut, "4 of 7 events not appended") {
 		t.Errorf("stderr %q, want the count of events not appended", errOut)
 	}
 	lines := jsonLines(t, out)

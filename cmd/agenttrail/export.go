@@ -49,7 +49,7 @@ the checkpoint are left out. Each entry is verified before it is written.`)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(errOut, "exported %d events with proofs against the checkpoint of tree size %d\n", n, size)
+		fmt.Fprintf(errOut, "exported %s with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
 		return nil
 	}
 }

@@ -61,6 +61,15 @@ func (p *entryPrinter) print(e *agenttrailv1.Entry) error {
 // flush writes out what is buffered.
 func (p *entryPrinter) flush() error { return p.w.Flush() }
 
+// count says how many of something, in the singular for one: "1 event",
+// "2 events".
+func count[N int | uint64](n N, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -148,8 +157,18 @@ func summary(ev *agenttrailv1.Event) string {
 		}
 	case *agenttrailv1.Event_SessionEnd:
 		e := p.SessionEnd
-		add("%s steps=%d llm=%d tools=%d errors=%d tokens=%d/%d", short(e.GetReason().String(), "END_REASON_"),
-			e.GetStepCount(), e.GetLlmCallCount(), e.GetToolCallCount(), e.GetErrorCount(), e.GetInputTokens(), e.GetOutputTokens())
+		add("%s", short(e.GetReason().String(), "END_REASON_"))
+		for _, c := range []struct {
+			name string
+			n    int64
+		}{{"steps", int64(e.GetStepCount())}, {"llm", int64(e.GetLlmCallCount())}, {"tools", int64(e.GetToolCallCount())}, {"errors", int64(e.GetErrorCount())}} {
+			if c.n != 0 {
+				add("%s=%d", c.name, c.n)
+			}
+		}
+		if e.GetInputTokens() != 0 || e.GetOutputTokens() != 0 {
+			add("tokens=%d/%d", e.GetInputTokens(), e.GetOutputTokens())
+		}
 		if e.GetCost() != nil {
 			add("cost=%s", cost(e.GetCost()))
 		}

@@ -102,10 +102,10 @@ type proofReport struct {
 func (r proofReport) text() string {
 	var b strings.Builder
 	if r.Kind == "inclusion" {
-		fmt.Fprintf(&b, "event %d (%s) is in the log of %d events\n", *r.LogIndex, r.EventID, r.TreeSize)
+		fmt.Fprintf(&b, "event %d (%s) is in the log of %s\n", *r.LogIndex, r.EventID, count(r.TreeSize, "event"))
 		fmt.Fprintf(&b, "leaf hash:  %s\n", r.LeafHash)
 	} else {
-		fmt.Fprintf(&b, "the log of %d events is a prefix of the log of %d events\n", r.FromSize, r.TreeSize)
+		fmt.Fprintf(&b, "the log of %s is a prefix of the log of %s\n", count(r.FromSize, "event"), count(r.TreeSize, "event"))
 		fmt.Fprintf(&b, "old root:   %s (tree size %d)\n", r.FromRoot, r.FromSize)
 	}
 	fmt.Fprintf(&b, "root hash:  %s (tree size %d)\n", r.RootHash, r.TreeSize)

@@ -69,11 +69,11 @@ event's commitment and inclusion proof) without any server.`)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "export verified: %d events", rep.events)
+			fmt.Fprintf(out, "export verified: %s", count(rep.events, "event"))
 			if rep.events > 0 {
 				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.first, rep.last, rep.contentChecked)
 			}
-			fmt.Fprintf(out, " in the log %s of %d events, root %x\nverified with %s\n", rep.head.Origin, rep.head.Size, rep.head.Root, rep.key)
+			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.head.Origin, count(rep.head.Size, "event"), rep.head.Root, rep.key)
 			return nil
 		}
 		c, err := conn.dial()
@@ -103,10 +103,11 @@ func verifyData(ctx context.Context, dir, key string, out, errOut io.Writer) err
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %d signed checkpoints\n", rep.TreeSize, rep.From, rep.To, rep.Checkpoints)
 	if rep.Problem != nil {
+		fmt.Fprintf(out, "tree size %d: %s checked before the first problem\n", rep.TreeSize, count(rep.Checkpoints, "signed checkpoint"))
 		return fmt.Errorf("event %d does not verify: %s", rep.Problem.Index, rep.Problem.Reason)
 	}
+	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %s\n", rep.TreeSize, rep.From, rep.To, count(rep.Checkpoints, "signed checkpoint"))
 	fmt.Fprintln(out, "data verified: every event agrees with the Merkle log and its signed checkpoints")
 	return nil
 }
@@ -148,7 +149,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	if err != nil {
 		return fmt.Errorf("the latest checkpoint does not verify: %w", err)
 	}
-	fmt.Fprintf(out, "checkpoint: log %s, %d events, root %x, signature verified\n", head.Origin, head.Size, head.Root)
+	fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
 
 	if st != nil {
 		old, err := st.head(v)
@@ -164,7 +165,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		if _, err := v.VerifyConsistency(old, cp, proof); err != nil {
 			return fmt.Errorf("the log is not consistent with the checkpoint in --state %s (%d events, root %x): %w", o.state, old.Size, old.Root, err)
 		}
-		fmt.Fprintf(out, "consistent with the checkpoint of %d events in %s\n", old.Size, o.state)
+		fmt.Fprintf(out, "consistent with the checkpoint of %s in %s\n", count(old.Size, "event"), o.state)
 	}
 
 	to := head.Size
@@ -181,9 +182,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	}
 	switch {
 	case n > 0 && content == n:
-		fmt.Fprintf(out, "verified events [%d, %d): %d events, content included\n", o.from, to, n)
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content included\n", o.from, to, count(n, "event"))
 	case n > 0:
-		fmt.Fprintf(out, "verified events [%d, %d): %d events, content checked for %d (the others are withheld or erased in your view; their headers verify)\n", o.from, to, n, content)
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)\n", o.from, to, count(n, "event"), content)
 	default:
 		fmt.Fprintf(out, "no events in [%d, %d) to verify\n", o.from, to)
 	}
@@ -191,7 +192,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "state %s now holds the checkpoint of %d events\n", o.state, head.Size)
+		fmt.Fprintf(out, "state %s now holds the checkpoint of %s\n", o.state, count(head.Size, "event"))
 	}
 	return nil
 }
