@@ -87,7 +87,7 @@ func appendLines(ctx context.Context, c *client.Client, in io.Reader, name strin
 	}
 	slots := make(chan slot, inFlight)
 	printed := make(chan error, 1)
-	go func() { printed <- p.run(slots, a.Results()) }()
+	go func() { printed <- p.run(slots, a.Results(), cancel) }()
 
 	readErr := func() error {
 		defer close(slots)
@@ -128,6 +128,8 @@ func appendLines(ctx context.Context, c *client.Client, in io.Reader, name strin
 		a.CloseSend()
 	}
 	printErr := <-printed
+	for range a.Results() { // the stream is closing or cancelled: let it end, so Err says why
+	}
 	switch {
 	case readErr != nil:
 		return readErr
@@ -166,10 +168,16 @@ type resultLine struct {
 }
 
 // run prints a line for each slot, taking the result of each event sent
-// from results, until slots is closed and every result is printed.
-func (p *resultPrinter) run(slots <-chan slot, results <-chan client.Result) error {
+// from results, until slots is closed and every result is printed. When
+// the output fails it calls stop and goes on consuming, without printing,
+// until slots is closed.
+func (p *resultPrinter) run(slots <-chan slot, results <-chan client.Result, stop func()) (err error) {
 	w := bufio.NewWriter(p.w)
-	defer w.Flush()
+	defer func() {
+		if ferr := w.Flush(); err == nil {
+			err = ferr
+		}
+	}()
 	if p.table {
 		fmt.Fprintf(w, "%-6s %-7s %-36s %s\n", "LINE", "INDEX", "EVENT_ID", "RESULT")
 	}
@@ -181,7 +189,11 @@ func (p *resultPrinter) run(slots <-chan slot, results <-chan client.Result) err
 		default:
 			r, ok := <-results
 			if !ok {
-				return errors.New("the append stream ended without a result for an event sent")
+				if err == nil {
+					err = errors.New("the append stream ended without a result for an event sent")
+				}
+				stop()
+				continue
 			}
 			l.EventID = r.Event.GetEventId()
 			var rej *client.RejectionError
@@ -200,14 +212,17 @@ func (p *resultPrinter) run(slots <-chan slot, results <-chan client.Result) err
 		} else {
 			p.failed++
 		}
-		if err := p.write(w, l); err != nil {
-			return err
+		if err != nil {
+			continue
 		}
-		if len(slots) == 0 {
-			w.Flush() // show results as they come when input is slow
+		if err = p.write(w, l); err == nil && len(slots) == 0 {
+			err = w.Flush() // show results as they come when input is slow
+		}
+		if err != nil {
+			stop()
 		}
 	}
-	return nil
+	return err
 }
 
 func (p *resultPrinter) write(w io.Writer, l resultLine) error {

@@ -121,7 +121,8 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 // ErrClosed after CloseSend, and the stream's error once it has ended. An
 // event that cannot be encoded (a string field that is not valid UTF-8)
 // is not sent: Send returns the error, no Result comes for it, and the
-// stream goes on. The event must not be changed until its result is read.
+// stream goes on. Send encodes the event before it returns; its Result
+// carries the same pointer.
 func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	b, err := proto.Marshal(&agenttrailv1.AppendRequest{Event: ev})
 	if err != nil {
@@ -143,8 +144,7 @@ func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	case a.finished:
 		a.sendMu.Unlock()
 		<-a.slots
-		<-a.done
-		return a.ended()
+		return a.waitEnd(ctx)
 	}
 	a.mu.Lock()
 	a.inFlight = append(a.inFlight, ev)
@@ -154,10 +154,20 @@ func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	if err != nil {
 		// The stream has ended; its status comes from the receiver, which
 		// also answers this event with ErrUnacknowledged.
-		<-a.done
-		return a.ended()
+		return a.waitEnd(ctx)
 	}
 	return nil
+}
+
+// waitEnd waits for the receiver to finish (it delivers the last results
+// first, so Results must be read) and returns why the stream ended.
+func (a *Appender) waitEnd(ctx context.Context) error {
+	select {
+	case <-a.done:
+		return a.ended()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // ended is the error of a Send after the stream has ended.
