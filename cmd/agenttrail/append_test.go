@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -111,5 +113,38 @@ func TestAppendUsage(t *testing.T) {
 		if strings.Contains(errOut, "k-secret") {
 			t.Errorf("%q: the key is in the error: %s", args, errOut)
 		}
+	}
+}
+
+// failingWriter accepts n writes, then fails, as a closed pipe does.
+type failingWriter struct{ n int }
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		return 0, errors.New("broken pipe")
+	}
+	w.n--
+	return len(p), nil
+}
+
+func TestAppendOutputFails(t *testing.T) {
+	s := startCLIServer(t)
+	var lines []string
+	for i := range 500 {
+		lines = append(lines, jsonLine(t, toolEvent(fmt.Sprintf("o-%03d", i), "sess", "agent", "search", uint32(i+1), time.Now().Add(-time.Minute))))
+	}
+	file := writeFile(t, "events.jsonl", lines...)
+	done := make(chan int, 1)
+	var errOut strings.Builder
+	go func() {
+		done <- run(context.Background(), []string{"append", "--addr", s.addr, "--in-flight", "4", file}, &failingWriter{n: 1}, &errOut)
+	}()
+	select {
+	case code := <-done:
+		if code != 1 || !strings.Contains(errOut.String(), "broken pipe") {
+			t.Errorf("exit status %d, stderr %q; want 1 and the write error", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("append hung after its output failed")
 	}
 }
