@@ -245,7 +245,7 @@ func (p *resultPrinter) write(w io.Writer, l resultLine) error {
 	if l.Code != "" {
 		result = l.Code + ": " + l.Message
 	}
-	_, err := fmt.Fprintf(w, "%-6d %-7s %-36s %s\n", l.Line, index, orDash(l.EventID), result)
+	_, err := fmt.Fprintf(w, "%-6d %-7s %-36s %s\n", l.Line, index, orNone(l.EventID), result)
 	return err
 }
 

@@ -4,6 +4,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
 )
 
 func TestBench(t *testing.T) {
@@ -25,6 +32,34 @@ func TestBench(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "events/s") || !strings.Contains(errOut, "p99") {
 		t.Errorf("no summary on stderr: %s", errOut)
+	}
+}
+
+// TestBenchWithoutReader runs bench against a server that lets the key
+// append but not read, as one that checks roles does for an agent key: the
+// load is measured, end to end is not, and bench says why.
+func TestBenchWithoutReader(t *testing.T) {
+	s := startCLIServer(t, server.WithInterceptors(nil, []grpc.StreamServerInterceptor{
+		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if info.FullMethod == agenttrailv1.QueryService_Query_FullMethodName {
+				return status.Error(codes.PermissionDenied, "agents may not read")
+			}
+			return h(srv, ss)
+		},
+	}))
+	out, errOut, code := runCLI(t, "bench", "--addr", s.addr, "--events", "50", "--streams", "2", "--size", "600")
+	if code != 0 {
+		t.Fatalf("exit status %d: %s", code, errOut)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	if res.Server != s.addr || res.Events != 50 || res.EventsPerSecond <= 0 || res.EndToEndSeconds != nil {
+		t.Errorf("result %+v, want the load measured and no end to end", res)
+	}
+	if !strings.Contains(errOut, "PermissionDenied") || !strings.Contains(errOut, "--read-key") {
+		t.Errorf("stderr %q does not say why end to end was not measured", errOut)
 	}
 }
 

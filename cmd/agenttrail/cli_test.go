@@ -51,7 +51,7 @@ func noteKey(t *testing.T) (skey, vkey string, signer note.Signer) {
 }
 
 // startCLIServer starts a server that signs a checkpoint with every batch.
-func startCLIServer(t *testing.T) *cliServer {
+func startCLIServer(t *testing.T, opts ...server.Option) *cliServer {
 	t.Helper()
 	skey, vkey, signer := noteKey(t)
 	dir := t.TempDir()
@@ -59,7 +59,7 @@ func startCLIServer(t *testing.T) *cliServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(st)
+	srv, err := server.New(st, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

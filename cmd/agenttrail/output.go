@@ -54,7 +54,7 @@ func (p *entryPrinter) print(e *agenttrailv1.Entry) error {
 		at = ev.GetOccurredAt().AsTime().UTC().Format(time.RFC3339)
 	}
 	_, err := fmt.Fprintf(p.w, "%-7d %-20s %-14s %-36s %-16s %s\n", e.GetStamp().GetLogIndex(), at,
-		kindName(event.KindOf(ev)), orDash(ev.GetSessionId()), orDash(ev.GetAgentId()), summary(ev))
+		kindName(event.KindOf(ev)), orNone(ev.GetSessionId()), orNone(ev.GetAgentId()), summary(ev))
 	return err
 }
 
@@ -70,7 +70,8 @@ func count[N int | uint64](n N, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func orDash(s string) string {
+// orNone is s, or "-" when s is empty.
+func orNone(s string) string {
 	if s == "" {
 		return "-"
 	}
@@ -120,7 +121,7 @@ func summary(ev *agenttrailv1.Event) string {
 		}
 	case *agenttrailv1.Event_ToolCall:
 		c := p.ToolCall
-		add("%s", orDash(c.GetToolName()))
+		add("%s", orNone(c.GetToolName()))
 		if c.GetOutcome() != agenttrailv1.ToolOutcome_TOOL_OUTCOME_UNSPECIFIED {
 			add("%s", short(c.GetOutcome().String(), "TOOL_OUTCOME_"))
 		}
@@ -144,7 +145,7 @@ func summary(ev *agenttrailv1.Event) string {
 			add("gates=%s", a.GetGatedEventId())
 		}
 	case *agenttrailv1.Event_Error:
-		add("%s", orDash(p.Error.GetErrorType()))
+		add("%s", orNone(p.Error.GetErrorType()))
 		if p.Error.GetRetryable() {
 			add("retryable")
 		}
@@ -174,7 +175,7 @@ func summary(ev *agenttrailv1.Event) string {
 		}
 	case *agenttrailv1.Event_Access:
 		a := p.Access
-		add("%s as %s: %s, %d events", a.GetPrincipal(), orDash(a.GetRole()), a.GetRpc(), a.GetEventsReturned())
+		add("%s as %s: %s, %d events", a.GetPrincipal(), orNone(a.GetRole()), a.GetRpc(), a.GetEventsReturned())
 	case *agenttrailv1.Event_Erasure:
 		add("by %s: %d events", p.Erasure.GetPrincipal(), len(p.Erasure.GetLogIndexes()))
 	case *agenttrailv1.Event_Retention:

@@ -119,26 +119,26 @@ func TestQueryUsage(t *testing.T) {
 	}
 }
 
-// syncBuffer is an output that a test reads while a command writes it.
-type syncBuffer struct {
+// lockedBuffer is an output that a test reads while a command writes it.
+type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *lockedBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *lockedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
 }
 
 // waitFor waits until the output holds want.
-func waitFor(t *testing.T, out *syncBuffer, want string) {
+func waitFor(t *testing.T, out *lockedBuffer, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -155,7 +155,7 @@ func TestTail(t *testing.T) {
 	s.appendEvents(t, toolEvent("old-1", "tail-s", "a", "search", 1, now), toolEvent("other", "elsewhere", "a", "search", 1, now))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut lockedBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"tail", "--addr", s.addr, "--session", "tail-s", "--output", "table"}, &out, &errOut)

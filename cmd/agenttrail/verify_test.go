@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -148,7 +147,7 @@ func TestVerifyData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := binary.BigEndian.AppendUint64([]byte{'C'}, 5)
+	key := []byte{'C', 0, 0, 0, 0, 0, 0, 0, 5} // 'C' and the index as a big-endian uint64
 	err = db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if err != nil {
