@@ -38,7 +38,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	events := fs.Int("events", 100000, "events to append in all")
 	size := fs.Int("size", 1024, "encoded size of each event in `bytes` (LLM calls padded with prompt text)")
 	streams := fs.Int("streams", 8, "concurrent Append streams, one agent session each")
-	inFlight := fs.Int("in-flight", 1024, "events each stream keeps sent and not yet acknowledged")
+	inFlight := fs.Int("in-flight", 256, "events each stream keeps sent and not yet acknowledged")
 	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "in-process server: sign a checkpoint at most this often")
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
