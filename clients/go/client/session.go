@@ -75,10 +75,11 @@ type SessionOptions struct {
 // number (from 1, in the order recorded) and the session's envelope
 // fields.
 //
-// Recording never waits for the server: events are checked locally
-// (store/event.Validate, so a malformed event fails at once with
-// [ErrInvalidEvent]), put in a bounded buffer, and delivered in order by a
-// background goroutine over one Append stream. When the stream fails with a
+// Recording does not wait for the server, unless the buffer is full and
+// the policy is Block: events are checked locally (store/event.Validate,
+// so a malformed event fails at once with [ErrInvalidEvent]), put in a
+// bounded buffer, and delivered in order by a background goroutine over
+// one Append stream. When the stream fails with a
 // transient error it opens a new one after a backoff and resends every
 // unacknowledged event with its same id; the server answers an event it
 // already holds with its original receipt, so nothing is stored twice.
