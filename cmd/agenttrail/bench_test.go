@@ -1,0 +1,78 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
+)
+
+func TestBench(t *testing.T) {
+	out, errOut, code := runCLI(t, "bench", "--events", "300", "--streams", "3", "--size", "700", "--in-flight", "16", "--checkpoint-interval", "10ms")
+	if code != 0 {
+		t.Fatalf("exit status %d: %s", code, errOut)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || strings.Count(out, "\n") != 1 {
+		t.Fatalf("stdout is not one JSON line: %q (%v)", out, err)
+	}
+	switch {
+	case res.Server != "in-process", res.Events != 300, res.Streams != 3, res.EventBytes != 700, res.Rejected != 0:
+		t.Errorf("result %+v", res)
+	case !(res.EventsPerSecond > 0 && res.AckP50Millis > 0 && res.AckP50Millis <= res.AckP99Millis && res.AckP99Millis <= res.AckMaxMillis):
+		t.Errorf("measurements %+v", res)
+	case res.EndToEndSeconds == nil || *res.EndToEndSeconds < res.Seconds*0.99 || res.QueryableAfterAck == nil:
+		t.Errorf("end to end not measured: %+v", res)
+	}
+	if !strings.Contains(errOut, "events/s") || !strings.Contains(errOut, "p99") {
+		t.Errorf("no summary on stderr: %s", errOut)
+	}
+}
+
+// TestBenchWithoutReader runs bench against a server that lets the key
+// append but not read, as one that checks roles does for an agent key: the
+// load is measured, end to end is not, and bench says why.
+func TestBenchWithoutReader(t *testing.T) {
+	s := startCLIServer(t, server.WithInterceptors(nil, []grpc.StreamServerInterceptor{
+		func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if info.FullMethod == agenttrailv1.QueryService_Query_FullMethodName {
+				return status.Error(codes.PermissionDenied, "agents may not read")
+			}
+			return h(srv, ss)
+		},
+	}))
+	out, errOut, code := runCLI(t, "bench", "--addr", s.addr, "--events", "50", "--streams", "2", "--size", "600")
+	if code != 0 {
+		t.Fatalf("exit status %d: %s", code, errOut)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	if res.Server != s.addr || res.Events != 50 || res.EventsPerSecond <= 0 || res.EndToEndSeconds != nil {
+		t.Errorf("result %+v, want the load measured and no end to end", res)
+	}
+	if !strings.Contains(errOut, "PermissionDenied") || !strings.Contains(errOut, "--read-key") {
+		t.Errorf("stderr %q does not say why end to end was not measured", errOut)
+	}
+}
+
+func TestBenchUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--events", "0"},
+		{"--size", "10"},
+		{"--streams", "0"},
+		{"--events", "2", "--streams", "3"},
+		{"--in-flight", "0"},
+	} {
+		if _, errOut, code := runCLI(t, append([]string{"bench"}, args...)...); code != 2 {
+			t.Errorf("%q: exit status %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+}

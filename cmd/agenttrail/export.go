@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/agenttrail/agenttrail/clients/go/client"
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+func init() {
+	register(command{name: "export", summary: "write matching events with proofs, to verify without the server", setup: exportCommand})
+}
+
+func exportCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
+	conn := addConnFlags(fs)
+	filter := addFilterFlags(fs)
+	verifierKey := addVerifierKeyFlag(fs)
+	setUsage(fs, "agenttrail export [flags] > FILE", `
+Write the events that match the filter flags, in log order, as JSON lines
+that anyone can verify without the server (agenttrail verify --export FILE
+does): a first line with the latest signed checkpoint and the log's
+verifier key, then one line per event with its agenttrail.v1.Entry (in your
+view) and its inclusion proof against that checkpoint. Events newer than
+the checkpoint are left out. Each entry is verified before it is written.`)
+	return func(ctx context.Context, args []string) error {
+		if err := noArgs(args); err != nil {
+			return err
+		}
+		f, err := filter.filter()
+		if err != nil {
+			return err
+		}
+		c, err := conn.dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		v, err := verifierFor(ctx, c, *verifierKey, errOut)
+		if err != nil {
+			return err
+		}
+		n, size, err := export(ctx, c, v, f, out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "exported %s with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
+		return nil
+	}
+}
+
+// export writes the header line and an entry line for every match below
+// the latest checkpoint's size, and returns how many and that size.
+func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agenttrailv1.Filter, out io.Writer) (int, uint64, error) {
+	cp, err := c.Checkpoint(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	head, err := v.Checkpoint(cp)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	}
+	cpJSON, err := marshalLine(cp)
+	if err != nil {
+		return 0, 0, err
+	}
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	if err := writeJSONLine(w, exportHeader{Format: exportFormat, VerifierKey: v.Key(), Checkpoint: cpJSON}); err != nil {
+		return 0, 0, err
+	}
+	// Only what the checkpoint covers can be proved against it.
+	if f.ToIndex == nil || *f.ToIndex > head.Size {
+		size := head.Size
+		f.ToIndex = &size
+	}
+	if *f.ToIndex <= f.GetFromIndex() {
+		return 0, head.Size, w.Flush()
+	}
+	n := 0
+	req := &agenttrailv1.QueryRequest{Filter: f}
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
+		if err != nil {
+			return n, head.Size, err
+		}
+		index := e.GetStamp().GetLogIndex()
+		proof, err := c.InclusionProof(ctx, index, head.Size)
+		if err != nil {
+			return n, head.Size, err
+		}
+		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+			return n, head.Size, fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
+		}
+		proof.Checkpoint = nil // the header's
+		entryJSON, err := marshalLine(e)
+		if err != nil {
+			return n, head.Size, err
+		}
+		proofJSON, err := marshalLine(proof)
+		if err != nil {
+			return n, head.Size, err
+		}
+		if err := writeJSONLine(w, exportLine{Entry: entryJSON, Proof: proofJSON}); err != nil {
+			return n, head.Size, err
+		}
+		n++
+	}
+	return n, head.Size, w.Flush()
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

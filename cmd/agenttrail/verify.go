@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/clients/go/verify"
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+func init() {
+	register(command{name: "verify", summary: "verify the log: online, a stopped server's data, or an export", setup: verifyCommand})
+}
+
+func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
+	conn := addConnFlags(fs)
+	verifierKey := addVerifierKeyFlag(fs)
+	var from, to optUint
+	fs.Var(&from, "from", "online: the first log `index` to verify (default 0)")
+	fs.Var(&to, "to", "online: verify up to this log `index`, exclusive (default: the latest checkpoint's size)")
+	stateFile := fs.String("state", "", "online: JSON `file` keeping the last verified checkpoint and the key; the log must be\nconsistent with it, and it is updated when verification succeeds")
+	data := fs.String("data", "", "offline: verify the data directory `dir` of a stopped server from its raw bytes")
+	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
+	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
+Verify the log; a failure is reported with the first bad log index and
+exit status 1.
+
+Online (the default), against a running server: check the latest signed
+checkpoint with --verifier-key (or the key of the --state file, or else the
+server's own key, trusted on first use, with a warning); check that the log
+is consistent with the checkpoint kept in --state, if any; then fetch each
+event of [--from, --to) and check its commitment (leaf hash, and content
+digest when your view shows the content) and its inclusion proof against
+the checkpoint. On success the --state file is updated to the checkpoint.
+
+--data DIR: recompute the whole log of a stopped server from its stored
+bytes (every leaf, content digest, tree hash and signed checkpoint).
+
+--export FILE: check an export (the checkpoint's signature, and each
+event's commitment and inclusion proof) without any server.`)
+	return func(ctx context.Context, args []string) error {
+		if err := noArgs(args); err != nil {
+			return err
+		}
+		online := from.set || to.set || *stateFile != ""
+		switch {
+		case *data != "" && *exportFile != "":
+			return usageError{"--data and --export exclude each other"}
+		case (*data != "" || *exportFile != "") && online:
+			return usageError{"--from, --to and --state are for online verification, not with --data or --export"}
+		case from.set && to.set && to.v <= from.v:
+			return usageError{"--to must be greater than --from"}
+		case *data != "":
+			return verifyData(ctx, *data, *verifierKey, out, errOut)
+		case *exportFile != "":
+			f, err := os.Open(*exportFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rep, err := verifyExport(f, *verifierKey, errOut)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "export verified: %s", count(rep.events, "event"))
+			if rep.events > 0 {
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.first, rep.last, rep.contentChecked)
+			}
+			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.head.Origin, count(rep.head.Size, "event"), rep.head.Root, rep.key)
+			return nil
+		}
+		c, err := conn.dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile}, out, errOut)
+	}
+}
+
+// verifyData verifies a stopped server's data directory.
+func verifyData(ctx context.Context, dir, key string, out, errOut io.Writer) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
+	}
+	if key == "" {
+		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept in %s itself\n", dir)
+	}
+	rep, err := store.VerifyDir(ctx, dir, key)
+	switch {
+	case errors.Is(err, store.ErrInvalidArgument) && key != "":
+		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	case errors.Is(err, store.ErrInvalidArgument):
+		return usageError{fmt.Sprintf("%v: pass the log's key with --verifier-key", err)}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Problem != nil {
+		fmt.Fprintf(out, "tree size %d: %s checked before the first problem\n", rep.TreeSize, count(rep.Checkpoints, "signed checkpoint"))
+		return fmt.Errorf("event %d does not verify: %s", rep.Problem.Index, rep.Problem.Reason)
+	}
+	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %s\n", rep.TreeSize, rep.From, rep.To, count(rep.Checkpoints, "signed checkpoint"))
+	fmt.Fprintln(out, "data verified: every event agrees with the Merkle log and its signed checkpoints")
+	return nil
+}
+
+type onlineOptions struct {
+	key   string
+	from  uint64
+	to    optUint
+	state string
+}
+
+// verifyOnline is verify against a running server.
+func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, errOut io.Writer) error {
+	var st *verifyState
+	if o.state != "" {
+		var err error
+		if st, err = loadState(o.state); err != nil {
+			return err
+		}
+	}
+	key := o.key
+	if st != nil {
+		switch {
+		case key == "":
+			key = st.VerifierKey
+		case key != st.VerifierKey:
+			return fmt.Errorf("--verifier-key differs from the key the state file %s pins (%s); if the log's signing key was rotated on purpose, start a new state file", o.state, st.VerifierKey)
+		}
+	}
+	v, err := verifierFor(ctx, c, key, errOut)
+	if err != nil {
+		return err
+	}
+	cp, err := c.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	head, err := v.Checkpoint(cp)
+	if err != nil {
+		return fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	}
+	fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
+
+	if st != nil {
+		old, err := st.head(v)
+		if err != nil {
+			return fmt.Errorf("--state %s: %w", o.state, err)
+		}
+		var proof *agenttrailv1.GetConsistencyProofResponse
+		if old.Size < head.Size {
+			if proof, err = c.ConsistencyProof(ctx, old.Size, head.Size); err != nil {
+				return err
+			}
+		}
+		if _, err := v.VerifyConsistency(old, cp, proof); err != nil {
+			return fmt.Errorf("the log is not consistent with the checkpoint in --state %s (%d events, root %x): %w", o.state, old.Size, old.Root, err)
+		}
+		fmt.Fprintf(out, "consistent with the checkpoint of %s in %s\n", count(old.Size, "event"), o.state)
+	}
+
+	to := head.Size
+	if o.to.set {
+		if o.to.v > head.Size {
+			fmt.Fprintf(errOut, "warning: the latest signed checkpoint covers events below %d only; verifying up to it, not to --to %d\n", head.Size, o.to.v)
+		} else {
+			to = o.to.v
+		}
+	}
+	n, content, err := verifyRange(ctx, c, v, cp, head, o.from, to)
+	if err != nil {
+		return err
+	}
+	switch {
+	case n > 0 && content == n:
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content included\n", o.from, to, count(n, "event"))
+	case n > 0:
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)\n", o.from, to, count(n, "event"), content)
+	default:
+		fmt.Fprintf(out, "no events in [%d, %d) to verify\n", o.from, to)
+	}
+	if o.state != "" {
+		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "state %s now holds the checkpoint of %s\n", o.state, count(head.Size, "event"))
+	}
+	return nil
+}
+
+// verifyRange fetches the events of [from, to) and checks each against
+// the checkpoint, with its inclusion proof. It returns how many it checked
+// and how many of those had their content checked too.
+func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (n, content int, err error) {
+	if from >= to {
+		return 0, 0, nil
+	}
+	next := from
+	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
+		if err != nil {
+			return n, content, err
+		}
+		index := e.GetStamp().GetLogIndex()
+		if index != next {
+			return n, content, fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
+		}
+		proof, err := c.InclusionProof(ctx, index, head.Size)
+		if err != nil {
+			return n, content, fmt.Errorf("event %d: %w", index, err)
+		}
+		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+			return n, content, fmt.Errorf("event %d does not verify: %w", index, err)
+		}
+		n++
+		next++
+		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
+			content++
+		}
+	}
+	if next != to {
+		return n, content, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
+	}
+	return n, content, nil
+}
