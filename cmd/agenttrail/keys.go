@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -15,10 +13,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -31,20 +25,17 @@ func init() {
 }
 
 // keyTarget is where keys commands act: a stopped server's data directory
-// (offline) or a running server through AdminService (online).
+// (offline, --data) or a running server through AdminService (online, the
+// connection flags every client command has, with an admin --key).
 type keyTarget struct {
-	data, addr, key, tlsCA string
-	useTLS                 bool
+	data string
+	conn *connFlags
 }
 
 func (k *keyTarget) flags(fs *flag.FlagSet) {
-	fs.StringVar(&k.data, "data", "", "data directory of a stopped server: manage keys offline")
-	fs.StringVar(&k.addr, "addr", "", "address of a running server: manage keys online with an admin --key")
-	fs.StringVar(&k.key, "key", "", "admin API key, for --addr")
-	fs.BoolVar(&k.useTLS, "tls", false, "connect with TLS (system roots), for --addr")
-	fs.StringVar(&k.tlsCA, "tls-ca", "", "CA certificate file (PEM) of the server, for --addr (implies --tls)")
+	fs.StringVar(&k.data, "data", "", "data directory of a stopped server: manage keys offline (without it, keys are\nmanaged online on --addr with an admin --key)")
+	k.conn = addConnFlags(fs)
 }
-
 func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
 	var t keyTarget
 	t.flags(fs)
@@ -72,9 +63,8 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 		if len(args) != 1 {
 			return usageError{"want one action: create, list or revoke, then its flags"}
 		}
-		if (t.data == "") == (t.addr == "") {
-			return usageError{"give either --data (offline) or --addr (online)"}
-		}
+		// --data means offline; otherwise the connection flags (and
+		// AGENTTRAIL_ADDR, AGENTTRAIL_KEY) say which server to ask.
 		switch args[0] {
 		case "create":
 			spec := auth.KeySpec{Principal: *principal, Role: auth.Role(*role), AgentID: *agentID}
@@ -137,31 +127,16 @@ func (t *keyTarget) openOffline(ctx context.Context) (*store.Store, error) {
 	return st, err
 }
 
+// admin dials the server's AdminService with the connection flags.
 func (t *keyTarget) admin(ctx context.Context) (agenttrailv1.AdminServiceClient, context.Context, func(), error) {
-	if t.key == "" {
+	if t.conn.key == "" {
 		return nil, nil, nil, usageError{"--key: an admin API key is needed online"}
 	}
-	creds := insecure.NewCredentials()
-	if t.useTLS || t.tlsCA != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if t.tlsCA != "" {
-			pem, err := os.ReadFile(t.tlsCA)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, nil, nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", t.tlsCA)
-			}
-		}
-		creds = credentials.NewTLS(cfg)
-	}
-	conn, err := grpc.NewClient(t.addr, grpc.WithTransportCredentials(creds))
+	cl, err := t.conn.dial()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+t.key)
-	return agenttrailv1.NewAdminServiceClient(conn), ctx, func() { conn.Close() }, nil
+	return agenttrailv1.NewAdminServiceClient(cl.Conn()), ctx, func() { cl.Close() }, nil
 }
 
 func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth.KeySpec) error {
