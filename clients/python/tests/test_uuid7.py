@@ -1,0 +1,59 @@
+"""agenttrail.uuid7: RFC 9562 UUIDv7 event ids."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from agenttrail import uuid7
+from agenttrail._ids import uuid7_str
+
+
+def test_layout_version_and_variant() -> None:
+    u = uuid7()
+    assert isinstance(u, uuid.UUID)
+    assert u.version == 7
+    assert u.variant == uuid.RFC_4122
+    assert (u.int >> 76) & 0xF == 7
+    assert (u.int >> 62) & 0b11 == 0b10
+
+
+def test_timestamp_is_unix_milliseconds() -> None:
+    before = time.time_ns() // 1_000_000
+    u = uuid7()
+    after = time.time_ns() // 1_000_000
+    ms = u.int >> 80
+    # The counter may carry the timestamp a millisecond ahead, never more
+    # here, where few ids are made.
+    assert before <= ms <= after + 1
+
+
+def test_strictly_increasing_within_a_process() -> None:
+    ids = [uuid7().int for _ in range(50_000)]
+    assert all(a < b for a, b in zip(ids, ids[1:]))
+
+
+def test_string_form_is_canonical_and_sorts_like_the_ids() -> None:
+    strings = [uuid7_str() for _ in range(1000)]
+    for s in strings:
+        assert str(uuid.UUID(s)) == s
+        assert uuid.UUID(s).version == 7
+    assert strings == sorted(strings)
+
+
+def test_unique_across_threads() -> None:
+    out: list[list[str]] = [[] for _ in range(4)]
+
+    def make(bucket: list[str]) -> None:
+        bucket.extend(uuid7_str() for _ in range(10_000))
+
+    threads = [threading.Thread(target=make, args=(b,)) for b in out]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [s for b in out for s in b]
+    assert len(set(every)) == len(every)
+    for b in out:
+        assert b == sorted(b)
