@@ -382,14 +382,12 @@ class Delivery:
                 self._stream_id += 1
                 stream_id = self._stream_id
                 self._streams += 1
-            answered, error = self._stream(stream_id)
+            answered, _ = self._stream(stream_id)
             with self._lock:
                 if self._stopping:
                     return
             if answered:
                 attempt = 0
-            if error is not None:
-                self._last_failure(error)
             # Back off before the next stream, whether or not events wait:
             # a server that refuses every stream is not asked again at once.
             delay = random.uniform(0, min(self._max_backoff, self._initial_backoff * 2**attempt))
@@ -436,6 +434,9 @@ class Delivery:
             self._ring()  # wakes the retired iterator, should it be waiting
         if error is None and not stopping:
             error = _ProtocolError("the server ended the Append stream before the client did")
+        if error is not None:
+            # Before any rejection, so that whoever a rejection wakes sees why.
+            self._last_failure(error)
         if isinstance(error, grpc.RpcError) and _code(error) in _FATAL:
             self._reject_all(error)
         return answered, error
@@ -466,11 +467,12 @@ class Delivery:
                 rejected = self._record(item, code, rej.message, rej.field)
             else:
                 raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
-            self._answered += 1
-            if self._waiters:
-                self._progress.notify_all()
+            if rejected is None:
+                self._answered += 1
+                if self._waiters:
+                    self._progress.notify_all()
         if rejected is not None:
-            self._notify(rejected)
+            self._report([rejected])
 
     def _requests(self, stream_id: int) -> Iterator[bytes]:
         """The request iterator of one stream, run by grpcio's sending
@@ -514,10 +516,8 @@ class Delivery:
                             continue
                         self._inflight.append(item)
                         batch.append(item)
-                    if too_large and self._waiters:
-                        self._progress.notify_all()
-            for rejected in too_large:
-                self._notify(rejected)
+            if too_large:
+                self._report(too_large)
             if batch:
                 return batch
             if waiting and not lingered and not too_large:
@@ -533,7 +533,6 @@ class Delivery:
 
     def _too_large(self, item: _Item) -> RejectedEvent:
         """Rejects an event too large to send; _lock is held."""
-        self._answered += 1
         return self._record(
             item,
             grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -543,13 +542,25 @@ class Delivery:
         )
 
     def _record(self, item: _Item, code: grpc.StatusCode, message: str, field: str) -> RejectedEvent:
-        """Counts and keeps a rejection; _lock is held."""
+        """Counts and keeps a rejection; _lock is held. The event counts as
+        answered once :meth:`_report` has reported it."""
         rejected = RejectedEvent(
             event_id=item[0], session_id=item[2], kind=item[3], code=code, message=message, field=field
         )
         self._rejected += 1
         self._rejections.append(rejected)
         return rejected
+
+    def _report(self, rejected: list[RejectedEvent]) -> None:
+        """Reports rejections (log, callback), then counts their events as
+        answered: when flush returns, every rejection has been reported.
+        _lock is not held."""
+        for r in rejected:
+            self._notify(r)
+        with self._lock:
+            self._answered += len(rejected)
+            if self._waiters:
+                self._progress.notify_all()
 
     def _notify(self, rejected: RejectedEvent) -> None:
         """Logs a rejection and calls the rejection callback; _lock is not
@@ -578,9 +589,6 @@ class Delivery:
             while not self._inbox.empty():
                 items.append(self._inbox.get_nowait())
             rejected = [self._record(item, code, f"the Append stream failed: {details}", "") for item in items]
-            self._answered += len(items)
-            if self._waiters:
-                self._progress.notify_all()
         if rejected:
             log.error(
                 "agenttrail: the server refused the Append stream (%s: %s): %d events rejected",
@@ -588,8 +596,7 @@ class Delivery:
                 details,
                 len(rejected),
             )
-        for r in rejected:
-            self._notify(r)
+            self._report(rejected)
 
     def _last_failure(self, error: _StreamError) -> None:
         if isinstance(error, grpc.RpcError):
