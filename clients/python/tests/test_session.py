@@ -318,6 +318,24 @@ class PaymentDeclined(Exception):
     """An agent's own exception, for the FAILED detail."""
 
 
+def test_event_ids_can_be_made_beforehand(server: Server, connect: Connect) -> None:
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        tool_id = str(agenttrail.uuid7())
+        approval_id = session.approval(decision="approved", gated_event_id=tool_id)
+        assert session.tool_call(tool_name="refund", event_id=tool_id, approval_required=True) == tool_id
+        with pytest.raises(ValueError, match="event_id must be 1 to 128 characters"):
+            session.output(text="x", event_id="not an id")
+        with pytest.raises(ValueError, match="parent_event_id must be 1 to 128 characters"):
+            session.output(text="x", parent_event_id="not/an/id")
+    assert writer.flush(30)
+    events = {e.event.event_id: e.event for e in reader.query(session_id=session.session_id)}
+    assert events[approval_id].human_approval.gated_event_id == tool_id
+    assert events[tool_id].parent_event_id == approval_id
+    assert events[tool_id].step == 3
+
+
 def test_session_ended_by_an_exception_records_failed(server: Server, connect: Connect) -> None:
     writer = connect(server)
     reader = connect(server, role="compliance")

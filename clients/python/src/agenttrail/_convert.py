@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,6 +30,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 def _type_name(value: object) -> str:
     return type(value).__name__
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def check_id(field: str, value: object) -> str:
+    """Returns value if it is an agenttrail id: 1 to 128 characters from
+    [A-Za-z0-9._:-], starting with a letter or digit (as the server
+    requires of event, session, agent and user ids)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, got {_type_name(value)}")
+    if not _ID.fullmatch(value):
+        raise ValueError(
+            f"{field} must be 1 to 128 characters from [A-Za-z0-9._:-], starting with a letter or digit"
+        )
+    return value
 
 
 def text(value: object, field: str) -> str:

@@ -43,7 +43,6 @@ __all__ = ["Client", "Tail"]
 log = logging.getLogger("agenttrail")
 
 _VERSION = "0.1.0"
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 #: Largest request the client sends; the server's default limit is 4 MiB.
 _MAX_MESSAGE_BYTES = 4 << 20
@@ -171,7 +170,7 @@ class Client:
         if max_backoff < initial_backoff:
             raise ValueError("max_backoff must be at least initial_backoff")
         if agent_id is not None:
-            _check_id("agent_id", agent_id)
+            cv.check_id("agent_id", agent_id)
         if agent_version is not None:
             cv.text(agent_version, "agent_version")
         metadata: tuple[tuple[str, str], ...] = ()
@@ -356,13 +355,13 @@ class Client:
             raise ClientClosedError("the agenttrail client is closed: no session can start")
         if session_id is None:
             session_id = _ids.uuid7_str()
-        _check_id("session_id", session_id)
+        cv.check_id("session_id", session_id)
         agent_id = agent_id if agent_id is not None else self._agent_id
         if agent_id is None:
             raise ValueError("a session needs an agent_id: give it to Client() or to session()")
-        _check_id("agent_id", agent_id)
+        cv.check_id("agent_id", agent_id)
         if user_id is not None and user_id != "":
-            _check_id("user_id", user_id)
+            cv.check_id("user_id", user_id)
         if system_prompt is not None:
             cv.text(system_prompt, "system_prompt")
             if system_prompt_hash is None:
@@ -833,15 +832,6 @@ def _read(path: str | os.PathLike[str] | None) -> bytes | None:
         return None
     with open(path, "rb") as f:
         return f.read()
-
-
-def _check_id(field: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise TypeError(f"{field} must be a str, got {type(value).__name__}")
-    if not _ID.fullmatch(value):
-        raise ValueError(
-            f"{field} must be 1 to 128 characters from [A-Za-z0-9._:-], starting with a letter or digit"
-        )
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -60,6 +60,10 @@ class Session:
     - ``occurred_at``: when the step happened, a timezone-aware datetime.
       By default, now.
     - ``labels``: labels for this event, added to the session's.
+    - ``event_id``: the event's id. By default a new UUIDv7; pass one made
+      beforehand with :func:`agenttrail.uuid7` when another event must name
+      this one before it is logged, such as the approval of a tool call that
+      runs (and is logged) after the approval.
 
     Each method builds the event, gives it a new UUIDv7 event id and the
     session's next step number (from 1), puts it in the client's delivery
@@ -188,7 +192,7 @@ class Session:
         req = self._event(occurred_at, labels)
         ev = req.event
         ev.session_start.CopyFrom(self._start)
-        return self._log(req, None, "start")
+        return self._log(req, None, "start", None)
 
     def end(
         self,
@@ -220,7 +224,7 @@ class Session:
         end.reason = cv.END_REASON(reason, "session_end.reason")  # type: ignore[assignment]
         if detail is not None:
             end.detail = cv.text(detail, "session_end.detail")
-        return self._log(req, None, "end")
+        return self._log(req, None, "end", None)
 
     # --- Events ---------------------------------------------------------------------
 
@@ -248,6 +252,7 @@ class Session:
         max_tokens: int | None = None,
         error_type: str | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -307,7 +312,7 @@ class Session:
             cv.set_duration(p.latency, latency, "llm_call.latency")
         if time_to_first_token is not None:
             cv.set_duration(p.time_to_first_token, time_to_first_token, "llm_call.time_to_first_token")
-        return self._log(req, parent_event_id, "llm_call")
+        return self._log(req, parent_event_id, "llm_call", event_id)
 
     def tool_call(
         self,
@@ -324,6 +329,7 @@ class Session:
         approval_required: bool | None = None,
         exception: BaseException | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -377,7 +383,7 @@ class Session:
             p.outcome = event_pb2.TOOL_OUTCOME_SUCCESS
         if duration is not None:
             cv.set_duration(p.duration, duration, "tool_call.duration")
-        return self._log(req, parent_event_id, "tool_call")
+        return self._log(req, parent_event_id, "tool_call", event_id)
 
     def reasoning(
         self,
@@ -386,6 +392,7 @@ class Session:
         plan_steps: Sequence[str] | None = None,
         confidence: float | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -398,7 +405,7 @@ class Session:
         cv.assign(p, "reasoning", (("thought", thought), ("confidence", confidence)))
         if plan_steps is not None:
             p.plan_steps.extend(cv.strings(plan_steps, "reasoning.plan_steps"))
-        return self._log(req, parent_event_id, "reasoning")
+        return self._log(req, parent_event_id, "reasoning", event_id)
 
     def approval(
         self,
@@ -412,6 +419,7 @@ class Session:
         edited_content: str | None = None,
         wait_duration: Duration | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -446,7 +454,7 @@ class Session:
         )
         if wait_duration is not None:
             cv.set_duration(p.wait_duration, wait_duration, "human_approval.wait_duration")
-        return self._log(req, parent_event_id, "human_approval")
+        return self._log(req, parent_event_id, "human_approval", event_id)
 
     def error(
         self,
@@ -458,6 +466,7 @@ class Session:
         retryable: bool | None = None,
         exception: BaseException | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -490,7 +499,7 @@ class Session:
                 ("retryable", retryable),
             ),
         )
-        return self._log(req, parent_event_id, "error")
+        return self._log(req, parent_event_id, "error", event_id)
 
     def output(
         self,
@@ -499,6 +508,7 @@ class Session:
         final: bool | None = None,
         media_type: str | None = None,
         parent_event_id: str | None = None,
+        event_id: str | None = None,
         occurred_at: datetime | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> str:
@@ -512,7 +522,7 @@ class Session:
             "output",
             (("text", cv.text(text, "output.text")), ("final", final), ("media_type", media_type)),
         )
-        return self._log(req, parent_event_id, "output")
+        return self._log(req, parent_event_id, "output", event_id)
 
     # --- Building and logging -----------------------------------------------------
 
@@ -533,12 +543,18 @@ class Session:
             cv.string_map(ev.labels, labels, "labels")
         return req
 
-    def _log(self, req: append_service_pb2.AppendRequest, parent_event_id: str | None, what: str) -> str:
+    def _log(
+        self, req: append_service_pb2.AppendRequest, parent_event_id: str | None, what: str, event_id: str | None
+    ) -> str:
         """Numbers, links, encodes and enqueues a built event; updates the
         session's counts. what is "start", "end" or the payload."""
         ev = req.event
         if parent_event_id is not None:
-            ev.parent_event_id = cv.text(parent_event_id, "parent_event_id")
+            if parent_event_id:
+                cv.check_id("parent_event_id", parent_event_id)
+            ev.parent_event_id = parent_event_id
+        if event_id is not None:
+            cv.check_id("event_id", event_id)
         with self._lock:
             if what == "start":
                 if self._state != _NEW:
@@ -549,7 +565,8 @@ class Session:
                 )
             elif self._state == _ENDED:
                 raise SessionStateError(f"session {self._session_id} has ended: no more events can be logged")
-            event_id = _ids.uuid7_str()
+            if event_id is None:
+                event_id = _ids.uuid7_str()
             ev.event_id = event_id
             step = self._step + 1
             ev.step = step
