@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -57,3 +58,21 @@ def test_unique_across_threads() -> None:
     assert len(set(every)) == len(every)
     for b in out:
         assert b == sorted(b)
+
+
+def test_a_forked_child_draws_its_own_random_bits() -> None:
+    uuid7_str()  # the parent has a pool of random bytes now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write one id and leave at once
+        try:
+            os.write(write, uuid7_str().encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = uuid7_str()
+    assert child and child != parent
+    assert uuid.UUID(child).int & 0xFFFF_FFFF != uuid.UUID(parent).int & 0xFFFF_FFFF

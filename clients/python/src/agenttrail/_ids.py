@@ -32,17 +32,39 @@ _SEED_MASK = (1 << (_COUNTER_BITS - 1)) - 1
 _VERSION = 0x7 << 76
 _VARIANT = 0b10 << 62
 
+_POOL_SIZE = 4000  # random bytes read at a time: 400 ids
+
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
+_pool = b""
+_pool_at = 0
+
+
+def _reset_after_fork() -> None:
+    """Drops the random pool and clock state in a forked child, which must
+    never reuse its parent's random bits."""
+    global _lock, _pool, _pool_at, _last_ms, _counter
+    _lock = threading.Lock()
+    _pool, _pool_at, _last_ms, _counter = b"", 0, 0, 0
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _next_int() -> int:
     """Returns the next UUIDv7 of this process as a 128-bit integer."""
-    global _last_ms, _counter
-    rand = int.from_bytes(os.urandom(10), "big")  # 80 bits: 41 seed, 32 random
+    global _last_ms, _counter, _pool, _pool_at
     ms = time.time_ns() // 1_000_000
     with _lock:
+        # The random bits come from os.urandom, read 400 ids' worth at a
+        # time: os.urandom releases the interpreter lock, and an agent's
+        # thread that released it for every event would wait for the
+        # delivery threads to hand it back.
+        if _pool_at + 10 > len(_pool):
+            _pool, _pool_at = os.urandom(_POOL_SIZE), 0
+        rand = int.from_bytes(_pool[_pool_at : _pool_at + 10], "big")  # 80 bits: 41 seed, 32 random
+        _pool_at += 10
         if ms > _last_ms:
             _last_ms, _counter = ms, (rand >> 32) & _SEED_MASK
         else:
@@ -63,9 +85,10 @@ def _next_int() -> int:
 
 def uuid7() -> uuid.UUID:
     """Returns a new UUIDv7 (RFC 9562): 48 bits of Unix time in
-    milliseconds, then a 42-bit counter and 32 random bits. Ids from one
-    process are strictly increasing, so they sort by creation time; the
-    random bits keep ids of different processes apart. Thread-safe.
+    milliseconds, then a 42-bit counter and 32 random bits (from
+    os.urandom). Ids from one process are strictly increasing, so they sort
+    by creation time; the random bits keep ids of different processes apart.
+    Thread-safe, and safe across os.fork.
 
     agenttrail clients use these as event ids (Event.event_id), the
     idempotency key of Append, and as default session ids.
