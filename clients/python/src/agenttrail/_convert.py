@@ -26,6 +26,7 @@ from google.protobuf.message import Message
 from agenttrail.v1 import event_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _type_name(value: object) -> str:
@@ -95,6 +96,8 @@ _EXPECTED = {
 def items(value: object, field: str) -> Iterator[tuple[int, Any]]:
     """Enumerates a sequence argument. A str, bytes or mapping, which would
     iterate over characters or keys, raises TypeError instead."""
+    if type(value) is list or type(value) is tuple:  # the common case, without ABC checks
+        return enumerate(value)
     if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
         raise TypeError(f"{field} must be a list (or other iterable) of items, got {_type_name(value)}")
     return enumerate(value)
@@ -151,9 +154,9 @@ def set_duration(dst: duration_pb2.Duration, value: object, field: str) -> None:
     """Sets a Duration from a timedelta, or from a number of seconds (int or
     float). Negative, NaN and infinite durations are refused."""
     if isinstance(value, timedelta):
-        if value < timedelta(0):
+        micros = value // _MICROSECOND
+        if micros < 0:
             raise ValueError(f"{field} must not be negative")
-        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
         seconds, us = divmod(micros, 1_000_000)
         nanos = us * 1000
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -183,8 +186,15 @@ class Enum:
                 self._by_name[short] = v.number
                 if v.number != 0:
                     self._short.append(short.lower())
+        # The spellings met most, looked up before any normalizing.
+        self._exact = dict(self._by_name)
+        self._exact.update((k.lower(), n) for k, n in self._by_name.items())
 
     def __call__(self, value: object, field: str) -> int:
+        if type(value) is str:
+            number = self._exact.get(value)
+            if number is not None:
+                return number
         if isinstance(value, bool):
             raise TypeError(f"{field} must be a {self.name} name or value, got bool")
         if isinstance(value, int):
@@ -213,6 +223,8 @@ EVENT_KIND = Enum(event_pb2.EventKind.DESCRIPTOR, "EVENT_KIND_")
 def _mapping(value: object, cls: type[Message], field: str) -> Mapping[str, Any] | None:
     """Returns value as a mapping, or None when it is already a cls message
     (the caller copies it); raises TypeError for anything else."""
+    if type(value) is dict:  # the common case, without ABC checks
+        return value
     if isinstance(value, cls):
         return None
     if not isinstance(value, Mapping):
@@ -300,4 +312,4 @@ def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
     for key in m:
         if key not in ("currency_code", "micros"):
             raise _unknown(field, key, event_pb2.Cost)
-    assign(dst, field, ((k, m.get(k)) for k in ("currency_code", "micros")))
+    assign(dst, field, (("currency_code", m.get("currency_code")), ("micros", m.get("micros"))))
