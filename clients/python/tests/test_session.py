@@ -207,7 +207,7 @@ def test_every_event_kind_round_trips(server: Server, connect: Connect) -> None:
             max_tokens=512,
         )
     )
-    tool = envelope(tool_id, 3, llm_id, at(2))
+    tool = envelope(tool_id, 3, start_id, at(2))
     tool.tool_call.CopyFrom(
         event_pb2.ToolCall(
             tool_name="orders.lookup",
@@ -220,7 +220,7 @@ def test_every_event_kind_round_trips(server: Server, connect: Connect) -> None:
             approval_required=True,
         )
     )
-    approval = envelope(approval_id, 4, tool_id, at(3))
+    approval = envelope(approval_id, 4, start_id, at(3))
     approval.human_approval.CopyFrom(
         event_pb2.HumanApproval(
             kind=event_pb2.HUMAN_ACTION_KIND_APPROVAL,
@@ -232,7 +232,7 @@ def test_every_event_kind_round_trips(server: Server, connect: Connect) -> None:
             wait_duration=dur(seconds=30),
         )
     )
-    reasoning = envelope(reasoning_id, 5, approval_id, at(4))
+    reasoning = envelope(reasoning_id, 5, start_id, at(4))
     reasoning.reasoning.CopyFrom(
         event_pb2.Reasoning(
             thought="The order was delivered; refund it.",
@@ -250,9 +250,9 @@ def test_every_event_kind_round_trips(server: Server, connect: Connect) -> None:
             retryable=True,
         )
     )
-    output = envelope(output_id, 7, error_id, at(6))
+    output = envelope(output_id, 7, start_id, at(6))
     output.output.CopyFrom(event_pb2.Output(text="Your refund is on its way.", final=True, media_type="text/plain"))
-    end = envelope(end_id, 8, output_id, at(7))
+    end = envelope(end_id, 8, start_id, at(7))
     end.session_end.CopyFrom(
         event_pb2.SessionEnd(
             reason=event_pb2.END_REASON_COMPLETED,
@@ -295,6 +295,9 @@ def test_session_counts_defaults_and_links(server: Server, connect: Connect) -> 
     events = {e.event.event_id: e.event for e in session_entries(reader, session.session_id)}
     assert len(events) == 8
     assert events[a].parent_event_id == session.start_event_id
+    assert events[session.start_event_id].parent_event_id == ""
+    defaults = [e for e in events.values() if e.event_id not in (session.start_event_id, orphan)]
+    assert {e.parent_event_id for e in defaults} == {session.start_event_id}, "the default parent is the start"
     assert events[ok].tool_call.outcome == event_pb2.TOOL_OUTCOME_SUCCESS
     f = events[failed].tool_call
     assert (f.outcome, f.error_type, f.error_message) == (event_pb2.TOOL_OUTCOME_ERROR, "TimeoutError", "no answer in 10s")
@@ -324,7 +327,9 @@ def test_event_ids_can_be_made_beforehand(server: Server, connect: Connect) -> N
     with writer.session() as session:
         tool_id = str(agenttrail.uuid7())
         approval_id = session.approval(decision="approved", gated_event_id=tool_id)
-        assert session.tool_call(tool_name="refund", event_id=tool_id, approval_required=True) == tool_id
+        assert session.tool_call(
+            tool_name="refund", event_id=tool_id, approval_required=True, parent_event_id=approval_id
+        ) == tool_id
         with pytest.raises(ValueError, match="event_id must be 1 to 128 characters"):
             session.output(text="x", event_id="not an id")
         with pytest.raises(ValueError, match="parent_event_id must be 1 to 128 characters"):
@@ -344,11 +349,14 @@ def test_session_ended_by_an_exception_records_failed(server: Server, connect: C
             session.tool_call(tool_name="pay", arguments={"invoice": 7})
             raise PaymentDeclined("card expired")
     assert writer.flush(30)
-    end = session_entries(reader, session.session_id)[-1].event
+    *_, error, end = [e.event for e in session_entries(reader, session.session_id)]
+    name = f"{__name__}.PaymentDeclined"
+    assert (error.error.error_type, error.error.message) == (name, "card expired")
+    assert "raise PaymentDeclined" in error.error.stack_trace
     assert end.WhichOneof("payload") == "session_end"
     assert end.session_end.reason == event_pb2.END_REASON_FAILED
-    assert end.session_end.detail == f"{__name__}.PaymentDeclined: card expired"
-    assert end.session_end.tool_call_count == 1
+    assert end.session_end.detail == name
+    assert (end.session_end.tool_call_count, end.session_end.error_count) == (1, 1)
 
 
 def test_session_interrupted_records_cancelled(server: Server, connect: Connect) -> None:
@@ -361,9 +369,13 @@ def test_session_interrupted_records_cancelled(server: Server, connect: Connect)
         with writer.session() as failed:
             raise ValueError()
     assert writer.flush(30)
-    end = session_entries(reader, session.session_id)[-1].event.session_end
+    events = [e.event for e in session_entries(reader, session.session_id)]
+    assert [e.WhichOneof("payload") for e in events] == ["session_start", "session_end"], "a cancellation is no error"
+    end = events[-1].session_end
     assert (end.reason, end.detail) == (event_pb2.END_REASON_CANCELLED, "KeyboardInterrupt")
-    end = session_entries(reader, failed.session_id)[-1].event.session_end
+    events = [e.event for e in session_entries(reader, failed.session_id)]
+    assert [e.WhichOneof("payload") for e in events] == ["session_start", "error", "session_end"]
+    end = events[-1].session_end
     assert (end.reason, end.detail) == (event_pb2.END_REASON_FAILED, "ValueError")
 
 

@@ -9,9 +9,11 @@ as a context manager::
         session.output(text="Done: order 1234 is refunded.", final=True)
 
 Entering the ``with`` block logs the session's SessionStart event; leaving it
-logs its SessionEnd, with END_REASON_COMPLETED, or END_REASON_FAILED and the
-exception's type and message in the detail when an exception escapes
-(END_REASON_CANCELLED for KeyboardInterrupt and asyncio.CancelledError).
+logs its SessionEnd, with END_REASON_COMPLETED; or, when an exception
+escapes, an AgentError event with the exception (type, message, stack trace)
+and a SessionEnd with END_REASON_FAILED and the exception's type as its
+detail (END_REASON_CANCELLED, and no error event, for KeyboardInterrupt,
+GeneratorExit and asyncio.CancelledError).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ Duration = timedelta | float
 MessageLike = Any
 
 _NEW, _STARTED, _ENDED = "new", "started", "ended"
+#: Exceptions that end a session as cancelled rather than failed.
+_CANCELLATIONS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
 
 class Session:
@@ -54,9 +58,9 @@ class Session:
     Python values (see the method docs); arguments left as None are not set.
     Each also takes:
 
-    - ``parent_event_id``: the event that caused this one. By default, the
-      event logged just before on this session (none for the first); pass
-      "" for no parent.
+    - ``parent_event_id``: the event that caused this one, such as the LLM
+      call that asked for a tool call. By default the session's start event
+      (as in agenttrail's other clients); pass "" for no parent.
     - ``occurred_at``: when the step happened, a timezone-aware datetime.
       By default, now.
     - ``labels``: labels for this event, added to the session's.
@@ -70,8 +74,7 @@ class Session:
     buffer and returns its event id; delivery happens in the background. It
     never waits for the network: when the buffer is full it follows the
     client's ``on_full`` policy. With ``on_full="drop"`` a dropped event
-    still takes its step number and is still the next event's default
-    parent, so the gap shows in the trail.
+    still takes its step number, so the gap shows in the trail.
 
     A bad argument raises TypeError or ValueError naming it, and logs
     nothing. An event the server refuses is reported through the client's
@@ -170,16 +173,14 @@ class Session:
         if self._state == _ENDED:
             return
         if exc is None:
-            reason, detail = event_pb2.END_REASON_COMPLETED, None
-        elif isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
-            reason, detail = event_pb2.END_REASON_CANCELLED, _describe(exc)
-        else:
-            reason, detail = event_pb2.END_REASON_FAILED, _describe(exc)
-        if exc is None:
-            self.end(reason=reason, detail=detail)
+            self.end(reason=event_pb2.END_REASON_COMPLETED)
             return
         try:
-            self.end(reason=reason, detail=detail)
+            if isinstance(exc, _CANCELLATIONS):
+                self.end(reason=event_pb2.END_REASON_CANCELLED, detail=_type_name(type(exc)))
+            else:
+                self.error(exception=exc)
+                self.end(reason=event_pb2.END_REASON_FAILED, detail=_type_name(type(exc)))
         except AgentTrailError as e:
             # Never hide the exception that ended the session behind this one.
             log.warning("agenttrail: session %s: its end could not be logged: %s", self._session_id, e)
@@ -570,8 +571,8 @@ class Session:
             ev.event_id = event_id
             step = self._step + 1
             ev.step = step
-            if parent_event_id is None and self._last_event_id:
-                ev.parent_event_id = self._last_event_id
+            if parent_event_id is None and self._start_event_id:
+                ev.parent_event_id = self._start_event_id
             if what == "end":
                 self._finish(ev.session_end, step)
             kind = "session_start" if what == "start" else "session_end" if what == "end" else what
@@ -631,13 +632,6 @@ def _type_name(t: type[BaseException]) -> str:
     if t.__module__ == "builtins":
         return t.__qualname__
     return f"{t.__module__}.{t.__qualname__}"
-
-
-def _describe(exc: BaseException) -> str:
-    """The detail of a session ended by an exception: its type and message."""
-    message = str(exc)
-    name = _type_name(type(exc))
-    return f"{name}: {message}" if message else name
 
 
 def system_prompt_hash(system_prompt: str) -> str:
