@@ -442,6 +442,21 @@ def test_bad_arguments_fail_at_once_naming_the_argument(server: Server, connect:
         agenttrail.Client(server.address, on_full="wait")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="cert_file and key_file go together"):
         agenttrail.Client(server.address, cert_file="client.pem")
+    with pytest.raises(ValueError, match="is not 'host:port'"):
+        agenttrail.Client("no-port")
+
+
+def test_api_keys_never_travel_in_plaintext_beyond_loopback() -> None:
+    with pytest.raises(ValueError, match="plaintext to agenttrail.example") as info:
+        agenttrail.Client("agenttrail.example:7700", api_key="secret-key", tls=False)
+    assert "secret-key" not in str(info.value)
+    # TLS is the default beyond loopback, plaintext on it; without a key,
+    # plaintext may be chosen anywhere.
+    for address in ("agenttrail.example:7700", "10.0.0.7:7700", "[2001:db8::1]:7700"):
+        agenttrail.Client(address, api_key="secret-key").close(0)
+    for address in ("127.0.0.1:7700", "localhost:7700", "[::1]:7700", "127.8.9.10:7700"):
+        agenttrail.Client(address, api_key="secret-key", tls=False).close(0)
+    agenttrail.Client("agenttrail.example:7700", tls=False).close(0)
 
 
 def test_rejections_are_surfaced_and_not_retried(server: Server, connect: Connect) -> None:

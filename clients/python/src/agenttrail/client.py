@@ -7,6 +7,7 @@ See :class:`Client`.
 from __future__ import annotations
 
 import atexit
+import ipaddress
 import logging
 import os
 import random
@@ -78,13 +79,17 @@ def _close_at_exit() -> None:
 class Client:
     """A connection to an agenttrail server, for logging and reading.
 
-    ``address`` is "host:port". ``api_key``, when given, is sent with every
-    call as gRPC metadata ``authorization: Bearer <api_key>``. TLS is used
-    when ``tls`` is True or any of ``ca_file`` (PEM roots to trust instead
-    of the system's), ``cert_file`` and ``key_file`` (PEM client certificate
-    and key, for mutual TLS; both or neither) is given; ``server_name``
-    overrides the name the server's certificate is checked against. Without
-    TLS the API key travels in the clear: use plaintext only on loopback.
+    ``address`` is "host:port" (an IPv6 host in brackets). ``api_key``, when
+    given, is sent with every call as gRPC metadata ``authorization: Bearer
+    <api_key>``; it is never logged. ``tls`` chooses TLS (True) or plaintext
+    (False); by default, as for the agenttrail CLI and the TypeScript
+    client, plaintext to a loopback host (localhost, 127.0.0.0/8, ::1) and
+    TLS to any other. ``ca_file`` (PEM roots to trust instead of the
+    system's) and ``cert_file`` and ``key_file`` (PEM client certificate and
+    key, for mutual TLS; both or neither) imply TLS; ``server_name``
+    overrides the name the server's certificate is checked against. An API
+    key is refused over plaintext to a host that is not loopback, where it
+    would cross the network in the clear.
 
     Logging (see :meth:`session`): events are built on the calling thread
     and put in a bounded buffer; a background daemon thread delivers them
@@ -173,6 +178,7 @@ class Client:
             cv.check_id("agent_id", agent_id)
         if agent_version is not None:
             cv.text(agent_version, "agent_version")
+        host = _host(address)
         metadata: tuple[tuple[str, str], ...] = ()
         if api_key is not None:
             if not isinstance(api_key, str) or not api_key or not all(" " < ch <= "~" for ch in api_key):
@@ -195,9 +201,15 @@ class Client:
             ("grpc.max_reconnect_backoff_ms", int(max_backoff * 1000)),
             ("grpc.max_receive_message_length", 64 << 20),
         ]
-        use_tls = bool(tls) or any(f is not None for f in (ca_file, cert_file, key_file))
-        if tls is False and use_tls:
+        files = any(f is not None for f in (ca_file, cert_file, key_file))
+        if tls is False and files:
             raise ValueError("ca_file, cert_file and key_file need TLS, but tls=False was given")
+        use_tls = files or (tls if tls is not None else not _is_loopback(host))
+        if api_key is not None and not use_tls and not _is_loopback(host):
+            raise ValueError(
+                f"the API key would be sent in plaintext to {host}: use TLS (tls=True, ca_file=...) "
+                "or a loopback address"
+            )
         if (cert_file is None) != (key_file is None):
             raise ValueError("cert_file and key_file go together: give both for mutual TLS, or neither")
         if use_tls:
@@ -825,6 +837,26 @@ def _rpc_error(method: str, error: grpc.RpcError) -> RPCError:
     if code == grpc.StatusCode.NOT_FOUND:
         return NotFoundError(method, code, details)
     return RPCError(method, code, details)
+
+
+def _host(address: str) -> str:
+    """The host of a "host:port" address ("[v6]:port" for IPv6)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"address {address!r} is not 'host:port', such as '127.0.0.1:7700'")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether a host is loopback: localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _read(path: str | os.PathLike[str] | None) -> bytes | None:
