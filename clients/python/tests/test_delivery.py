@@ -216,6 +216,19 @@ def test_a_wrong_api_key_rejects_the_events(server: Server, connect: Connect) ->
     assert [r.code for r in rejected] == [grpc.StatusCode.UNAUTHENTICATED] * 2
 
 
+def test_an_idle_stream_is_ended_and_reopened(server: Server, connect: Connect) -> None:
+    writer = connect(server, idle_timeout=0.2)
+    with writer.session():
+        pass
+    assert writer.flush(30)
+    time.sleep(0.6)
+    with writer.session():
+        pass
+    assert writer.flush(30)
+    stats = writer.stats()
+    assert (stats.delivered, stats.streams, stats.last_error) == (4, 2, None)
+
+
 def test_closed_client_refuses_events(server: Server, connect: Connect) -> None:
     writer = connect(server)
     session = writer.session()

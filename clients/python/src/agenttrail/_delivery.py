@@ -33,6 +33,10 @@ threads:
   (UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, INVALID_ARGUMENT,
   FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS, OUT_OF_RANGE) rejects every
   event that was waiting, with that status.
+- A stream with nothing to send and nothing in flight for ``idle_timeout``
+  seconds is ended (the request iterator returns, half-closing it); the next
+  event opens a new one. An idle agent holds nothing on the server, and
+  never keeps a server that shuts down waiting for its stream.
 
 The buffer counts every event not yet answered (waiting or in flight); what
 happens when it is full is the ``on_full`` policy.
@@ -175,6 +179,7 @@ class Delivery:
         initial_backoff: float,
         max_backoff: float,
         max_message_bytes: int,
+        idle_timeout: float,
         on_rejection: Callable[[RejectedEvent], None] | None,
     ) -> None:
         self._append = append
@@ -187,6 +192,7 @@ class Delivery:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._max_message_bytes = max_message_bytes
+        self._idle_timeout = idle_timeout
         self._on_rejection = on_rejection
 
         # The calling threads' side. _put_lock orders the calling threads
@@ -210,6 +216,7 @@ class Delivery:
         self._answered = 0
         self._stopping = False  # the thread should end
         self._stream_id = 0
+        self._idled = 0  # the id of the last stream ended for being idle
         self._call: grpc.Call | None = None
         self._delivered = 0
         self._duplicates = 0
@@ -382,10 +389,13 @@ class Delivery:
                 self._stream_id += 1
                 stream_id = self._stream_id
                 self._streams += 1
-            answered, _ = self._stream(stream_id)
+            answered, error = self._stream(stream_id)
             with self._lock:
                 if self._stopping:
                     return
+            if error is None:  # ended for being idle: wait for the next event
+                attempt = 0
+                continue
             if answered:
                 attempt = 0
             # Back off before the next stream, whether or not events wait:
@@ -431,8 +441,9 @@ class Delivery:
                     self._retry.extendleft(reversed(self._inflight))
                     self._inflight.clear()
                 stopping = self._stopping
+                idled = self._idled == stream_id
             self._ring()  # wakes the retired iterator, should it be waiting
-        if error is None and not stopping:
+        if error is None and not stopping and not idled:
             error = _ProtocolError("the server ended the Append stream before the client did")
         if error is not None:
             # Before any rejection, so that whoever a rejection wakes sees why.
@@ -477,7 +488,8 @@ class Delivery:
     def _requests(self, stream_id: int) -> Iterator[bytes]:
         """The request iterator of one stream, run by grpcio's sending
         thread. It ends (half-closing the stream) when the client stops with
-        nothing left to send, and as soon as its stream is retired."""
+        nothing left to send or the stream has been idle for idle_timeout,
+        and as soon as its stream is retired."""
         while True:
             batch = self._take(stream_id)
             if batch is None:
@@ -526,8 +538,19 @@ class Delivery:
                 lingered = True
                 continue
             if not waiting:
-                self._doorbell.get()
                 lingered = False
+                try:
+                    self._doorbell.get(timeout=self._idle_timeout)
+                except queue.Empty:
+                    with self._lock:
+                        if (
+                            self._stream_id == stream_id
+                            and not self._inflight
+                            and not self._retry
+                            and self._inbox.empty()
+                        ):
+                            self._idled = stream_id
+                            return None
 
     # --- Rejections and failures --------------------------------------------------
 

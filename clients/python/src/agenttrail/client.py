@@ -100,7 +100,8 @@ class Client:
     full jitter (a random wait up to ``initial_backoff`` seconds, doubling
     per failed attempt up to ``max_backoff``); the server stores each event
     id once and answers a resent one with its original receipt. Retries go
-    on until the client is closed.
+    on until the client is closed. A stream with nothing to send or await
+    for ``idle_timeout`` seconds is ended, and the next event opens another.
 
     ``buffer_size`` bounds the events logged and not yet acknowledged.
     ``on_full`` says what logging does when they reach it:
@@ -157,6 +158,7 @@ class Client:
         linger: float = 0.005,
         initial_backoff: float = 0.1,
         max_backoff: float = 10.0,
+        idle_timeout: float = 2.0,
         on_rejection: Callable[[RejectedEvent], None] | None = None,
         timeout: float = 10.0,
     ) -> None:
@@ -170,6 +172,7 @@ class Client:
         _positive("initial_backoff", initial_backoff)
         _positive("max_backoff", max_backoff)
         _positive("timeout", timeout)
+        _positive("idle_timeout", idle_timeout)
         if block_timeout is not None:
             _non_negative("block_timeout", block_timeout)
         if max_backoff < initial_backoff:
@@ -253,6 +256,7 @@ class Client:
             initial_backoff=initial_backoff,
             max_backoff=max_backoff,
             max_message_bytes=_MAX_MESSAGE_BYTES,
+            idle_timeout=idle_timeout,
             on_rejection=on_rejection,
         )
         self._trust_lock = threading.Lock()
