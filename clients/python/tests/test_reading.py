@@ -13,7 +13,7 @@ import agenttrail
 from agenttrail import NotFoundError, Tail
 from agenttrail.v1 import entry_pb2, event_pb2
 from agenttrail_server import Server
-from conftest import Connect
+from conftest import AGENT_ID, Connect
 
 
 def log_sample(client: agenttrail.Client) -> tuple[agenttrail.Session, list[str]]:
@@ -74,14 +74,26 @@ def test_query_filters_order_limit_and_resume(server: Server, connect: Connect) 
         reader.query(kinds=["nothing"])
 
 
-def collect(tail: Tail, into: queue.Queue[entry_pb2.Entry]) -> threading.Thread:
-    def run() -> None:
-        for entry in tail:
-            into.put(entry)
+class Collector(threading.Thread):
+    """Iterates a tail on a thread of its own, into a queue; keeps the
+    exception that ended the iteration, if one did."""
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    return t
+    def __init__(self, tail: Tail, into: queue.Queue[entry_pb2.Entry]) -> None:
+        super().__init__(daemon=True)
+        self.tail, self.into = tail, into
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            for entry in self.tail:
+                self.into.put(entry)
+        except BaseException as e:
+            self.error = e
+
+
+def collect(tail: Tail, into: queue.Queue[entry_pb2.Entry]) -> Collector:
+    return Collector(tail, into)
 
 
 def take(q: queue.Queue[entry_pb2.Entry], n: int, timeout: float = 20.0) -> list[entry_pb2.Entry]:
@@ -107,7 +119,7 @@ def test_tail_follows_the_log_and_resumes_from_a_saved_index(server: Server, con
     assert got.empty(), "the tail follows its session only"
     tail.cancel()
     thread.join(10)
-    assert not thread.is_alive()
+    assert not thread.is_alive() and thread.error is None
     saved = tail.last_index
     assert saved is not None
 
@@ -121,14 +133,29 @@ def test_tail_follows_the_log_and_resumes_from_a_saved_index(server: Server, con
         assert writer.flush(30)
         assert [e.event.event_id for e in take(got2, 2)] == [third.start_event_id, third.last_event_id]
     thread2.join(10)
-    assert not thread2.is_alive()
+    assert not thread2.is_alive() and thread2.error is None
+
+
+def test_closing_the_client_ends_its_tails(server: Server, connect: Connect) -> None:
+    reader = connect(server, role="compliance")
+    got: queue.Queue[entry_pb2.Entry] = queue.Queue()
+    caught_up = threading.Event()
+    tail = reader.tail(session_id="no-such-session", on_caught_up=lambda size: caught_up.set())
+    thread = collect(tail, got)
+    assert caught_up.wait(20)
+    reader.close()
+    thread.join(10)
+    assert not thread.is_alive() and thread.error is None, "the tail ended, without an error"
+    assert got.empty()
+    with pytest.raises(agenttrail.ClientClosedError):
+        reader.tail()
 
 
 def test_tail_resumes_by_itself_across_a_server_restart(fresh_server: Server, connect: Connect) -> None:
     writer = connect(fresh_server)
     reader = connect(fresh_server, role="compliance", initial_backoff=0.05, max_backoff=0.5)
     got: queue.Queue[entry_pb2.Entry] = queue.Queue()
-    tail = reader.tail()
+    tail = reader.tail(agent_id=AGENT_ID)  # not the server's access records
     thread = collect(tail, got)
     _, first = log_sample(writer)
     assert [e.event.event_id for e in take(got, len(first))] == first
@@ -141,6 +168,6 @@ def test_tail_resumes_by_itself_across_a_server_restart(fresh_server: Server, co
     assert tail.reconnects >= 1
     tail.cancel()
     thread.join(10)
-    assert not thread.is_alive()
+    assert not thread.is_alive() and thread.error is None
     indexes = [e.stamp.log_index for e in entries]
     assert indexes == sorted(set(indexes))

@@ -123,7 +123,8 @@ class Client:
     Reading: :meth:`query`, :meth:`tail` and :meth:`get` return
     ``agenttrail.v1.Entry`` messages (:class:`agenttrail.v1.entry_pb2.Entry`)
     in the view the API key's role allows; ``entry.view`` says which.
-    Unary calls fail after ``timeout`` seconds.
+    Unary calls fail after ``timeout`` seconds. Closing the client ends its
+    tails.
 
     Verifying: :meth:`verify_entry` and :meth:`verify_entries` check entries
     against signed checkpoints with ``verifier_key``, the log's note verifier
@@ -261,6 +262,7 @@ class Client:
         )
         self._trust_lock = threading.Lock()
         self._trusted: verify.TreeHead | None = None
+        self._tails: weakref.WeakSet[Tail] = weakref.WeakSet()
         self._closed = False
         self._close_lock = threading.Lock()
         _open_clients.add(self)
@@ -306,6 +308,8 @@ class Client:
             if self._closed:
                 return self._delivery.stats().unacknowledged == 0
             self._closed = True
+        for tail in list(self._tails):
+            tail.cancel()
         try:
             return self._delivery.close(timeout)
         finally:
@@ -512,7 +516,9 @@ class Client:
         )
         if resume_after is not None:
             cv.assign(base, "tail", (("resume_after", resume_after),))
-        return Tail(
+        if self._closed:
+            raise ClientClosedError("the agenttrail client is closed: no tail can start")
+        tail = Tail(
             self._query.Query,
             base,
             self._metadata,
@@ -520,6 +526,8 @@ class Client:
             initial_backoff=self._initial_backoff,
             max_backoff=self._max_backoff,
         )
+        self._tails.add(tail)
+        return tail
 
     def get(self, event_id: str | None = None, *, log_index: int | None = None) -> entry_pb2.Entry:
         """Returns one log entry, by event id or by log index (give exactly
@@ -668,9 +676,10 @@ class Tail(Iterator[entry_pb2.Entry]):
 
     Iterate it for entries (``agenttrail.v1.Entry``, in the caller's view);
     the iteration ends only after :meth:`cancel`, which any thread may call,
-    or with :class:`agenttrail.errors.RPCError` when the server refuses the
-    query for a reason no retry can fix (a bad filter, a missing
-    permission). Use it as a context manager to cancel it on exit.
+    or the client's close, or with :class:`agenttrail.errors.RPCError` when
+    the server refuses the query for a reason no retry can fix (a bad
+    filter, a missing permission). Use it as a context manager to cancel it
+    on exit.
     """
 
     def __init__(
