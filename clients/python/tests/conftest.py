@@ -4,6 +4,7 @@ agenttrail_server.py for how it runs and how API keys are handled)."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, Protocol
@@ -31,7 +32,12 @@ class Connect(Protocol):
 
 @pytest.fixture(scope="session")
 def agenttrail_binary(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """The agenttrail binary, built once per test run."""
+    """The agenttrail binary, built from this repository once per test run;
+    or, when AGENTTRAIL_TEST_BINARY names one, that binary, to test the
+    client against another build of the server."""
+    given = os.environ.get("AGENTTRAIL_TEST_BINARY")
+    if given:
+        return pathlib.Path(given).resolve()
     return build(REPO, tmp_path_factory.mktemp("bin"))
 
 

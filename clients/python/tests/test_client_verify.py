@@ -56,7 +56,9 @@ def test_entries_verify_against_real_proofs(server: Server, connect: Connect) ->
     grown = reader.verify_entries(newest)
     assert grown.size > head.size
     assert reader.trusted_head == grown
-    assert reader.verify_entries([]) == grown
+    # Reads may add access events to the log, so it may have grown again.
+    latest = reader.verify_entries([])
+    assert latest.size >= grown.size and reader.trusted_head == latest
 
 
 def test_tampered_entries_fail(server: Server, connect: Connect) -> None:
