@@ -174,7 +174,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Measures what agenttrail logging costs an agent.")
     parser.add_argument("--address", help="a running server (default: build and start one)")
     parser.add_argument("--agenttrail", help="the agenttrail binary to start (default: go build ./cmd/agenttrail)")
-    parser.add_argument("--api-key", default=os.environ.get("AGENTTRAIL_API_KEY"), help="an agent key, if the server checks keys")
+    parser.add_argument("--api-key", default=os.environ.get("AGENTTRAIL_KEY"), help="an agent key, if the server checks keys")
     parser.add_argument("--calls", type=int, default=20_000, help="LLM calls timed per run (default 20000)")
     parser.add_argument("--rate", type=float, default=2_000, help="calls per second of the paced runs (default 2000)")
     parser.add_argument("--events", type=int, default=50_000, help="events of the throughput run (default 50000)")

@@ -254,8 +254,8 @@ def call_tool(session: agenttrail.Session, request: ToolRequest, llm_id: str) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--address", default=os.environ.get("AGENTTRAIL_ADDRESS", "127.0.0.1:7700"))
-    parser.add_argument("--api-key", default=os.environ.get("AGENTTRAIL_API_KEY"), help="an agent key")
+    parser.add_argument("--address", default=os.environ.get("AGENTTRAIL_ADDR", "127.0.0.1:7700"))
+    parser.add_argument("--api-key", default=os.environ.get("AGENTTRAIL_KEY"), help="an agent key")
     parser.add_argument(
         "--verifier-key",
         default=os.environ.get("AGENTTRAIL_VERIFIER_KEY"),

@@ -23,9 +23,9 @@ def run_python(args: list[str], server: Server, code: str | None = None) -> str:
     address and keys in the environment; returns its output."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE / "src"), env.get("PYTHONPATH", "")])
-    env["AGENTTRAIL_ADDRESS"] = server.address
+    env["AGENTTRAIL_ADDR"] = server.address
     env["AGENTTRAIL_VERIFIER_KEY"] = server.verifier_key
-    for name, key in (("AGENTTRAIL_API_KEY", server.keys.agent), ("AGENTTRAIL_READER_KEY", server.keys.compliance)):
+    for name, key in (("AGENTTRAIL_KEY", server.keys.agent), ("AGENTTRAIL_READER_KEY", server.keys.compliance)):
         if key is None:
             env.pop(name, None)
         else:
