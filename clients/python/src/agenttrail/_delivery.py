@@ -322,6 +322,8 @@ class Delivery:
         self._urgent.set()
         with self._lock:
             self._progress.notify_all()  # callers blocked on a full buffer give up
+        with self._put_lock:
+            pass  # a put under way when closing began has finished: flush waits for it
         answered = self.flush(timeout)
         with self._lock:
             self._stopping = True
