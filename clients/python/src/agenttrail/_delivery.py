@@ -13,11 +13,10 @@ threads:
   send. grpcio's bidirectional streaming takes a request iterator
   (:meth:`Delivery._requests`, run by grpcio's own sending thread) and
   returns a response iterator, which the delivery thread reads.
-- Batching: each time the request iterator wakes up it takes every waiting
-  event, up to ``batch_size``, and hands them to grpcio back to back; when
-  it finds fewer than a batch it first waits ``linger`` seconds for more (not
-  when someone flushes or closes), so a busy agent costs one wake-up per
-  batch, not per event.
+- Batching: when the request iterator finds fewer than ``batch_size``
+  events waiting it first waits ``linger`` seconds for more (not when
+  someone flushes or closes), then hands every waiting event to grpcio back
+  to back, so a busy agent costs one wake-up per batch, not per event.
 - The server answers every request with exactly one response, in request
   order, so each response belongs to the oldest event in flight. A receipt
   acknowledges it; a rejection (INVALID_ARGUMENT, ALREADY_EXISTS,
@@ -491,68 +490,59 @@ class Delivery:
         """The request iterator of one stream, run by grpcio's sending
         thread. It ends (half-closing the stream) when the client stops with
         nothing left to send or the stream has been idle for idle_timeout,
-        and as soon as its stream is retired."""
-        while True:
-            batch = self._take(stream_id)
-            if batch is None:
-                return
-            for item in batch:
-                yield item[1]
+        and as soon as its stream is retired.
 
-    def _take(self, stream_id: int) -> list[_Item] | None:
-        """Waits for events and moves up to a batch of them in flight;
-        returns None when the stream should end."""
+        Batching: when it finds fewer than batch_size events waiting, it
+        first waits linger seconds for more (not when someone flushes or
+        closes), then hands every waiting event to grpcio back to back. It
+        takes them one at a time, so that it never holds the interpreter for
+        long in one go: an agent's thread waiting for it would wait as
+        long."""
         lingered = False
         while True:
-            too_large: list[RejectedEvent] = []
-            batch: list[_Item] = []
             with self._lock:
                 if self._stream_id != stream_id:
                     # Retired. Pass on the doorbell ring this iterator may
                     # have taken, which was meant for someone else.
                     self._ring()
-                    return None
+                    return
                 waiting = len(self._retry) + self._inbox.qsize()
-                if not waiting and self._stopping:
-                    return None
+                item: _Item | None = None
+                too_large: RejectedEvent | None = None
                 if waiting and (
                     lingered or waiting >= self._batch_size or self._linger <= 0 or self._urgent.is_set()
                 ):
-                    while len(batch) < self._batch_size:
-                        if self._retry:
-                            item = self._retry.popleft()
-                        elif not self._inbox.empty():
-                            item = self._inbox.get_nowait()
-                        else:
-                            break
-                        if len(item[1]) > self._max_message_bytes:
-                            too_large.append(self._too_large(item))
-                            continue
+                    item = self._retry.popleft() if self._retry else self._inbox.get_nowait()
+                    if len(item[1]) > self._max_message_bytes:
+                        too_large, item = self._too_large(item), None
+                    else:
                         self._inflight.append(item)
-                        batch.append(item)
-            if too_large:
-                self._report(too_large)
-            if batch:
-                return batch
-            if waiting and not lingered and not too_large:
+                elif not waiting and self._stopping:
+                    return
+            if item is not None:
+                yield item[1]
+                continue
+            if too_large is not None:
+                self._report([too_large])
+                continue
+            if waiting:
                 # Fewer than a batch: give the agent a moment to add more.
                 self._urgent.wait(self._linger)
                 lingered = True
                 continue
-            if not waiting:
-                lingered = False
-                try:
-                    self._doorbell.get(timeout=self._idle_timeout)
-                except queue.Empty:
-                    with self._lock:
-                        if (
-                            self._stream_id == stream_id
-                            and not self._inflight
-                            and not self._retry
-                            and self._inbox.empty()
-                        ):
-                            self._idled = stream_id
-                            return None
+            lingered = False
+            try:
+                self._doorbell.get(timeout=self._idle_timeout)
+            except queue.Empty:
+                with self._lock:
+                    if (
+                        self._stream_id == stream_id
+                        and not self._inflight
+                        and not self._retry
+                        and self._inbox.empty()
+                    ):
+                        self._idled = stream_id
+                        return
 
     # --- Rejections and failures --------------------------------------------------
 
