@@ -190,6 +190,15 @@ class Enum:
         self._exact = dict(self._by_name)
         self._exact.update((k.lower(), n) for k, n in self._by_name.items())
 
+    def fast(self, value: object) -> int | None:
+        """The value of one of the usual spellings, or None (then call the
+        Enum for the general case and its errors)."""
+        if type(value) is str:
+            return self._exact.get(value)
+        if type(value) is int and value in self._values:
+            return value
+        return None
+
     def __call__(self, value: object, field: str) -> int:
         if type(value) is str:
             number = self._exact.get(value)
@@ -237,10 +246,56 @@ def _unknown(field: str, key: object, cls: type[Message]) -> TypeError:
     return TypeError(f"{field} has unknown key {key!r}; a {cls.__name__} has {names}")
 
 
-def tool_call_request(dst: event_pb2.ToolCallRequest, value: object, field: str) -> None:
+def _fast_tool_call_request(dst: event_pb2.ToolCallRequest, value: dict[str, Any]) -> bool:
+    """Fills dst from a dict of the usual types, without building a field
+    path for errors; returns False (dst half filled) on anything else."""
+    for key, v in value.items():
+        if key == "tool_name" and type(v) is str:
+            dst.tool_name = v
+        elif key == "tool_call_id" and type(v) is str:
+            dst.tool_call_id = v
+        elif key == "arguments_json" and type(v) is str:
+            dst.arguments_json = v
+        else:
+            return False
+    return True
+
+
+def _fast_chat_message(dst: event_pb2.ChatMessage, value: dict[str, Any]) -> bool:
+    """Fills dst from a dict of the usual types, without building a field
+    path for errors; returns False (dst half filled) on anything else."""
+    for key, v in value.items():
+        if key == "content" and (type(v) is str or v is None):
+            if v:
+                dst.content = v
+        elif key == "role":
+            role = ROLE.fast(v)
+            if role is None:
+                return False
+            dst.role = role  # type: ignore[assignment]
+        elif key == "name" and type(v) is str:
+            dst.name = v
+        elif key == "tool_call_id" and type(v) is str:
+            dst.tool_call_id = v
+        elif key == "tool_calls" and (type(v) is list or type(v) is tuple):
+            for tc in v:
+                if type(tc) is not dict or not _fast_tool_call_request(dst.tool_calls.add(), tc):
+                    return False
+        else:
+            return False
+    return True
+
+
+def tool_call_request(dst: event_pb2.ToolCallRequest, value: object, field: str, index: int | None = None) -> None:
     """Fills a ToolCallRequest from one, or from a dict with the keys
     tool_call_id, tool_name and arguments_json (JSON text, or any
-    JSON-serializable value)."""
+    JSON-serializable value). The field path for errors is field, or
+    field[index]."""
+    if type(value) is dict and _fast_tool_call_request(dst, value):
+        return
+    dst.Clear()
+    if index is not None:
+        field = f"{field}[{index}]"
     m = _mapping(value, event_pb2.ToolCallRequest, field)
     if m is None:
         dst.CopyFrom(value)  # type: ignore[arg-type]
@@ -256,11 +311,18 @@ def tool_call_request(dst: event_pb2.ToolCallRequest, value: object, field: str)
             raise _unknown(field, key, event_pb2.ToolCallRequest)
 
 
-def chat_message(dst: event_pb2.ChatMessage, value: object, field: str) -> None:
+def chat_message(dst: event_pb2.ChatMessage, value: object, field: str, index: int | None = None) -> None:
     """Fills a ChatMessage from one, or from a dict with the keys role (a
     Role name such as "user", or value), content (None is taken as empty),
     name, tool_call_id and tool_calls (a list, see
-    :func:`tool_call_request`)."""
+    :func:`tool_call_request`). The field path for errors is field, or
+    field[index]."""
+    if type(value) is dict and _fast_chat_message(dst, value):
+        return
+    # Anything else, or a mistake: the general way, which names it.
+    dst.Clear()
+    if index is not None:
+        field = f"{field}[{index}]"
     m = _mapping(value, event_pb2.ChatMessage, field)
     if m is None:
         dst.CopyFrom(value)  # type: ignore[arg-type]
@@ -276,7 +338,7 @@ def chat_message(dst: event_pb2.ChatMessage, value: object, field: str) -> None:
             dst.tool_call_id = text(v, f"{field}.tool_call_id")
         elif key == "tool_calls":
             for i, tc in items(v, f"{field}.tool_calls"):
-                tool_call_request(dst.tool_calls.add(), tc, f"{field}.tool_calls[{i}]")
+                tool_call_request(dst.tool_calls.add(), tc, f"{field}.tool_calls", i)
         else:
             raise _unknown(field, key, event_pb2.ChatMessage)
 

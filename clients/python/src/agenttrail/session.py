@@ -301,10 +301,10 @@ class Session:
         )
         if input_messages is not None:
             for i, m in cv.items(input_messages, "llm_call.input_messages"):
-                cv.chat_message(p.input_messages.add(), m, f"llm_call.input_messages[{i}]")
+                cv.chat_message(p.input_messages.add(), m, "llm_call.input_messages", i)
         if tool_calls is not None:
             for i, t in cv.items(tool_calls, "llm_call.tool_calls"):
-                cv.tool_call_request(p.tool_calls.add(), t, f"llm_call.tool_calls[{i}]")
+                cv.tool_call_request(p.tool_calls.add(), t, "llm_call.tool_calls", i)
         if finish_reasons is not None:
             p.finish_reasons.extend(cv.strings(finish_reasons, "llm_call.finish_reasons"))
         if cost is not None:
