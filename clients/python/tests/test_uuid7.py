@@ -36,11 +36,17 @@ def test_strictly_increasing_within_a_process() -> None:
 
 
 def test_string_form_is_canonical_and_sorts_like_the_ids() -> None:
+    before = time.time_ns() // 1_000_000
     strings = [uuid7_str() for _ in range(1000)]
+    after = time.time_ns() // 1_000_000
     for s in strings:
-        assert str(uuid.UUID(s)) == s
-        assert uuid.UUID(s).version == 7
+        u = uuid.UUID(s)
+        assert str(u) == s
+        assert (u.version, u.variant) == (7, uuid.RFC_4122)
+        assert before <= u.int >> 80 <= after + 1
     assert strings == sorted(strings)
+    mixed = [str(uuid7()), uuid7_str(), str(uuid7()), uuid7_str()]
+    assert mixed == sorted(mixed), "both forms come from one sequence"
 
 
 def test_unique_across_threads() -> None:

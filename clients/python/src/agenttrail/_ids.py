@@ -52,8 +52,9 @@ def _reset_after_fork() -> None:
 os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _next_int() -> int:
-    """Returns the next UUIDv7 of this process as a 128-bit integer."""
+def _next() -> tuple[int, int, int]:
+    """Returns the next UUIDv7 of this process as its timestamp, counter and
+    32 random bits."""
     global _last_ms, _counter, _pool, _pool_at
     ms = time.time_ns() // 1_000_000
     with _lock:
@@ -72,15 +73,7 @@ def _next_int() -> int:
             _counter += 1
             if _counter > _COUNTER_MAX:
                 _last_ms, _counter = _last_ms + 1, (rand >> 32) & _SEED_MASK
-        ms, counter = _last_ms, _counter
-    return (
-        (ms & 0xFFFF_FFFF_FFFF) << 80
-        | _VERSION
-        | (counter >> 30) << 64
-        | _VARIANT
-        | (counter & 0x3FFF_FFFF) << 32
-        | (rand & 0xFFFF_FFFF)
-    )
+        return _last_ms, _counter, rand & 0xFFFF_FFFF
 
 
 def uuid7() -> uuid.UUID:
@@ -93,11 +86,26 @@ def uuid7() -> uuid.UUID:
     agenttrail clients use these as event ids (Event.event_id), the
     idempotency key of Append, and as default session ids.
     """
-    return uuid.UUID(int=_next_int())
+    ms, counter, rand = _next()
+    return uuid.UUID(
+        int=(ms & 0xFFFF_FFFF_FFFF) << 80
+        | _VERSION
+        | (counter >> 30) << 64
+        | _VARIANT
+        | (counter & 0x3FFF_FFFF) << 32
+        | rand
+    )
 
 
 def uuid7_str() -> str:
     """Returns :func:`uuid7` as its canonical lowercase string, without the
     cost of building a uuid.UUID."""
-    h = f"{_next_int():032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    ms, counter, rand = _next()
+    # The five groups of the canonical form, from the fields directly.
+    return "%08x-%04x-%04x-%04x-%012x" % (
+        (ms >> 16) & 0xFFFF_FFFF,
+        ms & 0xFFFF,
+        0x7000 | counter >> 30,
+        0x8000 | (counter >> 16) & 0x3FFF,
+        (counter & 0xFFFF) << 32 | rand,
+    )
