@@ -1,17 +1,19 @@
 """What agenttrail logging costs an agent, measured against a local server.
 
 1. The calling thread's cost of logging one LLM call (session.llm_call with
-   a realistic payload: two input messages, output text, tokens, cost,
-   latency), over --calls calls while the background thread delivers
-   them: p50, p99, p99.9 and maximum, in wall-clock time and, in a second
-   run, in the calling thread's CPU time (time.thread_time_ns). Wall-clock
-   time includes waiting for the GIL while the delivery threads run, and
-   the operating system's scheduling; CPU time is the work itself. The
+   a realistic payload of about 700 bytes: two input messages, output text,
+   tokens, cost, latency), over --calls calls while the background threads
+   deliver them: p50, p99, p99.9 and maximum of the wall-clock time of each
+   call (which includes waiting for the interpreter while the delivery
+   threads run, and the operating system's scheduling) and of the calling
+   thread's CPU time in it (time.thread_time_ns, the work itself). The
    buffer is sized to hold every call, so that the numbers are the cost of
-   logging and not the back-pressure of a full buffer. Measured twice:
-   back to back (the worst case: delivery competes for the interpreter the
-   whole time) and paced at --rate calls per second (an agent that does
-   other things between steps).
+   logging and not the back-pressure of a full buffer. Back to back, the
+   delivery competes with the agent for the interpreter the whole time.
+   Paced at --rate calls per second, each call starts after a pause, with
+   caches cold; to tell what the delivery adds from what the machine's
+   wake-ups cost, the paced run is repeated against an address where no
+   server listens, so that nothing is delivered.
 2. Sustained delivery: how many events per second one client process
    delivers to the server, from the first event logged until the last is
    acknowledged (--events events, logged as fast as the default buffer
@@ -37,6 +39,7 @@ import pathlib
 import platform
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -90,33 +93,54 @@ def percentiles(ns: list[int]) -> str:
     return f"p50 {at(0.50):7.1f}   p99 {at(0.99):7.1f}   p99.9 {at(0.999):8.1f}   max {ns[-1] / 1000:9.1f}"
 
 
-def measure_calls(address: str, api_key: str | None, calls: int, rate: float | None, clock: str) -> list[int]:
-    """Logs calls LLM calls (after a warm-up) and returns the time each took,
-    in nanoseconds of the given clock ("wall" or "cpu")."""
-    now = time.perf_counter_ns if clock == "wall" else time.thread_time_ns
+def measure_calls(
+    address: str, api_key: str | None, calls: int, rate: float | None, deliver: bool = True
+) -> tuple[list[int], list[int]]:
+    """Logs calls LLM calls (after a warm-up) and returns the wall-clock and
+    CPU nanoseconds each took. With deliver=False, address has no server,
+    and the events are left undelivered."""
+    wall = time.perf_counter_ns
+    cpu = time.thread_time_ns
     client = agenttrail.Client(address, api_key=api_key, agent_id="bench-agent", buffer_size=calls + 5000)
-    took: list[int] = []
-    with client, client.session() as session:
-        for i in range(2000):
-            log_llm_call(session, i)
+    walls: list[int] = []
+    cpus: list[int] = []
+    session = client.session()
+    session.start()
+    for i in range(2000):
+        log_llm_call(session, i)
+    if deliver:
         client.flush(60)
-        interval = 0.0 if rate is None else 1.0 / rate
-        next_at = time.perf_counter()
-        for i in range(calls):
-            t0 = now()
-            log_llm_call(session, i)
-            took.append(now() - t0)
-            if interval:
-                next_at += interval
-                delay = next_at - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-        if not client.flush(120):
-            raise RuntimeError("the server did not acknowledge the events in 120s")
-        stats = client.stats()
-        if stats.rejected or stats.dropped:
-            raise RuntimeError(f"events were rejected or dropped: {stats}")
-    return took
+    interval = 0.0 if rate is None else 1.0 / rate
+    next_at = time.perf_counter()
+    for i in range(calls):
+        w0, c0 = wall(), cpu()
+        log_llm_call(session, i)
+        c1, w1 = cpu(), wall()
+        walls.append(w1 - w0)
+        cpus.append(c1 - c0)
+        if interval:
+            next_at += interval
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+    if not deliver:
+        client.close(timeout=0)
+        return walls, cpus
+    session.end()
+    if not client.flush(120):
+        raise RuntimeError("the server did not acknowledge the events in 120s")
+    stats = client.stats()
+    client.close()
+    if stats.rejected or stats.dropped:
+        raise RuntimeError(f"events were rejected or dropped: {stats}")
+    return walls, cpus
+
+
+def unused_address() -> str:
+    """A loopback address where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
 
 
 def measure_throughput(address: str, api_key: str | None, events: int) -> tuple[float, float]:
@@ -192,12 +216,18 @@ def main() -> int:
                 yield address
 
     with server() as address:
-        print(f"server {address}; {args.calls} calls per run, microseconds per call:")
-        for label, rate in (("back to back", None), (f"paced, {args.rate:g}/s", args.rate)):
-            wall = measure_calls(address, args.api_key, args.calls, rate, "wall")
-            print(f"  llm_call, {label:<16} wall  {percentiles(wall)}")
-            cpu = measure_calls(address, args.api_key, args.calls, rate, "cpu")
-            print(f"  llm_call, {label:<16} CPU   {percentiles(cpu)}")
+        print(f"server {address}; microseconds per llm_call:")
+        runs = (
+            (f"back to back, {args.calls} calls, delivering", address, None, True),
+            (f"paced {args.rate:g}/s, {args.calls // 2} calls, delivering", address, args.rate, True),
+            (f"paced {args.rate:g}/s, {args.calls // 2} calls, no server", unused_address(), args.rate, False),
+        )
+        for label, where, rate, deliver in runs:
+            calls = args.calls if rate is None else args.calls // 2
+            walls, cpus = measure_calls(where, args.api_key, calls, rate, deliver)
+            print(f"  {label}")
+            print(f"    wall  {percentiles(walls)}")
+            print(f"    CPU   {percentiles(cpus)}")
         rate, cpu_per_event = measure_throughput(address, args.api_key, args.events)
         print(f"sustained delivery: {rate:,.0f} events/s ({args.events} LLM-call events logged and acknowledged; "
               f"{cpu_per_event:.0f} us of process CPU per event)")
