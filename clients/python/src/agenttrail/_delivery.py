@@ -62,6 +62,9 @@ __all__ = ["APPEND_METHOD", "Delivery", "DeliveryStats", "OnFull", "RejectedEven
 
 log = logging.getLogger("agenttrail")
 
+#: A count of answers never reached.
+_NEVER = 1 << 62
+
 #: What logging an event does when the buffer is full: wait for room
 #: ("block") or discard the new event and count it ("drop").
 OnFull = Literal["block", "drop"]
@@ -208,7 +211,15 @@ class Delivery:
         # and not yet answered, and the counters.
         self._lock = threading.Lock()
         self._progress = threading.Condition(self._lock)  # answers, for flush and full buffers
-        self._waiters = 0
+        # _progress is signalled once _answered reaches _wake_at, the least
+        # count that a flush or a caller blocked on a full buffer waits for,
+        # rather than on every answer.
+        self._wake_at = _NEVER
+        self._flushers = 0
+        # A caller blocked on a full buffer resumes once this many events
+        # have left it, not at the first one: it then logs a run of events
+        # before it blocks again, instead of waking once per event.
+        self._resume_room = max(1, min(batch_size, capacity // 4))
         self._urgent = threading.Event()  # someone flushes or closes: skip the linger
         self._retry: collections.deque[_Item] = collections.deque()  # to send first on the next stream
         self._inflight: collections.deque[_Item] = collections.deque()  # sent, awaiting responses
@@ -265,27 +276,26 @@ class Delivery:
         return True
 
     def _wait_for_room(self) -> None:
-        """Waits until the buffer has room; _put_lock is held."""
+        """Waits until the buffer has room for a run of events (see
+        _resume_room); _put_lock is held, so _issued stays put."""
         deadline = None if self._block_timeout is None else time.monotonic() + self._block_timeout
+        resume_at = self._issued - self._capacity + self._resume_room
         with self._lock:
-            self._waiters += 1
-            try:
-                while self._issued - self._answered >= self._capacity:
-                    if self._closing:
-                        raise ClientClosedError("the agenttrail client closed while waiting for room in its buffer")
-                    if deadline is None:
-                        self._progress.wait()
-                        continue
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise BufferFullError(
-                            f"the delivery buffer stayed full ({self._capacity} unanswered events) for "
-                            f"{self._block_timeout}s, so the event was not logged; last stream error: "
-                            f"{self._last_error}"
-                        )
-                    self._progress.wait(remaining)
-            finally:
-                self._waiters -= 1
+            while self._answered < resume_at:
+                if self._closing:
+                    raise ClientClosedError("the agenttrail client closed while waiting for room in its buffer")
+                self._wake_at = min(self._wake_at, resume_at)
+                if deadline is None:
+                    self._progress.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BufferFullError(
+                        f"the delivery buffer stayed full ({self._capacity} unanswered events) for "
+                        f"{self._block_timeout}s, so the event was not logged; last stream error: "
+                        f"{self._last_error}"
+                    )
+                self._progress.wait(remaining)
 
     def flush(self, timeout: float | None) -> bool:
         """Waits until every event put before the call has been answered
@@ -296,10 +306,11 @@ class Delivery:
         # holds: an int attribute is read atomically.
         target = self._issued
         with self._lock:
-            self._waiters += 1
+            self._flushers += 1
             self._urgent.set()
             try:
                 while self._answered < target:
+                    self._wake_at = min(self._wake_at, target)
                     if deadline is None:
                         self._progress.wait()
                         continue
@@ -309,8 +320,8 @@ class Delivery:
                     self._progress.wait(remaining)
                 return True
             finally:
-                self._waiters -= 1
-                if not self._waiters and not self._closing:
+                self._flushers -= 1
+                if not self._flushers and not self._closing:
                     self._urgent.clear()
 
     def close(self, timeout: float | None) -> bool:
@@ -481,8 +492,8 @@ class Delivery:
                 raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
             if rejected is None:
                 self._answered += 1
-                if self._waiters:
-                    self._progress.notify_all()
+                if self._answered >= self._wake_at:
+                    self._wake()
         if rejected is not None:
             self._report([rejected])
 
@@ -574,8 +585,14 @@ class Delivery:
             self._notify(r)
         with self._lock:
             self._answered += len(rejected)
-            if self._waiters:
-                self._progress.notify_all()
+            if self._answered >= self._wake_at:
+                self._wake()
+
+    def _wake(self) -> None:
+        """Wakes every waiter, who each set _wake_at again if they still
+        wait; _lock is held."""
+        self._wake_at = _NEVER
+        self._progress.notify_all()
 
     def _notify(self, rejected: RejectedEvent) -> None:
         """Logs a rejection and calls the rejection callback; _lock is not
