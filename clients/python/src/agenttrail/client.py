@@ -238,7 +238,7 @@ class Client:
         self._initial_backoff = initial_backoff
         self._max_backoff = max_backoff
         self._query = query_service_pb2_grpc.QueryServiceStub(self._channel)
-        self._log = log_service_pb2_grpc.LogServiceStub(self._channel)
+        self._log_service = log_service_pb2_grpc.LogServiceStub(self._channel)
         # The Append stream carries requests the sessions have encoded
         # already (see agenttrail._delivery): no serializer.
         append: AppendCallable = self._channel.stream_stream(
@@ -556,7 +556,7 @@ class Client:
         """Returns the verifier key the server says it signs with. Compare it
         with a copy obtained out of band before trusting it: a server cannot
         vouch for itself."""
-        response = self._unary("LogService/GetVerifierKey", self._log.GetVerifierKey, log_service_pb2.GetVerifierKeyRequest())
+        response = self._unary("LogService/GetVerifierKey", self._log_service.GetVerifierKey, log_service_pb2.GetVerifierKeyRequest())
         return response.verifier_key
 
     def verify_entry(self, entry: entry_pb2.Entry, *, wait: float = 5.0) -> verify.TreeHead:
@@ -602,7 +602,7 @@ class Client:
         for e in batch:
             proof = self._unary(
                 "LogService/GetInclusionProof",
-                self._log.GetInclusionProof,
+                self._log_service.GetInclusionProof,
                 log_service_pb2.GetInclusionProofRequest(log_index=e.stamp.log_index, tree_size=head.size),
             )
             verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
@@ -622,7 +622,7 @@ class Client:
         deadline = time.monotonic() + wait
         delay = 0.02
         while True:
-            response = self._unary("LogService/GetCheckpoint", self._log.GetCheckpoint, log_service_pb2.GetCheckpointRequest())
+            response = self._unary("LogService/GetCheckpoint", self._log_service.GetCheckpoint, log_service_pb2.GetCheckpointRequest())
             head = verify.verify_checkpoint(response.checkpoint.signed_note, key, origin)
             self._advance(head)
             if head.size >= size:
@@ -654,7 +654,7 @@ class Client:
             else:
                 hashes = self._unary(
                     "LogService/GetConsistencyProof",
-                    self._log.GetConsistencyProof,
+                    self._log_service.GetConsistencyProof,
                     log_service_pb2.GetConsistencyProofRequest(from_size=small.size, to_size=large.size),
                 ).hashes
             verify.verify_consistency(small.size, large.size, small.root, large.root, hashes)
