@@ -91,6 +91,9 @@ type Session struct {
 	envelope agenttrailv1.Event
 	labels   map[string]string
 	d        *delivery
+	// startID is the id of the session_start event, the default parent
+	// of every later event.
+	startID string
 }
 
 // StartSession starts a session: it checks opts, starts background
@@ -141,10 +144,14 @@ func (c *Client) StartSession(ctx context.Context, opts SessionOptions) (*Sessio
 		return nil, err
 	}
 	s.d = newDelivery(c, opts.BufferSize, opts.MaxInFlight, opts.FullPolicy, retry, opts.OnRejected)
-	if _, err := s.record(ctx, &agenttrailv1.Event{Payload: first.Payload}, nil); err != nil {
+	startID, err := s.record(ctx, &agenttrailv1.Event{Payload: first.Payload}, nil)
+	if err != nil {
 		s.d.abort()
 		return nil, err
 	}
+	// Every later event's parent is the session's start unless an option
+	// says otherwise, as in the Python and TypeScript clients.
+	s.startID = startID
 	return s, nil
 }
 
@@ -165,6 +172,13 @@ func (f eventOption) applyToEvent(ev *agenttrailv1.Event) { f(ev) }
 // that asked for a tool call.
 func WithParent(eventID string) EventOption {
 	return eventOption(func(ev *agenttrailv1.Event) { ev.ParentEventId = eventID })
+}
+
+// WithEventID gives the event an id made in advance with NewEventID, so that
+// an event logged earlier can point at it (a HumanApproval's gated_event_id
+// naming the tool call it gates, say). Each id must be used once.
+func WithEventID(eventID string) EventOption {
+	return eventOption(func(ev *agenttrailv1.Event) { ev.EventId = eventID })
 }
 
 // WithOccurredAt sets when the step happened, when it was not just now
@@ -305,6 +319,7 @@ func (s *Session) build(step uint32, now time.Time, ev *agenttrailv1.Event, opts
 		OccurredAt:       timestamppb.New(now),
 		Labels:           maps.Clone(s.labels),
 		Payload:          ev.Payload,
+		ParentEventId:    s.startID,
 	}
 	for _, o := range opts {
 		o.applyToEvent(full)

@@ -91,6 +91,16 @@ func TestSession(t *testing.T) {
 	if got := entries[2].GetEvent().GetParentEventId(); got != ids[0] {
 		t.Errorf("tool call parent %q, want %q", got, ids[0])
 	}
+	// Without WithParent an event's parent is the session's start.
+	startID := entries[0].GetEvent().GetEventId()
+	if got := entries[0].GetEvent().GetParentEventId(); got != "" {
+		t.Errorf("session start has parent %q, want none", got)
+	}
+	for _, i := range []int{1, 3, 7} {
+		if got := entries[i].GetEvent().GetParentEventId(); got != startID {
+			t.Errorf("entry %d parent %q, want the session start %q", i, got, startID)
+		}
+	}
 	if got := entries[5].GetEvent().GetLabels(); got["phase"] != "recovery" || got["env"] != "test" {
 		t.Errorf("reasoning labels %v", got)
 	}
