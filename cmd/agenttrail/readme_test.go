@@ -84,3 +84,39 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Errorf("the walkthrough printed an API key:\n%s", out)
 	}
 }
+
+// The README's client snippets are the tested quickstarts of their
+// packages, word for word: the Python one is run by clients/python's
+// test_docs.py, the TypeScript one by clients/typescript's package test, the
+// Go one is clients/go/examples/quickstart, run by its own test.
+func TestReadmeClientSnippets(t *testing.T) {
+	readme := readFile(t, "../../README.md")
+	_, clients, ok := strings.Cut(readme, "## Clients")
+	if !ok {
+		t.Fatal("README.md has no Clients section")
+	}
+	for _, c := range []struct{ lang, source string }{
+		{"python", "../../clients/python/README.md"},
+		{"ts", "../../clients/typescript/README.md"},
+		{"go", "../../clients/go/examples/quickstart/main.go"},
+	} {
+		_, rest, ok := strings.Cut(clients, "```"+c.lang+"\n")
+		if !ok {
+			t.Errorf("the Clients section has no %s snippet", c.lang)
+			continue
+		}
+		snippet, _, _ := strings.Cut(rest, "```")
+		if !strings.Contains(readFile(t, c.source), snippet) {
+			t.Errorf("the README's %s snippet is not word for word in %s", c.lang, c.source)
+		}
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
