@@ -352,8 +352,12 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 		return p
 	}
 
-	pre := q.preflight(batch, limits)
 	b := newBatchBuilder(q.fr.clone(), now)
+	pre, err := q.preflight(batch, limits, b.receivedBytes)
+	if err != nil {
+		p.failure = err
+		return p
+	}
 	for ri, r := range batch {
 		for i, ev := range r.events {
 			slot := &r.results[i]
@@ -362,7 +366,6 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				slot.Err = pf.err
 				continue
 			}
-			enc := pf.enc
 			id := ev.GetEventId()
 			if earlier, ok := q.inflight[id]; ok {
 				if proto.Equal(earlier.ev, ev) {
@@ -388,7 +391,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				p.failure = err
 				return p
 			}
-			pe, err := b.add(ev, enc, r.principal)
+			pe, err := b.add(ev, pf.sealed)
 			if err != nil {
 				slot.Err = err
 				continue
@@ -417,9 +420,10 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 }
 
 // preflighted is the work on one event that does not depend on the others:
-// its size check, validation and encoding, and whether its id is stored.
+// its size check, validation, encoding and sealing, and whether its id is
+// stored.
 type preflighted struct {
-	enc    event.Encoded
+	sealed *sealed
 	err    error
 	stored bool // the id is in the database (or the lookup failed: check again in order)
 }
@@ -428,7 +432,7 @@ type preflighted struct {
 // cores when the batch is large: it is most of the CPU an append costs.
 // Lookups see every committed batch (prepare settled first); batches still
 // in flight are covered by the in-flight map, checked in order afterwards.
-func (q *sequencer) preflight(batch []*request, limits event.Limits) [][]preflighted {
+func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt []byte) ([][]preflighted, error) {
 	out := make([][]preflighted, len(batch))
 	type job struct{ r, i int }
 	var jobs []job
@@ -438,18 +442,26 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits) [][]preflig
 			jobs = append(jobs, job{ri, i})
 		}
 	}
-	do := func(js []job) {
+	salts := make([]byte, saltSize*len(jobs))
+	if _, err := rand.Read(salts); err != nil {
+		return nil, fmt.Errorf("store: reading random salts: %w", err)
+	}
+	do := func(first int, js []job) {
 		_ = q.s.db.View(func(txn *badger.Txn) error {
-			for _, j := range js {
+			for k, j := range js {
 				r, pf := batch[j.r], &out[j.r][j.i]
 				if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
 					pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 					continue
 				}
-				if pf.enc, pf.err = event.Encode(r.events[j.i], limits); pf.err != nil {
+				enc, err := event.Encode(r.events[j.i], limits)
+				if err != nil {
+					pf.err = err
 					continue
 				}
-				_, err := txn.Get(idKey(r.events[j.i].GetEventId()))
+				salt := salts[(first+k)*saltSize : (first+k+1)*saltSize : (first+k+1)*saltSize]
+				pf.sealed = seal(enc, receivedAt, r.principal, salt)
+				_, err = txn.Get(idKey(r.events[j.i].GetEventId()))
 				pf.stored = !errors.Is(err, badger.ErrKeyNotFound)
 			}
 			return nil
@@ -457,20 +469,20 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits) [][]preflig
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if len(jobs) < 64 || workers < 2 {
-		do(jobs)
-		return out
+		do(0, jobs)
+		return out, nil
 	}
 	var wg sync.WaitGroup
 	per := (len(jobs) + workers - 1) / workers
 	for w := 0; w < len(jobs); w += per {
 		wg.Add(1)
-		go func(js []job) {
+		go func(first int, js []job) {
 			defer wg.Done()
-			do(js)
-		}(jobs[w:min(w+per, len(jobs))])
+			do(first, js)
+		}(w, jobs[w:min(w+per, len(jobs))])
 	}
 	wg.Wait()
-	return out
+	return out, nil
 }
 
 // commitLoop is the committer: it commits prepared batches in order and
@@ -604,29 +616,35 @@ func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 	}
 }
 
-// add sequences one validated, encoded event: wraps its header in an
-// EventHeader, salts and digests its content, and extends the tree.
-func (b *batchBuilder) add(ev *agenttrailv1.Event, enc event.Encoded, principal string) (*pending, error) {
+// sealed is an event ready for the log: its leaf data (the EventHeader
+// bytes and the salted content digest), leaf hash, and content record.
+type sealed struct {
+	leafData      []byte
+	leafHash      tlog.Hash
+	contentRecord []byte
+}
+
+// seal wraps an encoded event's header in an EventHeader with the received
+// time and principal, salts and digests its content, and hashes the leaf.
+// It needs nothing but the event, so preflight runs it on every core.
+func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte) *sealed {
+	hb := encodeEventHeader(enc.Header, receivedAt, principal)
+	ld := leafData(hb, contentDigest(salt, enc.Content))
+	return &sealed{leafData: ld, leafHash: leafHash(ld), contentRecord: encodeContentRecord(salt, enc.Content)}
+}
+
+// add sequences one sealed event: it takes the next index, extends the
+// tree, and notes the event in the index postings.
+func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, error) {
 	index := b.fr.size
-	hb := encodeEventHeader(enc.Header, b.receivedBytes, principal)
-	cb := enc.Content
-	if len(b.salts) < saltSize {
-		b.salts = make([]byte, saltSize*64)
-		if _, err := rand.Read(b.salts); err != nil {
-			return nil, fmt.Errorf("store: reading random salt: %w", err)
-		}
-	}
-	salt := b.salts[:saltSize:saltSize]
-	b.salts = b.salts[saltSize:]
-	ld := leafData(hb, contentDigest(salt, cb))
-	lh := leafHash(ld)
+	lh := sealed.leafHash
 	hs, err := b.fr.add(lh)
 	if err != nil {
 		return nil, err
 	}
 	b.hashes = append(b.hashes, hs...)
-	b.records = append(b.records, ld)
-	b.contents = append(b.contents, encodeContentRecord(salt, cb))
+	b.records = append(b.records, sealed.leafData)
+	b.contents = append(b.contents, sealed.contentRecord)
 
 	post := func(field byte, value string) {
 		if value != "" {
