@@ -15,21 +15,16 @@ import (
 
 // TestBinary builds the agenttrail binary and runs it as a user would:
 // serve, append from stdin, query, stop the server with SIGINT, and verify
-// its data directory offline. When the binary has the keys command (its
-// server then checks API keys and roles), an agent key appends and a
-// compliance key reads, both given in AGENTTRAIL_KEY.
+// its data directory offline. An agent key appends and a compliance key
+// reads, both given in AGENTTRAIL_KEY.
 func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "agenttrail")
-	buildArgs := []string{"build", "-o", bin}
-	if raceEnabled {
-		buildArgs = append(buildArgs, "-race")
-	}
-	if out, err := exec.Command("go", append(buildArgs, ".")...).CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The environment, without AGENTTRAIL_ settings that would change the
 	// commands' flags.
@@ -55,18 +50,15 @@ func TestBinary(t *testing.T) {
 	defer cancel()
 
 	data := filepath.Join(dir, "data")
-	var agentKey, readerKey string
-	if command(ctx, "keys", "-h").Run() == nil {
-		newKey := func(args ...string) string {
-			out, err := command(ctx, append([]string{"keys", "create", "--data", data}, args...)...).Output()
-			if err != nil {
-				t.Fatalf("keys create %q: %v", args, err)
-			}
-			return strings.TrimSpace(string(out))
+	newKey := func(args ...string) string {
+		out, err := command(ctx, append([]string{"keys", "create", "--data", data}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("keys create %q: %v", args, err)
 		}
-		agentKey = newKey("--principal", "bin-agent", "--role", "agent", "--agent-id", "bin-agent")
-		readerKey = newKey("--principal", "bin-auditor", "--role", "compliance")
+		return strings.TrimSpace(string(out))
 	}
+	agentKey := newKey("--principal", "bin-agent", "--role", "agent", "--agent-id", "bin-agent")
+	readerKey := newKey("--principal", "bin-auditor", "--role", "compliance")
 	serve := command(ctx, "serve", "--data", data, "--listen", "127.0.0.1:0", "--checkpoint-interval", "0", "--log-level", "warn")
 	stdout, err := serve.StdoutPipe()
 	if err != nil {

@@ -25,14 +25,19 @@ import (
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
-// binary builds the agenttrail binary once per test run.
+// binary builds the agenttrail binary once per test run (with the race
+// detector when the tests have it).
 var binary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "agenttrail-bin-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "agenttrail")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}

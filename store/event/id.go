@@ -4,31 +4,60 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"sync"
 	"time"
 )
 
-// NewID returns a new UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then
-// random bits, so ids sort by creation time. The server uses it for the
-// events it writes itself.
+// uuidState makes the ids of one process strictly increasing: within one
+// millisecond the 12-bit rand_a field counts up (RFC 9562, section 6.2,
+// method 1), and a counter that runs out borrows the next millisecond.
+var uuidState struct {
+	sync.Mutex
+	ms  int64
+	seq uint16
+}
+
+// NewID returns a new UUIDv7 (RFC 9562) in its canonical lower-case
+// form, such as "01963a4e-7c1b-7000-8000-0123456789ab": 48 bits of Unix
+// time in milliseconds, a 12-bit counter, and 62 random bits. Ids from one
+// process sort in the order they were made, which is what the log's event
+// id index likes best. The server uses it for the events it writes itself, and the Go client for
+// every event of a session.
 func NewID() string {
-	var u [16]byte
-	if _, err := rand.Read(u[:]); err != nil {
-		panic("event: reading randomness: " + err.Error()) // crypto/rand does not fail on supported systems
+	var b [16]byte
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic("event: crypto/rand failed: " + err.Error()) // crypto/rand never fails on supported platforms
 	}
-	ms := uint64(time.Now().UnixMilli())
-	binary.BigEndian.PutUint16(u[0:2], uint16(ms>>32))
-	binary.BigEndian.PutUint32(u[2:6], uint32(ms))
-	u[6] = u[6]&0x0f | 0x70 // version 7
-	u[8] = u[8]&0x3f | 0x80 // variant 10
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	now := time.Now().UnixMilli()
+	uuidState.Lock()
+	switch {
+	case now > uuidState.ms:
+		uuidState.ms = now
+		// Start the counter in its lower half, so that many ids fit in
+		// the millisecond before it borrows the next one.
+		uuidState.seq = binary.BigEndian.Uint16(b[6:8]) & 0x7ff
+	case uuidState.seq < 0xfff:
+		uuidState.seq++
+	default:
+		uuidState.ms++
+		uuidState.seq = 0
+	}
+	ms, seq := uuidState.ms, uuidState.seq
+	uuidState.Unlock()
+
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	b[6] = 0x70 | byte(seq>>8) // version 7
+	b[7] = byte(seq)
+	b[8] = 0x80 | b[8]&0x3f // variant 10
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
 }
