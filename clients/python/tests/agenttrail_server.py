@@ -12,12 +12,9 @@ API keys. The server is to authenticate callers with API keys sent as gRPC
 metadata ``authorization: Bearer <key>``; keys are created offline with
 ``agenttrail keys create --data DIR --principal NAME --role ROLE
 [--agent-id ID]``, which prints the secret key alone on the first line of
-its output. Where the binary has no ``keys`` command yet (``agenttrail keys
--h`` fails), the server accepts calls without a key, and the tests run
-without keys: :func:`keys_supported` decides, and :func:`create_key` is the
-one place that creates a key. :meth:`Server.keys` holds an "agent" key for
-writers and a "compliance" key (full view, proofs) for readers, or None for
-both.
+its output. :func:`create_key` is the one place that creates a key;
+:meth:`Server.keys` holds an "agent" key for writers and a "compliance" key
+(full view, proofs) for readers once :meth:`Server.create_keys` ran.
 """
 
 from __future__ import annotations
@@ -50,13 +47,6 @@ def build(repo: pathlib.Path, out_dir: pathlib.Path) -> pathlib.Path:
     return binary
 
 
-def keys_supported(binary: pathlib.Path) -> bool:
-    """Whether the binary has the ``keys`` command (so its server checks
-    API keys)."""
-    result = subprocess.run([str(binary), "keys", "-h"], capture_output=True, timeout=30)
-    return result.returncode == 0
-
-
 def create_key(
     binary: pathlib.Path, data: pathlib.Path, principal: str, role: str, agent_id: str | None = None
 ) -> str:
@@ -77,7 +67,7 @@ def create_key(
 
 @dataclass(frozen=True)
 class Keys:
-    """The API keys of a test server, or None each when it checks none."""
+    """The API keys of a test server (None before create_keys ran)."""
 
     #: Role "agent": appends events.
     agent: str | None
@@ -103,13 +93,12 @@ class Server:
         self._paused = False
 
     def create_keys(self) -> Keys:
-        """Creates the agent and compliance keys when the binary supports
-        keys; call it before the first start."""
-        if keys_supported(self.binary):
-            self.keys = Keys(
-                agent=create_key(self.binary, self.data, "test-agent", "agent"),
-                compliance=create_key(self.binary, self.data, "test-auditor", "compliance"),
-            )
+        """Creates the agent and compliance keys; call it before the first
+        start."""
+        self.keys = Keys(
+            agent=create_key(self.binary, self.data, "test-agent", "agent"),
+            compliance=create_key(self.binary, self.data, "test-auditor", "compliance"),
+        )
         return self.keys
 
     @property

@@ -9,14 +9,11 @@
 // stale binary. A lock directory keeps two test processes from writing the
 // binary at once.
 //
-// API keys: when the binary has the `keys` command (`agenttrail keys -h`
-// exits 0), TestServer.start creates one key per principal asked for with
+// API keys: TestServer.start creates one key per principal asked for with
 // createKey, offline, before the server starts: `agenttrail keys create
 // --data DIR --principal NAME --role ROLE [--agent-id ID]`, which prints the
-// secret on its first line. Until then the server accepts calls without a key: apiKey() returns
-// undefined and the clients send none. Tests must ask for keys with the role
-// they need (agent to append; compliance to read the full view and proofs),
-// so that they keep passing once authentication is enforced.
+// secret on its first line. Tests ask for keys with the role they need
+// (agent to append; compliance to read the full view and proofs).
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -74,16 +71,11 @@ export function agenttrailBinary(): string {
   return bin;
 }
 
-/** Whether the binary has the `keys` command, so that servers enforce API keys. */
-export function keysSupported(): boolean {
-  return spawnSync(agenttrailBinary(), ["keys", "-h"], { stdio: "ignore" }).status === 0;
-}
-
 /**
  * Creates an API key offline, in the data directory of a stopped server:
  * `agenttrail keys create --data DIR --principal NAME --role ROLE
  * [--agent-id ID]`, which prints the secret alone on its first line.
- * Returns the secret. Only for binaries with the keys command (keysSupported).
+ * Returns the secret.
  */
 export function createKey(dataDir: string, principal: string, spec: KeySpec): string {
   const args = ["keys", "create", "--data", dataDir, "--principal", principal, "--role", spec.role];
@@ -140,19 +132,16 @@ export class TestServer {
   static async start(options: ServerOptions = {}): Promise<TestServer> {
     const dataDir = mkdtempSync(join(tmpdir(), "agenttrail-tsclient-data-"));
     const keys = new Map<string, string>();
-    if (keysSupported()) {
-      for (const [principal, spec] of Object.entries(options.keys ?? DEFAULT_KEYS)) {
-        keys.set(principal, createKey(dataDir, principal, spec));
-      }
+    for (const [principal, spec] of Object.entries(options.keys ?? DEFAULT_KEYS)) {
+      keys.set(principal, createKey(dataDir, principal, spec));
     }
     const server = new TestServer(dataDir, options, keys);
     await server.launch("127.0.0.1:0");
     return server;
   }
 
-  /** The API key of a principal, or undefined while the server does not enforce keys. */
-  apiKey(principal: string): string | undefined {
-    if (this.keys.size === 0) return undefined;
+  /** The API key of a principal. */
+  apiKey(principal: string): string {
     const key = this.keys.get(principal);
     if (key === undefined) throw new Error(`no key was created for principal ${principal}`);
     return key;
