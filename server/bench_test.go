@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -79,6 +80,74 @@ func BenchmarkQueryView(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 		})
 	}
+}
+
+// BenchmarkQueryRedactionCost alternates the same Query of 1,000 realistic
+// LLM calls in the developer view and in the developer view's shape without
+// redaction (the control), on one server, so that both see the same machine
+// from moment to moment; it reports ns/event of each and the redaction's
+// share of the control's cost. On a shared machine this is the figure to
+// read.
+func BenchmarkQueryRedactionCost(b *testing.B) {
+	const n = 1000
+	red, err := redact.New(redact.DefaultPolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	views := map[string]server.View{
+		"redacted":   server.RedactedView{Redactor: red, Viewer: "dev"},
+		"unredacted": server.RedactedView{Redactor: identity{}, Viewer: "dev"},
+	}
+	h := start(b, []store.Option{store.WithClock(func() time.Time { return eventtest.T0.Add(time.Hour) })},
+		server.WithViews(func(ctx context.Context) (server.View, error) {
+			md, _ := metadata.FromIncomingContext(ctx)
+			return views[md.Get("x-view")[0]], nil
+		}))
+	var evs []*agenttrailv1.Event
+	for i := 0; i < n; i++ {
+		ev := proto.Clone(eventtest.RealisticLLMCall()).(*agenttrailv1.Event)
+		ev.EventId = fmt.Sprintf("bench-%06d", i)
+		ev.ParentEventId = ""
+		evs = append(evs, ev)
+	}
+	for i := 0; i < n; i += 250 {
+		if _, err := h.st.Append(context.Background(), "bench", evs[i:i+250]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	query := func(view string) time.Duration {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "x-view", view)
+		start := time.Now()
+		stream, err := h.query.Query(ctx, &agenttrailv1.QueryRequest{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for {
+			_, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+		}
+		if got != n {
+			b.Fatalf("%d entries, want %d", got, n)
+		}
+		return time.Since(start)
+	}
+	var redacted, control time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		control += query("unredacted")
+		redacted += query("redacted")
+	}
+	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N*n) }
+	b.ReportMetric(perEvent(control), "control-ns/event")
+	b.ReportMetric(perEvent(redacted), "redacted-ns/event")
+	b.ReportMetric(100*(perEvent(redacted)/perEvent(control)-1), "redaction-%")
 }
 
 // identity is a redactor that masks nothing.

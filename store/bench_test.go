@@ -108,58 +108,113 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 	}
 }
 
-// BenchmarkBaselineBadger writes the same 1 KiB events with plain Badger
-// transactions, SyncWrites on, under the store's Badger options: one key per
-// event (the whole encoded event) and one key per index entry (event id,
-// session, agent, kind, occurred_at), no hashing, no signing. The store's
-// BenchmarkAppend divided by this is the ratio the store is held to.
+// baseline writes events with plain Badger transactions, SyncWrites on,
+// under the store's Badger options: one key per event (the whole encoded
+// event) and one key per index entry (event id, session, agent, kind,
+// occurred_at), no hashing, no signing.
+type baseline struct {
+	db *badger.DB
+	n  int
+}
+
+func newBaseline(b *testing.B) *baseline {
+	db, err := badger.Open(badger.DefaultOptions(filepath.Join(b.TempDir(), "events")).
+		WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
+		WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
+		WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return &baseline{db: db}
+}
+
+// write commits one transaction of batch new events.
+func (bl *baseline) write(b *testing.B, batch int) {
+	txn := bl.db.NewTransaction(true)
+	defer txn.Discard()
+	for j := 0; j < batch; j++ {
+		ev := benchEvent(bl.n, 1024)
+		val, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		idx := binary.BigEndian.AppendUint64(nil, uint64(bl.n))
+		keys := [][]byte{
+			append([]byte("e"), idx...),
+			append([]byte("i"+ev.GetEventId()), idx...),
+			append([]byte("s"+ev.GetSessionId()), idx...),
+			append([]byte("a"+ev.GetAgentId()), idx...),
+			append([]byte("k\x00\x02"), idx...),
+			append(binary.BigEndian.AppendUint64([]byte("t"), uint64(ev.GetOccurredAt().GetSeconds())), idx...),
+		}
+		if err := txn.Set(keys[0], val); err != nil {
+			b.Fatal(err)
+		}
+		for _, k := range keys[1:] {
+			if err := txn.Set(k, idx); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bl.n++
+	}
+	if err := txn.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkBaselineBadger writes the same 1 KiB events as BenchmarkAppend
+// with plain Badger transactions (see baseline).
 func BenchmarkBaselineBadger(b *testing.B) {
 	for _, batch := range []int{1, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			db, err := badger.Open(badger.DefaultOptions(filepath.Join(b.TempDir(), "events")).
-				WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
-				WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
-				WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
-				WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { db.Close() })
-			n := 0
+			bl := newBaseline(b)
 			b.SetBytes(int64(1024 * batch))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				txn := db.NewTransaction(true)
-				for j := 0; j < batch; j++ {
-					ev := benchEvent(n, 1024)
-					val, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
-					if err != nil {
-						b.Fatal(err)
-					}
-					idx := binary.BigEndian.AppendUint64(nil, uint64(n))
-					keys := [][]byte{
-						append([]byte("e"), idx...),
-						append([]byte("i"+ev.GetEventId()), idx...),
-						append([]byte("s"+ev.GetSessionId()), idx...),
-						append([]byte("a"+ev.GetAgentId()), idx...),
-						append([]byte("k\x00\x02"), idx...),
-						append(binary.BigEndian.AppendUint64([]byte("t"), uint64(ev.GetOccurredAt().GetSeconds())), idx...),
-					}
-					if err := txn.Set(keys[0], val); err != nil {
-						b.Fatal(err)
-					}
-					for _, k := range keys[1:] {
-						if err := txn.Set(k, idx); err != nil {
-							b.Fatal(err)
-						}
-					}
+				bl.write(b, batch)
+			}
+			reportEventsPerSecond(b, bl.n)
+		})
+	}
+}
+
+// BenchmarkAppendVsBaseline alternates one durable batch of the store with
+// one plain-Badger transaction of the same events (see baseline), so that
+// both see the same machine and disk from moment to moment, and reports
+// their rates and the ratio store/baseline. On a shared machine this is the
+// figure to read; separate runs of BenchmarkAppend and BenchmarkBaselineBadger
+// can differ by half between minutes.
+func BenchmarkAppendVsBaseline(b *testing.B) {
+	for _, batch := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			bl := newBaseline(b)
+			evs := make([]*agenttrailv1.Event, batch)
+			n := 0
+			var inStore, inBaseline time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for j := range evs {
+					evs[j] = benchEvent(n, 1024)
 					n++
 				}
-				if err := txn.Commit(); err != nil {
-					b.Fatal(err)
+				start := time.Now()
+				res, err := s.Append(context.Background(), "bench", evs)
+				if err != nil || res[0].Err != nil {
+					b.Fatal(err, res[0].Err)
 				}
+				mid := time.Now()
+				bl.write(b, batch)
+				inStore += mid.Sub(start)
+				inBaseline += time.Since(mid)
 			}
-			reportEventsPerSecond(b, n)
+			storeRate := float64(n) / inStore.Seconds()
+			baseRate := float64(bl.n) / inBaseline.Seconds()
+			b.ReportMetric(storeRate, "store-events/s")
+			b.ReportMetric(baseRate, "baseline-events/s")
+			b.ReportMetric(storeRate/baseRate, "ratio")
 		})
 	}
 }
