@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"math/bits"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
@@ -196,6 +195,3 @@ func seekFloor(txn *badger.Txn, prefix byte, n uint64) ([]byte, []byte, error) {
 
 // storedHashCount is the number of stored hashes of a tree of size n.
 func storedHashCount(n uint64) int64 { return tlog.StoredHashCount(int64(n)) }
-
-// levels is the number of hashes tlog stores for leaf n.
-func levels(n uint64) int { return 1 + bits.TrailingZeros64(n+1) }

@@ -18,11 +18,6 @@ func ClassOf(fd protoreflect.FieldDescriptor) agenttrailv1.FieldClass {
 	return declaredClass(fd)
 }
 
-// IsMetadata reports whether a field's class is METADATA.
-func IsMetadata(fd protoreflect.FieldDescriptor) bool {
-	return ClassOf(fd) == agenttrailv1.FieldClass_FIELD_CLASS_METADATA
-}
-
 // modelClasses holds the class of every field of every message in the event
 // model's package, read once from the descriptors: reading an extension
 // option on every field of every event is too slow for the append path.
