@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+// intake is one call's events on their way into the log: those refused at
+// once, and the store's ticket for the others.
+type intake struct {
+	s          *Server
+	ids        []string
+	rejections []*agenttrailv1.Rejection // by event; nil for an event handed to the store
+	admitted   []int                     // indexes of the events handed to the store, in order
+	tickets    []*store.Ticket           // for admitted, in chunks of submitChunk events
+	bytes      int64                     // taken from the server's in-flight budget
+	once       sync.Once
+}
+
+// ingest is the one path by which events from callers enter the log: the
+// Append stream, OTLP/gRPC and OTLP/HTTP all go through it, so that every
+// event meets the same checks in the same order. The caller is already
+// authenticated and allowed to append (the interceptors, or the HTTP
+// handler, did that). Each event must, in this order:
+//
+//  1. be there, with the fields every event needs (event.CheckRequired), so
+//     that a missing field is reported as missing, not as out of scope;
+//  2. be of a kind agents may write (not access, erasure, retention or key
+//     change, which only the server writes);
+//  3. lie within the caller's scope, checked against a credential that
+//     still holds (an agent key bound to one agent id).
+//
+// The events that pass are handed to the store together, after their
+// bytes (size, over all of them) are taken from the server's in-flight
+// budget; the store validates each in full and commits them in order.
+// Events that fail are answered by their own rejection and do not affect
+// the others.
+//
+// The returned error ends the caller's call: UNAUTHENTICATED when the
+// credential no longer holds (a key revoked mid-stream), or the context's
+// or the store's error when nothing could be queued. Otherwise the intake's
+// wait gives one response per event, in order, and its release must be
+// called once the responses are sent.
+func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int64) (*intake, error) {
+	in := &intake{s: s, ids: make([]string, len(evs)), rejections: make([]*agenttrailv1.Rejection, len(evs))}
+	var pass []*agenttrailv1.Event
+	for i, ev := range evs {
+		in.ids[i] = ev.GetEventId()
+		rej, err := s.admit(ctx, ev)
+		if err != nil {
+			return nil, err
+		}
+		if rej != nil {
+			in.rejections[i] = rej
+			continue
+		}
+		in.admitted = append(in.admitted, i)
+		pass = append(pass, ev)
+	}
+	if len(pass) == 0 {
+		return in, nil
+	}
+	if err := s.budget.acquire(ctx, size); err != nil {
+		return nil, err
+	}
+	in.bytes = size
+	principal := s.cfg.principal(ctx)
+	for len(pass) > 0 {
+		n := min(len(pass), submitChunk)
+		t, err := s.st.Submit(ctx, principal, pass[:n])
+		if err != nil {
+			// Chunks already queued may still commit; their ids make
+			// sending them again safe.
+			in.release()
+			return nil, err
+		}
+		in.tickets = append(in.tickets, t)
+		pass = pass[n:]
+	}
+	return in, nil
+}
+
+// submitChunk is the most events ingest hands the store in one Submit,
+// well under the store's batch limit.
+const submitChunk = 256
+
+// admit makes the checks of ingest on one event. It returns the event's
+// rejection, nil when the event may go to the store, or the error that
+// ends the call.
+func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event) (*agenttrailv1.Rejection, error) {
+	if ev == nil {
+		return &agenttrailv1.Rejection{Code: int32(codes.InvalidArgument), Field: "event", Message: "event: is required"}, nil
+	}
+	if err := event.CheckRequired(ev); err != nil {
+		var fe *event.FieldError
+		errors.As(err, &fe)
+		return &agenttrailv1.Rejection{Code: int32(codes.InvalidArgument), Field: "event." + fe.Field, Message: "event." + fe.Field + ": " + fe.Reason}, nil
+	}
+	if event.IsServerKind(event.KindOf(ev)) {
+		return &agenttrailv1.Rejection{Code: int32(codes.PermissionDenied), Field: "event.payload",
+			Message: "event.payload: access, erasure, retention and key change events are written only by the server"}, nil
+	}
+	if s.cfg.mayAppend != nil {
+		if err := s.cfg.mayAppend(ctx, ev); err != nil {
+			if status.Code(err) == codes.Unauthenticated {
+				return nil, err
+			}
+			return &agenttrailv1.Rejection{Code: int32(status.Code(err)), Field: "event.agent_id", Message: status.Convert(err).Message()}, nil
+		}
+	}
+	return nil, nil
+}
+
+// rejectedIntake is an intake of one event refused before ingest could
+// read it (a request that does not decode).
+func rejectedIntake(s *Server, id string, code codes.Code, field, msg string) *intake {
+	return &intake{s: s, ids: []string{id}, rejections: []*agenttrailv1.Rejection{{Code: int32(code), Message: msg, Field: field}}}
+}
+
+// wait returns one response per event of the intake, in order, once the
+// events handed to the store are durable or rejected. Its error means the
+// store failed or closed: nothing after it can be acknowledged either.
+func (in *intake) wait(ctx context.Context) ([]*agenttrailv1.AppendResponse, error) {
+	out := make([]*agenttrailv1.AppendResponse, len(in.ids))
+	for i, rej := range in.rejections {
+		if rej != nil {
+			out[i] = &agenttrailv1.AppendResponse{EventId: in.ids[i], Result: &agenttrailv1.AppendResponse_Rejection{Rejection: rej}}
+		}
+	}
+	k := 0
+	for _, t := range in.tickets {
+		results, err := t.Wait(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range results {
+			i := in.admitted[k]
+			out[i] = appendResponse(ctx, in.s, in.ids[i], r)
+			k++
+		}
+	}
+	return out, nil
+}
+
+// release gives the intake's bytes back to the in-flight budget. It is
+// safe to call more than once.
+func (in *intake) release() {
+	in.once.Do(func() {
+		if in.bytes > 0 {
+			in.s.budget.release(in.bytes)
+		}
+	})
+}
