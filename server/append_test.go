@@ -241,7 +241,9 @@ func TestAppendRejectsSecretsInMetadata(t *testing.T) {
 		{"event.agent_version", func(ev *agenttrailv1.Event) { ev.AgentVersion = "jane.doe@example.com" }, "jane.doe@example.com"},
 		{"event.model_id", func(ev *agenttrailv1.Event) { ev.ModelId = "gpt-4o sk-proj-Tq3vX9mL2pR7wK4nB8cJ5hF1aZ6yD0eG" }, "sk-proj-Tq3vX9mL2pR7wK4nB8cJ5hF1aZ6yD0eG"},
 		{"event.tool_call.tool_name", func(ev *agenttrailv1.Event) { ev.GetToolCall().ToolName = "charge 4242424242424242" }, "4242424242424242"},
-		{"event.tool_call.error_type", func(ev *agenttrailv1.Event) { ev.GetToolCall().ErrorType = "AuthError ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK" }, "ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK"},
+		{"event.tool_call.error_type", func(ev *agenttrailv1.Event) {
+			ev.GetToolCall().ErrorType = "AuthError ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK"
+		}, "ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK"},
 	}
 	var toolCall *agenttrailv1.Event
 	for _, ev := range evs {
