@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -36,7 +37,10 @@ type intake struct {
 //  2. be of a kind agents may write (not access, erasure, retention or key
 //     change, which only the server writes);
 //  3. lie within the caller's scope, checked against a credential that
-//     still holds (an agent key bound to one agent id).
+//     still holds (an agent key bound to one agent id);
+//  4. hold no secret or personal datum in its metadata
+//     (redact.CheckMetadata), which every reader sees and which can never be
+//     masked.
 //
 // The events that pass are handed to the store together, after their
 // bytes (size, over all of them) are taken from the server's in-flight
@@ -93,36 +97,50 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 const submitChunk = 256
 
 // admit makes the checks of ingest on one event. It returns the event's
-// rejection, nil when the event may go to the store, or the error that
-// ends the call.
+// rejection (naming the field at fault, never its value), nil when the
+// event may go to the store, or the error that ends the call.
 func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event) (*agenttrailv1.Rejection, error) {
 	if ev == nil {
-		return &agenttrailv1.Rejection{Code: int32(codes.InvalidArgument), Field: "event", Message: "event: is required"}, nil
+		return rejection(codes.InvalidArgument, "event", "event: is required"), nil
 	}
 	if err := event.CheckRequired(ev); err != nil {
-		var fe *event.FieldError
-		errors.As(err, &fe)
-		return &agenttrailv1.Rejection{Code: int32(codes.InvalidArgument), Field: "event." + fe.Field, Message: "event." + fe.Field + ": " + fe.Reason}, nil
+		return fieldRejection(ctx, s, err)
 	}
 	if event.IsServerKind(event.KindOf(ev)) {
-		return &agenttrailv1.Rejection{Code: int32(codes.PermissionDenied), Field: "event.payload",
-			Message: "event.payload: access, erasure, retention and key change events are written only by the server"}, nil
+		return rejection(codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil
 	}
 	if s.cfg.mayAppend != nil {
 		if err := s.cfg.mayAppend(ctx, ev); err != nil {
 			if status.Code(err) == codes.Unauthenticated {
 				return nil, err
 			}
-			return &agenttrailv1.Rejection{Code: int32(status.Code(err)), Field: "event.agent_id", Message: status.Convert(err).Message()}, nil
+			return rejection(status.Code(err), "event.agent_id", status.Convert(err).Message()), nil
 		}
 	}
+	if err := redact.CheckMetadata(ev); err != nil {
+		return fieldRejection(ctx, s, err)
+	}
 	return nil, nil
+}
+
+// fieldRejection turns an *event.FieldError into an INVALID_ARGUMENT
+// rejection; any other error ends the call.
+func fieldRejection(ctx context.Context, s *Server, err error) (*agenttrailv1.Rejection, error) {
+	var fe *event.FieldError
+	if !errors.As(err, &fe) {
+		return nil, statusError(ctx, s.log, err)
+	}
+	return rejection(codes.InvalidArgument, "event."+fe.Field, "event."+fe.Field+": "+fe.Reason), nil
+}
+
+func rejection(code codes.Code, field, msg string) *agenttrailv1.Rejection {
+	return &agenttrailv1.Rejection{Code: int32(code), Message: msg, Field: field}
 }
 
 // rejectedIntake is an intake of one event refused before ingest could
 // read it (a request that does not decode).
 func rejectedIntake(s *Server, id string, code codes.Code, field, msg string) *intake {
-	return &intake{s: s, ids: []string{id}, rejections: []*agenttrailv1.Rejection{{Code: int32(code), Message: msg, Field: field}}}
+	return &intake{s: s, ids: []string{id}, rejections: []*agenttrailv1.Rejection{rejection(code, field, msg)}}
 }
 
 // wait returns one response per event of the intake, in order, once the
