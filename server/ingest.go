@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,6 +21,8 @@ import (
 type intake struct {
 	s          *Server
 	ids        []string
+	events     []*agenttrailv1.Event // nil for a request that did not decode
+	start      time.Time
 	rejections []*agenttrailv1.Rejection // by event; nil for an event handed to the store
 	admitted   []int                     // indexes of the events handed to the store, in order
 	tickets    []*store.Ticket           // for admitted, in chunks of submitChunk events
@@ -54,7 +58,7 @@ type intake struct {
 // wait gives one response per event, in order, and its release must be
 // called once the responses are sent.
 func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int64) (*intake, error) {
-	in := &intake{s: s, ids: make([]string, len(evs)), rejections: make([]*agenttrailv1.Rejection, len(evs))}
+	in := &intake{s: s, ids: make([]string, len(evs)), events: evs, start: time.Now(), rejections: make([]*agenttrailv1.Rejection, len(evs))}
 	var pass []*agenttrailv1.Event
 	for i, ev := range evs {
 		in.ids[i] = ev.GetEventId()
@@ -140,7 +144,7 @@ func rejection(code codes.Code, field, msg string) *agenttrailv1.Rejection {
 // rejectedIntake is an intake of one event refused before ingest could
 // read it (a request that does not decode).
 func rejectedIntake(s *Server, id string, code codes.Code, field, msg string) *intake {
-	return &intake{s: s, ids: []string{id}, rejections: []*agenttrailv1.Rejection{rejection(code, field, msg)}}
+	return &intake{s: s, ids: []string{id}, start: time.Now(), rejections: []*agenttrailv1.Rejection{rejection(code, field, msg)}}
 }
 
 // wait returns one response per event of the intake, in order, once the
@@ -152,6 +156,10 @@ func (in *intake) wait(ctx context.Context) ([]*agenttrailv1.AppendResponse, err
 		if rej != nil {
 			out[i] = &agenttrailv1.AppendResponse{EventId: in.ids[i], Result: &agenttrailv1.AppendResponse_Rejection{Rejection: rej}}
 		}
+	}
+	if len(in.tickets) == 0 {
+		in.record(out)
+		return out, nil
 	}
 	k := 0
 	for _, t := range in.tickets {
@@ -165,6 +173,7 @@ func (in *intake) wait(ctx context.Context) ([]*agenttrailv1.AppendResponse, err
 			k++
 		}
 	}
+	in.record(out)
 	return out, nil
 }
 
@@ -176,4 +185,37 @@ func (in *intake) release() {
 			in.s.budget.release(in.bytes)
 		}
 	})
+}
+
+// record counts the intake's outcomes in the server's metrics.
+func (in *intake) record(out []*agenttrailv1.AppendResponse) {
+	m := in.s.cfg.metrics
+	if m == nil {
+		return
+	}
+	d := time.Since(in.start)
+	for i, r := range out {
+		var ev *agenttrailv1.Event
+		if in.events != nil {
+			ev = in.events[i]
+		}
+		kind := "unspecified"
+		if ev != nil {
+			kind = kindName(event.KindOf(ev))
+		}
+		switch {
+		case r.GetRejection() != nil:
+			m.Event(ev.GetAgentId(), kind, "rejected", codes.Code(r.GetRejection().GetCode()).String(), false)
+		case r.GetReceipt().GetDuplicate():
+			m.Event(ev.GetAgentId(), kind, "duplicate", "", false)
+		default:
+			m.Event(ev.GetAgentId(), kind, "stored", "", event.IsFailure(ev))
+		}
+		m.Ack(d)
+	}
+}
+
+// kindName is the metrics label of an event kind: "llm_call".
+func kindName(k agenttrailv1.EventKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_"))
 }

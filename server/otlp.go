@@ -102,6 +102,7 @@ func (s *Server) exportTraces(ctx context.Context, req *coltracepb.ExportTraceSe
 			}
 		}
 	}
+	s.cfg.metrics.OTLPSpans(len(results)-int(rejected), int(rejected))
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	if rejected > 0 {
 		msg := fmt.Sprintf("%d of %d spans rejected: %s", rejected, len(results), strings.Join(reasons, "; "))

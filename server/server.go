@@ -195,7 +195,7 @@ func (s *Server) accessControl() {
 		case auth.Compliance:
 			return FullView{}, nil
 		case auth.Developer:
-			return RedactedView{Redactor: red, Viewer: p.Name}, nil
+			return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
 		case auth.Admin:
 			return MetadataView{}, nil
 		}
