@@ -45,6 +45,16 @@ func URL(dir string) string {
 	return (&url.URL{Scheme: Scheme, Path: filepath.ToSlash(dir)}).String()
 }
 
+// DirOf returns the data directory a badger URL names.
+func DirOf(storeURL string) (string, error) {
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Scheme != Scheme {
+		return "", fmt.Errorf("%w: %q is not a badger URL", store.ErrInvalidArgument, storeURL)
+	}
+	dir, _, err := parseURL(u)
+	return dir, err
+}
+
 // parseURL reads a data directory and options from a badger URL. Its query
 // may set gc_interval (a Go duration; 0 turns value-log garbage collection
 // off).

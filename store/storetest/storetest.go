@@ -31,32 +31,32 @@ type Harness struct {
 	// Tamper opens the raw records behind a URL, whose store is closed, as
 	// an attacker with access to the storage would. Nil skips the tamper
 	// tests.
-	Tamper func(t testing.TB, url string) Tamperer
+	Tamper func(url string) (Tamperer, error)
 	// WrittenOnce checks, on storage whose store is closed, that no record
 	// was ever overwritten or deleted. Nil skips that check.
 	WrittenOnce func(t testing.TB, url string)
 }
 
-// Tamperer edits a driver's raw records by log position. Each method fails
-// the test when it cannot do what it says; Close makes the edits durable.
+// Tamperer edits a driver's raw records by log position, as an attacker
+// with access to the storage would. Close makes the edits durable.
 type Tamperer interface {
-	LeafData(index uint64) []byte
-	SetLeafData(index uint64, data []byte)
+	LeafData(index uint64) ([]byte, error)
+	SetLeafData(index uint64, data []byte) error
 	// Content returns the content record of an event.
-	Content(index uint64) []byte
-	SetContent(index uint64, record []byte)
+	Content(index uint64) ([]byte, error)
+	SetContent(index uint64, record []byte) error
 	// DeleteEvent deletes the record of an event's leaf data.
-	DeleteEvent(index uint64)
+	DeleteEvent(index uint64) error
 	// DeleteContent deletes the content record of an event, leaving no
 	// erasure mark.
-	DeleteContent(index uint64)
+	DeleteContent(index uint64) error
 	// DeleteEventID deletes the id index entry of an event id.
-	DeleteEventID(id string)
-	// SetTreeHash replaces the stored tree hash at a stored-hash index
-	// (golang.org/x/mod/sumdb/tlog numbering).
-	SetTreeHash(storedIndex int64, h [store.HashSize]byte)
-	TreeHash(storedIndex int64) [store.HashSize]byte
-	Close()
+	DeleteEventID(id string) error
+	// TreeHash and SetTreeHash read and replace the stored tree hash at a
+	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
+	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
+	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	Close() error
 }
 
 // Run runs the whole suite.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -39,39 +40,29 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 		t.Skip("the driver offers no raw access for tampering")
 	}
 	const n = 50
-	flip := func(b []byte, i int, bit byte) []byte {
-		b = append([]byte(nil), b...)
-		if i < 0 {
-			i += len(b)
-		}
-		b[i] ^= bit
-		return b
-	}
 	tests := []struct {
 		name   string
-		edit   func(tp Tamperer)
+		edit   func(tp Tamperer) error
 		want   uint64
 		reason string
 	}{
-		{"content byte", func(tp Tamperer) { tp.SetContent(17, flip(tp.Content(17), -3, 0x01)) }, 17, "content does not match"},
-		{"salt byte", func(tp Tamperer) { tp.SetContent(3, flip(tp.Content(3), 5, 0x80)) }, 3, "content does not match"},
-		{"header byte", func(tp Tamperer) { tp.SetLeafData(29, flip(tp.LeafData(29), 12, 0x04)) }, 29, "leaf hash"},
-		{"digest byte", func(tp Tamperer) { tp.SetLeafData(41, flip(tp.LeafData(41), -1, 0x01)) }, 41, "leaf hash"},
-		{"deleted event record", func(tp Tamperer) { tp.DeleteEvent(22) }, 22, "record is missing"},
-		{"deleted content", func(tp Tamperer) { tp.DeleteContent(9) }, 9, "missing"},
-		{"deleted id index", func(tp Tamperer) { tp.DeleteEventID("t-0033") }, 33, "id index"},
-		{"swapped events", func(tp Tamperer) {
-			a, b := tp.LeafData(12), tp.LeafData(35)
-			ca, cb := tp.Content(12), tp.Content(35)
-			tp.SetLeafData(12, b)
-			tp.SetLeafData(35, a)
-			tp.SetContent(12, cb)
-			tp.SetContent(35, ca)
-		}, 12, "leaf hash"},
-		{"tree hash", func(tp Tamperer) {
+		{"content byte", func(tp Tamperer) error { return editContent(tp, 17, -3, 0x01) }, 17, "content does not match"},
+		{"salt byte", func(tp Tamperer) error { return editContent(tp, 3, 5, 0x80) }, 3, "content does not match"},
+		{"header byte", func(tp Tamperer) error { return editLeafData(tp, 29, 12, 0x04) }, 29, "leaf hash"},
+		{"digest byte", func(tp Tamperer) error { return editLeafData(tp, 41, -1, 0x01) }, 41, "leaf hash"},
+		{"deleted event record", func(tp Tamperer) error { return tp.DeleteEvent(22) }, 22, "record is missing"},
+		{"deleted content", func(tp Tamperer) error { return tp.DeleteContent(9) }, 9, "missing"},
+		{"deleted id index", func(tp Tamperer) error { return tp.DeleteEventID("t-0033") }, 33, "id index"},
+		{"swapped events", func(tp Tamperer) error { return swapEvents(tp, 12, 35) }, 12, "leaf hash"},
+		{"tree hash", func(tp Tamperer) error {
 			// The leaf hash of event 24, as the stored tree holds it.
 			idx := tlog.StoredHashIndex(0, 24)
-			tp.SetTreeHash(idx, [store.HashSize]byte(flip(func() []byte { h := tp.TreeHash(idx); return h[:] }(), 0, 1)))
+			h, err := tp.TreeHash(idx)
+			if err != nil {
+				return err
+			}
+			h[0] ^= 1
+			return tp.SetTreeHash(idx, h)
 		}, 24, "leaf hash"},
 	}
 	for _, tt := range tests {
@@ -81,9 +72,16 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: VerifyStorage = %+v, %v", rep, err)
 			}
-			tp := h.Tamper(t, l.URL)
-			tt.edit(tp)
-			tp.Close()
+			tp, err := h.Tamper(l.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.edit(tp); err != nil {
+				t.Fatalf("tampering: %v", err)
+			}
+			if err := tp.Close(); err != nil {
+				t.Fatal(err)
+			}
 			rep, err = store.VerifyStorage(context.Background(), l.URL, vk)
 			if err != nil {
 				t.Fatalf("VerifyStorage: %v", err)
@@ -99,4 +97,52 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 			}
 		})
 	}
+}
+
+// flip returns b with one bit changed at byte i (from the end when
+// negative).
+func flip(b []byte, i int, bit byte) []byte {
+	b = append([]byte(nil), b...)
+	if i < 0 {
+		i += len(b)
+	}
+	b[i] ^= bit
+	return b
+}
+
+func editContent(tp Tamperer, index uint64, at int, bit byte) error {
+	c, err := tp.Content(index)
+	if err != nil {
+		return err
+	}
+	return tp.SetContent(index, flip(c, at, bit))
+}
+
+func editLeafData(tp Tamperer, index uint64, at int, bit byte) error {
+	ld, err := tp.LeafData(index)
+	if err != nil {
+		return err
+	}
+	return tp.SetLeafData(index, flip(ld, at, bit))
+}
+
+// swapEvents swaps the records and contents of two events.
+func swapEvents(tp Tamperer, i, j uint64) error {
+	a, err := tp.LeafData(i)
+	if err != nil {
+		return err
+	}
+	b, err := tp.LeafData(j)
+	if err != nil {
+		return err
+	}
+	ca, err := tp.Content(i)
+	if err != nil {
+		return err
+	}
+	cb, err := tp.Content(j)
+	if err != nil {
+		return err
+	}
+	return errors.Join(tp.SetLeafData(i, b), tp.SetLeafData(j, a), tp.SetContent(i, cb), tp.SetContent(j, ca))
 }

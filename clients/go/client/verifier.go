@@ -47,7 +47,7 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 	if cp == nil {
 		return verify.TreeHead{}, fmt.Errorf("client: %w: no checkpoint", verify.ErrMalformed)
 	}
-	head, err := verify.Checkpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
+	head, err := verify.OpenCheckpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
 	if err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: checkpoint: %w", err)
 	}
@@ -74,7 +74,7 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 //  4. verify.Inclusion: the leaf is at that index in the checkpoint's tree.
 func (v *Verifier) VerifyEntry(e *agenttrailv1.Entry, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
 	index := e.GetStamp().GetLogIndex()
-	if err := verify.Entry(e); err != nil {
+	if err := verify.CheckEntry(e); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
 	}
 	if proof == nil {
@@ -96,7 +96,7 @@ func (v *Verifier) VerifyEntry(e *agenttrailv1.Entry, cp *agenttrailv1.Checkpoin
 	case len(proof.GetLeafHash()) != 0 && !bytes.Equal(proof.GetLeafHash(), leaf):
 		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w: the inclusion proof is for leaf %x, the entry's leaf is %x", index, verify.ErrBadProof, proof.GetLeafHash(), leaf)
 	}
-	if err := verify.Inclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
+	if err := verify.CheckInclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
 	}
 	return head, nil
@@ -138,7 +138,7 @@ func (v *Verifier) VerifyConsistency(old verify.TreeHead, cp *agenttrailv1.Check
 	if old.Size == 0 {
 		oldRoot = emptyRoot
 	}
-	if err := verify.Consistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
+	if err := verify.CheckConsistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: consistency of tree size %d with %d: %w", old.Size, head.Size, err)
 	}
 	return head, nil
