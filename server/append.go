@@ -178,8 +178,8 @@ func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *ag
 	case event.IsServerKind(event.KindOf(ev)):
 		return rejected(id, codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil, nil
 	}
-	if st.s.cfg.mayAppend != nil {
-		if err := st.s.cfg.mayAppend(ctx, ev); err != nil {
+	for _, check := range st.s.cfg.appendChecks {
+		if err := check(ctx, ev); err != nil {
 			if status.Code(err) == codes.Unauthenticated {
 				return nil, nil, err
 			}
