@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
@@ -66,15 +67,22 @@ event's commitment and inclusion proof) without any server.`)
 				return err
 			}
 			defer f.Close()
-			rep, err := verifyExport(f, *verifierKey, errOut)
+			rep, err := evidence.Verify(f, *verifierKey)
+			if rep.SelfKeyed {
+				warnTOFU(errOut, rep.Key)
+				fmt.Fprintln(errOut, "warning: with the export's own key, verification shows only that the export is consistent with itself")
+			}
+			if errors.Is(err, evidence.ErrBadKey) {
+				return usageError{fmt.Sprintf("verifier key: %v", errors.Unwrap(err))}
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "export verified: %s", count(rep.events, "event"))
-			if rep.events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.first, rep.last, rep.contentChecked)
+			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
+			if rep.Events > 0 {
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
 			}
-			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.head.Origin, count(rep.head.Size, "event"), rep.head.Root, rep.key)
+			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 			return nil
 		}
 		c, err := conn.dial()
