@@ -171,22 +171,14 @@ func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *ag
 		return rejected("", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil, nil
 	}
 	ev := req.GetEvent()
-	id := ev.GetEventId()
+	rej, err := st.s.admit(ctx, ev)
 	switch {
-	case ev == nil:
-		return rejected("", codes.InvalidArgument, "event", "event: is required"), nil, nil
-	case event.IsServerKind(event.KindOf(ev)):
-		return rejected(id, codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil, nil
+	case err != nil:
+		return nil, nil, err
+	case rej != nil:
+		return &reply{eventID: ev.GetEventId(), rejection: rej}, nil, nil
 	}
-	for _, check := range st.s.cfg.appendChecks {
-		if err := check(ctx, ev); err != nil {
-			if status.Code(err) == codes.Unauthenticated {
-				return nil, nil, err
-			}
-			return rejected(id, status.Code(err), "event.agent_id", status.Convert(err).Message()), nil, nil
-		}
-	}
-	return &reply{eventID: id, bytes: int64(len(b))}, ev, nil
+	return &reply{eventID: ev.GetEventId(), bytes: int64(len(b))}, ev, nil
 }
 
 // decodeProblem describes why bytes failed to decode as protobuf, in terms

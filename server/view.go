@@ -19,8 +19,9 @@ type View interface {
 	PolicyVersion() string
 	// Read says whether the view needs the content from the store.
 	Read() store.ReadMode
-	// Shows reports whether the caller may see an entry at all; entries it
-	// may not see are left out of queries and are not found by GetEvent.
+	// Shows reports whether the caller may see an entry at all; Query
+	// returns the entries it may not see as withheld leaves (log index and
+	// leaf hash only), and GetEvent does not find them.
 	Shows(e *store.Entry) bool
 	// Render turns a stored entry into what the caller receives.
 	Render(e *store.Entry) (*agenttrailv1.Entry, error)

@@ -191,18 +191,29 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			to = o.to.v
 		}
 	}
-	n, content, err := verifyRange(ctx, c, v, cp, head, o.from, to)
+	rep, err := verifyRange(ctx, c, v, cp, head, o.from, to)
 	if err != nil {
 		return err
 	}
+	n, content := rep.events, rep.content
 	switch {
 	case n > 0 && content == n:
-		fmt.Fprintf(out, "verified events [%d, %d): %s, content included\n", o.from, to, count(n, "event"))
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content included", o.from, to, count(n, "event"))
 	case n > 0:
-		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)\n", o.from, to, count(n, "event"), content)
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)", o.from, to, count(n, "event"), content)
+	case rep.withheld == 0:
+		fmt.Fprintf(out, "no events in [%d, %d) to verify", o.from, to)
 	default:
-		fmt.Fprintf(out, "no events in [%d, %d) to verify\n", o.from, to)
+		fmt.Fprintf(out, "verified events [%d, %d): none shown to you", o.from, to)
 	}
+	if rep.withheld > 0 {
+		what := "entries"
+		if rep.withheld == 1 {
+			what = "entry"
+		}
+		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
+	}
+	fmt.Fprintln(out)
 	if o.state != "" {
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
 			return err
@@ -212,38 +223,80 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	return nil
 }
 
+// rangeReport is what verifyRange checked.
+type rangeReport struct {
+	// events is how many events were checked: their commitment and
+	// inclusion proof.
+	events int
+	// content is how many of those had their content checked too.
+	content int
+	// withheld is how many entries the caller's view may not show: their
+	// leaves were proved to be in the log, and nothing else.
+	withheld int
+}
+
 // verifyRange fetches the events of [from, to) and checks each against
-// the checkpoint, with its inclusion proof. It returns how many it checked
-// and how many of those had their content checked too.
-func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (n, content int, err error) {
+// the checkpoint, with its inclusion proof. An entry the caller's view may
+// not show comes as a withheld leaf (index and leaf hash), whose inclusion
+// is proved too; an index the server sends nothing for is a failure.
+func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (rangeReport, error) {
+	var rep rangeReport
 	if from >= to {
-		return 0, 0, nil
+		return rep, nil
 	}
 	next := from
-	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
-	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
-		if err != nil {
-			return n, content, err
-		}
-		index := e.GetStamp().GetLogIndex()
+	// check verifies the item at index with its inclusion proof.
+	check := func(index uint64, prove func(*agenttrailv1.GetInclusionProofResponse) error) error {
 		if index != next {
-			return n, content, fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
+			return fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
 		}
 		proof, err := c.InclusionProof(ctx, index, head.Size)
 		if err != nil {
-			return n, content, fmt.Errorf("event %d: %w", index, err)
+			return fmt.Errorf("event %d: %w", index, err)
 		}
-		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
-			return n, content, fmt.Errorf("event %d does not verify: %w", index, err)
+		if err := prove(proof); err != nil {
+			return fmt.Errorf("event %d does not verify: %w", index, err)
 		}
-		n++
 		next++
-		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
-			content++
+		return nil
+	}
+	var withheldErr error
+	onWithheld := func(w *agenttrailv1.WithheldEntry) {
+		if withheldErr != nil {
+			return
 		}
+		withheldErr = check(w.GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
+			_, err := v.VerifyWithheld(w, cp, proof)
+			return err
+		})
+		if withheldErr == nil {
+			rep.withheld++
+		}
+	}
+	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld)) {
+		if withheldErr != nil {
+			return rep, withheldErr
+		}
+		if err != nil {
+			return rep, err
+		}
+		if err := check(e.GetStamp().GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
+			_, err := v.VerifyEntry(e, cp, proof)
+			return err
+		}); err != nil {
+			return rep, err
+		}
+		rep.events++
+		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
+			rep.content++
+		}
+	}
+	if withheldErr != nil {
+		return rep, withheldErr
 	}
 	if next != to {
-		return n, content, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
+		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
-	return n, content, nil
+	return rep, nil
 }

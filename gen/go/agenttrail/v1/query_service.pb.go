@@ -168,6 +168,7 @@ type QueryResponse struct {
 	//
 	//	*QueryResponse_Entry
 	//	*QueryResponse_CaughtUp
+	//	*QueryResponse_Withheld
 	Item          isQueryResponse_Item `protobuf_oneof:"item"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -228,6 +229,15 @@ func (x *QueryResponse) GetCaughtUp() *CaughtUp {
 	return nil
 }
 
+func (x *QueryResponse) GetWithheld() *WithheldEntry {
+	if x != nil {
+		if x, ok := x.Item.(*QueryResponse_Withheld); ok {
+			return x.Withheld
+		}
+	}
+	return nil
+}
+
 type isQueryResponse_Item interface {
 	isQueryResponse_Item()
 }
@@ -243,9 +253,78 @@ type QueryResponse_CaughtUp struct {
 	CaughtUp *CaughtUp `protobuf:"bytes,2,opt,name=caught_up,json=caughtUp,proto3,oneof"`
 }
 
+type QueryResponse_Withheld struct {
+	// A matching entry that the caller's view may not show (for a
+	// developer, another principal's access record), in its place in log
+	// order: its log index and leaf hash only, so that the caller can still
+	// prove every entry it does see and the log's consistency, and can tell
+	// a withheld entry from one the server failed to send. Clients that
+	// predate this field skip it.
+	Withheld *WithheldEntry `protobuf:"bytes,3,opt,name=withheld,proto3,oneof"`
+}
+
 func (*QueryResponse_Entry) isQueryResponse_Item() {}
 
 func (*QueryResponse_CaughtUp) isQueryResponse_Item() {}
+
+func (*QueryResponse_Withheld) isQueryResponse_Item() {}
+
+// WithheldEntry stands in for an entry the caller may not see: no event, no
+// header, no stamp beyond its position. The inclusion proof of leaf_hash at
+// log_index proves that the log holds an entry there, and nothing more.
+type WithheldEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its position in the log.
+	LogIndex uint64 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// Its RFC 6962 leaf hash: 32 bytes.
+	LeafHash      []byte `protobuf:"bytes,2,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithheldEntry) Reset() {
+	*x = WithheldEntry{}
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithheldEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithheldEntry) ProtoMessage() {}
+
+func (x *WithheldEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithheldEntry.ProtoReflect.Descriptor instead.
+func (*WithheldEntry) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WithheldEntry) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *WithheldEntry) GetLeafHash() []byte {
+	if x != nil {
+		return x.LeafHash
+	}
+	return nil
+}
 
 // CaughtUp marks the point where a following Query turns from stored
 // entries to live ones.
@@ -260,7 +339,7 @@ type CaughtUp struct {
 
 func (x *CaughtUp) Reset() {
 	*x = CaughtUp{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -272,7 +351,7 @@ func (x *CaughtUp) String() string {
 func (*CaughtUp) ProtoMessage() {}
 
 func (x *CaughtUp) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -285,7 +364,7 @@ func (x *CaughtUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaughtUp.ProtoReflect.Descriptor instead.
 func (*CaughtUp) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{2}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CaughtUp) GetTreeSize() uint64 {
@@ -311,7 +390,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +402,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +415,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{3}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetEventRequest) GetKey() isGetEventRequest_Key {
@@ -393,7 +472,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +484,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -418,7 +497,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{4}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetEventResponse) GetEntry() *Entry {
@@ -439,11 +518,15 @@ const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n" +
 	"\fresume_after\x18\x04 \x01(\x04H\x00R\vresumeAfter\x88\x01\x01\x12\x16\n" +
 	"\x06follow\x18\x05 \x01(\bR\x06followB\x0f\n" +
-	"\r_resume_after\"}\n" +
+	"\r_resume_after\"\xb9\x01\n" +
 	"\rQueryResponse\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.agenttrail.v1.EntryH\x00R\x05entry\x126\n" +
-	"\tcaught_up\x18\x02 \x01(\v2\x17.agenttrail.v1.CaughtUpH\x00R\bcaughtUpB\x06\n" +
-	"\x04item\"'\n" +
+	"\tcaught_up\x18\x02 \x01(\v2\x17.agenttrail.v1.CaughtUpH\x00R\bcaughtUp\x12:\n" +
+	"\bwithheld\x18\x03 \x01(\v2\x1c.agenttrail.v1.WithheldEntryH\x00R\bwithheldB\x06\n" +
+	"\x04item\"I\n" +
+	"\rWithheldEntry\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x1b\n" +
+	"\tleaf_hash\x18\x02 \x01(\fR\bleafHash\"'\n" +
 	"\bCaughtUp\x12\x1b\n" +
 	"\ttree_size\x18\x01 \x01(\x04R\btreeSize\"T\n" +
 	"\x0fGetEventRequest\x12\x1b\n" +
@@ -473,32 +556,34 @@ func file_agenttrail_v1_query_service_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_query_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_agenttrail_v1_query_service_proto_goTypes = []any{
 	(Order)(0),               // 0: agenttrail.v1.Order
 	(*QueryRequest)(nil),     // 1: agenttrail.v1.QueryRequest
 	(*QueryResponse)(nil),    // 2: agenttrail.v1.QueryResponse
-	(*CaughtUp)(nil),         // 3: agenttrail.v1.CaughtUp
-	(*GetEventRequest)(nil),  // 4: agenttrail.v1.GetEventRequest
-	(*GetEventResponse)(nil), // 5: agenttrail.v1.GetEventResponse
-	(*Filter)(nil),           // 6: agenttrail.v1.Filter
-	(*Entry)(nil),            // 7: agenttrail.v1.Entry
+	(*WithheldEntry)(nil),    // 3: agenttrail.v1.WithheldEntry
+	(*CaughtUp)(nil),         // 4: agenttrail.v1.CaughtUp
+	(*GetEventRequest)(nil),  // 5: agenttrail.v1.GetEventRequest
+	(*GetEventResponse)(nil), // 6: agenttrail.v1.GetEventResponse
+	(*Filter)(nil),           // 7: agenttrail.v1.Filter
+	(*Entry)(nil),            // 8: agenttrail.v1.Entry
 }
 var file_agenttrail_v1_query_service_proto_depIdxs = []int32{
-	6, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
+	7, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
 	0, // 1: agenttrail.v1.QueryRequest.order:type_name -> agenttrail.v1.Order
-	7, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
-	3, // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
-	7, // 4: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
-	1, // 5: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
-	4, // 6: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
-	2, // 7: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
-	5, // 8: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
-	7, // [7:9] is the sub-list for method output_type
-	5, // [5:7] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	8, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
+	4, // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
+	3, // 4: agenttrail.v1.QueryResponse.withheld:type_name -> agenttrail.v1.WithheldEntry
+	8, // 5: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
+	1, // 6: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
+	5, // 7: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
+	2, // 8: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
+	6, // 9: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_query_service_proto_init() }
@@ -512,8 +597,9 @@ func file_agenttrail_v1_query_service_proto_init() {
 	file_agenttrail_v1_query_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*QueryResponse_Entry)(nil),
 		(*QueryResponse_CaughtUp)(nil),
+		(*QueryResponse_Withheld)(nil),
 	}
-	file_agenttrail_v1_query_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_agenttrail_v1_query_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*GetEventRequest_EventId)(nil),
 		(*GetEventRequest_LogIndex)(nil),
 	}
@@ -523,7 +609,7 @@ func file_agenttrail_v1_query_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_query_service_proto_rawDesc), len(file_agenttrail_v1_query_service_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

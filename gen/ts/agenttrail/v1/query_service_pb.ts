@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIibAoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSABCBgoEaXRlbSIdCghDYXVnaHRVcBIRCgl0cmVlX3NpemUYASABKAQiQQoPR2V0RXZlbnRSZXF1ZXN0EhIKCGV2ZW50X2lkGAEgASgJSAASEwoJbG9nX2luZGV4GAIgASgESABCBQoDa2V5IjcKEEdldEV2ZW50UmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5KkkKBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASEwoPT1JERVJfQVNDRU5ESU5HEAESFAoQT1JERVJfREVTQ0VORElORxACMqEBCgxRdWVyeVNlcnZpY2USRAoFUXVlcnkSGy5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVxdWVzdBocLmFnZW50dHJhaWwudjEuUXVlcnlSZXNwb25zZTABEksKCEdldEV2ZW50Eh4uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlcXVlc3QaHy5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVzcG9uc2VCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAjKhAQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -96,6 +96,19 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
      */
     value: CaughtUp;
     case: "caughtUp";
+  } | {
+    /**
+     * A matching entry that the caller's view may not show (for a
+     * developer, another principal's access record), in its place in log
+     * order: its log index and leaf hash only, so that the caller can still
+     * prove every entry it does see and the log's consistency, and can tell
+     * a withheld entry from one the server failed to send. Clients that
+     * predate this field skip it.
+     *
+     * @generated from field: agenttrail.v1.WithheldEntry withheld = 3;
+     */
+    value: WithheldEntry;
+    case: "withheld";
   } | { case: undefined; value?: undefined };
 };
 
@@ -105,6 +118,36 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
  */
 export const QueryResponseSchema: GenMessage<QueryResponse> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_query_service, 1);
+
+/**
+ * WithheldEntry stands in for an entry the caller may not see: no event, no
+ * header, no stamp beyond its position. The inclusion proof of leaf_hash at
+ * log_index proves that the log holds an entry there, and nothing more.
+ *
+ * @generated from message agenttrail.v1.WithheldEntry
+ */
+export type WithheldEntry = Message<"agenttrail.v1.WithheldEntry"> & {
+  /**
+   * Its position in the log.
+   *
+   * @generated from field: uint64 log_index = 1;
+   */
+  logIndex: bigint;
+
+  /**
+   * Its RFC 6962 leaf hash: 32 bytes.
+   *
+   * @generated from field: bytes leaf_hash = 2;
+   */
+  leafHash: Uint8Array;
+};
+
+/**
+ * Describes the message agenttrail.v1.WithheldEntry.
+ * Use `create(WithheldEntrySchema)` to create a new message.
+ */
+export const WithheldEntrySchema: GenMessage<WithheldEntry> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 2);
 
 /**
  * CaughtUp marks the point where a following Query turns from stored
@@ -127,7 +170,7 @@ export type CaughtUp = Message<"agenttrail.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 2);
+  messageDesc(file_agenttrail_v1_query_service, 3);
 
 /**
  * GetEventRequest names one event.
@@ -164,7 +207,7 @@ export type GetEventRequest = Message<"agenttrail.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 3);
+  messageDesc(file_agenttrail_v1_query_service, 4);
 
 /**
  * GetEventResponse carries the entry asked for.
@@ -185,7 +228,7 @@ export type GetEventResponse = Message<"agenttrail.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 4);
+  messageDesc(file_agenttrail_v1_query_service, 5);
 
 /**
  * Order is the order entries are streamed in.
