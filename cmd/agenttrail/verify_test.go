@@ -15,11 +15,11 @@ import (
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
-	"github.com/agenttrail/agenttrail/store/badger"
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/badger"
 )
 
 // expect checks a command's exit status and that its outputs hold the

@@ -81,7 +81,7 @@ func (v *Verifier) VerifyEntry(e *agenttrailv1.Entry, cp *agenttrailv1.Checkpoin
 }
 
 // VerifyWithheld checks a withheld entry (see [WithWithheld]): its leaf hash
-// is well formed (verify.Withheld), and the leaf is at its index in the tree
+// is well formed (verify.CheckWithheld), and the leaf is at its index in the tree
 // of the checkpoint, as for [Verifier.VerifyEntry] steps 2 to 4. It returns
 // the tree head the leaf was proved against. Nothing else can be checked: the
 // reader may not see the entry's header or content.
