@@ -113,8 +113,8 @@ func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event) (*agenttrail
 	if event.IsServerKind(event.KindOf(ev)) {
 		return rejection(codes.PermissionDenied, "event.payload", "event.payload: access, erasure, retention and key change events are written only by the server"), nil
 	}
-	if s.cfg.mayAppend != nil {
-		if err := s.cfg.mayAppend(ctx, ev); err != nil {
+	for _, check := range s.cfg.appendChecks {
+		if err := check(ctx, ev); err != nil {
 			if status.Code(err) == codes.Unauthenticated {
 				return nil, err
 			}

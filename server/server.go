@@ -72,9 +72,10 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := WithAccessControl(a, r).apply(&cfg); err != nil {
-			return nil, err
+		if a == nil || r == nil {
+			return nil, fmt.Errorf("server: access control needs an authenticator and a redactor")
 		}
+		cfg.authn, cfg.redactor = a, r
 	}
 	s := &Server{
 		st:      st,
@@ -86,6 +87,12 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	}
 	if cfg.authn != nil {
 		s.accessControl()
+	}
+	if s.cfg.views == nil {
+		s.cfg.views = fixedView(FullView{})
+	}
+	if s.cfg.principal == nil {
+		s.cfg.principal = func(context.Context) string { return "anonymous" }
 	}
 	cfg = s.cfg
 	limiter := newTokenBucket(cfg.rateLimit, cfg.rateBurst)
@@ -179,29 +186,36 @@ func (s *Server) stillValid(ctx context.Context) error {
 func (s *Server) now() time.Time { return s.cfg.now() }
 
 // accessControl wires authentication, authorization, views by role, agent
-// scopes and the recording of reads (see WithAccessControl).
+// scopes and the recording of reads (see WithAccessControl). Its
+// interceptors run before the ones given with WithInterceptors, its append
+// check before the ones given with WithAppendCheck; views and principals
+// given explicitly are kept.
 func (s *Server) accessControl() {
 	a := s.cfg.authn
 	s.cfg.unary = append([]grpc.UnaryServerInterceptor{a.UnaryServerInterceptor(), authz.UnaryServerInterceptor(), s.accessUnary}, s.cfg.unary...)
 	s.cfg.stream = append([]grpc.StreamServerInterceptor{a.StreamServerInterceptor(), authz.StreamServerInterceptor(), s.accessStream}, s.cfg.stream...)
-	s.cfg.principal = func(ctx context.Context) string {
-		p, _ := auth.FromContext(ctx)
-		return p.Name
-	}
-	red := s.cfg.redactor
-	s.cfg.views = func(ctx context.Context) (View, error) {
-		p, _ := auth.FromContext(ctx)
-		switch p.Role {
-		case auth.Compliance:
-			return FullView{}, nil
-		case auth.Developer:
-			return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
-		case auth.Admin:
-			return MetadataView{}, nil
+	if s.cfg.principal == nil {
+		s.cfg.principal = func(ctx context.Context) string {
+			p, _ := auth.FromContext(ctx)
+			return p.Name
 		}
-		return nil, status.Error(codes.PermissionDenied, "permission denied: this role may not read the trail")
 	}
-	s.cfg.mayAppend = func(ctx context.Context, ev *agenttrailv1.Event) error {
+	if s.cfg.views == nil {
+		red := s.cfg.redactor
+		s.cfg.views = func(ctx context.Context) (View, error) {
+			p, _ := auth.FromContext(ctx)
+			switch p.Role {
+			case auth.Compliance:
+				return FullView{}, nil
+			case auth.Developer:
+				return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
+			case auth.Admin:
+				return MetadataView{}, nil
+			}
+			return nil, status.Error(codes.PermissionDenied, "permission denied: this role may not read the trail")
+		}
+	}
+	scope := func(ctx context.Context, ev *agenttrailv1.Event) error {
 		if err := a.StillValid(ctx); err != nil {
 			return err
 		}
@@ -211,6 +225,7 @@ func (s *Server) accessControl() {
 		}
 		return nil
 	}
+	s.cfg.appendChecks = append([]func(context.Context, *agenttrailv1.Event) error{scope}, s.cfg.appendChecks...)
 }
 
 // Shutdown stops the server (see the package documentation for the order).

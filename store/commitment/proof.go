@@ -1,4 +1,4 @@
-package verify
+package commitment
 
 import (
 	"crypto/sha256"
@@ -12,7 +12,7 @@ import (
 // nothing.
 var emptyRoot = sha256.Sum256(nil)
 
-// Inclusion checks an RFC 6962 inclusion proof (RFC 9162, section 2.1.3):
+// CheckInclusion checks an RFC 6962 inclusion proof (RFC 9162, section 2.1.3):
 // that the leaf hash is the leaf at index in the tree of the given size and
 // root hash. The proof is the audit path from the leaf's sibling up, as
 // GetInclusionProofResponse.hashes carries it, 32 bytes per hash.
@@ -21,7 +21,7 @@ var emptyRoot = sha256.Sum256(nil)
 // bytes, and [ErrBadProof] when the size exceeds 2^63-1, the index is not
 // below the size, or the proof does not lead from the leaf to the root with
 // exactly the hashes a proof for that index and size has.
-func Inclusion(index, size uint64, leaf [32]byte, proof [][]byte, root [32]byte) error {
+func CheckInclusion(index, size uint64, leaf [32]byte, proof [][]byte, root [32]byte) error {
 	p, err := proofHashes(proof)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func Inclusion(index, size uint64, leaf [32]byte, proof [][]byte, root [32]byte)
 	return nil
 }
 
-// Consistency checks an RFC 6962 consistency proof (RFC 9162, section
+// CheckConsistency checks an RFC 6962 consistency proof (RFC 9162, section
 // 2.1.4): that the tree of oldSize leaves with root oldRoot is a prefix of
 // the tree of newSize leaves with root newRoot. The proof is as
 // GetConsistencyProofResponse.hashes carries it, 32 bytes per hash.
@@ -53,7 +53,7 @@ func Inclusion(index, size uint64, leaf [32]byte, proof [][]byte, root [32]byte)
 // bytes, and [ErrBadProof] when newSize exceeds 2^63-1, oldSize exceeds
 // newSize, or the proof does not lead to both roots with exactly the hashes a
 // proof for those sizes has.
-func Consistency(oldSize, newSize uint64, oldRoot, newRoot [32]byte, proof [][]byte) error {
+func CheckConsistency(oldSize, newSize uint64, oldRoot, newRoot [32]byte, proof [][]byte) error {
 	p, err := proofHashes(proof)
 	if err != nil {
 		return err

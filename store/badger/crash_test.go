@@ -1,4 +1,4 @@
-package store_test
+package badger
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
 var (
@@ -41,10 +42,10 @@ func TestMain(m *testing.M) {
 // crashEvent is the event a crash child appends under an id; the parent
 // regenerates it to check what survived byte for byte.
 func crashEvent(id string) *agenttrailv1.Event {
-	ev := proto.Clone(samples()[2]).(*agenttrailv1.Event)
+	ev := proto.Clone(storetest.Samples()[2]).(*agenttrailv1.Event)
 	ev.EventId = id
 	ev.ParentEventId = ""
-	ev.OccurredAt = timestamppb.New(now)
+	ev.OccurredAt = timestamppb.New(storetest.Now)
 	ev.GetLlmCall().OutputText = "reply to " + id + strings.Repeat(".", len(id)*7)
 	return ev
 }
@@ -52,8 +53,8 @@ func crashEvent(id string) *agenttrailv1.Event {
 // crashChild appends from several goroutines as fast as it can and prints
 // "id index leafhash" for every acknowledged event, until it is killed.
 func crashChild(dir, round string) {
-	s, err := store.Open(context.Background(), dir, store.WithClock(clock), store.WithOrigin("test.agenttrail/log"),
-		store.WithBatchLimits(16, 1<<20, 0), store.WithCheckpointInterval(20*time.Millisecond))
+	s, err := store.Open(context.Background(), URL(dir), crashLog(dir).Options(
+		store.WithBatchLimits(16, 1<<20, 0), store.WithCheckpointInterval(20*time.Millisecond))...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
@@ -89,12 +90,19 @@ func crashChild(dir, round string) {
 	}
 }
 
+// crashLog is the log of a crash campaign: its data directory, with the
+// signing key kept inside it as older builds did.
+func crashLog(dir string) storetest.Log {
+	return storetest.Log{URL: URL(dir), KeyFile: dir + "/checkpoint-signing.key"}
+}
+
 type ack struct {
 	index uint64
 	leaf  string
 }
 
-// TestCrashRecovery kills a process that is appending at full speed with
+// TestCrashRecovery is the driver's own crash test: it kills a process that
+// is appending at full speed with
 // SIGKILL at random moments, reopens the store, and checks that every
 // acknowledged event survived byte for byte, the log has no gaps, and the
 // recomputed tree matches every signed checkpoint.
@@ -185,14 +193,14 @@ func TestCrashRecovery(t *testing.T) {
 
 func checkAfterCrash(t *testing.T, dir string, acked map[string]ack, round int) {
 	t.Helper()
-	s, err := store.Open(context.Background(), dir, store.WithClock(clock), store.WithOrigin("test.agenttrail/log"))
+	s, err := store.Open(context.Background(), URL(dir), crashLog(dir).Options()...)
 	if err != nil {
 		t.Fatalf("round %d: reopening after kill -9: %v", round, err)
 	}
 	defer s.Close()
 	size, root := s.Size()
 	for id, a := range acked {
-		e, err := s.GetByID(context.Background(), id, store.WithContent)
+		e, err := s.GetByID(context.Background(), id, store.HeaderAndContent)
 		if err != nil {
 			t.Fatalf("round %d: acknowledged event %s (index %d) is gone: %v", round, id, a.index, err)
 		}

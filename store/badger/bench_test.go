@@ -1,9 +1,10 @@
-package store_test
+package badger
 
 import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -11,16 +12,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
+	badgerdb "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
-var benchTemplate = samples()[2]
+var benchTemplate = storetest.Samples()[2]
 
 // benchEvent is an LLM-call event whose encoding is about size bytes.
 func benchEvent(i int, size int) *agenttrailv1.Event {
@@ -28,7 +30,7 @@ func benchEvent(i int, size int) *agenttrailv1.Event {
 	ev.EventId = fmt.Sprintf("bench-%012d", i)
 	ev.SessionId = fmt.Sprintf("session-%d", i%100)
 	ev.ParentEventId = ""
-	ev.OccurredAt = timestamppb.New(now)
+	ev.OccurredAt = timestamppb.New(storetest.Now)
 	llm := ev.GetLlmCall()
 	llm.InputMessages = llm.InputMessages[:2]
 	llm.OutputText = ""
@@ -37,6 +39,14 @@ func benchEvent(i int, size int) *agenttrailv1.Event {
 	}
 	return ev
 }
+
+// benchLog is a benchmark's log in a data directory, with its key inside.
+func benchLog(dir string) storetest.Log {
+	return storetest.Log{URL: URL(dir) + "?gc_interval=0", KeyFile: filepath.Join(dir, "checkpoint-signing.key")}
+}
+
+// openBench opens a benchmark's store in a data directory.
+func openBench(b *testing.B, dir string) *store.Store { return benchLog(dir).Open(b) }
 
 func reportEventsPerSecond(b *testing.B, events int) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
@@ -47,7 +57,7 @@ func reportEventsPerSecond(b *testing.B, events int) {
 func BenchmarkAppend(b *testing.B) {
 	for _, batch := range []int{1, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			s := openBench(b, b.TempDir())
 			evs := make([]*agenttrailv1.Event, batch)
 			n := 0
 			b.SetBytes(int64(1024 * batch))
@@ -75,7 +85,7 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 	for _, c := range []struct{ writers, per int }{{8, 1}, {64, 1}, {8, 32}} {
 		writers, per := c.writers, c.per
 		b.Run(fmt.Sprintf("writers=%d/per=%d", writers, per), func(b *testing.B) {
-			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			s := openBench(b, b.TempDir())
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.SetBytes(1024)
@@ -113,12 +123,12 @@ func BenchmarkAppendConcurrent(b *testing.B) {
 // event) and one key per index entry (event id, session, agent, kind,
 // occurred_at), no hashing, no signing.
 type baseline struct {
-	db *badger.DB
+	db *badgerdb.DB
 	n  int
 }
 
 func newBaseline(b *testing.B) *baseline {
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(b.TempDir(), "events")).
+	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(b.TempDir(), "events")).
 		WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
 		WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
@@ -189,7 +199,7 @@ func BenchmarkBaselineBadger(b *testing.B) {
 func BenchmarkAppendVsBaseline(b *testing.B) {
 	for _, batch := range []int{1, 64, 256} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			s := open(b, b.TempDir(), store.WithGCInterval(0))
+			s := openBench(b, b.TempDir())
 			bl := newBaseline(b)
 			evs := make([]*agenttrailv1.Event, batch)
 			n := 0
@@ -237,9 +247,9 @@ func BenchmarkScanSession(b *testing.B) {
 		b.Fatal(scanStore.err)
 	}
 	b.Cleanup(func() {})
-	s := open(b, scanStore.dir)
-	for _, read := range []store.ReadOption{store.HeaderOnly, store.WithContent} {
-		name := map[store.ReadOption]string{store.HeaderOnly: "header", store.WithContent: "content"}[read]
+	s := openBench(b, scanStore.dir)
+	for _, read := range []store.ReadMode{store.HeaderOnly, store.HeaderAndContent} {
+		name := map[store.ReadMode]string{store.HeaderOnly: "header", store.HeaderAndContent: "content"}[read]
 		b.Run(name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				n := 0
@@ -259,11 +269,11 @@ func BenchmarkScanSession(b *testing.B) {
 }
 
 func buildScanStore(total, session int) (string, error) {
-	dir, err := osMkdirTemp()
+	dir, err := os.MkdirTemp("", "agenttrail-scan-bench-")
 	if err != nil {
 		return "", err
 	}
-	s, err := store.Open(context.Background(), dir, store.WithClock(clock), store.WithOrigin("test.agenttrail/log"), store.WithGCInterval(0))
+	s, err := store.Open(context.Background(), URL(dir)+"?gc_interval=0", benchLog(dir).Options()...)
 	if err != nil {
 		return "", err
 	}

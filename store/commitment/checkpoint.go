@@ -1,4 +1,4 @@
-package verify
+package commitment
 
 import (
 	"encoding/base64"
@@ -25,7 +25,7 @@ type TreeHead struct {
 // decimal digits without leading zeros.
 var decimal = regexp.MustCompile(`^(?:0|[1-9][0-9]*)$`)
 
-// Checkpoint opens a C2SP tlog-checkpoint signed note (the bytes of
+// OpenCheckpoint opens a C2SP tlog-checkpoint signed note (the bytes of
 // Checkpoint.signed_note) with a verifier key in the form [ParseVerifierKey]
 // accepts, checks that it is the checkpoint of the log named origin, and
 // returns the tree head it states. The checks, in order:
@@ -46,16 +46,46 @@ var decimal = regexp.MustCompile(`^(?:0|[1-9][0-9]*)$`)
 //     (at most 2^64-1), and the standard base64 of a 32-byte root hash.
 //     Extension lines may follow; they are signed, and otherwise ignored.
 //  5. The origin line equals origin ([ErrOriginMismatch]).
-func Checkpoint(signed []byte, verifierKey, origin string) (TreeHead, error) {
-	key, err := ParseVerifierKey(verifierKey)
+func OpenCheckpoint(signed []byte, verifierKey, origin string) (TreeHead, error) {
+	v, err := NewCheckpointVerifier(verifierKey, origin)
 	if err != nil {
 		return TreeHead{}, err
 	}
+	return v.Open(signed)
+}
+
+// CheckpointVerifier opens the checkpoints of one log with one verifier key,
+// parsed once; see [OpenCheckpoint] for the checks.
+type CheckpointVerifier struct {
+	key    VerifierKey
+	v      note.Verifier
+	origin string
+}
+
+// NewCheckpointVerifier parses a verifier key for the checkpoints of the log
+// named origin ([ErrMalformed] when the key does not parse).
+func NewCheckpointVerifier(verifierKey, origin string) (*CheckpointVerifier, error) {
+	key, err := ParseVerifierKey(verifierKey)
+	if err != nil {
+		return nil, err
+	}
 	v, err := note.NewVerifier(verifierKey)
 	if err != nil {
-		return TreeHead{}, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
+		return nil, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
 	}
-	n, err := note.Open(signed, note.VerifierList(v))
+	return &CheckpointVerifier{key: key, v: v, origin: origin}, nil
+}
+
+// Key returns the verifier key.
+func (c *CheckpointVerifier) Key() VerifierKey { return c.key }
+
+// Origin returns the origin the checkpoints must name.
+func (c *CheckpointVerifier) Origin() string { return c.origin }
+
+// Open opens a signed checkpoint; see [OpenCheckpoint].
+func (c *CheckpointVerifier) Open(signed []byte) (TreeHead, error) {
+	key := c.key
+	n, err := note.Open(signed, note.VerifierList(c.v))
 	if err != nil {
 		var invalid *note.InvalidSignatureError
 		var unverified *note.UnverifiedNoteError
@@ -68,19 +98,35 @@ func Checkpoint(signed []byte, verifierKey, origin string) (TreeHead, error) {
 			return TreeHead{}, fmt.Errorf("%w: %s", ErrMalformed, explainNote(signed))
 		}
 	}
-	head, err := parseCheckpoint(n.Text)
+	head, err := ParseCheckpointBody(n.Text)
 	if err != nil {
 		return TreeHead{}, err
 	}
-	if head.Origin != origin {
-		return TreeHead{}, fmt.Errorf("%w: checkpoint is for origin %q, want %q", ErrOriginMismatch, head.Origin, origin)
+	if head.Origin != c.origin {
+		return TreeHead{}, fmt.Errorf("%w: checkpoint is for origin %q, want %q", ErrOriginMismatch, head.Origin, c.origin)
 	}
 	return head, nil
 }
 
-// parseCheckpoint parses a checkpoint body: a note text, which ends in a
-// newline.
-func parseCheckpoint(text string) (TreeHead, error) {
+// CheckpointBody is the text of the C2SP tlog-checkpoint of a tree head:
+// origin, decimal size and standard base64 root hash, each on its own line.
+func CheckpointBody(h TreeHead) string {
+	return h.Origin + "\n" + strconv.FormatUint(h.Size, 10) + "\n" + base64.StdEncoding.EncodeToString(h.Root[:]) + "\n"
+}
+
+// SignCheckpoint signs the checkpoint of a tree head: a signed note whose
+// text is [CheckpointBody] and whose one signature is the signer's.
+func SignCheckpoint(signer note.Signer, h TreeHead) ([]byte, error) {
+	msg, err := note.Sign(&note.Note{Text: CheckpointBody(h)}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("commitment: signing checkpoint: %w", err)
+	}
+	return msg, nil
+}
+
+// ParseCheckpointBody parses a checkpoint body: a note text, which ends in
+// a newline. It does not check a signature: see [OpenCheckpoint].
+func ParseCheckpointBody(text string) (TreeHead, error) {
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 	if len(lines) < 3 {
 		return TreeHead{}, fmt.Errorf("%w: checkpoint has %d lines, want at least 3: origin, tree size, root hash", ErrMalformed, len(lines))

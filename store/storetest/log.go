@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,53 +18,12 @@ import (
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
-	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
-// now is the fixed clock of most tests: an hour after the samples' session.
-var now = eventtest.T0.Add(time.Hour)
-
-func clock() time.Time { return now }
-
-func open(t testing.TB, dir string, opts ...store.Option) *store.Store {
-	t.Helper()
-	opts = append([]store.Option{store.WithClock(clock), store.WithOrigin("test.agenttrail/log")}, opts...)
-	s, err := store.Open(context.Background(), dir, opts...)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func samples() []*agenttrailv1.Event {
-	var out []*agenttrailv1.Event
-	for _, s := range eventtest.Samples() {
-		out = append(out, s.Event)
-	}
-	return out
-}
-
-func appendOK(t testing.TB, s *store.Store, evs ...*agenttrailv1.Event) []store.Receipt {
-	t.Helper()
-	res, err := s.Append(context.Background(), "agent-1", evs)
-	if err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-	var out []store.Receipt
-	for i, r := range res {
-		if r.Err != nil {
-			t.Fatalf("Append event %d: %v", i, r.Err)
-		}
-		out = append(out, r.Receipt)
-	}
-	return out
-}
-
-func TestAppendThenGet(t *testing.T) {
-	s := open(t, t.TempDir())
-	evs := samples()
-	receipts := appendOK(t, s, evs...)
+func testAppendThenGet(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	evs := Samples()
+	receipts := AppendOK(t, s, evs...)
 	for i, r := range receipts {
 		if r.Index != uint64(i) {
 			t.Errorf("receipt %d: index %d, want %d", i, r.Index, i)
@@ -73,15 +31,15 @@ func TestAppendThenGet(t *testing.T) {
 		if r.Duplicate {
 			t.Errorf("receipt %d: Duplicate = true for a new event", i)
 		}
-		if !r.ReceivedAt.Equal(now) {
-			t.Errorf("receipt %d: received at %v, want %v", i, r.ReceivedAt, now)
+		if !r.ReceivedAt.Equal(Now) {
+			t.Errorf("receipt %d: received at %v, want %v", i, r.ReceivedAt, Now)
 		}
 	}
 	if size, _ := s.Size(); size != uint64(len(evs)) {
 		t.Fatalf("Size = %d, want %d", size, len(evs))
 	}
 	for i, ev := range evs {
-		e, err := s.GetByID(context.Background(), ev.GetEventId(), store.WithContent)
+		e, err := s.GetByID(context.Background(), ev.GetEventId(), store.HeaderAndContent)
 		if err != nil {
 			t.Fatalf("GetByID(%d): %v", i, err)
 		}
@@ -127,13 +85,13 @@ func TestAppendThenGet(t *testing.T) {
 	}
 }
 
-func TestAppendIsIdempotent(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir)
-	evs := samples()
-	first := appendOK(t, s, evs...)
+func testAppendIsIdempotent(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t)
+	evs := Samples()
+	first := AppendOK(t, s, evs...)
 
-	again := appendOK(t, s, evs...)
+	again := AppendOK(t, s, evs...)
 	for i := range again {
 		if !again[i].Duplicate || again[i].Index != first[i].Index || again[i].LeafHash != first[i].LeafHash {
 			t.Errorf("re-append %d: got %+v, want the original receipt marked duplicate", i, again[i])
@@ -175,20 +133,20 @@ func TestAppendIsIdempotent(t *testing.T) {
 
 	// And after reopening, from disk.
 	s.Close()
-	s = open(t, dir)
-	again = appendOK(t, s, evs[0])
+	s = l.Open(t)
+	again = AppendOK(t, s, evs[0])
 	if !again[0].Duplicate || again[0].Index != first[0].Index {
 		t.Errorf("after reopen: got %+v, want the original receipt", again[0])
 	}
 }
 
-func TestAppendRejectsBadEventsOneByOne(t *testing.T) {
-	s := open(t, t.TempDir(), store.WithMaxEventSize(4096))
-	evs := samples()
+func testAppendRejectsBadEventsOneByOne(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t, store.WithMaxEventSize(4096))
+	evs := Samples()
 	bad := proto.Clone(evs[1]).(*agenttrailv1.Event)
 	bad.EventId = "not an id"
 	future := proto.Clone(evs[2]).(*agenttrailv1.Event)
-	future.OccurredAt = timestamppb.New(now.Add(48 * time.Hour))
+	future.OccurredAt = timestamppb.New(Now.Add(48 * time.Hour))
 	huge := proto.Clone(evs[3]).(*agenttrailv1.Event)
 	huge.GetToolCall().Result = string(make([]byte, 8192))
 	res, err := s.Append(context.Background(), "agent-1", []*agenttrailv1.Event{evs[0], bad, future, huge, evs[4]})
@@ -220,22 +178,22 @@ func TestAppendRejectsBadEventsOneByOne(t *testing.T) {
 	}
 }
 
-func TestCheckpointsAndProofs(t *testing.T) {
-	s := open(t, t.TempDir(), store.WithCheckpointInterval(0))
+func testCheckpointsAndProofs(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t, store.WithCheckpointInterval(0))
 	var sizes []uint64
 	for batch := 0; batch < 6; batch++ {
 		var evs []*agenttrailv1.Event
 		for i := 0; i <= batch*3; i++ {
-			ev := proto.Clone(samples()[i%9]).(*agenttrailv1.Event)
+			ev := proto.Clone(Samples()[i%9]).(*agenttrailv1.Event)
 			ev.EventId = fmt.Sprintf("batch%d-event%d", batch, i)
 			evs = append(evs, ev)
 		}
-		appendOK(t, s, evs...)
+		AppendOK(t, s, evs...)
 		size, _ := s.Size()
 		sizes = append(sizes, size)
 	}
 	vk := s.VerifierKey()
-	verifier, err := note.NewVerifier(vk.Key)
+	verifier, err := note.NewVerifier(vk.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,15 +269,16 @@ func toTlog(p [][32]byte) tlog.RecordProof {
 	return out
 }
 
-func TestCheckpointIntervalCoversIdleTail(t *testing.T) {
-	s, err := store.Open(context.Background(), t.TempDir(), store.WithCheckpointInterval(50*time.Millisecond))
+func testCheckpointIntervalCoversIdleTail(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithCheckpointInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	ev := proto.Clone(samples()[0]).(*agenttrailv1.Event)
+	ev := proto.Clone(Samples()[0]).(*agenttrailv1.Event)
 	ev.OccurredAt = timestamppb.Now()
-	appendOK(t, s, ev)
+	AppendOK(t, s, ev)
 	deadline := time.Now().Add(10 * time.Second)
 	for s.LatestCheckpoint().Size != 1 {
 		if time.Now().After(deadline) {
@@ -333,16 +292,16 @@ func TestCheckpointIntervalCoversIdleTail(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsTreeAndKey(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir)
-	appendOK(t, s, samples()...)
+func testReopenKeepsTreeAndKey(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t)
+	AppendOK(t, s, Samples()...)
 	size, root := s.Size()
 	vk := s.VerifierKey()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, "checkpoint-signing.key"))
+	fi, err := os.Stat(l.KeyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,30 +309,30 @@ func TestReopenKeepsTreeAndKey(t *testing.T) {
 		t.Errorf("signing key mode %v, want 0600", got)
 	}
 
-	s = open(t, dir)
+	s = l.Open(t)
 	if gotSize, gotRoot := s.Size(); gotSize != size || gotRoot != root {
 		t.Errorf("after reopen: size %d root %x, want %d %x", gotSize, gotRoot, size, root)
 	}
-	if got := s.VerifierKey().Key; got != vk.Key {
-		t.Errorf("verifier key changed across reopen: %s, want %s", got, vk.Key)
+	if got := s.VerifierKey(); got.String() != vk.String() {
+		t.Errorf("verifier key changed across reopen: %s, want %s", got, vk)
 	}
 	if cp := s.LatestCheckpoint(); cp.Size != size || cp.Root != root {
 		t.Errorf("latest checkpoint %d %x, want the tree %d %x (Close signs a final checkpoint)", cp.Size, cp.Root, size, root)
 	}
 	s.Close()
 
-	if _, err := store.Open(context.Background(), dir, store.WithOrigin("other.origin/log")); !errors.Is(err, store.ErrInvalidArgument) {
+	if _, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithOrigin("other.origin/log")); !errors.Is(err, store.ErrInvalidArgument) {
 		t.Errorf("Open with another origin = %v, want ErrInvalidArgument", err)
 	}
 }
 
-func TestClosedStore(t *testing.T) {
-	s := open(t, t.TempDir())
-	appendOK(t, s, samples()[0])
+func testClosedStore(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	AppendOK(t, s, Samples()[0])
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(context.Background(), "agent-1", samples()[1:2]); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Append(context.Background(), "agent-1", Samples()[1:2]); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Append after Close = %v, want ErrClosed", err)
 	}
 	if _, err := s.Get(context.Background(), 0, store.HeaderOnly); !errors.Is(err, store.ErrClosed) {
@@ -384,17 +343,17 @@ func TestClosedStore(t *testing.T) {
 	}
 }
 
-func TestVerifyCleanStore(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t, dir, store.WithCheckpointInterval(0), store.WithBatchLimits(4, 1<<20, 0))
+func testVerifyCleanStore(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithCheckpointInterval(0), store.WithBatchLimits(4, 1<<20, 0))
 	for i := 0; i < 5; i++ {
 		var evs []*agenttrailv1.Event
-		for j, ev := range samples() {
+		for j, ev := range Samples() {
 			ev.EventId = fmt.Sprintf("r%d-e%d", i, j)
 			evs = append(evs, ev)
 		}
-		appendOK(t, s, evs[:4]...)
-		appendOK(t, s, evs[4:8]...)
+		AppendOK(t, s, evs[:4]...)
+		AppendOK(t, s, evs[4:8]...)
 	}
 	rep, err := s.Verify(context.Background(), 0, 0)
 	if err != nil || !rep.OK() {
@@ -407,20 +366,21 @@ func TestVerifyCleanStore(t *testing.T) {
 	if err != nil || !rep.OK() || rep.From != 17 || rep.To != 33 {
 		t.Errorf("Verify(17, 33) = %+v, %v", rep, err)
 	}
+	vk := s.VerifierKey().String()
 	s.Close()
-	rep, err = store.VerifyDir(context.Background(), dir, "")
+	rep, err = store.VerifyStorage(context.Background(), l.URL, vk)
 	if err != nil || !rep.OK() || rep.TreeSize != 40 {
-		t.Errorf("VerifyDir = %+v, %v; want OK over 40 events", rep, err)
+		t.Errorf("VerifyStorage = %+v, %v; want OK over 40 events", rep, err)
 	}
 }
 
 // The header bytes the store commits are exactly the deterministic encoding
 // of the EventHeader message, so any client can decode them and an encoder
 // of the same message produces them.
-func TestHeaderBytesAreTheEventHeaderEncoding(t *testing.T) {
-	s := open(t, t.TempDir())
-	appendOK(t, s, samples()...)
-	for i := range samples() {
+func testHeaderBytesAreTheEventHeaderEncoding(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	AppendOK(t, s, Samples()...)
+	for i := range Samples() {
 		e, err := s.Get(context.Background(), uint64(i), store.HeaderOnly)
 		if err != nil {
 			t.Fatal(err)

@@ -1,15 +1,17 @@
-package store
+package badger
 
 import (
 	"encoding/binary"
 	"time"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 )
 
 // The key layout. Every key starts with one byte naming what it holds;
 // integers are fixed-width big-endian so byte order is log order. Every key
 // is written exactly once.
 //
-//	'M' name                        metadata: format version, origin, tree size
+//	'M' name                        metadata: format version, origin
 //	'R' index                       the leaf data of one event (header || digest)
 //	'C' index                       the content of one event: version, salt, content
 //	'D' index                       marks content destroyed by erasure or retention
@@ -47,13 +49,9 @@ const (
 )
 
 var (
-	metaFormat   = metaKey("format")
-	metaOrigin   = metaKey("origin")
-	metaTreeSize = metaKey("tree_size")
+	metaFormat = metaKey("format")
+	metaOrigin = metaKey("origin")
 )
-
-// formatVersion names the stored format; Open refuses any other.
-const formatVersion = "agenttrail-store-v1"
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
 
@@ -79,6 +77,9 @@ func postingsPrefix(field byte, value string) []byte {
 	return append(k, value...)
 }
 
+func credentialKey(id string) []byte { return append([]byte{prefixCredential}, id...) }
+func revocationKey(id string) []byte { return append([]byte{prefixRevocation}, id...) }
+
 func postingsKey(field byte, value string, first uint64) []byte {
 	return binary.BigEndian.AppendUint64(postingsPrefix(field, value), first)
 }
@@ -93,4 +94,9 @@ func timePrefix(hour uint64) []byte { return u64Key(prefixTime, hour) }
 
 func timeKey(hour, first uint64) []byte {
 	return binary.BigEndian.AppendUint64(timePrefix(hour), first)
+}
+
+// kindValue is the posting value of an event kind: its number, two bytes.
+func kindValue(k agenttrailv1.EventKind) string {
+	return string([]byte{byte(k >> 8), byte(k)})
 }

@@ -1,4 +1,4 @@
-package store
+package storetest
 
 import (
 	"context"
@@ -6,19 +6,18 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
-// testEvent is a valid tool-call event with the given id; variant changes
+// ToolCallEvent is a valid tool-call event with the given id; variant changes
 // its content, so two variants of one id conflict.
-func testEvent(id string, variant int) *agenttrailv1.Event {
+func ToolCallEvent(id string, variant int) *agenttrailv1.Event {
 	ev := proto.Clone(eventtest.Samples()[3].Event).(*agenttrailv1.Event)
 	ev.EventId = id
 	ev.ParentEventId = ""
@@ -27,48 +26,18 @@ func testEvent(id string, variant int) *agenttrailv1.Event {
 	return ev
 }
 
-// rawKeys opens a closed store's database directly and returns every key
-// with the number of versions Badger holds of it.
-func rawKeys(t *testing.T, dir string) map[string]int {
-	t.Helper()
-	db, err := badger.Open(badger.DefaultOptions(dir + "/events").WithLogger(nil).WithValueThreshold(1 << 10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	keys := map[string]int{}
-	err = db.View(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.AllVersions = true
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			keys[string(it.Item().KeyCopy(nil))]++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // Many writers append overlapping ids at once, some identical and some
 // conflicting. Exactly one event wins per id, every writer of the winning
 // content gets the same receipt, the log has no gaps and no duplicates, and
 // no key is ever written twice.
-func TestConcurrentWritersOneWinnerPerID(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, WithClock(func() time.Time { return eventtest.T0.Add(time.Hour) }),
-		WithBatchLimits(64, 1<<20, 0), WithCheckpointInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
+func testConcurrentWritersOneWinnerPerID(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithBatchLimits(64, 1<<20, 0), store.WithCheckpointInterval(0))
 	const writers, ids = 16, 300
 	type outcome struct {
 		id              string
 		writer, variant int
-		res             Result
+		res             store.Result
 	}
 	results := make(chan outcome, writers*ids)
 	var wg sync.WaitGroup
@@ -88,7 +57,7 @@ func TestConcurrentWritersOneWinnerPerID(t *testing.T) {
 					if w >= 12 && id%3 == 0 {
 						v = w
 					}
-					evs = append(evs, testEvent(fmt.Sprintf("id-%04d", id), v))
+					evs = append(evs, ToolCallEvent(fmt.Sprintf("id-%04d", id), v))
 					variants = append(variants, v)
 					names = append(names, fmt.Sprintf("id-%04d", id))
 				}
@@ -106,7 +75,7 @@ func TestConcurrentWritersOneWinnerPerID(t *testing.T) {
 	wg.Wait()
 	close(results)
 
-	winners := map[string]Receipt{}
+	winners := map[string]store.Receipt{}
 	winningVariant := map[string]int{}
 	var all []outcome
 	for o := range results {
@@ -133,12 +102,12 @@ func TestConcurrentWritersOneWinnerPerID(t *testing.T) {
 			t.Fatalf("%s: index %d is out of range or taken twice", id, r.Index)
 		}
 		seen[r.Index] = true
-		e, err := s.Get(context.Background(), r.Index, WithContent)
+		e, err := s.Get(context.Background(), r.Index, store.HeaderAndContent)
 		if err != nil || e.EventID() != id {
 			t.Fatalf("index %d holds %q (%v), want %s", r.Index, e.EventID(), err, id)
 		}
 		ev, _ := e.Event()
-		if !proto.Equal(ev, testEvent(id, winningVariant[id])) {
+		if !proto.Equal(ev, ToolCallEvent(id, winningVariant[id])) {
 			t.Errorf("%s: stored event is not the winning variant", id)
 		}
 	}
@@ -155,36 +124,30 @@ func TestConcurrentWritersOneWinnerPerID(t *testing.T) {
 		switch {
 		case o.variant == winningVariant[o.id] && (o.res.Err != nil || o.res.Receipt.Index != win.Index || o.res.Receipt.LeafHash != win.LeafHash):
 			t.Errorf("writer %d sent %s as the winner did but got %+v, want receipt %d", o.writer, o.id, o.res, win.Index)
-		case o.variant != winningVariant[o.id] && !errors.Is(o.res.Err, ErrAlreadyExists):
-			t.Errorf("writer %d sent a different %s but got %+v, want ErrAlreadyExists", o.writer, o.id, o.res)
+		case o.variant != winningVariant[o.id] && !errors.Is(o.res.Err, store.ErrAlreadyExists):
+			t.Errorf("writer %d sent a different %s but got %+v, want store.ErrAlreadyExists", o.writer, o.id, o.res)
 		}
 	}
 	if len(all) != writers*ids {
 		t.Errorf("%d outcomes, want %d", len(all), writers*ids)
 	}
-	for key, versions := range rawKeys(t, dir) {
-		if versions != 1 {
-			t.Errorf("key %q has %d versions; every key is written once", key, versions)
-		}
+	if h.WrittenOnce != nil {
+		h.WrittenOnce(t, l.URL)
 	}
 }
 
 // Every outcome of one id is the winner's receipt when the content matches
-// the winner, and ErrAlreadyExists when it does not.
-func TestDuplicateOutcomesAgreeWithWinner(t *testing.T) {
-	s, err := Open(context.Background(), t.TempDir(), WithClock(func() time.Time { return eventtest.T0.Add(time.Hour) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+// the winner, and store.ErrAlreadyExists when it does not.
+func testDuplicateOutcomesAgreeWithWinner(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
 	const writers = 12
 	var wg sync.WaitGroup
-	res := make([]Result, writers)
+	res := make([]store.Result, writers)
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r, err := s.Append(context.Background(), "w", []*agenttrailv1.Event{testEvent("the-one-id", w%2)})
+			r, err := s.Append(context.Background(), "w", []*agenttrailv1.Event{ToolCallEvent("the-one-id", w%2)})
 			if err != nil {
 				t.Error(err)
 				return
@@ -193,18 +156,18 @@ func TestDuplicateOutcomesAgreeWithWinner(t *testing.T) {
 		}(w)
 	}
 	wg.Wait()
-	e, err := s.GetByID(context.Background(), "the-one-id", WithContent)
+	e, err := s.GetByID(context.Background(), "the-one-id", store.HeaderAndContent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored, _ := e.Event()
 	for w, r := range res {
-		same := proto.Equal(stored, testEvent("the-one-id", w%2))
+		same := proto.Equal(stored, ToolCallEvent("the-one-id", w%2))
 		switch {
 		case same && (r.Err != nil || r.Receipt.Index != e.Index):
 			t.Errorf("writer %d sent the stored content but got %+v", w, r)
-		case !same && !errors.Is(r.Err, ErrAlreadyExists):
-			t.Errorf("writer %d sent other content but got %+v, want ErrAlreadyExists", w, r)
+		case !same && !errors.Is(r.Err, store.ErrAlreadyExists):
+			t.Errorf("writer %d sent other content but got %+v, want store.ErrAlreadyExists", w, r)
 		}
 	}
 	if size, _ := s.Size(); size != 1 {

@@ -1,4 +1,4 @@
-package verify
+package commitment
 
 import (
 	"crypto/ed25519"
@@ -121,4 +121,43 @@ func firstByte(b []byte) byte {
 		return 0
 	}
 	return b[0]
+}
+
+// NewVerifierKey returns the verifier key of an Ed25519 public key under a
+// key name ([ErrMalformed] when the name breaks the signed-note rules).
+func NewVerifierKey(name string, pub ed25519.PublicKey) (VerifierKey, error) {
+	if err := checkKeyName(name); err != nil {
+		return VerifierKey{}, fmt.Errorf("%w: verifier key name: %v", ErrMalformed, err)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return VerifierKey{}, fmt.Errorf("%w: public key is %d bytes, want %d", ErrMalformed, len(pub), ed25519.PublicKeySize)
+	}
+	return VerifierKey{Name: name, KeyHash: keyHash(name, append([]byte{algEd25519}, pub...)), PublicKey: pub}, nil
+}
+
+// ParseSignerKey parses a note signer key, "PRIVATE+KEY+<name>+<key
+// hash>+<base64 key>" as golang.org/x/mod/sumdb/note generates it, and
+// returns the signer and its verifier key. Any other input, a key that is
+// not Ed25519 among them, is [ErrMalformed]; the message never holds the
+// key.
+func ParseSignerKey(skey string) (note.Signer, VerifierKey, error) {
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, VerifierKey{}, fmt.Errorf("%w: signing key: not a note signer key", ErrMalformed)
+	}
+	// PRIVATE+KEY+<name>+<hash>+<base64 key>; the key's base64 may hold '+'.
+	parts := strings.SplitN(skey, "+", 5)
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != algEd25519 {
+		return nil, VerifierKey{}, fmt.Errorf("%w: signing key is not an Ed25519 key", ErrMalformed)
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vk, err := NewVerifierKey(signer.Name(), pub)
+	if err != nil {
+		return nil, VerifierKey{}, err
+	}
+	if vk.KeyHash != signer.KeyHash() {
+		return nil, VerifierKey{}, fmt.Errorf("%w: signing key hash does not match its key", ErrMalformed)
+	}
+	return signer, vk, nil
 }

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -16,10 +16,10 @@ import (
 	"github.com/agenttrail/agenttrail/store/event"
 )
 
-// corpus builds n events spread over sessions, agents, users, kinds, tools
+// Corpus builds n events spread over sessions, agents, users, kinds, tools
 // and occurred_at hours, deterministically.
-func corpus(n int) []*agenttrailv1.Event {
-	base := samples()
+func Corpus(n int) []*agenttrailv1.Event {
+	base := Samples()
 	var out []*agenttrailv1.Event
 	for i := 0; i < n; i++ {
 		ev := proto.Clone(base[i%len(base)]).(*agenttrailv1.Event)
@@ -30,7 +30,7 @@ func corpus(n int) []*agenttrailv1.Event {
 			ev.UserId = fmt.Sprintf("user-%d", i%5)
 		}
 		ev.ParentEventId = ""
-		ev.OccurredAt = timestamppb.New(now.Add(-time.Duration(i%11) * 40 * time.Minute))
+		ev.OccurredAt = timestamppb.New(Now.Add(-time.Duration(i%11) * 40 * time.Minute))
 		if tc := ev.GetToolCall(); tc != nil && i%2 == 0 {
 			tc.ToolName = "search"
 		}
@@ -51,13 +51,13 @@ func collect(t *testing.T, s *store.Store, q store.Query) []uint64 {
 	return got
 }
 
-func TestScanMatchesBruteForce(t *testing.T) {
-	s := open(t, t.TempDir(), store.WithBatchLimits(37, 1<<20, 0))
-	evs := corpus(600)
+func testScanMatchesBruteForce(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t, store.WithBatchLimits(37, 1<<20, 0))
+	evs := Corpus(600)
 	for i := 0; i < len(evs); i += 30 {
-		appendOK(t, s, evs[i:min(i+30, len(evs))]...)
+		AppendOK(t, s, evs[i:min(i+30, len(evs))]...)
 	}
-	hour := now.Truncate(time.Hour)
+	hour := Now.Truncate(time.Hour)
 	filters := []struct {
 		name string
 		f    store.Filter
@@ -71,7 +71,7 @@ func TestScanMatchesBruteForce(t *testing.T) {
 		{"two kinds", store.Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERROR, agenttrailv1.EventKind_EVENT_KIND_ACCESS}}},
 		{"errors only", store.Filter{ErrorsOnly: true}},
 		{"time range", store.Filter{OccurredAfter: hour.Add(-3 * time.Hour), OccurredBefore: hour.Add(-time.Hour)}},
-		{"open time range", store.Filter{OccurredAfter: now.Add(-100 * time.Minute)}},
+		{"open time range", store.Filter{OccurredAfter: Now.Add(-100 * time.Minute)}},
 		{"index range", store.Filter{FromIndex: 100, ToIndex: 250}},
 		{"session and kind", store.Filter{SessionID: "session-2", Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL}}},
 		{"user, errors, index", store.Filter{UserID: "user-1", ErrorsOnly: true, FromIndex: 50, ToIndex: 500}},
@@ -135,9 +135,9 @@ func head(xs []uint64) []uint64 {
 	return xs
 }
 
-func TestScanReadsContentOnlyWhenAsked(t *testing.T) {
-	s := open(t, t.TempDir())
-	appendOK(t, s, samples()...)
+func testScanReadsContentOnlyWhenAsked(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	AppendOK(t, s, Samples()...)
 	for e, err := range s.Scan(context.Background(), store.Query{}) {
 		if err != nil {
 			t.Fatal(err)
@@ -147,7 +147,7 @@ func TestScanReadsContentOnlyWhenAsked(t *testing.T) {
 		}
 	}
 	n := 0
-	for e, err := range s.Scan(context.Background(), store.Query{Read: store.WithContent}) {
+	for e, err := range s.Scan(context.Background(), store.Query{Read: store.HeaderAndContent}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,15 +156,15 @@ func TestScanReadsContentOnlyWhenAsked(t *testing.T) {
 		}
 		n++
 	}
-	if n != len(samples()) {
-		t.Errorf("scanned %d entries, want %d", n, len(samples()))
+	if n != len(Samples()) {
+		t.Errorf("scanned %d entries, want %d", n, len(Samples()))
 	}
 }
 
-func TestFollowStreamsNewEvents(t *testing.T) {
-	s := open(t, t.TempDir())
-	evs := corpus(40)
-	appendOK(t, s, evs[:10]...)
+func testFollowStreamsNewEvents(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	evs := Corpus(40)
+	AppendOK(t, s, evs[:10]...)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -186,7 +186,7 @@ func TestFollowStreamsNewEvents(t *testing.T) {
 		t.Errorf("caught up at %d, want 10", n)
 	}
 	for i := 10; i < 40; i += 5 {
-		appendOK(t, s, evs[i:i+5]...)
+		AppendOK(t, s, evs[i:i+5]...)
 	}
 	var want []uint64
 	for i, ev := range evs {
