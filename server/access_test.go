@@ -206,6 +206,15 @@ func TestScopedAgentKeyAppendsOnlyItsAgent(t *testing.T) {
 	if rej := resps[1].GetRejection(); codes.Code(rej.GetCode()) != codes.PermissionDenied || rej.GetField() != "event.agent_id" {
 		t.Errorf("out-of-scope event: %v, want PermissionDenied on event.agent_id", resps[1])
 	}
+	if msg := resps[1].GetRejection().GetMessage(); !strings.Contains(msg, `agent_id "support-agent" only`) || strings.Contains(msg, "billing-agent") {
+		t.Errorf("out-of-scope message %q, want the key's allowed agent id named, and not the event's", msg)
+	}
+	// A missing agent_id is reported as missing, not as outside the scope.
+	missing := seeded()[2:3]
+	missing[0].AgentId = ""
+	if rej := appendAs(t, h, "agent", missing)[0].GetRejection(); codes.Code(rej.GetCode()) != codes.InvalidArgument || rej.GetField() != "event.agent_id" || !strings.Contains(rej.GetMessage(), "is required") {
+		t.Errorf("event without agent_id: %v, want INVALID_ARGUMENT event.agent_id is required", rej)
+	}
 	if resps := appendAs(t, h, "other-agent", evs[1:2]); resps[0].GetReceipt() == nil {
 		t.Errorf("the other agent's own event: %v", resps[0])
 	}

@@ -220,6 +220,16 @@ func TestOversizedEventIsRejectedAlone(t *testing.T) {
 	if got := codes.Code(resps[0].GetRejection().GetCode()); got != codes.ResourceExhausted {
 		t.Errorf("event over 1 MiB: %v, want ResourceExhausted", resps[0])
 	}
+	size := proto.Size(evs[0])
+	msg := resps[0].GetRejection().GetMessage()
+	for _, want := range []string{fmt.Sprintf("%d bytes", size), "limit of 1048576 bytes (1 MiB)", "--max-event-size"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("rejection %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "again") || strings.Contains(msg, "retry") {
+		t.Errorf("rejection %q suggests a retry, which cannot succeed", msg)
+	}
 	if resps[1].GetReceipt() == nil {
 		t.Errorf("the next event was not appended: %v", resps[1])
 	}

@@ -46,7 +46,7 @@ func BenchmarkQueryView(b *testing.B) {
 			var evs []*agenttrailv1.Event
 			for i := 0; i < n; i++ {
 				ev := proto.Clone(eventtest.RealisticLLMCall()).(*agenttrailv1.Event)
-				ev.EventId = fmt.Sprintf("bench-%06d", i)
+				ev.EventId = eventtest.ID(fmt.Sprintf("bench-%06d", i))
 				ev.ParentEventId = ""
 				evs = append(evs, ev)
 			}
@@ -106,7 +106,7 @@ func BenchmarkQueryRedactionCost(b *testing.B) {
 	var evs []*agenttrailv1.Event
 	for i := 0; i < n; i++ {
 		ev := proto.Clone(eventtest.RealisticLLMCall()).(*agenttrailv1.Event)
-		ev.EventId = fmt.Sprintf("bench-%06d", i)
+		ev.EventId = eventtest.ID(fmt.Sprintf("bench-%06d", i))
 		ev.ParentEventId = ""
 		evs = append(evs, ev)
 	}

@@ -19,6 +19,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 func numbered(n int) []*agenttrailv1.Event {
@@ -26,7 +27,7 @@ func numbered(n int) []*agenttrailv1.Event {
 	var out []*agenttrailv1.Event
 	for i := 0; i < n; i++ {
 		ev := proto.Clone(base).(*agenttrailv1.Event)
-		ev.EventId = fmt.Sprintf("flow-%06d", i)
+		ev.EventId = eventtest.ID(fmt.Sprintf("flow-%06d", i))
 		ev.ParentEventId = ""
 		out = append(out, ev)
 	}
@@ -62,7 +63,7 @@ func TestClientsThatNeverReadAreCutOff(t *testing.T) {
 		// server's sends block, and its watchdog ends the stream.
 		go func(st int) {
 			for i, ev := range numbered(4000) {
-				ev.EventId = fmt.Sprintf("s%02d-%06d", st, i)
+				ev.EventId = eventtest.ID(fmt.Sprintf("s%02d-%06d", st, i))
 				if err := stream.Send(&agenttrailv1.AppendRequest{Event: ev}); err != nil {
 					return
 				}

@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/redact"
@@ -44,7 +46,10 @@ type intake struct {
 //     still holds (an agent key bound to one agent id);
 //  4. hold no secret or personal datum in its metadata
 //     (redact.CheckMetadata), which every reader sees and which can never be
-//     masked.
+//     masked;
+//  5. be no larger than the store accepts, refused with a message that names
+//     the event's size and the limit (the store would refuse it too, but
+//     could not say so to the caller).
 //
 // The events that pass are handed to the store together, after their
 // bytes (size, over all of them) are taken from the server's in-flight
@@ -62,7 +67,7 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 	var pass []*agenttrailv1.Event
 	for i, ev := range evs {
 		in.ids[i] = ev.GetEventId()
-		rej, err := s.admit(ctx, ev)
+		rej, err := s.admit(ctx, ev, size)
 		if err != nil {
 			return nil, err
 		}
@@ -100,10 +105,11 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 // well under the store's batch limit.
 const submitChunk = 256
 
-// admit makes the checks of ingest on one event. It returns the event's
-// rejection (naming the field at fault, never its value), nil when the
-// event may go to the store, or the error that ends the call.
-func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event) (*agenttrailv1.Rejection, error) {
+// admit makes the checks of ingest on one event, which arrived in size
+// bytes (with the call's other events). It returns the event's rejection
+// (naming the field at fault, never its value), nil when the event may go to
+// the store, or the error that ends the call.
+func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event, size int64) (*agenttrailv1.Rejection, error) {
 	if ev == nil {
 		return rejection(codes.InvalidArgument, "event", "event: is required"), nil
 	}
@@ -124,7 +130,31 @@ func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event) (*agenttrail
 	if err := redact.CheckMetadata(ev); err != nil {
 		return fieldRejection(ctx, s, err)
 	}
+	// Only an event that arrived in more bytes than the limit can be over
+	// it: the others are not measured.
+	if limit := s.st.MaxEventSize(); size > int64(limit) {
+		if n := proto.Size(ev); n > limit {
+			return rejection(codes.ResourceExhausted, "event", tooLarge(n, limit)), nil
+		}
+	}
 	return nil, nil
+}
+
+// tooLarge is the message of an event over the size limit. Sending it again
+// cannot succeed, and the message does not suggest it.
+func tooLarge(size, limit int) string {
+	return fmt.Sprintf("event: %d bytes encoded, over this server's limit of %d bytes (%s) per event (serve --max-event-size); it was not stored: shorten or split its content", size, limit, mib(limit))
+}
+
+// mib writes a byte count in MiB or KiB for people.
+func mib(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
 }
 
 // fieldRejection turns an *event.FieldError into an INVALID_ARGUMENT

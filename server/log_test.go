@@ -13,6 +13,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 func hashes(bs [][]byte) []tlog.Hash {
@@ -35,7 +36,7 @@ func TestLogServiceProofsVerify(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		evs := numbered(10 + 7*i)
 		for j, ev := range evs {
-			ev.EventId = ev.GetEventId() + "-" + string(rune('a'+i)) + "-" + string(rune('a'+j%26))
+			ev.EventId = eventtest.ID(ev.GetEventId() + "-" + string(rune('a'+i)) + "-" + string(rune('a'+j%26)))
 		}
 		appendAll(t, h.append, requests(evs))
 		size, _ := h.st.Size()

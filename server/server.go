@@ -221,7 +221,9 @@ func (s *Server) accessControl() {
 		}
 		p, _ := auth.FromContext(ctx)
 		if p.AgentID != "" && ev.GetAgentId() != p.AgentID {
-			return status.Error(codes.PermissionDenied, "event.agent_id: outside this key's scope: it may append events of one agent id only")
+			// The allowed id is the caller's own key's metadata, checked
+			// as an id when the key was made: safe to show the caller.
+			return status.Errorf(codes.PermissionDenied, "event.agent_id: outside this key's scope: this API key may append events of agent_id %q only; use a key for this agent, or log as %q", p.AgentID, p.AgentID)
 		}
 		return nil
 	}

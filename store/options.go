@@ -128,6 +128,10 @@ func WithMaxEventSize(bytes int) Option {
 	})
 }
 
+// MaxEventSize returns the largest encoded event the store accepts (see
+// WithMaxEventSize), so that a server can name it when it refuses one.
+func (s *Store) MaxEventSize() int { return s.cfg.maxEventBytes }
+
 // WithClockSkew sets how far in the future an event's occurred_at may be.
 // The default is five minutes.
 func WithClockSkew(d time.Duration) Option {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -31,6 +32,7 @@ const maxLine = 16 << 20
 func appendCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
 	conn := addConnFlags(fs)
 	inFlight := fs.Int("in-flight", 256, "most events sent and not yet answered")
+	maxMessage := fs.Int("max-message-size", client.DefaultMaxRequestSize, "largest request sent, in `bytes`: the server's --max-message-size; a larger event is refused here, not sent")
 	output := addOutputFlag(fs, "json", "json", "table")
 	setUsage(fs, "agenttrail append [flags] [FILE]", `
 Append events to the log. FILE (or stdin when FILE is absent or "-") holds
@@ -41,13 +43,20 @@ Events are streamed to the server as they are read, with at most
 For each event one result line is printed, in input order: with --output
 json (the default) a JSON object with the input line number and either
 event_id, log_index, leaf_hash (hex) and duplicate, or the rejection's code,
-message and field. The exit status is 1 if any event was not appended.`)
+message and field. The exit status is 1 if any event was not appended.
+
+An event too large is refused on its own, naming its size and the limit,
+and the lines after it go on: over --max-message-size it is not sent, over
+the server's --max-event-size (1 MiB by default) the server refuses it.`)
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 1 {
 			return usageError{fmt.Sprintf("at most one FILE, got %d arguments", len(args))}
 		}
 		if *inFlight < 1 {
 			return usageError{"--in-flight must be at least 1"}
+		}
+		if *maxMessage < 1024 {
+			return usageError{"--max-message-size must be at least 1024"}
 		}
 		in := io.Reader(os.Stdin)
 		name := "stdin"
@@ -64,7 +73,7 @@ message and field. The exit status is 1 if any event was not appended.`)
 			return err
 		}
 		defer c.Close()
-		return appendLines(ctx, c, in, name, *inFlight, newResultPrinter(out, output.v))
+		return appendLines(ctx, c, in, name, *inFlight, *maxMessage, newResultPrinter(out, output.v))
 	}
 }
 
@@ -78,17 +87,19 @@ type slot struct {
 
 // appendLines streams the events of in to the server and prints a result
 // per event, in input order.
-func appendLines(ctx context.Context, c *client.Client, in io.Reader, name string, inFlight int, p *resultPrinter) error {
+func appendLines(ctx context.Context, c *client.Client, in io.Reader, name string, inFlight, maxMessage int, p *resultPrinter) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a, err := c.NewAppender(ctx, client.WithMaxInFlight(inFlight))
+	a, err := c.NewAppender(ctx, client.WithMaxInFlight(inFlight), client.WithMaxRequestSize(maxMessage))
 	if err != nil {
-		return err
+		code := errCode(err)
+		return exitError{code: 1, msg: fmt.Sprintf("opening the append stream: %s: %s%s", codeName(code), status.Convert(streamCause(err)).Message(), streamHint(code))}
 	}
 	slots := make(chan slot, inFlight)
 	printed := make(chan error, 1)
 	go func() { printed <- p.run(slots, a.Results(), cancel) }()
 
+	stoppedAt := 0 // the line at which the stream's end stopped reading
 	readErr := func() error {
 		defer close(slots)
 		sc := bufio.NewScanner(in)
@@ -106,10 +117,15 @@ func appendLines(ctx context.Context, c *client.Client, in io.Reader, name strin
 			if err := a.Send(ctx, ev); err != nil {
 				if a.Err() != nil || ctx.Err() != nil {
 					// The stream ended: report this line, read no more.
-					slots <- slot{line: line, err: fmt.Errorf("not sent: %w", err), code: errCode(err)}
+					slots <- slot{line: line, err: errors.New(notSent(err)), code: errCode(err)}
+					stoppedAt = line
 					return nil
 				}
-				slots <- slot{line: line, err: err, code: codes.InvalidArgument} // did not encode; the stream goes on
+				code := codes.InvalidArgument // did not encode; the stream goes on
+				if errors.Is(err, client.ErrTooLarge) {
+					code = codes.ResourceExhausted
+				}
+				slots <- slot{line: line, err: err, code: code}
 				continue
 			}
 			slots <- slot{line: line}
@@ -136,7 +152,11 @@ func appendLines(ctx context.Context, c *client.Client, in io.Reader, name strin
 	case printErr != nil:
 		return printErr
 	case a.Err() != nil:
-		return fmt.Errorf("%w (%s appended before it ended)", a.Err(), count(p.appended, "event"))
+		err := streamEnded(a.Err(), p.appended, p.appended+p.failed)
+		if stoppedAt > 0 {
+			err.msg += fmt.Sprintf("; input after line %d was not read", stoppedAt)
+		}
+		return err
 	case p.failed > 0:
 		return exitError{code: 1, msg: fmt.Sprintf("%d of %s not appended", p.failed, count(p.failed+p.appended, "event"))}
 	}
@@ -204,7 +224,7 @@ func (p *resultPrinter) run(slots <-chan slot, results <-chan client.Result, sto
 			case errors.As(r.Err, &rej):
 				l.Code, l.Message, l.Field = codeName(rej.Code), rej.Message, rej.Field
 			default: // unacknowledged: the stream ended
-				l.Code, l.Message = codeName(errCode(r.Err)), "not acknowledged before the stream ended; sending it again (same event_id) is safe"
+				l.Code, l.Message = codeName(errCode(r.Err)), unacknowledged(r.Err)
 			}
 		}
 		if l.Code == "" {
@@ -246,6 +266,59 @@ func (p *resultPrinter) write(w io.Writer, l resultLine) error {
 		result = l.Code + ": " + l.Message
 	}
 	_, err := fmt.Fprintf(w, "%-6d %-7s %-36s %s\n", l.Line, index, orNone(l.EventID), result)
+	return err
+}
+
+// unacknowledged says what became of an event whose stream ended before the
+// server answered it, and advises sending it again only where that can
+// succeed: after a broken connection or an overloaded server, not when the
+// server refused the stream itself (a wrong key, a role that may not
+// append).
+func unacknowledged(err error) string {
+	code := errCode(err)
+	switch code {
+	case codes.Unauthenticated, codes.PermissionDenied, codes.Unimplemented, codes.InvalidArgument,
+		codes.FailedPrecondition, codes.NotFound, codes.OutOfRange, codes.AlreadyExists:
+		return "not appended: the server refused the stream: " + status.Convert(streamCause(err)).Message()
+	case codes.Canceled:
+		return "not acknowledged: the command was interrupted; it may or may not be stored: sending it again (same event_id) is safe"
+	}
+	return "not acknowledged before the stream ended (" + codeName(code) + "); it may or may not be stored: sending it again (same event_id) is safe"
+}
+
+// notSent is the message of an event that was not sent because the stream
+// had ended.
+func notSent(err error) string {
+	return strings.Replace(unacknowledged(err), "not acknowledged", "not sent", 1)
+}
+
+// streamEnded is the error of an append whose stream ended early: what the
+// server said, what to do about it, and how many events made it.
+func streamEnded(err error, appended, total int) exitError {
+	code := errCode(err)
+	msg := status.Convert(streamCause(err)).Message()
+	return exitError{code: 1, msg: fmt.Sprintf("the append stream ended: %s: %s%s; %d of %s appended", codeName(code), msg, streamHint(code), appended, count(total, "event"))}
+}
+
+// streamHint says what to do about a stream that ended with code.
+func streamHint(code codes.Code) string {
+	switch code {
+	case codes.Unauthenticated:
+		return ": check the API key in --key or AGENTTRAIL_KEY"
+	case codes.PermissionDenied:
+		return ": appending needs a key of role agent"
+	case codes.Unavailable:
+		return ": is the server running at --addr? Events not acknowledged may be sent again (same event_id)"
+	}
+	return ""
+}
+
+// streamCause is the gRPC status error inside a result's error, or err.
+func streamCause(err error) error {
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		return se.GRPCStatus().Err()
+	}
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 func TestAppendMixedFile(t *testing.T) {
@@ -21,7 +22,7 @@ func TestAppendMixedFile(t *testing.T) {
 	changed := proto.Clone(a).(*agenttrailv1.Event)
 	changed.GetToolCall().ToolName = "rm -rf"
 	noPayload := proto.Clone(b).(*agenttrailv1.Event)
-	noPayload.EventId, noPayload.Payload = "ev-nopayload", nil
+	noPayload.EventId, noPayload.Payload = eventtest.ID("ev-nopayload"), nil
 	file := writeFile(t, "events.jsonl",
 		jsonLine(t, a),
 		`{"event_id": "broken",`,
@@ -48,12 +49,12 @@ func TestAppendMixedFile(t *testing.T) {
 		code      string
 		field     string
 	}{
-		{1, "ev-a", 0.0, false, "", ""},
+		{1, eventtest.ID("ev-a"), 0.0, false, "", ""},
 		{2, "", nil, false, "INVALID_ARGUMENT", ""},
-		{4, "ev-nopayload", nil, false, "INVALID_ARGUMENT", "event.payload"},
-		{5, "ev-b", 1.0, false, "", ""},
-		{6, "ev-a", nil, false, "ALREADY_EXISTS", ""},
-		{7, "ev-a", 0.0, true, "", ""},
+		{4, eventtest.ID("ev-nopayload"), nil, false, "INVALID_ARGUMENT", "event.payload"},
+		{5, eventtest.ID("ev-b"), 1.0, false, "", ""},
+		{6, eventtest.ID("ev-a"), nil, false, "ALREADY_EXISTS", ""},
+		{7, eventtest.ID("ev-a"), 0.0, true, "", ""},
 		{8, "", nil, false, "INVALID_ARGUMENT", ""},
 	}
 	if len(lines) != len(want) {

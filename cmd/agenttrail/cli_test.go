@@ -22,6 +22,7 @@ import (
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // cliServer is a real server on a loopback port over a store in a
@@ -99,7 +100,7 @@ func runCLIContext(ctx context.Context, args ...string) (stdout, stderr string, 
 // toolEvent is a valid tool call event of a session.
 func toolEvent(id, session, agent, tool string, step uint32, at time.Time) *agenttrailv1.Event {
 	return &agenttrailv1.Event{
-		EventId: id, SessionId: session, AgentId: agent, Step: step, OccurredAt: timestamppb.New(at),
+		EventId: eventtest.ID(id), SessionId: session, AgentId: agent, Step: step, OccurredAt: timestamppb.New(at),
 		Payload: &agenttrailv1.Event_ToolCall{ToolCall: &agenttrailv1.ToolCall{
 			ToolName: tool, Arguments: `{"q":"x"}`, Result: `{"ok":true}`, Outcome: agenttrailv1.ToolOutcome_TOOL_OUTCOME_SUCCESS,
 		}},

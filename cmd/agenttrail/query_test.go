@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // sampleLog appends 6 events: session s1 (agent a1) at indexes 0-2, an
@@ -25,7 +26,7 @@ func sampleLog(t *testing.T, s *cliServer) time.Time {
 	late := early.Add(2 * time.Hour)
 	failed := toolEvent("e5", "s2", "a2", "refund", 3, late)
 	failed.GetToolCall().Outcome = agenttrailv1.ToolOutcome_TOOL_OUTCOME_ERROR
-	llm := &agenttrailv1.Event{EventId: "e4", SessionId: "s2", AgentId: "a2", Step: 2, OccurredAt: toolEvent("", "", "", "", 0, late).OccurredAt,
+	llm := &agenttrailv1.Event{EventId: eventtest.ID("e4"), SessionId: "s2", AgentId: "a2", Step: 2, OccurredAt: toolEvent("", "", "", "", 0, late).OccurredAt,
 		Payload: &agenttrailv1.Event_LlmCall{LlmCall: &agenttrailv1.LlmCall{RequestModel: "gpt-4.1-mini", InputTokens: 10, OutputTokens: 5}}}
 	s.appendEvents(t,
 		toolEvent("e0", "s1", "a1", "search", 1, early),
@@ -202,19 +203,19 @@ func TestGetCheckpointProve(t *testing.T) {
 		stderr []string
 	}
 	for _, tt := range []check{
-		{[]string{"get", "--id", "g1"}, 0, []string{`"event_id":"g1"`, `"log_index":"1"`}, nil},
+		{[]string{"get", "--id", eventtest.ID("g1")}, 0, []string{`"event_id":"` + eventtest.ID("g1") + `"`, `"log_index":"1"`}, nil},
 		{[]string{"get", "--index", "3", "--output", "table"}, 0, []string{"3 ", "tool_call"}, nil},
 		{[]string{"get", "--id", "missing"}, 1, nil, []string{"NotFound"}},
 		{[]string{"get"}, 2, nil, []string{"exactly one of --id and --index"}},
-		{[]string{"get", "--id", "g1", "--index", "1"}, 2, nil, nil},
+		{[]string{"get", "--id", eventtest.ID("g1"), "--index", "1"}, 2, nil, nil},
 		{[]string{"checkpoint"}, 0, []string{"origin:    " + cliOrigin, "tree size: 5", "not checked", "— " + cliOrigin}, nil},
 		{[]string{"checkpoint", "--size", "2", "--verifier-key", s.vkey, "--output", "json"}, 0, []string{`"tree_size":2`, `"verified_with":"` + s.vkey}, nil},
 		{[]string{"checkpoint", "--size", noCheckpoint}, 1, nil, []string{"NotFound"}},
 		{[]string{"checkpoint", "--verifier-key", otherKey}, 1, nil, []string{"does not verify", "no signature"}},
 		{[]string{"checkpoint", "--verifier-key", "garbage"}, 2, nil, []string{"--verifier-key"}},
-		{[]string{"prove", "--index", "3", "--verifier-key", s.vkey}, 0, []string{"event 3 (g3) is in the log of 5 events", "proof:      3 hashes"}, nil},
+		{[]string{"prove", "--index", "3", "--verifier-key", s.vkey}, 0, []string{"event 3 (" + eventtest.ID("g3") + ") is in the log of 5 events", "proof:      3 hashes"}, nil},
 		{[]string{"prove", "--index", "1", "--size", "2", "--verifier-key", s.vkey, "--output", "json"}, 0, []string{`"kind":"inclusion"`, `"tree_size":2`}, nil},
-		{[]string{"prove", "--index", "1"}, 0, []string{"event 1 (g1)"}, []string{"trust on first use"}},
+		{[]string{"prove", "--index", "1"}, 0, []string{"event 1 (" + eventtest.ID("g1") + ")"}, []string{"trust on first use"}},
 		{[]string{"prove", "--index", "0", "--size", noCheckpoint, "--verifier-key", s.vkey}, 2, nil, []string{"no checkpoint was signed at that size"}},
 		{[]string{"prove", "--index", "7", "--verifier-key", s.vkey}, 1, nil, []string{"InvalidArgument"}},
 		{[]string{"prove", "--index", "1", "--verifier-key", otherKey}, 1, nil, []string{"no signature"}},

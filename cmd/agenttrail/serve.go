@@ -61,6 +61,12 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if loc.url != "" && loc.data == "./agenttrail-data" {
 			loc.data = "" // --store replaces the default data directory
 		}
+		if *maxEvent+1024 > *maxMessage {
+			// An event over the event limit must still fit in a message,
+			// so that the server refuses it alone instead of gRPC ending
+			// the caller's stream.
+			return usageError{fmt.Sprintf("--max-event-size (%d) must be at least 1 KiB below --max-message-size (%d)", *maxEvent, *maxMessage)}
+		}
 		storeURL, _, err := loc.storeURL()
 		if err != nil {
 			return err

@@ -154,7 +154,7 @@ func TestKillDuringBusyAppend(t *testing.T) {
 			go func() {
 				for i := 0; ; i++ {
 					ev := proto.Clone(template).(*agenttrailv1.Event)
-					ev.EventId = fmt.Sprintf("kill-%d-%07d", s, i)
+					ev.EventId = eventtest.ID(fmt.Sprintf("kill-%d-%07d", s, i))
 					ev.ParentEventId = ""
 					ev.OccurredAt = timestamppb.Now()
 					if stream.Send(&agenttrailv1.AppendRequest{Event: ev}) != nil {

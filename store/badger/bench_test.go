@@ -19,6 +19,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -27,7 +28,7 @@ var benchTemplate = storetest.Samples()[2]
 // benchEvent is an LLM-call event whose encoding is about size bytes.
 func benchEvent(i int, size int) *agenttrailv1.Event {
 	ev := proto.Clone(benchTemplate).(*agenttrailv1.Event)
-	ev.EventId = fmt.Sprintf("bench-%012d", i)
+	ev.EventId = eventtest.ID(fmt.Sprintf("bench-%012d", i))
 	ev.SessionId = fmt.Sprintf("session-%d", i%100)
 	ev.ParentEventId = ""
 	ev.OccurredAt = timestamppb.New(storetest.Now)

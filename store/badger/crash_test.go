@@ -21,6 +21,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -65,7 +66,7 @@ func crashChild(dir, round string) {
 			for seq := 0; ; seq += 3 {
 				var evs []*agenttrailv1.Event
 				for k := 0; k < 3; k++ {
-					evs = append(evs, crashEvent(fmt.Sprintf("r%s-g%d-%06d", round, g, seq+k)))
+					evs = append(evs, crashEvent(eventtest.ID(fmt.Sprintf("r%s-g%d-%06d", round, g, seq+k))))
 				}
 				res, err := s.Append(context.Background(), "crash-agent", evs)
 				if err != nil {

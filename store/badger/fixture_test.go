@@ -14,6 +14,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -112,7 +113,7 @@ func TestDataWrittenBeforeTheSeam(t *testing.T) {
 	// It keeps appending after the old events.
 	var evs []*agenttrailv1.Event
 	for i := range 5 {
-		ev := proto.Clone(storetest.ToolCallEvent(fmt.Sprintf("after-the-seam-%d", i), i)).(*agenttrailv1.Event)
+		ev := proto.Clone(storetest.ToolCallEvent(eventtest.ID(fmt.Sprintf("after-the-seam-%d", i)), i)).(*agenttrailv1.Event)
 		evs = append(evs, ev)
 	}
 	got := storetest.AppendOK(t, s, evs...)

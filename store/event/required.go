@@ -4,7 +4,8 @@ import agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 
 // CheckRequired checks only that the fields every event needs are present:
 // event_id, a payload, occurred_at and, for the kinds agents write,
-// session_id and agent_id. It is the first check of the server's ingest
+// session_id, agent_id and step (unless the event records an OpenTelemetry
+// span). It is the first check of the server's ingest
 // path, made before the caller's scope, so that a missing field is reported
 // as missing rather than as outside the caller's scope. It reads no field
 // but these and costs next to nothing; Validate makes the same checks, with
@@ -26,6 +27,9 @@ func CheckRequired(ev *agenttrailv1.Event) error {
 		}
 		if ev.GetAgentId() == "" {
 			return &FieldError{Field: "agent_id", Reason: "is required"}
+		}
+		if needsStep(ev) {
+			return &FieldError{Field: "step", Reason: stepRequired}
 		}
 	}
 	if ev.GetOccurredAt() == nil {

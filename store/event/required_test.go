@@ -19,6 +19,7 @@ func TestCheckRequiredAgreesWithValidate(t *testing.T) {
 		"event_id":    func(ev *agenttrailv1.Event) { ev.EventId = "" },
 		"session_id":  func(ev *agenttrailv1.Event) { ev.SessionId = "" },
 		"agent_id":    func(ev *agenttrailv1.Event) { ev.AgentId = "" },
+		"step":        func(ev *agenttrailv1.Event) { ev.Step = 0 },
 		"occurred_at": func(ev *agenttrailv1.Event) { ev.OccurredAt = nil },
 		"payload":     func(ev *agenttrailv1.Event) { ev.Payload = nil },
 	}

@@ -57,11 +57,12 @@ const (
 // an error, not an event from 1970.
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Validate checks an event before it is appended: required ids are present
-// and well formed, exactly one payload is set, times are valid and not in the
-// future beyond the allowed skew, enum values are defined, numbers are in
-// range, strings are valid UTF-8, labels are within bounds, and no field is
-// unknown to this build. It returns the first problem as a *FieldError.
+// Validate checks an event before it is appended: required fields are
+// present, event ids are UUIDs and other ids well formed, exactly one
+// payload is set, times are valid and not in the future beyond the allowed
+// skew, enum values are defined, numbers are in range, strings are valid
+// UTF-8, labels are within bounds, and no field is unknown to this build. It
+// returns the first problem as a *FieldError.
 func Validate(ev *agenttrailv1.Event, lim Limits) error {
 	_, err := Encode(ev, lim)
 	return err
@@ -74,7 +75,7 @@ func checkEnvelope(ev *agenttrailv1.Event, lim Limits) error {
 	if ev == nil {
 		return &FieldError{Field: "event", Reason: "is required"}
 	}
-	if err := checkID("event_id", ev.GetEventId(), true); err != nil {
+	if err := checkEventID("event_id", ev.GetEventId(), true); err != nil {
 		return err
 	}
 	kind := KindOf(ev)
@@ -88,7 +89,10 @@ func checkEnvelope(ev *agenttrailv1.Event, lim Limits) error {
 	if err := checkID("agent_id", ev.GetAgentId(), agentKind); err != nil {
 		return err
 	}
-	if err := checkID("parent_event_id", ev.GetParentEventId(), false); err != nil {
+	if agentKind && needsStep(ev) {
+		return &FieldError{Field: "step", Reason: stepRequired}
+	}
+	if err := checkEventID("parent_event_id", ev.GetParentEventId(), false); err != nil {
 		return err
 	}
 	if ev.GetParentEventId() != "" && ev.GetParentEventId() == ev.GetEventId() {
@@ -217,7 +221,7 @@ func checkPayload(ev *agenttrailv1.Event) error {
 			return &FieldError{Field: "reasoning.confidence", Reason: "must be between 0 and 1"}
 		}
 	case *agenttrailv1.Event_HumanApproval:
-		if err := checkID("human_approval.gated_event_id", p.HumanApproval.GetGatedEventId(), false); err != nil {
+		if err := checkEventID("human_approval.gated_event_id", p.HumanApproval.GetGatedEventId(), false); err != nil {
 			return err
 		}
 	case *agenttrailv1.Event_SessionEnd:
@@ -252,6 +256,61 @@ func checkID(field, id string, required bool) error {
 		return &FieldError{Field: field, Reason: fmt.Sprintf("must be 1 to %d characters from [A-Za-z0-9._:-], starting with a letter or digit (a UUID is recommended)", MaxIDLen)}
 	}
 	return nil
+}
+
+// EventIDForm says which event ids are accepted, for messages and
+// documentation.
+const EventIDForm = "a UUID in canonical form (RFC 9562, version 1 to 8, lowercase 8-4-4-4-12 hex; UUIDv7 recommended), such as 01963a4e-7c1b-7000-8000-000000000001"
+
+// stepRequired is the reason of a missing step.
+const stepRequired = "is required: the event's position in its session, counting from 1"
+
+// needsStep reports whether an event an agent wrote lacks the step it
+// needs. An event that records an OpenTelemetry span (its trace has a span
+// id), which its agent did not number, may have none: the trace orders it.
+func needsStep(ev *agenttrailv1.Event) bool {
+	return ev.GetStep() == 0 && ev.GetTrace().GetSpanId() == ""
+}
+
+// checkEventID checks an event id, or a reference to one.
+func checkEventID(field, id string, required bool) error {
+	if id == "" {
+		if required {
+			return &FieldError{Field: field, Reason: "is required"}
+		}
+		return nil
+	}
+	if !IsEventID(id) {
+		return &FieldError{Field: field, Reason: "must be " + EventIDForm}
+	}
+	return nil
+}
+
+// IsEventID reports whether s is an acceptable event id: a UUID in the
+// canonical textual form of RFC 9562 (36 characters, lowercase hex in groups
+// of 8-4-4-4-12) with the RFC's variant and a version from 1 to 8. Event ids
+// are the log's idempotency keys and are compared as strings, so one UUID has
+// exactly one accepted spelling; the nil and max UUIDs are not ids.
+func IsEventID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+				return false
+			}
+		}
+	}
+	version, variant := s[14], s[19]
+	return version >= '1' && version <= '8' && // versions 1 to 8
+		(variant == '8' || variant == '9' || variant == 'a' || variant == 'b') // variant 10xx
 }
 
 // IsID reports whether s is a well-formed identifier (see MaxIDLen).

@@ -44,6 +44,17 @@ func TestValidateRejects(t *testing.T) {
 		{"event id path", func(e *agenttrailv1.Event) { e.EventId = "../../etc/passwd" }, "event_id"},
 		{"event id too long", func(e *agenttrailv1.Event) { e.EventId = strings.Repeat("a", 129) }, "event_id"},
 		{"event id control char", func(e *agenttrailv1.Event) { e.EventId = "abc\x00def" }, "event_id"},
+		{"event id not a uuid", func(e *agenttrailv1.Event) { e.EventId = "not-a-uuid" }, "event_id"},
+		{"event id uppercase", func(e *agenttrailv1.Event) { e.EventId = "01963A4E-7C1B-7000-8000-000000000001" }, "event_id"},
+		{"event id in braces", func(e *agenttrailv1.Event) { e.EventId = "{01963a4e-7c1b-7000-8000-000000000001}" }, "event_id"},
+		{"event id as urn", func(e *agenttrailv1.Event) { e.EventId = "urn:uuid:01963a4e-7c1b-7000-8000-000000000001" }, "event_id"},
+		{"event id without hyphens", func(e *agenttrailv1.Event) { e.EventId = "01963a4e7c1b70008000000000000001" }, "event_id"},
+		{"event id nil uuid", func(e *agenttrailv1.Event) { e.EventId = "00000000-0000-0000-0000-000000000000" }, "event_id"},
+		{"event id max uuid", func(e *agenttrailv1.Event) { e.EventId = "ffffffff-ffff-ffff-ffff-ffffffffffff" }, "event_id"},
+		{"event id version 9", func(e *agenttrailv1.Event) { e.EventId = "01963a4e-7c1b-9000-8000-000000000001" }, "event_id"},
+		{"event id microsoft variant", func(e *agenttrailv1.Event) { e.EventId = "01963a4e-7c1b-7000-c000-000000000001" }, "event_id"},
+		{"parent not a uuid", func(e *agenttrailv1.Event) { e.ParentEventId = "step-1" }, "parent_event_id"},
+		{"missing step", func(e *agenttrailv1.Event) { e.Step = 0 }, "step"},
 		{"missing session", func(e *agenttrailv1.Event) { e.SessionId = "" }, "session_id"},
 		{"missing agent", func(e *agenttrailv1.Event) { e.AgentId = "" }, "agent_id"},
 		{"email as user id", func(e *agenttrailv1.Event) { e.UserId = "jane@example.com" }, "user_id"},
@@ -78,6 +89,54 @@ func TestValidateRejects(t *testing.T) {
 		if !errors.Is(err, event.ErrInvalid) {
 			t.Errorf("%s: errors.Is(err, ErrInvalid) = false", tt.name)
 		}
+	}
+}
+
+func TestEventIDForms(t *testing.T) {
+	for _, tt := range []struct {
+		id   string
+		want bool
+	}{
+		{"01963a4e-7c1b-7000-8000-000000000001", true}, // v7
+		{"f47ac10b-58cc-4372-a567-0e02b2c3d479", true}, // v4
+		{"6ba7b810-9dad-11d1-80b4-00c04fd430c8", true}, // v1
+		{"01963a4e-7c1b-8000-b000-000000000001", true}, // v8, variant 10 with the top bits 1011
+		{event.NewID(), true},
+		{"", false},
+		{"not-a-uuid", false},
+		{"01963a4e-7c1b-7000-8000-00000000000", false},   // 35 characters
+		{"01963a4e-7c1b-7000-8000-0000000000011", false}, // 37
+		{"01963a4e_7c1b_7000_8000_000000000001", false},
+		{"01963a4e-7c1b-7000-8000-00000000000g", false},
+		{"01963a4e-7c1b-0000-8000-000000000001", false}, // version 0
+		{"01963a4e-7c1b-7000-7000-000000000001", false}, // NCS variant
+	} {
+		if got := event.IsEventID(tt.id); got != tt.want {
+			t.Errorf("IsEventID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}
+
+func TestStepIsOptionalOnlyForEventsOfASpan(t *testing.T) {
+	ev := proto.Clone(eventtest.Samples()[1].Event).(*agenttrailv1.Event)
+	ev.Step = 0
+	ev.Trace = &agenttrailv1.TraceContext{TraceId: "4bf92f3577b34da6a3ce929d0e0e4736", SpanId: "00f067aa0ba902b7"}
+	if err := event.Validate(ev, limits); err != nil {
+		t.Errorf("an event of a span without a step: Validate = %v, want nil", err)
+	}
+	ev.Trace.SpanId = ""
+	ev.Trace.TraceId = ""
+	var fe *event.FieldError
+	if err := event.Validate(ev, limits); !errors.As(err, &fe) || fe.Field != "step" {
+		t.Errorf("an event of no span without a step: Validate = %v, want step is required", err)
+	}
+}
+
+func TestValidateSaysWhichIDsAreAccepted(t *testing.T) {
+	ev := &agenttrailv1.Event{EventId: "not-a-uuid"}
+	err := event.Validate(ev, limits)
+	if err == nil || !strings.Contains(err.Error(), "UUID") || !strings.Contains(err.Error(), "UUIDv7 recommended") {
+		t.Errorf("Validate = %v, want the accepted forms named", err)
 	}
 }
 

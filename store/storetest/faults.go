@@ -9,6 +9,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // faultyDriver wraps a driver to fail its next commit: before writing
@@ -64,7 +65,7 @@ func openFaulty(t *testing.T, l Log) (*store.Store, *faultyDriver) {
 func numbered(prefix string, n int) []*agenttrailv1.Event {
 	var evs []*agenttrailv1.Event
 	for i := range n {
-		evs = append(evs, ToolCallEvent(fmt.Sprintf("%s-%03d", prefix, i), i))
+		evs = append(evs, ToolCallEvent(eventtest.ID(fmt.Sprintf("%s-%03d", prefix, i)), i))
 	}
 	return evs
 }
@@ -164,7 +165,7 @@ func testDriverFencesBatches(t *testing.T, h Harness) {
 		}
 	}
 	dup := ev
-	dup.EventID = "a-001"
+	dup.EventID = eventtest.ID("a-001")
 	b := &store.Batch{First: 3, Events: []store.BatchEvent{dup}, Hashes: [][store.HashSize]byte{{1}}, Size: 4}
 	if err := d.Commit(ctx, b); !errors.Is(err, store.ErrAlreadyExists) {
 		t.Errorf("Commit of a stored event id = %v, want ErrAlreadyExists", err)

@@ -18,6 +18,7 @@ import (
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 func testAppendThenGet(t *testing.T, h Harness) {
@@ -185,7 +186,7 @@ func testCheckpointsAndProofs(t *testing.T, h Harness) {
 		var evs []*agenttrailv1.Event
 		for i := 0; i <= batch*3; i++ {
 			ev := proto.Clone(Samples()[i%9]).(*agenttrailv1.Event)
-			ev.EventId = fmt.Sprintf("batch%d-event%d", batch, i)
+			ev.EventId = eventtest.ID(fmt.Sprintf("batch%d-event%d", batch, i))
 			evs = append(evs, ev)
 		}
 		AppendOK(t, s, evs...)
@@ -349,7 +350,7 @@ func testVerifyCleanStore(t *testing.T, h Harness) {
 	for i := 0; i < 5; i++ {
 		var evs []*agenttrailv1.Event
 		for j, ev := range Samples() {
-			ev.EventId = fmt.Sprintf("r%d-e%d", i, j)
+			ev.EventId = eventtest.ID(fmt.Sprintf("r%d-e%d", i, j))
 			evs = append(evs, ev)
 		}
 		AppendOK(t, s, evs[:4]...)

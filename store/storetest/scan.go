@@ -14,6 +14,7 @@ import (
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // Corpus builds n events spread over sessions, agents, users, kinds, tools
@@ -23,7 +24,7 @@ func Corpus(n int) []*agenttrailv1.Event {
 	var out []*agenttrailv1.Event
 	for i := 0; i < n; i++ {
 		ev := proto.Clone(base[i%len(base)]).(*agenttrailv1.Event)
-		ev.EventId = fmt.Sprintf("ev-%05d", i)
+		ev.EventId = eventtest.ID(fmt.Sprintf("ev-%05d", i))
 		if !event.IsServerKind(event.KindOf(ev)) {
 			ev.SessionId = fmt.Sprintf("session-%d", i%7)
 			ev.AgentId = fmt.Sprintf("agent-%d", i%3)

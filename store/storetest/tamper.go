@@ -11,6 +11,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // tamperedLog builds a closed log of n events in batches of 8 and returns
@@ -22,7 +23,7 @@ func tamperedLog(t *testing.T, h Harness, n int) (Log, string) {
 	for i := 0; i < n; i += 8 {
 		var evs []*agenttrailv1.Event
 		for j := i; j < min(i+8, n); j++ {
-			evs = append(evs, ToolCallEvent(fmt.Sprintf("t-%04d", j), j))
+			evs = append(evs, ToolCallEvent(eventtest.ID(fmt.Sprintf("t-%04d", j)), j))
 		}
 		AppendOK(t, s, evs...)
 	}
@@ -52,7 +53,7 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 		{"digest byte", func(tp Tamperer) error { return editLeafData(tp, 41, -1, 0x01) }, 41, "leaf hash"},
 		{"deleted event record", func(tp Tamperer) error { return tp.DeleteEvent(22) }, 22, "record is missing"},
 		{"deleted content", func(tp Tamperer) error { return tp.DeleteContent(9) }, 9, "missing"},
-		{"deleted id index", func(tp Tamperer) error { return tp.DeleteEventID("t-0033") }, 33, "id index"},
+		{"deleted id index", func(tp Tamperer) error { return tp.DeleteEventID(eventtest.ID("t-0033")) }, 33, "id index"},
 		{"swapped events", func(tp Tamperer) error { return swapEvents(tp, 12, 35) }, 12, "leaf hash"},
 		{"tree hash", func(tp Tamperer) error {
 			// The leaf hash of event 24, as the stored tree holds it.

@@ -57,9 +57,9 @@ func testConcurrentWritersOneWinnerPerID(t *testing.T, h Harness) {
 					if w >= 12 && id%3 == 0 {
 						v = w
 					}
-					evs = append(evs, ToolCallEvent(fmt.Sprintf("id-%04d", id), v))
+					evs = append(evs, ToolCallEvent(eventtest.ID(fmt.Sprintf("id-%04d", id)), v))
 					variants = append(variants, v)
-					names = append(names, fmt.Sprintf("id-%04d", id))
+					names = append(names, eventtest.ID(fmt.Sprintf("id-%04d", id)))
 				}
 				res, err := s.Append(context.Background(), fmt.Sprintf("writer-%d", w), evs)
 				if err != nil {
@@ -147,7 +147,7 @@ func testDuplicateOutcomesAgreeWithWinner(t *testing.T, h Harness) {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			r, err := s.Append(context.Background(), "w", []*agenttrailv1.Event{ToolCallEvent("the-one-id", w%2)})
+			r, err := s.Append(context.Background(), "w", []*agenttrailv1.Event{ToolCallEvent(eventtest.ID("the-one-id"), w%2)})
 			if err != nil {
 				t.Error(err)
 				return
@@ -156,13 +156,13 @@ func testDuplicateOutcomesAgreeWithWinner(t *testing.T, h Harness) {
 		}(w)
 	}
 	wg.Wait()
-	e, err := s.GetByID(context.Background(), "the-one-id", store.HeaderAndContent)
+	e, err := s.GetByID(context.Background(), eventtest.ID("the-one-id"), store.HeaderAndContent)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stored, _ := e.Event()
 	for w, r := range res {
-		same := proto.Equal(stored, ToolCallEvent("the-one-id", w%2))
+		same := proto.Equal(stored, ToolCallEvent(eventtest.ID("the-one-id"), w%2))
 		switch {
 		case same && (r.Err != nil || r.Receipt.Index != e.Index):
 			t.Errorf("writer %d sent the stored content but got %+v", w, r)

@@ -38,6 +38,27 @@ func (f appenderOption) applyToAppender(c *appenderConfig) error { return f(c) }
 
 type appenderConfig struct {
 	maxInFlight int
+	maxRequest  int
+}
+
+// DefaultMaxRequestSize is the largest request an Appender sends by default:
+// the server's default --max-message-size. The server's own limit on one
+// event (--max-event-size, 1 MiB by default) is lower; an event between the
+// two is sent and refused by the server on its own, naming both sizes.
+const DefaultMaxRequestSize = 4 << 20
+
+// WithMaxRequestSize sets the largest encoded request an Appender sends
+// (default [DefaultMaxRequestSize]); set it to the server's
+// --max-message-size when that differs. A larger event is not sent: Send
+// returns an error matching [ErrTooLarge] and the stream goes on.
+func WithMaxRequestSize(bytes int) AppenderOption {
+	return appenderOption(func(c *appenderConfig) error {
+		if bytes < 1024 {
+			return fmt.Errorf("%w: max request size %d, want at least 1024", ErrInvalidOption, bytes)
+		}
+		c.maxRequest = bytes
+		return nil
+	})
 }
 
 // DefaultMaxInFlight is how many events an Appender has sent without their
@@ -70,11 +91,12 @@ func WithMaxInFlight(n int) AppenderOption {
 // event is answered, when the context given to NewAppender ends, or when
 // the connection breaks; Results is then closed, and Err says why it ended.
 type Appender struct {
-	stream  grpc.BidiStreamingClient[agenttrailv1.AppendRequest, agenttrailv1.AppendResponse]
-	cancel  context.CancelFunc
-	slots   chan struct{} // a token per event in flight
-	results chan Result   // results, in order
-	done    chan struct{} // closed when the stream has ended and results is closed
+	stream     grpc.BidiStreamingClient[agenttrailv1.AppendRequest, agenttrailv1.AppendResponse]
+	cancel     context.CancelFunc
+	maxRequest int
+	slots      chan struct{} // a token per event in flight
+	results    chan Result   // results, in order
+	done       chan struct{} // closed when the stream has ended and results is closed
 
 	sendMu   sync.Mutex // serializes sends, held across stream.Send; guards the fields below
 	closed   bool       // CloseSend was called
@@ -92,7 +114,7 @@ type Appender struct {
 // NewAppender opens an Append stream. It ends when ctx ends: cancel ctx to
 // abandon it.
 func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appender, error) {
-	cfg := appenderConfig{maxInFlight: DefaultMaxInFlight}
+	cfg := appenderConfig{maxInFlight: DefaultMaxInFlight, maxRequest: DefaultMaxRequestSize}
 	for _, o := range opts {
 		if err := o.applyToAppender(&cfg); err != nil {
 			return nil, err
@@ -105,12 +127,13 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 		return nil, fmt.Errorf("client: opening append stream: %w", err)
 	}
 	a := &Appender{
-		stream:   stream,
-		cancel:   cancel,
-		slots:    make(chan struct{}, cfg.maxInFlight),
-		results:  make(chan Result, cfg.maxInFlight),
-		done:     make(chan struct{}),
-		inFlight: make([]*agenttrailv1.Event, 0, cfg.maxInFlight),
+		stream:     stream,
+		maxRequest: cfg.maxRequest,
+		cancel:     cancel,
+		slots:      make(chan struct{}, cfg.maxInFlight),
+		results:    make(chan Result, cfg.maxInFlight),
+		done:       make(chan struct{}),
+		inFlight:   make([]*agenttrailv1.Event, 0, cfg.maxInFlight),
 	}
 	go a.receive()
 	return a, nil
@@ -121,12 +144,16 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 // ErrClosed after CloseSend, and the stream's error once it has ended. An
 // event that cannot be encoded (a string field that is not valid UTF-8)
 // is not sent: Send returns the error, no Result comes for it, and the
-// stream goes on. Send encodes the event before it returns; its Result
-// carries the same pointer.
+// stream goes on; so does an event larger than the request size limit
+// ([WithMaxRequestSize]; the error matches [ErrTooLarge]). Send encodes the
+// event before it returns; its Result carries the same pointer.
 func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	b, err := proto.Marshal(&agenttrailv1.AppendRequest{Event: ev})
 	if err != nil {
 		return fmt.Errorf("client: event %q does not encode: %w", ev.GetEventId(), err)
+	}
+	if len(b) > a.maxRequest {
+		return tooLarge(ev.GetEventId(), len(b), a.maxRequest)
 	}
 	select {
 	case a.slots <- struct{}{}:
@@ -157,6 +184,11 @@ func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 		return a.waitEnd(ctx)
 	}
 	return nil
+}
+
+// tooLarge is the error of an event over the request size limit.
+func tooLarge(id string, size, limit int) error {
+	return fmt.Errorf("%w: event %q is %d bytes encoded, over the %d bytes one request may carry (the server's --max-message-size); it was not sent: shorten or split its content", ErrTooLarge, id, size, limit)
 }
 
 // waitEnd waits for the receiver to finish (it delivers the last results

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 func TestNew(t *testing.T) {
@@ -106,7 +109,7 @@ func TestAppendResultsInOrder(t *testing.T) {
 	changed := proto.Clone(evs[0]).(*agenttrailv1.Event)
 	changed.GetToolCall().ToolName = "other"
 	noPayload := proto.Clone(evs[1]).(*agenttrailv1.Event)
-	noPayload.EventId, noPayload.Payload = "mixed-nopayload", nil
+	noPayload.EventId, noPayload.Payload = eventtest.ID("mixed-nopayload"), nil
 	batch := []*agenttrailv1.Event{evs[0], noPayload, evs[1], changed, evs[0], evs[2]}
 
 	results, err := c.Append(ctx, batch)
@@ -212,6 +215,61 @@ func TestAppenderUnencodableEventIsNotSent(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Event != good || got[0].Err != nil || a.Err() != nil {
 		t.Fatalf("results %v, Err %v: want one receipt for the good event", got, a.Err())
+	}
+}
+
+// Events are refused one by one for their size, and the stream goes on: an
+// event over the request limit is not sent (the server's transport would
+// end the stream), and one between the server's event limit and the
+// request limit is sent and refused by the server. Both messages name the
+// event's size and the limit.
+func TestOversizedEventsAreRefusedOneByOne(t *testing.T) {
+	ts := start(t)
+	c := dial(t, ts.addr)
+	ctx := context.Background()
+	a, err := c.NewAppender(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := events("size", 3)
+	huge := proto.Clone(evs[0]).(*agenttrailv1.Event)
+	huge.GetToolCall().Result = strings.Repeat("x", 5<<20)
+	err = a.Send(ctx, huge)
+	if !errors.Is(err, client.ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprint(proto.Size(&agenttrailv1.AppendRequest{Event: huge}))) || !strings.Contains(err.Error(), "4194304 bytes") {
+		t.Fatalf("Send of a 5 MiB event = %v, want ErrTooLarge naming its size and the 4 MiB limit", err)
+	}
+	big := evs[1]
+	big.GetToolCall().Result = strings.Repeat("y", 2<<20)
+	for _, ev := range []*agenttrailv1.Event{evs[0], big, evs[2]} {
+		if err := a.Send(ctx, ev); err != nil {
+			t.Fatalf("Send after a refused event: %v", err)
+		}
+	}
+	a.CloseSend()
+	var got []client.Result
+	for r := range a.Results() {
+		got = append(got, r)
+	}
+	var rej *client.RejectionError
+	switch {
+	case len(got) != 3 || a.Err() != nil:
+		t.Fatalf("results %v, Err %v: want three results on one stream", got, a.Err())
+	case got[0].Err != nil || got[2].Err != nil:
+		t.Errorf("the events around the big one: %v, %v, want receipts", got[0].Err, got[2].Err)
+	case !errors.As(got[1].Err, &rej) || rej.Code != codes.ResourceExhausted || !strings.Contains(rej.Message, "1048576 bytes"):
+		t.Errorf("2 MiB event: %v, want RESOURCE_EXHAUSTED naming the 1 MiB limit", got[1].Err)
+	}
+
+	s, err := c.StartSession(ctx, client.SessionOptions{AgentID: "agent-size"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Output(ctx, &agenttrailv1.Output{Text: strings.Repeat("z", 5<<20)}); !errors.Is(err, client.ErrTooLarge) {
+		t.Errorf("recording a 5 MiB event = %v, want ErrTooLarge at once", err)
+	}
+	s.End(ctx, agenttrailv1.EndReason_END_REASON_COMPLETED)
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close after a refused recording: %v", err)
 	}
 }
 

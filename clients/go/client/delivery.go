@@ -23,6 +23,7 @@ type delivery struct {
 	c           *Client
 	bufSize     int
 	maxInFlight int
+	maxRequest  int
 	policy      FullPolicy
 	retry       RetryPolicy
 	onRejected  func(*agenttrailv1.Event, *RejectionError)
@@ -44,10 +45,10 @@ type delivery struct {
 	counts  SessionStats
 }
 
-func newDelivery(c *Client, bufSize, maxInFlight int, policy FullPolicy, retry RetryPolicy, onRejected func(*agenttrailv1.Event, *RejectionError)) *delivery {
+func newDelivery(c *Client, bufSize, maxInFlight, maxRequest int, policy FullPolicy, retry RetryPolicy, onRejected func(*agenttrailv1.Event, *RejectionError)) *delivery {
 	ctx, cancel := context.WithCancel(context.Background())
 	d := &delivery{
-		c: c, bufSize: bufSize, maxInFlight: min(maxInFlight, bufSize), policy: policy, retry: retry, onRejected: onRejected,
+		c: c, bufSize: bufSize, maxInFlight: min(maxInFlight, bufSize), maxRequest: maxRequest, policy: policy, retry: retry, onRejected: onRejected,
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), changed: make(chan struct{}),
 	}
 	go d.run()
@@ -160,7 +161,7 @@ func (d *delivery) attempt() (progress bool, err error) {
 	d.counts.Streams++
 	d.sent = 0
 	d.mu.Unlock()
-	a, err := d.c.NewAppender(ctx, WithMaxInFlight(d.maxInFlight))
+	a, err := d.c.NewAppender(ctx, WithMaxInFlight(d.maxInFlight), WithMaxRequestSize(d.maxRequest))
 	if err != nil {
 		return false, err
 	}

@@ -41,6 +41,12 @@ var (
 	// store/event.Validate, which names the field.
 	ErrInvalidEvent = errors.New("client: invalid event")
 
+	// ErrTooLarge: an event is larger encoded than one request may carry
+	// (see [DefaultMaxRequestSize]), so it was not sent: the server's
+	// transport would end the whole stream rather than refuse the one
+	// event. The error names the event's size and the limit.
+	ErrTooLarge = errors.New("client: event too large to send")
+
 	// ErrProtocol: the server answered in a way the API does not allow,
 	// such as a receipt for an event that was not sent.
 	ErrProtocol = errors.New("client: protocol violation by the server")

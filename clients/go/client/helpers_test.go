@@ -13,6 +13,7 @@ import (
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // testServer is a real server on a loopback port over a fresh store.
@@ -65,7 +66,7 @@ func dial(t *testing.T, addr string, opts ...client.Option) *client.Client {
 // toolCall returns a valid tool call event of session s, agent a.
 func toolCall(id, session, agent, tool string, step uint32) *agenttrailv1.Event {
 	return &agenttrailv1.Event{
-		EventId:    id,
+		EventId:    eventtest.ID(id),
 		SessionId:  session,
 		AgentId:    agent,
 		Step:       step,

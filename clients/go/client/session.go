@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -56,6 +57,11 @@ type SessionOptions struct {
 	// MaxInFlight bounds the events sent on the stream and not yet
 	// answered. Zero means 128, or BufferSize when smaller.
 	MaxInFlight int
+	// MaxRequestSize is the largest encoded event the session sends; zero
+	// means [DefaultMaxRequestSize], the server's default
+	// --max-message-size. Recording a larger event fails at once with an
+	// error matching [ErrTooLarge] that names its size and the limit.
+	MaxRequestSize int
 	// Retry says how delivery retries after a stream fails with a
 	// transient error (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED, or a
 	// broken connection). Attempts counts failures in a row without an
@@ -94,6 +100,8 @@ type Session struct {
 	// startID is the id of the session_start event, the default parent
 	// of every later event.
 	startID string
+	// maxRequest is the largest encoded event sent.
+	maxRequest int
 }
 
 // StartSession starts a session: it checks opts, starts background
@@ -106,8 +114,11 @@ func (c *Client) StartSession(ctx context.Context, opts SessionOptions) (*Sessio
 	if opts.SessionID == "" {
 		opts.SessionID = NewEventID()
 	}
-	if opts.BufferSize < 0 || opts.MaxInFlight < 0 {
-		return nil, fmt.Errorf("%w: SessionOptions.BufferSize and MaxInFlight must not be negative", ErrInvalidOption)
+	if opts.BufferSize < 0 || opts.MaxInFlight < 0 || opts.MaxRequestSize < 0 {
+		return nil, fmt.Errorf("%w: SessionOptions.BufferSize, MaxInFlight and MaxRequestSize must not be negative", ErrInvalidOption)
+	}
+	if opts.MaxRequestSize == 0 {
+		opts.MaxRequestSize = DefaultMaxRequestSize
 	}
 	if opts.BufferSize == 0 {
 		opts.BufferSize = 1024
@@ -132,7 +143,8 @@ func (c *Client) StartSession(ctx context.Context, opts SessionOptions) (*Sessio
 			SystemPromptHash: opts.SystemPromptHash,
 			UserId:           opts.UserID,
 		},
-		labels: maps.Clone(opts.Labels),
+		labels:     maps.Clone(opts.Labels),
+		maxRequest: opts.MaxRequestSize,
 	}
 	start := opts.Start
 	if start == nil {
@@ -143,7 +155,7 @@ func (c *Client) StartSession(ctx context.Context, opts SessionOptions) (*Sessio
 	if err := checkEvent(first); err != nil {
 		return nil, err
 	}
-	s.d = newDelivery(c, opts.BufferSize, opts.MaxInFlight, opts.FullPolicy, retry, opts.OnRejected)
+	s.d = newDelivery(c, opts.BufferSize, opts.MaxInFlight, opts.MaxRequestSize, opts.FullPolicy, retry, opts.OnRejected)
 	startID, err := s.record(ctx, &agenttrailv1.Event{Payload: first.Payload}, nil)
 	if err != nil {
 		s.d.abort()
@@ -297,6 +309,9 @@ func (s *Session) record(ctx context.Context, ev *agenttrailv1.Event, opts []Eve
 		}
 		if err := checkEvent(full); err != nil {
 			return nil, err
+		}
+		if n := proto.Size(&agenttrailv1.AppendRequest{Event: full}); n > s.maxRequest {
+			return nil, tooLarge(full.GetEventId(), n, s.maxRequest)
 		}
 		id = full.GetEventId()
 		return full, nil

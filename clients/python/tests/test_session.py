@@ -330,10 +330,16 @@ def test_event_ids_can_be_made_beforehand(server: Server, connect: Connect) -> N
         assert session.tool_call(
             tool_name="refund", event_id=tool_id, approval_required=True, parent_event_id=approval_id
         ) == tool_id
-        with pytest.raises(ValueError, match="event_id must be 1 to 128 characters"):
+        with pytest.raises(ValueError, match="event_id must be a UUID in canonical form"):
             session.output(text="x", event_id="not an id")
-        with pytest.raises(ValueError, match="parent_event_id must be 1 to 128 characters"):
+        with pytest.raises(ValueError, match="event_id must be a UUID in canonical form"):
+            session.output(text="x", event_id="not-a-uuid")
+        with pytest.raises(ValueError, match="event_id must be a UUID in canonical form"):
+            session.output(text="x", event_id=tool_id.upper())
+        with pytest.raises(ValueError, match="parent_event_id must be a UUID in canonical form"):
             session.output(text="x", parent_event_id="not/an/id")
+        with pytest.raises(ValueError, match="gated_event_id must be a UUID in canonical form"):
+            session.approval(decision="approved", gated_event_id="tool-call-1")
     assert writer.flush(30)
     events = {e.event.event_id: e.event for e in reader.query(session_id=session.session_id)}
     assert events[approval_id].human_approval.gated_event_id == tool_id

@@ -112,6 +112,21 @@ export function checkId(field: string, id: string): string {
   return id;
 }
 
+// What the server accepts as an event id (store/event.IsEventID): an RFC 9562
+// UUID of version 1 to 8 in canonical lower-case form.
+const EVENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Checks an event id (or a reference to one) as the server does: a UUID in canonical form, such as uuidv7() makes. */
+export function checkEventId(field: string, id: string): string {
+  if (typeof id !== "string" || !EVENT_ID.test(id)) {
+    throw new InvalidEventError(
+      field,
+      "must be a UUID in canonical form (RFC 9562, version 1 to 8, lower-case 8-4-4-4-12 hex), such as uuidv7() makes",
+    );
+  }
+  return id;
+}
+
 /** The type name of a thrown value, for error_type fields: "TypeError", "AbortError", or "string" for a thrown string. */
 export function errorType(err: unknown): string {
   if (err instanceof Error) {

@@ -16,6 +16,7 @@ import {
 } from "./gen/agenttrail/v1/event_pb.js";
 import type { ChatMessage, Cost, Event, ToolCallRequest, ToolDefinition } from "./gen/agenttrail/v1/event_pb.js";
 import {
+  checkEventId,
   checkId,
   errorMessage,
   errorType,
@@ -371,6 +372,10 @@ function optionalId(field: string, v: string | undefined): string {
   return v === undefined || v === "" ? "" : checkId(field, v);
 }
 
+function optionalEventId(field: string, v: string | undefined): string {
+  return v === undefined || v === "" ? "" : checkEventId(field, v);
+}
+
 function strings(field: string, v: readonly string[] | undefined): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw new InvalidEventError(field, "must be an array of strings");
@@ -492,8 +497,8 @@ class SessionImpl implements Session {
         throw new SessionEndedError(`session ${this.id} has ended: no more events can be recorded`);
       }
       const payload = build();
-      const eventId = options.eventId === undefined ? uuidv7() : checkId("eventId", options.eventId);
-      const parentEventId = options.parentId === undefined ? defaultParent : optionalId("parentId", options.parentId);
+      const eventId = options.eventId === undefined ? uuidv7() : checkEventId("eventId", options.eventId);
+      const parentEventId = options.parentId === undefined ? defaultParent : optionalEventId("parentId", options.parentId);
       const occurredAt = toTimestamp("occurredAt", options.occurredAt ?? Date.now());
       const labels = options.labels === undefined ? {} : toStringMap("labels", options.labels);
       after?.();
@@ -616,7 +621,7 @@ class SessionImpl implements Session {
         decision: pick("approval.decision", DECISIONS, a.decision),
         approver: str("approval.approver", a.approver),
         reason: str("approval.reason", a.reason),
-        gatedEventId: optionalId("approval.gatedEventId", a.gatedEventId),
+        gatedEventId: optionalEventId("approval.gatedEventId", a.gatedEventId),
         editedContent: str("approval.editedContent", a.editedContent),
         waitDuration: a.waitMs === undefined ? undefined : toDuration("approval.waitMs", a.waitMs),
       },

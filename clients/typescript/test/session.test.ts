@@ -298,6 +298,8 @@ test("bad arguments are refused by field name, without using a step", async () =
     ["approval.decision", () => s.approval({ decision: "sure" as "approved" })],
     ["approval.gatedEventId", () => s.approval({ decision: "approved", gatedEventId: "has spaces" })],
     ["parentId", () => s.output({ text: "x", parentId: "bad/id" })],
+    ["eventId", () => s.output({ text: "x", eventId: "not-a-uuid" })],
+    ["eventId", () => s.output({ text: "x", eventId: "01963A4E-7C1B-7000-8000-000000000001" })],
     ["occurredAt", () => s.output({ text: "x", occurredAt: new Date("nonsense") })],
     ["labels[\"k\"]", () => s.output({ text: "x", labels: { k: 1 as unknown as string } })],
   ];

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
@@ -88,5 +89,12 @@ func TestFixturesDecodeInGo(t *testing.T) {
 		if !proto.Equal(&got, s.Event) {
 			t.Errorf("%s: decoded fixture differs from the sample", s.Name)
 		}
+	}
+}
+
+func TestIDIsAValidEventID(t *testing.T) {
+	a, b := eventtest.ID("e0"), eventtest.ID("e1")
+	if !event.IsEventID(a) || !event.IsEventID(b) || a == b || a != eventtest.ID("e0") {
+		t.Errorf("ID(e0) = %q, ID(e1) = %q: want two distinct, stable, valid event ids", a, b)
 	}
 }

@@ -34,6 +34,9 @@ def _type_name(value: object) -> str:
 
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: An event id as the server accepts it (store/event.IsEventID): an RFC 9562
+#: UUID of version 1 to 8 in canonical lower-case form.
+_EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 def check_id(field: str, value: object) -> str:
@@ -45,6 +48,20 @@ def check_id(field: str, value: object) -> str:
     if not _ID.fullmatch(value):
         raise ValueError(
             f"{field} must be 1 to 128 characters from [A-Za-z0-9._:-], starting with a letter or digit"
+        )
+    return value
+
+
+def check_event_id(field: str, value: object) -> str:
+    """Returns value if it is an event id the server accepts: a UUID (RFC
+    9562, version 1 to 8) in canonical form, 36 characters of lower-case hex
+    in groups of 8-4-4-4-12, such as agenttrail.uuid7() makes."""
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a str, got {_type_name(value)}")
+    if not _EVENT_ID.fullmatch(value):
+        raise ValueError(
+            f"{field} must be a UUID in canonical form (RFC 9562, version 1 to 8, lower-case 8-4-4-4-12 hex), "
+            "such as agenttrail.uuid7() makes"
         )
     return value
 

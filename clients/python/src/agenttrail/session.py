@@ -442,6 +442,8 @@ class Session:
         p = ev.human_approval
         p.decision = cv.APPROVAL_DECISION(decision, "human_approval.decision")  # type: ignore[assignment]
         p.kind = cv.HUMAN_ACTION_KIND(kind, "human_approval.kind")  # type: ignore[assignment]
+        if gated_event_id:
+            cv.check_event_id("gated_event_id", gated_event_id)
         cv.assign(
             p,
             "human_approval",
@@ -552,10 +554,10 @@ class Session:
         ev = req.event
         if parent_event_id is not None:
             if parent_event_id:
-                cv.check_id("parent_event_id", parent_event_id)
+                cv.check_event_id("parent_event_id", parent_event_id)
             ev.parent_event_id = parent_event_id
         if event_id is not None:
-            cv.check_id("event_id", event_id)
+            cv.check_event_id("event_id", event_id)
         with self._lock:
             if what == "start":
                 if self._state != _NEW:

@@ -612,8 +612,11 @@ func (ViewKind) EnumDescriptor() ([]byte, []int) {
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Client-chosen unique id of the event and the idempotency key of Append:
-	// sending the same event again returns the original receipt. A UUID is
-	// expected; UUIDv7 is recommended, since it sorts by time.
+	// sending the same event again returns the original receipt. Required: a
+	// UUID of RFC 9562 (version 1 to 8) in canonical form, 36 characters of
+	// lower-case hex in groups of 8-4-4-4-12, such as
+	// "01963a4e-7c1b-7000-8000-000000000001". UUIDv7 is recommended, since it
+	// sorts by time. parent_event_id and gated_event_id take the same form.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// Id of the session (one run of an agent on one task) this event belongs to.
 	// The same value as OpenTelemetry's gen_ai.conversation.id when the session
@@ -623,7 +626,9 @@ type Event struct {
 	// call, for example). Empty for the first event of a session.
 	ParentEventId string `protobuf:"bytes,3,opt,name=parent_event_id,json=parentEventId,proto3" json:"parent_event_id,omitempty"`
 	// Position of this event in its session, starting at 1, as the agent
-	// counts its steps.
+	// counts its steps. Required on the events agents write, except those that
+	// record an OpenTelemetry span (trace.span_id set), which the trace orders;
+	// the events the server writes have none.
 	Step uint32 `protobuf:"varint,4,opt,name=step,proto3" json:"step,omitempty"`
 	// Stable id of the agent (OpenTelemetry gen_ai.agent.id).
 	AgentId string `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`

@@ -33,8 +33,11 @@ export const file_agenttrail_v1_event: GenFile = /*@__PURE__*/
 export type Event = Message<"agenttrail.v1.Event"> & {
   /**
    * Client-chosen unique id of the event and the idempotency key of Append:
-   * sending the same event again returns the original receipt. A UUID is
-   * expected; UUIDv7 is recommended, since it sorts by time.
+   * sending the same event again returns the original receipt. Required: a
+   * UUID of RFC 9562 (version 1 to 8) in canonical form, 36 characters of
+   * lower-case hex in groups of 8-4-4-4-12, such as
+   * "01963a4e-7c1b-7000-8000-000000000001". UUIDv7 is recommended, since it
+   * sorts by time. parent_event_id and gated_event_id take the same form.
    *
    * @generated from field: string event_id = 1;
    */
@@ -59,7 +62,9 @@ export type Event = Message<"agenttrail.v1.Event"> & {
 
   /**
    * Position of this event in its session, starting at 1, as the agent
-   * counts its steps.
+   * counts its steps. Required on the events agents write, except those that
+   * record an OpenTelemetry span (trace.span_id set), which the trace orders;
+   * the events the server writes have none.
    *
    * @generated from field: uint32 step = 4;
    */
