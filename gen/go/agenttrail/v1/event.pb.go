@@ -2313,7 +2313,11 @@ type Erasure struct {
 	// Log indexes of the events whose content was erased.
 	LogIndexes []uint64 `protobuf:"varint,3,rep,packed,name=log_indexes,json=logIndexes,proto3" json:"log_indexes,omitempty"`
 	// Why, such as a reference to a data subject request.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Log indexes of the events whose content was erased, as ranges, for
+	// erasures too large to list one by one. The indexes an erasure covers
+	// are those of log_indexes and of every range.
+	Ranges        []*IndexRange `protobuf:"bytes,5,rep,name=ranges,proto3" json:"ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2376,6 +2380,68 @@ func (x *Erasure) GetReason() string {
 	return ""
 }
 
+func (x *Erasure) GetRanges() []*IndexRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+// IndexRange is the log indexes from first to last, both included.
+type IndexRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first log index of the range.
+	First uint64 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	// The last log index of the range, not below first.
+	Last          uint64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexRange) Reset() {
+	*x = IndexRange{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexRange) ProtoMessage() {}
+
+func (x *IndexRange) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexRange.ProtoReflect.Descriptor instead.
+func (*IndexRange) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *IndexRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *IndexRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 // Retention records, written by the server, that a retention policy
 // destroyed the content of events older than its limit.
 type Retention struct {
@@ -2390,13 +2456,16 @@ type Retention struct {
 	ToIndex uint64 `protobuf:"varint,4,opt,name=to_index,json=toIndex,proto3" json:"to_index,omitempty"`
 	// How many events lost their content.
 	EventsAffected uint64 `protobuf:"varint,5,opt,name=events_affected,json=eventsAffected,proto3" json:"events_affected,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Exactly the log indexes whose content was destroyed, as ranges; every
+	// index covered lies within [from_index, to_index].
+	Ranges        []*IndexRange `protobuf:"bytes,6,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2477,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2490,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Retention) GetPolicy() string {
@@ -2459,6 +2528,13 @@ func (x *Retention) GetEventsAffected() uint64 {
 	return 0
 }
 
+func (x *Retention) GetRanges() []*IndexRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
 // KeyChange records, written by the server, that a credential or the log's
 // signing key was created, revoked or rotated.
 type KeyChange struct {
@@ -2479,7 +2555,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2567,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2580,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyChange) GetAction() KeyChangeAction {
@@ -2574,7 +2650,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2662,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2675,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Filter) GetSessionId() string {
@@ -2847,20 +2923,26 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"statusCode\x126\n" +
 	"\x05phase\x18\v \x01(\x0e2\x1a.agenttrail.v1.AccessPhaseB\x04\xe8\xbb\x1c\x01R\x05phaseB\f\n" +
 	"\n" +
-	"_log_index\"\x91\x01\n" +
+	"_log_index\"\xca\x01\n" +
 	"\aErasure\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x1d\n" +
 	"\auser_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06userId\x12%\n" +
 	"\vlog_indexes\x18\x03 \x03(\x04B\x04\xe8\xbb\x1c\x01R\n" +
 	"logIndexes\x12\x1c\n" +
-	"\x06reason\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\"\xd8\x01\n" +
+	"\x06reason\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\x127\n" +
+	"\x06ranges\x18\x05 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"B\n" +
+	"\n" +
+	"IndexRange\x12\x1a\n" +
+	"\x05first\x18\x01 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x05first\x12\x18\n" +
+	"\x04last\x18\x02 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x04last\"\x91\x02\n" +
 	"\tRetention\x12\x1c\n" +
 	"\x06policy\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06policy\x128\n" +
 	"\x06cutoff\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe8\xbb\x1c\x01R\x06cutoff\x12#\n" +
 	"\n" +
 	"from_index\x18\x03 \x01(\x04B\x04\xe8\xbb\x1c\x01R\tfromIndex\x12\x1f\n" +
 	"\bto_index\x18\x04 \x01(\x04B\x04\xe8\xbb\x1c\x01R\atoIndex\x12-\n" +
-	"\x0fevents_affected\x18\x05 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\"\xd7\x01\n" +
+	"\x0fevents_affected\x18\x05 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\x127\n" +
+	"\x06ranges\x18\x06 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"\xd7\x01\n" +
 	"\tKeyChange\x12<\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1e.agenttrail.v1.KeyChangeActionB\x04\xe8\xbb\x1c\x01R\x06action\x12\x1b\n" +
 	"\x06key_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x05keyId\x12)\n" +
@@ -2958,7 +3040,7 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
 	(Role)(0),                     // 1: agenttrail.v1.Role
@@ -2984,17 +3066,18 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(*SessionEnd)(nil),            // 21: agenttrail.v1.SessionEnd
 	(*Access)(nil),                // 22: agenttrail.v1.Access
 	(*Erasure)(nil),               // 23: agenttrail.v1.Erasure
-	(*Retention)(nil),             // 24: agenttrail.v1.Retention
-	(*KeyChange)(nil),             // 25: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 26: agenttrail.v1.Filter
-	nil,                           // 27: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 28: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*IndexRange)(nil),            // 24: agenttrail.v1.IndexRange
+	(*Retention)(nil),             // 25: agenttrail.v1.Retention
+	(*KeyChange)(nil),             // 26: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 27: agenttrail.v1.Filter
+	nil,                           // 28: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 29: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 31: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	29, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	27, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	30, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	28, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
 	10, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
 	12, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
 	16, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
@@ -3005,37 +3088,39 @@ var file_agenttrail_v1_event_proto_depIdxs = []int32{
 	21, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
 	22, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
 	23, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	24, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	25, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	25, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	26, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
 	11, // 14: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	28, // 15: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	29, // 15: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
 	13, // 16: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
 	14, // 17: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
 	15, // 18: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	30, // 19: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	30, // 20: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	31, // 19: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	31, // 20: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
 	1,  // 21: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
 	14, // 22: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
 	2,  // 23: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	30, // 24: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	31, // 24: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
 	3,  // 25: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
 	4,  // 26: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	30, // 27: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	31, // 27: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
 	5,  // 28: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
 	15, // 29: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	26, // 30: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	27, // 30: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
 	8,  // 31: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
 	6,  // 32: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	29, // 33: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	7,  // 34: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 35: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	29, // 36: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	29, // 37: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	24, // 33: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
+	30, // 34: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	24, // 35: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
+	7,  // 36: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 37: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	30, // 38: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	30, // 39: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -3061,14 +3146,14 @@ func file_agenttrail_v1_event_proto_init() {
 	file_agenttrail_v1_event_proto_msgTypes[3].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[8].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[13].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[17].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
