@@ -22,23 +22,25 @@ import (
 // of each event: logged erasures for missing content, indexes that agree
 // with the headers, and a log that extends a checkpoint trusted earlier.
 
-// ErasureEvent is a server-written erasure of the content of events.
+// ErasureEvent is a server-written erasure of the content of events; its id
+// is eventtest.ID(id).
 func ErasureEvent(id string, indexes []uint64, ranges ...[2]uint64) *agenttrailv1.Event {
 	e := &agenttrailv1.Erasure{Principal: "compliance-1", LogIndexes: indexes, Reason: "data subject request"}
 	for _, r := range ranges {
 		e.Ranges = append(e.Ranges, &agenttrailv1.IndexRange{First: r[0], Last: r[1]})
 	}
-	return &agenttrailv1.Event{EventId: id, OccurredAt: timestamppb.New(eventtest.T0), Payload: &agenttrailv1.Event_Erasure{Erasure: e}}
+	return &agenttrailv1.Event{EventId: eventtest.ID(id), OccurredAt: timestamppb.New(eventtest.T0), Payload: &agenttrailv1.Event_Erasure{Erasure: e}}
 }
 
-// RetentionEvent is a server-written retention of the content of events.
+// RetentionEvent is a server-written retention of the content of events;
+// its id is eventtest.ID(id).
 func RetentionEvent(id string, ranges ...[2]uint64) *agenttrailv1.Event {
 	r := &agenttrailv1.Retention{Policy: "90d", Cutoff: timestamppb.New(eventtest.T0)}
 	for _, rg := range ranges {
 		r.Ranges = append(r.Ranges, &agenttrailv1.IndexRange{First: rg[0], Last: rg[1]})
 		r.FromIndex, r.ToIndex = min(r.FromIndex, rg[0]), max(r.ToIndex, rg[1])
 	}
-	return &agenttrailv1.Event{EventId: id, OccurredAt: timestamppb.New(eventtest.T0), Payload: &agenttrailv1.Event_Retention{Retention: r}}
+	return &agenttrailv1.Event{EventId: eventtest.ID(id), OccurredAt: timestamppb.New(eventtest.T0), Payload: &agenttrailv1.Event_Retention{Retention: r}}
 }
 
 // tamperWith applies edits to a closed log's raw records.
@@ -146,7 +148,7 @@ func testPostingsMatchHeaders(t *testing.T, h Harness) {
 		var batch []*agenttrailv1.Event
 		for j, ev := range evs {
 			ev = proto.Clone(ev).(*agenttrailv1.Event)
-			ev.EventId = fmt.Sprintf("%s-%d-%d", ev.GetEventId()[:8], i, j)
+			ev.EventId = eventtest.ID(fmt.Sprintf("%s-%d-%d", ev.GetEventId()[:8], i, j))
 			batch = append(batch, ev)
 		}
 		appendIn(t, s, 5, batch)
@@ -243,7 +245,7 @@ func testVerifyAgainstTrustedCheckpoint(t *testing.T, h Harness) {
 			return evs
 		}},
 		{"forged event inserted and re-signed", func(evs []*agenttrailv1.Event) []*agenttrailv1.Event {
-			return append(evs[:20:20], append([]*agenttrailv1.Event{ToolCallEvent("forged", 999)}, evs[20:]...)...)
+			return append(evs[:20:20], append([]*agenttrailv1.Event{ToolCallEvent(eventtest.ID("forged"), 999)}, evs[20:]...)...)
 		}},
 		{"everything re-signed", nil},
 	}

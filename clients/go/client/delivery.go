@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -41,8 +42,12 @@ type delivery struct {
 	ended   bool  // the session's end was recorded
 	closing bool  // Close was called
 	failed  error // delivery gave up
-	first   *RejectionError
-	counts  SessionStats
+	lastErr error // why the last stream failed, until an event is answered
+	// The rejections Flush or Close have not reported yet: how many, and
+	// the first of them.
+	unreported      uint64
+	firstUnreported *RejectionError
+	counts          SessionStats
 }
 
 func newDelivery(c *Client, bufSize, maxInFlight, maxRequest int, policy FullPolicy, retry RetryPolicy, onRejected func(*agenttrailv1.Event, *RejectionError)) *delivery {
@@ -133,6 +138,9 @@ func (d *delivery) run() {
 		if err == nil || d.ctx.Err() != nil {
 			continue // everything answered, or abandoned: the loop's first wait decides
 		}
+		d.mu.Lock()
+		d.lastErr = err
+		d.mu.Unlock()
 		if progress {
 			failures = 0
 		}
@@ -196,10 +204,12 @@ func (d *delivery) attempt() (progress bool, err error) {
 		d.queue[0] = nil
 		d.queue = d.queue[1:]
 		d.sent--
+		d.lastErr = nil
 		if rej != nil {
 			d.counts.Rejected++
-			if d.first == nil {
-				d.first = rej
+			d.unreported++
+			if d.firstUnreported == nil {
+				d.firstUnreported = rej
 			}
 		} else {
 			d.counts.Acknowledged++
@@ -258,24 +268,55 @@ func (d *delivery) pump(ctx context.Context, a *Appender) error {
 	}
 }
 
-// flush waits until the queue is empty.
+// flush waits until the queue is empty, and reports the rejections not yet
+// reported.
 func (d *delivery) flush(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for len(d.queue) > 0 {
 		if d.failed != nil {
-			return fmt.Errorf("client: flush: %d events unacknowledged: %w", len(d.queue), d.failed)
+			return errors.Join(fmt.Errorf("client: flush: %d events unacknowledged: %w", len(d.queue), d.failed), d.takeRejections())
 		}
 		if !d.wait(ctx) {
-			return fmt.Errorf("client: flush: %d events unacknowledged: %w", len(d.queue), ctx.Err())
+			return errors.Join(fmt.Errorf("client: flush: %d events unacknowledged (delivery goes on): %w%s", len(d.queue), ctx.Err(), d.lastFailure()), d.takeRejections())
 		}
 	}
-	return nil
+	return d.takeRejections()
 }
 
-// close stops recording, waits for delivery to finish until ctx ends, and
-// reports what was not delivered and the first event refused.
+// takeRejections returns the error of the rejections not yet reported, if
+// any, and counts them reported. d.mu must be held.
+func (d *delivery) takeRejections() error {
+	if d.unreported == 0 {
+		return nil
+	}
+	err := fmt.Errorf("client: the server refused %d events of the session (not in the log), the first: %w", d.unreported, d.firstUnreported)
+	d.unreported, d.firstUnreported = 0, nil
+	return err
+}
+
+// lastFailure says why the last stream failed, if one did since an event
+// was last answered. d.mu must be held.
+func (d *delivery) lastFailure() string {
+	if d.lastErr == nil {
+		return ""
+	}
+	return fmt.Sprintf("; the last attempt failed: %v", d.lastErr)
+}
+
+// DefaultCloseTimeout is how long [Session.Close] waits for the server's
+// answers when its context has no deadline.
+const DefaultCloseTimeout = 10 * time.Second
+
+// close stops recording, waits for delivery to finish until ctx ends (or
+// DefaultCloseTimeout, when ctx has no deadline), and reports what was not
+// delivered and the rejections not yet reported.
 func (d *delivery) close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultCloseTimeout)
+		defer cancel()
+	}
 	d.mu.Lock()
 	d.closing = true
 	d.notify()
@@ -297,11 +338,9 @@ func (d *delivery) close(ctx context.Context) error {
 			d.failed = fmt.Errorf("%w: delivery stopped by Close: %w", ErrClosed, cause)
 			d.notify()
 		}
-		errs = append(errs, fmt.Errorf("client: session closed with %d events unacknowledged: %w", n, cause))
+		errs = append(errs, fmt.Errorf("client: session closed with %d events unacknowledged (they are not in the log): %w%s", n, cause, d.lastFailure()))
 	}
-	if d.first != nil {
-		errs = append(errs, fmt.Errorf("client: the server refused %d events of the session, the first: %w", d.counts.Rejected, d.first))
-	}
+	errs = append(errs, d.takeRejections())
 	return errors.Join(errs...)
 }
 

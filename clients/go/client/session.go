@@ -259,15 +259,23 @@ func (s *Session) EndWith(ctx context.Context, end *agenttrailv1.SessionEnd, opt
 }
 
 // Flush waits until the server has answered every event recorded so far,
-// or ctx ends, or delivery has failed for good. Events the server refused
-// count as answered (see SessionOptions.OnRejected).
+// or ctx ends, or delivery has failed for good. It returns an error when
+// events are unacknowledged, and when events were refused since the last
+// Flush or Close that reported refusals: the error matches ErrRejected and
+// names the first (each refusal is reported once; OnRejected hears of each
+// as it happens).
 func (s *Session) Flush(ctx context.Context) error { return s.d.flush(ctx) }
 
 // Close stops recording, waits until every event is answered (as Flush)
-// and stops delivery. When ctx ends first, delivery stops anyway and Close
-// says how many events were left unacknowledged. It reports the first
-// event the server refused, if any, as an error matching ErrRejected.
-// Close does not record the session's end: call End first.
+// and stops delivery. It waits until ctx ends, or for
+// [DefaultCloseTimeout] (10s) when ctx has no deadline; then delivery stops
+// anyway and Close says how many events were left unacknowledged (they are
+// not in the log) and why the last attempt to deliver them failed, such as
+// a server that could not be reached. It also reports the events refused
+// since the last Flush or Close that reported refusals, as an error matching
+// ErrRejected that names the first. So a program that ends with
+// log.Fatal on Close's error exits non-zero whenever its trail is
+// incomplete. Close does not record the session's end: call End first.
 func (s *Session) Close(ctx context.Context) error { return s.d.close(ctx) }
 
 // SessionStats counts what happened to a session's events.

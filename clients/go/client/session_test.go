@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -179,12 +180,14 @@ func TestSessionRejection(t *testing.T) {
 	if _, err := s.ToolCall(ctx, &agenttrailv1.ToolCall{ToolName: "fine"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Flush(ctx); err != nil {
-		t.Fatalf("Flush: %v (a refusal is an answer)", err)
+	// Flush reports the refusal once, naming the event and the reason;
+	// Close has none left to report.
+	err = s.Flush(ctx)
+	if !errors.Is(err, client.ErrRejected) || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "may not record that tool") {
+		t.Fatalf("Flush = %v, want ErrRejected naming %s", err, id)
 	}
-	err = s.Close(ctx)
-	if !errors.Is(err, client.ErrRejected) {
-		t.Fatalf("Close = %v, want ErrRejected", err)
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("Close after Flush reported the refusal = %v", err)
 	}
 	mu.Lock()
 	defer mu.Unlock()

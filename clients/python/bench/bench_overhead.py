@@ -124,11 +124,13 @@ def measure_calls(
             if delay > 0:
                 time.sleep(delay)
     if not deliver:
-        client.close(timeout=0)
+        try:
+            client.close(timeout=0)
+        except agenttrail.DeliveryTimeoutError:
+            pass  # nothing listens there: the events were never to be delivered
         return walls, cpus
     session.end()
-    if not client.flush(120):
-        raise RuntimeError("the server did not acknowledge the events in 120s")
+    client.flush(120)  # raises when the events were refused or not acknowledged in time
     stats = client.stats()
     client.close()
     if stats.rejected or stats.dropped:
@@ -153,8 +155,7 @@ def measure_throughput(address: str, api_key: str | None, events: int) -> tuple[
         t0 = time.perf_counter()
         for i in range(events):
             log_llm_call(session, i)
-        if not client.flush(300):
-            raise RuntimeError("the server did not acknowledge the events in 300s")
+        client.flush(300)  # raises when they were not all acknowledged in time
         elapsed = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         stats = client.stats()

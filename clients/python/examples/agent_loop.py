@@ -268,15 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     with agenttrail.Client(args.address, api_key=args.api_key, agent_id="acme-support-agent", agent_version="1.4.0") as client:
         session_id = run_agent(client, "Please refund order 1234, it arrived broken.")
         print(f"session: {session_id}", flush=True)
-        if not client.flush(30):
-            print("the server did not acknowledge every event in 30s", file=sys.stderr)
-            return 1
-        stats = client.stats()
-        print(f"events: {stats.delivered} delivered, {stats.rejected} rejected", flush=True)
-        if stats.rejected:
+        try:
+            client.flush(30)  # raises when events were refused or not acknowledged in time
+        except agenttrail.DeliveryError as failed:
+            print(failed, file=sys.stderr)
             for r in client.rejections():
                 print(f"rejected {r.event_id} ({r.kind}): {r.code.name}: {r.message}", file=sys.stderr)
             return 1
+        stats = client.stats()
+        print(f"events: {stats.delivered} delivered, {stats.rejected} rejected", flush=True)
 
     if args.verifier_key:
         with agenttrail.Client(args.address, api_key=args.reader_key, verifier_key=args.verifier_key) as reader:

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 import pytest
 
-from agenttrail import Client
+from agenttrail import Client, DeliveryError
 from agenttrail_server import Server, build
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
@@ -109,4 +109,7 @@ def connect() -> Iterator[Connect]:
 
     yield make
     for c in made:
-        c.close(timeout=5)
+        try:
+            c.close(timeout=5)
+        except DeliveryError:
+            pass  # what a test means to deliver, it checks itself

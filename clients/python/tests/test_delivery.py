@@ -172,10 +172,14 @@ def test_flush_and_close_give_up_after_their_timeout(fresh_server: Server, conne
     with writer.session():
         pass
     started = time.monotonic()
-    assert writer.flush(0.3) is False
+    with pytest.raises(agenttrail.DeliveryTimeoutError, match="2 events not acknowledged .* within 0.3s \\(delivery goes on\\)") as flushed:
+        writer.flush(0.3)
+    assert flushed.value.unacknowledged == 2
     assert 0.3 <= time.monotonic() - started < 5
     started = time.monotonic()
-    assert writer.close(timeout=0.3) is False
+    with pytest.raises(agenttrail.DeliveryTimeoutError, match="they are not in the log") as closed:
+        writer.close(timeout=0.3)
+    assert closed.value.unacknowledged == 2
     assert time.monotonic() - started < 8
     assert writer.closed
     assert writer.stats().unacknowledged == 2
@@ -195,7 +199,8 @@ def test_a_stream_refused_for_good_rejects_the_waiting_events(connect: Connect, 
         writer = connect(server, address=f"127.0.0.1:{port}", on_rejection=seen.append, max_backoff=0.2)
         with writer.session() as session:
             session.output(text="nowhere to go")
-        assert writer.flush(30)
+        with pytest.raises(agenttrail.DeliveryError, match="3 events were refused .* UNIMPLEMENTED"):
+            writer.flush(30)
         stats = writer.stats()
         assert (stats.delivered, stats.rejected, stats.unacknowledged) == (0, 3, 0)
         assert stats.last_error is not None and stats.last_error.startswith("UNIMPLEMENTED")
@@ -210,7 +215,9 @@ def test_a_wrong_api_key_rejects_the_events(server: Server, connect: Connect) ->
     writer = connect(server, api_key="not-a-key", max_backoff=0.2)
     with writer.session():
         pass
-    assert writer.flush(30)
+    with pytest.raises(agenttrail.DeliveryError, match="UNAUTHENTICATED") as raised:
+        writer.flush(30)
+    assert raised.value.rejected == 2
     rejected = writer.rejections()
     assert [r.code for r in rejected] == [grpc.StatusCode.UNAUTHENTICATED] * 2
 

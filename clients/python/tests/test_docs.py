@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import socket
 import subprocess
 import sys
+import time
 
 from agenttrail.v1 import event_pb2
-from agenttrail_server import Server
+from agenttrail_server import Server, create_key
 from conftest import Connect
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1]
@@ -104,3 +106,46 @@ def test_example_agent_loop_leaves_a_complete_trail(server: Server, connect: Con
     )
     assert [e.step for e in events] == list(range(1, 12))
     assert reader.verify_entries(entries).size > entries[-1].stamp.log_index
+
+
+def run_quickstart_failing(env_changes: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs the README's logging block in a fresh process with env_changes,
+    expecting it to fail."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE / "src"), env.get("PYTHONPATH", "")])
+    env.update(env_changes)
+    code = quickstart().split("\nreader = ", 1)[0]
+    return subprocess.run(
+        [sys.executable, "-"], input=code, capture_output=True, text=True, env=env, timeout=120, cwd=PACKAGE
+    )
+
+
+def test_quickstart_with_no_server_exits_1_within_the_close_timeout() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{s.getsockname()[1]}"
+    started = time.monotonic()
+    result = run_quickstart_failing({"AGENTTRAIL_ADDR": address, "AGENTTRAIL_KEY": "at_0123456789abcdef_x"})
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result
+    assert "logged session" not in result.stdout
+    assert re.search(
+        rf"DeliveryTimeoutError: agenttrail: 5 events not acknowledged by the server at {address} within 10.0s "
+        r"\(they are not in the log\); the last attempt failed: UNAVAILABLE",
+        result.stderr,
+    ), result.stderr
+    assert elapsed < 30, f"the quickstart took {elapsed:.1f}s to fail with no server"
+
+
+def test_quickstart_refused_for_its_scope_exits_1_naming_the_scope(agenttrail_binary: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    server = Server(agenttrail_binary, tmp_path / "data", tmp_path / "server.log")
+    key = create_key(agenttrail_binary, server.data, "other-bot", "agent", agent_id="support-bot")
+    server.start()
+    try:
+        result = run_quickstart_failing({"AGENTTRAIL_ADDR": server.address, "AGENTTRAIL_KEY": key})
+    finally:
+        server.close()
+    assert result.returncode == 1, result
+    assert "logged session" not in result.stdout
+    assert "DeliveryError: agenttrail: 5 events were refused (not in the log)" in result.stderr, result.stderr
+    assert 'this API key may append events of agent_id "support-bot" only' in result.stderr, result.stderr

@@ -473,6 +473,12 @@ def test_rejections_are_surfaced_and_not_retried(server: Server, connect: Connec
         bad = session.llm_call(request_model="gpt-4o", temperature=-1.0)
         huge = session.output(text="x" * (5 << 20))
         good = session.output(text="still delivered", final=True)
+    # flush raises the rejections once, naming the first; the next flush
+    # has nothing to raise.
+    with pytest.raises(agenttrail.DeliveryError, match="2 events were refused") as raised:
+        writer.flush(30)
+    assert raised.value.rejected == 2 and {r.event_id for r in raised.value.rejections} == {bad, huge}
+    assert "INVALID_ARGUMENT: event.llm_call.temperature" in str(raised.value) or "4194304 bytes" in str(raised.value)
     assert writer.flush(30)
     stats = writer.stats()
     assert (stats.logged, stats.delivered, stats.rejected, stats.streams) == (5, 3, 2, 1)

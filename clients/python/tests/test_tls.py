@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+import agenttrail
 from agenttrail_server import Server
 from conftest import Connect
 
@@ -74,14 +75,15 @@ def test_tls_with_a_private_ca(
     for client in (wrong_name, plaintext):
         with client.session():
             pass
-        assert not client.flush(1.0)
+        with pytest.raises(agenttrail.DeliveryTimeoutError):
+            client.flush(1.0)
         stats = client.stats()
         assert stats.delivered == 0 and stats.last_error is not None and stats.last_error.startswith("UNAVAILABLE")
-        assert client.close(timeout=0) is False
+        with pytest.raises(agenttrail.DeliveryTimeoutError, match=r"\(they are not in the log\); the last attempt failed: UNAVAILABLE"):
+            client.close(timeout=0)
 
 
 def test_tls_settings_are_checked(tmp_path: pathlib.Path, server: Server) -> None:
-    import agenttrail
 
     with pytest.raises(ValueError, match="need TLS"):
         agenttrail.Client(server.address, tls=False, ca_file=tmp_path / "ca.pem")

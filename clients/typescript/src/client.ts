@@ -242,6 +242,9 @@ const KINDS: Record<EventKindName, EventKind> = {
 
 const CHECKPOINT_POLL_MS = 100;
 
+/** How long close() waits for the server's answers by default: 10 seconds. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
 /**
  * A client of one agenttrail server.
  *
@@ -251,8 +254,11 @@ const CHECKPOINT_POLL_MS = 100;
  * query, tail and getEvent read the trail; verify, checkpoint and
  * verifyConsistency check it against a trusted verifier key.
  *
- * Call close() when done: it waits until every event has been answered and
- * releases the connection.
+ * Call close() when done: it waits until every event has been answered (10
+ * seconds at most, by default) and releases the connection; it rejects with
+ * DeliveryError when events are not in the log, so `await client.close()`
+ * at the end of a program makes it exit with status 1 when its trail is
+ * incomplete.
  */
 export class AgentTrailClient {
   private readonly transport: Transport;
@@ -296,7 +302,7 @@ export class AgentTrailClient {
     this.log = createClient(LogService, this.transport);
     const onRejected = options.onRejected ?? warnRejected;
     const onDeliveryError = options.onDeliveryError ?? warnDeliveryError;
-    this.delivery = new Delivery(this.transport, { onRejected, onDeliveryError }, options.delivery);
+    this.delivery = new Delivery(this.transport, { onRejected, onDeliveryError }, options.delivery, `the server at ${baseUrl.replace(/^https?:\/\//, "")}`);
   }
 
   /**
@@ -348,9 +354,12 @@ export class AgentTrailClient {
 
   /**
    * Resolves when every event logged before the call has been answered by
-   * the server (a receipt, or a rejection reported to onRejected). With
-   * timeoutMs, rejects with DeliveryTimeoutError after that long; delivery
-   * goes on regardless.
+   * the server with a receipt. Rejects with DeliveryError when events were
+   * refused since the last flush or close that reported them (each
+   * rejection is reported once; onRejected hears of each as it happens),
+   * and, with timeoutMs, with DeliveryTimeoutError after that long
+   * (delivery goes on regardless). Without timeoutMs it waits as long as it
+   * takes.
    */
   flush(options: { readonly timeoutMs?: number } = {}): Promise<void> {
     return this.delivery.flush(options.timeoutMs);
@@ -359,13 +368,17 @@ export class AgentTrailClient {
   /**
    * Stops accepting events, waits until every event logged has been
    * answered, then closes the connection (ending any query or tail still
-   * open). With timeoutMs, gives up after that long: events still
+   * open). After timeoutMs (default DEFAULT_CLOSE_TIMEOUT_MS, 10 s;
+   * Infinity waits as long as it takes) it gives up: events still
    * unanswered are abandoned, counted in stats().abandoned, and close
-   * rejects with DeliveryTimeoutError saying how many. Calling it again
-   * returns the same promise.
+   * rejects with DeliveryTimeoutError saying how many and why (such as a
+   * server that could not be reached). It rejects with DeliveryError when
+   * events were refused since the last flush that reported them. Calling
+   * it again returns the same promise.
    */
   close(options: { readonly timeoutMs?: number } = {}): Promise<void> {
-    this.closing ??= this.delivery.close(options.timeoutMs).finally(() => {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.closing ??= this.delivery.close(Number.isFinite(timeoutMs) ? timeoutMs : undefined).finally(() => {
       this.sessions.abort(new ClientClosedError("the client was closed"));
     });
     return this.closing;

@@ -27,7 +27,7 @@ import type { AppendResponseSchema } from "./gen/agenttrail/v1/append_service_pb
 import { EventSchema } from "./gen/agenttrail/v1/event_pb.js";
 import type { Event } from "./gen/agenttrail/v1/event_pb.js";
 import { Deque } from "./deque.js";
-import { ClientClosedError, DeliveryTimeoutError } from "./errors.js";
+import { ClientClosedError, DeliveryError, DeliveryTimeoutError } from "./errors.js";
 
 /**
  * What a session call does when the buffer holds bufferSize unanswered
@@ -239,6 +239,22 @@ class Wake {
 /** A failure that ends one stream and is retried with the events unanswered. */
 class StreamBroken extends Error {}
 
+// Stream statuses no retry can fix (a wrong key, a role that may not
+// append): they reject every event waiting, instead of retrying forever.
+const FATAL = new Set<Code>([
+  Code.Unauthenticated,
+  Code.PermissionDenied,
+  Code.Unimplemented,
+  Code.InvalidArgument,
+  Code.FailedPrecondition,
+  Code.NotFound,
+  Code.AlreadyExists,
+  Code.OutOfRange,
+]);
+
+/** How many rejections a DeliveryError carries. */
+const RAISED_REJECTIONS = 10;
+
 const DEFAULTS = {
   bufferSize: 10_000,
   onFull: "block" as FullPolicy,
@@ -295,11 +311,16 @@ export class Delivery {
   private readonly abandon = new AbortController();
 
   private counts = { logged: 0, delivered: 0, duplicates: 0, rejected: 0, dropped: 0, abandoned: 0, resent: 0, retries: 0 };
+  /** Rejections no flush or close has reported yet: how many, and the first few. */
+  private unraised = 0;
+  private unraisedFirst: RejectedEvent[] = [];
 
   constructor(
     private readonly transport: Transport,
     private readonly hooks: DeliveryHooks,
     options: DeliveryOptions = {},
+    /** Names the server in messages, such as "the server at 127.0.0.1:7700". */
+    private readonly server = "the server",
   ) {
     this.bufferSize = positiveInt("bufferSize", options.bufferSize, DEFAULTS.bufferSize);
     const onFull = options.onFull ?? DEFAULTS.onFull;
@@ -357,9 +378,36 @@ export class Delivery {
   /**
    * Resolves when every event accepted before the call has been answered
    * (receipt or rejection). Rejects with DeliveryTimeoutError after
-   * timeoutMs, when given; delivery goes on regardless.
+   * timeoutMs, when given (delivery goes on regardless), and with
+   * DeliveryError when events were rejected since the last flush or close
+   * that reported them.
    */
-  flush(timeoutMs?: number): Promise<void> {
+  async flush(timeoutMs?: number): Promise<void> {
+    await this.answered(timeoutMs, "delivery goes on");
+    this.raiseRejections();
+  }
+
+  /** Rejects with DeliveryError for the rejections not yet reported, if any. */
+  private raiseRejections(): void {
+    const { rejected, rejections } = this.takeUnraised();
+    if (rejected > 0) {
+      throw new DeliveryError(rejectedText(rejected, rejections), { rejected, rejections, unacknowledged: 0 });
+    }
+  }
+
+  private takeUnraised(): { rejected: number; rejections: RejectedEvent[] } {
+    const taken = { rejected: this.unraised, rejections: this.unraisedFirst };
+    this.unraised = 0;
+    this.unraisedFirst = [];
+    return taken;
+  }
+
+  /**
+   * Resolves when every event accepted before the call has been answered;
+   * rejects with DeliveryTimeoutError (saying what became of the events:
+   * fate) after timeoutMs, when given.
+   */
+  private answered(timeoutMs: number | undefined, fate: string): Promise<void> {
     const target = this.issued;
     if (this.done >= target) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -376,11 +424,13 @@ export class Delivery {
         timer = setTimeout(() => {
           this.flushWaiters = this.flushWaiters.filter((w) => w !== waiter);
           const left = target - this.done;
+          const { rejected, rejections } = this.takeUnraised();
           reject(
             new DeliveryTimeoutError(
-              `${left} event(s) still await the server's answer after ${timeoutMs} ms` +
-                (this.lastError ? ` (last delivery error: ${this.lastError.message})` : ""),
-              left,
+              `${left} event(s) not acknowledged by ${this.server} within ${timeoutMs} ms (${fate})` +
+                (this.lastError ? `; the last attempt failed: ${this.lastError.message}` : "") +
+                (rejected > 0 ? `; ${rejectedText(rejected, rejections)}` : ""),
+              { rejected, rejections, unacknowledged: left },
             ),
           );
         }, timeoutMs);
@@ -398,13 +448,14 @@ export class Delivery {
     this.closing = true;
     this.kick();
     try {
-      await this.flush(timeoutMs);
+      await this.answered(timeoutMs, "they are not in the log");
     } catch (e) {
       this.giveUp();
       await this.running;
       throw e;
     }
     await this.running;
+    this.raiseRejections();
   }
 
   /** The error that last broke a stream, cleared by the next answer from the server. */
@@ -494,6 +545,16 @@ export class Delivery {
         this.lastError = error;
         for (const item of this.inflight.drain()) this.pending.push(item);
         this.requeueInOrder();
+        if (FATAL.has(error.code)) {
+          // No retry can succeed: every waiting event is rejected.
+          const items = this.pending.drain();
+          for (const item of items) {
+            if (!item.rejected) this.reject(item, error.code, `the Append stream failed: ${error.rawMessage}`, "");
+          }
+          this.complete(items.length);
+          attempt = 0;
+          continue;
+        }
         attempt++;
         this.counts.retries++;
         const delayMs = this.backoff(attempt);
@@ -580,6 +641,8 @@ export class Delivery {
       message,
       field,
     };
+    this.unraised++;
+    if (this.unraisedFirst.length < RAISED_REJECTIONS) this.unraisedFirst.push(rejection);
     try {
       this.hooks.onRejected(rejection);
     } catch (e) {
@@ -653,6 +716,21 @@ export class Delivery {
     }
     return n;
   }
+}
+
+/** The gRPC name of a code, such as "PERMISSION_DENIED". */
+function codeName(code: Code): string {
+  const name = Code[code];
+  return name === undefined ? `CODE_${code}` : name.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+/** Says that n events were rejected, and why the first was. */
+function rejectedText(n: number, first: readonly RejectedEvent[]): string {
+  const r = first[0]!;
+  return (
+    `${n} event${n === 1 ? " was" : "s were"} refused (not in the log); ` +
+    `the first, event ${r.eventId} (${r.kind}): ${codeName(r.code)}: ${r.message}`
+  );
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

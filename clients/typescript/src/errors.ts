@@ -1,3 +1,5 @@
+import type { RejectedEvent } from "./delivery.js";
+
 // Errors the client throws. Verification failures have their own classes in
 // verify.ts; failed calls to the server are ConnectErrors of
 // @connectrpc/connect, whose code is the gRPC status.
@@ -32,20 +34,44 @@ export class SessionEndedError extends AgentTrailError {}
 /** An event was logged, or a call made, after AgentTrailClient.close began. */
 export class ClientClosedError extends AgentTrailError {}
 
+/** What a DeliveryError reports. */
+export interface DeliveryFailure {
+  /** Events refused since the last flush or close that rejected. */
+  readonly rejected: number;
+  /** The first of them (up to 10), in the order they were refused. */
+  readonly rejections: readonly RejectedEvent[];
+  /** Events still waiting for the server's answer. */
+  readonly unacknowledged: number;
+}
+
 /**
- * flush or close ran out of time before every event was answered by the
- * server. Nothing is lost by the timeout of flush: delivery goes on. After
- * the timeout of close, the events still unanswered are abandoned.
+ * Events are not in the log: the server refused some (or the client did,
+ * for an event too large to send), or some were not answered in time.
+ * flush() and close() reject with it, so that a program that logged events
+ * it could not deliver does not end as if it had: a top-level await that
+ * rejects ends Node with exit status 1. Each rejection is reported once, by
+ * the first flush or close after it.
  */
-export class DeliveryTimeoutError extends AgentTrailError {
-  /** How many events were still waiting for the server's answer. */
+export class DeliveryError extends AgentTrailError implements DeliveryFailure {
+  readonly rejected: number;
+  readonly rejections: readonly RejectedEvent[];
   readonly unacknowledged: number;
 
-  constructor(message: string, unacknowledged: number) {
+  constructor(message: string, failure: DeliveryFailure) {
     super(message);
-    this.unacknowledged = unacknowledged;
+    this.rejected = failure.rejected;
+    this.rejections = failure.rejections;
+    this.unacknowledged = failure.unacknowledged;
   }
 }
+
+/**
+ * flush or close ran out of time before every event was answered by the
+ * server: unacknowledged says how many were left. Nothing is lost by the
+ * timeout of flush: delivery goes on. After the timeout of close, the events
+ * still unanswered are abandoned.
+ */
+export class DeliveryTimeoutError extends DeliveryError {}
 
 /**
  * A log entry could not be verified because the log has not yet signed a

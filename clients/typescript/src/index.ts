@@ -4,7 +4,7 @@
 // generated API of agenttrail.v1.
 
 // The client and its sessions.
-export { AgentTrailClient } from "./client.js";
+export { AgentTrailClient, DEFAULT_CLOSE_TIMEOUT_MS } from "./client.js";
 export type {
   ClientOptions,
   EventKindName,
@@ -51,11 +51,13 @@ export type {
 export {
   AgentTrailError,
   ClientClosedError,
+  DeliveryError,
   DeliveryTimeoutError,
   InvalidEventError,
   NotCheckpointedError,
   SessionEndedError,
 } from "./errors.js";
+export type { DeliveryFailure } from "./errors.js";
 export { uuidv7 } from "./uuid.js";
 // gRPC status codes and errors of failed calls, from @connectrpc/connect.
 export { Code, ConnectError } from "@connectrpc/connect";

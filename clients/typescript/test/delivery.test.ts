@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
-import { ClientClosedError, DeliveryTimeoutError } from "../src/index.js";
-import type { AgentTrailClient, Entry, Session } from "../src/index.js";
+import { ClientClosedError, Code, DeliveryError, DeliveryTimeoutError } from "../src/index.js";
+import type { AgentTrailClient, Entry, RejectedEvent, Session } from "../src/index.js";
 import { TestServer, collect } from "./harness.js";
 
 /** Waits until cond holds, checking every few milliseconds. */
@@ -173,16 +173,39 @@ test("close with a timeout while the server is away abandons what is left, and s
     await assert.rejects(writer.flush({ timeoutMs: 100 }), (e: unknown) => {
       assert.ok(e instanceof DeliveryTimeoutError);
       assert.equal(e.unacknowledged, 3);
-      assert.match(e.message, /3 event\(s\) still await the server's answer after 100 ms \(last delivery error: .*\)/);
+      assert.match(e.message, /^3 event\(s\) not acknowledged by the server at 127\.0\.0\.1:\d+ within 100 ms \(delivery goes on\); the last attempt failed: .*ECONNREFUSED/);
       return true;
     });
-    await assert.rejects(writer.close({ timeoutMs: 200 }), (e: unknown) => e instanceof DeliveryTimeoutError && e.unacknowledged === 3);
+    await assert.rejects(writer.close({ timeoutMs: 200 }), (e: unknown) => e instanceof DeliveryTimeoutError && e.unacknowledged === 3 && /they are not in the log/.test(e.message));
     await assert.rejects(waiting, ClientClosedError);
     assert.equal(writer.stats().abandoned, 3);
     await assert.rejects(s.output({ text: "after close" }), ClientClosedError);
     await assert.rejects(writer.startSession({}), ClientClosedError);
   } finally {
     await writer.close().catch(() => {});
+    await server.dispose();
+  }
+});
+
+test("a stream refused for good (a wrong key) rejects the waiting events at once, and close says so", async () => {
+  const server = await TestServer.start();
+  const seen: RejectedEvent[] = [];
+  const writer = server.client("agent", { apiKey: "at_0000000000000000_not-a-key", onRejected: (r) => seen.push(r), onDeliveryError: () => {} });
+  try {
+    const t0 = performance.now();
+    await writer.withSession({}, async (s) => {
+      await s.output({ text: "nowhere to go" });
+    });
+    await assert.rejects(writer.close(), (e: unknown) => {
+      assert.ok(e instanceof DeliveryError && !(e instanceof DeliveryTimeoutError), String(e));
+      assert.equal(e.rejected, 3);
+      assert.match(e.message, /^3 events were refused \(not in the log\); the first, event \S+ \(sessionStart\): UNAUTHENTICATED: /);
+      return true;
+    });
+    assert.ok(performance.now() - t0 < 5_000, "a refused stream was retried");
+    assert.deepEqual(seen.map((r) => r.code), [Code.Unauthenticated, Code.Unauthenticated, Code.Unauthenticated]);
+    assert.equal(writer.stats().rejected, 3);
+  } finally {
     await server.dispose();
   }
 });

@@ -56,6 +56,25 @@ test("the README's quickstart is examples/quickstart.ts, and it runs", async () 
   for (const e of entries) await reader.verify(e);
 });
 
+test("the quickstart exits 1 within the close timeout when no server listens", async () => {
+  const { createServer } = await import("node:net");
+  const free = createServer();
+  await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
+  const port = (free.address() as { port: number }).port;
+  await new Promise<void>((resolve) => free.close(() => resolve()));
+  const env: NodeJS.ProcessEnv = { ...process.env, AGENTTRAIL_ADDR: `127.0.0.1:${port}`, NODE_NO_WARNINGS: "1" };
+  delete env.AGENTTRAIL_KEY;
+  const t0 = performance.now();
+  await assert.rejects(run(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], { cwd: pkg, env, timeout: 60_000 }), (e: unknown) => {
+    const err = e as { code?: number; stderr?: string };
+    assert.equal(err.code, 1, `exit status ${String(err.code)}; stderr: ${err.stderr}`);
+    assert.match(err.stderr ?? "", /DeliveryTimeoutError: 5 event\(s\) not acknowledged by the server at 127\.0\.0\.1:\d+ within 10000 ms \(they are not in the log\); the last attempt failed: .*ECONNREFUSED/);
+    return true;
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  assert.ok(seconds < 30, `the quickstart took ${seconds.toFixed(1)} s to fail`);
+});
+
 test("the agent-loop example leaves a complete trail", async () => {
   const out = await runAsAgent("examples/agent-loop.ts");
   const sessionId = /^session (\S+):/m.exec(out)?.[1];

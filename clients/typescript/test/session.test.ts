@@ -10,6 +10,7 @@ import {
   ApprovalDecision,
   Code,
   ContentState,
+  DeliveryError,
   EndReason,
   EntrySchema,
   HumanActionKind,
@@ -331,6 +332,14 @@ test("a rejection is reported, counted and not retried; later events still go th
   // The server refuses events from more than --clock-skew in the future.
   const future = await s.output({ text: "from the future", occurredAt: Date.now() + 24 * 3600_000 });
   const fine = await s.output({ text: "now" });
+  // flush reports the rejection once, naming it; the next has nothing to report.
+  await assert.rejects(writer.flush({ timeoutMs: 10_000 }), (e: unknown) => {
+    assert.ok(e instanceof DeliveryError, String(e));
+    assert.equal(e.rejected, 1);
+    assert.equal(e.rejections[0]!.eventId, future);
+    assert.match(e.message, /^1 event was refused \(not in the log\); the first, event \S+ \(output\): INVALID_ARGUMENT: event\.occurred_at/);
+    return true;
+  });
   await writer.flush({ timeoutMs: 10_000 });
   const r = rejections.find((x) => x.eventId === future);
   assert.ok(r, "no rejection reported");
@@ -355,7 +364,7 @@ test("an event too large to send is rejected by the client, in order with the ot
     const ok1 = await s.output({ text: "short" });
     const big = await s.output({ text: "x".repeat(4096) });
     const ok2 = await s.output({ text: "short again" });
-    await small.flush({ timeoutMs: 10_000 });
+    await assert.rejects(small.flush({ timeoutMs: 10_000 }), DeliveryError);
     assert.deepEqual(seen.map((r) => [r.eventId, r.code, r.field]), [[big, Code.ResourceExhausted, "event"]]);
     assert.match(seen[0]!.message, /bytes encoded/);
     const stats = small.stats();

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"errors"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/agenttrail/agenttrail/clients/go/client"
 	"github.com/agenttrail/agenttrail/server/servertest"
 )
 
@@ -27,5 +32,46 @@ func TestQuickstart(t *testing.T) {
 	}
 	if size, _ := ts.Store.Size(); size != 5 {
 		t.Errorf("the quickstart logged %d events, want 5", size)
+	}
+}
+
+// TestMain runs the quickstart's main instead of the tests when a test
+// asks for it, so that a test can watch the quickstart exit.
+func TestMain(m *testing.M) {
+	if os.Getenv("AGENTTRAIL_QUICKSTART_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// With no server at the address, the quickstart fails within Close's
+// default timeout, exits non-zero, and says why.
+func TestQuickstartWithNoServerExitsNonZero(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "AGENTTRAIL_QUICKSTART_MAIN=1", "AGENTTRAIL_ADDR="+addr, "AGENTTRAIL_KEY=at_0123456789abcdef_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+	started := time.Now()
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(started)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("quickstart with no server: %v, want exit status 1\n%s", err, out)
+	}
+	for _, want := range []string{"5 events unacknowledged (they are not in the log)", "the last attempt failed", "connection refused"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "logged session") {
+		t.Errorf("the quickstart claimed success:\n%s", out)
+	}
+	if elapsed > client.DefaultCloseTimeout+20*time.Second {
+		t.Errorf("the quickstart took %v to fail, want about %v", elapsed, client.DefaultCloseTimeout)
 	}
 }

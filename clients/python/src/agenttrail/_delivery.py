@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Literal
 
 import grpc
 
-from agenttrail.errors import BufferFullError, ClientClosedError
+from agenttrail.errors import BufferFullError, ClientClosedError, DeliveryError, DeliveryTimeoutError
 from agenttrail.v1 import append_service_pb2
 
 __all__ = ["APPEND_METHOD", "Delivery", "DeliveryStats", "OnFull", "RejectedEvent"]
@@ -74,6 +74,9 @@ APPEND_METHOD = "/agenttrail.v1.AppendService/Append"
 
 #: How many rejections :meth:`Delivery.rejections` keeps (the most recent).
 MAX_KEPT_REJECTIONS = 1000
+
+#: How many rejections a DeliveryError carries.
+_RAISED_REJECTIONS = 10
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 
@@ -183,6 +186,7 @@ class Delivery:
         max_message_bytes: int,
         idle_timeout: float,
         on_rejection: Callable[[RejectedEvent], None] | None,
+        server: str = "the server",
     ) -> None:
         self._append = append
         self._metadata = tuple(metadata)
@@ -196,6 +200,7 @@ class Delivery:
         self._max_message_bytes = max_message_bytes
         self._idle_timeout = idle_timeout
         self._on_rejection = on_rejection
+        self._server = server
 
         # The calling threads' side. _put_lock orders the calling threads
         # among themselves; no background thread ever takes it.
@@ -234,6 +239,10 @@ class Delivery:
         self._streams = 0
         self._last_error: str | None = None
         self._rejections: collections.deque[RejectedEvent] = collections.deque(maxlen=MAX_KEPT_REJECTIONS)
+        # Rejections no flush or close has raised yet: how many, and the
+        # first few.
+        self._unraised = 0
+        self._unraised_first: list[RejectedEvent] = []
 
         self._thread = threading.Thread(target=self._run, name="agenttrail-delivery", daemon=True)
         self._thread.start()
@@ -299,12 +308,24 @@ class Delivery:
 
     def flush(self, timeout: float | None) -> bool:
         """Waits until every event put before the call has been answered
-        (acknowledged or rejected). Returns False if the timeout (seconds;
-        None waits forever) passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        (acknowledged or rejected), and returns True. Raises
+        DeliveryTimeoutError if the timeout (seconds; None waits forever)
+        passed first, and DeliveryError if events were rejected since the
+        last flush or close that raised."""
         # Read without _put_lock, which a caller blocked on a full buffer
         # holds: an int attribute is read atomically.
         target = self._issued
+        if not self._wait(target, timeout):
+            with self._lock:
+                left = target - self._answered
+            raise self._error(left, timeout)
+        self._raise_rejections()
+        return True
+
+    def _wait(self, target: int, timeout: float | None) -> bool:
+        """Waits until the first target events put have been answered.
+        Returns False if the timeout passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._flushers += 1
             self._urgent.set()
@@ -326,15 +347,17 @@ class Delivery:
 
     def close(self, timeout: float | None) -> bool:
         """Stops accepting events, waits up to timeout for the buffered ones
-        to be answered, then ends the stream and the thread. Returns whether
-        every event was answered. Idempotent."""
+        to be answered, then ends the stream and the thread. Returns True
+        when every event was acknowledged; raises DeliveryTimeoutError when
+        some were left unanswered (they are lost), DeliveryError when some
+        were rejected since the last flush or close that raised."""
         self._closing = True
         self._urgent.set()
         with self._lock:
             self._progress.notify_all()  # callers blocked on a full buffer give up
         with self._put_lock:
             pass  # a put under way when closing began has finished: flush waits for it
-        answered = self.flush(timeout)
+        answered = self._wait(self._issued, timeout)
         with self._lock:
             self._stopping = True
             call = self._call
@@ -352,8 +375,40 @@ class Delivery:
             self._thread.join(5.0)
         left = self.stats().unacknowledged
         if left:
-            log.warning("agenttrail: client closed with %d events not acknowledged by the server", left)
-        return answered
+            raise self._error(left, timeout, closed=True)
+        self._raise_rejections()
+        return True
+
+    def _take_unraised(self) -> tuple[int, list[RejectedEvent]]:
+        with self._lock:
+            n, first = self._unraised, self._unraised_first
+            self._unraised, self._unraised_first = 0, []
+        return n, first
+
+    def _raise_rejections(self) -> None:
+        """Raises DeliveryError for the rejections no flush or close has
+        raised yet, if any."""
+        n, first = self._take_unraised()
+        if n:
+            raise DeliveryError(
+                _rejected_text(n, first),
+                rejected=n,
+                rejections=first,
+                last_error=self.stats().last_error,
+            )
+
+    def _error(self, left: int, timeout: float | None, closed: bool = False) -> DeliveryTimeoutError:
+        """The error of events left unanswered after timeout seconds, with
+        the rejections not yet raised."""
+        n, first = self._take_unraised()
+        last_error = self.stats().last_error
+        fate = "they are not in the log" if closed else "delivery goes on"
+        text = f"agenttrail: {left} events not acknowledged by {self._server} within {timeout}s ({fate})"
+        if last_error is not None:
+            text += f"; the last attempt failed: {last_error}"
+        if n:
+            text += "; " + _rejected_text(n, first).removeprefix("agenttrail: ")
+        return DeliveryTimeoutError(text, rejected=n, rejections=first, unacknowledged=left, last_error=last_error)
 
     def stats(self) -> DeliveryStats:
         """A snapshot of the counters."""
@@ -575,6 +630,9 @@ class Delivery:
         )
         self._rejected += 1
         self._rejections.append(rejected)
+        self._unraised += 1
+        if len(self._unraised_first) < _RAISED_REJECTIONS:
+            self._unraised_first.append(rejected)
         return rejected
 
     def _report(self, rejected: list[RejectedEvent]) -> None:
@@ -640,6 +698,15 @@ class Delivery:
             log.error("agenttrail: %s", error)
         with self._lock:
             self._last_error = text
+
+
+def _rejected_text(n: int, first: list[RejectedEvent]) -> str:
+    """Says that n events were rejected, and why the first was."""
+    r = first[0]
+    return (
+        f"agenttrail: {n} event{'s were' if n != 1 else ' was'} refused (not in the log); "
+        f"the first, event {r.event_id} ({r.kind}): {r.code.name}: {r.message}"
+    )
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode:

@@ -27,7 +27,7 @@ from google.protobuf.message import Message
 from agenttrail import _convert as cv
 from agenttrail import _ids, verify
 from agenttrail._delivery import APPEND_METHOD, Delivery, DeliveryStats, OnFull, RejectedEvent
-from agenttrail.errors import AgentTrailError, ClientClosedError, NotFoundError, RPCError
+from agenttrail.errors import AgentTrailError, ClientClosedError, DeliveryError, NotFoundError, RPCError
 from agenttrail.session import MessageLike, Session
 from agenttrail.session import system_prompt_hash as _hash_prompt
 from agenttrail.v1 import (
@@ -72,9 +72,12 @@ _open_clients: weakref.WeakSet[Client] = weakref.WeakSet()
 @atexit.register
 def _close_at_exit() -> None:
     """Delivers what open clients still hold when the interpreter exits
-    (up to 10 seconds each)."""
+    (up to 10 seconds each), and logs what could not be."""
     for client in list(_open_clients):
-        client.close()
+        try:
+            client.close()
+        except DeliveryError as e:
+            log.error("%s", e)
 
 
 class Client:
@@ -260,6 +263,7 @@ class Client:
             max_message_bytes=_MAX_MESSAGE_BYTES,
             idle_timeout=idle_timeout,
             on_rejection=on_rejection,
+            server=f"the server at {address}",
         )
         self._trust_lock = threading.Lock()
         self._trusted: verify.TreeHead | None = None
@@ -282,7 +286,17 @@ class Client:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        """Closes the client (see :meth:`close`), which raises DeliveryError
+        when events were not delivered. When the block is already leaving
+        with an exception, that one propagates and the delivery failure is
+        logged instead."""
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except DeliveryError as e:
+            log.error("%s", e)
 
     @property
     def closed(self) -> bool:
@@ -291,20 +305,29 @@ class Client:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Waits until every event logged before the call has been answered
-        by the server: acknowledged (durably in the log) or rejected.
-        Returns True when they all were, False when ``timeout`` seconds
-        (None: no limit) passed first. Check :meth:`stats` or
-        :meth:`rejections` for rejected events."""
+        by the server, and returns True. Raises
+        :class:`agenttrail.errors.DeliveryTimeoutError` when ``timeout``
+        seconds (None: no limit) passed first (delivery goes on), and
+        :class:`agenttrail.errors.DeliveryError` when events were rejected
+        since the last flush or close that raised (each rejection is raised
+        once; :meth:`rejections` keeps them all)."""
         return self._delivery.flush(timeout)
 
     def close(self, timeout: float | None = 10.0) -> bool:
         """Stops accepting events (logging raises ClientClosedError from now
-        on), waits up to ``timeout`` seconds for the buffered events to be
-        answered, then ends the stream, the delivery thread and the
-        connection. Returns True when every event was answered; otherwise
-        the unanswered ones are lost, counted in
-        ``stats().unacknowledged`` and reported in a warning. Calling it
-        again does nothing and returns whether the buffer is empty."""
+        on), waits up to ``timeout`` seconds (10 by default; None: no limit)
+        for the buffered events to be answered, then ends the stream, the
+        delivery thread and the connection. Returns True when every event
+        was acknowledged. Raises
+        :class:`agenttrail.errors.DeliveryTimeoutError` when some were not
+        answered in time (they are lost, and counted in
+        ``stats().unacknowledged``; the message says why, such as a server
+        that could not be reached), and
+        :class:`agenttrail.errors.DeliveryError` when some were rejected
+        since the last flush or close that raised. So a program that ends by
+        closing its client (or leaving its ``with`` block) exits with status
+        1 when its events did not all reach the log. Calling it again does
+        nothing and returns whether the buffer is empty."""
         with self._close_lock:
             if self._closed:
                 return self._delivery.stats().unacknowledged == 0
