@@ -119,4 +119,3 @@ func (c *Client) AddCheckpoint(ctx context.Context, logKey string, old uint64, p
 	}
 	return cosigned, nil
 }
-
