@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/commitment"
 )
@@ -55,16 +56,18 @@ type Submitter struct {
 	cosigned store.Checkpoint // the newest meeting the quorum
 	state    []witnessState
 
-	counts []map[string]*atomic.Uint64 // per witness, per outcome
+	counts  []map[string]*atomic.Uint64 // per witness, per outcome
+	metrics *metrics.Metrics            // nil: none
 }
 
 type witnessState struct {
-	known   uint64    // the size the witness last cosigned, as far as we know
-	lines   []byte    // its cosignature line of lineSize
-	size    uint64    // the size of lines
-	retryAt time.Time // not before, after a failure
-	backoff time.Duration
-	failing bool
+	cosignedAt time.Time // when it last cosigned
+	known      uint64    // the size the witness last cosigned, as far as we know
+	lines      []byte    // its cosignature line of lineSize
+	size       uint64    // the size of lines
+	retryAt    time.Time // not before, after a failure
+	backoff    time.Duration
+	failing    bool
 }
 
 // NewSubmitter returns a submitter of a log's checkpoints to witnesses, of
@@ -138,6 +141,11 @@ func (s *Submitter) Counts() []Count {
 	}
 	return out
 }
+
+// ReportTo records the submissions and each witness's lag in m
+// (agenttrail_witness_submissions_total, agenttrail_witness_lag_seconds).
+// Call it before Run.
+func (s *Submitter) ReportTo(m *metrics.Metrics) { s.metrics = m }
 
 // Run submits checkpoints until ctx ends.
 func (s *Submitter) Run(ctx context.Context) {
@@ -275,12 +283,14 @@ var errConflict = errors.New("conflict")
 
 func (s *Submitter) succeeded(i int, cp store.Checkpoint, line []byte) {
 	s.counts[i][OutcomeCosigned].Add(1)
+	s.metrics.WitnessSubmission(s.witnesses[i].Name, OutcomeCosigned)
+	s.metrics.WitnessLag(s.witnesses[i].Name, 0)
 	s.mu.Lock()
 	st := &s.state[i]
 	if st.failing {
 		s.l.Info("witness cosigns again", slog.String("witness", s.witnesses[i].Name), slog.Uint64("tree_size", cp.Size))
 	}
-	*st = witnessState{known: cp.Size, lines: line, size: cp.Size}
+	*st = witnessState{known: cp.Size, lines: line, size: cp.Size, cosignedAt: time.Now()}
 	s.mu.Unlock()
 }
 
@@ -303,8 +313,12 @@ func (s *Submitter) failed(i int, old uint64, cp store.Checkpoint, err error) {
 		}
 	}
 	s.counts[i][outcome].Add(1)
+	s.metrics.WitnessSubmission(w.Name, outcome)
 	s.mu.Lock()
 	st := &s.state[i]
+	if !st.cosignedAt.IsZero() {
+		s.metrics.WitnessLag(w.Name, time.Since(st.cosignedAt))
+	}
 	st.known = old
 	st.failing = true
 	st.backoff = min(max(2*st.backoff, time.Second), time.Minute)
