@@ -20,6 +20,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/witness"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/commitment"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 const origin = "witness.test/log"
@@ -94,7 +95,7 @@ func treeLog(t *testing.T) (*store.Store, func(n int)) {
 	return ts.Store, func(k int) {
 		var evs []*agenttrailv1.Event
 		for range k {
-			evs = append(evs, &agenttrailv1.Event{EventId: fmt.Sprintf("e-%d", n), SessionId: "s", AgentId: "a",
+			evs = append(evs, &agenttrailv1.Event{EventId: eventtest.ID(fmt.Sprintf("e-%d", n)), SessionId: "s", AgentId: "a", Step: uint32(n + 1),
 				OccurredAt: timestamppb.Now(), Payload: &agenttrailv1.Event_Output{Output: &agenttrailv1.Output{Text: "x"}}})
 			n++
 		}
