@@ -12,6 +12,7 @@ import (
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
 	"github.com/agenttrail/agenttrail/store/commitment"
+	_ "github.com/agenttrail/agenttrail/store/postgres" // postgres:// and postgresql:// URLs
 )
 
 // storeLocation is where a command finds the store: a Badger data
@@ -30,7 +31,7 @@ const signingKeyFile = "checkpoint-signing.key"
 // --store and, when withKey is set, --signing-key.
 func (l *storeLocation) addFlags(fs *flag.FlagSet, dataDefault, dataUsage string, withKey bool) {
 	fs.StringVar(&l.data, "data", dataDefault, dataUsage)
-	fs.StringVar(&l.url, "store", "", "storage `URL` instead of --data, such as badger:///var/lib/agenttrail (drivers: "+strings.Join(store.Drivers(), ", ")+")")
+	fs.StringVar(&l.url, "store", "", "storage `URL` instead of --data, such as badger:///var/lib/agenttrail or postgres://host/db (drivers: "+strings.Join(store.Drivers(), ", ")+")")
 	if withKey {
 		fs.StringVar(&l.signingKey, "signing-key", "", "checkpoint signing key `file` (default: "+signingKeyFile+" in the --data directory)")
 	}
