@@ -49,6 +49,11 @@ type Store struct {
 	seqDone chan struct{}
 	failure atomic.Pointer[error]
 
+	// followStop and followDone run the follower of a shared driver,
+	// which moves the head with other writers' commits.
+	followStop chan struct{}
+	followDone chan struct{}
+
 	// head is the committed state, replaced by the sequencer after each
 	// commit and read by everyone else.
 	head atomic.Pointer[head]
@@ -129,6 +134,12 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		return nil, err
 	}
 	go s.sequence(fr)
+	s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+	if sd, ok := d.(SharedDriver); ok {
+		go s.follow(sd, s.followStop, s.followDone)
+	} else {
+		close(s.followDone)
+	}
 	h := s.head.Load()
 	s.log.InfoContext(ctx, "store opened", slog.String("origin", s.origin),
 		slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
@@ -151,10 +162,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 			}
 		}
 		st.LogMeta = LogMeta{Format: FormatVersion, Origin: o}
-		if err := s.d.Init(ctx, st.LogMeta); err != nil {
+		if err := s.d.Init(ctx, st.LogMeta); errors.Is(err, ErrAlreadyExists) {
+			// Another server sharing the storage created the log first.
+			if st, err = s.d.Load(ctx); err != nil {
+				return nil, fmt.Errorf("store: loading the log: %w", err)
+			}
+		} else if err != nil {
 			return nil, fmt.Errorf("store: initializing: %w", err)
 		}
-	case st.Format != FormatVersion:
+	}
+	if st.Format != FormatVersion {
 		return nil, fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
 	}
 	s.origin = st.Origin
@@ -171,19 +188,11 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		return nil, err
 	}
 
-	fr := &frontier{}
-	if st.Size > 0 {
-		if fr, err = loadFrontier(s.hashes, st.Size); err != nil {
-			return nil, fmt.Errorf("store: reading the tree: %w", err)
-		}
-	}
-	root, err := fr.root()
+	fr, err := loadTree(s.hashes, st)
 	if err != nil {
 		return nil, err
 	}
-	if root != st.Root {
-		return nil, fmt.Errorf("%w: the tree of size %d has root %x, but %x was recorded", ErrCorrupt, st.Size, root, st.Root)
-	}
+	root := st.Root
 
 	var cp Checkpoint
 	if hasCheckpoint {
@@ -251,6 +260,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.seqDone
+	close(s.followStop)
+	<-s.followDone
 	close(s.head.Load().changed)
 	s.readMu.Lock() // waits for reads in progress
 	s.readClosed = true

@@ -29,6 +29,7 @@ func harness() storetest.Harness {
 			return postgres.Tamper(context.Background(), u)
 		},
 		WrittenOnce: writtenOnce,
+		Shared:      true,
 	}
 }
 
