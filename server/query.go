@@ -94,7 +94,7 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	switch {
 	case err == nil:
 		return nil
-	case status.Code(context.Cause(scanCtx)) == codes.Unauthenticated:
+	case status.Code(context.Cause(scanCtx)) == codes.Unauthenticated, status.Code(context.Cause(scanCtx)) == codes.Unavailable:
 		return context.Cause(scanCtx)
 	case errors.Is(context.Cause(scanCtx), errShuttingDown):
 		return status.Error(codes.Unavailable, "the server is shutting down; resume after the last log index received")

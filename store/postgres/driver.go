@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -216,7 +218,7 @@ func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, s := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrStale, store.ErrCorrupt, store.ErrFailed, store.ErrInvalidArgument, store.ErrClosed} {
+	for _, s := range []error{store.ErrNotFound, store.ErrAlreadyExists, store.ErrStale, store.ErrCorrupt, store.ErrFailed, store.ErrUnavailable, store.ErrInvalidArgument, store.ErrClosed} {
 		if errors.Is(err, s) {
 			return err
 		}
@@ -224,7 +226,29 @@ func mapErr(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if unreachable(err) {
+		return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%w: %v", store.ErrFailed, err)
+}
+
+// unreachable reports whether err says that the database could not be
+// reached or went away (a restart, a failover, a network cut), as opposed
+// to refusing a statement.
+func unreachable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe):
+		// connection_exception, operator_intervention (admin or crash
+		// shutdown, cannot connect now)
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, pgconn.ErrConnClosed), errors.Is(err, net.ErrClosed), pgconn.Timeout(err):
+		return true
+	}
+	return false
 }
 
 // redact drops a URL's password, for messages.
@@ -426,9 +450,12 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 		return commitErr(err, b)
 	}
 	if err := tx.Commit(ctx); err != nil {
+		if retryable(err) {
+			return err // refused, not committed: try again
+		}
 		// The outcome of a COMMIT whose answer was lost is unknown: the
 		// engine of a shared driver finds out by reading the log again.
-		return fmt.Errorf("%w: COMMIT of the batch at %d: %v", store.ErrFailed, b.First, err)
+		return fmt.Errorf("%w: COMMIT of the batch at %d: %w", store.ErrUnavailable, b.First, err)
 	}
 	d.stats.committed(time.Since(locked), len(b.Events))
 	return nil
