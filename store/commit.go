@@ -263,6 +263,7 @@ func (q *sequencer) signCommitted(size uint64, root tlog.Hash) {
 		q.s.log.Error("storing the checkpoint of a committed batch failed; the timer signs again", slog.Uint64("tree_size", size), slog.Any("error", err))
 		return
 	}
+	q.s.record.noteSigned(cp)
 	q.s.advance(size, root, cp)
 }
 

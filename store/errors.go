@@ -41,4 +41,9 @@ var (
 	// given up. Its events may or may not have been stored; appending them
 	// again with the same ids is safe. The store goes on.
 	ErrUnavailable = errors.New("store: the storage is unavailable")
+	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
+	// with, a checkpoint this server signed or had cosigned (see
+	// WithCheckpointRecord): it was truncated, rewritten or replaced by an
+	// older copy. The store refuses to open it.
+	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )

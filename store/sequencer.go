@@ -320,6 +320,7 @@ func (q *sequencer) signIfBehind() {
 		return
 	}
 	q.lastCheckpoint = q.s.cfg.now()
+	q.s.record.noteSigned(cp)
 	// The committer or the follower may have moved the head meanwhile;
 	// advance only moves it forward.
 	q.s.advance(h.size, h.root, cp)
@@ -576,6 +577,9 @@ func (q *sequencer) published(p *prepared) {
 		cp = p.cp
 	}
 	q.s.advance(p.b.fr.size, p.b.batch.Root, cp)
+	if p.signed {
+		q.s.record.noteSigned(p.cp)
+	}
 	if p.signAfter {
 		q.signCommitted(p.b.fr.size, p.b.batch.Root)
 	}

@@ -42,7 +42,9 @@ func startPGServe(t *testing.T, bin, storeURL, keyFile, name string) *pgServe {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Each server keeps its own checkpoint record, as on its own host.
 	cmd := exec.Command(bin, "serve", "--store", storeURL, "--signing-key", keyFile, "--listen", "127.0.0.1:0",
+		"--checkpoint-record", filepath.Join(t.TempDir(), name+"-checkpoints.json"),
 		"--checkpoint-interval", "100ms", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -378,7 +378,9 @@ func newBatchRows(b *store.Batch) *batchRows {
 		r.leaf[i], r.content[i], r.ids[i] = ev.LeafData, ev.Content, ev.EventID
 		v := ev.Index
 		r.session[i], r.agent[i], r.user[i], r.tool[i] = opt(v.SessionID), opt(v.AgentID), opt(v.UserID), opt(v.ToolName)
-		r.kind[i], r.failure[i], r.occurred[i] = int32(v.Kind), v.Failure, v.OccurredAt
+		// Truncated, not rounded, to TIMESTAMPTZ's microseconds: the hour
+		// an event is filed under must be the hour of its header's time.
+		r.kind[i], r.failure[i], r.occurred[i] = int32(v.Kind), v.Failure, v.OccurredAt.Truncate(time.Microsecond)
 	}
 	first := tlog.StoredHashIndex(0, int64(b.First))
 	for i, h := range b.Hashes {

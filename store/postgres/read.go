@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -367,4 +368,68 @@ func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: checkpoint of size %d", store.ErrCorrupt, size)
 	}
 	return uint64(size), note, nil
+}
+
+// Postings implements store.Driver: the metadata columns of every event
+// row, which PostgreSQL's indexes are built from, as canonical postings.
+// Read in pages by index, like Scan.
+func (d *Driver) Postings(ctx context.Context) iter.Seq2[store.Posting, error] {
+	return func(yield func(store.Posting, error) bool) {
+		const limit = 2048
+		from := int64(-1)
+		for {
+			var page []store.Posting
+			n := 0
+			err := d.read(ctx, func(q querier) error {
+				page, n = page[:0], 0
+				rows, err := q.Query(ctx, fmt.Sprintf(`SELECT idx, session_id, agent_id, user_id, tool_name, kind, failure, occurred_at
+FROM events WHERE idx > $1 ORDER BY idx LIMIT %d`, limit), from)
+				if err != nil {
+					return err
+				}
+				var idx int64
+				var session, agent, user, tool *string
+				var kind int32
+				var failure bool
+				var at time.Time
+				_, err = pgx.ForEachRow(rows, []any{&idx, &session, &agent, &user, &tool, &kind, &failure, &at}, func() error {
+					n++
+					from = idx
+					if idx < 0 {
+						return fmt.Errorf("%w: an event row has index %d", store.ErrCorrupt, idx)
+					}
+					add := func(f store.IndexField, v *string) {
+						if v != nil {
+							page = append(page, store.Posting{Field: f, Value: *v, Index: uint64(idx)})
+						}
+					}
+					add(store.IndexSession, session)
+					add(store.IndexAgent, agent)
+					add(store.IndexUser, user)
+					add(store.IndexTool, tool)
+					k := strconv.FormatInt(int64(kind), 10)
+					add(store.IndexKind, &k)
+					if failure {
+						page = append(page, store.Posting{Field: store.IndexFailure, Index: uint64(idx)})
+					}
+					h := store.HourValue(at)
+					add(store.IndexHour, &h)
+					return nil
+				})
+				return err
+			})
+			if err != nil {
+				yield(store.Posting{}, err)
+				return
+			}
+			for _, p := range page {
+				if !yield(p, nil) {
+					return
+				}
+			}
+			if n < limit {
+				return
+			}
+		}
+	}
 }

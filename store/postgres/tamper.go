@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/agenttrail/agenttrail/store"
 )
@@ -94,6 +95,53 @@ func (tp *Tamperer) TreeHash(idx int64) ([store.HashSize]byte, error) {
 // SetTreeHash replaces the stored tree hash at a stored-hash index.
 func (tp *Tamperer) SetTreeHash(idx int64, h [store.HashSize]byte) error {
 	return tp.exec(`UPDATE tree_hashes SET hash = $2 WHERE idx = $1`, idx, h[:])
+}
+
+// MarkErased deletes the content record of an event and writes the mark a
+// logged erasure leaves, without logging any erasure.
+func (tp *Tamperer) MarkErased(i uint64) error {
+	if err := tp.DeleteContent(i); err != nil {
+		return err
+	}
+	return tp.exec(`INSERT INTO content_erasures (idx) VALUES ($1)`, int64(i))
+}
+
+// DropFromIndexes removes an event from the indexes it can leave: its
+// session, agent, user and tool columns become NULL and its failure flag
+// false. (kind and occurred_at are NOT NULL: the event stays filed under
+// them.)
+func (tp *Tamperer) DropFromIndexes(i uint64) error {
+	return tp.exec(`UPDATE events SET session_id = NULL, agent_id = NULL, user_id = NULL, tool_name = NULL, failure = false WHERE idx = $1`, int64(i))
+}
+
+// Truncate removes every event at and above size, a size a batch ended
+// at, with every row that goes with them, and sets the log state back to
+// that batch's tree: as if the log had never grown past size.
+func (tp *Tamperer) Truncate(size uint64) error {
+	ctx := context.Background()
+	return pgx.BeginFunc(ctx, tp.conn, func(tx pgx.Tx) error {
+		var root []byte
+		if err := tx.QueryRow(ctx, `SELECT root FROM batch_roots WHERE size = $1`, int64(size)).Scan(&root); err != nil {
+			return fmt.Errorf("no batch ended at %d: %w", size, err)
+		}
+		for _, q := range []string{
+			`DELETE FROM event_ids WHERE idx >= $1`,
+			`DELETE FROM contents WHERE idx >= $1`,
+			`DELETE FROM content_erasures WHERE idx >= $1`,
+			`DELETE FROM events WHERE idx >= $1`,
+			`DELETE FROM batch_roots WHERE size > $1`,
+			`DELETE FROM checkpoints WHERE size > $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, int64(size)); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM tree_hashes WHERE idx >= $1`, tlog.StoredHashIndex(0, int64(size))); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, int64(size), root)
+		return err
+	})
 }
 
 // Close disconnects.

@@ -56,11 +56,12 @@ CREATE TABLE contents (
     record BYTEA NOT NULL
 );
 
--- Content destroyed by a logged erasure or retention event (written by
--- erasure, later): the event at erased_by names idx.
+-- Content destroyed by a logged erasure or retention (written by
+-- erasure): the mark that idx's content was destroyed, and the index of
+-- the erasure or retention event that names it, when recorded.
 CREATE TABLE content_erasures (
     idx       INT8 PRIMARY KEY,
-    erased_by INT8 NOT NULL
+    erased_by INT8
 );
 
 -- Stored tree hashes (golang.org/x/mod/sumdb/tlog numbering).
