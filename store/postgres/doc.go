@@ -29,9 +29,9 @@
 //	SELECT pg_notify('agenttrail_log', <Size>)
 //	COMMIT                                               -- synchronous_commit = on
 //
-// sent as one pipeline. If the locked row's size is not First, another
-// server committed first: the transaction is rolled back, nothing is
-// written, and Commit returns store.ErrStale, on which the engine reloads
+// the writes sent as one pipeline once the fence has passed. If the locked
+// row's size is not First, another server committed first: the
+// transaction is rolled back before anything is written, and Commit returns store.ErrStale, on which the engine reloads
 // the tree and prepares the same sealed events again. The row lock
 // serializes commits, and the size check makes each batch extend exactly
 // the tree it was computed on, so two servers can never write the same

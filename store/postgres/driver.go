@@ -332,10 +332,11 @@ func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
 }
 
 // Commit implements store.Driver: one transaction that locks the log state
-// row (SELECT ... FOR UPDATE), checks that the batch starts at the stored
-// size, inserts every record of the batch, moves the state row to the new
-// size and root, and notifies the other servers, all sent in one pipeline;
-// then COMMIT, with synchronous_commit on. Serialization failures are
+// row (SELECT ... FOR UPDATE) and checks that the batch starts at the
+// stored size; then inserts every record of the batch, moves the state row
+// to the new size and root and notifies the other servers, all in one
+// pipeline; then COMMIT, with synchronous_commit on. The lock is held for
+// two round trips, the inserts and the durable commit. Serialization failures are
 // retried; a batch that does not start at the stored size is ErrStale,
 // and nothing of it is written.
 func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
@@ -413,8 +414,23 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 			tx.Rollback(context.Background())
 		}
 	}()
+	// The fence: lock the state row and check the size before anything
+	// is written, so that a stale batch costs the database nothing but
+	// the wait for the lock.
+	var stored int64
+	if err := tx.QueryRow(ctx, lockStateSQL).Scan(&stored); err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: the log has no state row: it was never initialized", store.ErrCorrupt)
+		}
+		return err
+	}
+	locked := time.Now()
+	if uint64(stored) != b.First {
+		d.stats.stale()
+		return fmt.Errorf("%w: the batch starts at %d, the stored size is %d", store.ErrStale, b.First, stored)
+	}
+	// Every write of the batch in one pipeline: one round trip.
 	var q pgx.Batch
-	q.Queue(lockStateSQL)
 	q.Queue(insertEventsSQL, r.idx, r.leaf, r.session, r.agent, r.user, r.tool, r.kind, r.failure, r.occurred)
 	q.Queue(insertIDsSQL, r.ids, r.idx)
 	q.Queue(insertContentsSQL, r.idx, r.content)
@@ -428,21 +444,7 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 		q.Queue(notifySQL, fmt.Sprint(b.Size))
 	}
 	br := tx.SendBatch(ctx, &q)
-	var stored int64
-	if err := br.QueryRow().Scan(&stored); err != nil {
-		br.Close()
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: the log has no state row: it was never initialized", store.ErrCorrupt)
-		}
-		return err
-	}
-	locked := time.Now()
-	if uint64(stored) != b.First {
-		br.Close()
-		d.stats.stale()
-		return fmt.Errorf("%w: the batch starts at %d, the stored size is %d", store.ErrStale, b.First, stored)
-	}
-	for i := 1; i < q.Len(); i++ {
+	for i := 0; i < q.Len(); i++ {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return commitErr(err, b)
