@@ -68,6 +68,9 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 	if len(events) > s.cfg.maxBatchEvents {
 		return nil, fmt.Errorf("%w: %d events in one call, at most %d", ErrInvalidArgument, len(events), s.cfg.maxBatchEvents)
 	}
+	if s.cfg.readOnly {
+		return nil, fmt.Errorf("%w: the store is open read-only", ErrInvalidArgument)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -79,7 +79,7 @@ func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger})
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func newConfig(opts []Option) (config, error) {
 			return cfg, err
 		}
 	}
-	if cfg.signingKey == "" && cfg.signingKeyFile == "" {
+	if cfg.signingKey == "" && cfg.signingKeyFile == "" && !cfg.readOnly {
 		return cfg, fmt.Errorf("%w: no checkpoint signing key: give WithSigningKey or WithSigningKeyFile", ErrInvalidArgument)
 	}
 	return cfg, nil
@@ -130,6 +130,18 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		seqDone: make(chan struct{}),
 	}
 	s.hashes = newHashReader(d)
+	if cfg.readOnly {
+		if err := s.loadReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		close(s.seqDone)
+		s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+		close(s.followDone)
+		h := s.head.Load()
+		s.log.InfoContext(ctx, "store opened read-only", slog.String("origin", s.origin),
+			slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
+		return s, nil
+	}
 	fr, err := s.load(ctx)
 	if err != nil {
 		return nil, err
@@ -243,6 +255,50 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		}
 	}
 	return fr, nil
+}
+
+// loadReadOnly reads the log's metadata, tree and latest checkpoint without
+// writing, and checks that they agree (WithReadOnly).
+func (s *Store) loadReadOnly(ctx context.Context) error {
+	st, err := s.d.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("store: loading the log: %w", err)
+	}
+	if st.Origin == "" {
+		return fmt.Errorf("%w: no log is stored there (no origin recorded)", ErrNotFound)
+	}
+	if st.Format != FormatVersion {
+		return fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
+	}
+	s.origin = st.Origin
+	if s.verifier, err = commitment.NewCheckpointVerifier(s.cfg.verifierKey, s.origin); err != nil {
+		return fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
+	}
+	if s.record, err = s.openRecord(); err != nil {
+		return err
+	}
+	if _, err := loadTree(s.hashes, st); err != nil {
+		return err
+	}
+	var cp Checkpoint
+	cpSize, latest, err := s.d.LatestCheckpoint(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if cp, err = s.openCheckpoint(latest); err != nil {
+			return err
+		}
+		if cp.Size != cpSize || cp.Size > st.Size {
+			return fmt.Errorf("%w: the checkpoint stored for size %d states size %d, and the log holds %d", ErrCorrupt, cpSize, cp.Size, st.Size)
+		}
+		if got, err := tlog.TreeHash(int64(cp.Size), s.hashes); err != nil || got != cp.Root {
+			return fmt.Errorf("%w: the stored tree of size %d does not match its signed checkpoint (%v)", ErrCorrupt, cp.Size, err)
+		}
+	}
+	s.head.Store(&head{size: st.Size, root: st.Root, checkpoint: cp, changed: make(chan struct{})})
+	return nil
 }
 
 // storeCheckpoint signs and stores the checkpoint of a tree on its own.

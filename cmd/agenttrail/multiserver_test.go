@@ -511,9 +511,39 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "data verified") {
 		t.Fatalf("verify --store as a read-only role: %v\n%s", err, out)
 	}
+	// Export from the database as the read-only role, and verify the
+	// bundle without any server.
+	bundle := filepath.Join(t.TempDir(), "export.jsonl")
+	exp := exec.Command(bin, "export", "--store", cluster.URLAs("multi_reader", db), "--verifier-key", vk, "--session", "multi-session-1")
+	bf, err := os.Create(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp.Stdout = bf
+	var expErr strings.Builder
+	exp.Stderr = &expErr
+	err = exp.Run()
+	bf.Close()
+	if err != nil {
+		t.Fatalf("export --store as a read-only role: %v\n%s", err, expErr.String())
+	}
+	out2, err := exec.Command(bin, "verify", "--export", bundle, "--verifier-key", vk).CombinedOutput()
+	if err != nil || !strings.Contains(string(out2), "export verified") {
+		t.Fatalf("verify --export of the read-only export: %v\n%s", err, out2)
+	}
+	agents[1].mu.Lock()
+	wantExported := len(agents[1].acked)
+	agents[1].mu.Unlock()
+	if !strings.Contains(string(out2), fmt.Sprintf("export verified: %d events", wantExported)) && wantExported > 0 {
+		t.Errorf("the export of agent 1's session holds another count than its %d acknowledged events:\n%s", wantExported, out2)
+	}
+
 	var verified uint64
 	if _, err := fmt.Sscanf(string(out), "tree size %d", &verified); err != nil || verified < size {
 		t.Errorf("verify covered a tree of %d events, the log had %d before the servers stopped:\n%s", verified, size, out)
 	}
 	t.Logf("%d events acknowledged through 3 servers across %d kill -9 and %d database crashes; log of %d verified", len(acked), rounds, rounds, size)
 }
+
+// TestMain stops the PostgreSQL cluster the tests share, if one started.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }

@@ -96,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
+		{"ReadOnlyStore", testReadOnlyStore},
 		{"SeveralStoresOneLog", testSeveralStoresOneLog},
 		{"SharedCommitFailuresAreResolved", testSharedCommitFailuresAreResolved},
 		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
