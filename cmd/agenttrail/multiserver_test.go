@@ -95,7 +95,7 @@ type loadAgent struct {
 
 func (a *loadAgent) newEvent() *agenttrailv1.Event {
 	ev := proto.Clone(eventtest.Samples()[3].Event).(*agenttrailv1.Event)
-	ev.EventId = fmt.Sprintf("multi-%d-%06d", a.id, a.next)
+	ev.EventId = eventtest.ID(fmt.Sprintf("multi-%d-%06d", a.id, a.next))
 	ev.SessionId = fmt.Sprintf("multi-session-%d", a.id)
 	ev.ParentEventId = ""
 	ev.OccurredAt = timestamppb.Now()

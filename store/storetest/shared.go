@@ -14,6 +14,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // The tests of this file run when the harness says that several stores may
@@ -82,7 +83,7 @@ func testSeveralStoresOneLog(t *testing.T, h Harness) {
 					if w >= 6 && id%4 == 0 {
 						v = w // conflicting content on every fourth id
 					}
-					name := fmt.Sprintf("shared-%04d", id)
+					name := eventtest.ID(fmt.Sprintf("shared-%04d", id))
 					evs = append(evs, ToolCallEvent(name, v))
 					names = append(names, name)
 					variants = append(variants, v)
