@@ -204,9 +204,39 @@ class Server:
 
     def pause(self) -> None:
         """Freezes the server (SIGSTOP): it keeps its port but answers
-        nothing, as a hung or unreachable server would."""
+        nothing, as a hung or unreachable server would. Returns once every
+        thread of the server has stopped.
+
+        kill() returns as soon as the signal is queued, and a process stops
+        only when the kernel next runs one of its threads, which then stops
+        the others: on a busy machine the server goes on serving for a
+        while after kill() returns. A test that counted on it being frozen
+        at once saw it acknowledge events it should not have."""
         self._signal(signal.SIGSTOP)
         self._paused = True
+        self._wait_stopped()
+
+    def _wait_stopped(self, timeout: float = 30.0) -> None:
+        """Waits until every thread of the server is stopped (state T in
+        /proc, on Linux; elsewhere there is no way to tell, and this
+        returns at once)."""
+        tasks = pathlib.Path(f"/proc/{self.pid}/task")
+        if not tasks.is_dir():
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            states = []
+            for task in tasks.iterdir():
+                try:
+                    # The state follows the ")" that ends the command name.
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+                except (OSError, IndexError):
+                    continue  # a thread that just ended
+            if states and all(s in ("T", "t") for s in states):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not stop within {timeout}s of SIGSTOP: thread states {states}")
+            time.sleep(0.001)
 
     def resume(self) -> None:
         """Unfreezes a paused server (SIGCONT)."""

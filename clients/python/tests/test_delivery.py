@@ -5,6 +5,7 @@ full-buffer policies, timeouts, and streams the server refuses."""
 from __future__ import annotations
 
 import collections
+import pathlib
 import threading
 from collections.abc import Callable
 import time
@@ -147,6 +148,15 @@ def test_full_buffer_block_policy_waits_for_room(fresh_server: Server, connect: 
     assert patient.flush(30) and timed.flush(30)
     assert patient.stats().delivered == 3
     assert timed.stats().delivered == 5
+
+
+def test_pause_freezes_every_thread_of_the_server_before_it_returns(fresh_server: Server) -> None:
+    fresh_server.pause()
+    tasks = pathlib.Path(f"/proc/{fresh_server.pid}/task")
+    if tasks.is_dir():
+        states = [(t / "stat").read_text().rsplit(")", 1)[1].split()[0] for t in tasks.iterdir()]
+        assert states and all(s in ("T", "t") for s in states), states
+    fresh_server.resume()
 
 
 def test_logging_never_waits_for_the_network(fresh_server: Server, connect: Connect) -> None:
