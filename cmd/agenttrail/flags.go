@@ -74,6 +74,9 @@ func (k *kindsFlag) Set(s string) error {
 	return nil
 }
 
+// choices lists the kinds, for shell completion.
+func (k *kindsFlag) choices() []string { return kindNames() }
+
 // kindName is the short name of a kind: "llm_call".
 func kindName(k agenttrailv1.EventKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_"))
@@ -213,6 +216,9 @@ func (o *outputFlag) String() string {
 	}
 	return o.v
 }
+
+// choices lists the formats, for shell completion.
+func (o *outputFlag) choices() []string { return o.allowed }
 
 func (o *outputFlag) Set(s string) error {
 	for _, a := range o.allowed {

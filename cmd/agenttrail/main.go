@@ -51,27 +51,24 @@ func main() {
 // run runs one command line and returns the exit status.
 func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
 		usage(errOut)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+		usage(out)
+		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		fmt.Fprintln(out, readBuildInfo())
 		return 0
 	}
-	var cmd *command
-	for i := range commands {
-		if commands[i].name == args[0] {
-			cmd = &commands[i]
-		}
-	}
+	cmd := lookup(args[0])
 	if cmd == nil {
 		fmt.Fprintf(errOut, "agenttrail: unknown command %q\n\n", args[0])
 		usage(errOut)
 		return 2
 	}
-	fs := flag.NewFlagSet("agenttrail "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	configFile := fs.String("config", "", "JSON file of flag values (an object of flag names to values)")
+	fs, configFile := newFlagSet(cmd, errOut)
 	runCmd := cmd.setup(fs, out, errOut)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -98,6 +95,53 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) int {
 	return 0
 }
 
+// lookup returns the command of a name, or nil.
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// newFlagSet returns the flag set of a command, with the --config flag
+// every command has and a usage message for commands that set none.
+func newFlagSet(cmd *command, w io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("agenttrail "+cmd.name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	configFile := fs.String("config", "", "JSON file of flag values (an object of flag names to values)")
+	setUsage(fs, "agenttrail "+cmd.name+" [flags]", cmd.summary+".")
+	return fs, configFile
+}
+
+func init() {
+	register(command{name: "help", summary: "print the help of agenttrail or of one command", setup: helpCommand})
+}
+
+func helpCommand(fs *flag.FlagSet, out, _ io.Writer) func(context.Context, []string) error {
+	setUsage(fs, "agenttrail help [COMMAND]", `
+Print what agenttrail's commands are, or what one command does and its
+flags (the same as "agenttrail COMMAND -h").`)
+	return func(_ context.Context, args []string) error {
+		switch len(args) {
+		case 0:
+			usage(out)
+			return nil
+		case 1:
+			cmd := lookup(args[0])
+			if cmd == nil {
+				return usageError{fmt.Sprintf("unknown command %q: run 'agenttrail help' for the list", args[0])}
+			}
+			fs, _ := newFlagSet(cmd, out)
+			cmd.setup(fs, io.Discard, io.Discard)
+			fs.Usage()
+			return nil
+		}
+		return usageError{"name at most one command"}
+	}
+}
+
 // exitError ends a command with a given exit status.
 type exitError struct {
 	code int
@@ -112,8 +156,10 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'agenttrail <command> -h' for a command's flags. Every flag can also be set")
-	fmt.Fprintln(w, "with AGENTTRAIL_<FLAG> in the environment or in a --config JSON file.")
+	fmt.Fprintln(w, "\nRun 'agenttrail help <command>' (or 'agenttrail <command> -h') for a command's flags.")
+	fmt.Fprintln(w, "Every flag can also be set with AGENTTRAIL_<FLAG> in the environment or in a")
+	fmt.Fprintln(w, "--config JSON file. 'agenttrail --version' prints the version; 'agenttrail")
+	fmt.Fprintln(w, "completion bash|zsh|fish' prints a shell completion script.")
 }
 
 // envName is the environment variable of a flag.
