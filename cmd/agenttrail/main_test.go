@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestFlagsFromEnvironmentAndConfig(t *testing.T) {
@@ -85,8 +89,66 @@ func TestServeWithoutKeysSaysHowToCreateOne(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Errorf("serve exit status %d after its context ended, want 0", code)
 	}
-	if want := "agenttrail keys create --data " + data + " --principal admin --role admin"; !strings.Contains(out.String(), want) {
-		t.Errorf("serve output %q does not say %q", out.String(), want)
+	for _, want := range []string{
+		selfCommand() + " keys create --data " + data + " --principal admin --role admin",
+		"Stop this server",
+		"keys create --addr ADDR --key ADMIN_KEY",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve output %q does not say %q", out.String(), want)
+		}
+	}
+}
+
+// The hint names the command the way the server was started: the binary's
+// path, or go run from a checkout.
+func TestServeHintIsTheCommandTheUserRan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary and go run")
+	}
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		argv []string
+		want string
+	}{
+		{"binary", []string{bin}, bin + " keys create --data "},
+		{"go run", []string{"go", "run", "./cmd/agenttrail"}, "go run ./cmd/agenttrail keys create --data "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, tt.argv[0], append(tt.argv[1:], "serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error")...)
+			cmd.Dir = "../.."
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // go run's child goes too
+			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				cmd.Wait()
+			}()
+			sc := bufio.NewScanner(stdout)
+			var lines []string
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if strings.Contains(sc.Text(), "keys create") {
+					break
+				}
+			}
+			if out := strings.Join(lines, "\n"); !strings.Contains(out, tt.want+data+" --principal admin --role admin") {
+				t.Errorf("serve printed:\n%s\nwant the hint %q", out, tt.want)
+			}
+		})
 	}
 }
 

@@ -186,15 +186,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
-	where := "--data " + loc.data
+	where := "--data " + shellQuote(loc.data)
 	if loc.data == "" {
-		where = "--store '" + loc.url + "'"
+		where = "--store " + shellQuote(loc.url)
 	}
 	if len(keys) == 0 && len(a.rules) == 0 {
+		create := selfCommand() + " keys create " + where + " --principal admin --role admin"
 		if a.public {
-			return errors.Join(usageError{fmt.Sprintf("refusing to listen on %s: no API keys and no client certificate rules exist, so no one could call the server. Create the first admin key with: agenttrail keys create %s --principal admin --role admin", listen, where)}, st.Close())
+			return errors.Join(usageError{fmt.Sprintf("refusing to listen on %s: no API keys and no client certificate rules exist, so no one could call the server. Create the first admin key with: %s", listen, create)}, st.Close())
 		}
-		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop the server and create the first admin key with:\n  agenttrail keys create %s --principal admin --role admin\n", where)
+		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop this server (Ctrl-C: it holds the data while it runs), create the first admin key with\n  %s\nand start the server again. Once an admin key exists, more keys are made online, while the server runs: keys create --addr ADDR --key ADMIN_KEY ...\n", create)
 	}
 	authn, err := auth.New(st, a.rules, log)
 	if err != nil {
