@@ -83,7 +83,16 @@ func (p *Problem) Error() string {
 type VerifyOption func(*verifyConfig)
 
 type verifyConfig struct {
-	trusted []commitment.TreeHead
+	trusted  []commitment.TreeHead
+	progress func(done, total uint64)
+}
+
+// VerifyProgress has VerifyStorage call f as it goes, with how many events
+// of how many it has recomputed: every 1024 events, from the goroutine
+// that verifies (so f must return quickly), and not after the last. It is
+// for progress displays; the report is what counts.
+func VerifyProgress(f func(done, total uint64)) VerifyOption {
+	return func(c *verifyConfig) { c.progress = f }
 }
 
 // TrustCheckpoint makes verification demand that the stored log extends a
@@ -106,7 +115,7 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 	var rep Report
 	err := s.reading(ctx, func() error {
 		var err error
-		rep, err = verifyLog(ctx, s.d, s.verifier, from, to)
+		rep, err = verifyLog(ctx, s.d, s.verifier, from, to, nil)
 		return err
 	})
 	return rep, err
@@ -158,11 +167,11 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Ve
 		}
 		return rep, nil
 	}
-	return verifyLog(ctx, d, v, 0, 0, cfg.trusted...)
+	return verifyLog(ctx, d, v, 0, 0, cfg.progress, cfg.trusted...)
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.
-func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64, trusted ...commitment.TreeHead) (Report, error) {
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64, progress func(done, total uint64), trusted ...commitment.TreeHead) (Report, error) {
 	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -271,6 +280,9 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return Report{}, err
+			}
+			if progress != nil {
+				progress(i-from, to-from)
 			}
 		}
 		raw, err, ok := next()

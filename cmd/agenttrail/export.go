@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,7 @@ func exportCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	verifierKey := addVerifierKeyFlag(fs)
 	var loc storeLocation
 	loc.addFlags(fs, "", "offline: export from the data `directory` of a stopped server instead of a running one", false)
+	output := addOutputFlag(fs, "text", "text", "json")
 	setUsage(fs, "agenttrail export [flags] > FILE", `
 Write the events that match the filter flags, in log order, as JSON lines
 that anyone can verify without the server (agenttrail verify --export FILE
@@ -37,7 +39,12 @@ Offline, --data DIR or --store URL reads the storage directly, in the full
 view, without a server (and so without an access record in the trail):
 a stopped server's data directory, or a PostgreSQL database, for which a
 role that may only SELECT is enough. --verifier-key is then required for
---store.`)
+--store.
+
+The export goes to standard output; what was exported is reported on
+standard error, as a line of text or, with --output json, as a JSON object
+(events, tree_size, origin, verifier_key). When standard error is a
+terminal, a progress line shows the events written so far.`)
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -46,13 +53,15 @@ role that may only SELECT is enough. --verifier-key is then required for
 		if err != nil {
 			return err
 		}
+		p := startProgress(errOut, "export", "events", 0)
+		defer p.Stop()
 		if loc.given() {
-			n, size, err := exportStorage(ctx, loc, *verifierKey, f, out, errOut)
+			rep, err := exportStorage(ctx, loc, *verifierKey, f, out, errOut, p)
+			p.Stop()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(errOut, "exported %s from storage with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
-			return nil
+			return rep.print(errOut, output.v, "from storage ")
 		}
 		c, err := conn.dial()
 		if err != nil {
@@ -63,29 +72,59 @@ role that may only SELECT is enough. --verifier-key is then required for
 		if err != nil {
 			return err
 		}
-		n, size, err := export(ctx, c, v, f, out)
+		rep, err := export(ctx, c, v, f, out, p)
+		p.Stop()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(errOut, "exported %s with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
-		return nil
+		return rep.print(errOut, output.v, "")
 	}
 }
 
+// exportReport is what an export wrote.
+type exportReport struct {
+	Events      int    `json:"events"`
+	TreeSize    uint64 `json:"tree_size"`
+	Origin      string `json:"origin"`
+	VerifierKey string `json:"verifier_key"`
+}
+
+// print reports the export on w, as text or JSON.
+func (r exportReport) print(w io.Writer, format, from string) error {
+	if format == "json" {
+		return json.NewEncoder(w).Encode(r)
+	}
+	if r.Events == 0 {
+		_, err := fmt.Fprintf(w, "no events match: the export holds only the checkpoint of tree size %d\n", r.TreeSize)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "exported %s %swith proofs against the checkpoint of tree size %d\n", count(r.Events, "event"), from, r.TreeSize)
+	return err
+}
+
 // export writes the header line and an entry line for every match below
-// the latest checkpoint's size, and returns how many and that size.
-func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agenttrailv1.Filter, out io.Writer) (int, uint64, error) {
+// the latest checkpoint's size, counting each on p, and reports how many.
+func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agenttrailv1.Filter, out io.Writer, p *progress) (exportReport, error) {
 	cp, err := c.Checkpoint(ctx)
 	if err != nil {
-		return 0, 0, err
+		return exportReport{}, err
 	}
 	head, err := v.Checkpoint(cp)
 	if err != nil {
-		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
+		return exportReport{}, fmt.Errorf("the latest checkpoint does not verify: %w", err)
 	}
+	rep := exportReport{TreeSize: head.Size, Origin: head.Origin, VerifierKey: v.Key()}
+	n, err := exportEntries(ctx, c, v, cp, head.Size, f, out, p)
+	rep.Events = n
+	return rep, err
+}
+
+// exportEntries is export once the checkpoint is verified.
+func exportEntries(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, size uint64, f *agenttrailv1.Filter, out io.Writer, p *progress) (int, error) {
+	head := struct{ Size uint64 }{size}
 	w, err := evidence.NewWriter(out, v.Key(), cp)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer w.Flush()
 	// Only what the checkpoint covers can be proved against it.
@@ -94,33 +133,43 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 		f.ToIndex = &size
 	}
 	if *f.ToIndex <= f.GetFromIndex() {
-		return 0, head.Size, w.Flush()
+		return 0, w.Flush()
 	}
 	n := 0
 	req := &agenttrailv1.QueryRequest{Filter: f}
 	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
 		if err != nil {
-			return n, head.Size, err
+			return n, err
 		}
 		index := e.GetStamp().GetLogIndex()
 		proof, err := c.InclusionProof(ctx, index, head.Size)
 		if err != nil {
-			return n, head.Size, err
+			return n, err
 		}
 		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
-			return n, head.Size, fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
+			return n, fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
 		}
 		if err := w.Add(e, proof); err != nil {
-			return n, head.Size, err
+			return n, err
 		}
 		n++
+		p.Add(1)
 	}
-	return n, head.Size, w.Flush()
+	return n, w.Flush()
 }
 
 // exportStorage writes the bundle of export from storage opened read-only:
 // the same lines, in the full view, each verified before it is written.
-func exportStorage(ctx context.Context, loc storeLocation, key string, f *agenttrailv1.Filter, out, errOut io.Writer) (int, uint64, error) {
+func exportStorage(ctx context.Context, loc storeLocation, key string, f *agenttrailv1.Filter, out, errOut io.Writer, p *progress) (exportReport, error) {
+	var rep exportReport
+	n, size, err := exportStored(ctx, loc, key, f, out, errOut, p, &rep)
+	rep.Events, rep.TreeSize = n, size
+	return rep, err
+}
+
+// exportStored is exportStorage, reporting how many events it wrote and
+// the checkpoint's size, and the log's origin and key in rep.
+func exportStored(ctx context.Context, loc storeLocation, key string, f *agenttrailv1.Filter, out, errOut io.Writer, p *progress, rep *exportReport) (int, uint64, error) {
 	storeURL, dir, err := loc.storeURL()
 	if err != nil {
 		return 0, 0, err
@@ -148,6 +197,7 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 		return 0, 0, errors.New("the log has no signed checkpoint yet: nothing can be proved")
 	}
 	cp := &agenttrailv1.Checkpoint{SignedNote: latest.Note, Origin: latest.Origin, TreeSize: latest.Size, RootHash: latest.Root[:]}
+	rep.Origin, rep.VerifierKey = latest.Origin, key
 	if _, err := v.Checkpoint(cp); err != nil {
 		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
 	}
@@ -193,6 +243,7 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 			return n, latest.Size, err
 		}
 		n++
+		p.Add(1)
 	}
 	return n, latest.Size, w.Flush()
 }

@@ -40,17 +40,22 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 	var t keyTarget
 	t.flags(fs)
 	principal := fs.String("principal", "", "create: who the key authenticates")
-	role := fs.String("role", "", "create: agent, developer, compliance or admin")
+	role := &outputFlag{allowed: []string{"agent", "developer", "compliance", "admin"}}
+	fs.Var(role, "role", "create: `role` of the key: agent, developer, compliance or admin")
 	agentID := fs.String("agent-id", "", "create: the only agent_id an agent key may append for")
 	expires := fs.String("expires", "", "create: when the key stops working: a duration from now (720h) or an RFC 3339 time")
 	id := fs.String("id", "", "revoke: the key id")
-	output := fs.String("output", "table", "list: table or json")
-	fs.Usage = func() {
-		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke [flags]")
-		fmt.Fprintln(errOut, "\nOffline (--data DIR, server stopped) or online (--addr ADDR --key ADMIN_KEY).")
-		fmt.Fprintln(errOut, "create prints the new secret key alone on standard output, once; only its hash is stored.")
-		fs.PrintDefaults()
-	}
+	output := addOutputFlag(fs, "text", "text", "table", "json")
+	setUsage(fs, "agenttrail keys create|list|revoke [flags]", `
+Create, list and revoke API keys: offline, on the data directory of a
+stopped server (--data DIR; this is how the first admin key is made), or
+online, on a running server (--addr ADDR --key ADMIN_KEY).
+
+create prints the new secret key alone on standard output, once: only its
+hash is stored. list prints a table. With --output json, create prints a
+JSON object with the key and what it is (key, key_id, principal, role,
+agent_id, created_at, expires_at), list one such object per key (without
+the secret), and revoke one for the key revoked.`)
 	return func(ctx context.Context, args []string) error {
 		// The action comes first ("keys create --data ..."): parse the
 		// flags that follow it too.
@@ -67,7 +72,7 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 		// AGENTTRAIL_ADDR, AGENTTRAIL_KEY) say which server to ask.
 		switch args[0] {
 		case "create":
-			spec := auth.KeySpec{Principal: *principal, Role: auth.Role(*role), AgentID: *agentID}
+			spec := auth.KeySpec{Principal: *principal, Role: auth.Role(role.v), AgentID: *agentID}
 			if *expires != "" {
 				at, err := parseExpiry(*expires, time.Now())
 				if err != nil {
@@ -78,17 +83,14 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 			if err := spec.Check(time.Now()); err != nil {
 				return usageError{strings.TrimPrefix(err.Error(), auth.ErrInvalidKeySpec.Error()+": ")}
 			}
-			return t.create(ctx, out, errOut, spec)
+			return t.create(ctx, out, errOut, spec, output.v)
 		case "list":
-			if *output != "table" && *output != "json" {
-				return usageError{"--output: want table or json"}
-			}
-			return t.list(ctx, out, *output)
+			return t.list(ctx, out, output.v)
 		case "revoke":
 			if len(*id) != 16 {
 				return usageError{"--id: want a key id (16 hex digits)"}
 			}
-			return t.revoke(ctx, errOut, *id)
+			return t.revoke(ctx, out, errOut, *id, output.v)
 		}
 		return usageError{fmt.Sprintf("unknown action %q: want create, list or revoke", args[0])}
 	}
@@ -147,7 +149,7 @@ func (t *keyTarget) admin(ctx context.Context) (agenttrailv1.AdminServiceClient,
 	return agenttrailv1.NewAdminServiceClient(cl.Conn()), ctx, func() { cl.Close() }, nil
 }
 
-func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth.KeySpec) error {
+func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth.KeySpec, output string) error {
 	var k *agenttrailv1.ApiKey
 	var secret string
 	if t.loc.given() {
@@ -178,6 +180,12 @@ func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth
 			return err
 		}
 		k, secret = resp.GetKey(), resp.GetSecret()
+	}
+	if output == "json" {
+		return json.NewEncoder(out).Encode(struct {
+			Key string `json:"key"`
+			keyListing
+		}{secret, keyJSON(k)})
 	}
 	fmt.Fprintln(out, secret)
 	fmt.Fprintf(errOut, "created key %s for %s (role %s%s). The key above is shown only once: store it now; only its hash is kept.\n",
@@ -279,13 +287,17 @@ func orDash(s string) string {
 	return s
 }
 
-func (t *keyTarget) revoke(ctx context.Context, errOut io.Writer, id string) error {
+func (t *keyTarget) revoke(ctx context.Context, out, errOut io.Writer, id, output string) error {
+	var revoked *agenttrailv1.ApiKey
 	if t.loc.given() {
 		st, err := t.openOffline(ctx, errOut)
 		if err != nil {
 			return err
 		}
-		_, err = auth.RevokeKey(ctx, st, id, localActor(), time.Now())
+		c, err := auth.RevokeKey(ctx, st, id, localActor(), time.Now())
+		if err == nil {
+			revoked = auth.KeyMessage(c)
+		}
 		if cerr := st.Close(); err == nil {
 			err = cerr
 		}
@@ -301,9 +313,16 @@ func (t *keyTarget) revoke(ctx context.Context, errOut io.Writer, id string) err
 			return err
 		}
 		defer done()
-		if _, err := client.RevokeKey(ctx, &agenttrailv1.RevokeKeyRequest{KeyId: id}); err != nil {
+		resp, err := client.RevokeKey(ctx, &agenttrailv1.RevokeKeyRequest{KeyId: id})
+		if err != nil {
 			return err
 		}
+		revoked = resp.GetKey()
+	}
+	if output == "json" {
+		j := keyJSON(revoked)
+		j.ID = id
+		return json.NewEncoder(out).Encode(j)
 	}
 	fmt.Fprintf(errOut, "revoked key %s\n", id)
 	return nil

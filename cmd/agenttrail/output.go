@@ -25,9 +25,10 @@ func marshalLine(m proto.Message) ([]byte, error) {
 
 // entryPrinter writes entries as JSON lines or as a table.
 type entryPrinter struct {
-	w      *bufio.Writer
-	table  bool
-	header bool
+	w       *bufio.Writer
+	table   bool
+	header  bool
+	printed int // entries printed
 }
 
 func newEntryPrinter(w io.Writer, format string) *entryPrinter {
@@ -36,6 +37,7 @@ func newEntryPrinter(w io.Writer, format string) *entryPrinter {
 
 // print writes one entry.
 func (p *entryPrinter) print(e *agenttrailv1.Entry) error {
+	p.printed++
 	if !p.table {
 		b, err := marshalLine(e)
 		if err != nil {

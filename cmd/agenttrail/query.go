@@ -55,7 +55,15 @@ event: index, time, kind, session, agent and a short summary.`)
 		if *retry {
 			policy = &client.RetryPolicy{Initial: 200 * time.Millisecond, Max: 5 * time.Second, Attempts: 10}
 		}
-		return printQuery(ctx, c, req, policy, newEntryPrinter(out, output.v))
+		p := newEntryPrinter(out, output.v)
+		if err := printQuery(ctx, c, req, policy, p); err != nil {
+			return err
+		}
+		if p.printed == 0 {
+			// On stderr, so that stdout stays JSON lines (none) or a table.
+			fmt.Fprintln(errOut, "no events match")
+		}
+		return nil
 	}
 }
 

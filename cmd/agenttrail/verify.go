@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	loc.addFlags(fs, "", "offline: verify the data directory `dir` of a stopped server from its raw bytes", false)
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
 	anchors := addAnchorFlags(fs)
+	output := addOutputFlag(fs, "text", "text", "json")
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
 exit status 1.
@@ -60,62 +62,140 @@ and must hash to its root at its size). With --witness-key (repeatable) and
 cosignatures of a quorum of those witnesses.
 
 --export FILE: check an export (the checkpoint's signature, and each
-event's commitment and inclusion proof) without any server.`)
+event's commitment and inclusion proof) without any server.
+
+--output json prints one JSON object instead of the lines of text, on
+success and on failure alike: verified (true or false), mode (online, data
+or export), origin, tree_size, root_hash, from and to (the events checked),
+events, content_checked, withheld, erased, the checkpoints and states the
+log was found consistent with, and error and problem_index on failure. When
+standard error is a terminal, a progress line shows the events checked.`)
 	return func(ctx context.Context, args []string) error {
-		if err := noArgs(args); err != nil {
-			return err
+		rep := &verifyReport{}
+		w := out
+		if output.v == "json" {
+			w = io.Discard
 		}
-		online := from.set || to.set
-		policy, err := anchors.policy()
-		if err != nil {
-			return err
-		}
-		switch {
-		case loc.given() && *exportFile != "":
-			return usageError{"--data and --export exclude each other"}
-		case (loc.given() || *exportFile != "") && online:
-			return usageError{"--from and --to are for online verification, not with --data or --export"}
-		case *exportFile != "" && (*stateFile != "" || len(anchors.checkpoints) > 0 || policy != nil):
-			return usageError{"--state, --checkpoint and --witness-key are for online verification and --data, not with --export"}
-		case from.set && to.set && to.v <= from.v:
-			return usageError{"--to must be greater than --from"}
-		case loc.given():
-			return verifyData(ctx, loc, *verifierKey, *stateFile, anchors, policy, out, errOut)
-		case *exportFile != "":
-			f, err := os.Open(*exportFile)
+		err := runVerify(ctx, args, w, errOut, rep, conn, verifierKey, &from, &to, stateFile, loc, exportFile, anchors)
+		var ue usageError
+		if output.v == "json" && !errors.As(err, &ue) {
+			rep.Verified = err == nil
 			if err != nil {
-				return err
+				rep.Error = err.Error()
 			}
-			defer f.Close()
-			rep, err := evidence.Verify(f, *verifierKey)
-			if rep.SelfKeyed {
-				warnTOFU(errOut, rep.Key)
-				fmt.Fprintln(errOut, "warning: with the export's own key, verification shows only that the export is consistent with itself")
+			if jerr := json.NewEncoder(out).Encode(rep); jerr != nil && err == nil {
+				err = jerr
 			}
-			if errors.Is(err, evidence.ErrBadKey) {
-				return usageError{fmt.Sprintf("verifier key: %v", errors.Unwrap(err))}
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
-			if rep.Events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
-			}
-			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
-			return nil
 		}
-		c, err := conn.dial()
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile, anchors: anchors, policy: policy}, out, errOut)
+		return err
 	}
 }
 
+// verifyReport is what verify found, for --output json.
+type verifyReport struct {
+	Verified    bool   `json:"verified"`
+	Mode        string `json:"mode"`
+	Origin      string `json:"origin,omitempty"`
+	TreeSize    uint64 `json:"tree_size"`
+	RootHash    string `json:"root_hash,omitempty"`
+	VerifierKey string `json:"verifier_key,omitempty"`
+	// CosignedBy names the witnesses whose cosignatures were verified.
+	CosignedBy []string `json:"cosigned_by,omitempty"`
+	// From and To bound the events checked: [from, to).
+	From           uint64 `json:"from"`
+	To             uint64 `json:"to"`
+	Events         int    `json:"events"`
+	ContentChecked int    `json:"content_checked"`
+	Withheld       int    `json:"withheld,omitempty"`
+	Erased         int    `json:"erased,omitempty"`
+	// Checkpoints and Postings: --data checked that many signed
+	// checkpoints and secondary index postings.
+	Checkpoints int `json:"checkpoints,omitempty"`
+	Postings    int `json:"postings,omitempty"`
+	// UnsignedTail is [from, to) of events beyond the newest signed
+	// checkpoint (--data).
+	UnsignedTail []uint64 `json:"unsigned_tail,omitempty"`
+	// ConsistentWith lists the trusted checkpoints and state the log was
+	// proved to extend.
+	ConsistentWith []consistency `json:"consistent_with,omitempty"`
+	// State is the state file updated (online).
+	State        string  `json:"state,omitempty"`
+	Error        string  `json:"error,omitempty"`
+	ProblemIndex *uint64 `json:"problem_index,omitempty"`
+}
+
+// consistency is one trusted tree the log was proved to extend.
+type consistency struct {
+	Source   string `json:"source"`
+	TreeSize uint64 `json:"tree_size"`
+	RootHash string `json:"root_hash"`
+}
+
+// runVerify runs verify, printing text to out and filling rep.
+func runVerify(ctx context.Context, args []string, out, errOut io.Writer, rep *verifyReport, conn *connFlags, verifierKey *string, fromFlag, toFlag *optUint, stateFile *string, loc storeLocation, exportFile *string, anchors *anchorFlags) error {
+	from, to := *fromFlag, *toFlag
+	if err := noArgs(args); err != nil {
+		return err
+	}
+	online := from.set || to.set
+	policy, err := anchors.policy()
+	if err != nil {
+		return err
+	}
+	switch {
+	case loc.given() && *exportFile != "":
+		return usageError{"--data and --export exclude each other"}
+	case (loc.given() || *exportFile != "") && online:
+		return usageError{"--from and --to are for online verification, not with --data or --export"}
+	case *exportFile != "" && (*stateFile != "" || len(anchors.checkpoints) > 0 || policy != nil):
+		return usageError{"--state, --checkpoint and --witness-key are for online verification and --data, not with --export"}
+	case from.set && to.set && to.v <= from.v:
+		return usageError{"--to must be greater than --from"}
+	case loc.given():
+		rep.Mode = "data"
+		return verifyData(ctx, loc, *verifierKey, *stateFile, anchors, policy, out, errOut, rep)
+	case *exportFile != "":
+		rep.Mode = "export"
+		f, err := os.Open(*exportFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		report := rep
+		rep, err := evidence.Verify(f, *verifierKey)
+		if rep.SelfKeyed {
+			warnTOFU(errOut, rep.Key)
+			fmt.Fprintln(errOut, "warning: with the export's own key, verification shows only that the export is consistent with itself")
+		}
+		if errors.Is(err, evidence.ErrBadKey) {
+			return usageError{fmt.Sprintf("verifier key: %v", errors.Unwrap(err))}
+		}
+		if err != nil {
+			return err
+		}
+		report.Origin, report.TreeSize, report.RootHash, report.VerifierKey = rep.Head.Origin, rep.Head.Size, fmt.Sprintf("%x", rep.Head.Root), rep.Key
+		report.Events, report.ContentChecked = rep.Events, rep.ContentChecked
+		if rep.Events > 0 {
+			report.From, report.To = rep.First, rep.Last+1
+		}
+		fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
+		if rep.Events > 0 {
+			fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
+		}
+		fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
+		return nil
+	}
+	rep.Mode = "online"
+	c, err := conn.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile, anchors: anchors, policy: policy}, out, errOut, rep)
+}
+
 // verifyData verifies a stopped server's storage.
-func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, anchors *anchorFlags, policy *commitment.WitnessPolicy, out, errOut io.Writer) error {
+func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, anchors *anchorFlags, policy *commitment.WitnessPolicy, out, errOut io.Writer, report *verifyReport) error {
 	storeURL, dir, err := loc.storeURL()
 	if err != nil {
 		return err
@@ -167,11 +247,21 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 		}
 		trusted = append(trusted, h)
 	}
-	var opts []store.VerifyOption
+	p := startProgress(errOut, "verify", "events", 0)
+	defer p.Stop()
+	var shown uint64
+	opts := []store.VerifyOption{store.VerifyProgress(func(done, total uint64) {
+		p.SetTotal(total)
+		p.Add(done - shown)
+		shown = done
+	})}
 	for _, h := range trusted {
 		opts = append(opts, store.TrustCheckpoint(h))
 	}
 	rep, err := store.VerifyStorage(ctx, storeURL, key, opts...)
+	p.Stop()
+	report.VerifierKey, report.TreeSize, report.From, report.To = key, rep.TreeSize, rep.From, rep.To
+	report.Checkpoints, report.Postings, report.Erased = rep.Checkpoints, rep.Postings, rep.Erased
 	switch {
 	case errors.Is(err, store.ErrInvalidArgument):
 		return usageError{fmt.Sprintf("--verifier-key, --checkpoint: %v", err)}
@@ -179,6 +269,10 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 		return err
 	}
 	if rep.Problem != nil {
+		if !rep.Problem.Tree {
+			i := rep.Problem.Index
+			report.ProblemIndex = &i
+		}
 		if rep.Problem.Tree {
 			return fmt.Errorf("the data does not verify: %s", rep.Problem.Reason)
 		}
@@ -192,8 +286,11 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 	}
 	for _, h := range trusted {
 		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
+		report.ConsistentWith = append(report.ConsistentWith, consistency{Source: "trusted checkpoint", TreeSize: h.Size, RootHash: fmt.Sprintf("%x", h.Root)})
 	}
+	report.Events, report.ContentChecked = int(rep.To-rep.From), int(rep.To-rep.From)-rep.Erased
 	if from, to := rep.UnsignedTail(); from < to {
+		report.UnsignedTail = []uint64{from, to}
 		fmt.Fprintf(out, "data verified up to event %d, the newest signed checkpoint; events [%d, %d) are an unsigned tail: their bytes agree with the stored tree, but no signature covers them\n", from, from, to)
 		return nil
 	}
@@ -211,7 +308,7 @@ type onlineOptions struct {
 }
 
 // verifyOnline is verify against a running server.
-func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, errOut io.Writer) error {
+func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, errOut io.Writer, report *verifyReport) error {
 	var st *verifyState
 	if o.state != "" {
 		var err error
@@ -249,6 +346,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		}
 		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified, cosigned by %s (quorum %d of %d)\n",
 			head.Origin, count(head.Size, "event"), head.Root, strings.Join(names, ", "), o.policy.Quorum, len(o.policy.Witnesses))
+		report.CosignedBy = names
 	} else {
 		if cp, err = c.Checkpoint(ctx); err != nil {
 			return err
@@ -258,6 +356,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		}
 		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
 	}
+	report.Origin, report.TreeSize, report.RootHash, report.VerifierKey = head.Origin, head.Size, fmt.Sprintf("%x", head.Root), v.Key()
 	trusted, err := o.anchors.trusted(v.Key(), o.policy)
 	if err != nil {
 		return err
@@ -273,6 +372,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			return fmt.Errorf("the log is not consistent with the trusted checkpoint %s (%d events, root %x): %w", o.anchors.checkpoints[i], t.Size, t.Root, err)
 		}
 		fmt.Fprintf(out, "consistent with the trusted checkpoint of %s in %s\n", count(t.Size, "event"), o.anchors.checkpoints[i])
+		report.ConsistentWith = append(report.ConsistentWith, consistency{Source: o.anchors.checkpoints[i], TreeSize: t.Size, RootHash: fmt.Sprintf("%x", t.Root)})
 	}
 
 	if st != nil {
@@ -290,6 +390,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			return fmt.Errorf("the log is not consistent with the checkpoint in --state %s (%d events, root %x): %w", o.state, old.Size, old.Root, err)
 		}
 		fmt.Fprintf(out, "consistent with the checkpoint of %s in %s\n", count(old.Size, "event"), o.state)
+		report.ConsistentWith = append(report.ConsistentWith, consistency{Source: o.state, TreeSize: old.Size, RootHash: fmt.Sprintf("%x", old.Root)})
 	}
 
 	to := head.Size
@@ -300,8 +401,15 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			to = o.to.v
 		}
 	}
-	rep, err := verifyRange(ctx, c, v, cp, head, o.from, to)
+	report.From, report.To = o.from, to
+	p := startProgress(errOut, "verify", "events", to-min(o.from, to))
+	rep, err := verifyRange(ctx, c, v, cp, head, o.from, to, p)
+	p.Stop()
+	report.Events, report.ContentChecked, report.Withheld = rep.events, rep.content, rep.withheld
 	if err != nil {
+		if i, ok := problemIndex(err); ok {
+			report.ProblemIndex = &i
+		}
 		return err
 	}
 	if err := proveErasures(ctx, c, v, cp, head, to, &rep.erasures); err != nil {
@@ -331,6 +439,7 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			return err
 		}
 		fmt.Fprintf(out, "state %s now holds the checkpoint of %s\n", o.state, count(head.Size, "event"))
+		report.State = o.state
 	}
 	return nil
 }
@@ -354,7 +463,7 @@ type rangeReport struct {
 // the checkpoint, with its inclusion proof. An entry the caller's view may
 // not show comes as a withheld leaf (index and leaf hash), whose inclusion
 // is proved too; an index the server sends nothing for is a failure.
-func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (rangeReport, error) {
+func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64, p *progress) (rangeReport, error) {
 	var rep rangeReport
 	if from >= to {
 		return rep, nil
@@ -373,6 +482,7 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 			return fmt.Errorf("event %d does not verify: %w", index, err)
 		}
 		next++
+		p.Add(1)
 		return nil
 	}
 	var withheldErr error
@@ -415,6 +525,17 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
 	return rep, nil
+}
+
+// problemIndex finds the log index an error of verifyRange names: "event
+// N does not verify: ...".
+func problemIndex(err error) (uint64, bool) {
+	var i uint64
+	if !strings.Contains(err.Error(), " does not verify") {
+		return 0, false
+	}
+	_, serr := fmt.Sscanf(err.Error(), "event %d ", &i)
+	return i, serr == nil
 }
 
 // proveErasures demands that every erased entry seen is named by a later
