@@ -374,7 +374,7 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 		}
 	}
 
-	rounds, perRound := 1, 1500
+	rounds, perRound := 1, 600
 	if *multiLong {
 		rounds, perRound = 5, 20000
 	}
