@@ -46,6 +46,10 @@ var builtins = []detector{
 	{name: "email", find: findEmails, needs: trAt},
 	{name: "ip", find: findIPs, needs: trDottedDigits | trSep},
 	{name: "phone", find: findPhones, needs: trDigits},
+	{name: "passport", find: findPassports, needs: trDigit},
+	{name: "dob", find: findDOBs, needs: trDigit},
+	{name: "address", find: findAddresses, needs: trDigit},
+	{name: "name", find: findNames, needs: trCapital},
 	{name: "high_entropy", find: findHighEntropy, needs: trRun},
 }
 

@@ -13,7 +13,68 @@ const (
 	keyPassword           // the value is a password
 	keyPhone              // the value is a phone number
 	keyNationalID         // the value is a national id number
+	keyName               // the value is a person's name (a field that holds nothing else)
+	keyNameMaybe          // the value may be a person's name: "name", which names products too
+	keyAddress            // the value is a street address
+	keyDOB                // the value is a date of birth
+	keyPassport           // the value is a passport number
+	keyCard               // the value is a payment card number
+	keyIBAN               // the value is a bank account number
+	keyEmail              // the value is an email address
+	numKeyKinds
 )
+
+// namedKeys are key names, normalized as classifyKey does, whose kind is
+// known by the whole name, in the languages of the gazetteer's locales.
+var namedKeys = func() map[string]keyKind {
+	m := map[string]keyKind{}
+	add := func(k keyKind, names ...string) {
+		for _, n := range names {
+			m[n] = k
+		}
+	}
+	add(keyName, "fullname", "firstname", "lastname", "givenname", "familyname", "surname", "middlename", "forename", "customername",
+		"clientname", "contactname", "holdername", "cardholder", "cardholdername", "accountholder", "accountholdername", "holder",
+		"recipient", "recipientname", "passenger", "passengername", "patientname", "displayname", "signer", "signatory", "beneficiary",
+		"beneficiaryname", "payee", "payeename", "sendername", "travellername", "travelername", "guestname", "employeename",
+		"applicantname", "ownername", "legalname", "contactperson", "nom", "prenom", "prénom", "nomcomplet", "nombre", "nombrecompleto",
+		"apellido", "apellidos", "nome", "cognome", "nomecompleto", "naam", "achternaam", "voornaam", "volledigenaam", "nazwisko", "imie",
+		"imię", "namn", "fornamn", "förnamn", "efternamn", "navn", "fornavn", "efternavn", "isim", "ad", "soyad", "soyadı", "adsoyad",
+		"имя", "фамилия", "отчество", "фио", "姓名", "氏名", "名前", "お名前", "이름", "성명", "고객명", "vorname", "nachname",
+		"kundenname", "patient", "contact")
+	add(keyNameMaybe, "name", "customer", "client", "author", "user", "owner", "person")
+	add(keyAddress, "address", "addr", "streetaddress", "shippingaddress", "billingaddress", "homeaddress", "deliveryaddress",
+		"mailingaddress", "postaladdress", "residentialaddress", "addressline", "addressline1", "addressline2", "address1", "address2",
+		"street", "streetline", "street1", "street2", "adresse", "anschrift", "lieferadresse", "direccion", "dirección", "domicilio",
+		"indirizzo", "endereco", "endereço", "morada", "adres", "adress", "adresa", "адрес", "住所", "地址", "주소", "strasse", "straße")
+	add(keyDOB, "dob", "dateofbirth", "birthdate", "birthday", "birthdt", "bday", "geburtsdatum", "geburtstag", "fechanacimiento",
+		"fechadenacimiento", "datanascita", "datadinascita", "datenaissance", "datedenaissance", "geboortedatum", "dataurodzenia",
+		"fodelsedatum", "födelsedatum", "fodselsdato", "fødselsdato", "dogumtarihi", "doğumtarihi", "датарождения", "生年月日", "出生日期",
+		"생년월일", "datanascimento", "datadenascimento")
+	add(keyPassport, "passport", "passportnumber", "passportno", "passportnum", "passportid", "passportnr", "reisepass",
+		"reisepassnummer", "passnummer", "passeport", "numeropasseport", "pasaporte", "numeropasaporte", "passaporto", "paspoort",
+		"paspoortnummer", "paszport", "pasaport", "passaporte", "паспорт", "护照", "护照号码", "パスポート番号", "여권번호")
+	add(keyNationalID, "ssn", "socialsecuritynumber", "socialsecurityno", "nino", "nationalinsurancenumber", "nationalinsuranceno",
+		"nationalid", "nationalidnumber", "nationalidentifier", "taxid", "taxnumber", "tin", "cpf", "pesel", "bsn", "burgerservicenummer",
+		"personnummer", "personalnumber", "codicefiscale", "nir", "numerosecuritesociale", "dni", "nie", "nif", "cpr", "cprnummer",
+		"tckn", "tckimlikno", "tcno", "kimlikno", "inn", "snils", "aadhaar", "aadhar", "sin", "idnumber", "personalid", "personalidnumber",
+		"steuerid", "steueridentifikationsnummer", "hetu", "fodselsnummer", "fødselsnummer", "curp", "rut", "cnp", "ahv", "avs",
+		"identitynumber", "identificationnumber", "idcard", "idcardnumber", "身份证", "身份证号", "주민등록번호", "инн", "снилс")
+	add(keyPhone, "phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobilephone", "tel", "telephone", "cell", "cellphone",
+		"cellnumber", "fax", "msisdn", "whatsapp", "contactnumber", "contactphone", "homephone", "workphone", "telefon", "telefonnummer",
+		"handy", "telefono", "teléfono", "movil", "móvil", "celular", "cellulare", "telefone", "telefoon", "mobiel", "téléphone",
+		"portable", "telefonu", "телефон", "電話番号", "电话", "手机", "전화번호", "휴대폰", "sms", "to", "from")
+	add(keyCard, "card", "cardnumber", "cardno", "cardnum", "creditcard", "creditcardnumber", "ccnumber", "cc", "ccnum", "pan",
+		"debitcard", "kartennummer", "numerocarte", "numerotarjeta", "numerocarta")
+	add(keyIBAN, "iban", "ibannumber", "bankaccount", "bankaccountnumber", "accountnumber", "rib", "kontonummer", "rekeningnummer")
+	add(keyEmail, "email", "emailaddress", "mail", "mailaddress", "emailadresse", "correo", "courriel", "posta")
+	add(keyPassword, "pass", "pin", "pincode", "passcode", "passwort", "kennwort", "motdepasse", "contraseña", "contrasena", "senha",
+		"wachtwoord", "hasło", "haslo", "lösenord", "losenord", "adgangskode", "şifre", "sifre", "parola", "пароль", "パスワード", "密码",
+		"비밀번호", "smtppass", "dbpass", "mysqlpass")
+	add(keyAPIKey, "sessionid", "session", "sid", "jsessionid", "phpsessid", "connectsid", "sessid", "sessionkey", "sessiontoken",
+		"authcookie", "laravelsession", "auth", "remembertoken", "rememberme", "xsrftoken")
+	return m
+}()
 
 // maxKeyName is the longest key name classified; longer names are not
 // config keys.
@@ -37,6 +98,9 @@ const maxKeyName = 64
 func classifyKey(name string) keyKind {
 	if len(name) > maxKeyName {
 		return keyOther
+	}
+	if k := namedKind(name); k != keyOther {
+		return k
 	}
 	// The last three letters pick the few names to compare; most keys of
 	// JSON arguments match no case and are never normalized.
@@ -168,4 +232,42 @@ func isSecretValue(v string, min int) bool {
 		}
 	}
 	return !same && !constant
+}
+
+// namedKind returns the kind of a key known by its whole name (see
+// namedKeys), after dropping separators and case.
+func namedKind(name string) keyKind {
+	var buf [maxKeyName * 2]byte
+	n := 0
+	ascii := true
+	for i := 0; i < len(name) && n < len(buf); i++ {
+		c := name[i]
+		if c == '_' || c == '-' || c == '.' || c == ' ' {
+			continue
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+		buf[n] = lower(c)
+		n++
+	}
+	if n == 0 {
+		return keyOther
+	}
+	norm := string(buf[:n])
+	if !ascii {
+		norm = strings.ToLower(norm)
+	}
+	if k, ok := namedKeys[norm]; ok {
+		return k
+	}
+	// "db_pass", "SMTP_PASS", "dbPass": a password, unlike "bypass".
+	if len(name) > 4 {
+		tail := name[len(name)-4:]
+		sep := name[len(name)-5]
+		if strings.EqualFold(tail, "pass") && (sep == '_' || sep == '-' || sep == '.' || tail == "Pass" && isLower(sep)) {
+			return keyPassword
+		}
+	}
+	return keyOther
 }

@@ -18,7 +18,7 @@ type Redactor struct {
 	detectors []detector
 	// keyed says which kinds of JSON member names mask their values,
 	// following the detectors that own them.
-	keyed [keyNationalID + 1]bool
+	keyed [numKeyKinds]bool
 	// plans says what to do with each field of each message of the event
 	// model.
 	plans map[protoreflect.MessageDescriptor]*messagePlan
@@ -52,6 +52,20 @@ func New(p Policy) (*Redactor, error) {
 			r.keyed[keyPhone] = true
 		case "national_id":
 			r.keyed[keyNationalID] = true
+		case "name":
+			r.keyed[keyName], r.keyed[keyNameMaybe] = true, true
+		case "address":
+			r.keyed[keyAddress] = true
+		case "dob":
+			r.keyed[keyDOB] = true
+		case "passport":
+			r.keyed[keyPassport] = true
+		case "card":
+			r.keyed[keyCard] = true
+		case "iban":
+			r.keyed[keyIBAN] = true
+		case "email":
+			r.keyed[keyEmail] = true
 		}
 	}
 	names := map[string]bool{}

@@ -35,6 +35,9 @@ type input struct {
 
 	sepPos   []int
 	sepsDone bool
+
+	wordList  []word
+	wordsDone bool
 }
 
 // seps returns the positions of every ":" and "=" in the text, in order:
@@ -132,7 +135,7 @@ var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
 // reset prepares the scanner for the text s, keeping its buffers.
 func (sc *scanner) reset(s string) {
-	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0], sepPos: sc.in.sepPos[:0]}
+	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0], sepPos: sc.in.sepPos[:0], wordList: sc.in.wordList[:0]}
 	sc.matches = sc.matches[:0]
 }
 
@@ -145,7 +148,7 @@ const maxPooled = 1024
 func (sc *scanner) release() {
 	clear(sc.matches)
 	sc.reset("")
-	if cap(sc.matches) > maxPooled || cap(sc.in.digitRuns) > maxPooled || cap(sc.in.keyRuns) > maxPooled || cap(sc.in.sepPos) > maxPooled {
+	if cap(sc.matches) > maxPooled || cap(sc.in.digitRuns) > maxPooled || cap(sc.in.keyRuns) > maxPooled || cap(sc.in.sepPos) > maxPooled || cap(sc.in.wordList) > 4*maxPooled {
 		return
 	}
 	scanners.Put(sc)
@@ -283,7 +286,7 @@ const maxTriaged = 256
 
 // trigger is a set of kinds of bytes that detectors need in a text before
 // they can match anything in it.
-type trigger uint8
+type trigger uint16
 
 const (
 	trAt           trigger = 1 << iota // an "@": email
@@ -293,23 +296,30 @@ const (
 	trDigits                           // six digits or more: cards, phones, IBANs, ids
 	trDottedDigits                     // four digits or more and a ".": IPv4
 	trRun                              // 20 key characters in a row: API keys, tokens
+	trCapital                          // an upper-case letter or a non-ASCII byte: names
+	trDigit                            // a digit: addresses, dates, passports
 	trAll          trigger = 1<<iota - 1
 )
 
 // Per-byte classes for triggersOf: the triggers a byte is by itself (trAt,
-// trSep, trJ), in the low bits, and what it counts towards, in the high
-// bits.
+// trSep, trJ, trCapital), and what it counts towards, in the high bits.
 const (
-	tbDigit  = 1 << 5 // counts towards trDigits and trDottedDigits
-	tbDot    = 1 << 6 // a "."
-	tbRun    = 1 << 7 // a key character, counts towards trRun
-	tbByself = tbDigit - 1
+	tbDigit  = 1 << 13 // counts towards trDigits and trDottedDigits
+	tbDot    = 1 << 14 // a "."
+	tbRun    = 1 << 15 // a key character, counts towards trRun
+	tbByself = uint16(trAt | trSep | trJ | trCapital)
 )
 
-var triage = func() (t [256]uint8) {
-	t['@'] = uint8(trAt)
-	t[':'], t['='] = uint8(trSep), uint8(trSep)
-	t['J'] = uint8(trJ)
+var triage = func() (t [256]uint16) {
+	t['@'] = uint16(trAt)
+	t[':'], t['='] = uint16(trSep), uint16(trSep)
+	t['J'] = uint16(trJ)
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] |= uint16(trCapital)
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] |= uint16(trCapital)
+	}
 	for c := 0; c < 256; c++ {
 		if isKeyChar(byte(c)) || c == '+' || c == '/' {
 			t[c] |= tbRun
@@ -326,7 +336,7 @@ var triage = func() (t [256]uint8) {
 // strings, such as most values of JSON tool arguments, hold few or none, and
 // this costs less than starting a dozen searches that find nothing.
 func triggersOf(s string) trigger {
-	var all uint8
+	var all uint16
 	digits, run, longest := 0, 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -336,7 +346,7 @@ func triggersOf(s string) trigger {
 			digits++
 		}
 		if (c == 'B' || c == 'b') && (hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN")) {
-			all |= uint8(trB)
+			all |= uint16(trB)
 		}
 		if t&tbRun != 0 {
 			run++
@@ -348,6 +358,9 @@ func triggersOf(s string) trigger {
 	have := trigger(all & tbByself)
 	if digits >= 6 {
 		have |= trDigits
+	}
+	if digits > 0 {
+		have |= trDigit
 	}
 	if digits >= 4 && all&tbDot != 0 {
 		have |= trDottedDigits
