@@ -128,9 +128,18 @@ func providerKey(tok string) (int, bool) {
 
 // findAssignments appends to dst the values assigned to keys of the given
 // kind in s: after "=" or ":", with the key name just before (quoted or not)
-// and the value just after (quoted or not). Values shorter than min or that
+// and the value just after (quoted or not, or alone on the next line when
+// nothing follows the separator on its own). Values shorter than min or that
 // are placeholders are left alone.
 func findAssignments(in *input, kind keyKind, min int, mask string, dst []match) []match {
+	return findKeyed(in, kind, func(v string) (string, bool) {
+		return mask, isSecretValue(v, min)
+	}, dst)
+}
+
+// findKeyed appends to dst the values assigned to keys of the given kind
+// that valid accepts, with the mask valid returns.
+func findKeyed(in *input, kind keyKind, valid func(v string) (string, bool), dst []match) []match {
 	s := in.s
 	next := 0
 	for _, i := range in.seps() {
@@ -143,8 +152,10 @@ func findAssignments(in *input, kind keyKind, min int, mask string, dst []match)
 		}
 		query := before(s, at) == '?' || before(s, at) == '&'
 		start, end, ok := assignedValue(s, i+1, s[i], query)
-		if ok && isSecretValue(s[start:end], min) {
-			dst = append(dst, match{start: start, end: end, mask: mask})
+		if ok {
+			if mask, yes := valid(s[start:end]); yes {
+				dst = append(dst, match{start: start, end: end, mask: mask})
+			}
 		}
 		if ok || start < 0 {
 			// A value found, or one rejected for where it ends: every
@@ -169,8 +180,11 @@ func assignedName(s string, i int) (string, int) {
 		j--
 	}
 	end := j
-	for j > 0 && end-j < maxKeyName && (isAlnum(s[j-1]) || s[j-1] == '_' || s[j-1] == '-' || s[j-1] == '.') {
+	for j > 0 && end-j < maxKeyName && (isAlnum(s[j-1]) || s[j-1] == '_' || s[j-1] == '-' || s[j-1] == '.' || s[j-1] >= 0x80) {
 		j--
+	}
+	for j < end && s[j] >= 0x80 && s[j] < 0xC0 { // not in the middle of a character
+		j++
 	}
 	if c := before(s, j); c == '$' || c == '{' && before(s, j-1) == '$' {
 		return "", j // a shell expansion, "${API_KEY:-default}", not an assignment
@@ -206,6 +220,25 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 			return 0, 0, false
 		}
 		return start, end, end > start
+	}
+	// Nothing after the separator on its line: the value is alone on the
+	// next line ("password=\n  hunter2").
+	if c := at(s, i); i < len(s) && (c == '\n' || c == '\r' && at(s, i+1) == '\n') {
+		k := i + 1
+		if c == '\r' {
+			k++
+		}
+		for k < len(s) && (s[k] == ' ' || s[k] == '\t') && k-i < 16 {
+			k++
+		}
+		e := k
+		for e < len(s) && !isSpace(s[e]) {
+			e++
+		}
+		if e > k && (e == len(s) || s[e] == '\n' || s[e] == '\r') {
+			return k, e, true
+		}
+		return -1, i, false
 	}
 	start = i
 	end = start

@@ -163,7 +163,7 @@ func findDOBs(in *input, dst []match) []match {
 func skipSeparators(s string, i int) int {
 	for i < len(s) {
 		switch {
-		case s[i] == ' ' || s[i] == ':' || s[i] == '=' || s[i] == '\t':
+		case s[i] == ' ' || s[i] == ':' || s[i] == '=' || s[i] == '\t' || s[i] == '(':
 			i++
 		case strings.HasPrefix(s[i:], "："):
 			i += len("：")

@@ -40,7 +40,7 @@ var builtins = []detector{
 	{name: "jwt", find: findJWTs, needs: trJ},
 	{name: "password", find: findPasswords, needs: trSep},
 	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
-	{name: "national_id", find: findNationalIDs, needs: trDigits},
+	{name: "national_id", find: func(in *input, dst []match) []match { return findContextIDs(in, findNationalIDs(in, dst)) }, needs: trDigits},
 	{name: "card", find: findCards, needs: trDigits},
 	{name: "iban", find: findIBANs, needs: trDigits},
 	{name: "email", find: findEmails, needs: trAt},

@@ -59,7 +59,8 @@ var namedKeys = func() map[string]keyKind {
 		"personnummer", "personalnumber", "codicefiscale", "nir", "numerosecuritesociale", "dni", "nie", "nif", "cpr", "cprnummer",
 		"tckn", "tckimlikno", "tcno", "kimlikno", "inn", "snils", "aadhaar", "aadhar", "sin", "idnumber", "personalid", "personalidnumber",
 		"steuerid", "steueridentifikationsnummer", "hetu", "fodselsnummer", "fødselsnummer", "curp", "rut", "cnp", "ahv", "avs",
-		"identitynumber", "identificationnumber", "idcard", "idcardnumber", "身份证", "身份证号", "주민등록번호", "инн", "снилс")
+		"identitynumber", "identificationnumber", "idcard", "idcardnumber", "ninumber", "tckimlik", "nss", "numerosecu",
+		"securitesociale", "sécuritésociale", "cf", "身份证", "身份证号", "주민등록번호", "инн", "снилс")
 	add(keyPhone, "phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobilephone", "tel", "telephone", "cell", "cellphone",
 		"cellnumber", "fax", "msisdn", "whatsapp", "contactnumber", "contactphone", "homephone", "workphone", "telefon", "telefonnummer",
 		"handy", "telefono", "teléfono", "movil", "móvil", "celular", "cellulare", "telefone", "telefoon", "mobiel", "téléphone",
@@ -260,6 +261,13 @@ func namedKind(name string) keyKind {
 	}
 	if k, ok := namedKeys[norm]; ok {
 		return k
+	}
+	// A national id's name among the parts: "customer_ssn", "tc_kimlik",
+	// "n°_ss".
+	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
+		if strongIDWords[part] || part == "ss" || part == "nss" || part == "n°ss" {
+			return keyNationalID
+		}
 	}
 	// "db_pass", "SMTP_PASS", "dbPass": a password, unlike "bypass".
 	if len(name) > 4 {

@@ -87,7 +87,7 @@ var contextWords = map[wordFlags][]string{
 		"паспорта", "travel",
 	},
 	wCtxNationalID: {
-		"ssn", "ssn#", "ss#", "social", "soc", "nino", "ni", "insurance", "national", "pesel", "cpf", "bsn", "burgerservicenummer",
+		"ssn", "ssn#", "ss#", "ss", "social", "soc", "nino", "ni", "insurance", "national", "pesel", "cpf", "bsn", "burgerservicenummer",
 		"personnummer", "personnr", "codice", "fiscale", "cf", "nir", "sécurité", "securite", "dni", "nie", "nif", "cpr", "cpr-nummer",
 		"kimlik", "tc", "t.c", "инн", "снилс", "steuer-id", "steueridentifikationsnummer", "steuernummer", "tax", "tin", "aadhaar", "aadhar",
 		"pan", "sin", "tfn", "hetu", "henkilötunnus", "fødselsnummer", "rut", "curp", "rfc", "ahv", "avs", "cnp", "egn", "oib", "emšo", "id",
