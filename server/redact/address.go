@@ -71,13 +71,33 @@ func streetEnding(lx *lexicon, w string) bool {
 	if len(w) < 6 {
 		return false
 	}
-	lw := strings.ToLower(w)
-	for _, e := range lx.endings {
-		if len(lw) >= len(e)+3 && strings.HasSuffix(lw, e) {
+	for _, e := range lx.endingsByTail[tailKey(w)] {
+		if len(w) >= len(e)+3 && hasSuffixFold(w, e) {
 			return true
 		}
 	}
 	return false
+}
+
+// tailKey is the last two bytes of a word, ASCII lower-cased: the index of
+// the street endings.
+func tailKey(w string) uint16 {
+	return uint16(lower(w[len(w)-2]))<<8 | uint16(lower(w[len(w)-1]))
+}
+
+// hasSuffixFold reports whether w ends with the lower-case suffix e,
+// ignoring the ASCII case of w.
+func hasSuffixFold(w, e string) bool {
+	if len(w) < len(e) {
+		return false
+	}
+	off := len(w) - len(e)
+	for i := 0; i < len(e); i++ {
+		if lower(w[off+i]) != e[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // houseNumber returns the end of a house number at s[i]: 1 to 5 digits,
@@ -133,7 +153,7 @@ func streetAround(s string, ws []word, i int) (int, int, bool) {
 	// Number first, name words, then the type: "743 Rachel Burgs".
 	if w.capital || w.upper {
 		j := i
-		for j > 0 && i-j < 4 && s[ws[j-1].end:ws[j].start] == " " && (ws[j-1].capital || nameParticles[strings.ToLower(s[ws[j-1].start:ws[j-1].end])] && j-1 > 0) {
+		for j > 0 && i-j < 4 && s[ws[j-1].end:ws[j].start] == " " && (ws[j-1].capital || isFold(nameParticles, s[ws[j-1].start:ws[j-1].end]) && j-1 > 0) {
 			j--
 		}
 		if j < i || w.flags&wStreet != 0 && j == i && false {
@@ -165,7 +185,7 @@ func streetAround(s string, ws []word, i int) (int, int, bool) {
 			break
 		}
 		t := s[ws[j].start:ws[j].end]
-		if !ws[j].capital && !nameParticles[strings.ToLower(t)] && !ws[j].upper {
+		if !ws[j].capital && !isFold(nameParticles, t) && !ws[j].upper {
 			break
 		}
 		nameEnd = ws[j].end
@@ -267,7 +287,7 @@ func addressPart(p string) bool {
 	}
 	for _, f := range fields {
 		r, _ := utf8.DecodeRuneInString(f)
-		if !unicode.IsUpper(r) && !nameParticles[strings.ToLower(f)] {
+		if !unicode.IsUpper(r) && !isFold(nameParticles, f) {
 			return false
 		}
 		for _, c := range f {
@@ -306,13 +326,18 @@ func looksLikePostcodePart(p string) bool {
 		}
 		if d == 0 {
 			r, _ := utf8.DecodeRuneInString(f)
-			if !unicode.IsUpper(r) && !nameParticles[strings.ToLower(f)] && f != "-" {
+			if !unicode.IsUpper(r) && !isFold(nameParticles, f) && f != "-" {
 				return false
 			}
 		}
 	}
 	return true
 }
+
+// addressSkip are the words that may complete an address context: "ship
+// to", "I live at", "my address is".
+var addressSkip = map[string]bool{"to": true, "at": true, "is": true, "address": true, "my": true, "in": true, "on": true, "de": true,
+	"ist": true, "est": true, "es": true, "é": true, "è": true, "adres": true, "adresse": true, "the": true, "following": true, "au": true}
 
 // contextAddress takes the address after a context word: "Address: ...",
 // "Ship to: ...", "I live at ...", "Anschrift: ...". The address is the rest
@@ -329,9 +354,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 		if !onlySpace(g, 2) {
 			break
 		}
-		t := strings.ToLower(s[ws[j].start:ws[j].end])
-		if t != "to" && t != "at" && t != "is" && t != "address" && t != "my" && t != "in" && t != "on" && t != "de" && t != "ist" &&
-			t != "est" && t != "es" && t != "é" && t != "è" && t != "adres" && t != "adresse" && t != "the" && t != "following" {
+		if !isFold(addressSkip, s[ws[j].start:ws[j].end]) {
 			break
 		}
 		k = ws[j].end

@@ -245,7 +245,19 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(query && s[end] == '&') {
 		end++
 	}
-	if end == start || at(s, end) == '(' { // a call: api_key=os.getenv("KEY")
+	for at(s, end) == '(' && end > start {
+		// A call, "api_key=os.getenv("KEY")", has its closing parenthesis
+		// before the next space; a password may hold a "(" too.
+		k := end + 1
+		for k < len(s) && !isSpace(s[k]) && s[k] != ')' {
+			k++
+		}
+		if at(s, k) == ')' {
+			return -1, end, false
+		}
+		end = k
+	}
+	if end == start {
 		return -1, end, false
 	}
 	if sep == ':' {

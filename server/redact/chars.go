@@ -1,5 +1,7 @@
 package redact
 
+import "strings"
+
 // Byte classes shared by the detectors. A table lookup is the cheapest way to
 // ask several questions of one byte, and the scanners ask them of every byte
 // they look at.
@@ -156,4 +158,34 @@ func precededByWord(s string, i, window int, ws ...string) bool {
 		}
 	}
 	return false
+}
+
+// inFold reports whether the lower case of w is a key of m, without
+// allocating for ASCII words.
+func inFold[V any](m map[string]V, w string) (V, bool) {
+	var buf [64]byte
+	if len(w) <= len(buf) {
+		ascii := true
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			buf[i] = lower(c)
+		}
+		if ascii {
+			v, ok := m[string(buf[:len(w)])]
+			return v, ok
+		}
+	}
+	v, ok := m[strings.ToLower(w)]
+	return v, ok
+}
+
+// isFold reports whether the lower case of w is a key of m whose value is
+// true.
+func isFold(m map[string]bool, w string) bool {
+	v, _ := inFold(m, w)
+	return v
 }

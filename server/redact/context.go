@@ -31,8 +31,7 @@ func afterContext(s string, ws []word, i int, also wordFlags, skip map[string]bo
 		if !contextGap(g) {
 			break
 		}
-		t := strings.ToLower(s[ws[j].start:ws[j].end])
-		if ws[j].flags&also == 0 && !skip[t] {
+		if ws[j].flags&also == 0 && !isFold(skip, s[ws[j].start:ws[j].end]) {
 			break
 		}
 		k = ws[j].end
@@ -271,7 +270,7 @@ func parseDate(s string, i int) (int, bool) {
 		_, size := utf8.DecodeRuneInString(s[w:])
 		w += size
 	}
-	m, ok := monthNumber[strings.ToLower(s[i:w])]
+	m, ok := inFold(monthNumber, s[i:w])
 	if !ok {
 		return 0, false
 	}
@@ -316,7 +315,7 @@ func textMonthDate(s string, i, day int, _ bool) (int, bool) {
 		_, size := utf8.DecodeRuneInString(s[w:])
 		w += size
 	}
-	m, ok := monthNumber[strings.ToLower(s[i:w])]
+	m, ok := inFold(monthNumber, s[i:w])
 	if !ok {
 		return 0, false
 	}

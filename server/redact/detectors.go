@@ -38,7 +38,7 @@ var builtins = []detector{
 	{name: "private_key", find: findPrivateKeys, needs: trB},
 	{name: "bearer", find: findBearerTokens, needs: trB},
 	{name: "jwt", find: findJWTs, needs: trJ},
-	{name: "password", find: findPasswords, needs: trSep},
+	{name: "password", find: findPasswords, needs: trAll},
 	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
 	{name: "national_id", find: func(in *input, dst []match) []match { return findContextIDs(in, findNationalIDs(in, dst)) }, needs: trDigits},
 	{name: "card", find: findCards, needs: trDigits},

@@ -496,7 +496,7 @@ func isNameValue(v string, certain bool) bool {
 		case w.cjk:
 			return false
 		case w.capital || w.upper && w.end-w.start <= 3 || w.flags&wHonorific != 0:
-		case nameParticles[strings.ToLower(t)] && k > 0:
+		case isFold(nameParticles, t) && k > 0:
 		default:
 			return false
 		}

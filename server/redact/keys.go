@@ -210,11 +210,7 @@ var placeholders = []string{
 // one repeated character ("********", "xxxxxxxx"), or an upper-case constant
 // name such as "YOUR_API_KEY".
 func isSecretValue(v string, min int) bool {
-	if len(v) < min {
-		return false
-	}
-	switch v[0] {
-	case '$', '<', '{', '%', '[', '*':
+	if len(v) < min || isTemplate(v) {
 		return false
 	}
 	for _, p := range placeholders {
@@ -264,10 +260,15 @@ func namedKind(name string) keyKind {
 	}
 	// A national id's name among the parts: "customer_ssn", "tc_kimlik",
 	// "n°_ss".
-	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '-' || r == '.' || r == ' ' }) {
-		if strongIDWords[part] || part == "ss" || part == "nss" || part == "n°ss" {
+	for a := 0; a < len(name); {
+		b := a
+		for b < len(name) && name[b] != '_' && name[b] != '-' && name[b] != '.' && name[b] != ' ' {
+			b++
+		}
+		if part := name[a:b]; b > a && (isFold(strongIDWords, part) || strings.EqualFold(part, "nss") || part == "n°ss") {
 			return keyNationalID
 		}
+		a = b + 1
 	}
 	// "db_pass", "SMTP_PASS", "dbPass": a password, unlike "bypass".
 	if len(name) > 4 {
@@ -278,4 +279,38 @@ func namedKind(name string) keyKind {
 		}
 	}
 	return keyOther
+}
+
+// isTemplate reports whether v stands for a value rather than being one: a
+// mask ("[API_KEY]"), a variable or template reference ("$TOKEN",
+// "${API_KEY}", "$(cat key)", "{{ secret }}", "{token}", "<token>",
+// "%s", "%(password)s", "%API_KEY%").
+func isTemplate(v string) bool {
+	switch v[0] {
+	case '[':
+		return true
+	case '<':
+		return v[len(v)-1] == '>'
+	case '{':
+		return v[len(v)-1] == '}'
+	case '$':
+		if len(v) > 1 && (v[1] == '{' || v[1] == '(') {
+			return true
+		}
+		for i := 1; i < len(v); i++ {
+			if !isAlnum(v[i]) && v[i] != '_' {
+				return false
+			}
+		}
+		return true
+	case '%':
+		if len(v) <= 3 || v[len(v)-1] == '%' {
+			return true
+		}
+		if v[1] == '(' {
+			c := strings.IndexByte(v, ')')
+			return c > 2 && c == len(v)-2
+		}
+	}
+	return false
 }

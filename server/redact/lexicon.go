@@ -158,8 +158,10 @@ var monthNumber = func() map[string]int {
 type lexicon struct {
 	words map[uint64]wordFlags
 	// endings are the street types written glued to a name
-	// ("Hauptstraße", "Stationsvägen"), longest first.
-	endings []string
+	// ("Hauptstraße", "Stationsvägen"), in lower case, longest first;
+	// endingsByTail indexes them by their last two bytes.
+	endings       []string
+	endingsByTail map[uint16][]string
 }
 
 var theLexicon = sync.OnceValue(buildLexicon)
@@ -236,6 +238,13 @@ func buildLexicon() *lexicon {
 		lx.endings = append(lx.endings, e)
 	}
 	slicesSortByLenDesc(lx.endings)
+	lx.endingsByTail = map[uint16][]string{}
+	for _, e := range lx.endings {
+		if len(e) >= 2 {
+			k := tailKey(e)
+			lx.endingsByTail[k] = append(lx.endingsByTail[k], e)
+		}
+	}
 	return lx
 }
 

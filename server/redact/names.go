@@ -120,7 +120,7 @@ func nameContext(s string, ws []word, i int) nameCtx {
 		if p.flags&wCtxNameWeak != 0 && hops == 0 {
 			best = max(best, ctxWeak)
 		}
-		if !connectors[strings.ToLower(s[p.start:p.end])] {
+		if !isFold(connectors, s[p.start:p.end]) {
 			break
 		}
 	}
@@ -180,7 +180,7 @@ func nameRun(s string, ws []word, i int, lower bool) (end, n int, ok bool) {
 			n++
 		case lower && w.flags&(wFirst|wLast|wMiddle) != 0 && w.flags&(wCommon|wNameStop) == 0:
 			n++
-		case nameParticles[strings.ToLower(text)] && j > i && j+1 < len(ws) && ws[j+1].capital:
+		case isFold(nameParticles, text) && j > i && j+1 < len(ws) && ws[j+1].capital:
 		default:
 			return trimRun(ws, i, j, n)
 		}
@@ -245,7 +245,7 @@ var placeWords = map[string]bool{
 	"services": true, "solutions": true, "technologies": true, "partners": true, "holdings": true, "bros": true, "brothers": true,
 }
 
-func isPlaceWord(w string) bool { return placeWords[strings.ToLower(w)] }
+func isPlaceWord(w string) bool { return isFold(placeWords, w) }
 
 // cjkKeywords announce a name in CJK text; cjkHonorifics follow one.
 var (

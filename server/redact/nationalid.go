@@ -153,6 +153,11 @@ var strongIDWords = map[string]bool{
 	"personalausweis": true, "ausweisnummer": true, "cf": true, "ss": true,
 }
 
+// idFollowers make a weak national-id context word a context: "social
+// security", "national insurance", "tax id".
+var idFollowers = map[string]bool{"security": true, "sec": true, "insurance": true, "number": true, "no": true, "id": true,
+	"fiscale": true, "kimlik": true, "sécurité": true, "identité": true, "ss": true, "card": true}
+
 // idSkip are the words that may complete a national-id context before the
 // value: "social security number", "NI number", "T.C. Kimlik No".
 var idSkip = map[string]bool{
@@ -174,14 +179,12 @@ func findContextIDs(in *input, dst []match) []match {
 	ws := in.words()
 	for i, w := range ws {
 		if w.flags&wCtxNationalID != 0 {
-			t := strings.ToLower(s[w.start:w.end])
-			if !strongIDWords[t] {
+			if !isFold(strongIDWords, s[w.start:w.end]) {
 				// A weak word needs another id word after it.
 				ok := false
 				for j := i + 1; j < len(ws) && j <= i+3 && contextGap(s[ws[j-1].end:ws[j].start]); j++ {
-					u := strings.ToLower(s[ws[j].start:ws[j].end])
-					if strongIDWords[u] || u == "security" || u == "sec" || u == "insurance" || u == "number" || u == "no" || u == "id" ||
-						u == "fiscale" || u == "kimlik" || u == "sécurité" || u == "identité" || u == "ss" || u == "card" {
+					u := s[ws[j].start:ws[j].end]
+					if isFold(strongIDWords, u) || isFold(idFollowers, u) {
 						ok = true
 						break
 					}

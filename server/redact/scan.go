@@ -307,7 +307,7 @@ const (
 	tbDigit  = 1 << 13 // counts towards trDigits and trDottedDigits
 	tbDot    = 1 << 14 // a "."
 	tbRun    = 1 << 15 // a key character, counts towards trRun
-	tbByself = uint16(trAt | trSep | trJ | trCapital)
+	tbByself = uint16(trAt | trSep | trJ | trB | trCapital)
 )
 
 var triage = func() (t [256]uint16) {
