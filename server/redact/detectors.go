@@ -43,7 +43,7 @@ var builtins = []detector{
 	{name: "national_id", find: func(in *input, dst []match) []match { return findContextIDs(in, findNationalIDs(in, dst)) }, needs: trDigits},
 	{name: "card", find: findCards, needs: trDigits},
 	{name: "iban", find: findIBANs, needs: trDigits},
-	{name: "email", find: findEmails, needs: trAt},
+	{name: "email", find: findEmails, needs: trAt | trCapital | trSep | trDot},
 	{name: "ip", find: findIPs, needs: trDottedDigits | trSep},
 	{name: "phone", find: findPhones, needs: trDigits},
 	{name: "passport", find: findPassports, needs: trDigit},

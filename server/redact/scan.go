@@ -171,18 +171,30 @@ func (r *Redactor) text(s string) string {
 	if r.needs == 0 {
 		return s // no detectors
 	}
+	// The detectors read the text with its full-width forms, unusual
+	// spaces, dashes and quotes folded to ASCII (see fold); what they find
+	// is mapped back to the original bytes.
+	f := fold(s)
 	have := trAll
-	if len(s) <= maxTriaged && !r.hasPatterns {
-		if have = triggersOf(s); have&r.needs == 0 || isISOTime(s) {
+	if len(f.s) <= maxTriaged && !r.hasPatterns {
+		if have = triggersOf(f.s); have&r.needs == 0 || isISOTime(f.s) {
 			return s
 		}
 	}
 	sc := scanners.Get().(*scanner)
-	for range maxRounds {
-		sc.reset(s)
+	for round := range maxRounds {
+		if round > 0 {
+			f = fold(s)
+		}
+		sc.reset(f.s)
 		ms := r.find(sc, have)
 		if len(ms) == 0 {
 			break
+		}
+		if f.offs != nil {
+			for i := range ms {
+				ms[i].start, ms[i].end = f.orig(ms[i].start, ms[i].end)
+			}
 		}
 		var again bool
 		s, again = apply(s, ms)
@@ -298,6 +310,7 @@ const (
 	trRun                              // 20 key characters in a row: API keys, tokens
 	trCapital                          // an upper-case letter or a non-ASCII byte: names
 	trDigit                            // a digit: addresses, dates, passports
+	trDot                              // the word "dot", "(at)" or "[at]": obfuscated email addresses
 	trAll          trigger = 1<<iota - 1
 )
 
@@ -307,7 +320,7 @@ const (
 	tbDigit  = 1 << 13 // counts towards trDigits and trDottedDigits
 	tbDot    = 1 << 14 // a "."
 	tbRun    = 1 << 15 // a key character, counts towards trRun
-	tbByself = uint16(trAt | trSep | trJ | trB | trCapital)
+	tbByself = uint16(trAt | trSep | trJ | trB | trCapital | trDot)
 )
 
 var triage = func() (t [256]uint16) {
@@ -345,8 +358,19 @@ func triggersOf(s string) trigger {
 		if t&tbDigit != 0 {
 			digits++
 		}
-		if (c == 'B' || c == 'b') && (hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN")) {
-			all |= uint16(trB)
+		switch c {
+		case 'B', 'b':
+			if hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN") {
+				all |= uint16(trB)
+			}
+		case 'D', 'd':
+			if hasPrefixFold(s, i, "dot") {
+				all |= uint16(trDot)
+			}
+		case '[', '(':
+			if hasPrefixFold(s, i+1, "at") && (at(s, i+3) == ']' || at(s, i+3) == ')') {
+				all |= uint16(trDot)
+			}
 		}
 		if t&tbRun != 0 {
 			run++
