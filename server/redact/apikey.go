@@ -242,7 +242,7 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 	}
 	start = i
 	end = start
-	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(query && s[end] == '&') {
+	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(s[end] == '&' && (query || isQueryParam(s, end+1))) {
 		end++
 	}
 	for at(s, end) == '(' && end > start {
@@ -292,4 +292,14 @@ func isDottedName(v string) bool {
 		}
 	}
 	return true
+}
+
+// isQueryParam reports whether a query parameter ("name=") starts at s[i],
+// so that a "&" before it separates parameters.
+func isQueryParam(s string, i int) bool {
+	j := i
+	for j < len(s) && (isAlnum(s[j]) || s[j] == '_' || s[j] == '-' || s[j] == '.') && j-i < 32 {
+		j++
+	}
+	return j > i && at(s, j) == '='
 }

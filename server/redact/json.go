@@ -595,6 +595,9 @@ func (r *Redactor) jsonNumber(num string, kind keyKind) (string, bool) {
 // phone number: 7 to 15 digits with nothing but phone punctuation.
 func isPhoneValue(v string) bool {
 	digits := 0
+	if x := strings.IndexAny(v, "x#"); x > 0 && x < len(v)-1 && digitCount(v[x+1:]) == len(v)-x-1 {
+		v = v[:x] // an extension: "865.678.7262x53610"
+	}
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case isDigit(c):

@@ -98,6 +98,9 @@ var contextWords = map[wordFlags][]string{
 		"reach", "dial", "ring", "telefon", "telefonnummer", "handy", "téléphone", "telephone", "portable", "tél", "teléfono", "telefono", "móvil",
 		"movil", "celular", "cellulare", "telefoon", "mobiel", "bel", "telefone", "zadzwoń", "zadzwon", "numer", "ring", "телефон", "тел",
 		"позвоните", "мобильный", "номер", "contact", "number", "no", "nr", "numéro", "número", "numero", "nummer", "msisdn", "hotline",
+		"rufen", "anrufen", "erreichen", "erreichbar", "llámame", "llamame", "llamar", "chiamami", "chiamare", "appelez-moi", "appelez",
+		"appeler", "joindre", "ligue", "ligar", "zadzwoń", "dzwoń", "звоните", "ring", "ringer", "bellen", "aranabilirsiniz", "arayın",
+		"ara", "kontakt", "kontaktnummer", "emergency", "dialled", "dialed", "callback", "tlf", "tfn", "tel.", "telf",
 	},
 	wCtxPassword: {
 		"password", "passwords", "passwd", "pass", "pwd", "pw", "passphrase", "passcode", "pin", "passwort", "kennwort", "motdepasse", "mot",

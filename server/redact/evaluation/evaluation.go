@@ -183,9 +183,6 @@ func run(r *redact.Redactor, it Item) Outcome {
 			attrKey = k
 		}
 	}
-	// Masking a key that another key then equals appends " #2"; a lone key
-	// never collides here, but strip it in case.
-	attrKey, _, _ = strings.Cut(attrKey, " #")
 	places := map[Place]string{
 		"ChatMessage.content":                 vl.GetLlmCall().GetInputMessages()[0].GetContent(),
 		"LlmCall.output_text":                 vl.GetLlmCall().GetOutputText(),
