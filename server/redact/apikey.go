@@ -13,42 +13,50 @@ type provider struct {
 	// ("sk-learn").
 	mixed bool
 	// exact, when set, is the only length allowed after the prefix, which
-	// is then upper-case letters and digits only (AWS key ids).
+	// is then upper-case letters and digits only (AWS key ids), or hex
+	// digits with hex.
 	exact int
+	hex   bool
 }
 
 // providers are the key formats recognized by prefix. Each key is a run of
 // letters, digits, "_" and "-" that starts with the prefix.
 var providers = []provider{
-	{prefix: "sk-ant-", min: 32},          // Anthropic
-	{prefix: "sk-proj-", min: 32},         // OpenAI project keys
-	{prefix: "sk-svcacct-", min: 32},      // OpenAI service accounts
-	{prefix: "sk-", min: 20, mixed: true}, // OpenAI and others
-	{prefix: "sk_live_", min: 16},         // Stripe secret keys
-	{prefix: "sk_test_", min: 16},         // Stripe test secret keys
-	{prefix: "rk_live_", min: 16},         // Stripe restricted keys
-	{prefix: "rk_test_", min: 16},         // Stripe restricted test keys
-	{prefix: "whsec_", min: 24},           // Stripe webhook secrets
-	{prefix: "AKIA", min: 16, exact: 16},  // AWS access key ids
-	{prefix: "ASIA", min: 16, exact: 16},  // AWS temporary access key ids
-	{prefix: "ghp_", min: 30},             // GitHub personal access tokens
-	{prefix: "gho_", min: 30},             // GitHub OAuth tokens
-	{prefix: "ghu_", min: 30},             // GitHub user-to-server tokens
-	{prefix: "ghs_", min: 30},             // GitHub server-to-server tokens
-	{prefix: "ghr_", min: 30},             // GitHub refresh tokens
-	{prefix: "github_pat_", min: 40},      // GitHub fine-grained tokens
-	{prefix: "glpat-", min: 20},           // GitLab personal access tokens
-	{prefix: "xoxb-", min: 16},            // Slack bot tokens
-	{prefix: "xoxp-", min: 16},            // Slack user tokens
-	{prefix: "xoxa-", min: 16},            // Slack app tokens
-	{prefix: "xoxr-", min: 16},            // Slack refresh tokens
-	{prefix: "xapp-", min: 16},            // Slack app-level tokens
-	{prefix: "AIza", min: 35},             // Google API keys
-	{prefix: "hf_", min: 30, mixed: true}, // Hugging Face tokens
-	{prefix: "npm_", min: 36},             // npm tokens
-	{prefix: "gsk_", min: 40},             // Groq keys
-	{prefix: "xai-", min: 40},             // xAI keys
-	{prefix: "pplx-", min: 40},            // Perplexity keys
+	{prefix: "sk-ant-", min: 32},                      // Anthropic
+	{prefix: "sk-proj-", min: 32},                     // OpenAI project keys
+	{prefix: "sk-svcacct-", min: 32},                  // OpenAI service accounts
+	{prefix: "sk-", min: 20, mixed: true},             // OpenAI and others
+	{prefix: "sk_live_", min: 16},                     // Stripe secret keys
+	{prefix: "sk_test_", min: 16},                     // Stripe test secret keys
+	{prefix: "rk_live_", min: 16},                     // Stripe restricted keys
+	{prefix: "rk_test_", min: 16},                     // Stripe restricted test keys
+	{prefix: "whsec_", min: 24},                       // Stripe webhook secrets
+	{prefix: "AKIA", min: 16, exact: 16},              // AWS access key ids
+	{prefix: "ASIA", min: 16, exact: 16},              // AWS temporary access key ids
+	{prefix: "ghp_", min: 30},                         // GitHub personal access tokens
+	{prefix: "gho_", min: 30},                         // GitHub OAuth tokens
+	{prefix: "ghu_", min: 30},                         // GitHub user-to-server tokens
+	{prefix: "ghs_", min: 30},                         // GitHub server-to-server tokens
+	{prefix: "ghr_", min: 30},                         // GitHub refresh tokens
+	{prefix: "github_pat_", min: 40},                  // GitHub fine-grained tokens
+	{prefix: "glpat-", min: 20},                       // GitLab personal access tokens
+	{prefix: "xoxb-", min: 16},                        // Slack bot tokens
+	{prefix: "xoxp-", min: 16},                        // Slack user tokens
+	{prefix: "xoxa-", min: 16},                        // Slack app tokens
+	{prefix: "xoxr-", min: 16},                        // Slack refresh tokens
+	{prefix: "xapp-", min: 16},                        // Slack app-level tokens
+	{prefix: "AIza", min: 35},                         // Google API keys
+	{prefix: "hf_", min: 30, mixed: true},             // Hugging Face tokens
+	{prefix: "npm_", min: 36},                         // npm tokens
+	{prefix: "gsk_", min: 40},                         // Groq keys
+	{prefix: "xai-", min: 40},                         // xAI keys
+	{prefix: "pplx-", min: 40},                        // Perplexity keys
+	{prefix: "dop_v1_", min: 64},                      // DigitalOcean personal access tokens
+	{prefix: "doo_v1_", min: 64},                      // DigitalOcean OAuth tokens
+	{prefix: "dapi", min: 32, exact: 32, hex: true},   // Databricks tokens
+	{prefix: "key-", min: 32, exact: 32, hex: true},   // Mailgun keys
+	{prefix: "shpat_", min: 32, exact: 32, hex: true}, // Shopify access tokens
+	{prefix: "shpss_", min: 32, exact: 32, hex: true}, // Shopify shared secrets
 }
 
 // findAPIKeys finds API keys (mask [API_KEY]): keys of well-known providers
@@ -114,7 +122,7 @@ func providerKey(tok string) (int, bool) {
 			default:
 				return 0, false
 			}
-			if p.exact != 0 && !isUpper(c) && !isDigit(c) {
+			if p.hex && !isHex(c) || p.exact != 0 && !p.hex && !isUpper(c) && !isDigit(c) {
 				return 0, false
 			}
 		}
@@ -258,6 +266,9 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 		end = k
 	}
 	if end == start {
+		return -1, end, false
+	}
+	if s[end-1] == '[' || at(s, end) == '[' { // an index: os.environ["KEY"]
 		return -1, end, false
 	}
 	if sep == ':' {

@@ -91,7 +91,7 @@ func findPasswordContext(in *input, dst []match) []match {
 		default:
 			continue
 		}
-		if start <= w.end && !w.cjk || strings.ContainsRune(s[w.end:start], '=') {
+		if start <= w.end && !w.cjk || strings.ContainsRune(s[w.end:start], '=') || strings.Contains(s[w.end:start], "--") {
 			// No separator ("password123" is one word), or an assignment,
 			// which findAssignments reads with its quotes and its end.
 			continue
@@ -126,8 +126,8 @@ func passwordToken(s string, i int) (int, int, bool) {
 		}
 	}
 	v := s[a:b]
-	if !isSecretValue(v, 4) || len(v) > 128 {
-		return 0, 0, false
+	if !isSecretValue(v, 4) || len(v) > 128 || v[0] == '-' || v[0] == '/' || strings.Contains(v, "://") {
+		return 0, 0, false // a flag, a path or a URL
 	}
 	if f := theLexicon().lookup(v); f&(wCommon|wCtxAny|wNameStop) != 0 && !strings.ContainsAny(v, "0123456789!@#$%^&*?_+=~") {
 		return 0, 0, false

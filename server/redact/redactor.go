@@ -25,6 +25,11 @@ type Redactor struct {
 	// needs is the union of the triggers the detectors need: a short text
 	// with none of them is returned as it is.
 	needs trigger
+	// decodes is true when encoded runs are decoded and scanned (the
+	// "encoded" detector); highEntropyRank is the rank of the
+	// high_entropy detector, or -1.
+	decodes         bool
+	highEntropyRank int
 	// hasPatterns is true when the policy adds patterns, whose matches
 	// masking can create anywhere, so text is always scanned again after
 	// masking.
@@ -88,6 +93,15 @@ func New(p Policy) (*Redactor, error) {
 	}
 	r.detectors = ds
 	r.hasPatterns = len(p.Patterns) > 0
+	r.highEntropyRank = -1
+	for rank, d := range ds {
+		switch d.name {
+		case "encoded":
+			r.decodes = true
+		case "high_entropy":
+			r.highEntropyRank = rank
+		}
+	}
 	for _, d := range ds {
 		r.needs |= d.needs
 	}

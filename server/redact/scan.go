@@ -129,6 +129,7 @@ func (in *input) keys() []span {
 type scanner struct {
 	in      input
 	matches []match
+	buf     []byte // scratch for decoding
 }
 
 var scanners = sync.Pool{New: func() any { return new(scanner) }}
@@ -164,7 +165,11 @@ const maxRounds = 8
 // text masks every match of the redactor's detectors in s, scanning its own
 // output again while that could find more. It returns s itself when nothing
 // matches.
-func (r *Redactor) text(s string) string {
+func (r *Redactor) text(s string) string { return r.scan(s, 0) }
+
+// scan is text at a depth of decoding: the text of a base64, hex or
+// URL-encoded value is scanned at depth 1, and so on up to maxDecodeDepth.
+func (r *Redactor) scan(s string, depth int) string {
 	if s == "" {
 		return s
 	}
@@ -188,6 +193,10 @@ func (r *Redactor) text(s string) string {
 		}
 		sc.reset(f.s)
 		ms := r.find(sc, have)
+		if depth < maxDecodeDepth && r.decodes {
+			ms = r.decoded(sc, ms, depth)
+			sc.matches = ms
+		}
 		if len(ms) == 0 {
 			break
 		}
@@ -361,6 +370,10 @@ func triggersOf(s string) trigger {
 		switch c {
 		case 'B', 'b':
 			if hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN") {
+				all |= uint16(trB)
+			}
+		case 'T', 't':
+			if hasPrefixFold(s, i, "token ") {
 				all |= uint16(trB)
 			}
 		case 'D', 'd':

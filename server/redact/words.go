@@ -107,6 +107,11 @@ func (in *input) words() []word {
 		w.upper = letters > 0 && upperCount == letters
 		w.capital = firstUpper && (!w.upper || letters == 1)
 		w.flags = lx.lookup(s[start:i])
+		if start > 0 && isDigit(s[start-1]) || i < len(s) && isDigit(s[i]) {
+			// Glued to digits ("70cf-8a19", "v2beta"): part of an id, not
+			// a word that gives context or a name.
+			w.flags &^= wCtxAny | wFirst | wLast | wMiddle | wStreet
+		}
 		in.wordList = append(in.wordList, w)
 	}
 	return in.wordList

@@ -569,7 +569,7 @@ PROVIDER_KEYS: list[tuple[str, Callable[[], str]]] = [
     ("Replicate", lambda: "r8_" + mixed(37)),
     ("Linear", lambda: "lin_api_" + mixed(40)),
     ("Notion", lambda: "secret_" + mixed(43)),
-    ("Heroku", lambda: "HRKU-" + uuid_like()),
+    ("Heroku", lambda: "HRKU-AA" + rand_alnum(58, string.ascii_letters + string.digits + "_-")),
     ("Atlassian", lambda: "ATATT3xFfGF0" + rand_alnum(180, string.ascii_letters + string.digits + "-_") + "=" + hexs(8).upper()),
     ("Azure Storage", lambda: b64s(86) + "=="),
     ("AWS secret", lambda: rand_alnum(40, string.ascii_letters + string.digits + "+/")),
