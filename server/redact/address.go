@@ -71,6 +71,9 @@ func streetEnding(lx *lexicon, w string) bool {
 	if len(w) < 6 {
 		return false
 	}
+	if hasSuffixFold(w, "str") {
+		return true // "Matthäistr.": the dot follows the word
+	}
 	for _, e := range lx.endingsByTail[tailKey(w)] {
 		if len(w) >= len(e)+3 && hasSuffixFold(w, e) {
 			return true
@@ -156,8 +159,15 @@ func streetAround(s string, ws []word, i int) (int, int, bool) {
 		for j > 0 && i-j < 4 && s[ws[j-1].end:ws[j].start] == " " && (ws[j-1].capital || isFold(nameParticles, s[ws[j-1].start:ws[j-1].end]) && j-1 > 0) {
 			j--
 		}
-		if j < i || w.flags&wStreet != 0 && j == i && false {
+		named := false
+		for k := j; k < i; k++ {
+			if ws[k].flags&wCommon == 0 || ws[k].flags&(wFirst|wLast) != 0 && ws[k].flags&wCommon == 0 {
+				named = true
+			}
+		}
+		if j < i && named {
 			if a := numberBefore(s, ws[j].start); a >= 0 {
+				a = unitBefore(s, a)
 				end := w.end
 				if at(s, end) == '.' {
 					end++
@@ -214,19 +224,31 @@ func streetAround(s string, ws []word, i int) (int, int, bool) {
 			}
 		}
 		if e := houseNumber(s, k); e > 0 && !isDigit(at(s, e)) {
-			return w.start, e, true
+			a := w.start
+			if nb := numberBefore(s, w.start); nb >= 0 { // "97, chemin Auger, 66120"
+				a = nb
+			}
+			return a, e, true
 		}
 	}
-	// The number before the type: "507, rue de Maury", "12 Via Roma".
+	// The number before the type: "507, rue de Maury", "12 Via Roma", when
+	// the street's name is not made of common words only ("3 Park Avenue
+	// project").
 	if a := numberBefore(s, w.start); a >= 0 && nameEnd > typeEnd {
-		return a, nameEnd, true
+		for k := i + 1; k < len(ws) && ws[k].end <= nameEnd; k++ {
+			if ws[k].capital && ws[k].flags&(wCommon|wStreet) == 0 {
+				return a, nameEnd, true
+			}
+		}
 	}
 	return 0, 0, false
 }
 
 // addressUnits start the secondary parts of an address.
 var addressUnits = []string{"apt", "apt.", "apartment", "suite", "ste", "ste.", "unit", "flat", "studio", "floor", "fl.", "room", "rm",
-	"building", "bldg", "piso", "piano", "étage", "etage", "bus", "box", "po box", "p.o. box", "kv.", "кв.", "стр.", "к.", "c/o", "#", "no.", "nr."}
+	"building", "bldg", "piso", "piano", "étage", "etage", "bus", "box", "po box", "p.o. box", "kv.", "кв.", "стр.", "к.", "c/o", "#", "no.", "nr.",
+	"appartamento", "interno", "int.", "scala", "puerta", "escalera", "esc.", "bloque", "apto", "apto.", "apartamento", "bloco", "casa",
+	"lokal", "m.", "wohnung", "whg.", "bâtiment", "bât.", "porte", "lgh", "lejl.", "lejlighed", "daire", "kat"}
 
 // extendAddress extends an address that ends at s[end] over what follows
 // it on its line, or on the next line, when that reads as more of the
@@ -244,9 +266,33 @@ func extendAddress(s string, end int) int {
 		}
 		// The part runs to the next comma, slash, line break or sentence end.
 		e := sep
-		for e < len(s) && s[e] != ',' && s[e] != '\n' && s[e] != '/' && s[e] != ';' && s[e] != '"' && s[e] != ')' && s[e] != '(' &&
-			!(s[e] == '.' && (e+1 >= len(s) || s[e+1] == ' ' || s[e+1] == '\n')) && e-sep < 48 {
+		for e < len(s) && s[e] != ',' && s[e] != '\n' && s[e] != '/' && s[e] != ';' && s[e] != '"' && s[e] != ')' && s[e] != '(' && e-sep < 48 {
+			if s[e] == '.' && (e+1 >= len(s) || s[e+1] == ' ' || s[e+1] == '\n') {
+				// A full stop ends the part, but not the dot of an
+				// abbreviation ("Apt. 945", "ul. ").
+				w := e
+				for w > sep && isAlpha(s[w-1]) {
+					w--
+				}
+				if e-w == 0 || e-w > 4 || e+1 >= len(s) || s[e+1] == '\n' {
+					break
+				}
+			}
 			e++
+		}
+		// A word in lower case ends the part ("74250 Piteå before
+		// Friday"), unless it is a particle.
+		for k := sep; k < e; k++ {
+			if isLower(s[k]) && (k == sep || s[k-1] == ' ') {
+				q := k
+				for q < e && isAlpha(s[q]) {
+					q++
+				}
+				if t := s[k:q]; len(t) >= 3 && !isFold(nameParticles, t) && theLexicon().lookup(t)&wStreet == 0 {
+					e = k
+					break
+				}
+			}
 		}
 		part := strings.TrimSpace(s[sep:e])
 		if part == "" || !addressPart(part) {
@@ -314,7 +360,7 @@ func looksLikePostcodePart(p string) bool {
 			digits++
 		}
 	}
-	if digits < 3 || digits > 10 {
+	if digits < 3 && !ukPostcode(fields[len(fields)-1]+" ") && !(len(fields) >= 2 && ukPostcode(fields[len(fields)-2]+" "+fields[len(fields)-1])) || digits > 10 {
 		return false
 	}
 	for _, f := range fields {
@@ -326,7 +372,7 @@ func looksLikePostcodePart(p string) bool {
 		}
 		if d == 0 {
 			r, _ := utf8.DecodeRuneInString(f)
-			if !unicode.IsUpper(r) && !isFold(nameParticles, f) && f != "-" {
+			if !unicode.IsUpper(r) && !isFold(nameParticles, f) && f != "-" && f != "/" {
 				return false
 			}
 		}
@@ -376,17 +422,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 	for end < len(s) {
 		c := s[end]
 		if c == '\n' {
-			// Go on to the next line when it reads as more of the address.
-			next := end + 1
-			e := next
-			for e < len(s) && s[e] != '\n' && e-next < 60 {
-				e++
-			}
-			if next < e && addressPart(strings.TrimSpace(s[next:e])) {
-				end = e
-				continue
-			}
-			break
+			break // the next lines are added by extendAddress
 		}
 		if c == '"' || c == '<' || c == '>' || c == '\\' || c == ';' || c == '|' {
 			break
@@ -399,7 +435,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 				break
 			}
 		}
-		if isLower(c) && (end == start || !isAlnum(s[end-1]) && s[end-1] != '.' && s[end-1] != '\'') {
+		if isLower(c) && (end == start || !isAlnum(s[end-1]) && s[end-1] < 0x80 && s[end-1] != '.' && s[end-1] != '\'') {
 			// A word in lower case ends the address, unless it is a
 			// particle or a street type ("rue", "de", "ul.").
 			e := end
@@ -435,7 +471,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 	if !hasName {
 		return 0, 0, false
 	}
-	return start, end, true
+	return start, extendAddress(s, end), true
 }
 
 func lastWord(s string) string {
@@ -510,4 +546,53 @@ func cjkAddress(s string, w word) (int, int, bool) {
 		return 0, 0, false
 	}
 	return w.start, end, true
+}
+
+// ukPostcode reports whether p is a UK postcode ("SW1A 1AA", "B6 6AW",
+// "WA5 9RJ"), with a trailing dot or space allowed.
+func ukPostcode(p string) bool {
+	p = strings.TrimRight(p, ". ")
+	sp := strings.IndexByte(p, ' ')
+	if sp < 2 || sp > 4 || len(p)-sp-1 != 3 {
+		return false
+	}
+	out, in := p[:sp], p[sp+1:]
+	if !isUpper(out[0]) || !isDigit(in[0]) || !isUpper(in[1]) || !isUpper(in[2]) {
+		return false
+	}
+	digit := false
+	for i := 1; i < len(out); i++ {
+		if isDigit(out[i]) {
+			digit = true
+		} else if !isUpper(out[i]) {
+			return false
+		}
+	}
+	return digit
+}
+
+// unitBefore extends an address that starts at s[a] back over a unit
+// before it ("Studio 21, Lewis Circles", "Flat 3, 10 Downing Street").
+func unitBefore(s string, a int) int {
+	j := a
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == ',') && a-j < 3 {
+		j--
+	}
+	e := j
+	for j > 0 && isDigit(s[j-1]) && e-j < 5 {
+		j--
+	}
+	if j == e || j == 0 || s[j-1] != ' ' {
+		return a
+	}
+	k := j - 1
+	w := k
+	for w > 0 && isAlpha(s[w-1]) {
+		w--
+	}
+	switch strings.ToLower(s[w:k]) {
+	case "studio", "flat", "apt", "apartment", "suite", "unit", "room", "floor", "building":
+		return w
+	}
+	return a
 }

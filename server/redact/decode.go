@@ -41,12 +41,15 @@ func (r *Redactor) decoded(sc *scanner, ms []match, depth int) []match {
 		if kind == notText {
 			continue
 		}
-		if mask, found := r.firstMask(text, depth+1); found {
-			ms = append(ms, match{start: run.start + kind.prefix(tok), end: run.end, mask: mask, rank: -1})
-			continue
-		}
-		// Clean text: not a key, however random its encoding looks.
+		// Either way the run is judged by its decoding, not its look:
+		// the high_entropy detector's findings in it are dropped. A
+		// decoding that holds something is masked with what it holds,
+		// unless another detector masks the run for what it is (a
+		// JWT's segments decode to JSON too).
 		ms = dropHighEntropy(r, ms, run)
+		if mask, found := r.firstMask(text, depth+1); found {
+			ms = append(ms, match{start: run.start + kind.prefix(tok), end: run.end, mask: mask, rank: len(r.detectors)})
+		}
 	}
 	// URL-encoded values of parameters: "email=jane%40example.com",
 	// "card=4111+1111+1111+1111".
@@ -68,7 +71,7 @@ func (r *Redactor) decoded(sc *scanner, ms []match, depth int) []match {
 			continue
 		}
 		if mask, found := r.firstMask(dec, depth+1); found && !covered(ms, a, b) {
-			ms = append(ms, match{start: a, end: b, mask: mask, rank: -1})
+			ms = append(ms, match{start: a, end: b, mask: mask, rank: len(r.detectors)})
 		}
 	}
 	return ms

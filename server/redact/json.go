@@ -521,7 +521,7 @@ func isNameGap(g string) bool {
 // an address: letters, and a digit or two words or CJK.
 func isAddressValue(v string) bool {
 	v = strings.TrimSpace(v)
-	if len(v) < 4 || len(v) > 400 || !isSecretValue(v, 4) {
+	if len(v) < 2 || len(v) > 400 || !isSecretValue(v, 2) {
 		return false
 	}
 	letters, digits, spaces := 0, 0, 0
@@ -535,7 +535,7 @@ func isAddressValue(v string) bool {
 			spaces++
 		}
 	}
-	return letters >= 2 && (digits > 0 || spaces > 0 || hasFoldable(v))
+	return letters >= 2 && (digits > 0 || spaces > 0 || hasFoldable(v)) || digits > 0 && letters == 0 && len(v) <= 12
 }
 
 // isDateValue reports whether v is a date, alone or with a time.

@@ -63,16 +63,18 @@ var contextWords = map[wordFlags][]string{
 		"müşteri", "клиент", "passenger", "patient", "holder", "cardholder", "recipient", "contact", "attn", "signed", "regards", "sincerely",
 		"thanks", "cheers", "best", "grüße", "grüßen", "cordialement", "atentamente", "saluti", "groet", "pozdrawiam", "hälsningar", "hilsen",
 		"saygılarımla", "уважением", "heiße", "heisse", "appelle", "llamo", "chiamo", "heet", "nazywam", "heter", "hedder", "traveller", "traveler",
-		"employee", "applicant", "sender", "author", "owner", "user", "tenant", "guest", "member", "beneficiary", "payee", "insured",
+		"employee", "applicant", "sender", "tenant", "beneficiary", "payee", "insured",
 	},
 	wCtxNameWeak: {
 		"dear", "hi", "hello", "hey", "i'm", "im", "am", "is", "by", "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam", "herr", "frau",
 		"monsieur", "madame", "mme", "mlle", "señor", "señora", "sr", "sra", "signor", "signora", "sig", "bonjour", "hola", "ciao", "hallo",
 		"hej", "olá", "ola", "sayın", "sehr", "geehrte", "geehrter", "estimado", "estimada", "gentile", "beste", "kære", "здравствуйте",
 		"уважаемый", "уважаемая", "господин", "госпожа", "from", "to", "cc", "called", "named", "spoke", "with", "for", "asked", "per",
+		"dobry", "dzień", "bom", "dia", "buongiorno", "buenos", "días", "goedemorgen", "goedendag", "god", "morgen", "kedves", "merhaba",
+		"ask", "tell", "thank", "welcome", "congratulations",
 	},
 	wCtxAddress: {
-		"address", "addresses", "addr", "adresse", "anschrift", "dirección", "direccion", "domicilio", "indirizzo", "adres", "endereço", "endereco",
+		"address", "addresses", "addr", "adresse", "adresi", "adresim", "anschrift", "dirección", "direccion", "domicilio", "indirizzo", "adres", "endereço", "endereco",
 		"morada", "adress", "adresa", "адрес", "street", "ship", "shipping", "deliver", "delivery", "lieferadresse", "billing", "live", "lives",
 		"reside", "resides", "located", "wohne", "habite", "vivo", "abito", "woon", "mieszkam", "moro", "bor", "живу", "postal", "mailing",
 	},
@@ -231,7 +233,7 @@ func buildLexicon() *lexicon {
 	// writing, beyond Faker's lists.
 	for _, w := range []string{"St", "Rd", "Ave", "Blvd", "Ln", "Dr", "Ct", "Pl", "Sq", "Hwy", "Pkwy", "Str", "Via", "Viale", "Corso", "Piazza",
 		"Calle", "Avda", "Plaza", "Paseo", "Rua", "Avenida", "Travessa", "Rue", "Avenue", "Boulevard", "Chemin", "Impasse", "Allée", "Quai",
-		"ul", "al", "os", "pl", "ulica", "aleja", "Straße", "Strasse", "Weg", "Gasse", "Platz", "Allee", "Ring", "Damm", "Ufer", "Sokak", "Sokağı",
+		"ul", "al", "os", "pl", "ulica", "aleja", "plac", "osiedle", "Straße", "Strasse", "Weg", "Gasse", "Platz", "Allee", "Ring", "Damm", "Ufer", "Sokak", "Sokağı",
 		"Cadde", "Caddesi", "Mahallesi", "Bulvarı", "ул", "улица", "пр", "пер", "проспект", "переулок", "бул", "наб", "шоссе", "д", "дом"} {
 		lx.add(w, wStreet)
 	}

@@ -41,7 +41,14 @@ func findNames(in *input, dst []match) []match {
 			continue
 		}
 		if !nameStart(s, w) {
-			continue
+			// "van Hamaland, Lizzy": a particle may start a name after
+			// a context word.
+			if !(isFold(nameParticles, s[w.start:w.end]) && i+1 < len(ws) && ws[i+1].capital && s[w.end:ws[i+1].start] == " ") {
+				continue
+			}
+			if ctx := nameContext(s, ws, i); ctx != ctxStrong && ctx != ctxWeak {
+				continue
+			}
 		}
 		ctx := nameContext(s, ws, i)
 		end, n, ok := nameRun(s, ws, i, ctx == ctxStrong || ctx == ctxHonorific)
@@ -160,6 +167,7 @@ var nameParticles = map[string]bool{
 // context: "my name is jane doe").
 func nameRun(s string, ws []word, i int, lower bool) (end, n int, ok bool) {
 	j := i
+	commaSeen := false
 	for j < len(ws) && n < 4 {
 		w := ws[j]
 		if w.cjk {
@@ -168,8 +176,13 @@ func nameRun(s string, ws []word, i int, lower bool) (end, n int, ok bool) {
 		if j > i {
 			g := s[ws[j-1].end:w.start]
 			initial := ws[j-1].end-ws[j-1].start == 1 && (g == ". " || g == ".")
-			if g != " " && g != "\u00a0" && !initial {
+			// "Last, First": one comma, before a first name.
+			comma := g == ", " && !commaSeen && w.capital && w.flags&wFirst != 0 && w.flags&(wCommon|wCtxAny) == 0
+			if g != " " && g != "\u00a0" && !initial && !comma {
 				break
+			}
+			if comma {
+				commaSeen = true
 			}
 		}
 		text := s[w.start:w.end]
@@ -180,7 +193,7 @@ func nameRun(s string, ws []word, i int, lower bool) (end, n int, ok bool) {
 			n++
 		case lower && w.flags&(wFirst|wLast|wMiddle) != 0 && w.flags&(wCommon|wNameStop) == 0:
 			n++
-		case isFold(nameParticles, text) && j > i && j+1 < len(ws) && ws[j+1].capital:
+		case isFold(nameParticles, text) && j+1 < len(ws) && ws[j+1].capital:
 		default:
 			return trimRun(ws, i, j, n)
 		}
@@ -211,10 +224,11 @@ func acceptName(s string, run []word, n int, ctx nameCtx) bool {
 		}
 	}
 	last := run[len(run)-1]
-	place := last.flags&wStreet != 0 || isPlaceWord(s[last.start:last.end])
+	placeWord := isPlaceWord(s[last.start:last.end])
+	place := last.flags&wStreet != 0 || placeWord
 	switch ctx {
 	case ctxStrong:
-		return (named > 0 || plain > 0) && !place
+		return (named > 0 || plain > 0) && !placeWord
 	case ctxHonorific:
 		return named > 0 || plain > 0
 	case ctxWeak:
@@ -225,6 +239,11 @@ func acceptName(s string, run []word, n int, ctx nameCtx) bool {
 	}
 	first := run[0]
 	if first.flags&wFirst != 0 && last.flags&(wLast|wMiddle) != 0 && strong > 0 {
+		return true
+	}
+	// "Last First" and "Last First Patronymic" (Russian, Hungarian, CJK
+	// in Latin letters), and "Last, First".
+	if first.flags&wLast != 0 && run[1].flags&wFirst != 0 && strong > 0 && (len(run) == 2 || last.flags&(wMiddle|wLast) != 0) {
 		return true
 	}
 	return false
@@ -261,6 +280,36 @@ func cjkNames(in *input, ws []word, i int, dst []match) []match {
 	w := ws[i]
 	run := s[w.start:w.end]
 	lx := theLexicon()
+	// A run that is a name by itself, between spaces or Latin text: after
+	// a context word ("Customer: 中川康弘", "Signed by 박지우"), or known
+	// to the gazetteer as surname and given name ("宋春梅 called ...").
+	if n := utf8.RuneCountInString(run); n >= 2 && n <= 4 {
+		ctx := nameContext(s, ws, i)
+		known := cjkNameAt(lx, run, 0, false) == len(run)
+		if known || (ctx == ctxStrong || ctx == ctxWeak) && cjkNameAt(lx, run, 0, true) == len(run) {
+			end := w.end
+			// "小林 春香": the given name after a space.
+			if i+1 < len(ws) && ws[i+1].cjk && s[w.end:ws[i+1].start] == " " && lx.lookup(run)&wLast != 0 {
+				if g := cjkGiven(lx, s[ws[i+1].start:ws[i+1].end], 0); g > 0 {
+					end = ws[i+1].start + g
+				}
+			}
+			return append(dst, match{start: w.start, end: end, mask: maskName})
+		}
+	}
+	// A run that starts with an honorific names the run before it: "김지원
+	// 씨가 전화했습니다", "田中 幹様".
+	if i > 0 && ws[i-1].cjk && s[ws[i-1].end:w.start] == " " {
+		for _, h := range cjkHonorifics {
+			if strings.HasPrefix(run, h) {
+				prev := s[ws[i-1].start:ws[i-1].end]
+				if n := utf8.RuneCountInString(prev); n >= 2 && n <= 4 && cjkNameAt(lx, prev, 0, true) == len(prev) {
+					dst = append(dst, match{start: ws[i-1].start, end: ws[i-1].end, mask: maskName})
+				}
+				break
+			}
+		}
+	}
 	// Before: a keyword inside the run, or ending just before it (with a
 	// colon or space between).
 	for _, k := range cjkNameKeywords {
@@ -271,15 +320,37 @@ func cjkNames(in *input, ws []word, i int, dst []match) []match {
 			}
 			p := off + j + len(k)
 			off = p
+			for _, particle := range []string{"は", "：", ":", "が", "은 ", "는 ", "은", "는", " "} {
+				if strings.HasPrefix(run[p:], particle) {
+					p += len(particle)
+					break
+				}
+			}
+			if p == len(run) && i+1 < len(ws) && ws[i+1].cjk && s[w.end:ws[i+1].start] == " " {
+				// "私の名前は 佐藤 修平": the name is the next run.
+				continue
+			}
 			if n := cjkNameAt(lx, run, p, true); n > 0 {
-				dst = append(dst, match{start: w.start + p, end: w.start + p + n, mask: maskName})
+				end := w.start + p + n
+				// "佐藤 修平": a given name after a space.
+				if p+n == len(run) && i+1 < len(ws) && ws[i+1].cjk && s[w.end:ws[i+1].start] == " " {
+					if g := cjkGiven(lx, s[ws[i+1].start:ws[i+1].end], 0); g > 0 {
+						end = ws[i+1].start + g
+					}
+				}
+				dst = append(dst, match{start: w.start + p, end: end, mask: maskName})
+				continue
 			}
 		}
 	}
 	if i > 0 {
 		prev := s[max(0, w.start-12):w.start]
+		p := strings.TrimRight(prev, " :：")
+		for _, particle := range []string{"は", "が", "은", "는"} {
+			p = strings.TrimSuffix(p, particle)
+		}
 		for _, k := range cjkNameKeywords {
-			if strings.HasSuffix(strings.TrimRight(prev, " :："), k) || strings.HasSuffix(strings.TrimRight(prev, " :"), k) {
+			if strings.HasSuffix(p, k) {
 				if n := cjkNameAt(lx, run, 0, true); n > 0 {
 					end := w.start + n
 					// "小林 春香": the given name after a space.
@@ -302,6 +373,7 @@ func cjkNames(in *input, ws []word, i int, dst []match) []match {
 			}
 			p := off + j
 			off = p + len(h)
+			found := false
 			for back := 2; back <= 4; back++ {
 				start := cjkBack(run, p, back)
 				if start < 0 {
@@ -309,8 +381,15 @@ func cjkNames(in *input, ws []word, i int, dst []match) []match {
 				}
 				if n := cjkNameAt(lx, run, start, false); n > 0 && start+n == p {
 					dst = append(dst, match{start: w.start + start, end: w.start + p, mask: maskName})
+					found = true
 					break
 				}
+			}
+			// "井上 結衣さん": the given name starts the run, the surname
+			// is the run before.
+			if !found && i > 0 && ws[i-1].cjk && s[ws[i-1].end:w.start] == " " && p > 0 && lx.lookup(run[:p])&wFirst != 0 &&
+				lx.lookup(s[ws[i-1].start:ws[i-1].end])&wLast != 0 {
+				dst = append(dst, match{start: ws[i-1].start, end: w.start + p, mask: maskName})
 			}
 		}
 	}
@@ -355,6 +434,9 @@ func cjkNameAt(lx *lexicon, run string, p int, anyGiven bool) int {
 				if ge := cjkForward(run, e, gn); ge > 0 {
 					return ge - p
 				}
+			}
+			if e == len(run) {
+				return e - p // the surname ends the run: "佐藤 修平"
 			}
 		}
 	}
