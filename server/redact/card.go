@@ -54,7 +54,7 @@ func parseCard(s string, start int) (int, bool) {
 			d++
 		}
 		n := d - j
-		if n == 0 || (ng > 0 && (n < 3 || n > 6)) || total+n > 19 {
+		if _, more := cardSeparator(s, d); n == 0 || (ng > 0 && (n < 2 || n > 6 || n == 2 && (more > 0 || total+n < 13))) || total+n > 19 {
 			break
 		}
 		total += n

@@ -373,6 +373,9 @@ func findPassports(in *input, dst []match) []match {
 		for _, k := range []string{"护照号码", "护照号", "护照", "護照號碼", "護照", "旅券番号", "パスポート番号", "パスポート", "여권번호", "여권"} {
 			if strings.HasSuffix(run, k) {
 				start := skipSeparators(s, w.end)
+				if v, ok := hasAnyPrefix(s[start:], "is ", "は", "는 ", "是"); ok {
+					start = skipSeparators(s, start+len(v))
+				}
 				if end, ok := passportNumber(s, start); ok {
 					dst = append(dst, match{start: start, end: end, mask: maskPassport})
 				}

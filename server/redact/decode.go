@@ -47,6 +47,11 @@ func (r *Redactor) decoded(sc *scanner, ms []match, depth int) []match {
 		// unless another detector masks the run for what it is (a
 		// JWT's segments decode to JSON too).
 		ms = dropHighEntropy(r, ms, run)
+		if isUserPassword(text) {
+			// "user:password", as in Basic credentials and state blobs.
+			ms = append(ms, match{start: run.start + kind.prefix(tok), end: run.end, mask: maskPassword, rank: len(r.detectors)})
+			continue
+		}
 		if mask, found := r.firstMask(text, depth+1); found {
 			ms = append(ms, match{start: run.start + kind.prefix(tok), end: run.end, mask: mask, rank: len(r.detectors)})
 		}
@@ -226,4 +231,15 @@ func covered(ms []match, a, b int) bool {
 		}
 	}
 	return false
+}
+
+// isUserPassword reports whether text is "user:password": a user name
+// without spaces, a colon, and a password as passwordToken reads one.
+func isUserPassword(text string) bool {
+	c := strings.IndexByte(text, ':')
+	if c < 1 || c > 64 || strings.ContainsAny(text, " \n\t") || strings.Contains(text, "://") {
+		return false
+	}
+	a, b, ok := passwordToken(text, c+1)
+	return ok && a == c+1 && b == len(text)
 }

@@ -53,7 +53,8 @@ var namedKeys = func() map[string]keyKind {
 		"생년월일", "datanascimento", "datadenascimento")
 	add(keyPassport, "passport", "passportnumber", "passportno", "passportnum", "passportid", "passportnr", "reisepass",
 		"reisepassnummer", "passnummer", "passeport", "numeropasseport", "pasaporte", "numeropasaporte", "passaporto", "paspoort",
-		"paspoortnummer", "paszport", "pasaport", "passaporte", "паспорт", "护照", "护照号码", "パスポート番号", "여권번호")
+		"paspoortnummer", "paszport", "pasaport", "passaporte", "паспорт", "护照", "护照号码", "パスポート番号", "여권번호",
+		"documentnumber", "docnumber", "docno", "traveldocument", "traveldocumentnumber")
 	add(keyNationalID, "ssn", "socialsecuritynumber", "socialsecurityno", "nino", "nationalinsurancenumber", "nationalinsuranceno",
 		"nationalid", "nationalidnumber", "nationalidentifier", "taxid", "taxnumber", "tin", "cpf", "pesel", "bsn", "burgerservicenummer",
 		"personnummer", "personalnumber", "codicefiscale", "nir", "numerosecuritesociale", "dni", "nie", "nif", "cpr", "cprnummer",
@@ -136,7 +137,7 @@ func classifyKey(name string) keyKind {
 			return keyAPIKey
 		}
 	case "ken", "ret", "ial", "als":
-		if endsWithAny(norm, "token", "secret", "credential", "credentials") {
+		if endsWithAny(norm, "token", "secret", "credential", "credentials") && !paginationToken(norm) {
 			return keyAPIKey
 		}
 	case "one", "ber", "ile", "tel", "ell", "fax", "sdn", "app":
@@ -313,4 +314,13 @@ func isTemplate(v string) bool {
 		}
 	}
 	return false
+}
+
+// paginationToken reports whether a normalized key name is that of a
+// pagination or synchronization token ("next_page_token", "cursor_token",
+// "continuation_token"), which carries a position, not a credential.
+func paginationToken(norm []byte) bool {
+	n := string(norm)
+	return strings.Contains(n, "page") || strings.Contains(n, "cursor") || strings.Contains(n, "continuation") ||
+		strings.Contains(n, "next") || strings.Contains(n, "sync") || strings.Contains(n, "resume")
 }

@@ -99,7 +99,7 @@ var contextWords = map[wordFlags][]string{
 		"phone", "phones", "telephone", "tel", "mobile", "mob", "cell", "cellphone", "call", "calls", "calling", "sms", "text", "whatsapp", "fax",
 		"reach", "dial", "ring", "telefon", "telefonnummer", "handy", "téléphone", "telephone", "portable", "tél", "teléfono", "telefono", "móvil",
 		"movil", "celular", "cellulare", "telefoon", "mobiel", "bel", "telefone", "zadzwoń", "zadzwon", "numer", "ring", "телефон", "тел",
-		"позвоните", "мобильный", "номер", "contact", "number", "no", "nr", "numéro", "número", "numero", "nummer", "msisdn", "hotline",
+		"позвоните", "мобильный", "contact", "msisdn", "hotline",
 		"rufen", "anrufen", "erreichen", "erreichbar", "llámame", "llamame", "llamar", "chiamami", "chiamare", "appelez-moi", "appelez",
 		"appeler", "joindre", "ligue", "ligar", "zadzwoń", "dzwoń", "звоните", "ring", "ringer", "bellen", "aranabilirsiniz", "arayın",
 		"ara", "kontakt", "kontaktnummer", "emergency", "dialled", "dialed", "callback", "tlf", "tfn", "tel.", "telf",

@@ -165,6 +165,14 @@ func phoneContextBefore(in *input, start int) bool {
 		if w.flags&wCtxPhone != 0 {
 			return true
 		}
+		// "my number is ...", "mein Nummer", "mi número": a number word
+		// after a possessive.
+		if isFold(numberWords, s[w.start:w.end]) && w.start >= 2 {
+			prev := lastWordBefore(s, w.start)
+			if isFold(possessives, prev) {
+				return true
+			}
+		}
 		if w.cjk {
 			for _, k := range cjkPhoneWords {
 				if strings.Contains(s[w.start:w.end], k) {
@@ -389,4 +397,27 @@ func isTrunkOrNANP(num string, groups []int) bool {
 	}
 	return len(groups) == 3 && groups[0] == 3 && groups[1] == 3 && groups[2] == 4 &&
 		d[off] >= '2' && d[off+3] >= '2'
+}
+
+var (
+	numberWords = map[string]bool{"number": true, "no": true, "nr": true, "numéro": true, "número": true, "numero": true,
+		"nummer": true, "numer": true, "номер": true, "numara": true}
+	possessives = map[string]bool{"my": true, "your": true, "his": true, "her": true, "our": true, "mein": true, "meine": true,
+		"ihre": true, "mon": true, "ma": true, "votre": true, "mi": true, "su": true, "meu": true, "seu": true, "mio": true,
+		"il": true, "mijn": true, "uw": true, "mój": true, "twój": true, "moje": true, "мой": true, "min": true, "mitt": true,
+		"phone": true, "mobile": true, "cell": true, "contact": true, "telephone": true, "whatsapp": true, "home": true, "work": true,
+		"fax": true, "telefon": true, "telefono": true, "téléphone": true, "numaram": true, "numaramız": true}
+)
+
+// lastWordBefore returns the word that ends before s[i], past spaces.
+func lastWordBefore(s string, i int) string {
+	j := i
+	for j > 0 && s[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && (isAlpha(s[k-1]) || s[k-1] >= 0x80) {
+		k--
+	}
+	return s[k:j]
 }
