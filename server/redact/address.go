@@ -156,7 +156,8 @@ func streetAround(s string, ws []word, i int) (int, int, bool) {
 	// Number first, name words, then the type: "743 Rachel Burgs".
 	if w.capital || w.upper {
 		j := i
-		for j > 0 && i-j < 4 && s[ws[j-1].end:ws[j].start] == " " && (ws[j-1].capital || isFold(nameParticles, s[ws[j-1].start:ws[j-1].end]) && j-1 > 0) {
+		for j > 0 && i-j < 4 && s[ws[j-1].end:ws[j].start] == " " && !(ws[j-1].start > 0 && isDigit(s[ws[j-1].start-1])) &&
+			(ws[j-1].capital || isFold(nameParticles, s[ws[j-1].start:ws[j-1].end]) && j-1 > 0) {
 			j--
 		}
 		named := false
@@ -421,7 +422,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 	lx := theLexicon()
 	for end < len(s) {
 		c := s[end]
-		if c == '\n' {
+		if c == '\n' || end-start > 160 {
 			break // the next lines are added by extendAddress
 		}
 		if c == '"' || c == '<' || c == '>' || c == '\\' || c == ';' || c == '|' {
@@ -449,7 +450,7 @@ func contextAddress(s string, ws []word, i int) (int, int, bool) {
 			end = e
 			continue
 		}
-		if strings.HasPrefix(s[end:], "。") || strings.HasPrefix(s[end:], "，") || strings.HasPrefix(s[end:], "입니다") || strings.HasPrefix(s[end:], "です") {
+		if c >= 0x80 && (strings.HasPrefix(s[end:], "。") || strings.HasPrefix(s[end:], "，") || strings.HasPrefix(s[end:], "입니다") || strings.HasPrefix(s[end:], "です")) {
 			break
 		}
 		end++

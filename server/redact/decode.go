@@ -58,15 +58,17 @@ func (r *Redactor) decoded(sc *scanner, ms []match, depth int) []match {
 	}
 	// URL-encoded values of parameters: "email=jane%40example.com",
 	// "card=4111+1111+1111+1111".
+	next := 0
 	for _, i := range in.seps() {
-		if s[i] != '=' {
+		if s[i] != '=' || i < next {
 			continue
 		}
 		a := i + 1
 		b := a
-		for b < len(s) && !isSpace(s[b]) && s[b] != '&' && s[b] != '"' && s[b] != '\'' && s[b] != '<' && s[b] != '#' && b-a < 4096 {
+		for b < len(s) && !isSpace(s[b]) && s[b] != '&' && s[b] != '"' && s[b] != '\'' && s[b] != '<' && s[b] != '#' && b-a < 1024 {
 			b++
 		}
+		next = b // a "=" inside this value starts no other
 		v := s[a:b]
 		if !strings.ContainsAny(v, "%+") || len(v) < 6 {
 			continue

@@ -6,7 +6,7 @@
 // patterns, and overrides of the field classes the event model declares.
 // The version is stated in every redacted view (View.policy_version), so a
 // reader always knows which rules produced what they see. DefaultPolicy is
-// the built-in policy, version "builtin-1".
+// the built-in policy, version "builtin-2".
 //
 // # What is masked
 //

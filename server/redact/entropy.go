@@ -192,12 +192,20 @@ func publicPEMBlocks(s string) []span {
 			return out
 		}
 		label := s[start+11 : start+11+labelEnd]
+		if label == "" {
+			from = start + 11
+			continue
+		}
 		end := strings.Index(s[start:], "-----END "+label+"-----")
 		if end < 0 {
-			end = len(s)
-		} else {
-			end += start
+			// No end: the block runs to the end of the text, and no
+			// other block starts inside it.
+			if !strings.Contains(label, "PRIVATE") {
+				out = append(out, span{start, len(s)})
+			}
+			return out
 		}
+		end += start
 		if !strings.Contains(label, "PRIVATE") {
 			out = append(out, span{start, end})
 		}

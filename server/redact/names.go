@@ -65,7 +65,7 @@ func findNames(in *input, dst []match) []match {
 
 // nameStart reports whether a name can start with w.
 func nameStart(s string, w word) bool {
-	if w.cjk || w.end-w.start < 2 || w.flags&wNameStop != 0 {
+	if w.cjk || w.end-w.start < 2 || w.flags&wNameStop != 0 || w.flags&(wCtxName|wCtxNameWeak) != 0 && w.flags&(wFirst|wLast) == 0 {
 		return false
 	}
 	return w.capital || w.upper && w.flags&(wFirst|wLast) != 0
@@ -226,6 +226,11 @@ func acceptName(s string, run []word, n int, ctx nameCtx) bool {
 	last := run[len(run)-1]
 	placeWord := isPlaceWord(s[last.start:last.end])
 	place := last.flags&wStreet != 0 || placeWord
+	for _, w := range run[1:] {
+		if w.flags&wStreet != 0 && w.flags&(wFirst|wLast) == 0 {
+			place = true // "Baker Street, London": a street, not a person
+		}
+	}
 	switch ctx {
 	case ctxStrong:
 		return (named > 0 || plain > 0) && !placeWord

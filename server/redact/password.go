@@ -112,13 +112,16 @@ func passwordToken(s string, i int) (int, int, bool) {
 	}
 	a, b := i, i
 	if q := s[i]; q == '"' || q == '\'' || q == '`' {
-		e := strings.IndexByte(s[i+1:], q)
+		e := strings.IndexByte(s[i+1:min(len(s), i+130)], q)
 		if e <= 0 || strings.ContainsRune(s[i+1:i+1+e], '\n') {
 			return 0, 0, false
 		}
 		a, b = i+1, i+1+e
 	} else {
 		for b < len(s) && !isSpace(s[b]) && s[b] != '"' && s[b] != '<' {
+			if b-a > 128 {
+				return 0, 0, false // no password is that long
+			}
 			b++
 		}
 		for b > a && strings.ContainsRune(".,;:)", rune(s[b-1])) {
@@ -220,7 +223,7 @@ func findCLIPasswords(in *input, dst []match) []match {
 			if b > a {
 				dst = append(dst, match{start: a, end: b, mask: maskPassword})
 			}
-		case !long && at(s, e) == ' ' && spacedPasswordFlags[cmd] == flag && (!loginCommands[cmd] || strings.Contains(s[strings.LastIndexByte(s[:i], '\n')+1:i], " login ")):
+		case !long && at(s, e) == ' ' && spacedPasswordFlags[cmd] == flag && (!loginCommands[cmd] || strings.Contains(s[lineStart(s, i):min(i, lineStart(s, i)+128)], " login ")):
 			if a, b, ok := flagValue(s, e+1); ok {
 				dst = append(dst, match{start: a, end: b, mask: maskPassword})
 			}
@@ -269,10 +272,10 @@ func flagValue(s string, i int) (int, int, bool) {
 
 // lineCommand returns the command of the command line that holds s[i]: the
 // first word of the line, past "$ ", "sudo " and environment assignments,
-// without its directory.
+// without its directory. Only the first 128 bytes of the line are read.
 func lineCommand(s string, i int) string {
-	start := strings.LastIndexByte(s[:i], '\n') + 1
-	line := s[start:i]
+	start := lineStart(s, i)
+	line := s[start:min(i, start+128)]
 	fields := strings.Fields(line)
 	for len(fields) > 0 && (fields[0] == "$" || fields[0] == "#" || fields[0] == "sudo" || fields[0] == "env" || fields[0] == ">" ||
 		strings.Contains(fields[0], "=") || fields[0] == "exec" || fields[0] == "time") {
@@ -286,4 +289,11 @@ func lineCommand(s string, i int) string {
 		cmd = cmd[k+1:]
 	}
 	return strings.Trim(cmd, "`'\"")
+}
+
+// lineStart returns where the line that holds s[i] starts, looking back at
+// most 512 bytes (a command line longer than that is read from there).
+func lineStart(s string, i int) int {
+	from := max(0, i-512)
+	return from + strings.LastIndexByte(s[from:i], '\n') + 1
 }
