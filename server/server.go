@@ -36,6 +36,8 @@ type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
 	budget *byteBudget
+	// viewCache keeps developer views already rendered (nil when off).
+	viewCache *ViewCache
 
 	// closing is closed when Shutdown begins: Append streams stop reading
 	// and following queries end.
@@ -79,6 +81,8 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		health:  health.NewServer(),
 		budget:  newByteBudget(cfg.inFlightBytes),
 		closing: make(chan struct{}),
+
+		viewCache: NewViewCache(cfg.viewCacheBytes),
 	}
 	if cfg.authn != nil {
 		s.accessControl()
@@ -189,7 +193,7 @@ func (s *Server) accessControl() {
 		case auth.Compliance:
 			return FullView{}, nil
 		case auth.Developer:
-			return RedactedView{Redactor: red, Viewer: p.Name}, nil
+			return RedactedView{Redactor: red, Viewer: p.Name, Cache: s.viewCache}, nil
 		case auth.Admin:
 			return MetadataView{}, nil
 		}

@@ -102,6 +102,9 @@ type RedactedView struct {
 	Redactor EventRedactor
 	// Viewer is the principal reading.
 	Viewer string
+	// Cache, when set, keeps the views rendered, by leaf hash and policy
+	// version (see ViewCache).
+	Cache *ViewCache
 }
 
 // Kind implements View.
@@ -121,11 +124,10 @@ func (v RedactedView) Shows(e *store.Entry) bool {
 
 // Render implements View.
 func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
-	ev, err := e.Event() // a new event, ours to mask in place
+	ev, err := v.Cache.maskedEvent(e, v.Redactor) // a new event, not shared
 	if err != nil {
 		return nil, err
 	}
-	v.Redactor.Mask(ev)
 	return renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil
 }
 

@@ -30,6 +30,10 @@ type Redactor struct {
 	// high_entropy detector, or -1.
 	decodes         bool
 	highEntropyRank int
+	// col, when set, collects what masking found in one event, so that the
+	// same value is masked in every field of it (see Mask). It is set on a
+	// copy of the Redactor made for one call, never on the shared one.
+	col *collector
 	// hasPatterns is true when the policy adds patterns, whose matches
 	// masking can create anywhere, so text is always scanned again after
 	// masking.
@@ -175,8 +179,20 @@ func (r *Redactor) Event(ev *agenttrailv1.Event) *agenttrailv1.Event {
 // Mask is Event in place: it turns ev itself into its developer view. Use it
 // on an event nothing else refers to, such as one just decoded from the
 // store, to save Event's copy. Mask(nil) does nothing.
+//
+// A value masked in one field is masked wherever else it occurs in the
+// event's content, with the same mask, even where no detector would find
+// it alone (a password given once with its name and repeated bare, a key
+// used as a map key).
 func (r *Redactor) Mask(ev *agenttrailv1.Event) {
-	if ev != nil {
-		r.message(ev.ProtoReflect(), modeHeader)
+	if ev == nil {
+		return
+	}
+	rc := *r
+	rc.col = &collector{}
+	rc.message(ev.ProtoReflect(), modeHeader)
+	if len(rc.col.found) > 0 {
+		rc.col.sort()
+		rc.propagate(ev.ProtoReflect(), modeHeader)
 	}
 }

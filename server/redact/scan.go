@@ -205,6 +205,9 @@ func (r *Redactor) scan(s string, depth int) string {
 				ms[i].start, ms[i].end = f.orig(ms[i].start, ms[i].end)
 			}
 		}
+		if r.col != nil && depth == 0 {
+			r.col.add(s, ms)
+		}
 		var again bool
 		s, again = apply(s, ms)
 		if !again && !r.hasPatterns {
