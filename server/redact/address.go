@@ -52,7 +52,7 @@ func findAddresses(in *input, dst []match) []match {
 			}
 		}
 		// A street type with the street's name and a number.
-		if w.flags&wStreet != 0 || streetEnding(lx, s[w.start:w.end]) {
+		if w.flags&wStreet != 0 || w.capital && w.end-w.start >= 6 && streetEnding(lx, s[w.start:w.end]) {
 			if a, b, ok := streetAround(s, ws, i); ok {
 				dst = append(dst, match{start: a, end: extendAddress(s, b), mask: maskAddress})
 				for i+1 < len(ws) && ws[i+1].start < b {

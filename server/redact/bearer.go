@@ -21,7 +21,11 @@ func findBearerTokens(in *input, dst []match) []match {
 	s := in.s
 	// Both scheme names start with a B, rarer in text than their other
 	// letters, so the search is for "B" and "b".
-	for _, initial := range [...]byte{'B', 'b', 'T', 't'} {
+	initials := []byte{'B', 'b'}
+	if containsFold(s, "authorization") {
+		initials = append(initials, 'T', 't') // "Authorization: Token ..."
+	}
+	for _, initial := range initials {
 		for from := 0; ; {
 			k := strings.IndexByte(s[from:], initial)
 			if k < 0 {

@@ -189,3 +189,22 @@ func isFold(m map[string]bool, w string) bool {
 	v, _ := inFold(m, w)
 	return v
 }
+
+// containsFold reports whether s holds the lower-case ASCII word w, in any
+// case. It searches for the rarer of w's first letter's two cases with
+// IndexByte.
+func containsFold(s, w string) bool {
+	for _, c := range [2]byte{w[0], w[0] - 'a' + 'A'} {
+		for from := 0; ; {
+			k := strings.IndexByte(s[from:], c)
+			if k < 0 {
+				break
+			}
+			if hasPrefixFold(s, from+k, w) {
+				return true
+			}
+			from += k + 1
+		}
+	}
+	return false
+}

@@ -105,7 +105,7 @@ func findDOBs(in *input, dst []match) []match {
 		t := s[w.start:w.end]
 		// "D.O.B." and "b." are spelled in letters the lexicon does not
 		// hold as words.
-		if hasPrefixFold(s, w.start, "d.o.b") || (t == "b" || t == "B") && at(s, w.end) == '.' && at(s, w.end+1) == ' ' && (w.start == 0 || !isAlnum(s[w.start-1])) {
+		if w.end-w.start == 1 && (hasPrefixFold(s, w.start, "d.o.b") || (t == "b" || t == "B") && at(s, w.end) == '.' && at(s, w.end+1) == ' ' && (w.start == 0 || !isAlnum(s[w.start-1]))) {
 			k := w.start + 5
 			if t == "b" || t == "B" {
 				k = w.end + 1

@@ -219,6 +219,9 @@ func idnLetterAt(s string, i int) bool {
 // bracketed "at"), so that "meet at the office" stays.
 func findObfuscatedEmails(in *input, dst []match) []match {
 	s := in.s
+	if !containsFold(s, "dot") && !strings.Contains(s, "(at)") && !strings.Contains(s, "[at]") {
+		return dst
+	}
 	for _, form := range [...]struct{ at, dot string }{
 		{" at ", " dot "}, {" [at] ", " [dot] "}, {"[at]", "[dot]"}, {"(at)", "(dot)"}, {" (at) ", " (dot) "}, {" AT ", " DOT "}, {" [at] ", "."},
 	} {

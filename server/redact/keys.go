@@ -235,6 +235,10 @@ func isSecretValue(v string, min int) bool {
 // namedKind returns the kind of a key known by its whole name (see
 // namedKeys), after dropping separators and case.
 func namedKind(name string) keyKind {
+	// Most names of JSON members end in letters no known name ends in.
+	if t := lastLetters(name); t != [3]byte{} && !namedTails[t] && name[len(name)-1] < 0x80 && !strings.ContainsAny(name, "_-. ") {
+		return keyOther
+	}
 	var buf [maxKeyName * 2]byte
 	n := 0
 	ascii := true
@@ -324,3 +328,14 @@ func paginationToken(norm []byte) bool {
 	return strings.Contains(n, "page") || strings.Contains(n, "cursor") || strings.Contains(n, "continuation") ||
 		strings.Contains(n, "next") || strings.Contains(n, "sync") || strings.Contains(n, "resume")
 }
+
+// namedTails are the last three letters of the names in namedKeys.
+var namedTails = func() map[[3]byte]bool {
+	m := map[[3]byte]bool{}
+	for n := range namedKeys {
+		if t := lastLetters(n); t != [3]byte{} {
+			m[t] = true
+		}
+	}
+	return m
+}()

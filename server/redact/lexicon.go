@@ -114,7 +114,7 @@ var contextWords = map[wordFlags][]string{
 		"cookie", "session", "sessionid", "access", "refresh",
 	},
 	wCtxCard: {"card", "cards", "karte", "carte", "tarjeta", "carta", "kaart", "karta", "kort", "kart", "карта", "карты", "cc", "pan", "visa", "mastercard", "amex"},
-	wCtxIBAN:  {"iban", "rib", "bankverbindung", "konto", "conto", "cuenta", "rekening", "rekeningnummer", "account", "bank"},
+	wCtxIBAN: {"iban", "rib", "bankverbindung", "konto", "conto", "cuenta", "rekening", "rekeningnummer", "account", "bank"},
 }
 
 // nameStops end a run of name words.
@@ -161,7 +161,7 @@ var monthNumber = func() map[string]int {
 
 // lexicon is the word table, built on first use.
 type lexicon struct {
-	words map[uint64]wordFlags
+	words wordTable
 	// endings are the street types written glued to a name
 	// ("Hauptstraße", "Stationsvägen"), in lower case, longest first;
 	// endingsByTail indexes them by their last two bytes.
@@ -172,7 +172,8 @@ type lexicon struct {
 var theLexicon = sync.OnceValue(buildLexicon)
 
 func buildLexicon() *lexicon {
-	lx := &lexicon{words: make(map[uint64]wordFlags, 80000)}
+	lx := &lexicon{}
+	lx.words.init(1 << 18)
 	zr, err := gzip.NewReader(bytes.NewReader(gazetteerGz))
 	if err != nil {
 		panic("redact: the embedded gazetteer does not decompress: " + err.Error())
@@ -265,11 +266,65 @@ func (lx *lexicon) add(w string, f wordFlags) {
 	if w == "" {
 		return
 	}
-	lx.words[wordHash(w)] |= f
+	lx.words.or(wordHash(w), f)
 }
 
 // lookup returns the flags of a word.
-func (lx *lexicon) lookup(w string) wordFlags { return lx.words[wordHash(w)] }
+func (lx *lexicon) lookup(w string) wordFlags { return lx.words.get(wordHash(w)) }
+
+// wordTable is an open-addressing hash table from word hashes to flags:
+// a lookup is a few loads, where a map costs a hash and a probe of its
+// own. Hash 0 marks an empty slot (no word hashes to 0 in practice; one
+// that did would be missing from the lexicon, not wrong).
+type wordTable struct {
+	keys  []uint64
+	flags []wordFlags
+	mask  uint64
+	n     int
+}
+
+func (t *wordTable) init(size int) {
+	t.keys = make([]uint64, size)
+	t.flags = make([]wordFlags, size)
+	t.mask = uint64(size - 1)
+}
+
+func (t *wordTable) or(h uint64, f wordFlags) {
+	if h == 0 {
+		return
+	}
+	if 2*(t.n+1) > len(t.keys) {
+		old := *t
+		t.init(2 * len(old.keys))
+		for i, k := range old.keys {
+			if k != 0 {
+				t.or(k, old.flags[i])
+			}
+		}
+	}
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		switch t.keys[i] {
+		case h:
+			t.flags[i] |= f
+			return
+		case 0:
+			t.keys[i], t.flags[i] = h, f
+			t.n++
+			return
+		}
+	}
+}
+
+func (t *wordTable) get(h uint64) wordFlags {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		switch t.keys[i] {
+		case h:
+			return t.flags[i]
+		case 0:
+			return 0
+		}
+	}
+}
 
 const (
 	fnvOffset = 14695981039346656037

@@ -24,6 +24,7 @@ var metadataDetectors = []struct {
 	{detector{name: "jwt", find: findJWTs}, "a JSON Web Token"},
 	{detector{name: "password", find: findPasswords}, "a password"},
 	{detector{name: "api_key", find: findAPIKeys}, "an API key or token"},
+	{detector{name: "secret_rules", find: findSecretRules}, "an API key or token"},
 	{detector{name: "card", find: findCards}, "a payment card number"},
 	{detector{name: "iban", find: findIBANs}, "a bank account number (IBAN)"},
 	{detector{name: "email", find: findEmails}, "an email address"},
@@ -32,8 +33,9 @@ var metadataDetectors = []struct {
 // CheckMetadata refuses an event whose metadata holds a secret or a
 // personal datum that can be told with certainty: a private key, an
 // authorization credential, a JSON Web Token, a password, a provider's API
-// key or token, a payment card number (Luhn and issuer checked), an IBAN
-// (checksum), or an email address. Metadata (ids, versions, model and tool
+// key or token (by its known prefix, or by a gitleaks rule), a payment card
+// number (Luhn and issuer checked), an IBAN (checksum), or an email
+// address. Metadata (ids, versions, model and tool
 // names, error types: every METADATA field of the event header) is
 // committed in the clear and shown to every reader, so it cannot be masked
 // later without breaking verification; such an event must be refused

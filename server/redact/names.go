@@ -43,7 +43,8 @@ func findNames(in *input, dst []match) []match {
 		if !nameStart(s, w) {
 			// "van Hamaland, Lizzy": a particle may start a name after
 			// a context word.
-			if !(isFold(nameParticles, s[w.start:w.end]) && i+1 < len(ws) && ws[i+1].capital && s[w.end:ws[i+1].start] == " ") {
+			if w.capital || w.end-w.start > 5 || i+1 >= len(ws) || !ws[i+1].capital || s[w.end:ws[i+1].start] != " " ||
+				!isFold(nameParticles, s[w.start:w.end]) {
 				continue
 			}
 			if ctx := nameContext(s, ws, i); ctx != ctxStrong && ctx != ctxWeak {

@@ -277,4 +277,3 @@ func invalidSSNOrNINO(v string) bool {
 	}
 	return false
 }
-

@@ -212,6 +212,7 @@ func afterNameLine(s string, start int) bool {
 	}
 	return isNameValue(line, true) || isNameValue(strings.TrimPrefix(strings.TrimPrefix(line, "Prof. "), "Dr. "), true)
 }
+
 // parsePhone reports whether a phone number starts at s[start]. It returns
 // where the number, or the digit groups read in vain, end.
 func parsePhone(s string, start int) (end int, ok bool) {

@@ -91,7 +91,7 @@ func fail(format string, args ...any) {
 
 // convert reads the subset of TOML that gitleaks.toml is written in: tables
 // [allowlist], [[rules]] and [[rules.allowlists]], and key = value pairs
-// whose values are strings ('''literal''' or "basic"), numbers, or arrays of
+// whose values are strings (”'literal”' or "basic"), numbers, or arrays of
 // strings, possibly over several lines.
 func convert(src string) (ruleSet, error) {
 	var rs ruleSet
