@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,7 +19,7 @@ type View interface {
 	// when the view applies none.
 	PolicyVersion() string
 	// Read says whether the view needs the content from the store.
-	Read() store.ReadOption
+	Read() store.ReadMode
 	// Shows reports whether the caller may see an entry at all; Query
 	// returns the entries it may not see as withheld leaves (log index and
 	// leaf hash only), and GetEvent does not find them.
@@ -42,7 +43,7 @@ func (FullView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW
 func (FullView) PolicyVersion() string { return "" }
 
 // Read implements View.
-func (FullView) Read() store.ReadOption { return store.WithContent }
+func (FullView) Read() store.ReadMode { return store.HeaderAndContent }
 
 // Shows implements View: everything.
 func (FullView) Shows(*store.Entry) bool { return true }
@@ -73,7 +74,7 @@ func (MetadataView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_
 func (MetadataView) PolicyVersion() string { return "" }
 
 // Read implements View.
-func (MetadataView) Read() store.ReadOption { return store.HeaderOnly }
+func (MetadataView) Read() store.ReadMode { return store.HeaderOnly }
 
 // Shows implements View: everything.
 func (MetadataView) Shows(*store.Entry) bool { return true }
@@ -105,6 +106,8 @@ type RedactedView struct {
 	// Cache, when set, keeps the views rendered, by leaf hash and policy
 	// version (see ViewCache).
 	Cache *ViewCache
+	// Timing, when set, is told how long each entry took to mask.
+	Timing func(time.Duration)
 }
 
 // Kind implements View.
@@ -114,7 +117,7 @@ func (RedactedView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_
 func (v RedactedView) PolicyVersion() string { return v.Redactor.Version() }
 
 // Read implements View.
-func (RedactedView) Read() store.ReadOption { return store.WithContent }
+func (RedactedView) Read() store.ReadMode { return store.HeaderAndContent }
 
 // Shows implements View: everything but other principals' access records.
 func (v RedactedView) Shows(e *store.Entry) bool {
@@ -124,6 +127,10 @@ func (v RedactedView) Shows(e *store.Entry) bool {
 
 // Render implements View.
 func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
+	if v.Timing != nil {
+		start := time.Now()
+		defer func() { v.Timing(time.Since(start)) }()
+	}
 	ev, err := v.Cache.maskedEvent(e, v.Redactor) // a new event, not shared
 	if err != nil {
 		return nil, err

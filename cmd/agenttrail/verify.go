@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
@@ -26,7 +27,8 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	fs.Var(&from, "from", "online: the first log `index` to verify (default 0)")
 	fs.Var(&to, "to", "online: verify up to this log `index`, exclusive (default: the latest checkpoint's size)")
 	stateFile := fs.String("state", "", "online: JSON `file` keeping the last verified checkpoint and the key; the log must be\nconsistent with it, and it is updated when verification succeeds")
-	data := fs.String("data", "", "offline: verify the data directory `dir` of a stopped server from its raw bytes")
+	var loc storeLocation
+	loc.addFlags(fs, "", "offline: verify the data directory `dir` of a stopped server from its raw bytes", false)
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
@@ -51,29 +53,36 @@ event's commitment and inclusion proof) without any server.`)
 		}
 		online := from.set || to.set || *stateFile != ""
 		switch {
-		case *data != "" && *exportFile != "":
+		case loc.given() && *exportFile != "":
 			return usageError{"--data and --export exclude each other"}
-		case (*data != "" || *exportFile != "") && online:
+		case (loc.given() || *exportFile != "") && online:
 			return usageError{"--from, --to and --state are for online verification, not with --data or --export"}
 		case from.set && to.set && to.v <= from.v:
 			return usageError{"--to must be greater than --from"}
-		case *data != "":
-			return verifyData(ctx, *data, *verifierKey, out, errOut)
+		case loc.given():
+			return verifyData(ctx, loc, *verifierKey, out, errOut)
 		case *exportFile != "":
 			f, err := os.Open(*exportFile)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			rep, err := verifyExport(f, *verifierKey, errOut)
+			rep, err := evidence.Verify(f, *verifierKey)
+			if rep.SelfKeyed {
+				warnTOFU(errOut, rep.Key)
+				fmt.Fprintln(errOut, "warning: with the export's own key, verification shows only that the export is consistent with itself")
+			}
+			if errors.Is(err, evidence.ErrBadKey) {
+				return usageError{fmt.Sprintf("verifier key: %v", errors.Unwrap(err))}
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "export verified: %s", count(rep.events, "event"))
-			if rep.events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.first, rep.last, rep.contentChecked)
+			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
+			if rep.Events > 0 {
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
 			}
-			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.head.Origin, count(rep.head.Size, "event"), rep.head.Root, rep.key)
+			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 			return nil
 		}
 		c, err := conn.dial()
@@ -85,22 +94,28 @@ event's commitment and inclusion proof) without any server.`)
 	}
 }
 
-// verifyData verifies a stopped server's data directory.
-func verifyData(ctx context.Context, dir, key string, out, errOut io.Writer) error {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
+// verifyData verifies a stopped server's storage.
+func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut io.Writer) error {
+	storeURL, dir, err := loc.storeURL()
+	if err != nil {
+		return err
+	}
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
+		}
 	}
 	if key == "" {
-		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept in %s itself\n", dir)
+		if key, err = loc.localVerifierKey(); err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept beside the data itself\n")
 	}
-	rep, err := store.VerifyDir(ctx, dir, key)
+	rep, err := store.VerifyStorage(ctx, storeURL, key)
 	switch {
-	case errors.Is(err, store.ErrInvalidArgument) && key != "":
-		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
 	case errors.Is(err, store.ErrInvalidArgument):
-		return usageError{fmt.Sprintf("%v: pass the log's key with --verifier-key", err)}
-	}
-	if err != nil {
+		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	case err != nil:
 		return err
 	}
 	if rep.Problem != nil {

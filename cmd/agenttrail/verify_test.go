@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
@@ -20,6 +19,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/badger"
 )
 
 // expect checks a command's exit status and that its outputs hold the
@@ -147,26 +147,17 @@ func TestVerifyData(t *testing.T) {
 	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", other}, 1, nil, []string{"event ", "does not verify", "checkpoint"})
 
 	// Change one byte of the content of event 5 on disk, as an attacker
-	// with access to the data directory could (the key layout is
-	// store/keys.go's: 'C' and the big-endian index).
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(s.dir, "events")).WithLogger(nil).WithValueThreshold(1 << 10))
+	// with access to the data directory could.
+	tp, err := badger.Tamper(badger.URL(s.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := []byte{'C', 0, 0, 0, 0, 0, 0, 0, 5} // 'C' and the index as a big-endian uint64
-	err = db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if err != nil {
-			return err
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		v[len(v)-1] ^= 0x01
-		return txn.Set(key, v)
-	})
-	if cerr := db.Close(); err == nil {
+	c, err := tp.Content(5)
+	if err == nil {
+		c[len(c)-1] ^= 0x01
+		err = tp.SetContent(5, c)
+	}
+	if cerr := tp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {

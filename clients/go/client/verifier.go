@@ -47,7 +47,7 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 	if cp == nil {
 		return verify.TreeHead{}, fmt.Errorf("client: %w: no checkpoint", verify.ErrMalformed)
 	}
-	head, err := verify.Checkpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
+	head, err := verify.OpenCheckpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
 	if err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: checkpoint: %w", err)
 	}
@@ -74,20 +74,20 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 //  4. verify.Inclusion: the leaf is at that index in the checkpoint's tree.
 func (v *Verifier) VerifyEntry(e *agenttrailv1.Entry, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
 	index := e.GetStamp().GetLogIndex()
-	if err := verify.Entry(e); err != nil {
+	if err := verify.CheckEntry(e); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
 	}
 	return v.inclusion("entry", index, e.GetCommitment().GetLeafHash(), cp, proof)
 }
 
 // VerifyWithheld checks a withheld entry (see [WithWithheld]): its leaf hash
-// is well formed (verify.Withheld), and the leaf is at its index in the tree
+// is well formed (verify.CheckWithheld), and the leaf is at its index in the tree
 // of the checkpoint, as for [Verifier.VerifyEntry] steps 2 to 4. It returns
 // the tree head the leaf was proved against. Nothing else can be checked: the
 // reader may not see the entry's header or content.
 func (v *Verifier) VerifyWithheld(w *agenttrailv1.WithheldEntry, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
 	index := w.GetLogIndex()
-	if err := verify.Withheld(w); err != nil {
+	if err := verify.CheckWithheld(w); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: withheld entry %d: %w", index, err)
 	}
 	return v.inclusion("withheld entry", index, w.GetLeafHash(), cp, proof)
@@ -114,7 +114,7 @@ func (v *Verifier) inclusion(what string, index uint64, leaf []byte, cp *agenttr
 	case len(proof.GetLeafHash()) != 0 && !bytes.Equal(proof.GetLeafHash(), leaf):
 		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w: the inclusion proof is for leaf %x, the %s's leaf is %x", what, index, verify.ErrBadProof, proof.GetLeafHash(), what, leaf)
 	}
-	if err := verify.Inclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
+	if err := verify.CheckInclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w", what, index, err)
 	}
 	return head, nil
@@ -156,7 +156,7 @@ func (v *Verifier) VerifyConsistency(old verify.TreeHead, cp *agenttrailv1.Check
 	if old.Size == 0 {
 		oldRoot = emptyRoot
 	}
-	if err := verify.Consistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
+	if err := verify.CheckConsistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: consistency of tree size %d with %d: %w", old.Size, head.Size, err)
 	}
 	return head, nil
