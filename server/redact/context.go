@@ -255,6 +255,18 @@ func parseDate(s string, i int) (int, bool) {
 		case ' ':
 			// 19 July 1990, 19. Juli 1990 (with the dot before the space).
 			return textMonthDate(s, e1+1, a, true)
+		case 's', 'n', 'r', 't':
+			// 3rd of May 1985, 21st May 1985.
+			for _, suf := range []string{"st ", "nd ", "rd ", "th "} {
+				if strings.HasPrefix(s[e1:], suf) {
+					k := e1 + len(suf)
+					if strings.HasPrefix(s[k:], "of ") {
+						k += 3
+					}
+					return textMonthDate(s, k, a, true)
+				}
+			}
+			return 0, false
 		}
 		if sep == '.' {
 			return 0, false

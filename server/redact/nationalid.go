@@ -96,6 +96,9 @@ func parseNINO(s string, start int) (int, bool) {
 		return 0, false
 	}
 	a, b := at(s, start), at(s, start+1)
+	// In upper case only: "ab123456c" in lower case is as often a
+	// reference of another kind, and is taken after a context word
+	// ("NI number ab 12 34 56 c", see findContextIDs).
 	if !isUpper(a) || !isUpper(b) || !ninoPrefix(a, b) {
 		return 0, false
 	}
@@ -180,8 +183,9 @@ func findContextIDs(in *input, dst []match) []match {
 	for i, w := range ws {
 		if w.flags&wCtxNationalID != 0 {
 			if !isFold(strongIDWords, s[w.start:w.end]) {
-				// A weak word needs another id word after it.
-				ok := false
+				// A weak word needs another id word after it, or a colon
+				// ("NI: ...").
+				ok := at(s, w.end) == ':' && (w.upper || w.end-w.start <= 3)
 				for j := i + 1; j < len(ws) && j <= i+3 && contextGap(s[ws[j-1].end:ws[j].start]); j++ {
 					u := s[ws[j].start:ws[j].end]
 					if isFold(strongIDWords, u) || isFold(idFollowers, u) {
