@@ -11,8 +11,17 @@ import "strings"
 //     ("password=...", "DB_PASSWORD: ...", `"passwd": "..."`,
 //     "PGPASSWORD=...", see classifyKey), at least 4 bytes long and not a
 //     placeholder (see isSecretValue). As for API keys, a value after ":"
-//     must be quoted or end its line.
+//     must be quoted or end its line, or stand alone on the next line;
+//   - passwords in prose and on command lines (see findPasswordContext
+//     and findCLIPasswords).
 func findPasswords(in *input, dst []match) []match {
+	dst = findCLIPasswords(in, dst)
+	dst = findPasswordContext(in, dst)
+	return findURLAndAssignedPasswords(in, dst)
+}
+
+// findURLPasswords finds the passwords of URLs' user information.
+func findURLPasswords(in *input, dst []match) []match {
 	s := in.s
 	from := 0
 	for _, colon := range in.seps() {
@@ -43,9 +52,13 @@ func findPasswords(in *input, dst []match) []match {
 		}
 		dst = append(dst, match{start: i + colon + 1, end: i + atSign, mask: maskPassword})
 	}
-	dst = findCLIPasswords(in, dst)
-	dst = findPasswordContext(in, dst)
-	return findAssignments(in, keyPassword, 4, maskPassword, dst)
+	return dst
+}
+
+// findURLAndAssignedPasswords finds the passwords of URLs and of
+// assignments (see findPasswords), not those of prose and command lines.
+func findURLAndAssignedPasswords(in *input, dst []match) []match {
+	return findAssignments(in, keyPassword, 4, maskPassword, findURLPasswords(in, dst))
 }
 
 // isURLPassword reports whether the password of a URL is one rather than a
