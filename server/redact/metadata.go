@@ -124,16 +124,21 @@ func checkMetadataValue(field, s string) error {
 	if len(s) < 6 || isUUID(s) {
 		return nil // nothing refused is this short, or a UUID
 	}
-	// Metadata repeats from event to event (versions, models, tools,
-	// sessions, users): values found clean are remembered.
-	if cleanMetadata.has(s) {
-		return nil
-	}
 	// Metadata is short: triage it as Text does, and run only the
 	// detectors whose triggers it holds (most ids and names hold none).
 	have := trAll
 	if len(s) <= maxTriaged {
 		have = triggersOf(s)
+	}
+	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
+		return nil
+	}
+	// Long runs call for the gitleaks rules, the costliest check; such
+	// values repeat from event to event (response ids, hashes, versions)
+	// and are remembered once found clean.
+	remember := have&trRun != 0
+	if remember && cleanMetadata.has(s) {
+		return nil
 	}
 	var sc *scanner
 	for _, md := range metadataDetectors {
@@ -150,7 +155,9 @@ func checkMetadataValue(field, s string) error {
 			return &event.FieldError{Field: field, Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
 		}
 	}
-	cleanMetadata.add(s)
+	if remember {
+		cleanMetadata.add(s)
+	}
 	return nil
 }
 
