@@ -49,6 +49,8 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
+	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, health), or off")
+	consoleTTL := fs.Duration("console-session-ttl", 8*time.Hour, "how long a web console sign-in lasts (never longer than its key)")
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
@@ -84,8 +86,10 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if *clientCA != "" && *tlsCert == "" {
 			return usageError{"--client-ca needs TLS: give --tls-cert and --tls-key"}
 		}
+		var tlsConfig *tls.Config
 		if *tlsCert != "" {
 			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+			tlsConfig = cfg
 			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 			if err != nil {
 				return fmt.Errorf("loading TLS key pair: %w", err)
@@ -135,15 +139,20 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if !isLoopback(*listen) && *tlsCert == "" {
 			return usageError{fmt.Sprintf("refusing to listen on %s without TLS: API keys would cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1", *listen)}
 		}
+		web := webConfig{listen: *httpListen, tls: tlsConfig, sessionTTL: *consoleTTL}
+		if err := web.check(); err != nil {
+			return err
+		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen)}
-		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
+		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
-// shuts down in order: the server (which lets in-flight appends finish),
-// then the store.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access) error {
+// shuts down in order: the HTTP listener and the gRPC server together (the
+// server lets in-flight appends finish and ends tails, on both), the web
+// console's sessions, then the store.
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
 	st, err := store.Open(ctx, dir, storeOpts...)
 	if err != nil {
 		return err
@@ -171,21 +180,44 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen str
 	if err != nil {
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
+	hs, err := startHTTP(web, srv, authn, log)
+	if err != nil {
+		return errors.Join(err, lis.Close(), st.Close())
+	}
 	vk := st.VerifierKey()
 	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
+	if hs != nil {
+		fmt.Fprintf(out, "web console: %s\n", hs.url)
+	}
 	fmt.Fprintf(out, "data directory: %s\nlog origin: %s\ncheckpoint verifier key: %s\n", dir, vk.Origin, vk.Key)
 	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("data", dir))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
+	var httpFailed <-chan error
+	if hs != nil {
+		httpFailed = hs.failed
+	}
 	select {
 	case err = <-served:
 		log.Error("server stopped", slog.Any("error", err))
+	case err = <-httpFailed:
+		log.Error("HTTP listener stopped", slog.Any("error", err))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = errors.Join(err, srv.Shutdown(sctx))
+		cancel()
+		<-served
 	case <-ctx.Done():
 		log.Info("shutting down", slog.Duration("deadline", shutdownTimeout))
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		httpDone := make(chan error, 1)
+		go func() { httpDone <- hs.shutdown(sctx) }()
 		err = srv.Shutdown(sctx)
+		err = errors.Join(err, <-httpDone)
 		cancel()
 		<-served
+	}
+	if hs != nil {
+		hs.console.Close()
 	}
 	if cerr := st.Close(); cerr != nil {
 		err = errors.Join(err, cerr)

@@ -6,15 +6,17 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Entry } from "./entry_pb.js";
 import { file_agenttrail_v1_entry } from "./entry_pb.js";
-import type { Filter } from "./event_pb.js";
+import type { Cost, Filter } from "./event_pb.js";
 import { file_agenttrail_v1_event } from "./event_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIibAoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSABCBgoEaXRlbSIdCghDYXVnaHRVcBIRCgl0cmVlX3NpemUYASABKAQiQQoPR2V0RXZlbnRSZXF1ZXN0EhIKCGV2ZW50X2lkGAEgASgJSAASEwoJbG9nX2luZGV4GAIgASgESABCBQoDa2V5IjcKEEdldEV2ZW50UmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5KkkKBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASEwoPT1JERVJfQVNDRU5ESU5HEAESFAoQT1JERVJfREVTQ0VORElORxACMqEBCgxRdWVyeVNlcnZpY2USRAoFUXVlcnkSGy5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVxdWVzdBocLmFnZW50dHJhaWwudjEuUXVlcnlSZXNwb25zZTABEksKCEdldEV2ZW50Eh4uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlcXVlc3QaHy5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVzcG9uc2VCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIibAoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSABCBgoEaXRlbSIdCghDYXVnaHRVcBIRCgl0cmVlX3NpemUYASABKAQiQQoPR2V0RXZlbnRSZXF1ZXN0EhIKCGV2ZW50X2lkGAEgASgJSAASEwoJbG9nX2luZGV4GAIgASgESABCBQoDa2V5IjcKEEdldEV2ZW50UmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5IrcCChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMQoNc3RhcnRlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOc3RhcnRlZF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KCG91dGNvbWVzGAUgAygOMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uT3V0Y29tZRIXCgpoYXNfZXJyb3JzGAYgASgISACIAQESEQoJcGFnZV9zaXplGAcgASgNEhkKDHJlc3VtZV9hZnRlchgIIAEoBEgBiAEBQg0KC19oYXNfZXJyb3JzQg8KDV9yZXN1bWVfYWZ0ZXIifQoUTGlzdFNlc3Npb25zUmVzcG9uc2USLwoIc2Vzc2lvbnMYASADKAsyHS5hZ2VudHRyYWlsLnYxLlNlc3Npb25TdW1tYXJ5Eh4KEW5leHRfcmVzdW1lX2FmdGVyGAIgASgESACIAQFCFAoSX25leHRfcmVzdW1lX2FmdGVyIsUDCg5TZXNzaW9uU3VtbWFyeRISCgpzZXNzaW9uX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhUKDWFnZW50X3ZlcnNpb24YAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1sYXN0X2V2ZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzdGFydF9pbmRleBgHIAEoBBIuCgdvdXRjb21lGAggASgOMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uT3V0Y29tZRITCgtldmVudF9jb3VudBgJIAEoBBIWCg5sbG1fY2FsbF9jb3VudBgKIAEoBBIXCg90b29sX2NhbGxfY291bnQYCyABKAQSEwoLZXJyb3JfY291bnQYDCABKAQSFAoMaW5wdXRfdG9rZW5zGA0gASgDEhUKDW91dHB1dF90b2tlbnMYDiABKAMSIQoEY29zdBgPIAEoCzITLmFnZW50dHJhaWwudjEuQ29zdBISCgpsYXN0X2luZGV4GBAgASgEKkkKBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASEwoPT1JERVJfQVNDRU5ESU5HEAESFAoQT1JERVJfREVTQ0VORElORxACKoMCCg5TZXNzaW9uT3V0Y29tZRIfChtTRVNTSU9OX09VVENPTUVfVU5TUEVDSUZJRUQQABIYChRTRVNTSU9OX09VVENPTUVfT1BFThABEh0KGVNFU1NJT05fT1VUQ09NRV9DT01QTEVURUQQAhIaChZTRVNTSU9OX09VVENPTUVfRkFJTEVEEAMSHQoZU0VTU0lPTl9PVVRDT01FX1RJTUVEX09VVBAEEiIKHlNFU1NJT05fT1VUQ09NRV9NQVhfSVRFUkFUSU9OUxAFEh0KGVNFU1NJT05fT1VUQ09NRV9DQU5DRUxMRUQQBhIZChVTRVNTSU9OX09VVENPTUVfRU5ERUQQBzL6AQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlElcKDExpc3RTZXNzaW9ucxIiLmFnZW50dHJhaWwudjEuTGlzdFNlc3Npb25zUmVxdWVzdBojLmFnZW50dHJhaWwudjEuTGlzdFNlc3Npb25zUmVzcG9uc2VCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_google_protobuf_timestamp]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -188,6 +190,235 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
   messageDesc(file_agenttrail_v1_query_service, 4);
 
 /**
+ * ListSessionsRequest selects sessions. Unset fields match every session.
+ *
+ * @generated from message agenttrail.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"agenttrail.v1.ListSessionsRequest"> & {
+  /**
+   * Only sessions of this agent id.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * Only sessions for this pseudonymous user id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Only sessions whose start occurred at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp started_after = 3;
+   */
+  startedAfter?: Timestamp | undefined;
+
+  /**
+   * Only sessions whose start occurred before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp started_before = 4;
+   */
+  startedBefore?: Timestamp | undefined;
+
+  /**
+   * Only sessions with any of these outcomes.
+   *
+   * @generated from field: repeated agenttrail.v1.SessionOutcome outcomes = 5;
+   */
+  outcomes: SessionOutcome[];
+
+  /**
+   * Only sessions with (true) or without (false) events that record a
+   * failure.
+   *
+   * @generated from field: optional bool has_errors = 6;
+   */
+  hasErrors?: boolean | undefined;
+
+  /**
+   * Most sessions in the page: default 50, at most 500.
+   *
+   * @generated from field: uint32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * Start after (older than) the session whose session_start has this log
+   * index: the next_resume_after of the page before.
+   *
+   * @generated from field: optional uint64 resume_after = 8;
+   */
+  resumeAfter?: bigint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 5);
+
+/**
+ * ListSessionsResponse is one page of sessions.
+ *
+ * @generated from message agenttrail.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"agenttrail.v1.ListSessionsResponse"> & {
+  /**
+   * The sessions, newest first (by the log index of their start).
+   *
+   * @generated from field: repeated agenttrail.v1.SessionSummary sessions = 1;
+   */
+  sessions: SessionSummary[];
+
+  /**
+   * Set when there may be more: pass it as resume_after for the next page.
+   * A page may hold fewer than page_size sessions (even none) when the
+   * server stopped examining sessions to answer in time; it is set then too.
+   *
+   * @generated from field: optional uint64 next_resume_after = 2;
+   */
+  nextResumeAfter?: bigint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 6);
+
+/**
+ * SessionSummary is what the metadata of a session's events says about it.
+ *
+ * @generated from message agenttrail.v1.SessionSummary
+ */
+export type SessionSummary = Message<"agenttrail.v1.SessionSummary"> & {
+  /**
+   * The session id.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Agent id and version of the session_start event.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Agent version of the session_start event.
+   *
+   * @generated from field: string agent_version = 3;
+   */
+  agentVersion: string;
+
+  /**
+   * Pseudonymous user id of the session_start event.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * When the session started (occurred_at of its session_start).
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 5;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * The latest occurred_at of its events.
+   *
+   * @generated from field: google.protobuf.Timestamp last_event_at = 6;
+   */
+  lastEventAt?: Timestamp | undefined;
+
+  /**
+   * Log index of the session_start event.
+   *
+   * @generated from field: uint64 start_index = 7;
+   */
+  startIndex: bigint;
+
+  /**
+   * How it ended.
+   *
+   * @generated from field: agenttrail.v1.SessionOutcome outcome = 8;
+   */
+  outcome: SessionOutcome;
+
+  /**
+   * Events in the session.
+   *
+   * @generated from field: uint64 event_count = 9;
+   */
+  eventCount: bigint;
+
+  /**
+   * LLM calls in the session.
+   *
+   * @generated from field: uint64 llm_call_count = 10;
+   */
+  llmCallCount: bigint;
+
+  /**
+   * Tool calls in the session.
+   *
+   * @generated from field: uint64 tool_call_count = 11;
+   */
+  toolCallCount: bigint;
+
+  /**
+   * Events that record a failure: error events, failed tool calls, a
+   * session that ended failed.
+   *
+   * @generated from field: uint64 error_count = 12;
+   */
+  errorCount: bigint;
+
+  /**
+   * Input tokens over its LLM calls.
+   *
+   * @generated from field: int64 input_tokens = 13;
+   */
+  inputTokens: bigint;
+
+  /**
+   * Output tokens over its LLM calls.
+   *
+   * @generated from field: int64 output_tokens = 14;
+   */
+  outputTokens: bigint;
+
+  /**
+   * Cost over its LLM calls, when they all name one currency (or none).
+   *
+   * @generated from field: agenttrail.v1.Cost cost = 15;
+   */
+  cost?: Cost | undefined;
+
+  /**
+   * Log index of the session's latest event.
+   *
+   * @generated from field: uint64 last_index = 16;
+   */
+  lastIndex: bigint;
+};
+
+/**
+ * Describes the message agenttrail.v1.SessionSummary.
+ * Use `create(SessionSummarySchema)` to create a new message.
+ */
+export const SessionSummarySchema: GenMessage<SessionSummary> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 7);
+
+/**
  * Order is the order entries are streamed in.
  *
  * @generated from enum agenttrail.v1.Order
@@ -222,6 +453,76 @@ export const OrderSchema: GenEnum<Order> = /*@__PURE__*/
   enumDesc(file_agenttrail_v1_query_service, 0);
 
 /**
+ * SessionOutcome is how a session ended, from its session_end event.
+ *
+ * @generated from enum agenttrail.v1.SessionOutcome
+ */
+export enum SessionOutcome {
+  /**
+   * Not set; in a filter, not allowed.
+   *
+   * @generated from enum value: SESSION_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No session_end has been recorded (yet): the session is running, or its
+   * agent stopped without ending it.
+   *
+   * @generated from enum value: SESSION_OUTCOME_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Ended with END_REASON_COMPLETED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_COMPLETED = 2;
+   */
+  COMPLETED = 2,
+
+  /**
+   * Ended with END_REASON_FAILED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * Ended with END_REASON_TIMED_OUT.
+   *
+   * @generated from enum value: SESSION_OUTCOME_TIMED_OUT = 4;
+   */
+  TIMED_OUT = 4,
+
+  /**
+   * Ended with END_REASON_MAX_ITERATIONS.
+   *
+   * @generated from enum value: SESSION_OUTCOME_MAX_ITERATIONS = 5;
+   */
+  MAX_ITERATIONS = 5,
+
+  /**
+   * Ended with END_REASON_CANCELLED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_CANCELLED = 6;
+   */
+  CANCELLED = 6,
+
+  /**
+   * Ended without a reason (END_REASON_UNSPECIFIED).
+   *
+   * @generated from enum value: SESSION_OUTCOME_ENDED = 7;
+   */
+  ENDED = 7,
+}
+
+/**
+ * Describes the enum agenttrail.v1.SessionOutcome.
+ */
+export const SessionOutcomeSchema: GenEnum<SessionOutcome> = /*@__PURE__*/
+  enumDesc(file_agenttrail_v1_query_service, 1);
+
+/**
  * QueryService is how people and tools read the trail. Every entry comes in
  * the caller's view, and every read is itself recorded as an Access event.
  *
@@ -251,6 +552,20 @@ export const QueryService: GenService<{
     methodKind: "unary";
     input: typeof GetEventRequestSchema;
     output: typeof GetEventResponseSchema;
+  },
+  /**
+   * ListSessions returns one page of sessions, newest first, each with
+   * what its events' metadata says about it: counts, tokens, cost and
+   * outcome. A session is listed by its session_start event. The summary is
+   * derived from the log when asked; like every aggregate, it is a
+   * convenience, never evidence (verify the events themselves).
+   *
+   * @generated from rpc agenttrail.v1.QueryService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_agenttrail_v1_query_service, 0);
