@@ -74,7 +74,7 @@ func New(opts Options) (*Console, error) {
 	c := &Console{
 		opts:     opts,
 		sessions: newSessions(opts.MaxSessions, opts.Now),
-		assets:   http.FileServerFS(Assets()),
+		assets:   http.FileServerFS(embedded), // /assets/<name> is assets/<name> in it
 		cookie:   "agenttrail_session",
 		log:      opts.Logger,
 		stop:     make(chan struct{}),
@@ -132,7 +132,7 @@ func (c *Console) serveIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request) {
-	if _, err := fs.Stat(Assets(), strings.TrimPrefix(r.URL.Path, "/")); err != nil || strings.HasSuffix(r.URL.Path, "/") {
+	if fi, err := fs.Stat(embedded, strings.TrimPrefix(r.URL.Path, "/")); err != nil || fi.IsDir() {
 		http.NotFound(w, r)
 		return
 	}
@@ -279,4 +279,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-

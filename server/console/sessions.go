@@ -56,9 +56,11 @@ func (s *sessions) create(p auth.Principal, expires time.Time) (string, *session
 		expires = p.Expires
 	}
 	p.Expires = expires
-	ctx, cancel := context.WithDeadline(context.Background(), expires)
+	// The session's calls end at its expiry, by the sessions' clock.
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(expires.Sub(s.now()), cancel)
 	token := randomToken()
-	sess := &session{principal: p, csrf: randomToken(), ctx: ctx, end: cancel}
+	sess := &session{principal: p, csrf: randomToken(), ctx: ctx, end: func() { timer.Stop(); cancel() }}
 	s.byID[sha256.Sum256([]byte(token))] = sess
 	return token, sess, nil
 }
