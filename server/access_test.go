@@ -40,7 +40,7 @@ type secure struct {
 	keys map[string]string // by name: agent, developer, developer2, compliance, admin, revoked, expired, other-agent
 }
 
-func startSecure(t *testing.T) *secure {
+func startSecure(t *testing.T, opts ...server.Option) *secure {
 	t.Helper()
 	h := &secure{keys: map[string]string{}}
 	var st *store.Store
@@ -49,11 +49,11 @@ func startSecure(t *testing.T) *secure {
 		t.Fatal(err)
 	}
 	// Keys live in the server's store: create them once New has it.
-	h.harness = start(t, nil, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
+	h.harness = start(t, nil, append(opts, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
 		st = s
 		a, err := auth.New(s, nil, nil)
 		return a, red, err
-	}))
+	}))...)
 	// Whatever a test does, the server's log never holds a seeded secret,
 	// an API key, or event content.
 	t.Cleanup(func() {
@@ -507,5 +507,89 @@ func TestReadsAreRecorded(t *testing.T) {
 				t.Errorf("dev-alice GetEvent of dev-bob's access record: %v, want NotFound", err)
 			}
 		}
+	}
+}
+
+// A developer's Query returns the access records of other principals as
+// withheld leaves, in their place in log order: index and leaf hash, the
+// same leaf compliance sees, and nothing of the record itself.
+func TestDeveloperGetsWithheldLeaves(t *testing.T) {
+	h := startSecure(t)
+	appendAs(t, h, "agent", seeded())
+	queryAs(t, h, "developer2", &agenttrailv1.QueryRequest{Limit: 1})
+	queryAs(t, h, "developer", &agenttrailv1.QueryRequest{Limit: 1})
+	// Wait until both reads are on the record.
+	var all []*agenttrailv1.Entry
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var err error
+		if all, err = queryAs(t, h, "compliance", &agenttrailv1.QueryRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		bob := 0
+		for _, e := range all {
+			if e.GetEvent().GetAccess().GetPrincipal() == "dev-bob" {
+				bob++
+			}
+		}
+		if bob > 0 {
+			break
+		}
+	}
+	leaves := map[uint64][]byte{}
+	hidden := map[uint64]bool{}
+	for _, e := range all {
+		leaves[e.GetStamp().GetLogIndex()] = e.GetCommitment().GetLeafHash()
+		if a := e.GetEvent().GetAccess(); a != nil && a.GetPrincipal() != "dev-alice" {
+			hidden[e.GetStamp().GetLogIndex()] = true
+		}
+	}
+	to := uint64(len(all))
+	stream, err := h.query.Query(h.as("developer"), &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{ToIndex: &to}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := uint64(0)
+	withheld := 0
+	for {
+		r, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var index uint64
+		var leaf []byte
+		switch item := r.GetItem().(type) {
+		case *agenttrailv1.QueryResponse_Entry:
+			index, leaf = item.Entry.GetStamp().GetLogIndex(), item.Entry.GetCommitment().GetLeafHash()
+			if hidden[index] {
+				t.Errorf("entry %d, another principal's access record, is shown to the developer", index)
+			}
+		case *agenttrailv1.QueryResponse_Withheld:
+			index, leaf = item.Withheld.GetLogIndex(), item.Withheld.GetLeafHash()
+			if !hidden[index] {
+				t.Errorf("entry %d is withheld from the developer, who may see it", index)
+			}
+			if len(proto.Clone(item.Withheld).ProtoReflect().GetUnknown()) != 0 {
+				t.Errorf("withheld entry %d carries unknown fields", index)
+			}
+			withheld++
+		default:
+			t.Fatalf("unexpected item %T", item)
+		}
+		if index != next {
+			t.Fatalf("item at index %d, want %d: every index comes, in order", index, next)
+		}
+		if string(leaf) != string(leaves[index]) {
+			t.Errorf("index %d: leaf hash %x, compliance sees %x", index, leaf, leaves[index])
+		}
+		next++
+	}
+	if next != to {
+		t.Errorf("the developer's query ended at index %d, want %d", next, to)
+	}
+	if withheld == 0 || withheld != len(hidden) {
+		t.Errorf("%d withheld leaves, want %d (other principals' access records)", withheld, len(hidden))
 	}
 }

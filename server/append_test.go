@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -221,5 +222,65 @@ func TestOversizedEventIsRejectedAlone(t *testing.T) {
 	}
 	if resps[1].GetReceipt() == nil {
 		t.Errorf("the next event was not appended: %v", resps[1])
+	}
+}
+
+// An event whose metadata holds a secret or a personal datum is rejected
+// with INVALID_ARGUMENT naming the field, and nothing is stored: metadata is
+// committed in the clear and shown to every reader. The message never
+// repeats the value. Content may hold anything; the developer view masks it.
+func TestAppendRejectsSecretsInMetadata(t *testing.T) {
+	h := start(t, nil)
+	evs := agentEvents()
+	type tc struct {
+		field string
+		set   func(ev *agenttrailv1.Event)
+		value string
+	}
+	cases := []tc{
+		{"event.agent_version", func(ev *agenttrailv1.Event) { ev.AgentVersion = "jane.doe@example.com" }, "jane.doe@example.com"},
+		{"event.model_id", func(ev *agenttrailv1.Event) { ev.ModelId = "gpt-4o sk-proj-Tq3vX9mL2pR7wK4nB8cJ5hF1aZ6yD0eG" }, "sk-proj-Tq3vX9mL2pR7wK4nB8cJ5hF1aZ6yD0eG"},
+		{"event.tool_call.tool_name", func(ev *agenttrailv1.Event) { ev.GetToolCall().ToolName = "charge 4242424242424242" }, "4242424242424242"},
+		{"event.tool_call.error_type", func(ev *agenttrailv1.Event) {
+			ev.GetToolCall().ErrorType = "AuthError ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK"
+		}, "ghp_R2d9Xk3mQ7vL0pT6wY1nB4cF8hJ5sA2eZ9uK"},
+	}
+	var toolCall *agenttrailv1.Event
+	for _, ev := range evs {
+		if ev.GetToolCall() != nil {
+			toolCall = ev
+		}
+	}
+	var frames [][]byte
+	for i, c := range cases {
+		ev := proto.Clone(evs[0]).(*agenttrailv1.Event)
+		if strings.HasPrefix(c.field, "event.tool_call") {
+			ev = proto.Clone(toolCall).(*agenttrailv1.Event)
+		}
+		ev.EventId = fmt.Sprintf("01963a4e-7c1b-7000-8000-0000000009%02d", i)
+		c.set(ev)
+		frames = append(frames, frame(t, ev))
+	}
+	clean := proto.Clone(evs[0]).(*agenttrailv1.Event)
+	clean.AgentVersion, clean.ModelId = "2.4.1-rc.1+build.7", "claude-sonnet-4-20250514"
+	frames = append(frames, frame(t, clean))
+	resps, err := appendRaw(t, h, frames)
+	if err != nil || len(resps) != len(frames) {
+		t.Fatalf("%d responses, %v", len(resps), err)
+	}
+	for i, c := range cases {
+		rej := resps[i].GetRejection()
+		if codes.Code(rej.GetCode()) != codes.InvalidArgument || rej.GetField() != c.field {
+			t.Errorf("%s: %v, want InvalidArgument naming %s", c.field, resps[i], c.field)
+		}
+		if !strings.HasPrefix(rej.GetMessage(), c.field+": ") || strings.Contains(rej.GetMessage(), c.value) {
+			t.Errorf("%s: message %q should name the field and not repeat the value", c.field, rej.GetMessage())
+		}
+	}
+	if resps[len(cases)].GetReceipt() == nil {
+		t.Errorf("clean metadata was rejected: %v", resps[len(cases)])
+	}
+	if size, _ := h.st.Size(); size != 1 {
+		t.Errorf("log size %d, want 1: nothing of a rejected event is stored", size)
 	}
 }

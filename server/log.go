@@ -129,7 +129,7 @@ func (l *logService) proofSize(ctx context.Context, size *uint64) (uint64, *agen
 // GetVerifierKey implements agenttrailv1.LogServiceServer.
 func (l *logService) GetVerifierKey(ctx context.Context, _ *agenttrailv1.GetVerifierKeyRequest) (*agenttrailv1.GetVerifierKeyResponse, error) {
 	vk := l.s.st.VerifierKey()
-	return &agenttrailv1.GetVerifierKeyResponse{Origin: vk.Origin, VerifierKey: vk.Key, PublicKey: vk.PublicKey}, nil
+	return &agenttrailv1.GetVerifierKeyResponse{Origin: l.s.st.Origin(), VerifierKey: vk.String(), PublicKey: vk.PublicKey}, nil
 }
 
 func hashList(hs [][32]byte) [][]byte {

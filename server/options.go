@@ -10,6 +10,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -31,13 +32,14 @@ type config struct {
 	sendTimeout     time.Duration
 	rateLimit       float64
 	rateBurst       int
-	views           ViewSelector
+	views           ViewSelector // nil: the default (full view, or by role under access control)
 	principal       func(ctx context.Context) string
-	mayAppend       func(ctx context.Context, ev *agenttrailv1.Event) error
+	appendChecks    []func(ctx context.Context, ev *agenttrailv1.Event) error
 	authn           *auth.Authenticator
 	redactor        EventRedactor
 	accessFunc      func(st *store.Store) (*auth.Authenticator, EventRedactor, error)
 	now             func() time.Time
+	metrics         *metrics.Metrics
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	grpcOptions     []grpc.ServerOption
@@ -53,8 +55,6 @@ func defaultConfig() config {
 		sendTimeout:     30 * time.Second,
 		rateLimit:       1000,
 		rateBurst:       2000,
-		views:           fixedView(FullView{}),
-		principal:       func(context.Context) string { return "anonymous" },
 		now:             time.Now,
 	}
 }
@@ -139,7 +139,8 @@ func WithRateLimit(perSecond float64, burst int) Option {
 
 // WithViews sets how the view of each caller is chosen. The default shows
 // every caller the full view, which is only right when access control
-// happens elsewhere.
+// happens elsewhere; under WithAccessControl it is the view of the caller's
+// role, and an explicit WithViews replaces that.
 func WithViews(v ViewSelector) Option {
 	return optionFunc(func(c *config) error {
 		if v == nil {
@@ -152,7 +153,8 @@ func WithViews(v ViewSelector) Option {
 
 // WithPrincipal sets how the name of the caller of an Append is found; it is
 // committed in the header of every event the caller appends. The default is
-// "anonymous".
+// "anonymous", or under WithAccessControl the authenticated principal; an
+// explicit WithPrincipal replaces either.
 func WithPrincipal(f func(ctx context.Context) string) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {
@@ -163,18 +165,22 @@ func WithPrincipal(f func(ctx context.Context) string) Option {
 	})
 }
 
-// WithAppendCheck sets a check every event of an Append stream passes
-// before it reaches the store, such as an agent key's scope. An error (a
-// status) rejects that event alone.
+// WithAppendCheck adds a check every event of an Append stream passes
+// before it reaches the store. Checks add up: each one given runs, in
+// order, after access control's own (the caller's key still valid, the
+// agent scope). An error (a status) rejects that event alone.
 func WithAppendCheck(f func(ctx context.Context, ev *agenttrailv1.Event) error) Option {
 	return optionFunc(func(c *config) error {
-		c.mayAppend = f
+		if f == nil {
+			return fmt.Errorf("server: nil append check")
+		}
+		c.appendChecks = append(c.appendChecks, f)
 		return nil
 	})
 }
 
-// WithAccessControl turns on access control, as DESIGN.md's roles and views
-// describe: every call but health checks and reflection is authenticated
+// WithAccessControl turns on access control, as docs/architecture.md's
+// roles and views describe: every call but health checks and reflection is authenticated
 // (package auth) and checked against the role table (package authz); readers
 // get the view of their role (developer: redacted with r; compliance: full;
 // admin: metadata; agents read nothing); an agent key scoped to an agent id
@@ -185,6 +191,9 @@ func WithAccessControl(a *auth.Authenticator, r EventRedactor) Option {
 	return optionFunc(func(c *config) error {
 		if a == nil || r == nil {
 			return fmt.Errorf("server: access control needs an authenticator and a redactor")
+		}
+		if c.authn != nil || c.accessFunc != nil {
+			return fmt.Errorf("server: access control is given twice")
 		}
 		c.authn, c.redactor = a, r
 		return nil
@@ -197,6 +206,9 @@ func WithAccessControlFunc(f func(st *store.Store) (*auth.Authenticator, EventRe
 	return optionFunc(func(c *config) error {
 		if f == nil {
 			return fmt.Errorf("server: nil access control function")
+		}
+		if c.authn != nil || c.accessFunc != nil {
+			return fmt.Errorf("server: access control is given twice")
 		}
 		c.accessFunc = f
 		return nil
@@ -217,6 +229,16 @@ func WithInterceptors(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamS
 func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *config) error {
 		c.grpcOptions = append(c.grpcOptions, opts...)
+		return nil
+	})
+}
+
+// WithMetrics records what the server does in m (package metrics): events
+// appended and refused, acknowledgement latency, reads and tails by role,
+// redaction time, OTLP spans. Without it nothing is recorded.
+func WithMetrics(m *metrics.Metrics) Option {
+	return optionFunc(func(c *config) error {
+		c.metrics = m
 		return nil
 	})
 }

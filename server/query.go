@@ -75,22 +75,17 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 			if err != nil {
 				return err
 			}
-			if !view.Shows(e) {
-				continue
-			}
 			if time.Since(checked) > time.Second {
 				if err := s.stillValid(ctx); err != nil {
 					return err
 				}
 				checked = time.Now()
 			}
-			entry, err := view.Render(e)
+			resp, err := queryItem(view, e)
 			if err != nil {
 				return err
 			}
-			if err := w.send(func() error {
-				return stream.Send(&agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_Entry{Entry: entry}})
-			}); err != nil {
+			if err := w.send(func() error { return stream.Send(resp) }); err != nil {
 				return err
 			}
 		}
@@ -107,7 +102,26 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	return statusError(ctx, s.log, err)
 }
 
-// GetEvent implements agenttrailv1.QueryServiceServer.
+// queryItem is what Query sends for a stored entry: the entry in the view,
+// or, when the view may not show it, a withheld leaf (its index and leaf
+// hash), so that the caller can still prove the entries around it.
+func queryItem(view View, e *store.Entry) (*agenttrailv1.QueryResponse, error) {
+	if !view.Shows(e) {
+		return &agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_Withheld{Withheld: &agenttrailv1.WithheldEntry{
+			LogIndex: e.Index,
+			LeafHash: e.LeafHash[:],
+		}}}, nil
+	}
+	entry, err := view.Render(e)
+	if err != nil {
+		return nil, err
+	}
+	return &agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_Entry{Entry: entry}}, nil
+}
+
+// GetEvent implements agenttrailv1.QueryServiceServer. An entry the caller's
+// view may not show is not found: GetEvent names one event, and a withheld
+// leaf is useful only among its neighbours, which Query returns.
 func (q *queryService) GetEvent(ctx context.Context, req *agenttrailv1.GetEventRequest) (*agenttrailv1.GetEventResponse, error) {
 	s := q.s
 	view, err := s.cfg.views(ctx)

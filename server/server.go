@@ -13,9 +13,11 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // OTLP exporters may compress with gzip
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -30,12 +32,13 @@ import (
 
 // Server serves agenttrail's gRPC API over a store.
 type Server struct {
-	st     *store.Store
-	cfg    config
-	log    *slog.Logger
-	grpc   *grpc.Server
-	health *health.Server
-	budget *byteBudget
+	st      *store.Store
+	cfg     config
+	log     *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	budget  *byteBudget
+	limiter *tokenBucket
 
 	// closing is closed when Shutdown begins: Append streams stop reading
 	// and following queries end.
@@ -49,6 +52,7 @@ var Services = []string{
 	agenttrailv1.AppendService_ServiceDesc.ServiceName,
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
+	coltracepb.TraceService_ServiceDesc.ServiceName,
 }
 
 // New builds a server over an open store. Serve it with Serve and stop it
@@ -68,9 +72,10 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := WithAccessControl(a, r).apply(&cfg); err != nil {
-			return nil, err
+		if a == nil || r == nil {
+			return nil, fmt.Errorf("server: access control needs an authenticator and a redactor")
 		}
+		cfg.authn, cfg.redactor = a, r
 	}
 	s := &Server{
 		st:      st,
@@ -83,8 +88,15 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	if cfg.authn != nil {
 		s.accessControl()
 	}
+	if s.cfg.views == nil {
+		s.cfg.views = fixedView(FullView{})
+	}
+	if s.cfg.principal == nil {
+		s.cfg.principal = func(context.Context) string { return "anonymous" }
+	}
 	cfg = s.cfg
 	limiter := newTokenBucket(cfg.rateLimit, cfg.rateBurst)
+	s.limiter = limiter
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads
 		logging.WithLevels(logLevel),
@@ -119,6 +131,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	agenttrailv1.RegisterAppendServiceServer(s.grpc, &appendService{s: s})
 	agenttrailv1.RegisterQueryServiceServer(s.grpc, &queryService{s: s})
 	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
+	coltracepb.RegisterTraceServiceServer(s.grpc, &traceService{s: s})
 	if cfg.authn != nil {
 		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 	}
@@ -173,29 +186,36 @@ func (s *Server) stillValid(ctx context.Context) error {
 func (s *Server) now() time.Time { return s.cfg.now() }
 
 // accessControl wires authentication, authorization, views by role, agent
-// scopes and the recording of reads (see WithAccessControl).
+// scopes and the recording of reads (see WithAccessControl). Its
+// interceptors run before the ones given with WithInterceptors, its append
+// check before the ones given with WithAppendCheck; views and principals
+// given explicitly are kept.
 func (s *Server) accessControl() {
 	a := s.cfg.authn
 	s.cfg.unary = append([]grpc.UnaryServerInterceptor{a.UnaryServerInterceptor(), authz.UnaryServerInterceptor(), s.accessUnary}, s.cfg.unary...)
 	s.cfg.stream = append([]grpc.StreamServerInterceptor{a.StreamServerInterceptor(), authz.StreamServerInterceptor(), s.accessStream}, s.cfg.stream...)
-	s.cfg.principal = func(ctx context.Context) string {
-		p, _ := auth.FromContext(ctx)
-		return p.Name
-	}
-	red := s.cfg.redactor
-	s.cfg.views = func(ctx context.Context) (View, error) {
-		p, _ := auth.FromContext(ctx)
-		switch p.Role {
-		case auth.Compliance:
-			return FullView{}, nil
-		case auth.Developer:
-			return RedactedView{Redactor: red, Viewer: p.Name}, nil
-		case auth.Admin:
-			return MetadataView{}, nil
+	if s.cfg.principal == nil {
+		s.cfg.principal = func(ctx context.Context) string {
+			p, _ := auth.FromContext(ctx)
+			return p.Name
 		}
-		return nil, status.Error(codes.PermissionDenied, "permission denied: this role may not read the trail")
 	}
-	s.cfg.mayAppend = func(ctx context.Context, ev *agenttrailv1.Event) error {
+	if s.cfg.views == nil {
+		red := s.cfg.redactor
+		s.cfg.views = func(ctx context.Context) (View, error) {
+			p, _ := auth.FromContext(ctx)
+			switch p.Role {
+			case auth.Compliance:
+				return FullView{}, nil
+			case auth.Developer:
+				return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
+			case auth.Admin:
+				return MetadataView{}, nil
+			}
+			return nil, status.Error(codes.PermissionDenied, "permission denied: this role may not read the trail")
+		}
+	}
+	scope := func(ctx context.Context, ev *agenttrailv1.Event) error {
 		if err := a.StillValid(ctx); err != nil {
 			return err
 		}
@@ -205,6 +225,7 @@ func (s *Server) accessControl() {
 		}
 		return nil
 	}
+	s.cfg.appendChecks = append([]func(context.Context, *agenttrailv1.Event) error{scope}, s.cfg.appendChecks...)
 }
 
 // Shutdown stops the server (see the package documentation for the order).

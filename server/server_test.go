@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
@@ -61,40 +61,17 @@ func start(t testing.TB, storeOpts []store.Option, opts ...server.Option) *harne
 	t.Helper()
 	h := &harness{log: &logBuffer{}}
 	logger := slog.New(slog.NewTextHandler(h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	storeOpts = append([]store.Option{store.WithLogger(logger), store.WithCheckpointInterval(0)}, storeOpts...)
-	st, err := store.Open(context.Background(), t.TempDir(), storeOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(st, append([]server.Option{server.WithLogger(logger)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("store Close: %v", err)
-		}
+	ts := servertest.New(t, servertest.Config{
+		StoreOptions:  append([]store.Option{store.WithCheckpointInterval(0)}, storeOpts...),
+		ServerOptions: opts,
+		Logger:        logger,
 	})
-	h.st, h.srv, h.conn, h.addr = st, srv, conn, lis.Addr().String()
+	conn, err := grpc.NewClient(ts.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h.st, h.srv, h.conn, h.addr = ts.Store, ts.Server, conn, ts.Addr
 	h.append = agenttrailv1.NewAppendServiceClient(conn)
 	h.query = agenttrailv1.NewQueryServiceClient(conn)
 	h.logs = agenttrailv1.NewLogServiceClient(conn)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -18,9 +19,10 @@ type View interface {
 	// when the view applies none.
 	PolicyVersion() string
 	// Read says whether the view needs the content from the store.
-	Read() store.ReadOption
-	// Shows reports whether the caller may see an entry at all; entries it
-	// may not see are left out of queries and are not found by GetEvent.
+	Read() store.ReadMode
+	// Shows reports whether the caller may see an entry at all; Query
+	// returns the entries it may not see as withheld leaves (log index and
+	// leaf hash only), and GetEvent does not find them.
 	Shows(e *store.Entry) bool
 	// Render turns a stored entry into what the caller receives.
 	Render(e *store.Entry) (*agenttrailv1.Entry, error)
@@ -41,7 +43,7 @@ func (FullView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW
 func (FullView) PolicyVersion() string { return "" }
 
 // Read implements View.
-func (FullView) Read() store.ReadOption { return store.WithContent }
+func (FullView) Read() store.ReadMode { return store.HeaderAndContent }
 
 // Shows implements View: everything.
 func (FullView) Shows(*store.Entry) bool { return true }
@@ -72,7 +74,7 @@ func (MetadataView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_
 func (MetadataView) PolicyVersion() string { return "" }
 
 // Read implements View.
-func (MetadataView) Read() store.ReadOption { return store.HeaderOnly }
+func (MetadataView) Read() store.ReadMode { return store.HeaderOnly }
 
 // Shows implements View: everything.
 func (MetadataView) Shows(*store.Entry) bool { return true }
@@ -101,6 +103,8 @@ type RedactedView struct {
 	Redactor EventRedactor
 	// Viewer is the principal reading.
 	Viewer string
+	// Timing, when set, is told how long each entry took to mask.
+	Timing func(time.Duration)
 }
 
 // Kind implements View.
@@ -110,7 +114,7 @@ func (RedactedView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_
 func (v RedactedView) PolicyVersion() string { return v.Redactor.Version() }
 
 // Read implements View.
-func (RedactedView) Read() store.ReadOption { return store.WithContent }
+func (RedactedView) Read() store.ReadMode { return store.HeaderAndContent }
 
 // Shows implements View: everything but other principals' access records.
 func (v RedactedView) Shows(e *store.Entry) bool {
@@ -123,6 +127,10 @@ func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 	ev, err := e.Event() // a new event, ours to mask in place
 	if err != nil {
 		return nil, err
+	}
+	if v.Timing != nil {
+		start := time.Now()
+		defer func() { v.Timing(time.Since(start)) }()
 	}
 	v.Redactor.Mask(ev)
 	return renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil

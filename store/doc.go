@@ -1,5 +1,8 @@
 // Package store is agenttrail's write-once event store: it keeps every event
 // exactly once, forever, in an order nobody can rewrite without being caught.
+// It is the engine; storage is a Driver beneath it (store/badger, chosen by
+// URL), and the bytes the log commits to are defined in store/commitment.
+// docs/architecture.md has the whole picture.
 //
 // Events are committed to an RFC 6962 Merkle log (hashes from
 // golang.org/x/mod/sumdb/tlog) with C2SP tlog-checkpoint signed notes
@@ -15,39 +18,36 @@
 //
 // One goroutine, the sequencer, takes appends from every caller, forms
 // batches (bounded by count, bytes and an optional short wait), assigns
-// consecutive log indexes with no gaps, and commits each batch — events,
-// content, id index, secondary indexes, tree hashes, the new size and root,
-// and a checkpoint when one is due — in one Badger transaction with
-// SyncWrites on. Only then does it answer the callers. An acknowledged event
-// survives kill -9.
+// consecutive log indexes with no gaps, and hands each batch — events,
+// content, id index and secondary index values, tree hashes, the new size
+// and root, and a checkpoint when one is due — to the driver as one Batch,
+// which the driver commits atomically and durably, fenced on the stored
+// size. Only then does it answer the callers. An acknowledged event survives
+// kill -9.
 //
-// No key is ever written twice: event and content keys are indexed by log
-// position, which the sequencer checks against the stored size before every
-// batch; the id index is checked before each event. Appending an event id
+// No record is ever written twice: the driver refuses a batch that does not
+// start at the stored size, and a stored event id. Appending an event id
 // that exists returns the original receipt when the event is identical and
 // ErrAlreadyExists when it differs.
 //
 // # Reading
 //
 // Get and GetByID read single events; Scan streams events matching a Filter
-// in log order, resumably, using per-batch posting lists of the session,
-// agent, user, kind, tool, failure and occurred-at-hour indexes; with
+// in log order, resumably, using the driver's secondary indexes; with
 // Query.Follow it goes on with events as they commit (live tail). Proofs and
 // checkpoints: InclusionProof, ConsistencyProof, LatestCheckpoint,
-// CheckpointAt, Checkpoints, VerifierKey. Verify and VerifyDir recompute the
-// log from its raw bytes and name the first index where anything disagrees.
+// CheckpointAt, Checkpoints, VerifierKey. Verify and VerifyStorage recompute
+// the log from its raw bytes and name the first index where anything
+// disagrees.
 //
-// # Storage
+// # Errors
 //
-// Badger (github.com/dgraph-io/badger/v4) holds everything; no Badger type
-// leaves this package. Errors are the sentinels in errors.go, wrapped with
-// %w. Defaults keep memory modest (64 MiB of caches plus 3 x 32 MiB
-// memtables) so the store runs under a GOMEMLIMIT of 512 MiB.
+// Errors are the sentinels in errors.go, wrapped with %w; the server maps
+// them to gRPC status codes in one place.
 //
 // # Shutdown
 //
 // Open returns a Store; Close shuts it down in a fixed order (see Close):
 // appends refused, queue drained and acknowledged, final checkpoint signed,
-// garbage collection stopped, followers woken, reads finished, database
-// closed.
+// followers woken, reads finished, driver closed.
 package store

@@ -16,7 +16,7 @@ type Receipt struct {
 	// Index is the event's position in the log.
 	Index uint64
 	// LeafHash is the event's RFC 6962 leaf hash.
-	LeafHash [hashSize]byte
+	LeafHash [HashSize]byte
 	// ReceivedAt is when the server accepted the event.
 	ReceivedAt time.Time
 	// Duplicate is true when the event had been appended before and this
@@ -72,9 +72,9 @@ type Entry struct {
 	// committed.
 	HeaderBytes []byte
 	// ContentDigest is SHA-256(Salt || Content).
-	ContentDigest [hashSize]byte
+	ContentDigest [HashSize]byte
 	// LeafHash is the RFC 6962 leaf hash of HeaderBytes and ContentDigest.
-	LeafHash [hashSize]byte
+	LeafHash [HashSize]byte
 	// Content is the encoded content (the event with only its non-METADATA
 	// fields) and Salt its 32-byte salt, when ContentState is
 	// ContentPresent.

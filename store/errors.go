@@ -32,4 +32,8 @@ var (
 	// ErrCorrupt: stored bytes could not be decoded or do not agree with
 	// the Merkle log.
 	ErrCorrupt = errors.New("store: corrupt data")
+	// ErrStale: a driver refused a batch because the log's stored size is
+	// not where the batch starts; nothing was written. Another writer
+	// committed first, and the engine must reload before it retries.
+	ErrStale = errors.New("store: the log moved on since the batch was prepared")
 )

@@ -74,7 +74,7 @@ type Query struct {
 	// descending) are returned. Pass the last index received.
 	After *uint64
 	// Read chooses whether content is read.
-	Read ReadOption
+	Read ReadMode
 	// Follow goes on past the end of the log, returning new entries as they
 	// commit, until the context ends or the store closes (which ends the
 	// scan with ErrClosed). Ascending only.

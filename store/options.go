@@ -18,13 +18,13 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 type config struct {
 	origin             string
 	signingKey         string
+	signingKeyFile     string
 	checkpointInterval time.Duration
 	maxBatchEvents     int
 	maxBatchBytes      int
 	batchWait          time.Duration
 	maxEventBytes      int
 	clockSkew          time.Duration
-	gcInterval         time.Duration
 	cacheBytes         int64
 	logger             *slog.Logger
 	now                func() time.Time
@@ -39,7 +39,6 @@ func defaultConfig() config {
 		batchWait:          0,
 		maxEventBytes:      1 << 20,
 		clockSkew:          5 * time.Minute,
-		gcInterval:         10 * time.Minute,
 		cacheBytes:         64 << 20,
 		logger:             slog.New(slog.DiscardHandler),
 		now:                time.Now,
@@ -64,14 +63,28 @@ func WithOrigin(origin string) Option {
 
 // WithSigningKey sets the checkpoint signing key, as a note signer key string
 // ("PRIVATE+KEY+<origin>+<hash>+<key>", see golang.org/x/mod/sumdb/note).
-// Its name must be the log's origin. By default the key is generated when a
-// store is created and kept in the data directory with mode 0600.
+// Its name must be the log's origin. Open needs this or WithSigningKeyFile.
 func WithSigningKey(skey string) Option {
 	return optionFunc(func(c *config) error {
 		if skey == "" {
 			return fmt.Errorf("%w: empty signing key", ErrInvalidArgument)
 		}
 		c.signingKey = skey
+		return nil
+	})
+}
+
+// WithSigningKeyFile reads the checkpoint signing key from a file, which
+// must be readable by its owner only. When the file does not exist and the
+// log has never signed a checkpoint, a new key is generated and written
+// there with mode 0600. Open needs this or WithSigningKey; WithSigningKey
+// wins when both are given.
+func WithSigningKeyFile(path string) Option {
+	return optionFunc(func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("%w: empty signing key file name", ErrInvalidArgument)
+		}
+		c.signingKeyFile = path
 		return nil
 	})
 }
@@ -127,21 +140,9 @@ func WithClockSkew(d time.Duration) Option {
 	})
 }
 
-// WithGCInterval sets how often the value log is garbage collected. Zero
-// turns collection off. The default is ten minutes.
-func WithGCInterval(d time.Duration) Option {
-	return optionFunc(func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: negative GC interval", ErrInvalidArgument)
-		}
-		c.gcInterval = d
-		return nil
-	})
-}
-
-// WithCacheBytes sets the memory the store may use for caches (Badger's
-// block and index caches). Memtables add about 3 x 16 MiB on top. The
-// default, 64 MiB, keeps the whole store well under a GOMEMLIMIT of 512 MiB.
+// WithCacheBytes sets the memory the store's driver may use for caches
+// (DriverConfig.CacheBytes). The default, 64 MiB, keeps the whole store
+// well under a GOMEMLIMIT of 512 MiB.
 func WithCacheBytes(n int64) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1<<20 {

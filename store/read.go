@@ -5,144 +5,101 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/tlog"
-	"google.golang.org/protobuf/proto"
 
-	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/commitment"
 )
 
-// ReadOption chooses what a read returns.
-type ReadOption int
+// ReadMode chooses what a read returns of each event.
+type ReadMode int
 
 const (
 	// HeaderOnly reads the header and commitment, not the content.
-	HeaderOnly ReadOption = iota
-	// WithContent also reads the content and its salt.
-	WithContent
+	HeaderOnly ReadMode = iota
+	// HeaderAndContent also reads the content and its salt.
+	HeaderAndContent
 )
 
 // Get returns the event at a log index.
-func (s *Store) Get(ctx context.Context, index uint64, opt ReadOption) (*Entry, error) {
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
+func (s *Store) Get(ctx context.Context, index uint64, mode ReadMode) (*Entry, error) {
 	var e *Entry
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.reading(ctx, func() error {
 		var err error
-		e, err = readEntry(txn, index, opt == WithContent)
+		e, err = s.readEntry(ctx, index, mode == HeaderAndContent)
 		return err
 	})
 	return e, err
 }
 
 // GetByID returns the event with an event id.
-func (s *Store) GetByID(ctx context.Context, eventID string, opt ReadOption) (*Entry, error) {
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
+func (s *Store) GetByID(ctx context.Context, eventID string, mode ReadMode) (*Entry, error) {
 	if eventID == "" || len(eventID) > 1024 {
 		return nil, fmt.Errorf("%w: event id", ErrInvalidArgument)
 	}
 	var e *Entry
-	err := s.view(func(txn *badger.Txn) error {
-		val, err := getValue(txn, idKey(eventID))
-		if err != nil {
-			return fmt.Errorf("event id: %w", err)
-		}
-		index, err := decodeU64(val)
+	err := s.reading(ctx, func() error {
+		found, err := s.d.LookupIDs(ctx, []string{eventID})
 		if err != nil {
 			return err
 		}
-		e, err = readEntry(txn, index, opt == WithContent)
+		index, ok := found[eventID]
+		if !ok {
+			return fmt.Errorf("event id: %w", ErrNotFound)
+		}
+		e, err = s.readEntry(ctx, index, mode == HeaderAndContent)
 		return err
 	})
 	return e, err
 }
 
-func (s *Store) readable(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if s.isClosed() {
-		return ErrClosed
-	}
-	return nil
-}
-
 // readEntry reads the event at index, and its content when asked.
-func readEntry(txn *badger.Txn, index uint64, withContent bool) (*Entry, error) {
-	item, err := txn.Get(recordKey(index))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("%w: no event at index %d", ErrNotFound, index)
-	}
+func (s *Store) readEntry(ctx context.Context, index uint64, withContent bool) (*Entry, error) {
+	raws, err := s.d.ReadEntries(ctx, []uint64{index}, withContent)
 	if err != nil {
 		return nil, err
 	}
-	ld, err := item.ValueCopy(nil)
-	if err != nil {
-		return nil, err
+	if len(raws) != 1 {
+		return nil, fmt.Errorf("%w: asked for one entry, the driver returned %d", ErrCorrupt, len(raws))
 	}
-	e, err := decodeEntry(index, ld)
-	if err != nil {
-		return nil, err
-	}
-	if withContent {
-		if err := readContent(txn, e); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
+	return decodeEntry(raws[0], withContent)
 }
 
-// decodeEntry decodes the leaf data of the event at index. The entry's
-// HeaderBytes alias ld.
-func decodeEntry(index uint64, ld []byte) (*Entry, error) {
-	hb, digest, err := parseLeafData(ld)
+// decodeEntry decodes an event's stored records. The entry's HeaderBytes
+// alias the leaf data.
+func decodeEntry(r RawEntry, withContent bool) (*Entry, error) {
+	hb, digest, err := commitment.ParseLeafData(r.LeafData)
 	if err != nil {
-		return nil, fmt.Errorf("event %d: %w", index, err)
+		return nil, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
 	}
-	var h agenttrailv1.EventHeader
-	if err := proto.Unmarshal(hb, &h); err != nil {
-		return nil, fmt.Errorf("%w: header of event %d: %v", ErrCorrupt, index, err)
+	h, err := commitment.DecodeHeader(hb)
+	if err != nil {
+		return nil, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
 	}
-	if h.GetEvent() == nil || h.GetReceivedAt() == nil {
-		return nil, fmt.Errorf("%w: header of event %d lacks its event or received-at time", ErrCorrupt, index)
-	}
-	return &Entry{
-		Index:         index,
+	e := &Entry{
+		Index:         r.Index,
 		ReceivedAt:    h.GetReceivedAt().AsTime(),
 		Principal:     h.GetPrincipal(),
 		Header:        h.GetEvent(),
 		HeaderBytes:   hb,
 		ContentDigest: digest,
-		LeafHash:      leafHash(ld),
-	}, nil
-}
-
-// readContent adds the content and salt to an entry.
-func readContent(txn *badger.Txn, e *Entry) error {
-	item, err := txn.Get(contentKey(e.Index))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		if _, err := txn.Get(erasedKey(e.Index)); err == nil {
-			e.ContentState = ContentErased
-			return nil
+		LeafHash:      commitment.HashLeafData(r.LeafData),
+	}
+	if !withContent {
+		return e, nil
+	}
+	switch {
+	case r.Content != nil:
+		salt, content, err := decodeContentRecord(r.Content)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", r.Index, err)
 		}
-		return fmt.Errorf("%w: content of event %d is missing and was not erased", ErrCorrupt, e.Index)
+		e.Salt, e.Content, e.ContentState = salt, content, ContentPresent
+	case r.Erased:
+		e.ContentState = ContentErased
+	default:
+		return nil, fmt.Errorf("%w: content of event %d is missing and was not erased", ErrCorrupt, r.Index)
 	}
-	if err != nil {
-		return err
-	}
-	rec, err := item.ValueCopy(nil)
-	if err != nil {
-		return err
-	}
-	salt, content, err := decodeContentRecord(rec)
-	if err != nil {
-		return fmt.Errorf("event %d: %w", e.Index, err)
-	}
-	e.Salt, e.Content, e.ContentState = salt, content, ContentPresent
-	return nil
+	return e, nil
 }
 
 // LatestCheckpoint returns the newest signed checkpoint. Every committed
@@ -152,41 +109,27 @@ func (s *Store) LatestCheckpoint() Checkpoint { return s.head.Load().checkpoint 
 // CheckpointAt returns the checkpoint signed at a tree size, or ErrNotFound
 // when none was signed at exactly that size.
 func (s *Store) CheckpointAt(ctx context.Context, size uint64) (Checkpoint, error) {
-	if err := s.readable(ctx); err != nil {
-		return Checkpoint{}, err
-	}
-	var msg []byte
-	err := s.view(func(txn *badger.Txn) error {
-		var err error
-		msg, err = getValue(txn, checkpointKey(size))
+	var cp Checkpoint
+	err := s.reading(ctx, func() error {
+		msg, err := s.d.Checkpoint(ctx, size)
+		if err != nil {
+			return fmt.Errorf("checkpoint of size %d: %w", size, err)
+		}
+		cp, err = s.openCheckpoint(msg)
 		return err
 	})
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("checkpoint of size %d: %w", size, err)
-	}
-	return openCheckpoint(msg, s.verifier, s.origin)
+	return cp, err
 }
 
 // Checkpoints calls fn with every stored checkpoint in increasing size, until
 // fn returns false.
 func (s *Store) Checkpoints(ctx context.Context, fn func(Checkpoint) bool) error {
-	if err := s.readable(ctx); err != nil {
-		return err
-	}
-	return s.view(func(txn *badger.Txn) error {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{prefixCheckpoint}
-		it := txn.NewIterator(opts)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			msg, err := it.Item().ValueCopy(nil)
+	return s.reading(ctx, func() error {
+		for sc, err := range s.d.Checkpoints(ctx, 0) {
 			if err != nil {
 				return err
 			}
-			cp, err := openCheckpoint(msg, s.verifier, s.origin)
+			cp, err := s.openCheckpoint(sc.Note)
 			if err != nil {
 				return err
 			}
@@ -200,61 +143,77 @@ func (s *Store) Checkpoints(ctx context.Context, fn func(Checkpoint) bool) error
 
 // InclusionProof proves that the event at index is in the tree of size
 // treeSize: the RFC 6962 audit path, from the leaf's sibling up.
-func (s *Store) InclusionProof(ctx context.Context, index, treeSize uint64) ([][hashSize]byte, error) {
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
+func (s *Store) InclusionProof(ctx context.Context, index, treeSize uint64) ([][HashSize]byte, error) {
 	if size, _ := s.Size(); treeSize > size {
 		return nil, fmt.Errorf("%w: tree size %d is larger than the log (%d)", ErrInvalidArgument, treeSize, size)
 	}
 	if index >= treeSize {
 		return nil, fmt.Errorf("%w: index %d is not in a tree of size %d", ErrInvalidArgument, index, treeSize)
 	}
-	p, err := tlog.ProveRecord(int64(treeSize), int64(index), s.hashes)
+	var p tlog.RecordProof
+	err := s.reading(ctx, func() error {
+		var err error
+		p, err = tlog.ProveRecord(int64(treeSize), int64(index), s.hashes)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store: inclusion proof: %w", err)
+		return nil, proofError("inclusion proof", err)
 	}
 	return toArrays(p), nil
 }
 
 // ConsistencyProof proves that the tree of size from is a prefix of the
 // tree of size to.
-func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][hashSize]byte, error) {
-	if err := s.readable(ctx); err != nil {
-		return nil, err
-	}
+func (s *Store) ConsistencyProof(ctx context.Context, from, to uint64) ([][HashSize]byte, error) {
 	if size, _ := s.Size(); to > size {
 		return nil, fmt.Errorf("%w: tree size %d is larger than the log (%d)", ErrInvalidArgument, to, size)
 	}
 	if from < 1 || from > to {
 		return nil, fmt.Errorf("%w: consistency needs 1 <= from (%d) <= to (%d)", ErrInvalidArgument, from, to)
 	}
-	p, err := tlog.ProveTree(int64(to), int64(from), s.hashes)
+	var p tlog.TreeProof
+	err := s.reading(ctx, func() error {
+		var err error
+		p, err = tlog.ProveTree(int64(to), int64(from), s.hashes)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store: consistency proof: %w", err)
+		return nil, proofError("consistency proof", err)
 	}
 	return toArrays(p), nil
 }
 
-// RootAt returns the root hash of the tree of a size not larger than the
-// log.
-func (s *Store) RootAt(ctx context.Context, size uint64) ([hashSize]byte, error) {
-	if err := s.readable(ctx); err != nil {
-		return [hashSize]byte{}, err
+// proofError keeps the store's sentinels of a failed proof and names it.
+func proofError(what string, err error) error {
+	if errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	if cur, root := s.Size(); size == cur {
-		return root, nil
-	} else if size > cur {
-		return [hashSize]byte{}, fmt.Errorf("%w: tree size %d is larger than the log (%d)", ErrInvalidArgument, size, cur)
-	}
-	if size == 0 {
-		return [hashSize]byte{}, nil
-	}
-	return tlog.TreeHash(int64(size), s.hashes)
+	return fmt.Errorf("store: %s: %w", what, err)
 }
 
-func toArrays(hs []tlog.Hash) [][hashSize]byte {
-	out := make([][hashSize]byte, len(hs))
+// RootAt returns the root hash of the tree of a size not larger than the
+// log.
+func (s *Store) RootAt(ctx context.Context, size uint64) ([HashSize]byte, error) {
+	cur, root := s.Size()
+	switch {
+	case size == cur:
+		return root, nil
+	case size > cur:
+		return [HashSize]byte{}, fmt.Errorf("%w: tree size %d is larger than the log (%d)", ErrInvalidArgument, size, cur)
+	case size == 0:
+		return [HashSize]byte{}, nil
+	}
+	var h tlog.Hash
+	err := s.reading(ctx, func() error {
+		var err error
+		h, err = tlog.TreeHash(int64(size), s.hashes)
+		return err
+	})
+	return h, err
+}
+
+func toArrays(hs []tlog.Hash) [][HashSize]byte {
+	out := make([][HashSize]byte, len(hs))
 	for i, h := range hs {
 		out[i] = h
 	}

@@ -10,13 +10,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/tlog"
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/commitment"
 	"github.com/agenttrail/agenttrail/store/event"
 )
 
@@ -120,9 +119,9 @@ func (s *Store) failed() error {
 
 // sequence is the sequencer: the one goroutine that orders the log. It
 // forms batches from queued requests and prepares each (validation,
-// encoding, salts, digests, leaves, tree hashes, index postings, and a
-// checkpoint when due) into a Badger transaction, which it hands to the
-// committer goroutine. The committer commits batches strictly in order, one
+// encoding, salts, digests, leaves, tree hashes, index values, and a
+// checkpoint when due) into a Batch, which it hands to the committer
+// goroutine. The committer commits batches strictly in order, one
 // at a time, while the sequencer prepares the next: CPU work overlaps the
 // previous batch's fsync, and a failed commit stops every later batch, so
 // the log can never have a gap. sequence returns when the queue is closed
@@ -234,7 +233,6 @@ type sequencer struct {
 // prepared is a batch ready to commit.
 type prepared struct {
 	reqs    []*request
-	txn     *badger.Txn
 	b       *batchBuilder // nil when the batch adds no event
 	waits   []deferred
 	cp      Checkpoint
@@ -291,7 +289,7 @@ func (q *sequencer) signIfBehind() {
 	if h.checkpoint.Size == h.size || q.s.failed() != nil {
 		return
 	}
-	cp, err := q.s.storeCheckpoint(h.size, h.root)
+	cp, err := q.s.storeCheckpoint(context.Background(), h.size, h.root)
 	if err != nil {
 		q.s.log.Error("signing checkpoint failed", slog.Uint64("tree_size", h.size), slog.Any("error", err))
 		return
@@ -327,9 +325,9 @@ type deferred struct {
 	dup  bool
 }
 
-// prepare validates and sequences one batch into a transaction. Events are
-// answered in place when they are invalid or duplicates of stored events;
-// new events get their receipts when the committer commits the batch.
+// prepare validates and sequences one batch. Events are answered in place
+// when they are invalid or duplicates of stored events; new events get their
+// receipts when the committer commits the batch.
 func (q *sequencer) prepare(batch []*request) *prepared {
 	s := q.s
 	q.settle()
@@ -344,13 +342,6 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	q.lastReceived = now
 	limits := event.Limits{Now: now, MaxClockSkew: s.cfg.clockSkew}
-
-	p.txn = s.db.NewTransaction(true)
-	// Write-once guard: the batch's first index must be free on disk.
-	if _, err := p.txn.Get(recordKey(q.fr.size)); !errors.Is(err, badger.ErrKeyNotFound) {
-		p.failure = fmt.Errorf("%w: index %d is already written on disk (%v)", ErrCorrupt, q.fr.size, err)
-		return p
-	}
 
 	b := newBatchBuilder(q.fr.clone(), now)
 	pre, err := q.preflight(batch, limits, b.receivedBytes)
@@ -375,21 +366,19 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				}
 				continue
 			}
-			existing, err := Receipt{}, error(ErrNotFound)
 			if pf.stored {
-				existing, err = q.existing(p.txn, ev)
-			}
-			switch {
-			case err == nil:
-				existing.Duplicate = true
-				slot.Receipt = existing
+				existing, err := q.existing(pf.index, ev)
+				switch {
+				case err == nil:
+					existing.Duplicate = true
+					slot.Receipt = existing
+				case errors.Is(err, ErrAlreadyExists):
+					slot.Err = err
+				default:
+					p.failure = err
+					return p
+				}
 				continue
-			case errors.Is(err, ErrAlreadyExists):
-				slot.Err = err
-				continue
-			case !errors.Is(err, ErrNotFound):
-				p.failure = err
-				return p
 			}
 			pe, err := b.add(ev, pf.sealed)
 			if err != nil {
@@ -405,7 +394,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	cfg := s.cfg
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
-	cp, err := b.write(p.txn, s, sign)
+	cp, err := b.finish(s, sign)
 	if err != nil {
 		p.failure = err
 		return p
@@ -425,7 +414,8 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 type preflighted struct {
 	sealed *sealed
 	err    error
-	stored bool // the id is in the database (or the lookup failed: check again in order)
+	stored bool   // the id is stored, at index
+	index  uint64 // where the id is stored
 }
 
 // preflight does the independent work on every event of a batch, on all
@@ -442,47 +432,58 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 			jobs = append(jobs, job{ri, i})
 		}
 	}
-	salts := make([]byte, saltSize*len(jobs))
+	salts := make([]byte, commitment.SaltSize*len(jobs))
 	if _, err := rand.Read(salts); err != nil {
 		return nil, fmt.Errorf("store: reading random salts: %w", err)
 	}
-	do := func(first int, js []job) {
-		_ = q.s.db.View(func(txn *badger.Txn) error {
-			for k, j := range js {
-				r, pf := batch[j.r], &out[j.r][j.i]
-				if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
-					pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
-					continue
-				}
-				enc, err := event.Encode(r.events[j.i], limits)
-				if err != nil {
-					pf.err = err
-					continue
-				}
-				salt := salts[(first+k)*saltSize : (first+k+1)*saltSize : (first+k+1)*saltSize]
-				pf.sealed = seal(enc, receivedAt, r.principal, salt)
-				_, err = txn.Get(idKey(r.events[j.i].GetEventId()))
-				pf.stored = !errors.Is(err, badger.ErrKeyNotFound)
+	do := func(first int, js []job) error {
+		ids := make([]string, 0, len(js))
+		for k, j := range js {
+			r, pf := batch[j.r], &out[j.r][j.i]
+			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
+				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
+				continue
 			}
+			enc, err := event.Encode(r.events[j.i], limits)
+			if err != nil {
+				pf.err = err
+				continue
+			}
+			salt := salts[(first+k)*commitment.SaltSize : (first+k+1)*commitment.SaltSize : (first+k+1)*commitment.SaltSize]
+			pf.sealed = seal(enc, receivedAt, r.principal, salt)
+			ids = append(ids, r.events[j.i].GetEventId())
+		}
+		if len(ids) == 0 {
 			return nil
-		})
+		}
+		found, err := q.s.d.LookupIDs(context.Background(), ids)
+		if err != nil {
+			return fmt.Errorf("store: looking event ids up: %w", err)
+		}
+		for _, j := range js {
+			pf := &out[j.r][j.i]
+			if pf.err == nil {
+				pf.index, pf.stored = found[batch[j.r].events[j.i].GetEventId()]
+			}
+		}
+		return nil
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if len(jobs) < 64 || workers < 2 {
-		do(0, jobs)
-		return out, nil
+		return out, do(0, jobs)
 	}
 	var wg sync.WaitGroup
+	errs := make([]error, workers)
 	per := (len(jobs) + workers - 1) / workers
 	for w := 0; w < len(jobs); w += per {
 		wg.Add(1)
 		go func(first int, js []job) {
 			defer wg.Done()
-			do(first, js)
+			errs[first/per] = do(first, js)
 		}(w, jobs[w:min(w+per, len(jobs))])
 	}
 	wg.Wait()
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // commitLoop is the committer: it commits prepared batches in order and
@@ -506,9 +507,6 @@ func (q *sequencer) commitLoop(in <-chan *prepared) {
 
 func (q *sequencer) commitOne(p *prepared) {
 	s := q.s
-	if p.txn != nil {
-		defer p.txn.Discard()
-	}
 	if p.failure == nil {
 		p.failure = s.failed()
 	}
@@ -517,8 +515,8 @@ func (q *sequencer) commitOne(p *prepared) {
 		return
 	}
 	if p.b != nil {
-		if err := p.txn.Commit(); err != nil {
-			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events: %v", ErrFailed, len(p.b.entries), err))
+		if err := s.d.Commit(context.Background(), &p.b.batch); err != nil {
+			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events at index %d: %w", ErrFailed, len(p.b.entries), p.b.batch.First, err))
 			return
 		}
 		h := s.head.Load()
@@ -526,7 +524,7 @@ func (q *sequencer) commitOne(p *prepared) {
 		if p.signed {
 			cp = p.cp
 		}
-		next := &head{size: p.b.fr.size, root: p.b.root, checkpoint: cp, changed: make(chan struct{})}
+		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
 		old := s.head.Swap(next)
 		close(old.changed)
 	}
@@ -536,18 +534,10 @@ func (q *sequencer) commitOne(p *prepared) {
 	}
 }
 
-// existing looks an event id up in the log: ErrNotFound when it is new, its
-// receipt when the stored event equals ev, ErrAlreadyExists when it differs.
-func (q *sequencer) existing(txn *badger.Txn, ev *agenttrailv1.Event) (Receipt, error) {
-	val, err := getValue(txn, idKey(ev.GetEventId()))
-	if err != nil {
-		return Receipt{}, err
-	}
-	index, err := decodeU64(val)
-	if err != nil {
-		return Receipt{}, err
-	}
-	e, err := readEntry(txn, index, true)
+// existing compares an event with the stored event of the same id, at
+// index: its receipt when they are equal, ErrAlreadyExists when they differ.
+func (q *sequencer) existing(index uint64, ev *agenttrailv1.Event) (Receipt, error) {
+	e, err := q.s.readEntry(context.Background(), index, true)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -584,35 +574,21 @@ func failAll(batch []*request, err error) {
 	}
 }
 
-// batchBuilder turns accepted events into the keys of one transaction.
+// batchBuilder turns accepted events into one Batch.
 type batchBuilder struct {
 	fr            *frontier
-	first         uint64
 	received      time.Time
 	receivedBytes []byte // the encoded received-at Timestamp
 	entries       []*pending
-	records       [][]byte
-	contents      [][]byte
-	hashes        []tlog.Hash
-	postings      map[postingKey][]uint64
-	times         map[uint64][]uint64
-	salts         []byte
-	root          tlog.Hash
-}
-
-type postingKey struct {
-	field byte
-	value string
+	batch         Batch
 }
 
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 	return &batchBuilder{
 		fr:            fr,
-		first:         fr.size,
 		received:      received,
 		receivedBytes: mustMarshal(timestamppb.New(received)),
-		postings:      map[postingKey][]uint64{},
-		times:         map[uint64][]uint64{},
+		batch:         Batch{First: fr.size},
 	}
 }
 
@@ -628,13 +604,13 @@ type sealed struct {
 // time and principal, salts and digests its content, and hashes the leaf.
 // It needs nothing but the event, so preflight runs it on every core.
 func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte) *sealed {
-	hb := encodeEventHeader(enc.Header, receivedAt, principal)
-	ld := leafData(hb, contentDigest(salt, enc.Content))
-	return &sealed{leafData: ld, leafHash: leafHash(ld), contentRecord: encodeContentRecord(salt, enc.Content)}
+	hb := commitment.EncodeHeader(enc.Header, receivedAt, principal)
+	ld := commitment.LeafData(hb, commitment.ContentDigest(salt, enc.Content))
+	return &sealed{leafData: ld, leafHash: commitment.HashLeafData(ld), contentRecord: encodeContentRecord(salt, enc.Content)}
 }
 
 // add sequences one sealed event: it takes the next index, extends the
-// tree, and notes the event in the index postings.
+// tree, and notes what the secondary indexes file it under.
 func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, error) {
 	index := b.fr.size
 	lh := sealed.leafHash
@@ -642,46 +618,32 @@ func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, er
 	if err != nil {
 		return nil, err
 	}
-	b.hashes = append(b.hashes, hs...)
-	b.records = append(b.records, sealed.leafData)
-	b.contents = append(b.contents, sealed.contentRecord)
-
-	post := func(field byte, value string) {
-		if value != "" {
-			k := postingKey{field, value}
-			b.postings[k] = append(b.postings[k], index)
-		}
+	for _, h := range hs {
+		b.batch.Hashes = append(b.batch.Hashes, h)
 	}
-	post(fieldSession, ev.GetSessionId())
-	post(fieldAgent, ev.GetAgentId())
-	post(fieldUser, ev.GetUserId())
-	post(fieldKind, kindValue(event.KindOf(ev)))
-	post(fieldTool, event.ToolName(ev))
-	if event.IsFailure(ev) {
-		b.postings[postingKey{fieldFailure, ""}] = append(b.postings[postingKey{fieldFailure, ""}], index)
-	}
-	hour := hourOf(ev.GetOccurredAt().AsTime())
-	b.times[hour] = append(b.times[hour], index)
-
+	b.batch.Events = append(b.batch.Events, BatchEvent{
+		EventID:  ev.GetEventId(),
+		LeafData: sealed.leafData,
+		Content:  sealed.contentRecord,
+		Index:    indexValues(ev),
+	})
 	p := &pending{ev: ev, receipt: Receipt{EventID: ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}}
 	b.entries = append(b.entries, p)
 	return p, nil
 }
 
-// encodeEventHeader encodes an agenttrail.v1.EventHeader from the encoded
-// header event and received-at time, exactly as deterministic Marshal of
-// the message would (fields in number order, empty principal omitted).
-func encodeEventHeader(event, receivedAt []byte, principal string) []byte {
-	b := make([]byte, 0, len(event)+len(receivedAt)+len(principal)+12)
-	b = protowire.AppendTag(b, 1, protowire.BytesType)
-	b = protowire.AppendBytes(b, event)
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendBytes(b, receivedAt)
-	if principal != "" {
-		b = protowire.AppendTag(b, 3, protowire.BytesType)
-		b = protowire.AppendString(b, principal)
+// indexValues are what the secondary indexes file an event under: the
+// METADATA fields a Filter selects by.
+func indexValues(ev *agenttrailv1.Event) IndexValues {
+	return IndexValues{
+		SessionID:  ev.GetSessionId(),
+		AgentID:    ev.GetAgentId(),
+		UserID:     ev.GetUserId(),
+		ToolName:   event.ToolName(ev),
+		Kind:       event.KindOf(ev),
+		Failure:    event.IsFailure(ev),
+		OccurredAt: ev.GetOccurredAt().AsTime(),
 	}
-	return b
 }
 
 func mustMarshal(m proto.Message) []byte {
@@ -692,62 +654,21 @@ func mustMarshal(m proto.Message) []byte {
 	return b
 }
 
-// kindValue is the posting value of an event kind: its number, two bytes.
-func kindValue(k agenttrailv1.EventKind) string {
-	return string([]byte{byte(k >> 8), byte(k)})
-}
-
-// write puts every key of the batch into txn, and, when sign is set, the
-// checkpoint of the new tree.
-func (b *batchBuilder) write(txn *badger.Txn, s *Store, sign bool) (Checkpoint, error) {
-	set := func(k, v []byte) error {
-		if err := txn.Set(k, v); err != nil {
-			return fmt.Errorf("store: staging batch: %w", err)
-		}
-		return nil
-	}
-	for i, p := range b.entries {
-		idx := b.first + uint64(i)
-		if err := set(recordKey(idx), b.records[i]); err != nil {
-			return Checkpoint{}, err
-		}
-		if err := set(contentKey(idx), b.contents[i]); err != nil {
-			return Checkpoint{}, err
-		}
-		if err := set(idKey(p.ev.GetEventId()), encodeU64(idx)); err != nil {
-			return Checkpoint{}, err
-		}
-	}
-	if err := set(hashesKey(uint64(tlog.StoredHashIndex(0, int64(b.first)))), encodeHashes(b.hashes)); err != nil {
-		return Checkpoint{}, err
-	}
-	for k, list := range b.postings {
-		if err := set(postingsKey(k.field, k.value, list[0]), encodePostings(list)); err != nil {
-			return Checkpoint{}, err
-		}
-	}
-	for hour, list := range b.times {
-		if err := set(timeKey(hour, list[0]), encodePostings(list)); err != nil {
-			return Checkpoint{}, err
-		}
-	}
+// finish completes the batch with the new tree's size and root, and, when
+// sign is set, its signed checkpoint.
+func (b *batchBuilder) finish(s *Store, sign bool) (Checkpoint, error) {
 	root, err := b.fr.root()
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	b.root = root
-	if err := set(sizeKey(b.fr.size), root[:]); err != nil {
-		return Checkpoint{}, err
-	}
+	b.batch.Size, b.batch.Root = b.fr.size, root
 	if !sign {
 		return Checkpoint{}, nil
 	}
-	cp, err := signCheckpoint(s.signer, s.origin, b.fr.size, root)
+	cp, err := s.signCheckpoint(b.fr.size, root)
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	if err := set(checkpointKey(cp.Size), cp.Note); err != nil {
-		return Checkpoint{}, err
-	}
+	b.batch.Checkpoint = cp.Note
 	return cp, nil
 }

@@ -1,10 +1,10 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"sync"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -84,114 +84,65 @@ func loadFrontier(r tlog.HashReader, size uint64) (*frontier, error) {
 	return f, nil
 }
 
-// storedHashReader reads tree hashes from the hash bundles in Badger. Each
-// bundle holds the consecutive stored hashes of one batch under the stored
-// hash index of its first hash; a read finds the bundle at or below the
-// index. A small cache of decoded bundles serves proofs, which read a few
-// hashes from each of a few bundles.
-type storedHashReader struct {
-	view func(func(*badger.Txn) error) error
+// hashReader reads stored tree hashes through the driver, as a
+// tlog.HashReader. Drivers keep the hashes of one batch together; a small
+// cache of recently read hashes serves proofs, which read a few hashes from
+// each of a few batches, and the stored hashes never change.
+type hashReader struct {
+	d Driver
 
 	mu    sync.Mutex
-	cache map[uint64][]tlog.Hash // by bundle's first index
-	order []uint64               // insertion order, for eviction
+	cache map[int64]tlog.Hash
+	order []int64 // insertion order, for eviction
 }
 
-const hashBundleCacheSize = 256
+const hashCacheSize = 4096
 
-func newStoredHashReader(view func(func(*badger.Txn) error) error) *storedHashReader {
-	return &storedHashReader{view: view, cache: make(map[uint64][]tlog.Hash)}
+func newHashReader(d Driver) *hashReader {
+	return &hashReader{d: d, cache: make(map[int64]tlog.Hash)}
 }
 
 // ReadHashes implements tlog.HashReader.
-func (r *storedHashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+func (r *hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
-	err := r.view(func(txn *badger.Txn) error {
-		return r.readIn(txn, indexes, out)
-	})
-	return out, err
-}
-
-func (r *storedHashReader) readIn(txn *badger.Txn, indexes []int64, out []tlog.Hash) error {
+	var missing []int64
+	var at []int
+	r.mu.Lock()
 	for i, idx := range indexes {
 		if idx < 0 {
-			return fmt.Errorf("%w: negative tree hash index", ErrInvalidArgument)
+			r.mu.Unlock()
+			return nil, fmt.Errorf("%w: negative tree hash index", ErrInvalidArgument)
 		}
-		if h, ok := r.cached(uint64(idx)); ok {
+		if h, ok := r.cache[idx]; ok {
 			out[i] = h
 			continue
 		}
-		first, hs, err := r.load(txn, uint64(idx))
-		if err != nil {
-			return err
-		}
-		out[i] = hs[uint64(idx)-first]
-	}
-	return nil
-}
-
-func (r *storedHashReader) cached(idx uint64) (tlog.Hash, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, first := range r.order {
-		hs := r.cache[first]
-		if idx >= first && idx-first < uint64(len(hs)) {
-			return hs[idx-first], true
-		}
-	}
-	return tlog.Hash{}, false
-}
-
-func (r *storedHashReader) load(txn *badger.Txn, idx uint64) (uint64, []tlog.Hash, error) {
-	key, val, err := seekFloor(txn, prefixHashes, idx)
-	if err != nil {
-		return 0, nil, err
-	}
-	first := keyIndex(key)
-	hs, err := decodeHashes(val)
-	if err != nil {
-		return 0, nil, fmt.Errorf("hash bundle %d: %w", first, err)
-	}
-	if idx-first >= uint64(len(hs)) {
-		return 0, nil, fmt.Errorf("%w: tree hash %d is not stored", ErrNotFound, idx)
-	}
-	r.mu.Lock()
-	if _, ok := r.cache[first]; !ok {
-		if len(r.order) >= hashBundleCacheSize {
-			delete(r.cache, r.order[0])
-			r.order = r.order[1:]
-		}
-		r.cache[first] = hs
-		r.order = append(r.order, first)
+		missing = append(missing, idx)
+		at = append(at, i)
 	}
 	r.mu.Unlock()
-	return first, hs, nil
-}
-
-// seekFloor returns the key and value of the greatest key with the given
-// one-byte prefix whose 8-byte index is at most n, or ErrNotFound.
-func seekFloor(txn *badger.Txn, prefix byte, n uint64) ([]byte, []byte, error) {
-	opts := badger.DefaultIteratorOptions
-	opts.Reverse = true
-	opts.PrefetchValues = false
-	opts.Prefix = []byte{prefix}
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	it.Seek(u64Key(prefix, n))
-	if !it.Valid() {
-		return nil, nil, fmt.Errorf("%w: nothing stored at or below %d", ErrNotFound, n)
+	if len(missing) == 0 {
+		return out, nil
 	}
-	item := it.Item()
-	key := item.KeyCopy(nil)
-	if len(key) != 9 {
-		return nil, nil, fmt.Errorf("%w: key of %d bytes under prefix %q", ErrCorrupt, len(key), prefix)
-	}
-	val, err := item.ValueCopy(nil)
+	hs, err := r.d.ReadHashes(context.Background(), missing)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return key, val, nil
+	if len(hs) != len(missing) {
+		return nil, fmt.Errorf("%w: asked for %d tree hashes, the driver returned %d", ErrCorrupt, len(missing), len(hs))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, h := range hs {
+		out[at[k]] = h
+		if _, ok := r.cache[missing[k]]; !ok {
+			if len(r.order) >= hashCacheSize {
+				delete(r.cache, r.order[0])
+				r.order = r.order[1:]
+			}
+			r.cache[missing[k]] = h
+			r.order = append(r.order, missing[k])
+		}
+	}
+	return out, nil
 }
-
-// storedHashCount is the number of stored hashes of a tree of size n.
-func storedHashCount(n uint64) int64 { return tlog.StoredHashCount(int64(n)) }

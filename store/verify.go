@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
+	"iter"
 
-	"github.com/dgraph-io/badger/v4"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/agenttrail/agenttrail/store/commitment"
 	"github.com/agenttrail/agenttrail/store/event"
 )
 
@@ -50,57 +49,46 @@ func (p *Problem) Error() string { return fmt.Sprintf("event %d: %s", p.Index, p
 // failures to read at all.
 func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 	var rep Report
-	err := s.view(func(txn *badger.Txn) error {
+	err := s.reading(ctx, func() error {
 		var err error
-		rep, err = verifyLog(ctx, txn, s.origin, s.verifier, from, to)
+		rep, err = verifyLog(ctx, s.d, s.verifier, from, to)
 		return err
 	})
 	return rep, err
 }
 
-// VerifyDir verifies the store in dir offline, from its raw bytes: the store
-// must not be open elsewhere (stop the server first). It opens the database
-// read-only and does none of Open's own checks, so that a damaged store is
-// reported, not refused. vkey is the note verifier key of the log's
-// checkpoints; empty means the one derived from the signing key kept in dir.
-func VerifyDir(ctx context.Context, dir, vkey string) (Report, error) {
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "events")).
-		WithReadOnly(true).
-		WithLogger(nil).
-		WithMetricsEnabled(false).
-		WithValueThreshold(1 << 10))
+// VerifyStorage verifies the log in a storage URL offline, from its raw
+// bytes, without running the engine: the storage is opened read-only and
+// must not be in use by a server that holds it exclusively (stop a Badger
+// server first). None of Open's checks run, so that damage is reported, not
+// refused. verifierKey is the note verifier key of the log's checkpoints.
+func VerifyStorage(ctx context.Context, storeURL, verifierKey string) (Report, error) {
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
 	if err != nil {
-		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", dir, err)
+		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
 	}
-	defer db.Close()
-	var rep Report
-	err = db.View(func(txn *badger.Txn) error {
-		origin, err := getValue(txn, metaOrigin)
-		if err != nil {
-			return fmt.Errorf("store: reading origin: %w", err)
-		}
-		var verifier note.Verifier
-		if vkey != "" {
-			if verifier, err = note.NewVerifier(vkey); err != nil {
-				return fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
-			}
-		} else {
-			if _, verifier, _, err = loadSigner(dir, string(origin), "", false); err != nil {
-				return err
-			}
-		}
-		rep, err = verifyLog(ctx, txn, string(origin), verifier, 0, 0)
-		return err
-	})
-	return rep, err
+	defer d.Close()
+	st, err := d.Load(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("store: reading the log's state: %w", err)
+	}
+	if st.Origin == "" {
+		return Report{}, fmt.Errorf("%w: no log is stored there (no origin recorded)", ErrNotFound)
+	}
+	v, err := commitment.NewCheckpointVerifier(verifierKey, st.Origin)
+	if err != nil {
+		return Report{}, fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
+	}
+	return verifyLog(ctx, d, v, 0, 0)
 }
 
-// verifyLog is the verification both Verify and VerifyDir run.
-func verifyLog(ctx context.Context, txn *badger.Txn, origin string, verifier note.Verifier, from, to uint64) (Report, error) {
-	size, _, err := latestSize(txn)
+// verifyLog is the verification both Verify and VerifyStorage run.
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64) (Report, error) {
+	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
 	}
+	size := st.Size
 	if to == 0 || to > size {
 		to = size
 	}
@@ -114,85 +102,151 @@ func verifyLog(ctx context.Context, txn *badger.Txn, origin string, verifier not
 	fr := &frontier{}
 	if from > 0 {
 		// The tree below from comes from the stored hashes.
-		r := newStoredHashReader(func(fn func(*badger.Txn) error) error { return fn(txn) })
-		if fr, err = loadFrontier(r, from); err != nil {
+		if fr, err = loadFrontier(newHashReader(d), from); err != nil {
 			return bad(from, "the stored tree below this event is unreadable: %v", err)
 		}
 	}
-	stored, err := newSequentialHashes(txn, uint64(tlog.StoredHashIndex(0, int64(from))))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Report{}, err
-	}
-	defer stored.close()
-
-	roots := newSizeRoots(txn, origin, verifier)
+	roots := newSizeRoots(ctx, d, v, from)
 	defer roots.close()
-	if err := roots.skipTo(from); err != nil {
-		return bad(from, "%v", err)
+
+	// The id index is checked a chunk of events at a time; a problem found
+	// later in the chunk is reported only after the chunk's ids, so that
+	// the first bad index is the one named.
+	const chunk = 256
+	var ids []string
+	var idIndexes []uint64
+	checkIDs := func() (*Problem, error) {
+		if len(ids) == 0 {
+			return nil, nil
+		}
+		found, err := d.LookupIDs(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for k, id := range ids {
+			at, ok := found[id]
+			switch {
+			case !ok:
+				return &Problem{Index: idIndexes[k], Reason: "the event id index has no entry for this event"}, nil
+			case at != idIndexes[k]:
+				return &Problem{Index: idIndexes[k], Reason: fmt.Sprintf("the event id index points to %d, not to this event", at)}, nil
+			}
+		}
+		ids, idIndexes = ids[:0], idIndexes[:0]
+		return nil, nil
+	}
+	fail := func(i uint64, format string, a ...any) (Report, error) {
+		p, err := checkIDs()
+		if err != nil {
+			return Report{}, err
+		}
+		if p != nil {
+			rep.Problem = p
+			return rep, nil
+		}
+		return bad(i, format, a...)
 	}
 
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte{prefixRecord}
-	it := txn.NewIterator(opts)
-	defer it.Close()
-	it.Seek(recordKey(from))
+	next, stop := iter.Pull2(d.Scan(ctx, ScanRequest{Filter: &Filter{}, Lo: from, Hi: ^uint64(0), Content: true}))
+	defer stop()
+	var hashes []tlog.Hash // stored hashes, from stored-hash index hashesFirst on
+	hashesFirst := tlog.StoredHashIndex(0, int64(from))
+	readHashes := func(lo, hi int64) error {
+		idxs := make([]int64, 0, hi-lo)
+		for k := lo; k < hi; k++ {
+			idxs = append(idxs, k)
+		}
+		got, err := d.ReadHashes(ctx, idxs)
+		if err != nil {
+			return err
+		}
+		for _, h := range got {
+			hashes = append(hashes, h)
+		}
+		return nil
+	}
 	for i := from; i < to; i++ {
 		if i%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return Report{}, err
 			}
 		}
-		if !it.Valid() || keyIndex(it.Item().Key()) != i {
-			return bad(i, "the event's record is missing")
+		raw, err, ok := next()
+		switch {
+		case ok && err != nil:
+			return fail(i, "the event's records are unreadable: %v", err)
+		case !ok || raw.Index > i:
+			return fail(i, "the event's record is missing")
+		case raw.Index < i:
+			return fail(raw.Index, "the event's record is out of order")
 		}
-		ld, err := it.Item().ValueCopy(nil)
-		if err != nil {
+		e, err := decodeEntry(raw, true)
+		if err != nil && !errors.Is(err, ErrCorrupt) {
 			return Report{}, err
 		}
-		it.Next()
-		e, err := decodeEntry(i, ld)
 		if err != nil {
-			return bad(i, "the event's record does not decode: %v", err)
+			if e, err = decodeEntry(raw, false); err != nil {
+				return fail(i, "the event's record does not decode: %v", err)
+			}
+			e.ContentState = ContentNotRead // reported below, after the tree
 		}
 		if event.KindOf(e.Header) == 0 {
-			return bad(i, "the event's header has no payload")
+			return fail(i, "the event's header has no payload")
 		}
 		want, err := fr.add(e.LeafHash)
 		if err != nil {
 			return Report{}, err
 		}
-		got, err := stored.read(uint64(tlog.StoredHashIndex(0, int64(i))), len(want))
-		if err != nil {
-			return bad(i, "the stored tree hashes of the event are unreadable: %v", err)
+		first := tlog.StoredHashIndex(0, int64(i))
+		end := first + int64(len(want))
+		if have := hashesFirst + int64(len(hashes)); end > have {
+			// Read the stored hashes of the next chunk of events at once;
+			// when that fails, read only this event's, to name it.
+			last := max(end, tlog.StoredHashIndex(0, int64(min(i+chunk, to))))
+			if err := readHashes(have, last); err != nil {
+				if err := readHashes(have, end); err != nil {
+					return fail(i, "the stored tree hashes of the event are unreadable: %v", err)
+				}
+			}
 		}
+		got := hashes[first-hashesFirst:]
 		if got[0] != want[0] {
-			return bad(i, "the event's leaf hash differs from the stored tree: its header or digest was changed")
+			return fail(i, "the event's leaf hash differs from the stored tree: its header or digest was changed")
 		}
 		for l := 1; l < len(want); l++ {
 			if got[l] != want[l] {
-				return bad(i, "stored tree hash at level %d differs from the recomputed one", l)
+				return fail(i, "stored tree hash at level %d differs from the recomputed one", l)
 			}
 		}
-		if err := readContent(txn, e); err != nil {
-			return bad(i, "%v", err)
+		hashes, hashesFirst = hashes[end-hashesFirst:], end // no later event needs them
+		if e.ContentState == ContentNotRead {
+			_, err := decodeEntry(raw, true)
+			return fail(i, "%v", err)
 		}
-		if e.ContentState == ContentPresent && contentDigest(e.Salt, e.Content) != e.ContentDigest {
-			return bad(i, "the event's content does not match its committed digest")
+		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
+			return fail(i, "the event's content does not match its committed digest")
 		}
-		idVal, err := getValue(txn, idKey(e.EventID()))
-		if err != nil {
-			return bad(i, "the event id index has no entry for this event")
-		}
-		if at, err := decodeU64(idVal); err != nil || at != i {
-			return bad(i, "the event id index points to %d, not to this event", at)
+		ids, idIndexes = append(ids, e.EventID()), append(idIndexes, i)
+		if len(ids) == chunk {
+			if p, err := checkIDs(); err != nil || p != nil {
+				rep.Problem = p
+				return rep, err
+			}
 		}
 		if err := roots.check(i+1, fr, &rep); err != nil {
-			return bad(roots.lastGood, "%v", err)
+			return fail(roots.lastGood, "%v", err)
 		}
 	}
+	if p, err := checkIDs(); err != nil || p != nil {
+		rep.Problem = p
+		return rep, err
+	}
 	if to == size {
-		if it.Valid() {
-			return bad(keyIndex(it.Item().Key()), "a record exists beyond the tree size %d", size)
+		if raw, err, ok := next(); ok {
+			if err != nil {
+				return bad(size, "the records beyond the tree size are unreadable: %v", err)
+			}
+			return bad(raw.Index, "a record exists beyond the tree size %d", size)
 		}
 		if err := roots.finish(); err != nil {
 			return bad(roots.lastGood, "%v", err)
@@ -201,104 +255,58 @@ func verifyLog(ctx context.Context, txn *badger.Txn, origin string, verifier not
 	return rep, nil
 }
 
-// sequentialHashes reads stored tree hashes in increasing index order from
-// the hash bundles.
-type sequentialHashes struct {
-	it    *badger.Iterator
-	first uint64
-	hs    []tlog.Hash
-}
-
-// newSequentialHashes starts reading at the bundle that holds stored hash
-// index start.
-func newSequentialHashes(txn *badger.Txn, start uint64) (*sequentialHashes, error) {
-	opts := badger.DefaultIteratorOptions
-	opts.Prefix = []byte{prefixHashes}
-	it := txn.NewIterator(opts)
-	r := &sequentialHashes{it: it}
-	key, _, err := seekFloor(txn, prefixHashes, start)
-	if err != nil {
-		it.Rewind()
-		return r, err
-	}
-	it.Seek(key)
-	if it.Valid() {
-		r.first = keyIndex(key) // the bundle at key is the next one read
-	}
-	return r, nil
-}
-
-func (r *sequentialHashes) read(idx uint64, n int) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, 0, n)
-	for len(out) < n {
-		for idx+uint64(len(out)) >= r.first+uint64(len(r.hs)) {
-			if !r.it.Valid() {
-				return nil, fmt.Errorf("%w: tree hash %d is not stored", ErrNotFound, idx)
-			}
-			key := r.it.Item().Key()
-			if len(key) != 9 {
-				return nil, fmt.Errorf("%w: hash bundle key", ErrCorrupt)
-			}
-			first := keyIndex(key)
-			if first != r.first+uint64(len(r.hs)) {
-				return nil, fmt.Errorf("%w: hash bundles jump from %d to %d", ErrCorrupt, r.first+uint64(len(r.hs)), first)
-			}
-			val, err := r.it.Item().ValueCopy(nil)
-			if err != nil {
-				return nil, err
-			}
-			hs, err := decodeHashes(val)
-			if err != nil {
-				return nil, err
-			}
-			r.first, r.hs = first, hs
-			r.it.Next()
-		}
-		if idx+uint64(len(out)) < r.first {
-			return nil, fmt.Errorf("%w: tree hash %d read out of order", ErrInvalidArgument, idx)
-		}
-		out = append(out, r.hs[idx+uint64(len(out))-r.first])
-	}
-	return out, nil
-}
-
-func (r *sequentialHashes) close() { r.it.Close() }
-
-// sizeRoots walks the batch roots ('S') and signed checkpoints ('K') in size
-// order, checking each against the recomputed tree as verification reaches
-// its size.
+// sizeRoots walks the batch roots and signed checkpoints in size order,
+// checking each against the recomputed tree as verification reaches its
+// size.
 type sizeRoots struct {
-	sizes, cps *badger.Iterator
-	origin     string
-	verifier   note.Verifier
-	lastGood   uint64 // the largest size whose root matched
+	v        *commitment.CheckpointVerifier
+	roots    func() (TreeRoot, error, bool)
+	cps      func() (StoredCheckpoint, error, bool)
+	stops    []func()
+	root     *TreeRoot
+	cp       *StoredCheckpoint
+	err      error
+	lastGood uint64 // the largest size whose root matched
 }
 
-func newSizeRoots(txn *badger.Txn, origin string, verifier note.Verifier) *sizeRoots {
-	open := func(p byte) *badger.Iterator {
-		opts := badger.DefaultIteratorOptions
-		opts.Prefix = []byte{p}
-		it := txn.NewIterator(opts)
-		it.Rewind()
-		return it
-	}
-	return &sizeRoots{sizes: open(prefixSize), cps: open(prefixCheckpoint), origin: origin, verifier: verifier}
+func newSizeRoots(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from uint64) *sizeRoots {
+	r := &sizeRoots{v: v, lastGood: from}
+	var stopRoots, stopCps func()
+	r.roots, stopRoots = iter.Pull2(d.Roots(ctx, from))
+	r.cps, stopCps = iter.Pull2(d.Checkpoints(ctx, from))
+	r.stops = []func(){stopRoots, stopCps}
+	r.advanceRoot()
+	r.advanceCheckpoint()
+	return r
 }
 
-// skipTo passes over roots of sizes up to from, which a range verification
-// does not recompute.
-func (r *sizeRoots) skipTo(from uint64) error {
-	for _, it := range []*badger.Iterator{r.sizes, r.cps} {
-		for it.Valid() && keyIndex(it.Item().Key()) <= from {
-			it.Next()
+func (r *sizeRoots) advanceRoot() {
+	r.root = nil
+	if tr, err, ok := r.roots(); ok {
+		if err != nil {
+			r.err = errors.Join(r.err, err)
+			return
 		}
+		r.root = &tr
 	}
-	r.lastGood = from
-	return nil
+}
+
+func (r *sizeRoots) advanceCheckpoint() {
+	r.cp = nil
+	if c, err, ok := r.cps(); ok {
+		if err != nil {
+			r.err = errors.Join(r.err, err)
+			return
+		}
+		r.cp = &c
+	}
 }
 
 // check compares the roots recorded at size n, if any, with the frontier.
 func (r *sizeRoots) check(n uint64, fr *frontier, rep *Report) error {
+	if r.err != nil {
+		return fmt.Errorf("the recorded roots and checkpoints are unreadable: %v", r.err)
+	}
 	var root tlog.Hash
 	computed := false
 	compute := func() (tlog.Hash, error) {
@@ -311,26 +319,18 @@ func (r *sizeRoots) check(n uint64, fr *frontier, rep *Report) error {
 		}
 		return root, nil
 	}
-	if r.sizes.Valid() && keyIndex(r.sizes.Item().Key()) == n {
-		val, err := r.sizes.Item().ValueCopy(nil)
-		if err != nil {
-			return err
-		}
+	if r.root != nil && r.root.Size == n {
 		want, err := compute()
 		if err != nil {
 			return err
 		}
-		if len(val) != hashSize || tlog.Hash(val) != want {
+		if r.root.Root != want {
 			return fmt.Errorf("the recorded root of the tree of size %d differs from the recomputed one (first bad event in [%d, %d))", n, r.lastGood, n)
 		}
-		r.sizes.Next()
+		r.advanceRoot()
 	}
-	if r.cps.Valid() && keyIndex(r.cps.Item().Key()) == n {
-		msg, err := r.cps.Item().ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		cp, err := openCheckpoint(msg, r.verifier, r.origin)
+	if r.cp != nil && r.cp.Size == n {
+		cp, err := openCheckpoint(r.v, r.cp.Note)
 		if err != nil {
 			return fmt.Errorf("the checkpoint of size %d does not verify: %v", n, err)
 		}
@@ -342,7 +342,7 @@ func (r *sizeRoots) check(n uint64, fr *frontier, rep *Report) error {
 			return fmt.Errorf("the signed checkpoint of size %d does not match the recomputed tree (first bad event in [%d, %d))", n, r.lastGood, n)
 		}
 		rep.Checkpoints++
-		r.cps.Next()
+		r.advanceCheckpoint()
 	}
 	if computed {
 		r.lastGood = n
@@ -352,16 +352,20 @@ func (r *sizeRoots) check(n uint64, fr *frontier, rep *Report) error {
 
 // finish reports roots or checkpoints of sizes beyond the tree.
 func (r *sizeRoots) finish() error {
-	if r.sizes.Valid() {
-		return fmt.Errorf("a batch root is recorded for size %d, beyond the tree", keyIndex(r.sizes.Item().Key()))
+	if r.err != nil {
+		return fmt.Errorf("the recorded roots and checkpoints are unreadable: %v", r.err)
 	}
-	if r.cps.Valid() {
-		return fmt.Errorf("a checkpoint is stored for size %d, beyond the tree", keyIndex(r.cps.Item().Key()))
+	if r.root != nil {
+		return fmt.Errorf("a batch root is recorded for size %d, beyond the tree", r.root.Size)
+	}
+	if r.cp != nil {
+		return fmt.Errorf("a checkpoint is stored for size %d, beyond the tree", r.cp.Size)
 	}
 	return nil
 }
 
 func (r *sizeRoots) close() {
-	r.sizes.Close()
-	r.cps.Close()
+	for _, stop := range r.stops {
+		stop()
+	}
 }

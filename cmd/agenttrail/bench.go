@@ -9,9 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -25,7 +22,7 @@ import (
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
-	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -115,35 +112,16 @@ summary for people goes to stderr.`)
 }
 
 // inProcessServer runs a server over a new store in a temporary directory
-// on a loopback port; stop shuts both down and removes the directory.
+// on a loopback port (servertest, the harness the tests share); stop shuts
+// both down and removes the directory.
 func inProcessServer(ctx context.Context, checkpointInterval time.Duration) (string, func(), error) {
-	dir, err := os.MkdirTemp("", "agenttrail-bench-")
+	ts, err := servertest.Start(ctx, servertest.Config{
+		StoreOptions: []store.Option{store.WithCheckpointInterval(checkpointInterval)},
+	})
 	if err != nil {
 		return "", nil, err
 	}
-	quiet := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, dir, store.WithLogger(quiet), store.WithCheckpointInterval(checkpointInterval))
-	if err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	srv, err := server.New(st, server.WithLogger(quiet))
-	if err == nil {
-		var lis net.Listener
-		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err == nil {
-			go srv.Serve(lis)
-			return lis.Addr().String(), func() {
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				srv.Shutdown(sctx)
-				st.Close()
-				os.RemoveAll(dir)
-			}, nil
-		}
-	}
-	st.Close()
-	os.RemoveAll(dir)
-	return "", nil, err
+	return ts.Addr, func() { ts.Close() }, nil
 }
 
 type benchConfig struct {

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -55,21 +55,16 @@ func startCLIServer(t *testing.T, opts ...server.Option) *cliServer {
 	t.Helper()
 	skey, vkey, signer := noteKey(t)
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), dir, store.WithOrigin(cliOrigin), store.WithSigningKey(skey), store.WithCheckpointInterval(0))
+	ts, err := servertest.Start(context.Background(), servertest.Config{
+		Dir:           dir,
+		SigningKey:    skey,
+		StoreOptions:  []store.Option{store.WithOrigin(cliOrigin), store.WithCheckpointInterval(0)},
+		ServerOptions: opts,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(st, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	c, err := client.New(lis.Addr().String())
+	c, err := client.New(ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,20 +75,12 @@ func startCLIServer(t *testing.T, opts ...server.Option) *cliServer {
 		}
 		stopped = true
 		c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("store Close: %v", err)
+		if err := ts.Close(); err != nil {
+			t.Errorf("stopping the server: %v", err)
 		}
 	}
 	t.Cleanup(stop)
-	return &cliServer{addr: lis.Addr().String(), dir: dir, vkey: vkey, signer: signer, c: c, stop: stop}
+	return &cliServer{addr: ts.Addr, dir: dir, vkey: vkey, signer: signer, c: c, stop: stop}
 }
 
 // runCLI runs one command line through run and returns its outputs and

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 )
 
@@ -65,15 +64,11 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 	if err != nil {
 		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
 	}
-	cpJSON, err := marshalLine(cp)
+	w, err := evidence.NewWriter(out, v.Key(), cp)
 	if err != nil {
 		return 0, 0, err
 	}
-	w := bufio.NewWriter(out)
 	defer w.Flush()
-	if err := writeJSONLine(w, exportHeader{Format: exportFormat, VerifierKey: v.Key(), Checkpoint: cpJSON}); err != nil {
-		return 0, 0, err
-	}
 	// Only what the checkpoint covers can be proved against it.
 	if f.ToIndex == nil || *f.ToIndex > head.Size {
 		size := head.Size
@@ -96,28 +91,10 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
 			return n, head.Size, fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
 		}
-		proof.Checkpoint = nil // the header's
-		entryJSON, err := marshalLine(e)
-		if err != nil {
-			return n, head.Size, err
-		}
-		proofJSON, err := marshalLine(proof)
-		if err != nil {
-			return n, head.Size, err
-		}
-		if err := writeJSONLine(w, exportLine{Entry: entryJSON, Proof: proofJSON}); err != nil {
+		if err := w.Add(e, proof); err != nil {
 			return n, head.Size, err
 		}
 		n++
 	}
 	return n, head.Size, w.Flush()
-}
-
-func writeJSONLine(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }

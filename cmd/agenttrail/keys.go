@@ -28,12 +28,12 @@ func init() {
 // (offline, --data) or a running server through AdminService (online, the
 // connection flags every client command has, with an admin --key).
 type keyTarget struct {
-	data string
+	loc  storeLocation
 	conn *connFlags
 }
 
 func (k *keyTarget) flags(fs *flag.FlagSet) {
-	fs.StringVar(&k.data, "data", "", "data directory of a stopped server: manage keys offline (without it, keys are\nmanaged online on --addr with an admin --key)")
+	k.loc.addFlags(fs, "", "data `directory` of a stopped server: manage keys offline (without it, keys are\nmanaged online on --addr with an admin --key)", true)
 	k.conn = addConnFlags(fs)
 }
 func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
@@ -120,9 +120,17 @@ func localActor() string {
 
 // openOffline opens a stopped server's store.
 func (t *keyTarget) openOffline(ctx context.Context) (*store.Store, error) {
-	st, err := store.Open(ctx, t.data)
-	if err != nil && strings.Contains(err.Error(), "directory lock") {
-		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", t.data)
+	storeURL, dir, err := t.loc.storeURL()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := t.loc.options()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, storeURL, opts...)
+	if err != nil && dir != "" && strings.Contains(err.Error(), "directory lock") {
+		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", dir)
 	}
 	return st, err
 }
@@ -142,7 +150,7 @@ func (t *keyTarget) admin(ctx context.Context) (agenttrailv1.AdminServiceClient,
 func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth.KeySpec) error {
 	var k *agenttrailv1.ApiKey
 	var secret string
-	if t.data != "" {
+	if t.loc.given() {
 		st, err := t.openOffline(ctx)
 		if err != nil {
 			return err
@@ -186,7 +194,7 @@ func scopeNote(agentID string) string {
 
 func (t *keyTarget) list(ctx context.Context, out io.Writer, output string) error {
 	var keys []*agenttrailv1.ApiKey
-	if t.data != "" {
+	if t.loc.given() {
 		st, err := t.openOffline(ctx)
 		if err != nil {
 			return err
@@ -272,7 +280,7 @@ func orDash(s string) string {
 }
 
 func (t *keyTarget) revoke(ctx context.Context, errOut io.Writer, id string) error {
-	if t.data != "" {
+	if t.loc.given() {
 		st, err := t.openOffline(ctx)
 		if err != nil {
 			return err

@@ -27,7 +27,8 @@ func init() {
 }
 
 func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
-	data := fs.String("data", "./agenttrail-data", "data directory (created if missing)")
+	var loc storeLocation
+	loc.addFlags(fs, "./agenttrail-data", "data `directory` (created if missing)", true)
 	listen := fs.String("listen", "127.0.0.1:7700", "address to listen on (host:port; port 0 picks a free one)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file (PEM); with --tls-key, serve TLS")
 	tlsKey := fs.String("tls-key", "", "TLS private key file (PEM)")
@@ -59,13 +60,24 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if err != nil {
 			return usageError{err.Error()}
 		}
-		storeOpts := []store.Option{
+		if loc.url != "" && loc.data == "./agenttrail-data" {
+			loc.data = "" // --store replaces the default data directory
+		}
+		storeURL, _, err := loc.storeURL()
+		if err != nil {
+			return err
+		}
+		storeOpts, err := loc.options()
+		if err != nil {
+			return err
+		}
+		storeOpts = append(storeOpts,
 			store.WithLogger(log),
 			store.WithCheckpointInterval(*checkpointInterval),
 			store.WithMaxEventSize(*maxEvent),
 			store.WithClockSkew(*clockSkew),
 			store.WithCacheBytes(*cache),
-		}
+		)
 		if *origin != "" {
 			storeOpts = append(storeOpts, store.WithOrigin(*origin))
 		}
@@ -144,7 +156,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			return err
 		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen)}
-		return serve(ctx, out, log, *data, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
+		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
 	}
 }
 
@@ -152,8 +164,8 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 // shuts down in order: the HTTP listener and the gRPC server together (the
 // server lets in-flight appends finish and ends tails, on both), the web
 // console's sessions, then the store.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
-	st, err := store.Open(ctx, dir, storeOpts...)
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
+	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
 	}
@@ -161,11 +173,15 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen str
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
+	where := "--data " + loc.data
+	if loc.data == "" {
+		where = "--store '" + loc.url + "'"
+	}
 	if len(keys) == 0 && len(a.rules) == 0 {
 		if a.public {
-			return errors.Join(usageError{fmt.Sprintf("refusing to listen on %s: no API keys and no client certificate rules exist, so no one could call the server. Create the first admin key with: agenttrail keys create --data %s --principal admin --role admin", listen, dir)}, st.Close())
+			return errors.Join(usageError{fmt.Sprintf("refusing to listen on %s: no API keys and no client certificate rules exist, so no one could call the server. Create the first admin key with: agenttrail keys create %s --principal admin --role admin", listen, where)}, st.Close())
 		}
-		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop the server and create the first admin key with:\n  agenttrail keys create --data %s --principal admin --role admin\n", dir)
+		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop the server and create the first admin key with:\n  agenttrail keys create %s --principal admin --role admin\n", where)
 	}
 	authn, err := auth.New(st, a.rules, log)
 	if err != nil {
@@ -189,8 +205,13 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, dir, listen str
 	if hs != nil {
 		fmt.Fprintf(out, "web console: %s\n", hs.url)
 	}
-	fmt.Fprintf(out, "data directory: %s\nlog origin: %s\ncheckpoint verifier key: %s\n", dir, vk.Origin, vk.Key)
-	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("data", dir))
+	if loc.data != "" {
+		fmt.Fprintf(out, "data directory: %s\n", loc.data)
+	} else {
+		fmt.Fprintf(out, "store: %s\n", redactURL(loc.url))
+	}
+	fmt.Fprintf(out, "log origin: %s\ncheckpoint verifier key: %s\n", st.Origin(), vk)
+	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("store", redactURL(loc.url)))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	var httpFailed <-chan error

@@ -22,6 +22,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/badger"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
@@ -216,9 +217,13 @@ func TestKillDuringBusyAppend(t *testing.T) {
 	if srv.err != nil {
 		t.Fatalf("serve after SIGTERM: %v", srv.err)
 	}
-	rep, err := store.VerifyDir(context.Background(), data, "")
+	vk, err := (storeLocation{data: data}).localVerifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk)
 	if err != nil || !rep.OK() {
-		t.Fatalf("VerifyDir after kill -9 and restart: %+v, %v", rep, err)
+		t.Fatalf("VerifyStorage after kill -9 and restart: %+v, %v", rep, err)
 	}
 	t.Logf("%d receipts before kill -9, all present; %d events verify", len(acked), rep.TreeSize)
 }

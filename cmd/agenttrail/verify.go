@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
@@ -26,7 +27,8 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	fs.Var(&from, "from", "online: the first log `index` to verify (default 0)")
 	fs.Var(&to, "to", "online: verify up to this log `index`, exclusive (default: the latest checkpoint's size)")
 	stateFile := fs.String("state", "", "online: JSON `file` keeping the last verified checkpoint and the key; the log must be\nconsistent with it, and it is updated when verification succeeds")
-	data := fs.String("data", "", "offline: verify the data directory `dir` of a stopped server from its raw bytes")
+	var loc storeLocation
+	loc.addFlags(fs, "", "offline: verify the data directory `dir` of a stopped server from its raw bytes", false)
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
@@ -51,29 +53,36 @@ event's commitment and inclusion proof) without any server.`)
 		}
 		online := from.set || to.set || *stateFile != ""
 		switch {
-		case *data != "" && *exportFile != "":
+		case loc.given() && *exportFile != "":
 			return usageError{"--data and --export exclude each other"}
-		case (*data != "" || *exportFile != "") && online:
+		case (loc.given() || *exportFile != "") && online:
 			return usageError{"--from, --to and --state are for online verification, not with --data or --export"}
 		case from.set && to.set && to.v <= from.v:
 			return usageError{"--to must be greater than --from"}
-		case *data != "":
-			return verifyData(ctx, *data, *verifierKey, out, errOut)
+		case loc.given():
+			return verifyData(ctx, loc, *verifierKey, out, errOut)
 		case *exportFile != "":
 			f, err := os.Open(*exportFile)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			rep, err := verifyExport(f, *verifierKey, errOut)
+			rep, err := evidence.Verify(f, *verifierKey)
+			if rep.SelfKeyed {
+				warnTOFU(errOut, rep.Key)
+				fmt.Fprintln(errOut, "warning: with the export's own key, verification shows only that the export is consistent with itself")
+			}
+			if errors.Is(err, evidence.ErrBadKey) {
+				return usageError{fmt.Sprintf("verifier key: %v", errors.Unwrap(err))}
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "export verified: %s", count(rep.events, "event"))
-			if rep.events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.first, rep.last, rep.contentChecked)
+			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
+			if rep.Events > 0 {
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
 			}
-			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.head.Origin, count(rep.head.Size, "event"), rep.head.Root, rep.key)
+			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 			return nil
 		}
 		c, err := conn.dial()
@@ -85,22 +94,28 @@ event's commitment and inclusion proof) without any server.`)
 	}
 }
 
-// verifyData verifies a stopped server's data directory.
-func verifyData(ctx context.Context, dir, key string, out, errOut io.Writer) error {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
+// verifyData verifies a stopped server's storage.
+func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut io.Writer) error {
+	storeURL, dir, err := loc.storeURL()
+	if err != nil {
+		return err
+	}
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
+		}
 	}
 	if key == "" {
-		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept in %s itself\n", dir)
+		if key, err = loc.localVerifierKey(); err != nil {
+			return err
+		}
+		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept beside the data itself\n")
 	}
-	rep, err := store.VerifyDir(ctx, dir, key)
+	rep, err := store.VerifyStorage(ctx, storeURL, key)
 	switch {
-	case errors.Is(err, store.ErrInvalidArgument) && key != "":
-		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
 	case errors.Is(err, store.ErrInvalidArgument):
-		return usageError{fmt.Sprintf("%v: pass the log's key with --verifier-key", err)}
-	}
-	if err != nil {
+		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	case err != nil:
 		return err
 	}
 	if rep.Problem != nil {
@@ -176,18 +191,29 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			to = o.to.v
 		}
 	}
-	n, content, err := verifyRange(ctx, c, v, cp, head, o.from, to)
+	rep, err := verifyRange(ctx, c, v, cp, head, o.from, to)
 	if err != nil {
 		return err
 	}
+	n, content := rep.events, rep.content
 	switch {
 	case n > 0 && content == n:
-		fmt.Fprintf(out, "verified events [%d, %d): %s, content included\n", o.from, to, count(n, "event"))
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content included", o.from, to, count(n, "event"))
 	case n > 0:
-		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)\n", o.from, to, count(n, "event"), content)
+		fmt.Fprintf(out, "verified events [%d, %d): %s, content checked for %d (the others are withheld or erased in your view; their headers verify)", o.from, to, count(n, "event"), content)
+	case rep.withheld == 0:
+		fmt.Fprintf(out, "no events in [%d, %d) to verify", o.from, to)
 	default:
-		fmt.Fprintf(out, "no events in [%d, %d) to verify\n", o.from, to)
+		fmt.Fprintf(out, "verified events [%d, %d): none shown to you", o.from, to)
 	}
+	if rep.withheld > 0 {
+		what := "entries"
+		if rep.withheld == 1 {
+			what = "entry"
+		}
+		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
+	}
+	fmt.Fprintln(out)
 	if o.state != "" {
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
 			return err
@@ -197,38 +223,80 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	return nil
 }
 
+// rangeReport is what verifyRange checked.
+type rangeReport struct {
+	// events is how many events were checked: their commitment and
+	// inclusion proof.
+	events int
+	// content is how many of those had their content checked too.
+	content int
+	// withheld is how many entries the caller's view may not show: their
+	// leaves were proved to be in the log, and nothing else.
+	withheld int
+}
+
 // verifyRange fetches the events of [from, to) and checks each against
-// the checkpoint, with its inclusion proof. It returns how many it checked
-// and how many of those had their content checked too.
-func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (n, content int, err error) {
+// the checkpoint, with its inclusion proof. An entry the caller's view may
+// not show comes as a withheld leaf (index and leaf hash), whose inclusion
+// is proved too; an index the server sends nothing for is a failure.
+func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, from, to uint64) (rangeReport, error) {
+	var rep rangeReport
 	if from >= to {
-		return 0, 0, nil
+		return rep, nil
 	}
 	next := from
-	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
-	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
-		if err != nil {
-			return n, content, err
-		}
-		index := e.GetStamp().GetLogIndex()
+	// check verifies the item at index with its inclusion proof.
+	check := func(index uint64, prove func(*agenttrailv1.GetInclusionProofResponse) error) error {
 		if index != next {
-			return n, content, fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
+			return fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
 		}
 		proof, err := c.InclusionProof(ctx, index, head.Size)
 		if err != nil {
-			return n, content, fmt.Errorf("event %d: %w", index, err)
+			return fmt.Errorf("event %d: %w", index, err)
 		}
-		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
-			return n, content, fmt.Errorf("event %d does not verify: %w", index, err)
+		if err := prove(proof); err != nil {
+			return fmt.Errorf("event %d does not verify: %w", index, err)
 		}
-		n++
 		next++
-		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
-			content++
+		return nil
+	}
+	var withheldErr error
+	onWithheld := func(w *agenttrailv1.WithheldEntry) {
+		if withheldErr != nil {
+			return
 		}
+		withheldErr = check(w.GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
+			_, err := v.VerifyWithheld(w, cp, proof)
+			return err
+		})
+		if withheldErr == nil {
+			rep.withheld++
+		}
+	}
+	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld)) {
+		if withheldErr != nil {
+			return rep, withheldErr
+		}
+		if err != nil {
+			return rep, err
+		}
+		if err := check(e.GetStamp().GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
+			_, err := v.VerifyEntry(e, cp, proof)
+			return err
+		}); err != nil {
+			return rep, err
+		}
+		rep.events++
+		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
+			rep.content++
+		}
+	}
+	if withheldErr != nil {
+		return rep, withheldErr
 	}
 	if next != to {
-		return n, content, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
+		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
-	return n, content, nil
+	return rep, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -10,10 +11,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/redact"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/badger"
 )
 
 // expect checks a command's exit status and that its outputs hold the
@@ -141,26 +147,17 @@ func TestVerifyData(t *testing.T) {
 	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", other}, 1, nil, []string{"event ", "does not verify", "checkpoint"})
 
 	// Change one byte of the content of event 5 on disk, as an attacker
-	// with access to the data directory could (the key layout is
-	// store/keys.go's: 'C' and the big-endian index).
-	db, err := badger.Open(badger.DefaultOptions(filepath.Join(s.dir, "events")).WithLogger(nil).WithValueThreshold(1 << 10))
+	// with access to the data directory could.
+	tp, err := badger.Tamper(badger.URL(s.dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := []byte{'C', 0, 0, 0, 0, 0, 0, 0, 5} // 'C' and the index as a big-endian uint64
-	err = db.Update(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if err != nil {
-			return err
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		v[len(v)-1] ^= 0x01
-		return txn.Set(key, v)
-	})
-	if cerr := db.Close(); err == nil {
+	c, err := tp.Content(5)
+	if err == nil {
+		c[len(c)-1] ^= 0x01
+		err = tp.SetContent(5, c)
+	}
+	if cerr := tp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
@@ -210,4 +207,56 @@ func TestExportVerify(t *testing.T) {
 	expect(t, []string{"verify", "--export", file, "--verifier-key", other}, 1, nil, []string{"line 1 of the export", "no signature"})
 	expect(t, []string{"verify", "--export", writeFile(t, "bad.jsonl", `{"format":"other"}`)}, 1, nil, []string{"line 1"})
 	expect(t, append([]string{"export", "--verifier-key", other}, addr...), 1, nil, []string{"does not verify"})
+}
+
+// A developer verifies the whole log, although it holds access records of
+// other principals that the developer may not see: the server sends those
+// as withheld leaves, which verify proves to be in the log and reports as
+// withheld, not missing.
+func TestVerifyOnlineAsDeveloper(t *testing.T) {
+	var st *store.Store
+	red, err := redact.New(redact.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startCLIServer(t, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
+		st = s
+		a, err := auth.New(s, nil, nil)
+		return a, red, err
+	}))
+	ctx := context.Background()
+	key := func(principal string, role auth.Role, agent string) string {
+		_, secret, err := auth.CreateKey(ctx, st, auth.KeySpec{Principal: principal, Role: role, AgentID: agent}, "test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secret
+	}
+	agentKey := key("bot", auth.Agent, "agent")
+	devKey := key("dev-alice", auth.Developer, "")
+	auditKey := key("audit-carol", auth.Compliance, "")
+	agent, err := client.New(s.addr, client.WithAPIKey(agentKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	if _, err := agent.Append(ctx, someEvents("d1", 3)); err != nil {
+		t.Fatal(err)
+	}
+	addr := []string{"--addr", s.addr, "--verifier-key", s.vkey}
+	// The auditor and the developer read; each read is an access record.
+	expect(t, append([]string{"query", "--key", auditKey}, addr[:2]...), 0, nil, nil)
+	expect(t, append([]string{"query", "--key", devKey}, addr[:2]...), 0, nil, nil)
+	if _, err := agent.Append(ctx, someEvents("d2", 2)); err != nil {
+		t.Fatal(err)
+	}
+	// The auditor's read is withheld from the developer, whose own reads
+	// are shown; everything verifies.
+	out, _ := expect(t, append([]string{"verify", "--key", devKey}, addr...), 0,
+		[]string{"signature verified", "withheld from your view"}, nil)
+	if strings.Contains(out, "did not send") {
+		t.Errorf("verify as a developer: %s", out)
+	}
+	expect(t, append([]string{"verify", "--key", auditKey}, addr...), 0,
+		[]string{"content included"}, nil)
 }

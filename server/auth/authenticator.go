@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -16,22 +17,11 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-
-	"github.com/agenttrail/agenttrail/store"
 )
-
-// KeyStore checks API keys. *store.Store is one.
-type KeyStore interface {
-	// Authenticate returns the active credential of a key, or
-	// store.ErrBadKey.
-	Authenticate(ctx context.Context, key string, now time.Time) (store.Credential, error)
-	// Credential returns a credential by id, revoked or not.
-	Credential(ctx context.Context, id string) (store.Credential, error)
-}
 
 // Authenticator turns the credentials of a call into a Principal.
 type Authenticator struct {
-	keys  KeyStore
+	keys  CredentialStore
 	rules []CertRule
 	now   func() time.Time
 	log   *slog.Logger
@@ -40,7 +30,7 @@ type Authenticator struct {
 // New returns an authenticator of API keys (from keys) and of client
 // certificates (by rules; none when nil). The server must be set up to
 // verify client certificates against its CA for the rules to apply.
-func New(keys KeyStore, rules []CertRule, log *slog.Logger) (*Authenticator, error) {
+func New(keys CredentialStore, rules []CertRule, log *slog.Logger) (*Authenticator, error) {
 	if keys == nil {
 		return nil, errors.New("auth: nil key store")
 	}
@@ -96,9 +86,9 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 // AuthenticateKey returns the principal of an active API key, or
 // UNAUTHENTICATED (UNAVAILABLE when the keys could not be read).
 func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Principal, error) {
-	c, err := a.keys.Authenticate(ctx, key, a.now())
+	c, err := CheckAPIKey(ctx, a.keys, key, a.now())
 	if err != nil {
-		if !errors.Is(err, store.ErrBadKey) {
+		if !errors.Is(err, ErrBadKey) {
 			a.log.ErrorContext(ctx, "checking an API key failed", slog.Any("error", err))
 			return Principal{}, status.Error(codes.Unavailable, "credentials could not be checked; retry")
 		}
@@ -122,6 +112,23 @@ type frontEndKey struct{}
 // sends can set it.
 func WithFrontEndPrincipal(ctx context.Context, p Principal) context.Context {
 	return context.WithValue(ctx, frontEndKey{}, p)
+}
+
+// AuthenticateHTTP authenticates an HTTP request (OTLP/HTTP, the HTTP
+// listener's APIs) by the same rules as a gRPC call: its Authorization
+// header, a bearer API key, else its verified client certificate. It
+// returns the request's context with the caller's Principal, or an
+// UNAUTHENTICATED (or, when keys cannot be checked, UNAVAILABLE) status.
+func (a *Authenticator) AuthenticateHTTP(r *http.Request) (context.Context, error) {
+	md := metadata.MD{}
+	for _, v := range r.Header.Values("Authorization") {
+		md.Append("authorization", v)
+	}
+	ctx := metadata.NewIncomingContext(r.Context(), md)
+	if r.TLS != nil {
+		ctx = peer.NewContext(ctx, &peer.Peer{AuthInfo: credentials.TLSInfo{State: *r.TLS}})
+	}
+	return a.Authenticate(ctx)
 }
 
 // StillValid checks, during a long call, that the caller's credential still

@@ -83,7 +83,7 @@ func CreateKey(ctx context.Context, w KeyWriter, spec KeySpec, by string, now ti
 	if spec.ExpiresAt.IsZero() {
 		c.ExpiresAt = time.Time{}
 	}
-	secret, err := store.NewKey(&c)
+	secret, err := newAPIKey(&c)
 	if err != nil {
 		return store.Credential{}, "", err
 	}

@@ -9,7 +9,7 @@ import (
 // Role is what a principal may do. Every principal has exactly one.
 type Role string
 
-// The roles (see DESIGN.md, "Roles and views").
+// The roles (see docs/architecture.md, "Roles and views").
 const (
 	// Agent appends events, within its scope, and reads nothing.
 	Agent Role = "agent"

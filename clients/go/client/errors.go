@@ -47,7 +47,14 @@ var (
 )
 
 // RejectionError is the server's refusal of one event, from
-// agenttrail.v1.Rejection. It matches [ErrRejected] with errors.Is, and
+// agenttrail.v1.Rejection. Field names the field at fault. One refusal to
+// know: metadata (ids, AgentVersion, ModelId, UserId, tool names, error
+// types) is committed in the clear and shown to every reader, so the server
+// refuses with INVALID_ARGUMENT an event whose metadata holds an email
+// address, a card number, an IBAN, a private key, a password or an API key
+// or token. Move such values to content (messages, arguments, results,
+// error text), which the developer view masks, and keep UserId
+// pseudonymous. It matches [ErrRejected] with errors.Is, and
 // status.Code returns its code.
 type RejectionError struct {
 	// EventID is the id of the event refused (empty when it had none).

@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"os"
 	"strings"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
-	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -78,26 +76,11 @@ func Example() {
 // exampleServer runs a server over a new store in a temporary directory,
 // signing a checkpoint with every batch.
 func exampleServer() (addr string, stop func()) {
-	dir, err := os.MkdirTemp("", "agenttrail-example")
+	ts, err := servertest.Start(context.Background(), servertest.Config{
+		StoreOptions: []store.Option{store.WithCheckpointInterval(0)},
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), dir, store.WithCheckpointInterval(0))
-	if err != nil {
-		log.Fatal(err)
-	}
-	srv, err := server.New(st)
-	if err != nil {
-		log.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	go srv.Serve(lis)
-	return lis.Addr().String(), func() {
-		srv.Shutdown(context.Background())
-		st.Close()
-		os.RemoveAll(dir)
-	}
+	return ts.Addr, func() { ts.Close() }
 }

@@ -3,7 +3,6 @@ package client_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -43,34 +43,12 @@ func startOn(t *testing.T, addr string) *testServer {
 
 func listenAndServe(t *testing.T, addr string, storeOpts []store.Option, opts ...server.Option) *testServer {
 	t.Helper()
-	st, err := store.Open(context.Background(), t.TempDir(), append([]store.Option{store.WithCheckpointInterval(0)}, storeOpts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(st, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("store Close: %v", err)
-		}
+	ts := servertest.New(t, servertest.Config{
+		Addr:          addr,
+		StoreOptions:  append([]store.Option{store.WithCheckpointInterval(0)}, storeOpts...),
+		ServerOptions: opts,
 	})
-	return &testServer{addr: lis.Addr().String(), st: st, srv: srv}
+	return &testServer{addr: ts.Addr, st: ts.Store, srv: ts.Server}
 }
 
 // dial returns a client of ts, closed when the test ends.

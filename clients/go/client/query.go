@@ -25,6 +25,7 @@ type queryConfig struct {
 	resume   bool
 	retry    RetryPolicy
 	caughtUp func(treeSize uint64)
+	withheld func(*agenttrailv1.WithheldEntry)
 }
 
 // WithResume makes a query go on where it stopped when its stream fails
@@ -55,6 +56,23 @@ func WithCaughtUp(f func(treeSize uint64)) QueryOption {
 			return fmt.Errorf("%w: nil caught-up function", ErrInvalidOption)
 		}
 		c.caughtUp = f
+		return nil
+	})
+}
+
+// WithWithheld calls f with each matching entry that the caller's view may
+// not show (for a developer, other principals' access records): the server
+// sends its log index and leaf hash in its place in log order, so that a
+// reader can prove it with [Verifier.VerifyWithheld] and tell it from an
+// entry the server failed to send. f is called from the goroutine
+// iterating, in log order between the entries yielded. Without this
+// option withheld entries are skipped.
+func WithWithheld(f func(*agenttrailv1.WithheldEntry)) QueryOption {
+	return queryOption(func(c *queryConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil withheld function", ErrInvalidOption)
+		}
+		c.withheld = f
 		return nil
 	})
 }
@@ -120,7 +138,8 @@ func (c *Client) Query(ctx context.Context, req *agenttrailv1.QueryRequest, opts
 }
 
 // queryOnce runs one Query stream, yielding its entries and recording the
-// last index in req.resume_after. It returns the entries yielded and nil
+// last index in req.resume_after. It returns the entries yielded (withheld
+// ones included) and nil
 // when the stream ended normally or the caller stopped, or the stream's
 // error.
 func (c *Client) queryOnce(ctx context.Context, req *agenttrailv1.QueryRequest, cfg *queryConfig, yield func(*agenttrailv1.Entry, error) bool) (uint32, error) {
@@ -150,6 +169,16 @@ func (c *Client) queryOnce(ctx context.Context, req *agenttrailv1.QueryRequest, 
 		case *agenttrailv1.QueryResponse_CaughtUp:
 			if cfg.caughtUp != nil {
 				cfg.caughtUp(item.CaughtUp.GetTreeSize())
+			}
+		case *agenttrailv1.QueryResponse_Withheld:
+			// A withheld entry is a place in the log the stream has
+			// passed: a resumed stream goes on after it.
+			// It counts towards the limit, as the server counts it.
+			idx := item.Withheld.GetLogIndex()
+			req.ResumeAfter = &idx
+			n++
+			if cfg.withheld != nil {
+				cfg.withheld(item.Withheld)
 			}
 		}
 	}

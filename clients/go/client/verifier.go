@@ -47,7 +47,7 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 	if cp == nil {
 		return verify.TreeHead{}, fmt.Errorf("client: %w: no checkpoint", verify.ErrMalformed)
 	}
-	head, err := verify.Checkpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
+	head, err := verify.OpenCheckpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
 	if err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: checkpoint: %w", err)
 	}
@@ -74,30 +74,48 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 //  4. verify.Inclusion: the leaf is at that index in the checkpoint's tree.
 func (v *Verifier) VerifyEntry(e *agenttrailv1.Entry, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
 	index := e.GetStamp().GetLogIndex()
-	if err := verify.Entry(e); err != nil {
+	if err := verify.CheckEntry(e); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
 	}
+	return v.inclusion("entry", index, e.GetCommitment().GetLeafHash(), cp, proof)
+}
+
+// VerifyWithheld checks a withheld entry (see [WithWithheld]): its leaf hash
+// is well formed (verify.CheckWithheld), and the leaf is at its index in the tree
+// of the checkpoint, as for [Verifier.VerifyEntry] steps 2 to 4. It returns
+// the tree head the leaf was proved against. Nothing else can be checked: the
+// reader may not see the entry's header or content.
+func (v *Verifier) VerifyWithheld(w *agenttrailv1.WithheldEntry, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
+	index := w.GetLogIndex()
+	if err := verify.CheckWithheld(w); err != nil {
+		return verify.TreeHead{}, fmt.Errorf("client: withheld entry %d: %w", index, err)
+	}
+	return v.inclusion("withheld entry", index, w.GetLeafHash(), cp, proof)
+}
+
+// inclusion checks the inclusion proof of a leaf at index against the
+// checkpoint (or, when cp is nil, the one the proof carries).
+func (v *Verifier) inclusion(what string, index uint64, leaf []byte, cp *agenttrailv1.Checkpoint, proof *agenttrailv1.GetInclusionProofResponse) (verify.TreeHead, error) {
 	if proof == nil {
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w: no inclusion proof", index, verify.ErrMalformed)
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w: no inclusion proof", what, index, verify.ErrMalformed)
 	}
 	if cp == nil {
 		cp = proof.GetCheckpoint()
 	}
 	head, err := v.Checkpoint(cp)
 	if err != nil {
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w", what, index, err)
 	}
-	leaf := e.GetCommitment().GetLeafHash()
 	switch {
 	case proof.GetLogIndex() != index:
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w: the inclusion proof is for index %d", index, verify.ErrBadProof, proof.GetLogIndex())
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w: the inclusion proof is for index %d", what, index, verify.ErrBadProof, proof.GetLogIndex())
 	case proof.GetTreeSize() != head.Size:
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w: the inclusion proof is for tree size %d, the checkpoint for %d", index, verify.ErrBadProof, proof.GetTreeSize(), head.Size)
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w: the inclusion proof is for tree size %d, the checkpoint for %d", what, index, verify.ErrBadProof, proof.GetTreeSize(), head.Size)
 	case len(proof.GetLeafHash()) != 0 && !bytes.Equal(proof.GetLeafHash(), leaf):
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w: the inclusion proof is for leaf %x, the entry's leaf is %x", index, verify.ErrBadProof, proof.GetLeafHash(), leaf)
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w: the inclusion proof is for leaf %x, the %s's leaf is %x", what, index, verify.ErrBadProof, proof.GetLeafHash(), what, leaf)
 	}
-	if err := verify.Inclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
-		return verify.TreeHead{}, fmt.Errorf("client: entry %d: %w", index, err)
+	if err := verify.CheckInclusion(index, head.Size, [32]byte(leaf), proof.GetHashes(), head.Root); err != nil {
+		return verify.TreeHead{}, fmt.Errorf("client: %s %d: %w", what, index, err)
 	}
 	return head, nil
 }
@@ -138,7 +156,7 @@ func (v *Verifier) VerifyConsistency(old verify.TreeHead, cp *agenttrailv1.Check
 	if old.Size == 0 {
 		oldRoot = emptyRoot
 	}
-	if err := verify.Consistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
+	if err := verify.CheckConsistency(old.Size, head.Size, oldRoot, head.Root, hashes); err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: consistency of tree size %d with %d: %w", old.Size, head.Size, err)
 	}
 	return head, nil

@@ -24,14 +24,14 @@
 //
 // # How to check an entry end to end
 //
-//  1. [Checkpoint] opens a signed checkpoint with the log's verifier key
+//  1. [OpenCheckpoint] opens a signed checkpoint with the log's verifier key
 //     (obtained out of band) and returns the tree size and root it states.
-//  2. [Entry] checks that an entry's leaf hash is that of its header and
+//  2. [CheckEntry] checks that an entry's leaf hash is that of its header and
 //     content digest, that the content (when shown) matches the digest, and
 //     that the event and stamp shown agree with the committed bytes.
-//  3. [Inclusion] checks that the leaf is at the entry's log index in the
+//  3. [CheckInclusion] checks that the leaf is at the entry's log index in the
 //     tree of the checkpoint.
-//  4. [Consistency] checks, when a reader sees a newer checkpoint, that the
+//  4. [CheckConsistency] checks, when a reader sees a newer checkpoint, that the
 //     new tree extends the one it trusted before.
 //
 // # Errors

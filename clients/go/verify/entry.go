@@ -12,7 +12,7 @@ import (
 	"github.com/agenttrail/agenttrail/store/event"
 )
 
-// Entry checks that a log entry is what its commitment says, in this order:
+// CheckEntry checks that a log entry is what its commitment says, in this order:
 //
 //  1. The commitment is there; its content digest and leaf hash are 32
 //     bytes; its salt is empty or 32 bytes; content is never shown without
@@ -36,8 +36,8 @@ import (
 // Unknown fields (from a newer server) are ignored in the comparisons of
 // steps 4 and 5; the bytes that hold them are still covered by steps 2 and 3.
 // The entry is not modified. Entry does not check that the leaf is in the
-// log: pass the leaf hash and Stamp.log_index to [Inclusion] for that.
-func Entry(e *agenttrailv1.Entry) error {
+// log: pass the leaf hash and Stamp.log_index to [CheckInclusion] for that.
+func CheckEntry(e *agenttrailv1.Entry) error {
 	c := e.GetCommitment()
 	if c == nil {
 		return fmt.Errorf("%w: entry has no commitment", ErrMalformed)

@@ -20,7 +20,7 @@ func TestEntryEveryKindAndView(t *testing.T) {
 			"erased":   withheld(e, agenttrailv1.ViewKind_VIEW_KIND_FULL, agenttrailv1.ContentState_CONTENT_STATE_ERASED, nil),
 		}
 		for view, v := range views {
-			if err := verify.Entry(v); err != nil {
+			if err := verify.CheckEntry(v); err != nil {
 				t.Errorf("entry %d, %s view: got %v, want nil", i, view, err)
 			}
 		}
@@ -29,7 +29,7 @@ func TestEntryEveryKindAndView(t *testing.T) {
 
 func TestEntryRejectsNil(t *testing.T) {
 	for _, e := range []*agenttrailv1.Entry{nil, {}} {
-		if err := verify.Entry(e); !errors.Is(err, verify.ErrMalformed) {
+		if err := verify.CheckEntry(e); !errors.Is(err, verify.ErrMalformed) {
 			t.Errorf("Entry(%v): got %v, want ErrMalformed", e, err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestEntryRejectsNil(t *testing.T) {
 func TestEntryDoesNotModifyItsArgument(t *testing.T) {
 	e := fromNewerServer(t, logEntry(t, 3))
 	before := proto.Clone(e)
-	if err := verify.Entry(e); err != nil {
+	if err := verify.CheckEntry(e); err != nil {
 		t.Fatal(err)
 	}
 	if !proto.Equal(e, before) {
@@ -52,7 +52,7 @@ func TestEntryContentPresentWithoutEventContent(t *testing.T) {
 	e := logEntry(t, 2)
 	header, _ := event.Split(e.Event)
 	e.Event = header
-	if err := verify.Entry(e); !errors.Is(err, verify.ErrEventMismatch) {
+	if err := verify.CheckEntry(e); !errors.Is(err, verify.ErrEventMismatch) {
 		t.Errorf("got %v, want ErrEventMismatch", err)
 	}
 }

@@ -23,17 +23,17 @@ func Example() {
 	const origin = "example.com/agenttrail"
 	verifierKey, checkpoint, entry, proof := exampleLog(origin)
 
-	head, err := verify.Checkpoint(checkpoint, verifierKey, origin)
+	head, err := verify.OpenCheckpoint(checkpoint, verifierKey, origin)
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("checkpoint: %s, %d entries\n", head.Origin, head.Size)
 
-	if err := verify.Entry(entry); err != nil {
+	if err := verify.CheckEntry(entry); err != nil {
 		log.Fatal(err)
 	}
 	leaf := [32]byte(entry.GetCommitment().GetLeafHash())
-	if err := verify.Inclusion(entry.GetStamp().GetLogIndex(), head.Size, leaf, proof, head.Root); err != nil {
+	if err := verify.CheckInclusion(entry.GetStamp().GetLogIndex(), head.Size, leaf, proof, head.Root); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("entry %d (%s by %s) is in the log\n",
@@ -41,7 +41,7 @@ func Example() {
 
 	// A tampered entry fails with an error that says what is wrong.
 	entry.GetEvent().GetToolCall().ToolName = "delete_everything"
-	err = verify.Entry(entry)
+	err = verify.CheckEntry(entry)
 	fmt.Println(errors.Is(err, verify.ErrEventMismatch), err)
 
 	// Output:

@@ -126,7 +126,7 @@ func TestInclusionAgreesWithRFC9162(t *testing.T) {
 					if c.index == math.MaxUint64 {
 						continue // index 0 - 1
 					}
-					err := verify.Inclusion(c.index, c.size, log.leaves[index], p, [32]byte(root))
+					err := verify.CheckInclusion(c.index, c.size, log.leaves[index], p, [32]byte(root))
 					want := rfc9162Inclusion(c.index, c.size, log.leaves[index][:], p, root)
 					if (err == nil) != want {
 						t.Fatalf("proof for (%d, %d), %s, checked as (%d, %d): Inclusion error %v, RFC 9162 accepts: %v",
@@ -162,7 +162,7 @@ func TestConsistencyAgreesWithRFC9162(t *testing.T) {
 					if c.oldSize == math.MaxUint64 || c.newSize == math.MaxUint64 {
 						continue
 					}
-					err := verify.Consistency(c.oldSize, c.newSize, [32]byte(oldRoot), [32]byte(newRoot), p)
+					err := verify.CheckConsistency(c.oldSize, c.newSize, [32]byte(oldRoot), [32]byte(newRoot), p)
 					want := rfc9162Consistency(c.oldSize, c.newSize, oldRoot, newRoot, p)
 					if (err == nil) != want {
 						t.Fatalf("proof for (%d, %d), %s, checked as (%d, %d): Consistency error %v, RFC 9162 accepts: %v",
@@ -187,11 +187,11 @@ func TestProofSizeLimits(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"inclusion size 2^63", verify.Inclusion(0, 1<<63, h, nil, h), verify.ErrBadProof},
-		{"inclusion size 2^64-1", verify.Inclusion(0, math.MaxUint64, h, nil, h), verify.ErrBadProof},
-		{"consistency new size 2^63", verify.Consistency(1, 1<<63, h, h, nil), verify.ErrBadProof},
-		{"inclusion hash of 0 bytes", verify.Inclusion(0, 2, h, [][]byte{{}}, h), verify.ErrMalformed},
-		{"consistency hash of 33 bytes", verify.Consistency(1, 2, h, h, [][]byte{make([]byte, 33)}), verify.ErrMalformed},
+		{"inclusion size 2^63", verify.CheckInclusion(0, 1<<63, h, nil, h), verify.ErrBadProof},
+		{"inclusion size 2^64-1", verify.CheckInclusion(0, math.MaxUint64, h, nil, h), verify.ErrBadProof},
+		{"consistency new size 2^63", verify.CheckConsistency(1, 1<<63, h, h, nil), verify.ErrBadProof},
+		{"inclusion hash of 0 bytes", verify.CheckInclusion(0, 2, h, [][]byte{{}}, h), verify.ErrMalformed},
+		{"consistency hash of 33 bytes", verify.CheckConsistency(1, 2, h, h, [][]byte{make([]byte, 33)}), verify.ErrMalformed},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, tt.want) {

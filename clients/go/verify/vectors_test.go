@@ -274,14 +274,14 @@ func checkEntryVectors(t *testing.T, f entriesFile) {
 				!bytes.Equal(c.GetContentDigest(), v.ContentDigest) || !bytes.Equal(c.GetLeafHash(), v.LeafHash) {
 				t.Errorf("the vector's fields differ from its entry's commitment")
 			}
-			if err := verify.Entry(e); err != nil {
+			if err := verify.CheckEntry(e); err != nil {
 				t.Errorf("Entry: got %v, want nil", err)
 			}
 		})
 	}
 	for _, v := range f.Broken {
 		t.Run(v.Name, func(t *testing.T) {
-			checkError(t, verify.Entry(decodeEntry(t, v.Entry)), v.Error)
+			checkError(t, verify.CheckEntry(decodeEntry(t, v.Entry)), v.Error)
 		})
 	}
 }
@@ -308,7 +308,7 @@ func proofOf(p []b64) [][]byte {
 
 func checkInclusionVectors(t *testing.T, f inclusionFile) {
 	run := func(v inclusionVector) error {
-		return verify.Inclusion(v.Index, v.Size, [32]byte(v.LeafHash), proofOf(v.Proof), [32]byte(v.Root))
+		return verify.CheckInclusion(v.Index, v.Size, [32]byte(v.LeafHash), proofOf(v.Proof), [32]byte(v.Root))
 	}
 	for _, v := range f.Good {
 		t.Run(v.Name, func(t *testing.T) {
@@ -324,7 +324,7 @@ func checkInclusionVectors(t *testing.T, f inclusionFile) {
 
 func checkConsistencyVectors(t *testing.T, f consistencyFile) {
 	run := func(v consistencyVector) error {
-		return verify.Consistency(v.OldSize, v.NewSize, [32]byte(v.OldRoot), [32]byte(v.NewRoot), proofOf(v.Proof))
+		return verify.CheckConsistency(v.OldSize, v.NewSize, [32]byte(v.OldRoot), [32]byte(v.NewRoot), proofOf(v.Proof))
 	}
 	for _, v := range f.Good {
 		t.Run(v.Name, func(t *testing.T) {
@@ -341,7 +341,7 @@ func checkConsistencyVectors(t *testing.T, f consistencyFile) {
 func checkCheckpointVectors(t *testing.T, f checkpointsFile) {
 	for _, v := range f.Good {
 		t.Run(v.Name, func(t *testing.T) {
-			got, err := verify.Checkpoint(v.Note, v.VerifierKey, v.Origin)
+			got, err := verify.OpenCheckpoint(v.Note, v.VerifierKey, v.Origin)
 			if err != nil {
 				t.Fatalf("Checkpoint: got %v, want nil", err)
 			}
@@ -353,7 +353,7 @@ func checkCheckpointVectors(t *testing.T, f checkpointsFile) {
 	}
 	for _, v := range f.Broken {
 		t.Run(v.Name, func(t *testing.T) {
-			_, err := verify.Checkpoint(v.Note, v.VerifierKey, v.Origin)
+			_, err := verify.OpenCheckpoint(v.Note, v.VerifierKey, v.Origin)
 			checkError(t, err, v.Error)
 			if strings.HasSuffix(fmt.Sprint(err), ": malformed note") {
 				t.Errorf("error %q does not say which signed-note rule the note breaks", err)

@@ -73,6 +73,8 @@ class Keys:
     agent: str | None
     #: Role "compliance": reads in the full view, gets proofs.
     compliance: str | None
+    #: Role "developer": reads in the redacted view.
+    developer: str | None = None
 
 
 class Server:
@@ -98,6 +100,7 @@ class Server:
         self.keys = Keys(
             agent=create_key(self.binary, self.data, "test-agent", "agent"),
             compliance=create_key(self.binary, self.data, "test-auditor", "compliance"),
+            developer=create_key(self.binary, self.data, "test-developer", "developer"),
         )
         return self.keys
 

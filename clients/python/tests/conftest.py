@@ -26,7 +26,7 @@ class Connect(Protocol):
     """The type of the connect fixture."""
 
     def __call__(
-        self, server: Server, *, role: Literal["agent", "compliance"] = "agent", **kwargs: Any
+        self, server: Server, *, role: Literal["agent", "compliance", "developer"] = "agent", **kwargs: Any
     ) -> Client: ...
 
 
@@ -88,17 +88,19 @@ def connect() -> Iterator[Connect]:
 
     connect(server) is a writer: the agent key and agent id AGENT_ID.
     connect(server, role="compliance") is a reader: the compliance key and
-    the server's verifier key. Other keyword arguments go to Client.
+    the server's verifier key; role="developer" reads in the redacted view. Other keyword arguments go to Client.
     """
     made: list[Client] = []
 
-    def make(server: Server, *, role: Literal["agent", "compliance"] = "agent", **kwargs: Any) -> Client:
+    def make(
+        server: Server, *, role: Literal["agent", "compliance", "developer"] = "agent", **kwargs: Any
+    ) -> Client:
         if role == "agent":
             kwargs.setdefault("agent_id", AGENT_ID)
             key = server.keys.agent
         else:
             kwargs.setdefault("verifier_key", server.verifier_key)
-            key = server.keys.compliance
+            key = server.keys.compliance if role == "compliance" else server.keys.developer
         kwargs.setdefault("api_key", key)
         kwargs.setdefault("address", server.address)
         client = Client(**kwargs)

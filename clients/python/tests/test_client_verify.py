@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import agenttrail
 from agenttrail import verify
-from agenttrail.v1 import entry_pb2
+from agenttrail.v1 import entry_pb2, query_service_pb2
 from agenttrail_server import Server
 from conftest import Connect
 
@@ -135,3 +135,33 @@ def test_verifying_needs_a_verifier_key(server: Server, connect: Connect) -> Non
         reader.verify_entry(entry)
     with pytest.raises(verify.MalformedError):
         agenttrail.Client(server.address, verifier_key="not a key")
+
+
+def test_developer_verifies_the_log_with_entries_withheld(fresh_server: Server, connect: Connect) -> None:
+    """A developer may not see other principals' access records; the server
+    sends them as withheld leaves, which verify_log proves to be in the log
+    and reports as withheld, not missing."""
+    writer = connect(fresh_server)
+    auditor = connect(fresh_server, role="compliance")
+    developer = connect(fresh_server, role="developer")
+    session_id = logged_session(writer)
+    assert len(list(auditor.query(session_id=session_id))) == 5  # an access record
+    assert len(list(developer.query(session_id=session_id))) == 5  # the developer's own
+    logged_session(writer)  # so that a checkpoint covers both reads
+
+    full = auditor.verify_log()
+    seen = developer.verify_log(to_index=full.head.size)
+    assert seen.head.size >= full.head.size  # reads add access records
+    assert seen.withheld, "the auditor's access record is withheld from the developer"
+    assert seen.entries + len(seen.withheld) == full.head.size
+    assert seen.content_checked == 0, "the redacted view withholds content"
+    assert full.entries + len(full.withheld) == full.head.size
+    assert not full.withheld and full.content_checked == full.entries
+    for index in seen.withheld:
+        entry = auditor.get(log_index=index)
+        assert entry.event.WhichOneof("payload") == "access"
+        assert entry.event.access.principal != "test-developer"
+
+    # A withheld entry's leaf hash must be 32 bytes.
+    with pytest.raises(verify.MalformedError):
+        verify.verify_withheld(query_service_pb2.WithheldEntry(log_index=3, leaf_hash=b"short"))

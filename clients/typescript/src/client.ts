@@ -24,11 +24,13 @@ import {
   BadProofError,
   LeafMismatchError,
   MalformedError,
+  MissingEntryError,
   parseVerifierKey,
   verifyCheckpoint,
   verifyConsistency,
   verifyEntry,
   verifyInclusion,
+  verifyWithheld,
 } from "./verify.js";
 import type { TreeHead } from "./verify.js";
 
@@ -176,6 +178,29 @@ export interface VerifiedEntry {
    * proven.
    */
   readonly contentVerified: boolean;
+}
+
+/** Which part of the log verifyLog checks. */
+export interface VerifyLogOptions extends TrustOptions {
+  /** The first log index to check. Default 0. */
+  readonly fromIndex?: bigint | number;
+  /** Check up to this log index, exclusive. Default: the latest checkpoint's size. */
+  readonly toIndex?: bigint | number;
+}
+
+/** What verifyLog checked. */
+export interface VerifiedLog {
+  /** The verified checkpoint every leaf was proven against. */
+  readonly treeHead: TreeHead;
+  /** Entries shown to the caller and verified (commitment and inclusion). */
+  readonly entries: number;
+  /** How many of those had their content checked against its digest (the full view). */
+  readonly contentVerified: number;
+  /**
+   * Log indexes of the entries the caller's view may not show: each leaf
+   * was proven to be in the log, and nothing more can be checked.
+   */
+  readonly withheld: readonly bigint[];
 }
 
 /** The verifier key a server states for itself: to compare with a trusted copy, never to trust as is. */
@@ -405,6 +430,9 @@ export class AgentTrailClient {
               const entry = response.item.value;
               if (entry.stamp !== undefined) after = entry.stamp.logIndex;
               yield entry;
+            } else if (response.item.case === "withheld") {
+              // An entry the caller may not see: the tail has passed it.
+              after = response.item.value.logIndex;
             } else if (response.item.case === "caughtUp") {
               options.onCaughtUp?.(response.item.value.treeSize);
             }
@@ -482,6 +510,80 @@ export class AgentTrailClient {
       treeHead: head,
       contentVerified: commitment.salt.length > 0 && entry.view?.content === ContentState.PRESENT,
     };
+  }
+
+  /**
+   * Verifies the log at indexes [fromIndex, toIndex) (up to the latest
+   * checkpoint's size when toIndex is absent or beyond it), as `agenttrail
+   * verify` does: fetches the latest signed checkpoint and checks its
+   * signature and origin; queries every index of the range in the caller's
+   * view; checks each entry with verifyEntry, and each entry the view may
+   * not show (for a developer, other principals' access records), which
+   * comes as a withheld leaf, with verifyWithheld; and checks the inclusion
+   * proof of every leaf, shown or withheld, against the checkpoint.
+   *
+   * Throws a VerificationError subclass when a check fails: MissingEntryError
+   * when the server sends neither an entry nor a withheld leaf for an index
+   * the checkpoint covers.
+   */
+  async verifyLog(options: VerifyLogOptions = {}): Promise<VerifiedLog> {
+    this.checkOpen();
+    const trust = this.trust(options);
+    const from = options.fromIndex === undefined ? 0n : toIndex("fromIndex", options.fromIndex);
+    const response = await this.log.getCheckpoint({}, this.callOptions(options.signal));
+    const head = openCheckpoint(response.checkpoint, trust);
+    let to = head.size;
+    if (options.toIndex !== undefined) {
+      const want = toIndex("toIndex", options.toIndex);
+      if (want <= from) throw new InvalidEventError("toIndex", "must be greater than fromIndex");
+      if (want < to) to = want;
+    }
+    const withheld: bigint[] = [];
+    let entries = 0;
+    let contentVerified = 0;
+    if (from >= to) return { treeHead: head, entries, contentVerified, withheld };
+    const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
+    let next = from;
+    const call = linkedAbort(options.signal);
+    try {
+      for await (const item of this.query_.query(request, { signal: call.signal })) {
+        let index: bigint;
+        let leaf: Uint8Array;
+        if (item.item.case === "entry") {
+          const entry = item.item.value;
+          verifyEntry(entry);
+          index = entry.stamp?.logIndex ?? -1n;
+          leaf = entry.commitment!.leafHash; // verifyEntry checked it is there
+        } else if (item.item.case === "withheld") {
+          verifyWithheld(item.item.value);
+          index = item.item.value.logIndex;
+          leaf = item.item.value.leafHash;
+        } else {
+          continue;
+        }
+        if (index !== next) {
+          throw new MissingEntryError(`log index ${next}: the server skipped it (the next index it sent is ${index})`);
+        }
+        const proof = await this.log.getInclusionProof({ logIndex: index, treeSize: head.size }, this.callOptions(options.signal));
+        verifyInclusion(index, head.size, leaf, proof.hashes, head.root);
+        if (item.item.case === "entry") {
+          entries++;
+          const entry = item.item.value;
+          if (entry.commitment!.salt.length > 0 && entry.view?.content === ContentState.PRESENT) contentVerified++;
+        } else {
+          withheld.push(index);
+        }
+        next++;
+      }
+    } finally {
+      call.abort();
+    }
+    if (next !== to) {
+      throw new MissingEntryError(
+        `log index ${next}: the server sent neither the entry nor a withheld leaf, although the checkpoint covers it`,
+      );
+    }
+    return { treeHead: head, entries, contentVerified, withheld };
   }
 
   /** Fetches the latest signed checkpoint and verifies its signature and origin against the trusted verifier key. */

@@ -15,6 +15,8 @@ export type {
   TlsOptions,
   TrustOptions,
   VerifiedEntry,
+  VerifiedLog,
+  VerifyLogOptions,
   VerifyOptions,
 } from "./client.js";
 export type {

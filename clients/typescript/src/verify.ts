@@ -18,7 +18,9 @@
 // with the log's verifier key; verifyEntry checks the entry against its
 // commitment; verifyInclusion checks that its leaf is at its log index in the
 // checkpoint's tree; verifyConsistency checks that a newer checkpoint's tree
-// extends one trusted before.
+// extends one trusted before. An entry the reader may not see comes as a
+// withheld leaf (log index and leaf hash only): verifyWithheld checks its
+// form, and its inclusion is proven the same way.
 //
 // Every failure throws a subclass of VerificationError. The same checks, in
 // the same order and with the same error classes, are in the Go package
@@ -34,6 +36,7 @@ import type { Entry, EventHeader, Stamp } from "./gen/agenttrail/v1/entry_pb.js"
 import { EventSchema, file_agenttrail_v1_event } from "./gen/agenttrail/v1/event_pb.js";
 import type { Event } from "./gen/agenttrail/v1/event_pb.js";
 import { FieldClass, field_class } from "./gen/agenttrail/v1/field_class_pb.js";
+import type { WithheldEntry } from "./gen/agenttrail/v1/query_service_pb.js";
 import { ed25519Verify, sha256 } from "./crypto.js";
 
 /** Size in bytes of every hash, digest and salt of the log. */
@@ -59,7 +62,8 @@ export type VerificationErrorCode =
   | "bad_proof"
   | "leaf_mismatch"
   | "digest_mismatch"
-  | "event_mismatch";
+  | "event_mismatch"
+  | "missing";
 
 /** Base class of every error this module throws. */
 export class VerificationError extends Error {
@@ -144,6 +148,17 @@ export class DigestMismatchError extends VerificationError {
 export class EventMismatchError extends VerificationError {
   constructor(message: string) {
     super("event_mismatch", message);
+  }
+}
+
+/**
+ * The server sent neither an entry nor a withheld leaf for a log index that
+ * a verified checkpoint covers: an entry was left out without saying so.
+ * (Thrown by AgentTrailClient.verifyLog; not part of the shared vectors.)
+ */
+export class MissingEntryError extends VerificationError {
+  constructor(message: string) {
+    super("missing", message);
   }
 }
 
@@ -308,6 +323,18 @@ export function verifyEntry(entry: Entry): void {
       );
     }
   }
+}
+
+/**
+ * Checks a withheld entry, the stand-in a server sends for an entry the
+ * reader's view may not show: its leaf hash must be 32 bytes
+ * (MalformedError). It carries nothing else to check; pass its leaf hash and
+ * log index to verifyInclusion to prove that the log holds that leaf at that
+ * index. Report such an entry as withheld, not as missing: the log proves it
+ * is there, and the server says the reader may not see it.
+ */
+export function verifyWithheld(withheld: WithheldEntry): void {
+  checkLength("leaf hash", withheld.leafHash);
 }
 
 function checkLength(what: string, value: Uint8Array): void {

@@ -23,6 +23,7 @@ import {
   VerificationError,
   contentDigest,
   leafHash,
+  MissingEntryError,
   parseVerifierKey,
   verifyCheckpoint,
   verifyConsistency,
@@ -41,6 +42,7 @@ const errorClasses: Record<VerificationErrorCode, new (message: string) => Verif
   leaf_mismatch: LeafMismatchError,
   digest_mismatch: DigestMismatchError,
   event_mismatch: EventMismatchError,
+  missing: MissingEntryError,
 };
 
 interface Named {

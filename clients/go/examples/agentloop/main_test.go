@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"net"
 	"slices"
 	"testing"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
-	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -16,24 +15,8 @@ import (
 // The example leaves a complete trail: every kind an agent logs, one failed
 // tool call, one approved, the approval gating the refund.
 func TestAgentLoopLeavesACompleteTrail(t *testing.T) {
-	st, err := store.Open(context.Background(), t.TempDir(), store.WithCheckpointInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		st.Close()
-	})
-	c, err := client.New(lis.Addr().String())
+	ts := servertest.New(t, servertest.Config{StoreOptions: []store.Option{store.WithCheckpointInterval(0)}})
+	c, err := client.New(ts.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}

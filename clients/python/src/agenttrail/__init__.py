@@ -17,7 +17,9 @@ The public API:
   events in the background (:meth:`Client.flush`, :meth:`Client.close`,
   :meth:`Client.stats`, :meth:`Client.rejections`), reads the trail
   (:meth:`Client.query`, :meth:`Client.tail`, :meth:`Client.get`) and
-  verifies it (:meth:`Client.verify_entry`, :meth:`Client.verify_entries`).
+  verifies it (:meth:`Client.verify_entry`, :meth:`Client.verify_entries`,
+  and :meth:`Client.verify_log` for a range of the log, entries withheld
+  from the caller's view included, as a :class:`LogVerification`).
 - :class:`Session`: logs the events of one session (``llm_call``,
   ``tool_call``, ``reasoning``, ``approval``, ``error``, ``output``; start
   and end on entering and leaving its ``with`` block).
@@ -33,7 +35,7 @@ The public API:
 
 from agenttrail._delivery import DeliveryStats, OnFull, RejectedEvent
 from agenttrail._ids import uuid7
-from agenttrail.client import Client, Tail
+from agenttrail.client import Client, LogVerification, Tail
 from agenttrail.errors import (
     AgentTrailError,
     BufferFullError,
@@ -50,6 +52,7 @@ __all__ = [
     "Client",
     "ClientClosedError",
     "DeliveryStats",
+    "LogVerification",
     "NotFoundError",
     "OnFull",
     "RPCError",

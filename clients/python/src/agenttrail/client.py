@@ -16,6 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -39,7 +40,7 @@ from agenttrail.v1 import (
     query_service_pb2_grpc,
 )
 
-__all__ = ["Client", "Tail"]
+__all__ = ["Client", "LogVerification", "Tail"]
 
 log = logging.getLogger("agenttrail")
 
@@ -608,6 +609,83 @@ class Client:
             verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
         return head
 
+    def verify_log(
+        self, *, from_index: int = 0, to_index: int | None = None, wait: float = 5.0
+    ) -> LogVerification:
+        """Verifies the log at indexes ``[from_index, to_index)`` (up to the
+        latest checkpoint's size when to_index is None or beyond it) and
+        returns what was checked, as ``agenttrail verify`` does:
+
+        1. The latest checkpoint is fetched, its signature checked and
+           proven consistent with the trusted head (as in
+           :meth:`verify_entries`).
+        2. Every index of the range is queried in the caller's view. Each
+           entry is checked with :func:`agenttrail.verify.verify_entry`; an
+           entry the view may not show (for a developer, other principals'
+           access records) comes as a withheld leaf, checked with
+           :func:`agenttrail.verify.verify_withheld`.
+        3. The inclusion proof of every leaf, shown or withheld, is checked
+           against the checkpoint.
+
+        An index the server sends neither an entry nor a withheld leaf for
+        raises :class:`agenttrail.verify.MissingEntryError`; any other check
+        that fails raises its :class:`agenttrail.verify.VerificationError`
+        subclass.
+        """
+        if from_index < 0 or (to_index is not None and to_index <= from_index):
+            raise ValueError("want 0 <= from_index < to_index")
+        key, origin = self._trust()
+        head = self._checkpoint_covering(0, key, origin, wait)
+        to = head.size if to_index is None else min(to_index, head.size)
+        report = LogVerification(head=head)
+        if from_index >= to:
+            return report
+        request = query_service_pb2.QueryRequest(
+            filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
+        )
+        expected = from_index
+        call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
+        try:
+            for response in call:
+                kind = response.WhichOneof("item")
+                if kind == "entry":
+                    index, leaf = response.entry.stamp.log_index, response.entry.commitment.leaf_hash
+                elif kind == "withheld":
+                    index, leaf = response.withheld.log_index, response.withheld.leaf_hash
+                else:
+                    continue
+                if index != expected:
+                    raise verify.MissingEntryError(
+                        f"log index {expected}: the server skipped it (the next index it sent is {index})"
+                    )
+                if kind == "entry":
+                    verify.verify_entry(response.entry)
+                else:
+                    verify.verify_withheld(response.withheld)
+                proof = self._unary(
+                    "LogService/GetInclusionProof",
+                    self._log_service.GetInclusionProof,
+                    log_service_pb2.GetInclusionProofRequest(log_index=index, tree_size=head.size),
+                )
+                verify.verify_inclusion(index, head.size, leaf, proof.hashes, head.root)
+                if kind == "entry":
+                    report.entries += 1
+                    if response.entry.view.content == entry_pb2.CONTENT_STATE_PRESENT:
+                        report.content_checked += 1
+                else:
+                    report.withheld.append(index)
+                expected += 1
+        except grpc.RpcError as e:
+            raise _rpc_error("QueryService/Query", e) from None
+        finally:
+            call.cancel()
+        if expected != to:
+            raise verify.MissingEntryError(
+                f"log index {expected}: the server sent neither the entry nor a withheld leaf, "
+                "although the checkpoint covers it"
+            )
+        return report
+
     def _trust(self) -> tuple[str, str]:
         if self._verifier_key is None:
             raise ValueError(
@@ -669,6 +747,22 @@ class Client:
             return fn(request, metadata=self._metadata, timeout=self._timeout)
         except grpc.RpcError as e:
             raise _rpc_error(method, e) from None
+
+
+@dataclass
+class LogVerification:
+    """What :meth:`Client.verify_log` checked."""
+
+    #: The checkpoint every leaf was proven against.
+    head: verify.TreeHead
+    #: Entries shown to the caller and verified (commitment and inclusion).
+    entries: int = 0
+    #: How many of those had their content checked against its digest
+    #: (the full view); the others' content is withheld or erased.
+    content_checked: int = 0
+    #: Log indexes of the entries the caller's view may not show: each
+    #: leaf was proven to be in the log, and nothing more can be checked.
+    withheld: list[int] = field(default_factory=list)
 
 
 class Tail(Iterator[entry_pb2.Entry]):
@@ -753,10 +847,18 @@ class Tail(Iterator[entry_pb2.Entry]):
             except grpc.RpcError as e:
                 error = e
             else:
-                if response.HasField("caught_up"):
+                kind = response.WhichOneof("item")
+                if kind == "caught_up":
                     self._attempt = 0
                     if self._on_caught_up is not None:
                         self._on_caught_up(response.caught_up.tree_size)
+                    continue
+                if kind == "withheld":
+                    # An entry the caller may not see: the tail has passed
+                    # it, and resumes after it.
+                    self._last = response.withheld.log_index
+                    continue
+                if kind != "entry":
                     continue
                 entry = response.entry
                 self._last = entry.stamp.log_index

@@ -19,7 +19,9 @@ To check an entry end to end:
    key and returns the :class:`TreeHead` it states.
 2. :func:`verify_entry` checks the entry against its commitment.
 3. :func:`verify_inclusion` checks that the entry's leaf is at its log index in
-   the checkpoint's tree.
+   the checkpoint's tree. An entry the reader may not see comes as a
+   withheld leaf (log index and leaf hash only): :func:`verify_withheld`
+   checks its form, and its inclusion is proven the same way.
 4. :func:`verify_consistency` checks that a newer checkpoint's tree extends
    one trusted before.
 
@@ -45,7 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from agenttrail.v1 import entry_pb2, event_pb2, field_class_pb2
+from agenttrail.v1 import entry_pb2, event_pb2, field_class_pb2, query_service_pb2
 
 __all__ = [
     "HASH_SIZE",
@@ -55,6 +57,7 @@ __all__ = [
     "EventMismatchError",
     "LeafMismatchError",
     "MalformedError",
+    "MissingEntryError",
     "NoSignatureError",
     "OriginMismatchError",
     "TreeHead",
@@ -67,6 +70,7 @@ __all__ = [
     "verify_consistency",
     "verify_entry",
     "verify_inclusion",
+    "verify_withheld",
 ]
 
 #: Size in bytes of every hash, digest and salt of the log.
@@ -147,6 +151,14 @@ class EventMismatchError(VerificationError):
     content bytes it commits to."""
 
     code = "event_mismatch"
+
+
+class MissingEntryError(VerificationError):
+    """The server sent neither an entry nor a withheld leaf for a log index
+    that a verified checkpoint covers: an entry was left out without saying
+    so. (Raised by Client.verify_log; not part of the shared vectors.)"""
+
+    code = "missing"
 
 
 @dataclass(frozen=True)
@@ -298,6 +310,17 @@ def verify_entry(entry: entry_pb2.Entry) -> None:
             raise EventMismatchError(
                 f"event field {_first_diff(rest, committed)} differs from the committed content"
             )
+
+
+def verify_withheld(withheld: query_service_pb2.WithheldEntry) -> None:
+    """Checks a withheld entry, the stand-in a server sends for an entry the
+    reader's view may not show: its leaf hash must be 32 bytes
+    (:class:`MalformedError`). It carries nothing else to check; pass its
+    leaf hash and log index to :func:`verify_inclusion` to prove that the log
+    holds that leaf at that index. Report such an entry as withheld, not as
+    missing: the log proves it is there, and the server says the reader may
+    not see it."""
+    _check_length("leaf hash", withheld.leaf_hash)
 
 
 def _check_length(what: str, value: bytes) -> None:

@@ -658,7 +658,16 @@ type Event struct {
 	//	*Event_Erasure
 	//	*Event_Retention
 	//	*Event_KeyChange
-	Payload       isEvent_Payload `protobuf_oneof:"payload"`
+	Payload isEvent_Payload `protobuf_oneof:"payload"`
+	// Facts the event came with that have no field of their own, such as the
+	// attributes of an OpenTelemetry span that no payload field holds. Keys
+	// are attribute names; values are strings, or JSON for other types.
+	// Content, because the values may hold anything.
+	Attributes map[string]string `protobuf:"bytes,50,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The OpenTelemetry span this event records, when it came from one (OTLP
+	// ingest), or the span the agent was in when it logged the event. Lets
+	// the trail be read beside the traces of other tools.
+	Trace         *TraceContext `protobuf:"bytes,51,opt,name=trace,proto3" json:"trace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -885,6 +894,20 @@ func (x *Event) GetKeyChange() *KeyChange {
 	return nil
 }
 
+func (x *Event) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *Event) GetTrace() *TraceContext {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -973,6 +996,70 @@ func (*Event_Retention) isEvent_Payload() {}
 
 func (*Event_KeyChange) isEvent_Payload() {}
 
+// TraceContext names an OpenTelemetry span (W3C Trace Context ids).
+type TraceContext struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trace id: 32 lower-case hex digits, not all zero.
+	TraceId string `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// The span id: 16 lower-case hex digits, not all zero.
+	SpanId string `protobuf:"bytes,2,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	// The id of the span's parent, when it has one: 16 lower-case hex digits.
+	ParentSpanId  string `protobuf:"bytes,3,opt,name=parent_span_id,json=parentSpanId,proto3" json:"parent_span_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceContext) Reset() {
+	*x = TraceContext{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceContext) ProtoMessage() {}
+
+func (x *TraceContext) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceContext.ProtoReflect.Descriptor instead.
+func (*TraceContext) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TraceContext) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *TraceContext) GetSpanId() string {
+	if x != nil {
+		return x.SpanId
+	}
+	return ""
+}
+
+func (x *TraceContext) GetParentSpanId() string {
+	if x != nil {
+		return x.ParentSpanId
+	}
+	return ""
+}
+
 // SessionStart records the beginning of a session: what was asked, through
 // which channel, and which tools the agent had.
 type SessionStart struct {
@@ -1000,7 +1087,7 @@ type SessionStart struct {
 
 func (x *SessionStart) Reset() {
 	*x = SessionStart{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1012,7 +1099,7 @@ func (x *SessionStart) String() string {
 func (*SessionStart) ProtoMessage() {}
 
 func (x *SessionStart) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1025,7 +1112,7 @@ func (x *SessionStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStart.ProtoReflect.Descriptor instead.
 func (*SessionStart) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SessionStart) GetUserMessage() string {
@@ -1096,7 +1183,7 @@ type ToolDefinition struct {
 
 func (x *ToolDefinition) Reset() {
 	*x = ToolDefinition{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1108,7 +1195,7 @@ func (x *ToolDefinition) String() string {
 func (*ToolDefinition) ProtoMessage() {}
 
 func (x *ToolDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1121,7 +1208,7 @@ func (x *ToolDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolDefinition.ProtoReflect.Descriptor instead.
 func (*ToolDefinition) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ToolDefinition) GetName() string {
@@ -1208,14 +1295,17 @@ type LlmCall struct {
 	MaxTokens *int64 `protobuf:"varint,19,opt,name=max_tokens,json=maxTokens,proto3,oneof" json:"max_tokens,omitempty"`
 	// Error class when the call failed, such as "timeout" or "429"
 	// (OpenTelemetry error.type). Empty when the call succeeded.
-	ErrorType     string `protobuf:"bytes,20,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ErrorType string `protobuf:"bytes,20,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	// Response tokens spent on reasoning, included in output_tokens
+	// (OpenTelemetry gen_ai.usage.reasoning.output_tokens).
+	ReasoningOutputTokens int64 `protobuf:"varint,21,opt,name=reasoning_output_tokens,json=reasoningOutputTokens,proto3" json:"reasoning_output_tokens,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LlmCall) Reset() {
 	*x = LlmCall{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1317,7 @@ func (x *LlmCall) String() string {
 func (*LlmCall) ProtoMessage() {}
 
 func (x *LlmCall) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1330,7 @@ func (x *LlmCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LlmCall.ProtoReflect.Descriptor instead.
 func (*LlmCall) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LlmCall) GetProviderName() string {
@@ -1383,6 +1473,13 @@ func (x *LlmCall) GetErrorType() string {
 	return ""
 }
 
+func (x *LlmCall) GetReasoningOutputTokens() int64 {
+	if x != nil {
+		return x.ReasoningOutputTokens
+	}
+	return 0
+}
+
 // ChatMessage is one message of a conversation sent to a model.
 type ChatMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1403,7 +1500,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1512,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1525,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChatMessage) GetRole() Role {
@@ -1481,7 +1578,7 @@ type ToolCallRequest struct {
 
 func (x *ToolCallRequest) Reset() {
 	*x = ToolCallRequest{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1590,7 @@ func (x *ToolCallRequest) String() string {
 func (*ToolCallRequest) ProtoMessage() {}
 
 func (x *ToolCallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1603,7 @@ func (x *ToolCallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallRequest.ProtoReflect.Descriptor instead.
 func (*ToolCallRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ToolCallRequest) GetToolCallId() string {
@@ -1543,7 +1640,7 @@ type Cost struct {
 
 func (x *Cost) Reset() {
 	*x = Cost{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1555,7 +1652,7 @@ func (x *Cost) String() string {
 func (*Cost) ProtoMessage() {}
 
 func (x *Cost) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1568,7 +1665,7 @@ func (x *Cost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cost.ProtoReflect.Descriptor instead.
 func (*Cost) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Cost) GetCurrencyCode() string {
@@ -1621,7 +1718,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1730,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1743,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ToolCall) GetToolName() string {
@@ -1734,7 +1831,7 @@ type Reasoning struct {
 
 func (x *Reasoning) Reset() {
 	*x = Reasoning{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1843,7 @@ func (x *Reasoning) String() string {
 func (*Reasoning) ProtoMessage() {}
 
 func (x *Reasoning) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1856,7 @@ func (x *Reasoning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reasoning.ProtoReflect.Descriptor instead.
 func (*Reasoning) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Reasoning) GetThought() string {
@@ -1810,7 +1907,7 @@ type HumanApproval struct {
 
 func (x *HumanApproval) Reset() {
 	*x = HumanApproval{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1822,7 +1919,7 @@ func (x *HumanApproval) String() string {
 func (*HumanApproval) ProtoMessage() {}
 
 func (x *HumanApproval) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1835,7 +1932,7 @@ func (x *HumanApproval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HumanApproval.ProtoReflect.Descriptor instead.
 func (*HumanApproval) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HumanApproval) GetKind() HumanActionKind {
@@ -1915,7 +2012,7 @@ type AgentError struct {
 
 func (x *AgentError) Reset() {
 	*x = AgentError{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1927,7 +2024,7 @@ func (x *AgentError) String() string {
 func (*AgentError) ProtoMessage() {}
 
 func (x *AgentError) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1940,7 +2037,7 @@ func (x *AgentError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentError.ProtoReflect.Descriptor instead.
 func (*AgentError) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AgentError) GetErrorType() string {
@@ -1994,7 +2091,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2103,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2116,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Output) GetText() string {
@@ -2070,7 +2167,7 @@ type SessionEnd struct {
 
 func (x *SessionEnd) Reset() {
 	*x = SessionEnd{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2082,7 +2179,7 @@ func (x *SessionEnd) String() string {
 func (*SessionEnd) ProtoMessage() {}
 
 func (x *SessionEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2095,7 +2192,7 @@ func (x *SessionEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnd.ProtoReflect.Descriptor instead.
 func (*SessionEnd) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionEnd) GetReason() EndReason {
@@ -2196,7 +2293,7 @@ type Access struct {
 
 func (x *Access) Reset() {
 	*x = Access{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2305,7 @@ func (x *Access) String() string {
 func (*Access) ProtoMessage() {}
 
 func (x *Access) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2318,7 @@ func (x *Access) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Access.ProtoReflect.Descriptor instead.
 func (*Access) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Access) GetPrincipal() string {
@@ -2320,7 +2417,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2429,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2442,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Erasure) GetPrincipal() string {
@@ -2396,7 +2493,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2408,7 +2505,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2421,7 +2518,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Retention) GetPolicy() string {
@@ -2479,7 +2576,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2588,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2601,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *KeyChange) GetAction() KeyChangeAction {
@@ -2574,7 +2671,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2683,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2696,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Filter) GetSessionId() string {
@@ -2676,8 +2773,7 @@ var File_agenttrail_v1_event_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa0\n" +
-	"\n" +
+	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\v\n" +
 	"\x05Event\x12\x1f\n" +
 	"\bevent_id\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\aeventId\x12#\n" +
 	"\n" +
@@ -2706,11 +2802,22 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\aerasure\x18) \x01(\v2\x16.agenttrail.v1.ErasureB\x04\xe8\xbb\x1c\x01H\x00R\aerasure\x12>\n" +
 	"\tretention\x18* \x01(\v2\x18.agenttrail.v1.RetentionB\x04\xe8\xbb\x1c\x01H\x00R\tretention\x12?\n" +
 	"\n" +
-	"key_change\x18+ \x01(\v2\x18.agenttrail.v1.KeyChangeB\x04\xe8\xbb\x1c\x01H\x00R\tkeyChange\x1a9\n" +
+	"key_change\x18+ \x01(\v2\x18.agenttrail.v1.KeyChangeB\x04\xe8\xbb\x1c\x01H\x00R\tkeyChange\x12J\n" +
+	"\n" +
+	"attributes\x182 \x03(\v2$.agenttrail.v1.Event.AttributesEntryB\x04\xe8\xbb\x1c\x02R\n" +
+	"attributes\x127\n" +
+	"\x05trace\x183 \x01(\v2\x1b.agenttrail.v1.TraceContextB\x04\xe8\xbb\x1c\x01R\x05trace\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\apayloadJ\x04\b\f\x10\x14J\x04\b\x1c\x10(\"\xc4\x03\n" +
+	"\apayloadJ\x04\b\f\x10\x14J\x04\b\x1c\x10(\"z\n" +
+	"\fTraceContext\x12\x1f\n" +
+	"\btrace_id\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\atraceId\x12\x1d\n" +
+	"\aspan_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06spanId\x12*\n" +
+	"\x0eparent_span_id\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x01R\fparentSpanId\"\xc4\x03\n" +
 	"\fSessionStart\x12'\n" +
 	"\fuser_message\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x02R\vuserMessage\x12L\n" +
 	"\x0ftools_available\x18\x02 \x03(\v2\x1d.agenttrail.v1.ToolDefinitionB\x04\xe8\xbb\x1c\x02R\x0etoolsAvailable\x12+\n" +
@@ -2728,7 +2835,7 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04name\x12\x18\n" +
 	"\x04type\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04type\x12&\n" +
 	"\vdescription\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x02R\vdescription\x12:\n" +
-	"\x16parameters_schema_json\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x14parametersSchemaJson\"\xa4\b\n" +
+	"\x16parameters_schema_json\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x14parametersSchemaJson\"\xe2\b\n" +
 	"\aLlmCall\x12)\n" +
 	"\rprovider_name\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\fproviderName\x12+\n" +
 	"\x0eoperation_name\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\roperationName\x12)\n" +
@@ -2755,7 +2862,8 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"max_tokens\x18\x13 \x01(\x03B\x04\xe8\xbb\x1c\x01H\x01R\tmaxTokens\x88\x01\x01\x12#\n" +
 	"\n" +
-	"error_type\x18\x14 \x01(\tB\x04\xe8\xbb\x1c\x01R\terrorTypeB\x0e\n" +
+	"error_type\x18\x14 \x01(\tB\x04\xe8\xbb\x1c\x01R\terrorType\x12<\n" +
+	"\x17reasoning_output_tokens\x18\x15 \x01(\x03B\x04\xe8\xbb\x1c\x01R\x15reasoningOutputTokensB\x0e\n" +
 	"\f_temperatureB\r\n" +
 	"\v_max_tokens\"\xe3\x01\n" +
 	"\vChatMessage\x12-\n" +
@@ -2958,7 +3066,7 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
 	(Role)(0),                     // 1: agenttrail.v1.Role
@@ -2970,72 +3078,76 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(KeyChangeAction)(0),          // 7: agenttrail.v1.KeyChangeAction
 	(ViewKind)(0),                 // 8: agenttrail.v1.ViewKind
 	(*Event)(nil),                 // 9: agenttrail.v1.Event
-	(*SessionStart)(nil),          // 10: agenttrail.v1.SessionStart
-	(*ToolDefinition)(nil),        // 11: agenttrail.v1.ToolDefinition
-	(*LlmCall)(nil),               // 12: agenttrail.v1.LlmCall
-	(*ChatMessage)(nil),           // 13: agenttrail.v1.ChatMessage
-	(*ToolCallRequest)(nil),       // 14: agenttrail.v1.ToolCallRequest
-	(*Cost)(nil),                  // 15: agenttrail.v1.Cost
-	(*ToolCall)(nil),              // 16: agenttrail.v1.ToolCall
-	(*Reasoning)(nil),             // 17: agenttrail.v1.Reasoning
-	(*HumanApproval)(nil),         // 18: agenttrail.v1.HumanApproval
-	(*AgentError)(nil),            // 19: agenttrail.v1.AgentError
-	(*Output)(nil),                // 20: agenttrail.v1.Output
-	(*SessionEnd)(nil),            // 21: agenttrail.v1.SessionEnd
-	(*Access)(nil),                // 22: agenttrail.v1.Access
-	(*Erasure)(nil),               // 23: agenttrail.v1.Erasure
-	(*Retention)(nil),             // 24: agenttrail.v1.Retention
-	(*KeyChange)(nil),             // 25: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 26: agenttrail.v1.Filter
-	nil,                           // 27: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 28: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 30: google.protobuf.Duration
+	(*TraceContext)(nil),          // 10: agenttrail.v1.TraceContext
+	(*SessionStart)(nil),          // 11: agenttrail.v1.SessionStart
+	(*ToolDefinition)(nil),        // 12: agenttrail.v1.ToolDefinition
+	(*LlmCall)(nil),               // 13: agenttrail.v1.LlmCall
+	(*ChatMessage)(nil),           // 14: agenttrail.v1.ChatMessage
+	(*ToolCallRequest)(nil),       // 15: agenttrail.v1.ToolCallRequest
+	(*Cost)(nil),                  // 16: agenttrail.v1.Cost
+	(*ToolCall)(nil),              // 17: agenttrail.v1.ToolCall
+	(*Reasoning)(nil),             // 18: agenttrail.v1.Reasoning
+	(*HumanApproval)(nil),         // 19: agenttrail.v1.HumanApproval
+	(*AgentError)(nil),            // 20: agenttrail.v1.AgentError
+	(*Output)(nil),                // 21: agenttrail.v1.Output
+	(*SessionEnd)(nil),            // 22: agenttrail.v1.SessionEnd
+	(*Access)(nil),                // 23: agenttrail.v1.Access
+	(*Erasure)(nil),               // 24: agenttrail.v1.Erasure
+	(*Retention)(nil),             // 25: agenttrail.v1.Retention
+	(*KeyChange)(nil),             // 26: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 27: agenttrail.v1.Filter
+	nil,                           // 28: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 29: agenttrail.v1.Event.AttributesEntry
+	nil,                           // 30: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	29, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	27, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
-	10, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
-	12, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
-	16, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
-	17, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
-	18, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
-	19, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
-	20, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
-	21, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
-	22, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
-	23, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	24, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	25, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
-	11, // 14: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	28, // 15: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
-	13, // 16: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
-	14, // 17: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	15, // 18: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	30, // 19: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	30, // 20: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
-	1,  // 21: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
-	14, // 22: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	2,  // 23: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	30, // 24: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
-	3,  // 25: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
-	4,  // 26: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	30, // 27: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
-	5,  // 28: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
-	15, // 29: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	26, // 30: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
-	8,  // 31: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
-	6,  // 32: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	29, // 33: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	7,  // 34: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 35: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	29, // 36: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	29, // 37: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	31, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	28, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	11, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
+	13, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
+	17, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
+	18, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
+	19, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
+	20, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
+	21, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
+	22, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
+	23, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
+	24, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
+	25, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	26, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	29, // 14: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
+	10, // 15: agenttrail.v1.Event.trace:type_name -> agenttrail.v1.TraceContext
+	12, // 16: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
+	30, // 17: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	14, // 18: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
+	15, // 19: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	16, // 20: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
+	32, // 21: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	32, // 22: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	1,  // 23: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
+	15, // 24: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	2,  // 25: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
+	32, // 26: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	3,  // 27: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
+	4,  // 28: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
+	32, // 29: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	5,  // 30: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
+	16, // 31: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
+	27, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	8,  // 33: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
+	6,  // 34: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
+	31, // 35: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	7,  // 36: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 37: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	31, // 38: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	31, // 39: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	40, // [40:40] is the sub-list for method output_type
+	40, // [40:40] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -3058,17 +3170,17 @@ func file_agenttrail_v1_event_proto_init() {
 		(*Event_Retention)(nil),
 		(*Event_KeyChange)(nil),
 	}
-	file_agenttrail_v1_event_proto_msgTypes[3].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[8].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[13].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[17].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[4].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[9].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[14].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -243,6 +243,7 @@ type QueryResponse struct {
 	//
 	//	*QueryResponse_Entry
 	//	*QueryResponse_CaughtUp
+	//	*QueryResponse_Withheld
 	Item          isQueryResponse_Item `protobuf_oneof:"item"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -303,6 +304,15 @@ func (x *QueryResponse) GetCaughtUp() *CaughtUp {
 	return nil
 }
 
+func (x *QueryResponse) GetWithheld() *WithheldEntry {
+	if x != nil {
+		if x, ok := x.Item.(*QueryResponse_Withheld); ok {
+			return x.Withheld
+		}
+	}
+	return nil
+}
+
 type isQueryResponse_Item interface {
 	isQueryResponse_Item()
 }
@@ -318,9 +328,78 @@ type QueryResponse_CaughtUp struct {
 	CaughtUp *CaughtUp `protobuf:"bytes,2,opt,name=caught_up,json=caughtUp,proto3,oneof"`
 }
 
+type QueryResponse_Withheld struct {
+	// A matching entry that the caller's view may not show (for a
+	// developer, another principal's access record), in its place in log
+	// order: its log index and leaf hash only, so that the caller can still
+	// prove every entry it does see and the log's consistency, and can tell
+	// a withheld entry from one the server failed to send. Clients that
+	// predate this field skip it.
+	Withheld *WithheldEntry `protobuf:"bytes,3,opt,name=withheld,proto3,oneof"`
+}
+
 func (*QueryResponse_Entry) isQueryResponse_Item() {}
 
 func (*QueryResponse_CaughtUp) isQueryResponse_Item() {}
+
+func (*QueryResponse_Withheld) isQueryResponse_Item() {}
+
+// WithheldEntry stands in for an entry the caller may not see: no event, no
+// header, no stamp beyond its position. The inclusion proof of leaf_hash at
+// log_index proves that the log holds an entry there, and nothing more.
+type WithheldEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its position in the log.
+	LogIndex uint64 `protobuf:"varint,1,opt,name=log_index,json=logIndex,proto3" json:"log_index,omitempty"`
+	// Its RFC 6962 leaf hash: 32 bytes.
+	LeafHash      []byte `protobuf:"bytes,2,opt,name=leaf_hash,json=leafHash,proto3" json:"leaf_hash,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WithheldEntry) Reset() {
+	*x = WithheldEntry{}
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WithheldEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WithheldEntry) ProtoMessage() {}
+
+func (x *WithheldEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WithheldEntry.ProtoReflect.Descriptor instead.
+func (*WithheldEntry) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WithheldEntry) GetLogIndex() uint64 {
+	if x != nil {
+		return x.LogIndex
+	}
+	return 0
+}
+
+func (x *WithheldEntry) GetLeafHash() []byte {
+	if x != nil {
+		return x.LeafHash
+	}
+	return nil
+}
 
 // CaughtUp marks the point where a following Query turns from stored
 // entries to live ones.
@@ -335,7 +414,7 @@ type CaughtUp struct {
 
 func (x *CaughtUp) Reset() {
 	*x = CaughtUp{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +426,7 @@ func (x *CaughtUp) String() string {
 func (*CaughtUp) ProtoMessage() {}
 
 func (x *CaughtUp) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +439,7 @@ func (x *CaughtUp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaughtUp.ProtoReflect.Descriptor instead.
 func (*CaughtUp) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{2}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CaughtUp) GetTreeSize() uint64 {
@@ -386,7 +465,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -398,7 +477,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -411,7 +490,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{3}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetEventRequest) GetKey() isGetEventRequest_Key {
@@ -468,7 +547,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -480,7 +559,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -493,7 +572,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{4}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetEventResponse) GetEntry() *Entry {
@@ -530,7 +609,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -542,7 +621,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -555,7 +634,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{5}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListSessionsRequest) GetAgentId() string {
@@ -629,7 +708,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -641,7 +720,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -654,7 +733,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{6}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*SessionSummary {
@@ -713,7 +792,7 @@ type SessionSummary struct {
 
 func (x *SessionSummary) Reset() {
 	*x = SessionSummary{}
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +804,7 @@ func (x *SessionSummary) String() string {
 func (*SessionSummary) ProtoMessage() {}
 
 func (x *SessionSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +817,7 @@ func (x *SessionSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
 func (*SessionSummary) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SessionSummary) GetSessionId() string {
@@ -864,11 +943,15 @@ const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n" +
 	"\fresume_after\x18\x04 \x01(\x04H\x00R\vresumeAfter\x88\x01\x01\x12\x16\n" +
 	"\x06follow\x18\x05 \x01(\bR\x06followB\x0f\n" +
-	"\r_resume_after\"}\n" +
+	"\r_resume_after\"\xb9\x01\n" +
 	"\rQueryResponse\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.agenttrail.v1.EntryH\x00R\x05entry\x126\n" +
-	"\tcaught_up\x18\x02 \x01(\v2\x17.agenttrail.v1.CaughtUpH\x00R\bcaughtUpB\x06\n" +
-	"\x04item\"'\n" +
+	"\tcaught_up\x18\x02 \x01(\v2\x17.agenttrail.v1.CaughtUpH\x00R\bcaughtUp\x12:\n" +
+	"\bwithheld\x18\x03 \x01(\v2\x1c.agenttrail.v1.WithheldEntryH\x00R\bwithheldB\x06\n" +
+	"\x04item\"I\n" +
+	"\rWithheldEntry\x12\x1b\n" +
+	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x1b\n" +
+	"\tleaf_hash\x18\x02 \x01(\fR\bleafHash\"'\n" +
 	"\bCaughtUp\x12\x1b\n" +
 	"\ttree_size\x18\x01 \x01(\x04R\btreeSize\"T\n" +
 	"\x0fGetEventRequest\x12\x1b\n" +
@@ -948,48 +1031,50 @@ func file_agenttrail_v1_query_service_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_query_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agenttrail_v1_query_service_proto_goTypes = []any{
 	(Order)(0),                    // 0: agenttrail.v1.Order
 	(SessionOutcome)(0),           // 1: agenttrail.v1.SessionOutcome
 	(*QueryRequest)(nil),          // 2: agenttrail.v1.QueryRequest
 	(*QueryResponse)(nil),         // 3: agenttrail.v1.QueryResponse
-	(*CaughtUp)(nil),              // 4: agenttrail.v1.CaughtUp
-	(*GetEventRequest)(nil),       // 5: agenttrail.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 6: agenttrail.v1.GetEventResponse
-	(*ListSessionsRequest)(nil),   // 7: agenttrail.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 8: agenttrail.v1.ListSessionsResponse
-	(*SessionSummary)(nil),        // 9: agenttrail.v1.SessionSummary
-	(*Filter)(nil),                // 10: agenttrail.v1.Filter
-	(*Entry)(nil),                 // 11: agenttrail.v1.Entry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*Cost)(nil),                  // 13: agenttrail.v1.Cost
+	(*WithheldEntry)(nil),         // 4: agenttrail.v1.WithheldEntry
+	(*CaughtUp)(nil),              // 5: agenttrail.v1.CaughtUp
+	(*GetEventRequest)(nil),       // 6: agenttrail.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 7: agenttrail.v1.GetEventResponse
+	(*ListSessionsRequest)(nil),   // 8: agenttrail.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 9: agenttrail.v1.ListSessionsResponse
+	(*SessionSummary)(nil),        // 10: agenttrail.v1.SessionSummary
+	(*Filter)(nil),                // 11: agenttrail.v1.Filter
+	(*Entry)(nil),                 // 12: agenttrail.v1.Entry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Cost)(nil),                  // 14: agenttrail.v1.Cost
 }
 var file_agenttrail_v1_query_service_proto_depIdxs = []int32{
-	10, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
+	11, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
 	0,  // 1: agenttrail.v1.QueryRequest.order:type_name -> agenttrail.v1.Order
-	11, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
-	4,  // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
-	11, // 4: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
-	12, // 5: agenttrail.v1.ListSessionsRequest.started_after:type_name -> google.protobuf.Timestamp
-	12, // 6: agenttrail.v1.ListSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
-	1,  // 7: agenttrail.v1.ListSessionsRequest.outcomes:type_name -> agenttrail.v1.SessionOutcome
-	9,  // 8: agenttrail.v1.ListSessionsResponse.sessions:type_name -> agenttrail.v1.SessionSummary
-	12, // 9: agenttrail.v1.SessionSummary.started_at:type_name -> google.protobuf.Timestamp
-	12, // 10: agenttrail.v1.SessionSummary.last_event_at:type_name -> google.protobuf.Timestamp
-	1,  // 11: agenttrail.v1.SessionSummary.outcome:type_name -> agenttrail.v1.SessionOutcome
-	13, // 12: agenttrail.v1.SessionSummary.cost:type_name -> agenttrail.v1.Cost
-	2,  // 13: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
-	5,  // 14: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
-	7,  // 15: agenttrail.v1.QueryService.ListSessions:input_type -> agenttrail.v1.ListSessionsRequest
-	3,  // 16: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
-	6,  // 17: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
-	8,  // 18: agenttrail.v1.QueryService.ListSessions:output_type -> agenttrail.v1.ListSessionsResponse
-	16, // [16:19] is the sub-list for method output_type
-	13, // [13:16] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	12, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
+	5,  // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
+	4,  // 4: agenttrail.v1.QueryResponse.withheld:type_name -> agenttrail.v1.WithheldEntry
+	12, // 5: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
+	13, // 6: agenttrail.v1.ListSessionsRequest.started_after:type_name -> google.protobuf.Timestamp
+	13, // 7: agenttrail.v1.ListSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	1,  // 8: agenttrail.v1.ListSessionsRequest.outcomes:type_name -> agenttrail.v1.SessionOutcome
+	10, // 9: agenttrail.v1.ListSessionsResponse.sessions:type_name -> agenttrail.v1.SessionSummary
+	13, // 10: agenttrail.v1.SessionSummary.started_at:type_name -> google.protobuf.Timestamp
+	13, // 11: agenttrail.v1.SessionSummary.last_event_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: agenttrail.v1.SessionSummary.outcome:type_name -> agenttrail.v1.SessionOutcome
+	14, // 13: agenttrail.v1.SessionSummary.cost:type_name -> agenttrail.v1.Cost
+	2,  // 14: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
+	6,  // 15: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
+	8,  // 16: agenttrail.v1.QueryService.ListSessions:input_type -> agenttrail.v1.ListSessionsRequest
+	3,  // 17: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
+	7,  // 18: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
+	9,  // 19: agenttrail.v1.QueryService.ListSessions:output_type -> agenttrail.v1.ListSessionsResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_query_service_proto_init() }
@@ -1003,20 +1088,21 @@ func file_agenttrail_v1_query_service_proto_init() {
 	file_agenttrail_v1_query_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*QueryResponse_Entry)(nil),
 		(*QueryResponse_CaughtUp)(nil),
+		(*QueryResponse_Withheld)(nil),
 	}
-	file_agenttrail_v1_query_service_proto_msgTypes[3].OneofWrappers = []any{
+	file_agenttrail_v1_query_service_proto_msgTypes[4].OneofWrappers = []any{
 		(*GetEventRequest_EventId)(nil),
 		(*GetEventRequest_LogIndex)(nil),
 	}
-	file_agenttrail_v1_query_service_proto_msgTypes[5].OneofWrappers = []any{}
 	file_agenttrail_v1_query_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_agenttrail_v1_query_service_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_query_service_proto_rawDesc), len(file_agenttrail_v1_query_service_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

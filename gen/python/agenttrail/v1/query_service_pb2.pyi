@@ -150,6 +150,7 @@ class QueryResponse(_message.Message):
 
     ENTRY_FIELD_NUMBER: _builtins.int
     CAUGHT_UP_FIELD_NUMBER: _builtins.int
+    WITHHELD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def entry(self) -> _entry_pb2.Entry:
         """A matching entry."""
@@ -160,21 +161,61 @@ class QueryResponse(_message.Message):
         live. Sent once per stream.
         """
 
+    @_builtins.property
+    def withheld(self) -> Global___WithheldEntry:
+        """A matching entry that the caller's view may not show (for a
+        developer, another principal's access record), in its place in log
+        order: its log index and leaf hash only, so that the caller can still
+        prove every entry it does see and the log's consistency, and can tell
+        a withheld entry from one the server failed to send. Clients that
+        predate this field skip it.
+        """
+
     def __init__(
         self,
         *,
         entry: _entry_pb2.Entry | None = ...,
         caught_up: Global___CaughtUp | None = ...,
+        withheld: Global___WithheldEntry | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["entry", "caught_up"]  # noqa: Y015
+    _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["entry", "caught_up", "withheld"]  # noqa: Y015
     _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
 
 Global___QueryResponse: _TypeAlias = QueryResponse  # noqa: Y015
+
+@_typing.final
+class WithheldEntry(_message.Message):
+    """WithheldEntry stands in for an entry the caller may not see: no event, no
+    header, no stamp beyond its position. The inclusion proof of leaf_hash at
+    log_index proves that the log holds an entry there, and nothing more.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOG_INDEX_FIELD_NUMBER: _builtins.int
+    LEAF_HASH_FIELD_NUMBER: _builtins.int
+    log_index: _builtins.int
+    """Its position in the log."""
+    leaf_hash: _builtins.bytes
+    """Its RFC 6962 leaf hash: 32 bytes."""
+    def __init__(
+        self,
+        *,
+        log_index: _builtins.int = ...,
+        leaf_hash: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["leaf_hash", b"leaf_hash", "log_index", b"log_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WithheldEntry: _TypeAlias = WithheldEntry  # noqa: Y015
 
 @_typing.final
 class CaughtUp(_message.Message):

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/event.proto.
  */
 export const file_agenttrail_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIqAICgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKGBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCJqCgdFcmFzdXJlEhcKCXByaW5jaXBhbBgBIAEoCUIE6LscARIVCgd1c2VyX2lkGAIgASgJQgTouxwBEhkKC2xvZ19pbmRleGVzGAMgAygEQgTouxwBEhQKBnJlYXNvbhgEIAEoCUIE6LscAiKkAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBIqYBCglLZXlDaGFuZ2USNAoGYWN0aW9uGAEgASgOMh4uYWdlbnR0cmFpbC52MS5LZXlDaGFuZ2VBY3Rpb25CBOi7HAESFAoGa2V5X2lkGAIgASgJQgTouxwBEhsKDWtleV9wcmluY2lwYWwYAyABKAlCBOi7HAESFgoIa2V5X3JvbGUYBCABKAlCBOi7HAESGAoKY2hhbmdlZF9ieRgFIAEoCUIE6LscASKBAwoGRmlsdGVyEhgKCnNlc3Npb25faWQYASABKAlCBOi7HAESFgoIYWdlbnRfaWQYAiABKAlCBOi7HAESFQoHdXNlcl9pZBgDIAEoCUIE6LscARItCgVraW5kcxgEIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCXRvb2xfbmFtZRgFIAEoCUIE6LscARI4Cg5vY2N1cnJlZF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESOQoPb2NjdXJyZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE6LscARIdCgpmcm9tX2luZGV4GAggASgEQgTouxwBSACIAQESGwoIdG9faW5kZXgYCSABKARCBOi7HAFIAYgBARIZCgtlcnJvcnNfb25seRgKIAEoCEIE6LscAUINCgtfZnJvbV9pbmRleEILCglfdG9faW5kZXgq3gIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRVZFTlRfS0lORF9TRVNTSU9OX1NUQVJUEAESFwoTRVZFTlRfS0lORF9MTE1fQ0FMTBACEhgKFEVWRU5UX0tJTkRfVE9PTF9DQUxMEAMSGAoURVZFTlRfS0lORF9SRUFTT05JTkcQBBIdChlFVkVOVF9LSU5EX0hVTUFOX0FQUFJPVkFMEAUSFAoQRVZFTlRfS0lORF9FUlJPUhAGEhUKEUVWRU5UX0tJTkRfT1VUUFVUEAcSGgoWRVZFTlRfS0lORF9TRVNTSU9OX0VORBAIEhUKEUVWRU5UX0tJTkRfQUNDRVNTEBQSFgoSRVZFTlRfS0lORF9FUkFTVVJFEBUSGAoURVZFTlRfS0lORF9SRVRFTlRJT04QFhIZChVFVkVOVF9LSU5EX0tFWV9DSEFOR0UQFypzCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQSEgoOUk9MRV9ERVZFTE9QRVIQBSqsAQoLVG9vbE91dGNvbWUSHAoYVE9PTF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUVE9PTF9PVVRDT01FX1NVQ0NFU1MQARIWChJUT09MX09VVENPTUVfRVJST1IQAhIYChRUT09MX09VVENPTUVfVElNRU9VVBADEhcKE1RPT0xfT1VUQ09NRV9ERU5JRUQQBBIaChZUT09MX09VVENPTUVfQ0FOQ0VMTEVEEAUqeAoPSHVtYW5BY3Rpb25LaW5kEiEKHUhVTUFOX0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaSFVNQU5fQUNUSU9OX0tJTkRfQVBQUk9WQUwQARIiCh5IVU1BTl9BQ1RJT05fS0lORF9JTlRFUlZFTlRJT04QAiqyAQoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX1BFTkRJTkcQARIeChpBUFBST1ZBTF9ERUNJU0lPTl9BUFBST1ZFRBACEh4KGkFQUFJPVkFMX0RFQ0lTSU9OX1JFSkVDVEVEEAMSHAoYQVBQUk9WQUxfREVDSVNJT05fRURJVEVEEAQqqwEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURU5EX1JFQVNPTl9DT01QTEVURUQQARIYChRFTkRfUkVBU09OX1RJTUVEX09VVBACEh0KGUVORF9SRUFTT05fTUFYX0lURVJBVElPTlMQAxIVChFFTkRfUkVBU09OX0ZBSUxFRBAEEhgKFEVORF9SRUFTT05fQ0FOQ0VMTEVEEAUqYQoLQWNjZXNzUGhhc2USHAoYQUNDRVNTX1BIQVNFX1VOU1BFQ0lGSUVEEAASGAoUQUNDRVNTX1BIQVNFX1NUQVJURUQQARIaChZBQ0NFU1NfUEhBU0VfQ09NUExFVEVEEAIqnQEKD0tleUNoYW5nZUFjdGlvbhIhCh1LRVlfQ0hBTkdFX0FDVElPTl9VTlNQRUNJRklFRBAAEh0KGUtFWV9DSEFOR0VfQUNUSU9OX0NSRUFURUQQARIdChlLRVlfQ0hBTkdFX0FDVElPTl9SRVZPS0VEEAISKQolS0VZX0NIQU5HRV9BQ1RJT05fU0lHTklOR19LRVlfUk9UQVRFRBADKmkKCFZpZXdLaW5kEhkKFVZJRVdfS0lORF9VTlNQRUNJRklFRBAAEhIKDlZJRVdfS0lORF9GVUxMEAESFgoSVklFV19LSU5EX1JFREFDVEVEEAISFgoSVklFV19LSU5EX01FVEFEQVRBEANCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIsUJCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASPgoKYXR0cmlidXRlcxgyIAMoCzIkLmFnZW50dHJhaWwudjEuRXZlbnQuQXR0cmlidXRlc0VudHJ5QgTouxwCEjAKBXRyYWNlGDMgASgLMhsuYWdlbnR0cmFpbC52MS5UcmFjZUNvbnRleHRCBOi7HAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoIlsKDFRyYWNlQ29udGV4dBIWCgh0cmFjZV9pZBgBIAEoCUIE6LscARIVCgdzcGFuX2lkGAIgASgJQgTouxwBEhwKDnBhcmVudF9zcGFuX2lkGAMgASgJQgTouxwBItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKtBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBEiUKF3JlYXNvbmluZ19vdXRwdXRfdG9rZW5zGBUgASgDQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCJqCgdFcmFzdXJlEhcKCXByaW5jaXBhbBgBIAEoCUIE6LscARIVCgd1c2VyX2lkGAIgASgJQgTouxwBEhkKC2xvZ19pbmRleGVzGAMgAygEQgTouxwBEhQKBnJlYXNvbhgEIAEoCUIE6LscAiKkAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBIqYBCglLZXlDaGFuZ2USNAoGYWN0aW9uGAEgASgOMh4uYWdlbnR0cmFpbC52MS5LZXlDaGFuZ2VBY3Rpb25CBOi7HAESFAoGa2V5X2lkGAIgASgJQgTouxwBEhsKDWtleV9wcmluY2lwYWwYAyABKAlCBOi7HAESFgoIa2V5X3JvbGUYBCABKAlCBOi7HAESGAoKY2hhbmdlZF9ieRgFIAEoCUIE6LscASKBAwoGRmlsdGVyEhgKCnNlc3Npb25faWQYASABKAlCBOi7HAESFgoIYWdlbnRfaWQYAiABKAlCBOi7HAESFQoHdXNlcl9pZBgDIAEoCUIE6LscARItCgVraW5kcxgEIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCXRvb2xfbmFtZRgFIAEoCUIE6LscARI4Cg5vY2N1cnJlZF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESOQoPb2NjdXJyZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE6LscARIdCgpmcm9tX2luZGV4GAggASgEQgTouxwBSACIAQESGwoIdG9faW5kZXgYCSABKARCBOi7HAFIAYgBARIZCgtlcnJvcnNfb25seRgKIAEoCEIE6LscAUINCgtfZnJvbV9pbmRleEILCglfdG9faW5kZXgq3gIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRVZFTlRfS0lORF9TRVNTSU9OX1NUQVJUEAESFwoTRVZFTlRfS0lORF9MTE1fQ0FMTBACEhgKFEVWRU5UX0tJTkRfVE9PTF9DQUxMEAMSGAoURVZFTlRfS0lORF9SRUFTT05JTkcQBBIdChlFVkVOVF9LSU5EX0hVTUFOX0FQUFJPVkFMEAUSFAoQRVZFTlRfS0lORF9FUlJPUhAGEhUKEUVWRU5UX0tJTkRfT1VUUFVUEAcSGgoWRVZFTlRfS0lORF9TRVNTSU9OX0VORBAIEhUKEUVWRU5UX0tJTkRfQUNDRVNTEBQSFgoSRVZFTlRfS0lORF9FUkFTVVJFEBUSGAoURVZFTlRfS0lORF9SRVRFTlRJT04QFhIZChVFVkVOVF9LSU5EX0tFWV9DSEFOR0UQFypzCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQSEgoOUk9MRV9ERVZFTE9QRVIQBSqsAQoLVG9vbE91dGNvbWUSHAoYVE9PTF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUVE9PTF9PVVRDT01FX1NVQ0NFU1MQARIWChJUT09MX09VVENPTUVfRVJST1IQAhIYChRUT09MX09VVENPTUVfVElNRU9VVBADEhcKE1RPT0xfT1VUQ09NRV9ERU5JRUQQBBIaChZUT09MX09VVENPTUVfQ0FOQ0VMTEVEEAUqeAoPSHVtYW5BY3Rpb25LaW5kEiEKHUhVTUFOX0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaSFVNQU5fQUNUSU9OX0tJTkRfQVBQUk9WQUwQARIiCh5IVU1BTl9BQ1RJT05fS0lORF9JTlRFUlZFTlRJT04QAiqyAQoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX1BFTkRJTkcQARIeChpBUFBST1ZBTF9ERUNJU0lPTl9BUFBST1ZFRBACEh4KGkFQUFJPVkFMX0RFQ0lTSU9OX1JFSkVDVEVEEAMSHAoYQVBQUk9WQUxfREVDSVNJT05fRURJVEVEEAQqqwEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURU5EX1JFQVNPTl9DT01QTEVURUQQARIYChRFTkRfUkVBU09OX1RJTUVEX09VVBACEh0KGUVORF9SRUFTT05fTUFYX0lURVJBVElPTlMQAxIVChFFTkRfUkVBU09OX0ZBSUxFRBAEEhgKFEVORF9SRUFTT05fQ0FOQ0VMTEVEEAUqYQoLQWNjZXNzUGhhc2USHAoYQUNDRVNTX1BIQVNFX1VOU1BFQ0lGSUVEEAASGAoUQUNDRVNTX1BIQVNFX1NUQVJURUQQARIaChZBQ0NFU1NfUEhBU0VfQ09NUExFVEVEEAIqnQEKD0tleUNoYW5nZUFjdGlvbhIhCh1LRVlfQ0hBTkdFX0FDVElPTl9VTlNQRUNJRklFRBAAEh0KGUtFWV9DSEFOR0VfQUNUSU9OX0NSRUFURUQQARIdChlLRVlfQ0hBTkdFX0FDVElPTl9SRVZPS0VEEAISKQolS0VZX0NIQU5HRV9BQ1RJT05fU0lHTklOR19LRVlfUk9UQVRFRBADKmkKCFZpZXdLaW5kEhkKFVZJRVdfS0lORF9VTlNQRUNJRklFRBAAEhIKDlZJRVdfS0lORF9GVUxMEAESFgoSVklFV19LSU5EX1JFREFDVEVEEAISFgoSVklFV19LSU5EX01FVEFEQVRBEANCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Event is one step of an agent's work, as the agent reported it. Every kind
@@ -219,6 +219,25 @@ export type Event = Message<"agenttrail.v1.Event"> & {
     value: KeyChange;
     case: "keyChange";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Facts the event came with that have no field of their own, such as the
+   * attributes of an OpenTelemetry span that no payload field holds. Keys
+   * are attribute names; values are strings, or JSON for other types.
+   * Content, because the values may hold anything.
+   *
+   * @generated from field: map<string, string> attributes = 50;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * The OpenTelemetry span this event records, when it came from one (OTLP
+   * ingest), or the span the agent was in when it logged the event. Lets
+   * the trail be read beside the traces of other tools.
+   *
+   * @generated from field: agenttrail.v1.TraceContext trace = 51;
+   */
+  trace?: TraceContext | undefined;
 };
 
 /**
@@ -227,6 +246,41 @@ export type Event = Message<"agenttrail.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_event, 0);
+
+/**
+ * TraceContext names an OpenTelemetry span (W3C Trace Context ids).
+ *
+ * @generated from message agenttrail.v1.TraceContext
+ */
+export type TraceContext = Message<"agenttrail.v1.TraceContext"> & {
+  /**
+   * The trace id: 32 lower-case hex digits, not all zero.
+   *
+   * @generated from field: string trace_id = 1;
+   */
+  traceId: string;
+
+  /**
+   * The span id: 16 lower-case hex digits, not all zero.
+   *
+   * @generated from field: string span_id = 2;
+   */
+  spanId: string;
+
+  /**
+   * The id of the span's parent, when it has one: 16 lower-case hex digits.
+   *
+   * @generated from field: string parent_span_id = 3;
+   */
+  parentSpanId: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.TraceContext.
+ * Use `create(TraceContextSchema)` to create a new message.
+ */
+export const TraceContextSchema: GenMessage<TraceContext> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 1);
 
 /**
  * SessionStart records the beginning of a session: what was asked, through
@@ -293,7 +347,7 @@ export type SessionStart = Message<"agenttrail.v1.SessionStart"> & {
  * Use `create(SessionStartSchema)` to create a new message.
  */
 export const SessionStartSchema: GenMessage<SessionStart> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 1);
+  messageDesc(file_agenttrail_v1_event, 2);
 
 /**
  * ToolDefinition describes a tool the agent could call.
@@ -337,7 +391,7 @@ export type ToolDefinition = Message<"agenttrail.v1.ToolDefinition"> & {
  * Use `create(ToolDefinitionSchema)` to create a new message.
  */
 export const ToolDefinitionSchema: GenMessage<ToolDefinition> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 2);
+  messageDesc(file_agenttrail_v1_event, 3);
 
 /**
  * LlmCall records one call to a language model: what went in, what came out,
@@ -498,6 +552,14 @@ export type LlmCall = Message<"agenttrail.v1.LlmCall"> & {
    * @generated from field: string error_type = 20;
    */
   errorType: string;
+
+  /**
+   * Response tokens spent on reasoning, included in output_tokens
+   * (OpenTelemetry gen_ai.usage.reasoning.output_tokens).
+   *
+   * @generated from field: int64 reasoning_output_tokens = 21;
+   */
+  reasoningOutputTokens: bigint;
 };
 
 /**
@@ -505,7 +567,7 @@ export type LlmCall = Message<"agenttrail.v1.LlmCall"> & {
  * Use `create(LlmCallSchema)` to create a new message.
  */
 export const LlmCallSchema: GenMessage<LlmCall> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 3);
+  messageDesc(file_agenttrail_v1_event, 4);
 
 /**
  * ChatMessage is one message of a conversation sent to a model.
@@ -555,7 +617,7 @@ export type ChatMessage = Message<"agenttrail.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 4);
+  messageDesc(file_agenttrail_v1_event, 5);
 
 /**
  * ToolCallRequest is a tool call that a model asked the agent to make.
@@ -590,7 +652,7 @@ export type ToolCallRequest = Message<"agenttrail.v1.ToolCallRequest"> & {
  * Use `create(ToolCallRequestSchema)` to create a new message.
  */
 export const ToolCallRequestSchema: GenMessage<ToolCallRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 5);
+  messageDesc(file_agenttrail_v1_event, 6);
 
 /**
  * Cost is an amount of money in micro-units of a currency.
@@ -618,7 +680,7 @@ export type Cost = Message<"agenttrail.v1.Cost"> & {
  * Use `create(CostSchema)` to create a new message.
  */
 export const CostSchema: GenMessage<Cost> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 6);
+  messageDesc(file_agenttrail_v1_event, 7);
 
 /**
  * ToolCall records one call of a tool by the agent: what went in, what came
@@ -709,7 +771,7 @@ export type ToolCall = Message<"agenttrail.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 7);
+  messageDesc(file_agenttrail_v1_event, 8);
 
 /**
  * Reasoning records the agent's reasoning or plan at a step.
@@ -744,7 +806,7 @@ export type Reasoning = Message<"agenttrail.v1.Reasoning"> & {
  * Use `create(ReasoningSchema)` to create a new message.
  */
 export const ReasoningSchema: GenMessage<Reasoning> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 8);
+  messageDesc(file_agenttrail_v1_event, 9);
 
 /**
  * HumanApproval records a human deciding on a step the agent wanted to take,
@@ -816,7 +878,7 @@ export type HumanApproval = Message<"agenttrail.v1.HumanApproval"> & {
  * Use `create(HumanApprovalSchema)` to create a new message.
  */
 export const HumanApprovalSchema: GenMessage<HumanApproval> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 9);
+  messageDesc(file_agenttrail_v1_event, 10);
 
 /**
  * AgentError records an error the agent met, whether it recovered or not.
@@ -867,7 +929,7 @@ export type AgentError = Message<"agenttrail.v1.AgentError"> & {
  * Use `create(AgentErrorSchema)` to create a new message.
  */
 export const AgentErrorSchema: GenMessage<AgentError> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 10);
+  messageDesc(file_agenttrail_v1_event, 11);
 
 /**
  * Output records a response the agent produced.
@@ -903,7 +965,7 @@ export type Output = Message<"agenttrail.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 11);
+  messageDesc(file_agenttrail_v1_event, 12);
 
 /**
  * SessionEnd records the end of a session: why it ended, and what it did.
@@ -980,7 +1042,7 @@ export type SessionEnd = Message<"agenttrail.v1.SessionEnd"> & {
  * Use `create(SessionEndSchema)` to create a new message.
  */
 export const SessionEndSchema: GenMessage<SessionEnd> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 12);
+  messageDesc(file_agenttrail_v1_event, 13);
 
 /**
  * Access records, written by the server, that a principal read the trail.
@@ -1075,7 +1137,7 @@ export type Access = Message<"agenttrail.v1.Access"> & {
  * Use `create(AccessSchema)` to create a new message.
  */
 export const AccessSchema: GenMessage<Access> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 13);
+  messageDesc(file_agenttrail_v1_event, 14);
 
 /**
  * Erasure records, written by the server, that the content of events was
@@ -1119,7 +1181,7 @@ export type Erasure = Message<"agenttrail.v1.Erasure"> & {
  * Use `create(ErasureSchema)` to create a new message.
  */
 export const ErasureSchema: GenMessage<Erasure> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 14);
+  messageDesc(file_agenttrail_v1_event, 15);
 
 /**
  * Retention records, written by the server, that a retention policy
@@ -1169,7 +1231,7 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
  * Use `create(RetentionSchema)` to create a new message.
  */
 export const RetentionSchema: GenMessage<Retention> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 15);
+  messageDesc(file_agenttrail_v1_event, 16);
 
 /**
  * KeyChange records, written by the server, that a credential or the log's
@@ -1219,7 +1281,7 @@ export type KeyChange = Message<"agenttrail.v1.KeyChange"> & {
  * Use `create(KeyChangeSchema)` to create a new message.
  */
 export const KeyChangeSchema: GenMessage<KeyChange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 16);
+  messageDesc(file_agenttrail_v1_event, 17);
 
 /**
  * Filter selects events. Empty fields match everything; set fields must all
@@ -1306,7 +1368,7 @@ export type Filter = Message<"agenttrail.v1.Filter"> & {
  * Use `create(FilterSchema)` to create a new message.
  */
 export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 17);
+  messageDesc(file_agenttrail_v1_event, 18);
 
 /**
  * EventKind names the payload an Event carries. Used in filters.

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIibAoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSABCBgoEaXRlbSIdCghDYXVnaHRVcBIRCgl0cmVlX3NpemUYASABKAQiQQoPR2V0RXZlbnRSZXF1ZXN0EhIKCGV2ZW50X2lkGAEgASgJSAASEwoJbG9nX2luZGV4GAIgASgESABCBQoDa2V5IjcKEEdldEV2ZW50UmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5IrcCChNMaXN0U2Vzc2lvbnNSZXF1ZXN0EhAKCGFnZW50X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSMQoNc3RhcnRlZF9hZnRlchgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOc3RhcnRlZF9iZWZvcmUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KCG91dGNvbWVzGAUgAygOMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uT3V0Y29tZRIXCgpoYXNfZXJyb3JzGAYgASgISACIAQESEQoJcGFnZV9zaXplGAcgASgNEhkKDHJlc3VtZV9hZnRlchgIIAEoBEgBiAEBQg0KC19oYXNfZXJyb3JzQg8KDV9yZXN1bWVfYWZ0ZXIifQoUTGlzdFNlc3Npb25zUmVzcG9uc2USLwoIc2Vzc2lvbnMYASADKAsyHS5hZ2VudHRyYWlsLnYxLlNlc3Npb25TdW1tYXJ5Eh4KEW5leHRfcmVzdW1lX2FmdGVyGAIgASgESACIAQFCFAoSX25leHRfcmVzdW1lX2FmdGVyIsUDCg5TZXNzaW9uU3VtbWFyeRISCgpzZXNzaW9uX2lkGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhUKDWFnZW50X3ZlcnNpb24YAyABKAkSDwoHdXNlcl9pZBgEIAEoCRIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1sYXN0X2V2ZW50X2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzdGFydF9pbmRleBgHIAEoBBIuCgdvdXRjb21lGAggASgOMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uT3V0Y29tZRITCgtldmVudF9jb3VudBgJIAEoBBIWCg5sbG1fY2FsbF9jb3VudBgKIAEoBBIXCg90b29sX2NhbGxfY291bnQYCyABKAQSEwoLZXJyb3JfY291bnQYDCABKAQSFAoMaW5wdXRfdG9rZW5zGA0gASgDEhUKDW91dHB1dF90b2tlbnMYDiABKAMSIQoEY29zdBgPIAEoCzITLmFnZW50dHJhaWwudjEuQ29zdBISCgpsYXN0X2luZGV4GBAgASgEKkkKBU9yZGVyEhUKEU9SREVSX1VOU1BFQ0lGSUVEEAASEwoPT1JERVJfQVNDRU5ESU5HEAESFAoQT1JERVJfREVTQ0VORElORxACKoMCCg5TZXNzaW9uT3V0Y29tZRIfChtTRVNTSU9OX09VVENPTUVfVU5TUEVDSUZJRUQQABIYChRTRVNTSU9OX09VVENPTUVfT1BFThABEh0KGVNFU1NJT05fT1VUQ09NRV9DT01QTEVURUQQAhIaChZTRVNTSU9OX09VVENPTUVfRkFJTEVEEAMSHQoZU0VTU0lPTl9PVVRDT01FX1RJTUVEX09VVBAEEiIKHlNFU1NJT05fT1VUQ09NRV9NQVhfSVRFUkFUSU9OUxAFEh0KGVNFU1NJT05fT1VUQ09NRV9DQU5DRUxMRUQQBhIZChVTRVNTSU9OX09VVENPTUVfRU5ERUQQBzL6AQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlElcKDExpc3RTZXNzaW9ucxIiLmFnZW50dHJhaWwudjEuTGlzdFNlc3Npb25zUmVxdWVzdBojLmFnZW50dHJhaWwudjEuTGlzdFNlc3Npb25zUmVzcG9uc2VCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_google_protobuf_timestamp]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSK3AgoTTGlzdFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKDXN0YXJ0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghvdXRjb21lcxgFIAMoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSFwoKaGFzX2Vycm9ycxgGIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgHIAEoDRIZCgxyZXN1bWVfYWZ0ZXIYCCABKARIAYgBAUINCgtfaGFzX2Vycm9yc0IPCg1fcmVzdW1lX2FmdGVyIn0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi8KCHNlc3Npb25zGAEgAygLMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uU3VtbWFyeRIeChFuZXh0X3Jlc3VtZV9hZnRlchgCIAEoBEgAiAEBQhQKEl9uZXh0X3Jlc3VtZV9hZnRlciLFAwoOU2Vzc2lvblN1bW1hcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9ldmVudF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLc3RhcnRfaW5kZXgYByABKAQSLgoHb3V0Y29tZRgIIAEoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSEwoLZXZlbnRfY291bnQYCSABKAQSFgoObGxtX2NhbGxfY291bnQYCiABKAQSFwoPdG9vbF9jYWxsX2NvdW50GAsgASgEEhMKC2Vycm9yX2NvdW50GAwgASgEEhQKDGlucHV0X3Rva2VucxgNIAEoAxIVCg1vdXRwdXRfdG9rZW5zGA4gASgDEiEKBGNvc3QYDyABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3QSEgoKbGFzdF9pbmRleBgQIAEoBCpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAiqDAgoOU2Vzc2lvbk91dGNvbWUSHwobU0VTU0lPTl9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUU0VTU0lPTl9PVVRDT01FX09QRU4QARIdChlTRVNTSU9OX09VVENPTUVfQ09NUExFVEVEEAISGgoWU0VTU0lPTl9PVVRDT01FX0ZBSUxFRBADEh0KGVNFU1NJT05fT1VUQ09NRV9USU1FRF9PVVQQBBIiCh5TRVNTSU9OX09VVENPTUVfTUFYX0lURVJBVElPTlMQBRIdChlTRVNTSU9OX09VVENPTUVfQ0FOQ0VMTEVEEAYSGQoVU0VTU0lPTl9PVVRDT01FX0VOREVEEAcy+gEKDFF1ZXJ5U2VydmljZRJECgVRdWVyeRIbLmFnZW50dHJhaWwudjEuUXVlcnlSZXF1ZXN0GhwuYWdlbnR0cmFpbC52MS5RdWVyeVJlc3BvbnNlMAESSwoIR2V0RXZlbnQSHi5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVxdWVzdBofLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXNwb25zZRJXCgxMaXN0U2Vzc2lvbnMSIi5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_google_protobuf_timestamp]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -98,6 +98,19 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
      */
     value: CaughtUp;
     case: "caughtUp";
+  } | {
+    /**
+     * A matching entry that the caller's view may not show (for a
+     * developer, another principal's access record), in its place in log
+     * order: its log index and leaf hash only, so that the caller can still
+     * prove every entry it does see and the log's consistency, and can tell
+     * a withheld entry from one the server failed to send. Clients that
+     * predate this field skip it.
+     *
+     * @generated from field: agenttrail.v1.WithheldEntry withheld = 3;
+     */
+    value: WithheldEntry;
+    case: "withheld";
   } | { case: undefined; value?: undefined };
 };
 
@@ -107,6 +120,36 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
  */
 export const QueryResponseSchema: GenMessage<QueryResponse> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_query_service, 1);
+
+/**
+ * WithheldEntry stands in for an entry the caller may not see: no event, no
+ * header, no stamp beyond its position. The inclusion proof of leaf_hash at
+ * log_index proves that the log holds an entry there, and nothing more.
+ *
+ * @generated from message agenttrail.v1.WithheldEntry
+ */
+export type WithheldEntry = Message<"agenttrail.v1.WithheldEntry"> & {
+  /**
+   * Its position in the log.
+   *
+   * @generated from field: uint64 log_index = 1;
+   */
+  logIndex: bigint;
+
+  /**
+   * Its RFC 6962 leaf hash: 32 bytes.
+   *
+   * @generated from field: bytes leaf_hash = 2;
+   */
+  leafHash: Uint8Array;
+};
+
+/**
+ * Describes the message agenttrail.v1.WithheldEntry.
+ * Use `create(WithheldEntrySchema)` to create a new message.
+ */
+export const WithheldEntrySchema: GenMessage<WithheldEntry> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 2);
 
 /**
  * CaughtUp marks the point where a following Query turns from stored
@@ -129,7 +172,7 @@ export type CaughtUp = Message<"agenttrail.v1.CaughtUp"> & {
  * Use `create(CaughtUpSchema)` to create a new message.
  */
 export const CaughtUpSchema: GenMessage<CaughtUp> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 2);
+  messageDesc(file_agenttrail_v1_query_service, 3);
 
 /**
  * GetEventRequest names one event.
@@ -166,7 +209,7 @@ export type GetEventRequest = Message<"agenttrail.v1.GetEventRequest"> & {
  * Use `create(GetEventRequestSchema)` to create a new message.
  */
 export const GetEventRequestSchema: GenMessage<GetEventRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 3);
+  messageDesc(file_agenttrail_v1_query_service, 4);
 
 /**
  * GetEventResponse carries the entry asked for.
@@ -187,7 +230,7 @@ export type GetEventResponse = Message<"agenttrail.v1.GetEventResponse"> & {
  * Use `create(GetEventResponseSchema)` to create a new message.
  */
 export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 4);
+  messageDesc(file_agenttrail_v1_query_service, 5);
 
 /**
  * ListSessionsRequest selects sessions. Unset fields match every session.
@@ -259,7 +302,7 @@ export type ListSessionsRequest = Message<"agenttrail.v1.ListSessionsRequest"> &
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 5);
+  messageDesc(file_agenttrail_v1_query_service, 6);
 
 /**
  * ListSessionsResponse is one page of sessions.
@@ -289,7 +332,7 @@ export type ListSessionsResponse = Message<"agenttrail.v1.ListSessionsResponse">
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 6);
+  messageDesc(file_agenttrail_v1_query_service, 7);
 
 /**
  * SessionSummary is what the metadata of a session's events says about it.
@@ -416,7 +459,7 @@ export type SessionSummary = Message<"agenttrail.v1.SessionSummary"> & {
  * Use `create(SessionSummarySchema)` to create a new message.
  */
 export const SessionSummarySchema: GenMessage<SessionSummary> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_query_service, 7);
+  messageDesc(file_agenttrail_v1_query_service, 8);
 
 /**
  * Order is the order entries are streamed in.

@@ -1,0 +1,498 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// Scheme is the URL scheme of this driver: badger:///abs/path or
+// badger:rel/path names a data directory.
+const Scheme = "badger"
+
+func init() {
+	store.RegisterDriver(Scheme, func(ctx context.Context, u *url.URL, cfg store.DriverConfig) (store.Driver, error) {
+		dir, opts, err := parseURL(u)
+		if err != nil {
+			return nil, err
+		}
+		d, err := Open(dir, append(opts, WithConfig(cfg))...)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
+	})
+}
+
+// URL returns the store URL of a data directory.
+func URL(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return (&url.URL{Scheme: Scheme, Path: filepath.ToSlash(dir)}).String()
+}
+
+// DirOf returns the data directory a badger URL names.
+func DirOf(storeURL string) (string, error) {
+	u, err := url.Parse(storeURL)
+	if err != nil || u.Scheme != Scheme {
+		return "", fmt.Errorf("%w: %q is not a badger URL", store.ErrInvalidArgument, storeURL)
+	}
+	dir, _, err := parseURL(u)
+	return dir, err
+}
+
+// parseURL reads a data directory and options from a badger URL. Its query
+// may set gc_interval (a Go duration; 0 turns value-log garbage collection
+// off).
+func parseURL(u *url.URL) (string, []Option, error) {
+	dir := u.Path
+	if u.Opaque != "" {
+		dir = u.Opaque // badger:relative/path
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return "", nil, fmt.Errorf("%w: badger URL names host %q: the data directory must be local (badger:///abs/path)", store.ErrInvalidArgument, u.Host)
+	}
+	if dir == "" {
+		return "", nil, fmt.Errorf("%w: badger URL has no data directory (badger:///abs/path)", store.ErrInvalidArgument)
+	}
+	var opts []Option
+	for k, vs := range u.Query() {
+		switch k {
+		case "gc_interval":
+			d, err := time.ParseDuration(vs[0])
+			if err != nil {
+				return "", nil, fmt.Errorf("%w: badger URL: gc_interval %q is not a duration", store.ErrInvalidArgument, vs[0])
+			}
+			opts = append(opts, WithGCInterval(d))
+		default:
+			return "", nil, fmt.Errorf("%w: badger URL: unknown parameter %q (known: gc_interval)", store.ErrInvalidArgument, k)
+		}
+	}
+	return filepath.FromSlash(dir), opts, nil
+}
+
+// An Option configures Open.
+type Option func(*config) error
+
+type config struct {
+	store.DriverConfig
+	gcInterval time.Duration
+}
+
+// WithConfig applies what the engine asks of every driver: read-only mode,
+// the cache budget and the logger.
+func WithConfig(c store.DriverConfig) Option {
+	return func(cfg *config) error {
+		if c.CacheBytes < 0 {
+			return fmt.Errorf("%w: negative cache size", store.ErrInvalidArgument)
+		}
+		if c.CacheBytes == 0 {
+			c.CacheBytes = cfg.CacheBytes
+		}
+		if c.Logger == nil {
+			c.Logger = cfg.Logger
+		}
+		cfg.DriverConfig = c
+		return nil
+	}
+}
+
+// WithGCInterval sets how often the value log is garbage collected. Zero
+// turns collection off. The default is ten minutes.
+func WithGCInterval(d time.Duration) Option {
+	return func(cfg *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative GC interval", store.ErrInvalidArgument)
+		}
+		cfg.gcInterval = d
+		return nil
+	}
+}
+
+// Driver keeps a log in one Badger database, in the events/ directory of a
+// data directory. It implements store.Driver.
+type Driver struct {
+	dir      string
+	db       *badgerdb.DB
+	log      *slog.Logger
+	readOnly bool
+
+	// mu serializes commits and guards size, the stored tree size, against
+	// which every batch is fenced.
+	mu   sync.Mutex
+	size uint64
+
+	gcStop    chan struct{}
+	gcDone    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Driver = (*Driver)(nil)
+
+// Open opens the Badger database of a data directory, creating both if they
+// do not exist (unless read-only). Close it to release the directory.
+//
+// Shutdown: Close stops value-log garbage collection, then closes the
+// database.
+func Open(dir string, opts ...Option) (*Driver, error) {
+	cfg := config{DriverConfig: store.DriverConfig{CacheBytes: 64 << 20, Logger: slog.New(slog.DiscardHandler)}, gcInterval: 10 * time.Minute}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: empty data directory", store.ErrInvalidArgument)
+	}
+	if !cfg.ReadOnly {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("%w: creating %s: %v", store.ErrFailed, dir, err)
+		}
+	}
+	bopts := badgerOptions(filepath.Join(dir, "events"), cfg)
+	if cfg.ReadOnly {
+		bopts = bopts.WithReadOnly(true)
+	}
+	db, err := badgerdb.Open(bopts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening the database in %s: %v", store.ErrFailed, dir, err)
+	}
+	d := &Driver{dir: dir, db: db, log: cfg.Logger, readOnly: cfg.ReadOnly, gcStop: make(chan struct{}), gcDone: make(chan struct{})}
+	err = db.View(func(txn *badgerdb.Txn) error {
+		var err error
+		d.size, _, err = latestSize(txn)
+		return err
+	})
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	if cfg.ReadOnly {
+		cfg.gcInterval = 0
+	}
+	go d.collectGarbage(cfg.gcInterval)
+	return d, nil
+}
+
+func badgerOptions(dir string, cfg config) badgerdb.Options {
+	return badgerdb.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithDetectConflicts(false). // one committer is the only writer
+		WithLogger(badgerLogger{cfg.Logger}).
+		WithLoggingLevel(badgerdb.WARNING).
+		WithMetricsEnabled(false).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(32 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(4).
+		WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).
+		WithValueThreshold(1 << 10).
+		WithValueLogFileSize(256 << 20).
+		WithBlockCacheSize(cfg.CacheBytes * 3 / 4).
+		WithIndexCacheSize(cfg.CacheBytes / 4).
+		WithCompression(options.None)
+}
+
+// Dir returns the data directory.
+func (d *Driver) Dir() string { return d.dir }
+
+// Load implements store.Driver.
+func (d *Driver) Load(ctx context.Context) (store.LogState, error) {
+	var st store.LogState
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		format, err := getValue(txn, metaFormat)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		origin, err := getValue(txn, metaOrigin)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		st.Format, st.Origin = string(format), string(origin)
+		st.Size, st.Root, err = latestSize(txn)
+		return err
+	})
+	return st, err
+}
+
+// Init implements store.Driver.
+func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	return d.db.Update(func(txn *badgerdb.Txn) error {
+		for _, k := range [][]byte{metaFormat, metaOrigin} {
+			if _, err := txn.Get(k); err == nil {
+				return fmt.Errorf("%w: the log's metadata is stored already", store.ErrAlreadyExists)
+			} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
+				return err
+			}
+		}
+		if err := txn.Set(metaFormat, []byte(m.Format)); err != nil {
+			return err
+		}
+		return txn.Set(metaOrigin, []byte(m.Origin))
+	})
+}
+
+func (d *Driver) writable() error {
+	if d.readOnly {
+		return fmt.Errorf("%w: the database was opened read-only", store.ErrFailed)
+	}
+	return nil
+}
+
+// Commit implements store.Driver: one Badger transaction with SyncWrites.
+func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	if len(b.Events) == 0 || b.Size != b.First+uint64(len(b.Events)) {
+		return fmt.Errorf("%w: a batch of %d events from %d cannot end at size %d", store.ErrInvalidArgument, len(b.Events), b.First, b.Size)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if b.First != d.size {
+		return fmt.Errorf("%w: the batch starts at %d, the stored size is %d", store.ErrStale, b.First, d.size)
+	}
+	txn := d.db.NewTransaction(true)
+	defer txn.Discard()
+	// Write-once guard: nothing may be stored at the batch's first index.
+	if _, err := txn.Get(recordKey(b.First)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+		return fmt.Errorf("%w: index %d is already written on disk (%v)", store.ErrCorrupt, b.First, err)
+	}
+	set := func(k, v []byte) error {
+		if err := txn.Set(k, v); err != nil {
+			return fmt.Errorf("staging batch: %w", err)
+		}
+		return nil
+	}
+	postings := map[postingKey][]uint64{}
+	times := map[uint64][]uint64{}
+	seen := make(map[string]bool, len(b.Events))
+	for i, ev := range b.Events {
+		idx := b.First + uint64(i)
+		if seen[ev.EventID] {
+			return fmt.Errorf("%w: event id appears twice in one batch", store.ErrAlreadyExists)
+		}
+		seen[ev.EventID] = true
+		if _, err := txn.Get(idKey(ev.EventID)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			if err == nil {
+				return fmt.Errorf("%w: an event id of the batch is stored", store.ErrAlreadyExists)
+			}
+			return err
+		}
+		if err := set(recordKey(idx), ev.LeafData); err != nil {
+			return err
+		}
+		if err := set(contentKey(idx), ev.Content); err != nil {
+			return err
+		}
+		if err := set(idKey(ev.EventID), encodeU64(idx)); err != nil {
+			return err
+		}
+		addPostings(postings, times, idx, ev.Index)
+	}
+	if err := set(hashesKey(uint64(tlog.StoredHashIndex(0, int64(b.First)))), encodeHashes(b.Hashes)); err != nil {
+		return err
+	}
+	for k, list := range postings {
+		if err := set(postingsKey(k.field, k.value, list[0]), encodePostings(list)); err != nil {
+			return err
+		}
+	}
+	for hour, list := range times {
+		if err := set(timeKey(hour, list[0]), encodePostings(list)); err != nil {
+			return err
+		}
+	}
+	if err := set(sizeKey(b.Size), b.Root[:]); err != nil {
+		return err
+	}
+	if b.Checkpoint != nil {
+		if err := set(checkpointKey(b.Size), b.Checkpoint); err != nil {
+			return err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("%w: %v", store.ErrFailed, err)
+	}
+	d.size = b.Size
+	return nil
+}
+
+type postingKey struct {
+	field byte
+	value string
+}
+
+// addPostings notes an event in the postings of its index values.
+func addPostings(postings map[postingKey][]uint64, times map[uint64][]uint64, index uint64, v store.IndexValues) {
+	post := func(field byte, value string) {
+		if value != "" {
+			k := postingKey{field, value}
+			postings[k] = append(postings[k], index)
+		}
+	}
+	post(fieldSession, v.SessionID)
+	post(fieldAgent, v.AgentID)
+	post(fieldUser, v.UserID)
+	post(fieldKind, kindValue(v.Kind))
+	post(fieldTool, v.ToolName)
+	if v.Failure {
+		postings[postingKey{fieldFailure, ""}] = append(postings[postingKey{fieldFailure, ""}], index)
+	}
+	hour := hourOf(v.OccurredAt)
+	times[hour] = append(times[hour], index)
+}
+
+// PutCheckpoint implements store.Driver.
+func (d *Driver) PutCheckpoint(ctx context.Context, size uint64, note []byte) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	stored := d.size
+	d.mu.Unlock()
+	if size > stored {
+		return fmt.Errorf("%w: a checkpoint of size %d is beyond the stored size %d", store.ErrInvalidArgument, size, stored)
+	}
+	err := d.db.Update(func(txn *badgerdb.Txn) error {
+		old, err := getValue(txn, checkpointKey(size))
+		switch {
+		case err == nil && string(old) == string(note):
+			return nil
+		case err == nil:
+			return fmt.Errorf("%w: another checkpoint of size %d is stored", store.ErrAlreadyExists, size)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		return txn.Set(checkpointKey(size), note)
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("%w: %v", store.ErrFailed, err)
+	}
+	return err
+}
+
+// Close implements store.Driver. Calling it again returns the first
+// result.
+func (d *Driver) Close() error {
+	d.closeOnce.Do(func() {
+		close(d.gcStop)
+		<-d.gcDone
+		d.closeErr = d.db.Close()
+	})
+	return d.closeErr
+}
+
+// collectGarbage runs value-log garbage collection on a timer until Close.
+func (d *Driver) collectGarbage(interval time.Duration) {
+	defer close(d.gcDone)
+	if interval == 0 {
+		<-d.gcStop
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.gcStop:
+			return
+		case <-t.C:
+			rewrites := 0
+			for rewrites < 16 {
+				if err := d.db.RunValueLogGC(0.5); err != nil {
+					if !errors.Is(err, badgerdb.ErrNoRewrite) && !errors.Is(err, badgerdb.ErrRejected) {
+						d.log.Warn("value log garbage collection failed", slog.Any("error", err))
+					}
+					break
+				}
+				rewrites++
+			}
+			if rewrites > 0 {
+				d.log.Info("value log garbage collected", slog.Int("files_rewritten", rewrites))
+			}
+		}
+	}
+}
+
+// latestSize returns the size and root recorded by the last committed batch.
+func latestSize(txn *badgerdb.Txn) (uint64, [hashSize]byte, error) {
+	var root [hashSize]byte
+	key, val, err := seekFloor(txn, prefixSize, ^uint64(0))
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, root, nil
+	}
+	if err != nil {
+		return 0, root, err
+	}
+	if len(val) != hashSize {
+		return 0, root, fmt.Errorf("%w: size record of %d bytes", store.ErrCorrupt, len(val))
+	}
+	copy(root[:], val)
+	return keyIndex(key), root, nil
+}
+
+func getValue(txn *badgerdb.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badgerdb.ErrKeyNotFound) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
+// seekFloor returns the key and value of the greatest key with the given
+// one-byte prefix whose 8-byte index is at most n, or ErrNotFound.
+func seekFloor(txn *badgerdb.Txn, prefix byte, n uint64) ([]byte, []byte, error) {
+	opts := badgerdb.DefaultIteratorOptions
+	opts.Reverse = true
+	opts.PrefetchValues = false
+	opts.Prefix = []byte{prefix}
+	it := txn.NewIterator(opts)
+	defer it.Close()
+	it.Seek(u64Key(prefix, n))
+	if !it.Valid() {
+		return nil, nil, fmt.Errorf("%w: nothing stored at or below %d", store.ErrNotFound, n)
+	}
+	item := it.Item()
+	key := item.KeyCopy(nil)
+	if len(key) != 9 {
+		return nil, nil, fmt.Errorf("%w: key of %d bytes under prefix %q", store.ErrCorrupt, len(key), prefix)
+	}
+	val, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, val, nil
+}
+
+// badgerLogger sends Badger's own warnings and errors to slog.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger: " + strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(string, ...any)  {}
+func (b badgerLogger) Debugf(string, ...any) {}

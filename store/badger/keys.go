@@ -1,0 +1,102 @@
+package badger
+
+import (
+	"encoding/binary"
+	"time"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// The key layout. Every key starts with one byte naming what it holds;
+// integers are fixed-width big-endian so byte order is log order. Every key
+// is written exactly once.
+//
+//	'M' name                        metadata: format version, origin
+//	'R' index                       the leaf data of one event (header || digest)
+//	'C' index                       the content of one event: version, salt, content
+//	'D' index                       marks content destroyed by erasure or retention
+//	'I' event id                    index of the event with that id
+//	'H' first stored-hash index     the tree hashes of one batch, 32 bytes each
+//	'S' tree size                   the root hash of the tree after a batch
+//	'K' tree size                   the checkpoint signed at that size
+//	'X' field len(value) value idx  postings of a secondary index (see postings)
+//	'T' hour first-index            postings of the time index by occurred_at hour
+//	'A' key id                      an API key's credential (never its secret)
+//	'Z' key id                      the revocation of an API key
+const (
+	prefixMeta       = 'M'
+	prefixRecord     = 'R'
+	prefixContent    = 'C'
+	prefixErased     = 'D'
+	prefixID         = 'I'
+	prefixHashes     = 'H'
+	prefixSize       = 'S'
+	prefixCheckpoint = 'K'
+	prefixPostings   = 'X'
+	prefixTime       = 'T'
+	prefixCredential = 'A'
+	prefixRevocation = 'Z'
+)
+
+// Fields of the secondary indexes under prefixPostings.
+const (
+	fieldSession = 's'
+	fieldAgent   = 'a'
+	fieldUser    = 'u'
+	fieldKind    = 'k'
+	fieldTool    = 't'
+	fieldFailure = 'f'
+)
+
+var (
+	metaFormat = metaKey("format")
+	metaOrigin = metaKey("origin")
+)
+
+func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+func u64Key(prefix byte, n uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefix
+	binary.BigEndian.PutUint64(k[1:], n)
+	return k
+}
+
+func recordKey(index uint64) []byte    { return u64Key(prefixRecord, index) }
+func contentKey(index uint64) []byte   { return u64Key(prefixContent, index) }
+func hashesKey(first uint64) []byte    { return u64Key(prefixHashes, first) }
+func checkpointKey(size uint64) []byte { return u64Key(prefixCheckpoint, size) }
+func sizeKey(size uint64) []byte       { return u64Key(prefixSize, size) }
+func erasedKey(index uint64) []byte    { return u64Key(prefixErased, index) }
+func idKey(eventID string) []byte      { return append([]byte{prefixID}, eventID...) }
+func keyIndex(key []byte) uint64       { return binary.BigEndian.Uint64(key[len(key)-8:]) }
+func postingsPrefix(field byte, value string) []byte {
+	k := make([]byte, 0, 4+len(value)+8)
+	k = append(k, prefixPostings, field)
+	k = binary.BigEndian.AppendUint16(k, uint16(len(value)))
+	return append(k, value...)
+}
+
+func credentialKey(id string) []byte { return append([]byte{prefixCredential}, id...) }
+func revocationKey(id string) []byte { return append([]byte{prefixRevocation}, id...) }
+
+func postingsKey(field byte, value string, first uint64) []byte {
+	return binary.BigEndian.AppendUint64(postingsPrefix(field, value), first)
+}
+
+// hourOf is the time index bucket of a time: hours since the Unix epoch,
+// offset so that times before 1970 still sort first.
+func hourOf(t time.Time) uint64 {
+	return uint64(t.Unix()/3600 + 1<<62)
+}
+
+func timePrefix(hour uint64) []byte { return u64Key(prefixTime, hour) }
+
+func timeKey(hour, first uint64) []byte {
+	return binary.BigEndian.AppendUint64(timePrefix(hour), first)
+}
+
+// kindValue is the posting value of an event kind: its number, two bytes.
+func kindValue(k agenttrailv1.EventKind) string {
+	return string([]byte{byte(k >> 8), byte(k)})
+}

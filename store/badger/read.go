@@ -1,0 +1,212 @@
+package badger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	badgerdb "github.com/dgraph-io/badger/v4"
+
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// LookupIDs implements store.Driver.
+func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64, error) {
+	out := make(map[string]uint64, len(ids))
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		for _, id := range ids {
+			val, err := getValue(txn, idKey(id))
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			index, err := decodeU64(val)
+			if err != nil {
+				return fmt.Errorf("id index: %w", err)
+			}
+			out[id] = index
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ReadEntries implements store.Driver.
+func (d *Driver) ReadEntries(ctx context.Context, indexes []uint64, content bool) ([]store.RawEntry, error) {
+	out := make([]store.RawEntry, 0, len(indexes))
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		for _, idx := range indexes {
+			e, err := readEntry(txn, idx, content)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// readEntry reads the records of the event at index.
+func readEntry(txn *badgerdb.Txn, index uint64, content bool) (store.RawEntry, error) {
+	e := store.RawEntry{Index: index}
+	ld, err := getValue(txn, recordKey(index))
+	if errors.Is(err, store.ErrNotFound) {
+		return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+	}
+	if err != nil {
+		return e, err
+	}
+	e.LeafData = ld
+	if content {
+		if err := readContent(txn, &e); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// readContent adds the content record of an event, or notes that it was
+// erased.
+func readContent(txn *badgerdb.Txn, e *store.RawEntry) error {
+	rec, err := getValue(txn, contentKey(e.Index))
+	switch {
+	case err == nil:
+		e.Content = rec
+	case errors.Is(err, store.ErrNotFound):
+		if _, err := txn.Get(erasedKey(e.Index)); err == nil {
+			e.Erased = true
+		} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			return err
+		}
+	default:
+		return err
+	}
+	return nil
+}
+
+// ReadHashes implements store.Driver. Each hash bundle holds the
+// consecutive stored hashes of one batch under the stored-hash index of its
+// first hash; a read finds the bundle at or below the index.
+func (d *Driver) ReadHashes(ctx context.Context, indexes []int64) ([][hashSize]byte, error) {
+	out := make([][hashSize]byte, len(indexes))
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		var first uint64
+		var bundle [][hashSize]byte
+		for i, idx := range indexes {
+			if idx < 0 {
+				return fmt.Errorf("%w: negative tree hash index", store.ErrInvalidArgument)
+			}
+			u := uint64(idx)
+			if bundle == nil || u < first || u-first >= uint64(len(bundle)) {
+				key, val, err := seekFloor(txn, prefixHashes, u)
+				if err != nil {
+					return fmt.Errorf("tree hash %d: %w", idx, err)
+				}
+				first = keyIndex(key)
+				if bundle, err = decodeHashes(val); err != nil {
+					return fmt.Errorf("hash bundle %d: %w", first, err)
+				}
+				if u-first >= uint64(len(bundle)) {
+					return fmt.Errorf("%w: tree hash %d is not stored", store.ErrNotFound, idx)
+				}
+			}
+			out[i] = bundle[u-first]
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Roots implements store.Driver.
+func (d *Driver) Roots(ctx context.Context, after uint64) iter.Seq2[store.TreeRoot, error] {
+	return func(yield func(store.TreeRoot, error) bool) {
+		iterate(d, ctx, prefixSize, after, yield, func(key, val []byte) (store.TreeRoot, error) {
+			if len(val) != hashSize {
+				return store.TreeRoot{}, fmt.Errorf("%w: size record of %d bytes", store.ErrCorrupt, len(val))
+			}
+			return store.TreeRoot{Size: keyIndex(key), Root: [hashSize]byte(val)}, nil
+		})
+	}
+}
+
+// Checkpoints implements store.Driver.
+func (d *Driver) Checkpoints(ctx context.Context, after uint64) iter.Seq2[store.StoredCheckpoint, error] {
+	return func(yield func(store.StoredCheckpoint, error) bool) {
+		iterate(d, ctx, prefixCheckpoint, after, yield, func(key, val []byte) (store.StoredCheckpoint, error) {
+			return store.StoredCheckpoint{Size: keyIndex(key), Note: val}, nil
+		})
+	}
+}
+
+// iterate yields the decoded values of the 9-byte keys of a prefix whose
+// index is above after, in key order, in one read transaction.
+func iterate[T any](d *Driver, ctx context.Context, prefix byte, after uint64, yield func(T, error) bool, decode func(key, val []byte) (T, error)) {
+	var zero T
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		opts := badgerdb.DefaultIteratorOptions
+		opts.Prefix = []byte{prefix}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		if after == ^uint64(0) {
+			return nil
+		}
+		for it.Seek(u64Key(prefix, after+1)); it.Valid(); it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			item := it.Item()
+			key := item.KeyCopy(nil)
+			if len(key) != 9 {
+				return fmt.Errorf("%w: key of %d bytes under prefix %q", store.ErrCorrupt, len(key), prefix)
+			}
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			v, err := decode(key, val)
+			if err != nil {
+				return err
+			}
+			if !yield(v, nil) {
+				return errStop
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		yield(zero, err)
+	}
+}
+
+// errStop ends an iteration its consumer left.
+var errStop = errors.New("iteration stopped")
+
+// Checkpoint implements store.Driver.
+func (d *Driver) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
+	var msg []byte
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		var err error
+		msg, err = getValue(txn, checkpointKey(size))
+		return err
+	})
+	return msg, err
+}
+
+// LatestCheckpoint implements store.Driver.
+func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
+	var size uint64
+	var msg []byte
+	err := d.db.View(func(txn *badgerdb.Txn) error {
+		key, val, err := seekFloor(txn, prefixCheckpoint, ^uint64(0))
+		if err != nil {
+			return err
+		}
+		size, msg = keyIndex(key), val
+		return nil
+	})
+	return size, msg, err
+}

@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"iter"
+	"log/slog"
+	"time"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// Driver is the storage beneath the engine: it keeps what the engine hands it
+// and gives it back, and decides nothing about the log. The engine (Store)
+// orders events, builds the Merkle tree, signs checkpoints and verifies;
+// a driver makes each batch durable atomically, refuses to write anywhere but
+// at the end of the log, and never overwrites or deletes a record.
+//
+// Every method may be called concurrently, except that the engine calls
+// Commit from one goroutine at a time per Store. Methods return the store's
+// sentinel errors (ErrNotFound, ErrAlreadyExists, ErrStale, ErrCorrupt,
+// ErrClosed), wrapped with %w; storage engine errors are wrapped in
+// ErrFailed or returned as they are, and never leave the driver as types of
+// the storage engine. Reads of indexes below the stored size see immutable
+// records, so they need no snapshot; a Scan reads one consistent view.
+//
+// Drivers are held to the conformance suite in store/storetest.
+type Driver interface {
+	// Load returns what the log has stored: its metadata, and the size and
+	// root hash of its tree after the last committed batch. A driver over
+	// empty storage returns a zero LogState.
+	Load(ctx context.Context) (LogState, error)
+	// Init records the metadata of a new log. It fails with
+	// ErrAlreadyExists when metadata is stored already.
+	Init(ctx context.Context, m LogMeta) error
+
+	// LookupIDs returns the log index of every event id among ids that is
+	// stored; ids that are not stored are absent from the map.
+	LookupIDs(ctx context.Context, ids []string) (map[string]uint64, error)
+	// Commit makes a batch durable, all of it or nothing: its events, their
+	// content, their id and secondary index entries, the tree hashes, the
+	// new size and root, and its checkpoint when it has one. It fails with
+	// ErrStale, writing nothing, unless b.First is the stored size; and with
+	// ErrAlreadyExists, writing nothing, when one of its event ids is stored.
+	// When it returns nil the batch survives a crash of the process and of
+	// the machine.
+	Commit(ctx context.Context, b *Batch) error
+	// PutCheckpoint stores the signed checkpoint of a tree size no larger
+	// than the stored size. Storing the same note again is not an error;
+	// another note for a size that has one is ErrAlreadyExists.
+	PutCheckpoint(ctx context.Context, size uint64, note []byte) error
+
+	// ReadEntries returns the stored records of the events at indexes, in
+	// the order asked, with their content records when content is set. An
+	// index with no event is ErrNotFound.
+	ReadEntries(ctx context.Context, indexes []uint64, content bool) ([]RawEntry, error)
+	// Scan yields the stored records of events in [Lo, Hi), in log order
+	// (or reversed), that may match the filter: it uses the secondary
+	// indexes to skip events that cannot match, and the engine checks the
+	// filter against each header it yields. With a zero filter it yields
+	// every stored record in the range, including any beyond the tree
+	// size, so that verification can find them.
+	Scan(ctx context.Context, r ScanRequest) iter.Seq2[RawEntry, error]
+	// ReadHashes returns the stored tree hashes at the given stored-hash
+	// indexes (golang.org/x/mod/sumdb/tlog numbering); a hash not stored is
+	// ErrNotFound.
+	ReadHashes(ctx context.Context, indexes []int64) ([][HashSize]byte, error)
+	// Roots yields the size and root hash recorded by every committed
+	// batch, by increasing size, starting at the first size above after.
+	Roots(ctx context.Context, after uint64) iter.Seq2[TreeRoot, error]
+	// Checkpoint returns the signed checkpoint of exactly a tree size, or
+	// ErrNotFound.
+	Checkpoint(ctx context.Context, size uint64) ([]byte, error)
+	// LatestCheckpoint returns the signed checkpoint of the largest size,
+	// or ErrNotFound when none is stored.
+	LatestCheckpoint(ctx context.Context) (size uint64, note []byte, err error)
+	// Checkpoints yields every stored checkpoint with a size above after,
+	// by increasing size.
+	Checkpoints(ctx context.Context, after uint64) iter.Seq2[StoredCheckpoint, error]
+
+	// AddCredential stores a new API key credential; an id that is stored
+	// is ErrAlreadyExists.
+	AddCredential(ctx context.Context, c Credential) error
+	// RevokeCredential records the revocation of a credential at a time,
+	// once: revoking again keeps the first revocation. It returns the
+	// credential as it now stands, or ErrNotFound.
+	RevokeCredential(ctx context.Context, id string, at time.Time) (Credential, error)
+	// Credential returns a credential with its revocation, or ErrNotFound.
+	Credential(ctx context.Context, id string) (Credential, error)
+	// Credentials yields every credential.
+	Credentials(ctx context.Context) iter.Seq2[Credential, error]
+
+	// Close releases the storage. The engine calls it last, once nothing
+	// else runs.
+	Close() error
+}
+
+// LogMeta is a log's identity, recorded when it is created.
+type LogMeta struct {
+	// Format names the stored format (FormatVersion).
+	Format string
+	// Origin is the log's name, the first line of its checkpoints.
+	Origin string
+}
+
+// LogState is what Driver.Load finds.
+type LogState struct {
+	LogMeta
+	// Size is the tree size after the last committed batch, and Root its
+	// root hash.
+	Size uint64
+	Root [HashSize]byte
+}
+
+// Batch is one atomic commit: consecutive events from First, and the Merkle
+// tree after them.
+type Batch struct {
+	// First is the log index of the first event: the stored size before
+	// the batch.
+	First uint64
+	// Events are the events at First, First+1, ...
+	Events []BatchEvent
+	// Hashes are the tree hashes the events add, in stored-hash index
+	// order, from tlog.StoredHashIndex(0, First).
+	Hashes [][HashSize]byte
+	// Size (First+len(Events)) and Root are the tree after the batch.
+	Size uint64
+	Root [HashSize]byte
+	// Checkpoint is the signed checkpoint of the tree after the batch, or
+	// nil when none is due.
+	Checkpoint []byte
+}
+
+// BatchEvent is one event as a driver stores it.
+type BatchEvent struct {
+	// EventID is the event's id, for the id index.
+	EventID string
+	// LeafData is what the event's Merkle leaf commits to
+	// (commitment.LeafData): stored as is and returned as is.
+	LeafData []byte
+	// Content is the event's content record: opaque to the driver, stored
+	// under the event's index and returned as is.
+	Content []byte
+	// Index holds the metadata the secondary indexes file the event under.
+	Index IndexValues
+}
+
+// IndexValues are what the secondary indexes of one event hold. Empty
+// strings are not indexed.
+type IndexValues struct {
+	SessionID string
+	AgentID   string
+	UserID    string
+	ToolName  string
+	Kind      agenttrailv1.EventKind
+	// Failure is set when the event records a failure (event.IsFailure).
+	Failure bool
+	// OccurredAt is the event's occurred_at time.
+	OccurredAt time.Time
+}
+
+// RawEntry is an event's stored records, as a driver returns them.
+type RawEntry struct {
+	// Index is the event's log index.
+	Index uint64
+	// LeafData is the stored leaf data.
+	LeafData []byte
+	// Content is the content record when it was asked for and is stored.
+	Content []byte
+	// Erased is set when content was asked for and its record was
+	// destroyed by a logged erasure or retention.
+	Erased bool
+}
+
+// ScanRequest asks a driver for candidate events.
+type ScanRequest struct {
+	// Filter is the query's filter, which the driver may use to choose an
+	// index; it need not apply all of it.
+	Filter *Filter
+	// Lo and Hi bound the indexes: [Lo, Hi).
+	Lo, Hi uint64
+	// Descending yields newest first.
+	Descending bool
+	// Content asks for content records too.
+	Content bool
+}
+
+// TreeRoot is the root hash a committed batch recorded for its tree size.
+type TreeRoot struct {
+	Size uint64
+	Root [HashSize]byte
+}
+
+// StoredCheckpoint is a signed checkpoint note as stored, with its size.
+type StoredCheckpoint struct {
+	Size uint64
+	Note []byte
+}
+
+// DriverConfig is what the engine tells a driver when it opens it.
+type DriverConfig struct {
+	// ReadOnly opens the storage without writing a byte, for offline
+	// verification; every write then fails.
+	ReadOnly bool
+	// CacheBytes is the memory the driver may use for caches.
+	CacheBytes int64
+	// Logger receives the driver's operational log: never event content.
+	Logger *slog.Logger
+}

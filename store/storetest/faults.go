@@ -1,0 +1,225 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+)
+
+// faultyDriver wraps a driver to fail its next commit: before writing
+// anything, or after the commit became durable (as when the process dies
+// between the commit and the acknowledgement).
+type faultyDriver struct {
+	store.Driver
+	mu         sync.Mutex
+	failBefore bool
+	failAfter  bool
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f *faultyDriver) Commit(ctx context.Context, b *store.Batch) error {
+	f.mu.Lock()
+	before, after := f.failBefore, f.failAfter
+	f.failBefore, f.failAfter = false, false
+	f.mu.Unlock()
+	if before {
+		return errInjected
+	}
+	err := f.Driver.Commit(ctx, b)
+	if err == nil && after {
+		return errInjected
+	}
+	return err
+}
+
+func (f *faultyDriver) arm(before, after bool) {
+	f.mu.Lock()
+	f.failBefore, f.failAfter = before, after
+	f.mu.Unlock()
+}
+
+// openFaulty runs the engine over the log's driver wrapped in a
+// faultyDriver.
+func openFaulty(t *testing.T, l Log) (*store.Store, *faultyDriver) {
+	t.Helper()
+	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd := &faultyDriver{Driver: d}
+	s, err := store.New(context.Background(), fd, l.Options(store.WithCheckpointInterval(0))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, fd
+}
+
+func numbered(prefix string, n int) []*agenttrailv1.Event {
+	var evs []*agenttrailv1.Event
+	for i := range n {
+		evs = append(evs, ToolCallEvent(fmt.Sprintf("%s-%03d", prefix, i), i))
+	}
+	return evs
+}
+
+// A commit that fails before writing fails its batch and every later
+// append, until the store is reopened; reopened, the log holds exactly the
+// acknowledged events, and the failed ones append after them with no gap.
+func testCommitFailureStopsAppends(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s, fd := openFaulty(t, l)
+	acked := AppendOK(t, s, numbered("a", 5)...)
+	fd.arm(true, false)
+	lost := numbered("b", 3)
+	if _, err := s.Append(context.Background(), "agent-1", lost); !errors.Is(err, store.ErrFailed) {
+		t.Fatalf("Append over a failing commit = %v, want ErrFailed", err)
+	}
+	if _, err := s.Append(context.Background(), "agent-1", numbered("c", 1)); !errors.Is(err, store.ErrFailed) {
+		t.Errorf("Append after a failed commit = %v, want ErrFailed until reopened", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Logf("Close after a failure: %v", err)
+	}
+	s = l.Open(t)
+	if size, _ := s.Size(); size != uint64(len(acked)) {
+		t.Fatalf("after reopen: size %d, want the %d acknowledged events", size, len(acked))
+	}
+	for _, r := range acked {
+		e, err := s.GetByID(context.Background(), r.EventID, store.HeaderOnly)
+		if err != nil || e.Index != r.Index || e.LeafHash != r.LeafHash {
+			t.Errorf("acknowledged %s at %d: got %v, %v", r.EventID, r.Index, e, err)
+		}
+	}
+	again := AppendOK(t, s, lost...)
+	for i, r := range again {
+		if r.Duplicate || r.Index != uint64(len(acked)+i) {
+			t.Errorf("re-append %d: %+v, want a new event at %d", i, r, len(acked)+i)
+		}
+	}
+	rep, err := s.Verify(context.Background(), 0, 0)
+	if err != nil || !rep.OK() {
+		t.Errorf("Verify = %+v, %v", rep, err)
+	}
+}
+
+// A commit that became durable but whose acknowledgement was lost: after a
+// reopen the events are there, and appending them again returns their
+// receipts as duplicates.
+func testCommitDurableButUnacknowledged(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s, fd := openFaulty(t, l)
+	AppendOK(t, s, numbered("a", 4)...)
+	fd.arm(false, true)
+	unacked := numbered("b", 3)
+	if _, err := s.Append(context.Background(), "agent-1", unacked); !errors.Is(err, store.ErrFailed) {
+		t.Fatalf("Append whose acknowledgement is lost = %v, want ErrFailed", err)
+	}
+	s.Close()
+	s = l.Open(t)
+	if size, _ := s.Size(); size != 7 {
+		t.Fatalf("after reopen: size %d, want 7 (the durable batch is there)", size)
+	}
+	again := AppendOK(t, s, unacked...)
+	for i, r := range again {
+		if !r.Duplicate || r.Index != uint64(4+i) {
+			t.Errorf("re-append %d: %+v, want the durable event at %d marked duplicate", i, r, 4+i)
+		}
+	}
+	if cp := s.LatestCheckpoint(); cp.Size != 7 {
+		t.Errorf("latest checkpoint covers %d, want 7: opening signs what was committed", cp.Size)
+	}
+}
+
+// The driver itself refuses a batch that does not start at the stored size,
+// and one whose event id is stored, writing nothing.
+func testDriverFencesBatches(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithCheckpointInterval(0))
+	AppendOK(t, s, numbered("a", 3)...)
+	vk := s.VerifierKey().String()
+	s.Close()
+
+	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	raw, err := d.ReadEntries(ctx, []uint64{2}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := store.BatchEvent{EventID: "fenced", LeafData: raw[0].LeafData, Content: raw[0].Content}
+	for _, first := range []uint64{0, 2, 4} {
+		b := &store.Batch{First: first, Events: []store.BatchEvent{ev}, Hashes: [][store.HashSize]byte{{1}}, Size: first + 1}
+		if err := d.Commit(ctx, b); !errors.Is(err, store.ErrStale) {
+			t.Errorf("Commit at %d of a log of size 3 = %v, want ErrStale", first, err)
+		}
+	}
+	dup := ev
+	dup.EventID = "a-001"
+	b := &store.Batch{First: 3, Events: []store.BatchEvent{dup}, Hashes: [][store.HashSize]byte{{1}}, Size: 4}
+	if err := d.Commit(ctx, b); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("Commit of a stored event id = %v, want ErrAlreadyExists", err)
+	}
+	if st, err := d.Load(ctx); err != nil || st.Size != 3 {
+		t.Errorf("after refused commits: Load = %+v, %v; want size 3", st, err)
+	}
+	if _, err := d.ReadEntries(ctx, []uint64{3}, false); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ReadEntries(3) after refused commits = %v, want ErrNotFound", err)
+	}
+	d.Close()
+	rep, err := store.VerifyStorage(ctx, l.URL, vk)
+	if err != nil || !rep.OK() || rep.TreeSize != 3 {
+		t.Errorf("VerifyStorage after refused commits = %+v, %v", rep, err)
+	}
+}
+
+// Credentials are stored once, revoked once, and read back as stored.
+func testCredentials(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	ctx := context.Background()
+	hash := make([]byte, 32)
+	a := store.Credential{ID: "00000000000000aa", Principal: "auditor", Role: "compliance", CreatedAt: Now, CreatedBy: "admin", Hash: hash}
+	b := store.Credential{ID: "00000000000000bb", Principal: "bot", Role: "agent", AgentID: "support-agent", CreatedAt: Now.Add(1), CreatedBy: "admin", Hash: hash, ExpiresAt: Now.Add(48 * 3600e9)}
+	for _, c := range []store.Credential{a, b} {
+		if err := s.AddCredential(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddCredential(ctx, a); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("AddCredential of a stored id = %v, want ErrAlreadyExists", err)
+	}
+	if err := s.AddCredential(ctx, store.Credential{ID: "x"}); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Errorf("AddCredential of an incomplete credential = %v, want ErrInvalidArgument", err)
+	}
+	got, err := s.Credential(ctx, b.ID)
+	if err != nil || got.Principal != b.Principal || got.AgentID != b.AgentID || !got.ExpiresAt.Equal(b.ExpiresAt) || !got.RevokedAt.IsZero() {
+		t.Errorf("Credential(%s) = %+v, %v", b.ID, got, err)
+	}
+	first, err := s.RevokeCredential(ctx, a.ID, Now.Add(60e9))
+	if err != nil || !first.RevokedAt.Equal(Now.Add(60e9)) {
+		t.Fatalf("RevokeCredential = %+v, %v", first, err)
+	}
+	second, err := s.RevokeCredential(ctx, a.ID, Now.Add(120e9))
+	if err != nil || !second.RevokedAt.Equal(first.RevokedAt) {
+		t.Errorf("second RevokeCredential = %+v, %v; want the first revocation kept", second, err)
+	}
+	if _, err := s.RevokeCredential(ctx, "00000000000000cc", Now); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RevokeCredential of an unknown id = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Credential(ctx, "00000000000000cc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Credential of an unknown id = %v, want ErrNotFound", err)
+	}
+	all, err := s.Credentials(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != a.ID || all[1].ID != b.ID || all[0].RevokedAt.IsZero() || all[0].Active(Now.Add(61e9)) {
+		t.Errorf("Credentials = %+v, %v; want a (revoked) then b", all, err)
+	}
+}

@@ -1,0 +1,235 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
+)
+
+// Corpus builds n events spread over sessions, agents, users, kinds, tools
+// and occurred_at hours, deterministically.
+func Corpus(n int) []*agenttrailv1.Event {
+	base := Samples()
+	var out []*agenttrailv1.Event
+	for i := 0; i < n; i++ {
+		ev := proto.Clone(base[i%len(base)]).(*agenttrailv1.Event)
+		ev.EventId = fmt.Sprintf("ev-%05d", i)
+		if !event.IsServerKind(event.KindOf(ev)) {
+			ev.SessionId = fmt.Sprintf("session-%d", i%7)
+			ev.AgentId = fmt.Sprintf("agent-%d", i%3)
+			ev.UserId = fmt.Sprintf("user-%d", i%5)
+		}
+		ev.ParentEventId = ""
+		ev.OccurredAt = timestamppb.New(Now.Add(-time.Duration(i%11) * 40 * time.Minute))
+		if tc := ev.GetToolCall(); tc != nil && i%2 == 0 {
+			tc.ToolName = "search"
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func collect(t *testing.T, s *store.Store, q store.Query) []uint64 {
+	t.Helper()
+	var got []uint64
+	for e, err := range s.Scan(context.Background(), q) {
+		if err != nil {
+			t.Fatalf("Scan(%+v): %v", q, err)
+		}
+		got = append(got, e.Index)
+	}
+	return got
+}
+
+func testScanMatchesBruteForce(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t, store.WithBatchLimits(37, 1<<20, 0))
+	evs := Corpus(600)
+	for i := 0; i < len(evs); i += 30 {
+		AppendOK(t, s, evs[i:min(i+30, len(evs))]...)
+	}
+	hour := Now.Truncate(time.Hour)
+	filters := []struct {
+		name string
+		f    store.Filter
+	}{
+		{"all", store.Filter{}},
+		{"session", store.Filter{SessionID: "session-3"}},
+		{"agent", store.Filter{AgentID: "agent-1"}},
+		{"user", store.Filter{UserID: "user-4"}},
+		{"tool", store.Filter{ToolName: "search"}},
+		{"one kind", store.Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_LLM_CALL}}},
+		{"two kinds", store.Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERROR, agenttrailv1.EventKind_EVENT_KIND_ACCESS}}},
+		{"errors only", store.Filter{ErrorsOnly: true}},
+		{"time range", store.Filter{OccurredAfter: hour.Add(-3 * time.Hour), OccurredBefore: hour.Add(-time.Hour)}},
+		{"open time range", store.Filter{OccurredAfter: Now.Add(-100 * time.Minute)}},
+		{"index range", store.Filter{FromIndex: 100, ToIndex: 250}},
+		{"session and kind", store.Filter{SessionID: "session-2", Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL}}},
+		{"user, errors, index", store.Filter{UserID: "user-1", ErrorsOnly: true, FromIndex: 50, ToIndex: 500}},
+		{"nothing", store.Filter{SessionID: "no-such-session"}},
+	}
+	for _, tt := range filters {
+		var want []uint64
+		for i, ev := range evs {
+			idx := uint64(i)
+			if match(tt.f, ev, idx) {
+				want = append(want, idx)
+			}
+		}
+		got := collect(t, s, store.Query{Filter: tt.f})
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: got %d entries %v, want %d %v", tt.name, len(got), head(got), len(want), head(want))
+		}
+		desc := collect(t, s, store.Query{Filter: tt.f, Descending: true})
+		rev := slices.Clone(want)
+		slices.Reverse(rev)
+		if !slices.Equal(desc, rev) {
+			t.Errorf("%s descending: got %v, want %v", tt.name, head(desc), head(rev))
+		}
+		if len(want) > 3 {
+			// Resuming after any index continues exactly where it left off.
+			after := want[len(want)/2]
+			got := collect(t, s, store.Query{Filter: tt.f, After: &after, Limit: 2})
+			if !slices.Equal(got, want[len(want)/2+1:len(want)/2+3]) {
+				t.Errorf("%s resumed after %d with limit 2: got %v, want %v", tt.name, after, got, want[len(want)/2+1:len(want)/2+3])
+			}
+			got = collect(t, s, store.Query{Filter: tt.f, After: &after, Descending: true})
+			wantDesc := slices.Clone(want[:len(want)/2])
+			slices.Reverse(wantDesc)
+			if !slices.Equal(got, wantDesc) {
+				t.Errorf("%s resumed descending before %d: got %v, want %v", tt.name, after, head(got), head(wantDesc))
+			}
+		}
+	}
+}
+
+func match(f store.Filter, ev *agenttrailv1.Event, idx uint64) bool {
+	if idx < f.FromIndex || f.ToIndex != 0 && idx >= f.ToIndex {
+		return false
+	}
+	if f.SessionID != "" && ev.GetSessionId() != f.SessionID || f.AgentID != "" && ev.GetAgentId() != f.AgentID ||
+		f.UserID != "" && ev.GetUserId() != f.UserID || f.ToolName != "" && ev.GetToolCall().GetToolName() != f.ToolName ||
+		f.ErrorsOnly && !event.IsFailure(ev) {
+		return false
+	}
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, event.KindOf(ev)) {
+		return false
+	}
+	at := ev.GetOccurredAt().AsTime()
+	return (f.OccurredAfter.IsZero() || !at.Before(f.OccurredAfter)) && (f.OccurredBefore.IsZero() || at.Before(f.OccurredBefore))
+}
+
+func head(xs []uint64) []uint64 {
+	if len(xs) > 12 {
+		return xs[:12]
+	}
+	return xs
+}
+
+func testScanReadsContentOnlyWhenAsked(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	AppendOK(t, s, Samples()...)
+	for e, err := range s.Scan(context.Background(), store.Query{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Content != nil || e.ContentState != store.ContentNotRead {
+			t.Fatalf("entry %d: content read without WithContent", e.Index)
+		}
+	}
+	n := 0
+	for e, err := range s.Scan(context.Background(), store.Query{Read: store.HeaderAndContent}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.ContentState != store.ContentPresent {
+			t.Fatalf("entry %d: content state %v, want present", e.Index, e.ContentState)
+		}
+		n++
+	}
+	if n != len(Samples()) {
+		t.Errorf("scanned %d entries, want %d", n, len(Samples()))
+	}
+}
+
+func testFollowStreamsNewEvents(t *testing.T, h Harness) {
+	s := NewLog(t, h).Open(t)
+	evs := Corpus(40)
+	AppendOK(t, s, evs[:10]...)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	caughtUp := make(chan uint64, 1)
+	got := make(chan uint64, 100)
+	done := make(chan error, 1)
+	go func() {
+		for e, err := range s.Scan(ctx, store.Query{Filter: store.Filter{SessionID: "session-1"}, Follow: true,
+			CaughtUp: func(n uint64) { caughtUp <- n }}) {
+			if err != nil {
+				done <- err
+				return
+			}
+			got <- e.Index
+		}
+		done <- nil
+	}()
+	if n := <-caughtUp; n != 10 {
+		t.Errorf("caught up at %d, want 10", n)
+	}
+	for i := 10; i < 40; i += 5 {
+		AppendOK(t, s, evs[i:i+5]...)
+	}
+	var want []uint64
+	for i, ev := range evs {
+		if ev.GetSessionId() == "session-1" {
+			want = append(want, uint64(i))
+		}
+	}
+	var seen []uint64
+	timeout := time.After(10 * time.Second)
+	for len(seen) < len(want) {
+		select {
+		case idx := <-got:
+			seen = append(seen, idx)
+		case <-timeout:
+			t.Fatalf("follow delivered %v, want %v", seen, want)
+		}
+	}
+	if !slices.Equal(seen, want) {
+		t.Errorf("follow delivered %v, want %v", seen, want)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("follow ended with %v, want context.Canceled", err)
+	}
+
+	// Close ends a follower with ErrClosed.
+	go func() {
+		for _, err := range s.Scan(context.Background(), store.Query{Follow: true}) {
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrClosed) {
+			t.Errorf("follower ended with %v at Close, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("follower did not end when the store closed")
+	}
+}

@@ -1,0 +1,152 @@
+// Package storetest is the conformance suite of store drivers: one set of
+// tests that every store.Driver must pass, run by each driver's own tests
+// against real storage (see store/badger and store/postgres).
+//
+// A driver's test calls Run with a Harness that makes fresh storage and,
+// where the driver can, opens its raw records for tampering and checks that
+// nothing was written twice. The suite runs the real engine (package store)
+// over the driver, so it holds the driver to everything the engine relies
+// on: write-once records, idempotent appends, one winner among concurrent
+// writers of an id, gap-free indexes, survival of failed commits,
+// verification that names tampered records, scans that use the indexes and
+// resume, and follow.
+package storetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
+)
+
+// Harness is what the suite needs of a driver.
+type Harness struct {
+	// New returns the URL of new, empty storage for one test, which the
+	// harness removes when the test ends.
+	New func(t testing.TB) string
+	// Tamper opens the raw records behind a URL, whose store is closed, as
+	// an attacker with access to the storage would. Nil skips the tamper
+	// tests.
+	Tamper func(url string) (Tamperer, error)
+	// WrittenOnce checks, on storage whose store is closed, that no record
+	// was ever overwritten or deleted. Nil skips that check.
+	WrittenOnce func(t testing.TB, url string)
+}
+
+// Tamperer edits a driver's raw records by log position, as an attacker
+// with access to the storage would. Close makes the edits durable.
+type Tamperer interface {
+	LeafData(index uint64) ([]byte, error)
+	SetLeafData(index uint64, data []byte) error
+	// Content returns the content record of an event.
+	Content(index uint64) ([]byte, error)
+	SetContent(index uint64, record []byte) error
+	// DeleteEvent deletes the record of an event's leaf data.
+	DeleteEvent(index uint64) error
+	// DeleteContent deletes the content record of an event, leaving no
+	// erasure mark.
+	DeleteContent(index uint64) error
+	// DeleteEventID deletes the id index entry of an event id.
+	DeleteEventID(id string) error
+	// TreeHash and SetTreeHash read and replace the stored tree hash at a
+	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
+	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
+	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	Close() error
+}
+
+// Run runs the whole suite.
+func Run(t *testing.T, h Harness) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, Harness)
+	}{
+		{"AppendThenGet", testAppendThenGet},
+		{"AppendIsIdempotent", testAppendIsIdempotent},
+		{"AppendRejectsBadEventsOneByOne", testAppendRejectsBadEventsOneByOne},
+		{"HeaderBytesAreTheEventHeaderEncoding", testHeaderBytesAreTheEventHeaderEncoding},
+		{"ClosedStore", testClosedStore},
+		{"CheckpointsAndProofs", testCheckpointsAndProofs},
+		{"CheckpointIntervalCoversIdleTail", testCheckpointIntervalCoversIdleTail},
+		{"ReopenKeepsTreeAndKey", testReopenKeepsTreeAndKey},
+		{"VerifyCleanStore", testVerifyCleanStore},
+		{"ConcurrentWritersOneWinnerPerID", testConcurrentWritersOneWinnerPerID},
+		{"DuplicateOutcomesAgreeWithWinner", testDuplicateOutcomesAgreeWithWinner},
+		{"CommitFailureStopsAppendsAndLosesNothing", testCommitFailureStopsAppends},
+		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
+		{"DriverFencesBatches", testDriverFencesBatches},
+		{"CredentialsAreWrittenOnce", testCredentials},
+		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
+		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
+		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
+		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
+	}
+}
+
+// Now is the fixed clock of most tests: an hour after the samples' session.
+var Now = eventtest.T0.Add(time.Hour)
+
+// Origin is the origin of the logs the suite creates.
+const Origin = "test.agenttrail/log"
+
+// Log is one test's storage and the file of its signing key.
+type Log struct {
+	URL     string
+	KeyFile string
+}
+
+// NewLog makes new storage with the harness.
+func NewLog(t testing.TB, h Harness) Log {
+	t.Helper()
+	return Log{URL: h.New(t), KeyFile: filepath.Join(t.TempDir(), "checkpoint-signing.key")}
+}
+
+// Options are the store options the suite opens a log with: the fixed
+// clock, the test origin and the log's key file, then opts.
+func (l Log) Options(opts ...store.Option) []store.Option {
+	return append([]store.Option{store.WithClock(func() time.Time { return Now }), store.WithOrigin(Origin), store.WithSigningKeyFile(l.KeyFile)}, opts...)
+}
+
+// Open opens the log's store, closed when the test ends.
+func (l Log) Open(t testing.TB, opts ...store.Option) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), l.URL, l.Options(opts...)...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Samples returns one event of every kind (eventtest.Samples).
+func Samples() []*agenttrailv1.Event {
+	var out []*agenttrailv1.Event
+	for _, s := range eventtest.Samples() {
+		out = append(out, s.Event)
+	}
+	return out
+}
+
+// AppendOK appends events and fails the test unless every one is accepted.
+func AppendOK(t testing.TB, s *store.Store, evs ...*agenttrailv1.Event) []store.Receipt {
+	t.Helper()
+	res, err := s.Append(context.Background(), "agent-1", evs)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	var out []store.Receipt
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("Append event %d: %v", i, r.Err)
+		}
+		out = append(out, r.Receipt)
+	}
+	return out
+}
