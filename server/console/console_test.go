@@ -15,6 +15,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/console"
 	"github.com/agenttrail/agenttrail/server/redact"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -43,27 +44,23 @@ type env struct {
 // console behind an httptest server, with a key per role.
 func start(t *testing.T, secure bool) *env {
 	t.Helper()
-	st, err := store.Open(context.Background(), t.TempDir(), store.WithCheckpointInterval(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(st, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	red, err := redact.New(redact.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(st, server.WithAccessControl(a, red))
+	var a *auth.Authenticator
+	ts := servertest.New(t, servertest.Config{ServerOptions: []server.Option{
+		server.WithAccessControlFunc(func(st *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
+			var err error
+			a, err = auth.New(st, nil, nil)
+			return a, red, err
+		}),
+	}})
+	api, err := ts.Server.BrowserHandler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := srv.BrowserHandler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{st: st, keys: map[string]string{}, ids: map[string]string{}, clock: &clock{now: time.Now()}}
+	e := &env{st: ts.Store, keys: map[string]string{}, ids: map[string]string{}, clock: &clock{now: time.Now()}}
 	c, err := console.New(console.Options{API: api, Services: server.BrowserServices, Keys: a, Secure: secure, SessionTTL: time.Hour, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -74,11 +71,8 @@ func start(t *testing.T, secure bool) *env {
 	t.Cleanup(func() {
 		e.web.Close()
 		c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		st.Close()
 	})
+	st := ts.Store
 	for _, k := range []auth.KeySpec{
 		{Principal: "bot", Role: auth.Agent},
 		{Principal: "dana", Role: auth.Developer},
@@ -148,7 +142,7 @@ func (e *env) call(t *testing.T, cookie, csrf, method, body string, extra map[st
 	return e.do(t, "POST", method, body, h)
 }
 
-const checkpoint = "/agenttrail.v1.LogService/GetCheckpoint"
+const checkpoint = "/agenttrail.v1.LogService/GetVerifierKey" // answers on an empty log too
 const listSessions = "/agenttrail.v1.QueryService/ListSessions"
 
 func TestSignInSetsAStrictHttpOnlyCookie(t *testing.T) {
