@@ -3,6 +3,9 @@
 // clients/typescript/src/verify.ts with src/crypto.browser.ts in place of its
 // Node.js crypto module, the generated code from gen/ts, and every library
 // from this package's node_modules, so that one copy of each is bundled.
+// Every callback is synchronous: esbuild numbers files in the order it
+// finds them, and asynchronous resolution would make that order, and so the
+// minified names, vary from build to build.
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -22,11 +25,12 @@ export const resolvePlugin = {
     b.onResolve({ filter: /^\.\/[a-z_]+_pb\.js$/ }, (a) =>
       a.importer.startsWith(join(repo, "gen", "ts")) ? { path: join(dirname(a.importer), a.path.replace(/\.js$/, ".ts")) } : undefined,
     );
-    b.onResolve({ filter: /^(@bufbuild|@connectrpc|@noble|@tanstack|preact)(\/|$)/ }, async (a) => {
-      if (a.pluginData === "ui") return undefined;
-      const r = await b.resolve(a.path, { resolveDir: ui, kind: a.kind, pluginData: "ui" });
-      return r.errors.length ? { errors: r.errors } : { path: r.path };
-    });
+    // The verifier and the generated code import @bufbuild/protobuf from
+    // outside this package: resolve it here (Node's ESM resolution of this
+    // module, synchronous, so that the build stays deterministic).
+    b.onResolve({ filter: /^@bufbuild\/protobuf(\/|$)/ }, (a) =>
+      a.importer.startsWith(ui + "/") ? undefined : { path: fileURLToPath(import.meta.resolve(a.path)) },
+    );
   },
 };
 
