@@ -72,13 +72,18 @@ export function summary(ev: Event | undefined): string {
       return `${v.principal} (${v.role}) ${v.rpc.split("/").pop()} · ${num(v.eventsReturned)} returned · ${enumName(ViewKind, v.view)} view${v.phase === AccessPhase.STARTED ? " · tail opened" : ""}`;
     }
     case "erasure":
-      return `${p.value.logIndexes.length} events erased by ${p.value.principal}`;
+      return `${erasedCount(p.value)} events erased by ${p.value.principal}`;
     case "retention":
       return `${num(p.value.eventsAffected)} events past ${p.value.policy}`;
     case "keyChange":
       return `${enumName(KeyChangeAction, p.value.action)}: ${p.value.keyPrincipal} (${p.value.keyRole}) by ${p.value.changedBy}`;
   }
   return "";
+}
+
+/** How many events an erasure names, one by one and in ranges. */
+function erasedCount(e: { logIndexes: bigint[]; ranges: { first: bigint; last: bigint }[] }): string {
+  return num(e.ranges.reduce((n, r) => n + r.last - r.first + 1n, BigInt(e.logIndexes.length)));
 }
 
 function oneLine(s: string): string {
@@ -249,7 +254,7 @@ export function Details({ entry }: { entry: Entry }) {
         <>
           <Field name="by">{p.value.principal}</Field>
           <Field name="subject">{p.value.userId}</Field>
-          <Field name="events">{p.value.logIndexes.join(", ")}</Field>
+          <Field name="events">{[...p.value.logIndexes.map(String), ...p.value.ranges.map((r) => `${r.first}–${r.last}`)].join(", ")}</Field>
           <Field name="reason">{p.value.reason}</Field>
         </>
       );
