@@ -211,14 +211,17 @@ test("export downloads a bundle that agenttrail verify --export accepts", async 
 });
 
 test("a session of 10,000 events renders a window of rows and scrolls to its end", async ({ page }) => {
+  // Patience for a loaded machine, not a speed target (the page load is
+  // measured by bench.spec.ts).
+  test.setTimeout(300_000);
   await signIn(page, "compliance");
   await page.goto(`${state().url}#/session/s-10k`);
-  await expect(page.locator("body[data-timeline-loaded='10000']")).toHaveCount(1, { timeout: 45_000 });
+  await expect(page.locator("body[data-timeline-loaded='10000']")).toHaveCount(1, { timeout: 120_000 });
   expect(await page.locator(".event").count()).toBeLessThan(100);
   await page.locator(".vlist").focus();
   await page.keyboard.press("End");
   await expect(page.locator(".event", { hasText: "session end" })).toBeVisible();
-  await expect(page.getByTestId("session-badge")).toContainText("all 10000 events verified", { timeout: 45_000 });
+  await expect(page.getByTestId("session-badge")).toContainText("all 10000 events verified", { timeout: 150_000 });
 });
 
 test("sign-out ends the session on the server too", async ({ page, context, request }) => {
