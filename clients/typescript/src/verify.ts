@@ -1078,7 +1078,10 @@ export function verifyCosignedCheckpoint(
     seen.add(id);
     const body = sig.subarray(4);
     const timestamp = body.length >= 8 ? new DataView(body.buffer, body.byteOffset).getBigUint64(0) : 0n;
-    const message = Buffer.concat([Buffer.from(`cosignature/v1\ntime ${timestamp}\n`), text]);
+    const prefix = new TextEncoder().encode(`cosignature/v1\ntime ${timestamp}\n`);
+    const message = new Uint8Array(prefix.length + text.length);
+    message.set(prefix);
+    message.set(text, prefix.length);
     if (body.length !== 8 + 64 || !ed25519Verify(signer.publicKey, message, body.subarray(8))) {
       throw new BadSignatureError(`the cosignature by witness ${id} does not verify over the checkpoint`);
     }

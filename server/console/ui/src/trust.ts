@@ -18,6 +18,8 @@ import {
   VerificationError,
   parseVerifierKey,
   verifyCheckpoint,
+  verifyCosignedCheckpoint,
+  parseWitnessKey,
   verifyConsistency,
   verifyEntry,
   verifyInclusion,
@@ -31,6 +33,8 @@ const STORE_KEY = "agenttrail.trust.v1";
 interface Saved {
   verifierKey: string;
   pinned: boolean; // pasted by the reader rather than taken from the server
+  witnesses?: string[]; // witness cosignature keys the reader trusts
+  quorum?: number; // how many of them must cosign
   size?: string;
   root?: string; // base64
   note?: string; // the signed note, for the record
@@ -77,14 +81,39 @@ export interface LogTrust {
   readonly pinned: boolean;
   /** The checkpoint saved on an earlier visit, that this one is consistent with. */
   readonly consistentWith?: { size: bigint; checkedAt: string };
-  /** The witness cosignatures the note carries (not checked: no witness keys are configured). */
+  /** The witness cosignatures that verified under the reader's witness policy. */
   readonly cosignatures: string[];
+  /** The reader's witness policy, when set: the checkpoint is then the newest one a quorum cosigned. */
+  readonly policy?: { witnesses: string[]; quorum: number };
+  /** Cosignature lines by keys outside the policy (or all, without a policy): present, not checked. */
+  readonly unchecked: string[];
 }
 
 /** Pins a verifier key given out of band; throws when it does not parse. */
 export function pinKey(key: string): void {
   parseVerifierKey(key.trim());
   save({ verifierKey: key.trim(), pinned: true });
+}
+
+/**
+ * Sets the witnesses this browser trusts (cosignature/v1 keys, as
+ * `agenttrail witness` prints them) and how many must cosign; an empty list
+ * clears the policy. Throws when a key does not parse or the quorum cannot
+ * be met.
+ */
+export function setWitnessPolicy(keys: string[], quorum: number): void {
+  const saved = load();
+  if (!saved) throw new TrustError("pin the log's verifier key first, or visit a session once");
+  keys.forEach((k) => parseWitnessKey(k));
+  if (keys.length > 0 && (!Number.isInteger(quorum) || quorum < 1 || quorum > keys.length)) {
+    throw new TrustError(`the quorum must be between 1 and ${keys.length}`);
+  }
+  save({ ...saved, witnesses: keys.length > 0 ? keys : undefined, quorum: keys.length > 0 ? quorum : undefined });
+}
+
+export function witnessPolicy(): { witnesses: string[]; quorum: number } | undefined {
+  const s = load();
+  return s?.witnesses?.length ? { witnesses: s.witnesses, quorum: s.quorum ?? s.witnesses.length } : undefined;
 }
 
 /** Forgets the saved key and checkpoint of this server. */
@@ -120,13 +149,23 @@ async function establish(): Promise<LogTrust> {
     saved = { verifierKey: stated.verifierKey, pinned: false };
   }
   const key = parseVerifierKey(saved.verifierKey);
-  const { checkpoint } = await log.getCheckpoint({});
+  const policy = saved.witnesses?.length ? { witnesses: saved.witnesses, quorum: saved.quorum ?? saved.witnesses.length } : undefined;
+  // With a witness policy, the newest checkpoint a quorum cosigned, which
+  // may be older than the latest; events after it wait for the next one.
+  const { checkpoint } = await log.getCheckpoint({ cosigned: policy !== undefined });
   if (!checkpoint) throw new TrustError("the server sent no checkpoint");
   let head: TreeHead;
+  let cosignatures: string[] = [];
   try {
-    head = verifyCheckpoint(checkpoint.signedNote, saved.verifierKey, key.name);
+    if (policy) {
+      const r = verifyCosignedCheckpoint(checkpoint.signedNote, saved.verifierKey, key.name, policy.witnesses, policy.quorum);
+      head = r.head;
+      cosignatures = r.cosignatures.map((c) => c.witness);
+    } else {
+      head = verifyCheckpoint(checkpoint.signedNote, saved.verifierKey, key.name);
+    }
   } catch (e) {
-    throw new TrustError(`the latest checkpoint does not verify with the ${saved.pinned ? "pinned" : "saved"} key: ${String((e as Error).message)}`);
+    throw new TrustError(`the ${policy ? "cosigned " : ""}checkpoint does not verify with the ${saved.pinned ? "pinned" : "saved"} key${policy ? ` and your witness policy (${policy.quorum} of ${policy.witnesses.length})` : ""}: ${String((e as Error).message)}`);
   }
   let consistentWith: LogTrust["consistentWith"];
   if (saved.size !== undefined && saved.root !== undefined) {
@@ -149,9 +188,9 @@ async function establish(): Promise<LogTrust> {
   }
   const note = new TextDecoder().decode(checkpoint.signedNote);
   const sigs = note.slice(note.lastIndexOf("\n\n") + 2).split("\n").filter((l) => l.startsWith("— "));
-  const cosignatures = sigs.map((l) => l.slice(2).split(" ")[0] ?? "").filter((n) => n !== key.name);
+  const unchecked = sigs.map((l) => l.slice(2).split(" ")[0] ?? "").filter((n) => n !== key.name && !cosignatures.includes(n));
   save({ ...saved, size: head.size.toString(), root: b64(head.root), note, checkedAt: new Date().toISOString() });
-  return { head, checkpoint, verifierKey: saved.verifierKey, pinned: saved.pinned, consistentWith, cosignatures };
+  return { head, checkpoint, verifierKey: saved.verifierKey, pinned: saved.pinned, consistentWith, cosignatures, policy, unchecked };
 }
 
 /** The outcome of checking one entry. */

@@ -25,7 +25,15 @@ export function TrustLine({ trust }: { trust: LogTrust }) {
     <>
       <div>Checkpoint: log <span class="mono">{trust.head.origin}</span>, {trust.head.size.toString()} events, root <span class="mono">{hex(trust.head.root, 8)}…</span>, signature verified with {trust.pinned ? "the key you pinned" : <b class="warn-text">the server's own key, trusted on first use (pin the key on the Verification page)</b>}.</div>
       <div>{trust.consistentWith ? `Consistent with the checkpoint of ${trust.consistentWith.size} events this browser saved on ${trust.consistentWith.checkedAt}.` : "First visit from this browser: its checkpoint is saved, and later visits check that the log only grew."}</div>
-      <div>Witness cosignatures: {trust.cosignatures.length > 0 ? `${trust.cosignatures.join(", ")} (present; not checked: no witness keys are configured in this console)` : "none on this checkpoint (no witnesses configured)"}.</div>
+      <div>
+        Witnesses:{" "}
+        {trust.policy
+          ? `cosigned by ${trust.cosignatures.join(", ")}, verified: your policy asks ${trust.policy.quorum} of ${trust.policy.witnesses.length}.`
+          : trust.unchecked.length > 0
+            ? `cosigned by ${trust.unchecked.join(", ")}, not checked: set the witnesses you trust on the Verification page.`
+            : "no cosignatures on this checkpoint, and no witness policy set."}
+        {trust.policy && trust.unchecked.length > 0 ? ` Also signed by ${trust.unchecked.join(", ")} (not in your policy).` : ""}
+      </div>
     </>
   );
 }

@@ -88,3 +88,13 @@ test("verifier keys", () => {
   for (const vec of f.good) assert.equal(v.parseVerifierKey(vec.verifier_key).keyHash, vec.key_hash, vec.name);
   for (const vec of f.broken) expectError(() => v.parseVerifierKey(vec.verifier_key), vec);
 });
+
+test("cosigned checkpoints: witness cosignatures through @noble/curves", () => {
+  const f = load("cosigned.json");
+  for (const vec of f.good) {
+    const { head, cosignatures } = v.verifyCosignedCheckpoint(b64(vec.note), vec.verifier_key, vec.origin, vec.witness_keys, vec.quorum);
+    assert.equal(head.size, BigInt(vec.size), vec.name);
+    assert.deepEqual(cosignatures.map((c) => c.witness), vec.cosigners, vec.name);
+  }
+  for (const vec of f.broken) expectError(() => v.verifyCosignedCheckpoint(b64(vec.note), vec.verifier_key, vec.origin, vec.witness_keys, vec.quorum), vec);
+});
