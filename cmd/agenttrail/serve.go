@@ -50,6 +50,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
+	viewCache := fs.Int64("redaction-cache", server.DefaultViewCacheBytes, "bytes of developer views kept, by leaf hash and policy version; 0 turns the cache off")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
 	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, health), or off")
@@ -93,6 +94,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			server.WithMaxStreams(uint32(*maxStreams)),
 			server.WithSendTimeout(*sendTimeout),
 			server.WithRateLimit(*rate, *burst),
+			server.WithViewCache(*viewCache),
 		}
 		if (*tlsCert == "") != (*tlsKey == "") {
 			return usageError{"--tls-cert and --tls-key go together"}
