@@ -3,6 +3,7 @@ module github.com/agenttrail/agenttrail
 go 1.26.0
 
 require (
+	connectrpc.com/vanguard v0.4.0
 	filippo.io/torchwood v0.6.1
 	github.com/coregx/ahocorasick v0.3.1
 	github.com/dgraph-io/badger/v4 v4.9.6
@@ -24,6 +25,7 @@ require (
 )
 
 require (
+	connectrpc.com/connect v1.21.1 // indirect
 	filippo.io/mldsa v0.0.0-20260215214346-43d0283efc3e // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
