@@ -43,7 +43,7 @@ func startPGServe(t *testing.T, bin, storeURL, keyFile, name string) *pgServe {
 		t.Fatal(err)
 	}
 	// Each server keeps its own checkpoint record, as on its own host.
-	cmd := exec.Command(bin, "serve", "--store", storeURL, "--signing-key", keyFile, "--listen", "127.0.0.1:0",
+	cmd := exec.Command(bin, "serve", "--store", storeURL, "--signing-key", keyFile, "--listen", "127.0.0.1:0", "--http-listen", "off",
 		"--checkpoint-record", filepath.Join(t.TempDir(), name+"-checkpoints.json"),
 		"--checkpoint-interval", "100ms", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
