@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // session builds the events of one session: a start, the given payloads,
@@ -25,7 +26,7 @@ func session(id, agent, user string, started time.Time, reason *agenttrailv1.End
 	n := 0
 	ev := func(p any) *agenttrailv1.Event {
 		n++
-		e := &agenttrailv1.Event{EventId: fmt.Sprintf("%s-%d", id, n), SessionId: id, AgentId: agent, UserId: user, Step: uint32(n), OccurredAt: timestamppb.New(started.Add(time.Duration(n) * time.Second))}
+		e := &agenttrailv1.Event{EventId: eventtest.ID(fmt.Sprintf("%s-%d", id, n)), SessionId: id, AgentId: agent, UserId: user, Step: uint32(n), OccurredAt: timestamppb.New(started.Add(time.Duration(n) * time.Second))}
 		switch p := p.(type) {
 		case *agenttrailv1.SessionStart:
 			e.Payload = &agenttrailv1.Event_SessionStart{SessionStart: p}

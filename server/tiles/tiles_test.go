@@ -17,6 +17,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/tiles"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/commitment"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // A standard tlog-tiles client (filippo.io/torchwood) follows the log over
@@ -41,7 +42,7 @@ func TestTorchwoodFollowsTheLog(t *testing.T) {
 	for _, k := range []int{1, 255, 1, 300, 1200} {
 		var evs []*agenttrailv1.Event
 		for range k {
-			evs = append(evs, &agenttrailv1.Event{EventId: fmt.Sprintf("e-%d", n), SessionId: "s", AgentId: "a", OccurredAt: timestamppb.Now(),
+			evs = append(evs, &agenttrailv1.Event{EventId: eventtest.ID(fmt.Sprintf("e-%d", n)), SessionId: "s", AgentId: "a", Step: uint32(n + 1), OccurredAt: timestamppb.Now(),
 				Payload: &agenttrailv1.Event_Output{Output: &agenttrailv1.Output{Text: "x"}}})
 			n++
 			if len(evs) == 1000 {

@@ -16,6 +16,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/server/witness"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // BenchmarkWitnesses measures what two witnesses cost a log, against the
@@ -78,7 +79,7 @@ func benchWitnesses(b *testing.B, interval time.Duration) {
 	events := func() []*agenttrailv1.Event {
 		var evs []*agenttrailv1.Event
 		for range batch {
-			evs = append(evs, &agenttrailv1.Event{EventId: fmt.Sprintf("b-%08d", n), SessionId: "s", AgentId: "a", OccurredAt: timestamppb.Now(),
+			evs = append(evs, &agenttrailv1.Event{EventId: eventtest.ID(fmt.Sprintf("b-%08d", n)), SessionId: "s", AgentId: "a", Step: uint32(n + 1), OccurredAt: timestamppb.Now(),
 				Payload: &agenttrailv1.Event_Output{Output: &agenttrailv1.Output{Text: string(payload)}}})
 			n++
 		}
