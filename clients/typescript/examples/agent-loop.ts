@@ -169,7 +169,7 @@ async function runAgent(session: Session, userMessage: string): Promise<string> 
 const client = new AgentTrailClient({
   address: process.env.AGENTTRAIL_ADDR ?? "127.0.0.1:7700",
   apiKey: process.env.AGENTTRAIL_KEY,
-  agentId: "support-bot",
+  agentId: "support-agent",
   agentVersion: "example-1",
   onRejected: (r) => console.error(`rejected: event ${r.eventId} (${r.kind}): ${r.message}`),
 });

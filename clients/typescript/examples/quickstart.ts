@@ -2,8 +2,8 @@ import { AgentTrailClient } from "@agenttrail/client";
 
 const client = new AgentTrailClient({
   address: process.env.AGENTTRAIL_ADDR ?? "127.0.0.1:7700",
-  apiKey: process.env.AGENTTRAIL_KEY, // an agent key; unset for a server without keys
-  agentId: "support-bot",
+  apiKey: process.env.AGENTTRAIL_KEY, // an agent key that may append for support-agent
+  agentId: "support-agent",
 });
 
 const reply = await client.withSession({ userMessage: "Where is order A-17?" }, async (session) => {

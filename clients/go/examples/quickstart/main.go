@@ -24,7 +24,7 @@ func main() {
 	}
 	defer c.Close()
 
-	s, err := c.StartSession(ctx, client.SessionOptions{AgentID: "support-bot",
+	s, err := c.StartSession(ctx, client.SessionOptions{AgentID: "support-agent",
 		Start: &agenttrailv1.SessionStart{UserMessage: "Where is my order?"}})
 	if err != nil {
 		log.Fatal(err)

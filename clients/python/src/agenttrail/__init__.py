@@ -5,7 +5,7 @@ Log what an agent does, one call per step, delivered in the background::
 
     import agenttrail
 
-    with agenttrail.Client("127.0.0.1:7700", api_key=KEY, agent_id="support-bot") as client:
+    with agenttrail.Client("127.0.0.1:7700", api_key=KEY, agent_id="support-agent") as client:
         with client.session(user_message="Where is my order?") as session:
             session.llm_call(request_model="gpt-4o", output_text="Let me check.")
             session.tool_call(tool_name="orders.lookup", arguments={"id": 1234}, result={"status": "shipped"})
