@@ -73,7 +73,8 @@ func completionSpecs() []cmdSpec {
 		c.setup(fs, io.Discard, io.Discard)
 		s := cmdSpec{name: c.name, summary: c.summary}
 		fs.VisitAll(func(f *flag.Flag) {
-			fl := flagSpec{name: f.Name, usage: firstLine(f.Usage)}
+			_, usage := flag.UnquoteUsage(f)
+			fl := flagSpec{name: f.Name, usage: firstLine(usage)}
 			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 				fl.boolean = true
 			}

@@ -123,7 +123,7 @@ func TestServeHintIsTheCommandTheUserRan(t *testing.T) {
 			data := filepath.Join(t.TempDir(), "data")
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, tt.argv[0], append(tt.argv[1:], "serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error")...)
+			cmd := exec.CommandContext(ctx, tt.argv[0], append(tt.argv[1:], "serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "error")...)
 			cmd.Dir = "../.."
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // go run's child goes too
 			cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

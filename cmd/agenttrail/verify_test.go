@@ -148,14 +148,23 @@ func TestVerifyData(t *testing.T) {
 
 	// Change one byte of the content of event 5 on disk, as an attacker
 	// with access to the data directory could.
-	tp, err := badger.Tamper(badger.URL(s.dir))
+	flipContentByte(t, s.dir, 5)
+	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", s.vkey}, 1, []string{"tree size 8"},
+		[]string{"event 5 does not verify", "content does not match"})
+}
+
+// flipContentByte changes the last byte of the stored content of one
+// event, as an attacker with access to the data directory could.
+func flipContentByte(t *testing.T, dir string, index uint64) {
+	t.Helper()
+	tp, err := badger.Tamper(badger.URL(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := tp.Content(5)
+	c, err := tp.Content(index)
 	if err == nil {
 		c[len(c)-1] ^= 0x01
-		err = tp.SetContent(5, c)
+		err = tp.SetContent(index, c)
 	}
 	if cerr := tp.Close(); err == nil {
 		err = cerr
@@ -163,8 +172,6 @@ func TestVerifyData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", s.vkey}, 1, []string{"tree size 8"},
-		[]string{"event 5 does not verify", "content does not match"})
 }
 
 func TestExportVerify(t *testing.T) {
