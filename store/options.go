@@ -29,6 +29,7 @@ type config struct {
 	logger             *slog.Logger
 	now                func() time.Time
 	queueDepth         int
+	noAggregates       bool // for measuring what the aggregates cost (tests only)
 }
 
 func defaultConfig() config {

@@ -134,6 +134,7 @@ func (s *Store) sequence(fr *frontier) {
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
 		wake:           make(chan struct{}, 1),
+		agg:            newAggregator(s.d),
 	}
 	toCommit := make(chan *prepared, 1)
 	committerDone := make(chan struct{})
@@ -228,6 +229,8 @@ type sequencer struct {
 	mu        sync.Mutex
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
+	// agg computes each batch's additions to the aggregate statistics.
+	agg *aggregator
 }
 
 // prepared is a batch ready to commit.
@@ -396,6 +399,17 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
 	cp, err := b.finish(s, sign)
 	if err != nil {
+		p.failure = err
+		return p
+	}
+	evs := make([]*agenttrailv1.Event, len(b.entries))
+	for i, e := range b.entries {
+		evs[i] = e.ev
+	}
+	if s.cfg.noAggregates {
+		evs = nil
+	}
+	if b.batch.Aggregates, err = q.agg.batch(context.Background(), evs, b.batch.First, b.batch.Size, s.head.Load().size); err != nil {
 		p.failure = err
 		return p
 	}

@@ -128,6 +128,9 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.backfillAggregates(ctx, fr.size); err != nil {
+		return nil, err
+	}
 	go s.sequence(fr)
 	h := s.head.Load()
 	s.log.InfoContext(ctx, "store opened", slog.String("origin", s.origin),

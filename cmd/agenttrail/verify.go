@@ -123,6 +123,14 @@ func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut 
 		return fmt.Errorf("event %d does not verify: %s", rep.Problem.Index, rep.Problem.Reason)
 	}
 	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %s\n", rep.TreeSize, rep.From, rep.To, count(rep.Checkpoints, "signed checkpoint"))
+	if rep.AggregateProblem != "" {
+		return fmt.Errorf("the events verify, but the statistics do not: %s", rep.AggregateProblem)
+	}
+	if rep.AggregatesAbsent {
+		fmt.Fprintln(out, "statistics: none stored yet (the log was written by an older build; the server computes them when it next opens it)")
+	} else {
+		fmt.Fprintf(out, "statistics recomputed for %s: they agree\n", count(rep.AggregateHours, "cube-hour"))
+	}
 	fmt.Fprintln(out, "data verified: every event agrees with the Merkle log and its signed checkpoints")
 	return nil
 }

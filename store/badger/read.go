@@ -2,9 +2,11 @@ package badger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
 
@@ -209,4 +211,93 @@ func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 		return nil
 	})
 	return size, msg, err
+}
+
+// Aggregates implements store.Driver: per hour, the keys are read first
+// (deltas sort before rollups), then the values of the latest rollup and
+// the deltas after it.
+func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint32) iter.Seq2[store.AggregateRecord, error] {
+	return func(yield func(store.AggregateRecord, error) bool) {
+		err := d.db.View(func(txn *badgerdb.Txn) error {
+			opts := badgerdb.DefaultIteratorOptions
+			opts.PrefetchValues = false
+			opts.Prefix = []byte{prefixAggregate, byte(cube)}
+			it := txn.NewIterator(opts)
+			defer it.Close()
+			type rec struct {
+				key []byte
+				r   store.AggregateRecord
+			}
+			var hour []rec
+			flush := func() error {
+				upto := uint64(0)
+				for _, h := range hour {
+					if h.r.Rollup() {
+						upto = h.r.Upto
+					}
+				}
+				for _, h := range hour {
+					if h.r.Rollup() && h.r.Upto != upto || !h.r.Rollup() && h.r.First < upto {
+						continue
+					}
+					val, err := getValue(txn, h.key)
+					if err != nil {
+						return err
+					}
+					h.r.Cells = val
+					if !yield(h.r, nil) {
+						return errStop
+					}
+				}
+				hour = hour[:0]
+				return nil
+			}
+			// Rollups first, then deltas, within an hour.
+			order := func() {
+				slices.SortStableFunc(hour, func(a, b rec) int {
+					switch {
+					case a.r.Rollup() && !b.r.Rollup():
+						return -1
+					case !a.r.Rollup() && b.r.Rollup():
+						return 1
+					}
+					return 0
+				})
+			}
+			for it.Seek(aggregateHourPrefix(byte(cube), from)); it.Valid(); it.Next() {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				key := it.Item().KeyCopy(nil)
+				if len(key) != 15 || key[6] != 'd' && key[6] != 'r' {
+					return fmt.Errorf("%w: aggregate key of %d bytes", store.ErrCorrupt, len(key))
+				}
+				h := binary.BigEndian.Uint32(key[2:6])
+				if h >= to {
+					break
+				}
+				if len(hour) > 0 && hour[0].r.Hour != h {
+					order()
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+				r := store.AggregateRecord{Cube: cube, Hour: h}
+				if key[6] == 'r' {
+					r.Upto = binary.BigEndian.Uint64(key[7:])
+					if r.Upto == 0 {
+						return fmt.Errorf("%w: an aggregate rollup up to size 0", store.ErrCorrupt)
+					}
+				} else {
+					r.First = binary.BigEndian.Uint64(key[7:])
+				}
+				hour = append(hour, rec{key: key, r: r})
+			}
+			order()
+			return flush()
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(store.AggregateRecord{}, err)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -116,4 +117,45 @@ func (tp *Tamperer) bundle(idx int64) ([]byte, [][store.HashSize]byte, error) {
 		return nil, nil, fmt.Errorf("no hash bundle holds stored hash %d: %w", idx, err)
 	}
 	return key, hs, nil
+}
+
+// AggregateRecords returns every stored aggregate record, deltas with
+// First set and rollups with Upto set.
+func (tp *Tamperer) AggregateRecords() ([]store.AggregateRecord, error) {
+	var out []store.AggregateRecord
+	err := tp.db.View(func(txn *badgerdb.Txn) error {
+		opts := badgerdb.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixAggregate}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(k) != 15 {
+				return fmt.Errorf("aggregate key of %d bytes", len(k))
+			}
+			r := store.AggregateRecord{Cube: store.Cube(k[1]), Hour: binary.BigEndian.Uint32(k[2:6]), Cells: v}
+			if k[6] == 'r' {
+				r.Upto = binary.BigEndian.Uint64(k[7:])
+			} else {
+				r.First = binary.BigEndian.Uint64(k[7:])
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetAggregateRecord replaces the cells of a stored aggregate record (the
+// one of r's cube, hour and First or Upto).
+func (tp *Tamperer) SetAggregateRecord(r store.AggregateRecord) error {
+	n := r.First
+	if r.Rollup() {
+		n = r.Upto
+	}
+	return tp.set(aggregateKey(byte(r.Cube), r.Hour, r.Rollup(), n), r.Cells)
 }

@@ -19,7 +19,7 @@ func TestQuantilesWithinRelativeAccuracy(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for name, gen := range map[string]func() time.Duration{
 		"uniform ms":     func() time.Duration { return time.Duration(rng.IntN(1000)+1) * time.Millisecond },
-		"lognormal":      func() time.Duration { return time.Duration(math.Exp(rng.NormFloat64()*2+18)) },
+		"lognormal":      func() time.Duration { return time.Duration(math.Exp(rng.NormFloat64()*2 + 18)) },
 		"with zeros":     func() time.Duration { return time.Duration(rng.IntN(3)) * time.Second },
 		"heavy tail":     func() time.Duration { return time.Duration(1e6 / math.Pow(rng.Float64()+1e-9, 1.5)) },
 		"one value only": func() time.Duration { return 85 * time.Millisecond },

@@ -56,6 +56,11 @@ type Tamperer interface {
 	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
 	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
 	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	// AggregateRecords returns every stored aggregate record (deltas with
+	// First, rollups with Upto); SetAggregateRecord replaces the cells of
+	// the one with r's identity.
+	AggregateRecords() ([]store.AggregateRecord, error)
+	SetAggregateRecord(r store.AggregateRecord) error
 	Close() error
 }
 
@@ -78,6 +83,9 @@ func Run(t *testing.T, h Harness) {
 		{"DuplicateOutcomesAgreeWithWinner", testDuplicateOutcomesAgreeWithWinner},
 		{"CommitFailureStopsAppendsAndLosesNothing", testCommitFailureStopsAppends},
 		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
+		{"StatsMatchBruteForce", testStatsMatchBruteForce},
+		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
+		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
 		{"DriverFencesBatches", testDriverFencesBatches},
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
