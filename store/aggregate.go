@@ -199,7 +199,26 @@ func (c Cells) MarshalBinary() ([]byte, error) {
 // UnmarshalCells decodes what Cells.MarshalBinary wrote. Damaged bytes are
 // ErrCorrupt.
 func UnmarshalCells(b []byte) (Cells, error) {
-	bad := func(what string) (Cells, error) { return nil, fmt.Errorf("%w: aggregate cells: %s", ErrCorrupt, what) }
+	c := Cells{}
+	err := decodeCells(b, func(k CellKey, a *Aggregate, sketch []byte) error {
+		if err := a.Durations.UnmarshalBinary(sketch); err != nil {
+			return fmt.Errorf("%w: aggregate cells: a duration sketch does not decode", ErrCorrupt)
+		}
+		c[k] = a
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeCells decodes encoded cells one by one, giving each cell's key, its
+// figures (Durations left empty) and its encoded duration sketch, which the
+// caller may merge without decoding it apart (sketch.MergeBinary). The
+// Aggregate is the caller's to keep.
+func decodeCells(b []byte, fn func(k CellKey, a *Aggregate, sketch []byte) error) error {
+	bad := func(what string) error { return fmt.Errorf("%w: aggregate cells: %s", ErrCorrupt, what) }
 	if len(b) == 0 || b[0] != aggregateFormat {
 		return bad("unknown format")
 	}
@@ -208,9 +227,8 @@ func UnmarshalCells(b []byte) (Cells, error) {
 	if r.bad || n > uint64(len(b)) {
 		return bad("truncated")
 	}
-	c := make(Cells, n)
-	var prev *CellKey
-	for range n {
+	var prev CellKey
+	for i := range n {
 		k := CellKey{Agent: r.str()}
 		k.Kind = agenttrailv1.EventKind(r.uvarint())
 		k.Tool, k.Model, k.User = r.str(), r.str(), r.str()
@@ -230,19 +248,18 @@ func UnmarshalCells(b []byte) (Cells, error) {
 		if r.bad {
 			return bad("truncated")
 		}
-		if err := a.Durations.UnmarshalBinary(sk); err != nil {
-			return bad("a duration sketch does not decode")
-		}
-		if prev != nil && compareKeys(*prev, k) >= 0 {
+		if i > 0 && compareKeys(prev, k) >= 0 {
 			return bad("cells out of order")
 		}
-		prev = &k
-		c[k] = a
+		prev = k
+		if err := fn(k, a, sk); err != nil {
+			return err
+		}
 	}
 	if len(r.b) != 0 {
 		return bad("trailing bytes")
 	}
-	return c, nil
+	return nil
 }
 
 type cellReader struct {

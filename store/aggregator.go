@@ -10,16 +10,19 @@ import (
 
 // aggregator computes each batch's additions to the aggregates, in the
 // sequencer. It keeps the full cells of recently touched hours in memory,
-// so that every rollupEvery-th batch to touch an hour can write a rollup
-// of the whole hour instead of a delta: readers then need at most one
-// rollup and rollupEvery-1 deltas per hour, however many batches wrote to
-// it. Every record is written once (a delta under its batch's First, a
-// rollup under its batch's Size), in the batch's own commit.
+// so that a batch can write a rollup of the whole hour instead of its
+// delta: it does when the deltas written since the hour's last rollup add
+// up to as many bytes as that rollup, or number maxDeltas. Readers then
+// read at most one rollup and maxDeltas-1 deltas per hour, and never more
+// than about twice the bytes of the hour's cells, however many batches
+// wrote to it; rollups cost at most as many bytes as the deltas do. Every
+// record is written once (a delta under its batch's First, a rollup under
+// its batch's Size), in the batch's own commit.
 type aggregator struct {
-	d           Driver
-	rollupEvery int
-	maxHours    int
-	hours       map[cubeHour]*hourCells
+	d         Driver
+	maxDeltas int
+	maxHours  int
+	hours     map[cubeHour]*hourCells
 }
 
 type cubeHour struct {
@@ -31,12 +34,14 @@ type cubeHour struct {
 // prepared so far, and how many deltas were written since its last rollup.
 type hourCells struct {
 	cells       Cells
-	sinceRollup int
+	sinceRollup int    // deltas written since the last rollup
+	deltaBytes  int    // their bytes
+	rollupBytes int    // the bytes of the last rollup (0: none)
 	touched     uint64 // Size of the last batch prepared that touched it
 }
 
 func newAggregator(d Driver) *aggregator {
-	return &aggregator{d: d, rollupEvery: 8, maxHours: 256, hours: map[cubeHour]*hourCells{}}
+	return &aggregator{d: d, maxDeltas: 32, maxHours: 256, hours: map[cubeHour]*hourCells{}}
 }
 
 // batch returns the aggregate records of a batch of events, which will
@@ -67,15 +72,15 @@ func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, fi
 		h.cells.Merge(delta)
 		h.touched = size
 		r := AggregateRecord{Cube: ch.cube, Hour: ch.hour}
-		var enc []byte
-		if h.sinceRollup+1 >= g.rollupEvery {
+		enc, _ := delta.MarshalBinary()
+		if h.deltaBytes+len(enc) >= h.rollupBytes || h.sinceRollup+1 >= g.maxDeltas {
 			r.Upto = size
 			enc, _ = h.cells.MarshalBinary()
-			h.sinceRollup = 0
+			h.sinceRollup, h.deltaBytes, h.rollupBytes = 0, 0, len(enc)
 		} else {
 			r.First = first
-			enc, _ = delta.MarshalBinary()
 			h.sinceRollup++
+			h.deltaBytes += len(enc)
 		}
 		r.Cells = enc
 		out = append(out, r)
@@ -100,8 +105,11 @@ func (g *aggregator) load(ctx context.Context, ch cubeHour) (*hourCells, error) 
 			return nil, err
 		}
 		h.cells.Merge(c)
-		if !r.Rollup() {
+		if r.Rollup() {
+			h.rollupBytes = len(r.Cells)
+		} else {
 			h.sinceRollup++
+			h.deltaBytes += len(r.Cells)
 		}
 	}
 	g.hours[ch] = h

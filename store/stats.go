@@ -80,14 +80,14 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) (StatsResult, error) {
 				if err != nil {
 					return err
 				}
-				cells, err := UnmarshalCells(r.Cells)
+				err := decodeCells(r.Cells, func(k CellKey, a *Aggregate, sk []byte) error {
+					if !rows.match(k) {
+						return nil
+					}
+					return rows.add(r.Hour, k, a, sk)
+				})
 				if err != nil {
 					return err
-				}
-				for k, a := range cells {
-					if rows.match(k) {
-						rows.add(r.Hour, k, a)
-					}
 				}
 			}
 			return nil
@@ -99,7 +99,11 @@ func (s *Store) Stats(ctx context.Context, q StatsQuery) (StatsResult, error) {
 			hour, ops, users, a := aggregateOf(e.Header)
 			k := ops
 			k.User = users.User
-			rows.add(hour, k, &a)
+			sk, _ := a.Durations.MarshalBinary()
+			a.Durations = sketch.Sketch{}
+			if err := rows.add(hour, k, &a, sk); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -160,7 +164,9 @@ func (r *statsRows) match(k CellKey) bool {
 	return len(f.Kinds) == 0 || slices.Contains(f.Kinds, k.Kind)
 }
 
-func (r *statsRows) add(hour uint32, k CellKey, a *Aggregate) {
+// add adds a cell's figures (a, its Durations empty) and its encoded
+// duration sketch to the row of its bucket and group.
+func (r *statsRows) add(hour uint32, k CellKey, a *Aggregate, sk []byte) error {
 	var start time.Time
 	switch r.q.Interval {
 	case time.Hour:
@@ -189,18 +195,20 @@ func (r *statsRows) add(hour uint32, k CellKey, a *Aggregate) {
 		row = &StatsRow{Start: start, Key: g}
 		r.m[rk] = row
 	}
-	d := a.Durations
-	a.Durations = sketch.Sketch{}
 	row.Totals.Add(a)
-	a.Durations = d
+	var err error
 	switch k.Kind {
 	case agenttrailv1.EventKind_EVENT_KIND_LLM_CALL:
 		row.LLMCalls += a.Events
-		row.LLMLatency.Merge(&a.Durations)
+		err = row.LLMLatency.MergeBinary(sk)
 	case agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL:
 		row.ToolCalls += a.Events
-		row.ToolDurations.Merge(&a.Durations)
+		err = row.ToolDurations.MergeBinary(sk)
 	}
+	if err != nil {
+		return fmt.Errorf("%w: aggregate cells: a duration sketch does not decode", ErrCorrupt)
+	}
+	return nil
 }
 
 func (r *statsRows) sorted() []StatsRow {

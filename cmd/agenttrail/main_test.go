@@ -72,7 +72,7 @@ func TestServeWithoutKeysSaysHowToCreateOne(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut)
+		done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "error"}, &out, &errOut)
 	}()
 	for !strings.Contains(out.String(), "agenttrail listening on") {
 		select {

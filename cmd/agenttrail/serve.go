@@ -18,6 +18,7 @@ import (
 
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
 )
@@ -50,6 +51,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
+	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (health, Prometheus /metrics, OTLP/HTTP /v1/traces), or off")
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
@@ -96,8 +98,10 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if *clientCA != "" && *tlsCert == "" {
 			return usageError{"--client-ca needs TLS: give --tls-cert and --tls-key"}
 		}
+		var tlsConfig *tls.Config
 		if *tlsCert != "" {
 			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+			tlsConfig = cfg
 			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 			if err != nil {
 				return fmt.Errorf("loading TLS key pair: %w", err)
@@ -147,15 +151,20 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if !isLoopback(*listen) && *tlsCert == "" {
 			return usageError{fmt.Sprintf("refusing to listen on %s without TLS: API keys would cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1", *listen)}
 		}
+		web := webConfig{listen: *httpListen, tls: tlsConfig}
+		if err := web.check(); err != nil {
+			return err
+		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen)}
-		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
+		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
-// shuts down in order: the server (which lets in-flight appends finish),
-// then the store.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access) error {
+// shuts down in order: the HTTP listener and the gRPC server together (the
+// server lets in-flight appends and OTLP exports finish, on both), the
+// metrics' watch of the store, then the store.
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
@@ -178,7 +187,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
-	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor))
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		return errors.Join(err, st.Close())
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	if err := m.WatchStore(watchCtx, logState{st}, loc.data, log); err != nil {
+		return errors.Join(err, st.Close())
+	}
+	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor), server.WithMetrics(m))
 	srv, err := server.New(st, serverOpts...)
 	if err != nil {
 		return errors.Join(err, st.Close())
@@ -187,8 +205,15 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	if err != nil {
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
+	hs, err := startHTTP(web, srv, m, log)
+	if err != nil {
+		return errors.Join(err, lis.Close(), st.Close())
+	}
 	vk := st.VerifierKey()
 	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
+	if hs != nil {
+		fmt.Fprintf(out, "http listening on %s (metrics at %smetrics, OTLP/HTTP at %sv1/traces)\n", hs.url, hs.url, hs.url)
+	}
 	if loc.data != "" {
 		fmt.Fprintf(out, "data directory: %s\n", loc.data)
 	} else {
@@ -198,21 +223,50 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("store", redactURL(loc.url)))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
+	var httpFailed <-chan error
+	if hs != nil {
+		httpFailed = hs.failed
+	}
 	select {
 	case err = <-served:
 		log.Error("server stopped", slog.Any("error", err))
+	case err = <-httpFailed:
+		log.Error("HTTP listener stopped", slog.Any("error", err))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = errors.Join(err, srv.Shutdown(sctx))
+		cancel()
+		<-served
 	case <-ctx.Done():
 		log.Info("shutting down", slog.Duration("deadline", shutdownTimeout))
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		httpDone := make(chan error, 1)
+		go func() { httpDone <- hs.shutdown(sctx) }()
 		err = srv.Shutdown(sctx)
+		err = errors.Join(err, <-httpDone)
 		cancel()
 		<-served
 	}
+	stopWatch()
 	if cerr := st.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	log.Info("stopped")
 	return err
+}
+
+// logState is what the metrics read of the log.
+type logState struct{ st *store.Store }
+
+func (l logState) Size() uint64 {
+	n, _ := l.st.Size()
+	return n
+}
+
+func (l logState) CheckpointSize() uint64 { return l.st.LatestCheckpoint().Size }
+
+func (l logState) Watch() <-chan struct{} {
+	_, ch := l.st.Watch()
+	return ch
 }
 
 // access is the access control configuration of serve.

@@ -264,8 +264,8 @@ type LogState interface {
 
 // WatchStore exports the state of the log and its data directory: size,
 // events not yet covered by a checkpoint and how long since the last
-// checkpoint, bytes on disk, and the free and total space of the disk. It
-// follows the log until ctx ends.
+// checkpoint, and, when dataDir is given, its bytes on disk and the free
+// and total space of the disk. It follows the log until ctx ends.
 func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, log *slog.Logger) error {
 	if m == nil {
 		return nil
@@ -299,7 +299,7 @@ func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, l
 	}
 	du := &dirSize{dir: dataDir, log: log}
 	reg := prometheus.WrapRegistererWithPrefix("agenttrail_", m.reg)
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		gauge("log_size", "Events in the log (its Merkle tree size).", func() float64 { return float64(st.Size()) }),
 		gauge("checkpoint_size", "Tree size of the latest signed checkpoint.", func() float64 { return float64(st.CheckpointSize()) }),
 		gauge("checkpoint_lag_events", "Events in the log not yet covered by a signed checkpoint.", func() float64 {
@@ -310,10 +310,15 @@ func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, l
 			defer mu.Unlock()
 			return time.Since(ckAt).Seconds()
 		}),
-		gauge("store_bytes", "Bytes of the data directory on disk (recomputed at most every 15 seconds).", du.bytes),
-		gauge("disk_free_bytes", "Bytes free for agenttrail on the data directory's file system.", func() float64 { f, _ := diskSpace(dataDir); return f }),
-		gauge("disk_size_bytes", "Size of the data directory's file system.", func() float64 { _, s := diskSpace(dataDir); return s }),
-	} {
+	}
+	if dataDir != "" { // a store in a directory (not one on a database server)
+		cs = append(cs,
+			gauge("store_bytes", "Bytes of the data directory on disk (recomputed at most every 15 seconds).", du.bytes),
+			gauge("disk_free_bytes", "Bytes free for agenttrail on the data directory's file system.", func() float64 { f, _ := diskSpace(dataDir); return f }),
+			gauge("disk_size_bytes", "Size of the data directory's file system.", func() float64 { _, s := diskSpace(dataDir); return s }),
+		)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -23,8 +23,8 @@ import (
 //	'T' hour first-index            postings of the time index by occurred_at hour
 //	'A' key id                      an API key's credential (never its secret)
 //	'Z' key id                      the revocation of an API key
+//	'G' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
 //	'G' cube hour 'd' first         aggregate cells a batch added to an hour
-//	'G' cube hour 'r' upto          aggregate cells of an hour up to a size (rollup)
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -48,7 +48,7 @@ func aggregateKey(cube byte, hour uint32, rollup bool, n uint64) []byte {
 	k = append(k, prefixAggregate, cube)
 	k = binary.BigEndian.AppendUint32(k, hour)
 	if rollup {
-		k = append(k, 'r')
+		k = append(k, 'R') // before the deltas of the hour
 	} else {
 		k = append(k, 'd')
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
 
@@ -213,9 +212,10 @@ func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	return size, msg, err
 }
 
-// Aggregates implements store.Driver: per hour, the keys are read first
-// (deltas sort before rollups), then the values of the latest rollup and
-// the deltas after it.
+// Aggregates implements store.Driver in one pass over an hour's keys:
+// its rollups sort first ('R'), so when the deltas ('d') begin, the latest
+// rollup is known; its value is read then, and the deltas' values as the
+// iterator passes the ones after it.
 func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint32) iter.Seq2[store.AggregateRecord, error] {
 	return func(yield func(store.AggregateRecord, error) bool) {
 		err := d.db.View(func(txn *badgerdb.Txn) error {
@@ -224,77 +224,66 @@ func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint3
 			opts.Prefix = []byte{prefixAggregate, byte(cube)}
 			it := txn.NewIterator(opts)
 			defer it.Close()
-			type rec struct {
-				key []byte
-				r   store.AggregateRecord
-			}
-			var hour []rec
-			flush := func() error {
-				upto := uint64(0)
-				for _, h := range hour {
-					if h.r.Rollup() {
-						upto = h.r.Upto
-					}
+			hour, inHour := uint32(0), false
+			var rollupKey []byte // the latest rollup of the hour, not yet yielded
+			var rollup store.AggregateRecord
+			emitRollup := func() error {
+				if rollupKey == nil {
+					return nil
 				}
-				for _, h := range hour {
-					if h.r.Rollup() && h.r.Upto != upto || !h.r.Rollup() && h.r.First < upto {
-						continue
-					}
-					val, err := getValue(txn, h.key)
-					if err != nil {
-						return err
-					}
-					h.r.Cells = val
-					if !yield(h.r, nil) {
-						return errStop
-					}
+				val, err := getValue(txn, rollupKey)
+				if err != nil {
+					return err
 				}
-				hour = hour[:0]
+				rollup.Cells, rollupKey = val, nil
+				if !yield(rollup, nil) {
+					return errStop
+				}
 				return nil
-			}
-			// Rollups first, then deltas, within an hour.
-			order := func() {
-				slices.SortStableFunc(hour, func(a, b rec) int {
-					switch {
-					case a.r.Rollup() && !b.r.Rollup():
-						return -1
-					case !a.r.Rollup() && b.r.Rollup():
-						return 1
-					}
-					return 0
-				})
 			}
 			for it.Seek(aggregateHourPrefix(byte(cube), from)); it.Valid(); it.Next() {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				key := it.Item().KeyCopy(nil)
-				if len(key) != 15 || key[6] != 'd' && key[6] != 'r' {
+				item := it.Item()
+				key := item.Key()
+				if len(key) != 15 || key[6] != 'd' && key[6] != 'R' {
 					return fmt.Errorf("%w: aggregate key of %d bytes", store.ErrCorrupt, len(key))
 				}
 				h := binary.BigEndian.Uint32(key[2:6])
 				if h >= to {
 					break
 				}
-				if len(hour) > 0 && hour[0].r.Hour != h {
-					order()
-					if err := flush(); err != nil {
+				if !inHour || h != hour {
+					if err := emitRollup(); err != nil { // an hour of rollups only
 						return err
 					}
+					hour, inHour, rollup = h, true, store.AggregateRecord{}
 				}
-				r := store.AggregateRecord{Cube: cube, Hour: h}
-				if key[6] == 'r' {
-					r.Upto = binary.BigEndian.Uint64(key[7:])
-					if r.Upto == 0 {
+				n := binary.BigEndian.Uint64(key[7:])
+				if key[6] == 'R' {
+					if n == 0 {
 						return fmt.Errorf("%w: an aggregate rollup up to size 0", store.ErrCorrupt)
 					}
-				} else {
-					r.First = binary.BigEndian.Uint64(key[7:])
+					rollupKey = item.KeyCopy(nil)
+					rollup = store.AggregateRecord{Cube: cube, Hour: h, Upto: n}
+					continue
 				}
-				hour = append(hour, rec{key: key, r: r})
+				if err := emitRollup(); err != nil {
+					return err
+				}
+				if n < rollup.Upto {
+					continue // covered by the rollup
+				}
+				val, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if !yield(store.AggregateRecord{Cube: cube, Hour: h, First: n, Cells: val}, nil) {
+					return errStop
+				}
 			}
-			order()
-			return flush()
+			return emitRollup()
 		})
 		if err != nil && !errors.Is(err, errStop) {
 			yield(store.AggregateRecord{}, err)

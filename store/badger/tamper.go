@@ -138,7 +138,7 @@ func (tp *Tamperer) AggregateRecords() ([]store.AggregateRecord, error) {
 				return fmt.Errorf("aggregate key of %d bytes", len(k))
 			}
 			r := store.AggregateRecord{Cube: store.Cube(k[1]), Hour: binary.BigEndian.Uint32(k[2:6]), Cells: v}
-			if k[6] == 'r' {
+			if k[6] == 'R' {
 				r.Upto = binary.BigEndian.Uint64(k[7:])
 			} else {
 				r.First = binary.BigEndian.Uint64(k[7:])

@@ -6,8 +6,14 @@
 // to the sketch of a day exactly as if the day had been sketched whole:
 // the store keeps one per aggregate cell and merges them at query time.
 //
-// The encoding is canonical (buckets in increasing order, varints), so
-// that equal sketches encode to equal bytes, which verification compares.
+// A sketch keeps at most MaxBuckets buckets, which span a factor of about
+// 10^9 (a microsecond to a quarter of an hour, say): when values span more,
+// the lowest buckets are folded into one, so that quantiles far below the
+// largest value are reported as the lowest kept bucket. Folding depends
+// only on the largest value, so merging still equals sketching the whole.
+//
+// The encoding is canonical (buckets in increasing order, minimal varints),
+// so that equal sketches encode to equal bytes, which verification compares.
 package sketch
 
 import (
@@ -29,6 +35,9 @@ var (
 
 // maxIndex bounds bucket indexes: durations up to about 10^20 ns.
 const maxIndex = 2400
+
+// MaxBuckets is the most buckets a sketch keeps (see the package doc).
+const MaxBuckets = 1024
 
 // Sketch is a quantile sketch of durations. The zero value is empty and
 // ready to use. Durations are kept in nanoseconds; those under 1 ns
@@ -77,14 +86,35 @@ func (s *Sketch) addN(d time.Duration, n uint64) {
 func (s *Sketch) bump(i int, n uint64) {
 	switch {
 	case len(s.counts) == 0:
-		s.offset, s.counts = i, []uint64{0}
+		s.offset, s.counts = i, make([]uint64, 1, 8)
 	case i < s.offset:
-		s.counts = append(make([]uint64, s.offset-i), s.counts...)
-		s.offset = i
+		if low := s.offset + len(s.counts) - MaxBuckets; i < low {
+			i = low // below the kept range: into its lowest bucket
+		}
+		if i < s.offset {
+			s.counts = append(make([]uint64, s.offset-i), s.counts...)
+			s.offset = i
+		}
 	case i >= s.offset+len(s.counts):
 		s.counts = append(s.counts, make([]uint64, i-s.offset-len(s.counts)+1)...)
+		if len(s.counts) > MaxBuckets {
+			s.fold()
+		}
 	}
 	s.counts[i-s.offset] += n
+}
+
+// fold keeps the top MaxBuckets buckets, adding the counts of the others
+// to the lowest kept one.
+func (s *Sketch) fold() {
+	cut := len(s.counts) - MaxBuckets
+	var low uint64
+	for _, c := range s.counts[:cut] {
+		low += c
+	}
+	s.counts = append(s.counts[:0], s.counts[cut:]...)
+	s.counts[0] += low
+	s.offset += cut
 }
 
 // Merge adds the values of o to s.
@@ -185,13 +215,29 @@ func (s *Sketch) MarshalBinary() ([]byte, error) {
 var errBad = errors.New("sketch: invalid encoding")
 
 // UnmarshalBinary decodes what MarshalBinary wrote, and only that: it
-// refuses trailing bytes, empty buckets, indexes out of range and counts
-// that do not add up to the total.
+// refuses trailing bytes, non-minimal varints, empty buckets, indexes out of
+// range or spanning more than MaxBuckets, and counts that do not add up to
+// the total.
 func (s *Sketch) UnmarshalBinary(b []byte) error {
 	*s = Sketch{}
+	if err := s.MergeBinary(b); err != nil {
+		*s = Sketch{}
+		return err
+	}
+	return nil
+}
+
+// MergeBinary merges an encoded sketch into s, as Merge would the decoded
+// one, without decoding it apart: the fast path of readers that add up
+// many sketches. It validates as UnmarshalBinary does; on error s may hold
+// part of the merge.
+func (s *Sketch) MergeBinary(b []byte) error {
 	r := reader{b: b}
 	total := r.uvarint()
-	if r.err == nil && total == 0 {
+	if r.err != nil {
+		return errBad
+	}
+	if total == 0 {
 		if len(b) != 1 { // the one encoding of an empty sketch: a zero byte
 			return errBad
 		}
@@ -200,27 +246,27 @@ func (s *Sketch) UnmarshalBinary(b []byte) error {
 	zero := r.uvarint()
 	minimum, maximum := time.Duration(r.varint()), time.Duration(r.varint())
 	n := r.uvarint()
-	if r.err != nil || n > maxIndex*2 || minimum > maximum {
+	if r.err != nil || n > MaxBuckets || minimum > maximum {
 		return errBad
 	}
 	sum := zero
-	var idx int
+	idx, first := 0, 0
 	for k := uint64(0); k < n; k++ {
 		if k == 0 {
 			v := r.varint()
 			if v < 0 || v > maxIndex {
 				return errBad
 			}
-			idx = int(v)
+			idx, first = int(v), int(v)
 		} else {
 			d := r.uvarint()
-			if d == 0 || d > 2*maxIndex {
+			if d == 0 || d > MaxBuckets {
 				return errBad
 			}
 			idx += int(d)
 		}
 		c := r.uvarint()
-		if r.err != nil || c == 0 || idx > maxIndex || sum+c < sum {
+		if r.err != nil || c == 0 || idx > maxIndex || idx-first >= MaxBuckets || sum+c < sum {
 			return errBad
 		}
 		sum += c
@@ -229,11 +275,14 @@ func (s *Sketch) UnmarshalBinary(b []byte) error {
 	if r.err != nil || len(r.b) != 0 || sum != total {
 		return errBad
 	}
-	s.zero, s.total, s.minimum, s.maximum = zero, total, minimum, maximum
-	if again, _ := s.MarshalBinary(); !slices.Equal(again, b) {
-		*s = Sketch{}
-		return errBad
+	if s.total == 0 || minimum < s.minimum {
+		s.minimum = minimum
 	}
+	if s.total == 0 || maximum > s.maximum {
+		s.maximum = maximum
+	}
+	s.total += total
+	s.zero += zero
 	return nil
 }
 
@@ -244,8 +293,8 @@ type reader struct {
 
 func (r *reader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated", errBad)
+	if n <= 0 || n > 1 && r.b[n-1] == 0 { // truncated, or not minimal
+		r.err = fmt.Errorf("%w: truncated or not minimal", errBad)
 		return 0
 	}
 	r.b = r.b[n:]
@@ -254,8 +303,8 @@ func (r *reader) uvarint() uint64 {
 
 func (r *reader) varint() int64 {
 	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = fmt.Errorf("%w: truncated", errBad)
+	if n <= 0 || n > 1 && r.b[n-1] == 0 {
+		r.err = fmt.Errorf("%w: truncated or not minimal", errBad)
 		return 0
 	}
 	r.b = r.b[n:]

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/metrics"
+)
+
+// webConfig is the HTTP listener's configuration.
+type webConfig struct {
+	listen string      // host:port, or "off"
+	tls    *tls.Config // the gRPC listener's TLS, when it has one
+}
+
+func (w webConfig) off() bool { return w.listen == "off" }
+
+// check refuses an HTTP listener beyond loopback without TLS, as for gRPC.
+func (w webConfig) check() error {
+	if w.off() {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(w.listen); err != nil {
+		return usageError{fmt.Sprintf("--http-listen %q: want host:port or off", w.listen)}
+	}
+	if !isLoopback(w.listen) && w.tls == nil {
+		return usageError{fmt.Sprintf("refusing to serve HTTP on %s without TLS: API keys would cross the network in the clear. Give --tls-cert and --tls-key, or use --http-listen 127.0.0.1:7701", w.listen)}
+	}
+	return nil
+}
+
+// httpMux builds the HTTP listener's one mux. Each feature adds its routes
+// here, in one line.
+func httpMux(srv *server.Server, m *metrics.Metrics) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.Handle("GET /metrics", m.Handler())     // Prometheus metrics (issue 14)
+	mux.Handle("/v1/traces", srv.OTLPHandler()) // OTLP/HTTP trace export, protobuf (issue 14)
+	return mux
+}
+
+// httpServer is the running HTTP listener.
+type httpServer struct {
+	srv    *http.Server
+	url    string
+	failed chan error // the listener's error, if it stops by itself
+}
+
+// startHTTP starts the HTTP listener, or returns nil when it is off.
+func startHTTP(web webConfig, srv *server.Server, m *metrics.Metrics, log *slog.Logger) (*httpServer, error) {
+	if web.off() {
+		return nil, nil
+	}
+	lis, err := net.Listen("tcp", web.listen)
+	if err != nil {
+		return nil, fmt.Errorf("--http-listen %s: %w", web.listen, err)
+	}
+	hs := &httpServer{
+		srv: &http.Server{
+			Handler:           httpMux(srv, m),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		},
+		failed: make(chan error, 1),
+	}
+	scheme := "http"
+	if web.tls != nil {
+		scheme = "https"
+		hs.srv.TLSConfig = web.tls.Clone()
+	}
+	hs.url = fmt.Sprintf("%s://%s/", scheme, lis.Addr())
+	go func() {
+		var err error
+		if web.tls != nil {
+			err = hs.srv.ServeTLS(lis, "", "") // the certificate is in TLSConfig
+		} else {
+			err = hs.srv.Serve(lis)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			hs.failed <- err
+		}
+	}()
+	return hs, nil
+}
+
+// shutdown stops accepting connections and waits for open requests, which
+// the gRPC server's Shutdown lets finish (OTLP exports wait for their
+// events to commit).
+func (hs *httpServer) shutdown(ctx context.Context) error {
+	if hs == nil {
+		return nil
+	}
+	if err := hs.srv.Shutdown(ctx); err != nil {
+		hs.srv.Close()
+		return fmt.Errorf("HTTP listener: %w", err)
+	}
+	return nil
+}
