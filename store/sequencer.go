@@ -529,7 +529,12 @@ func (q *sequencer) commitOne(p *prepared) {
 		return
 	}
 	if p.b != nil {
-		if err := s.d.Commit(context.Background(), &p.b.batch); err != nil {
+		start := time.Now()
+		err := s.d.Commit(context.Background(), &p.b.batch)
+		if err == nil && s.cfg.observe != nil {
+			s.cfg.observe(CommitInfo{Events: len(p.b.batch.Events), Duration: time.Since(start)})
+		}
+		if err != nil {
 			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events at index %d: %w", ErrFailed, len(p.b.entries), p.b.batch.First, err))
 			return
 		}

@@ -292,6 +292,8 @@ func TestOTLPOverHTTPAndMetricsFromTheBinary(t *testing.T) {
 			`agenttrail_agent_events_last_minute{agent="http-agent"}`,
 			"agenttrail_disk_free_bytes ",
 			"agenttrail_log_size ",
+			"agenttrail_store_commit_seconds_count ",
+			"agenttrail_store_batch_events_sum ",
 		},
 	} {
 		resp, err := http.Get(url + path)

@@ -165,6 +165,11 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 // server lets in-flight appends and OTLP exports finish, on both), the
 // metrics' watch of the store, then the store.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		return err
+	}
+	storeOpts = append(storeOpts, store.WithCommitObserver(func(c store.CommitInfo) { m.Commit(c.Events, c.Duration) }))
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
@@ -184,10 +189,6 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		fmt.Fprintf(out, "no API keys exist yet: every call will be refused. Stop the server and create the first admin key with:\n  agenttrail keys create %s --principal admin --role admin\n", where)
 	}
 	authn, err := auth.New(st, a.rules, log)
-	if err != nil {
-		return errors.Join(err, st.Close())
-	}
-	m, err := metrics.New(metrics.Options{})
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}

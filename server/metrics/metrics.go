@@ -43,6 +43,8 @@ type Metrics struct {
 	redaction  prometheus.Histogram
 	otlpSpans  *prometheus.CounterVec
 	witnessLag *prometheus.GaugeVec
+	commit     prometheus.Histogram
+	batch      prometheus.Histogram
 }
 
 // Options configure New.
@@ -103,8 +105,18 @@ func New(o Options) (*Metrics, error) {
 		Name: "witness_lag_seconds",
 		Help: "How long since each witness last cosigned a checkpoint the log has moved past.",
 	}, []string{"witness"})
+	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "store_commit_seconds",
+		Help:    "Time of each batch's atomic commit in the store (for Badger, the write and its fsync).",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+	})
+	m.batch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "store_batch_events",
+		Help:    "Events in each batch the store commits.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+	})
 	for _, c := range []prometheus.Collector{
-		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag,
+		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag, m.commit, m.batch,
 		&agentCollector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -141,6 +153,15 @@ func (m *Metrics) Event(agent, kind, outcome, code string, failure bool) {
 			m.failures.WithLabelValues(kind).Inc()
 		}
 		m.volume.Observe(agent, failure)
+	}
+}
+
+// Commit records one batch the store committed: its events and how long
+// its commit (and fsync) took. It fits store.WithCommitObserver.
+func (m *Metrics) Commit(events int, d time.Duration) {
+	if m != nil {
+		m.commit.Observe(d.Seconds())
+		m.batch.Observe(float64(events))
 	}
 }
 
