@@ -88,6 +88,12 @@ type Driver interface {
 	// Upto is size, which must be the stored size (else ErrStale). Each is
 	// written once, all of them or none; a stored one is ErrAlreadyExists.
 	PutAggregates(ctx context.Context, size uint64, rollups []AggregateRecord) error
+	// Postings yields every entry the secondary indexes hold, in any order,
+	// with canonical values (see Posting), including entries for indexes
+	// beyond the tree size. Verification checks them against the event
+	// headers both ways: every event is filed under each of its values, and
+	// no entry files an event under a value its header does not have.
+	Postings(ctx context.Context) iter.Seq2[Posting, error]
 
 	// AddCredential stores a new API key credential; an id that is stored
 	// is ErrAlreadyExists.

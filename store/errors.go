@@ -36,4 +36,9 @@ var (
 	// not where the batch starts; nothing was written. Another writer
 	// committed first, and the engine must reload before it retries.
 	ErrStale = errors.New("store: the log moved on since the batch was prepared")
+	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
+	// with, a checkpoint this server signed or had cosigned (see
+	// WithCheckpointRecord): it was truncated, rewritten or replaced by an
+	// older copy. The store refuses to open it.
+	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )

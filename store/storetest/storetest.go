@@ -61,6 +61,15 @@ type Tamperer interface {
 	// the one with r's identity.
 	AggregateRecords() ([]store.AggregateRecord, error)
 	SetAggregateRecord(r store.AggregateRecord) error
+	// MarkErased destroys an event's content record and leaves the mark a
+	// logged erasure leaves, without logging an erasure.
+	MarkErased(index uint64) error
+	// DropFromIndexes removes an event from every secondary index.
+	DropFromIndexes(index uint64) error
+	// Truncate removes every event at and above size, a size some batch
+	// ended at, and every record that goes with them (aggregate records
+	// included: the deltas of the removed batches and the rollups they wrote).
+	Truncate(size uint64) error
 	Close() error
 }
 
@@ -92,6 +101,12 @@ func Run(t *testing.T, h Harness) {
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
+		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
+		{"PostingsMatchHeaders", testPostingsMatchHeaders},
+		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},
+		{"VerifyEmptyLog", testVerifyEmptyLog},
+		{"VerifyReportsUnsignedTail", testVerifyReportsUnsignedTail},
+		{"CheckpointRecordRefusesRollback", testCheckpointRecordRefusesRollback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
