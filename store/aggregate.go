@@ -155,6 +155,17 @@ func (c Cells) Add(k CellKey, a *Aggregate) {
 	c[k] = n
 }
 
+// clone returns a deep copy of the cells.
+func (c Cells) clone() Cells {
+	out := make(Cells, len(c))
+	for k, a := range c {
+		n := &Aggregate{}
+		n.Add(a)
+		out[k] = n
+	}
+	return out
+}
+
 // Merge adds every cell of o to c.
 func (c Cells) Merge(o Cells) {
 	for k, a := range o {

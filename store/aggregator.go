@@ -9,7 +9,7 @@ import (
 )
 
 // aggregator computes each batch's additions to the aggregates, in the
-// sequencer. It keeps the full cells of recently touched hours in memory,
+// committer, before each attempt to commit the batch. It keeps the full cells of recently touched hours in memory,
 // so that a batch can write a rollup of the whole hour instead of its
 // delta: it does when the deltas written since the hour's last rollup add
 // up to as many bytes as that rollup, or number maxDeltas. Readers then
@@ -44,10 +44,13 @@ func newAggregator(d Driver) *aggregator {
 	return &aggregator{d: d, maxDeltas: 32, maxHours: 256, hours: map[cubeHour]*hourCells{}}
 }
 
-// batch returns the aggregate records of a batch of events, which will
-// hold the log's indexes [first, size). committed is the log's committed
+// batch returns the aggregate records of a batch of events that will hold
+// the log's indexes [first, size), and apply, to call once the batch is
+// committed: the records are computed on every attempt to commit (its
+// indexes change when it is prepared again), the state in memory changes
+// only with a commit that succeeded. committed is the log's committed
 // size: hours touched only by committed batches may be forgotten.
-func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, first, size, committed uint64) ([]AggregateRecord, error) {
+func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, first, size, committed uint64) ([]AggregateRecord, func(), error) {
 	deltas := map[cubeHour]Cells{}
 	add := func(ch cubeHour, k CellKey, a *Aggregate) {
 		c := deltas[ch]
@@ -64,33 +67,52 @@ func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, fi
 	}
 	g.forget(len(deltas), committed)
 	var out []AggregateRecord
+	var updates []func()
 	for ch, delta := range deltas {
 		h, err := g.load(ctx, ch)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		h.cells.Merge(delta)
-		h.touched = size
 		r := AggregateRecord{Cube: ch.cube, Hour: ch.hour}
 		enc, _ := delta.MarshalBinary()
 		if h.deltaBytes+len(enc) >= h.rollupBytes || h.sinceRollup+1 >= g.maxDeltas {
+			whole := h.cells.clone()
+			whole.Merge(delta)
 			r.Upto = size
-			enc, _ = h.cells.MarshalBinary()
-			h.sinceRollup, h.deltaBytes, h.rollupBytes = 0, 0, len(enc)
+			enc, _ = whole.MarshalBinary()
+			n := len(enc)
+			updates = append(updates, func() {
+				h.cells, h.sinceRollup, h.deltaBytes, h.rollupBytes, h.touched = whole, 0, 0, n, size
+			})
 		} else {
 			r.First = first
-			h.sinceRollup++
-			h.deltaBytes += len(enc)
+			n := len(enc)
+			updates = append(updates, func() {
+				h.cells.Merge(delta)
+				h.sinceRollup++
+				h.deltaBytes += n
+				h.touched = size
+			})
 		}
 		r.Cells = enc
 		out = append(out, r)
 	}
-	return out, nil
+	apply := func() {
+		for _, u := range updates {
+			u()
+		}
+	}
+	return out, apply, nil
 }
+
+// reset forgets every hour: another writer has committed to the log (a
+// shared driver), so what is in memory may lack its batches.
+func (g *aggregator) reset() { clear(g.hours) }
 
 // load returns the state of an hour, reading it from the driver when it is
 // not in memory. Batches still in flight that touched the hour kept it in
 // memory (forget never drops them), so what the driver has is all of it.
+// (Only the committer uses the aggregator.)
 func (g *aggregator) load(ctx context.Context, ch cubeHour) (*hourCells, error) {
 	if h := g.hours[ch]; h != nil {
 		return h, nil

@@ -36,6 +36,11 @@ var (
 	// not where the batch starts; nothing was written. Another writer
 	// committed first, and the engine must reload before it retries.
 	ErrStale = errors.New("store: the log moved on since the batch was prepared")
+	// ErrUnavailable: the shared storage (a database several servers
+	// share) could not be reached for long enough that the append was
+	// given up. Its events may or may not have been stored; appending them
+	// again with the same ids is safe. The store goes on.
+	ErrUnavailable = errors.New("store: the storage is unavailable")
 	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
 	// with, a checkpoint this server signed or had cosigned (see
 	// WithCheckpointRecord): it was truncated, rewritten or replaced by an

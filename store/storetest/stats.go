@@ -398,19 +398,25 @@ func testVerifyFindsTamperedStats(t *testing.T, h Harness) {
 	if err != nil || len(recs) == 0 {
 		t.Fatalf("AggregateRecords: %d, %v", len(recs), err)
 	}
-	// Inflate one cell of the newest record of an hour, which readers use.
-	r := recs[len(recs)-1]
-	cells, err := store.UnmarshalCells(r.Cells)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range cells {
-		a.Events += 1000
-		break
-	}
-	r.Cells, _ = cells.MarshalBinary()
-	if err := tp.SetAggregateRecord(r); err != nil {
-		t.Fatal(err)
+	// Inflate a cell of every record of one cube and hour: whichever of
+	// them readers use.
+	target := recs[len(recs)-1]
+	for _, r := range recs {
+		if r.Cube != target.Cube || r.Hour != target.Hour {
+			continue
+		}
+		cells, err := store.UnmarshalCells(r.Cells)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range cells {
+			a.Events += 1000
+			break
+		}
+		r.Cells, _ = cells.MarshalBinary()
+		if err := tp.SetAggregateRecord(r); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tp.Close(); err != nil {
 		t.Fatal(err)
