@@ -215,6 +215,9 @@ func (q *sequencer) rebase(p *prepared, base *frontier) error {
 	s := q.s
 	ctx := context.Background()
 	if base == nil {
+		// The log moved under this store (another writer, or a commit of
+		// unknown outcome): the aggregates in memory may lack batches.
+		q.agg.reset()
 		st, err := s.d.Load(ctx)
 		if err != nil {
 			return err
