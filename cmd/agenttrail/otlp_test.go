@@ -249,8 +249,8 @@ func TestOTLPOverHTTPAndMetricsFromTheBinary(t *testing.T) {
 	var url string
 	lines := bufio.NewScanner(stdout)
 	for url == "" && lines.Scan() {
-		if rest, ok := strings.CutPrefix(lines.Text(), "http listening on "); ok {
-			url, _, _ = strings.Cut(rest, " ")
+		if rest, ok := strings.CutPrefix(lines.Text(), "web console: "); ok {
+			url = strings.TrimSpace(rest)
 		}
 	}
 	if url == "" {

@@ -51,9 +51,11 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
+	viewCache := fs.Int64("redaction-cache", server.DefaultViewCacheBytes, "bytes of developer views kept, by leaf hash and policy version; 0 turns the cache off")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
-	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (health, Prometheus /metrics, OTLP/HTTP /v1/traces), or off")
+	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, Prometheus /metrics, OTLP/HTTP /v1/traces, health), or off")
+	consoleTTL := fs.Duration("console-session-ttl", 8*time.Hour, "how long a web console sign-in lasts (never longer than its key)")
 	var witnesses listFlag
 	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
 	quorum := fs.Int("witness-quorum", 0, "how many witnesses must cosign a checkpoint for GetCheckpoint(cosigned) to serve it (default: all)")
@@ -93,6 +95,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			server.WithMaxStreams(uint32(*maxStreams)),
 			server.WithSendTimeout(*sendTimeout),
 			server.WithRateLimit(*rate, *burst),
+			server.WithViewCache(*viewCache),
 		}
 		if (*tlsCert == "") != (*tlsKey == "") {
 			return usageError{"--tls-cert and --tls-key go together"}
@@ -167,19 +170,20 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if *quorum < 0 || *quorum > len(ws) || *quorum > 0 && len(ws) == 0 {
 			return usageError{fmt.Sprintf("--witness-quorum %d: between 1 and the number of --witness (%d)", *quorum, len(ws))}
 		}
-		web := webConfig{listen: *httpListen, tls: tlsConfig}
+		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
+		web := webConfig{listen: *httpListen, tls: tlsConfig, sessionTTL: *consoleTTL}
 		if err := web.check(); err != nil {
 			return err
 		}
-		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
 		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
 // shuts down in order: the HTTP listener and the gRPC server together (the
-// server lets in-flight appends and OTLP exports finish, on both), the
-// witness submitter, the metrics' watch of the store, then the store.
+// server lets in-flight appends and OTLP exports finish and ends tails, on
+// both), the web console's sessions, the witness submitter, the metrics'
+// watch of the store, then the store.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
 	m, err := metrics.New(metrics.Options{})
 	if err != nil {
@@ -239,14 +243,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		stopSubmitter()
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
-	hs, err := startHTTP(web, srv, m, log)
+	hs, err := startHTTP(web, srv, authn, m, log)
 	if err != nil {
+		stopSubmitter()
 		return errors.Join(err, lis.Close(), st.Close())
 	}
 	vk := st.VerifierKey()
 	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
 	if hs != nil {
-		fmt.Fprintf(out, "http listening on %s (metrics at %smetrics, OTLP/HTTP at %sv1/traces)\n", hs.url, hs.url, hs.url)
+		fmt.Fprintf(out, "web console: %s\n", hs.url)
+		fmt.Fprintf(out, "metrics: %smetrics; OTLP/HTTP traces: %sv1/traces\n", hs.url, hs.url)
 	}
 	if loc.data != "" {
 		fmt.Fprintf(out, "data directory: %s\n", loc.data)
@@ -271,6 +277,9 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	select {
 	case err = <-served:
 		log.Error("server stopped", slog.Any("error", err))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = errors.Join(err, hs.shutdown(sctx))
+		cancel()
 	case err = <-httpFailed:
 		log.Error("HTTP listener stopped", slog.Any("error", err))
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -286,6 +295,9 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		err = errors.Join(err, <-httpDone)
 		cancel()
 		<-served
+	}
+	if hs != nil {
+		hs.console.Close()
 	}
 	stopSubmitter()
 	stopWatch()

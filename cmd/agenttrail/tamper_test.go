@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +177,27 @@ func TestSigningKeyMovesOutOfTheDataDirectory(t *testing.T) {
 	// Two different keys: refused, naming both.
 	os.WriteFile(old, []byte("PRIVATE+KEY+other+00000000+AAAA\n"), 0o600)
 	expect(t, []string{"keys", "list", "--data", data}, 1, nil, []string{"two signing keys"})
+}
+
+// AGENTTRAIL_SIGNING_KEY may hold the key itself: no key file is written,
+// and the checkpoint record still goes beside the data directory.
+func TestSigningKeyFromTheEnvironment(t *testing.T) {
+	skey, vk, _ := noteKey(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "audit-data")
+	t.Setenv("AGENTTRAIL_SIGNING_KEY", skey)
+	t.Setenv("AGENTTRAIL_ORIGIN", cliOrigin)
+	_, errOut := expect(t, []string{"keys", "create", "--data", data, "--principal", "admin", "--role", "admin"}, 0, nil, nil)
+	if strings.Contains(errOut, skey) {
+		t.Errorf("the key was printed: %s", errOut)
+	}
+	ents, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "audit-checkpoints.json,audit-data" {
+		t.Errorf("files beside the data: %q, want the record only", names)
+	}
+	expect(t, []string{"verify", "--data", data, "--verifier-key", vk}, 0, []string{"data verified"}, nil)
 }
