@@ -87,7 +87,9 @@ func TestReadmePath(t *testing.T) {
 		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AGENTTRAIL_LISTEN="+addr,
 		"AGENTTRAIL_ADDR="+addr,
-		"AGENTTRAIL_HTTP_LISTEN=off", // the default 7701 may be taken
+		// The HTTP listener's default port may be taken on a shared
+		// machine: any free one will do.
+		"AGENTTRAIL_HTTP_LISTEN=127.0.0.1:0",
 		"TEST_SRC="+src,
 	)
 	started := time.Now()
@@ -261,7 +263,7 @@ func TestReadmeMoreThanOneMachine(t *testing.T) {
 		t.Fatal("the multiserver block sets no STORE=")
 	}
 	script = strings.Join(lines, "\n")
-	for _, port := range []string{"7710", "7711"} {
+	for _, port := range []string{"7710", "7711", "7716", "7717"} { // gRPC and HTTP of each server
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
