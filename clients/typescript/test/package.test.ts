@@ -75,6 +75,23 @@ test("the quickstart exits 1 within the close timeout when no server listens", a
   assert.ok(seconds < 30, `the quickstart took ${seconds.toFixed(1)} s to fail`);
 });
 
+test("the quickstart exits 1 when its key may not append for its agent id, naming the id the key may", async () => {
+  const other = await TestServer.start({ keys: { "other-bot": { role: "agent", agentId: "other-agent" } } });
+  try {
+    const env: NodeJS.ProcessEnv = { ...process.env, AGENTTRAIL_ADDR: other.address, AGENTTRAIL_KEY: other.apiKey("other-bot"), NODE_NO_WARNINGS: "1" };
+    await assert.rejects(run(process.execPath, ["--import", "tsx", "examples/quickstart.ts"], { cwd: pkg, env, timeout: 60_000 }), (e: unknown) => {
+      const err = e as { code?: number; stdout?: string; stderr?: string };
+      assert.equal(err.code, 1, `exit status ${String(err.code)}; stderr: ${err.stderr}`);
+      assert.doesNotMatch(err.stdout ?? "", /delivered: 5/);
+      assert.match(err.stderr ?? "", /DeliveryError: 5 events were refused \(not in the log\)/);
+      assert.match(err.stderr ?? "", /may append events of agent_id "other-agent" only/);
+      return true;
+    });
+  } finally {
+    await other.dispose();
+  }
+});
+
 test("the agent-loop example leaves a complete trail", async () => {
   const out = await runAsAgent("examples/agent-loop.ts");
   const sessionId = /^session (\S+):/m.exec(out)?.[1];

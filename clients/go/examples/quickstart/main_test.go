@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -11,7 +12,11 @@ import (
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/server/servertest"
+	"github.com/agenttrail/agenttrail/store"
 )
 
 // The quickstart runs as shown, against a server on a free port.
@@ -73,5 +78,43 @@ func TestQuickstartWithNoServerExitsNonZero(t *testing.T) {
 	}
 	if elapsed > client.DefaultCloseTimeout+20*time.Second {
 		t.Errorf("the quickstart took %v to fail, want about %v", elapsed, client.DefaultCloseTimeout)
+	}
+}
+
+// With a key that may append for another agent id, every event is refused:
+// the quickstart exits non-zero, naming the agent id the key may append
+// for, and does not claim to have logged the session.
+func TestQuickstartRefusedForItsScopeExitsNonZero(t *testing.T) {
+	red, err := redact.New(redact.DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st *store.Store
+	ts := servertest.New(t, servertest.Config{ServerOptions: []server.Option{
+		server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
+			st = s
+			a, err := auth.New(s, nil, nil)
+			return a, red, err
+		}),
+	}})
+	_, key, err := auth.CreateKey(context.Background(), st, auth.KeySpec{Principal: "other-bot", Role: auth.Agent, AgentID: "other-agent"}, "test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "AGENTTRAIL_QUICKSTART_MAIN=1", "AGENTTRAIL_ADDR="+ts.Addr, "AGENTTRAIL_KEY="+key)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("quickstart with a key for another agent: %v, want exit status 1\n%s", err, out)
+	}
+	if want := `may append events of agent_id "other-agent" only`; !strings.Contains(string(out), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(string(out), "logged session") {
+		t.Errorf("the quickstart claimed success:\n%s", out)
+	}
+	if size, _ := ts.Store.Size(); size != 1 {
+		t.Errorf("the log holds %d entries, want only the key's creation", size)
 	}
 }
