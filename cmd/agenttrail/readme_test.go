@@ -95,9 +95,12 @@ func TestReadmePath(t *testing.T) {
 	started := time.Now()
 	err = cmd.Start()
 	if err == nil {
-		// Whatever happens, stop everything the script started.
+		// Whatever happens, stop everything the script started, and give
+		// up on a script that hangs (a server that never says it listens).
 		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		hung := time.AfterFunc(readmeScriptLimit, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 		err = cmd.Wait()
+		hung.Stop()
 	}
 	out, _ := os.ReadFile(logPath)
 	if err != nil {
@@ -137,6 +140,10 @@ func TestReadmePath(t *testing.T) {
 		}
 	}
 }
+
+// readmeScriptLimit is how long a README script may run before its test
+// gives up on it: minutes on a quiet machine, so this is only a hang guard.
+const readmeScriptLimit = 20 * time.Minute
 
 // markedSection is what README.md holds between <!-- NAME:begin --> and
 // <!-- NAME:end -->.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The README's witness walkthrough runs as written, on free ports.
@@ -29,7 +30,7 @@ func TestReadmeWitnessWalkthrough(t *testing.T) {
 	if !ok || !ok2 {
 		t.Fatal("the witness walkthrough is not one sh code block")
 	}
-	for _, port := range []string{"127.0.0.1:7710", "127.0.0.1:7720"} {
+	for _, port := range []string{"127.0.0.1:7710", "127.0.0.1:7715", "127.0.0.1:7720"} { // gRPC, HTTP, witness
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -55,7 +56,9 @@ func TestReadmeWitnessWalkthrough(t *testing.T) {
 	cmd.Env = append(cleanEnv(), "PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	if err = cmd.Start(); err == nil {
 		defer syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		hung := time.AfterFunc(readmeScriptLimit, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 		err = cmd.Wait()
+		hung.Stop()
 	}
 	out, _ := os.ReadFile(logPath)
 	if err != nil {

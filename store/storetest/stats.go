@@ -14,6 +14,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/sketch"
 )
 
@@ -69,7 +70,8 @@ func StatsCorpus(n, hours int, seed uint64) []*agenttrailv1.Event {
 	out := make([]*agenttrailv1.Event, n)
 	for i := range out {
 		ev := &agenttrailv1.Event{
-			EventId:    fmt.Sprintf("stats-%d-%07d", seed, i),
+			EventId:    eventtest.ID(fmt.Sprintf("stats-%d-%07d", seed, i)),
+			Step:       uint32(i + 1),
 			SessionId:  fmt.Sprintf("s-%d", rng.IntN(50)),
 			AgentId:    fmt.Sprintf("agent-%d", rng.IntN(5)),
 			OccurredAt: timestamppb.New(start.Add(time.Duration(rng.Int64N(int64(hours) * int64(time.Hour))))),
