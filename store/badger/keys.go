@@ -23,8 +23,8 @@ import (
 //	'T' hour first-index            postings of the time index by occurred_at hour
 //	'A' key id                      an API key's credential (never its secret)
 //	'Z' key id                      the revocation of an API key
-//	'G' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
-//	'G' cube hour 'd' first         aggregate cells a batch added to an hour
+//	'Q' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
+//	'Q' cube hour 'd' first         aggregate cells a batch added to an hour
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -38,7 +38,7 @@ const (
 	prefixTime       = 'T'
 	prefixCredential = 'A'
 	prefixRevocation = 'Z'
-	prefixAggregate  = 'G'
+	prefixAggregate  = 'Q'
 )
 
 // aggregateKey is the key of an aggregate record: a delta under the first
