@@ -217,6 +217,7 @@ type sequencer struct {
 	fr             *frontier // the tree including every prepared batch
 	lastReceived   time.Time
 	lastCheckpoint time.Time
+	spaceLow       bool // appends are refused for want of disk space
 	timer          *time.Timer
 	// inflight holds the events of prepared batches until the sequencer
 	// knows they are committed and visible to its next transaction: until
@@ -290,6 +291,11 @@ func (q *sequencer) signIfBehind() {
 		return
 	}
 	cp, err := q.s.storeCheckpoint(context.Background(), h.size, h.root)
+	if errors.Is(err, ErrNoSpace) {
+		q.s.log.Debug("checkpoint not signed: disk almost full", slog.Uint64("tree_size", h.size), slog.Any("error", err))
+		q.lastCheckpoint = q.s.cfg.now() // retry after an interval
+		return
+	}
 	if err != nil {
 		q.s.log.Error("signing checkpoint failed", slog.Uint64("tree_size", h.size), slog.Any("error", err))
 		return
@@ -334,6 +340,16 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	p := &prepared{reqs: batch}
 	if err := s.failed(); err != nil {
 		p.failure = err
+		return p
+	}
+	if err := q.room(); err != nil {
+		// Refuse the batch's events before anything is prepared: the log
+		// stays as it is, and the next batch asks again.
+		for _, r := range batch {
+			for i := range r.results {
+				r.results[i].Err = err
+			}
+		}
 		return p
 	}
 	now := s.cfg.now().UTC()
@@ -406,6 +422,35 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	p.b = b
 	q.fr = b.fr
 	return p
+}
+
+// room asks a driver that can run out of space (SpaceReporter) whether it
+// has room for a batch, and returns a *SpaceError when it has not. It logs
+// when appends stop for want of space and when they resume.
+func (q *sequencer) room() error {
+	sr, ok := q.s.d.(SpaceReporter)
+	if !ok {
+		return nil
+	}
+	sp, err := sr.Space(context.Background())
+	if err != nil {
+		q.s.log.Error("measuring free space failed; appends are refused", slog.Any("error", err))
+		return err
+	}
+	low := sp.Free < sp.Needed
+	if low != q.spaceLow {
+		q.spaceLow = low
+		if low {
+			q.s.log.Warn("disk almost full: appends are refused until space is freed; reads go on",
+				slog.Int64("free_mib", sp.Free>>20), slog.Int64("needed_mib", sp.Needed>>20))
+		} else {
+			q.s.log.Info("disk space freed: appends resume", slog.Int64("free_mib", sp.Free>>20))
+		}
+	}
+	if low {
+		return &SpaceError{Free: sp.Free, Needed: sp.Needed}
+	}
+	return nil
 }
 
 // preflighted is the work on one event that does not depend on the others:

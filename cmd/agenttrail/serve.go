@@ -44,6 +44,8 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	burst := fs.Int("rate-burst", 2000, "burst of calls above the rate limit")
 	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
 	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
+	var minFree byteSize
+	fs.Var(&minFree, "min-free-space", "refuse appends (RESOURCE_EXHAUSTED) while less disk space than this is free, such as 1GiB;\nthey resume once space is freed (default: the driver's, 256MiB for badger: room for Badger to flush and compact)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long")
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
@@ -76,6 +78,9 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			store.WithClockSkew(*clockSkew),
 			store.WithCacheBytes(*cache),
 		)
+		if minFree != 0 {
+			storeOpts = append(storeOpts, store.WithMinFreeSpace(int64(minFree)))
+		}
 		if *origin != "" {
 			storeOpts = append(storeOpts, store.WithOrigin(*origin))
 		}

@@ -21,6 +21,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/commitment"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -193,6 +194,24 @@ func TestCrashRecovery(t *testing.T) {
 
 func checkAfterCrash(t *testing.T, dir string, acked map[string]ack, round int) {
 	t.Helper()
+	// Offline verification works on the directory as the kill left it,
+	// without changing a byte.
+	before := sums(t, dir)
+	vk, err := (storeLocationKey{dir}).verifierKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk)
+	if err != nil || !rep.OK() {
+		t.Fatalf("round %d: verifying the crashed directory read-only: %+v, %v", round, rep, err)
+	}
+	for id, a := range acked {
+		if a.index >= rep.TreeSize {
+			t.Fatalf("round %d: read-only, the tree holds %d events, but %s was acknowledged at %d", round, rep.TreeSize, id, a.index)
+		}
+	}
+	sameSums(t, before, sums(t, dir))
+
 	s, err := store.Open(context.Background(), URL(dir), crashLog(dir).Options()...)
 	if err != nil {
 		t.Fatalf("round %d: reopening after kill -9: %v", round, err)
@@ -226,7 +245,7 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]ack, round int) 
 	if n != size {
 		t.Fatalf("round %d: scanned %d events, size says %d", round, n, size)
 	}
-	rep, err := s.Verify(context.Background(), 0, 0)
+	rep, err = s.Verify(context.Background(), 0, 0)
 	if err != nil || !rep.OK() {
 		t.Fatalf("round %d: Verify = %+v, %v", round, rep, err)
 	}
@@ -234,4 +253,20 @@ func checkAfterCrash(t *testing.T, dir string, acked map[string]ack, round int) 
 	if cp.Size != size || cp.Root != root {
 		t.Fatalf("round %d: latest checkpoint %d/%x does not cover the tree %d/%x", round, cp.Size, cp.Root, size, root)
 	}
+}
+
+// storeLocationKey reads the verifier key of a crash campaign's log from
+// its signing key file.
+type storeLocationKey struct{ dir string }
+
+func (k storeLocationKey) verifierKey() (string, error) {
+	b, err := os.ReadFile(crashLog(k.dir).KeyFile)
+	if err != nil {
+		return "", err
+	}
+	_, vk, err := commitment.ParseSignerKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", err
+	}
+	return vk.String(), nil
 }

@@ -84,6 +84,8 @@ func Run(t *testing.T, h Harness) {
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
+		{"AppendsWaitForSpace", testAppendsWaitForSpace},
+		{"MinFreeSpace", testMinFreeSpace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
