@@ -26,7 +26,6 @@ type fixtureExpect struct {
 	Credential  string   `json:"revoked_credential_id"`
 }
 
-
 // A data directory written before the store was split into an engine and
 // drivers opens, verifies and keeps appending, with the same leaves and
 // checkpoints.
