@@ -69,7 +69,10 @@ func TestClientsThatNeverReadAreCutOff(t *testing.T) {
 			}
 		}(st)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// How soon the windows fill depends on how fast the store commits,
+	// which on a loaded machine under the race detector can be slow: the
+	// deadline is patience, not a speed target.
+	deadline := time.Now().Add(2 * time.Minute)
 	for strings.Count(h.log.String(), "ending a stream whose client stopped reading") < streams {
 		if time.Now().After(deadline) {
 			t.Fatalf("the server did not end the stalled streams: %d of %d", strings.Count(h.log.String(), "ending a stream whose client stopped reading"), streams)

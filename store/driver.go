@@ -76,6 +76,12 @@ type Driver interface {
 	// Checkpoints yields every stored checkpoint with a size above after,
 	// by increasing size.
 	Checkpoints(ctx context.Context, after uint64) iter.Seq2[StoredCheckpoint, error]
+	// Postings yields every entry the secondary indexes hold, in any order,
+	// with canonical values (see Posting), including entries for indexes
+	// beyond the tree size. Verification checks them against the event
+	// headers both ways: every event is filed under each of its values, and
+	// no entry files an event under a value its header does not have.
+	Postings(ctx context.Context) iter.Seq2[Posting, error]
 
 	// AddCredential stores a new API key credential; an id that is stored
 	// is ErrAlreadyExists.

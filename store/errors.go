@@ -41,6 +41,11 @@ var (
 	// to write (see SpaceReporter); nothing was written. The error is a
 	// *SpaceError with the figures. Appends resume once space is freed.
 	ErrNoSpace = errors.New("store: disk almost full")
+	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
+	// with, a checkpoint this server signed or had cosigned (see
+	// WithCheckpointRecord): it was truncated, rewritten or replaced by an
+	// older copy. The store refuses to open it.
+	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )
 
 // SpaceError is the ErrNoSpace of a disk with too little free space.

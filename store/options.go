@@ -19,6 +19,7 @@ type config struct {
 	origin             string
 	signingKey         string
 	signingKeyFile     string
+	recordFile         string
 	checkpointInterval time.Duration
 	maxBatchEvents     int
 	maxBatchBytes      int

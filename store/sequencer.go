@@ -301,6 +301,7 @@ func (q *sequencer) signIfBehind() {
 		return
 	}
 	q.lastCheckpoint = q.s.cfg.now()
+	q.s.record.noteSigned(cp)
 	// The committer may have published a newer head meanwhile; only move
 	// the checkpoint forward.
 	for {
@@ -572,6 +573,9 @@ func (q *sequencer) commitOne(p *prepared) {
 		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
 		old := s.head.Swap(next)
 		close(old.changed)
+		if p.signed {
+			s.record.noteSigned(p.cp)
+		}
 	}
 	for _, w := range p.waits {
 		w.slot.Receipt = w.p.receipt

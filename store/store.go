@@ -32,6 +32,7 @@ type Store struct {
 	signer   note.Signer
 	verifier *commitment.CheckpointVerifier
 	hashes   *hashReader
+	record   *recorder
 
 	// queue carries append requests to the sequencer. mu guards closed
 	// and sending on queue, so that Close can close queue only once no
@@ -184,6 +185,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 	if root != st.Root {
 		return nil, fmt.Errorf("%w: the tree of size %d has root %x, but %x was recorded", ErrCorrupt, st.Size, root, st.Root)
 	}
+	if s.record, err = s.openRecord(); err != nil {
+		return nil, err
+	}
+	if err := s.record.check(st.Size, s.hashes); err != nil {
+		return nil, err
+	}
+	if s.cfg.recordFile != "" && s.record.signed.Note == nil && st.Size > 0 {
+		s.log.WarnContext(ctx, "no checkpoint record yet: the store cannot be checked against the checkpoints it signed before; recording them from now on",
+			slog.String("record", s.cfg.recordFile), slog.Uint64("tree_size", st.Size))
+	}
 
 	var cp Checkpoint
 	if hasCheckpoint {
@@ -219,6 +230,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		}
 	}
 	s.head.Store(&head{size: st.Size, root: root, checkpoint: cp, changed: make(chan struct{})})
+	if cp.Note != nil {
+		s.record.noteSigned(cp)
+	}
+	if s.cfg.recordFile != "" {
+		s.record.start()
+		if err := s.record.flush(); err != nil {
+			s.record.close()
+			return nil, fmt.Errorf("store: writing the checkpoint record %s: %w", s.cfg.recordFile, err)
+		}
+	}
 	return fr, nil
 }
 
@@ -258,6 +279,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.seqDone
+	if s.cfg.recordFile != "" {
+		s.record.close() // writes the final checkpoint
+	}
 	close(s.head.Load().changed)
 	s.readMu.Lock() // waits for reads in progress
 	s.readClosed = true

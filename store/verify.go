@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store/commitment"
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -22,9 +23,36 @@ type Report struct {
 	// Checkpoints is the number of signed checkpoints checked against the
 	// recomputed tree.
 	Checkpoints int
+	// SignedSize is the size of the newest signed checkpoint the storage
+	// holds. Events at and above it, up to TreeSize, are an unsigned tail:
+	// their bytes agree with the stored tree, but no signature covers them,
+	// so whoever holds the storage could have written them.
+	SignedSize uint64
+	// Trusted is the number of trusted checkpoints (TrustCheckpoint) the
+	// recomputed tree was found to extend.
+	Trusted int
+	// Erased is the number of events whose content is destroyed, each
+	// named by a later erasure or retention event that verified.
+	Erased int
+	// Postings is the number of secondary index entries checked against
+	// the event headers (only when the whole log is verified).
+	Postings int
 	// Problem is the first disagreement, by log index; nil when everything
 	// agrees.
 	Problem *Problem
+}
+
+// Empty reports whether the log holds no event, so that there was nothing
+// to verify.
+func (r Report) Empty() bool { return r.TreeSize == 0 }
+
+// UnsignedTail returns the events [from, to) that no signed checkpoint
+// covers; from == to when there are none.
+func (r Report) UnsignedTail() (from, to uint64) {
+	if r.SignedSize >= r.TreeSize {
+		return r.TreeSize, r.TreeSize
+	}
+	return r.SignedSize, r.TreeSize
 }
 
 // OK reports whether verification found nothing wrong.
@@ -32,14 +60,41 @@ func (r Report) OK() bool { return r.Problem == nil }
 
 // Problem is a disagreement between stored bytes and the Merkle log.
 type Problem struct {
-	// Index is the first log index affected.
+	// Index is the first log index affected; for a problem of the whole
+	// tree (Tree), the tree size concerned.
 	Index uint64
 	// Reason says what disagrees.
 	Reason string
+	// Tree is set when the problem is with the tree as a whole, not with
+	// one event: the log is empty, or it is shorter than or inconsistent
+	// with a trusted checkpoint. Reason names the sizes.
+	Tree bool
 }
 
 // Error implements error.
-func (p *Problem) Error() string { return fmt.Sprintf("event %d: %s", p.Index, p.Reason) }
+func (p *Problem) Error() string {
+	if p.Tree {
+		return p.Reason
+	}
+	return fmt.Sprintf("event %d: %s", p.Index, p.Reason)
+}
+
+// A VerifyOption adds to what VerifyStorage checks.
+type VerifyOption func(*verifyConfig)
+
+type verifyConfig struct {
+	trusted []commitment.TreeHead
+}
+
+// TrustCheckpoint makes verification demand that the stored log extends a
+// tree head the caller trusts: one from a checkpoint it verified earlier,
+// saved itself or fetched from a witness. The stored tree must be at least
+// that large, and its first Size events must hash to that root. This is
+// what catches a log rewritten, truncated or replaced by someone who holds
+// the signing key, or the storage and an old copy of it.
+func TrustCheckpoint(h commitment.TreeHead) VerifyOption {
+	return func(c *verifyConfig) { c.trusted = append(c.trusted, h) }
+}
 
 // Verify re-reads the events in [from, to) from the stored bytes (to = 0
 // means the whole log), recomputes every leaf, content digest and tree hash,
@@ -62,7 +117,17 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 // must not be in use by a server that holds it exclusively (stop a Badger
 // server first). None of Open's checks run, so that damage is reported, not
 // refused. verifierKey is the note verifier key of the log's checkpoints.
-func VerifyStorage(ctx context.Context, storeURL, verifierKey string) (Report, error) {
+//
+// Beyond the bytes themselves, it checks what only a whole log can show:
+// content is missing only where a later erasure or retention event names
+// it; the secondary indexes file every event under exactly the values of
+// its header; and the log extends every trusted checkpoint given. An empty
+// log is a problem: there is nothing to verify.
+func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...VerifyOption) (Report, error) {
+	var cfg verifyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
 	if err != nil {
 		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
@@ -79,11 +144,25 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string) (Report, e
 	if err != nil {
 		return Report{}, fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
 	}
-	return verifyLog(ctx, d, v, 0, 0)
+	for _, h := range cfg.trusted {
+		if h.Origin != st.Origin {
+			return Report{}, fmt.Errorf("%w: the trusted checkpoint is of the log %q, the storage holds %q", ErrInvalidArgument, h.Origin, st.Origin)
+		}
+	}
+	if st.Size == 0 {
+		rep := Report{Problem: &Problem{Tree: true, Reason: "the log is empty: it holds no event and no signed checkpoint, so there is nothing to verify"}}
+		for _, h := range cfg.trusted {
+			if h.Size > 0 {
+				rep.Problem.Reason = fmt.Sprintf("the log is empty, but a trusted checkpoint covers %d events: they were removed", h.Size)
+			}
+		}
+		return rep, nil
+	}
+	return verifyLog(ctx, d, v, 0, 0, cfg.trusted...)
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.
-func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64) (Report, error) {
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64, trusted ...commitment.TreeHead) (Report, error) {
 	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -97,6 +176,29 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 	bad := func(i uint64, format string, a ...any) (Report, error) {
 		rep.Problem = &Problem{Index: i, Reason: fmt.Sprintf(format, a...)}
 		return rep, nil
+	}
+	// A trusted checkpoint larger than the tree: the log lost events.
+	trustedAt := map[uint64]commitment.TreeHead{}
+	for _, h := range trusted {
+		if h.Size > size {
+			rep.Problem = &Problem{Index: size, Tree: true, Reason: fmt.Sprintf(
+				"the stored tree has %d events, fewer than the %d of the trusted checkpoint: events were removed from its end, or this is not the log the checkpoint is of", size, h.Size)}
+			return rep, nil
+		}
+		if h.Size > 0 {
+			trustedAt[h.Size] = h
+		}
+	}
+	if cpSize, _, err := d.LatestCheckpoint(ctx); err == nil {
+		rep.SignedSize = cpSize
+	} else if !errors.Is(err, ErrNotFound) {
+		return Report{}, err
+	}
+	whole := from == 0 && to == size
+	var erasures erasureLedger
+	var indexes *indexCheck
+	if whole {
+		indexes = newIndexCheck()
 	}
 
 	fr := &frontier{}
@@ -226,6 +328,13 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
 			return fail(i, "the event's content does not match its committed digest")
 		}
+		if e.ContentState == ContentErased {
+			erasures.erased = append(erasures.erased, i)
+		}
+		erasures.note(i, e.Header)
+		if indexes != nil {
+			indexes.expect(i, indexValues(e.Header))
+		}
 		ids, idIndexes = append(ids, e.EventID()), append(idIndexes, i)
 		if len(ids) == chunk {
 			if p, err := checkIDs(); err != nil || p != nil {
@@ -235,6 +344,24 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		}
 		if err := roots.check(i+1, fr, &rep); err != nil {
 			return fail(roots.lastGood, "%v", err)
+		}
+		if h, ok := trustedAt[i+1]; ok {
+			root, err := fr.root()
+			if err != nil {
+				return Report{}, err
+			}
+			if root != h.Root {
+				p, err := checkIDs()
+				if err != nil || p != nil {
+					rep.Problem = p
+					return rep, err
+				}
+				rep.Problem = &Problem{Index: h.Size, Tree: true, Reason: fmt.Sprintf(
+					"the stored tree of size %d has root %x, but the trusted checkpoint of size %d says %x: events below %d were rewritten, removed or inserted since it was signed",
+					h.Size, root, h.Size, h.Root, h.Size)}
+				return rep, nil
+			}
+			rep.Trusted++
 		}
 	}
 	if p, err := checkIDs(); err != nil || p != nil {
@@ -251,8 +378,53 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if err := roots.finish(); err != nil {
 			return bad(roots.lastGood, "%v", err)
 		}
+	} else if len(erasures.erased) > 0 {
+		// The erasures that name erased events may be beyond the range.
+		if err := noteLaterErasures(ctx, d, &erasures, to, size); err != nil {
+			return Report{}, err
+		}
+	}
+	if i, ok := erasures.firstUnproven(); ok {
+		return bad(i, "the event's content is marked erased, but no later erasure or retention event of the log names this index: a bare erasure marker is tampering")
+	}
+	rep.Erased = len(erasures.erased)
+	if indexes != nil {
+		p, err := indexes.compare(ctx, d, size)
+		if err != nil {
+			return Report{}, err
+		}
+		rep.Postings = indexes.postings
+		if p != nil {
+			rep.Problem = p
+			return rep, nil
+		}
 	}
 	return rep, nil
+}
+
+// noteLaterErasures reads the erasure and retention events in [lo, hi),
+// whose leaves the stored tree holds, into the ledger.
+func noteLaterErasures(ctx context.Context, d Driver, l *erasureLedger, lo, hi uint64) error {
+	kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
+	hr := newHashReader(d)
+	for raw, err := range d.Scan(ctx, ScanRequest{Filter: &Filter{Kinds: kinds}, Lo: lo, Hi: hi}) {
+		if err != nil {
+			return err
+		}
+		e, err := decodeEntry(raw, false)
+		if err != nil {
+			return err
+		}
+		stored, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(raw.Index))})
+		if err != nil {
+			return err
+		}
+		if stored[0] != e.LeafHash {
+			continue // not the leaf the tree holds: it names nothing
+		}
+		l.note(raw.Index, e.Header)
+	}
+	return nil
 }
 
 // sizeRoots walks the batch roots and signed checkpoints in size order,

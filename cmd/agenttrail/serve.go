@@ -67,7 +67,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if err != nil {
 			return err
 		}
-		storeOpts, err := loc.options()
+		storeOpts, err := loc.options(errOut)
 		if err != nil {
 			return err
 		}

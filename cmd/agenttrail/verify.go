@@ -14,6 +14,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/commitment"
 )
 
 func init() {
@@ -30,6 +31,7 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	var loc storeLocation
 	loc.addFlags(fs, "", "offline: verify the data directory `dir` of a stopped server from its raw bytes", false)
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
+	anchors := addAnchorFlags(fs)
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
 exit status 1.
@@ -43,7 +45,18 @@ digest when your view shows the content) and its inclusion proof against
 the checkpoint. On success the --state file is updated to the checkpoint.
 
 --data DIR: recompute the whole log of a stopped server from its stored
-bytes (every leaf, content digest, tree hash and signed checkpoint).
+bytes (every leaf, content digest, tree hash and signed checkpoint), check
+that content is missing only where a later erasure or retention event names
+it, and that the secondary indexes file every event under exactly the
+values of its header. An empty log fails. Events beyond the newest signed
+checkpoint are reported as an unsigned tail, not as verified.
+
+What an auditor trusts beyond the verifier key: --checkpoint FILE (a
+checkpoint saved earlier or fetched from a witness) and --state FILE; the
+log must extend each (offline: the stored tree must not be shorter than it,
+and must hash to its root at its size). With --witness-key (repeatable) and
+--quorum, trusted checkpoints, and online the latest checkpoint, must carry
+cosignatures of a quorum of those witnesses.
 
 --export FILE: check an export (the checkpoint's signature, and each
 event's commitment and inclusion proof) without any server.`)
@@ -51,16 +64,22 @@ event's commitment and inclusion proof) without any server.`)
 		if err := noArgs(args); err != nil {
 			return err
 		}
-		online := from.set || to.set || *stateFile != ""
+		online := from.set || to.set
+		policy, err := anchors.policy()
+		if err != nil {
+			return err
+		}
 		switch {
 		case loc.given() && *exportFile != "":
 			return usageError{"--data and --export exclude each other"}
 		case (loc.given() || *exportFile != "") && online:
-			return usageError{"--from, --to and --state are for online verification, not with --data or --export"}
+			return usageError{"--from and --to are for online verification, not with --data or --export"}
+		case *exportFile != "" && (*stateFile != "" || len(anchors.checkpoints) > 0 || policy != nil):
+			return usageError{"--state, --checkpoint and --witness-key are for online verification and --data, not with --export"}
 		case from.set && to.set && to.v <= from.v:
 			return usageError{"--to must be greater than --from"}
 		case loc.given():
-			return verifyData(ctx, loc, *verifierKey, out, errOut)
+			return verifyData(ctx, loc, *verifierKey, *stateFile, anchors, policy, out, errOut)
 		case *exportFile != "":
 			f, err := os.Open(*exportFile)
 			if err != nil {
@@ -95,7 +114,7 @@ event's commitment and inclusion proof) without any server.`)
 }
 
 // verifyData verifies a stopped server's storage.
-func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut io.Writer) error {
+func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, anchors *anchorFlags, policy *commitment.WitnessPolicy, out, errOut io.Writer) error {
 	storeURL, dir, err := loc.storeURL()
 	if err != nil {
 		return err
@@ -105,24 +124,78 @@ func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut 
 			return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
 		}
 	}
+	var st *verifyState
+	if stateFile != "" {
+		if st, err = loadState(stateFile); err != nil {
+			return err
+		}
+		if st == nil {
+			return usageError{fmt.Sprintf("--state %s does not exist: offline, a state file is read, never written", stateFile)}
+		}
+		switch {
+		case key == "":
+			key = st.VerifierKey
+		case key != st.VerifierKey:
+			return fmt.Errorf("--verifier-key differs from the key the state file %s pins (%s)", stateFile, st.VerifierKey)
+		}
+	}
 	if key == "" {
 		if key, err = loc.localVerifierKey(); err != nil {
 			return err
 		}
 		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept beside the data itself\n")
 	}
-	rep, err := store.VerifyStorage(ctx, storeURL, key)
+	if _, err := commitment.ParseVerifierKey(key); err != nil {
+		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	}
+	if policy != nil && len(anchors.checkpoints) == 0 {
+		return usageError{"--witness-key: offline, witness keys check the cosignatures of a --checkpoint file (one fetched from a witness or the server); give one"}
+	}
+	trusted, err := anchors.trusted(key, policy)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		v, err := client.NewVerifier(key)
+		if err != nil {
+			return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+		}
+		h, err := st.head(v)
+		if err != nil {
+			return fmt.Errorf("--state %s: %w", stateFile, err)
+		}
+		trusted = append(trusted, h)
+	}
+	var opts []store.VerifyOption
+	for _, h := range trusted {
+		opts = append(opts, store.TrustCheckpoint(h))
+	}
+	rep, err := store.VerifyStorage(ctx, storeURL, key, opts...)
 	switch {
 	case errors.Is(err, store.ErrInvalidArgument):
-		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+		return usageError{fmt.Sprintf("--verifier-key, --checkpoint: %v", err)}
 	case err != nil:
 		return err
 	}
 	if rep.Problem != nil {
+		if rep.Problem.Tree {
+			return fmt.Errorf("the data does not verify: %s", rep.Problem.Reason)
+		}
 		fmt.Fprintf(out, "tree size %d: %s checked before the first problem\n", rep.TreeSize, count(rep.Checkpoints, "signed checkpoint"))
 		return fmt.Errorf("event %d does not verify: %s", rep.Problem.Index, rep.Problem.Reason)
 	}
-	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %s\n", rep.TreeSize, rep.From, rep.To, count(rep.Checkpoints, "signed checkpoint"))
+	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d), %s and %s\n", rep.TreeSize, rep.From, rep.To,
+		count(rep.Checkpoints, "signed checkpoint"), count(rep.Postings, "secondary index posting"))
+	if rep.Erased > 0 {
+		fmt.Fprintf(out, "%s erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event with"))
+	}
+	for _, h := range trusted {
+		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
+	}
+	if from, to := rep.UnsignedTail(); from < to {
+		fmt.Fprintf(out, "data verified up to event %d, the newest signed checkpoint; events [%d, %d) are an unsigned tail: their bytes agree with the stored tree, but no signature covers them\n", from, from, to)
+		return nil
+	}
 	fmt.Fprintln(out, "data verified: every event agrees with the Merkle log and its signed checkpoints")
 	return nil
 }

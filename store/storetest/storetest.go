@@ -56,6 +56,14 @@ type Tamperer interface {
 	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
 	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
 	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	// MarkErased destroys an event's content record and leaves the mark a
+	// logged erasure leaves, without logging an erasure.
+	MarkErased(index uint64) error
+	// DropFromIndexes removes an event from every secondary index.
+	DropFromIndexes(index uint64) error
+	// Truncate removes every event at and above size, a size some batch
+	// ended at, and every record that goes with them.
+	Truncate(size uint64) error
 	Close() error
 }
 
@@ -86,6 +94,12 @@ func Run(t *testing.T, h Harness) {
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
 		{"AppendsWaitForSpace", testAppendsWaitForSpace},
 		{"MinFreeSpace", testMinFreeSpace},
+		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
+		{"PostingsMatchHeaders", testPostingsMatchHeaders},
+		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},
+		{"VerifyEmptyLog", testVerifyEmptyLog},
+		{"VerifyReportsUnsignedTail", testVerifyReportsUnsignedTail},
+		{"CheckpointRecordRefusesRollback", testCheckpointRecordRefusesRollback},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })

@@ -2410,7 +2410,11 @@ type Erasure struct {
 	// Log indexes of the events whose content was erased.
 	LogIndexes []uint64 `protobuf:"varint,3,rep,packed,name=log_indexes,json=logIndexes,proto3" json:"log_indexes,omitempty"`
 	// Why, such as a reference to a data subject request.
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Log indexes of the events whose content was erased, as ranges, for
+	// erasures too large to list one by one. The indexes an erasure covers
+	// are those of log_indexes and of every range.
+	Ranges        []*IndexRange `protobuf:"bytes,5,rep,name=ranges,proto3" json:"ranges,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2473,6 +2477,68 @@ func (x *Erasure) GetReason() string {
 	return ""
 }
 
+func (x *Erasure) GetRanges() []*IndexRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+// IndexRange is the log indexes from first to last, both included.
+type IndexRange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first log index of the range.
+	First uint64 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	// The last log index of the range, not below first.
+	Last          uint64 `protobuf:"varint,2,opt,name=last,proto3" json:"last,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IndexRange) Reset() {
+	*x = IndexRange{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IndexRange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IndexRange) ProtoMessage() {}
+
+func (x *IndexRange) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IndexRange.ProtoReflect.Descriptor instead.
+func (*IndexRange) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *IndexRange) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *IndexRange) GetLast() uint64 {
+	if x != nil {
+		return x.Last
+	}
+	return 0
+}
+
 // Retention records, written by the server, that a retention policy
 // destroyed the content of events older than its limit.
 type Retention struct {
@@ -2487,13 +2553,16 @@ type Retention struct {
 	ToIndex uint64 `protobuf:"varint,4,opt,name=to_index,json=toIndex,proto3" json:"to_index,omitempty"`
 	// How many events lost their content.
 	EventsAffected uint64 `protobuf:"varint,5,opt,name=events_affected,json=eventsAffected,proto3" json:"events_affected,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Exactly the log indexes whose content was destroyed, as ranges; every
+	// index covered lies within [from_index, to_index].
+	Ranges        []*IndexRange `protobuf:"bytes,6,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2574,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2587,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Retention) GetPolicy() string {
@@ -2556,6 +2625,13 @@ func (x *Retention) GetEventsAffected() uint64 {
 	return 0
 }
 
+func (x *Retention) GetRanges() []*IndexRange {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
 // KeyChange records, written by the server, that a credential or the log's
 // signing key was created, revoked or rotated.
 type KeyChange struct {
@@ -2576,7 +2652,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2588,7 +2664,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2601,7 +2677,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *KeyChange) GetAction() KeyChangeAction {
@@ -2671,7 +2747,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +2759,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +2772,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Filter) GetSessionId() string {
@@ -2955,20 +3031,26 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"statusCode\x126\n" +
 	"\x05phase\x18\v \x01(\x0e2\x1a.agenttrail.v1.AccessPhaseB\x04\xe8\xbb\x1c\x01R\x05phaseB\f\n" +
 	"\n" +
-	"_log_index\"\x91\x01\n" +
+	"_log_index\"\xca\x01\n" +
 	"\aErasure\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x1d\n" +
 	"\auser_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06userId\x12%\n" +
 	"\vlog_indexes\x18\x03 \x03(\x04B\x04\xe8\xbb\x1c\x01R\n" +
 	"logIndexes\x12\x1c\n" +
-	"\x06reason\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\"\xd8\x01\n" +
+	"\x06reason\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\x127\n" +
+	"\x06ranges\x18\x05 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"B\n" +
+	"\n" +
+	"IndexRange\x12\x1a\n" +
+	"\x05first\x18\x01 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x05first\x12\x18\n" +
+	"\x04last\x18\x02 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x04last\"\x91\x02\n" +
 	"\tRetention\x12\x1c\n" +
 	"\x06policy\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06policy\x128\n" +
 	"\x06cutoff\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe8\xbb\x1c\x01R\x06cutoff\x12#\n" +
 	"\n" +
 	"from_index\x18\x03 \x01(\x04B\x04\xe8\xbb\x1c\x01R\tfromIndex\x12\x1f\n" +
 	"\bto_index\x18\x04 \x01(\x04B\x04\xe8\xbb\x1c\x01R\atoIndex\x12-\n" +
-	"\x0fevents_affected\x18\x05 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\"\xd7\x01\n" +
+	"\x0fevents_affected\x18\x05 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\x127\n" +
+	"\x06ranges\x18\x06 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"\xd7\x01\n" +
 	"\tKeyChange\x12<\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1e.agenttrail.v1.KeyChangeActionB\x04\xe8\xbb\x1c\x01R\x06action\x12\x1b\n" +
 	"\x06key_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x05keyId\x12)\n" +
@@ -3066,7 +3148,7 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
 	(Role)(0),                     // 1: agenttrail.v1.Role
@@ -3093,18 +3175,19 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(*SessionEnd)(nil),            // 22: agenttrail.v1.SessionEnd
 	(*Access)(nil),                // 23: agenttrail.v1.Access
 	(*Erasure)(nil),               // 24: agenttrail.v1.Erasure
-	(*Retention)(nil),             // 25: agenttrail.v1.Retention
-	(*KeyChange)(nil),             // 26: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 27: agenttrail.v1.Filter
-	nil,                           // 28: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 29: agenttrail.v1.Event.AttributesEntry
-	nil,                           // 30: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 32: google.protobuf.Duration
+	(*IndexRange)(nil),            // 25: agenttrail.v1.IndexRange
+	(*Retention)(nil),             // 26: agenttrail.v1.Retention
+	(*KeyChange)(nil),             // 27: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 28: agenttrail.v1.Filter
+	nil,                           // 29: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 30: agenttrail.v1.Event.AttributesEntry
+	nil,                           // 31: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	31, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	28, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	32, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	29, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
 	11, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
 	13, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
 	17, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
@@ -3115,39 +3198,41 @@ var file_agenttrail_v1_event_proto_depIdxs = []int32{
 	22, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
 	23, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
 	24, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	25, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	26, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
-	29, // 14: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
+	26, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	27, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	30, // 14: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
 	10, // 15: agenttrail.v1.Event.trace:type_name -> agenttrail.v1.TraceContext
 	12, // 16: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	30, // 17: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	31, // 17: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
 	14, // 18: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
 	15, // 19: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
 	16, // 20: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	32, // 21: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	32, // 22: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	33, // 21: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	33, // 22: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
 	1,  // 23: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
 	15, // 24: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
 	2,  // 25: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	32, // 26: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	33, // 26: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
 	3,  // 27: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
 	4,  // 28: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	32, // 29: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	33, // 29: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
 	5,  // 30: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
 	16, // 31: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	27, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	28, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
 	8,  // 33: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
 	6,  // 34: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	31, // 35: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	7,  // 36: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 37: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	31, // 38: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	31, // 39: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	40, // [40:40] is the sub-list for method output_type
-	40, // [40:40] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	25, // 35: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
+	32, // 36: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	25, // 37: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
+	7,  // 38: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 39: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	32, // 40: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	32, // 41: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -3173,14 +3258,14 @@ func file_agenttrail_v1_event_proto_init() {
 	file_agenttrail_v1_event_proto_msgTypes[4].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[9].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[14].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[18].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[19].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
 			NumEnums:      9,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1347,6 +1347,7 @@ class Erasure(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     LOG_INDEXES_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    RANGES_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """Who asked for the erasure."""
     user_id: _builtins.str
@@ -1359,6 +1360,13 @@ class Erasure(_message.Message):
     def log_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Log indexes of the events whose content was erased."""
 
+    @_builtins.property
+    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndexRange]:
+        """Log indexes of the events whose content was erased, as ranges, for
+        erasures too large to list one by one. The indexes an erasure covers
+        are those of log_indexes and of every range.
+        """
+
     def __init__(
         self,
         *,
@@ -1366,14 +1374,41 @@ class Erasure(_message.Message):
         user_id: _builtins.str = ...,
         log_indexes: _abc.Iterable[_builtins.int] | None = ...,
         reason: _builtins.str = ...,
+        ranges: _abc.Iterable[Global___IndexRange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_indexes", b"log_indexes", "principal", b"principal", "reason", b"reason", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_indexes", b"log_indexes", "principal", b"principal", "ranges", b"ranges", "reason", b"reason", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Erasure: _TypeAlias = Erasure  # noqa: Y015
+
+@_typing.final
+class IndexRange(_message.Message):
+    """IndexRange is the log indexes from first to last, both included."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
+    first: _builtins.int
+    """The first log index of the range."""
+    last: _builtins.int
+    """The last log index of the range, not below first."""
+    def __init__(
+        self,
+        *,
+        first: _builtins.int = ...,
+        last: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first", b"first", "last", b"last"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___IndexRange: _TypeAlias = IndexRange  # noqa: Y015
 
 @_typing.final
 class Retention(_message.Message):
@@ -1388,6 +1423,7 @@ class Retention(_message.Message):
     FROM_INDEX_FIELD_NUMBER: _builtins.int
     TO_INDEX_FIELD_NUMBER: _builtins.int
     EVENTS_AFFECTED_FIELD_NUMBER: _builtins.int
+    RANGES_FIELD_NUMBER: _builtins.int
     policy: _builtins.str
     """Name of the policy applied."""
     from_index: _builtins.int
@@ -1400,6 +1436,12 @@ class Retention(_message.Message):
     def cutoff(self) -> _timestamp_pb2.Timestamp:
         """Content of events received before this time was destroyed."""
 
+    @_builtins.property
+    def ranges(self) -> _containers.RepeatedCompositeFieldContainer[Global___IndexRange]:
+        """Exactly the log indexes whose content was destroyed, as ranges; every
+        index covered lies within [from_index, to_index].
+        """
+
     def __init__(
         self,
         *,
@@ -1408,10 +1450,11 @@ class Retention(_message.Message):
         from_index: _builtins.int = ...,
         to_index: _builtins.int = ...,
         events_affected: _builtins.int = ...,
+        ranges: _abc.Iterable[Global___IndexRange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff", "events_affected", b"events_affected", "from_index", b"from_index", "policy", b"policy", "to_index", b"to_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff", "events_affected", b"events_affected", "from_index", b"from_index", "policy", b"policy", "ranges", b"ranges", "to_index", b"to_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
