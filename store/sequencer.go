@@ -573,6 +573,7 @@ func (q *sequencer) commitOne(p *prepared) {
 		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
 		old := s.head.Swap(next)
 		close(old.changed)
+		s.record.noteAcknowledged(p.b.fr.size, p.b.batch.Root)
 		if p.signed {
 			s.record.noteSigned(p.cp)
 		}

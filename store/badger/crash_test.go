@@ -55,7 +55,7 @@ func crashEvent(id string) *agenttrailv1.Event {
 // "id index leafhash" for every acknowledged event, until it is killed.
 func crashChild(dir, round string) {
 	s, err := store.Open(context.Background(), URL(dir), crashLog(dir).Options(
-		store.WithBatchLimits(16, 1<<20, 0), store.WithCheckpointInterval(20*time.Millisecond))...)
+		store.WithBatchLimits(16, 1<<20, 0), store.WithCheckpointInterval(20*time.Millisecond), store.WithCheckpointRecord(crashRecord(dir)))...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		os.Exit(2)
@@ -90,6 +90,10 @@ func crashChild(dir, round string) {
 		}
 	}
 }
+
+// crashRecord is the checkpoint record of a crash campaign's log, beside
+// its data directory.
+func crashRecord(dir string) string { return dir + "-checkpoints.json" }
 
 // crashLog is the log of a crash campaign: its data directory, with the
 // signing key kept inside it as older builds did.

@@ -94,6 +94,7 @@ func Run(t *testing.T, h Harness) {
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
 		{"AppendsWaitForSpace", testAppendsWaitForSpace},
 		{"MinFreeSpace", testMinFreeSpace},
+		{"RecordHoldsAcknowledgedTree", testRecordHoldsAcknowledgedTree},
 		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
 		{"PostingsMatchHeaders", testPostingsMatchHeaders},
 		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},

@@ -2,7 +2,11 @@ package storetest
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -122,4 +126,55 @@ func testMinFreeSpace(t *testing.T, h Harness) {
 		t.Fatalf("size %d; want the 3 events appended before the disk was full", size)
 	}
 	AppendOK(t, s, numbered("full", 2)...)
+}
+
+// The checkpoint record holds the newest acknowledged tree too: a storage
+// that opens smaller than it, or with another tree at its size, lost
+// acknowledged events (more than crash recovery may drop) and is refused,
+// even when no checkpoint covers them yet.
+func testRecordHoldsAcknowledgedTree(t *testing.T, h Harness) {
+	ctx := context.Background()
+	l := NewLog(t, h)
+	record := l.KeyFile + ".checkpoints.json"
+	opts := []store.Option{store.WithCheckpointRecord(record), store.WithBatchLimits(4, 1<<20, 0)}
+	s := l.Open(t, opts...)
+	appendIn(t, s, 4, numbered("a", 12))
+	size, root := s.Size()
+	s.Close()
+
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	ack, _ := rec["acknowledged"].(map[string]any)
+	if ack == nil || ack["size"] != float64(size) || ack["root"] != hex.EncodeToString(root[:]) {
+		t.Fatalf("the record holds acknowledged %v; want size %d and root %x", rec["acknowledged"], size, root)
+	}
+	// Acknowledged events that no checkpoint covers: the signed checkpoint
+	// is dropped from the record, the acknowledged tree moved ahead.
+	edit := func(t *testing.T, size float64, root string) {
+		t.Helper()
+		r := map[string]any{"origin": rec["origin"], "acknowledged": map[string]any{"size": size, "root": root}}
+		b, _ := json.Marshal(r)
+		if err := os.WriteFile(record, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edit(t, float64(size+5), hex.EncodeToString(root[:]))
+	_, err = store.Open(ctx, l.URL, l.Options(opts...)...)
+	if !errors.Is(err, store.ErrRolledBack) || !strings.Contains(err.Error(), "17 were acknowledged") {
+		t.Fatalf("Open behind the acknowledged tree = %v, want ErrRolledBack naming 17 acknowledged", err)
+	}
+	edit(t, float64(size), strings.Repeat("00", store.HashSize))
+	_, err = store.Open(ctx, l.URL, l.Options(opts...)...)
+	if !errors.Is(err, store.ErrRolledBack) || !strings.Contains(err.Error(), "differs from the one acknowledged") {
+		t.Fatalf("Open with another tree than the acknowledged one = %v, want ErrRolledBack", err)
+	}
+	edit(t, float64(size), hex.EncodeToString(root[:]))
+	s = l.Open(t, opts...)
+	AppendOK(t, s, numbered("b", 1)...)
 }
