@@ -22,6 +22,7 @@ import { startSession } from "./session.js";
 import type { Session, SessionOptions } from "./session.js";
 import {
   BadProofError,
+  ErasureLedger,
   LeafMismatchError,
   MalformedError,
   MissingEntryError,
@@ -520,11 +521,15 @@ export class AgentTrailClient {
    * view; checks each entry with verifyEntry, and each entry the view may
    * not show (for a developer, other principals' access records), which
    * comes as a withheld leaf, with verifyWithheld; and checks the inclusion
-   * proof of every leaf, shown or withheld, against the checkpoint.
+   * proof of every leaf, shown or withheld, against the checkpoint; and
+   * demands that every entry whose content is erased is named by a later
+   * erasure or retention entry of the log (ErasureLedger; those beyond the
+   * range are read and checked too).
    *
    * Throws a VerificationError subclass when a check fails: MissingEntryError
    * when the server sends neither an entry nor a withheld leaf for an index
-   * the checkpoint covers.
+   * the checkpoint covers; UnprovenErasureError for erased content no logged
+   * erasure names.
    */
   async verifyLog(options: VerifyLogOptions = {}): Promise<VerifiedLog> {
     this.checkOpen();
@@ -544,6 +549,7 @@ export class AgentTrailClient {
     if (from >= to) return { treeHead: head, entries, contentVerified, withheld };
     const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
     let next = from;
+    const ledger = new ErasureLedger();
     const call = linkedAbort(options.signal);
     try {
       for await (const item of this.query_.query(request, { signal: call.signal })) {
@@ -570,6 +576,7 @@ export class AgentTrailClient {
           entries++;
           const entry = item.item.value;
           if (entry.commitment!.salt.length > 0 && entry.view?.content === ContentState.PRESENT) contentVerified++;
+          if (entry.event !== undefined) ledger.note(index, entry.event, entry.view?.content === ContentState.ERASED);
         } else {
           withheld.push(index);
         }
@@ -583,6 +590,27 @@ export class AgentTrailClient {
         `log index ${next}: the server sent neither the entry nor a withheld leaf, although the checkpoint covers it`,
       );
     }
+    if (ledger.unproven().length > 0 && to < head.size) {
+      // The erasures that name erased entries may lie beyond the range.
+      const later = create(QueryRequestSchema, {
+        filter: create(FilterSchema, { fromIndex: to, toIndex: head.size, kinds: [EventKind.ERASURE, EventKind.RETENTION] }),
+      });
+      const call2 = linkedAbort(options.signal);
+      try {
+        for await (const item of this.query_.query(later, { signal: call2.signal })) {
+          if (item.item.case !== "entry") continue;
+          const entry = item.item.value;
+          verifyEntry(entry);
+          const index = entry.stamp?.logIndex ?? -1n;
+          const proof = await this.log.getInclusionProof({ logIndex: index, treeSize: head.size }, this.callOptions(options.signal));
+          verifyInclusion(index, head.size, entry.commitment!.leafHash, proof.hashes, head.root);
+          if (entry.event !== undefined) ledger.note(index, entry.event, false);
+        }
+      } finally {
+        call2.abort();
+      }
+    }
+    ledger.check(); // erased content must be named by a later erasure or retention entry
     return { treeHead: head, entries, contentVerified, withheld };
   }
 

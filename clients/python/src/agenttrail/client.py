@@ -626,6 +626,10 @@ class Client:
            :func:`agenttrail.verify.verify_withheld`.
         3. The inclusion proof of every leaf, shown or withheld, is checked
            against the checkpoint.
+        4. Every entry whose content is erased is named by a later erasure
+           or retention entry of the log (:class:`agenttrail.verify.ErasureLedger`;
+           those beyond the range are read too), or
+           :class:`agenttrail.verify.UnprovenErasureError` is raised.
 
         An index the server sends neither an entry nor a withheld leaf for
         raises :class:`agenttrail.verify.MissingEntryError`; any other check
@@ -644,6 +648,7 @@ class Client:
             filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
         )
         expected = from_index
+        ledger = verify.ErasureLedger()
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
             for response in call:
@@ -672,6 +677,11 @@ class Client:
                     report.entries += 1
                     if response.entry.view.content == entry_pb2.CONTENT_STATE_PRESENT:
                         report.content_checked += 1
+                    ledger.note(
+                        index,
+                        response.entry.event,
+                        response.entry.view.content == entry_pb2.CONTENT_STATE_ERASED,
+                    )
                 else:
                     report.withheld.append(index)
                 expected += 1
@@ -684,7 +694,35 @@ class Client:
                 f"log index {expected}: the server sent neither the entry nor a withheld leaf, "
                 "although the checkpoint covers it"
             )
+        if ledger.unproven() and to < head.size:
+            self._note_later_erasures(ledger, to, head)
+        ledger.check()
         return report
+
+    def _note_later_erasures(self, ledger: verify.ErasureLedger, start: int, head: verify.TreeHead) -> None:
+        """Reads the erasure and retention entries in [start, head.size),
+        checks each against the checkpoint, and notes what they name."""
+        request = query_service_pb2.QueryRequest(
+            filter=_filter(None, None, None, ["erasure", "retention"], None, None, None, start, head.size, False),
+        )
+        call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
+        try:
+            for response in call:
+                if response.WhichOneof("item") != "entry":
+                    continue
+                e = response.entry
+                verify.verify_entry(e)
+                proof = self._unary(
+                    "LogService/GetInclusionProof",
+                    self._log_service.GetInclusionProof,
+                    log_service_pb2.GetInclusionProofRequest(log_index=e.stamp.log_index, tree_size=head.size),
+                )
+                verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
+                ledger.note(e.stamp.log_index, e.event, False)
+        except grpc.RpcError as err:
+            raise _rpc_error("QueryService/Query", err) from None
+        finally:
+            call.cancel()
 
     def _trust(self) -> tuple[str, str]:
         if self._verifier_key is None:
