@@ -148,10 +148,22 @@ func (c *countingStream) RecvMsg(m any) error {
 
 func (c *countingStream) SendMsg(m any) error {
 	err := c.ServerStream.SendMsg(m)
-	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil && r.GetEntry() != nil {
-		c.sent++
+	if err != nil {
+		return err
 	}
-	return err
+	switch r := m.(type) {
+	case *agenttrailv1.QueryResponse:
+		if r.GetEntry() != nil {
+			c.sent++
+		}
+	case *agenttrailv1.BackupResponse:
+		for _, rec := range r.GetRecords() {
+			if rec.GetEvent() != nil {
+				c.sent++
+			}
+		}
+	}
+	return nil
 }
 
 // rpcName is the method of a full gRPC method name: "Query" for

@@ -560,7 +560,7 @@ var File_agenttrail_v1_log_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fagenttrail/v1/log_service.proto\x12\ragenttrail.v1\"\x7f\n" +
+	"\x1fagenttrail/v1/log_service.proto\x12\ragenttrail.v1\x1a\x1aagenttrail/v1/backup.proto\"\x7f\n" +
 	"\n" +
 	"Checkpoint\x12\x1f\n" +
 	"\vsigned_note\x18\x01 \x01(\fR\n" +
@@ -606,13 +606,14 @@ const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n" +
 	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\fR\tpublicKey2\x9d\x03\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey2\xe6\x03\n" +
 	"\n" +
 	"LogService\x12Z\n" +
 	"\rGetCheckpoint\x12#.agenttrail.v1.GetCheckpointRequest\x1a$.agenttrail.v1.GetCheckpointResponse\x12f\n" +
 	"\x11GetInclusionProof\x12'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12l\n" +
 	"\x13GetConsistencyProof\x12).agenttrail.v1.GetConsistencyProofRequest\x1a*.agenttrail.v1.GetConsistencyProofResponse\x12]\n" +
-	"\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
+	"\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponse\x12G\n" +
+	"\x06Backup\x12\x1c.agenttrail.v1.BackupRequest\x1a\x1d.agenttrail.v1.BackupResponse0\x01BDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
 
 var (
 	file_agenttrail_v1_log_service_proto_rawDescOnce sync.Once
@@ -637,24 +638,28 @@ var file_agenttrail_v1_log_service_proto_goTypes = []any{
 	(*GetConsistencyProofResponse)(nil), // 6: agenttrail.v1.GetConsistencyProofResponse
 	(*GetVerifierKeyRequest)(nil),       // 7: agenttrail.v1.GetVerifierKeyRequest
 	(*GetVerifierKeyResponse)(nil),      // 8: agenttrail.v1.GetVerifierKeyResponse
+	(*BackupRequest)(nil),               // 9: agenttrail.v1.BackupRequest
+	(*BackupResponse)(nil),              // 10: agenttrail.v1.BackupResponse
 }
 var file_agenttrail_v1_log_service_proto_depIdxs = []int32{
-	0, // 0: agenttrail.v1.GetCheckpointResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	0, // 1: agenttrail.v1.GetInclusionProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	0, // 2: agenttrail.v1.GetConsistencyProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	1, // 3: agenttrail.v1.LogService.GetCheckpoint:input_type -> agenttrail.v1.GetCheckpointRequest
-	3, // 4: agenttrail.v1.LogService.GetInclusionProof:input_type -> agenttrail.v1.GetInclusionProofRequest
-	5, // 5: agenttrail.v1.LogService.GetConsistencyProof:input_type -> agenttrail.v1.GetConsistencyProofRequest
-	7, // 6: agenttrail.v1.LogService.GetVerifierKey:input_type -> agenttrail.v1.GetVerifierKeyRequest
-	2, // 7: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
-	4, // 8: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
-	6, // 9: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
-	8, // 10: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
-	7, // [7:11] is the sub-list for method output_type
-	3, // [3:7] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: agenttrail.v1.GetCheckpointResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	0,  // 1: agenttrail.v1.GetInclusionProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	0,  // 2: agenttrail.v1.GetConsistencyProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	1,  // 3: agenttrail.v1.LogService.GetCheckpoint:input_type -> agenttrail.v1.GetCheckpointRequest
+	3,  // 4: agenttrail.v1.LogService.GetInclusionProof:input_type -> agenttrail.v1.GetInclusionProofRequest
+	5,  // 5: agenttrail.v1.LogService.GetConsistencyProof:input_type -> agenttrail.v1.GetConsistencyProofRequest
+	7,  // 6: agenttrail.v1.LogService.GetVerifierKey:input_type -> agenttrail.v1.GetVerifierKeyRequest
+	9,  // 7: agenttrail.v1.LogService.Backup:input_type -> agenttrail.v1.BackupRequest
+	2,  // 8: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
+	4,  // 9: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
+	6,  // 10: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
+	8,  // 11: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
+	10, // 12: agenttrail.v1.LogService.Backup:output_type -> agenttrail.v1.BackupResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_log_service_proto_init() }
@@ -662,6 +667,7 @@ func file_agenttrail_v1_log_service_proto_init() {
 	if File_agenttrail_v1_log_service_proto != nil {
 		return
 	}
+	file_agenttrail_v1_backup_proto_init()
 	file_agenttrail_v1_log_service_proto_msgTypes[1].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[3].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[5].OneofWrappers = []any{}
