@@ -59,7 +59,10 @@ func TestHealthChecksBypassTheRateLimit(t *testing.T) {
 // shutdown is then a clean one.
 func TestShutdownCutsStreamsWhoseClientsStopReading(t *testing.T) {
 	h := start(t, nil)
-	appendAll(t, h.append, requests(numbered(3000)))
+	evs := numbered(1000)
+	for i := 0; i < len(evs); i += 200 {
+		appendAll(t, h.append, requests(evs[i:i+200]))
+	}
 	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
 	if err != nil {

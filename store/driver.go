@@ -123,6 +123,23 @@ type Space struct {
 	Needed int64
 }
 
+// SharedDriver is the capability of a driver whose storage several
+// engines may write at once, such as several servers over one PostgreSQL
+// database (store/postgres). The engine then expects ErrStale from Commit
+// whenever another writer committed first, reloads the tree from the
+// driver and prepares the batch again; it resolves a commit whose outcome
+// is unknown by reading the log; and it follows Changes so that heads,
+// tails, checkpoints and proofs see every writer's batches.
+type SharedDriver interface {
+	Driver
+	// Changes returns a channel that receives a value soon after any
+	// writer, this engine or another, commits a batch or stores a
+	// checkpoint; and now and then besides, so that a notification lost
+	// to an outage is made up for. Values are coalesced: one receive may
+	// stand for many commits. Nil when the driver was opened read-only.
+	Changes() <-chan struct{}
+}
+
 // LogMeta is a log's identity, recorded when it is created.
 type LogMeta struct {
 	// Format names the stored format (FormatVersion).

@@ -41,6 +41,11 @@ var (
 	// to write (see SpaceReporter); nothing was written. The error is a
 	// *SpaceError with the figures. Appends resume once space is freed.
 	ErrNoSpace = errors.New("store: disk almost full")
+	// ErrUnavailable: the shared storage (a database several servers
+	// share) could not be reached for long enough that the append was
+	// given up. Its events may or may not have been stored; appending them
+	// again with the same ids is safe. The store goes on.
+	ErrUnavailable = errors.New("store: the storage is unavailable")
 	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
 	// with, a checkpoint this server signed or had cosigned (see
 	// WithCheckpointRecord): it was truncated, rewritten or replaced by an

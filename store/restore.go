@@ -155,7 +155,7 @@ type backupChain struct {
 	fr     *frontier
 	next   uint64
 	last   Checkpoint
-	ledger erasureLedger
+	ledger commitment.ErasureLedger
 	keys   map[string]*loggedKey
 	creds  []Credential
 	sink   restoreSink
@@ -196,8 +196,8 @@ func (c *backupChain) run(ctx context.Context, files []BackupFile, fullFirst boo
 		}
 		c.rep.Files++
 	}
-	if i, ok := c.ledger.firstUnproven(); ok {
-		return c.rep, fmt.Errorf("%w: the content of event %d is missing, and no later erasure or retention event names it", ErrCorrupt, i)
+	if u := c.ledger.Unproven(); len(u) > 0 {
+		return c.rep, fmt.Errorf("%w: the content of event %d is missing, and no later erasure or retention event names it", ErrCorrupt, u[0])
 	}
 	c.rep.Checkpoint = c.last
 	for _, cred := range c.creds {
@@ -404,10 +404,9 @@ func (c *backupChain) event(ev *agenttrailv1.BackupEvent, name string) error {
 		}
 		c.rep.ContentChecked++
 	case ContentErased:
-		c.ledger.erased = append(c.ledger.erased, i)
 		c.rep.Erased++
 	}
-	c.ledger.note(i, e.Header)
+	c.ledger.Note(i, e.Header, e.ContentState == ContentErased)
 	if k := e.Header.GetKeyChange(); k != nil {
 		lk := c.keys[k.GetKeyId()]
 		if lk == nil {

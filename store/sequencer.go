@@ -68,6 +68,9 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 	if len(events) > s.cfg.maxBatchEvents {
 		return nil, fmt.Errorf("%w: %d events in one call, at most %d", ErrInvalidArgument, len(events), s.cfg.maxBatchEvents)
 	}
+	if s.cfg.readOnly {
+		return nil, fmt.Errorf("%w: the store is open read-only", ErrInvalidArgument)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -134,7 +137,9 @@ func (s *Store) sequence(fr *frontier) {
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
 		wake:           make(chan struct{}, 1),
+		cfr:            fr.clone(),
 	}
+	seq.shared, _ = s.d.(SharedDriver)
 	toCommit := make(chan *prepared, 1)
 	committerDone := make(chan struct{})
 	go func() {
@@ -229,16 +234,32 @@ type sequencer struct {
 	mu        sync.Mutex
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
+	// rebased, under mu, is the tree after a batch the committer had to
+	// prepare again on a tree that had moved on (see rebase): the
+	// sequencer prepares its next batch on it.
+	rebased *frontier
+
+	// The committer's own state: the tree after the last batch it
+	// committed, and the shared driver when other writers may commit.
+	cfr    *frontier
+	shared SharedDriver
 }
 
 // prepared is a batch ready to commit.
 type prepared struct {
-	reqs    []*request
-	b       *batchBuilder // nil when the batch adds no event
-	waits   []deferred
-	cp      Checkpoint
-	signed  bool
-	failure error // set when preparing failed; the batch is answered with it
+	reqs  []*request
+	b     *batchBuilder // nil when the batch adds no event
+	all   []*pending    // every event the batch took in, kept across rebase
+	waits []deferred
+	cp    Checkpoint
+	// signed: cp, signed with the batch, commits in its transaction.
+	// signAfter (shared drivers): a checkpoint is due, and is signed once
+	// the batch has committed, so that no tree is ever signed that did
+	// not become the log.
+	signed, signAfter bool
+	moved             bool  // prepared again by the committer (rebase)
+	failure           error // set when preparing failed; the batch is answered with it
+	sticky            bool  // the failure stops the store (see fail)
 }
 
 // settle takes in every batch the committer has finished.
@@ -255,11 +276,9 @@ func (q *sequencer) settle() {
 // forget drops a committed batch's events from the in-flight map: the next
 // transaction the sequencer opens sees them in the database.
 func (q *sequencer) forget(p *prepared) {
-	if p.b != nil {
-		for _, e := range p.b.entries {
-			if q.inflight[e.ev.GetEventId()] == e {
-				delete(q.inflight, e.ev.GetEventId())
-			}
+	for _, e := range p.all {
+		if q.inflight[e.ev.GetEventId()] == e {
+			delete(q.inflight, e.ev.GetEventId())
 		}
 	}
 }
@@ -290,6 +309,15 @@ func (q *sequencer) signIfBehind() {
 	if h.checkpoint.Size == h.size || q.s.failed() != nil {
 		return
 	}
+	if q.shared != nil {
+		// The head may be another server's batch: sign only a tree read
+		// back from the stored hashes.
+		got, err := tlog.TreeHash(int64(h.size), q.s.hashes)
+		if err != nil || got != h.root {
+			q.s.log.Error("not signing: the stored tree does not read back as the head", slog.Uint64("tree_size", h.size), slog.Any("error", err))
+			return
+		}
+	}
 	cp, err := q.s.storeCheckpoint(context.Background(), h.size, h.root)
 	if errors.Is(err, ErrNoSpace) {
 		q.s.log.Debug("checkpoint not signed: disk almost full", slog.Uint64("tree_size", h.size), slog.Any("error", err))
@@ -302,25 +330,22 @@ func (q *sequencer) signIfBehind() {
 	}
 	q.lastCheckpoint = q.s.cfg.now()
 	q.s.record.noteSigned(cp)
-	// The committer may have published a newer head meanwhile; only move
-	// the checkpoint forward.
-	for {
-		cur := q.s.head.Load()
-		if cur.checkpoint.Size >= cp.Size {
-			return
-		}
-		next := &head{size: cur.size, root: cur.root, checkpoint: cp, changed: make(chan struct{})}
-		if q.s.head.CompareAndSwap(cur, next) {
-			close(cur.changed)
-			return
-		}
-	}
+	// The committer or the follower may have moved the head meanwhile;
+	// advance only moves it forward.
+	q.s.advance(h.size, h.root, cp)
 }
 
 // pending is an event accepted into a batch.
 type pending struct {
 	ev      *agenttrailv1.Event
+	sealed  *sealed
 	receipt Receipt
+	// Set when the event turned out, as its batch was prepared again, to
+	// be stored already (by another writer): stored, with the original
+	// receipt, or err, when it differs. err is also set when the batch
+	// failed without stopping the store.
+	stored bool
+	err    error
 }
 
 // deferred is a result that depends on a batch committing: a new event's
@@ -338,9 +363,14 @@ type deferred struct {
 func (q *sequencer) prepare(batch []*request) *prepared {
 	s := q.s
 	q.settle()
+	q.mu.Lock()
+	if q.rebased != nil {
+		q.fr, q.rebased = q.rebased, nil
+	}
+	q.mu.Unlock()
 	p := &prepared{reqs: batch}
 	if err := s.failed(); err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, true
 		return p
 	}
 	if err := q.room(); err != nil {
@@ -363,7 +393,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	b := newBatchBuilder(q.fr.clone(), now)
 	pre, err := q.preflight(batch, limits, b.receivedBytes)
 	if err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, q.shared == nil
 		return p
 	}
 	for ri, r := range batch {
@@ -392,17 +422,18 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				case errors.Is(err, ErrAlreadyExists):
 					slot.Err = err
 				default:
-					p.failure = err
+					p.failure, p.sticky = err, q.shared == nil
 					return p
 				}
 				continue
 			}
-			pe, err := b.add(ev, pf.sealed)
-			if err != nil {
+			pe := &pending{ev: ev, sealed: pf.sealed}
+			if err := b.add(pe); err != nil {
 				slot.Err = err
 				continue
 			}
 			q.inflight[id] = pe
+			p.all = append(p.all, pe)
 			p.waits = append(p.waits, deferred{slot: slot, p: pe})
 		}
 	}
@@ -411,13 +442,17 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	cfg := s.cfg
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
-	cp, err := b.finish(s, sign)
+	cp, err := b.finish(s, sign && q.shared == nil)
 	if err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, true
 		return p
 	}
 	if sign {
-		p.cp, p.signed = cp, true
+		if q.shared == nil {
+			p.cp, p.signed = cp, true
+		} else {
+			p.signAfter = true
+		}
 		q.lastCheckpoint = cfg.now()
 	}
 	p.b = b
@@ -554,33 +589,48 @@ func (q *sequencer) commitLoop(in <-chan *prepared) {
 func (q *sequencer) commitOne(p *prepared) {
 	s := q.s
 	if p.failure == nil {
-		p.failure = s.failed()
+		if err := s.failed(); err != nil {
+			p.failure, p.sticky = err, true
+		}
+	}
+	if p.failure == nil && p.b != nil {
+		p.failure, p.sticky = q.commitBatch(p)
 	}
 	if p.failure != nil {
-		q.fail(p.reqs, p.failure)
+		for _, pe := range p.all {
+			pe.err = p.failure
+		}
+		if p.sticky {
+			q.fail(p.reqs, p.failure)
+		} else {
+			s.log.Warn("batch failed; appends go on", slog.Any("error", p.failure))
+			failAll(p.reqs, p.failure)
+		}
 		return
 	}
-	if p.b != nil {
-		if err := s.d.Commit(context.Background(), &p.b.batch); err != nil {
-			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events at index %d: %w", ErrFailed, len(p.b.entries), p.b.batch.First, err))
-			return
-		}
-		h := s.head.Load()
-		cp := h.checkpoint
-		if p.signed {
-			cp = p.cp
-		}
-		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
-		old := s.head.Swap(next)
-		close(old.changed)
-		s.record.noteAcknowledged(p.b.fr.size, p.b.batch.Root)
-		if p.signed {
-			s.record.noteSigned(p.cp)
-		}
-	}
 	for _, w := range p.waits {
+		if w.p.err != nil {
+			w.slot.Err = w.p.err
+			continue
+		}
 		w.slot.Receipt = w.p.receipt
-		w.slot.Receipt.Duplicate = w.dup
+		w.slot.Receipt.Duplicate = w.dup || w.p.stored
+	}
+}
+
+// published moves the head to a committed batch's tree.
+func (q *sequencer) published(p *prepared) {
+	cp := Checkpoint{}
+	if p.signed {
+		cp = p.cp
+	}
+	q.s.advance(p.b.fr.size, p.b.batch.Root, cp)
+	q.s.record.noteAcknowledged(p.b.fr.size, p.b.batch.Root)
+	if p.signed {
+		q.s.record.noteSigned(p.cp)
+	}
+	if p.signAfter {
+		q.signCommitted(p.b.fr.size, p.b.batch.Root)
 	}
 }
 
@@ -660,26 +710,27 @@ func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte) *
 }
 
 // add sequences one sealed event: it takes the next index, extends the
-// tree, and notes what the secondary indexes file it under.
-func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, error) {
+// tree, notes what the secondary indexes file it under, and sets the
+// event's receipt.
+func (b *batchBuilder) add(pe *pending) error {
 	index := b.fr.size
-	lh := sealed.leafHash
+	lh := pe.sealed.leafHash
 	hs, err := b.fr.add(lh)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, h := range hs {
 		b.batch.Hashes = append(b.batch.Hashes, h)
 	}
 	b.batch.Events = append(b.batch.Events, BatchEvent{
-		EventID:  ev.GetEventId(),
-		LeafData: sealed.leafData,
-		Content:  sealed.contentRecord,
-		Index:    indexValues(ev),
+		EventID:  pe.ev.GetEventId(),
+		LeafData: pe.sealed.leafData,
+		Content:  pe.sealed.contentRecord,
+		Index:    indexValues(pe.ev),
 	})
-	p := &pending{ev: ev, receipt: Receipt{EventID: ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}}
-	b.entries = append(b.entries, p)
-	return p, nil
+	pe.receipt = Receipt{EventID: pe.ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}
+	b.entries = append(b.entries, pe)
+	return nil
 }
 
 // indexValues are what the secondary indexes file an event under: the

@@ -50,6 +50,11 @@ type Store struct {
 	seqDone chan struct{}
 	failure atomic.Pointer[error]
 
+	// followStop and followDone run the follower of a shared driver,
+	// which moves the head with other writers' commits.
+	followStop chan struct{}
+	followDone chan struct{}
+
 	// head is the committed state, replaced by the sequencer after each
 	// commit and read by everyone else.
 	head atomic.Pointer[head]
@@ -74,7 +79,7 @@ func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) 
 	if err != nil {
 		return nil, err
 	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger})
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly})
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +115,7 @@ func newConfig(opts []Option) (config, error) {
 			return cfg, err
 		}
 	}
-	if cfg.signingKey == "" && cfg.signingKeyFile == "" {
+	if cfg.signingKey == "" && cfg.signingKeyFile == "" && !cfg.readOnly {
 		return cfg, fmt.Errorf("%w: no checkpoint signing key: give WithSigningKey or WithSigningKeyFile", ErrInvalidArgument)
 	}
 	return cfg, nil
@@ -125,11 +130,29 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		seqDone: make(chan struct{}),
 	}
 	s.hashes = newHashReader(d)
+	if cfg.readOnly {
+		if err := s.loadReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		close(s.seqDone)
+		s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+		close(s.followDone)
+		h := s.head.Load()
+		s.log.InfoContext(ctx, "store opened read-only", slog.String("origin", s.origin),
+			slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
+		return s, nil
+	}
 	fr, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	go s.sequence(fr)
+	s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+	if sd, ok := d.(SharedDriver); ok {
+		go s.follow(sd, s.followStop, s.followDone)
+	} else {
+		close(s.followDone)
+	}
 	h := s.head.Load()
 	s.log.InfoContext(ctx, "store opened", slog.String("origin", s.origin),
 		slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
@@ -152,10 +175,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 			}
 		}
 		st.LogMeta = LogMeta{Format: FormatVersion, Origin: o}
-		if err := s.d.Init(ctx, st.LogMeta); err != nil {
+		if err := s.d.Init(ctx, st.LogMeta); errors.Is(err, ErrAlreadyExists) {
+			// Another server sharing the storage created the log first.
+			if st, err = s.d.Load(ctx); err != nil {
+				return nil, fmt.Errorf("store: loading the log: %w", err)
+			}
+		} else if err != nil {
 			return nil, fmt.Errorf("store: initializing: %w", err)
 		}
-	case st.Format != FormatVersion:
+	}
+	if st.Format != FormatVersion {
 		return nil, fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
 	}
 	s.origin = st.Origin
@@ -172,19 +201,11 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		return nil, err
 	}
 
-	fr := &frontier{}
-	if st.Size > 0 {
-		if fr, err = loadFrontier(s.hashes, st.Size); err != nil {
-			return nil, fmt.Errorf("store: reading the tree: %w", err)
-		}
-	}
-	root, err := fr.root()
+	fr, err := loadTree(s.hashes, st)
 	if err != nil {
 		return nil, err
 	}
-	if root != st.Root {
-		return nil, fmt.Errorf("%w: the tree of size %d has root %x, but %x was recorded", ErrCorrupt, st.Size, root, st.Root)
-	}
+	root := st.Root
 	if s.record, err = s.openRecord(); err != nil {
 		return nil, err
 	}
@@ -243,6 +264,50 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 	return fr, nil
 }
 
+// loadReadOnly reads the log's metadata, tree and latest checkpoint without
+// writing, and checks that they agree (WithReadOnly).
+func (s *Store) loadReadOnly(ctx context.Context) error {
+	st, err := s.d.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("store: loading the log: %w", err)
+	}
+	if st.Origin == "" {
+		return fmt.Errorf("%w: no log is stored there (no origin recorded)", ErrNotFound)
+	}
+	if st.Format != FormatVersion {
+		return fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
+	}
+	s.origin = st.Origin
+	if s.verifier, err = commitment.NewCheckpointVerifier(s.cfg.verifierKey, s.origin); err != nil {
+		return fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
+	}
+	if s.record, err = s.openRecord(); err != nil {
+		return err
+	}
+	if _, err := loadTree(s.hashes, st); err != nil {
+		return err
+	}
+	var cp Checkpoint
+	cpSize, latest, err := s.d.LatestCheckpoint(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if cp, err = s.openCheckpoint(latest); err != nil {
+			return err
+		}
+		if cp.Size != cpSize || cp.Size > st.Size {
+			return fmt.Errorf("%w: the checkpoint stored for size %d states size %d, and the log holds %d", ErrCorrupt, cpSize, cp.Size, st.Size)
+		}
+		if got, err := tlog.TreeHash(int64(cp.Size), s.hashes); err != nil || got != cp.Root {
+			return fmt.Errorf("%w: the stored tree of size %d does not match its signed checkpoint (%v)", ErrCorrupt, cp.Size, err)
+		}
+	}
+	s.head.Store(&head{size: st.Size, root: st.Root, checkpoint: cp, changed: make(chan struct{})})
+	return nil
+}
+
 // storeCheckpoint signs and stores the checkpoint of a tree on its own.
 func (s *Store) storeCheckpoint(ctx context.Context, size uint64, root tlog.Hash) (Checkpoint, error) {
 	cp, err := s.signCheckpoint(size, root)
@@ -279,7 +344,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.seqDone
-	if s.cfg.recordFile != "" {
+	close(s.followStop)
+	<-s.followDone
+	if s.cfg.recordFile != "" && s.record != nil {
 		s.record.close() // writes the final checkpoint
 	}
 	close(s.head.Load().changed)

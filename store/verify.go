@@ -195,7 +195,7 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		return Report{}, err
 	}
 	whole := from == 0 && to == size
-	var erasures erasureLedger
+	var erasures commitment.ErasureLedger
 	var indexes *indexCheck
 	if whole {
 		indexes = newIndexCheck()
@@ -328,10 +328,7 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
 			return fail(i, "the event's content does not match its committed digest")
 		}
-		if e.ContentState == ContentErased {
-			erasures.erased = append(erasures.erased, i)
-		}
-		erasures.note(i, e.Header)
+		erasures.Note(i, e.Header, e.ContentState == ContentErased)
 		if indexes != nil {
 			indexes.expect(i, indexValues(e.Header))
 		}
@@ -378,16 +375,16 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if err := roots.finish(); err != nil {
 			return bad(roots.lastGood, "%v", err)
 		}
-	} else if len(erasures.erased) > 0 {
+	} else if erasures.Erased() > 0 {
 		// The erasures that name erased events may be beyond the range.
 		if err := noteLaterErasures(ctx, d, &erasures, to, size); err != nil {
 			return Report{}, err
 		}
 	}
-	if i, ok := erasures.firstUnproven(); ok {
-		return bad(i, "the event's content is marked erased, but no later erasure or retention event of the log names this index: a bare erasure marker is tampering")
+	if u := erasures.Unproven(); len(u) > 0 {
+		return bad(u[0], "the event's content is marked erased, but no later erasure or retention event of the log names this index: a bare erasure marker is tampering")
 	}
-	rep.Erased = len(erasures.erased)
+	rep.Erased = erasures.Erased()
 	if indexes != nil {
 		p, err := indexes.compare(ctx, d, size)
 		if err != nil {
@@ -404,7 +401,7 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 
 // noteLaterErasures reads the erasure and retention events in [lo, hi),
 // whose leaves the stored tree holds, into the ledger.
-func noteLaterErasures(ctx context.Context, d Driver, l *erasureLedger, lo, hi uint64) error {
+func noteLaterErasures(ctx context.Context, d Driver, l *commitment.ErasureLedger, lo, hi uint64) error {
 	kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
 	hr := newHashReader(d)
 	for raw, err := range d.Scan(ctx, ScanRequest{Filter: &Filter{Kinds: kinds}, Lo: lo, Hi: hi}) {
@@ -422,7 +419,7 @@ func noteLaterErasures(ctx context.Context, d Driver, l *erasureLedger, lo, hi u
 		if stored[0] != e.LeafHash {
 			continue // not the leaf the tree holds: it names nothing
 		}
-		l.note(raw.Index, e.Header)
+		l.Note(raw.Index, e.Header, false)
 	}
 	return nil
 }

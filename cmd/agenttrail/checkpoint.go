@@ -21,6 +21,7 @@ func checkpointCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Con
 	fs.Var(&size, "size", "the checkpoint signed at this tree `size` (default: the latest)")
 	verifierKey := addVerifierKeyFlag(fs)
 	output := addOutputFlag(fs, "text", "text", "json", "note")
+	cosigned := fs.Bool("cosigned", false, "the newest checkpoint the server's witnesses cosigned (serve --witness), with their cosignatures")
 	setUsage(fs, "agenttrail checkpoint [flags]", `
 Print the latest signed checkpoint of the log, or the one signed at --size:
 its origin, tree size and root hash, and the signed note itself (a C2SP
@@ -38,7 +39,12 @@ keep as a trusted checkpoint (verify --checkpoint FILE).`)
 		}
 		defer c.Close()
 		var cp *agenttrailv1.Checkpoint
-		if size.set {
+		if *cosigned && size.set {
+			return usageError{"--cosigned and --size exclude each other"}
+		}
+		if *cosigned {
+			cp, err = c.CosignedCheckpoint(ctx)
+		} else if size.set {
 			cp, err = c.CheckpointAt(ctx, size.v)
 		} else {
 			cp, err = c.Checkpoint(ctx)

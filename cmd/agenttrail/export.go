@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/store"
 )
 
 func init() {
@@ -20,13 +23,21 @@ func exportCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	conn := addConnFlags(fs)
 	filter := addFilterFlags(fs)
 	verifierKey := addVerifierKeyFlag(fs)
+	var loc storeLocation
+	loc.addFlags(fs, "", "offline: export from the data `directory` of a stopped server instead of a running one", false)
 	setUsage(fs, "agenttrail export [flags] > FILE", `
 Write the events that match the filter flags, in log order, as JSON lines
 that anyone can verify without the server (agenttrail verify --export FILE
 does): a first line with the latest signed checkpoint and the log's
 verifier key, then one line per event with its agenttrail.v1.Entry (in your
 view) and its inclusion proof against that checkpoint. Events newer than
-the checkpoint are left out. Each entry is verified before it is written.`)
+the checkpoint are left out. Each entry is verified before it is written.
+
+Offline, --data DIR or --store URL reads the storage directly, in the full
+view, without a server (and so without an access record in the trail):
+a stopped server's data directory, or a PostgreSQL database, for which a
+role that may only SELECT is enough. --verifier-key is then required for
+--store.`)
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -34,6 +45,14 @@ the checkpoint are left out. Each entry is verified before it is written.`)
 		f, err := filter.filter()
 		if err != nil {
 			return err
+		}
+		if loc.given() {
+			n, size, err := exportStorage(ctx, loc, *verifierKey, f, out, errOut)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(errOut, "exported %s from storage with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
+			return nil
 		}
 		c, err := conn.dial()
 		if err != nil {
@@ -97,4 +116,83 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 		n++
 	}
 	return n, head.Size, w.Flush()
+}
+
+// exportStorage writes the bundle of export from storage opened read-only:
+// the same lines, in the full view, each verified before it is written.
+func exportStorage(ctx context.Context, loc storeLocation, key string, f *agenttrailv1.Filter, out, errOut io.Writer) (int, uint64, error) {
+	storeURL, dir, err := loc.storeURL()
+	if err != nil {
+		return 0, 0, err
+	}
+	if key == "" {
+		if dir == "" {
+			return 0, 0, usageError{"--verifier-key: exporting from --store needs the log's verifier key"}
+		}
+		if key, err = loc.localVerifierKey(); err != nil {
+			return 0, 0, err
+		}
+		fmt.Fprintln(errOut, "warning: no --verifier-key: checkpoints are checked with the key kept beside the data itself")
+	}
+	v, err := client.NewVerifier(key)
+	if err != nil {
+		return 0, 0, usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	}
+	st, err := store.Open(ctx, storeURL, store.WithReadOnly(key))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	latest := st.LatestCheckpoint()
+	if latest.Note == nil {
+		return 0, 0, errors.New("the log has no signed checkpoint yet: nothing can be proved")
+	}
+	cp := &agenttrailv1.Checkpoint{SignedNote: latest.Note, Origin: latest.Origin, TreeSize: latest.Size, RootHash: latest.Root[:]}
+	if _, err := v.Checkpoint(cp); err != nil {
+		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	}
+	// Only what the checkpoint covers can be proved against it.
+	if f.ToIndex == nil || *f.ToIndex > latest.Size {
+		size := latest.Size
+		f.ToIndex = &size
+	}
+	w, err := evidence.NewWriter(out, v.Key(), cp)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer w.Flush()
+	if *f.ToIndex <= f.GetFromIndex() {
+		return 0, latest.Size, w.Flush()
+	}
+	q, err := server.StoreQuery(&agenttrailv1.QueryRequest{Filter: f})
+	if err != nil {
+		return 0, 0, usageError{err.Error()}
+	}
+	q.Read = store.HeaderAndContent
+	n := 0
+	for e, err := range st.Scan(ctx, q) {
+		if err != nil {
+			return n, latest.Size, err
+		}
+		entry, err := server.FullView{}.Render(e)
+		if err != nil {
+			return n, latest.Size, err
+		}
+		path, err := st.InclusionProof(ctx, e.Index, latest.Size)
+		if err != nil {
+			return n, latest.Size, err
+		}
+		proof := &agenttrailv1.GetInclusionProofResponse{LogIndex: e.Index, TreeSize: latest.Size, LeafHash: e.LeafHash[:]}
+		for _, h := range path {
+			proof.Hashes = append(proof.Hashes, h[:])
+		}
+		if _, err := v.VerifyEntry(entry, cp, proof); err != nil {
+			return n, latest.Size, fmt.Errorf("event %d as stored does not verify: %w", e.Index, err)
+		}
+		if err := w.Add(entry, proof); err != nil {
+			return n, latest.Size, err
+		}
+		n++
+	}
+	return n, latest.Size, w.Flush()
 }

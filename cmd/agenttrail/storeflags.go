@@ -13,6 +13,7 @@ import (
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
 	"github.com/agenttrail/agenttrail/store/commitment"
+	_ "github.com/agenttrail/agenttrail/store/postgres" // postgres:// and postgresql:// URLs
 )
 
 // storeLocation is where a command finds the store: a Badger data
@@ -52,7 +53,7 @@ const legacyKeyFile = "checkpoint-signing.key"
 // --store and, when withKey is set, --signing-key and --checkpoint-record.
 func (l *storeLocation) addFlags(fs *flag.FlagSet, dataDefault, dataUsage string, withKey bool) {
 	fs.StringVar(&l.data, "data", dataDefault, dataUsage)
-	fs.StringVar(&l.url, "store", "", "storage `URL` instead of --data, such as badger:///var/lib/agenttrail (drivers: "+strings.Join(store.Drivers(), ", ")+")")
+	fs.StringVar(&l.url, "store", "", "storage `URL` instead of --data, such as badger:///var/lib/agenttrail or postgres://host/db (drivers: "+strings.Join(store.Drivers(), ", ")+")")
 	if withKey {
 		fs.StringVar(&l.signingKey, "signing-key", "", "checkpoint signing key `file`, never inside the data directory (default: beside the --data\ndirectory, ./"+signingKeyFile+" for ./agenttrail-data, created on first start); AGENTTRAIL_SIGNING_KEY may hold the key itself")
 		fs.StringVar(&l.record, "checkpoint-record", "", "`file` recording the newest checkpoint signed and cosigned, outside the data directory\n(default: beside the signing key); the server refuses a store behind it")

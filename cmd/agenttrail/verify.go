@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
@@ -109,7 +110,7 @@ event's commitment and inclusion proof) without any server.`)
 			return err
 		}
 		defer c.Close()
-		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile}, out, errOut)
+		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile, anchors: anchors, policy: policy}, out, errOut)
 	}
 }
 
@@ -201,10 +202,12 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 }
 
 type onlineOptions struct {
-	key   string
-	from  uint64
-	to    optUint
-	state string
+	key     string
+	from    uint64
+	to      optUint
+	state   string
+	anchors *anchorFlags
+	policy  *commitment.WitnessPolicy
 }
 
 // verifyOnline is verify against a running server.
@@ -229,15 +232,48 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	if err != nil {
 		return err
 	}
-	cp, err := c.Checkpoint(ctx)
+	var cp *agenttrailv1.Checkpoint
+	var head verify.TreeHead
+	if o.policy != nil {
+		// The newest checkpoint a quorum of the trusted witnesses cosigned.
+		if cp, err = c.CosignedCheckpoint(ctx); err != nil {
+			return fmt.Errorf("no checkpoint cosigned by the witnesses: %w", err)
+		}
+		var cosigs []verify.Cosignature
+		if head, cosigs, err = v.CosignedCheckpoint(cp, o.policy); err != nil {
+			return fmt.Errorf("the cosigned checkpoint does not verify: %w", err)
+		}
+		var names []string
+		for _, c := range cosigs {
+			names = append(names, c.Witness)
+		}
+		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified, cosigned by %s (quorum %d of %d)\n",
+			head.Origin, count(head.Size, "event"), head.Root, strings.Join(names, ", "), o.policy.Quorum, len(o.policy.Witnesses))
+	} else {
+		if cp, err = c.Checkpoint(ctx); err != nil {
+			return err
+		}
+		if head, err = v.Checkpoint(cp); err != nil {
+			return fmt.Errorf("the latest checkpoint does not verify: %w", err)
+		}
+		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
+	}
+	trusted, err := o.anchors.trusted(v.Key(), o.policy)
 	if err != nil {
 		return err
 	}
-	head, err := v.Checkpoint(cp)
-	if err != nil {
-		return fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	for i, t := range trusted {
+		var proof *agenttrailv1.GetConsistencyProofResponse
+		if t.Size > 0 && t.Size < head.Size {
+			if proof, err = c.ConsistencyProof(ctx, t.Size, head.Size); err != nil {
+				return err
+			}
+		}
+		if _, err := v.VerifyConsistency(t, cp, proof); err != nil {
+			return fmt.Errorf("the log is not consistent with the trusted checkpoint %s (%d events, root %x): %w", o.anchors.checkpoints[i], t.Size, t.Root, err)
+		}
+		fmt.Fprintf(out, "consistent with the trusted checkpoint of %s in %s\n", count(t.Size, "event"), o.anchors.checkpoints[i])
 	}
-	fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
 
 	if st != nil {
 		old, err := st.head(v)
@@ -266,6 +302,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	}
 	rep, err := verifyRange(ctx, c, v, cp, head, o.from, to)
 	if err != nil {
+		return err
+	}
+	if err := proveErasures(ctx, c, v, cp, head, to, &rep.erasures); err != nil {
 		return err
 	}
 	n, content := rep.events, rep.content
@@ -306,6 +345,9 @@ type rangeReport struct {
 	// withheld is how many entries the caller's view may not show: their
 	// leaves were proved to be in the log, and nothing else.
 	withheld int
+	// erasures holds the erased entries seen and what the erasure and
+	// retention entries seen name.
+	erasures verify.ErasureLedger
 }
 
 // verifyRange fetches the events of [from, to) and checks each against
@@ -364,6 +406,7 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.content++
 		}
+		rep.erasures.Note(e.GetStamp().GetLogIndex(), e.GetEvent(), e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
 	}
 	if withheldErr != nil {
 		return rep, withheldErr
@@ -372,4 +415,32 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
 	return rep, nil
+}
+
+// proveErasures demands that every erased entry seen is named by a later
+// erasure or retention entry of the log, reading those beyond the range
+// verified (each checked with its inclusion proof) when it must.
+func proveErasures(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, to uint64, l *verify.ErasureLedger) error {
+	if len(l.Unproven()) > 0 && to < head.Size {
+		kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
+		req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &to, ToIndex: &head.Size, Kinds: kinds}}
+		for e, err := range c.Query(ctx, req) {
+			if err != nil {
+				return err
+			}
+			index := e.GetStamp().GetLogIndex()
+			proof, err := c.InclusionProof(ctx, index, head.Size)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", index, err)
+			}
+			if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+				return fmt.Errorf("event %d does not verify: %w", index, err)
+			}
+			l.Note(index, e.GetEvent(), false)
+		}
+	}
+	if u := l.Unproven(); len(u) > 0 {
+		return fmt.Errorf("event %d does not verify: %w", u[0], l.Check())
+	}
+	return nil
 }

@@ -35,6 +35,10 @@ type Harness struct {
 	// WrittenOnce checks, on storage whose store is closed, that no record
 	// was ever overwritten or deleted. Nil skips that check.
 	WrittenOnce func(t testing.TB, url string)
+	// Shared says that several stores may open one URL at once and write
+	// to it (the driver is a store.SharedDriver): several servers, one
+	// log. It runs the tests of that.
+	Shared bool
 }
 
 // Tamperer edits a driver's raw records by log position, as an attacker
@@ -98,6 +102,9 @@ func Run(t *testing.T, h Harness) {
 		{"BackupRestoreRoundTrip", testBackupRestoreRoundTrip},
 		{"TamperedBackupIsRefused", testTamperedBackupIsRefused},
 		{"BackupCredentialsFollowTheLog", testBackupCredentialsFollowTheLog},
+		{"ReadOnlyStore", testReadOnlyStore},
+		{"SeveralStoresOneLog", testSeveralStoresOneLog},
+		{"SharedCommitFailuresAreResolved", testSharedCommitFailuresAreResolved},
 		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
 		{"PostingsMatchHeaders", testPostingsMatchHeaders},
 		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},

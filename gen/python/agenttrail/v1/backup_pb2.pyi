@@ -24,8 +24,8 @@ class BackupRecord(_message.Message):
     """A backup file is the line "agenttrail-backup-v1" and a newline, then
     BackupRecords, each preceded by its length as a protobuf varint (the
     encoding of google.golang.org/protobuf/encoding/protodelim): a header,
-    the events in log order, the signed checkpoints, the API key credentials,
-    and a trailer. It holds the log as the store keeps it, independent of the
+    the signed checkpoints by tree size, the events in log order, the API key
+    credentials, and a trailer. It holds the log as the store keeps it, independent of the
     storage driver: every event's leaf data and content record, so that it
     can be verified (every leaf, the tree, every checkpoint) before anything
     is restored, and restored into any driver.
