@@ -324,3 +324,45 @@ func testBackupCredentialsFollowTheLog(t *testing.T, h Harness) {
 		t.Fatalf("the key the log revoked was restored as %+v, %v; want it revoked", c, err)
 	}
 }
+
+// Content a logged erasure destroyed stays destroyed through a backup and
+// a restore: the restored log holds the marks, not the content, and
+// verifies.
+func testBackupKeepsErasures(t *testing.T, h Harness) {
+	if h.Tamper == nil {
+		t.Skip("the driver offers no raw access to mark content erased")
+	}
+	ctx := context.Background()
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithCheckpointInterval(0), store.WithBatchLimits(8, 1<<20, 0))
+	appendIn(t, s, 8, numbered("e", 24))
+	AppendOK(t, s, ErasureEvent("er-1", []uint64{5, 9}))
+	vk := s.VerifierKey().String()
+	s.Close()
+	tamperWith(t, h, l, func(tp Tamperer) error {
+		for _, i := range []uint64{5, 9} {
+			if err := tp.MarkErased(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	s = l.Open(t)
+	full, _ := backupBytes(t, s, nil)
+	target := Log{URL: h.New(t), KeyFile: l.KeyFile}
+	rep, err := store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full)}, store.RestoreOptions{VerifierKey: vk})
+	if err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if rep.Erased != 2 {
+		t.Fatalf("the backup holds %d erased events, want 2", rep.Erased)
+	}
+	restored := target.Open(t)
+	sameLog(t, s, restored)
+	for _, i := range []uint64{5, 9} {
+		e, err := restored.Get(ctx, i, store.HeaderAndContent)
+		if err != nil || e.ContentState != store.ContentErased {
+			t.Fatalf("restored event %d: %v, %v; want its content erased", i, e, err)
+		}
+	}
+}

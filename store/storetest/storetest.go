@@ -102,6 +102,7 @@ func Run(t *testing.T, h Harness) {
 		{"BackupRestoreRoundTrip", testBackupRestoreRoundTrip},
 		{"TamperedBackupIsRefused", testTamperedBackupIsRefused},
 		{"BackupCredentialsFollowTheLog", testBackupCredentialsFollowTheLog},
+		{"BackupKeepsErasures", testBackupKeepsErasures},
 		{"ReadOnlyStore", testReadOnlyStore},
 		{"SeveralStoresOneLog", testSeveralStoresOneLog},
 		{"SharedCommitFailuresAreResolved", testSharedCommitFailuresAreResolved},
