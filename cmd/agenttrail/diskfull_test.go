@@ -153,7 +153,7 @@ func TestDiskFull(t *testing.T) {
 	needed := badger.DefaultMinFreeSpace()
 
 	// 1. Appends stop before the disk is full, and resume once it is not.
-	ballast := fillTo(t, disk, needed+40<<20)
+	ballast := fillTo(t, disk, needed+16<<20)
 	srv := startServe(t, bin, data, "127.0.0.1:0")
 	conn := dial(t, srv.addr)
 	appendClient := agenttrailv1.NewAppendServiceClient(conn)
