@@ -186,6 +186,11 @@ type BatchEvent struct {
 	// Content is the event's content record: opaque to the driver, stored
 	// under the event's index and returned as is.
 	Content []byte
+	// ContentErased, set only when a log is restored from a backup, says
+	// that a logged erasure or retention destroyed the event's content:
+	// Content is empty, and the driver keeps the mark that reads back as
+	// RawEntry.Erased instead.
+	ContentErased bool
 	// Index holds the metadata the secondary indexes file the event under.
 	Index IndexValues
 }

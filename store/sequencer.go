@@ -22,6 +22,7 @@ import (
 // request is one Append call waiting for the sequencer.
 type request struct {
 	principal string
+	record    bool // a record the server makes of the trail itself (SubmitRecords)
 	events    []*agenttrailv1.Event
 	sizes     []int // encoded size of each event
 	bytes     int
@@ -62,6 +63,28 @@ type Ticket struct {
 // server does, one ticket per batch of a stream); Append is Submit and Wait.
 // The events must not be modified until the ticket is done.
 func (s *Store) Submit(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
+	return s.submit(ctx, principal, events, false)
+}
+
+// SubmitRecords is Submit for the records the server makes of the trail
+// itself: access records of reads, key changes. When the storage is short
+// of space (ErrNoSpace) they are still written while a quarter of the free
+// space the store keeps is left, after other appends stop, so that reads
+// and key changes stay recorded.
+func (s *Store) SubmitRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
+	return s.submit(ctx, principal, events, true)
+}
+
+// AppendRecords is Append for the server's own records (see SubmitRecords).
+func (s *Store) AppendRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) ([]Result, error) {
+	t, err := s.SubmitRecords(ctx, principal, events)
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+func (s *Store) submit(ctx context.Context, principal string, events []*agenttrailv1.Event, record bool) (*Ticket, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrInvalidArgument)
 	}
@@ -74,7 +97,7 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &request{principal: principal, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
+	req := &request{principal: principal, record: record, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
 	for i, ev := range events {
 		req.sizes[i] = proto.Size(ev)
 		req.bytes += req.sizes[i]
@@ -375,13 +398,25 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	if err := q.room(); err != nil {
 		// Refuse the batch's events before anything is prepared: the log
-		// stays as it is, and the next batch asks again.
+		// stays as it is, and the next batch asks again. The server's own
+		// records (reads, key changes) go on while a quarter of the space
+		// the store keeps is free, so that reads stay recorded.
+		var se *SpaceError
+		recordsFit := errors.As(err, &se) && se.Free >= se.Needed/4
+		var kept []*request
 		for _, r := range batch {
+			if r.record && recordsFit {
+				kept = append(kept, r)
+				continue
+			}
 			for i := range r.results {
 				r.results[i].Err = err
 			}
 		}
-		return p
+		if len(kept) == 0 {
+			return p
+		}
+		batch = kept
 	}
 	now := s.cfg.now().UTC()
 	if now.Before(q.lastReceived) {

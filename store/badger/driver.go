@@ -495,7 +495,11 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch) error {
 		if err := set(recordKey(idx), ev.LeafData); err != nil {
 			return err
 		}
-		if err := set(contentKey(idx), ev.Content); err != nil {
+		if ev.ContentErased {
+			if err := set(erasedKey(idx), nil); err != nil {
+				return err
+			}
+		} else if err := set(contentKey(idx), ev.Content); err != nil {
 			return err
 		}
 		if err := set(idKey(ev.EventID), encodeU64(idx)); err != nil {

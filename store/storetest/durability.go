@@ -71,11 +71,23 @@ func testAppendsWaitForSpace(t *testing.T, h Harness) {
 	if rep, err := s.Verify(context.Background(), 0, 0); err != nil || !rep.OK() {
 		t.Fatalf("verifying on a full disk: %+v, %v", rep, err)
 	}
+	// The server's own records (reads, key changes) are still written
+	// while a quarter of the space needed is free, and not below.
+	if _, err := s.AppendRecords(context.Background(), "agenttrail", numbered("record", 1)); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.AppendRecords(context.Background(), "agenttrail", numbered("record", 2)[1:]); err != nil || res[0].Err != nil {
+		t.Fatalf("a server record with appends refused for want of space: %v, %v; want it written", res, err)
+	}
+	sd.free.Store(spaceNeeded/4 - 1)
+	res, err = s.AppendRecords(context.Background(), "agenttrail", numbered("late", 1))
+	wantNoSpace(t, res, err, spaceNeeded)
+	sd.free.Store(spaceNeeded - 1)
 
 	sd.free.Store(spaceNeeded)
 	rs := AppendOK(t, s, numbered("full", 2)...)
-	if rs[0].Index != 3 || rs[1].Index != 4 {
-		t.Fatalf("appends after space was freed went to %d and %d; want 3 and 4", rs[0].Index, rs[1].Index)
+	if rs[0].Index != 5 || rs[1].Index != 6 {
+		t.Fatalf("appends after space was freed went to %d and %d; want 5 and 6", rs[0].Index, rs[1].Index)
 	}
 }
 
