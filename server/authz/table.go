@@ -35,6 +35,9 @@ var Table = map[string][]auth.Role{
 	// A backup holds every event's content: the full view only.
 	agenttrailv1.LogService_Backup_FullMethodName: {auth.Compliance},
 
+	// Statistics come from metadata only: every reading role may ask.
+	agenttrailv1.StatsService_Stats_FullMethodName: readers,
+
 	agenttrailv1.AdminService_CreateKey_FullMethodName: {auth.Admin},
 	agenttrailv1.AdminService_ListKeys_FullMethodName:  {auth.Admin},
 	agenttrailv1.AdminService_RevokeKey_FullMethodName: {auth.Admin},
