@@ -18,6 +18,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -38,7 +39,7 @@ func filledStore(t *testing.T, prefix string) (string, *store.Store) {
 	for i := 0; i < damageEvents; i += 30 {
 		var evs []*agenttrailv1.Event
 		for k := i; k < min(i+30, damageEvents); k++ {
-			ev := crashEvent(fmt.Sprintf("%s-%05d", prefix, k))
+			ev := crashEvent(eventtest.ID(fmt.Sprintf("%s-%05d", prefix, k)))
 			ev.GetLlmCall().OutputText += strings.Repeat(" and more", 200)
 			evs = append(evs, ev)
 		}
@@ -379,7 +380,7 @@ func TestCrashedStoreVerifiesReadOnly(t *testing.T) {
 		t.Fatalf("the crashed store holds %d events, %d were acknowledged", size, damageEvents)
 	}
 	for i := range damageEvents {
-		if _, err := s.GetByID(context.Background(), fmt.Sprintf("c-%05d", i), store.HeaderAndContent); err != nil {
+		if _, err := s.GetByID(context.Background(), eventtest.ID(fmt.Sprintf("c-%05d", i)), store.HeaderAndContent); err != nil {
 			t.Fatalf("acknowledged event c-%05d: %v", i, err)
 		}
 	}

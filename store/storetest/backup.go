@@ -17,6 +17,7 @@ import (
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/commitment"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // backupBytes takes a backup of a store into memory.
@@ -44,7 +45,7 @@ func memFile(name string, b []byte) store.BackupFile {
 // keyEvent is the key change event the server appends when a key is
 // created or revoked.
 func keyEvent(id, principal, role string, action agenttrailv1.KeyChangeAction) *agenttrailv1.Event {
-	ev := ToolCallEvent("key-"+id+"-"+action.String(), 0)
+	ev := ToolCallEvent(eventtest.ID("key-"+id+"-"+action.String()), 0)
 	ev.Payload = &agenttrailv1.Event_KeyChange{KeyChange: &agenttrailv1.KeyChange{
 		Action: action, KeyId: id, KeyPrincipal: principal, KeyRole: role, ChangedBy: "admin",
 	}}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // spaceDriver wraps a driver to report as much free space as a test says.
@@ -65,7 +66,7 @@ func testAppendsWaitForSpace(t *testing.T, h Harness) {
 	if size, _ := s.Size(); size != 3 {
 		t.Fatalf("size %d after refused appends; want 3", size)
 	}
-	if _, err := s.GetByID(context.Background(), "before-001", store.HeaderAndContent); err != nil {
+	if _, err := s.GetByID(context.Background(), eventtest.ID("before-001"), store.HeaderAndContent); err != nil {
 		t.Fatalf("reading on a full disk: %v", err)
 	}
 	if rep, err := s.Verify(context.Background(), 0, 0); err != nil || !rep.OK() {
@@ -126,7 +127,7 @@ func testMinFreeSpace(t *testing.T, h Harness) {
 	}
 	res, err := s.Append(context.Background(), "agent-1", numbered("full", 2))
 	wantNoSpace(t, res, err, huge)
-	if _, err := s.GetByID(context.Background(), "before-002", store.HeaderAndContent); err != nil {
+	if _, err := s.GetByID(context.Background(), eventtest.ID("before-002"), store.HeaderAndContent); err != nil {
 		t.Fatalf("reading on a full disk: %v", err)
 	}
 	if err := s.Close(); err != nil {
