@@ -70,9 +70,14 @@ temporary name and renamed when complete, then verified.`)
 		err := writeFileAtomically(*outFile, func(w io.Writer) error {
 			var err error
 			if loc.given() {
-				sum, err = backupOffline(ctx, loc, *verifierKey, base, w, errOut)
+				// The storage writes the file itself: count its bytes.
+				p := startProgress(errOut, "backup", "bytes written", 0)
+				sum, err = backupOffline(ctx, loc, *verifierKey, base, progressWriter{w, p}, errOut)
+				p.Stop()
 			} else {
-				sum, err = backupOnline(ctx, conn, base, w)
+				p := startProgress(errOut, "backup", "events", 0)
+				sum, err = backupOnline(ctx, conn, base, w, p)
+				p.Stop()
 			}
 			return err
 		})
@@ -105,7 +110,7 @@ temporary name and renamed when complete, then verified.`)
 }
 
 // backupOnline streams a backup from a running server.
-func backupOnline(ctx context.Context, conn *connFlags, base []byte, w io.Writer) (store.BackupSummary, error) {
+func backupOnline(ctx context.Context, conn *connFlags, base []byte, w io.Writer, p *progress) (store.BackupSummary, error) {
 	c, err := conn.dial()
 	if err != nil {
 		return store.BackupSummary{}, err
@@ -130,12 +135,30 @@ func backupOnline(ctx context.Context, conn *connFlags, base []byte, w io.Writer
 		}
 		for _, rec := range resp.GetRecords() {
 			summarize(&sum, rec)
+			switch rec.GetRecord().(type) {
+			case *agenttrailv1.BackupRecord_Header:
+				p.SetTotal(sum.Checkpoint.Size - min(sum.Base, sum.Checkpoint.Size))
+			case *agenttrailv1.BackupRecord_Event:
+				p.Add(1)
+			}
 			if err := bw.Write(rec); err != nil {
 				return sum, err
 			}
 		}
 	}
 	return sum, bw.Flush()
+}
+
+// progressWriter counts the bytes written through it on a progress line.
+type progressWriter struct {
+	w io.Writer
+	p *progress
+}
+
+func (pw progressWriter) Write(b []byte) (int, error) {
+	n, err := pw.w.Write(b)
+	pw.p.Add(uint64(n))
+	return n, err
 }
 
 // summarize notes a record in the summary of a backup being received.
