@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +41,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "in-process server: sign a checkpoint at most this often")
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the load and its clients) to `file`")
 	spread := fs.String("spread", "", "more servers of the same log, `host:port,...`: the streams are dealt out over --addr\nand these, and the tail that measures end to end reads --addr (servers sharing a PostgreSQL store)")
 	setUsage(fs, "agenttrail bench [flags]", `
 Stream --events LLM-call events of --size bytes from --streams concurrent
@@ -110,6 +113,17 @@ summary for people goes to stderr.`)
 				return err
 			}
 			defer reader.Close()
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait})
 		if err != nil {

@@ -54,6 +54,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
 	var witnesses listFlag
 	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
+	pprofListen := fs.String("pprof-listen", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `address`, for\nperformance work (default: off)")
 	quorum := fs.Int("witness-quorum", 0, "how many witnesses must cosign a checkpoint for GetCheckpoint(cosigned) to serve it (default: all)")
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -164,6 +165,13 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			return usageError{fmt.Sprintf("--witness-quorum %d: between 1 and the number of --witness (%d)", *quorum, len(ws))}
 		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
+		if *pprofListen != "" {
+			stop, err := startProfiling(*pprofListen, out, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
 	}
 }

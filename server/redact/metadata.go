@@ -2,6 +2,7 @@ package redact
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -86,28 +87,31 @@ func checkHeaderMessage(m protoreflect.Message, path string) error {
 		if !m.Has(fd) {
 			continue
 		}
-		name := path + string(fd.Name())
+		// Field paths are built only for a finding: most events have none.
+		name := func() string { return path + string(fd.Name()) }
 		switch {
 		case fd.Message() != nil && fd.IsList():
 			l := m.Get(fd).List()
 			for i := 0; i < l.Len(); i++ {
-				if err := checkHeaderMessage(l.Get(i).Message(), name+"["+strconv.Itoa(i)+"]."); err != nil {
+				if err := checkHeaderMessage(l.Get(i).Message(), name()+"["+strconv.Itoa(i)+"]."); err != nil {
 					return err
 				}
 			}
 		case fd.Message() != nil:
-			if err := checkHeaderMessage(m.Get(fd).Message(), name+"."); err != nil {
+			if err := checkHeaderMessage(m.Get(fd).Message(), name()+"."); err != nil {
 				return err
 			}
 		case fd.IsList():
 			l := m.Get(fd).List()
 			for i := 0; i < l.Len(); i++ {
-				if err := checkMetadataValue(name+"["+strconv.Itoa(i)+"]", l.Get(i).String()); err != nil {
+				if err := checkMetadataValue(l.Get(i).String()); err != nil {
+					err.Field = name() + "[" + strconv.Itoa(i) + "]"
 					return err
 				}
 			}
 		default:
-			if err := checkMetadataValue(name, m.Get(fd).String()); err != nil {
+			if err := checkMetadataValue(m.Get(fd).String()); err != nil {
+				err.Field = name()
 				return err
 			}
 		}
@@ -116,10 +120,10 @@ func checkHeaderMessage(m protoreflect.Message, path string) error {
 }
 
 // checkMetadataValue reports what a metadata string holds, if anything
-// CheckMetadata refuses.
-func checkMetadataValue(field, s string) error {
-	if len(s) < 6 {
-		return nil // nothing refused is this short
+// CheckMetadata refuses; the caller names the field.
+func checkMetadataValue(s string) *event.FieldError {
+	if len(s) < 6 || cleanValues.has(s) {
+		return nil // nothing refused is this short, or it was checked
 	}
 	sc := scanners.Get().(*scanner)
 	defer sc.release()
@@ -127,8 +131,44 @@ func checkMetadataValue(field, s string) error {
 	for _, md := range metadataDetectors {
 		if ms := md.d.find(&sc.in, sc.matches[:0]); len(ms) > 0 {
 			sc.matches = ms
-			return &event.FieldError{Field: field, Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
+			return &event.FieldError{Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
 		}
 	}
+	cleanValues.add(s)
 	return nil
+}
+
+// cleanValues remembers metadata values found clean. Most metadata repeats
+// from event to event (agent, model and tool names, versions, prompt
+// hashes, the session id of every step), and checking a value is a
+// function of the value alone, so each is scanned once, not per event.
+// Bounded: the set is emptied when it is full. Values longer than
+// maxCleanValue are not kept.
+var cleanValues = &valueSet{max: 4096}
+
+const maxCleanValue = 256
+
+type valueSet struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]struct{}
+}
+
+func (v *valueSet) has(s string) bool {
+	v.mu.RLock()
+	_, ok := v.m[s]
+	v.mu.RUnlock()
+	return ok
+}
+
+func (v *valueSet) add(s string) {
+	if len(s) > maxCleanValue {
+		return
+	}
+	v.mu.Lock()
+	if len(v.m) >= v.max || v.m == nil {
+		v.m = make(map[string]struct{}, v.max)
+	}
+	v.m[strings.Clone(s)] = struct{}{}
+	v.mu.Unlock()
 }
