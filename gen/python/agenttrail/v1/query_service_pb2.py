@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from agenttrail.v1 import entry_pb2 as agenttrail_dot_v1_dot_entry__pb2
 from agenttrail.v1 import event_pb2 as agenttrail_dot_v1_dot_event__pb2
+from agenttrail.v1 import log_service_pb2 as agenttrail_dot_v1_dot_log__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\"\xd0\x01\n\x0cQueryRequest\x12-\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x15.agenttrail.v1.FilterR\x06\x66ilter\x12*\n\x05order\x18\x02 \x01(\x0e\x32\x14.agenttrail.v1.OrderR\x05order\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n\x0cresume_after\x18\x04 \x01(\x04H\x00R\x0bresumeAfter\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x05 \x01(\x08R\x06\x66ollowB\x0f\n\r_resume_after\"\xb9\x01\n\rQueryResponse\x12,\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryH\x00R\x05\x65ntry\x12\x36\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.agenttrail.v1.CaughtUpH\x00R\x08\x63\x61ughtUp\x12:\n\x08withheld\x18\x03 \x01(\x0b\x32\x1c.agenttrail.v1.WithheldEntryH\x00R\x08withheldB\x06\n\x04item\"I\n\rWithheldEntry\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x02 \x01(\x0cR\x08leafHash\"\'\n\x08\x43\x61ughtUp\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\"T\n\x0fGetEventRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tH\x00R\x07\x65ventId\x12\x1d\n\tlog_index\x18\x02 \x01(\x04H\x00R\x08logIndexB\x05\n\x03key\">\n\x10GetEventResponse\x12*\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryR\x05\x65ntry*I\n\x05Order\x12\x15\n\x11ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fORDER_ASCENDING\x10\x01\x12\x14\n\x10ORDER_DESCENDING\x10\x02\x32\xa1\x01\n\x0cQueryService\x12\x44\n\x05Query\x12\x1b.agenttrail.v1.QueryRequest\x1a\x1c.agenttrail.v1.QueryResponse0\x01\x12K\n\x08GetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\x1a\x1f\x61genttrail/v1/log_service.proto\"\xa7\x02\n\x0cQueryRequest\x12-\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x15.agenttrail.v1.FilterR\x06\x66ilter\x12*\n\x05order\x18\x02 \x01(\x0e\x32\x14.agenttrail.v1.OrderR\x05order\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n\x0cresume_after\x18\x04 \x01(\x04H\x00R\x0bresumeAfter\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x05 \x01(\x08R\x06\x66ollow\x12\x14\n\x05\x62\x61tch\x18\x06 \x01(\x08R\x05\x62\x61tch\x12+\n\x0fproof_tree_size\x18\x07 \x01(\x04H\x01R\rproofTreeSize\x88\x01\x01\x42\x0f\n\r_resume_afterB\x12\n\x10_proof_tree_size\"\xc0\x02\n\rQueryResponse\x12,\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryH\x00R\x05\x65ntry\x12\x36\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.agenttrail.v1.CaughtUpH\x00R\x08\x63\x61ughtUp\x12:\n\x08withheld\x18\x03 \x01(\x0b\x32\x1c.agenttrail.v1.WithheldEntryH\x00R\x08withheld\x12Q\n\x0finclusion_proof\x18\x04 \x01(\x0b\x32(.agenttrail.v1.GetInclusionProofResponseR\x0einclusionProof\x12\x32\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\x1c.agenttrail.v1.QueryResponseR\x05\x62\x61tchB\x06\n\x04item\"I\n\rWithheldEntry\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x02 \x01(\x0cR\x08leafHash\"\'\n\x08\x43\x61ughtUp\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\"T\n\x0fGetEventRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tH\x00R\x07\x65ventId\x12\x1d\n\tlog_index\x18\x02 \x01(\x04H\x00R\x08logIndexB\x05\n\x03key\">\n\x10GetEventResponse\x12*\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryR\x05\x65ntry*I\n\x05Order\x12\x15\n\x11ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fORDER_ASCENDING\x10\x01\x12\x14\n\x10ORDER_DESCENDING\x10\x02\x32\xa1\x01\n\x0cQueryService\x12\x44\n\x05Query\x12\x1b.agenttrail.v1.QueryRequest\x1a\x1c.agenttrail.v1.QueryResponse0\x01\x12K\n\x08GetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,20 +35,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agenttrail.v1.query_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
-  _globals['_ORDER']._serialized_start=771
-  _globals['_ORDER']._serialized_end=844
-  _globals['_QUERYREQUEST']._serialized_start=107
-  _globals['_QUERYREQUEST']._serialized_end=315
-  _globals['_QUERYRESPONSE']._serialized_start=318
-  _globals['_QUERYRESPONSE']._serialized_end=503
-  _globals['_WITHHELDENTRY']._serialized_start=505
-  _globals['_WITHHELDENTRY']._serialized_end=578
-  _globals['_CAUGHTUP']._serialized_start=580
-  _globals['_CAUGHTUP']._serialized_end=619
-  _globals['_GETEVENTREQUEST']._serialized_start=621
-  _globals['_GETEVENTREQUEST']._serialized_end=705
-  _globals['_GETEVENTRESPONSE']._serialized_start=707
-  _globals['_GETEVENTRESPONSE']._serialized_end=769
-  _globals['_QUERYSERVICE']._serialized_start=847
-  _globals['_QUERYSERVICE']._serialized_end=1008
+  _globals['_ORDER']._serialized_start=1026
+  _globals['_ORDER']._serialized_end=1099
+  _globals['_QUERYREQUEST']._serialized_start=140
+  _globals['_QUERYREQUEST']._serialized_end=435
+  _globals['_QUERYRESPONSE']._serialized_start=438
+  _globals['_QUERYRESPONSE']._serialized_end=758
+  _globals['_WITHHELDENTRY']._serialized_start=760
+  _globals['_WITHHELDENTRY']._serialized_end=833
+  _globals['_CAUGHTUP']._serialized_start=835
+  _globals['_CAUGHTUP']._serialized_end=874
+  _globals['_GETEVENTREQUEST']._serialized_start=876
+  _globals['_GETEVENTREQUEST']._serialized_end=960
+  _globals['_GETEVENTRESPONSE']._serialized_start=962
+  _globals['_GETEVENTRESPONSE']._serialized_end=1024
+  _globals['_QUERYSERVICE']._serialized_start=1102
+  _globals['_QUERYSERVICE']._serialized_end=1263
 # @@protoc_insertion_point(module_scope)

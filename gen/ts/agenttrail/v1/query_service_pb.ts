@@ -8,13 +8,15 @@ import type { Entry } from "./entry_pb.js";
 import { file_agenttrail_v1_entry } from "./entry_pb.js";
 import type { Filter } from "./event_pb.js";
 import { file_agenttrail_v1_event } from "./event_pb.js";
+import type { GetInclusionProofResponse } from "./log_service_pb.js";
+import { file_agenttrail_v1_log_service } from "./log_service_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAjKhAQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEi5gEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIEg0KBWJhdGNoGAYgASgIEhwKD3Byb29mX3RyZWVfc2l6ZRgHIAEoBEgBiAEBQg8KDV9yZXN1bWVfYWZ0ZXJCEgoQX3Byb29mX3RyZWVfc2l6ZSKOAgoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSAASMAoId2l0aGhlbGQYAyABKAsyHC5hZ2VudHRyYWlsLnYxLldpdGhoZWxkRW50cnlIABJBCg9pbmNsdXNpb25fcHJvb2YYBCABKAsyKC5hZ2VudHRyYWlsLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USKwoFYmF0Y2gYBSADKAsyHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2VCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAjKhAQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_agenttrail_v1_log_service]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -58,6 +60,30 @@ export type QueryRequest = Message<"agenttrail.v1.QueryRequest"> & {
    * @generated from field: bool follow = 5;
    */
   follow: boolean;
+
+  /**
+   * Send the items in batches: each QueryResponse then carries a run of
+   * items, in log order, in batch (up to a few hundred KiB, and whatever
+   * a live tail has when it waits for the next commit), instead of one
+   * item per response. Fewer, larger messages cost far less to send and
+   * receive. A client that sets it reads both shapes: a server that
+   * predates batches sends one item per response.
+   *
+   * @generated from field: bool batch = 6;
+   */
+  batch: boolean;
+
+  /**
+   * Prove what is sent: every entry and withheld entry comes with its
+   * RFC 6962 inclusion proof against the tree of this size (inclusion_proof),
+   * and nothing at or beyond it is sent, as if filter.to_index were at most
+   * this. Usually the size of a signed checkpoint (GetCheckpoint). At most
+   * the size of the log; not with follow. Export and online verification
+   * read a whole range with its proofs in one call.
+   *
+   * @generated from field: optional uint64 proof_tree_size = 7;
+   */
+  proofTreeSize?: bigint | undefined;
 };
 
 /**
@@ -110,6 +136,23 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
     value: WithheldEntry;
     case: "withheld";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * With QueryRequest.proof_tree_size: the inclusion proof of the entry or
+   * withheld entry against the tree of that size (its checkpoint unset).
+   *
+   * @generated from field: agenttrail.v1.GetInclusionProofResponse inclusion_proof = 4;
+   */
+  inclusionProof?: GetInclusionProofResponse | undefined;
+
+  /**
+   * With QueryRequest.batch: a run of items in log order, each a
+   * QueryResponse holding an entry (with its proof, when asked), a
+   * withheld entry or caught_up, in place of one item per response.
+   *
+   * @generated from field: repeated agenttrail.v1.QueryResponse batch = 5;
+   */
+  batch: QueryResponse[];
 };
 
 /**
