@@ -101,7 +101,7 @@ func TestTamperSuite(t *testing.T) {
 		expect(t, []string{"verify", "--data", d.data, "--verifier-key", d.vkey, "--checkpoint", d.saved}, 1, nil,
 			[]string{"the stored tree has 40 events, fewer than the 48 of the trusted checkpoint"})
 		// and the server refuses to start on it, naming both sizes.
-		expect(t, []string{"serve", "--data", d.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0"}, 1, nil,
+		expect(t, []string{"serve", "--data", d.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0", "--http-listen", "off"}, 1, nil,
 			[]string{"the store holds 40 events", "signed covers 48 events"})
 	})
 	t.Run("rewrite and re-sign with the server's own key", func(t *testing.T) {
@@ -114,7 +114,7 @@ func TestTamperSuite(t *testing.T) {
 		expect(t, []string{"verify", "--data", forged.data, "--verifier-key", d.vkey, "--checkpoint", d.saved}, 1, nil,
 			[]string{"the stored tree of size 48 has root", "but the trusted checkpoint of size 48 says"})
 		// The server's own record beside the key refuses it too.
-		expect(t, []string{"serve", "--data", forged.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0"}, 1, nil,
+		expect(t, []string{"serve", "--data", forged.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0", "--http-listen", "off"}, 1, nil,
 			[]string{"differs from the checkpoint of that size this server signed"})
 	})
 	t.Run("content deleted with a bare erasure marker", func(t *testing.T) {

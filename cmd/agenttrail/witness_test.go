@@ -201,7 +201,7 @@ func TestWitnessedServer(t *testing.T) {
 	record := filepath.Join(root, "log-checkpoints.json")
 	serveArgs := func(data, record string) []string {
 		return []string{"serve", "--data", data, "--signing-key", keyFile, "--checkpoint-record", record, "--origin", origin,
-			"--listen", "127.0.0.1:0", "--checkpoint-interval", "0", "--log-level", "warn",
+			"--listen", "127.0.0.1:0", "--http-listen", "off", "--checkpoint-interval", "0", "--log-level", "warn",
 			"--witness", "w1=" + w1.url + "+" + w1.key, "--witness", "w2=" + w2.url + "+" + w2.key, "--witness-quorum", "2"}
 	}
 	// A first start creates the log with its origin; keys are made offline.
