@@ -122,6 +122,9 @@ func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 		a.Filter = nil // it may hold values the store would refuse
 	}
 	a.EventsReturned = cs.sent
+	if cs.sent > 0 {
+		a.Returned = &agenttrailv1.IndexRange{First: cs.first, Last: cs.last}
+	}
 	a.Phase = agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED
 	s.recordAccess(ss.Context(), a)
 	return err
@@ -133,6 +136,8 @@ type countingStream struct {
 	s         *Server
 	record    *agenttrailv1.Access
 	sent      uint64
+	first     uint64 // the lowest and highest log index of the entries sent
+	last      uint64
 	following bool // a live tail, counted open in the metrics
 }
 
@@ -140,6 +145,7 @@ func (c *countingStream) RecvMsg(m any) error {
 	err := c.ServerStream.RecvMsg(m)
 	if q, ok := m.(*agenttrailv1.QueryRequest); ok && err == nil {
 		c.record.Filter = q.GetFilter()
+		c.record.ProofTreeSize = q.ProofTreeSize
 		if q.GetFollow() && !c.following {
 			c.following = true
 			c.s.cfg.metrics.Tail(c.record.GetRole(), 1)
@@ -159,10 +165,25 @@ func (c *countingStream) RecvMsg(m any) error {
 
 func (c *countingStream) SendMsg(m any) error {
 	err := c.ServerStream.SendMsg(m)
-	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil && r.GetEntry() != nil {
-		c.sent++
+	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil {
+		queryItems(r, func(item *agenttrailv1.QueryResponse) {
+			if e := item.GetEntry(); e != nil {
+				c.count(e.GetStamp().GetLogIndex())
+			}
+		})
 	}
 	return err
+}
+
+// count notes one entry sent, at log index i.
+func (c *countingStream) count(i uint64) {
+	if c.sent == 0 || i < c.first {
+		c.first = i
+	}
+	if c.sent == 0 || i > c.last {
+		c.last = i
+	}
+	c.sent++
 }
 
 // rpcName is the method of a full gRPC method name: "Query" for
