@@ -10,7 +10,10 @@
 #      data directory (an agent key appends, a compliance key tails).
 # and prints the ratio of the two. Rounds interleave the two so that the
 # noise of a shared machine falls on both; the summary gives every round's
-# ratio and their median.
+# ratio and their median. After each bench, against the same server and
+# its log of EVENTS events: the session read bench measures (one stream's
+# session, read whole), then an online export of the first half of the log
+# with proofs and an online verify of all of it (compliance key), timed.
 #
 #   bash cmd/agenttrail/testdata/compare.sh [-r ROUNDS] [-n EVENTS] [-- bench flags...]
 #
@@ -69,7 +72,7 @@ free_port() {
 }
 
 printf 'compare.sh: %d rounds of %d events; %s; load average %s\n' "$rounds" "$events" "$(nproc) CPUs" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %14s %14s %8s %10s %10s %12s\n' round probe_ev/s bench_ev/s ratio p99_ms p50_ms tail_lag_ms
+printf '%-6s %14s %14s %8s %10s %10s %12s %14s %16s %10s\n' round probe_ev/s bench_ev/s ratio p99_ms p50_ms tail_lag_ms session_ev/s export_events_s verify_s
 ratios=()
 for round in $(seq 1 "$rounds"); do
   probe_line=$("$probe" -n "$events" -batch 256)
@@ -98,6 +101,15 @@ for round in $(seq 1 "$rounds"); do
   bench_line=$(AGENTTRAIL_KEY=$agent_key "$agenttrail" bench --addr "127.0.0.1:$port" --read-key "$read_key" \
     --events "$events" "${bench_flags[@]}" 2>"$dir/bench.err") || { cat "$dir/bench.err" >&2; exit 1; }
   [ -n "$profile_pid" ] && wait "$profile_pid"
+  half=$((events / 2))
+  t0=$(date +%s.%N)
+  "$agenttrail" export --addr "127.0.0.1:$port" --key "$read_key" --to-index "$half" >"$dir/export.jsonl" 2>"$dir/export.err" || { cat "$dir/export.err" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  "$agenttrail" verify --addr "127.0.0.1:$port" --key "$read_key" --to "$events" >"$dir/verify.out" 2>"$dir/verify.err" || { cat "$dir/verify.out" "$dir/verify.err" >&2; exit 1; }
+  t2=$(date +%s.%N)
+  export_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+  verify_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }')
+  exported=$(($(wc -l <"$dir/export.jsonl") - 1))
   kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true; serve_pid=""
   rm -rf "$dir"
 
@@ -105,9 +117,10 @@ for round in $(seq 1 "$rounds"); do
   p99=$(echo "$bench_line" | field ack_latency_p99_ms)
   p50=$(echo "$bench_line" | field ack_latency_p50_ms)
   lag=$(echo "$bench_line" | field queryable_after_last_ack_ms)
+  session_rate=$(echo "$bench_line" | field session_read_events_per_second)
   ratio=$(awk -v a="$rate" -v b="$probe_rate" 'BEGIN { printf "%.2f", a / b }')
   ratios+=("$ratio")
-  printf '%-6s %14.0f %14.0f %8s %10.1f %10.1f %12s\n' "$round" "$probe_rate" "$rate" "$ratio" "$p99" "$p50" "${lag:-n/a}"
+  printf '%-6s %14.0f %14.0f %8s %10.1f %10.1f %12s %14.0f %16s %10s\n' "$round" "$probe_rate" "$rate" "$ratio" "$p99" "$p50" "${lag:-n/a}" "${session_rate:-0}" "$exported:${export_s}s" "$verify_s"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
 echo "ratio bench/badgerprobe by round: ${ratios[*]}; median $median"
