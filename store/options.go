@@ -32,8 +32,10 @@ type config struct {
 	queueDepth         int
 	// readOnly opens the store to read only, checking checkpoints with
 	// verifierKey (WithReadOnly).
-	readOnly    bool
-	verifierKey string
+	readOnly     bool
+	verifierKey  string
+	noAggregates bool // for measuring what the aggregates cost (tests only)
+	observe      func(CommitInfo)
 }
 
 func defaultConfig() config {
@@ -197,6 +199,24 @@ func WithClock(now func() time.Time) Option {
 			return fmt.Errorf("%w: nil clock", ErrInvalidArgument)
 		}
 		c.now = now
+		return nil
+	})
+}
+
+// CommitInfo describes one batch the store committed, for metrics.
+type CommitInfo struct {
+	// Events is the number of events in the batch.
+	Events int
+	// Duration is how long the driver's atomic commit took (for Badger,
+	// with SyncWrites, the write and its fsync).
+	Duration time.Duration
+}
+
+// WithCommitObserver has f called, from the committer goroutine, after
+// every batch is committed. f must return quickly.
+func WithCommitObserver(f func(CommitInfo)) Option {
+	return optionFunc(func(c *config) error {
+		c.observe = f
 		return nil
 	})
 }

@@ -137,6 +137,7 @@ func (s *Store) sequence(fr *frontier) {
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
 		wake:           make(chan struct{}, 1),
+		agg:            newAggregator(s.d),
 		cfr:            fr.clone(),
 	}
 	seq.shared, _ = s.d.(SharedDriver)
@@ -233,6 +234,8 @@ type sequencer struct {
 	mu        sync.Mutex
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
+	// agg computes each batch's additions to the aggregate statistics.
+	agg *aggregator
 	// rebased, under mu, is the tree after a batch the committer had to
 	// prepare again on a tree that had moved on (see rebase): the
 	// sequencer prepares its next batch on it.

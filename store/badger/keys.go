@@ -23,6 +23,8 @@ import (
 //	'T' hour first-index            postings of the time index by occurred_at hour
 //	'A' key id                      an API key's credential (never its secret)
 //	'Z' key id                      the revocation of an API key
+//	'Q' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
+//	'Q' cube hour 'd' first         aggregate cells a batch added to an hour
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -36,7 +38,26 @@ const (
 	prefixTime       = 'T'
 	prefixCredential = 'A'
 	prefixRevocation = 'Z'
+	prefixAggregate  = 'Q'
 )
+
+// aggregateKey is the key of an aggregate record: a delta under the first
+// index of its batch, a rollup under its Upto.
+func aggregateKey(cube byte, hour uint32, rollup bool, n uint64) []byte {
+	k := make([]byte, 0, 15)
+	k = append(k, prefixAggregate, cube)
+	k = binary.BigEndian.AppendUint32(k, hour)
+	if rollup {
+		k = append(k, 'R') // before the deltas of the hour
+	} else {
+		k = append(k, 'd')
+	}
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+func aggregateHourPrefix(cube byte, hour uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{prefixAggregate, cube}, hour)
+}
 
 // Fields of the secondary indexes under prefixPostings.
 const (
