@@ -182,8 +182,8 @@ type benchResult struct {
 	// load (a Query by session id, as a developer debugging it runs).
 	SessionReadEvents          int      `json:"session_read_events,omitempty"`
 	SessionReadEventsPerSecond *float64 `json:"session_read_events_per_second,omitempty"`
-	Rejected          int      `json:"rejected"`
-	FirstRejection    string   `json:"first_rejection,omitempty"`
+	Rejected                   int      `json:"rejected"`
+	FirstRejection             string   `json:"first_rejection,omitempty"`
 }
 
 func (r *benchResult) summary(w io.Writer) {
