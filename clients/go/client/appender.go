@@ -71,8 +71,11 @@ func WithMaxInFlight(n int) AppenderOption {
 // queued, as one request per event until the server has said that it takes
 // batched frames (the "agenttrail-append-batch" response header, with the
 // first response), and from then on as batched frames of whatever has
-// queued up, up to [MaxFrameEvents] events. A lightly loaded appender so
-// sends each event at once; a busy one sends fewer, larger requests.
+// queued up, up to [MaxFrameEvents] events and a quarter of the in-flight
+// bound (so that several frames are in flight, and a stream never waits
+// for one whole frame to commit before it sends the next). A lightly loaded
+// appender so sends each event at once; a busy one sends fewer, larger
+// requests.
 //
 // Results must be read: an appender whose results are not read stops
 // sending, and a server ends a stream whose client stops reading (after its
@@ -94,6 +97,7 @@ type Appender struct {
 	queue    []queued   // events Send accepted, not yet sent
 	inFlight []sentFrame
 	batchMax int  // the most events per request: 1 until the server takes batched frames
+	frameCap int  // the most events per frame this appender sends: a quarter of its window
 	closed   bool // CloseSend was called
 	finished bool // the receiver has ended: nothing more may be sent
 
@@ -146,6 +150,11 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 		results:  make(chan Result, cfg.maxInFlight),
 		done:     make(chan struct{}),
 		batchMax: 1,
+		// A quarter of the window per frame keeps several frames in
+		// flight: the server answers a frame once all of it is durable,
+		// so one frame as large as the window would stall the stream
+		// for a whole commit after each.
+		frameCap: max(1, cfg.maxInFlight/4),
 	}
 	a.wake = sync.NewCond(&a.mu)
 	go a.receive()
@@ -210,7 +219,7 @@ func (a *Appender) write() {
 			return
 		}
 		n, size := 1, len(a.queue[0].b)
-		for n < len(a.queue) && n < a.batchMax && size+len(a.queue[n].b) <= MaxFrameBytes {
+		for n < len(a.queue) && n < a.batchMax && n < a.frameCap && size+len(a.queue[n].b) <= MaxFrameBytes {
 			size += len(a.queue[n].b)
 			n++
 		}

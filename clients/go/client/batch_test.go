@@ -175,3 +175,22 @@ func TestAppenderSingleEventsToAnOlderServer(t *testing.T) {
 		t.Errorf("%d requests for %d events", len(f.frames), len(evs))
 	}
 }
+
+// A frame holds at most a quarter of the appender's in-flight bound, so
+// that several frames are in flight and the stream never waits for one
+// whole frame to commit before sending more.
+func TestAppenderKeepsSeveralFramesInFlight(t *testing.T) {
+	f := &fakeAppend{batch: 1024, pause: 300 * time.Millisecond}
+	c := dial(t, serveFake(t, f))
+	evs := bigEvents(40)
+	checkReceipts(t, evs, appendAfterFirst(t, c, evs)) // in flight: 40
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	most := 0
+	for _, n := range f.frames {
+		most = max(most, n)
+	}
+	if most < 2 || most > 10 {
+		t.Errorf("requests carried %v events: want batched frames of at most 10 (a quarter of 40 in flight)", f.frames)
+	}
+}
