@@ -48,9 +48,16 @@ func (s *Server) recordAccess(ctx context.Context, a *agenttrailv1.Access) {
 		Payload:    &agenttrailv1.Event_Access{Access: a},
 	}
 	ctx = context.WithoutCancel(ctx)
-	t, err := s.st.Submit(ctx, auth.ServerPrincipal, []*agenttrailv1.Event{ev})
+	// When the trail cannot take it (a disk too full even for the
+	// server's own records), the read goes to the log instead, with who
+	// read what.
+	failed := func(err error) {
+		s.log.ErrorContext(ctx, "recording a read in the trail failed; it is recorded here", slog.String("principal", a.GetPrincipal()),
+			slog.String("role", a.GetRole()), slog.String("rpc", a.GetRpc()), slog.Uint64("events_returned", a.GetEventsReturned()), slog.Any("error", err))
+	}
+	t, err := s.st.SubmitRecords(ctx, auth.ServerPrincipal, []*agenttrailv1.Event{ev})
 	if err != nil {
-		s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+		failed(err)
 		return
 	}
 	go func() {
@@ -59,7 +66,7 @@ func (s *Server) recordAccess(ctx context.Context, a *agenttrailv1.Access) {
 			err = res[0].Err
 		}
 		if err != nil {
-			s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+			failed(err)
 		}
 	}()
 }
@@ -127,7 +134,7 @@ func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 		a.Filter = nil // it may hold values the store would refuse
 	}
 	a.EventsReturned = cs.sent
-	if cs.sent > 0 {
+	if cs.ranged {
 		a.Returned = &agenttrailv1.IndexRange{First: cs.first, Last: cs.last}
 	}
 	a.Phase = agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED
@@ -143,6 +150,7 @@ type countingStream struct {
 	sent      uint64
 	first     uint64 // the lowest and highest log index of the entries sent
 	last      uint64
+	ranged    bool // first and last are set
 	following bool // a live tail, counted open in the metrics
 }
 
@@ -170,24 +178,35 @@ func (c *countingStream) RecvMsg(m any) error {
 
 func (c *countingStream) SendMsg(m any) error {
 	err := c.ServerStream.SendMsg(m)
-	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil {
+	if err != nil {
+		return err
+	}
+	switch r := m.(type) {
+	case *agenttrailv1.QueryResponse:
 		queryItems(r, func(item *agenttrailv1.QueryResponse) {
 			if e := item.GetEntry(); e != nil {
 				c.count(e.GetStamp().GetLogIndex())
 			}
 		})
+	case *agenttrailv1.BackupResponse:
+		for _, rec := range r.GetRecords() {
+			if rec.GetEvent() != nil {
+				c.sent++
+			}
+		}
 	}
-	return err
+	return nil
 }
 
 // count notes one entry sent, at log index i.
 func (c *countingStream) count(i uint64) {
-	if c.sent == 0 || i < c.first {
+	if !c.ranged || i < c.first {
 		c.first = i
 	}
-	if c.sent == 0 || i > c.last {
+	if !c.ranged || i > c.last {
 		c.last = i
 	}
+	c.ranged = true
 	c.sent++
 }
 

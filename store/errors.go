@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -36,6 +37,10 @@ var (
 	// not where the batch starts; nothing was written. Another writer
 	// committed first, and the engine must reload before it retries.
 	ErrStale = errors.New("store: the log moved on since the batch was prepared")
+	// ErrNoSpace: the storage's disk is almost full, so the store refuses
+	// to write (see SpaceReporter); nothing was written. The error is a
+	// *SpaceError with the figures. Appends resume once space is freed.
+	ErrNoSpace = errors.New("store: disk almost full")
 	// ErrUnavailable: the shared storage (a database several servers
 	// share) could not be reached for long enough that the append was
 	// given up. Its events may or may not have been stored; appending them
@@ -47,3 +52,16 @@ var (
 	// older copy. The store refuses to open it.
 	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )
+
+// SpaceError is the ErrNoSpace of a disk with too little free space.
+type SpaceError struct {
+	// Free is the number of bytes free; Needed the number that must be.
+	Free, Needed int64
+}
+
+func (e *SpaceError) Error() string {
+	return fmt.Sprintf("disk almost full: %d MiB free, %d MiB needed", e.Free>>20, e.Needed>>20)
+}
+
+// Unwrap makes errors.Is(err, ErrNoSpace) true.
+func (e *SpaceError) Unwrap() error { return ErrNoSpace }
