@@ -268,7 +268,13 @@ test("a burst goes out in batched frames, answered event by event", async () => 
     const sent = await Promise.all(pending);
     const bad = await future;
     ids.push(...sent.slice(0, 600), ...sent.slice(600));
-    await writer.flush({ timeoutMs: 30_000 });
+    // flush reports the refusal (once), naming the event and why.
+    await assert.rejects(writer.flush({ timeoutMs: 30_000 }), (e: unknown) => {
+      assert.ok(e instanceof DeliveryError && !(e instanceof DeliveryTimeoutError), String(e));
+      assert.equal(e.rejected, 1);
+      assert.match(e.message, new RegExp(`event ${bad} \\(output\\): INVALID_ARGUMENT: event\\.occurred_at`));
+      return true;
+    });
     const stats = writer.stats();
     assert.equal(stats.delivered, 1201);
     assert.equal(stats.rejected, 1);
