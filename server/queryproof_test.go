@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // manyAgentEvents returns n agent events, copies of agentEvents under new
@@ -24,7 +25,7 @@ func manyAgentEvents(n int) []*agenttrailv1.Event {
 	out := make([]*agenttrailv1.Event, n)
 	for i := range out {
 		ev := proto.Clone(base[i%len(base)]).(*agenttrailv1.Event)
-		ev.EventId = fmt.Sprintf("%s-%d", ev.GetEventId(), i)
+		ev.EventId = eventtest.ID(fmt.Sprintf("%s-%d", ev.GetEventId(), i))
 		out[i] = ev
 	}
 	return out
