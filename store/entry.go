@@ -82,6 +82,9 @@ type Entry struct {
 	Salt    []byte
 	// ContentState says whether Content and Salt were read.
 	ContentState ContentState
+	// ErasedBy, when ContentState is ContentErased, is the log index of the
+	// Erasure or Retention event that names this event.
+	ErasedBy uint64
 }
 
 // EventID returns the event's id.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -36,4 +37,34 @@ var (
 	// not where the batch starts; nothing was written. Another writer
 	// committed first, and the engine must reload before it retries.
 	ErrStale = errors.New("store: the log moved on since the batch was prepared")
+	// ErrPlaintext: the storage was written without encryption at rest, by
+	// an older build. Migrate it (Migrate, `agenttrail migrate`) into new
+	// storage; it is never mixed with encrypted records.
+	ErrPlaintext = errors.New("store: the storage is not encrypted at rest")
+	// ErrWrongKey: the master key given does not open the storage, or none
+	// was given for encrypted storage.
+	ErrWrongKey = errors.New("store: wrong master key")
+	// ErrHeld: a legal hold covers content an erasure would destroy. The
+	// error is also a *HeldError naming the hold.
+	ErrHeld = errors.New("store: a legal hold covers the content")
+	// ErrConflict: the lifecycle state changed since the caller read it
+	// (a retention policy version, a hold already released), or the
+	// operation does not apply to this store (erasure in a plaintext
+	// store).
+	ErrConflict = errors.New("store: the request conflicts with the current state")
 )
+
+// HeldError is ErrHeld with the hold that refused an erasure.
+type HeldError struct {
+	// Hold is the hold in force.
+	Hold Hold
+	// Index is a log index the hold covers that the erasure would erase.
+	Index uint64
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("store: legal hold %s (%s) covers event %d", e.Hold.ID, e.Hold.Scope, e.Index)
+}
+
+// Unwrap makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Unwrap() error { return ErrHeld }

@@ -28,6 +28,10 @@ type request struct {
 	results   []Result
 	err       error // set when the whole batch failed
 	done      chan struct{}
+	// op, when set, is a lifecycle operation (an erasure, say): the
+	// sequencer runs it alone, once every earlier batch has committed, and
+	// it supplies the one event of the request.
+	op *lifecycleOp
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
@@ -134,6 +138,7 @@ func (s *Store) sequence(fr *frontier) {
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
 		wake:           make(chan struct{}, 1),
+		subjects:       map[subject]*subjectKey{},
 	}
 	toCommit := make(chan *prepared, 1)
 	committerDone := make(chan struct{})
@@ -169,6 +174,11 @@ func (s *Store) sequence(fr *frontier) {
 				continue
 			}
 		}
+		if first.op != nil {
+			toCommit <- seq.prepareOp(first)
+			seq.outstanding++
+			continue
+		}
 		batch := []*request{first}
 		n, bytes := len(first.events), first.bytes
 		var wait <-chan time.Time
@@ -196,6 +206,10 @@ func (s *Store) sequence(fr *frontier) {
 			if !ok {
 				break gather
 			}
+			if r.op != nil {
+				carry = r // a lifecycle operation runs alone
+				break gather
+			}
 			if n+len(r.events) > s.cfg.maxBatchEvents || bytes+r.bytes > s.cfg.maxBatchBytes {
 				carry = r
 				break gather
@@ -207,6 +221,7 @@ func (s *Store) sequence(fr *frontier) {
 			waitTimer.Stop()
 		}
 		toCommit <- seq.prepare(batch)
+		seq.outstanding++
 	}
 }
 
@@ -228,6 +243,11 @@ type sequencer struct {
 	mu        sync.Mutex
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
+	// outstanding counts the batches handed to the committer and not yet
+	// settled.
+	outstanding int
+	// subjects holds the subject key in use for each subject seen lately.
+	subjects map[subject]*subjectKey
 }
 
 // prepared is a batch ready to commit.
@@ -238,6 +258,9 @@ type prepared struct {
 	cp      Checkpoint
 	signed  bool
 	failure error // set when preparing failed; the batch is answered with it
+	// committed, when set, runs once the batch is durable, before its
+	// callers are answered.
+	committed func()
 }
 
 // settle takes in every batch the committer has finished.
@@ -248,6 +271,17 @@ func (q *sequencer) settle() {
 	q.mu.Unlock()
 	for _, p := range done {
 		q.forget(p)
+	}
+	q.outstanding -= len(done)
+}
+
+// drain waits until every batch handed to the committer is committed (or
+// failed) and settled.
+func (q *sequencer) drain() {
+	q.settle()
+	for q.outstanding > 0 {
+		<-q.wake
+		q.settle()
 	}
 }
 
@@ -380,7 +414,14 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				}
 				continue
 			}
-			pe, err := b.add(ev, pf.sealed)
+			var sk *subjectKey
+			if s.keys != nil {
+				if sk, err = q.subjectKey(subjectOf(ev), b); err != nil {
+					p.failure = err
+					return p
+				}
+			}
+			pe, err := b.add(ev, pf.sealed, sk)
 			if err != nil {
 				slot.Err = err
 				continue
@@ -391,6 +432,12 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	if len(b.entries) == 0 {
 		return p
+	}
+	if s.keys != nil {
+		if err := encryptBatch(b); err != nil {
+			p.failure = err
+			return p
+		}
 	}
 	cfg := s.cfg
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
@@ -450,7 +497,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 				continue
 			}
 			salt := salts[(first+k)*commitment.SaltSize : (first+k+1)*commitment.SaltSize : (first+k+1)*commitment.SaltSize]
-			pf.sealed = seal(enc, receivedAt, r.principal, salt)
+			pf.sealed = seal(enc, receivedAt, r.principal, salt, q.s.keys == nil)
 			ids = append(ids, r.events[j.i].GetEventId())
 		}
 		if len(ids) == 0 {
@@ -524,6 +571,9 @@ func (q *sequencer) commitOne(p *prepared) {
 		if p.signed {
 			cp = p.cp
 		}
+		if p.committed != nil {
+			p.committed()
+		}
 		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
 		old := s.head.Swap(next)
 		close(old.changed)
@@ -581,6 +631,11 @@ type batchBuilder struct {
 	receivedBytes []byte // the encoded received-at Timestamp
 	entries       []*pending
 	batch         Batch
+	// sealed and keys are, for each event of the batch, its sealed form
+	// and the subject key its content is to be encrypted under (nil in a
+	// plaintext store).
+	sealed []*sealed
+	keys   []*subjectKey
 }
 
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
@@ -597,21 +652,26 @@ func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 type sealed struct {
 	leafData      []byte
 	leafHash      tlog.Hash
-	contentRecord []byte
+	salt, content []byte
+	contentRecord []byte // plaintext stores only; encrypted ones encrypt after sequencing
 }
 
 // seal wraps an encoded event's header in an EventHeader with the received
 // time and principal, salts and digests its content, and hashes the leaf.
 // It needs nothing but the event, so preflight runs it on every core.
-func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte) *sealed {
+func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte, plaintext bool) *sealed {
 	hb := commitment.EncodeHeader(enc.Header, receivedAt, principal)
 	ld := commitment.LeafData(hb, commitment.ContentDigest(salt, enc.Content))
-	return &sealed{leafData: ld, leafHash: commitment.HashLeafData(ld), contentRecord: encodeContentRecord(salt, enc.Content)}
+	s := &sealed{leafData: ld, leafHash: commitment.HashLeafData(ld), salt: salt, content: enc.Content}
+	if plaintext {
+		s.contentRecord = encodeContentRecord(salt, enc.Content)
+	}
+	return s
 }
 
 // add sequences one sealed event: it takes the next index, extends the
 // tree, and notes what the secondary indexes file it under.
-func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, error) {
+func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed, sk *subjectKey) (*pending, error) {
 	index := b.fr.size
 	lh := sealed.leafHash
 	hs, err := b.fr.add(lh)
@@ -627,6 +687,8 @@ func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed) (*pending, er
 		Content:  sealed.contentRecord,
 		Index:    indexValues(ev),
 	})
+	b.sealed = append(b.sealed, sealed)
+	b.keys = append(b.keys, sk)
 	p := &pending{ev: ev, receipt: Receipt{EventID: ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}}
 	b.entries = append(b.entries, p)
 	return p, nil

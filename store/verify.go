@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store/commitment"
 	"github.com/agenttrail/agenttrail/store/event"
 )
@@ -51,7 +53,7 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 	var rep Report
 	err := s.reading(ctx, func() error {
 		var err error
-		rep, err = verifyLog(ctx, s.d, s.verifier, from, to)
+		rep, err = verifyLog(ctx, s.d, s.verifier, contentReader{keys: s.keys}, from, to)
 		return err
 	})
 	return rep, err
@@ -62,9 +64,34 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 // must not be in use by a server that holds it exclusively (stop a Badger
 // server first). None of Open's checks run, so that damage is reported, not
 // refused. verifierKey is the note verifier key of the log's checkpoints.
-func VerifyStorage(ctx context.Context, storeURL, verifierKey string) (Report, error) {
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+//
+// Encrypted storage needs its master key (WithMasterKey or
+// WithMasterKeyFile, which is then only read); other options are ignored.
+// Storage written in the clear by older builds needs none.
+func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Option) (Report, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if err := o.apply(&cfg); err != nil {
+			return Report{}, err
+		}
+	}
+	mk := cfg.masterKey
+	if mk.IsZero() && cfg.masterKeyFile != "" {
+		k, err := ReadMasterKeyFile(cfg.masterKeyFile)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Report{}, err
+		}
+		mk = k
+	}
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true, EncryptionKey: mk.StorageKey()})
+	if errors.Is(err, ErrPlaintext) {
+		mk = MasterKey{}
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+	}
 	if err != nil {
+		if errors.Is(err, ErrWrongKey) && mk.IsZero() {
+			return Report{}, fmt.Errorf("store: %s is encrypted: give its master key (%w)", redactURL(storeURL), err)
+		}
 		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
 	}
 	defer d.Close()
@@ -79,11 +106,27 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string) (Report, e
 	if err != nil {
 		return Report{}, fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
 	}
-	return verifyLog(ctx, d, v, 0, 0)
+	var cr contentReader
+	switch st.Format {
+	case FormatPlaintext:
+	case FormatVersion:
+		if mk.IsZero() {
+			return Report{}, fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey)
+		}
+		if cr.keys, err = newKeyring(d, mk, nil); err != nil {
+			return Report{}, err
+		}
+		if err := cr.keys.checkMaster(ctx, false); err != nil {
+			return Report{}, err
+		}
+	default:
+		return Report{}, fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
+	}
+	return verifyLog(ctx, d, v, cr, 0, 0)
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.
-func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64) (Report, error) {
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, cr contentReader, from, to uint64) (Report, error) {
 	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -147,6 +190,9 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		return bad(i, format, a...)
 	}
 
+	var missing []uint64  // indexes whose content is gone
+	var erasures coverage // what the Erasure and Retention events verified so far name
+	present := bitset{}   // indexes from from whose content is readable
 	next, stop := iter.Pull2(d.Scan(ctx, ScanRequest{Filter: &Filter{}, Lo: from, Hi: ^uint64(0), Content: true}))
 	defer stop()
 	var hashes []tlog.Hash // stored hashes, from stored-hash index hashesFirst on
@@ -180,15 +226,13 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		case raw.Index < i:
 			return fail(raw.Index, "the event's record is out of order")
 		}
-		e, err := decodeEntry(raw, true)
-		if err != nil && !errors.Is(err, ErrCorrupt) {
-			return Report{}, err
-		}
+		e, err := decodeHeader(raw)
 		if err != nil {
-			if e, err = decodeEntry(raw, false); err != nil {
-				return fail(i, "the event's record does not decode: %v", err)
-			}
-			e.ContentState = ContentNotRead // reported below, after the tree
+			return fail(i, "the event's record does not decode: %v", err)
+		}
+		contentErr := cr.open(ctx, e, raw)
+		if contentErr != nil && !errors.Is(contentErr, ErrCorrupt) {
+			return Report{}, contentErr
 		}
 		if event.KindOf(e.Header) == 0 {
 			return fail(i, "the event's header has no payload")
@@ -219,12 +263,23 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 			}
 		}
 		hashes, hashesFirst = hashes[end-hashesFirst:], end // no later event needs them
-		if e.ContentState == ContentNotRead {
-			_, err := decodeEntry(raw, true)
-			return fail(i, "%v", err)
-		}
-		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
+		switch {
+		case errors.Is(contentErr, errKeyMissing), contentErr == nil && e.ContentState == ContentErased:
+			// Accepted only where a later Erasure or Retention event
+			// names it: checked once they are all known.
+			missing = append(missing, i)
+		case contentErr != nil:
+			return fail(i, "%v", contentErr)
+		case commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest:
 			return fail(i, "the event's content does not match its committed digest")
+		default:
+			present.set(i - from)
+		}
+		if rs, ok := erasedIndexes(e.Header); ok {
+			if n := len(rs); n > 0 && rs[n-1].Last >= i {
+				return fail(i, "the erasure or retention event names index %d, which is not before it", rs[n-1].Last)
+			}
+			erasures.add(i, rs)
 		}
 		ids, idIndexes = append(ids, e.EventID()), append(idIndexes, i)
 		if len(ids) == chunk {
@@ -238,6 +293,10 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		}
 	}
 	if p, err := checkIDs(); err != nil || p != nil {
+		rep.Problem = p
+		return rep, err
+	}
+	if p, err := checkErasures(ctx, d, from, to, size, missing, &erasures, present); err != nil || p != nil {
 		rep.Problem = p
 		return rep, err
 	}
@@ -368,4 +427,100 @@ func (r *sizeRoots) close() {
 	for _, stop := range r.stops {
 		stop()
 	}
+}
+
+// checkErasures checks, once every event in [from, to) is verified, that
+// the content of each event in missing is named by an Erasure or Retention
+// event at a later index (for a partial verification, by one beyond to whose
+// leaf the stored tree holds), and that content named by a finished erasure
+// is no longer readable.
+func checkErasures(ctx context.Context, d Driver, from, to, size uint64, missing []uint64, erasures *coverage, present bitset) (*Problem, error) {
+	var uncovered []uint64
+	for _, i := range missing {
+		if _, ok := erasures.erasedBy(i); !ok {
+			uncovered = append(uncovered, i)
+		}
+	}
+	if len(uncovered) > 0 && to < size {
+		if err := laterErasures(ctx, d, to, size, erasures); err != nil {
+			return nil, err
+		}
+		rest := uncovered[:0]
+		for _, i := range uncovered {
+			if _, ok := erasures.erasedBy(i); !ok {
+				rest = append(rest, i)
+			}
+		}
+		uncovered = rest
+	}
+	var p *Problem
+	if len(uncovered) > 0 {
+		p = &Problem{Index: uncovered[0], Reason: "the event's content is gone (its key is not in the keyring), and no logged erasure or retention event names it"}
+	}
+	// Content an erasure finished destroying must not be readable.
+	erasures.mu.RLock()
+	ranges := slices.Clone(erasures.ranges)
+	erasures.mu.RUnlock()
+	done := map[uint64]bool{}
+	for rec, err := range d.Lifecycle(ctx, []byte{lifecycleDone}) {
+		if err != nil {
+			return nil, err
+		}
+		if idx, ok := lifecycleIndex(rec.Name); ok {
+			done[idx] = true
+		}
+	}
+	for _, r := range ranges {
+		if !done[r.by] {
+			continue
+		}
+		for i := max(r.First, from); i <= r.Last && i < to; i++ {
+			if present.has(i-from) && (p == nil || i < p.Index) {
+				p = &Problem{Index: i, Reason: fmt.Sprintf("the event's content is still readable, though erasure or retention event %d finished destroying its key", r.by)}
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// laterErasures adds to erasures the Erasure and Retention events in
+// [from, size) whose leaves the stored tree holds.
+func laterErasures(ctx context.Context, d Driver, from, size uint64, erasures *coverage) error {
+	f := &Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}}
+	for raw, err := range d.Scan(ctx, ScanRequest{Filter: f, Lo: from, Hi: size}) {
+		if err != nil {
+			return err
+		}
+		e, err := decodeHeader(raw)
+		if err != nil {
+			continue
+		}
+		rs, ok := erasedIndexes(e.Header)
+		if !ok {
+			continue
+		}
+		h, err := d.ReadHashes(ctx, []int64{tlog.StoredHashIndex(0, int64(raw.Index))})
+		if err != nil || h[0] != e.LeafHash {
+			continue
+		}
+		erasures.add(raw.Index, rs)
+	}
+	return nil
+}
+
+// bitset is a growable set of small integers.
+type bitset struct{ words []uint64 }
+
+func (b *bitset) set(i uint64) {
+	w := int(i / 64)
+	for len(b.words) <= w {
+		b.words = append(b.words, 0)
+	}
+	b.words[w] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i uint64) bool {
+	w := int(i / 64)
+	return w < len(b.words) && b.words[w]&(1<<(i%64)) != 0
 }

@@ -25,6 +25,8 @@ func (d *Driver) AddCredential(ctx context.Context, c store.Credential) error {
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return d.db.Update(func(txn *badgerdb.Txn) error {
 		if _, err := txn.Get(credentialKey(c.ID)); err == nil {
 			return fmt.Errorf("%w: credential %s", store.ErrAlreadyExists, c.ID)
@@ -41,6 +43,8 @@ func (d *Driver) RevokeCredential(ctx context.Context, id string, at time.Time) 
 		return store.Credential{}, err
 	}
 	var c store.Credential
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	err := d.db.Update(func(txn *badgerdb.Txn) error {
 		var err error
 		if c, err = readCredential(txn, id); err != nil {

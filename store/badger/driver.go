@@ -91,6 +91,10 @@ type Option func(*config) error
 type config struct {
 	store.DriverConfig
 	gcInterval time.Duration
+	// plainBadger keeps Badger's own files unencrypted even when the engine
+	// gives a key, for tests that must see whether deleted bytes are really
+	// gone from the files (they would be unreadable either way otherwise).
+	plainBadger bool
 }
 
 // WithConfig applies what the engine asks of every driver: read-only mode,
@@ -131,8 +135,10 @@ type Driver struct {
 	log      *slog.Logger
 	readOnly bool
 
-	// mu serializes commits and guards size, the stored tree size, against
-	// which every batch is fenced.
+	// mu serializes every write (commits, checkpoints, credentials, the
+	// keyring, lifecycle records, value-log garbage collection) and guards
+	// size, the stored tree size, against which every batch is fenced.
+	// DestroyKeys holds it while Badger refuses writes (DropPrefix).
 	mu   sync.Mutex
 	size uint64
 
@@ -169,6 +175,9 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 		bopts = bopts.WithReadOnly(true)
 	}
 	db, err := badgerdb.Open(bopts)
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		return nil, keyMismatch(filepath.Join(dir, "events"), len(bopts.EncryptionKey) > 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening the database in %s: %v", store.ErrFailed, dir, err)
 	}
@@ -189,11 +198,16 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 }
 
 func badgerOptions(dir string, cfg config) badgerdb.Options {
+	key := cfg.EncryptionKey
+	if cfg.plainBadger {
+		key = nil
+	}
 	return badgerdb.DefaultOptions(dir).
+		WithEncryptionKey(key).
+		WithEncryptionKeyRotationDuration(10*24*time.Hour).
 		WithSyncWrites(true).
 		WithDetectConflicts(false). // one committer is the only writer
 		WithLogger(badgerLogger{cfg.Logger}).
-		WithLoggingLevel(badgerdb.WARNING).
 		WithMetricsEnabled(false).
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(32 << 20).
@@ -235,6 +249,8 @@ func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
 	if err := d.writable(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return d.db.Update(func(txn *badgerdb.Txn) error {
 		for _, k := range [][]byte{metaFormat, metaOrigin} {
 			if _, err := txn.Get(k); err == nil {
@@ -303,6 +319,11 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 		if err := set(contentKey(idx), ev.Content); err != nil {
 			return err
 		}
+		if ev.ContentKey != nil {
+			if err := set(keyringKey(store.EventKeyName(idx)), ev.ContentKey); err != nil {
+				return err
+			}
+		}
 		if err := set(idKey(ev.EventID), encodeU64(idx)); err != nil {
 			return err
 		}
@@ -326,6 +347,19 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 	}
 	if b.Checkpoint != nil {
 		if err := set(checkpointKey(b.Size), b.Checkpoint); err != nil {
+			return err
+		}
+	}
+	for _, k := range b.Keys {
+		if err := set(keyringKey(k.Name), k.Value); err != nil {
+			return err
+		}
+	}
+	for _, l := range b.Lifecycle {
+		if _, err := txn.Get(lifecycleKey(l.Name)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			return fmt.Errorf("%w: lifecycle record %x is stored (%v)", store.ErrCorrupt, l.Name, err)
+		}
+		if err := set(lifecycleKey(l.Name), l.Value); err != nil {
 			return err
 		}
 	}
@@ -367,8 +401,8 @@ func (d *Driver) PutCheckpoint(ctx context.Context, size uint64, note []byte) er
 		return err
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	stored := d.size
-	d.mu.Unlock()
 	if size > stored {
 		return fmt.Errorf("%w: a checkpoint of size %d is beyond the stored size %d", store.ErrInvalidArgument, size, stored)
 	}
@@ -417,7 +451,10 @@ func (d *Driver) collectGarbage(interval time.Duration) {
 		case <-t.C:
 			rewrites := 0
 			for rewrites < 16 {
-				if err := d.db.RunValueLogGC(0.5); err != nil {
+				d.mu.Lock()
+				err := d.db.RunValueLogGC(0.5)
+				d.mu.Unlock()
+				if err != nil {
 					if !errors.Is(err, badgerdb.ErrNoRewrite) && !errors.Is(err, badgerdb.ErrRejected) {
 						d.log.Warn("value log garbage collection failed", slog.Any("error", err))
 					}

@@ -23,6 +23,15 @@ import (
 //	'T' hour first-index            postings of the time index by occurred_at hour
 //	'A' key id                      an API key's credential (never its secret)
 //	'Z' key id                      the revocation of an API key
+//	'G' name                        a keyring record (format v2): the one kind of
+//	                                record that is replaced (key rotation) and
+//	                                deleted (erasure, retention), see keyring.go
+//	'P' name                        a lifecycle record (format v2): an erasure's
+//	                                intent, and that it is done; written once
+//
+// Format v2 stores are encrypted at rest by Badger itself (WithEncryptionKey,
+// the engine's storage key): every table, value log and write-ahead log
+// block. The layout is the same in both formats.
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -36,6 +45,8 @@ const (
 	prefixTime       = 'T'
 	prefixCredential = 'A'
 	prefixRevocation = 'Z'
+	prefixKeyring    = 'G'
+	prefixLifecycle  = 'P'
 )
 
 // Fields of the secondary indexes under prefixPostings.
@@ -78,6 +89,10 @@ func postingsPrefix(field byte, value string) []byte {
 }
 
 func credentialKey(id string) []byte { return append([]byte{prefixCredential}, id...) }
+func keyringKey(name []byte) []byte  { return append([]byte{prefixKeyring}, name...) }
+func lifecycleKey(name []byte) []byte {
+	return append([]byte{prefixLifecycle}, name...)
+}
 func revocationKey(id string) []byte { return append([]byte{prefixRevocation}, id...) }
 
 func postingsKey(field byte, value string, first uint64) []byte {

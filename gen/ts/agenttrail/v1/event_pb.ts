@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/event.proto.
  */
 export const file_agenttrail_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIqAICgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKGBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCKbAQoHRXJhc3VyZRIXCglwcmluY2lwYWwYASABKAlCBOi7HAESFQoHdXNlcl9pZBgCIAEoCUIE6LscARIZCgtsb2dfaW5kZXhlcxgDIAMoBEIE6LscARIUCgZyZWFzb24YBCABKAlCBOi7HAISLwoGcmFuZ2VzGAUgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBIjUKCkluZGV4UmFuZ2USEwoFZmlyc3QYASABKARCBOi7HAESEgoEbGFzdBgCIAEoBEIE6LscASLVAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBEi8KBnJhbmdlcxgGIAMoCzIZLmFnZW50dHJhaWwudjEuSW5kZXhSYW5nZUIE6LscASKmAQoJS2V5Q2hhbmdlEjQKBmFjdGlvbhgBIAEoDjIeLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQWN0aW9uQgTouxwBEhQKBmtleV9pZBgCIAEoCUIE6LscARIbCg1rZXlfcHJpbmNpcGFsGAMgASgJQgTouxwBEhYKCGtleV9yb2xlGAQgASgJQgTouxwBEhgKCmNoYW5nZWRfYnkYBSABKAlCBOi7HAEigQMKBkZpbHRlchIYCgpzZXNzaW9uX2lkGAEgASgJQgTouxwBEhYKCGFnZW50X2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESLQoFa2luZHMYBCADKA4yGC5hZ2VudHRyYWlsLnYxLkV2ZW50S2luZEIE6LscARIXCgl0b29sX25hbWUYBSABKAlCBOi7HAESOAoOb2NjdXJyZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjkKD29jY3VycmVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESHQoKZnJvbV9pbmRleBgIIAEoBEIE6LscAUgAiAEBEhsKCHRvX2luZGV4GAkgASgEQgTouxwBSAGIAQESGQoLZXJyb3JzX29ubHkYCiABKAhCBOi7HAFCDQoLX2Zyb21faW5kZXhCCwoJX3RvX2luZGV4Kt4CCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVWRU5UX0tJTkRfU0VTU0lPTl9TVEFSVBABEhcKE0VWRU5UX0tJTkRfTExNX0NBTEwQAhIYChRFVkVOVF9LSU5EX1RPT0xfQ0FMTBADEhgKFEVWRU5UX0tJTkRfUkVBU09OSU5HEAQSHQoZRVZFTlRfS0lORF9IVU1BTl9BUFBST1ZBTBAFEhQKEEVWRU5UX0tJTkRfRVJST1IQBhIVChFFVkVOVF9LSU5EX09VVFBVVBAHEhoKFkVWRU5UX0tJTkRfU0VTU0lPTl9FTkQQCBIVChFFVkVOVF9LSU5EX0FDQ0VTUxAUEhYKEkVWRU5UX0tJTkRfRVJBU1VSRRAVEhgKFEVWRU5UX0tJTkRfUkVURU5USU9OEBYSGQoVRVZFTlRfS0lORF9LRVlfQ0hBTkdFEBcqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqrAEKC1Rvb2xPdXRjb21lEhwKGFRPT0xfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhgKFFRPT0xfT1VUQ09NRV9TVUNDRVNTEAESFgoSVE9PTF9PVVRDT01FX0VSUk9SEAISGAoUVE9PTF9PVVRDT01FX1RJTUVPVVQQAxIXChNUT09MX09VVENPTUVfREVOSUVEEAQSGgoWVE9PTF9PVVRDT01FX0NBTkNFTExFRBAFKngKD0h1bWFuQWN0aW9uS2luZBIhCh1IVU1BTl9BQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh4KGkhVTUFOX0FDVElPTl9LSU5EX0FQUFJPVkFMEAESIgoeSFVNQU5fQUNUSU9OX0tJTkRfSU5URVJWRU5USU9OEAIqsgEKEEFwcHJvdmFsRGVjaXNpb24SIQodQVBQUk9WQUxfREVDSVNJT05fVU5TUEVDSUZJRUQQABIdChlBUFBST1ZBTF9ERUNJU0lPTl9QRU5ESU5HEAESHgoaQVBQUk9WQUxfREVDSVNJT05fQVBQUk9WRUQQAhIeChpBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1RFRBADEhwKGEFQUFJPVkFMX0RFQ0lTSU9OX0VESVRFRBAEKqsBCglFbmRSZWFzb24SGgoWRU5EX1JFQVNPTl9VTlNQRUNJRklFRBAAEhgKFEVORF9SRUFTT05fQ09NUExFVEVEEAESGAoURU5EX1JFQVNPTl9USU1FRF9PVVQQAhIdChlFTkRfUkVBU09OX01BWF9JVEVSQVRJT05TEAMSFQoRRU5EX1JFQVNPTl9GQUlMRUQQBBIYChRFTkRfUkVBU09OX0NBTkNFTExFRBAFKmEKC0FjY2Vzc1BoYXNlEhwKGEFDQ0VTU19QSEFTRV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19QSEFTRV9TVEFSVEVEEAESGgoWQUNDRVNTX1BIQVNFX0NPTVBMRVRFRBACKp0BCg9LZXlDaGFuZ2VBY3Rpb24SIQodS0VZX0NIQU5HRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIdChlLRVlfQ0hBTkdFX0FDVElPTl9DUkVBVEVEEAESHQoZS0VZX0NIQU5HRV9BQ1RJT05fUkVWT0tFRBACEikKJUtFWV9DSEFOR0VfQUNUSU9OX1NJR05JTkdfS0VZX1JPVEFURUQQAyppCghWaWV3S2luZBIZChVWSUVXX0tJTkRfVU5TUEVDSUZJRUQQABISCg5WSUVXX0tJTkRfRlVMTBABEhYKElZJRVdfS0lORF9SRURBQ1RFRBACEhYKElZJRVdfS0lORF9NRVRBREFUQRADQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIp4JCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASNAoKbGVnYWxfaG9sZBgsIAEoCzIYLmFnZW50dHJhaWwudjEuTGVnYWxIb2xkQgTouxwBSAASRgoQcmV0ZW50aW9uX3BvbGljeRgtIAEoCzIkLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uUG9saWN5Q2hhbmdlQgTouxwBSAAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKGBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCLUAQoHRXJhc3VyZRIXCglwcmluY2lwYWwYASABKAlCBOi7HAESFQoHdXNlcl9pZBgCIAEoCUIE6LscARIZCgtsb2dfaW5kZXhlcxgDIAMoBEIE6LscARIUCgZyZWFzb24YBCABKAlCBOi7HAISLwoGcmFuZ2VzGAUgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBEhgKCnNlc3Npb25faWQYBiABKAlCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAcgASgEQgTouxwBIjUKCkluZGV4UmFuZ2USEwoFZmlyc3QYASABKARCBOi7HAESEgoEbGFzdBgCIAEoBEIE6LscASLzAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBEi8KBnJhbmdlcxgGIAMoCzIZLmFnZW50dHJhaWwudjEuSW5kZXhSYW5nZUIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgHIAEoBEIE6LscASLLAQoJTGVnYWxIb2xkEi8KBmFjdGlvbhgBIAEoDjIZLmFnZW50dHJhaWwudjEuSG9sZEFjdGlvbkIE6LscARIVCgdob2xkX2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESGAoKc2Vzc2lvbl9pZBgEIAEoCUIE6LscARIWCghhZ2VudF9pZBgFIAEoCUIE6LscARIXCglwcmluY2lwYWwYBiABKAlCBOi7HAESFAoGcmVhc29uGAcgASgJQgTouxwCIn8KFVJldGVudGlvblBvbGljeUNoYW5nZRIVCgd2ZXJzaW9uGAEgASgEQgTouxwBEjYKCHBvbGljaWVzGAIgAygLMh4uYWdlbnR0cmFpbC52MS5SZXRlbnRpb25Qb2xpY3lCBOi7HAESFwoJcHJpbmNpcGFsGAMgASgJQgTouxwBItMBCg9SZXRlbnRpb25Qb2xpY3kSEgoEbmFtZRgBIAEoCUIE6LscARIWCghhZ2VudF9pZBgCIAEoCUIE6LscARItCgVraW5kcxgDIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCWxhYmVsX2tleRgEIAEoCUIE6LscARIZCgtsYWJlbF92YWx1ZRgFIAEoCUIE6LscARIxCghrZWVwX2ZvchgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKmAQoJS2V5Q2hhbmdlEjQKBmFjdGlvbhgBIAEoDjIeLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQWN0aW9uQgTouxwBEhQKBmtleV9pZBgCIAEoCUIE6LscARIbCg1rZXlfcHJpbmNpcGFsGAMgASgJQgTouxwBEhYKCGtleV9yb2xlGAQgASgJQgTouxwBEhgKCmNoYW5nZWRfYnkYBSABKAlCBOi7HAEigQMKBkZpbHRlchIYCgpzZXNzaW9uX2lkGAEgASgJQgTouxwBEhYKCGFnZW50X2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESLQoFa2luZHMYBCADKA4yGC5hZ2VudHRyYWlsLnYxLkV2ZW50S2luZEIE6LscARIXCgl0b29sX25hbWUYBSABKAlCBOi7HAESOAoOb2NjdXJyZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjkKD29jY3VycmVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESHQoKZnJvbV9pbmRleBgIIAEoBEIE6LscAUgAiAEBEhsKCHRvX2luZGV4GAkgASgEQgTouxwBSAGIAQESGQoLZXJyb3JzX29ubHkYCiABKAhCBOi7HAFCDQoLX2Zyb21faW5kZXhCCwoJX3RvX2luZGV4KpoDCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVWRU5UX0tJTkRfU0VTU0lPTl9TVEFSVBABEhcKE0VWRU5UX0tJTkRfTExNX0NBTEwQAhIYChRFVkVOVF9LSU5EX1RPT0xfQ0FMTBADEhgKFEVWRU5UX0tJTkRfUkVBU09OSU5HEAQSHQoZRVZFTlRfS0lORF9IVU1BTl9BUFBST1ZBTBAFEhQKEEVWRU5UX0tJTkRfRVJST1IQBhIVChFFVkVOVF9LSU5EX09VVFBVVBAHEhoKFkVWRU5UX0tJTkRfU0VTU0lPTl9FTkQQCBIVChFFVkVOVF9LSU5EX0FDQ0VTUxAUEhYKEkVWRU5UX0tJTkRfRVJBU1VSRRAVEhgKFEVWRU5UX0tJTkRfUkVURU5USU9OEBYSGQoVRVZFTlRfS0lORF9LRVlfQ0hBTkdFEBcSGQoVRVZFTlRfS0lORF9MRUdBTF9IT0xEEBgSHwobRVZFTlRfS0lORF9SRVRFTlRJT05fUE9MSUNZEBkqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqrAEKC1Rvb2xPdXRjb21lEhwKGFRPT0xfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhgKFFRPT0xfT1VUQ09NRV9TVUNDRVNTEAESFgoSVE9PTF9PVVRDT01FX0VSUk9SEAISGAoUVE9PTF9PVVRDT01FX1RJTUVPVVQQAxIXChNUT09MX09VVENPTUVfREVOSUVEEAQSGgoWVE9PTF9PVVRDT01FX0NBTkNFTExFRBAFKngKD0h1bWFuQWN0aW9uS2luZBIhCh1IVU1BTl9BQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh4KGkhVTUFOX0FDVElPTl9LSU5EX0FQUFJPVkFMEAESIgoeSFVNQU5fQUNUSU9OX0tJTkRfSU5URVJWRU5USU9OEAIqsgEKEEFwcHJvdmFsRGVjaXNpb24SIQodQVBQUk9WQUxfREVDSVNJT05fVU5TUEVDSUZJRUQQABIdChlBUFBST1ZBTF9ERUNJU0lPTl9QRU5ESU5HEAESHgoaQVBQUk9WQUxfREVDSVNJT05fQVBQUk9WRUQQAhIeChpBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1RFRBADEhwKGEFQUFJPVkFMX0RFQ0lTSU9OX0VESVRFRBAEKqsBCglFbmRSZWFzb24SGgoWRU5EX1JFQVNPTl9VTlNQRUNJRklFRBAAEhgKFEVORF9SRUFTT05fQ09NUExFVEVEEAESGAoURU5EX1JFQVNPTl9USU1FRF9PVVQQAhIdChlFTkRfUkVBU09OX01BWF9JVEVSQVRJT05TEAMSFQoRRU5EX1JFQVNPTl9GQUlMRUQQBBIYChRFTkRfUkVBU09OX0NBTkNFTExFRBAFKmEKC0FjY2Vzc1BoYXNlEhwKGEFDQ0VTU19QSEFTRV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19QSEFTRV9TVEFSVEVEEAESGgoWQUNDRVNTX1BIQVNFX0NPTVBMRVRFRBACKlsKCkhvbGRBY3Rpb24SGwoXSE9MRF9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJIT0xEX0FDVElPTl9QTEFDRUQQARIYChRIT0xEX0FDVElPTl9SRUxFQVNFRBACKp0BCg9LZXlDaGFuZ2VBY3Rpb24SIQodS0VZX0NIQU5HRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIdChlLRVlfQ0hBTkdFX0FDVElPTl9DUkVBVEVEEAESHQoZS0VZX0NIQU5HRV9BQ1RJT05fUkVWT0tFRBACEikKJUtFWV9DSEFOR0VfQUNUSU9OX1NJR05JTkdfS0VZX1JPVEFURUQQAyppCghWaWV3S2luZBIZChVWSUVXX0tJTkRfVU5TUEVDSUZJRUQQABISCg5WSUVXX0tJTkRfRlVMTBABEhYKElZJRVdfS0lORF9SRURBQ1RFRBACEhYKElZJRVdfS0lORF9NRVRBREFUQRADQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Event is one step of an agent's work, as the agent reported it. Every kind
@@ -218,6 +218,22 @@ export type Event = Message<"agenttrail.v1.Event"> & {
      */
     value: KeyChange;
     case: "keyChange";
+  } | {
+    /**
+     * Written by the server: a legal hold was placed or released.
+     *
+     * @generated from field: agenttrail.v1.LegalHold legal_hold = 44;
+     */
+    value: LegalHold;
+    case: "legalHold";
+  } | {
+    /**
+     * Written by the server: the retention policies changed.
+     *
+     * @generated from field: agenttrail.v1.RetentionPolicyChange retention_policy = 45;
+     */
+    value: RetentionPolicyChange;
+    case: "retentionPolicy";
   } | { case: undefined; value?: undefined };
 };
 
@@ -1121,6 +1137,20 @@ export type Erasure = Message<"agenttrail.v1.Erasure"> & {
    * @generated from field: repeated agenttrail.v1.IndexRange ranges = 5;
    */
   ranges: IndexRange[];
+
+  /**
+   * The session whose content was erased, when erasure was by session.
+   *
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
+
+  /**
+   * How many events lost their content: the number of indexes covered.
+   *
+   * @generated from field: uint64 events_affected = 7;
+   */
+  eventsAffected: bigint;
 };
 
 /**
@@ -1207,6 +1237,13 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
    * @generated from field: repeated agenttrail.v1.IndexRange ranges = 6;
    */
   ranges: IndexRange[];
+
+  /**
+   * Version of the retention policies the policy belonged to.
+   *
+   * @generated from field: uint64 policy_version = 7;
+   */
+  policyVersion: bigint;
 };
 
 /**
@@ -1215,6 +1252,172 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
  */
 export const RetentionSchema: GenMessage<Retention> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_event, 16);
+
+/**
+ * LegalHold records, written by the server, that a legal hold was placed or
+ * released. While a hold is in force, the content of the events it covers is
+ * neither expired by retention nor erased.
+ *
+ * @generated from message agenttrail.v1.LegalHold
+ */
+export type LegalHold = Message<"agenttrail.v1.LegalHold"> & {
+  /**
+   * Placed or released.
+   *
+   * @generated from field: agenttrail.v1.HoldAction action = 1;
+   */
+  action: HoldAction;
+
+  /**
+   * The hold's id, given when it was placed.
+   *
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+
+  /**
+   * What the hold covers: exactly one of user_id, session_id and agent_id.
+   * The events of this pseudonymous subject.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * The events of this session.
+   *
+   * @generated from field: string session_id = 4;
+   */
+  sessionId: string;
+
+  /**
+   * The events of this agent.
+   *
+   * @generated from field: string agent_id = 5;
+   */
+  agentId: string;
+
+  /**
+   * Who placed or released it.
+   *
+   * @generated from field: string principal = 6;
+   */
+  principal: string;
+
+  /**
+   * Why, such as a case or ticket reference.
+   *
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.LegalHold.
+ * Use `create(LegalHoldSchema)` to create a new message.
+ */
+export const LegalHoldSchema: GenMessage<LegalHold> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 17);
+
+/**
+ * RetentionPolicyChange records, written by the server, a new version of the
+ * retention policies: the whole set in force from this event on.
+ *
+ * @generated from message agenttrail.v1.RetentionPolicyChange
+ */
+export type RetentionPolicyChange = Message<"agenttrail.v1.RetentionPolicyChange"> & {
+  /**
+   * The version of the set, one more than the one it replaces.
+   *
+   * @generated from field: uint64 version = 1;
+   */
+  version: bigint;
+
+  /**
+   * Every policy in force. Empty means nothing expires.
+   *
+   * @generated from field: repeated agenttrail.v1.RetentionPolicy policies = 2;
+   */
+  policies: RetentionPolicy[];
+
+  /**
+   * Who changed them.
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.RetentionPolicyChange.
+ * Use `create(RetentionPolicyChangeSchema)` to create a new message.
+ */
+export const RetentionPolicyChangeSchema: GenMessage<RetentionPolicyChange> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 18);
+
+/**
+ * RetentionPolicy keeps the content of matching events for a duration, after
+ * which a background job destroys it (crypto-shredding: the event's key is
+ * deleted), writing a Retention event. Headers are kept forever. Set fields
+ * must all match; an event matched by several policies expires under the
+ * one that keeps it longest.
+ *
+ * @generated from message agenttrail.v1.RetentionPolicy
+ */
+export type RetentionPolicy = Message<"agenttrail.v1.RetentionPolicy"> & {
+  /**
+   * The policy's name: 1 to 64 characters from [A-Za-z0-9._-], unique in
+   * its set.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Only events of this agent. Empty matches every agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Only events of these kinds. Empty matches every kind an agent writes,
+   * and access records. Erasure, retention, legal hold and policy records
+   * never expire.
+   *
+   * @generated from field: repeated agenttrail.v1.EventKind kinds = 3;
+   */
+  kinds: EventKind[];
+
+  /**
+   * Only events with this label key.
+   *
+   * @generated from field: string label_key = 4;
+   */
+  labelKey: string;
+
+  /**
+   * With label_key: only events whose label has this value. Empty matches
+   * any value.
+   *
+   * @generated from field: string label_value = 5;
+   */
+  labelValue: string;
+
+  /**
+   * How long content is kept after the event was received: at least a day.
+   *
+   * @generated from field: google.protobuf.Duration keep_for = 6;
+   */
+  keepFor?: Duration | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 19);
 
 /**
  * KeyChange records, written by the server, that a credential or the log's
@@ -1264,7 +1467,7 @@ export type KeyChange = Message<"agenttrail.v1.KeyChange"> & {
  * Use `create(KeyChangeSchema)` to create a new message.
  */
 export const KeyChangeSchema: GenMessage<KeyChange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 17);
+  messageDesc(file_agenttrail_v1_event, 20);
 
 /**
  * Filter selects events. Empty fields match everything; set fields must all
@@ -1351,7 +1554,7 @@ export type Filter = Message<"agenttrail.v1.Filter"> & {
  * Use `create(FilterSchema)` to create a new message.
  */
 export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 18);
+  messageDesc(file_agenttrail_v1_event, 21);
 
 /**
  * EventKind names the payload an Event carries. Used in filters.
@@ -1449,6 +1652,20 @@ export enum EventKind {
    * @generated from enum value: EVENT_KIND_KEY_CHANGE = 23;
    */
   KEY_CHANGE = 23,
+
+  /**
+   * Event.legal_hold (server-generated).
+   *
+   * @generated from enum value: EVENT_KIND_LEGAL_HOLD = 24;
+   */
+  LEGAL_HOLD = 24,
+
+  /**
+   * Event.retention_policy (server-generated).
+   *
+   * @generated from enum value: EVENT_KIND_RETENTION_POLICY = 25;
+   */
+  RETENTION_POLICY = 25,
 }
 
 /**
@@ -1742,6 +1959,40 @@ export const AccessPhaseSchema: GenEnum<AccessPhase> = /*@__PURE__*/
   enumDesc(file_agenttrail_v1_event, 6);
 
 /**
+ * HoldAction is what happened to a legal hold.
+ *
+ * @generated from enum agenttrail.v1.HoldAction
+ */
+export enum HoldAction {
+  /**
+   * Not given.
+   *
+   * @generated from enum value: HOLD_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The hold was placed.
+   *
+   * @generated from enum value: HOLD_ACTION_PLACED = 1;
+   */
+  PLACED = 1,
+
+  /**
+   * The hold was released.
+   *
+   * @generated from enum value: HOLD_ACTION_RELEASED = 2;
+   */
+  RELEASED = 2,
+}
+
+/**
+ * Describes the enum agenttrail.v1.HoldAction.
+ */
+export const HoldActionSchema: GenEnum<HoldAction> = /*@__PURE__*/
+  enumDesc(file_agenttrail_v1_event, 7);
+
+/**
  * KeyChangeAction is what happened to a key.
  *
  * @generated from enum agenttrail.v1.KeyChangeAction
@@ -1780,7 +2031,7 @@ export enum KeyChangeAction {
  * Describes the enum agenttrail.v1.KeyChangeAction.
  */
 export const KeyChangeActionSchema: GenEnum<KeyChangeAction> = /*@__PURE__*/
-  enumDesc(file_agenttrail_v1_event, 7);
+  enumDesc(file_agenttrail_v1_event, 8);
 
 /**
  * ViewKind is how much of an event a reader is shown.
@@ -1824,5 +2075,5 @@ export enum ViewKind {
  * Describes the enum agenttrail.v1.ViewKind.
  */
 export const ViewKindSchema: GenEnum<ViewKind> = /*@__PURE__*/
-  enumDesc(file_agenttrail_v1_event, 8);
+  enumDesc(file_agenttrail_v1_event, 9);
 
