@@ -21,6 +21,7 @@ type storeLocation struct {
 	data       string
 	url        string
 	signingKey string
+	masterKey  string
 }
 
 // signingKeyFile is the name of the signing key kept in a data directory.
@@ -34,6 +35,44 @@ func (l *storeLocation) addFlags(fs *flag.FlagSet, dataDefault, dataUsage string
 	if withKey {
 		fs.StringVar(&l.signingKey, "signing-key", "", "checkpoint signing key `file` (default: "+signingKeyFile+" in the --data directory)")
 	}
+	fs.StringVar(&l.masterKey, "master-key-file", "", "master key `file` that encryption at rest derives every key from (default: the --data\ndirectory's path with "+masterKeySuffix+" appended, beside it, never inside it; or the key\nitself in "+store.MasterKeyEnv+")")
+}
+
+// masterKeySuffix names the default master key file after its data
+// directory: ./agenttrail-data has ./agenttrail-data.master-key.
+const masterKeySuffix = ".master-key"
+
+// masterKeyFile returns the master key file: --master-key-file, or the one
+// beside the data directory.
+func (l storeLocation) masterKeyFile() (string, error) {
+	if l.masterKey != "" {
+		return l.masterKey, nil
+	}
+	_, dir, err := l.storeURL()
+	if err != nil {
+		return "", err
+	}
+	if dir == "" {
+		return "", usageError{"--master-key-file: a store given by --store needs its master key file (or the key in " + store.MasterKeyEnv + ")"}
+	}
+	return filepath.Clean(dir) + masterKeySuffix, nil
+}
+
+// masterKeyOptions returns the store options that give the master key:
+// the key in the environment, or its file.
+func (l storeLocation) masterKeyOptions() ([]store.Option, error) {
+	if v, ok := os.LookupEnv(store.MasterKeyEnv); ok && l.masterKey == "" {
+		k, err := store.ParseMasterKey(v)
+		if err != nil {
+			return nil, usageError{store.MasterKeyEnv + ": not a master key (want agenttrail-master-key-v1: and 32 bytes in base64)"}
+		}
+		return []store.Option{store.WithMasterKey(k)}, nil
+	}
+	f, err := l.masterKeyFile()
+	if err != nil {
+		return nil, err
+	}
+	return []store.Option{store.WithMasterKeyFile(f)}, nil
 }
 
 // given reports whether --data or --store names a store.
@@ -74,13 +113,18 @@ func (l storeLocation) keyFile() (string, error) {
 	return filepath.Join(dir, signingKeyFile), nil
 }
 
-// options returns the store options that locate the signing key.
+// options returns the store options that locate the signing key and the
+// master key.
 func (l storeLocation) options() ([]store.Option, error) {
 	f, err := l.keyFile()
 	if err != nil {
 		return nil, err
 	}
-	return []store.Option{store.WithSigningKeyFile(f)}, nil
+	mk, err := l.masterKeyOptions()
+	if err != nil {
+		return nil, err
+	}
+	return append([]store.Option{store.WithSigningKeyFile(f)}, mk...), nil
 }
 
 // localVerifierKey reads the verifier key from the signing key file of a

@@ -111,7 +111,13 @@ func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut 
 		}
 		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept beside the data itself\n")
 	}
-	rep, err := store.VerifyStorage(ctx, storeURL, key)
+	var mk []store.Option
+	if _, err := loc.masterKeyFile(); err == nil || os.Getenv(store.MasterKeyEnv) != "" {
+		if mk, err = loc.masterKeyOptions(); err != nil {
+			return err
+		}
+	}
+	rep, err := store.VerifyStorage(ctx, storeURL, key, mk...)
 	switch {
 	case errors.Is(err, store.ErrInvalidArgument):
 		return usageError{fmt.Sprintf("--verifier-key: %v", err)}

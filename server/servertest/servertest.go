@@ -35,6 +35,10 @@ type Config struct {
 	// SigningKey is the checkpoint signing key (a note signer key). Empty
 	// means a key file in the data directory, created on first use.
 	SigningKey string
+	// MasterKey is the store's master key. Empty means the file
+	// <data directory>.master-key beside a Badger data directory, created
+	// on first use, or else a new key.
+	MasterKey store.MasterKey
 	// StoreOptions and ServerOptions are passed to store.Open and
 	// server.New, after the harness's own.
 	StoreOptions  []store.Option
@@ -93,6 +97,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		storeOpts = append(storeOpts, store.WithSigningKeyFile(filepath.Join(s.Dir, "checkpoint-signing.key")))
 	default:
 		return nil, errors.New("servertest: a store given by URL needs Config.SigningKey")
+	}
+	switch {
+	case !cfg.MasterKey.IsZero():
+		storeOpts = append(storeOpts, store.WithMasterKey(cfg.MasterKey))
+	case s.Dir != "":
+		storeOpts = append(storeOpts, store.WithMasterKeyFile(filepath.Clean(s.Dir)+".master-key"))
+	default:
+		k, err := store.GenerateMasterKey()
+		if err != nil {
+			return nil, err
+		}
+		storeOpts = append(storeOpts, store.WithMasterKey(k))
 	}
 	st, err := store.Open(ctx, s.StoreURL, append(storeOpts, cfg.StoreOptions...)...)
 	if err != nil {
