@@ -49,6 +49,7 @@ var Services = []string{
 	agenttrailv1.AppendService_ServiceDesc.ServiceName,
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
+	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
 }
 
 // New builds a server over an open store. Serve it with Serve and stop it
@@ -128,6 +129,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
 	if cfg.authn != nil {
 		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
+		agenttrailv1.RegisterLifecycleServiceServer(s.grpc, &lifecycleService{s: s})
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

@@ -68,8 +68,15 @@ func (s *Store) readEntry(ctx context.Context, index uint64, withContent bool) (
 // and not erased.
 func (s *Store) decodeEntry(ctx context.Context, r RawEntry, withContent bool) (*Entry, error) {
 	e, err := decodeHeader(r)
-	if err != nil || !withContent {
-		return e, err
+	if err != nil {
+		return nil, err
+	}
+	if !withContent {
+		// Erasure shows in every view, the metadata view too.
+		if by, ok := s.cov.erasedBy(e.Index); ok {
+			e.ContentState, e.ErasedBy = ContentErased, by
+		}
+		return e, nil
 	}
 	if err := s.content.open(ctx, e, r); err != nil {
 		return nil, err

@@ -16,16 +16,23 @@ import (
 // want is the whole access matrix, written out independently of Table:
 // every method of every service, every role.
 var want = map[string]map[auth.Role]bool{
-	"/agenttrail.v1.AppendService/Append":           {auth.Agent: true},
-	"/agenttrail.v1.QueryService/Query":             {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.QueryService/GetEvent":          {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetCheckpoint":       {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetInclusionProof":   {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetConsistencyProof": {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetVerifierKey":      {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.AdminService/CreateKey":         {auth.Admin: true},
-	"/agenttrail.v1.AdminService/ListKeys":          {auth.Admin: true},
-	"/agenttrail.v1.AdminService/RevokeKey":         {auth.Admin: true},
+	"/agenttrail.v1.AppendService/Append":            {auth.Agent: true},
+	"/agenttrail.v1.QueryService/Query":              {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.QueryService/GetEvent":           {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetCheckpoint":        {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetInclusionProof":    {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetConsistencyProof":  {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetVerifierKey":       {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.AdminService/CreateKey":          {auth.Admin: true},
+	"/agenttrail.v1.AdminService/ListKeys":           {auth.Admin: true},
+	"/agenttrail.v1.AdminService/RevokeKey":          {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/Erase":          {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/PlaceHold":      {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ReleaseHold":    {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ListHolds":      {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/GetRetention":   {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/SetRetention":   {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ApplyRetention": {auth.Admin: true},
 }
 
 // methods lists every RPC of every agenttrail service, from the generated
@@ -37,6 +44,7 @@ func methods() []string {
 		agenttrailv1.QueryService_ServiceDesc,
 		agenttrailv1.LogService_ServiceDesc,
 		agenttrailv1.AdminService_ServiceDesc,
+		agenttrailv1.LifecycleService_ServiceDesc,
 	} {
 		for _, m := range sd.Methods {
 			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)
