@@ -168,4 +168,3 @@ func (l *lifecycleService) ApplyRetention(ctx context.Context, _ *agenttrailv1.A
 	}
 	return resp, nil
 }
-

@@ -204,7 +204,7 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 	}
 	return badgerdb.DefaultOptions(dir).
 		WithEncryptionKey(key).
-		WithEncryptionKeyRotationDuration(10*24*time.Hour).
+		WithEncryptionKeyRotationDuration(10 * 24 * time.Hour).
 		WithSyncWrites(true).
 		WithDetectConflicts(false). // one committer is the only writer
 		WithLogger(badgerLogger{cfg.Logger}).
