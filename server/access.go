@@ -70,6 +70,7 @@ func (s *Server) accessUnary(ctx context.Context, req any, info *grpc.UnaryServe
 	if a == nil {
 		return resp, err
 	}
+	s.cfg.metrics.Read(a.GetRole(), rpcName(info.FullMethod))
 	a.StatusCode = int32(status.Code(err))
 	switch r := req.(type) {
 	case *agenttrailv1.GetEventRequest:
@@ -99,8 +100,12 @@ func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 	if a == nil {
 		return handler(srv, ss)
 	}
+	s.cfg.metrics.Read(a.GetRole(), rpcName(info.FullMethod))
 	cs := &countingStream{ServerStream: ss, s: s, record: a}
 	err := handler(srv, cs)
+	if cs.following {
+		s.cfg.metrics.Tail(a.GetRole(), -1)
+	}
 	a.StatusCode = int32(status.Code(err))
 	if a.StatusCode == int32(codes.InvalidArgument) {
 		a.Filter = nil // it may hold values the store would refuse
@@ -114,16 +119,19 @@ func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 // countingStream notes a Query's request and counts the entries sent.
 type countingStream struct {
 	grpc.ServerStream
-	s      *Server
-	record *agenttrailv1.Access
-	sent   uint64
+	s         *Server
+	record    *agenttrailv1.Access
+	sent      uint64
+	following bool // a live tail, counted open in the metrics
 }
 
 func (c *countingStream) RecvMsg(m any) error {
 	err := c.ServerStream.RecvMsg(m)
 	if q, ok := m.(*agenttrailv1.QueryRequest); ok && err == nil {
 		c.record.Filter = q.GetFilter()
-		if q.GetFollow() {
+		if q.GetFollow() && !c.following {
+			c.following = true
+			c.s.cfg.metrics.Tail(c.record.GetRole(), 1)
 			started := &agenttrailv1.Access{
 				Principal: c.record.GetPrincipal(), Role: c.record.GetRole(), Rpc: c.record.GetRpc(),
 				View: c.record.GetView(), PolicyVersion: c.record.GetPolicyVersion(),
@@ -144,4 +152,10 @@ func (c *countingStream) SendMsg(m any) error {
 		c.sent++
 	}
 	return err
+}
+
+// rpcName is the method of a full gRPC method name: "Query" for
+// "/agenttrail.v1.QueryService/Query".
+func rpcName(fullMethod string) string {
+	return fullMethod[strings.LastIndexByte(fullMethod, '/')+1:]
 }

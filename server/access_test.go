@@ -40,7 +40,7 @@ type secure struct {
 	keys map[string]string // by name: agent, developer, developer2, compliance, admin, revoked, expired, other-agent
 }
 
-func startSecure(t *testing.T) *secure {
+func startSecure(t *testing.T, opts ...server.Option) *secure {
 	t.Helper()
 	h := &secure{keys: map[string]string{}}
 	var st *store.Store
@@ -49,11 +49,11 @@ func startSecure(t *testing.T) *secure {
 		t.Fatal(err)
 	}
 	// Keys live in the server's store: create them once New has it.
-	h.harness = start(t, nil, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
+	h.harness = start(t, nil, append(opts, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
 		st = s
 		a, err := auth.New(s, nil, nil)
 		return a, red, err
-	}))
+	}))...)
 	// Whatever a test does, the server's log never holds a seeded secret,
 	// an API key, or event content.
 	t.Cleanup(func() {

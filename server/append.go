@@ -23,16 +23,6 @@ type appendService struct {
 	s *Server
 }
 
-// reply is the answer to one request of an Append stream, in request order:
-// a rejection made at once, or a ticket of the store to wait for.
-type reply struct {
-	eventID   string
-	ticket    *store.Ticket
-	rejection *agenttrailv1.Rejection
-	bytes     int64
-	budgeted  bool // bytes taken from the server's in-flight budget
-}
-
 // Append implements agenttrailv1.AppendServiceServer. A reader goroutine
 // receives requests, checks them and hands them to the store; a sender
 // goroutine waits for each in order and sends its response; the handler
@@ -49,9 +39,8 @@ func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) e
 	st := &appendStream{
 		s:         s,
 		stream:    stream,
-		principal: s.cfg.principal(stream.Context()),
 		window:    make(chan struct{}, s.cfg.inFlightEvents),
-		replies:   make(chan *reply, s.cfg.inFlightEvents),
+		replies:   make(chan *intake, s.cfg.inFlightEvents),
 		accepting: true,
 	}
 	go st.read(ctx)
@@ -67,13 +56,13 @@ func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) e
 	return err
 }
 
-// appendStream is the state of one Append stream.
+// appendStream is the state of one Append stream. Each request becomes an
+// intake of one event (see ingest), answered in request order.
 type appendStream struct {
-	s         *Server
-	stream    agenttrailv1.AppendService_AppendServer
-	principal string
-	window    chan struct{} // a token per event in flight
-	replies   chan *reply
+	s       *Server
+	stream  agenttrailv1.AppendService_AppendServer
+	window  chan struct{} // a token per event in flight
+	replies chan *intake
 
 	mu        sync.Mutex
 	accepting bool
@@ -81,7 +70,7 @@ type appendStream struct {
 }
 
 // push queues a reply unless the stream has stopped accepting.
-func (st *appendStream) push(r *reply) bool {
+func (st *appendStream) push(r *intake) bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if !st.accepting {
@@ -122,30 +111,15 @@ func (st *appendStream) read(ctx context.Context) {
 			st.stop(nil)
 			return
 		}
-		r, ev, fatal := st.check(ctx, n, frame.b)
-		if fatal != nil {
+		r, err := st.check(ctx, n, frame.b)
+		if err != nil {
 			<-st.window
-			st.stop(fatal)
-			return
-		}
-		if ev != nil {
-			if err := s.budget.acquire(ctx, r.bytes); err != nil {
-				<-st.window
+			if ctx.Err() != nil {
 				st.stop(nil)
-				return
+			} else {
+				st.stop(statusError(ctx, s.log, err))
 			}
-			r.budgeted = true
-			t, err := s.st.Submit(ctx, st.principal, []*agenttrailv1.Event{ev})
-			if err != nil {
-				st.release(r)
-				if ctx.Err() != nil {
-					st.stop(nil)
-				} else {
-					st.stop(statusError(ctx, s.log, err))
-				}
-				return
-			}
-			r.ticket = t
+			return
 		}
 		if !st.push(r) {
 			st.release(r)
@@ -154,31 +128,21 @@ func (st *appendStream) read(ctx context.Context) {
 	}
 }
 
-func (st *appendStream) release(r *reply) {
+func (st *appendStream) release(r *intake) {
 	<-st.window
-	if r.budgeted {
-		st.s.budget.release(r.bytes)
-	}
+	r.release()
 }
 
-// check decodes and checks one request. It returns the request's reply and,
-// when the request passes, the event to hand to the store; or, when the
-// caller's credential no longer holds (a key revoked or expired while the
-// stream was open), the status that ends the stream.
-func (st *appendStream) check(ctx context.Context, n int, b []byte) (*reply, *agenttrailv1.Event, error) {
+// check decodes one request and passes its event to ingest. It returns the
+// request's intake, or the error that ends the stream (the caller's
+// credential no longer holds, the store cannot take events, the stream's
+// context ended).
+func (st *appendStream) check(ctx context.Context, n int, b []byte) (*intake, error) {
 	var req agenttrailv1.AppendRequest
 	if err := proto.Unmarshal(b, &req); err != nil {
-		return rejected("", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil, nil
+		return rejectedIntake(st.s, "", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil
 	}
-	ev := req.GetEvent()
-	rej, err := st.s.admit(ctx, ev)
-	switch {
-	case err != nil:
-		return nil, nil, err
-	case rej != nil:
-		return &reply{eventID: ev.GetEventId(), rejection: rej}, nil, nil
-	}
-	return &reply{eventID: ev.GetEventId(), bytes: int64(len(b))}, ev, nil
+	return st.s.ingest(ctx, []*agenttrailv1.Event{req.GetEvent()}, int64(len(b)))
 }
 
 // decodeProblem describes why bytes failed to decode as protobuf, in terms
@@ -203,33 +167,20 @@ func containsAny(s string, subs ...string) bool {
 	return false
 }
 
-func rejected(id string, code codes.Code, field, msg string) *reply {
-	return &reply{eventID: id, rejection: &agenttrailv1.Rejection{Code: int32(code), Message: msg, Field: field}}
-}
-
 // send sends the replies in order as their events become durable.
 func (st *appendStream) send(w *watchdog) error {
 	ctx := st.stream.Context()
 	for r := range st.replies {
-		resp := &agenttrailv1.AppendResponse{EventId: r.eventID}
-		if r.rejection != nil {
-			resp.Result = &agenttrailv1.AppendResponse_Rejection{Rejection: r.rejection}
-		} else {
-			var err error
-			results, err := r.ticket.Wait(context.WithoutCancel(ctx))
-			if err == nil {
-				resp, err = appendResponse(ctx, st.s, r.eventID, results[0]), nil
-			}
-			if err != nil {
-				// The store failed or closed: nothing after this can
-				// be acknowledged either.
-				st.release(r)
-				st.stop(nil)
-				st.drain()
-				return statusError(ctx, st.s.log, err)
-			}
+		resps, err := r.wait(context.WithoutCancel(ctx))
+		if err != nil {
+			// The store failed or closed: nothing after this can be
+			// acknowledged either.
+			st.release(r)
+			st.stop(nil)
+			st.drain()
+			return statusError(ctx, st.s.log, err)
 		}
-		if err := w.send(func() error { return st.stream.Send(resp) }); err != nil {
+		if err := w.send(func() error { return st.stream.Send(resps[0]) }); err != nil {
 			st.release(r)
 			st.stop(nil)
 			st.drain()

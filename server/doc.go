@@ -1,6 +1,10 @@
 // Package server is agenttrail's gRPC service: AppendService (agents stream
 // events in and receipts out), QueryService (streaming queries, live tail,
-// lookups) and LogService (checkpoints and proofs), on top of a store.Store.
+// lookups), LogService (checkpoints and proofs) and OpenTelemetry's
+// TraceService (OTLP trace export: GenAI spans become events, see package
+// otlp; also served over HTTP by OTLPHandler), on top of a store.Store.
+// Every event, however it arrives, enters the log through one function,
+// ingest, which makes the same checks in the same order.
 //
 // Every request passes the same interceptor chain (see New): panic recovery,
 // call logging through log/slog (never payloads), a rate limit, then the

@@ -10,6 +10,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -38,6 +39,7 @@ type config struct {
 	redactor        EventRedactor
 	accessFunc      func(st *store.Store) (*auth.Authenticator, EventRedactor, error)
 	now             func() time.Time
+	metrics         *metrics.Metrics
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	grpcOptions     []grpc.ServerOption
@@ -227,6 +229,16 @@ func WithInterceptors(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamS
 func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *config) error {
 		c.grpcOptions = append(c.grpcOptions, opts...)
+		return nil
+	})
+}
+
+// WithMetrics records what the server does in m (package metrics): events
+// appended and refused, acknowledgement latency, reads and tails by role,
+// redaction time, OTLP spans. Without it nothing is recorded.
+func WithMetrics(m *metrics.Metrics) Option {
+	return optionFunc(func(c *config) error {
+		c.metrics = m
 		return nil
 	})
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	_ "google.golang.org/grpc/encoding/gzip" // OTLP exporters may compress with gzip
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
@@ -30,12 +32,13 @@ import (
 
 // Server serves agenttrail's gRPC API over a store.
 type Server struct {
-	st     *store.Store
-	cfg    config
-	log    *slog.Logger
-	grpc   *grpc.Server
-	health *health.Server
-	budget *byteBudget
+	st      *store.Store
+	cfg     config
+	log     *slog.Logger
+	grpc    *grpc.Server
+	health  *health.Server
+	budget  *byteBudget
+	limiter *tokenBucket
 
 	// closing is closed when Shutdown begins: Append streams stop reading
 	// and following queries end.
@@ -50,6 +53,7 @@ var Services = []string{
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
 	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
+	coltracepb.TraceService_ServiceDesc.ServiceName,
 }
 
 // New builds a server over an open store. Serve it with Serve and stop it
@@ -93,6 +97,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	}
 	cfg = s.cfg
 	limiter := newTokenBucket(cfg.rateLimit, cfg.rateBurst)
+	s.limiter = limiter
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall), // never payloads
 		logging.WithLevels(logLevel),
@@ -127,6 +132,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	agenttrailv1.RegisterAppendServiceServer(s.grpc, &appendService{s: s})
 	agenttrailv1.RegisterQueryServiceServer(s.grpc, &queryService{s: s})
 	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
+	coltracepb.RegisterTraceServiceServer(s.grpc, &traceService{s: s})
 	if cfg.authn != nil {
 		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
 		agenttrailv1.RegisterLifecycleServiceServer(s.grpc, &lifecycleService{s: s})
@@ -204,7 +210,7 @@ func (s *Server) accessControl() {
 			case auth.Compliance:
 				return FullView{}, nil
 			case auth.Developer:
-				return RedactedView{Redactor: red, Viewer: p.Name}, nil
+				return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
 			case auth.Admin:
 				return MetadataView{}, nil
 			}

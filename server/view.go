@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -102,6 +103,8 @@ type RedactedView struct {
 	Redactor EventRedactor
 	// Viewer is the principal reading.
 	Viewer string
+	// Timing, when set, is told how long each entry took to mask.
+	Timing func(time.Duration)
 }
 
 // Kind implements View.
@@ -124,6 +127,10 @@ func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 	ev, err := e.Event() // a new event, ours to mask in place
 	if err != nil {
 		return nil, err
+	}
+	if v.Timing != nil {
+		start := time.Now()
+		defer func() { v.Timing(time.Since(start)) }()
 	}
 	v.Redactor.Mask(ev)
 	return renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil

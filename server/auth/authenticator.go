@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -77,6 +78,23 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 		}
 	}
 	return nil, errMissing
+}
+
+// AuthenticateHTTP authenticates an HTTP request (OTLP/HTTP, the HTTP
+// listener's APIs) by the same rules as a gRPC call: its Authorization
+// header, a bearer API key, else its verified client certificate. It
+// returns the request's context with the caller's Principal, or an
+// UNAUTHENTICATED (or, when keys cannot be checked, UNAVAILABLE) status.
+func (a *Authenticator) AuthenticateHTTP(r *http.Request) (context.Context, error) {
+	md := metadata.MD{}
+	for _, v := range r.Header.Values("Authorization") {
+		md.Append("authorization", v)
+	}
+	ctx := metadata.NewIncomingContext(r.Context(), md)
+	if r.TLS != nil {
+		ctx = peer.NewContext(ctx, &peer.Peer{AuthInfo: credentials.TLSInfo{State: *r.TLS}})
+	}
+	return a.Authenticate(ctx)
 }
 
 // StillValid checks, during a long call, that the caller's credential still

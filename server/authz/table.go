@@ -3,6 +3,8 @@ package authz
 import (
 	"slices"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/auth"
 )
@@ -16,6 +18,9 @@ var readers = []auth.Role{auth.Developer, auth.Compliance, auth.Admin}
 // against every role.
 var Table = map[string][]auth.Role{
 	agenttrailv1.AppendService_Append_FullMethodName: {auth.Agent},
+	// OTLP trace export (gRPC, and the same rule for OTLP/HTTP): spans
+	// become events appended within the agent key's scope.
+	coltracepb.TraceService_Export_FullMethodName: {auth.Agent},
 
 	agenttrailv1.QueryService_Query_FullMethodName:    readers,
 	agenttrailv1.QueryService_GetEvent_FullMethodName: readers,

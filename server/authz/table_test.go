@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -16,23 +17,24 @@ import (
 // want is the whole access matrix, written out independently of Table:
 // every method of every service, every role.
 var want = map[string]map[auth.Role]bool{
-	"/agenttrail.v1.AppendService/Append":            {auth.Agent: true},
-	"/agenttrail.v1.QueryService/Query":              {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.QueryService/GetEvent":           {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetCheckpoint":        {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetInclusionProof":    {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetConsistencyProof":  {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LogService/GetVerifierKey":       {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.AdminService/CreateKey":          {auth.Admin: true},
-	"/agenttrail.v1.AdminService/ListKeys":           {auth.Admin: true},
-	"/agenttrail.v1.AdminService/RevokeKey":          {auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/Erase":          {auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/PlaceHold":      {auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/ReleaseHold":    {auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/ListHolds":      {auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/GetRetention":   {auth.Compliance: true, auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/SetRetention":   {auth.Admin: true},
-	"/agenttrail.v1.LifecycleService/ApplyRetention": {auth.Admin: true},
+	"/agenttrail.v1.AppendService/Append":                         {auth.Agent: true},
+	"/opentelemetry.proto.collector.trace.v1.TraceService/Export": {auth.Agent: true},
+	"/agenttrail.v1.QueryService/Query":                           {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.QueryService/GetEvent":                        {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetCheckpoint":                     {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetInclusionProof":                 {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetConsistencyProof":               {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/GetVerifierKey":                    {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.AdminService/CreateKey":                       {auth.Admin: true},
+	"/agenttrail.v1.AdminService/ListKeys":                        {auth.Admin: true},
+	"/agenttrail.v1.AdminService/RevokeKey":                       {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/Erase":                       {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/PlaceHold":                   {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ReleaseHold":                 {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ListHolds":                   {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/GetRetention":                {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/SetRetention":                {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ApplyRetention":              {auth.Admin: true},
 }
 
 // methods lists every RPC of every agenttrail service, from the generated
@@ -45,6 +47,7 @@ func methods() []string {
 		agenttrailv1.LogService_ServiceDesc,
 		agenttrailv1.AdminService_ServiceDesc,
 		agenttrailv1.LifecycleService_ServiceDesc,
+		coltracepb.TraceService_ServiceDesc,
 	} {
 		for _, m := range sd.Methods {
 			out = append(out, "/"+sd.ServiceName+"/"+m.MethodName)

@@ -49,6 +49,12 @@ func NewID() string {
 	b[6] = 0x70 | byte(seq>>8) // version 7
 	b[7] = byte(seq)
 	b[8] = 0x80 | b[8]&0x3f // variant 10
+	return FormatUUID(b)
+}
+
+// FormatUUID writes a UUID in its canonical lower-case form,
+// "01963a4e-7c1b-7000-8000-0123456789ab".
+func FormatUUID(b [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], b[0:4])
 	s[8] = '-'

@@ -49,6 +49,8 @@ const (
 	MaxLabels        = 64
 	MaxLabelKeyLen   = 63
 	MaxLabelValueLen = 1024
+	MaxAttributes    = 256
+	MaxAttributeKey  = 256
 )
 
 // earliest is the earliest occurred_at accepted: a zero or garbage clock is
@@ -130,7 +132,43 @@ func checkEnvelope(ev *agenttrailv1.Event, lim Limits) error {
 			return &FieldError{Field: "labels[" + k + "]", Reason: fmt.Sprintf("must be at most %d bytes", MaxLabelValueLen)}
 		}
 	}
+	if len(ev.GetAttributes()) > MaxAttributes {
+		return &FieldError{Field: "attributes", Reason: fmt.Sprintf("at most %d attributes are allowed", MaxAttributes)}
+	}
+	for k := range ev.GetAttributes() {
+		if k == "" || len(k) > MaxAttributeKey {
+			return &FieldError{Field: "attributes", Reason: fmt.Sprintf("keys must be 1 to %d bytes", MaxAttributeKey)}
+		}
+	}
+	if err := checkTrace(ev.GetTrace()); err != nil {
+		return err
+	}
 	return checkPayload(ev)
+}
+
+// checkTrace checks a TraceContext: W3C ids in lower-case hex, not all
+// zero, the trace and span ids both given.
+func checkTrace(t *agenttrailv1.TraceContext) error {
+	if t == nil {
+		return nil
+	}
+	for _, f := range []struct {
+		name, v  string
+		n        int
+		required bool
+	}{
+		{"trace.trace_id", t.GetTraceId(), 32, true},
+		{"trace.span_id", t.GetSpanId(), 16, true},
+		{"trace.parent_span_id", t.GetParentSpanId(), 16, false},
+	} {
+		if f.v == "" && !f.required {
+			continue
+		}
+		if !isLowerHex(f.v, f.n) || strings.Trim(f.v, "0") == "" {
+			return &FieldError{Field: f.name, Reason: fmt.Sprintf("must be %d lower-case hex digits, not all zero", f.n)}
+		}
+	}
+	return nil
 }
 
 func checkPayload(ev *agenttrailv1.Event) error {
@@ -164,6 +202,7 @@ func checkPayload(ev *agenttrailv1.Event) error {
 			{"llm_call.cache_read_input_tokens", c.GetCacheReadInputTokens()},
 			{"llm_call.cache_creation_input_tokens", c.GetCacheCreationInputTokens()},
 			{"llm_call.max_tokens", c.GetMaxTokens()},
+			{"llm_call.reasoning_output_tokens", c.GetReasoningOutputTokens()},
 		} {
 			if err := nonNegative(f.name, f.v); err != nil {
 				return err
@@ -249,6 +288,18 @@ func isHex(s string, n int) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
 			return false
 		}
 	}

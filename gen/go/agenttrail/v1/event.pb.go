@@ -721,7 +721,16 @@ type Event struct {
 	//	*Event_KeyChange
 	//	*Event_LegalHold
 	//	*Event_RetentionPolicy
-	Payload       isEvent_Payload `protobuf_oneof:"payload"`
+	Payload isEvent_Payload `protobuf_oneof:"payload"`
+	// Facts the event came with that have no field of their own, such as the
+	// attributes of an OpenTelemetry span that no payload field holds. Keys
+	// are attribute names; values are strings, or JSON for other types.
+	// Content, because the values may hold anything.
+	Attributes map[string]string `protobuf:"bytes,50,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The OpenTelemetry span this event records, when it came from one (OTLP
+	// ingest), or the span the agent was in when it logged the event. Lets
+	// the trail be read beside the traces of other tools.
+	Trace         *TraceContext `protobuf:"bytes,51,opt,name=trace,proto3" json:"trace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -966,6 +975,20 @@ func (x *Event) GetRetentionPolicy() *RetentionPolicyChange {
 	return nil
 }
 
+func (x *Event) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+func (x *Event) GetTrace() *TraceContext {
+	if x != nil {
+		return x.Trace
+	}
+	return nil
+}
+
 type isEvent_Payload interface {
 	isEvent_Payload()
 }
@@ -1068,6 +1091,70 @@ func (*Event_LegalHold) isEvent_Payload() {}
 
 func (*Event_RetentionPolicy) isEvent_Payload() {}
 
+// TraceContext names an OpenTelemetry span (W3C Trace Context ids).
+type TraceContext struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The trace id: 32 lower-case hex digits, not all zero.
+	TraceId string `protobuf:"bytes,1,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// The span id: 16 lower-case hex digits, not all zero.
+	SpanId string `protobuf:"bytes,2,opt,name=span_id,json=spanId,proto3" json:"span_id,omitempty"`
+	// The id of the span's parent, when it has one: 16 lower-case hex digits.
+	ParentSpanId  string `protobuf:"bytes,3,opt,name=parent_span_id,json=parentSpanId,proto3" json:"parent_span_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TraceContext) Reset() {
+	*x = TraceContext{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TraceContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TraceContext) ProtoMessage() {}
+
+func (x *TraceContext) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TraceContext.ProtoReflect.Descriptor instead.
+func (*TraceContext) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TraceContext) GetTraceId() string {
+	if x != nil {
+		return x.TraceId
+	}
+	return ""
+}
+
+func (x *TraceContext) GetSpanId() string {
+	if x != nil {
+		return x.SpanId
+	}
+	return ""
+}
+
+func (x *TraceContext) GetParentSpanId() string {
+	if x != nil {
+		return x.ParentSpanId
+	}
+	return ""
+}
+
 // SessionStart records the beginning of a session: what was asked, through
 // which channel, and which tools the agent had.
 type SessionStart struct {
@@ -1095,7 +1182,7 @@ type SessionStart struct {
 
 func (x *SessionStart) Reset() {
 	*x = SessionStart{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1107,7 +1194,7 @@ func (x *SessionStart) String() string {
 func (*SessionStart) ProtoMessage() {}
 
 func (x *SessionStart) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[1]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1120,7 +1207,7 @@ func (x *SessionStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionStart.ProtoReflect.Descriptor instead.
 func (*SessionStart) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SessionStart) GetUserMessage() string {
@@ -1191,7 +1278,7 @@ type ToolDefinition struct {
 
 func (x *ToolDefinition) Reset() {
 	*x = ToolDefinition{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1290,7 @@ func (x *ToolDefinition) String() string {
 func (*ToolDefinition) ProtoMessage() {}
 
 func (x *ToolDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[2]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1303,7 @@ func (x *ToolDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolDefinition.ProtoReflect.Descriptor instead.
 func (*ToolDefinition) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ToolDefinition) GetName() string {
@@ -1303,14 +1390,17 @@ type LlmCall struct {
 	MaxTokens *int64 `protobuf:"varint,19,opt,name=max_tokens,json=maxTokens,proto3,oneof" json:"max_tokens,omitempty"`
 	// Error class when the call failed, such as "timeout" or "429"
 	// (OpenTelemetry error.type). Empty when the call succeeded.
-	ErrorType     string `protobuf:"bytes,20,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ErrorType string `protobuf:"bytes,20,opt,name=error_type,json=errorType,proto3" json:"error_type,omitempty"`
+	// Response tokens spent on reasoning, included in output_tokens
+	// (OpenTelemetry gen_ai.usage.reasoning.output_tokens).
+	ReasoningOutputTokens int64 `protobuf:"varint,21,opt,name=reasoning_output_tokens,json=reasoningOutputTokens,proto3" json:"reasoning_output_tokens,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LlmCall) Reset() {
 	*x = LlmCall{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1322,7 +1412,7 @@ func (x *LlmCall) String() string {
 func (*LlmCall) ProtoMessage() {}
 
 func (x *LlmCall) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1335,7 +1425,7 @@ func (x *LlmCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LlmCall.ProtoReflect.Descriptor instead.
 func (*LlmCall) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LlmCall) GetProviderName() string {
@@ -1478,6 +1568,13 @@ func (x *LlmCall) GetErrorType() string {
 	return ""
 }
 
+func (x *LlmCall) GetReasoningOutputTokens() int64 {
+	if x != nil {
+		return x.ReasoningOutputTokens
+	}
+	return 0
+}
+
 // ChatMessage is one message of a conversation sent to a model.
 type ChatMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1498,7 +1595,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1510,7 +1607,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1523,7 +1620,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChatMessage) GetRole() Role {
@@ -1576,7 +1673,7 @@ type ToolCallRequest struct {
 
 func (x *ToolCallRequest) Reset() {
 	*x = ToolCallRequest{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1685,7 @@ func (x *ToolCallRequest) String() string {
 func (*ToolCallRequest) ProtoMessage() {}
 
 func (x *ToolCallRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1698,7 @@ func (x *ToolCallRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallRequest.ProtoReflect.Descriptor instead.
 func (*ToolCallRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ToolCallRequest) GetToolCallId() string {
@@ -1638,7 +1735,7 @@ type Cost struct {
 
 func (x *Cost) Reset() {
 	*x = Cost{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1650,7 +1747,7 @@ func (x *Cost) String() string {
 func (*Cost) ProtoMessage() {}
 
 func (x *Cost) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1663,7 +1760,7 @@ func (x *Cost) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cost.ProtoReflect.Descriptor instead.
 func (*Cost) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Cost) GetCurrencyCode() string {
@@ -1716,7 +1813,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1728,7 +1825,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1741,7 +1838,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ToolCall) GetToolName() string {
@@ -1829,7 +1926,7 @@ type Reasoning struct {
 
 func (x *Reasoning) Reset() {
 	*x = Reasoning{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1938,7 @@ func (x *Reasoning) String() string {
 func (*Reasoning) ProtoMessage() {}
 
 func (x *Reasoning) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[8]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1951,7 @@ func (x *Reasoning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reasoning.ProtoReflect.Descriptor instead.
 func (*Reasoning) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Reasoning) GetThought() string {
@@ -1905,7 +2002,7 @@ type HumanApproval struct {
 
 func (x *HumanApproval) Reset() {
 	*x = HumanApproval{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1917,7 +2014,7 @@ func (x *HumanApproval) String() string {
 func (*HumanApproval) ProtoMessage() {}
 
 func (x *HumanApproval) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[9]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1930,7 +2027,7 @@ func (x *HumanApproval) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HumanApproval.ProtoReflect.Descriptor instead.
 func (*HumanApproval) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *HumanApproval) GetKind() HumanActionKind {
@@ -2010,7 +2107,7 @@ type AgentError struct {
 
 func (x *AgentError) Reset() {
 	*x = AgentError{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2119,7 @@ func (x *AgentError) String() string {
 func (*AgentError) ProtoMessage() {}
 
 func (x *AgentError) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[10]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2132,7 @@ func (x *AgentError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentError.ProtoReflect.Descriptor instead.
 func (*AgentError) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AgentError) GetErrorType() string {
@@ -2089,7 +2186,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2198,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[11]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2211,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Output) GetText() string {
@@ -2165,7 +2262,7 @@ type SessionEnd struct {
 
 func (x *SessionEnd) Reset() {
 	*x = SessionEnd{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2274,7 @@ func (x *SessionEnd) String() string {
 func (*SessionEnd) ProtoMessage() {}
 
 func (x *SessionEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[12]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2287,7 @@ func (x *SessionEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionEnd.ProtoReflect.Descriptor instead.
 func (*SessionEnd) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SessionEnd) GetReason() EndReason {
@@ -2291,7 +2388,7 @@ type Access struct {
 
 func (x *Access) Reset() {
 	*x = Access{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2400,7 @@ func (x *Access) String() string {
 func (*Access) ProtoMessage() {}
 
 func (x *Access) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[13]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2413,7 @@ func (x *Access) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Access.ProtoReflect.Descriptor instead.
 func (*Access) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Access) GetPrincipal() string {
@@ -2423,7 +2520,7 @@ type Erasure struct {
 
 func (x *Erasure) Reset() {
 	*x = Erasure{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2532,7 @@ func (x *Erasure) String() string {
 func (*Erasure) ProtoMessage() {}
 
 func (x *Erasure) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[14]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2545,7 @@ func (x *Erasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Erasure.ProtoReflect.Descriptor instead.
 func (*Erasure) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Erasure) GetPrincipal() string {
@@ -2513,7 +2610,7 @@ type IndexRange struct {
 
 func (x *IndexRange) Reset() {
 	*x = IndexRange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2525,7 +2622,7 @@ func (x *IndexRange) String() string {
 func (*IndexRange) ProtoMessage() {}
 
 func (x *IndexRange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[15]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2538,7 +2635,7 @@ func (x *IndexRange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IndexRange.ProtoReflect.Descriptor instead.
 func (*IndexRange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{15}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *IndexRange) GetFirst() uint64 {
@@ -2580,7 +2677,7 @@ type Retention struct {
 
 func (x *Retention) Reset() {
 	*x = Retention{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2689,7 @@ func (x *Retention) String() string {
 func (*Retention) ProtoMessage() {}
 
 func (x *Retention) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[16]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2702,7 @@ func (x *Retention) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Retention.ProtoReflect.Descriptor instead.
 func (*Retention) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{16}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Retention) GetPolicy() string {
@@ -2683,7 +2780,7 @@ type LegalHold struct {
 
 func (x *LegalHold) Reset() {
 	*x = LegalHold{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2792,7 @@ func (x *LegalHold) String() string {
 func (*LegalHold) ProtoMessage() {}
 
 func (x *LegalHold) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[17]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2805,7 @@ func (x *LegalHold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LegalHold.ProtoReflect.Descriptor instead.
 func (*LegalHold) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{17}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LegalHold) GetAction() HoldAction {
@@ -2776,7 +2873,7 @@ type RetentionPolicyChange struct {
 
 func (x *RetentionPolicyChange) Reset() {
 	*x = RetentionPolicyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2885,7 @@ func (x *RetentionPolicyChange) String() string {
 func (*RetentionPolicyChange) ProtoMessage() {}
 
 func (x *RetentionPolicyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2898,7 @@ func (x *RetentionPolicyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetentionPolicyChange.ProtoReflect.Descriptor instead.
 func (*RetentionPolicyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RetentionPolicyChange) GetVersion() uint64 {
@@ -2854,7 +2951,7 @@ type RetentionPolicy struct {
 
 func (x *RetentionPolicy) Reset() {
 	*x = RetentionPolicy{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2866,7 +2963,7 @@ func (x *RetentionPolicy) String() string {
 func (*RetentionPolicy) ProtoMessage() {}
 
 func (x *RetentionPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2879,7 +2976,7 @@ func (x *RetentionPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetentionPolicy.ProtoReflect.Descriptor instead.
 func (*RetentionPolicy) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{19}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RetentionPolicy) GetName() string {
@@ -2944,7 +3041,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3053,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3066,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{20}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KeyChange) GetAction() KeyChangeAction {
@@ -3039,7 +3136,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3148,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3161,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{21}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Filter) GetSessionId() string {
@@ -3141,7 +3238,7 @@ var File_agenttrail_v1_event_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\v\n" +
+	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\f\n" +
 	"\x05Event\x12\x1f\n" +
 	"\bevent_id\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\aeventId\x12#\n" +
 	"\n" +
@@ -3173,11 +3270,22 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"key_change\x18+ \x01(\v2\x18.agenttrail.v1.KeyChangeB\x04\xe8\xbb\x1c\x01H\x00R\tkeyChange\x12?\n" +
 	"\n" +
 	"legal_hold\x18, \x01(\v2\x18.agenttrail.v1.LegalHoldB\x04\xe8\xbb\x1c\x01H\x00R\tlegalHold\x12W\n" +
-	"\x10retention_policy\x18- \x01(\v2$.agenttrail.v1.RetentionPolicyChangeB\x04\xe8\xbb\x1c\x01H\x00R\x0fretentionPolicy\x1a9\n" +
+	"\x10retention_policy\x18- \x01(\v2$.agenttrail.v1.RetentionPolicyChangeB\x04\xe8\xbb\x1c\x01H\x00R\x0fretentionPolicy\x12J\n" +
+	"\n" +
+	"attributes\x182 \x03(\v2$.agenttrail.v1.Event.AttributesEntryB\x04\xe8\xbb\x1c\x02R\n" +
+	"attributes\x127\n" +
+	"\x05trace\x183 \x01(\v2\x1b.agenttrail.v1.TraceContextB\x04\xe8\xbb\x1c\x01R\x05trace\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\t\n" +
-	"\apayloadJ\x04\b\f\x10\x14J\x04\b\x1c\x10(\"\xc4\x03\n" +
+	"\apayloadJ\x04\b\f\x10\x14J\x04\b\x1c\x10(\"z\n" +
+	"\fTraceContext\x12\x1f\n" +
+	"\btrace_id\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\atraceId\x12\x1d\n" +
+	"\aspan_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06spanId\x12*\n" +
+	"\x0eparent_span_id\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x01R\fparentSpanId\"\xc4\x03\n" +
 	"\fSessionStart\x12'\n" +
 	"\fuser_message\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x02R\vuserMessage\x12L\n" +
 	"\x0ftools_available\x18\x02 \x03(\v2\x1d.agenttrail.v1.ToolDefinitionB\x04\xe8\xbb\x1c\x02R\x0etoolsAvailable\x12+\n" +
@@ -3195,7 +3303,7 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04name\x12\x18\n" +
 	"\x04type\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04type\x12&\n" +
 	"\vdescription\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x02R\vdescription\x12:\n" +
-	"\x16parameters_schema_json\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x14parametersSchemaJson\"\xa4\b\n" +
+	"\x16parameters_schema_json\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x14parametersSchemaJson\"\xe2\b\n" +
 	"\aLlmCall\x12)\n" +
 	"\rprovider_name\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\fproviderName\x12+\n" +
 	"\x0eoperation_name\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\roperationName\x12)\n" +
@@ -3222,7 +3330,8 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\n" +
 	"max_tokens\x18\x13 \x01(\x03B\x04\xe8\xbb\x1c\x01H\x01R\tmaxTokens\x88\x01\x01\x12#\n" +
 	"\n" +
-	"error_type\x18\x14 \x01(\tB\x04\xe8\xbb\x1c\x01R\terrorTypeB\x0e\n" +
+	"error_type\x18\x14 \x01(\tB\x04\xe8\xbb\x1c\x01R\terrorType\x12<\n" +
+	"\x17reasoning_output_tokens\x18\x15 \x01(\x03B\x04\xe8\xbb\x1c\x01R\x15reasoningOutputTokensB\x0e\n" +
 	"\f_temperatureB\r\n" +
 	"\v_max_tokens\"\xe3\x01\n" +
 	"\vChatMessage\x12-\n" +
@@ -3463,7 +3572,7 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
 	(Role)(0),                     // 1: agenttrail.v1.Role
@@ -3476,84 +3585,88 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(KeyChangeAction)(0),          // 8: agenttrail.v1.KeyChangeAction
 	(ViewKind)(0),                 // 9: agenttrail.v1.ViewKind
 	(*Event)(nil),                 // 10: agenttrail.v1.Event
-	(*SessionStart)(nil),          // 11: agenttrail.v1.SessionStart
-	(*ToolDefinition)(nil),        // 12: agenttrail.v1.ToolDefinition
-	(*LlmCall)(nil),               // 13: agenttrail.v1.LlmCall
-	(*ChatMessage)(nil),           // 14: agenttrail.v1.ChatMessage
-	(*ToolCallRequest)(nil),       // 15: agenttrail.v1.ToolCallRequest
-	(*Cost)(nil),                  // 16: agenttrail.v1.Cost
-	(*ToolCall)(nil),              // 17: agenttrail.v1.ToolCall
-	(*Reasoning)(nil),             // 18: agenttrail.v1.Reasoning
-	(*HumanApproval)(nil),         // 19: agenttrail.v1.HumanApproval
-	(*AgentError)(nil),            // 20: agenttrail.v1.AgentError
-	(*Output)(nil),                // 21: agenttrail.v1.Output
-	(*SessionEnd)(nil),            // 22: agenttrail.v1.SessionEnd
-	(*Access)(nil),                // 23: agenttrail.v1.Access
-	(*Erasure)(nil),               // 24: agenttrail.v1.Erasure
-	(*IndexRange)(nil),            // 25: agenttrail.v1.IndexRange
-	(*Retention)(nil),             // 26: agenttrail.v1.Retention
-	(*LegalHold)(nil),             // 27: agenttrail.v1.LegalHold
-	(*RetentionPolicyChange)(nil), // 28: agenttrail.v1.RetentionPolicyChange
-	(*RetentionPolicy)(nil),       // 29: agenttrail.v1.RetentionPolicy
-	(*KeyChange)(nil),             // 30: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 31: agenttrail.v1.Filter
-	nil,                           // 32: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 33: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 35: google.protobuf.Duration
+	(*TraceContext)(nil),          // 11: agenttrail.v1.TraceContext
+	(*SessionStart)(nil),          // 12: agenttrail.v1.SessionStart
+	(*ToolDefinition)(nil),        // 13: agenttrail.v1.ToolDefinition
+	(*LlmCall)(nil),               // 14: agenttrail.v1.LlmCall
+	(*ChatMessage)(nil),           // 15: agenttrail.v1.ChatMessage
+	(*ToolCallRequest)(nil),       // 16: agenttrail.v1.ToolCallRequest
+	(*Cost)(nil),                  // 17: agenttrail.v1.Cost
+	(*ToolCall)(nil),              // 18: agenttrail.v1.ToolCall
+	(*Reasoning)(nil),             // 19: agenttrail.v1.Reasoning
+	(*HumanApproval)(nil),         // 20: agenttrail.v1.HumanApproval
+	(*AgentError)(nil),            // 21: agenttrail.v1.AgentError
+	(*Output)(nil),                // 22: agenttrail.v1.Output
+	(*SessionEnd)(nil),            // 23: agenttrail.v1.SessionEnd
+	(*Access)(nil),                // 24: agenttrail.v1.Access
+	(*Erasure)(nil),               // 25: agenttrail.v1.Erasure
+	(*IndexRange)(nil),            // 26: agenttrail.v1.IndexRange
+	(*Retention)(nil),             // 27: agenttrail.v1.Retention
+	(*LegalHold)(nil),             // 28: agenttrail.v1.LegalHold
+	(*RetentionPolicyChange)(nil), // 29: agenttrail.v1.RetentionPolicyChange
+	(*RetentionPolicy)(nil),       // 30: agenttrail.v1.RetentionPolicy
+	(*KeyChange)(nil),             // 31: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 32: agenttrail.v1.Filter
+	nil,                           // 33: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 34: agenttrail.v1.Event.AttributesEntry
+	nil,                           // 35: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	34, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	32, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
-	11, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
-	13, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
-	17, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
-	18, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
-	19, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
-	20, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
-	21, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
-	22, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
-	23, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
-	24, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	26, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	30, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
-	27, // 14: agenttrail.v1.Event.legal_hold:type_name -> agenttrail.v1.LegalHold
-	28, // 15: agenttrail.v1.Event.retention_policy:type_name -> agenttrail.v1.RetentionPolicyChange
-	12, // 16: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	33, // 17: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
-	14, // 18: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
-	15, // 19: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	16, // 20: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	35, // 21: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	35, // 22: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
-	1,  // 23: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
-	15, // 24: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	2,  // 25: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	35, // 26: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
-	3,  // 27: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
-	4,  // 28: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	35, // 29: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
-	5,  // 30: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
-	16, // 31: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	31, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
-	9,  // 33: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
-	6,  // 34: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	25, // 35: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
-	34, // 36: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	25, // 37: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
-	7,  // 38: agenttrail.v1.LegalHold.action:type_name -> agenttrail.v1.HoldAction
-	29, // 39: agenttrail.v1.RetentionPolicyChange.policies:type_name -> agenttrail.v1.RetentionPolicy
-	0,  // 40: agenttrail.v1.RetentionPolicy.kinds:type_name -> agenttrail.v1.EventKind
-	35, // 41: agenttrail.v1.RetentionPolicy.keep_for:type_name -> google.protobuf.Duration
-	8,  // 42: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 43: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	34, // 44: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	34, // 45: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	46, // [46:46] is the sub-list for method output_type
-	46, // [46:46] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	36, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	33, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	12, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
+	14, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
+	18, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
+	19, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
+	20, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
+	21, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
+	22, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
+	23, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
+	24, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
+	25, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
+	27, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	31, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	28, // 14: agenttrail.v1.Event.legal_hold:type_name -> agenttrail.v1.LegalHold
+	29, // 15: agenttrail.v1.Event.retention_policy:type_name -> agenttrail.v1.RetentionPolicyChange
+	34, // 16: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
+	11, // 17: agenttrail.v1.Event.trace:type_name -> agenttrail.v1.TraceContext
+	13, // 18: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
+	35, // 19: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	15, // 20: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
+	16, // 21: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	17, // 22: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
+	37, // 23: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	37, // 24: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	1,  // 25: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
+	16, // 26: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	2,  // 27: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
+	37, // 28: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	3,  // 29: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
+	4,  // 30: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
+	37, // 31: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	5,  // 32: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
+	17, // 33: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
+	32, // 34: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	9,  // 35: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
+	6,  // 36: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
+	26, // 37: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
+	36, // 38: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	26, // 39: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
+	7,  // 40: agenttrail.v1.LegalHold.action:type_name -> agenttrail.v1.HoldAction
+	30, // 41: agenttrail.v1.RetentionPolicyChange.policies:type_name -> agenttrail.v1.RetentionPolicy
+	0,  // 42: agenttrail.v1.RetentionPolicy.kinds:type_name -> agenttrail.v1.EventKind
+	37, // 43: agenttrail.v1.RetentionPolicy.keep_for:type_name -> google.protobuf.Duration
+	8,  // 44: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 45: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	36, // 46: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	36, // 47: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -3578,17 +3691,17 @@ func file_agenttrail_v1_event_proto_init() {
 		(*Event_LegalHold)(nil),
 		(*Event_RetentionPolicy)(nil),
 	}
-	file_agenttrail_v1_event_proto_msgTypes[3].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[8].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[13].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[21].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[4].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[9].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[14].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   24,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -418,6 +418,26 @@ class Event(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class AttributesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     EVENT_ID_FIELD_NUMBER: _builtins.int
     SESSION_ID_FIELD_NUMBER: _builtins.int
     PARENT_EVENT_ID_FIELD_NUMBER: _builtins.int
@@ -443,6 +463,8 @@ class Event(_message.Message):
     KEY_CHANGE_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     RETENTION_POLICY_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    TRACE_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Client-chosen unique id of the event and the idempotency key of Append:
     sending the same event again returns the original receipt. A UUID is
@@ -541,6 +563,21 @@ class Event(_message.Message):
     def retention_policy(self) -> Global___RetentionPolicyChange:
         """Written by the server: the retention policies changed."""
 
+    @_builtins.property
+    def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Facts the event came with that have no field of their own, such as the
+        attributes of an OpenTelemetry span that no payload field holds. Keys
+        are attribute names; values are strings, or JSON for other types.
+        Content, because the values may hold anything.
+        """
+
+    @_builtins.property
+    def trace(self) -> Global___TraceContext:
+        """The OpenTelemetry span this event records, when it came from one (OTLP
+        ingest), or the span the agent was in when it logged the event. Lets
+        the trail be read beside the traces of other tools.
+        """
+
     def __init__(
         self,
         *,
@@ -569,16 +606,48 @@ class Event(_message.Message):
         key_change: Global___KeyChange | None = ...,
         legal_hold: Global___LegalHold | None = ...,
         retention_policy: Global___RetentionPolicyChange | None = ...,
+        attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        trace: Global___TraceContext | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "erasure", b"erasure", "error", b"error", "human_approval", b"human_approval", "key_change", b"key_change", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "occurred_at", b"occurred_at", "output", b"output", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_start", b"session_start", "tool_call", b"tool_call"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "erasure", b"erasure", "error", b"error", "human_approval", b"human_approval", "key_change", b"key_change", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "occurred_at", b"occurred_at", "output", b"output", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_start", b"session_start", "tool_call", b"tool_call", "trace", b"trace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "agent_id", b"agent_id", "agent_version", b"agent_version", "erasure", b"erasure", "error", b"error", "event_id", b"event_id", "human_approval", b"human_approval", "key_change", b"key_change", "labels", b"labels", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "model_id", b"model_id", "occurred_at", b"occurred_at", "output", b"output", "parent_event_id", b"parent_event_id", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_id", b"session_id", "session_start", b"session_start", "step", b"step", "system_prompt_hash", b"system_prompt_hash", "tool_call", b"tool_call", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "agent_id", b"agent_id", "agent_version", b"agent_version", "attributes", b"attributes", "erasure", b"erasure", "error", b"error", "event_id", b"event_id", "human_approval", b"human_approval", "key_change", b"key_change", "labels", b"labels", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "model_id", b"model_id", "occurred_at", b"occurred_at", "output", b"output", "parent_event_id", b"parent_event_id", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_id", b"session_id", "session_start", b"session_start", "step", b"step", "system_prompt_hash", b"system_prompt_hash", "tool_call", b"tool_call", "trace", b"trace", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session_start", "llm_call", "tool_call", "reasoning", "human_approval", "error", "output", "session_end", "access", "erasure", "retention", "key_change", "legal_hold", "retention_policy"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
 Global___Event: _TypeAlias = Event  # noqa: Y015
+
+@_typing.final
+class TraceContext(_message.Message):
+    """TraceContext names an OpenTelemetry span (W3C Trace Context ids)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRACE_ID_FIELD_NUMBER: _builtins.int
+    SPAN_ID_FIELD_NUMBER: _builtins.int
+    PARENT_SPAN_ID_FIELD_NUMBER: _builtins.int
+    trace_id: _builtins.str
+    """The trace id: 32 lower-case hex digits, not all zero."""
+    span_id: _builtins.str
+    """The span id: 16 lower-case hex digits, not all zero."""
+    parent_span_id: _builtins.str
+    """The id of the span's parent, when it has one: 16 lower-case hex digits."""
+    def __init__(
+        self,
+        *,
+        trace_id: _builtins.str = ...,
+        span_id: _builtins.str = ...,
+        parent_span_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["parent_span_id", b"parent_span_id", "span_id", b"span_id", "trace_id", b"trace_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TraceContext: _TypeAlias = TraceContext  # noqa: Y015
 
 @_typing.final
 class SessionStart(_message.Message):
@@ -724,6 +793,7 @@ class LlmCall(_message.Message):
     TEMPERATURE_FIELD_NUMBER: _builtins.int
     MAX_TOKENS_FIELD_NUMBER: _builtins.int
     ERROR_TYPE_FIELD_NUMBER: _builtins.int
+    REASONING_OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
     provider_name: _builtins.str
     """The provider of the model, such as "openai", "anthropic" or
     "aws.bedrock" (OpenTelemetry gen_ai.provider.name).
@@ -768,6 +838,10 @@ class LlmCall(_message.Message):
     error_type: _builtins.str
     """Error class when the call failed, such as "timeout" or "429"
     (OpenTelemetry error.type). Empty when the call succeeded.
+    """
+    reasoning_output_tokens: _builtins.int
+    """Response tokens spent on reasoning, included in output_tokens
+    (OpenTelemetry gen_ai.usage.reasoning.output_tokens).
     """
     @_builtins.property
     def input_messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChatMessage]:
@@ -824,10 +898,11 @@ class LlmCall(_message.Message):
         temperature: _builtins.float | None = ...,
         max_tokens: _builtins.int | None = ...,
         error_type: _builtins.str = ...,
+        reasoning_output_tokens: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "cost", b"cost", "latency", b"latency", "max_tokens", b"max_tokens", "temperature", b"temperature", "time_to_first_token", b"time_to_first_token"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "cache_creation_input_tokens", b"cache_creation_input_tokens", "cache_read_input_tokens", b"cache_read_input_tokens", "cost", b"cost", "error_type", b"error_type", "finish_reasons", b"finish_reasons", "input_messages", b"input_messages", "input_tokens", b"input_tokens", "latency", b"latency", "max_tokens", b"max_tokens", "operation_name", b"operation_name", "output_text", b"output_text", "output_tokens", b"output_tokens", "provider_name", b"provider_name", "request_model", b"request_model", "response_id", b"response_id", "response_model", b"response_model", "system_instructions", b"system_instructions", "temperature", b"temperature", "time_to_first_token", b"time_to_first_token", "tool_calls", b"tool_calls"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens", "_temperature", b"_temperature", "cache_creation_input_tokens", b"cache_creation_input_tokens", "cache_read_input_tokens", b"cache_read_input_tokens", "cost", b"cost", "error_type", b"error_type", "finish_reasons", b"finish_reasons", "input_messages", b"input_messages", "input_tokens", b"input_tokens", "latency", b"latency", "max_tokens", b"max_tokens", "operation_name", b"operation_name", "output_text", b"output_text", "output_tokens", b"output_tokens", "provider_name", b"provider_name", "reasoning_output_tokens", b"reasoning_output_tokens", "request_model", b"request_model", "response_id", b"response_id", "response_model", b"response_model", "system_instructions", b"system_instructions", "temperature", b"temperature", "time_to_first_token", b"time_to_first_token", "tool_calls", b"tool_calls"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__max_tokens: _TypeAlias = _typing.Literal["max_tokens"]  # noqa: Y015
     _WhichOneofArgType__max_tokens: _TypeAlias = _typing.Literal["_max_tokens", b"_max_tokens"]  # noqa: Y015

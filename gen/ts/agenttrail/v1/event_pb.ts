@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/event.proto.
  */
 export const file_agenttrail_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIp4JCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASNAoKbGVnYWxfaG9sZBgsIAEoCzIYLmFnZW50dHJhaWwudjEuTGVnYWxIb2xkQgTouxwBSAASRgoQcmV0ZW50aW9uX3BvbGljeRgtIAEoCzIkLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uUG9saWN5Q2hhbmdlQgTouxwBSAAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKGBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCLUAQoHRXJhc3VyZRIXCglwcmluY2lwYWwYASABKAlCBOi7HAESFQoHdXNlcl9pZBgCIAEoCUIE6LscARIZCgtsb2dfaW5kZXhlcxgDIAMoBEIE6LscARIUCgZyZWFzb24YBCABKAlCBOi7HAISLwoGcmFuZ2VzGAUgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBEhgKCnNlc3Npb25faWQYBiABKAlCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAcgASgEQgTouxwBIjUKCkluZGV4UmFuZ2USEwoFZmlyc3QYASABKARCBOi7HAESEgoEbGFzdBgCIAEoBEIE6LscASLzAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBEi8KBnJhbmdlcxgGIAMoCzIZLmFnZW50dHJhaWwudjEuSW5kZXhSYW5nZUIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgHIAEoBEIE6LscASLLAQoJTGVnYWxIb2xkEi8KBmFjdGlvbhgBIAEoDjIZLmFnZW50dHJhaWwudjEuSG9sZEFjdGlvbkIE6LscARIVCgdob2xkX2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESGAoKc2Vzc2lvbl9pZBgEIAEoCUIE6LscARIWCghhZ2VudF9pZBgFIAEoCUIE6LscARIXCglwcmluY2lwYWwYBiABKAlCBOi7HAESFAoGcmVhc29uGAcgASgJQgTouxwCIn8KFVJldGVudGlvblBvbGljeUNoYW5nZRIVCgd2ZXJzaW9uGAEgASgEQgTouxwBEjYKCHBvbGljaWVzGAIgAygLMh4uYWdlbnR0cmFpbC52MS5SZXRlbnRpb25Qb2xpY3lCBOi7HAESFwoJcHJpbmNpcGFsGAMgASgJQgTouxwBItMBCg9SZXRlbnRpb25Qb2xpY3kSEgoEbmFtZRgBIAEoCUIE6LscARIWCghhZ2VudF9pZBgCIAEoCUIE6LscARItCgVraW5kcxgDIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCWxhYmVsX2tleRgEIAEoCUIE6LscARIZCgtsYWJlbF92YWx1ZRgFIAEoCUIE6LscARIxCghrZWVwX2ZvchgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKmAQoJS2V5Q2hhbmdlEjQKBmFjdGlvbhgBIAEoDjIeLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQWN0aW9uQgTouxwBEhQKBmtleV9pZBgCIAEoCUIE6LscARIbCg1rZXlfcHJpbmNpcGFsGAMgASgJQgTouxwBEhYKCGtleV9yb2xlGAQgASgJQgTouxwBEhgKCmNoYW5nZWRfYnkYBSABKAlCBOi7HAEigQMKBkZpbHRlchIYCgpzZXNzaW9uX2lkGAEgASgJQgTouxwBEhYKCGFnZW50X2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESLQoFa2luZHMYBCADKA4yGC5hZ2VudHRyYWlsLnYxLkV2ZW50S2luZEIE6LscARIXCgl0b29sX25hbWUYBSABKAlCBOi7HAESOAoOb2NjdXJyZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjkKD29jY3VycmVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESHQoKZnJvbV9pbmRleBgIIAEoBEIE6LscAUgAiAEBEhsKCHRvX2luZGV4GAkgASgEQgTouxwBSAGIAQESGQoLZXJyb3JzX29ubHkYCiABKAhCBOi7HAFCDQoLX2Zyb21faW5kZXhCCwoJX3RvX2luZGV4KpoDCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVWRU5UX0tJTkRfU0VTU0lPTl9TVEFSVBABEhcKE0VWRU5UX0tJTkRfTExNX0NBTEwQAhIYChRFVkVOVF9LSU5EX1RPT0xfQ0FMTBADEhgKFEVWRU5UX0tJTkRfUkVBU09OSU5HEAQSHQoZRVZFTlRfS0lORF9IVU1BTl9BUFBST1ZBTBAFEhQKEEVWRU5UX0tJTkRfRVJST1IQBhIVChFFVkVOVF9LSU5EX09VVFBVVBAHEhoKFkVWRU5UX0tJTkRfU0VTU0lPTl9FTkQQCBIVChFFVkVOVF9LSU5EX0FDQ0VTUxAUEhYKEkVWRU5UX0tJTkRfRVJBU1VSRRAVEhgKFEVWRU5UX0tJTkRfUkVURU5USU9OEBYSGQoVRVZFTlRfS0lORF9LRVlfQ0hBTkdFEBcSGQoVRVZFTlRfS0lORF9MRUdBTF9IT0xEEBgSHwobRVZFTlRfS0lORF9SRVRFTlRJT05fUE9MSUNZEBkqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqrAEKC1Rvb2xPdXRjb21lEhwKGFRPT0xfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhgKFFRPT0xfT1VUQ09NRV9TVUNDRVNTEAESFgoSVE9PTF9PVVRDT01FX0VSUk9SEAISGAoUVE9PTF9PVVRDT01FX1RJTUVPVVQQAxIXChNUT09MX09VVENPTUVfREVOSUVEEAQSGgoWVE9PTF9PVVRDT01FX0NBTkNFTExFRBAFKngKD0h1bWFuQWN0aW9uS2luZBIhCh1IVU1BTl9BQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh4KGkhVTUFOX0FDVElPTl9LSU5EX0FQUFJPVkFMEAESIgoeSFVNQU5fQUNUSU9OX0tJTkRfSU5URVJWRU5USU9OEAIqsgEKEEFwcHJvdmFsRGVjaXNpb24SIQodQVBQUk9WQUxfREVDSVNJT05fVU5TUEVDSUZJRUQQABIdChlBUFBST1ZBTF9ERUNJU0lPTl9QRU5ESU5HEAESHgoaQVBQUk9WQUxfREVDSVNJT05fQVBQUk9WRUQQAhIeChpBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1RFRBADEhwKGEFQUFJPVkFMX0RFQ0lTSU9OX0VESVRFRBAEKqsBCglFbmRSZWFzb24SGgoWRU5EX1JFQVNPTl9VTlNQRUNJRklFRBAAEhgKFEVORF9SRUFTT05fQ09NUExFVEVEEAESGAoURU5EX1JFQVNPTl9USU1FRF9PVVQQAhIdChlFTkRfUkVBU09OX01BWF9JVEVSQVRJT05TEAMSFQoRRU5EX1JFQVNPTl9GQUlMRUQQBBIYChRFTkRfUkVBU09OX0NBTkNFTExFRBAFKmEKC0FjY2Vzc1BoYXNlEhwKGEFDQ0VTU19QSEFTRV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19QSEFTRV9TVEFSVEVEEAESGgoWQUNDRVNTX1BIQVNFX0NPTVBMRVRFRBACKlsKCkhvbGRBY3Rpb24SGwoXSE9MRF9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJIT0xEX0FDVElPTl9QTEFDRUQQARIYChRIT0xEX0FDVElPTl9SRUxFQVNFRBACKp0BCg9LZXlDaGFuZ2VBY3Rpb24SIQodS0VZX0NIQU5HRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIdChlLRVlfQ0hBTkdFX0FDVElPTl9DUkVBVEVEEAESHQoZS0VZX0NIQU5HRV9BQ1RJT05fUkVWT0tFRBACEikKJUtFWV9DSEFOR0VfQUNUSU9OX1NJR05JTkdfS0VZX1JPVEFURUQQAyppCghWaWV3S2luZBIZChVWSUVXX0tJTkRfVU5TUEVDSUZJRUQQABISCg5WSUVXX0tJTkRfRlVMTBABEhYKElZJRVdfS0lORF9SRURBQ1RFRBACEhYKElZJRVdfS0lORF9NRVRBREFUQRADQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIsMKCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASNAoKbGVnYWxfaG9sZBgsIAEoCzIYLmFnZW50dHJhaWwudjEuTGVnYWxIb2xkQgTouxwBSAASRgoQcmV0ZW50aW9uX3BvbGljeRgtIAEoCzIkLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uUG9saWN5Q2hhbmdlQgTouxwBSAASPgoKYXR0cmlidXRlcxgyIAMoCzIkLmFnZW50dHJhaWwudjEuRXZlbnQuQXR0cmlidXRlc0VudHJ5QgTouxwCEjAKBXRyYWNlGDMgASgLMhsuYWdlbnR0cmFpbC52MS5UcmFjZUNvbnRleHRCBOi7HAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoIlsKDFRyYWNlQ29udGV4dBIWCgh0cmFjZV9pZBgBIAEoCUIE6LscARIVCgdzcGFuX2lkGAIgASgJQgTouxwBEhwKDnBhcmVudF9zcGFuX2lkGAMgASgJQgTouxwBItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKtBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBEiUKF3JlYXNvbmluZ19vdXRwdXRfdG9rZW5zGBUgASgDQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCIu8CCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAFCDAoKX2xvZ19pbmRleCLUAQoHRXJhc3VyZRIXCglwcmluY2lwYWwYASABKAlCBOi7HAESFQoHdXNlcl9pZBgCIAEoCUIE6LscARIZCgtsb2dfaW5kZXhlcxgDIAMoBEIE6LscARIUCgZyZWFzb24YBCABKAlCBOi7HAISLwoGcmFuZ2VzGAUgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBEhgKCnNlc3Npb25faWQYBiABKAlCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAcgASgEQgTouxwBIjUKCkluZGV4UmFuZ2USEwoFZmlyc3QYASABKARCBOi7HAESEgoEbGFzdBgCIAEoBEIE6LscASLzAQoJUmV0ZW50aW9uEhQKBnBvbGljeRgBIAEoCUIE6LscARIwCgZjdXRvZmYYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEhgKCmZyb21faW5kZXgYAyABKARCBOi7HAESFgoIdG9faW5kZXgYBCABKARCBOi7HAESHQoPZXZlbnRzX2FmZmVjdGVkGAUgASgEQgTouxwBEi8KBnJhbmdlcxgGIAMoCzIZLmFnZW50dHJhaWwudjEuSW5kZXhSYW5nZUIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgHIAEoBEIE6LscASLLAQoJTGVnYWxIb2xkEi8KBmFjdGlvbhgBIAEoDjIZLmFnZW50dHJhaWwudjEuSG9sZEFjdGlvbkIE6LscARIVCgdob2xkX2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESGAoKc2Vzc2lvbl9pZBgEIAEoCUIE6LscARIWCghhZ2VudF9pZBgFIAEoCUIE6LscARIXCglwcmluY2lwYWwYBiABKAlCBOi7HAESFAoGcmVhc29uGAcgASgJQgTouxwCIn8KFVJldGVudGlvblBvbGljeUNoYW5nZRIVCgd2ZXJzaW9uGAEgASgEQgTouxwBEjYKCHBvbGljaWVzGAIgAygLMh4uYWdlbnR0cmFpbC52MS5SZXRlbnRpb25Qb2xpY3lCBOi7HAESFwoJcHJpbmNpcGFsGAMgASgJQgTouxwBItMBCg9SZXRlbnRpb25Qb2xpY3kSEgoEbmFtZRgBIAEoCUIE6LscARIWCghhZ2VudF9pZBgCIAEoCUIE6LscARItCgVraW5kcxgDIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCWxhYmVsX2tleRgEIAEoCUIE6LscARIZCgtsYWJlbF92YWx1ZRgFIAEoCUIE6LscARIxCghrZWVwX2ZvchgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKmAQoJS2V5Q2hhbmdlEjQKBmFjdGlvbhgBIAEoDjIeLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQWN0aW9uQgTouxwBEhQKBmtleV9pZBgCIAEoCUIE6LscARIbCg1rZXlfcHJpbmNpcGFsGAMgASgJQgTouxwBEhYKCGtleV9yb2xlGAQgASgJQgTouxwBEhgKCmNoYW5nZWRfYnkYBSABKAlCBOi7HAEigQMKBkZpbHRlchIYCgpzZXNzaW9uX2lkGAEgASgJQgTouxwBEhYKCGFnZW50X2lkGAIgASgJQgTouxwBEhUKB3VzZXJfaWQYAyABKAlCBOi7HAESLQoFa2luZHMYBCADKA4yGC5hZ2VudHRyYWlsLnYxLkV2ZW50S2luZEIE6LscARIXCgl0b29sX25hbWUYBSABKAlCBOi7HAESOAoOb2NjdXJyZWRfYWZ0ZXIYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjkKD29jY3VycmVkX2JlZm9yZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESHQoKZnJvbV9pbmRleBgIIAEoBEIE6LscAUgAiAEBEhsKCHRvX2luZGV4GAkgASgEQgTouxwBSAGIAQESGQoLZXJyb3JzX29ubHkYCiABKAhCBOi7HAFCDQoLX2Zyb21faW5kZXhCCwoJX3RvX2luZGV4KpoDCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhwKGEVWRU5UX0tJTkRfU0VTU0lPTl9TVEFSVBABEhcKE0VWRU5UX0tJTkRfTExNX0NBTEwQAhIYChRFVkVOVF9LSU5EX1RPT0xfQ0FMTBADEhgKFEVWRU5UX0tJTkRfUkVBU09OSU5HEAQSHQoZRVZFTlRfS0lORF9IVU1BTl9BUFBST1ZBTBAFEhQKEEVWRU5UX0tJTkRfRVJST1IQBhIVChFFVkVOVF9LSU5EX09VVFBVVBAHEhoKFkVWRU5UX0tJTkRfU0VTU0lPTl9FTkQQCBIVChFFVkVOVF9LSU5EX0FDQ0VTUxAUEhYKEkVWRU5UX0tJTkRfRVJBU1VSRRAVEhgKFEVWRU5UX0tJTkRfUkVURU5USU9OEBYSGQoVRVZFTlRfS0lORF9LRVlfQ0hBTkdFEBcSGQoVRVZFTlRfS0lORF9MRUdBTF9IT0xEEBgSHwobRVZFTlRfS0lORF9SRVRFTlRJT05fUE9MSUNZEBkqcwoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASDwoLUk9MRV9TWVNURU0QARINCglST0xFX1VTRVIQAhISCg5ST0xFX0FTU0lTVEFOVBADEg0KCVJPTEVfVE9PTBAEEhIKDlJPTEVfREVWRUxPUEVSEAUqrAEKC1Rvb2xPdXRjb21lEhwKGFRPT0xfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhgKFFRPT0xfT1VUQ09NRV9TVUNDRVNTEAESFgoSVE9PTF9PVVRDT01FX0VSUk9SEAISGAoUVE9PTF9PVVRDT01FX1RJTUVPVVQQAxIXChNUT09MX09VVENPTUVfREVOSUVEEAQSGgoWVE9PTF9PVVRDT01FX0NBTkNFTExFRBAFKngKD0h1bWFuQWN0aW9uS2luZBIhCh1IVU1BTl9BQ1RJT05fS0lORF9VTlNQRUNJRklFRBAAEh4KGkhVTUFOX0FDVElPTl9LSU5EX0FQUFJPVkFMEAESIgoeSFVNQU5fQUNUSU9OX0tJTkRfSU5URVJWRU5USU9OEAIqsgEKEEFwcHJvdmFsRGVjaXNpb24SIQodQVBQUk9WQUxfREVDSVNJT05fVU5TUEVDSUZJRUQQABIdChlBUFBST1ZBTF9ERUNJU0lPTl9QRU5ESU5HEAESHgoaQVBQUk9WQUxfREVDSVNJT05fQVBQUk9WRUQQAhIeChpBUFBST1ZBTF9ERUNJU0lPTl9SRUpFQ1RFRBADEhwKGEFQUFJPVkFMX0RFQ0lTSU9OX0VESVRFRBAEKqsBCglFbmRSZWFzb24SGgoWRU5EX1JFQVNPTl9VTlNQRUNJRklFRBAAEhgKFEVORF9SRUFTT05fQ09NUExFVEVEEAESGAoURU5EX1JFQVNPTl9USU1FRF9PVVQQAhIdChlFTkRfUkVBU09OX01BWF9JVEVSQVRJT05TEAMSFQoRRU5EX1JFQVNPTl9GQUlMRUQQBBIYChRFTkRfUkVBU09OX0NBTkNFTExFRBAFKmEKC0FjY2Vzc1BoYXNlEhwKGEFDQ0VTU19QSEFTRV9VTlNQRUNJRklFRBAAEhgKFEFDQ0VTU19QSEFTRV9TVEFSVEVEEAESGgoWQUNDRVNTX1BIQVNFX0NPTVBMRVRFRBACKlsKCkhvbGRBY3Rpb24SGwoXSE9MRF9BQ1RJT05fVU5TUEVDSUZJRUQQABIWChJIT0xEX0FDVElPTl9QTEFDRUQQARIYChRIT0xEX0FDVElPTl9SRUxFQVNFRBACKp0BCg9LZXlDaGFuZ2VBY3Rpb24SIQodS0VZX0NIQU5HRV9BQ1RJT05fVU5TUEVDSUZJRUQQABIdChlLRVlfQ0hBTkdFX0FDVElPTl9DUkVBVEVEEAESHQoZS0VZX0NIQU5HRV9BQ1RJT05fUkVWT0tFRBACEikKJUtFWV9DSEFOR0VfQUNUSU9OX1NJR05JTkdfS0VZX1JPVEFURUQQAyppCghWaWV3S2luZBIZChVWSUVXX0tJTkRfVU5TUEVDSUZJRUQQABISCg5WSUVXX0tJTkRfRlVMTBABEhYKElZJRVdfS0lORF9SRURBQ1RFRBACEhYKElZJRVdfS0lORF9NRVRBREFUQRADQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Event is one step of an agent's work, as the agent reported it. Every kind
@@ -235,6 +235,25 @@ export type Event = Message<"agenttrail.v1.Event"> & {
     value: RetentionPolicyChange;
     case: "retentionPolicy";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Facts the event came with that have no field of their own, such as the
+   * attributes of an OpenTelemetry span that no payload field holds. Keys
+   * are attribute names; values are strings, or JSON for other types.
+   * Content, because the values may hold anything.
+   *
+   * @generated from field: map<string, string> attributes = 50;
+   */
+  attributes: { [key: string]: string };
+
+  /**
+   * The OpenTelemetry span this event records, when it came from one (OTLP
+   * ingest), or the span the agent was in when it logged the event. Lets
+   * the trail be read beside the traces of other tools.
+   *
+   * @generated from field: agenttrail.v1.TraceContext trace = 51;
+   */
+  trace?: TraceContext | undefined;
 };
 
 /**
@@ -243,6 +262,41 @@ export type Event = Message<"agenttrail.v1.Event"> & {
  */
 export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_event, 0);
+
+/**
+ * TraceContext names an OpenTelemetry span (W3C Trace Context ids).
+ *
+ * @generated from message agenttrail.v1.TraceContext
+ */
+export type TraceContext = Message<"agenttrail.v1.TraceContext"> & {
+  /**
+   * The trace id: 32 lower-case hex digits, not all zero.
+   *
+   * @generated from field: string trace_id = 1;
+   */
+  traceId: string;
+
+  /**
+   * The span id: 16 lower-case hex digits, not all zero.
+   *
+   * @generated from field: string span_id = 2;
+   */
+  spanId: string;
+
+  /**
+   * The id of the span's parent, when it has one: 16 lower-case hex digits.
+   *
+   * @generated from field: string parent_span_id = 3;
+   */
+  parentSpanId: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.TraceContext.
+ * Use `create(TraceContextSchema)` to create a new message.
+ */
+export const TraceContextSchema: GenMessage<TraceContext> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 1);
 
 /**
  * SessionStart records the beginning of a session: what was asked, through
@@ -309,7 +363,7 @@ export type SessionStart = Message<"agenttrail.v1.SessionStart"> & {
  * Use `create(SessionStartSchema)` to create a new message.
  */
 export const SessionStartSchema: GenMessage<SessionStart> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 1);
+  messageDesc(file_agenttrail_v1_event, 2);
 
 /**
  * ToolDefinition describes a tool the agent could call.
@@ -353,7 +407,7 @@ export type ToolDefinition = Message<"agenttrail.v1.ToolDefinition"> & {
  * Use `create(ToolDefinitionSchema)` to create a new message.
  */
 export const ToolDefinitionSchema: GenMessage<ToolDefinition> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 2);
+  messageDesc(file_agenttrail_v1_event, 3);
 
 /**
  * LlmCall records one call to a language model: what went in, what came out,
@@ -514,6 +568,14 @@ export type LlmCall = Message<"agenttrail.v1.LlmCall"> & {
    * @generated from field: string error_type = 20;
    */
   errorType: string;
+
+  /**
+   * Response tokens spent on reasoning, included in output_tokens
+   * (OpenTelemetry gen_ai.usage.reasoning.output_tokens).
+   *
+   * @generated from field: int64 reasoning_output_tokens = 21;
+   */
+  reasoningOutputTokens: bigint;
 };
 
 /**
@@ -521,7 +583,7 @@ export type LlmCall = Message<"agenttrail.v1.LlmCall"> & {
  * Use `create(LlmCallSchema)` to create a new message.
  */
 export const LlmCallSchema: GenMessage<LlmCall> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 3);
+  messageDesc(file_agenttrail_v1_event, 4);
 
 /**
  * ChatMessage is one message of a conversation sent to a model.
@@ -571,7 +633,7 @@ export type ChatMessage = Message<"agenttrail.v1.ChatMessage"> & {
  * Use `create(ChatMessageSchema)` to create a new message.
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 4);
+  messageDesc(file_agenttrail_v1_event, 5);
 
 /**
  * ToolCallRequest is a tool call that a model asked the agent to make.
@@ -606,7 +668,7 @@ export type ToolCallRequest = Message<"agenttrail.v1.ToolCallRequest"> & {
  * Use `create(ToolCallRequestSchema)` to create a new message.
  */
 export const ToolCallRequestSchema: GenMessage<ToolCallRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 5);
+  messageDesc(file_agenttrail_v1_event, 6);
 
 /**
  * Cost is an amount of money in micro-units of a currency.
@@ -634,7 +696,7 @@ export type Cost = Message<"agenttrail.v1.Cost"> & {
  * Use `create(CostSchema)` to create a new message.
  */
 export const CostSchema: GenMessage<Cost> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 6);
+  messageDesc(file_agenttrail_v1_event, 7);
 
 /**
  * ToolCall records one call of a tool by the agent: what went in, what came
@@ -725,7 +787,7 @@ export type ToolCall = Message<"agenttrail.v1.ToolCall"> & {
  * Use `create(ToolCallSchema)` to create a new message.
  */
 export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 7);
+  messageDesc(file_agenttrail_v1_event, 8);
 
 /**
  * Reasoning records the agent's reasoning or plan at a step.
@@ -760,7 +822,7 @@ export type Reasoning = Message<"agenttrail.v1.Reasoning"> & {
  * Use `create(ReasoningSchema)` to create a new message.
  */
 export const ReasoningSchema: GenMessage<Reasoning> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 8);
+  messageDesc(file_agenttrail_v1_event, 9);
 
 /**
  * HumanApproval records a human deciding on a step the agent wanted to take,
@@ -832,7 +894,7 @@ export type HumanApproval = Message<"agenttrail.v1.HumanApproval"> & {
  * Use `create(HumanApprovalSchema)` to create a new message.
  */
 export const HumanApprovalSchema: GenMessage<HumanApproval> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 9);
+  messageDesc(file_agenttrail_v1_event, 10);
 
 /**
  * AgentError records an error the agent met, whether it recovered or not.
@@ -883,7 +945,7 @@ export type AgentError = Message<"agenttrail.v1.AgentError"> & {
  * Use `create(AgentErrorSchema)` to create a new message.
  */
 export const AgentErrorSchema: GenMessage<AgentError> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 10);
+  messageDesc(file_agenttrail_v1_event, 11);
 
 /**
  * Output records a response the agent produced.
@@ -919,7 +981,7 @@ export type Output = Message<"agenttrail.v1.Output"> & {
  * Use `create(OutputSchema)` to create a new message.
  */
 export const OutputSchema: GenMessage<Output> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 11);
+  messageDesc(file_agenttrail_v1_event, 12);
 
 /**
  * SessionEnd records the end of a session: why it ended, and what it did.
@@ -996,7 +1058,7 @@ export type SessionEnd = Message<"agenttrail.v1.SessionEnd"> & {
  * Use `create(SessionEndSchema)` to create a new message.
  */
 export const SessionEndSchema: GenMessage<SessionEnd> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 12);
+  messageDesc(file_agenttrail_v1_event, 13);
 
 /**
  * Access records, written by the server, that a principal read the trail.
@@ -1091,7 +1153,7 @@ export type Access = Message<"agenttrail.v1.Access"> & {
  * Use `create(AccessSchema)` to create a new message.
  */
 export const AccessSchema: GenMessage<Access> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 13);
+  messageDesc(file_agenttrail_v1_event, 14);
 
 /**
  * Erasure records, written by the server, that the content of events was
@@ -1158,7 +1220,7 @@ export type Erasure = Message<"agenttrail.v1.Erasure"> & {
  * Use `create(ErasureSchema)` to create a new message.
  */
 export const ErasureSchema: GenMessage<Erasure> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 14);
+  messageDesc(file_agenttrail_v1_event, 15);
 
 /**
  * IndexRange is the log indexes from first to last, both included.
@@ -1186,7 +1248,7 @@ export type IndexRange = Message<"agenttrail.v1.IndexRange"> & {
  * Use `create(IndexRangeSchema)` to create a new message.
  */
 export const IndexRangeSchema: GenMessage<IndexRange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 15);
+  messageDesc(file_agenttrail_v1_event, 16);
 
 /**
  * Retention records, written by the server, that a retention policy
@@ -1251,7 +1313,7 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
  * Use `create(RetentionSchema)` to create a new message.
  */
 export const RetentionSchema: GenMessage<Retention> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 16);
+  messageDesc(file_agenttrail_v1_event, 17);
 
 /**
  * LegalHold records, written by the server, that a legal hold was placed or
@@ -1317,7 +1379,7 @@ export type LegalHold = Message<"agenttrail.v1.LegalHold"> & {
  * Use `create(LegalHoldSchema)` to create a new message.
  */
 export const LegalHoldSchema: GenMessage<LegalHold> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 17);
+  messageDesc(file_agenttrail_v1_event, 18);
 
 /**
  * RetentionPolicyChange records, written by the server, a new version of the
@@ -1353,7 +1415,7 @@ export type RetentionPolicyChange = Message<"agenttrail.v1.RetentionPolicyChange
  * Use `create(RetentionPolicyChangeSchema)` to create a new message.
  */
 export const RetentionPolicyChangeSchema: GenMessage<RetentionPolicyChange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 18);
+  messageDesc(file_agenttrail_v1_event, 19);
 
 /**
  * RetentionPolicy keeps the content of matching events for a duration, after
@@ -1417,7 +1479,7 @@ export type RetentionPolicy = Message<"agenttrail.v1.RetentionPolicy"> & {
  * Use `create(RetentionPolicySchema)` to create a new message.
  */
 export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 19);
+  messageDesc(file_agenttrail_v1_event, 20);
 
 /**
  * KeyChange records, written by the server, that a credential or the log's
@@ -1467,7 +1529,7 @@ export type KeyChange = Message<"agenttrail.v1.KeyChange"> & {
  * Use `create(KeyChangeSchema)` to create a new message.
  */
 export const KeyChangeSchema: GenMessage<KeyChange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 20);
+  messageDesc(file_agenttrail_v1_event, 21);
 
 /**
  * Filter selects events. Empty fields match everything; set fields must all
@@ -1554,7 +1616,7 @@ export type Filter = Message<"agenttrail.v1.Filter"> & {
  * Use `create(FilterSchema)` to create a new message.
  */
 export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 21);
+  messageDesc(file_agenttrail_v1_event, 22);
 
 /**
  * EventKind names the payload an Event carries. Used in filters.
