@@ -46,7 +46,8 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 	id := fs.String("id", "", "revoke: the key id")
 	output := fs.String("output", "table", "list: table or json")
 	fs.Usage = func() {
-		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke [flags]")
+		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke|rotate-master [flags]")
+		fmt.Fprintln(errOut, "\nrotate-master (offline only, --data DIR with the server stopped) replaces the master key of\nencryption at rest: it rewraps the subject keys and the storage key, never the content.")
 		fmt.Fprintln(errOut, "\nOffline (--data DIR, server stopped) or online (--addr ADDR --key ADMIN_KEY).")
 		fmt.Fprintln(errOut, "create prints the new secret key alone on standard output, once; only its hash is stored.")
 		fs.PrintDefaults()
@@ -61,7 +62,7 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 			args = append(args[:1], fs.Args()...)
 		}
 		if len(args) != 1 {
-			return usageError{"want one action: create, list or revoke, then its flags"}
+			return usageError{"want one action: create, list, revoke or rotate-master, then its flags"}
 		}
 		// --data means offline; otherwise the connection flags (and
 		// AGENTTRAIL_ADDR, AGENTTRAIL_KEY) say which server to ask.
@@ -89,8 +90,10 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 				return usageError{"--id: want a key id (16 hex digits)"}
 			}
 			return t.revoke(ctx, errOut, *id)
+		case "rotate-master":
+			return rotateMaster(ctx, t.loc, out)
 		}
-		return usageError{fmt.Sprintf("unknown action %q: want create, list or revoke", args[0])}
+		return usageError{fmt.Sprintf("unknown action %q: want create, list, revoke or rotate-master", args[0])}
 	}
 }
 

@@ -44,6 +44,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	burst := fs.Int("rate-burst", 2000, "burst of calls above the rate limit")
 	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
 	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
+	retentionInterval := fs.Duration("retention-interval", time.Hour, "apply the retention policies this often (at most 1h; 0 turns the job off)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long")
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
@@ -75,6 +76,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			store.WithMaxEventSize(*maxEvent),
 			store.WithClockSkew(*clockSkew),
 			store.WithCacheBytes(*cache),
+			store.WithRetentionInterval(*retentionInterval),
 		)
 		if *origin != "" {
 			storeOpts = append(storeOpts, store.WithOrigin(*origin))
@@ -159,6 +161,9 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
+	}
+	if f := st.MasterKeyCreated(); f != "" {
+		fmt.Fprintf(out, "created the master key of encryption at rest at %s: back it up, apart from the data directory; without it the data cannot be read\n", f)
 	}
 	keys, err := st.Credentials(ctx)
 	if err != nil {

@@ -35,6 +35,13 @@ func init() {
 		}
 		return d, nil
 	})
+	store.RegisterKeyRotator(Scheme, func(ctx context.Context, u *url.URL, oldKey, newKey []byte) error {
+		dir, _, err := parseURL(u)
+		if err != nil {
+			return err
+		}
+		return RotateEncryptionKey(dir, oldKey, newKey)
+	})
 }
 
 // URL returns the store URL of a data directory.

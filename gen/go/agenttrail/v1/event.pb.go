@@ -554,6 +554,9 @@ const (
 	KeyChangeAction_KEY_CHANGE_ACTION_REVOKED KeyChangeAction = 2
 	// The log's checkpoint signing key was rotated.
 	KeyChangeAction_KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED KeyChangeAction = 3
+	// The master key of encryption at rest was rotated (key_id is the new
+	// key's public id).
+	KeyChangeAction_KEY_CHANGE_ACTION_MASTER_KEY_ROTATED KeyChangeAction = 4
 )
 
 // Enum value maps for KeyChangeAction.
@@ -563,12 +566,14 @@ var (
 		1: "KEY_CHANGE_ACTION_CREATED",
 		2: "KEY_CHANGE_ACTION_REVOKED",
 		3: "KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED",
+		4: "KEY_CHANGE_ACTION_MASTER_KEY_ROTATED",
 	}
 	KeyChangeAction_value = map[string]int32{
 		"KEY_CHANGE_ACTION_UNSPECIFIED":         0,
 		"KEY_CHANGE_ACTION_CREATED":             1,
 		"KEY_CHANGE_ACTION_REVOKED":             2,
 		"KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED": 3,
+		"KEY_CHANGE_ACTION_MASTER_KEY_ROTATED":  4,
 	}
 )
 
@@ -3547,12 +3552,13 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"HoldAction\x12\x1b\n" +
 	"\x17HOLD_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12HOLD_ACTION_PLACED\x10\x01\x12\x18\n" +
-	"\x14HOLD_ACTION_RELEASED\x10\x02*\x9d\x01\n" +
+	"\x14HOLD_ACTION_RELEASED\x10\x02*\xc7\x01\n" +
 	"\x0fKeyChangeAction\x12!\n" +
 	"\x1dKEY_CHANGE_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19KEY_CHANGE_ACTION_CREATED\x10\x01\x12\x1d\n" +
 	"\x19KEY_CHANGE_ACTION_REVOKED\x10\x02\x12)\n" +
-	"%KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED\x10\x03*i\n" +
+	"%KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED\x10\x03\x12(\n" +
+	"$KEY_CHANGE_ACTION_MASTER_KEY_ROTATED\x10\x04*i\n" +
 	"\bViewKind\x12\x19\n" +
 	"\x15VIEW_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eVIEW_KIND_FULL\x10\x01\x12\x16\n" +

@@ -329,6 +329,10 @@ class _KeyChangeActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyCh
     """A key was revoked."""
     KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED: _KeyChangeAction.ValueType  # 3
     """The log's checkpoint signing key was rotated."""
+    KEY_CHANGE_ACTION_MASTER_KEY_ROTATED: _KeyChangeAction.ValueType  # 4
+    """The master key of encryption at rest was rotated (key_id is the new
+    key's public id).
+    """
 
 class KeyChangeAction(_KeyChangeAction, metaclass=_KeyChangeActionEnumTypeWrapper):
     """KeyChangeAction is what happened to a key."""
@@ -341,6 +345,10 @@ KEY_CHANGE_ACTION_REVOKED: KeyChangeAction.ValueType  # 2
 """A key was revoked."""
 KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED: KeyChangeAction.ValueType  # 3
 """The log's checkpoint signing key was rotated."""
+KEY_CHANGE_ACTION_MASTER_KEY_ROTATED: KeyChangeAction.ValueType  # 4
+"""The master key of encryption at rest was rotated (key_id is the new
+key's public id).
+"""
 Global___KeyChangeAction: _TypeAlias = KeyChangeAction  # noqa: Y015
 
 class _ViewKind:
