@@ -103,7 +103,7 @@ func (s *Store) unretire(names [][]byte) {
 // encryptBatch encrypts the content of every event of a batch under a new
 // content key, wrapped by its subject key: on every core when the batch is
 // large, as preflight does.
-func encryptBatch(b *batchBuilder) error {
+func encryptBatch(b *batchBuilder, hook func(name, key []byte)) error {
 	n := len(b.batch.Events)
 	random := make([]byte, encryptRandom*n)
 	if _, err := rand.Read(random); err != nil {
@@ -113,9 +113,13 @@ func encryptBatch(b *batchBuilder) error {
 		for i := lo; i < hi; i++ {
 			index := b.batch.First + uint64(i)
 			sl := b.sealed[i]
-			rec, key, err := encryptContent(index, b.keys[i], sl.salt, sl.content, random[i*encryptRandom:(i+1)*encryptRandom])
+			rnd := random[i*encryptRandom : (i+1)*encryptRandom]
+			rec, key, err := encryptContent(index, b.keys[i], sl.salt, sl.content, rnd)
 			if err != nil {
 				return err
+			}
+			if hook != nil {
+				hook(EventKeyName(index), rnd[:32])
 			}
 			b.batch.Events[i].Content, b.batch.Events[i].ContentKey = rec, key
 		}

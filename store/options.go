@@ -225,9 +225,10 @@ func WithPlaintextStorage() Option {
 	})
 }
 
-// WithTestHookKeys calls f with the name and plaintext bytes of every
-// subject key the store creates or unwraps, so that tests can look for
-// them on disk after an erasure. Never use it outside tests.
+// WithTestHookKeys calls f with the keyring name and plaintext bytes of
+// every subject key the store creates or unwraps and every content key it
+// creates, so that tests can look for them on disk after an erasure. f may
+// be called from several goroutines at once. Never use it outside tests.
 func WithTestHookKeys(f func(name, key []byte)) Option {
 	return optionFunc(func(c *config) error {
 		c.keyHook = f

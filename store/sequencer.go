@@ -434,7 +434,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 		return p
 	}
 	if s.keys != nil {
-		if err := encryptBatch(b); err != nil {
+		if err := encryptBatch(b, s.keys.hook); err != nil {
 			p.failure = err
 			return p
 		}

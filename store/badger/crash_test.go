@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv("AGENTTRAIL_STORE_CRASH_ROUND"))
 		return
 	}
+	if dir := os.Getenv(eraseCrashChildEnv); dir != "" {
+		eraseCrashChild(dir, os.Getenv("AGENTTRAIL_ERASE_CRASH_STEP"))
+		return
+	}
 	os.Exit(m.Run())
 }
 

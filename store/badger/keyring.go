@@ -228,11 +228,14 @@ func (d *Driver) dropPrefixes(names [][]byte) ([][]byte, error) {
 				n += groups[c]
 			}
 			if len(cs) >= 2 {
-				live, err := d.countLive([]byte(p), n)
+				// Only when every live record under p is wanted: some
+				// wanted ones may be gone already (an erasure finished
+				// after a crash), and others under p must stay.
+				ok, err := d.onlyWanted([]byte(p), wanted)
 				if err != nil {
 					return nil, err
 				}
-				if live == n {
+				if ok {
 					next[p] = n
 					continue
 				}
@@ -250,21 +253,24 @@ func (d *Driver) dropPrefixes(names [][]byte) ([][]byte, error) {
 	return out, nil
 }
 
-// countLive counts the live keys under a prefix, up to limit+1.
-func (d *Driver) countLive(prefix []byte, limit int) (int, error) {
-	n := 0
+// onlyWanted reports whether every live key under a prefix is wanted.
+func (d *Driver) onlyWanted(prefix []byte, wanted map[string]bool) (bool, error) {
+	ok := true
 	err := d.db.View(func(txn *badgerdb.Txn) error {
 		opts := badgerdb.DefaultIteratorOptions
 		opts.Prefix = prefix
 		opts.PrefetchValues = false
 		it := txn.NewIterator(opts)
 		defer it.Close()
-		for it.Rewind(); it.Valid() && n <= limit; it.Next() {
-			n++
+		for it.Rewind(); it.Valid(); it.Next() {
+			if !wanted[string(it.Item().Key())] {
+				ok = false
+				return nil
+			}
 		}
 		return nil
 	})
-	return n, err
+	return ok, err
 }
 
 // anyVersionLeft returns the prefixes under which any version of any key,

@@ -158,6 +158,27 @@ func testKeyring(t *testing.T, h Harness) {
 	if string(got["x-b"]) != "2" {
 		t.Errorf("x-b = %q after destroying others, want 2", got["x-b"])
 	}
+	// Names with no record never widen what goes: the even keys of
+	// 1536..1598, and as many names of keys that never existed as there
+	// are odd ones, which stay.
+	destroy = nil
+	for i := uint64(1536); i < 1599; i++ {
+		if i%2 == 0 {
+			destroy = append(destroy, store.EventKeyName(i))
+		} else {
+			destroy = append(destroy, store.EventKeyName(i+200))
+		}
+	}
+	if err := d.DestroyKeys(ctx, destroy); err != nil {
+		t.Fatal(err)
+	}
+	var odd [][]byte
+	for i := uint64(1537); i < 1599; i += 2 {
+		odd = append(odd, store.EventKeyName(i))
+	}
+	if got, err := d.Keys(ctx, odd); err != nil || len(got) != len(odd) {
+		t.Errorf("after destroying the even keys of a run, %d of its %d odd keys are left (%v)", len(got), len(odd), err)
+	}
 	// The log itself is untouched.
 	raw, err := d.ReadEntries(ctx, []uint64{0}, true)
 	if err != nil || raw[0].Content == nil || raw[0].ContentKey == nil {
