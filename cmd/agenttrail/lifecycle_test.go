@@ -96,8 +96,9 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 	}
 	out, _ = expect(t, with("compliance", "get", "--id", "s1-0"), 0, []string{"CONTENT_STATE_ERASED", "erased_by"}, nil)
 	// They still verify, in both views.
-	expect(t, with("compliance", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified"}, nil)
-	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified"}, nil)
+	expect(t, with("compliance", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events erased, each named by a verified erasure"}, nil)
+	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events erased"}, nil)
+	expect(t, with("compliance", "verify", "--verifier-key", s.vkey, "--from", "4", "--to", "7"), 0, []string{"3 events erased"}, nil)
 
 	// Retention policies.
 	expect(t, with("admin", "retention", "show"), 0, []string{"no retention policies"}, nil)

@@ -219,6 +219,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		}
 		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
 	}
+	if rep.erased > 0 {
+		fmt.Fprintf(out, "; %s erased, each named by a verified erasure or retention event", count(rep.erased, "event"))
+	}
 	fmt.Fprintln(out)
 	if o.state != "" {
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
@@ -239,6 +242,9 @@ type rangeReport struct {
 	// withheld is how many entries the caller's view may not show: their
 	// leaves were proved to be in the log, and nothing else.
 	withheld int
+	// erased is how many of the events checked had their content erased:
+	// each is named by an Erasure or Retention event, verified too.
+	erased int
 }
 
 // verifyRange fetches the events of [from, to) and checks each against
@@ -266,6 +272,8 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		next++
 		return nil
 	}
+	var erased []*agenttrailv1.Entry
+	erasures := map[uint64]*agenttrailv1.Entry{}
 	var withheldErr error
 	onWithheld := func(w *agenttrailv1.WithheldEntry) {
 		if withheldErr != nil {
@@ -297,12 +305,47 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.content++
 		}
+		if _, _, ok := verify.ErasedBy(e); ok {
+			erased = append(erased, e)
+		}
+		if _, isErasure := verify.Names(e.GetEvent(), 0); isErasure {
+			erasures[e.GetStamp().GetLogIndex()] = e
+		}
 	}
 	if withheldErr != nil {
 		return rep, withheldErr
 	}
 	if next != to {
 		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
+	}
+	// Each erased entry's content is accounted for by the erasure its view
+	// names: verified here when the range held it, fetched and proved
+	// otherwise.
+	for _, e := range erased {
+		index := e.GetStamp().GetLogIndex()
+		by, named, _ := verify.ErasedBy(e)
+		if !named {
+			return rep, fmt.Errorf("event %d does not verify: its content is erased, and its view names no erasure", index)
+		}
+		erasure, ok := erasures[by]
+		if !ok {
+			var err error
+			if erasure, err = c.GetEventByIndex(ctx, by); err != nil {
+				return rep, fmt.Errorf("event %d: fetching its erasure %d: %w", index, by, err)
+			}
+			proof, err := c.InclusionProof(ctx, by, head.Size)
+			if err != nil {
+				return rep, fmt.Errorf("event %d: %w", by, err)
+			}
+			if _, err := v.VerifyEntry(erasure, cp, proof); err != nil {
+				return rep, fmt.Errorf("event %d does not verify: %w", by, err)
+			}
+			erasures[by] = erasure
+		}
+		if err := verify.CheckErasure(e, erasure); err != nil {
+			return rep, fmt.Errorf("event %d does not verify: %w", index, err)
+		}
+		rep.erased++
 	}
 	return rep, nil
 }

@@ -25,10 +25,13 @@ import {
   LeafMismatchError,
   MalformedError,
   MissingEntryError,
+  erasedBy,
+  erasureNames,
   parseVerifierKey,
   verifyCheckpoint,
   verifyConsistency,
   verifyEntry,
+  verifyErasure,
   verifyInclusion,
   verifyWithheld,
 } from "./verify.js";
@@ -201,6 +204,12 @@ export interface VerifiedLog {
    * was proven to be in the log, and nothing more can be checked.
    */
   readonly withheld: readonly bigint[];
+  /**
+   * Log indexes of the entries whose content was erased: each header
+   * verified, and each is named by an Erasure or Retention event that
+   * verified too (verifyErasure).
+   */
+  readonly erased: readonly bigint[];
 }
 
 /** The verifier key a server states for itself: to compare with a trusted copy, never to trust as is. */
@@ -238,6 +247,8 @@ const KINDS: Record<EventKindName, EventKind> = {
   erasure: EventKind.ERASURE,
   retention: EventKind.RETENTION,
   keyChange: EventKind.KEY_CHANGE,
+  legalHold: EventKind.LEGAL_HOLD,
+  retentionPolicy: EventKind.RETENTION_POLICY,
 };
 
 const CHECKPOINT_POLL_MS = 100;
@@ -539,9 +550,12 @@ export class AgentTrailClient {
       if (want < to) to = want;
     }
     const withheld: bigint[] = [];
+    const erased: bigint[] = [];
+    const gone: Entry[] = [];
+    const erasures = new Map<bigint, Entry>();
     let entries = 0;
     let contentVerified = 0;
-    if (from >= to) return { treeHead: head, entries, contentVerified, withheld };
+    if (from >= to) return { treeHead: head, entries, contentVerified, withheld, erased };
     const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
     let next = from;
     const call = linkedAbort(options.signal);
@@ -570,6 +584,8 @@ export class AgentTrailClient {
           entries++;
           const entry = item.item.value;
           if (entry.commitment!.salt.length > 0 && entry.view?.content === ContentState.PRESENT) contentVerified++;
+          if (erasedBy(entry) !== undefined) gone.push(entry);
+          if (erasureNames(entry.event, 0n) !== undefined) erasures.set(index, entry);
         } else {
           withheld.push(index);
         }
@@ -583,7 +599,25 @@ export class AgentTrailClient {
         `log index ${next}: the server sent neither the entry nor a withheld leaf, although the checkpoint covers it`,
       );
     }
-    return { treeHead: head, entries, contentVerified, withheld };
+    // Each erased entry is accounted for by the erasure its view names:
+    // checked here when the range held it, fetched and proven otherwise.
+    for (const entry of gone) {
+      const index = entry.stamp!.logIndex;
+      const by = erasedBy(entry)!;
+      if (by < 0n) throw new MalformedError(`entry ${index}: its content is erased, and its view names no erasure`);
+      let erasure = erasures.get(by);
+      if (erasure === undefined) {
+        const got = await this.query_.getEvent({ key: { case: "logIndex", value: by } }, this.callOptions(options.signal));
+        erasure = got.entry!;
+        verifyEntry(erasure);
+        const proof = await this.log.getInclusionProof({ logIndex: by, treeSize: head.size }, this.callOptions(options.signal));
+        verifyInclusion(by, head.size, erasure.commitment!.leafHash, proof.hashes, head.root);
+        erasures.set(by, erasure);
+      }
+      verifyErasure(entry, erasure);
+      erased.push(index);
+    }
+    return { treeHead: head, entries, contentVerified, withheld, erased };
   }
 
   /** Fetches the latest signed checkpoint and verifies its signature and origin against the trusted verifier key. */

@@ -230,6 +230,7 @@ export class TestServer {
   async dispose(): Promise<void> {
     await this.signal("SIGKILL");
     rmSync(this.dataDir, { recursive: true, force: true });
+    rmSync(this.dataDir + ".master-key", { force: true }); // serve keeps it beside the data directory
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

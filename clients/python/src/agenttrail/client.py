@@ -626,6 +626,10 @@ class Client:
            :func:`agenttrail.verify.verify_withheld`.
         3. The inclusion proof of every leaf, shown or withheld, is checked
            against the checkpoint.
+        4. Every entry whose content was erased is checked against the
+           Erasure or Retention event its view names, fetched and proven
+           when it lies outside the range
+           (:func:`agenttrail.verify.verify_erasure`).
 
         An index the server sends neither an entry nor a withheld leaf for
         raises :class:`agenttrail.verify.MissingEntryError`; any other check
@@ -644,6 +648,8 @@ class Client:
             filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
         )
         expected = from_index
+        erased: list[entry_pb2.Entry] = []
+        erasures: dict[int, entry_pb2.Entry] = {}
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
             for response in call:
@@ -672,6 +678,10 @@ class Client:
                     report.entries += 1
                     if response.entry.view.content == entry_pb2.CONTENT_STATE_PRESENT:
                         report.content_checked += 1
+                    if verify.erased_by(response.entry) is not None:
+                        erased.append(response.entry)
+                    if verify.names(response.entry.event, 0) is not None:
+                        erasures[index] = response.entry
                 else:
                     report.withheld.append(index)
                 expected += 1
@@ -684,6 +694,27 @@ class Client:
                 f"log index {expected}: the server sent neither the entry nor a withheld leaf, "
                 "although the checkpoint covers it"
             )
+        # Each erased entry is accounted for by the erasure its view names:
+        # checked above when the range held it, fetched and proven otherwise.
+        for gone in erased:
+            by = verify.erased_by(gone)
+            if by is None or by < 0:
+                raise verify.MalformedError(
+                    f"entry {gone.stamp.log_index}: its content is erased, and its view names no erasure"
+                )
+            erasure = erasures.get(by)
+            if erasure is None:
+                erasure = self.get(log_index=by)
+                verify.verify_entry(erasure)
+                proof = self._unary(
+                    "LogService/GetInclusionProof",
+                    self._log_service.GetInclusionProof,
+                    log_service_pb2.GetInclusionProofRequest(log_index=by, tree_size=head.size),
+                )
+                verify.verify_inclusion(by, head.size, erasure.commitment.leaf_hash, proof.hashes, head.root)
+                erasures[by] = erasure
+            verify.verify_erasure(gone, erasure)
+            report.erased.append(gone.stamp.log_index)
         return report
 
     def _trust(self) -> tuple[str, str]:
@@ -763,6 +794,10 @@ class LogVerification:
     #: Log indexes of the entries the caller's view may not show: each
     #: leaf was proven to be in the log, and nothing more can be checked.
     withheld: list[int] = field(default_factory=list)
+    #: Log indexes of the entries whose content was erased: each header
+    #: verified, and each is named by an Erasure or Retention event that
+    #: verified too (:func:`agenttrail.verify.verify_erasure`).
+    erased: list[int] = field(default_factory=list)
 
 
 class Tail(Iterator[entry_pb2.Entry]):
