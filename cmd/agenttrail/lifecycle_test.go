@@ -100,6 +100,22 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events erased"}, nil)
 	expect(t, with("compliance", "verify", "--verifier-key", s.vkey, "--from", "4", "--to", "7"), 0, []string{"3 events erased"}, nil)
 
+	// An export of the subject's events carries the erasure, and verifies
+	// offline.
+	bundle := filepath.Join(t.TempDir(), "export.jsonl")
+	out, _ = expect(t, with("compliance", "export", "--user", "customer-42"), 0, nil, []string{"exported 4 events"})
+	if err := os.WriteFile(bundle, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, []string{"verify", "--export", bundle, "--verifier-key", s.vkey}, 0, []string{"export verified: 4 events", "3 erased, each named by an erasure in the export"}, nil)
+	// Without the erasure, the export does not verify.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	trimmed := filepath.Join(t.TempDir(), "trimmed.jsonl")
+	if err := os.WriteFile(trimmed, []byte(strings.Join(lines[:len(lines)-1], "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, []string{"verify", "--export", trimmed, "--verifier-key", s.vkey}, 1, nil, []string{"does not hold"})
+
 	// Retention policies.
 	expect(t, with("admin", "retention", "show"), 0, []string{"no retention policies"}, nil)
 	expect(t, with("admin", "retention", "set", "--name", "short", "--keep", "12h"), 1, nil, []string{"InvalidArgument", "keep_for"})

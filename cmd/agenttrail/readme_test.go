@@ -74,6 +74,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	for _, want := range []string{
 		"issue_refund",        // query and tail print the session
 		"verified events [0,", // online verify
+		"erased, each named",  // online verify checks the erasure
 		"data verified",       // offline verify
 	} {
 		if !strings.Contains(string(out), want) {

@@ -80,7 +80,11 @@ event's commitment and inclusion proof) without any server.`)
 			}
 			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
 			if rep.Events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d", rep.First, rep.Last, rep.ContentChecked)
+				if rep.Erased > 0 {
+					fmt.Fprintf(out, ", %d erased, each named by an erasure in the export", rep.Erased)
+				}
+				fmt.Fprint(out, ")")
 			}
 			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 			return nil

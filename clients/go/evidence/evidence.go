@@ -119,6 +119,10 @@ type Report struct {
 	// the log indexes of the first and last entry.
 	Events, ContentChecked int
 	First, Last            uint64
+	// Erased is how many entries had their content erased: each is named
+	// by an Erasure or Retention entry of the bundle, checked with
+	// verify.CheckErasure.
+	Erased int
 }
 
 // Error names the line, and the log index when known, of the first thing
@@ -174,6 +178,8 @@ func Verify(r io.Reader, key string) (Report, error) {
 	if rep.Head, err = v.Checkpoint(cp); err != nil {
 		return rep, &Error{Line: 1, Err: err}
 	}
+	var erased []erasedLine
+	erasures := map[uint64]*agenttrailv1.Entry{}
 	for n := 2; sc.Scan(); n++ {
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
@@ -205,9 +211,38 @@ func Verify(r io.Reader, key string) (Report, error) {
 		if entry.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.ContentChecked++
 		}
+		if _, _, ok := verify.ErasedBy(entry); ok {
+			erased = append(erased, erasedLine{entry, n})
+		}
+		if _, isErasure := verify.Names(entry.GetEvent(), 0); isErasure {
+			erasures[index] = entry
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return rep, fmt.Errorf("reading the export: %w", err)
 	}
+	// Every erased entry's content is gone by an erasure the bundle holds
+	// (and has verified, as every entry).
+	for _, g := range erased {
+		index := g.entry.GetStamp().GetLogIndex()
+		by, named, _ := verify.ErasedBy(g.entry)
+		erasure, ok := erasures[by]
+		switch {
+		case !named:
+			return rep, &Error{Line: g.line, Index: &index, Err: fmt.Errorf("%w: its content is erased, and its view names no erasure", verify.ErrMalformed)}
+		case !ok:
+			return rep, &Error{Line: g.line, Index: &index, Err: fmt.Errorf("%w: its content is erased by event %d, which the export does not hold", verify.ErrMalformed, by)}
+		}
+		if err := verify.CheckErasure(g.entry, erasure); err != nil {
+			return rep, &Error{Line: g.line, Index: &index, Err: err}
+		}
+		rep.Erased++
+	}
 	return rep, nil
+}
+
+// erasedLine is an erased entry of a bundle and its line.
+type erasedLine struct {
+	entry *agenttrailv1.Entry
+	line  int
 }
