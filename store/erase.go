@@ -30,6 +30,11 @@ type ErasureRequest struct {
 // MaxErasureIDs is the most event ids one erasure may list.
 const MaxErasureIDs = 10000
 
+// maxLifecycleRanges bounds the runs of log indexes one Erasure or
+// Retention event names, so that the event and its intent record stay well
+// inside one driver transaction (about 20 bytes a run).
+const maxLifecycleRanges = 50_000
+
 // ErasureResult is what an erasure did.
 type ErasureResult struct {
 	// Index is the log index of the Erasure event; meaningless when Count
@@ -311,6 +316,9 @@ func (s *Store) planErasure(ctx context.Context, req ErasureRequest, matches []e
 	}
 	res.Ranges = rangesOf(fresh)
 	res.Count = uint64(len(fresh))
+	if len(res.Ranges) > maxLifecycleRanges {
+		return opPlan{}, res, in, fmt.Errorf("%w: the erasure would name %d events in %d runs of log indexes, more than one Erasure event lists (%d runs): erase by session, or by event ids, in parts", ErrInvalidArgument, res.Count, len(res.Ranges), maxLifecycleRanges)
+	}
 
 	// The keys to destroy: whole subject keys where the erasure takes every
 	// event they encrypt, content keys for the rest.

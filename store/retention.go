@@ -197,7 +197,8 @@ func (p RetentionPolicy) matchesLabels(labels map[string]string) bool {
 // every policy, it destroys the content of the events it expires (those
 // received before now minus the longest keep_for among the policies that
 // match them, not erased yet, not under a legal hold), writing one
-// Retention event per policy that expires anything, before the keys go.
+// Retention event per policy that expires anything (more when one event
+// could not name them all), before the keys go.
 func (s *Store) ApplyRetention(ctx context.Context) ([]RetentionRun, error) {
 	if s.keys == nil {
 		return nil, nil // plaintext content cannot be crypto-shredded
@@ -252,11 +253,18 @@ func (s *Store) ApplyRetention(ctx context.Context) ([]RetentionRun, error) {
 		if len(idx) == 0 {
 			continue
 		}
-		run, err := s.expire(ctx, ps.Version, p, now.Add(-p.KeepFor), idx)
-		if err != nil {
-			return runs, err
+		// One Retention event per policy, or per part of a run too large
+		// for one event.
+		rs := rangesOf(idx)
+		for len(rs) > 0 {
+			part := rs[:min(len(rs), maxLifecycleRanges)]
+			rs = rs[len(part):]
+			run, err := s.expire(ctx, ps.Version, p, now.Add(-p.KeepFor), part)
+			if err != nil {
+				return runs, err
+			}
+			runs = append(runs, run)
 		}
-		runs = append(runs, run)
 	}
 	return runs, nil
 }
@@ -316,9 +324,8 @@ func (s *Store) receivedBefore(ctx context.Context, t time.Time) (uint64, error)
 }
 
 // expire logs and carries out one policy's expiry of events.
-func (s *Store) expire(ctx context.Context, version uint64, p RetentionPolicy, cutoff time.Time, indexes []uint64) (RetentionRun, error) {
-	rs := rangesOf(indexes)
-	run := RetentionRun{Policy: p.Name, Cutoff: cutoff, Count: uint64(len(indexes)), Ranges: rs}
+func (s *Store) expire(ctx context.Context, version uint64, p RetentionPolicy, cutoff time.Time, rs []IndexRange) (RetentionRun, error) {
+	run := RetentionRun{Policy: p.Name, Cutoff: cutoff, Count: countRanges(rs), Ranges: rs}
 	in := intent{eventKeys: rs}
 	if TestHookErasure != nil {
 		TestHookErasure("logging", 0)

@@ -487,7 +487,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 		ids := make([]string, 0, len(js))
 		for k, j := range js {
 			r, pf := batch[j.r], &out[j.r][j.i]
-			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
+			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes && r.op == nil { // lifecycle events are bounded by maxLifecycleRanges
 				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 				continue
 			}

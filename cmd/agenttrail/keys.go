@@ -28,8 +28,9 @@ func init() {
 // (offline, --data) or a running server through AdminService (online, the
 // connection flags every client command has, with an admin --key).
 type keyTarget struct {
-	loc  storeLocation
-	conn *connFlags
+	loc    storeLocation
+	conn   *connFlags
+	errOut io.Writer
 }
 
 func (k *keyTarget) flags(fs *flag.FlagSet) {
@@ -37,7 +38,7 @@ func (k *keyTarget) flags(fs *flag.FlagSet) {
 	k.conn = addConnFlags(fs)
 }
 func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
-	var t keyTarget
+	t := keyTarget{errOut: errOut}
 	t.flags(fs)
 	principal := fs.String("principal", "", "create: who the key authenticates")
 	role := fs.String("role", "", "create: agent, developer, compliance or admin")
@@ -134,6 +135,9 @@ func (t *keyTarget) openOffline(ctx context.Context) (*store.Store, error) {
 	st, err := store.Open(ctx, storeURL, opts...)
 	if err != nil && dir != "" && strings.Contains(err.Error(), "directory lock") {
 		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", dir)
+	}
+	if err == nil && st.MasterKeyCreated() != "" && t.errOut != nil {
+		fmt.Fprintf(t.errOut, "created the master key of encryption at rest at %s: back it up, apart from the data directory; without it the data cannot be read\n", st.MasterKeyCreated())
 	}
 	return st, err
 }

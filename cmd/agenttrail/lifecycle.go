@@ -482,7 +482,6 @@ func printPolicies(out io.Writer, output string, resp *agenttrailv1.GetRetention
 	return tw.Flush()
 }
 
-
 func policyCount(n int) string {
 	if n == 1 {
 		return "1 policy"
