@@ -46,6 +46,9 @@ func statusError(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.InvalidArgument, "the request is outside what the log holds")
 	case errors.Is(err, store.ErrClosed), errors.Is(err, errShuttingDown):
 		return status.Error(codes.Unavailable, "the server is shutting down; retry on another connection")
+	case errors.Is(err, store.ErrUnavailable):
+		log.WarnContext(ctx, "storage unavailable", slog.Any("error", err))
+		return status.Error(codes.Unavailable, "the storage is unreachable; the events may not be stored: append them again with the same event ids")
 	case errors.Is(err, store.ErrFailed):
 		log.ErrorContext(ctx, "store failed", slog.Any("error", err))
 		return status.Error(codes.Unavailable, "the server cannot write; events not acknowledged were not stored")

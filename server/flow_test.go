@@ -69,10 +69,10 @@ func TestClientsThatNeverReadAreCutOff(t *testing.T) {
 			}
 		}(st)
 	}
-	// The windows fill only once enough appends have committed, which
-	// takes a while under the race detector on a busy machine: the
-	// deadline bounds a hang, it does not measure speed.
-	deadline := time.Now().Add(120 * time.Second)
+	// How soon the windows fill depends on how fast the store commits,
+	// which on a loaded machine under the race detector can be slow: the
+	// deadline is patience, not a speed target.
+	deadline := time.Now().Add(2 * time.Minute)
 	for strings.Count(h.log.String(), "ending a stream whose client stopped reading") < streams {
 		if time.Now().After(deadline) {
 			t.Fatalf("the server did not end the stalled streams: %d of %d", strings.Count(h.log.String(), "ending a stream whose client stopped reading"), streams)

@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
 )
@@ -17,19 +20,45 @@ func checkpointMessage(cp store.Checkpoint) *agenttrailv1.Checkpoint {
 }
 
 // checkpointAt returns the latest checkpoint, or the one signed at size.
+// The latest comes with its witnesses' cosignatures when a quorum cosigned
+// it.
 func (l *logService) checkpointAt(ctx context.Context, size *uint64) (store.Checkpoint, error) {
 	if size == nil {
 		cp := l.s.st.LatestCheckpoint()
 		if cp.Note == nil {
 			return cp, badRequest("tree_size", "the log is empty: no checkpoint has been signed yet")
 		}
+		if c := l.cosigned(); c.Note != nil && c.Size == cp.Size && c.Root == cp.Root {
+			return c, nil
+		}
 		return cp, nil
 	}
 	return l.s.st.CheckpointAt(ctx, *size)
 }
 
+// cosigned returns the newest checkpoint a quorum of witnesses cosigned.
+func (l *logService) cosigned() store.Checkpoint {
+	if l.s.cfg.cosigned == nil {
+		return store.Checkpoint{}
+	}
+	return l.s.cfg.cosigned()
+}
+
 // GetCheckpoint implements agenttrailv1.LogServiceServer.
 func (l *logService) GetCheckpoint(ctx context.Context, req *agenttrailv1.GetCheckpointRequest) (*agenttrailv1.GetCheckpointResponse, error) {
+	if req.GetCosigned() {
+		if req.TreeSize != nil {
+			return nil, statusError(ctx, l.s.log, badRequest("cosigned", "asks for the newest cosigned checkpoint, not one of a tree_size"))
+		}
+		if l.s.cfg.cosigned == nil {
+			return nil, status.Error(codes.FailedPrecondition, "cosigned: this server has no witnesses (serve --witness)")
+		}
+		cp := l.cosigned()
+		if cp.Note == nil {
+			return nil, status.Error(codes.FailedPrecondition, "cosigned: no checkpoint has been cosigned by a quorum of the witnesses yet")
+		}
+		return &agenttrailv1.GetCheckpointResponse{Checkpoint: checkpointMessage(cp)}, nil
+	}
 	cp, err := l.checkpointAt(ctx, req.TreeSize)
 	if err != nil {
 		return nil, statusError(ctx, l.s.log, err)

@@ -43,6 +43,7 @@ type config struct {
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	grpcOptions     []grpc.ServerOption
+	cosigned        func() store.Checkpoint
 }
 
 func defaultConfig() config {
@@ -229,6 +230,21 @@ func WithInterceptors(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamS
 func WithGRPCOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *config) error {
 		c.grpcOptions = append(c.grpcOptions, opts...)
+		return nil
+	})
+}
+
+// WithCosignedCheckpoints serves the checkpoints witnesses cosigned:
+// cosigned returns the newest checkpoint a quorum of them cosigned (a zero
+// Checkpoint when there is none yet), such as witness.Submitter.Cosigned.
+// GetCheckpoint then serves it on request, and in place of the latest
+// checkpoint when they are of the same size.
+func WithCosignedCheckpoints(cosigned func() store.Checkpoint) Option {
+	return optionFunc(func(c *config) error {
+		if cosigned == nil {
+			return fmt.Errorf("server: nil cosigned checkpoint source")
+		}
+		c.cosigned = cosigned
 		return nil
 	})
 }

@@ -94,7 +94,7 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	switch {
 	case err == nil:
 		return nil
-	case status.Code(context.Cause(scanCtx)) == codes.Unauthenticated:
+	case status.Code(context.Cause(scanCtx)) == codes.Unauthenticated, status.Code(context.Cause(scanCtx)) == codes.Unavailable:
 		return context.Cause(scanCtx)
 	case errors.Is(context.Cause(scanCtx), errShuttingDown):
 		return status.Error(codes.Unavailable, "the server is shutting down; resume after the last log index received")
@@ -154,6 +154,11 @@ func (q *queryService) GetEvent(ctx context.Context, req *agenttrailv1.GetEventR
 }
 
 // storeQuery checks a QueryRequest and turns it into a store query.
+// StoreQuery is the store query a QueryRequest asks for, checked as Query
+// checks it, for tools that read a store directly (export from storage).
+// Its errors name the field and what was expected.
+func StoreQuery(req *agenttrailv1.QueryRequest) (store.Query, error) { return storeQuery(req) }
+
 func storeQuery(req *agenttrailv1.QueryRequest) (store.Query, error) {
 	f := req.GetFilter()
 	q := store.Query{

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/commitment"
 )
 
 // IndexRange is the log indexes from First to Last, both included.
@@ -47,29 +48,16 @@ func rangeMessages(rs []IndexRange) []*agenttrailv1.IndexRange {
 	return out
 }
 
-// erasedIndexes returns the indexes an Erasure or Retention event names, as
-// sorted, merged ranges, and whether the event is one. Ranges whose last is
-// below first name nothing.
+// erasedIndexes returns the indexes an Erasure or Retention event names
+// (commitment.ErasedBy), as sorted, merged ranges, and whether the event is
+// one.
 func erasedIndexes(ev *agenttrailv1.Event) ([]IndexRange, bool) {
-	var rs []IndexRange
-	switch p := ev.GetPayload().(type) {
-	case *agenttrailv1.Event_Erasure:
-		for _, i := range p.Erasure.GetLogIndexes() {
-			rs = append(rs, IndexRange{i, i})
-		}
-		for _, r := range p.Erasure.GetRanges() {
-			if r.GetLast() >= r.GetFirst() {
-				rs = append(rs, IndexRange{r.GetFirst(), r.GetLast()})
-			}
-		}
-	case *agenttrailv1.Event_Retention:
-		for _, r := range p.Retention.GetRanges() {
-			if r.GetLast() >= r.GetFirst() {
-				rs = append(rs, IndexRange{r.GetFirst(), r.GetLast()})
-			}
-		}
-	default:
+	if ev.GetErasure() == nil && ev.GetRetention() == nil {
 		return nil, false
+	}
+	var rs []IndexRange
+	for _, sp := range commitment.ErasedBy(ev) {
+		rs = append(rs, IndexRange{sp[0], sp[1]})
 	}
 	return mergeRanges(rs), true
 }

@@ -94,10 +94,14 @@ func (s *Store) Credentials(ctx context.Context) ([]Credential, error) {
 	return out, err
 }
 
-// writing runs a write other than an append, unless the store is closing.
+// writing runs a write other than an append, unless the store is closing
+// or read-only.
 func (s *Store) writing(ctx context.Context, fn func() error) error {
 	if err := s.readable(ctx); err != nil {
 		return err
+	}
+	if s.cfg.readOnly {
+		return fmt.Errorf("%w: the store is open read-only", ErrInvalidArgument)
 	}
 	return s.reading(ctx, fn)
 }

@@ -77,6 +77,12 @@ type Driver interface {
 	// Checkpoints yields every stored checkpoint with a size above after,
 	// by increasing size.
 	Checkpoints(ctx context.Context, after uint64) iter.Seq2[StoredCheckpoint, error]
+	// Postings yields every entry the secondary indexes hold, in any order,
+	// with canonical values (see Posting), including entries for indexes
+	// beyond the tree size. Verification checks them against the event
+	// headers both ways: every event is filed under each of its values, and
+	// no entry files an event under a value its header does not have.
+	Postings(ctx context.Context) iter.Seq2[Posting, error]
 
 	// AddCredential stores a new API key credential; an id that is stored
 	// is ErrAlreadyExists.
@@ -129,6 +135,23 @@ type Driver interface {
 	Close() error
 }
 
+// SharedDriver is the capability of a driver whose storage several
+// engines may write at once, such as several servers over one PostgreSQL
+// database (store/postgres). The engine then expects ErrStale from Commit
+// whenever another writer committed first, reloads the tree from the
+// driver and prepares the batch again; it resolves a commit whose outcome
+// is unknown by reading the log; and it follows Changes so that heads,
+// tails, checkpoints and proofs see every writer's batches.
+type SharedDriver interface {
+	Driver
+	// Changes returns a channel that receives a value soon after any
+	// writer, this engine or another, commits a batch or stores a
+	// checkpoint; and now and then besides, so that a notification lost
+	// to an outage is made up for. Values are coalesced: one receive may
+	// stand for many commits. Nil when the driver was opened read-only.
+	Changes() <-chan struct{}
+}
+
 // LogMeta is a log's identity, recorded when it is created.
 type LogMeta struct {
 	// Format names the stored format (FormatVersion).
@@ -164,8 +187,13 @@ type Batch struct {
 	// nil when none is due.
 	Checkpoint []byte
 	// Keys are keyring records to create or replace with the batch (the
-	// subject keys its events are the first to use).
+	// subject keys its events are the first to use, and those an erasure
+	// retires).
 	Keys []KeyRecord
+	// RequireKeys are keyring records the batch relies on (the subject keys
+	// its content keys are wrapped by): Commit fails with ErrKeyChanged,
+	// writing nothing, unless each is stored with exactly that value.
+	RequireKeys []KeyRecord
 	// Lifecycle are lifecycle records to write with the batch (the intent
 	// of an erasure, committed with its Erasure event).
 	Lifecycle []LifecycleRecord

@@ -139,6 +139,10 @@ func (s *Store) Erase(ctx context.Context, req ErasureRequest) (ErasureResult, e
 	var res ErasureResult
 	var in intent
 	op := &lifecycleOp{build: func(q *sequencer, next uint64) (opPlan, error) {
+		// Holds and erasures other servers logged count too.
+		if err := s.loadLifecycleState(ctx); err != nil {
+			return opPlan{}, err
+		}
 		if err := m.read(ctx, s, req, ids, size0, next); err != nil {
 			return opPlan{}, err
 		}

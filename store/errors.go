@@ -52,7 +52,22 @@ var (
 	// operation does not apply to this store (erasure in a plaintext
 	// store).
 	ErrConflict = errors.New("store: the request conflicts with the current state")
+	// ErrUnavailable: the shared storage (a database several servers
+	// share) could not be reached for long enough that the append was
+	// given up. Its events may or may not have been stored; appending them
+	// again with the same ids is safe. The store goes on.
+	ErrUnavailable = errors.New("store: the storage is unavailable")
+	// ErrRolledBack: the storage holds a tree smaller than, or inconsistent
+	// with, a checkpoint this server signed or had cosigned (see
+	// WithCheckpointRecord): it was truncated, rewritten or replaced by an
+	// older copy. The store refuses to open it.
+	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )
+
+// ErrKeyChanged is the ErrStale of a batch that relies on a keyring record
+// another writer changed (an erasure on another server retired a subject
+// key): the engine prepares the batch again with fresh keys.
+var ErrKeyChanged = fmt.Errorf("%w: a keyring record the batch relies on changed", ErrStale)
 
 // HeldError is ErrHeld with the hold that refused an erasure.
 type HeldError struct {

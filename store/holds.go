@@ -99,6 +99,9 @@ func (s *Store) PlaceHold(ctx context.Context, principal string, scope HoldScope
 	}
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
+	if err := s.loadLifecycleState(ctx); err != nil {
+		return Hold{}, err
+	}
 	id := "hold-" + strconv.FormatUint(s.holdSeq+1, 10)
 	ev := s.lifecycleEvent(&agenttrailv1.Event_LegalHold{LegalHold: &agenttrailv1.LegalHold{
 		Action: agenttrailv1.HoldAction_HOLD_ACTION_PLACED, HoldId: id,
@@ -124,6 +127,9 @@ func (s *Store) ReleaseHold(ctx context.Context, principal, id, reason string) (
 	}
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
+	if err := s.loadLifecycleState(ctx); err != nil {
+		return Hold{}, 0, err
+	}
 	k := slices.IndexFunc(s.holds, func(h Hold) bool { return h.ID == id })
 	if k < 0 {
 		return Hold{}, 0, fmt.Errorf("%w: no hold %q is in force", ErrNotFound, id)

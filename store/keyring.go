@@ -250,7 +250,8 @@ func (k *keyring) newSubjectKey(s subject, created uint64, random []byte) (*subj
 	}
 	rec := subjectKeyRecord{masterID: k.master.id, created: created, wrapped: sealAEAD(k.wrap, nonce, key, name)}
 	k.remember(name, a)
-	return &subjectKey{name: name, id: id, aead: a}, KeyRecord{Name: name, Value: encodeSubjectKeyRecord(rec)}, nil
+	value := encodeSubjectKeyRecord(rec)
+	return &subjectKey{name: name, id: id, aead: a, record: value}, KeyRecord{Name: name, Value: value}, nil
 }
 
 // newSubjectKeyRandom is the random bytes newSubjectKey takes.
@@ -316,7 +317,7 @@ func (k *keyring) subjectAEAD(ctx context.Context, name []byte) (cipher.AEAD, er
 		return nil, err
 	}
 	v, ok := got[string(name)]
-	if !ok {
+	if !ok || isRetiredRecord(v) {
 		return nil, errKeyMissing
 	}
 	a, _, err = k.unwrapSubjectKey(name, v)
@@ -329,10 +330,19 @@ func (k *keyring) subjectAEAD(ctx context.Context, name []byte) (cipher.AEAD, er
 
 // subjectKey is a subject key ready to encrypt.
 type subjectKey struct {
-	name []byte
-	id   [keyIDSize]byte
-	aead cipher.AEAD
+	name   []byte
+	id     [keyIDSize]byte
+	aead   cipher.AEAD
+	record []byte // its keyring record, as read or written
 }
+
+// retiredRecord is the value an erasure replaces a subject key's record
+// with, in the batch of its Erasure event: no event is encrypted under the
+// key again, and readers find no key there; the record then goes with the
+// rest of the erasure's keys.
+var retiredRecord = []byte{0}
+
+func isRetiredRecord(v []byte) bool { return len(v) == 1 && v[0] == 0 }
 
 // contentAAD is the associated data of an event's encrypted content.
 func contentAAD(index uint64) []byte {

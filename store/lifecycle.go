@@ -148,13 +148,20 @@ func (q *sequencer) prepareOp(r *request) *prepared {
 	r.sizes = []int{proto.Size(plan.event)}
 	r.bytes = r.sizes[0]
 	p = q.prepare([]*request{r})
+	p.op = true
 	if p.b == nil || p.failure != nil {
 		return p
 	}
-	index := p.b.batch.First
 	p.b.batch.Lifecycle = plan.records
 	if len(plan.retire) > 0 {
+		// The retired keys' records take the retired mark with the event,
+		// so that no server encrypts under them again (a batch that relies
+		// on one fails and takes a new key).
+		for _, n := range plan.retire {
+			p.b.batch.Keys = append(p.b.batch.Keys, KeyRecord{Name: n, Value: retiredRecord})
+		}
 		q.s.retire(plan.retire)
+		q.subjectsMu.Lock()
 		for subj, sk := range q.subjects {
 			for _, n := range plan.retire {
 				if string(sk.name) == string(n) {
@@ -162,10 +169,9 @@ func (q *sequencer) prepareOp(r *request) *prepared {
 				}
 			}
 		}
+		q.subjectsMu.Unlock()
 	}
-	if plan.committed != nil {
-		p.committed = func() { plan.committed(index) }
-	}
+	p.committed = plan.committed
 	return p
 }
 
@@ -192,6 +198,10 @@ func (s *Store) runOp(ctx context.Context, op *lifecycleOp) (Receipt, error) {
 	// The operation runs to its end whatever happens to ctx: it must not
 	// be left half done.
 	<-req.done
+	if errors.Is(req.err, errOpStale) {
+		// Another server wrote meanwhile: decide again on the log as it is.
+		return s.runOp(ctx, op)
+	}
 	if req.err != nil {
 		return Receipt{}, req.err
 	}
@@ -225,8 +235,20 @@ var lifecycleKinds = []agenttrailv1.EventKind{
 // loadLifecycle reads the lifecycle state back from the log, and finishes
 // the destruction of keys that a crash interrupted.
 func (s *Store) loadLifecycle(ctx context.Context) error {
+	if err := s.loadLifecycleState(ctx); err != nil {
+		return err
+	}
+	if s.keys == nil {
+		return nil
+	}
+	return s.finishPending(ctx)
+}
+
+// loadLifecycleState reads the lifecycle state back from the log: the
+// lifecycle events of [s.lifeSeen, size), from where it read last.
+func (s *Store) loadLifecycleState(ctx context.Context) error {
 	size, _ := s.Size()
-	if size == 0 {
+	if size <= s.lifeSeen {
 		return nil
 	}
 	intents := map[uint64]bool{}
@@ -239,7 +261,7 @@ func (s *Store) loadLifecycle(ctx context.Context) error {
 		}
 	}
 	f := &Filter{Kinds: lifecycleKinds}
-	for raw, err := range s.d.Scan(ctx, ScanRequest{Filter: f, Lo: 0, Hi: size, Content: true}) {
+	for raw, err := range s.d.Scan(ctx, ScanRequest{Filter: f, Lo: s.lifeSeen, Hi: size, Content: true}) {
 		if err != nil {
 			return fmt.Errorf("store: reading the lifecycle events: %w", err)
 		}
@@ -256,10 +278,8 @@ func (s *Store) loadLifecycle(ctx context.Context) error {
 		}
 		s.applyLifecycleEvent(e, ev, intents[e.Index])
 	}
-	if s.keys == nil {
-		return nil
-	}
-	return s.finishPending(ctx)
+	s.lifeSeen = size
+	return nil
 }
 
 // applyLifecycleEvent updates the lifecycle state with one of its events;
@@ -350,3 +370,28 @@ func (s *Store) destroy(ctx context.Context, index uint64, in intent) error {
 // for "logging"). It exists for crash tests, which kill the process there;
 // never set it elsewhere.
 var TestHookErasure func(step string, index uint64)
+
+// refreshClaims reads the Erasure and Retention events committed since it
+// last looked (by other servers on shared storage) into the claims.
+func (s *Store) refreshClaims(ctx context.Context) {
+	s.claimsMu.Lock()
+	defer s.claimsMu.Unlock()
+	size, _ := s.Size()
+	if size <= s.claimsSeen {
+		return
+	}
+	f := &Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}}
+	for raw, err := range s.d.Scan(ctx, ScanRequest{Filter: f, Lo: s.claimsSeen, Hi: size}) {
+		if err != nil {
+			return
+		}
+		e, err := decodeHeader(raw)
+		if err != nil {
+			return
+		}
+		if rs, ok := erasedIndexes(e.Header); ok {
+			s.claims.add(e.Index, rs)
+		}
+	}
+	s.claimsSeen = size
+}

@@ -19,6 +19,7 @@ type config struct {
 	origin             string
 	signingKey         string
 	signingKeyFile     string
+	recordFile         string
 	checkpointInterval time.Duration
 	maxBatchEvents     int
 	maxBatchBytes      int
@@ -34,6 +35,10 @@ type config struct {
 	plaintext          bool
 	keyHook            func(name, key []byte)
 	retentionInterval  time.Duration
+	// readOnly opens the store to read only, checking checkpoints with
+	// verifierKey (WithReadOnly).
+	readOnly    bool
+	verifierKey string
 }
 
 func defaultConfig() config {
@@ -155,6 +160,24 @@ func WithCacheBytes(n int64) Option {
 			return fmt.Errorf("%w: cache below 1 MiB", ErrInvalidArgument)
 		}
 		c.cacheBytes = n
+		return nil
+	})
+}
+
+// WithReadOnly opens a store to read it only, for offline tools (export of
+// a stopped server's data, or of a database through a role that may only
+// read): the storage is opened read-only (DriverConfig.ReadOnly), nothing is
+// created, signed or written, and the stored checkpoints are checked with
+// the log's verifier key instead of a signing key, which is then not
+// needed. The tree is read back and checked against the stored root and the
+// latest checkpoint. Appends and credential changes fail with
+// ErrInvalidArgument.
+func WithReadOnly(verifierKey string) Option {
+	return optionFunc(func(c *config) error {
+		if verifierKey == "" {
+			return fmt.Errorf("%w: a read-only store needs the log's verifier key", ErrInvalidArgument)
+		}
+		c.readOnly, c.verifierKey = true, verifierKey
 		return nil
 	})
 }

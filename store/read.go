@@ -118,6 +118,9 @@ type contentReader struct {
 	// whose key is missing is erased. Both nil in verification, which
 	// checks the claims itself.
 	erased, claims *coverage
+	// refreshClaims, when set (storage other servers write too), reads
+	// the claims of erasures other servers logged since it last looked.
+	refreshClaims func(context.Context)
 }
 
 // open fills in the content of an entry from its records.
@@ -145,7 +148,12 @@ func (c contentReader) open(ctx context.Context, e *Entry, r RawEntry) error {
 	case v == contentRecordVersionEncrypted && c.keys != nil:
 		salt, content, err := c.keys.decryptContent(ctx, r.Index, subjectOf(e.Header), r.Content, r.ContentKey)
 		if errors.Is(err, errKeyMissing) && c.claims != nil {
-			if by, ok := c.claims.erasedBy(e.Index); ok {
+			by, ok := c.claims.erasedBy(e.Index)
+			if !ok && c.refreshClaims != nil {
+				c.refreshClaims(ctx)
+				by, ok = c.claims.erasedBy(e.Index)
+			}
+			if ok {
 				e.ContentState, e.ErasedBy = ContentErased, by
 				return nil
 			}

@@ -146,6 +146,9 @@ func (s *Store) SetRetention(ctx context.Context, principal string, ps []Retenti
 	}
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
+	if err := s.loadLifecycleState(ctx); err != nil {
+		return RetentionPolicies{}, err
+	}
 	if ifVersion != nil && *ifVersion != s.policies.Version {
 		return RetentionPolicies{}, fmt.Errorf("%w: the retention policies are at version %d, not %d", ErrConflict, s.policies.Version, *ifVersion)
 	}
@@ -205,6 +208,9 @@ func (s *Store) ApplyRetention(ctx context.Context) ([]RetentionRun, error) {
 	}
 	s.lifeMu.Lock()
 	defer s.lifeMu.Unlock()
+	if err := s.loadLifecycleState(ctx); err != nil {
+		return nil, err
+	}
 	ps := s.policies
 	if len(ps.Policies) == 0 {
 		return nil, nil

@@ -72,6 +72,9 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 	if len(events) > s.cfg.maxBatchEvents {
 		return nil, fmt.Errorf("%w: %d events in one call, at most %d", ErrInvalidArgument, len(events), s.cfg.maxBatchEvents)
 	}
+	if s.cfg.readOnly {
+		return nil, fmt.Errorf("%w: the store is open read-only", ErrInvalidArgument)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -137,9 +140,11 @@ func (s *Store) sequence(fr *frontier) {
 		fr:             fr,
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
-		wake:           make(chan struct{}, 1),
 		subjects:       map[subject]*subjectKey{},
+		wake:           make(chan struct{}, 1),
+		cfr:            fr.clone(),
 	}
+	seq.shared, _ = s.d.(SharedDriver)
 	toCommit := make(chan *prepared, 1)
 	committerDone := make(chan struct{})
 	go func() {
@@ -244,23 +249,45 @@ type sequencer struct {
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
 	// outstanding counts the batches handed to the committer and not yet
-	// settled.
+	// settled (sequencer only).
 	outstanding int
-	// subjects holds the subject key in use for each subject seen lately.
-	subjects map[subject]*subjectKey
+	// subjects holds the subject key in use for each subject seen lately,
+	// under subjectsMu: the committer looks keys up again when another
+	// server retired one.
+	subjectsMu sync.Mutex
+	subjects   map[subject]*subjectKey
+	// rebased, under mu, is the tree after a batch the committer had to
+	// prepare again on a tree that had moved on (see rebase): the
+	// sequencer prepares its next batch on it.
+	rebased *frontier
+
+	// The committer's own state: the tree after the last batch it
+	// committed, and the shared driver when other writers may commit.
+	cfr    *frontier
+	shared SharedDriver
 }
 
 // prepared is a batch ready to commit.
 type prepared struct {
-	reqs    []*request
-	b       *batchBuilder // nil when the batch adds no event
-	waits   []deferred
-	cp      Checkpoint
-	signed  bool
-	failure error // set when preparing failed; the batch is answered with it
-	// committed, when set, runs once the batch is durable, before its
-	// callers are answered.
-	committed func()
+	reqs  []*request
+	b     *batchBuilder // nil when the batch adds no event
+	all   []*pending    // every event the batch took in, kept across rebase
+	waits []deferred
+	cp    Checkpoint
+	// signed: cp, signed with the batch, commits in its transaction.
+	// signAfter (shared drivers): a checkpoint is due, and is signed once
+	// the batch has committed, so that no tree is ever signed that did
+	// not become the log.
+	signed, signAfter bool
+	moved             bool  // prepared again by the committer (rebase)
+	failure           error // set when preparing failed; the batch is answered with it
+	sticky            bool  // the failure stops the store (see fail)
+	// op is set for the batch of a lifecycle operation, which is never
+	// prepared again: when the log moved, the operation runs again.
+	op bool
+	// committed, when set, runs once the batch is durable, before the head
+	// moves and its callers are answered, with the batch's first index.
+	committed func(first uint64)
 }
 
 // settle takes in every batch the committer has finished.
@@ -288,11 +315,9 @@ func (q *sequencer) drain() {
 // forget drops a committed batch's events from the in-flight map: the next
 // transaction the sequencer opens sees them in the database.
 func (q *sequencer) forget(p *prepared) {
-	if p.b != nil {
-		for _, e := range p.b.entries {
-			if q.inflight[e.ev.GetEventId()] == e {
-				delete(q.inflight, e.ev.GetEventId())
-			}
+	for _, e := range p.all {
+		if q.inflight[e.ev.GetEventId()] == e {
+			delete(q.inflight, e.ev.GetEventId())
 		}
 	}
 }
@@ -323,31 +348,39 @@ func (q *sequencer) signIfBehind() {
 	if h.checkpoint.Size == h.size || q.s.failed() != nil {
 		return
 	}
+	if q.shared != nil {
+		// The head may be another server's batch: sign only a tree read
+		// back from the stored hashes.
+		got, err := tlog.TreeHash(int64(h.size), q.s.hashes)
+		if err != nil || got != h.root {
+			q.s.log.Error("not signing: the stored tree does not read back as the head", slog.Uint64("tree_size", h.size), slog.Any("error", err))
+			return
+		}
+	}
 	cp, err := q.s.storeCheckpoint(context.Background(), h.size, h.root)
 	if err != nil {
 		q.s.log.Error("signing checkpoint failed", slog.Uint64("tree_size", h.size), slog.Any("error", err))
 		return
 	}
 	q.lastCheckpoint = q.s.cfg.now()
-	// The committer may have published a newer head meanwhile; only move
-	// the checkpoint forward.
-	for {
-		cur := q.s.head.Load()
-		if cur.checkpoint.Size >= cp.Size {
-			return
-		}
-		next := &head{size: cur.size, root: cur.root, checkpoint: cp, changed: make(chan struct{})}
-		if q.s.head.CompareAndSwap(cur, next) {
-			close(cur.changed)
-			return
-		}
-	}
+	q.s.record.noteSigned(cp)
+	// The committer or the follower may have moved the head meanwhile;
+	// advance only moves it forward.
+	q.s.advance(h.size, h.root, cp)
 }
 
 // pending is an event accepted into a batch.
 type pending struct {
 	ev      *agenttrailv1.Event
+	sealed  *sealed
+	key     *subjectKey // the subject key its content is encrypted under; nil in a plaintext store
 	receipt Receipt
+	// Set when the event turned out, as its batch was prepared again, to
+	// be stored already (by another writer): stored, with the original
+	// receipt, or err, when it differs. err is also set when the batch
+	// failed without stopping the store.
+	stored bool
+	err    error
 }
 
 // deferred is a result that depends on a batch committing: a new event's
@@ -365,9 +398,14 @@ type deferred struct {
 func (q *sequencer) prepare(batch []*request) *prepared {
 	s := q.s
 	q.settle()
+	q.mu.Lock()
+	if q.rebased != nil {
+		q.fr, q.rebased = q.rebased, nil
+	}
+	q.mu.Unlock()
 	p := &prepared{reqs: batch}
 	if err := s.failed(); err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, true
 		return p
 	}
 	now := s.cfg.now().UTC()
@@ -380,7 +418,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	b := newBatchBuilder(q.fr.clone(), now)
 	pre, err := q.preflight(batch, limits, b.receivedBytes)
 	if err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, q.shared == nil
 		return p
 	}
 	for ri, r := range batch {
@@ -409,24 +447,24 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				case errors.Is(err, ErrAlreadyExists):
 					slot.Err = err
 				default:
-					p.failure = err
+					p.failure, p.sticky = err, q.shared == nil
 					return p
 				}
 				continue
 			}
-			var sk *subjectKey
+			pe := &pending{ev: ev, sealed: pf.sealed}
 			if s.keys != nil {
-				if sk, err = q.subjectKey(subjectOf(ev), b); err != nil {
-					p.failure = err
+				if pe.key, err = q.subjectKey(subjectOf(ev), b); err != nil {
+					p.failure, p.sticky = err, q.shared == nil
 					return p
 				}
 			}
-			pe, err := b.add(ev, pf.sealed, sk)
-			if err != nil {
+			if err := b.add(pe); err != nil {
 				slot.Err = err
 				continue
 			}
 			q.inflight[id] = pe
+			p.all = append(p.all, pe)
 			p.waits = append(p.waits, deferred{slot: slot, p: pe})
 		}
 	}
@@ -435,19 +473,23 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	if s.keys != nil {
 		if err := encryptBatch(b, s.keys.hook); err != nil {
-			p.failure = err
+			p.failure, p.sticky = err, true
 			return p
 		}
 	}
 	cfg := s.cfg
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
-	cp, err := b.finish(s, sign)
+	cp, err := b.finish(s, sign && q.shared == nil)
 	if err != nil {
-		p.failure = err
+		p.failure, p.sticky = err, true
 		return p
 	}
 	if sign {
-		p.cp, p.signed = cp, true
+		if q.shared == nil {
+			p.cp, p.signed = cp, true
+		} else {
+			p.signAfter = true
+		}
 		q.lastCheckpoint = cfg.now()
 	}
 	p.b = b
@@ -555,32 +597,50 @@ func (q *sequencer) commitLoop(in <-chan *prepared) {
 func (q *sequencer) commitOne(p *prepared) {
 	s := q.s
 	if p.failure == nil {
-		p.failure = s.failed()
+		if err := s.failed(); err != nil {
+			p.failure, p.sticky = err, true
+		}
+	}
+	if p.failure == nil && p.b != nil {
+		p.failure, p.sticky = q.commitBatch(p)
 	}
 	if p.failure != nil {
-		q.fail(p.reqs, p.failure)
+		for _, pe := range p.all {
+			pe.err = p.failure
+		}
+		if p.sticky {
+			q.fail(p.reqs, p.failure)
+		} else {
+			s.log.Warn("batch failed; appends go on", slog.Any("error", p.failure))
+			failAll(p.reqs, p.failure)
+		}
 		return
 	}
-	if p.b != nil {
-		if err := s.d.Commit(context.Background(), &p.b.batch); err != nil {
-			q.fail(p.reqs, fmt.Errorf("%w: committing batch of %d events at index %d: %w", ErrFailed, len(p.b.entries), p.b.batch.First, err))
-			return
-		}
-		h := s.head.Load()
-		cp := h.checkpoint
-		if p.signed {
-			cp = p.cp
-		}
-		if p.committed != nil {
-			p.committed()
-		}
-		next := &head{size: p.b.fr.size, root: p.b.batch.Root, checkpoint: cp, changed: make(chan struct{})}
-		old := s.head.Swap(next)
-		close(old.changed)
-	}
 	for _, w := range p.waits {
+		if w.p.err != nil {
+			w.slot.Err = w.p.err
+			continue
+		}
 		w.slot.Receipt = w.p.receipt
-		w.slot.Receipt.Duplicate = w.dup
+		w.slot.Receipt.Duplicate = w.dup || w.p.stored
+	}
+}
+
+// published moves the head to a committed batch's tree.
+func (q *sequencer) published(p *prepared) {
+	if p.committed != nil {
+		p.committed(p.b.batch.First)
+	}
+	cp := Checkpoint{}
+	if p.signed {
+		cp = p.cp
+	}
+	q.s.advance(p.b.fr.size, p.b.batch.Root, cp)
+	if p.signed {
+		q.s.record.noteSigned(p.cp)
+	}
+	if p.signAfter {
+		q.signCommitted(p.b.fr.size, p.b.batch.Root)
 	}
 }
 
@@ -631,11 +691,8 @@ type batchBuilder struct {
 	receivedBytes []byte // the encoded received-at Timestamp
 	entries       []*pending
 	batch         Batch
-	// sealed and keys are, for each event of the batch, its sealed form
-	// and the subject key its content is to be encrypted under (nil in a
-	// plaintext store).
-	sealed []*sealed
-	keys   []*subjectKey
+	// created are the subject keys the batch creates, by subject.
+	created map[subject]*subjectKey
 }
 
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
@@ -648,12 +705,14 @@ func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 }
 
 // sealed is an event ready for the log: its leaf data (the EventHeader
-// bytes and the salted content digest), leaf hash, and content record.
+// bytes and the salted content digest), leaf hash, salt and content, and,
+// in a plaintext store, its content record (an encrypted store encrypts
+// once the event has its index: encryptBatch).
 type sealed struct {
 	leafData      []byte
 	leafHash      tlog.Hash
 	salt, content []byte
-	contentRecord []byte // plaintext stores only; encrypted ones encrypt after sequencing
+	contentRecord []byte
 }
 
 // seal wraps an encoded event's header in an EventHeader with the received
@@ -670,28 +729,27 @@ func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte, p
 }
 
 // add sequences one sealed event: it takes the next index, extends the
-// tree, and notes what the secondary indexes file it under.
-func (b *batchBuilder) add(ev *agenttrailv1.Event, sealed *sealed, sk *subjectKey) (*pending, error) {
+// tree, notes what the secondary indexes file it under, and sets the
+// event's receipt.
+func (b *batchBuilder) add(pe *pending) error {
 	index := b.fr.size
-	lh := sealed.leafHash
+	lh := pe.sealed.leafHash
 	hs, err := b.fr.add(lh)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, h := range hs {
 		b.batch.Hashes = append(b.batch.Hashes, h)
 	}
 	b.batch.Events = append(b.batch.Events, BatchEvent{
-		EventID:  ev.GetEventId(),
-		LeafData: sealed.leafData,
-		Content:  sealed.contentRecord,
-		Index:    indexValues(ev),
+		EventID:  pe.ev.GetEventId(),
+		LeafData: pe.sealed.leafData,
+		Content:  pe.sealed.contentRecord,
+		Index:    indexValues(pe.ev),
 	})
-	b.sealed = append(b.sealed, sealed)
-	b.keys = append(b.keys, sk)
-	p := &pending{ev: ev, receipt: Receipt{EventID: ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}}
-	b.entries = append(b.entries, p)
-	return p, nil
+	pe.receipt = Receipt{EventID: pe.ev.GetEventId(), Index: index, LeafHash: lh, ReceivedAt: b.received}
+	b.entries = append(b.entries, pe)
+	return nil
 }
 
 // indexValues are what the secondary indexes file an event under: the

@@ -47,6 +47,7 @@ type Store struct {
 	signer   note.Signer
 	verifier *commitment.CheckpointVerifier
 	hashes   *hashReader
+	record   *recorder
 
 	// queue carries append requests to the sequencer. mu guards closed
 	// and sending on queue, so that Close can close queue only once no
@@ -63,6 +64,11 @@ type Store struct {
 
 	seqDone chan struct{}
 	failure atomic.Pointer[error]
+
+	// followStop and followDone run the follower of a shared driver,
+	// which moves the head with other writers' commits.
+	followStop chan struct{}
+	followDone chan struct{}
 
 	// head is the committed state, replaced by the sequencer after each
 	// commit and read by everyone else.
@@ -84,6 +90,9 @@ type Store struct {
 	lifeMu     sync.Mutex
 	holds      []Hold
 	holdSeq    uint64
+	lifeSeen   uint64 // lifecycle events below this index are applied
+	claimsMu   sync.Mutex
+	claimsSeen uint64 // erasure claims below this index are known
 	policies   RetentionPolicies
 	retention  retentionJob
 	createdKey string // the master key file Open created, if it did
@@ -117,7 +126,12 @@ func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) 
 		return nil, err
 	}
 	cfg.masterKey = mk
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, EncryptionKey: mk.StorageKey()})
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
+	if errors.Is(err, ErrPlaintext) && cfg.readOnly {
+		// Reading storage of an older build needs no key.
+		cfg.plaintext, cfg.masterKey = true, MasterKey{}
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, ReadOnly: true})
+	}
 	if errors.Is(err, ErrPlaintext) {
 		err = plaintextError(err)
 	}
@@ -140,13 +154,15 @@ func (cfg config) resolveMasterKey() (MasterKey, string, error) {
 		return MasterKey{}, "", nil
 	case !cfg.masterKey.IsZero():
 		return cfg.masterKey, "", nil
+	case cfg.readOnly && cfg.masterKeyFile == "":
+		return MasterKey{}, "", nil
 	}
 	k, err := ReadMasterKeyFile(cfg.masterKeyFile)
 	if err == nil {
 		return k, "", nil
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return k, "", err
+	if !errors.Is(err, ErrNotFound) || cfg.readOnly {
+		return k, "", err // a read-only store creates nothing
 	}
 	if k, err = GenerateMasterKey(); err != nil {
 		return k, "", err
@@ -218,13 +234,13 @@ func newConfig(opts []Option) (config, error) {
 			return cfg, err
 		}
 	}
-	if cfg.signingKey == "" && cfg.signingKeyFile == "" {
+	if cfg.signingKey == "" && cfg.signingKeyFile == "" && !cfg.readOnly {
 		return cfg, fmt.Errorf("%w: no checkpoint signing key: give WithSigningKey or WithSigningKeyFile", ErrInvalidArgument)
 	}
 	switch {
 	case cfg.plaintext:
 		cfg.masterKey, cfg.masterKeyFile = MasterKey{}, "" // plaintext storage has none
-	case cfg.masterKey.IsZero() && cfg.masterKeyFile == "":
+	case cfg.masterKey.IsZero() && cfg.masterKeyFile == "" && !cfg.readOnly:
 		return cfg, fmt.Errorf("%w: no master key: give WithMasterKey or WithMasterKeyFile", ErrInvalidArgument)
 	}
 	return cfg, nil
@@ -242,13 +258,31 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		retired: map[string]bool{},
 	}
 	s.hashes = newHashReader(d)
-	if !cfg.plaintext {
+	if !cfg.plaintext && !cfg.masterKey.IsZero() {
 		var err error
 		if s.keys, err = newKeyring(d, cfg.masterKey, cfg.keyHook); err != nil {
 			return nil, err
 		}
 	}
 	s.content = contentReader{keys: s.keys, erased: s.cov, claims: s.claims}
+	if _, ok := d.(SharedDriver); ok {
+		s.content.refreshClaims = s.refreshClaims
+	}
+	if cfg.readOnly {
+		if err := s.loadReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.loadLifecycleState(ctx); err != nil {
+			return nil, err
+		}
+		close(s.seqDone)
+		s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+		close(s.followDone)
+		h := s.head.Load()
+		s.log.InfoContext(ctx, "store opened read-only", slog.String("origin", s.origin),
+			slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
+		return s, nil
+	}
 	fr, err := s.load(ctx)
 	if err != nil {
 		return nil, err
@@ -259,6 +293,12 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		return nil, err
 	}
 	go s.sequence(fr)
+	s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
+	if sd, ok := d.(SharedDriver); ok {
+		go s.follow(sd, s.followStop, s.followDone)
+	} else {
+		close(s.followDone)
+	}
 	s.startRetention()
 	h := s.head.Load()
 	s.log.InfoContext(ctx, "store opened", slog.String("origin", s.origin),
@@ -286,9 +326,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 			}
 		}
 		st.LogMeta = LogMeta{Format: format, Origin: o}
-		if err := s.d.Init(ctx, st.LogMeta); err != nil {
+		if err := s.d.Init(ctx, st.LogMeta); errors.Is(err, ErrAlreadyExists) {
+			// Another server sharing the storage created the log first.
+			if st, err = s.d.Load(ctx); err != nil {
+				return nil, fmt.Errorf("store: loading the log: %w", err)
+			}
+		} else if err != nil {
 			return nil, fmt.Errorf("store: initializing: %w", err)
 		}
+	}
+	switch {
 	case st.Format == FormatPlaintext && format == FormatVersion:
 		return nil, plaintextError(ErrPlaintext)
 	case st.Format == FormatVersion && format == FormatPlaintext:
@@ -317,18 +364,20 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		return nil, err
 	}
 
-	fr := &frontier{}
-	if st.Size > 0 {
-		if fr, err = loadFrontier(s.hashes, st.Size); err != nil {
-			return nil, fmt.Errorf("store: reading the tree: %w", err)
-		}
-	}
-	root, err := fr.root()
+	fr, err := loadTree(s.hashes, st)
 	if err != nil {
 		return nil, err
 	}
-	if root != st.Root {
-		return nil, fmt.Errorf("%w: the tree of size %d has root %x, but %x was recorded", ErrCorrupt, st.Size, root, st.Root)
+	root := st.Root
+	if s.record, err = s.openRecord(); err != nil {
+		return nil, err
+	}
+	if err := s.record.check(st.Size, s.hashes); err != nil {
+		return nil, err
+	}
+	if s.cfg.recordFile != "" && s.record.signed.Note == nil && st.Size > 0 {
+		s.log.WarnContext(ctx, "no checkpoint record yet: the store cannot be checked against the checkpoints it signed before; recording them from now on",
+			slog.String("record", s.cfg.recordFile), slog.Uint64("tree_size", st.Size))
 	}
 
 	var cp Checkpoint
@@ -358,7 +407,70 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		}
 	}
 	s.head.Store(&head{size: st.Size, root: root, checkpoint: cp, changed: make(chan struct{})})
+	if cp.Note != nil {
+		s.record.noteSigned(cp)
+	}
+	if s.cfg.recordFile != "" {
+		s.record.start()
+		if err := s.record.flush(); err != nil {
+			s.record.close()
+			return nil, fmt.Errorf("store: writing the checkpoint record %s: %w", s.cfg.recordFile, err)
+		}
+	}
 	return fr, nil
+}
+
+// loadReadOnly reads the log's metadata, tree and latest checkpoint without
+// writing, and checks that they agree (WithReadOnly).
+func (s *Store) loadReadOnly(ctx context.Context) error {
+	st, err := s.d.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("store: loading the log: %w", err)
+	}
+	if st.Origin == "" {
+		return fmt.Errorf("%w: no log is stored there (no origin recorded)", ErrNotFound)
+	}
+	switch {
+	case st.Format == FormatPlaintext:
+		s.keys, s.content.keys = nil, nil // read as it is, with no key
+	case st.Format != FormatVersion:
+		return fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
+	case s.keys == nil:
+		return fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey)
+	default:
+		if err := s.keys.checkMaster(ctx, false); err != nil {
+			return err
+		}
+	}
+	s.origin = st.Origin
+	if s.verifier, err = commitment.NewCheckpointVerifier(s.cfg.verifierKey, s.origin); err != nil {
+		return fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
+	}
+	if s.record, err = s.openRecord(); err != nil {
+		return err
+	}
+	if _, err := loadTree(s.hashes, st); err != nil {
+		return err
+	}
+	var cp Checkpoint
+	cpSize, latest, err := s.d.LatestCheckpoint(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if cp, err = s.openCheckpoint(latest); err != nil {
+			return err
+		}
+		if cp.Size != cpSize || cp.Size > st.Size {
+			return fmt.Errorf("%w: the checkpoint stored for size %d states size %d, and the log holds %d", ErrCorrupt, cpSize, cp.Size, st.Size)
+		}
+		if got, err := tlog.TreeHash(int64(cp.Size), s.hashes); err != nil || got != cp.Root {
+			return fmt.Errorf("%w: the stored tree of size %d does not match its signed checkpoint (%v)", ErrCorrupt, cp.Size, err)
+		}
+	}
+	s.head.Store(&head{size: st.Size, root: st.Root, checkpoint: cp, changed: make(chan struct{})})
+	return nil
 }
 
 // storeCheckpoint signs and stores the checkpoint of a tree on its own.
@@ -401,6 +513,11 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	<-s.seqDone
+	close(s.followStop)
+	<-s.followDone
+	if s.cfg.recordFile != "" && s.record != nil {
+		s.record.close() // writes the final checkpoint
+	}
 	close(s.head.Load().changed)
 	s.readMu.Lock() // waits for reads in progress
 	s.readClosed = true

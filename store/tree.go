@@ -70,16 +70,25 @@ func (f *frontier) root() (tlog.Hash, error) {
 // hashes.
 func loadFrontier(r tlog.HashReader, size uint64) (*frontier, error) {
 	f := &frontier{size: size}
+	var idxs []int64
 	for level := 0; level < 64 && size>>level > 0; level++ {
 		n := int64(size>>level) - 1
 		// The rightmost complete node at this level covers leaves
 		// [n<<level, (n+1)<<level); it exists when that is within size.
-		idx := tlog.StoredHashIndex(level, n)
-		hs, err := r.ReadHashes([]int64{idx})
-		if err != nil {
-			return nil, err
-		}
-		f.nodes = append(f.nodes, frontierNode{n: n, hash: hs[0], ok: true})
+		idxs = append(idxs, tlog.StoredHashIndex(level, n))
+		f.nodes = append(f.nodes, frontierNode{n: n, ok: true})
+	}
+	// One read for all levels: a round trip each would cost a shared
+	// driver dearly every time another server moves the log.
+	hs, err := r.ReadHashes(idxs)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) != len(idxs) {
+		return nil, fmt.Errorf("%w: asked for %d tree hashes, got %d", ErrCorrupt, len(idxs), len(hs))
+	}
+	for i := range f.nodes {
+		f.nodes[i].hash = hs[i]
 	}
 	return f, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -24,9 +23,36 @@ type Report struct {
 	// Checkpoints is the number of signed checkpoints checked against the
 	// recomputed tree.
 	Checkpoints int
+	// SignedSize is the size of the newest signed checkpoint the storage
+	// holds. Events at and above it, up to TreeSize, are an unsigned tail:
+	// their bytes agree with the stored tree, but no signature covers them,
+	// so whoever holds the storage could have written them.
+	SignedSize uint64
+	// Trusted is the number of trusted checkpoints (TrustCheckpoint) the
+	// recomputed tree was found to extend.
+	Trusted int
+	// Erased is the number of events whose content is destroyed, each
+	// named by a later erasure or retention event that verified.
+	Erased int
+	// Postings is the number of secondary index entries checked against
+	// the event headers (only when the whole log is verified).
+	Postings int
 	// Problem is the first disagreement, by log index; nil when everything
 	// agrees.
 	Problem *Problem
+}
+
+// Empty reports whether the log holds no event, so that there was nothing
+// to verify.
+func (r Report) Empty() bool { return r.TreeSize == 0 }
+
+// UnsignedTail returns the events [from, to) that no signed checkpoint
+// covers; from == to when there are none.
+func (r Report) UnsignedTail() (from, to uint64) {
+	if r.SignedSize >= r.TreeSize {
+		return r.TreeSize, r.TreeSize
+	}
+	return r.SignedSize, r.TreeSize
 }
 
 // OK reports whether verification found nothing wrong.
@@ -34,14 +60,56 @@ func (r Report) OK() bool { return r.Problem == nil }
 
 // Problem is a disagreement between stored bytes and the Merkle log.
 type Problem struct {
-	// Index is the first log index affected.
+	// Index is the first log index affected; for a problem of the whole
+	// tree (Tree), the tree size concerned.
 	Index uint64
 	// Reason says what disagrees.
 	Reason string
+	// Tree is set when the problem is with the tree as a whole, not with
+	// one event: the log is empty, or it is shorter than or inconsistent
+	// with a trusted checkpoint. Reason names the sizes.
+	Tree bool
 }
 
 // Error implements error.
-func (p *Problem) Error() string { return fmt.Sprintf("event %d: %s", p.Index, p.Reason) }
+func (p *Problem) Error() string {
+	if p.Tree {
+		return p.Reason
+	}
+	return fmt.Sprintf("event %d: %s", p.Index, p.Reason)
+}
+
+// A VerifyOption adds to what VerifyStorage checks.
+type VerifyOption func(*verifyConfig)
+
+type verifyConfig struct {
+	trusted       []commitment.TreeHead
+	masterKey     MasterKey
+	masterKeyFile string
+}
+
+// VerifyWithMasterKey gives verification the master key of encrypted
+// storage (format agenttrail-store-v2), which it needs to read the storage
+// and check each event's content against its digest.
+func VerifyWithMasterKey(k MasterKey) VerifyOption {
+	return func(c *verifyConfig) { c.masterKey = k }
+}
+
+// VerifyWithMasterKeyFile is VerifyWithMasterKey with the key read from a
+// file (never created).
+func VerifyWithMasterKeyFile(path string) VerifyOption {
+	return func(c *verifyConfig) { c.masterKeyFile = path }
+}
+
+// TrustCheckpoint makes verification demand that the stored log extends a
+// tree head the caller trusts: one from a checkpoint it verified earlier,
+// saved itself or fetched from a witness. The stored tree must be at least
+// that large, and its first Size events must hash to that root. This is
+// what catches a log rewritten, truncated or replaced by someone who holds
+// the signing key, or the storage and an old copy of it.
+func TrustCheckpoint(h commitment.TreeHead) VerifyOption {
+	return func(c *verifyConfig) { c.trusted = append(c.trusted, h) }
+}
 
 // Verify re-reads the events in [from, to) from the stored bytes (to = 0
 // means the whole log), recomputes every leaf, content digest and tree hash,
@@ -65,15 +133,15 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 // server first). None of Open's checks run, so that damage is reported, not
 // refused. verifierKey is the note verifier key of the log's checkpoints.
 //
-// Encrypted storage needs its master key (WithMasterKey or
-// WithMasterKeyFile, which is then only read); other options are ignored.
-// Storage written in the clear by older builds needs none.
-func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Option) (Report, error) {
-	cfg := defaultConfig()
+// Beyond the bytes themselves, it checks what only a whole log can show:
+// content is missing only where a later erasure or retention event names
+// it; the secondary indexes file every event under exactly the values of
+// its header; and the log extends every trusted checkpoint given. An empty
+// log is a problem: there is nothing to verify.
+func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...VerifyOption) (Report, error) {
+	var cfg verifyConfig
 	for _, o := range opts {
-		if err := o.apply(&cfg); err != nil {
-			return Report{}, err
-		}
+		o(&cfg)
 	}
 	mk := cfg.masterKey
 	if mk.IsZero() && cfg.masterKeyFile != "" {
@@ -85,7 +153,7 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Op
 	}
 	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true, EncryptionKey: mk.StorageKey()})
 	if errors.Is(err, ErrPlaintext) {
-		mk = MasterKey{}
+		mk = MasterKey{} // written by an older build: read it as it is
 		d, err = OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
 	}
 	if err != nil {
@@ -106,6 +174,20 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Op
 	if err != nil {
 		return Report{}, fmt.Errorf("%w: verifier key: %v", ErrInvalidArgument, err)
 	}
+	for _, h := range cfg.trusted {
+		if h.Origin != st.Origin {
+			return Report{}, fmt.Errorf("%w: the trusted checkpoint is of the log %q, the storage holds %q", ErrInvalidArgument, h.Origin, st.Origin)
+		}
+	}
+	if st.Size == 0 {
+		rep := Report{Problem: &Problem{Tree: true, Reason: "the log is empty: it holds no event and no signed checkpoint, so there is nothing to verify"}}
+		for _, h := range cfg.trusted {
+			if h.Size > 0 {
+				rep.Problem.Reason = fmt.Sprintf("the log is empty, but a trusted checkpoint covers %d events: they were removed", h.Size)
+			}
+		}
+		return rep, nil
+	}
 	var cr contentReader
 	switch st.Format {
 	case FormatPlaintext:
@@ -122,11 +204,11 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Op
 	default:
 		return Report{}, fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
 	}
-	return verifyLog(ctx, d, v, cr, 0, 0)
+	return verifyLog(ctx, d, v, cr, 0, 0, cfg.trusted...)
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.
-func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, cr contentReader, from, to uint64) (Report, error) {
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, cr contentReader, from, to uint64, trusted ...commitment.TreeHead) (Report, error) {
 	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -140,6 +222,31 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 	bad := func(i uint64, format string, a ...any) (Report, error) {
 		rep.Problem = &Problem{Index: i, Reason: fmt.Sprintf(format, a...)}
 		return rep, nil
+	}
+	// A trusted checkpoint larger than the tree: the log lost events.
+	trustedAt := map[uint64]commitment.TreeHead{}
+	for _, h := range trusted {
+		if h.Size > size {
+			rep.Problem = &Problem{Index: size, Tree: true, Reason: fmt.Sprintf(
+				"the stored tree has %d events, fewer than the %d of the trusted checkpoint: events were removed from its end, or this is not the log the checkpoint is of", size, h.Size)}
+			return rep, nil
+		}
+		if h.Size > 0 {
+			trustedAt[h.Size] = h
+		}
+	}
+	if cpSize, _, err := d.LatestCheckpoint(ctx); err == nil {
+		rep.SignedSize = cpSize
+	} else if !errors.Is(err, ErrNotFound) {
+		return Report{}, err
+	}
+	whole := from == 0 && to == size
+	var erasures commitment.ErasureLedger
+	var spans [][3]uint64 // what each erasure or retention event names: first, last, its index
+	present := bitset{}   // indexes from from whose content is readable
+	var indexes *indexCheck
+	if whole {
+		indexes = newIndexCheck()
 	}
 
 	fr := &frontier{}
@@ -190,9 +297,6 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		return bad(i, format, a...)
 	}
 
-	var missing []uint64  // indexes whose content is gone
-	var erasures coverage // what the Erasure and Retention events verified so far name
-	present := bitset{}   // indexes from from whose content is readable
 	next, stop := iter.Pull2(d.Scan(ctx, ScanRequest{Filter: &Filter{}, Lo: from, Hi: ^uint64(0), Content: true}))
 	defer stop()
 	var hashes []tlog.Hash // stored hashes, from stored-hash index hashesFirst on
@@ -231,8 +335,15 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 			return fail(i, "the event's record does not decode: %v", err)
 		}
 		contentErr := cr.open(ctx, e, raw)
-		if contentErr != nil && !errors.Is(contentErr, ErrCorrupt) {
+		switch {
+		case errors.Is(contentErr, errKeyMissing):
+			// Its key is gone: erased, which a later erasure or retention
+			// event must name (the ledger checks).
+			e.ContentState, contentErr = ContentErased, nil
+		case contentErr != nil && !errors.Is(contentErr, ErrCorrupt):
 			return Report{}, contentErr
+		case contentErr != nil:
+			e.ContentState = ContentNotRead // reported below, after the tree
 		}
 		if event.KindOf(e.Header) == 0 {
 			return fail(i, "the event's header has no payload")
@@ -263,23 +374,21 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 			}
 		}
 		hashes, hashesFirst = hashes[end-hashesFirst:], end // no later event needs them
-		switch {
-		case errors.Is(contentErr, errKeyMissing), contentErr == nil && e.ContentState == ContentErased:
-			// Accepted only where a later Erasure or Retention event
-			// names it: checked once they are all known.
-			missing = append(missing, i)
-		case contentErr != nil:
+		if e.ContentState == ContentNotRead {
 			return fail(i, "%v", contentErr)
-		case commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest:
+		}
+		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
 			return fail(i, "the event's content does not match its committed digest")
-		default:
+		}
+		if e.ContentState == ContentPresent {
 			present.set(i - from)
 		}
-		if rs, ok := erasedIndexes(e.Header); ok {
-			if n := len(rs); n > 0 && rs[n-1].Last >= i {
-				return fail(i, "the erasure or retention event names index %d, which is not before it", rs[n-1].Last)
-			}
-			erasures.add(i, rs)
+		for _, sp := range commitment.ErasedBy(e.Header) {
+			spans = append(spans, [3]uint64{sp[0], sp[1], i})
+		}
+		erasures.Note(i, e.Header, e.ContentState == ContentErased)
+		if indexes != nil {
+			indexes.expect(i, indexValues(e.Header))
 		}
 		ids, idIndexes = append(ids, e.EventID()), append(idIndexes, i)
 		if len(ids) == chunk {
@@ -291,12 +400,26 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if err := roots.check(i+1, fr, &rep); err != nil {
 			return fail(roots.lastGood, "%v", err)
 		}
+		if h, ok := trustedAt[i+1]; ok {
+			root, err := fr.root()
+			if err != nil {
+				return Report{}, err
+			}
+			if root != h.Root {
+				p, err := checkIDs()
+				if err != nil || p != nil {
+					rep.Problem = p
+					return rep, err
+				}
+				rep.Problem = &Problem{Index: h.Size, Tree: true, Reason: fmt.Sprintf(
+					"the stored tree of size %d has root %x, but the trusted checkpoint of size %d says %x: events below %d were rewritten, removed or inserted since it was signed",
+					h.Size, root, h.Size, h.Root, h.Size)}
+				return rep, nil
+			}
+			rep.Trusted++
+		}
 	}
 	if p, err := checkIDs(); err != nil || p != nil {
-		rep.Problem = p
-		return rep, err
-	}
-	if p, err := checkErasures(ctx, d, from, to, size, missing, &erasures, present); err != nil || p != nil {
 		rep.Problem = p
 		return rep, err
 	}
@@ -310,8 +433,57 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if err := roots.finish(); err != nil {
 			return bad(roots.lastGood, "%v", err)
 		}
+	} else if erasures.Erased() > 0 {
+		// The erasures that name erased events may be beyond the range.
+		if err := noteLaterErasures(ctx, d, &erasures, to, size); err != nil {
+			return Report{}, err
+		}
+	}
+	if p, err := readableAfterErasure(ctx, d, from, to, spans, present); err != nil || p != nil {
+		rep.Problem = p
+		return rep, err
+	}
+	if u := erasures.Unproven(); len(u) > 0 {
+		return bad(u[0], "the event's content is marked erased, but no later erasure or retention event of the log names this index: a bare erasure marker is tampering")
+	}
+	rep.Erased = erasures.Erased()
+	if indexes != nil {
+		p, err := indexes.compare(ctx, d, size)
+		if err != nil {
+			return Report{}, err
+		}
+		rep.Postings = indexes.postings
+		if p != nil {
+			rep.Problem = p
+			return rep, nil
+		}
 	}
 	return rep, nil
+}
+
+// noteLaterErasures reads the erasure and retention events in [lo, hi),
+// whose leaves the stored tree holds, into the ledger.
+func noteLaterErasures(ctx context.Context, d Driver, l *commitment.ErasureLedger, lo, hi uint64) error {
+	kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
+	hr := newHashReader(d)
+	for raw, err := range d.Scan(ctx, ScanRequest{Filter: &Filter{Kinds: kinds}, Lo: lo, Hi: hi}) {
+		if err != nil {
+			return err
+		}
+		e, err := decodeHeader(raw)
+		if err != nil {
+			return err
+		}
+		stored, err := hr.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(raw.Index))})
+		if err != nil {
+			return err
+		}
+		if stored[0] != e.LeafHash {
+			continue // not the leaf the tree holds: it names nothing
+		}
+		l.Note(raw.Index, e.Header, false)
+	}
+	return nil
 }
 
 // sizeRoots walks the batch roots and signed checkpoints in size order,
@@ -429,84 +601,35 @@ func (r *sizeRoots) close() {
 	}
 }
 
-// checkErasures checks, once every event in [from, to) is verified, that
-// the content of each event in missing is named by an Erasure or Retention
-// event at a later index (for a partial verification, by one beyond to whose
-// leaf the stored tree holds), and that content named by a finished erasure
-// is no longer readable.
-func checkErasures(ctx context.Context, d Driver, from, to, size uint64, missing []uint64, erasures *coverage, present bitset) (*Problem, error) {
-	var uncovered []uint64
-	for _, i := range missing {
-		if _, ok := erasures.erasedBy(i); !ok {
-			uncovered = append(uncovered, i)
-		}
+// readableAfterErasure finds content an erasure or retention event names,
+// and says it finished destroying (its done record), that is still
+// readable: the destruction did not happen.
+func readableAfterErasure(ctx context.Context, d Driver, from, to uint64, spans [][3]uint64, present bitset) (*Problem, error) {
+	if len(spans) == 0 {
+		return nil, nil
 	}
-	if len(uncovered) > 0 && to < size {
-		if err := laterErasures(ctx, d, to, size, erasures); err != nil {
-			return nil, err
-		}
-		rest := uncovered[:0]
-		for _, i := range uncovered {
-			if _, ok := erasures.erasedBy(i); !ok {
-				rest = append(rest, i)
-			}
-		}
-		uncovered = rest
-	}
-	var p *Problem
-	if len(uncovered) > 0 {
-		p = &Problem{Index: uncovered[0], Reason: "the event's content is gone (its key is not in the keyring), and no logged erasure or retention event names it"}
-	}
-	// Content an erasure finished destroying must not be readable.
-	erasures.mu.RLock()
-	ranges := slices.Clone(erasures.ranges)
-	erasures.mu.RUnlock()
 	done := map[uint64]bool{}
 	for rec, err := range d.Lifecycle(ctx, []byte{lifecycleDone}) {
 		if err != nil {
 			return nil, err
 		}
-		if idx, ok := lifecycleIndex(rec.Name); ok {
-			done[idx] = true
+		if i, ok := lifecycleIndex(rec.Name); ok {
+			done[i] = true
 		}
 	}
-	for _, r := range ranges {
-		if !done[r.by] {
+	var p *Problem
+	for _, sp := range spans {
+		if !done[sp[2]] {
 			continue
 		}
-		for i := max(r.First, from); i <= r.Last && i < to; i++ {
+		for i := max(sp[0], from); i <= sp[1] && i < to; i++ {
 			if present.has(i-from) && (p == nil || i < p.Index) {
-				p = &Problem{Index: i, Reason: fmt.Sprintf("the event's content is still readable, though erasure or retention event %d finished destroying its key", r.by)}
+				p = &Problem{Index: i, Reason: fmt.Sprintf("the event's content is still readable, though erasure or retention event %d finished destroying its key", sp[2])}
 				break
 			}
 		}
 	}
 	return p, nil
-}
-
-// laterErasures adds to erasures the Erasure and Retention events in
-// [from, size) whose leaves the stored tree holds.
-func laterErasures(ctx context.Context, d Driver, from, size uint64, erasures *coverage) error {
-	f := &Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}}
-	for raw, err := range d.Scan(ctx, ScanRequest{Filter: f, Lo: from, Hi: size}) {
-		if err != nil {
-			return err
-		}
-		e, err := decodeHeader(raw)
-		if err != nil {
-			continue
-		}
-		rs, ok := erasedIndexes(e.Header)
-		if !ok {
-			continue
-		}
-		h, err := d.ReadHashes(ctx, []int64{tlog.StoredHashIndex(0, int64(raw.Index))})
-		if err != nil || h[0] != e.LeafHash {
-			continue
-		}
-		erasures.add(raw.Index, rs)
-	}
-	return nil
 }
 
 // bitset is a growable set of small integers.

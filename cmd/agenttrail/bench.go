@@ -39,6 +39,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "in-process server: sign a checkpoint at most this often")
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
+	spread := fs.String("spread", "", "more servers of the same log, `host:port,...`: the streams are dealt out over --addr\nand these, and the tail that measures end to end reads --addr (servers sharing a PostgreSQL store)")
 	setUsage(fs, "agenttrail bench [flags]", `
 Stream --events LLM-call events of --size bytes from --streams concurrent
 Append streams, each keeping --in-flight events in flight, wait for every
@@ -84,6 +85,23 @@ summary for people goes to stderr.`)
 			return err
 		}
 		defer c.Close()
+		appenders := []*client.Client{c}
+		if *spread != "" {
+			if !external {
+				return usageError{"--spread needs --addr: the servers of one shared store"}
+			}
+			for _, addr := range strings.Split(*spread, ",") {
+				other := *conn
+				other.addr = strings.TrimSpace(addr)
+				oc, err := other.dial()
+				if err != nil {
+					return err
+				}
+				defer oc.Close()
+				appenders = append(appenders, oc)
+			}
+			target = strings.Join(append([]string{conn.addr}, strings.Split(*spread, ",")...), ",")
+		}
 		reader := c
 		if *readKey != "" {
 			readConn := *conn
@@ -93,7 +111,7 @@ summary for people goes to stderr.`)
 			}
 			defer reader.Close()
 		}
-		res, err := runBench(ctx, c, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait})
+		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait})
 		if err != nil {
 			return err
 		}
@@ -132,6 +150,7 @@ type benchConfig struct {
 // benchResult is the JSON line bench prints.
 type benchResult struct {
 	Server            string   `json:"server"`
+	Servers           int      `json:"servers"`
 	Events            int      `json:"events"`
 	Streams           int      `json:"streams"`
 	InFlight          int      `json:"in_flight_per_stream"`
@@ -164,10 +183,11 @@ func (r *benchResult) summary(w io.Writer) {
 	}
 }
 
-// runBench runs the load with c and measures it, following the log with
-// reader. When reader may not read, the load is measured without its end
-// to end, with a warning on errOut.
-func runBench(ctx context.Context, c, reader *client.Client, errOut io.Writer, cfg benchConfig) (*benchResult, error) {
+// runBench runs the load with the appenders (stream i on appenders[i %
+// len]) and measures it, following the log with reader. When reader may
+// not read, the load is measured without its end to end, with a warning on
+// errOut.
+func runBench(ctx context.Context, appenders []*client.Client, reader *client.Client, errOut io.Writer, cfg benchConfig) (*benchResult, error) {
 	var runID [4]byte
 	rand.Read(runID[:])
 	agent := "bench-" + hex.EncodeToString(runID[:])
@@ -218,6 +238,7 @@ func runBench(ctx context.Context, c, reader *client.Client, errOut io.Writer, c
 		if s < cfg.events%cfg.streams {
 			n++
 		}
+		c := appenders[s%len(appenders)]
 		g.Go(func() error {
 			a, err := c.NewAppender(gctx, client.WithMaxInFlight(cfg.inFlight))
 			if err != nil {
@@ -274,7 +295,8 @@ func runBench(ctx context.Context, c, reader *client.Client, errOut io.Writer, c
 	slices.Sort(all)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	res := &benchResult{
-		Events: cfg.events, Streams: cfg.streams, InFlight: cfg.inFlight, EventBytes: eventBytes, CPUs: runtime.GOMAXPROCS(0),
+		Servers: len(appenders),
+		Events:  cfg.events, Streams: cfg.streams, InFlight: cfg.inFlight, EventBytes: eventBytes, CPUs: runtime.GOMAXPROCS(0),
 		Seconds:         elapsed.Seconds(),
 		EventsPerSecond: float64(cfg.events) / elapsed.Seconds(),
 		MiBPerSecond:    float64(cfg.events*eventBytes) / elapsed.Seconds() / (1 << 20),

@@ -20,13 +20,15 @@ func checkpointCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Con
 	var size optUint
 	fs.Var(&size, "size", "the checkpoint signed at this tree `size` (default: the latest)")
 	verifierKey := addVerifierKeyFlag(fs)
-	output := addOutputFlag(fs, "text", "text", "json")
+	output := addOutputFlag(fs, "text", "text", "json", "note")
+	cosigned := fs.Bool("cosigned", false, "the newest checkpoint the server's witnesses cosigned (serve --witness), with their cosignatures")
 	setUsage(fs, "agenttrail checkpoint [flags]", `
 Print the latest signed checkpoint of the log, or the one signed at --size:
 its origin, tree size and root hash, and the signed note itself (a C2SP
 tlog-checkpoint). With --verifier-key the signature is checked, and a
 checkpoint that does not verify is an error (status 1); without it, the
-signature is not checked.`)
+signature is not checked. --output note prints the signed note alone, to
+keep as a trusted checkpoint (verify --checkpoint FILE).`)
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -37,7 +39,12 @@ signature is not checked.`)
 		}
 		defer c.Close()
 		var cp *agenttrailv1.Checkpoint
-		if size.set {
+		if *cosigned && size.set {
+			return usageError{"--cosigned and --size exclude each other"}
+		}
+		if *cosigned {
+			cp, err = c.CosignedCheckpoint(ctx)
+		} else if size.set {
 			cp, err = c.CheckpointAt(ctx, size.v)
 		} else {
 			cp, err = c.Checkpoint(ctx)
@@ -57,6 +64,10 @@ signature is not checked.`)
 			}
 			report.Origin, report.TreeSize, report.RootHash = head.Origin, head.Size, hex.EncodeToString(head.Root[:])
 			report.VerifiedWith = v.Key()
+		}
+		if output.v == "note" {
+			_, err = io.WriteString(out, report.SignedNote)
+			return err
 		}
 		if output.v == "json" {
 			b, err := json.Marshal(report)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/evidence"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server"
+	"github.com/agenttrail/agenttrail/store"
 )
 
 func init() {
@@ -22,6 +25,8 @@ func exportCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	conn := addConnFlags(fs)
 	filter := addFilterFlags(fs)
 	verifierKey := addVerifierKeyFlag(fs)
+	var loc storeLocation
+	loc.addFlags(fs, "", "offline: export from the data `directory` of a stopped server instead of a running one", false)
 	setUsage(fs, "agenttrail export [flags] > FILE", `
 Write the events that match the filter flags, in log order, as JSON lines
 that anyone can verify without the server (agenttrail verify --export FILE
@@ -31,7 +36,13 @@ view) and its inclusion proof against that checkpoint. Events newer than
 the checkpoint are left out. Each entry is verified before it is written.
 An erased entry (its content destroyed by an erasure or a retention policy)
 brings along the Erasure or Retention event that names it, so that the file
-proves the content is gone by a logged erasure.`)
+proves the content is gone by a logged erasure.
+
+Offline, --data DIR or --store URL reads the storage directly, in the full
+view, without a server (and so without an access record in the trail):
+a stopped server's data directory, or a PostgreSQL database, for which a
+role that may only SELECT is enough. --verifier-key is then required for
+--store.`)
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -39,6 +50,14 @@ proves the content is gone by a logged erasure.`)
 		f, err := filter.filter()
 		if err != nil {
 			return err
+		}
+		if loc.given() {
+			n, size, err := exportStorage(ctx, loc, *verifierKey, f, out, errOut)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(errOut, "exported %s from storage with proofs against the checkpoint of tree size %d\n", count(n, "event"), size)
+			return nil
 		}
 		c, err := conn.dial()
 		if err != nil {
@@ -82,8 +101,6 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 	if *f.ToIndex <= f.GetFromIndex() {
 		return 0, head.Size, w.Flush()
 	}
-	n := 0
-	last := int64(-1)
 	add := func(e *agenttrailv1.Entry) error {
 		index := e.GetStamp().GetLogIndex()
 		proof, err := c.InclusionProof(ctx, index, head.Size)
@@ -93,57 +110,178 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
 			return fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
 		}
-		if err := w.Add(e, proof); err != nil {
-			return err
-		}
-		last = int64(index)
-		n++
-		return nil
+		return w.Add(e, proof)
 	}
-	// The bundle carries the Erasure and Retention events that name its
-	// erased entries, in log order among the others, so that it verifies
-	// offline that each one's content is gone by a logged erasure.
-	var erasures []uint64 // still to write, increasing
-	flushErasures := func(before uint64) error {
-		for len(erasures) > 0 && erasures[0] < before {
-			by := erasures[0]
-			erasures = erasures[1:]
-			if int64(by) <= last {
-				continue // written as a match of the filter
-			}
-			e, err := c.GetEventByIndex(ctx, by)
-			if err != nil {
-				return fmt.Errorf("fetching erasure %d: %w", by, err)
-			}
-			if err := add(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	ex := erasureCarrier{size: head.Size, add: add, fetch: func(i uint64) (*agenttrailv1.Entry, error) { return c.GetEventByIndex(ctx, i) }}
 	req := &agenttrailv1.QueryRequest{Filter: f}
 	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
 		if err != nil {
-			return n, head.Size, err
+			return ex.n, head.Size, err
 		}
-		index := e.GetStamp().GetLogIndex()
-		if err := flushErasures(index); err != nil {
-			return n, head.Size, err
-		}
-		if err := add(e); err != nil {
-			return n, head.Size, err
-		}
-		if by, named, ok := verify.ErasedBy(e); ok && named {
-			if by >= head.Size {
-				return n, head.Size, fmt.Errorf("event %d was erased by event %d, which the latest checkpoint does not cover yet: export again in a moment", index, by)
-			}
-			if k, found := slices.BinarySearch(erasures, by); !found {
-				erasures = slices.Insert(erasures, k, by)
-			}
+		if err := ex.entry(e); err != nil {
+			return ex.n, head.Size, err
 		}
 	}
-	if err := flushErasures(head.Size); err != nil {
-		return n, head.Size, err
+	if err := ex.flush(head.Size); err != nil {
+		return ex.n, head.Size, err
 	}
-	return n, head.Size, w.Flush()
+	return ex.n, head.Size, w.Flush()
+}
+
+// erasureCarrier writes a bundle's entries in log order, with, after each
+// erased one, the Erasure or Retention event its view names, at its place
+// in log order, so that the bundle proves the content is gone by a logged
+// erasure (evidence.Verify demands it).
+type erasureCarrier struct {
+	size    uint64
+	add     func(*agenttrailv1.Entry) error
+	fetch   func(index uint64) (*agenttrailv1.Entry, error)
+	pending []uint64 // erasures still to write, increasing
+	last    int64    // the last index written
+	n       int
+	started bool
+}
+
+// entry writes a matching entry, after the pending erasures before it.
+func (c *erasureCarrier) entry(e *agenttrailv1.Entry) error {
+	index := e.GetStamp().GetLogIndex()
+	if err := c.flush(index); err != nil {
+		return err
+	}
+	if err := c.write(e); err != nil {
+		return err
+	}
+	if by, named, ok := verify.ErasureOf(e); ok && named {
+		if by >= c.size {
+			return fmt.Errorf("event %d was erased by event %d, which the latest checkpoint does not cover yet: export again in a moment", index, by)
+		}
+		if k, found := slices.BinarySearch(c.pending, by); !found {
+			c.pending = slices.Insert(c.pending, k, by)
+		}
+	}
+	return nil
+}
+
+func (c *erasureCarrier) write(e *agenttrailv1.Entry) error {
+	if err := c.add(e); err != nil {
+		return err
+	}
+	c.last, c.started = int64(e.GetStamp().GetLogIndex()), true
+	c.n++
+	return nil
+}
+
+// flush writes the pending erasures below before.
+func (c *erasureCarrier) flush(before uint64) error {
+	for len(c.pending) > 0 && c.pending[0] < before {
+		by := c.pending[0]
+		c.pending = c.pending[1:]
+		if c.started && int64(by) <= c.last {
+			continue // written already, as a match of the filter
+		}
+		e, err := c.fetch(by)
+		if err != nil {
+			return fmt.Errorf("fetching erasure %d: %w", by, err)
+		}
+		if err := c.write(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exportStorage writes the bundle of export from storage opened read-only:
+// the same lines, in the full view, each verified before it is written.
+func exportStorage(ctx context.Context, loc storeLocation, key string, f *agenttrailv1.Filter, out, errOut io.Writer) (int, uint64, error) {
+	storeURL, dir, err := loc.storeURL()
+	if err != nil {
+		return 0, 0, err
+	}
+	if key == "" {
+		if dir == "" {
+			return 0, 0, usageError{"--verifier-key: exporting from --store needs the log's verifier key"}
+		}
+		if key, err = loc.localVerifierKey(); err != nil {
+			return 0, 0, err
+		}
+		fmt.Fprintln(errOut, "warning: no --verifier-key: checkpoints are checked with the key kept beside the data itself")
+	}
+	v, err := client.NewVerifier(key)
+	if err != nil {
+		return 0, 0, usageError{fmt.Sprintf("--verifier-key: %v", err)}
+	}
+	opts := []store.Option{store.WithReadOnly(key)}
+	if mk, err := loc.masterKeyOptions(); err == nil {
+		opts = append(opts, mk...)
+	}
+	st, err := store.Open(ctx, storeURL, opts...)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer st.Close()
+	latest := st.LatestCheckpoint()
+	if latest.Note == nil {
+		return 0, 0, errors.New("the log has no signed checkpoint yet: nothing can be proved")
+	}
+	cp := &agenttrailv1.Checkpoint{SignedNote: latest.Note, Origin: latest.Origin, TreeSize: latest.Size, RootHash: latest.Root[:]}
+	if _, err := v.Checkpoint(cp); err != nil {
+		return 0, 0, fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	}
+	// Only what the checkpoint covers can be proved against it.
+	if f.ToIndex == nil || *f.ToIndex > latest.Size {
+		size := latest.Size
+		f.ToIndex = &size
+	}
+	w, err := evidence.NewWriter(out, v.Key(), cp)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer w.Flush()
+	if *f.ToIndex <= f.GetFromIndex() {
+		return 0, latest.Size, w.Flush()
+	}
+	q, err := server.StoreQuery(&agenttrailv1.QueryRequest{Filter: f})
+	if err != nil {
+		return 0, 0, usageError{err.Error()}
+	}
+	q.Read = store.HeaderAndContent
+	add := func(entry *agenttrailv1.Entry) error {
+		index := entry.GetStamp().GetLogIndex()
+		path, err := st.InclusionProof(ctx, index, latest.Size)
+		if err != nil {
+			return err
+		}
+		proof := &agenttrailv1.GetInclusionProofResponse{LogIndex: index, TreeSize: latest.Size, LeafHash: entry.GetCommitment().GetLeafHash()}
+		for _, h := range path {
+			proof.Hashes = append(proof.Hashes, h[:])
+		}
+		if _, err := v.VerifyEntry(entry, cp, proof); err != nil {
+			return fmt.Errorf("event %d as stored does not verify: %w", index, err)
+		}
+		return w.Add(entry, proof)
+	}
+	fetch := func(i uint64) (*agenttrailv1.Entry, error) {
+		e, err := st.Get(ctx, i, store.HeaderAndContent)
+		if err != nil {
+			return nil, err
+		}
+		return server.FullView{}.Render(e)
+	}
+	ex := erasureCarrier{size: latest.Size, add: add, fetch: fetch}
+	for e, err := range st.Scan(ctx, q) {
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		entry, err := server.FullView{}.Render(e)
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		if err := ex.entry(entry); err != nil {
+			return ex.n, latest.Size, err
+		}
+	}
+	if err := ex.flush(latest.Size); err != nil {
+		return ex.n, latest.Size, err
+	}
+	return ex.n, latest.Size, w.Flush()
 }

@@ -123,12 +123,12 @@ func localActor() string {
 }
 
 // openOffline opens a stopped server's store.
-func (t *keyTarget) openOffline(ctx context.Context) (*store.Store, error) {
+func (t *keyTarget) openOffline(ctx context.Context, errOut io.Writer) (*store.Store, error) {
 	storeURL, dir, err := t.loc.storeURL()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := t.loc.options()
+	opts, err := t.loc.options(errOut)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func (t *keyTarget) create(ctx context.Context, out, errOut io.Writer, spec auth
 	var k *agenttrailv1.ApiKey
 	var secret string
 	if t.loc.given() {
-		st, err := t.openOffline(ctx)
+		st, err := t.openOffline(ctx, errOut)
 		if err != nil {
 			return err
 		}
@@ -202,7 +202,7 @@ func scopeNote(agentID string) string {
 func (t *keyTarget) list(ctx context.Context, out io.Writer, output string) error {
 	var keys []*agenttrailv1.ApiKey
 	if t.loc.given() {
-		st, err := t.openOffline(ctx)
+		st, err := t.openOffline(ctx, io.Discard)
 		if err != nil {
 			return err
 		}
@@ -288,7 +288,7 @@ func orDash(s string) string {
 
 func (t *keyTarget) revoke(ctx context.Context, errOut io.Writer, id string) error {
 	if t.loc.given() {
-		st, err := t.openOffline(ctx)
+		st, err := t.openOffline(ctx, errOut)
 		if err != nil {
 			return err
 		}

@@ -96,9 +96,9 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 	}
 	out, _ = expect(t, with("compliance", "get", "--id", "s1-0"), 0, []string{"CONTENT_STATE_ERASED", "erased_by"}, nil)
 	// They still verify, in both views.
-	expect(t, with("compliance", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events erased, each named by a verified erasure"}, nil)
-	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events erased"}, nil)
-	expect(t, with("compliance", "verify", "--verifier-key", s.vkey, "--from", "4", "--to", "7"), 0, []string{"3 events erased"}, nil)
+	expect(t, with("compliance", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events with erased content, each named by a later erasure"}, nil)
+	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events with erased content"}, nil)
+	expect(t, with("compliance", "verify", "--verifier-key", s.vkey, "--from", "4", "--to", "7"), 0, []string{"3 events with erased content"}, nil)
 
 	// An export of the subject's events carries the erasure, and verifies
 	// offline.
@@ -139,7 +139,7 @@ func TestRotateMasterKey(t *testing.T) {
 	s := startCLIServer(t)
 	s.appendEvents(t, someEvents("r", 4)...)
 	s.stop()
-	mkFile := filepath.Clean(s.dir) + masterKeySuffix
+	mkFile := defaultMasterKeyFile(s.dir)
 	before, err := store.ReadMasterKeyFile(mkFile)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	newDir := filepath.Join(t.TempDir(), "new")
 	expect(t, []string{"keys", "list", "--data", old}, 1, nil, []string{"agenttrail migrate"})
-	expect(t, []string{"migrate", "--data", old, "--to", newDir}, 0, []string{"36 events", "12 checkpoints", "verified", "created the master key " + newDir + masterKeySuffix, "destroy it"}, nil)
+	expect(t, []string{"migrate", "--data", old, "--to", newDir}, 0, []string{"36 events", "12 checkpoints", "verified", "created the master key " + defaultMasterKeyFile(newDir), "destroy it"}, nil)
 	expect(t, []string{"verify", "--data", newDir}, 0, []string{"tree size 36", "data verified"}, nil)
 	expect(t, []string{"keys", "list", "--data", newDir}, 0, []string{"auditor"}, nil)
 	expect(t, []string{"migrate", "--data", old, "--to", newDir}, 1, nil, []string{"not empty"})

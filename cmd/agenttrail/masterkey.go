@@ -76,7 +76,7 @@ func rotateMaster(ctx context.Context, loc storeLocation, out io.Writer) error {
 		d.Close()
 	}
 	// The rotation is a KeyChange event of the trail.
-	opts, err := loc.options()
+	opts, err := loc.options(io.Discard)
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,7 @@ func rotateMaster(ctx context.Context, loc storeLocation, out io.Writer) error {
 func migrateCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
 	var loc storeLocation
 	loc.addFlags(fs, "", "the data `directory` written by an older build (read, never changed)", true)
-	to := fs.String("to", "", "the new data `directory` (must not exist or be empty); its master key goes\nto --master-key-file, by default beside it with "+masterKeySuffix+" appended")
+	to := fs.String("to", "", "the new data `directory` (must not exist or be empty); its master key goes\nto --master-key-file, by default beside it, as serve would look for it")
 	verifierKey := fs.String("verifier-key", "", "the log's checkpoint verifier `key` (default: from the old directory's signing key)")
 	setUsage(fs, "agenttrail migrate --data OLD --to NEW [flags]", `
 Copy a data directory written by a build before encryption at rest (which
@@ -137,13 +137,20 @@ from the new one, then destroy the old one.`)
 		if err != nil {
 			return err
 		}
-		// The signing key moves with the log when it lived in the old
-		// directory.
-		oldKey, _ := loc.keyFile()
+		// The signing key goes with the log, beside the new directory,
+		// unless it is given elsewhere.
 		if loc.signingKey == "" {
-			if b, err := os.ReadFile(oldKey); err == nil {
-				if err := os.WriteFile(filepath.Join(*to, signingKeyFile), b, 0o600); err != nil {
-					return err
+			src, _ := loc.keyFile()
+			if _, err := os.Stat(src); err != nil {
+				src = filepath.Join(loc.data, legacyKeyFile)
+			}
+			dst := defaultKeyFile(*to)
+			if b, err := os.ReadFile(src); err == nil {
+				if _, err := os.Stat(dst); errors.Is(err, os.ErrNotExist) {
+					if err := os.WriteFile(dst, b, 0o600); err != nil {
+						return err
+					}
+					fmt.Fprintf(out, "copied the checkpoint signing key to %s\n", dst)
 				}
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,6 +20,7 @@ import (
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/redact"
+	"github.com/agenttrail/agenttrail/server/witness"
 	"github.com/agenttrail/agenttrail/store"
 )
 
@@ -51,6 +53,9 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
+	var witnesses listFlag
+	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
+	quorum := fs.Int("witness-quorum", 0, "how many witnesses must cosign a checkpoint for GetCheckpoint(cosigned) to serve it (default: all)")
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
 			return usageError{fmt.Sprintf("unexpected arguments %q", args)}
@@ -66,7 +71,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if err != nil {
 			return err
 		}
-		storeOpts, err := loc.options()
+		storeOpts, err := loc.options(errOut)
 		if err != nil {
 			return err
 		}
@@ -149,14 +154,25 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if !isLoopback(*listen) && *tlsCert == "" {
 			return usageError{fmt.Sprintf("refusing to listen on %s without TLS: API keys would cross the network in the clear. Give --tls-cert and --tls-key, or listen on 127.0.0.1", *listen)}
 		}
-		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen)}
+		var ws []*witness.Client
+		for _, spec := range witnesses {
+			c, err := witness.ParseSpec(spec)
+			if err != nil {
+				return usageError{fmt.Sprintf("--witness: %v", err)}
+			}
+			ws = append(ws, c)
+		}
+		if *quorum < 0 || *quorum > len(ws) || *quorum > 0 && len(ws) == 0 {
+			return usageError{fmt.Sprintf("--witness-quorum %d: between 1 and the number of --witness (%d)", *quorum, len(ws))}
+		}
+		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
 		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
 // shuts down in order: the server (which lets in-flight appends finish),
-// then the store.
+// the witness submitter, then the store.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access) error {
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
@@ -184,12 +200,28 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		return errors.Join(err, st.Close())
 	}
 	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor))
+	var sub *witness.Submitter
+	if len(a.witnesses) > 0 {
+		if sub, err = witness.NewSubmitter(st, a.witnesses, a.quorum, log); err != nil {
+			return errors.Join(usageError{err.Error()}, st.Close())
+		}
+		serverOpts = append(serverOpts, server.WithCosignedCheckpoints(sub.Cosigned))
+	}
 	srv, err := server.New(st, serverOpts...)
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
+	subCtx, stopSub := context.WithCancel(context.Background())
+	subDone := make(chan struct{})
+	if sub != nil {
+		go func() { defer close(subDone); sub.Run(subCtx) }()
+	} else {
+		close(subDone)
+	}
+	stopSubmitter := func() { stopSub(); <-subDone }
 	lis, err := net.Listen("tcp", listen)
 	if err != nil {
+		stopSubmitter()
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
 	vk := st.VerifierKey()
@@ -200,6 +232,13 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		fmt.Fprintf(out, "store: %s\n", redactURL(loc.url))
 	}
 	fmt.Fprintf(out, "log origin: %s\ncheckpoint verifier key: %s\n", st.Origin(), vk)
+	if sub != nil {
+		var names []string
+		for _, w := range a.witnesses {
+			names = append(names, w.Name+" "+w.URL)
+		}
+		fmt.Fprintf(out, "witnesses: %s; quorum %d\n", strings.Join(names, ", "), sub.Policy().Quorum)
+	}
 	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("store", redactURL(loc.url)))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
@@ -213,6 +252,7 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		cancel()
 		<-served
 	}
+	stopSubmitter()
 	if cerr := st.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
@@ -220,11 +260,13 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	return err
 }
 
-// access is the access control configuration of serve.
+// access is the access control and witness configuration of serve.
 type access struct {
-	rules    []auth.CertRule
-	redactor *redact.Redactor
-	public   bool // listening beyond loopback
+	rules     []auth.CertRule
+	redactor  *redact.Redactor
+	public    bool // listening beyond loopback
+	witnesses []*witness.Client
+	quorum    int
 }
 
 // isLoopback reports whether a listen address only accepts local

@@ -221,7 +221,7 @@ func TestKillDuringBusyAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk, store.WithMasterKeyFile(data+masterKeySuffix))
+	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk, store.VerifyWithMasterKeyFile(defaultMasterKeyFile(data)))
 	if err != nil || !rep.OK() {
 		t.Fatalf("VerifyStorage after kill -9 and restart: %+v, %v", rep, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
@@ -14,6 +15,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/commitment"
 )
 
 func init() {
@@ -30,6 +32,7 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	var loc storeLocation
 	loc.addFlags(fs, "", "offline: verify the data directory `dir` of a stopped server from its raw bytes", false)
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
+	anchors := addAnchorFlags(fs)
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
 exit status 1.
@@ -43,7 +46,18 @@ digest when your view shows the content) and its inclusion proof against
 the checkpoint. On success the --state file is updated to the checkpoint.
 
 --data DIR: recompute the whole log of a stopped server from its stored
-bytes (every leaf, content digest, tree hash and signed checkpoint).
+bytes (every leaf, content digest, tree hash and signed checkpoint), check
+that content is missing only where a later erasure or retention event names
+it, and that the secondary indexes file every event under exactly the
+values of its header. An empty log fails. Events beyond the newest signed
+checkpoint are reported as an unsigned tail, not as verified.
+
+What an auditor trusts beyond the verifier key: --checkpoint FILE (a
+checkpoint saved earlier or fetched from a witness) and --state FILE; the
+log must extend each (offline: the stored tree must not be shorter than it,
+and must hash to its root at its size). With --witness-key (repeatable) and
+--quorum, trusted checkpoints, and online the latest checkpoint, must carry
+cosignatures of a quorum of those witnesses.
 
 --export FILE: check an export (the checkpoint's signature, and each
 event's commitment and inclusion proof) without any server.`)
@@ -51,16 +65,22 @@ event's commitment and inclusion proof) without any server.`)
 		if err := noArgs(args); err != nil {
 			return err
 		}
-		online := from.set || to.set || *stateFile != ""
+		online := from.set || to.set
+		policy, err := anchors.policy()
+		if err != nil {
+			return err
+		}
 		switch {
 		case loc.given() && *exportFile != "":
 			return usageError{"--data and --export exclude each other"}
 		case (loc.given() || *exportFile != "") && online:
-			return usageError{"--from, --to and --state are for online verification, not with --data or --export"}
+			return usageError{"--from and --to are for online verification, not with --data or --export"}
+		case *exportFile != "" && (*stateFile != "" || len(anchors.checkpoints) > 0 || policy != nil):
+			return usageError{"--state, --checkpoint and --witness-key are for online verification and --data, not with --export"}
 		case from.set && to.set && to.v <= from.v:
 			return usageError{"--to must be greater than --from"}
 		case loc.given():
-			return verifyData(ctx, loc, *verifierKey, out, errOut)
+			return verifyData(ctx, loc, *verifierKey, *stateFile, anchors, policy, out, errOut)
 		case *exportFile != "":
 			f, err := os.Open(*exportFile)
 			if err != nil {
@@ -94,12 +114,12 @@ event's commitment and inclusion proof) without any server.`)
 			return err
 		}
 		defer c.Close()
-		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile}, out, errOut)
+		return verifyOnline(ctx, c, onlineOptions{key: *verifierKey, from: from.v, to: to, state: *stateFile, anchors: anchors, policy: policy}, out, errOut)
 	}
 }
 
 // verifyData verifies a stopped server's storage.
-func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut io.Writer) error {
+func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, anchors *anchorFlags, policy *commitment.WitnessPolicy, out, errOut io.Writer) error {
 	storeURL, dir, err := loc.storeURL()
 	if err != nil {
 		return err
@@ -109,39 +129,89 @@ func verifyData(ctx context.Context, loc storeLocation, key string, out, errOut 
 			return usageError{fmt.Sprintf("--data %s: not a directory", dir)}
 		}
 	}
+	var st *verifyState
+	if stateFile != "" {
+		if st, err = loadState(stateFile); err != nil {
+			return err
+		}
+		if st == nil {
+			return usageError{fmt.Sprintf("--state %s does not exist: offline, a state file is read, never written", stateFile)}
+		}
+		switch {
+		case key == "":
+			key = st.VerifierKey
+		case key != st.VerifierKey:
+			return fmt.Errorf("--verifier-key differs from the key the state file %s pins (%s)", stateFile, st.VerifierKey)
+		}
+	}
 	if key == "" {
 		if key, err = loc.localVerifierKey(); err != nil {
 			return err
 		}
 		fmt.Fprintf(errOut, "warning: no --verifier-key: checkpoint signatures are checked with the key kept beside the data itself\n")
 	}
-	var mk []store.Option
-	if _, err := loc.masterKeyFile(); err == nil || os.Getenv(store.MasterKeyEnv) != "" {
-		if mk, err = loc.masterKeyOptions(); err != nil {
-			return err
-		}
+	if _, err := commitment.ParseVerifierKey(key); err != nil {
+		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
 	}
-	rep, err := store.VerifyStorage(ctx, storeURL, key, mk...)
+	if policy != nil && len(anchors.checkpoints) == 0 {
+		return usageError{"--witness-key: offline, witness keys check the cosignatures of a --checkpoint file (one fetched from a witness or the server); give one"}
+	}
+	trusted, err := anchors.trusted(key, policy)
+	if err != nil {
+		return err
+	}
+	if st != nil {
+		v, err := client.NewVerifier(key)
+		if err != nil {
+			return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+		}
+		h, err := st.head(v)
+		if err != nil {
+			return fmt.Errorf("--state %s: %w", stateFile, err)
+		}
+		trusted = append(trusted, h)
+	}
+	opts := loc.verifyMasterKey()
+	for _, h := range trusted {
+		opts = append(opts, store.TrustCheckpoint(h))
+	}
+	rep, err := store.VerifyStorage(ctx, storeURL, key, opts...)
 	switch {
 	case errors.Is(err, store.ErrInvalidArgument):
-		return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+		return usageError{fmt.Sprintf("--verifier-key, --checkpoint: %v", err)}
 	case err != nil:
 		return err
 	}
 	if rep.Problem != nil {
+		if rep.Problem.Tree {
+			return fmt.Errorf("the data does not verify: %s", rep.Problem.Reason)
+		}
 		fmt.Fprintf(out, "tree size %d: %s checked before the first problem\n", rep.TreeSize, count(rep.Checkpoints, "signed checkpoint"))
 		return fmt.Errorf("event %d does not verify: %s", rep.Problem.Index, rep.Problem.Reason)
 	}
-	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d) and %s\n", rep.TreeSize, rep.From, rep.To, count(rep.Checkpoints, "signed checkpoint"))
+	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d), %s and %s\n", rep.TreeSize, rep.From, rep.To,
+		count(rep.Checkpoints, "signed checkpoint"), count(rep.Postings, "secondary index posting"))
+	if rep.Erased > 0 {
+		fmt.Fprintf(out, "%s erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event with"))
+	}
+	for _, h := range trusted {
+		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
+	}
+	if from, to := rep.UnsignedTail(); from < to {
+		fmt.Fprintf(out, "data verified up to event %d, the newest signed checkpoint; events [%d, %d) are an unsigned tail: their bytes agree with the stored tree, but no signature covers them\n", from, from, to)
+		return nil
+	}
 	fmt.Fprintln(out, "data verified: every event agrees with the Merkle log and its signed checkpoints")
 	return nil
 }
 
 type onlineOptions struct {
-	key   string
-	from  uint64
-	to    optUint
-	state string
+	key     string
+	from    uint64
+	to      optUint
+	state   string
+	anchors *anchorFlags
+	policy  *commitment.WitnessPolicy
 }
 
 // verifyOnline is verify against a running server.
@@ -166,15 +236,48 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	if err != nil {
 		return err
 	}
-	cp, err := c.Checkpoint(ctx)
+	var cp *agenttrailv1.Checkpoint
+	var head verify.TreeHead
+	if o.policy != nil {
+		// The newest checkpoint a quorum of the trusted witnesses cosigned.
+		if cp, err = c.CosignedCheckpoint(ctx); err != nil {
+			return fmt.Errorf("no checkpoint cosigned by the witnesses: %w", err)
+		}
+		var cosigs []verify.Cosignature
+		if head, cosigs, err = v.CosignedCheckpoint(cp, o.policy); err != nil {
+			return fmt.Errorf("the cosigned checkpoint does not verify: %w", err)
+		}
+		var names []string
+		for _, c := range cosigs {
+			names = append(names, c.Witness)
+		}
+		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified, cosigned by %s (quorum %d of %d)\n",
+			head.Origin, count(head.Size, "event"), head.Root, strings.Join(names, ", "), o.policy.Quorum, len(o.policy.Witnesses))
+	} else {
+		if cp, err = c.Checkpoint(ctx); err != nil {
+			return err
+		}
+		if head, err = v.Checkpoint(cp); err != nil {
+			return fmt.Errorf("the latest checkpoint does not verify: %w", err)
+		}
+		fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
+	}
+	trusted, err := o.anchors.trusted(v.Key(), o.policy)
 	if err != nil {
 		return err
 	}
-	head, err := v.Checkpoint(cp)
-	if err != nil {
-		return fmt.Errorf("the latest checkpoint does not verify: %w", err)
+	for i, t := range trusted {
+		var proof *agenttrailv1.GetConsistencyProofResponse
+		if t.Size > 0 && t.Size < head.Size {
+			if proof, err = c.ConsistencyProof(ctx, t.Size, head.Size); err != nil {
+				return err
+			}
+		}
+		if _, err := v.VerifyConsistency(t, cp, proof); err != nil {
+			return fmt.Errorf("the log is not consistent with the trusted checkpoint %s (%d events, root %x): %w", o.anchors.checkpoints[i], t.Size, t.Root, err)
+		}
+		fmt.Fprintf(out, "consistent with the trusted checkpoint of %s in %s\n", count(t.Size, "event"), o.anchors.checkpoints[i])
 	}
-	fmt.Fprintf(out, "checkpoint: log %s, %s, root %x, signature verified\n", head.Origin, count(head.Size, "event"), head.Root)
 
 	if st != nil {
 		old, err := st.head(v)
@@ -205,6 +308,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 	if err != nil {
 		return err
 	}
+	if err := proveErasures(ctx, c, v, cp, head, to, &rep.erasures); err != nil {
+		return err
+	}
 	n, content := rep.events, rep.content
 	switch {
 	case n > 0 && content == n:
@@ -222,9 +328,6 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 			what = "entry"
 		}
 		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
-	}
-	if rep.erased > 0 {
-		fmt.Fprintf(out, "; %s erased, each named by a verified erasure or retention event", count(rep.erased, "event"))
 	}
 	fmt.Fprintln(out)
 	if o.state != "" {
@@ -246,9 +349,9 @@ type rangeReport struct {
 	// withheld is how many entries the caller's view may not show: their
 	// leaves were proved to be in the log, and nothing else.
 	withheld int
-	// erased is how many of the events checked had their content erased:
-	// each is named by an Erasure or Retention event, verified too.
-	erased int
+	// erasures holds the erased entries seen and what the erasure and
+	// retention entries seen name.
+	erasures verify.ErasureLedger
 }
 
 // verifyRange fetches the events of [from, to) and checks each against
@@ -276,8 +379,6 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		next++
 		return nil
 	}
-	var erased []*agenttrailv1.Entry
-	erasures := map[uint64]*agenttrailv1.Entry{}
 	var withheldErr error
 	onWithheld := func(w *agenttrailv1.WithheldEntry) {
 		if withheldErr != nil {
@@ -309,12 +410,7 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.content++
 		}
-		if _, _, ok := verify.ErasedBy(e); ok {
-			erased = append(erased, e)
-		}
-		if _, isErasure := verify.Names(e.GetEvent(), 0); isErasure {
-			erasures[e.GetStamp().GetLogIndex()] = e
-		}
+		rep.erasures.Note(e.GetStamp().GetLogIndex(), e.GetEvent(), e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
 	}
 	if withheldErr != nil {
 		return rep, withheldErr
@@ -322,34 +418,33 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 	if next != to {
 		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
-	// Each erased entry's content is accounted for by the erasure its view
-	// names: verified here when the range held it, fetched and proved
-	// otherwise.
-	for _, e := range erased {
-		index := e.GetStamp().GetLogIndex()
-		by, named, _ := verify.ErasedBy(e)
-		if !named {
-			return rep, fmt.Errorf("event %d does not verify: its content is erased, and its view names no erasure", index)
-		}
-		erasure, ok := erasures[by]
-		if !ok {
-			var err error
-			if erasure, err = c.GetEventByIndex(ctx, by); err != nil {
-				return rep, fmt.Errorf("event %d: fetching its erasure %d: %w", index, by, err)
-			}
-			proof, err := c.InclusionProof(ctx, by, head.Size)
-			if err != nil {
-				return rep, fmt.Errorf("event %d: %w", by, err)
-			}
-			if _, err := v.VerifyEntry(erasure, cp, proof); err != nil {
-				return rep, fmt.Errorf("event %d does not verify: %w", by, err)
-			}
-			erasures[by] = erasure
-		}
-		if err := verify.CheckErasure(e, erasure); err != nil {
-			return rep, fmt.Errorf("event %d does not verify: %w", index, err)
-		}
-		rep.erased++
-	}
 	return rep, nil
+}
+
+// proveErasures demands that every erased entry seen is named by a later
+// erasure or retention entry of the log, reading those beyond the range
+// verified (each checked with its inclusion proof) when it must.
+func proveErasures(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, to uint64, l *verify.ErasureLedger) error {
+	if len(l.Unproven()) > 0 && to < head.Size {
+		kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
+		req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &to, ToIndex: &head.Size, Kinds: kinds}}
+		for e, err := range c.Query(ctx, req) {
+			if err != nil {
+				return err
+			}
+			index := e.GetStamp().GetLogIndex()
+			proof, err := c.InclusionProof(ctx, index, head.Size)
+			if err != nil {
+				return fmt.Errorf("event %d: %w", index, err)
+			}
+			if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+				return fmt.Errorf("event %d does not verify: %w", index, err)
+			}
+			l.Note(index, e.GetEvent(), false)
+		}
+	}
+	if u := l.Unproven(); len(u) > 0 {
+		return fmt.Errorf("event %d does not verify: %w", u[0], l.Check())
+	}
+	return nil
 }

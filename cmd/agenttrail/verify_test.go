@@ -148,7 +148,7 @@ func TestVerifyData(t *testing.T) {
 
 	// Change one byte of the content of event 5 on disk, as an attacker
 	// with access to the data directory could.
-	mk, err := store.ReadMasterKeyFile(filepath.Clean(s.dir) + ".master-key")
+	mk, err := store.ReadMasterKeyFile(defaultMasterKeyFile(s.dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+
+	"github.com/agenttrail/agenttrail/store"
 )
 
 // Authenticator turns the credentials of a call into a Principal.
@@ -111,6 +113,12 @@ func (a *Authenticator) StillValid(ctx context.Context) error {
 	}
 	if p.KeyID != "" {
 		c, err := a.keys.Credential(ctx, p.KeyID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			// The storage could not answer (a database restarting): that
+			// says nothing about the key.
+			a.log.WarnContext(ctx, "re-checking an API key failed", slog.Any("error", err))
+			return status.Error(codes.Unavailable, "credentials could not be checked; retry")
+		}
 		if err != nil || !c.Active(now) {
 			return status.Error(codes.Unauthenticated, "the API key was revoked")
 		}

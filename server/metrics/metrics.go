@@ -43,6 +43,7 @@ type Metrics struct {
 	redaction  prometheus.Histogram
 	otlpSpans  *prometheus.CounterVec
 	witnessLag *prometheus.GaugeVec
+	witnessSub *prometheus.CounterVec
 }
 
 // Options configure New.
@@ -103,8 +104,12 @@ func New(o Options) (*Metrics, error) {
 		Name: "witness_lag_seconds",
 		Help: "How long since each witness last cosigned a checkpoint the log has moved past.",
 	}, []string{"witness"})
+	m.witnessSub = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "witness_submissions_total",
+		Help: "Checkpoints submitted to each witness, by outcome: cosigned, conflict (409: it cosigned a larger tree or a fork), refused (422, 403, 404) or unreachable.",
+	}, []string{"witness", "outcome"})
 	for _, c := range []prometheus.Collector{
-		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag,
+		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag, m.witnessSub,
 		&agentCollector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -181,11 +186,19 @@ func (m *Metrics) OTLPSpans(accepted, rejected int) {
 	m.otlpSpans.WithLabelValues("rejected").Add(float64(rejected))
 }
 
-// WitnessLag is the hook for witnesses (not yet built): the time since a
-// witness last cosigned a checkpoint the log has moved past.
+// WitnessLag records the time since a witness last cosigned a checkpoint
+// the log has moved past (witness.Submitter reports it).
 func (m *Metrics) WitnessLag(witness string, d time.Duration) {
 	if m != nil {
 		m.witnessLag.WithLabelValues(witness).Set(d.Seconds())
+	}
+}
+
+// WitnessSubmission counts one checkpoint submitted to a witness, by
+// outcome (witness.Submitter reports it).
+func (m *Metrics) WitnessSubmission(witness, outcome string) {
+	if m != nil {
+		m.witnessSub.WithLabelValues(witness, outcome).Inc()
 	}
 }
 

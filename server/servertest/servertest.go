@@ -3,7 +3,9 @@
 // tests, the client libraries' tests and `agenttrail bench` share.
 //
 // By default the store is a new Badger data directory in a temporary
-// directory. Shutdown, in Close, is the server's documented order: the
+// directory; with AGENTTRAIL_TEST_STORE=postgres in the environment, it is a
+// new database on a private PostgreSQL cluster (store/postgres/pgtest),
+// so that every test of the server can run on either driver. Shutdown, in Close, is the server's documented order: the
 // gRPC server stops (in-flight appends are answered), Serve returns, the
 // store closes, and the temporary directory is removed.
 package servertest
@@ -16,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +26,17 @@ import (
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
+	_ "github.com/agenttrail/agenttrail/store/postgres" // postgres:// URLs
+	"github.com/agenttrail/agenttrail/store/postgres/pgtest"
 )
 
 // Config describes an in-process server.
 type Config struct {
 	// StoreURL is the store to serve. Empty means a Badger data directory:
-	// Dir, or else a new temporary directory removed by Close.
+	// Dir, or else a new temporary directory removed by Close (or, with
+	// AGENTTRAIL_TEST_STORE=postgres and no Dir, a new PostgreSQL database
+	// on the test binary's private cluster, with its signing key in a
+	// temporary directory).
 	StoreURL string
 	// Dir is the Badger data directory when StoreURL is empty.
 	Dir string
@@ -36,8 +44,8 @@ type Config struct {
 	// means a key file in the data directory, created on first use.
 	SigningKey string
 	// MasterKey is the store's master key. Empty means the file
-	// <data directory>.master-key beside a Badger data directory, created
-	// on first use, or else a new key.
+	// MasterKeyFile(Dir) beside a Badger data directory, created on first
+	// use, or else a new key.
 	MasterKey store.MasterKey
 	// StoreOptions and ServerOptions are passed to store.Open and
 	// server.New, after the harness's own.
@@ -64,8 +72,22 @@ type Server struct {
 
 	served    chan error
 	tempDir   string
+	keyFile   string
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// MasterKeyFile is the master key file the harness keeps beside a data
+// directory, where the agenttrail command looks for it by default: in its
+// parent, named after it without a "-data" suffix (./agenttrail-data has
+// ./agenttrail-master.key).
+func MasterKeyFile(dir string) string {
+	dir = filepath.Clean(dir)
+	name := strings.TrimSuffix(filepath.Base(dir), "-data")
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		name = "agenttrail"
+	}
+	return filepath.Join(filepath.Dir(dir), name+"-master.key")
 }
 
 // Start opens the store, builds the server and serves it.
@@ -76,6 +98,16 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s.StoreURL, s.Dir = cfg.StoreURL, cfg.Dir
+	if s.StoreURL == "" && s.Dir == "" && os.Getenv(TestStoreEnv) == "postgres" {
+		u, keyDir, err := postgresStore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.StoreURL, s.tempDir = u, keyDir
+		if cfg.SigningKey == "" {
+			s.keyFile = filepath.Join(keyDir, "checkpoint-signing.key")
+		}
+	}
 	if s.StoreURL == "" {
 		if s.Dir == "" {
 			tmp, err := os.MkdirTemp("", "agenttrail-servertest-")
@@ -90,6 +122,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	switch {
 	case cfg.SigningKey != "":
 		storeOpts = append(storeOpts, store.WithSigningKey(cfg.SigningKey))
+	case s.keyFile != "":
+		storeOpts = append(storeOpts, store.WithSigningKeyFile(s.keyFile))
 	case s.Dir != "":
 		if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 			return nil, errors.Join(err, s.removeTemp())
@@ -102,7 +136,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	case !cfg.MasterKey.IsZero():
 		storeOpts = append(storeOpts, store.WithMasterKey(cfg.MasterKey))
 	case s.Dir != "":
-		storeOpts = append(storeOpts, store.WithMasterKeyFile(filepath.Clean(s.Dir)+".master-key"))
+		storeOpts = append(storeOpts, store.WithMasterKeyFile(MasterKeyFile(s.Dir)))
 	default:
 		k, err := store.GenerateMasterKey()
 		if err != nil {
@@ -168,6 +202,29 @@ func (s *Server) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// TestStoreEnv names the environment variable that chooses the store of
+// servers started without StoreURL or Dir: "postgres" for a PostgreSQL
+// database, anything else for Badger.
+const TestStoreEnv = "AGENTTRAIL_TEST_STORE"
+
+// postgresStore creates a database on the test binary's private cluster,
+// and a temporary directory for its signing key.
+func postgresStore(ctx context.Context) (string, string, error) {
+	c, err := pgtest.Shared()
+	if err != nil {
+		return "", "", err
+	}
+	db, err := c.CreateDatabase(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("servertest: creating a database: %w", err)
+	}
+	dir, err := os.MkdirTemp("", "agenttrail-servertest-")
+	if err != nil {
+		return "", "", err
+	}
+	return c.URL(db), dir, nil
 }
 
 func (s *Server) removeTemp() error {

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -355,6 +356,15 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 	if b.Checkpoint != nil {
 		if err := set(checkpointKey(b.Size), b.Checkpoint); err != nil {
 			return err
+		}
+	}
+	for _, k := range b.RequireKeys {
+		v, err := getValue(txn, keyringKey(k.Name))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err != nil || !bytes.Equal(v, k.Value) {
+			return fmt.Errorf("%w: keyring record %x", store.ErrKeyChanged, k.Name)
 		}
 	}
 	for _, k := range b.Keys {

@@ -190,7 +190,7 @@ func checkErasureAfterCrash(t *testing.T, l storetest.Log, vk, step string) {
 	if erasure != nil {
 		t.Logf("killed at %s: the erasure of %d events was finished on reopening", step, erased)
 	}
-	if rep, err := store.VerifyStorage(ctx, l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath())); err != nil || !rep.OK() {
+	if rep, err := store.VerifyStorage(ctx, l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath())); err != nil || !rep.OK() {
 		t.Fatalf("VerifyStorage: %+v, %v", rep, err)
 	}
 }

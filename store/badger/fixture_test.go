@@ -158,9 +158,9 @@ func checkFixture(t *testing.T, want fixtureExpect, l storetest.Log, opts ...sto
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	verifyOpts := []store.Option{}
+	verifyOpts := []store.VerifyOption{}
 	if len(opts) == 0 {
-		verifyOpts = append(verifyOpts, store.WithMasterKeyFile(l.MasterKeyPath()))
+		verifyOpts = append(verifyOpts, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	}
 	rep, err := store.VerifyStorage(ctx, URL(dir), want.VerifierKey, verifyOpts...)
 	if err != nil || !rep.OK() || rep.TreeSize != uint64(len(want.Leaves)) || rep.Checkpoints != len(want.Checkpoints) {

@@ -1,11 +1,14 @@
 package badger
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"path/filepath"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/agenttrail/agenttrail/store"
 )
@@ -123,4 +126,151 @@ func (tp *Tamperer) bundle(idx int64) ([]byte, [][store.HashSize]byte, error) {
 		return nil, nil, fmt.Errorf("no hash bundle holds stored hash %d: %w", idx, err)
 	}
 	return key, hs, nil
+}
+
+// MarkErased destroys the content record of an event and writes the mark
+// that a logged erasure leaves, without logging any erasure: a bare erasure
+// marker.
+func (tp *Tamperer) MarkErased(i uint64) error {
+	return tp.db.Update(func(txn *badgerdb.Txn) error {
+		if err := txn.Delete(contentKey(i)); err != nil {
+			return err
+		}
+		return txn.Set(erasedKey(i), nil)
+	})
+}
+
+// DropFromIndexes removes an event from every posting list of the secondary
+// indexes and of the time index, so that queries by its session, agent,
+// user, kind, tool or time no longer find it.
+func (tp *Tamperer) DropFromIndexes(i uint64) error {
+	return tp.db.Update(func(txn *badgerdb.Txn) error {
+		for _, prefix := range []byte{prefixPostings, prefixTime} {
+			type rewrite struct{ old, new, val []byte }
+			var edits []rewrite
+			opts := badgerdb.DefaultIteratorOptions
+			opts.Prefix = []byte{prefix}
+			it := txn.NewIterator(opts)
+			for it.Rewind(); it.Valid(); it.Next() {
+				key := it.Item().KeyCopy(nil)
+				val, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				list, err := decodePostings(keyIndex(key), val, nil)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				k := -1
+				for j, idx := range list {
+					if idx == i {
+						k = j
+					}
+				}
+				if k < 0 {
+					continue
+				}
+				list = append(list[:k], list[k+1:]...)
+				e := rewrite{old: key}
+				if len(list) > 0 {
+					e.new = binary.BigEndian.AppendUint64(bytes.Clone(key[:len(key)-8]), list[0])
+					e.val = encodePostings(list)
+				}
+				edits = append(edits, e)
+			}
+			it.Close()
+			for _, e := range edits {
+				if err := txn.Delete(e.old); err != nil {
+					return err
+				}
+				if e.new != nil {
+					if err := txn.Set(e.new, e.val); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Truncate removes every event at and above size, and every record that
+// goes with them (content, erasure marks, ids, tree hashes, batch roots,
+// checkpoints, index entries), as if the log had never grown past size.
+// size must be a size a batch ended at, so that the tree hashes of the
+// events below it are whole.
+func (tp *Tamperer) Truncate(size uint64) error {
+	firstHash := uint64(tlog.StoredHashIndex(0, int64(size)))
+	return tp.db.Update(func(txn *badgerdb.Txn) error {
+		if _, err := txn.Get(sizeKey(size)); err != nil {
+			return fmt.Errorf("no batch ended at size %d: %w", size, err)
+		}
+		var dels [][]byte
+		var rewrites [][2][]byte
+		opts := badgerdb.DefaultIteratorOptions
+		it := txn.NewIterator(opts)
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := it.Item().KeyCopy(nil)
+			switch key[0] {
+			case prefixRecord, prefixContent, prefixErased:
+				if keyIndex(key) >= size {
+					dels = append(dels, key)
+				}
+			case prefixSize, prefixCheckpoint:
+				if keyIndex(key) > size {
+					dels = append(dels, key)
+				}
+			case prefixHashes:
+				if keyIndex(key) >= firstHash {
+					dels = append(dels, key)
+				}
+			case prefixID:
+				val, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				if idx, err := decodeU64(val); err == nil && idx >= size {
+					dels = append(dels, key)
+				}
+			case prefixPostings, prefixTime:
+				val, err := it.Item().ValueCopy(nil)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				list, err := decodePostings(keyIndex(key), val, nil)
+				if err != nil {
+					it.Close()
+					return err
+				}
+				kept := list[:0]
+				for _, idx := range list {
+					if idx < size {
+						kept = append(kept, idx)
+					}
+				}
+				switch {
+				case len(kept) == 0:
+					dels = append(dels, key)
+				case len(kept) < len(list):
+					rewrites = append(rewrites, [2][]byte{key, encodePostings(kept)})
+				}
+			}
+		}
+		it.Close()
+		for _, k := range dels {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, kv := range rewrites {
+			if err := txn.Set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -44,6 +44,16 @@ var (
 	// do not hash to its content digest.
 	ErrDigestMismatch = errors.New("content digest mismatch")
 
+	// ErrNoQuorum ("no_quorum") means a checkpoint that the log signed is
+	// not cosigned by as many of the trusted witnesses as the reader's
+	// witness policy demands.
+	ErrNoQuorum = errors.New("not cosigned by a quorum of witnesses")
+
+	// ErrUnprovenErasure ("unproven_erasure") means an entry's content is
+	// said to be erased, but no erasure or retention event of the log at a
+	// later index, which verified, names its index.
+	ErrUnprovenErasure = errors.New("erasure not proven by a logged erasure")
+
 	// ErrEventMismatch ("event_mismatch") means the event or stamp an entry
 	// shows disagrees with the header and content bytes it commits to.
 	ErrEventMismatch = errors.New("event disagrees with commitment")

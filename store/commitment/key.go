@@ -54,36 +54,47 @@ func (k VerifierKey) String() string {
 // that of the name and key. Any other input returns an error wrapping
 // [ErrMalformed] that says which rule it breaks.
 func ParseVerifierKey(s string) (VerifierKey, error) {
-	name, rest, ok1 := strings.Cut(s, "+")
-	hash16, key64, ok2 := strings.Cut(rest, "+")
-	if !ok1 || !ok2 {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key %q is not <name>+<key hash>+<base64 key>", ErrMalformed, s)
-	}
-	if err := checkKeyName(name); err != nil {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key name: %v", ErrMalformed, err)
-	}
-	if !keyHashHex.MatchString(hash16) {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key hash %q is not 8 hexadecimal digits", ErrMalformed, hash16)
-	}
-	if !base64Std.MatchString(key64) {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key %q is not standard padded base64", ErrMalformed, key64)
-	}
-	key, _ := base64.StdEncoding.DecodeString(key64)
-	if len(key) != 1+ed25519.PublicKeySize || key[0] != algEd25519 {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key must be the byte 0x01 (Ed25519) and a %d-byte public key, got %d bytes starting 0x%02x",
-			ErrMalformed, ed25519.PublicKeySize, len(key), firstByte(key))
-	}
-	hashBytes, _ := hex.DecodeString(hash16)
-	hash := binary.BigEndian.Uint32(hashBytes)
-	if want := keyHash(name, key); hash != want {
-		return VerifierKey{}, fmt.Errorf("%w: verifier key hash is %08x, but name and key hash to %08x", ErrMalformed, hash, want)
+	name, hash, pub, err := parseKey(s, "verifier key", algEd25519, "Ed25519")
+	if err != nil {
+		return VerifierKey{}, err
 	}
 	// Whatever passes the checks above passes note.NewVerifier too, which
 	// Checkpoint uses; checking it here keeps the two from drifting apart.
 	if _, err := note.NewVerifier(s); err != nil {
 		return VerifierKey{}, fmt.Errorf("%w: verifier key: %v", ErrMalformed, err)
 	}
-	return VerifierKey{Name: name, KeyHash: hash, PublicKey: ed25519.PublicKey(key[1:])}, nil
+	return VerifierKey{Name: name, KeyHash: hash, PublicKey: pub}, nil
+}
+
+// parseKey parses "<name>+<key hash>+<base64 of alg and a 32-byte Ed25519
+// public key>" with the rules of ParseVerifierKey, naming the key what in
+// its errors.
+func parseKey(s, what string, alg byte, algName string) (string, uint32, ed25519.PublicKey, error) {
+	name, rest, ok1 := strings.Cut(s, "+")
+	hash16, key64, ok2 := strings.Cut(rest, "+")
+	if !ok1 || !ok2 {
+		return "", 0, nil, fmt.Errorf("%w: %s %q is not <name>+<key hash>+<base64 key>", ErrMalformed, what, s)
+	}
+	if err := checkKeyName(name); err != nil {
+		return "", 0, nil, fmt.Errorf("%w: %s name: %v", ErrMalformed, what, err)
+	}
+	if !keyHashHex.MatchString(hash16) {
+		return "", 0, nil, fmt.Errorf("%w: %s hash %q is not 8 hexadecimal digits", ErrMalformed, what, hash16)
+	}
+	if !base64Std.MatchString(key64) {
+		return "", 0, nil, fmt.Errorf("%w: %s %q is not standard padded base64", ErrMalformed, what, key64)
+	}
+	key, _ := base64.StdEncoding.DecodeString(key64)
+	if len(key) != 1+ed25519.PublicKeySize || key[0] != alg {
+		return "", 0, nil, fmt.Errorf("%w: %s must be the byte 0x%02x (%s) and a %d-byte public key, got %d bytes starting 0x%02x",
+			ErrMalformed, what, alg, algName, ed25519.PublicKeySize, len(key), firstByte(key))
+	}
+	hashBytes, _ := hex.DecodeString(hash16)
+	hash := binary.BigEndian.Uint32(hashBytes)
+	if want := keyHash(name, key); hash != want {
+		return "", 0, nil, fmt.Errorf("%w: %s hash is %08x, but name and key hash to %08x", ErrMalformed, what, hash, want)
+	}
+	return name, hash, ed25519.PublicKey(key[1:]), nil
 }
 
 // keyHash is the key hash of a name and an encoded public key (type byte and

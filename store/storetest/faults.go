@@ -176,7 +176,7 @@ func testDriverFencesBatches(t *testing.T, h Harness) {
 		t.Errorf("ReadEntries(3) after refused commits = %v, want ErrNotFound", err)
 	}
 	d.Close()
-	rep, err := store.VerifyStorage(ctx, l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath()))
+	rep, err := store.VerifyStorage(ctx, l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != 3 {
 		t.Errorf("VerifyStorage after refused commits = %+v, %v", rep, err)
 	}

@@ -370,7 +370,7 @@ func testEraseBySubject(t *testing.T, h Harness) {
 	}
 	verifyOK(t, l, s)
 	s.Close()
-	rep, err := store.VerifyStorage(ctx, l.URL, s.VerifierKey().String(), store.WithMasterKeyFile(l.MasterKeyPath()))
+	rep, err := store.VerifyStorage(ctx, l.URL, s.VerifierKey().String(), store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() {
 		t.Errorf("VerifyStorage after erasure = %+v, %v", rep, err)
 	}
@@ -738,7 +738,7 @@ func testVerifyMissingContent(t *testing.T, h Harness) {
 	if err := tp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath()))
+	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || rep.OK() || rep.Problem.Index != 5 || !strings.Contains(rep.Problem.Reason, "no logged erasure") {
 		t.Errorf("VerifyStorage after deleting event 5's key = %+v, %v; want a problem at 5 (4 is erased by a logged event)", rep, err)
 	}

@@ -368,7 +368,7 @@ func testVerifyCleanStore(t *testing.T, h Harness) {
 	}
 	vk := s.VerifierKey().String()
 	s.Close()
-	rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath()))
+	rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != 40 {
 		t.Errorf("VerifyStorage = %+v, %v; want OK over 40 events", rep, err)
 	}
@@ -398,3 +398,70 @@ func testHeaderBytesAreTheEventHeaderEncoding(t *testing.T, h Harness) {
 }
 
 func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// A store opened read-only with the log's verifier key reads everything a
+// writer's store does, writes nothing, and refuses a key that does not
+// verify the log's checkpoints.
+func testReadOnlyStore(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithCheckpointInterval(0))
+	evs := Corpus(30)
+	AppendOK(t, s, evs[:20]...)
+	AppendOK(t, s, evs[20:]...)
+	size, root := s.Size()
+	latest := s.LatestCheckpoint()
+	vk := s.VerifierKey().String()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := store.Open(context.Background(), l.URL, store.WithReadOnly(vk), store.WithMasterKeyFile(l.MasterKeyPath()))
+	if err != nil {
+		t.Fatalf("Open read-only: %v", err)
+	}
+	defer ro.Close()
+	if gotSize, gotRoot := ro.Size(); gotSize != size || gotRoot != root {
+		t.Errorf("read-only: tree %d %x, want %d %x", gotSize, gotRoot, size, root)
+	}
+	if cp := ro.LatestCheckpoint(); cp.Size != latest.Size || string(cp.Note) != string(latest.Note) {
+		t.Errorf("read-only: latest checkpoint of size %d, want %d", cp.Size, latest.Size)
+	}
+	n := 0
+	for e, err := range ro.Scan(context.Background(), store.Query{Read: store.HeaderAndContent}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := ro.InclusionProof(context.Background(), e.Index, latest.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(toTlog(p), int64(latest.Size), latest.Root, int64(e.Index), e.LeafHash); err != nil {
+			t.Errorf("inclusion of %d: %v", e.Index, err)
+		}
+		n++
+	}
+	if n != len(evs) {
+		t.Errorf("read-only scan returned %d events, want %d", n, len(evs))
+	}
+	if _, err := ro.Append(context.Background(), "agent-1", Samples()[:1]); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Errorf("Append to a read-only store = %v, want ErrInvalidArgument", err)
+	}
+	if err := ro.AddCredential(context.Background(), store.Credential{ID: "00000000000000aa", Principal: "p", Role: "agent", CreatedAt: Now, Hash: make([]byte, 32)}); !errors.Is(err, store.ErrInvalidArgument) {
+		t.Errorf("AddCredential to a read-only store = %v, want ErrInvalidArgument", err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another log's key does not verify this one's checkpoints.
+	other := NewLog(t, h)
+	o := other.Open(t)
+	otherKey := o.VerifierKey().String()
+	o.Close()
+	if _, err := store.Open(context.Background(), l.URL, store.WithReadOnly(otherKey), store.WithMasterKeyFile(l.MasterKeyPath())); err == nil {
+		t.Errorf("Open read-only with another log's verifier key succeeded")
+	}
+	if h.WrittenOnce != nil {
+		h.WrittenOnce(t, l.URL, l.MasterKey(t).StorageKey())
+	}
+}

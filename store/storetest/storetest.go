@@ -38,6 +38,10 @@ type Harness struct {
 	// The keyring, where records are replaced and deleted, is exempt. The
 	// storage key opens encrypted storage.
 	WrittenOnce func(t testing.TB, url string, storageKey []byte)
+	// Shared says that several stores may open one URL at once and write
+	// to it (the driver is a store.SharedDriver): several servers, one
+	// log. It runs the tests of that.
+	Shared bool
 }
 
 // Tamperer edits a driver's raw records by log position, as an attacker
@@ -63,6 +67,14 @@ type Tamperer interface {
 	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
 	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
 	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	// MarkErased destroys an event's content record and leaves the mark a
+	// logged erasure leaves, without logging an erasure.
+	MarkErased(index uint64) error
+	// DropFromIndexes removes an event from every secondary index.
+	DropFromIndexes(index uint64) error
+	// Truncate removes every event at and above size, a size some batch
+	// ended at, and every record that goes with them.
+	Truncate(size uint64) error
 	Close() error
 }
 
@@ -91,6 +103,15 @@ func Run(t *testing.T, h Harness) {
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
+		{"ReadOnlyStore", testReadOnlyStore},
+		{"SeveralStoresOneLog", testSeveralStoresOneLog},
+		{"SharedCommitFailuresAreResolved", testSharedCommitFailuresAreResolved},
+		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
+		{"PostingsMatchHeaders", testPostingsMatchHeaders},
+		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},
+		{"VerifyEmptyLog", testVerifyEmptyLog},
+		{"VerifyReportsUnsignedTail", testVerifyReportsUnsignedTail},
+		{"CheckpointRecordRefusesRollback", testCheckpointRecordRefusesRollback},
 	}
 	tests = append(tests, lifecycleTests...)
 	for _, tt := range tests {

@@ -57,6 +57,9 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 		{"deleted content", func(tp Tamperer) error { return tp.DeleteContent(9) }, 9, "missing"},
 		{"deleted id index", func(tp Tamperer) error { return tp.DeleteEventID("t-0033") }, 33, "id index"},
 		{"swapped events", func(tp Tamperer) error { return swapEvents(tp, 12, 35) }, 12, "leaf hash"},
+		{"bare erasure marker", func(tp Tamperer) error { return tp.MarkErased(14) }, 14, "bare erasure marker"},
+		{"event dropped from the indexes", func(tp Tamperer) error { return tp.DropFromIndexes(27) }, 27, "index does not file this event"},
+		{"event dropped from the indexes of a later batch", func(tp Tamperer) error { return tp.DropFromIndexes(48) }, 48, "index does not file this event"},
 		{"tree hash", func(tp Tamperer) error {
 			// The leaf hash of event 24, as the stored tree holds it.
 			idx := tlog.StoredHashIndex(0, 24)
@@ -71,7 +74,7 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, vk := tamperedLog(t, h, n)
-			rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath()))
+			rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: VerifyStorage = %+v, %v", rep, err)
 			}
@@ -85,7 +88,7 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 			if err := tp.Close(); err != nil {
 				t.Fatal(err)
 			}
-			rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.WithMasterKeyFile(l.MasterKeyPath()))
+			rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 			if err != nil {
 				t.Fatalf("VerifyStorage: %v", err)
 			}

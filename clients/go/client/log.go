@@ -18,6 +18,18 @@ func (c *Client) Checkpoint(ctx context.Context) (*agenttrailv1.Checkpoint, erro
 	return resp.GetCheckpoint(), nil
 }
 
+// CosignedCheckpoint returns the newest checkpoint that a quorum of the
+// server's witnesses cosigned: its note carries their cosignature lines.
+// Check it with [Verifier.CosignedCheckpoint]. A server without witnesses,
+// or whose witnesses have not cosigned yet, answers FailedPrecondition.
+func (c *Client) CosignedCheckpoint(ctx context.Context) (*agenttrailv1.Checkpoint, error) {
+	resp, err := c.log.GetCheckpoint(ctx, &agenttrailv1.GetCheckpointRequest{Cosigned: true})
+	if err != nil {
+		return nil, fmt.Errorf("client: get cosigned checkpoint: %w", err)
+	}
+	return resp.GetCheckpoint(), nil
+}
+
 // CheckpointAt returns the checkpoint signed at a tree size. Not every size
 // has one (the server signs at most once per interval): a size without one
 // is a NotFound status.

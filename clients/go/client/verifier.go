@@ -61,6 +61,22 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 	return head, nil
 }
 
+// CosignedCheckpoint checks a checkpoint as [Verifier.Checkpoint] does, and
+// that a quorum of the witnesses of a policy cosigned it
+// (verify.OpenCosignedCheckpoint; verify.ErrNoQuorum otherwise). It returns
+// the tree head and the cosignatures that verified.
+func (v *Verifier) CosignedCheckpoint(cp *agenttrailv1.Checkpoint, p *verify.WitnessPolicy) (verify.TreeHead, []verify.Cosignature, error) {
+	head, err := v.Checkpoint(cp)
+	if err != nil {
+		return verify.TreeHead{}, nil, err
+	}
+	_, cosigs, err := verify.OpenCosignedCheckpoint(cp.GetSignedNote(), v.keyStr, v.key.Name, p)
+	if err != nil {
+		return verify.TreeHead{}, nil, fmt.Errorf("client: checkpoint: %w", err)
+	}
+	return head, cosigs, nil
+}
+
 // VerifyEntry checks an entry end to end and returns the tree head it was
 // proved against:
 //

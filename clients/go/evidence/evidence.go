@@ -120,8 +120,7 @@ type Report struct {
 	Events, ContentChecked int
 	First, Last            uint64
 	// Erased is how many entries had their content erased: each is named
-	// by an Erasure or Retention entry of the bundle, checked with
-	// verify.CheckErasure.
+	// by a later Erasure or Retention entry of the bundle.
 	Erased int
 }
 
@@ -178,8 +177,8 @@ func Verify(r io.Reader, key string) (Report, error) {
 	if rep.Head, err = v.Checkpoint(cp); err != nil {
 		return rep, &Error{Line: 1, Err: err}
 	}
-	var erased []erasedLine
-	erasures := map[uint64]*agenttrailv1.Entry{}
+	var ledger verify.ErasureLedger
+	lines := map[uint64]int{}
 	for n := 2; sc.Scan(); n++ {
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
@@ -211,38 +210,20 @@ func Verify(r io.Reader, key string) (Report, error) {
 		if entry.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.ContentChecked++
 		}
-		if _, _, ok := verify.ErasedBy(entry); ok {
-			erased = append(erased, erasedLine{entry, n})
-		}
-		if _, isErasure := verify.Names(entry.GetEvent(), 0); isErasure {
-			erasures[index] = entry
-		}
+		ledger.Note(index, entry.GetEvent(), entry.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
+		lines[index] = n
 	}
 	if err := sc.Err(); err != nil {
 		return rep, fmt.Errorf("reading the export: %w", err)
 	}
-	// Every erased entry's content is gone by an erasure the bundle holds
-	// (and has verified, as every entry).
-	for _, g := range erased {
-		index := g.entry.GetStamp().GetLogIndex()
-		by, named, _ := verify.ErasedBy(g.entry)
-		erasure, ok := erasures[by]
-		switch {
-		case !named:
-			return rep, &Error{Line: g.line, Index: &index, Err: fmt.Errorf("%w: its content is erased, and its view names no erasure", verify.ErrMalformed)}
-		case !ok:
-			return rep, &Error{Line: g.line, Index: &index, Err: fmt.Errorf("%w: its content is erased by event %d, which the export does not hold", verify.ErrMalformed, by)}
-		}
-		if err := verify.CheckErasure(g.entry, erasure); err != nil {
-			return rep, &Error{Line: g.line, Index: &index, Err: err}
-		}
-		rep.Erased++
+	// Every erased entry's content is gone by an erasure or retention
+	// event the bundle holds (verified, as every entry): export carries
+	// them.
+	if u := ledger.Unproven(); len(u) > 0 {
+		index := u[0]
+		return rep, &Error{Line: lines[index], Index: &index, Err: fmt.Errorf("%w: its content is erased, and no later erasure or retention event of the export names it", verify.ErrMalformed)}
 	}
+	rep.Erased = ledger.Erased()
 	return rep, nil
 }
 
-// erasedLine is an erased entry of a bundle and its line.
-type erasedLine struct {
-	entry *agenttrailv1.Entry
-	line  int
-}

@@ -102,7 +102,7 @@ func TestStoreErasedEntriesVerify(t *testing.T) {
 			if err := verify.CheckEntry(rendered); err != nil {
 				t.Errorf("event %d in the %v view: %v", i, view.Kind(), err)
 			}
-			by, named, erased := verify.ErasedBy(rendered)
+			by, named, erased := verify.ErasureOf(rendered)
 			if erased != (i%2 == 1) || (erased && (!named || by != res.Index)) {
 				t.Errorf("event %d in the %v view: ErasedBy = %d, %v, %v", i, view.Kind(), by, named, erased)
 			}

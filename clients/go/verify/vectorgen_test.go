@@ -228,6 +228,8 @@ type vectors struct {
 	consistency consistencyFile
 	checkpoints checkpointsFile
 	keys        verifierKeysFile
+	cosigned    cosignedFile
+	erasures    erasuresFile
 }
 
 func generateVectors(t *testing.T) vectors {
@@ -246,6 +248,8 @@ func generateVectors(t *testing.T) vectors {
 		consistency: consistencyVectors(t, &log),
 		checkpoints: checkpointVectors(t, &log),
 		keys:        keyVectors(t),
+		cosigned:    cosignedVectors(t, &log),
+		erasures:    erasureVectors(t),
 	}
 }
 

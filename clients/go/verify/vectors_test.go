@@ -27,14 +27,16 @@ var vectorDir = filepath.Join("..", "..", "testdata", "vectors")
 // errorClasses maps the error class names used in the vectors to the
 // sentinel errors of package verify.
 var errorClasses = map[string]error{
-	"malformed":       verify.ErrMalformed,
-	"bad_signature":   verify.ErrBadSignature,
-	"no_signature":    verify.ErrNoSignature,
-	"origin_mismatch": verify.ErrOriginMismatch,
-	"bad_proof":       verify.ErrBadProof,
-	"leaf_mismatch":   verify.ErrLeafMismatch,
-	"digest_mismatch": verify.ErrDigestMismatch,
-	"event_mismatch":  verify.ErrEventMismatch,
+	"malformed":        verify.ErrMalformed,
+	"bad_signature":    verify.ErrBadSignature,
+	"no_signature":     verify.ErrNoSignature,
+	"origin_mismatch":  verify.ErrOriginMismatch,
+	"bad_proof":        verify.ErrBadProof,
+	"leaf_mismatch":    verify.ErrLeafMismatch,
+	"digest_mismatch":  verify.ErrDigestMismatch,
+	"event_mismatch":   verify.ErrEventMismatch,
+	"no_quorum":        verify.ErrNoQuorum,
+	"unproven_erasure": verify.ErrUnprovenErasure,
 }
 
 // b64 is a byte string, written in JSON as standard padded base64 (the empty
@@ -184,6 +186,8 @@ func TestVectors(t *testing.T) {
 		"consistency.json":   v.consistency,
 		"checkpoints.json":   v.checkpoints,
 		"verifier_keys.json": v.keys,
+		"cosigned.json":      v.cosigned,
+		"erasures.json":      v.erasures,
 	}
 	for name, content := range files {
 		want, err := json.MarshalIndent(content, "", "  ")
@@ -213,6 +217,8 @@ func TestVectors(t *testing.T) {
 	t.Run("consistency", func(t *testing.T) { checkConsistencyVectors(t, readVectors[consistencyFile](t, "consistency.json")) })
 	t.Run("checkpoints", func(t *testing.T) { checkCheckpointVectors(t, readVectors[checkpointsFile](t, "checkpoints.json")) })
 	t.Run("verifier_keys", func(t *testing.T) { checkKeyVectors(t, readVectors[verifierKeysFile](t, "verifier_keys.json")) })
+	t.Run("cosigned", func(t *testing.T) { checkCosignedVectors(t, readVectors[cosignedFile](t, "cosigned.json")) })
+	t.Run("erasures", func(t *testing.T) { checkErasureVectors(t, readVectors[erasuresFile](t, "erasures.json")) })
 }
 
 func readVectors[F any](t *testing.T, name string) F {
@@ -397,4 +403,74 @@ func merkleRoot(leaves [][32]byte) [32]byte {
 	}
 	l, r := merkleRoot(leaves[:k]), merkleRoot(leaves[k:])
 	return sha256Sum(append(append([]byte{1}, l[:]...), r[:]...))
+}
+
+func openCosigned(v cosignedVector) (verify.TreeHead, []verify.Cosignature, error) {
+	if v.Quorum < 1 {
+		// NewWitnessPolicy reads 0 as "all"; a vector's 0 is a policy
+		// that trusts what no witness cosigned.
+		return commitmentOpen(v, &verify.WitnessPolicy{Quorum: v.Quorum})
+	}
+	p, err := verify.NewWitnessPolicy(v.WitnessKeys, v.Quorum)
+	if err != nil {
+		return verify.TreeHead{}, nil, err
+	}
+	return commitmentOpen(v, p)
+}
+
+func commitmentOpen(v cosignedVector, p *verify.WitnessPolicy) (verify.TreeHead, []verify.Cosignature, error) {
+	return verify.OpenCosignedCheckpoint(v.Note, v.VerifierKey, v.Origin, p)
+}
+
+func checkCosignedVectors(t *testing.T, f cosignedFile) {
+	for _, v := range f.Good {
+		t.Run(v.Name, func(t *testing.T) {
+			h, cosigs, err := openCosigned(v)
+			if err != nil {
+				t.Fatalf("OpenCosignedCheckpoint: %v", err)
+			}
+			if want := (verify.TreeHead{Origin: v.Origin, Size: v.Size, Root: [32]byte(v.Root)}); h != want {
+				t.Errorf("head %+v, want %+v", h, want)
+			}
+			var got []string
+			for _, c := range cosigs {
+				got = append(got, c.Witness)
+			}
+			if strings.Join(got, ",") != strings.Join(v.Cosigners, ",") {
+				t.Errorf("cosigners %q, want %q", got, v.Cosigners)
+			}
+		})
+	}
+	for _, v := range f.Broken {
+		t.Run(v.Name, func(t *testing.T) {
+			_, _, err := openCosigned(v)
+			checkError(t, err, v.Error)
+		})
+	}
+}
+
+func checkErasureVectors(t *testing.T, f erasuresFile) {
+	for _, c := range f.Cases {
+		t.Run(c.Name, func(t *testing.T) {
+			var l verify.ErasureLedger
+			for _, e := range c.Entries {
+				var ev agenttrailv1.Event
+				if err := proto.Unmarshal(e.Event, &ev); err != nil {
+					t.Fatal(err)
+				}
+				l.Note(e.Index, &ev, e.Erased)
+			}
+			err := l.Check()
+			if c.Error == "" {
+				if err != nil {
+					t.Fatalf("Check: %v, want nil", err)
+				}
+				return
+			}
+			checkError(t, err, c.Error)
+			if u := l.Unproven(); len(u) == 0 || u[0] != c.FirstBadAt {
+				t.Errorf("first unproven %v, want %d", u, c.FirstBadAt)
+			}
+		})
+	}
 }

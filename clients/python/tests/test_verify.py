@@ -31,6 +31,8 @@ ERROR_CLASSES: dict[str, type[verify.VerificationError]] = {
     "leaf_mismatch": verify.LeafMismatchError,
     "digest_mismatch": verify.DigestMismatchError,
     "event_mismatch": verify.EventMismatchError,
+    "no_quorum": verify.NoQuorumError,
+    "unproven_erasure": verify.UnprovenErasureError,
 }
 
 
@@ -71,7 +73,7 @@ def test_error_codes_are_distinct() -> None:
 
 
 def test_every_file_has_vectors() -> None:
-    for name in ["entries.json", "inclusion.json", "consistency.json", "checkpoints.json", "verifier_keys.json"]:
+    for name in ["entries.json", "inclusion.json", "consistency.json", "checkpoints.json", "verifier_keys.json", "cosigned.json"]:
         data = load(name)
         assert data["good"] and data["broken"], f"{name} has no good or no broken vectors"
         for v in data["broken"]:
@@ -219,3 +221,33 @@ def test_broken_verifier_key(v: dict[str, Any]) -> None:
 def test_verifier_key_with_lone_surrogate() -> None:
     with pytest.raises(verify.MalformedError, match="UTF-8"):
         verify.parse_verifier_key("log\ud800+00000000+AQ==")
+
+
+def open_cosigned(v: dict[str, Any]) -> tuple[verify.TreeHead, list[verify.Cosignature]]:
+    return verify.verify_cosigned_checkpoint(b64(v["note"]), v["verifier_key"], v["origin"], v["witness_keys"], v["quorum"])
+
+
+@pytest.mark.parametrize("v", cases("cosigned.json", "good"))
+def test_good_cosigned_checkpoint(v: dict[str, Any]) -> None:
+    head, cosigs = open_cosigned(v)
+    assert head == verify.TreeHead(origin=v["origin"], size=int(v["size"]), root=b64(v["root"]))
+    assert [c.witness for c in cosigs] == v["cosigners"]
+
+
+@pytest.mark.parametrize("v", cases("cosigned.json", "broken"))
+def test_broken_cosigned_checkpoint(v: dict[str, Any]) -> None:
+    expect_error(lambda: open_cosigned(v), v)
+
+
+@pytest.mark.parametrize("c", [pytest.param(c, id=c["name"]) for c in load("erasures.json")["cases"]])
+def test_erasures(c: dict[str, Any]) -> None:
+    ledger = verify.ErasureLedger()
+    for e in c["entries"]:
+        event = event_pb2.Event()
+        event.ParseFromString(b64(e["event"]))
+        ledger.note(int(e["index"]), event, e["erased"])
+    if "error" not in c:
+        ledger.check()
+        return
+    expect_error(ledger.check, c)
+    assert ledger.unproven()[0] == int(c["first_unproven"])

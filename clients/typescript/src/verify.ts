@@ -64,6 +64,8 @@ export type VerificationErrorCode =
   | "leaf_mismatch"
   | "digest_mismatch"
   | "event_mismatch"
+  | "no_quorum"
+  | "unproven_erasure"
   | "missing";
 
 /** Base class of every error this module throws. */
@@ -149,6 +151,26 @@ export class DigestMismatchError extends VerificationError {
 export class EventMismatchError extends VerificationError {
   constructor(message: string) {
     super("event_mismatch", message);
+  }
+}
+
+/**
+ * A checkpoint the log signed is not cosigned by as many of the trusted
+ * witnesses as the reader's witness policy demands.
+ */
+export class NoQuorumError extends VerificationError {
+  constructor(message: string) {
+    super("no_quorum", message);
+  }
+}
+
+/**
+ * An entry's content is said to be erased, but no erasure or retention event
+ * of the log at a later index, which verified, names its index.
+ */
+export class UnprovenErasureError extends VerificationError {
+  constructor(message: string) {
+    super("unproven_erasure", message);
   }
 }
 
@@ -980,4 +1002,204 @@ function parseCheckpoint(text: string): TreeHead {
     throw new MalformedError(`checkpoint root hash is ${root.length} bytes, want ${HASH_SIZE}`);
   }
   return { origin, size, root };
+}
+
+// --- Witnesses -----------------------------------------------------------------
+
+const ALG_COSIGNATURE_V1 = 0x04;
+
+/**
+ * A parsed witness (cosigner) key: C2SP tlog-cosignature, cosignature/v1 over
+ * Ed25519, the signed-note key type 0x04.
+ */
+export interface WitnessKey {
+  /** The witness's name, which its signature lines carry. */
+  readonly name: string;
+  /** The first 4 bytes, big-endian, of SHA-256(name || "\n" || 0x04 || public key). */
+  readonly keyHash: number;
+  /** The 32-byte Ed25519 public key. */
+  readonly publicKey: Uint8Array;
+}
+
+/** A witness's cosignature that verified. */
+export interface Cosignature {
+  readonly witness: string;
+  readonly keyHash: number;
+  /** When the witness cosigned, in POSIX seconds, as it says. */
+  readonly timestamp: bigint;
+}
+
+/**
+ * Parses a witness's cosignature/v1 verifier key
+ * "<name>+<key hash>+<base64 of 0x04 and the Ed25519 public key>" with the
+ * rules of parseVerifierKey but the type byte 0x04. Throws MalformedError
+ * saying which rule any other input breaks.
+ */
+export function parseWitnessKey(key: string): WitnessKey {
+  const plus1 = key.indexOf("+");
+  const plus2 = plus1 < 0 ? -1 : key.indexOf("+", plus1 + 1);
+  if (plus2 < 0) {
+    throw new MalformedError(`witness key ${JSON.stringify(key)} is not <name>+<key hash>+<base64 key>`);
+  }
+  const name = key.slice(0, plus1);
+  const hash16 = key.slice(plus1 + 1, plus2);
+  const key64 = key.slice(plus2 + 1);
+  const problem = keyNameError(name);
+  if (problem !== undefined) throw new MalformedError(`witness key name: ${problem}`);
+  if (!KEY_HASH.test(hash16)) {
+    throw new MalformedError(`witness key hash ${JSON.stringify(hash16)} is not 8 hexadecimal digits`);
+  }
+  const raw = b64decode(key64);
+  if (raw === undefined) throw new MalformedError(`witness key ${JSON.stringify(key64)} is not standard padded base64`);
+  if (raw.length !== 33 || raw[0] !== ALG_COSIGNATURE_V1) {
+    throw new MalformedError(
+      "witness key must be the byte 0x04 (cosignature/v1, Ed25519) and a 32-byte public key, " +
+        `got ${raw.length} bytes starting 0x${(raw[0] ?? 0).toString(16).padStart(2, "0")}`,
+    );
+  }
+  const keyHash = parseInt(hash16, 16);
+  const want = keyHashOf(name, raw);
+  if (keyHash !== want) {
+    throw new MalformedError(`witness key hash is ${hash8(keyHash)}, but name and key hash to ${hash8(want)}`);
+  }
+  return { name, keyHash, publicKey: raw.slice(1) };
+}
+
+/**
+ * Opens a checkpoint as verifyCheckpoint does, and demands that a quorum of
+ * trusted witnesses cosigned it (C2SP tlog-cosignature, cosignature/v1). The
+ * checks, in order, as in Go (store/commitment.OpenCosignedCheckpoint):
+ *
+ * 1. The policy: each witness key parses (parseWitnessKey), no key is given
+ *    twice, and 1 <= quorum <= witnessKeys.length (MalformedError).
+ * 2. The checkpoint verifies with the log's key (verifyCheckpoint).
+ * 3. Signature lines are taken in order; a line whose name and key hash are a
+ *    trusted witness's must verify as a cosignature/v1 over
+ *    "cosignature/v1\ntime <timestamp>\n" and the note text: 8 bytes of
+ *    big-endian timestamp then a 64-byte Ed25519 signature
+ *    (BadSignatureError). Repeats of a witness after its first line, and
+ *    lines of other keys, are ignored.
+ * 4. At least quorum distinct trusted witnesses cosigned (NoQuorumError).
+ *
+ * Returns the tree head and the cosignatures that verified, in line order.
+ */
+export function verifyCosignedCheckpoint(
+  note: Uint8Array,
+  verifierKey: string,
+  origin: string,
+  witnessKeys: readonly string[],
+  quorum: number,
+): { head: TreeHead; cosignatures: Cosignature[] } {
+  const witnesses: WitnessKey[] = [];
+  for (const k of witnessKeys) {
+    const w = parseWitnessKey(k);
+    if (witnesses.some((o) => o.name === w.name && o.keyHash === w.keyHash)) {
+      throw new MalformedError(`witness key ${w.name}+${hash8(w.keyHash)} is given twice`);
+    }
+    witnesses.push(w);
+  }
+  if (witnesses.length === 0) throw new MalformedError("a witness policy needs at least one witness key");
+  if (!Number.isInteger(quorum) || quorum < 1 || quorum > witnesses.length) {
+    throw new MalformedError(`quorum ${quorum} of ${witnesses.length} witness keys`);
+  }
+  const head = verifyCheckpoint(note, verifierKey, origin);
+  let split = -1;
+  for (let i = note.length - 2; i >= 0; i--) {
+    if (note[i] === 0x0a && note[i + 1] === 0x0a) {
+      split = i;
+      break;
+    }
+  }
+  const text = note.subarray(0, split + 1);
+  const sigs = note.subarray(split + 2);
+  const seen = new Set<string>();
+  const cosignatures: Cosignature[] = [];
+  for (let start = 0; start < sigs.length; ) {
+    const end = sigs.indexOf(0x0a, start);
+    const rest = utf8.decode(sigs.subarray(start + SIG_PREFIX.length, end));
+    start = end + 1;
+    const space = rest.indexOf(" ");
+    const name = rest.slice(0, space);
+    const sig = b64decode(rest.slice(space + 1)) ?? new Uint8Array();
+    const keyHash = new DataView(sig.buffer, sig.byteOffset).getUint32(0);
+    const signer = witnesses.find((o) => o.name === name && o.keyHash === keyHash);
+    const id = `${name}+${hash8(keyHash)}`;
+    if (signer === undefined || seen.has(id)) continue;
+    seen.add(id);
+    const body = sig.subarray(4);
+    const timestamp = body.length >= 8 ? new DataView(body.buffer, body.byteOffset).getBigUint64(0) : 0n;
+    const message = Buffer.concat([Buffer.from(`cosignature/v1\ntime ${timestamp}\n`), text]);
+    if (body.length !== 8 + 64 || !ed25519Verify(signer.publicKey, message, body.subarray(8))) {
+      throw new BadSignatureError(`the cosignature by witness ${id} does not verify over the checkpoint`);
+    }
+    cosignatures.push({ witness: signer.name, keyHash, timestamp });
+  }
+  if (cosignatures.length < quorum) {
+    const has = cosignatures.length > 0 ? "only " + cosignatures.map((c) => c.witness).join(", ") : "none of them";
+    throw new NoQuorumError(
+      `the checkpoint of size ${head.size} needs cosignatures by ${quorum} of ${witnesses.length} trusted witnesses, it has ${has}`,
+    );
+  }
+  return { head, cosignatures };
+}
+
+// --- Erasures ----------------------------------------------------------------------
+
+/**
+ * Returns the index ranges [first, last] whose content an event says it
+ * destroyed: each of Erasure.logIndexes, and Erasure.ranges; or
+ * Retention.ranges (fromIndex and toIndex only bound them). A range whose last
+ * index is below its first names nothing.
+ */
+export function erasedBy(event: Event): Array<[bigint, bigint]> {
+  const out: Array<[bigint, bigint]> = [];
+  const p = event.payload;
+  let ranges: ReadonlyArray<{ first: bigint; last: bigint }> = [];
+  if (p.case === "erasure") {
+    for (const i of p.value.logIndexes) out.push([i, i]);
+    ranges = p.value.ranges;
+  } else if (p.case === "retention") {
+    ranges = p.value.ranges;
+  }
+  for (const r of ranges) if (r.last >= r.first) out.push([r.first, r.last]);
+  return out;
+}
+
+/**
+ * Checks that erased content is accounted for: content may be missing only
+ * where an erasure or retention event of the same log, at a later index,
+ * names the index. Note every entry that verified, in any order, then call
+ * check.
+ */
+export class ErasureLedger {
+  private readonly erasedIndexes: bigint[] = [];
+  private readonly named: Array<[bigint, bigint, bigint]> = [];
+
+  /** Records an entry at index that verified: whether its content is erased, and what it names. */
+  note(index: bigint, event: Event, erased: boolean): void {
+    if (erased) this.erasedIndexes.push(index);
+    for (const [first, last] of erasedBy(event)) this.named.push([first, last, index]);
+  }
+
+  /** How many erased entries were noted. */
+  get erased(): number {
+    return this.erasedIndexes.length;
+  }
+
+  /** The erased indexes, in order, that no later erasure or retention event noted names. */
+  unproven(): bigint[] {
+    return this.erasedIndexes
+      .filter((i) => !this.named.some(([first, last, at]) => first <= i && i <= last && at > i))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Throws UnprovenErasureError naming the first erased index that no later erasure names. */
+  check(): void {
+    const u = this.unproven();
+    if (u.length > 0) {
+      throw new UnprovenErasureError(
+        `the content of entry ${u[0]} is erased, but no later erasure or retention event of the log names index ${u[0]} (${u.length} such entries)`,
+      );
+    }
+  }
 }

@@ -130,7 +130,9 @@ export class TestServer {
 
   /** Creates a data directory and its keys, and starts a server on a free port. */
   static async start(options: ServerOptions = {}): Promise<TestServer> {
-    const dataDir = mkdtempSync(join(tmpdir(), "agenttrail-tsclient-data-"));
+    // The signing key is kept beside the data directory, never inside it:
+    // both go in one temporary directory of their own.
+    const dataDir = join(mkdtempSync(join(tmpdir(), "agenttrail-tsclient-")), "data");
     const keys = new Map<string, string>();
     for (const [principal, spec] of Object.entries(options.keys ?? DEFAULT_KEYS)) {
       keys.set(principal, createKey(dataDir, principal, spec));
@@ -229,8 +231,7 @@ export class TestServer {
   /** Stops the server (SIGKILL: its data is thrown away) and removes its data directory. */
   async dispose(): Promise<void> {
     await this.signal("SIGKILL");
-    rmSync(this.dataDir, { recursive: true, force: true });
-    rmSync(this.dataDir + ".master-key", { force: true }); // serve keeps it beside the data directory
+    rmSync(dirname(this.dataDir), { recursive: true, force: true });
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {

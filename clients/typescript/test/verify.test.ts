@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { EntrySchema } from "../src/gen/agenttrail/v1/entry_pb.js";
+import { EventSchema } from "../src/gen/agenttrail/v1/event_pb.js";
 import {
   BadProofError,
   BadSignatureError,
@@ -24,6 +25,10 @@ import {
   contentDigest,
   leafHash,
   MissingEntryError,
+  NoQuorumError,
+  UnprovenErasureError,
+  ErasureLedger,
+  verifyCosignedCheckpoint,
   parseVerifierKey,
   verifyCheckpoint,
   verifyConsistency,
@@ -42,6 +47,8 @@ const errorClasses: Record<VerificationErrorCode, new (message: string) => Verif
   leaf_mismatch: LeafMismatchError,
   digest_mismatch: DigestMismatchError,
   event_mismatch: EventMismatchError,
+  no_quorum: NoQuorumError,
+  unproven_erasure: UnprovenErasureError,
   missing: MissingEntryError,
 };
 
@@ -264,3 +271,57 @@ for (const v of keys.broken) {
 test("verifier key: a lone surrogate is not UTF-8", () => {
   assert.throws(() => parseVerifierKey("log\ud800+00000000+AQ=="), /UTF-8/);
 });
+
+// --- Witness policies ------------------------------------------------------------
+
+interface CosignedVector extends Named {
+  note: string;
+  verifier_key: string;
+  origin: string;
+  witness_keys: string[];
+  quorum: number;
+  size?: string;
+  root?: string;
+  cosigners?: string[];
+}
+const cosigned = load<VectorFile<CosignedVector, CosignedVector & Broken>>("cosigned.json");
+const openCosigned = (v: CosignedVector) =>
+  verifyCosignedCheckpoint(b64(v.note), v.verifier_key, v.origin, v.witness_keys, v.quorum);
+
+for (const v of cosigned.good) {
+  test(`cosigned: good: ${v.name}`, () => {
+    const { head, cosignatures } = openCosigned(v);
+    assert.deepEqual(head, { origin: v.origin, size: BigInt(v.size!), root: b64(v.root!) });
+    assert.deepEqual(
+      cosignatures.map((c) => c.witness),
+      v.cosigners,
+    );
+  });
+}
+for (const v of cosigned.broken) {
+  test(`cosigned: broken: ${v.name}`, () => {
+    expectError(() => openCosigned(v), v);
+  });
+}
+
+// --- Erasures ------------------------------------------------------------------------
+
+interface ErasureCase extends Named {
+  entries: Array<{ index: string; event: string; erased: boolean }>;
+  error?: VerificationErrorCode;
+  first_unproven?: string;
+}
+for (const c of load<{ cases: ErasureCase[] }>("erasures.json").cases) {
+  test(`erasures: ${c.name}`, () => {
+    const ledger = new ErasureLedger();
+    for (const e of c.entries) {
+      ledger.note(BigInt(e.index), fromBinary(EventSchema, b64(e.event)), e.erased);
+    }
+    if (c.error === undefined) {
+      ledger.check();
+      return;
+    }
+    expectError(() => ledger.check(), { name: c.name, wrong: "", error: c.error });
+    assert.equal(ledger.unproven()[0], BigInt(c.first_unproven!));
+  });
+}

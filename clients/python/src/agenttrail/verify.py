@@ -40,7 +40,7 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -61,15 +61,23 @@ __all__ = [
     "LeafMismatchError",
     "MalformedError",
     "MissingEntryError",
+    "NoQuorumError",
     "NoSignatureError",
     "OriginMismatchError",
+    "Cosignature",
+    "ErasureLedger",
     "TreeHead",
+    "UnprovenErasureError",
     "VerificationError",
     "VerifierKey",
+    "WitnessKey",
     "content_digest",
+    "erased_by",
     "leaf_hash",
     "parse_verifier_key",
+    "parse_witness_key",
     "verify_checkpoint",
+    "verify_cosigned_checkpoint",
     "verify_consistency",
     "verify_entry",
     "verify_inclusion",
@@ -154,6 +162,20 @@ class EventMismatchError(VerificationError):
     content bytes it commits to."""
 
     code = "event_mismatch"
+
+
+class NoQuorumError(VerificationError):
+    """A checkpoint the log signed is not cosigned by as many of the trusted
+    witnesses as the reader's witness policy demands."""
+
+    code = "no_quorum"
+
+
+class UnprovenErasureError(VerificationError):
+    """An entry's content is said to be erased, but no erasure or retention
+    event of the log at a later index, which verified, names its index."""
+
+    code = "unproven_erasure"
 
 
 class MissingEntryError(VerificationError):
@@ -807,3 +829,190 @@ def _parse_checkpoint(text: str) -> TreeHead:
     if len(root) != HASH_SIZE:
         raise MalformedError(f"checkpoint root hash is {len(root)} bytes, want {HASH_SIZE}")
     return TreeHead(origin=lines[0], size=size, root=root)
+
+
+# --- Witnesses ----------------------------------------------------------------
+
+_ALG_COSIGNATURE_V1 = 0x04
+
+
+@dataclass(frozen=True)
+class WitnessKey:
+    """A parsed witness (cosigner) key: C2SP tlog-cosignature, cosignature/v1
+    over Ed25519, the signed-note key type 0x04."""
+
+    #: The witness's name, which its signature lines carry.
+    name: str
+    #: The first 4 bytes, big-endian, of SHA-256(name || "\n" || 0x04 ||
+    #: public key).
+    key_hash: int
+    #: The 32-byte Ed25519 public key.
+    public_key: bytes
+
+    def __str__(self) -> str:
+        key = base64.b64encode(bytes([_ALG_COSIGNATURE_V1]) + self.public_key).decode()
+        return f"{self.name}+{self.key_hash:08x}+{key}"
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    """A witness's cosignature that verified."""
+
+    #: The witness's name and key hash.
+    witness: str
+    key_hash: int
+    #: When the witness cosigned, in POSIX seconds, as it says.
+    timestamp: int
+
+
+def parse_witness_key(key: str) -> WitnessKey:
+    """Parses a witness's cosignature/v1 verifier key
+    ``<name>+<key hash>+<base64 of 0x04 and the Ed25519 public key>`` with
+    the rules of :func:`parse_verifier_key` but the type byte 0x04. Raises
+    :class:`MalformedError` saying which rule any other input breaks."""
+    name, sep1, rest = key.partition("+")
+    hash16, sep2, key64 = rest.partition("+")
+    if not sep1 or not sep2:
+        raise MalformedError(f"witness key {key!r} is not <name>+<key hash>+<base64 key>")
+    problem = _key_name_error(name)
+    if problem:
+        raise MalformedError(f"witness key name: {problem}")
+    if not _KEY_HASH.fullmatch(hash16):
+        raise MalformedError(f"witness key hash {hash16!r} is not 8 hexadecimal digits")
+    raw = _b64decode(key64)
+    if raw is None:
+        raise MalformedError(f"witness key {key64!r} is not standard padded base64")
+    if len(raw) != 33 or raw[0] != _ALG_COSIGNATURE_V1:
+        first = raw[0] if raw else 0
+        raise MalformedError(
+            "witness key must be the byte 0x04 (cosignature/v1, Ed25519) and a 32-byte public key, "
+            f"got {len(raw)} bytes starting 0x{first:02x}"
+        )
+    key_hash = int(hash16, 16)
+    want = _key_hash(name, raw)
+    if key_hash != want:
+        raise MalformedError(f"witness key hash is {key_hash:08x}, but name and key hash to {want:08x}")
+    return WitnessKey(name=name, key_hash=key_hash, public_key=raw[1:])
+
+
+def verify_cosigned_checkpoint(
+    note: bytes, verifier_key: str, origin: str, witness_keys: Sequence[str], quorum: int
+) -> tuple[TreeHead, list[Cosignature]]:
+    """Opens a checkpoint as :func:`verify_checkpoint` does, and demands that
+    a quorum of trusted witnesses cosigned it (C2SP tlog-cosignature,
+    cosignature/v1). The checks, in order, as in Go
+    (store/commitment.OpenCosignedCheckpoint):
+
+    1. The policy: each witness key parses (:func:`parse_witness_key`), no
+       key is given twice, and 1 <= quorum <= len(witness_keys)
+       (:class:`MalformedError`).
+    2. The checkpoint verifies with the log's key (:func:`verify_checkpoint`).
+    3. Signature lines are taken in order; a line whose name and key hash
+       are a trusted witness's must verify as a cosignature/v1 over
+       "cosignature/v1\ntime <timestamp>\n" and the note text: 8 bytes of
+       big-endian timestamp then a 64-byte Ed25519 signature
+       (:class:`BadSignatureError`). Repeats of a witness after its first
+       line, and lines of other keys, are ignored.
+    4. At least quorum distinct trusted witnesses cosigned
+       (:class:`NoQuorumError`).
+
+    Returns the tree head and the cosignatures that verified, in line order.
+    """
+    witnesses: list[WitnessKey] = []
+    for k in witness_keys:
+        w = parse_witness_key(k)
+        if any(o.name == w.name and o.key_hash == w.key_hash for o in witnesses):
+            raise MalformedError(f"witness key {w.name}+{w.key_hash:08x} is given twice")
+        witnesses.append(w)
+    if not witnesses:
+        raise MalformedError("a witness policy needs at least one witness key")
+    if quorum < 1 or quorum > len(witnesses):
+        raise MalformedError(f"quorum {quorum} of {len(witnesses)} witness keys")
+    head = verify_checkpoint(note, verifier_key, origin)
+    split = note.rfind(b"\n\n")
+    text, sigs = note[: split + 1], note[split + 2 :]
+    seen: set[tuple[str, int]] = set()
+    cosigs: list[Cosignature] = []
+    for line in sigs[:-1].split(b"\n"):
+        name, _, b64 = line[len(_SIG_PREFIX) :].decode("utf-8").partition(" ")
+        sig = _b64decode(b64) or b""
+        key_hash = int.from_bytes(sig[:4], "big")
+        signer = next((o for o in witnesses if o.name == name and o.key_hash == key_hash), None)
+        if signer is None or (name, key_hash) in seen:
+            continue
+        seen.add((name, key_hash))
+        body = sig[4:]
+        timestamp = int.from_bytes(body[:8], "big") if len(body) >= 8 else 0
+        message = b"cosignature/v1\ntime " + str(timestamp).encode() + b"\n" + text
+        if len(body) != 8 + 64 or not _ed25519_verify(signer.public_key, message, body[8:]):
+            raise BadSignatureError(
+                f"the cosignature by witness {signer.name}+{signer.key_hash:08x} does not verify over the checkpoint"
+            )
+        cosigs.append(Cosignature(witness=signer.name, key_hash=signer.key_hash, timestamp=timestamp))
+    if len(cosigs) < quorum:
+        has = "only " + ", ".join(c.witness for c in cosigs) if cosigs else "none of them"
+        raise NoQuorumError(
+            f"the checkpoint of size {head.size} needs cosignatures by {quorum} of {len(witnesses)} "
+            f"trusted witnesses, it has {has}"
+        )
+    return head, cosigs
+
+
+# --- Erasures ---------------------------------------------------------------------
+
+
+def erased_by(event: event_pb2.Event) -> list[tuple[int, int]]:
+    """Returns the index ranges (first, last) whose content an event says it
+    destroyed: each of Erasure.log_indexes, and Erasure.ranges; or
+    Retention.ranges (from_index and to_index only bound them). A range whose
+    last index is below its first names nothing."""
+    out: list[tuple[int, int]] = []
+    ranges: list[Any] = []
+    kind = event.WhichOneof("payload")
+    if kind == "erasure":
+        out.extend((i, i) for i in event.erasure.log_indexes)
+        ranges = list(event.erasure.ranges)
+    elif kind == "retention":
+        ranges = list(event.retention.ranges)
+    out.extend((r.first, r.last) for r in ranges if r.last >= r.first)
+    return out
+
+
+class ErasureLedger:
+    """Checks that erased content is accounted for: content may be missing
+    only where an erasure or retention event of the same log, at a later
+    index, names the index. Note every entry that verified, in any order,
+    then call :meth:`check`."""
+
+    def __init__(self) -> None:
+        self._erased: list[int] = []
+        self._named: list[tuple[int, int, int]] = []
+
+    def note(self, index: int, event: event_pb2.Event, erased: bool) -> None:
+        """Records an entry at index that verified: whether its content is
+        erased, and what it names if it is an erasure or retention event."""
+        if erased:
+            self._erased.append(index)
+        self._named.extend((first, last, index) for first, last in erased_by(event))
+
+    @property
+    def erased(self) -> int:
+        """How many erased entries were noted."""
+        return len(self._erased)
+
+    def unproven(self) -> list[int]:
+        """The erased indexes, in order, that no later erasure or retention
+        event noted names."""
+        return sorted(
+            i for i in self._erased if not any(f <= i <= last and at > i for f, last, at in self._named)
+        )
+
+    def check(self) -> None:
+        """Raises :class:`UnprovenErasureError` naming the first erased index
+        that no later erasure or retention event names."""
+        u = self.unproven()
+        if u:
+            raise UnprovenErasureError(
+                f"the content of entry {u[0]} is erased, but no later erasure or retention event "
+                f"of the log names index {u[0]} ({len(u)} such entries)"
+            )

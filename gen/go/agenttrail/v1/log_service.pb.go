@@ -99,7 +99,13 @@ func (x *Checkpoint) GetRootHash() []byte {
 type GetCheckpointRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tree size of a checkpoint signed earlier. Unset means the latest.
-	TreeSize      *uint64 `protobuf:"varint,1,opt,name=tree_size,json=treeSize,proto3,oneof" json:"tree_size,omitempty"`
+	TreeSize *uint64 `protobuf:"varint,1,opt,name=tree_size,json=treeSize,proto3,oneof" json:"tree_size,omitempty"`
+	// Ask for the newest checkpoint that a quorum of the server's witnesses
+	// cosigned (C2SP tlog-cosignature): the signed note with their
+	// cosignature lines after the log's signature. It may be older than the
+	// latest checkpoint. FAILED_PRECONDITION when the server has no
+	// witnesses or none has cosigned yet. Not with tree_size.
+	Cosigned      bool `protobuf:"varint,2,opt,name=cosigned,proto3" json:"cosigned,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -139,6 +145,13 @@ func (x *GetCheckpointRequest) GetTreeSize() uint64 {
 		return *x.TreeSize
 	}
 	return 0
+}
+
+func (x *GetCheckpointRequest) GetCosigned() bool {
+	if x != nil {
+		return x.Cosigned
+	}
+	return false
 }
 
 // GetCheckpointResponse carries a checkpoint.
@@ -567,9 +580,10 @@ const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"signedNote\x12\x16\n" +
 	"\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1b\n" +
 	"\ttree_size\x18\x03 \x01(\x04R\btreeSize\x12\x1b\n" +
-	"\troot_hash\x18\x04 \x01(\fR\brootHash\"F\n" +
+	"\troot_hash\x18\x04 \x01(\fR\brootHash\"b\n" +
 	"\x14GetCheckpointRequest\x12 \n" +
-	"\ttree_size\x18\x01 \x01(\x04H\x00R\btreeSize\x88\x01\x01B\f\n" +
+	"\ttree_size\x18\x01 \x01(\x04H\x00R\btreeSize\x88\x01\x01\x12\x1a\n" +
+	"\bcosigned\x18\x02 \x01(\bR\bcosignedB\f\n" +
 	"\n" +
 	"_tree_size\"R\n" +
 	"\x15GetCheckpointResponse\x129\n" +

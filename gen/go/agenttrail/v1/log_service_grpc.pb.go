@@ -35,7 +35,8 @@ const (
 // signed notes with an Ed25519 signature.
 type LogServiceClient interface {
 	// GetCheckpoint returns the latest signed checkpoint, or the one signed at
-	// a given tree size.
+	// a given tree size, or the newest one its witnesses cosigned. When the
+	// latest checkpoint is cosigned, its note carries the cosignatures too.
 	GetCheckpoint(ctx context.Context, in *GetCheckpointRequest, opts ...grpc.CallOption) (*GetCheckpointResponse, error)
 	// GetInclusionProof proves that the leaf at an index is in the tree of a
 	// given size.
@@ -106,7 +107,8 @@ func (c *logServiceClient) GetVerifierKey(ctx context.Context, in *GetVerifierKe
 // signed notes with an Ed25519 signature.
 type LogServiceServer interface {
 	// GetCheckpoint returns the latest signed checkpoint, or the one signed at
-	// a given tree size.
+	// a given tree size, or the newest one its witnesses cosigned. When the
+	// latest checkpoint is cosigned, its note carries the cosignatures too.
 	GetCheckpoint(context.Context, *GetCheckpointRequest) (*GetCheckpointResponse, error)
 	// GetInclusionProof proves that the leaf at an index is in the tree of a
 	// given size.

@@ -61,16 +61,25 @@ class GetCheckpointRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TREE_SIZE_FIELD_NUMBER: _builtins.int
+    COSIGNED_FIELD_NUMBER: _builtins.int
     tree_size: _builtins.int
     """The tree size of a checkpoint signed earlier. Unset means the latest."""
+    cosigned: _builtins.bool
+    """Ask for the newest checkpoint that a quorum of the server's witnesses
+    cosigned (C2SP tlog-cosignature): the signed note with their
+    cosignature lines after the log's signature. It may be older than the
+    latest checkpoint. FAILED_PRECONDITION when the server has no
+    witnesses or none has cosigned yet. Not with tree_size.
+    """
     def __init__(
         self,
         *,
         tree_size: _builtins.int | None = ...,
+        cosigned: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "tree_size", b"tree_size"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "tree_size", b"tree_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "cosigned", b"cosigned", "tree_size", b"tree_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__tree_size: _TypeAlias = _typing.Literal["tree_size"]  # noqa: Y015
     _WhichOneofArgType__tree_size: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size"]  # noqa: Y015

@@ -69,7 +69,8 @@ class LogServiceServicer:
 
     def GetCheckpoint(self, request, context):
         """GetCheckpoint returns the latest signed checkpoint, or the one signed at
-        a given tree size.
+        a given tree size, or the newest one its witnesses cosigned. When the
+        latest checkpoint is cosigned, its note carries the cosignatures too.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

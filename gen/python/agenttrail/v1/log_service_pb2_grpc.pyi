@@ -39,7 +39,8 @@ class LogServiceStub:
     def __new__(cls, channel: _aio.Channel) -> LogServiceAsyncStub: ...
     GetCheckpoint: _grpc.UnaryUnaryMultiCallable[_log_service_pb2.GetCheckpointRequest, _log_service_pb2.GetCheckpointResponse]
     """GetCheckpoint returns the latest signed checkpoint, or the one signed at
-    a given tree size.
+    a given tree size, or the newest one its witnesses cosigned. When the
+    latest checkpoint is cosigned, its note carries the cosignatures too.
     """
     GetInclusionProof: _grpc.UnaryUnaryMultiCallable[_log_service_pb2.GetInclusionProofRequest, _log_service_pb2.GetInclusionProofResponse]
     """GetInclusionProof proves that the leaf at an index is in the tree of a
@@ -65,7 +66,8 @@ class LogServiceAsyncStub(LogServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetCheckpoint: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetCheckpointRequest, _log_service_pb2.GetCheckpointResponse]  # type: ignore[assignment]
     """GetCheckpoint returns the latest signed checkpoint, or the one signed at
-    a given tree size.
+    a given tree size, or the newest one its witnesses cosigned. When the
+    latest checkpoint is cosigned, its note carries the cosignatures too.
     """
     GetInclusionProof: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetInclusionProofRequest, _log_service_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
     """GetInclusionProof proves that the leaf at an index is in the tree of a
@@ -94,7 +96,8 @@ class LogServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_log_service_pb2.GetCheckpointResponse, _abc.Awaitable[_log_service_pb2.GetCheckpointResponse]]:
         """GetCheckpoint returns the latest signed checkpoint, or the one signed at
-        a given tree size.
+        a given tree size, or the newest one its witnesses cosigned. When the
+        latest checkpoint is cosigned, its note carries the cosignatures too.
         """
 
     @_abc_1.abstractmethod
