@@ -739,7 +739,7 @@ func testVerifyMissingContent(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
-	if err != nil || rep.OK() || rep.Problem.Index != 5 || !strings.Contains(rep.Problem.Reason, "no logged erasure") {
+	if err != nil || rep.OK() || rep.Problem.Index != 5 || !strings.Contains(rep.Problem.Reason, "no later erasure or retention event") {
 		t.Errorf("VerifyStorage after deleting event 5's key = %+v, %v; want a problem at 5 (4 is erased by a logged event)", rep, err)
 	}
 }

@@ -50,7 +50,7 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 		// decrypts; in plaintext storage its digest no longer matches.
 		{"content byte", func(tp Tamperer) error { return editContent(tp, 17, -3, 0x01) }, 17, "content"},
 		{"salt byte", func(tp Tamperer) error { return editContent(tp, 3, 5, 0x80) }, 3, "content"},
-		{"deleted content key", func(tp Tamperer) error { return tp.DeleteKey(store.EventKeyName(14)) }, 14, "no logged erasure"},
+		{"deleted content key", func(tp Tamperer) error { return tp.DeleteKey(store.EventKeyName(14)) }, 14, "no later erasure or retention event"},
 		{"header byte", func(tp Tamperer) error { return editLeafData(tp, 29, 12, 0x04) }, 29, "leaf hash"},
 		{"digest byte", func(tp Tamperer) error { return editLeafData(tp, 41, -1, 0x01) }, 41, "leaf hash"},
 		{"deleted event record", func(tp Tamperer) error { return tp.DeleteEvent(22) }, 22, "record is missing"},
