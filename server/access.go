@@ -88,6 +88,17 @@ func (s *Server) accessUnary(ctx context.Context, req any, info *grpc.UnaryServe
 	case *agenttrailv1.GetInclusionProofRequest:
 		idx := r.GetLogIndex()
 		a.LogIndex = &idx
+	case *agenttrailv1.GetInclusionProofsRequest:
+		if err == nil {
+			a.EventsReturned = uint64(len(r.GetLogIndexes()))
+		}
+	case *agenttrailv1.ListSessionsRequest:
+		if _, qerr := sessionQuery(r); qerr == nil {
+			a.Filter = &agenttrailv1.Filter{AgentId: r.GetAgentId(), UserId: r.GetUserId(), OccurredAfter: r.GetStartedAfter(), OccurredBefore: r.GetStartedBefore(), ErrorsOnly: r.GetHasErrors()}
+		}
+		if l, ok := resp.(*agenttrailv1.ListSessionsResponse); ok && err == nil {
+			a.EventsReturned = uint64(len(l.GetSessions()))
+		}
 	}
 	s.recordAccess(ctx, a)
 	return resp, err

@@ -89,6 +89,37 @@ func (l *logService) GetInclusionProof(ctx context.Context, req *agenttrailv1.Ge
 	return resp, nil
 }
 
+// maxProofsPerCall bounds GetInclusionProofs.
+const maxProofsPerCall = 1000
+
+// GetInclusionProofs implements agenttrailv1.LogServiceServer.
+func (l *logService) GetInclusionProofs(ctx context.Context, req *agenttrailv1.GetInclusionProofsRequest) (*agenttrailv1.GetInclusionProofsResponse, error) {
+	n := len(req.GetLogIndexes())
+	if n < 1 || n > maxProofsPerCall {
+		return nil, statusError(ctx, l.s.log, badRequest("log_indexes", "must hold 1 to 1000 log indexes"))
+	}
+	size, cp, err := l.proofSize(ctx, req.TreeSize)
+	if err != nil {
+		return nil, statusError(ctx, l.s.log, err)
+	}
+	resp := &agenttrailv1.GetInclusionProofsResponse{TreeSize: size, Checkpoint: cp, Proofs: make([]*agenttrailv1.GetInclusionProofResponse, 0, n)}
+	for _, index := range req.GetLogIndexes() {
+		if index >= size {
+			return nil, statusError(ctx, l.s.log, badRequest("log_indexes", "each must be below the tree size proved against"))
+		}
+		e, err := l.s.st.Get(ctx, index, store.HeaderOnly)
+		if err != nil {
+			return nil, statusError(ctx, l.s.log, err)
+		}
+		proof, err := l.s.st.InclusionProof(ctx, index, size)
+		if err != nil {
+			return nil, statusError(ctx, l.s.log, err)
+		}
+		resp.Proofs = append(resp.Proofs, &agenttrailv1.GetInclusionProofResponse{LogIndex: index, TreeSize: size, LeafHash: e.LeafHash[:], Hashes: hashList(proof)})
+	}
+	return resp, nil
+}
+
 // GetConsistencyProof implements agenttrailv1.LogServiceServer.
 func (l *logService) GetConsistencyProof(ctx context.Context, req *agenttrailv1.GetConsistencyProofRequest) (*agenttrailv1.GetConsistencyProofResponse, error) {
 	size, cp, err := l.proofSize(ctx, req.ToSize)

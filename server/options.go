@@ -43,6 +43,7 @@ type config struct {
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
 	grpcOptions     []grpc.ServerOption
+	viewCacheBytes  int64
 	cosigned        func() store.Checkpoint
 }
 
@@ -57,7 +58,24 @@ func defaultConfig() config {
 		rateLimit:       1000,
 		rateBurst:       2000,
 		now:             time.Now,
+		viewCacheBytes:  DefaultViewCacheBytes,
 	}
+}
+
+// DefaultViewCacheBytes is the budget of the cache of developer views when
+// WithViewCache is not given.
+const DefaultViewCacheBytes = 32 << 20
+
+// WithViewCache sets the budget, in bytes of encoded events, of the cache
+// of developer views (see ViewCache). 0 turns it off.
+func WithViewCache(bytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < 0 {
+			return fmt.Errorf("server: view cache budget %d is negative", bytes)
+		}
+		c.viewCacheBytes = bytes
+		return nil
+	})
 }
 
 // WithLogger sets the logger for calls and failures. Payloads are never

@@ -39,6 +39,8 @@ type Server struct {
 	health  *health.Server
 	budget  *byteBudget
 	limiter *tokenBucket
+	// viewCache keeps developer views already rendered (nil when off).
+	viewCache *ViewCache
 
 	// closing is closed when Shutdown begins: Append streams stop reading
 	// and following queries end.
@@ -85,6 +87,8 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		health:  health.NewServer(),
 		budget:  newByteBudget(cfg.inFlightBytes),
 		closing: make(chan struct{}),
+
+		viewCache: NewViewCache(cfg.viewCacheBytes),
 	}
 	if cfg.authn != nil {
 		s.accessControl()
@@ -210,7 +214,7 @@ func (s *Server) accessControl() {
 			case auth.Compliance:
 				return FullView{}, nil
 			case auth.Developer:
-				return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction}, nil
+				return RedactedView{Redactor: red, Viewer: p.Name, Timing: s.cfg.metrics.Redaction, Cache: s.viewCache}, nil
 			case auth.Admin:
 				return MetadataView{}, nil
 			}

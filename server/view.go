@@ -103,6 +103,9 @@ type RedactedView struct {
 	Redactor EventRedactor
 	// Viewer is the principal reading.
 	Viewer string
+	// Cache, when set, keeps the views rendered, by leaf hash and policy
+	// version (see ViewCache).
+	Cache *ViewCache
 	// Timing, when set, is told how long each entry took to mask.
 	Timing func(time.Duration)
 }
@@ -124,15 +127,14 @@ func (v RedactedView) Shows(e *store.Entry) bool {
 
 // Render implements View.
 func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
-	ev, err := e.Event() // a new event, ours to mask in place
-	if err != nil {
-		return nil, err
-	}
 	if v.Timing != nil {
 		start := time.Now()
 		defer func() { v.Timing(time.Since(start)) }()
 	}
-	v.Redactor.Mask(ev)
+	ev, err := v.Cache.maskedEvent(e, v.Redactor) // a new event, not shared
+	if err != nil {
+		return nil, err
+	}
 	return renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_REDACTED, v.Redactor.Version()), nil
 }
 

@@ -69,6 +69,23 @@ func loadSigner(origin string, cfg config, mayCreate bool) (note.Signer, *commit
 	return signer, verifier, nil
 }
 
+// existingKeyName returns the name of the configured signing key when it
+// exists already (given, or in its file), or "".
+func existingKeyName(cfg config) string {
+	skey := cfg.signingKey
+	if skey == "" && cfg.signingKeyFile != "" {
+		b, err := os.ReadFile(cfg.signingKeyFile)
+		if err != nil {
+			return ""
+		}
+		skey = strings.TrimSpace(string(b))
+	}
+	if s, err := note.NewSigner(skey); err == nil && validOrigin(s.Name()) {
+		return s.Name()
+	}
+	return ""
+}
+
 // readSigningKeyFile reads a signing key file, or creates it when it does
 // not exist and mayCreate is set.
 func readSigningKeyFile(path, origin string, mayCreate bool) (string, error) {

@@ -52,7 +52,7 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 	if q.shared != nil && s.head.Load().size > p.b.batch.First {
 		rebase, base = true, nil
 	}
-	rekey := false // a subject key the batch uses was retired by another server
+	rekey := false   // a subject key the batch uses was retired by another server
 	unknown := false // the last commit's outcome is unknown
 	var giveUp time.Time
 	backoff := 5 * time.Millisecond

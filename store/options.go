@@ -60,8 +60,9 @@ func defaultConfig() config {
 // WithOrigin sets the origin line of the log's checkpoints: the log's name,
 // conventionally a schemeless URL such as "audit.example.com/agents". It is
 // fixed when a store is created; opening an existing store with a different
-// origin fails. By default a new store is named "agenttrail.local/" followed
-// by 16 random hex digits.
+// origin fails. By default a new store takes the name of its signing key when
+// that key exists already, and is otherwise named "agenttrail.local/"
+// followed by 16 random hex digits.
 func WithOrigin(origin string) Option {
 	return optionFunc(func(c *config) error {
 		if !validOrigin(origin) {

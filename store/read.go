@@ -293,3 +293,29 @@ func toArrays(hs []tlog.Hash) [][HashSize]byte {
 	}
 	return out
 }
+
+// TileHeight is the height of the tiles ReadTile serves: C2SP tlog-tiles
+// tiles of 256 hashes.
+const TileHeight = 8
+
+// ReadTile returns the hashes of a C2SP tlog-tiles hash tile of the tree the
+// latest checkpoint covers: width hashes (1 to 256) of level level (each the
+// root of a subtree of 256^level leaves), starting at hash index*256 of that
+// level, 32 bytes each. A tile beyond that tree is ErrNotFound.
+func (s *Store) ReadTile(ctx context.Context, level, index uint64, width int) ([]byte, error) {
+	size := s.LatestCheckpoint().Size
+	if width < 1 || width > 1<<TileHeight || level > 7 {
+		return nil, fmt.Errorf("%w: tile level %d width %d", ErrInvalidArgument, level, width)
+	}
+	nodes := size >> (TileHeight * level) // hashes at this tile level
+	if index >= 1<<56 || index<<TileHeight+uint64(width) > nodes {
+		return nil, fmt.Errorf("%w: tile %d/%d of width %d is beyond the tree of %d events", ErrNotFound, level, index, width, size)
+	}
+	var data []byte
+	err := s.reading(ctx, func() error {
+		var err error
+		data, err = tlog.ReadTileData(tlog.Tile{H: TileHeight, L: int(level), N: int64(index), W: width}, s.hashes)
+		return err
+	})
+	return data, err
+}

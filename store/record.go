@@ -35,7 +35,8 @@ type recorder struct {
 	path string
 	log  *slog.Logger
 
-	mu       sync.Mutex // held while writing
+	writeMu  sync.Mutex // serializes writes of the file
+	mu       sync.Mutex // guards the fields below; never held while writing
 	state    recordFile
 	signed   Checkpoint
 	cosigned Checkpoint
@@ -156,25 +157,36 @@ func (r *recorder) noteSigned(cp Checkpoint) {
 	}
 }
 
-// flush writes the record if it changed.
+// flush writes the record if it changed. The committer that notes a new
+// checkpoint never waits for a write: the state is copied under mu, and
+// written under writeMu alone, so each write holds a state at least as new
+// as the one before it.
 func (r *recorder) flush() error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if !r.dirty || r.path == "" {
+		r.mu.Unlock()
 		return nil
 	}
-	b, err := json.MarshalIndent(r.state, "", "  ")
-	if err != nil {
-		return err
+	state := r.state
+	r.dirty = false
+	r.mu.Unlock()
+	b, err := json.MarshalIndent(state, "", "  ")
+	if err == nil {
+		err = replaceFile(r.path, append(b, '\n'))
 	}
-	if err := replaceFile(r.path, append(b, '\n')); err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.dirty = true
 		if r.err == nil {
 			r.log.Error("writing the checkpoint record failed", slog.String("file", r.path), slog.Any("error", err))
 		}
 		r.err = err
 		return err
 	}
-	r.dirty, r.err = false, nil
+	r.err = nil
 	return nil
 }
 

@@ -321,6 +321,10 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 	case st.Format == "" && st.Size == 0:
 		o := s.cfg.origin
 		if o == "" {
+			// A key given for a new log names it.
+			o = existingKeyName(s.cfg)
+		}
+		if o == "" {
 			if o, err = randomOrigin(); err != nil {
 				return nil, err
 			}

@@ -59,7 +59,7 @@ func TestBinary(t *testing.T) {
 	}
 	agentKey := newKey("--principal", "bin-agent", "--role", "agent", "--agent-id", "bin-agent")
 	readerKey := newKey("--principal", "bin-auditor", "--role", "compliance")
-	serve := command(ctx, "serve", "--data", data, "--listen", "127.0.0.1:0", "--checkpoint-interval", "0", "--log-level", "warn")
+	serve := command(ctx, "serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "off", "--checkpoint-interval", "0", "--log-level", "warn")
 	stdout, err := serve.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

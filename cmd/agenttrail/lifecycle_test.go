@@ -114,7 +114,7 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 	if err := os.WriteFile(trimmed, []byte(strings.Join(lines[:len(lines)-1], "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, []string{"verify", "--export", trimmed, "--verifier-key", s.vkey}, 1, nil, []string{"does not hold"})
+	expect(t, []string{"verify", "--export", trimmed, "--verifier-key", s.vkey}, 1, nil, []string{"no later erasure or retention event of the export names it"})
 
 	// Retention policies.
 	expect(t, with("admin", "retention", "show"), 0, []string{"no retention policies"}, nil)
@@ -179,10 +179,11 @@ func TestRotateMasterKey(t *testing.T) {
 	}
 }
 
-// writeSigningKey writes the CLI server's signing key to a file.
+// writeSigningKey writes the CLI server's signing key to its default file,
+// beside the data directory.
 func writeSigningKey(t *testing.T, s *cliServer) string {
 	t.Helper()
-	f := filepath.Join(s.dir, signingKeyFile)
+	f := defaultKeyFile(s.dir)
 	if _, err := os.Stat(f); err == nil {
 		return f
 	}
@@ -195,7 +196,7 @@ func writeSigningKey(t *testing.T, s *cliServer) string {
 func TestMigrateCommand(t *testing.T) {
 	old := filepath.Join(t.TempDir(), "old")
 	copyTree(t, "../../store/badger/testdata/v1/data", old)
-	if err := os.Chmod(filepath.Join(old, signingKeyFile), 0o600); err != nil {
+	if err := os.Chmod(filepath.Join(old, legacyKeyFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	newDir := filepath.Join(t.TempDir(), "new")

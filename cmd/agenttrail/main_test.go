@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestFlagsFromEnvironmentAndConfig(t *testing.T) {
@@ -72,7 +74,7 @@ func TestServeWithoutKeysSaysHowToCreateOne(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut)
+		done <- run(ctx, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-level", "error"}, &out, &errOut)
 	}()
 	for !strings.Contains(out.String(), "agenttrail listening on") {
 		select {
@@ -106,4 +108,46 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestServeRefusesHTTPOnTheNetworkWithoutTLS(t *testing.T) {
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--http-listen", "0.0.0.0:0"}, &out, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "without TLS") {
+		t.Errorf("serve --http-listen 0.0.0.0:0 without TLS: exit %d, stderr %q; want 2 and a reason", code, errOut.String())
+	}
+}
+
+func TestServePrintsTheConsoleURLAndServesIt(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "error"}, &out, &errOut)
+	}()
+	var url string
+	for url == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errOut.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if _, rest, ok := strings.Cut(out.String(), "web console: "); ok && strings.Contains(rest, "\n") {
+			url, _, _ = strings.Cut(rest, "\n")
+		}
+	}
+	for _, path := range []string{"healthz", ""} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("GET %s%s: %d", url, path, resp.StatusCode)
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit status %d, want 0: %s", code, errOut.String())
+	}
 }

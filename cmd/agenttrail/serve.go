@@ -51,8 +51,11 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
+	viewCache := fs.Int64("redaction-cache", server.DefaultViewCacheBytes, "bytes of developer views kept, by leaf hash and policy version; 0 turns the cache off")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
+	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, health), or off")
+	consoleTTL := fs.Duration("console-session-ttl", 8*time.Hour, "how long a web console sign-in lasts (never longer than its key)")
 	var witnesses listFlag
 	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
 	quorum := fs.Int("witness-quorum", 0, "how many witnesses must cosign a checkpoint for GetCheckpoint(cosigned) to serve it (default: all)")
@@ -93,6 +96,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			server.WithMaxStreams(uint32(*maxStreams)),
 			server.WithSendTimeout(*sendTimeout),
 			server.WithRateLimit(*rate, *burst),
+			server.WithViewCache(*viewCache),
 		}
 		if (*tlsCert == "") != (*tlsKey == "") {
 			return usageError{"--tls-cert and --tls-key go together"}
@@ -103,8 +107,10 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if *clientCA != "" && *tlsCert == "" {
 			return usageError{"--client-ca needs TLS: give --tls-cert and --tls-key"}
 		}
+		var tlsConfig *tls.Config
 		if *tlsCert != "" {
 			cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+			tlsConfig = cfg
 			cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 			if err != nil {
 				return fmt.Errorf("loading TLS key pair: %w", err)
@@ -166,14 +172,19 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			return usageError{fmt.Sprintf("--witness-quorum %d: between 1 and the number of --witness (%d)", *quorum, len(ws))}
 		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
-		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a)
+		web := webConfig{listen: *httpListen, tls: tlsConfig, sessionTTL: *consoleTTL}
+		if err := web.check(); err != nil {
+			return err
+		}
+		return serve(ctx, out, log, storeLocation{data: loc.data, url: storeURL}, *listen, *shutdownTimeout, storeOpts, serverOpts, a, web)
 	}
 }
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
-// shuts down in order: the server (which lets in-flight appends finish),
-// the witness submitter, then the store.
-func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access) error {
+// shuts down in order: the HTTP listener and the gRPC server together (the
+// server lets in-flight appends finish and ends tails, on both), the web
+// console's sessions, the witness submitter, then the store.
+func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
@@ -224,8 +235,16 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		stopSubmitter()
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
+	hs, err := startHTTP(web, srv, authn, log)
+	if err != nil {
+		stopSubmitter()
+		return errors.Join(err, lis.Close(), st.Close())
+	}
 	vk := st.VerifierKey()
 	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
+	if hs != nil {
+		fmt.Fprintf(out, "web console: %s\n", hs.url)
+	}
 	if loc.data != "" {
 		fmt.Fprintf(out, "data directory: %s\n", loc.data)
 	} else {
@@ -242,15 +261,34 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	log.Info("serving", slog.String("addr", lis.Addr().String()), slog.String("store", redactURL(loc.url)))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
+	var httpFailed <-chan error
+	if hs != nil {
+		httpFailed = hs.failed
+	}
 	select {
 	case err = <-served:
 		log.Error("server stopped", slog.Any("error", err))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = errors.Join(err, hs.shutdown(sctx))
+		cancel()
+	case err = <-httpFailed:
+		log.Error("HTTP listener stopped", slog.Any("error", err))
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		err = errors.Join(err, srv.Shutdown(sctx))
+		cancel()
+		<-served
 	case <-ctx.Done():
 		log.Info("shutting down", slog.Duration("deadline", shutdownTimeout))
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		httpDone := make(chan error, 1)
+		go func() { httpDone <- hs.shutdown(sctx) }()
 		err = srv.Shutdown(sctx)
+		err = errors.Join(err, <-httpDone)
 		cancel()
 		<-served
+	}
+	if hs != nil {
+		hs.console.Close()
 	}
 	stopSubmitter()
 	if cerr := st.Close(); cerr != nil {

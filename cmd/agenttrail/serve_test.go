@@ -75,7 +75,7 @@ type served struct {
 
 func startServe(t *testing.T, bin, data, listen string) *served {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", listen, "--checkpoint-interval", "100ms", "--log-level", "warn")
+	cmd := exec.Command(bin, "serve", "--data", data, "--listen", listen, "--http-listen", "off", "--checkpoint-interval", "100ms", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,7 +105,7 @@ func TestTamperSuite(t *testing.T) {
 		expect(t, []string{"verify", "--data", d.data, "--verifier-key", d.vkey, "--checkpoint", d.saved}, 1, nil,
 			[]string{"the stored tree has 40 events, fewer than the 48 of the trusted checkpoint"})
 		// and the server refuses to start on it, naming both sizes.
-		expect(t, []string{"serve", "--data", d.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0"}, 1, nil,
+		expect(t, []string{"serve", "--data", d.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0", "--http-listen", "off"}, 1, nil,
 			[]string{"the store holds 40 events", "signed covers 48 events"})
 	})
 	t.Run("rewrite and re-sign with the server's own key", func(t *testing.T) {
@@ -117,7 +118,7 @@ func TestTamperSuite(t *testing.T) {
 		expect(t, []string{"verify", "--data", forged.data, "--verifier-key", d.vkey, "--checkpoint", d.saved}, 1, nil,
 			[]string{"the stored tree of size 48 has root", "but the trusted checkpoint of size 48 says"})
 		// The server's own record beside the key refuses it too.
-		expect(t, []string{"serve", "--data", forged.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0"}, 1, nil,
+		expect(t, []string{"serve", "--data", forged.data, "--signing-key", d.key, "--checkpoint-record", d.record, "--listen", "127.0.0.1:0", "--http-listen", "off"}, 1, nil,
 			[]string{"differs from the checkpoint of that size this server signed"})
 	})
 	t.Run("content deleted with a bare erasure marker", func(t *testing.T) {
@@ -180,4 +181,28 @@ func TestSigningKeyMovesOutOfTheDataDirectory(t *testing.T) {
 	// Two different keys: refused, naming both.
 	os.WriteFile(old, []byte("PRIVATE+KEY+other+00000000+AAAA\n"), 0o600)
 	expect(t, []string{"keys", "list", "--data", data}, 1, nil, []string{"two signing keys"})
+}
+
+// AGENTTRAIL_SIGNING_KEY may hold the key itself: no key file is written,
+// and the checkpoint record (and the master key) still go beside the data
+// directory.
+func TestSigningKeyFromTheEnvironment(t *testing.T) {
+	skey, vk, _ := noteKey(t)
+	root := t.TempDir()
+	data := filepath.Join(root, "audit-data")
+	t.Setenv("AGENTTRAIL_SIGNING_KEY", skey)
+	t.Setenv("AGENTTRAIL_ORIGIN", cliOrigin)
+	_, errOut := expect(t, []string{"keys", "create", "--data", data, "--principal", "admin", "--role", "admin"}, 0, nil, nil)
+	if strings.Contains(errOut, skey) {
+		t.Errorf("the key was printed: %s", errOut)
+	}
+	ents, _ := os.ReadDir(root)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, ",") != "audit-checkpoints.json,audit-data,audit-master.key" {
+		t.Errorf("files beside the data: %q, want the record and the master key only", names)
+	}
+	expect(t, []string{"verify", "--data", data, "--verifier-key", vk}, 0, []string{"data verified"}, nil)
 }

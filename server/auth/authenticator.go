@@ -50,6 +50,15 @@ var (
 // Authenticate is a grpcauth.AuthFunc: it returns the call's context with
 // the caller's Principal, or UNAUTHENTICATED.
 func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, error) {
+	if p, ok := ctx.Value(frontEndKey{}).(Principal); ok {
+		// The front end checked the key once; check on every call that
+		// it still holds, as a bearer key is checked on every call.
+		ctx = WithPrincipal(ctx, p)
+		if err := a.StillValid(ctx); err != nil {
+			return nil, err
+		}
+		return ctx, nil
+	}
 	if vals := metadata.ValueFromIncomingContext(ctx, "authorization"); len(vals) > 0 {
 		if len(vals) > 1 {
 			return nil, errInvalid
@@ -58,17 +67,11 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 		if !ok || !strings.EqualFold(scheme, "bearer") || key == "" {
 			return nil, errInvalid
 		}
-		c, err := CheckAPIKey(ctx, a.keys, strings.TrimSpace(key), a.now())
+		p, err := a.AuthenticateKey(ctx, strings.TrimSpace(key))
 		if err != nil {
-			if !errors.Is(err, ErrBadKey) {
-				a.log.ErrorContext(ctx, "checking an API key failed", slog.Any("error", err))
-				return nil, status.Error(codes.Unavailable, "credentials could not be checked; retry")
-			}
-			return nil, errInvalid
+			return nil, err
 		}
-		return WithPrincipal(ctx, Principal{
-			Name: c.Principal, Role: Role(c.Role), AgentID: c.AgentID, KeyID: c.ID, Method: "api_key", Expires: c.ExpiresAt,
-		}), nil
+		return WithPrincipal(ctx, p), nil
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
@@ -80,6 +83,37 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 		}
 	}
 	return nil, errMissing
+}
+
+// AuthenticateKey returns the principal of an active API key, or
+// UNAUTHENTICATED (UNAVAILABLE when the keys could not be read).
+func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (Principal, error) {
+	c, err := CheckAPIKey(ctx, a.keys, key, a.now())
+	if err != nil {
+		if !errors.Is(err, ErrBadKey) {
+			a.log.ErrorContext(ctx, "checking an API key failed", slog.Any("error", err))
+			return Principal{}, status.Error(codes.Unavailable, "credentials could not be checked; retry")
+		}
+		return Principal{}, errInvalid
+	}
+	return Principal{
+		Name: c.Principal, Role: Role(c.Role), AgentID: c.AgentID, KeyID: c.ID, Method: "api_key", Expires: c.ExpiresAt,
+	}, nil
+}
+
+type frontEndKey struct{}
+
+// WithFrontEndPrincipal returns a context that Authenticate accepts as
+// authenticated by p, before any credential of the call. It is for
+// in-process front ends that authenticate callers themselves and then hand
+// the call to the gRPC handlers through grpc.Server.ServeHTTP, such as the
+// web console, whose sign-in checks an API key once and whose session
+// cookie then stands for it (p.Method "console_session", p.Expires the
+// earlier of the session's and the key's expiry, p.KeyID the key's id so
+// that revoking the key ends the session's calls). Nothing a remote caller
+// sends can set it.
+func WithFrontEndPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, frontEndKey{}, p)
 }
 
 // AuthenticateHTTP authenticates an HTTP request (OTLP/HTTP, the HTTP

@@ -24,9 +24,12 @@ var Table = map[string][]auth.Role{
 
 	agenttrailv1.QueryService_Query_FullMethodName:    readers,
 	agenttrailv1.QueryService_GetEvent_FullMethodName: readers,
+	// Session summaries are metadata only.
+	agenttrailv1.QueryService_ListSessions_FullMethodName: readers,
 
 	agenttrailv1.LogService_GetCheckpoint_FullMethodName:       readers,
 	agenttrailv1.LogService_GetInclusionProof_FullMethodName:   readers,
+	agenttrailv1.LogService_GetInclusionProofs_FullMethodName:  readers,
 	agenttrailv1.LogService_GetConsistencyProof_FullMethodName: readers,
 	agenttrailv1.LogService_GetVerifierKey_FullMethodName:      readers,
 

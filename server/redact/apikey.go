@@ -13,42 +13,50 @@ type provider struct {
 	// ("sk-learn").
 	mixed bool
 	// exact, when set, is the only length allowed after the prefix, which
-	// is then upper-case letters and digits only (AWS key ids).
+	// is then upper-case letters and digits only (AWS key ids), or hex
+	// digits with hex.
 	exact int
+	hex   bool
 }
 
 // providers are the key formats recognized by prefix. Each key is a run of
 // letters, digits, "_" and "-" that starts with the prefix.
 var providers = []provider{
-	{prefix: "sk-ant-", min: 32},          // Anthropic
-	{prefix: "sk-proj-", min: 32},         // OpenAI project keys
-	{prefix: "sk-svcacct-", min: 32},      // OpenAI service accounts
-	{prefix: "sk-", min: 20, mixed: true}, // OpenAI and others
-	{prefix: "sk_live_", min: 16},         // Stripe secret keys
-	{prefix: "sk_test_", min: 16},         // Stripe test secret keys
-	{prefix: "rk_live_", min: 16},         // Stripe restricted keys
-	{prefix: "rk_test_", min: 16},         // Stripe restricted test keys
-	{prefix: "whsec_", min: 24},           // Stripe webhook secrets
-	{prefix: "AKIA", min: 16, exact: 16},  // AWS access key ids
-	{prefix: "ASIA", min: 16, exact: 16},  // AWS temporary access key ids
-	{prefix: "ghp_", min: 30},             // GitHub personal access tokens
-	{prefix: "gho_", min: 30},             // GitHub OAuth tokens
-	{prefix: "ghu_", min: 30},             // GitHub user-to-server tokens
-	{prefix: "ghs_", min: 30},             // GitHub server-to-server tokens
-	{prefix: "ghr_", min: 30},             // GitHub refresh tokens
-	{prefix: "github_pat_", min: 40},      // GitHub fine-grained tokens
-	{prefix: "glpat-", min: 20},           // GitLab personal access tokens
-	{prefix: "xoxb-", min: 16},            // Slack bot tokens
-	{prefix: "xoxp-", min: 16},            // Slack user tokens
-	{prefix: "xoxa-", min: 16},            // Slack app tokens
-	{prefix: "xoxr-", min: 16},            // Slack refresh tokens
-	{prefix: "xapp-", min: 16},            // Slack app-level tokens
-	{prefix: "AIza", min: 35},             // Google API keys
-	{prefix: "hf_", min: 30, mixed: true}, // Hugging Face tokens
-	{prefix: "npm_", min: 36},             // npm tokens
-	{prefix: "gsk_", min: 40},             // Groq keys
-	{prefix: "xai-", min: 40},             // xAI keys
-	{prefix: "pplx-", min: 40},            // Perplexity keys
+	{prefix: "sk-ant-", min: 32},                      // Anthropic
+	{prefix: "sk-proj-", min: 32},                     // OpenAI project keys
+	{prefix: "sk-svcacct-", min: 32},                  // OpenAI service accounts
+	{prefix: "sk-", min: 20, mixed: true},             // OpenAI and others
+	{prefix: "sk_live_", min: 16},                     // Stripe secret keys
+	{prefix: "sk_test_", min: 16},                     // Stripe test secret keys
+	{prefix: "rk_live_", min: 16},                     // Stripe restricted keys
+	{prefix: "rk_test_", min: 16},                     // Stripe restricted test keys
+	{prefix: "whsec_", min: 24},                       // Stripe webhook secrets
+	{prefix: "AKIA", min: 16, exact: 16},              // AWS access key ids
+	{prefix: "ASIA", min: 16, exact: 16},              // AWS temporary access key ids
+	{prefix: "ghp_", min: 30},                         // GitHub personal access tokens
+	{prefix: "gho_", min: 30},                         // GitHub OAuth tokens
+	{prefix: "ghu_", min: 30},                         // GitHub user-to-server tokens
+	{prefix: "ghs_", min: 30},                         // GitHub server-to-server tokens
+	{prefix: "ghr_", min: 30},                         // GitHub refresh tokens
+	{prefix: "github_pat_", min: 40},                  // GitHub fine-grained tokens
+	{prefix: "glpat-", min: 20},                       // GitLab personal access tokens
+	{prefix: "xoxb-", min: 16},                        // Slack bot tokens
+	{prefix: "xoxp-", min: 16},                        // Slack user tokens
+	{prefix: "xoxa-", min: 16},                        // Slack app tokens
+	{prefix: "xoxr-", min: 16},                        // Slack refresh tokens
+	{prefix: "xapp-", min: 16},                        // Slack app-level tokens
+	{prefix: "AIza", min: 35},                         // Google API keys
+	{prefix: "hf_", min: 30, mixed: true},             // Hugging Face tokens
+	{prefix: "npm_", min: 36},                         // npm tokens
+	{prefix: "gsk_", min: 40},                         // Groq keys
+	{prefix: "xai-", min: 40},                         // xAI keys
+	{prefix: "pplx-", min: 40},                        // Perplexity keys
+	{prefix: "dop_v1_", min: 64},                      // DigitalOcean personal access tokens
+	{prefix: "doo_v1_", min: 64},                      // DigitalOcean OAuth tokens
+	{prefix: "dapi", min: 32, exact: 32, hex: true},   // Databricks tokens
+	{prefix: "key-", min: 32, exact: 32, hex: true},   // Mailgun keys
+	{prefix: "shpat_", min: 32, exact: 32, hex: true}, // Shopify access tokens
+	{prefix: "shpss_", min: 32, exact: 32, hex: true}, // Shopify shared secrets
 }
 
 // findAPIKeys finds API keys (mask [API_KEY]): keys of well-known providers
@@ -114,7 +122,7 @@ func providerKey(tok string) (int, bool) {
 			default:
 				return 0, false
 			}
-			if p.exact != 0 && !isUpper(c) && !isDigit(c) {
+			if p.hex && !isHex(c) || p.exact != 0 && !p.hex && !isUpper(c) && !isDigit(c) {
 				return 0, false
 			}
 		}
@@ -128,9 +136,18 @@ func providerKey(tok string) (int, bool) {
 
 // findAssignments appends to dst the values assigned to keys of the given
 // kind in s: after "=" or ":", with the key name just before (quoted or not)
-// and the value just after (quoted or not). Values shorter than min or that
+// and the value just after (quoted or not, or alone on the next line when
+// nothing follows the separator on its own). Values shorter than min or that
 // are placeholders are left alone.
 func findAssignments(in *input, kind keyKind, min int, mask string, dst []match) []match {
+	return findKeyed(in, kind, func(v string) (string, bool) {
+		return mask, isSecretValue(v, min)
+	}, dst)
+}
+
+// findKeyed appends to dst the values assigned to keys of the given kind
+// that valid accepts, with the mask valid returns.
+func findKeyed(in *input, kind keyKind, valid func(v string) (string, bool), dst []match) []match {
 	s := in.s
 	next := 0
 	for _, i := range in.seps() {
@@ -143,8 +160,10 @@ func findAssignments(in *input, kind keyKind, min int, mask string, dst []match)
 		}
 		query := before(s, at) == '?' || before(s, at) == '&'
 		start, end, ok := assignedValue(s, i+1, s[i], query)
-		if ok && isSecretValue(s[start:end], min) {
-			dst = append(dst, match{start: start, end: end, mask: mask})
+		if ok {
+			if mask, yes := valid(s[start:end]); yes {
+				dst = append(dst, match{start: start, end: end, mask: mask})
+			}
 		}
 		if ok || start < 0 {
 			// A value found, or one rejected for where it ends: every
@@ -169,8 +188,11 @@ func assignedName(s string, i int) (string, int) {
 		j--
 	}
 	end := j
-	for j > 0 && end-j < maxKeyName && (isAlnum(s[j-1]) || s[j-1] == '_' || s[j-1] == '-' || s[j-1] == '.') {
+	for j > 0 && end-j < maxKeyName && (isAlnum(s[j-1]) || s[j-1] == '_' || s[j-1] == '-' || s[j-1] == '.' || s[j-1] >= 0x80) {
 		j--
+	}
+	for j < end && s[j] >= 0x80 && s[j] < 0xC0 { // not in the middle of a character
+		j++
 	}
 	if c := before(s, j); c == '$' || c == '{' && before(s, j-1) == '$' {
 		return "", j // a shell expansion, "${API_KEY:-default}", not an assignment
@@ -207,12 +229,46 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 		}
 		return start, end, end > start
 	}
+	// Nothing after the separator on its line: the value is alone on the
+	// next line ("password=\n  hunter2").
+	if c := at(s, i); i < len(s) && (c == '\n' || c == '\r' && at(s, i+1) == '\n') {
+		k := i + 1
+		if c == '\r' {
+			k++
+		}
+		for k < len(s) && (s[k] == ' ' || s[k] == '\t') && k-i < 16 {
+			k++
+		}
+		e := k
+		for e < len(s) && !isSpace(s[e]) {
+			e++
+		}
+		if e > k && (e == len(s) || s[e] == '\n' || s[e] == '\r') {
+			return k, e, true
+		}
+		return -1, i, false
+	}
 	start = i
 	end = start
-	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(query && s[end] == '&') {
+	for end < len(s) && !isSpace(s[end]) && !strings.ContainsRune("\"'`,;)]}<>(", rune(s[end])) && !(s[end] == '&' && (query || isQueryParam(s, end+1))) {
 		end++
 	}
-	if end == start || at(s, end) == '(' { // a call: api_key=os.getenv("KEY")
+	for at(s, end) == '(' && end > start {
+		// A call, "api_key=os.getenv("KEY")", has its closing parenthesis
+		// before the next space; a password may hold a "(" too.
+		k := end + 1
+		for k < len(s) && !isSpace(s[k]) && s[k] != ')' {
+			k++
+		}
+		if at(s, k) == ')' {
+			return -1, end, false
+		}
+		end = k
+	}
+	if end == start {
+		return -1, end, false
+	}
+	if s[end-1] == '[' || at(s, end) == '[' { // an index: os.environ["KEY"]
 		return -1, end, false
 	}
 	if sep == ':' {
@@ -247,4 +303,14 @@ func isDottedName(v string) bool {
 		}
 	}
 	return true
+}
+
+// isQueryParam reports whether a query parameter ("name=") starts at s[i],
+// so that a "&" before it separates parameters.
+func isQueryParam(s string, i int) bool {
+	j := i
+	for j < len(s) && (isAlnum(s[j]) || s[j] == '_' || s[j] == '-' || s[j] == '.') && j-i < 32 {
+		j++
+	}
+	return j > i && at(s, j) == '='
 }

@@ -21,7 +21,11 @@ func findBearerTokens(in *input, dst []match) []match {
 	s := in.s
 	// Both scheme names start with a B, rarer in text than their other
 	// letters, so the search is for "B" and "b".
-	for _, initial := range [...]byte{'B', 'b'} {
+	initials := []byte{'B', 'b'}
+	if containsFold(s, "authorization") {
+		initials = append(initials, 'T', 't') // "Authorization: Token ..."
+	}
+	for _, initial := range initials {
 		for from := 0; ; {
 			k := strings.IndexByte(s[from:], initial)
 			if k < 0 {
@@ -40,6 +44,10 @@ func findBearerTokens(in *input, dst []match) []match {
 			case hasPrefixFold(s, i, "basic"):
 				i += len("basic")
 				valid = isBasicCredentials
+			case hasPrefixFold(s, i, "token") && !isWord(at(s, i+5)) && authorizationBefore(s, i):
+				// "Authorization: Token <hex>", GitHub's "token <hex>".
+				i += len("token")
+				valid = isTokenSchemeCredential
 			default:
 				continue
 			}
@@ -124,4 +132,26 @@ func isBasicCredentials(tok string) bool {
 		colon = colon || c == ':'
 	}
 	return colon
+}
+
+// authorizationBefore reports whether the word "Authorization" (a header
+// name) comes just before s[i], with a colon or quotes between.
+func authorizationBefore(s string, i int) bool {
+	j := i
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == ':' || s[j-1] == '"' || s[j-1] == '\'' || s[j-1] == '=') && i-j < 4 {
+		j--
+	}
+	return j >= len("authorization") && hasPrefixFold(s, j-len("authorization"), "authorization")
+}
+
+// isTokenSchemeCredential reports whether tok is the credential of the
+// "Token" scheme: at least 16 characters, hex or a bearer token.
+func isTokenSchemeCredential(tok string) bool {
+	if len(tok) < 16 {
+		return false
+	}
+	if isHexString(tok) {
+		return digitCount(tok) > 0 && digitCount(tok) < len(tok)
+	}
+	return isBearerToken(tok)
 }

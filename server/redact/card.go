@@ -42,19 +42,19 @@ func parseCard(s string, start int) (int, bool) {
 	for ng < len(ends) {
 		j := i
 		if ng > 0 {
-			c := at(s, j)
-			if c != ' ' && c != '-' || (sep != 0 && c != sep) {
+			c, n := cardSeparator(s, j)
+			if n == 0 || (sep != 0 && c != sep) {
 				break
 			}
 			sep = c
-			j++
+			j += n
 		}
 		d := j
 		for d < len(s) && isDigit(s[d]) {
 			d++
 		}
 		n := d - j
-		if n == 0 || (ng > 0 && (n < 3 || n > 6)) || total+n > 19 {
+		if _, more := cardSeparator(s, d); n == 0 || (ng > 0 && (n < 2 || n > 6 || n == 2 && (more > 0 || total+n < 13))) || total+n > 19 {
 			break
 		}
 		total += n
@@ -158,7 +158,7 @@ func hasCardPrefix(num string) bool {
 		return n >= 16
 	case p3 >= 300 && p3 <= 305, p2 == 36, p2 == 38, p2 == 39: // Diners Club
 		return n >= 14
-	case p4 >= 3528 && p4 <= 3589: // JCB
+	case p2 == 35: // JCB (3528-3589, and issuers' test ranges in 35)
 		return n >= 16
 	case p2 == 50, p2 >= 56 && p2 <= 69: // Maestro
 		return n >= 12
@@ -178,4 +178,31 @@ func cardMask(num string) string {
 		}
 	}
 	return "[CARD ****" + string(last[:]) + "]"
+}
+
+// cardSeparator reads the separator between two groups of a card number at
+// s[i]: a space, a dash or a dot, or a line break with spaces around it (a
+// number split over two lines), which counts as a space. It returns the
+// separator and its length, or a zero length.
+func cardSeparator(s string, i int) (byte, int) {
+	switch c := at(s, i); c {
+	case '-', '.':
+		if i < len(s) && isDigit(at(s, i+1)) {
+			return c, 1
+		}
+		return 0, 0
+	case ' ', '\n', '\r', '\t':
+		j, newlines := i, 0
+		for j < len(s) && (s[j] == ' ' || s[j] == '\n' || s[j] == '\r' || s[j] == '\t') && j-i < 8 {
+			if s[j] == '\n' {
+				newlines++
+			}
+			j++
+		}
+		if newlines > 1 || newlines == 0 && j-i > 1 || !isDigit(at(s, j)) {
+			return 0, 0
+		}
+		return ' ', j - i
+	}
+	return 0, 0
 }

@@ -1,5 +1,7 @@
 package redact
 
+import "strings"
+
 // Byte classes shared by the detectors. A table lookup is the cheapest way to
 // ask several questions of one byte, and the scanners ask them of every byte
 // they look at.
@@ -153,6 +155,55 @@ func precededByWord(s string, i, window int, ws ...string) bool {
 			if hasPrefixFold(s, j, w) && !isAlpha(before(s, j)) && before(s, j) != '[' {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// inFold reports whether the lower case of w is a key of m, without
+// allocating for ASCII words.
+func inFold[V any](m map[string]V, w string) (V, bool) {
+	var buf [64]byte
+	if len(w) <= len(buf) {
+		ascii := true
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if c >= 0x80 {
+				ascii = false
+				break
+			}
+			buf[i] = lower(c)
+		}
+		if ascii {
+			v, ok := m[string(buf[:len(w)])]
+			return v, ok
+		}
+	}
+	v, ok := m[strings.ToLower(w)]
+	return v, ok
+}
+
+// isFold reports whether the lower case of w is a key of m whose value is
+// true.
+func isFold(m map[string]bool, w string) bool {
+	v, _ := inFold(m, w)
+	return v
+}
+
+// containsFold reports whether s holds the lower-case ASCII word w, in any
+// case. It searches for the rarer of w's first letter's two cases with
+// IndexByte.
+func containsFold(s, w string) bool {
+	for _, c := range [2]byte{w[0], w[0] - 'a' + 'A'} {
+		for from := 0; ; {
+			k := strings.IndexByte(s[from:], c)
+			if k < 0 {
+				break
+			}
+			if hasPrefixFold(s, from+k, w) {
+				return true
+			}
+			from += k + 1
 		}
 	}
 	return false

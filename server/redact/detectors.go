@@ -35,17 +35,23 @@ const (
 // reads "Bearer [TOKEN]" rather than "Bearer [JWT]", and a private key block
 // is one [PRIVATE_KEY] rather than a run of [API_KEY]s.
 var builtins = []detector{
+	{name: "encoded", find: func(_ *input, dst []match) []match { return dst }, needs: trRun | trSep},
 	{name: "private_key", find: findPrivateKeys, needs: trB},
 	{name: "bearer", find: findBearerTokens, needs: trB},
 	{name: "jwt", find: findJWTs, needs: trJ},
-	{name: "password", find: findPasswords, needs: trSep},
+	{name: "password", find: findPasswords, needs: trAll},
 	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
-	{name: "national_id", find: findNationalIDs, needs: trDigits},
+	{name: "secret_rules", find: findSecretRules, needs: trAll},
+	{name: "national_id", find: func(in *input, dst []match) []match { return findContextIDs(in, findNationalIDs(in, dst)) }, needs: trDigits},
 	{name: "card", find: findCards, needs: trDigits},
 	{name: "iban", find: findIBANs, needs: trDigits},
-	{name: "email", find: findEmails, needs: trAt},
+	{name: "email", find: findEmails, needs: trAt | trCapital | trSep | trDot},
 	{name: "ip", find: findIPs, needs: trDottedDigits | trSep},
 	{name: "phone", find: findPhones, needs: trDigits},
+	{name: "passport", find: findPassports, needs: trDigit},
+	{name: "dob", find: findDOBs, needs: trDigit},
+	{name: "address", find: findAddresses, needs: trDigit},
+	{name: "name", find: findNames, needs: trCapital},
 	{name: "high_entropy", find: findHighEntropy, needs: trRun},
 }
 

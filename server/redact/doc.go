@@ -6,7 +6,7 @@
 // patterns, and overrides of the field classes the event model declares.
 // The version is stated in every redacted view (View.policy_version), so a
 // reader always knows which rules produced what they see. DefaultPolicy is
-// the built-in policy, version "builtin-1".
+// the built-in policy, version "builtin-2".
 //
 // # What is masked
 //
@@ -30,27 +30,67 @@
 // The detectors and their masks, in the order their masks win when two
 // findings overlap (the union of overlapping findings is always masked):
 //
+//	encoded       base64, hex and URL-encoded runs whose      the mask of what
+//	              decoding holds something to mask            it hides
 //	private_key   PEM and OpenSSH private key blocks          [PRIVATE_KEY]
-//	bearer        "Bearer <token>", "Basic <credentials>"     Bearer [TOKEN]
+//	bearer        "Bearer <token>", "Basic <credentials>",    Bearer [TOKEN]
+//	              "Authorization: Token <hex>"
 //	jwt           JSON Web Tokens                             [JWT]
-//	password      URL passwords, password=... assignments     [PASSWORD]
+//	password      URL passwords, password=... assignments,    [PASSWORD]
+//	              "my password is ...", "mysql -p...",
+//	              "sshpass -p ...", values on the next line
 //	api_key       provider keys by prefix, api_key=... etc.   [API_KEY]
-//	national_id   US SSN, UK National Insurance number        [NATIONAL_ID]
+//	secret_rules  the gitleaks rule set (data/gitleaks.json)  [API_KEY]
+//	national_id   SSN, NINO, and ids after a context word     [NATIONAL_ID]
+//	              (PESEL, CPF, BSN, codice fiscale, ...)
 //	card          payment cards (Luhn, issuer prefix)         [CARD ****4242]
 //	iban          IBAN (country length, mod-97)               [IBAN]
-//	email         email addresses                             [EMAIL]
+//	email         addresses, IDN and URL-encoded ones, and    [EMAIL]
+//	              "jane at example dot com"
 //	ip            IPv4 and IPv6 addresses, private included   [IP]
-//	phone         international and formatted national        [PHONE]
+//	phone         international, national, after a context    [PHONE]
+//	              word or key; alone on a line when
+//	              libphonenumber finds it valid for a region
+//	passport      passport numbers after a context word       [PASSPORT]
+//	dob           dates after a birth context word            [DOB]
+//	address       street addresses: number, name and street   [ADDRESS]
+//	              type in the locales' orders; after a
+//	              context word; CJK addresses
+//	name          people's names: after a context word, or    [NAME]
+//	              a first and a last name of the gazetteer
 //	high_entropy  random-looking tokens of 20+ characters     [API_KEY]
 //
-// Each detector's documentation in this package states exactly what it
-// takes and what it leaves alone. In short, the detectors are built to
-// leave ordinary text byte for byte unchanged: order numbers, dates,
-// times, prices, versions, UUIDs, hex digests (a 64-character hex SHA-256,
-// such as Event.system_prompt_hash, is an identifier, not a secret), public
-// ids such as "chatcmpl-..." and "call_...", and URLs without credentials.
-// Text that holds nothing to mask is returned as the same string, without
-// allocating.
+// # Detection from maintained sources, in context
+//
+// Secrets are found by gitleaks' rule set (github.com/zricethezav/gitleaks/v8,
+// config/gitleaks.toml, converted to data/gitleaks.json by
+// tools/gitleaksrules at a pinned version, keywords gating the expressions
+// through an Aho-Corasick automaton) besides the package's own provider
+// prefixes and the high_entropy detector. Phone numbers that no context or
+// written shape vouches for are validated with libphonenumber's metadata
+// (github.com/nyaruka/phonenumbers) for the regions the text's script
+// suggests, then for 53 others. People's names, street addresses, dates of
+// birth and passport numbers are found as Presidio's recognizers find them
+// without a language model: context words in the languages of the
+// gazetteer's largest locales ("my name is", "Anschrift", "生年月日",
+// "passport no."), the names of JSON members and assignments
+// ({"full_name": ...}, "DOB=..."), the forms of each kind (street types,
+// house numbers and postal codes; dates; passport numbers), and a gazetteer
+// of first, middle and last names, honorifics and street types generated
+// from Faker's locale data by tools/gazetteer.py (data/gazetteer.txt.gz,
+// some 27,000 first and 26,000 last names of 110 locales, with the words of
+// Faker's lorem lists marking names that are common words too).
+//
+// Text is read with full-width forms, no-break and thin spaces,
+// typographic dashes and quotes folded to ASCII (see normalize.go), so that
+// "jane＠example.com，" and "06 12 34 56 78" read as their ASCII
+// spellings; what is found is masked in the original bytes.
+//
+// The evaluation corpus of package evaluation (5,890 items of 15 kinds in
+// 16 locales, generated with Faker, independent of this package's
+// testdata) measures precision and recall per kind; its test fails below
+// 98% recall for structured kinds, 80% for names, addresses, dates of
+// birth and passports, or above 2% of clean look-alikes changed.
 //
 // # Structured content
 //
@@ -79,9 +119,15 @@
 //     assigned to ("api_key=...", {"token": "..."}).
 //   - The user name of a URL ("postgres://app:[PASSWORD]@db") stays; its
 //     password does not.
-//   - Map keys of content fields (labels, attributes) are scanned; a key
-//     that masking makes equal to another gets " #2", " #3"... so no entry
-//     is lost. Map keys of masked fields are kept: they name what is masked.
+//   - Map keys of content fields (labels, attributes) are scanned as
+//     values are (JSON keys as JSON); a key that masking makes equal to
+//     another gets " #2", " #3"... so no entry is lost. Map keys of masked
+//     fields are kept: they name what is masked.
+//   - A value masked in one field of an event is masked wherever else it
+//     occurs in the event's content, with the same mask (see Mask).
+//   - Metadata is never masked: it is committed in the clear. CheckMetadata
+//     refuses, at append, an event whose metadata holds a secret or a
+//     personal datum that can be told with certainty.
 //   - Unknown fields are dropped from the view: their class is unknown.
 //   - Text is scanned again after masking whenever a mask lands next to a
 //     byte some detector reads across, because masking can make a boundary
@@ -92,16 +138,18 @@
 //
 // # Speed
 //
-// The detectors are hand-written scanners, and each starts only where its
-// trigger is: an "@" for addresses, a "J" (of "eyJ") for JWTs, a "B" or "b"
-// for authorization schemes and private keys, a ":" or "=" (found once and
-// shared) for assignments, URLs and IPv6, runs of digits (found eight bytes
-// at a time) for numbers, and runs of 20 or more key characters (found by
-// probing one byte in twenty) for keys and tokens. A string of at most 256
-// bytes, such as most values of JSON arguments, is first triaged in one
-// pass, and only the detectors whose triggers it holds run. Text that holds
-// nothing to mask costs no allocation. Regular expressions are used only
-// for a policy's extra patterns. BenchmarkEvent and BenchmarkQueryBaseline
-// compare the developer view of a realistic LLM call with a Query's own
-// per-event work.
+// Each detector starts only where its trigger is: an "@" for addresses, a
+// "J" (of "eyJ") for JWTs, a "B" or "b" for authorization schemes and
+// private keys, a ":" or "=" (found once and shared) for assignments, URLs
+// and IPv6, runs of digits (found eight bytes at a time) for numbers, runs
+// of 20 or more key characters (found by probing one byte in twenty) for
+// keys and tokens and encoded runs, windows around runs of 16 or more for
+// the gitleaks rules, and the words of the text, looked up once each in the
+// lexicon's hash table, for context words, names and street types. A
+// string of at most 256 bytes, such as most values of JSON arguments, is
+// first triaged in one pass, and only the detectors whose triggers it holds
+// run. The server keeps the views it rendered, by leaf hash and policy
+// version (server.ViewCache), so an event read again is not masked again.
+// BenchmarkEvent measures the developer view of a realistic LLM call; the
+// server's BenchmarkQueryRedactionCost compares a Query's cost in each view.
 package redact

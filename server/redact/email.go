@@ -1,6 +1,10 @@
 package redact
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // findEmails finds email addresses (mask [EMAIL]): a local part of letters,
 // digits, non-ASCII characters and ._%+- before an "@", and a domain of at
@@ -13,9 +17,27 @@ import "strings"
 // variants such as "icon@2x.png", package versions ("lodash@4.17.21") and
 // scoped names ("@types/node").
 func findEmails(in *input, dst []match) []match {
+	dst = findObfuscatedEmails(in, dst)
 	s := in.s
 	for from := 0; ; {
 		k := strings.IndexByte(s[from:], '@')
+		// A URL-encoded "@" ("jane%40example.com" in a query string).
+		if p := strings.Index(s[from:], "%40"); p >= 0 && (k < 0 || p < k) {
+			at := from + p
+			from = at + 3
+			start := at
+			for start > 0 && (isAlnum(s[start-1]) || s[start-1] == '.' || s[start-1] == '_' || s[start-1] == '-' || s[start-1] == '+') {
+				start--
+			}
+			if start == at {
+				continue
+			}
+			if end, ok := emailDomainEnd(s, at+3); ok {
+				dst = append(dst, match{start: start, end: end, mask: maskEmail})
+				from = end
+			}
+			continue
+		}
 		if k < 0 {
 			return dst
 		}
@@ -61,11 +83,16 @@ func isLocalChar(c byte) bool {
 // where its letters do.
 func emailDomainEnd(s string, i int) (int, bool) {
 	end := i
-	for end < len(s) && (isAlnum(s[end]) || s[end] == '.' || s[end] == '-') {
+	for end < len(s) && (isAlnum(s[end]) || s[end] == '.' || s[end] == '-' || s[end] >= 0x80 && idnLetterAt(s, end)) {
+		if s[end] >= 0x80 {
+			_, size := utf8.DecodeRuneInString(s[end:])
+			end += size
+			continue
+		}
 		end++
 	}
-	if end < len(s) && isWord(s[end]) {
-		return 0, false // glued to more of a word: "a@b.c_d", "a@b.cé"
+	if end < len(s) && (isWord(s[end]) && s[end] < 0x80) {
+		return 0, false // glued to more of a word: "a@b.c_d"
 	}
 	best := -1
 	labels := 0
@@ -114,6 +141,18 @@ func emailDomainEnd(s string, i int) (int, bool) {
 func isTLD(l string) bool {
 	if len(l) >= 5 && hasPrefixFold(l, 0, "xn--") {
 		return true
+	}
+	if l != "" && l[0] >= 0x80 {
+		// An internationalized top-level domain in its own script:
+		// "рф", "中国", "한국".
+		n := 0
+		for _, r := range l {
+			if !unicode.IsLetter(r) {
+				return false
+			}
+			n++
+		}
+		return n >= 2 && n <= 12
 	}
 	if len(l) < 2 || len(l) > 24 {
 		return false
@@ -166,3 +205,68 @@ func isSCPRemote(s string, end int) bool {
 	c := at(s, end+1)
 	return isAlpha(c) || c == '/' || c == '~' || c == '_'
 }
+
+// idnLetterAt reports whether a letter of an internationalized domain name
+// (a letter of any script that is not CJK punctuation) starts at s[i].
+func idnLetterAt(s string, i int) bool {
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r)
+}
+
+// findObfuscatedEmails finds addresses written to fool harvesters (mask
+// [EMAIL]): "jane.doe at example dot com", "jane [at] example [dot] com",
+// "jane(at)example(dot)com", in either case. The domain needs a "dot" (or a
+// bracketed "at"), so that "meet at the office" stays.
+func findObfuscatedEmails(in *input, dst []match) []match {
+	s := in.s
+	if !containsFold(s, "dot") && !strings.Contains(s, "(at)") && !strings.Contains(s, "[at]") {
+		return dst
+	}
+	for _, form := range [...]struct{ at, dot string }{
+		{" at ", " dot "}, {" [at] ", " [dot] "}, {"[at]", "[dot]"}, {"(at)", "(dot)"}, {" (at) ", " (dot) "}, {" AT ", " DOT "}, {" [at] ", "."},
+	} {
+		for from := 0; ; {
+			k := strings.Index(s[from:], form.at)
+			if k < 0 {
+				break
+			}
+			at := from + k
+			from = at + len(form.at)
+			start := at
+			for start > 0 && (isAlnum(s[start-1]) || s[start-1] == '.' || s[start-1] == '_' || s[start-1] == '-' || s[start-1] == '+') {
+				start--
+			}
+			if start == at || start > 0 && !isSpace(s[start-1]) && !strings.ContainsRune("\"'(<:,;", rune(s[start-1])) {
+				continue
+			}
+			// Labels joined by the "dot" form, the last a top-level domain.
+			i := at + len(form.at)
+			end, labels := -1, 0
+			for {
+				j := i
+				for j < len(s) && (isAlnum(s[j]) || s[j] == '-' || s[j] == '.' && form.dot != ".") {
+					j++
+				}
+				if j == i {
+					break
+				}
+				labels++
+				if labels >= 2 && isTLD(s[i:j]) && !isAlnum(at2(s, j)) {
+					end = j
+				}
+				if !strings.HasPrefix(s[j:], form.dot) {
+					break
+				}
+				i = j + len(form.dot)
+			}
+			if end > 0 {
+				dst = append(dst, match{start: start, end: end, mask: maskEmail})
+				from = end
+			}
+		}
+	}
+	return dst
+}
+
+// at2 is at, for a name that does not shadow a local variable.
+func at2(s string, i int) byte { return at(s, i) }

@@ -51,9 +51,15 @@ var publicIDPrefixes = []string{
 // these tests; keys of known formats are found by prefix regardless.
 func findHighEntropy(in *input, dst []match) []match {
 	s := in.s
+	var public []span
+	if strings.Contains(s, "-----BEGIN ") {
+		public = publicPEMBlocks(s)
+	}
 	for _, run := range in.keys() {
 		tok := s[run.start:run.end]
-		if hasPublicIDPrefix(tok) {
+		if hasPublicIDPrefix(tok) || inSpans(public, run) || strings.HasSuffix(s[:run.start], "base64,") {
+			// A certificate's or public key's body, or a data: URL, is
+			// data made to be shown.
 			continue
 		}
 		if !strings.Contains(tok, "/") || !isPathLike(tok) {
@@ -169,4 +175,50 @@ func looksRandom(tok string) bool {
 		}
 	}
 	return h >= math.Log2(fn)-0.69-0.008*fn
+}
+
+// publicPEMBlocks returns the spans of the PEM blocks of s that hold no
+// private key: certificates, public keys, signatures.
+func publicPEMBlocks(s string) []span {
+	var out []span
+	for from := 0; ; {
+		k := strings.Index(s[from:], "-----BEGIN ")
+		if k < 0 {
+			return out
+		}
+		start := from + k
+		labelEnd := strings.Index(s[start+11:min(len(s), start+11+80)], "-----")
+		if labelEnd < 0 {
+			return out
+		}
+		label := s[start+11 : start+11+labelEnd]
+		if label == "" {
+			from = start + 11
+			continue
+		}
+		end := strings.Index(s[start:], "-----END "+label+"-----")
+		if end < 0 {
+			// No end: the block runs to the end of the text, and no
+			// other block starts inside it.
+			if !strings.Contains(label, "PRIVATE") {
+				out = append(out, span{start, len(s)})
+			}
+			return out
+		}
+		end += start
+		if !strings.Contains(label, "PRIVATE") {
+			out = append(out, span{start, end})
+		}
+		from = max(end, start+11)
+	}
+}
+
+// inSpans reports whether run lies within one of spans.
+func inSpans(spans []span, run span) bool {
+	for _, sp := range spans {
+		if run.start >= sp.start && run.end <= sp.end {
+			return true
+		}
+	}
+	return false
 }

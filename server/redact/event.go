@@ -327,7 +327,7 @@ func (r *Redactor) mapField(mp protoreflect.Map, fd protoreflect.FieldDescriptor
 			mp.Set(k, nv)
 		}
 		if m == modeContent && fd.MapKey().Kind() == protoreflect.StringKind {
-			if ks := k.String(); r.text(ks) != ks {
+			if ks := k.String(); r.content(ks) != ks {
 				renamed = append(renamed, entry{ks, nv})
 			}
 		}
@@ -349,9 +349,10 @@ func (r *Redactor) mapField(mp protoreflect.Map, fd protoreflect.FieldDescriptor
 		mp.Clear(protoreflect.ValueOfString(e.key).MapKey())
 	}
 	for _, e := range renamed {
-		key := r.text(e.key)
+		masked := r.content(e.key)
+		key := masked
 		for n := 2; mp.Has(protoreflect.ValueOfString(key).MapKey()); n++ {
-			key = r.text(e.key) + " #" + strconv.Itoa(n)
+			key = masked + " #" + strconv.Itoa(n)
 		}
 		mp.Set(protoreflect.ValueOfString(key).MapKey(), e.val)
 	}

@@ -3,6 +3,7 @@ package redact
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -391,8 +392,167 @@ func (r *Redactor) jsonValue(v string, kind keyKind) string {
 		if isSecretValue(v, 6) && strings.ContainsAny(v, "0123456789") {
 			return maskNationalID
 		}
+	case keyName, keyNameMaybe:
+		if isNameValue(v, kind == keyName) {
+			return maskName
+		}
+	case keyAddress:
+		if isAddressValue(v) {
+			return maskAddress
+		}
+	case keyDOB:
+		if isDateValue(v) {
+			return maskDOB
+		}
+	case keyPassport:
+		if isPassportValue(v) {
+			return maskPassport
+		}
+	case keyCard:
+		if d := digitCount(v); d >= 12 && d <= 19 && isNumberValue(v) {
+			return cardMask(v)
+		}
+	case keyIBAN:
+		if isSecretValue(v, 8) && digitCount(v) >= 6 && isAlnumValue(v) {
+			return maskIBAN
+		}
 	}
 	return r.content(v)
+}
+
+// digitCount returns how many ASCII digits s holds.
+func digitCount(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// isNumberValue reports whether v is digits with spaces, dashes and dots
+// between them.
+func isNumberValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isDigit(c) && c != ' ' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// isAlnumValue reports whether v is letters and digits with spaces between
+// them.
+func isAlnumValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isAlnum(c) && c != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// isNameValue reports whether the whole of v reads as a person's name: one
+// to five words, each capitalized (or a particle, an initial, an
+// honorific), no digits or symbols; or two to four CJK characters. Under a
+// key that may name other things ("name"), the gazetteer must know one of
+// the words as a name, and the last must not be a place.
+func isNameValue(v string, certain bool) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 || len(v) > 80 || strings.ContainsAny(v, "0123456789@_/\\:;=<>{}[]()#$%&*+|~\"\n\t") {
+		return false
+	}
+	sc := scanners.Get().(*scanner)
+	defer sc.release()
+	sc.reset(v)
+	ws := sc.in.words()
+	if len(ws) == 0 || len(ws) > 6 {
+		return false
+	}
+	if ws[0].cjk {
+		if len(ws) > 2 || len(ws) == 2 && (!ws[1].cjk || v[ws[0].end:ws[1].start] != " ") {
+			return false
+		}
+		runes := 0
+		for _, w := range ws {
+			runes += utf8.RuneCountInString(v[w.start:w.end])
+		}
+		if runes < 2 || runes > 5 || ws[len(ws)-1].end != len(v) || ws[0].start != 0 {
+			return false
+		}
+		return certain || cjkNameAt(theLexicon(), strings.ReplaceAll(v, " ", ""), 0, false) > 0
+	}
+	if ws[0].start != 0 {
+		return false
+	}
+	named := false
+	for k, w := range ws {
+		if k > 0 && !isNameGap(v[ws[k-1].end:w.start]) {
+			return false
+		}
+		t := v[w.start:w.end]
+		switch {
+		case w.cjk:
+			return false
+		case w.capital || w.upper && w.end-w.start <= 3 || w.flags&wHonorific != 0:
+		case isFold(nameParticles, t) && k > 0:
+		default:
+			return false
+		}
+		if w.flags&(wFirst|wLast|wMiddle) != 0 && w.flags&(wCommon|wStreet|wMonth) == 0 {
+			named = true
+		}
+	}
+	if rest := strings.TrimRight(v[ws[len(ws)-1].end:], ". "); rest != "" {
+		return false
+	}
+	last := ws[len(ws)-1]
+	return certain || named && last.flags&wStreet == 0 && !isPlaceWord(v[last.start:last.end])
+}
+
+// isNameGap reports whether the text between two words of a name is a
+// space, an initial's dot and a space, or a comma and a space ("Doe, Jane").
+func isNameGap(g string) bool {
+	return g == " " || g == ". " || g == ", " || g == "." || g == "-"
+}
+
+// isAddressValue reports whether v, the value of an address field, holds
+// an address: letters, and a digit or two words or CJK.
+func isAddressValue(v string) bool {
+	v = strings.TrimSpace(v)
+	if len(v) < 2 || len(v) > 400 || !isSecretValue(v, 2) {
+		return false
+	}
+	letters, digits, spaces := 0, 0, 0
+	for _, r := range v {
+		switch {
+		case unicode.IsLetter(r):
+			letters++
+		case unicode.IsDigit(r):
+			digits++
+		case r == ' ':
+			spaces++
+		}
+	}
+	return letters >= 2 && (digits > 0 || spaces > 0 || hasFoldable(v)) || digits > 0 && letters == 0 && len(v) <= 12
+}
+
+// isDateValue reports whether v is a date, alone or with a time.
+func isDateValue(v string) bool {
+	v = strings.TrimSpace(v)
+	if end, ok := parseDate(v, 0); ok {
+		rest := v[end:]
+		return rest == "" || rest[0] == 'T' || rest[0] == ' ' && len(rest) <= 20
+	}
+	return false
+}
+
+// isPassportValue reports whether v is a passport number.
+func isPassportValue(v string) bool {
+	v = strings.TrimSpace(v)
+	end, ok := passportNumber(v, 0)
+	return ok && end == len(v)
 }
 
 // jsonNumber redacts a number whose member name says kind. It returns the
@@ -409,6 +569,18 @@ func (r *Redactor) jsonNumber(num string, kind keyKind) (string, bool) {
 		if len(num) >= 6 {
 			return maskNationalID, true
 		}
+	case keyCard:
+		if len(num) >= 12 && len(num) <= 19 {
+			return cardMask(num), true
+		}
+	case keyPassport:
+		if len(num) >= 6 {
+			return maskPassport, true
+		}
+	case keyIBAN:
+		if len(num) >= 8 {
+			return maskIBAN, true
+		}
 	}
 	if len(num) < 9 {
 		return "", false // too short for anything a detector finds
@@ -423,6 +595,9 @@ func (r *Redactor) jsonNumber(num string, kind keyKind) (string, bool) {
 // phone number: 7 to 15 digits with nothing but phone punctuation.
 func isPhoneValue(v string) bool {
 	digits := 0
+	if x := strings.IndexAny(v, "x#"); x > 0 && x < len(v)-1 && digitCount(v[x+1:]) == len(v)-x-1 {
+		v = v[:x] // an extension: "865.678.7262x53610"
+	}
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; {
 		case isDigit(c):

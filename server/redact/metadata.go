@@ -2,6 +2,7 @@ package redact
 
 import (
 	"strconv"
+	"strings"
 	"sync"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -19,21 +20,23 @@ var metadataDetectors = []struct {
 	d    detector
 	what string
 }{
-	{detector{name: "private_key", find: findPrivateKeys}, "a private key"},
-	{detector{name: "bearer", find: findBearerTokens}, "an authorization credential"},
-	{detector{name: "jwt", find: findJWTs}, "a JSON Web Token"},
-	{detector{name: "password", find: findPasswords}, "a password"},
-	{detector{name: "api_key", find: findAPIKeys}, "an API key or token"},
-	{detector{name: "card", find: findCards}, "a payment card number"},
-	{detector{name: "iban", find: findIBANs}, "a bank account number (IBAN)"},
-	{detector{name: "email", find: findEmails}, "an email address"},
+	{detector{name: "private_key", find: findPrivateKeys, needs: trB}, "a private key"},
+	{detector{name: "bearer", find: findBearerTokens, needs: trB}, "an authorization credential"},
+	{detector{name: "jwt", find: findJWTs, needs: trJ}, "a JSON Web Token"},
+	{detector{name: "password", find: findURLAndAssignedPasswords, needs: trSep}, "a password"},
+	{detector{name: "api_key", find: findAPIKeys, needs: trSep | trRun}, "an API key or token"},
+	{detector{name: "secret_rules", find: findSecretRules, needs: trRun}, "an API key or token"},
+	{detector{name: "card", find: findCards, needs: trDigits}, "a payment card number"},
+	{detector{name: "iban", find: findIBANs, needs: trDigits}, "a bank account number (IBAN)"},
+	{detector{name: "email", find: findEmails, needs: trAt}, "an email address"},
 }
 
 // CheckMetadata refuses an event whose metadata holds a secret or a
 // personal datum that can be told with certainty: a private key, an
 // authorization credential, a JSON Web Token, a password, a provider's API
-// key or token, a payment card number (Luhn and issuer checked), an IBAN
-// (checksum), or an email address. Metadata (ids, versions, model and tool
+// key or token (by its known prefix, or by a gitleaks rule), a payment card
+// number (Luhn and issuer checked), an IBAN (checksum), or an email
+// address. Metadata (ids, versions, model and tool
 // names, error types: every METADATA field of the event header) is
 // committed in the clear and shown to every reader, so it cannot be masked
 // later without breaking verification; such an event must be refused
@@ -118,17 +121,91 @@ func checkHeaderMessage(m protoreflect.Message, path string) error {
 // checkMetadataValue reports what a metadata string holds, if anything
 // CheckMetadata refuses.
 func checkMetadataValue(field, s string) error {
-	if len(s) < 6 {
-		return nil // nothing refused is this short
+	if len(s) < 6 || isUUID(s) {
+		return nil // nothing refused is this short, or a UUID
 	}
-	sc := scanners.Get().(*scanner)
-	defer sc.release()
-	sc.reset(s)
+	// Metadata is short: triage it as Text does, and run only the
+	// detectors whose triggers it holds (most ids and names hold none).
+	have := trAll
+	if len(s) <= maxTriaged {
+		have = triggersOf(s)
+	}
+	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
+		return nil
+	}
+	// Long runs call for the gitleaks rules, the costliest check; such
+	// values repeat from event to event (response ids, hashes, versions)
+	// and are remembered once found clean.
+	remember := have&trRun != 0
+	if remember && cleanMetadata.has(s) {
+		return nil
+	}
+	var sc *scanner
 	for _, md := range metadataDetectors {
+		if md.d.needs&have == 0 {
+			continue
+		}
+		if sc == nil {
+			sc = scanners.Get().(*scanner)
+			defer sc.release()
+			sc.reset(s)
+		}
 		if ms := md.d.find(&sc.in, sc.matches[:0]); len(ms) > 0 {
 			sc.matches = ms
 			return &event.FieldError{Field: field, Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
 		}
 	}
+	if remember {
+		cleanMetadata.add(s)
+	}
 	return nil
+}
+
+// isUUID reports whether s is a UUID in its canonical form, as event ids
+// mostly are: nothing CheckMetadata refuses has that form.
+func isUUID(s string) bool {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i != 8 && i != 13 && i != 18 && i != 23 && !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanSet remembers, up to a bound, metadata values found clean. Past the
+// bound it starts over.
+type cleanSet struct {
+	mu sync.RWMutex
+	m  map[string]struct{}
+}
+
+// maxCleanMetadata bounds the values remembered, and maxCleanValue the
+// length of one.
+const (
+	maxCleanMetadata = 8192
+	maxCleanValue    = 256
+)
+
+var cleanMetadata = &cleanSet{m: map[string]struct{}{}}
+
+func (c *cleanSet) has(s string) bool {
+	c.mu.RLock()
+	_, ok := c.m[s]
+	c.mu.RUnlock()
+	return ok
+}
+
+func (c *cleanSet) add(s string) {
+	if len(s) > maxCleanValue {
+		return
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCleanMetadata {
+		clear(c.m)
+	}
+	c.m[strings.Clone(s)] = struct{}{}
+	c.mu.Unlock()
 }

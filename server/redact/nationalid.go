@@ -1,5 +1,10 @@
 package redact
 
+import (
+	"strconv"
+	"strings"
+)
+
 // findNationalIDs finds national identification numbers whose format is
 // reliable enough to tell from other numbers (mask [NATIONAL_ID]):
 //
@@ -65,7 +70,7 @@ func parseSSN(s string, start int) (int, bool) {
 	if n != 9 {
 		return 0, false
 	}
-	if c := at(s, i); isWord(c) || c >= 0x80 || (c == '-' || c == '.' || c == '/') && isDigit(at(s, i+1)) {
+	if c := at(s, i); isWord(c) || c >= 0x80 || (c == '-' || c == '.' || c == '/') && isAlnum(at(s, i+1)) {
 		return 0, false
 	}
 	written := i - start
@@ -91,6 +96,9 @@ func parseNINO(s string, start int) (int, bool) {
 		return 0, false
 	}
 	a, b := at(s, start), at(s, start+1)
+	// In upper case only: "ab123456c" in lower case is as often a
+	// reference of another kind, and is taken after a context word
+	// ("NI number ab 12 34 56 c", see findContextIDs).
 	if !isUpper(a) || !isUpper(b) || !ninoPrefix(a, b) {
 		return 0, false
 	}
@@ -133,4 +141,143 @@ func ninoPrefix(a, b byte) bool {
 		return false
 	}
 	return true
+}
+
+// strongIDWords name a national id by themselves; the other national-id
+// context words ("social", "national", "insurance", "tax", "codice") do only
+// with another after them ("social security number", "national insurance
+// no.", "tax id", "codice fiscale").
+var strongIDWords = map[string]bool{
+	"ssn": true, "ssn#": true, "ss#": true, "nino": true, "pesel": true, "cpf": true, "bsn": true, "burgerservicenummer": true,
+	"personnummer": true, "personnr": true, "nir": true, "dni": true, "nie": true, "nif": true, "cpr": true, "cpr-nummer": true,
+	"kimlik": true, "инн": true, "снилс": true, "steuer-id": true, "steueridentifikationsnummer": true, "steuernummer": true,
+	"aadhaar": true, "aadhar": true, "hetu": true, "henkilötunnus": true, "fødselsnummer": true, "curp": true, "rut": true,
+	"ahv": true, "avs": true, "cnp": true, "egn": true, "oib": true, "emšo": true, "tfn": true, "fiscale": true, "sin": true,
+	"personalausweis": true, "ausweisnummer": true, "cf": true, "ss": true,
+}
+
+// idFollowers make a weak national-id context word a context: "social
+// security", "national insurance", "tax id".
+var idFollowers = map[string]bool{"security": true, "sec": true, "insurance": true, "number": true, "no": true, "id": true,
+	"fiscale": true, "kimlik": true, "sécurité": true, "identité": true, "ss": true, "card": true}
+
+// idSkip are the words that may complete a national-id context before the
+// value: "social security number", "NI number", "T.C. Kimlik No".
+var idSkip = map[string]bool{
+	"security": true, "sec": true, "number": true, "no": true, "nr": true, "num": true, "id": true, "insurance": true, "card": true,
+	"kimlik": true, "fiscale": true, "identity": true, "identification": true, "sécurité": true, "securite": true, "sociale": true,
+	"social": true, "de": true, "d'identité": true, "identité": true, "nummer": true, "numer": true, "número": true, "numéro": true,
+	"numero": true, "ss": true, "my": true, "the": true, "of": true, "is": true, "code": true, "tc": true, "t": true, "c": true,
+}
+
+// findContextIDs finds national ids after a context word (mask
+// [NATIONAL_ID]), in any of the forms ids are written: digits with
+// separators ("123 45 6789", "1 73 03 36 044 051 92", "138.297.634-84",
+// "061076-6346"), or letters and digits ("ZZ 68 62 90 T", "Z2817751A",
+// "PRCSVD93B65C795K"), with at least five digits. Also the values of
+// assignments and JSON members named for a national id ("PESEL=...",
+// {"tax_id": ...}).
+func findContextIDs(in *input, dst []match) []match {
+	s := in.s
+	ws := in.words()
+	for i, w := range ws {
+		if w.flags&wCtxNationalID != 0 {
+			if !isFold(strongIDWords, s[w.start:w.end]) {
+				// A weak word needs another id word after it, or a colon
+				// ("NI: ...").
+				ok := at(s, w.end) == ':' && (w.upper || w.end-w.start <= 3)
+				for j := i + 1; j < len(ws) && j <= i+3 && contextGap(s[ws[j-1].end:ws[j].start]); j++ {
+					u := s[ws[j].start:ws[j].end]
+					if isFold(strongIDWords, u) || isFold(idFollowers, u) {
+						ok = true
+						break
+					}
+				}
+				if !ok {
+					continue
+				}
+			}
+			start := afterContext(s, ws, i, wCtxNationalID, idSkip)
+			if end, ok := idValue(s, start); ok && !invalidSSNOrNINO(s[start:end]) {
+				dst = append(dst, match{start: start, end: end, mask: maskNationalID})
+			}
+			continue
+		}
+		if w.cjk {
+			run := s[w.start:w.end]
+			for _, k := range []string{"身份证号码", "身份证号", "身份证", "주민등록번호", "외국인등록번호", "マイナンバー", "個人番号"} {
+				if strings.HasSuffix(run, k) {
+					start := skipSeparators(s, w.end)
+					if end, ok := idValue(s, start); ok {
+						dst = append(dst, match{start: start, end: end, mask: maskNationalID})
+					}
+					break
+				}
+			}
+		}
+	}
+	return findKeyed(in, keyNationalID, func(v string) (string, bool) {
+		end, ok := idValue(v, 0)
+		return maskNationalID, ok && end == len(v)
+	}, dst)
+}
+
+// idValue reports whether an id value starts at s[i]: letters, digits and
+// single separators (space, ".", "-", "/") between them, with at least five
+// digits, 6 to 24 bytes long, not followed by more of a word.
+func idValue(s string, i int) (int, bool) {
+	if i >= len(s) || !isAlnum(s[i]) || i > 0 && isAlnum(s[i-1]) {
+		return 0, false
+	}
+	j := i
+	digits, last := 0, i
+	for j < len(s) && j-i <= 24 {
+		c := s[j]
+		switch {
+		case isDigit(c):
+			digits++
+			last = j + 1
+		case isAlpha(c):
+			last = j + 1
+		case (c == ' ' || c == '.' || c == '-' || c == '/') && isAlnum(at(s, j+1)) && isAlnum(at(s, j-1)):
+			// A space separates groups only of digits or short letter
+			// groups ("ZZ 68 62 90 T"), not words.
+			if c == ' ' {
+				k := j + 1
+				for k < len(s) && isAlpha(s[k]) {
+					k++
+				}
+				if k-j-1 > 2 {
+					goto done
+				}
+			}
+		default:
+			goto done
+		}
+		j++
+	}
+done:
+	n := last - i
+	if digits < 5 || n < 6 || isAlnum(at(s, last)) {
+		return 0, false
+	}
+	return last, true
+}
+
+// invalidSSNOrNINO reports whether an id has the form of a US Social
+// Security number or a UK National Insurance number that is never issued
+// ("000-12-3456", "666-...", "QQ 12 34 56 C"): a look-alike in forms and
+// examples, not someone's id.
+func invalidSSNOrNINO(v string) bool {
+	if len(v) == 11 && (v[3] == '-' && v[6] == '-' || v[3] == ' ' && v[6] == ' ') && digitCount(v) == 9 {
+		area, _ := strconv.Atoi(v[:3])
+		group, _ := strconv.Atoi(v[4:6])
+		serial, _ := strconv.Atoi(v[7:])
+		return area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0
+	}
+	compact := strings.ToUpper(strings.ReplaceAll(v, " ", ""))
+	if len(compact) == 9 && isAlpha(compact[0]) && isAlpha(compact[1]) && isAlpha(compact[8]) && digitCount(compact) == 6 {
+		return !ninoPrefix(compact[0], compact[1]) && compact[:2] != "ZZ" || compact[:2] == "QQ"
+	}
+	return false
 }

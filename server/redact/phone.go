@@ -1,5 +1,7 @@
 package redact
 
+import "strings"
+
 // Phone numbers are the detector most at risk of masking ordinary numbers
 // (years, order ids, prices, versions, timestamps), so it only takes numbers
 // written the way phone numbers are written:
@@ -49,7 +51,22 @@ func findPhones(in *input, dst []match) []match {
 			}
 		}
 		end, ok := parsePhone(s, start)
+		if !ok && (before(s, start) == ':' || before(s, start) == '=') && s[start] == '+' {
+			// "Telefon:+49 30 901820", "phone=+14155550132".
+			end, ok = parsePhone(s[start:], 0)
+			end += start
+		}
+		if !ok {
+			// A phone context before the number ("Telefon", "call me
+			// on", "电话", "phone="), or the number alone on its line
+			// and valid for some region: any phone-shaped number.
+			if e, shaped := loosePhone(s, start); shaped && (phoneContextBefore(in, start) ||
+				aloneOnLine(s, start, phoneExtension(s, e)) && (afterNameLine(s, start) || validPhone(s[start:e], in))) {
+				end, ok = e, true
+			}
+		}
 		if ok {
+			end = phoneExtension(s, end)
 			dst = append(dst, match{start: start, end: end, mask: maskPhone})
 		}
 		// Either way, the groups read belong to one number: a group
@@ -57,7 +74,143 @@ func findPhones(in *input, dst []match) []match {
 		// is not "4111" and a phone number).
 		next = max(next, end)
 	}
-	return dst
+	return findKeyed(in, keyPhone, func(v string) (string, bool) { return maskPhone, isPhoneValue(v) }, dst)
+}
+
+// loosePhone reads a phone-shaped number at s[start]: an optional "+",
+// then 6 to 15 digits in groups separated by single spaces, dashes, dots or
+// slashes, or around a parenthesized group, and no letter or digit glued to
+// either end.
+func loosePhone(s string, start int) (int, bool) {
+	if c := before(s, start); isAlnum(c) || c == '.' || c == '-' || c == '/' || c == '#' || c == '$' {
+		return 0, false
+	}
+	i := start
+	if at(s, i) == '+' {
+		i++
+	}
+	digits, end := 0, i
+	for i < len(s) {
+		c := s[i]
+		switch {
+		case isDigit(c):
+			digits++
+			i++
+			end = i
+		case (c == ' ' || c == '-' || c == '.' || c == '/') && (isDigit(at(s, i+1)) || at(s, i+1) == '('):
+			i++
+		case c == '(' && (isDigit(at(s, i+1))):
+			i++
+		case c == ')' && isDigit(at(s, i-1)):
+			i++
+			end = i
+		default:
+			goto done
+		}
+		if digits > 15 {
+			return 0, false
+		}
+	}
+done:
+	if digits < 6 || digits > 15 {
+		return 0, false
+	}
+	if c := at(s, end); isAlnum(c) && c != 'x' || (c == '.' || c == '/' || c == ':' || c == '-') && isDigit(at(s, end+1)) {
+		return 0, false
+	}
+	return end, true
+}
+
+// phoneExtension extends a phone number that ends at s[end] over an
+// extension: "x2395", " ext. 12", " ext 12", "#12".
+func phoneExtension(s string, end int) int {
+	for _, p := range []string{"x", " x", " ext. ", " ext ", "ext.", " ext.", "#", " #"} {
+		if strings.HasPrefix(s[end:], p) && isDigit(at(s, end+len(p))) {
+			e := end + len(p)
+			for e < len(s) && isDigit(s[e]) && e-end < 8 {
+				e++
+			}
+			if !isAlnum(at(s, e)) {
+				return e
+			}
+		}
+	}
+	return end
+}
+
+// cjkPhoneWords announce a phone number in CJK text.
+var cjkPhoneWords = []string{"电话", "電話", "手机", "手機", "携帯", "전화", "휴대폰", "연락처", "联系电话", "番号", "拨打", "撥打", "致电", "联系", "聯繫", "連絡", "문의"}
+
+// phoneContextBefore reports whether a phone context comes within 48 bytes
+// before s[start]: a word that announces a phone number ("phone",
+// "Telefon", "call", "reach me at", "Llámame al", "emergency contact"), a
+// CJK one, or "tel:", "phone=", "to=" right before.
+func phoneContextBefore(in *input, start int) bool {
+	s := in.s
+	from := max(0, start-48)
+	if p := strings.LastIndexByte(s[from:start], '\n'); p >= 0 && start-from-p > 1 {
+		// Only the line the number is on, and the one before when the
+		// number starts its line ("Phone:\n0123 ...").
+		if strings.TrimSpace(s[from+p+1:start]) != "" {
+			from += p + 1
+		}
+	}
+	for _, w := range in.words() {
+		if w.end > start {
+			break
+		}
+		if w.start < from {
+			continue
+		}
+		if w.flags&wCtxPhone != 0 {
+			return true
+		}
+		// "my number is ...", "mein Nummer", "mi número": a number word
+		// after a possessive.
+		if isFold(numberWords, s[w.start:w.end]) && w.start >= 2 {
+			prev := lastWordBefore(s, w.start)
+			if isFold(possessives, prev) {
+				return true
+			}
+		}
+		if w.cjk {
+			for _, k := range cjkPhoneWords {
+				if strings.Contains(s[w.start:w.end], k) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// aloneOnLine reports whether s[start:end] is alone on its line (as in a
+// signature), but for spaces and a "> " quote mark.
+func aloneOnLine(s string, start, end int) bool {
+	a := strings.LastIndexByte(s[:start], '\n') + 1
+	b := strings.IndexByte(s[end:], '\n')
+	if b < 0 {
+		b = len(s)
+	} else {
+		b += end
+	}
+	return a > 0 && strings.Trim(s[a:start], " >\t") == "" && strings.Trim(s[end:b], " \t\r\"'") == ""
+}
+
+// afterNameLine reports whether the line before the one that starts at
+// s[start] holds only a name, as in a signature ("Thanks,\nJane Doe\n+44
+// ..."): capitalized words, or a CJK run.
+func afterNameLine(s string, start int) bool {
+	a := strings.LastIndexByte(s[:start], '\n')
+	if a <= 0 {
+		return false
+	}
+	p := strings.LastIndexByte(s[:a], '\n') + 1
+	line := strings.Trim(s[p:a], " >\t\"")
+	if line == "" || len(line) > 80 {
+		return false
+	}
+	return isNameValue(line, true) || isNameValue(strings.TrimPrefix(strings.TrimPrefix(line, "Prof. "), "Dr. "), true)
 }
 
 // parsePhone reports whether a phone number starts at s[start]. It returns
@@ -245,4 +398,27 @@ func isTrunkOrNANP(num string, groups []int) bool {
 	}
 	return len(groups) == 3 && groups[0] == 3 && groups[1] == 3 && groups[2] == 4 &&
 		d[off] >= '2' && d[off+3] >= '2'
+}
+
+var (
+	numberWords = map[string]bool{"number": true, "no": true, "nr": true, "numéro": true, "número": true, "numero": true,
+		"nummer": true, "numer": true, "номер": true, "numara": true}
+	possessives = map[string]bool{"my": true, "your": true, "his": true, "her": true, "our": true, "mein": true, "meine": true,
+		"ihre": true, "mon": true, "ma": true, "votre": true, "mi": true, "su": true, "meu": true, "seu": true, "mio": true,
+		"il": true, "mijn": true, "uw": true, "mój": true, "twój": true, "moje": true, "мой": true, "min": true, "mitt": true,
+		"phone": true, "mobile": true, "cell": true, "contact": true, "telephone": true, "whatsapp": true, "home": true, "work": true,
+		"fax": true, "telefon": true, "telefono": true, "téléphone": true, "numaram": true, "numaramız": true}
+)
+
+// lastWordBefore returns the word that ends before s[i], past spaces.
+func lastWordBefore(s string, i int) string {
+	j := i
+	for j > 0 && s[j-1] == ' ' {
+		j--
+	}
+	k := j
+	for k > 0 && (isAlpha(s[k-1]) || s[k-1] >= 0x80) {
+		k--
+	}
+	return s[k:j]
 }

@@ -16,7 +16,7 @@ var ErrInvalidPolicy = errors.New("invalid redaction policy")
 
 // builtinVersion is the version of DefaultPolicy. It changes whenever the
 // built-in detectors change what they mask.
-const builtinVersion = "builtin-1"
+const builtinVersion = "builtin-2"
 
 // maxVersionLen is the longest policy version accepted; the version is
 // stated in every redacted view and recorded in access events.
@@ -60,7 +60,7 @@ type Policy struct {
 
 // DefaultPolicy returns the built-in policy: every detector, no extra
 // patterns, the field classes of the event model, and the version
-// "builtin-1".
+// "builtin-2".
 func DefaultPolicy() Policy {
 	return Policy{Version: builtinVersion}
 }

@@ -10,7 +10,7 @@ import (
 
 func TestDefaultPolicy(t *testing.T) {
 	p := DefaultPolicy()
-	if got, want := p.Version, "builtin-1"; got != want {
+	if got, want := p.Version, "builtin-2"; got != want {
 		t.Errorf("DefaultPolicy().Version = %q, want %q", got, want)
 	}
 	r, err := New(p)

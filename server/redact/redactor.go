@@ -18,13 +18,22 @@ type Redactor struct {
 	detectors []detector
 	// keyed says which kinds of JSON member names mask their values,
 	// following the detectors that own them.
-	keyed [keyNationalID + 1]bool
+	keyed [numKeyKinds]bool
 	// plans says what to do with each field of each message of the event
 	// model.
 	plans map[protoreflect.MessageDescriptor]*messagePlan
 	// needs is the union of the triggers the detectors need: a short text
 	// with none of them is returned as it is.
 	needs trigger
+	// decodes is true when encoded runs are decoded and scanned (the
+	// "encoded" detector); highEntropyRank is the rank of the
+	// high_entropy detector, or -1.
+	decodes         bool
+	highEntropyRank int
+	// col, when set, collects what masking found in one event, so that the
+	// same value is masked in every field of it (see Mask). It is set on a
+	// copy of the Redactor made for one call, never on the shared one.
+	col *collector
 	// hasPatterns is true when the policy adds patterns, whose matches
 	// masking can create anywhere, so text is always scanned again after
 	// masking.
@@ -52,6 +61,20 @@ func New(p Policy) (*Redactor, error) {
 			r.keyed[keyPhone] = true
 		case "national_id":
 			r.keyed[keyNationalID] = true
+		case "name":
+			r.keyed[keyName], r.keyed[keyNameMaybe] = true, true
+		case "address":
+			r.keyed[keyAddress] = true
+		case "dob":
+			r.keyed[keyDOB] = true
+		case "passport":
+			r.keyed[keyPassport] = true
+		case "card":
+			r.keyed[keyCard] = true
+		case "iban":
+			r.keyed[keyIBAN] = true
+		case "email":
+			r.keyed[keyEmail] = true
 		}
 	}
 	names := map[string]bool{}
@@ -74,6 +97,15 @@ func New(p Policy) (*Redactor, error) {
 	}
 	r.detectors = ds
 	r.hasPatterns = len(p.Patterns) > 0
+	r.highEntropyRank = -1
+	for rank, d := range ds {
+		switch d.name {
+		case "encoded":
+			r.decodes = true
+		case "high_entropy":
+			r.highEntropyRank = rank
+		}
+	}
 	for _, d := range ds {
 		r.needs |= d.needs
 	}
@@ -147,8 +179,20 @@ func (r *Redactor) Event(ev *agenttrailv1.Event) *agenttrailv1.Event {
 // Mask is Event in place: it turns ev itself into its developer view. Use it
 // on an event nothing else refers to, such as one just decoded from the
 // store, to save Event's copy. Mask(nil) does nothing.
+//
+// A value masked in one field is masked wherever else it occurs in the
+// event's content, with the same mask, even where no detector would find
+// it alone (a password given once with its name and repeated bare, a key
+// used as a map key).
 func (r *Redactor) Mask(ev *agenttrailv1.Event) {
-	if ev != nil {
-		r.message(ev.ProtoReflect(), modeHeader)
+	if ev == nil {
+		return
+	}
+	rc := *r
+	rc.col = &collector{}
+	rc.message(ev.ProtoReflect(), modeHeader)
+	if len(rc.col.found) > 0 {
+		rc.col.sort()
+		rc.propagate(ev.ProtoReflect(), modeHeader)
 	}
 }

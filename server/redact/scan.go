@@ -35,6 +35,9 @@ type input struct {
 
 	sepPos   []int
 	sepsDone bool
+
+	wordList  []word
+	wordsDone bool
 }
 
 // seps returns the positions of every ":" and "=" in the text, in order:
@@ -126,13 +129,14 @@ func (in *input) keys() []span {
 type scanner struct {
 	in      input
 	matches []match
+	buf     []byte // scratch for decoding
 }
 
 var scanners = sync.Pool{New: func() any { return new(scanner) }}
 
 // reset prepares the scanner for the text s, keeping its buffers.
 func (sc *scanner) reset(s string) {
-	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0], sepPos: sc.in.sepPos[:0]}
+	sc.in = input{s: s, digitRuns: sc.in.digitRuns[:0], keyRuns: sc.in.keyRuns[:0], sepPos: sc.in.sepPos[:0], wordList: sc.in.wordList[:0]}
 	sc.matches = sc.matches[:0]
 }
 
@@ -145,7 +149,7 @@ const maxPooled = 1024
 func (sc *scanner) release() {
 	clear(sc.matches)
 	sc.reset("")
-	if cap(sc.matches) > maxPooled || cap(sc.in.digitRuns) > maxPooled || cap(sc.in.keyRuns) > maxPooled || cap(sc.in.sepPos) > maxPooled {
+	if cap(sc.matches) > maxPooled || cap(sc.in.digitRuns) > maxPooled || cap(sc.in.keyRuns) > maxPooled || cap(sc.in.sepPos) > maxPooled || cap(sc.in.wordList) > 4*maxPooled {
 		return
 	}
 	scanners.Put(sc)
@@ -161,25 +165,48 @@ const maxRounds = 8
 // text masks every match of the redactor's detectors in s, scanning its own
 // output again while that could find more. It returns s itself when nothing
 // matches.
-func (r *Redactor) text(s string) string {
+func (r *Redactor) text(s string) string { return r.scan(s, 0) }
+
+// scan is text at a depth of decoding: the text of a base64, hex or
+// URL-encoded value is scanned at depth 1, and so on up to maxDecodeDepth.
+func (r *Redactor) scan(s string, depth int) string {
 	if s == "" {
 		return s
 	}
 	if r.needs == 0 {
 		return s // no detectors
 	}
+	// The detectors read the text with its full-width forms, unusual
+	// spaces, dashes and quotes folded to ASCII (see fold); what they find
+	// is mapped back to the original bytes.
+	f := fold(s)
 	have := trAll
-	if len(s) <= maxTriaged && !r.hasPatterns {
-		if have = triggersOf(s); have&r.needs == 0 || isISOTime(s) {
+	if len(f.s) <= maxTriaged && !r.hasPatterns {
+		if have = triggersOf(f.s); have&r.needs == 0 || isISOTime(f.s) {
 			return s
 		}
 	}
 	sc := scanners.Get().(*scanner)
-	for range maxRounds {
-		sc.reset(s)
+	for round := range maxRounds {
+		if round > 0 {
+			f = fold(s)
+		}
+		sc.reset(f.s)
 		ms := r.find(sc, have)
+		if depth < maxDecodeDepth && r.decodes {
+			ms = r.decoded(sc, ms, depth)
+			sc.matches = ms
+		}
 		if len(ms) == 0 {
 			break
+		}
+		if f.offs != nil {
+			for i := range ms {
+				ms[i].start, ms[i].end = f.orig(ms[i].start, ms[i].end)
+			}
+		}
+		if r.col != nil && depth == 0 {
+			r.col.add(s, ms)
 		}
 		var again bool
 		s, again = apply(s, ms)
@@ -283,7 +310,7 @@ const maxTriaged = 256
 
 // trigger is a set of kinds of bytes that detectors need in a text before
 // they can match anything in it.
-type trigger uint8
+type trigger uint16
 
 const (
 	trAt           trigger = 1 << iota // an "@": email
@@ -293,23 +320,31 @@ const (
 	trDigits                           // six digits or more: cards, phones, IBANs, ids
 	trDottedDigits                     // four digits or more and a ".": IPv4
 	trRun                              // 20 key characters in a row: API keys, tokens
+	trCapital                          // an upper-case letter or a non-ASCII byte: names
+	trDigit                            // a digit: addresses, dates, passports
+	trDot                              // the word "dot", "(at)" or "[at]": obfuscated email addresses
 	trAll          trigger = 1<<iota - 1
 )
 
 // Per-byte classes for triggersOf: the triggers a byte is by itself (trAt,
-// trSep, trJ), in the low bits, and what it counts towards, in the high
-// bits.
+// trSep, trJ, trCapital), and what it counts towards, in the high bits.
 const (
-	tbDigit  = 1 << 5 // counts towards trDigits and trDottedDigits
-	tbDot    = 1 << 6 // a "."
-	tbRun    = 1 << 7 // a key character, counts towards trRun
-	tbByself = tbDigit - 1
+	tbDigit  = 1 << 13 // counts towards trDigits and trDottedDigits
+	tbDot    = 1 << 14 // a "."
+	tbRun    = 1 << 15 // a key character, counts towards trRun
+	tbByself = uint16(trAt | trSep | trJ | trB | trCapital | trDot)
 )
 
-var triage = func() (t [256]uint8) {
-	t['@'] = uint8(trAt)
-	t[':'], t['='] = uint8(trSep), uint8(trSep)
-	t['J'] = uint8(trJ)
+var triage = func() (t [256]uint16) {
+	t['@'] = uint16(trAt)
+	t[':'], t['='] = uint16(trSep), uint16(trSep)
+	t['J'] = uint16(trJ)
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] |= uint16(trCapital)
+	}
+	for c := 0x80; c < 0x100; c++ {
+		t[c] |= uint16(trCapital)
+	}
 	for c := 0; c < 256; c++ {
 		if isKeyChar(byte(c)) || c == '+' || c == '/' {
 			t[c] |= tbRun
@@ -326,7 +361,7 @@ var triage = func() (t [256]uint8) {
 // strings, such as most values of JSON tool arguments, hold few or none, and
 // this costs less than starting a dozen searches that find nothing.
 func triggersOf(s string) trigger {
-	var all uint8
+	var all uint16
 	digits, run, longest := 0, 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -335,8 +370,23 @@ func triggersOf(s string) trigger {
 		if t&tbDigit != 0 {
 			digits++
 		}
-		if (c == 'B' || c == 'b') && (hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN")) {
-			all |= uint8(trB)
+		switch c {
+		case 'B', 'b':
+			if hasPrefixFold(s, i, "bearer") || hasPrefixFold(s, i, "basic") || strings.HasPrefix(s[i:], "BEGIN") {
+				all |= uint16(trB)
+			}
+		case 'T', 't':
+			if hasPrefixFold(s, i, "token ") {
+				all |= uint16(trB)
+			}
+		case 'D', 'd':
+			if hasPrefixFold(s, i, "dot") {
+				all |= uint16(trDot)
+			}
+		case '[', '(':
+			if hasPrefixFold(s, i+1, "at") && (at(s, i+3) == ']' || at(s, i+3) == ')') {
+				all |= uint16(trDot)
+			}
 		}
 		if t&tbRun != 0 {
 			run++
@@ -348,6 +398,9 @@ func triggersOf(s string) trigger {
 	have := trigger(all & tbByself)
 	if digits >= 6 {
 		have |= trDigits
+	}
+	if digits > 0 {
+		have |= trDigit
 	}
 	if digits >= 4 && all&tbDot != 0 {
 		have |= trDottedDigits

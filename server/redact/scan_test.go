@@ -13,27 +13,28 @@ func TestTriggersOf(t *testing.T) {
 	}{
 		{"", 0},
 		{"lost_in_transit", 0},
-		{"GBP", 0},
-		{"web en-GB", 0},
-		{"Bearer", trB},
-		{"BASIC", trB},
-		{"-----BEGIN", trB},
+		{"GBP", trCapital},
+		{"web en-GB", trCapital},
+		{"Bearer", trB | trCapital},
+		{"BASIC", trB | trCapital},
+		{"-----BEGIN", trB | trCapital},
 		{"a@c", trAt},
 		{"k=v", trSep},
-		{"09:30", trSep},
-		{"eyJ", trJ},
-		{"4411", 0},
-		{"441122", trDigits},
-		{"1.2.3.4", trDottedDigits},
-		{"v1.2.3", 0},
+		{"09:30", trSep | trDigit},
+		{"eyJ", trJ | trCapital},
+		{"4411", trDigit},
+		{"441122", trDigits | trDigit},
+		{"1.2.3.4", trDottedDigits | trDigit},
+		{"v1.2.3", trDigit},
+		{"café", trCapital}, // a non-ASCII letter may be a capital
 		{strings.Repeat("x", 19), 0},
 		{strings.Repeat("x", 20), trRun},
 		{strings.Repeat("a/", 10), trRun},
-		{"Bearer x@y 1.2.3.4 eyJ " + strings.Repeat("k", 25), trAt | trJ | trB | trDottedDigits | trRun},
+		{"Bearer x@y 1.2.3.4 eyJ " + strings.Repeat("k", 25), trAt | trJ | trB | trDottedDigits | trRun | trCapital | trDigit},
 	}
 	for _, tt := range tests {
 		if got := triggersOf(tt.in); got != tt.want {
-			t.Errorf("triggersOf(%q) = %07b, want %07b", tt.in, got, tt.want)
+			t.Errorf("triggersOf(%q) = %09b, want %09b", tt.in, got, tt.want)
 		}
 	}
 }

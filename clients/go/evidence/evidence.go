@@ -226,4 +226,3 @@ func Verify(r io.Reader, key string) (Report, error) {
 	rep.Erased = ledger.Erased()
 	return rep, nil
 }
-

@@ -174,7 +174,7 @@ def local_server(binary: str | None) -> Iterator[str]:
             subprocess.run(["go", "build", "-o", binary, "./cmd/agenttrail"], cwd=REPO, check=True)
         with open(os.path.join(tmp, "server.log"), "w") as log:
             proc = subprocess.Popen(
-                [binary, "serve", "--data", os.path.join(tmp, "data"), "--listen", "127.0.0.1:0"],
+                [binary, "serve", "--data", os.path.join(tmp, "data"), "--listen", "127.0.0.1:0", "--http-listen", "off"],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,

@@ -149,6 +149,9 @@ class Server:
                     # (its reader is blocked receiving), so keep it short.
                     "--shutdown-timeout",
                     "2s",
+                    # The web console's HTTP listener has a fixed default port.
+                    "--http-listen",
+                    "off",
                     *self.extra,
                 ],
                 stdout=subprocess.PIPE,

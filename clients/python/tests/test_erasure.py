@@ -51,14 +51,14 @@ def test_erased_entries_show_and_verify(server: Server, connect: Connect) -> Non
         assert entries
         for e in entries:
             assert e.view.content == entry_pb2.CONTENT_STATE_ERASED
-            assert verify.erased_by(e) == response.erasure_index
+            assert verify.erasure_of(e) == response.erasure_index
             assert not e.commitment.content and not e.commitment.salt
             assert b"secret answer" not in e.SerializeToString()
             verify.verify_entry(e)
             verify.verify_erasure(e, erasure)
         client.verify_entries(entries)
     for e in reader.query(session_id=kept):
-        assert verify.erased_by(e) is None and e.view.content == entry_pb2.CONTENT_STATE_PRESENT
+        assert verify.erasure_of(e) is None and e.view.content == entry_pb2.CONTENT_STATE_PRESENT
 
     # An entry that is no erasure, or one that does not name the entry, is refused.
     first = list(reader.query(session_id=session_id))[0]

@@ -22,10 +22,11 @@ import { startSession } from "./session.js";
 import type { Session, SessionOptions } from "./session.js";
 import {
   BadProofError,
+  ErasureLedger,
   LeafMismatchError,
   MalformedError,
   MissingEntryError,
-  erasedBy,
+  erasureOf,
   erasureNames,
   parseVerifierKey,
   verifyCheckpoint,
@@ -531,11 +532,15 @@ export class AgentTrailClient {
    * view; checks each entry with verifyEntry, and each entry the view may
    * not show (for a developer, other principals' access records), which
    * comes as a withheld leaf, with verifyWithheld; and checks the inclusion
-   * proof of every leaf, shown or withheld, against the checkpoint.
+   * proof of every leaf, shown or withheld, against the checkpoint; and
+   * demands that every entry whose content is erased is named by a later
+   * erasure or retention entry of the log (ErasureLedger; those beyond the
+   * range are read and checked too).
    *
    * Throws a VerificationError subclass when a check fails: MissingEntryError
    * when the server sends neither an entry nor a withheld leaf for an index
-   * the checkpoint covers.
+   * the checkpoint covers; UnprovenErasureError for erased content no logged
+   * erasure names.
    */
   async verifyLog(options: VerifyLogOptions = {}): Promise<VerifiedLog> {
     this.checkOpen();
@@ -558,6 +563,7 @@ export class AgentTrailClient {
     if (from >= to) return { treeHead: head, entries, contentVerified, withheld, erased };
     const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
     let next = from;
+    const ledger = new ErasureLedger();
     const call = linkedAbort(options.signal);
     try {
       for await (const item of this.query_.query(request, { signal: call.signal })) {
@@ -584,7 +590,9 @@ export class AgentTrailClient {
           entries++;
           const entry = item.item.value;
           if (entry.commitment!.salt.length > 0 && entry.view?.content === ContentState.PRESENT) contentVerified++;
-          if (erasedBy(entry) !== undefined) gone.push(entry);
+          const isErased = entry.view?.content === ContentState.ERASED;
+          if (entry.event !== undefined) ledger.note(index, entry.event, isErased);
+          if (isErased) gone.push(entry);
           if (erasureNames(entry.event, 0n) !== undefined) erasures.set(index, entry);
         } else {
           withheld.push(index);
@@ -599,23 +607,36 @@ export class AgentTrailClient {
         `log index ${next}: the server sent neither the entry nor a withheld leaf, although the checkpoint covers it`,
       );
     }
-    // Each erased entry is accounted for by the erasure its view names:
-    // checked here when the range held it, fetched and proven otherwise.
-    for (const entry of gone) {
-      const index = entry.stamp!.logIndex;
-      const by = erasedBy(entry)!;
-      if (by < 0n) throw new MalformedError(`entry ${index}: its content is erased, and its view names no erasure`);
-      let erasure = erasures.get(by);
-      if (erasure === undefined) {
-        const got = await this.query_.getEvent({ key: { case: "logIndex", value: by } }, this.callOptions(options.signal));
-        erasure = got.entry!;
-        verifyEntry(erasure);
-        const proof = await this.log.getInclusionProof({ logIndex: by, treeSize: head.size }, this.callOptions(options.signal));
-        verifyInclusion(by, head.size, erasure.commitment!.leafHash, proof.hashes, head.root);
-        erasures.set(by, erasure);
+    if (ledger.unproven().length > 0 && to < head.size) {
+      // The erasures that name erased entries may lie beyond the range.
+      const later = create(QueryRequestSchema, {
+        filter: create(FilterSchema, { fromIndex: to, toIndex: head.size, kinds: [EventKind.ERASURE, EventKind.RETENTION] }),
+      });
+      const call2 = linkedAbort(options.signal);
+      try {
+        for await (const item of this.query_.query(later, { signal: call2.signal })) {
+          if (item.item.case !== "entry") continue;
+          const entry = item.item.value;
+          verifyEntry(entry);
+          const index = entry.stamp?.logIndex ?? -1n;
+          const proof = await this.log.getInclusionProof({ logIndex: index, treeSize: head.size }, this.callOptions(options.signal));
+          verifyInclusion(index, head.size, entry.commitment!.leafHash, proof.hashes, head.root);
+          if (entry.event !== undefined) ledger.note(index, entry.event, false);
+          erasures.set(index, entry);
+        }
+      } finally {
+        call2.abort();
       }
-      verifyErasure(entry, erasure);
-      erased.push(index);
+    }
+    ledger.check(); // erased content must be named by a later erasure or retention entry
+    // The erasure each erased entry's view names is the one that accounts
+    // for it (read above when the range or the later erasures held it; the
+    // ledger already proved that one names it otherwise).
+    for (const entry of gone) {
+      const by = erasureOf(entry);
+      const erasure = by !== undefined && by >= 0n ? erasures.get(by) : undefined;
+      if (erasure !== undefined) verifyErasure(entry, erasure);
+      erased.push(entry.stamp!.logIndex);
     }
     return { treeHead: head, entries, contentVerified, withheld, erased };
   }

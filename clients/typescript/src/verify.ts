@@ -27,8 +27,6 @@
 // clients/go/verify (which uses golang.org/x/mod/sumdb/tlog and note) and the
 // Python module agenttrail.verify; clients/testdata/vectors holds the test
 // vectors all three must pass.
-import { createHash, createPublicKey, verify as cryptoVerify } from "node:crypto";
-import { isDeepStrictEqual } from "node:util";
 import { clone, create, equals, fromBinary, getOption } from "@bufbuild/protobuf";
 import type { DescField } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
@@ -39,6 +37,7 @@ import { EventSchema, file_agenttrail_v1_event } from "./gen/agenttrail/v1/event
 import type { Event } from "./gen/agenttrail/v1/event_pb.js";
 import { FieldClass, field_class } from "./gen/agenttrail/v1/field_class_pb.js";
 import type { WithheldEntry } from "./gen/agenttrail/v1/query_service_pb.js";
+import { ed25519Verify, sha256 } from "./crypto.js";
 
 /** Size in bytes of every hash, digest and salt of the log. */
 export const HASH_SIZE = 32;
@@ -207,18 +206,14 @@ export interface TreeHead {
 
 // --- Leaves ------------------------------------------------------------------
 
-function sha256(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("sha256");
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
-}
-
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function hex(b: Uint8Array): string {
-  return Buffer.from(b).toString("hex");
+  let out = "";
+  for (const x of b) out += x.toString(16).padStart(2, "0");
+  return out;
 }
 
 /**
@@ -371,7 +366,7 @@ export function verifyWithheld(withheld: WithheldEntry): void {
  * entry keeps its header and digest and passes verifyEntry; verifyErasure
  * checks its erasure.
  */
-export function erasedBy(entry: Entry): bigint | undefined {
+export function erasureOf(entry: Entry): bigint | undefined {
   if (entry.view?.content !== ContentState.ERASED) return undefined;
   return entry.view.erasedBy ?? -1n;
 }
@@ -406,7 +401,7 @@ export function erasureNames(event: Event | undefined, index: bigint): boolean |
 export function verifyErasure(erased: Entry, erasure: Entry): void {
   const index = erased.stamp?.logIndex ?? 0n;
   const at = erasure.stamp?.logIndex ?? 0n;
-  const by = erasedBy(erased);
+  const by = erasureOf(erased);
   if (by === undefined) throw new MalformedError(`entry ${index} is not erased in its view`);
   if (by >= 0n && by !== at) throw new EventMismatchError(`entry ${index} names erasure ${by}, not ${at}`);
   if (at <= index) throw new EventMismatchError(`erasure ${at} is not later than the entry ${index} it would erase`);
@@ -531,7 +526,26 @@ function sameValue(field: DescField, x: unknown, y: unknown): boolean {
       keys.every((k) => ys[k] !== undefined && equals(field.message, xs[k]!, ys[k]!))
     );
   }
-  return isDeepStrictEqual(x, y);
+  return sameScalars(x, y);
+}
+
+/**
+ * Strict equality of field values that are not messages: scalars (as
+ * Object.is sees them), bytes, and lists and maps of them.
+ */
+function sameScalars(x: unknown, y: unknown): boolean {
+  if (Object.is(x, y)) return true;
+  if (x instanceof Uint8Array && y instanceof Uint8Array) return bytesEqual(x, y);
+  if (Array.isArray(x) && Array.isArray(y)) {
+    return x.length === y.length && x.every((v, i) => sameScalars(v, y[i]));
+  }
+  if (typeof x === "object" && typeof y === "object" && x !== null && y !== null && !Array.isArray(x) && !Array.isArray(y)) {
+    const xs = x as Record<string, unknown>;
+    const ys = y as Record<string, unknown>;
+    const keys = Object.keys(xs);
+    return keys.length === Object.keys(ys).length && keys.every((k) => Object.hasOwn(ys, k) && sameScalars(xs[k], ys[k]));
+  }
+  return false;
 }
 
 // --- Proofs ------------------------------------------------------------------
@@ -731,7 +745,10 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 /** Decodes standard padded base64, or returns undefined. */
 function b64decode(s: string): Uint8Array | undefined {
   if (!BASE64.test(s)) return undefined;
-  return new Uint8Array(Buffer.from(s, "base64"));
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
 }
 
 /**
@@ -962,19 +979,6 @@ function openNote(note: Uint8Array, key: VerifierKey): Uint8Array {
   return text;
 }
 
-function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  if (signature.length !== 64) return false;
-  try {
-    const key = createPublicKey({
-      key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(publicKey).toString("base64url") },
-      format: "jwk",
-    });
-    return cryptoVerify(null, message, key, signature);
-  } catch {
-    return false;
-  }
-}
-
 /** Parses a checkpoint body: a note text, which ends in a newline. */
 function parseCheckpoint(text: string): TreeHead {
   const lines = text.slice(0, -1).split("\n");
@@ -1128,7 +1132,10 @@ export function verifyCosignedCheckpoint(
     seen.add(id);
     const body = sig.subarray(4);
     const timestamp = body.length >= 8 ? new DataView(body.buffer, body.byteOffset).getBigUint64(0) : 0n;
-    const message = Buffer.concat([Buffer.from(`cosignature/v1\ntime ${timestamp}\n`), text]);
+    const prefix = new TextEncoder().encode(`cosignature/v1\ntime ${timestamp}\n`);
+    const message = new Uint8Array(prefix.length + text.length);
+    message.set(prefix);
+    message.set(text, prefix.length);
     if (body.length !== 8 + 64 || !ed25519Verify(signer.publicKey, message, body.subarray(8))) {
       throw new BadSignatureError(`the cosignature by witness ${id} does not verify over the checkpoint`);
     }

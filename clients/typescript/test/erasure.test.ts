@@ -13,7 +13,7 @@ import {
   LifecycleService,
   EraseRequestSchema,
   VerificationError,
-  erasedBy,
+  erasureOf,
   verifyEntry,
   verifyErasure,
 } from "../src/index.js";
@@ -65,7 +65,7 @@ test("erased entries show as erased in every view, verify, and name their erasur
     assert.ok(entries.length >= 3);
     for (const e of entries) {
       assert.equal(e.view?.content, ContentState.ERASED);
-      assert.equal(erasedBy(e), response.erasureIndex);
+      assert.equal(erasureOf(e), response.erasureIndex);
       assert.equal(e.commitment!.content.length, 0);
       assert.equal(e.commitment!.salt.length, 0);
       verifyEntry(e);
@@ -75,7 +75,7 @@ test("erased entries show as erased in every view, verify, and name their erasur
     }
   }
   const kept: Entry[] = await collect(auditor.query({ sessionId: keptSession }));
-  for (const e of kept) assert.equal(erasedBy(e), undefined);
+  for (const e of kept) assert.equal(erasureOf(e), undefined);
 
   const first: Entry = (await collect(auditor.query({ sessionId: erasedSession })))[0]!;
   assert.throws(() => verifyErasure(first, kept[kept.length - 1]!), EventMismatchError);

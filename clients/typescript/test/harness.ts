@@ -173,6 +173,7 @@ export class TestServer {
       "--listen", listen,
       "--checkpoint-interval", this.options.checkpointInterval ?? "0",
       "--log-level", "warn",
+      "--http-listen", "off", // the web console's listener has a fixed default port
       ...(this.options.args ?? []),
     ];
     this.stderr = "";

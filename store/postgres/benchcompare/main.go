@@ -210,7 +210,7 @@ func startServer(bin string, storeArgs []string, logPath string) (*server, error
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info",
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--http-listen", "off", "--log-format", "json", "--log-level", "info",
 		"--rate-limit", "100000", "--rate-burst", "100000"}, storeArgs...)...)
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()

@@ -626,10 +626,12 @@ class Client:
            :func:`agenttrail.verify.verify_withheld`.
         3. The inclusion proof of every leaf, shown or withheld, is checked
            against the checkpoint.
-        4. Every entry whose content was erased is checked against the
-           Erasure or Retention event its view names, fetched and proven
-           when it lies outside the range
-           (:func:`agenttrail.verify.verify_erasure`).
+        4. Every entry whose content is erased is named by a later erasure
+           or retention entry of the log (:class:`agenttrail.verify.ErasureLedger`;
+           those beyond the range are read too), or
+           :class:`agenttrail.verify.UnprovenErasureError` is raised; and
+           the erasure its view names, when the checkpoint covers it, is
+           checked with :func:`agenttrail.verify.verify_erasure`.
 
         An index the server sends neither an entry nor a withheld leaf for
         raises :class:`agenttrail.verify.MissingEntryError`; any other check
@@ -648,6 +650,7 @@ class Client:
             filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
         )
         expected = from_index
+        ledger = verify.ErasureLedger()
         erased: list[entry_pb2.Entry] = []
         erasures: dict[int, entry_pb2.Entry] = {}
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
@@ -678,7 +681,9 @@ class Client:
                     report.entries += 1
                     if response.entry.view.content == entry_pb2.CONTENT_STATE_PRESENT:
                         report.content_checked += 1
-                    if verify.erased_by(response.entry) is not None:
+                    is_erased = response.entry.view.content == entry_pb2.CONTENT_STATE_ERASED
+                    ledger.note(index, response.entry.event, is_erased)
+                    if is_erased:
                         erased.append(response.entry)
                     if verify.names(response.entry.event, 0) is not None:
                         erasures[index] = response.entry
@@ -694,28 +699,51 @@ class Client:
                 f"log index {expected}: the server sent neither the entry nor a withheld leaf, "
                 "although the checkpoint covers it"
             )
-        # Each erased entry is accounted for by the erasure its view names:
-        # checked above when the range held it, fetched and proven otherwise.
+        if ledger.unproven() and to < head.size:
+            self._note_later_erasures(ledger, to, head, erasures)
+        ledger.check()
+        # The erasure each erased entry's view names is the one that
+        # accounts for it (read above when the range or the later erasures
+        # held it; the ledger already proved one names it otherwise).
         for gone in erased:
-            by = verify.erased_by(gone)
-            if by is None or by < 0:
-                raise verify.MalformedError(
-                    f"entry {gone.stamp.log_index}: its content is erased, and its view names no erasure"
-                )
-            erasure = erasures.get(by)
-            if erasure is None:
-                erasure = self.get(log_index=by)
-                verify.verify_entry(erasure)
+            by = verify.erasure_of(gone)
+            if by is not None and by >= 0 and by in erasures:
+                verify.verify_erasure(gone, erasures[by])
+            report.erased.append(gone.stamp.log_index)
+        return report
+
+    def _note_later_erasures(
+        self,
+        ledger: verify.ErasureLedger,
+        start: int,
+        head: verify.TreeHead,
+        erasures: dict[int, entry_pb2.Entry],
+    ) -> None:
+        """Reads the erasure and retention entries in [start, head.size),
+        checks each against the checkpoint, notes what they name, and keeps
+        each in erasures by its index."""
+        request = query_service_pb2.QueryRequest(
+            filter=_filter(None, None, None, ["erasure", "retention"], None, None, None, start, head.size, False),
+        )
+        call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
+        try:
+            for response in call:
+                if response.WhichOneof("item") != "entry":
+                    continue
+                e = response.entry
+                verify.verify_entry(e)
                 proof = self._unary(
                     "LogService/GetInclusionProof",
                     self._log_service.GetInclusionProof,
-                    log_service_pb2.GetInclusionProofRequest(log_index=by, tree_size=head.size),
+                    log_service_pb2.GetInclusionProofRequest(log_index=e.stamp.log_index, tree_size=head.size),
                 )
-                verify.verify_inclusion(by, head.size, erasure.commitment.leaf_hash, proof.hashes, head.root)
-                erasures[by] = erasure
-            verify.verify_erasure(gone, erasure)
-            report.erased.append(gone.stamp.log_index)
-        return report
+                verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
+                ledger.note(e.stamp.log_index, e.event, False)
+                erasures[e.stamp.log_index] = e
+        except grpc.RpcError as err:
+            raise _rpc_error("QueryService/Query", err) from None
+        finally:
+            call.cancel()
 
     def _trust(self) -> tuple[str, str]:
         if self._verifier_key is None:

@@ -51,7 +51,7 @@ from agenttrail.v1 import entry_pb2, event_pb2, field_class_pb2, query_service_p
 
 __all__ = [
     "HASH_SIZE",
-    "erased_by",
+    "erasure_of",
     "names",
     "verify_erasure",
     "BadProofError",
@@ -348,7 +348,7 @@ def verify_withheld(withheld: query_service_pb2.WithheldEntry) -> None:
     _check_length("leaf hash", withheld.leaf_hash)
 
 
-def erased_by(entry: entry_pb2.Entry) -> int | None:
+def erasure_of(entry: entry_pb2.Entry) -> int | None:
     """Returns, for an entry whose content was erased (its view says
     CONTENT_STATE_ERASED), the log index of the Erasure or Retention event
     that erased it, -1 when the view names none; None when the content was
@@ -384,7 +384,7 @@ def verify_erasure(erased: entry_pb2.Entry, erasure: entry_pb2.Entry) -> None:
     :class:`EventMismatchError`. Check the erasure's inclusion in the log as
     for any entry."""
     index, at = erased.stamp.log_index, erasure.stamp.log_index
-    by = erased_by(erased)
+    by = erasure_of(erased)
     if by is None:
         raise MalformedError(f"entry {index} is not erased in its view")
     if by >= 0 and by != at:

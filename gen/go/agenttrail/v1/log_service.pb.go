@@ -569,6 +569,126 @@ func (x *GetVerifierKeyResponse) GetPublicKey() []byte {
 	return nil
 }
 
+// GetInclusionProofsRequest names leaves and a tree.
+type GetInclusionProofsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Log indexes of the leaves: 1 to 1000, each below the tree size.
+	LogIndexes []uint64 `protobuf:"varint,1,rep,packed,name=log_indexes,json=logIndexes,proto3" json:"log_indexes,omitempty"`
+	// Size of the tree to prove against. Unset means the latest checkpoint.
+	TreeSize      *uint64 `protobuf:"varint,2,opt,name=tree_size,json=treeSize,proto3,oneof" json:"tree_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofsRequest) Reset() {
+	*x = GetInclusionProofsRequest{}
+	mi := &file_agenttrail_v1_log_service_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofsRequest) ProtoMessage() {}
+
+func (x *GetInclusionProofsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_log_service_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofsRequest.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofsRequest) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_log_service_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetInclusionProofsRequest) GetLogIndexes() []uint64 {
+	if x != nil {
+		return x.LogIndexes
+	}
+	return nil
+}
+
+func (x *GetInclusionProofsRequest) GetTreeSize() uint64 {
+	if x != nil && x.TreeSize != nil {
+		return *x.TreeSize
+	}
+	return 0
+}
+
+// GetInclusionProofsResponse carries one inclusion proof per leaf asked for,
+// in the order asked, all against one tree.
+type GetInclusionProofsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Size of the tree proved against.
+	TreeSize uint64 `protobuf:"varint,1,opt,name=tree_size,json=treeSize,proto3" json:"tree_size,omitempty"`
+	// The proofs; their checkpoint field is left unset (see checkpoint).
+	Proofs []*GetInclusionProofResponse `protobuf:"bytes,2,rep,name=proofs,proto3" json:"proofs,omitempty"`
+	// The checkpoint signed at tree_size, when there is one.
+	Checkpoint    *Checkpoint `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInclusionProofsResponse) Reset() {
+	*x = GetInclusionProofsResponse{}
+	mi := &file_agenttrail_v1_log_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInclusionProofsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInclusionProofsResponse) ProtoMessage() {}
+
+func (x *GetInclusionProofsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_log_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInclusionProofsResponse.ProtoReflect.Descriptor instead.
+func (*GetInclusionProofsResponse) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_log_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetInclusionProofsResponse) GetTreeSize() uint64 {
+	if x != nil {
+		return x.TreeSize
+	}
+	return 0
+}
+
+func (x *GetInclusionProofsResponse) GetProofs() []*GetInclusionProofResponse {
+	if x != nil {
+		return x.Proofs
+	}
+	return nil
+}
+
+func (x *GetInclusionProofsResponse) GetCheckpoint() *Checkpoint {
+	if x != nil {
+		return x.Checkpoint
+	}
+	return nil
+}
+
 var File_agenttrail_v1_log_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_log_service_proto_rawDesc = "" +
@@ -620,11 +740,24 @@ const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n" +
 	"\fverifier_key\x18\x02 \x01(\tR\vverifierKey\x12\x1d\n" +
 	"\n" +
-	"public_key\x18\x03 \x01(\fR\tpublicKey2\x9d\x03\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"l\n" +
+	"\x19GetInclusionProofsRequest\x12\x1f\n" +
+	"\vlog_indexes\x18\x01 \x03(\x04R\n" +
+	"logIndexes\x12 \n" +
+	"\ttree_size\x18\x02 \x01(\x04H\x00R\btreeSize\x88\x01\x01B\f\n" +
+	"\n" +
+	"_tree_size\"\xb6\x01\n" +
+	"\x1aGetInclusionProofsResponse\x12\x1b\n" +
+	"\ttree_size\x18\x01 \x01(\x04R\btreeSize\x12@\n" +
+	"\x06proofs\x18\x02 \x03(\v2(.agenttrail.v1.GetInclusionProofResponseR\x06proofs\x129\n" +
+	"\n" +
+	"checkpoint\x18\x03 \x01(\v2\x19.agenttrail.v1.CheckpointR\n" +
+	"checkpoint2\x88\x04\n" +
 	"\n" +
 	"LogService\x12Z\n" +
 	"\rGetCheckpoint\x12#.agenttrail.v1.GetCheckpointRequest\x1a$.agenttrail.v1.GetCheckpointResponse\x12f\n" +
-	"\x11GetInclusionProof\x12'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12l\n" +
+	"\x11GetInclusionProof\x12'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12i\n" +
+	"\x12GetInclusionProofs\x12(.agenttrail.v1.GetInclusionProofsRequest\x1a).agenttrail.v1.GetInclusionProofsResponse\x12l\n" +
 	"\x13GetConsistencyProof\x12).agenttrail.v1.GetConsistencyProofRequest\x1a*.agenttrail.v1.GetConsistencyProofResponse\x12]\n" +
 	"\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
 
@@ -640,7 +773,7 @@ func file_agenttrail_v1_log_service_proto_rawDescGZIP() []byte {
 	return file_agenttrail_v1_log_service_proto_rawDescData
 }
 
-var file_agenttrail_v1_log_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_agenttrail_v1_log_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_agenttrail_v1_log_service_proto_goTypes = []any{
 	(*Checkpoint)(nil),                  // 0: agenttrail.v1.Checkpoint
 	(*GetCheckpointRequest)(nil),        // 1: agenttrail.v1.GetCheckpointRequest
@@ -651,24 +784,30 @@ var file_agenttrail_v1_log_service_proto_goTypes = []any{
 	(*GetConsistencyProofResponse)(nil), // 6: agenttrail.v1.GetConsistencyProofResponse
 	(*GetVerifierKeyRequest)(nil),       // 7: agenttrail.v1.GetVerifierKeyRequest
 	(*GetVerifierKeyResponse)(nil),      // 8: agenttrail.v1.GetVerifierKeyResponse
+	(*GetInclusionProofsRequest)(nil),   // 9: agenttrail.v1.GetInclusionProofsRequest
+	(*GetInclusionProofsResponse)(nil),  // 10: agenttrail.v1.GetInclusionProofsResponse
 }
 var file_agenttrail_v1_log_service_proto_depIdxs = []int32{
-	0, // 0: agenttrail.v1.GetCheckpointResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	0, // 1: agenttrail.v1.GetInclusionProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	0, // 2: agenttrail.v1.GetConsistencyProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
-	1, // 3: agenttrail.v1.LogService.GetCheckpoint:input_type -> agenttrail.v1.GetCheckpointRequest
-	3, // 4: agenttrail.v1.LogService.GetInclusionProof:input_type -> agenttrail.v1.GetInclusionProofRequest
-	5, // 5: agenttrail.v1.LogService.GetConsistencyProof:input_type -> agenttrail.v1.GetConsistencyProofRequest
-	7, // 6: agenttrail.v1.LogService.GetVerifierKey:input_type -> agenttrail.v1.GetVerifierKeyRequest
-	2, // 7: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
-	4, // 8: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
-	6, // 9: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
-	8, // 10: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
-	7, // [7:11] is the sub-list for method output_type
-	3, // [3:7] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: agenttrail.v1.GetCheckpointResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	0,  // 1: agenttrail.v1.GetInclusionProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	0,  // 2: agenttrail.v1.GetConsistencyProofResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	4,  // 3: agenttrail.v1.GetInclusionProofsResponse.proofs:type_name -> agenttrail.v1.GetInclusionProofResponse
+	0,  // 4: agenttrail.v1.GetInclusionProofsResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
+	1,  // 5: agenttrail.v1.LogService.GetCheckpoint:input_type -> agenttrail.v1.GetCheckpointRequest
+	3,  // 6: agenttrail.v1.LogService.GetInclusionProof:input_type -> agenttrail.v1.GetInclusionProofRequest
+	9,  // 7: agenttrail.v1.LogService.GetInclusionProofs:input_type -> agenttrail.v1.GetInclusionProofsRequest
+	5,  // 8: agenttrail.v1.LogService.GetConsistencyProof:input_type -> agenttrail.v1.GetConsistencyProofRequest
+	7,  // 9: agenttrail.v1.LogService.GetVerifierKey:input_type -> agenttrail.v1.GetVerifierKeyRequest
+	2,  // 10: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
+	4,  // 11: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
+	10, // 12: agenttrail.v1.LogService.GetInclusionProofs:output_type -> agenttrail.v1.GetInclusionProofsResponse
+	6,  // 13: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
+	8,  // 14: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
+	10, // [10:15] is the sub-list for method output_type
+	5,  // [5:10] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_log_service_proto_init() }
@@ -679,13 +818,14 @@ func file_agenttrail_v1_log_service_proto_init() {
 	file_agenttrail_v1_log_service_proto_msgTypes[1].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[3].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[5].OneofWrappers = []any{}
+	file_agenttrail_v1_log_service_proto_msgTypes[9].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_log_service_proto_rawDesc), len(file_agenttrail_v1_log_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	LogService_GetCheckpoint_FullMethodName       = "/agenttrail.v1.LogService/GetCheckpoint"
 	LogService_GetInclusionProof_FullMethodName   = "/agenttrail.v1.LogService/GetInclusionProof"
+	LogService_GetInclusionProofs_FullMethodName  = "/agenttrail.v1.LogService/GetInclusionProofs"
 	LogService_GetConsistencyProof_FullMethodName = "/agenttrail.v1.LogService/GetConsistencyProof"
 	LogService_GetVerifierKey_FullMethodName      = "/agenttrail.v1.LogService/GetVerifierKey"
 )
@@ -41,6 +42,10 @@ type LogServiceClient interface {
 	// GetInclusionProof proves that the leaf at an index is in the tree of a
 	// given size.
 	GetInclusionProof(ctx context.Context, in *GetInclusionProofRequest, opts ...grpc.CallOption) (*GetInclusionProofResponse, error)
+	// GetInclusionProofs proves up to 1000 leaves at once against one tree,
+	// as GetInclusionProof does for each: for a reader who checks a whole
+	// session, in one read (and one access record) per thousand events.
+	GetInclusionProofs(ctx context.Context, in *GetInclusionProofsRequest, opts ...grpc.CallOption) (*GetInclusionProofsResponse, error)
 	// GetConsistencyProof proves that the tree of one size is a prefix of the
 	// tree of a larger size.
 	GetConsistencyProof(ctx context.Context, in *GetConsistencyProofRequest, opts ...grpc.CallOption) (*GetConsistencyProofResponse, error)
@@ -71,6 +76,16 @@ func (c *logServiceClient) GetInclusionProof(ctx context.Context, in *GetInclusi
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetInclusionProofResponse)
 	err := c.cc.Invoke(ctx, LogService_GetInclusionProof_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *logServiceClient) GetInclusionProofs(ctx context.Context, in *GetInclusionProofsRequest, opts ...grpc.CallOption) (*GetInclusionProofsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInclusionProofsResponse)
+	err := c.cc.Invoke(ctx, LogService_GetInclusionProofs_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +128,10 @@ type LogServiceServer interface {
 	// GetInclusionProof proves that the leaf at an index is in the tree of a
 	// given size.
 	GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error)
+	// GetInclusionProofs proves up to 1000 leaves at once against one tree,
+	// as GetInclusionProof does for each: for a reader who checks a whole
+	// session, in one read (and one access record) per thousand events.
+	GetInclusionProofs(context.Context, *GetInclusionProofsRequest) (*GetInclusionProofsResponse, error)
 	// GetConsistencyProof proves that the tree of one size is a prefix of the
 	// tree of a larger size.
 	GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error)
@@ -134,6 +153,9 @@ func (UnimplementedLogServiceServer) GetCheckpoint(context.Context, *GetCheckpoi
 }
 func (UnimplementedLogServiceServer) GetInclusionProof(context.Context, *GetInclusionProofRequest) (*GetInclusionProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetInclusionProof not implemented")
+}
+func (UnimplementedLogServiceServer) GetInclusionProofs(context.Context, *GetInclusionProofsRequest) (*GetInclusionProofsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInclusionProofs not implemented")
 }
 func (UnimplementedLogServiceServer) GetConsistencyProof(context.Context, *GetConsistencyProofRequest) (*GetConsistencyProofResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetConsistencyProof not implemented")
@@ -198,6 +220,24 @@ func _LogService_GetInclusionProof_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogService_GetInclusionProofs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInclusionProofsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LogServiceServer).GetInclusionProofs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LogService_GetInclusionProofs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LogServiceServer).GetInclusionProofs(ctx, req.(*GetInclusionProofsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _LogService_GetConsistencyProof_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetConsistencyProofRequest)
 	if err := dec(in); err != nil {
@@ -248,6 +288,10 @@ var LogService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetInclusionProof",
 			Handler:    _LogService_GetInclusionProof_Handler,
+		},
+		{
+			MethodName: "GetInclusionProofs",
+			Handler:    _LogService_GetInclusionProofs_Handler,
 		},
 		{
 			MethodName: "GetConsistencyProof",

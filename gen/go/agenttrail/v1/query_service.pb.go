@@ -9,6 +9,7 @@ package agenttrailv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -72,6 +73,80 @@ func (x Order) Number() protoreflect.EnumNumber {
 // Deprecated: Use Order.Descriptor instead.
 func (Order) EnumDescriptor() ([]byte, []int) {
 	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{0}
+}
+
+// SessionOutcome is how a session ended, from its session_end event.
+type SessionOutcome int32
+
+const (
+	// Not set; in a filter, not allowed.
+	SessionOutcome_SESSION_OUTCOME_UNSPECIFIED SessionOutcome = 0
+	// No session_end has been recorded (yet): the session is running, or its
+	// agent stopped without ending it.
+	SessionOutcome_SESSION_OUTCOME_OPEN SessionOutcome = 1
+	// Ended with END_REASON_COMPLETED.
+	SessionOutcome_SESSION_OUTCOME_COMPLETED SessionOutcome = 2
+	// Ended with END_REASON_FAILED.
+	SessionOutcome_SESSION_OUTCOME_FAILED SessionOutcome = 3
+	// Ended with END_REASON_TIMED_OUT.
+	SessionOutcome_SESSION_OUTCOME_TIMED_OUT SessionOutcome = 4
+	// Ended with END_REASON_MAX_ITERATIONS.
+	SessionOutcome_SESSION_OUTCOME_MAX_ITERATIONS SessionOutcome = 5
+	// Ended with END_REASON_CANCELLED.
+	SessionOutcome_SESSION_OUTCOME_CANCELLED SessionOutcome = 6
+	// Ended without a reason (END_REASON_UNSPECIFIED).
+	SessionOutcome_SESSION_OUTCOME_ENDED SessionOutcome = 7
+)
+
+// Enum value maps for SessionOutcome.
+var (
+	SessionOutcome_name = map[int32]string{
+		0: "SESSION_OUTCOME_UNSPECIFIED",
+		1: "SESSION_OUTCOME_OPEN",
+		2: "SESSION_OUTCOME_COMPLETED",
+		3: "SESSION_OUTCOME_FAILED",
+		4: "SESSION_OUTCOME_TIMED_OUT",
+		5: "SESSION_OUTCOME_MAX_ITERATIONS",
+		6: "SESSION_OUTCOME_CANCELLED",
+		7: "SESSION_OUTCOME_ENDED",
+	}
+	SessionOutcome_value = map[string]int32{
+		"SESSION_OUTCOME_UNSPECIFIED":    0,
+		"SESSION_OUTCOME_OPEN":           1,
+		"SESSION_OUTCOME_COMPLETED":      2,
+		"SESSION_OUTCOME_FAILED":         3,
+		"SESSION_OUTCOME_TIMED_OUT":      4,
+		"SESSION_OUTCOME_MAX_ITERATIONS": 5,
+		"SESSION_OUTCOME_CANCELLED":      6,
+		"SESSION_OUTCOME_ENDED":          7,
+	}
+)
+
+func (x SessionOutcome) Enum() *SessionOutcome {
+	p := new(SessionOutcome)
+	*p = x
+	return p
+}
+
+func (x SessionOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SessionOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_agenttrail_v1_query_service_proto_enumTypes[1].Descriptor()
+}
+
+func (SessionOutcome) Type() protoreflect.EnumType {
+	return &file_agenttrail_v1_query_service_proto_enumTypes[1]
+}
+
+func (x SessionOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SessionOutcome.Descriptor instead.
+func (SessionOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{1}
 }
 
 // QueryRequest selects entries and says how to stream them.
@@ -507,11 +582,361 @@ func (x *GetEventResponse) GetEntry() *Entry {
 	return nil
 }
 
+// ListSessionsRequest selects sessions. Unset fields match every session.
+type ListSessionsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only sessions of this agent id.
+	AgentId string `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Only sessions for this pseudonymous user id.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Only sessions whose start occurred at or after this time.
+	StartedAfter *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_after,json=startedAfter,proto3" json:"started_after,omitempty"`
+	// Only sessions whose start occurred before this time.
+	StartedBefore *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=started_before,json=startedBefore,proto3" json:"started_before,omitempty"`
+	// Only sessions with any of these outcomes.
+	Outcomes []SessionOutcome `protobuf:"varint,5,rep,packed,name=outcomes,proto3,enum=agenttrail.v1.SessionOutcome" json:"outcomes,omitempty"`
+	// Only sessions with (true) or without (false) events that record a
+	// failure.
+	HasErrors *bool `protobuf:"varint,6,opt,name=has_errors,json=hasErrors,proto3,oneof" json:"has_errors,omitempty"`
+	// Most sessions in the page: default 50, at most 500.
+	PageSize uint32 `protobuf:"varint,7,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// Start after (older than) the session whose session_start has this log
+	// index: the next_resume_after of the page before.
+	ResumeAfter   *uint64 `protobuf:"varint,8,opt,name=resume_after,json=resumeAfter,proto3,oneof" json:"resume_after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListSessionsRequest) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *ListSessionsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListSessionsRequest) GetStartedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAfter
+	}
+	return nil
+}
+
+func (x *ListSessionsRequest) GetStartedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedBefore
+	}
+	return nil
+}
+
+func (x *ListSessionsRequest) GetOutcomes() []SessionOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *ListSessionsRequest) GetHasErrors() bool {
+	if x != nil && x.HasErrors != nil {
+		return *x.HasErrors
+	}
+	return false
+}
+
+func (x *ListSessionsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSessionsRequest) GetResumeAfter() uint64 {
+	if x != nil && x.ResumeAfter != nil {
+		return *x.ResumeAfter
+	}
+	return 0
+}
+
+// ListSessionsResponse is one page of sessions.
+type ListSessionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sessions, newest first (by the log index of their start).
+	Sessions []*SessionSummary `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// Set when there may be more: pass it as resume_after for the next page.
+	// A page may hold fewer than page_size sessions (even none) when the
+	// server stopped examining sessions to answer in time; it is set then too.
+	NextResumeAfter *uint64 `protobuf:"varint,2,opt,name=next_resume_after,json=nextResumeAfter,proto3,oneof" json:"next_resume_after,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListSessionsResponse) GetSessions() []*SessionSummary {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *ListSessionsResponse) GetNextResumeAfter() uint64 {
+	if x != nil && x.NextResumeAfter != nil {
+		return *x.NextResumeAfter
+	}
+	return 0
+}
+
+// SessionSummary is what the metadata of a session's events says about it.
+type SessionSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session id.
+	SessionId string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// Agent id and version of the session_start event.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Agent version of the session_start event.
+	AgentVersion string `protobuf:"bytes,3,opt,name=agent_version,json=agentVersion,proto3" json:"agent_version,omitempty"`
+	// Pseudonymous user id of the session_start event.
+	UserId string `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// When the session started (occurred_at of its session_start).
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// The latest occurred_at of its events.
+	LastEventAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_event_at,json=lastEventAt,proto3" json:"last_event_at,omitempty"`
+	// Log index of the session_start event.
+	StartIndex uint64 `protobuf:"varint,7,opt,name=start_index,json=startIndex,proto3" json:"start_index,omitempty"`
+	// How it ended.
+	Outcome SessionOutcome `protobuf:"varint,8,opt,name=outcome,proto3,enum=agenttrail.v1.SessionOutcome" json:"outcome,omitempty"`
+	// Events in the session.
+	EventCount uint64 `protobuf:"varint,9,opt,name=event_count,json=eventCount,proto3" json:"event_count,omitempty"`
+	// LLM calls in the session.
+	LlmCallCount uint64 `protobuf:"varint,10,opt,name=llm_call_count,json=llmCallCount,proto3" json:"llm_call_count,omitempty"`
+	// Tool calls in the session.
+	ToolCallCount uint64 `protobuf:"varint,11,opt,name=tool_call_count,json=toolCallCount,proto3" json:"tool_call_count,omitempty"`
+	// Events that record a failure: error events, failed tool calls, a
+	// session that ended failed.
+	ErrorCount uint64 `protobuf:"varint,12,opt,name=error_count,json=errorCount,proto3" json:"error_count,omitempty"`
+	// Input tokens over its LLM calls.
+	InputTokens int64 `protobuf:"varint,13,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	// Output tokens over its LLM calls.
+	OutputTokens int64 `protobuf:"varint,14,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	// Cost over its LLM calls, when they all name one currency (or none).
+	Cost *Cost `protobuf:"bytes,15,opt,name=cost,proto3" json:"cost,omitempty"`
+	// Log index of the session's latest event.
+	LastIndex     uint64 `protobuf:"varint,16,opt,name=last_index,json=lastIndex,proto3" json:"last_index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionSummary) Reset() {
+	*x = SessionSummary{}
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionSummary) ProtoMessage() {}
+
+func (x *SessionSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_query_service_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionSummary.ProtoReflect.Descriptor instead.
+func (*SessionSummary) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_query_service_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SessionSummary) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *SessionSummary) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *SessionSummary) GetAgentVersion() string {
+	if x != nil {
+		return x.AgentVersion
+	}
+	return ""
+}
+
+func (x *SessionSummary) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SessionSummary) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetLastEventAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastEventAt
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetStartIndex() uint64 {
+	if x != nil {
+		return x.StartIndex
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetOutcome() SessionOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return SessionOutcome_SESSION_OUTCOME_UNSPECIFIED
+}
+
+func (x *SessionSummary) GetEventCount() uint64 {
+	if x != nil {
+		return x.EventCount
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetLlmCallCount() uint64 {
+	if x != nil {
+		return x.LlmCallCount
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetToolCallCount() uint64 {
+	if x != nil {
+		return x.ToolCallCount
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetErrorCount() uint64 {
+	if x != nil {
+		return x.ErrorCount
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetOutputTokens() int64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *SessionSummary) GetCost() *Cost {
+	if x != nil {
+		return x.Cost
+	}
+	return nil
+}
+
+func (x *SessionSummary) GetLastIndex() uint64 {
+	if x != nil {
+		return x.LastIndex
+	}
+	return 0
+}
+
 var File_agenttrail_v1_query_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\n" +
-	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\"\xd0\x01\n" +
+	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n" +
 	"\fQueryRequest\x12-\n" +
 	"\x06filter\x18\x01 \x01(\v2\x15.agenttrail.v1.FilterR\x06filter\x12*\n" +
 	"\x05order\x18\x02 \x01(\x0e2\x14.agenttrail.v1.OrderR\x05order\x12\x14\n" +
@@ -534,14 +959,64 @@ const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\tlog_index\x18\x02 \x01(\x04H\x00R\blogIndexB\x05\n" +
 	"\x03key\">\n" +
 	"\x10GetEventResponse\x12*\n" +
-	"\x05entry\x18\x01 \x01(\v2\x14.agenttrail.v1.EntryR\x05entry*I\n" +
+	"\x05entry\x18\x01 \x01(\v2\x14.agenttrail.v1.EntryR\x05entry\"\x91\x03\n" +
+	"\x13ListSessionsRequest\x12\x19\n" +
+	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12?\n" +
+	"\rstarted_after\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\fstartedAfter\x12A\n" +
+	"\x0estarted_before\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\rstartedBefore\x129\n" +
+	"\boutcomes\x18\x05 \x03(\x0e2\x1d.agenttrail.v1.SessionOutcomeR\boutcomes\x12\"\n" +
+	"\n" +
+	"has_errors\x18\x06 \x01(\bH\x00R\thasErrors\x88\x01\x01\x12\x1b\n" +
+	"\tpage_size\x18\a \x01(\rR\bpageSize\x12&\n" +
+	"\fresume_after\x18\b \x01(\x04H\x01R\vresumeAfter\x88\x01\x01B\r\n" +
+	"\v_has_errorsB\x0f\n" +
+	"\r_resume_after\"\x98\x01\n" +
+	"\x14ListSessionsResponse\x129\n" +
+	"\bsessions\x18\x01 \x03(\v2\x1d.agenttrail.v1.SessionSummaryR\bsessions\x12/\n" +
+	"\x11next_resume_after\x18\x02 \x01(\x04H\x00R\x0fnextResumeAfter\x88\x01\x01B\x14\n" +
+	"\x12_next_resume_after\"\xfd\x04\n" +
+	"\x0eSessionSummary\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x19\n" +
+	"\bagent_id\x18\x02 \x01(\tR\aagentId\x12#\n" +
+	"\ragent_version\x18\x03 \x01(\tR\fagentVersion\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x129\n" +
+	"\n" +
+	"started_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12>\n" +
+	"\rlast_event_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vlastEventAt\x12\x1f\n" +
+	"\vstart_index\x18\a \x01(\x04R\n" +
+	"startIndex\x127\n" +
+	"\aoutcome\x18\b \x01(\x0e2\x1d.agenttrail.v1.SessionOutcomeR\aoutcome\x12\x1f\n" +
+	"\vevent_count\x18\t \x01(\x04R\n" +
+	"eventCount\x12$\n" +
+	"\x0ellm_call_count\x18\n" +
+	" \x01(\x04R\fllmCallCount\x12&\n" +
+	"\x0ftool_call_count\x18\v \x01(\x04R\rtoolCallCount\x12\x1f\n" +
+	"\verror_count\x18\f \x01(\x04R\n" +
+	"errorCount\x12!\n" +
+	"\finput_tokens\x18\r \x01(\x03R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x0e \x01(\x03R\foutputTokens\x12'\n" +
+	"\x04cost\x18\x0f \x01(\v2\x13.agenttrail.v1.CostR\x04cost\x12\x1d\n" +
+	"\n" +
+	"last_index\x18\x10 \x01(\x04R\tlastIndex*I\n" +
 	"\x05Order\x12\x15\n" +
 	"\x11ORDER_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fORDER_ASCENDING\x10\x01\x12\x14\n" +
-	"\x10ORDER_DESCENDING\x10\x022\xa1\x01\n" +
+	"\x10ORDER_DESCENDING\x10\x02*\x83\x02\n" +
+	"\x0eSessionOutcome\x12\x1f\n" +
+	"\x1bSESSION_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SESSION_OUTCOME_OPEN\x10\x01\x12\x1d\n" +
+	"\x19SESSION_OUTCOME_COMPLETED\x10\x02\x12\x1a\n" +
+	"\x16SESSION_OUTCOME_FAILED\x10\x03\x12\x1d\n" +
+	"\x19SESSION_OUTCOME_TIMED_OUT\x10\x04\x12\"\n" +
+	"\x1eSESSION_OUTCOME_MAX_ITERATIONS\x10\x05\x12\x1d\n" +
+	"\x19SESSION_OUTCOME_CANCELLED\x10\x06\x12\x19\n" +
+	"\x15SESSION_OUTCOME_ENDED\x10\a2\xfa\x01\n" +
 	"\fQueryService\x12D\n" +
 	"\x05Query\x12\x1b.agenttrail.v1.QueryRequest\x1a\x1c.agenttrail.v1.QueryResponse0\x01\x12K\n" +
-	"\bGetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
+	"\bGetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponse\x12W\n" +
+	"\fListSessions\x12\".agenttrail.v1.ListSessionsRequest\x1a#.agenttrail.v1.ListSessionsResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
 
 var (
 	file_agenttrail_v1_query_service_proto_rawDescOnce sync.Once
@@ -555,35 +1030,51 @@ func file_agenttrail_v1_query_service_proto_rawDescGZIP() []byte {
 	return file_agenttrail_v1_query_service_proto_rawDescData
 }
 
-var file_agenttrail_v1_query_service_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_agenttrail_v1_query_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agenttrail_v1_query_service_proto_goTypes = []any{
-	(Order)(0),               // 0: agenttrail.v1.Order
-	(*QueryRequest)(nil),     // 1: agenttrail.v1.QueryRequest
-	(*QueryResponse)(nil),    // 2: agenttrail.v1.QueryResponse
-	(*WithheldEntry)(nil),    // 3: agenttrail.v1.WithheldEntry
-	(*CaughtUp)(nil),         // 4: agenttrail.v1.CaughtUp
-	(*GetEventRequest)(nil),  // 5: agenttrail.v1.GetEventRequest
-	(*GetEventResponse)(nil), // 6: agenttrail.v1.GetEventResponse
-	(*Filter)(nil),           // 7: agenttrail.v1.Filter
-	(*Entry)(nil),            // 8: agenttrail.v1.Entry
+	(Order)(0),                    // 0: agenttrail.v1.Order
+	(SessionOutcome)(0),           // 1: agenttrail.v1.SessionOutcome
+	(*QueryRequest)(nil),          // 2: agenttrail.v1.QueryRequest
+	(*QueryResponse)(nil),         // 3: agenttrail.v1.QueryResponse
+	(*WithheldEntry)(nil),         // 4: agenttrail.v1.WithheldEntry
+	(*CaughtUp)(nil),              // 5: agenttrail.v1.CaughtUp
+	(*GetEventRequest)(nil),       // 6: agenttrail.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 7: agenttrail.v1.GetEventResponse
+	(*ListSessionsRequest)(nil),   // 8: agenttrail.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),  // 9: agenttrail.v1.ListSessionsResponse
+	(*SessionSummary)(nil),        // 10: agenttrail.v1.SessionSummary
+	(*Filter)(nil),                // 11: agenttrail.v1.Filter
+	(*Entry)(nil),                 // 12: agenttrail.v1.Entry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*Cost)(nil),                  // 14: agenttrail.v1.Cost
 }
 var file_agenttrail_v1_query_service_proto_depIdxs = []int32{
-	7, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
-	0, // 1: agenttrail.v1.QueryRequest.order:type_name -> agenttrail.v1.Order
-	8, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
-	4, // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
-	3, // 4: agenttrail.v1.QueryResponse.withheld:type_name -> agenttrail.v1.WithheldEntry
-	8, // 5: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
-	1, // 6: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
-	5, // 7: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
-	2, // 8: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
-	6, // 9: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	11, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
+	0,  // 1: agenttrail.v1.QueryRequest.order:type_name -> agenttrail.v1.Order
+	12, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
+	5,  // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
+	4,  // 4: agenttrail.v1.QueryResponse.withheld:type_name -> agenttrail.v1.WithheldEntry
+	12, // 5: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
+	13, // 6: agenttrail.v1.ListSessionsRequest.started_after:type_name -> google.protobuf.Timestamp
+	13, // 7: agenttrail.v1.ListSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	1,  // 8: agenttrail.v1.ListSessionsRequest.outcomes:type_name -> agenttrail.v1.SessionOutcome
+	10, // 9: agenttrail.v1.ListSessionsResponse.sessions:type_name -> agenttrail.v1.SessionSummary
+	13, // 10: agenttrail.v1.SessionSummary.started_at:type_name -> google.protobuf.Timestamp
+	13, // 11: agenttrail.v1.SessionSummary.last_event_at:type_name -> google.protobuf.Timestamp
+	1,  // 12: agenttrail.v1.SessionSummary.outcome:type_name -> agenttrail.v1.SessionOutcome
+	14, // 13: agenttrail.v1.SessionSummary.cost:type_name -> agenttrail.v1.Cost
+	2,  // 14: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
+	6,  // 15: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
+	8,  // 16: agenttrail.v1.QueryService.ListSessions:input_type -> agenttrail.v1.ListSessionsRequest
+	3,  // 17: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
+	7,  // 18: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
+	9,  // 19: agenttrail.v1.QueryService.ListSessions:output_type -> agenttrail.v1.ListSessionsResponse
+	17, // [17:20] is the sub-list for method output_type
+	14, // [14:17] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_query_service_proto_init() }
@@ -603,13 +1094,15 @@ func file_agenttrail_v1_query_service_proto_init() {
 		(*GetEventRequest_EventId)(nil),
 		(*GetEventRequest_LogIndex)(nil),
 	}
+	file_agenttrail_v1_query_service_proto_msgTypes[6].OneofWrappers = []any{}
+	file_agenttrail_v1_query_service_proto_msgTypes[7].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_query_service_proto_rawDesc), len(file_agenttrail_v1_query_service_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,8 +19,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	QueryService_Query_FullMethodName    = "/agenttrail.v1.QueryService/Query"
-	QueryService_GetEvent_FullMethodName = "/agenttrail.v1.QueryService/GetEvent"
+	QueryService_Query_FullMethodName        = "/agenttrail.v1.QueryService/Query"
+	QueryService_GetEvent_FullMethodName     = "/agenttrail.v1.QueryService/GetEvent"
+	QueryService_ListSessions_FullMethodName = "/agenttrail.v1.QueryService/ListSessions"
 )
 
 // QueryServiceClient is the client API for QueryService service.
@@ -38,6 +39,12 @@ type QueryServiceClient interface {
 	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[QueryResponse], error)
 	// GetEvent returns one entry by event id or by log index.
 	GetEvent(ctx context.Context, in *GetEventRequest, opts ...grpc.CallOption) (*GetEventResponse, error)
+	// ListSessions returns one page of sessions, newest first, each with
+	// what its events' metadata says about it: counts, tokens, cost and
+	// outcome. A session is listed by its session_start event. The summary is
+	// derived from the log when asked; like every aggregate, it is a
+	// convenience, never evidence (verify the events themselves).
+	ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error)
 }
 
 type queryServiceClient struct {
@@ -77,6 +84,16 @@ func (c *queryServiceClient) GetEvent(ctx context.Context, in *GetEventRequest, 
 	return out, nil
 }
 
+func (c *queryServiceClient) ListSessions(ctx context.Context, in *ListSessionsRequest, opts ...grpc.CallOption) (*ListSessionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSessionsResponse)
+	err := c.cc.Invoke(ctx, QueryService_ListSessions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // QueryServiceServer is the server API for QueryService service.
 // All implementations must embed UnimplementedQueryServiceServer
 // for forward compatibility.
@@ -92,6 +109,12 @@ type QueryServiceServer interface {
 	Query(*QueryRequest, grpc.ServerStreamingServer[QueryResponse]) error
 	// GetEvent returns one entry by event id or by log index.
 	GetEvent(context.Context, *GetEventRequest) (*GetEventResponse, error)
+	// ListSessions returns one page of sessions, newest first, each with
+	// what its events' metadata says about it: counts, tokens, cost and
+	// outcome. A session is listed by its session_start event. The summary is
+	// derived from the log when asked; like every aggregate, it is a
+	// convenience, never evidence (verify the events themselves).
+	ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error)
 	mustEmbedUnimplementedQueryServiceServer()
 }
 
@@ -107,6 +130,9 @@ func (UnimplementedQueryServiceServer) Query(*QueryRequest, grpc.ServerStreaming
 }
 func (UnimplementedQueryServiceServer) GetEvent(context.Context, *GetEventRequest) (*GetEventResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetEvent not implemented")
+}
+func (UnimplementedQueryServiceServer) ListSessions(context.Context, *ListSessionsRequest) (*ListSessionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSessions not implemented")
 }
 func (UnimplementedQueryServiceServer) mustEmbedUnimplementedQueryServiceServer() {}
 func (UnimplementedQueryServiceServer) testEmbeddedByValue()                      {}
@@ -158,6 +184,24 @@ func _QueryService_GetEvent_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _QueryService_ListSessions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSessionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(QueryServiceServer).ListSessions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: QueryService_ListSessions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(QueryServiceServer).ListSessions(ctx, req.(*ListSessionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // QueryService_ServiceDesc is the grpc.ServiceDesc for QueryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -168,6 +212,10 @@ var QueryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetEvent",
 			Handler:    _QueryService_GetEvent_Handler,
+		},
+		{
+			MethodName: "ListSessions",
+			Handler:    _QueryService_ListSessions_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -299,3 +299,69 @@ class GetVerifierKeyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetVerifierKeyResponse: _TypeAlias = GetVerifierKeyResponse  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofsRequest(_message.Message):
+    """GetInclusionProofsRequest names leaves and a tree."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOG_INDEXES_FIELD_NUMBER: _builtins.int
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    tree_size: _builtins.int
+    """Size of the tree to prove against. Unset means the latest checkpoint."""
+    @_builtins.property
+    def log_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Log indexes of the leaves: 1 to 1000, each below the tree size."""
+
+    def __init__(
+        self,
+        *,
+        log_indexes: _abc.Iterable[_builtins.int] | None = ...,
+        tree_size: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "tree_size", b"tree_size"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size", "log_indexes", b"log_indexes", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__tree_size: _TypeAlias = _typing.Literal["tree_size"]  # noqa: Y015
+    _WhichOneofArgType__tree_size: _TypeAlias = _typing.Literal["_tree_size", b"_tree_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tree_size) -> _WhichOneofReturnType__tree_size | None: ...
+
+Global___GetInclusionProofsRequest: _TypeAlias = GetInclusionProofsRequest  # noqa: Y015
+
+@_typing.final
+class GetInclusionProofsResponse(_message.Message):
+    """GetInclusionProofsResponse carries one inclusion proof per leaf asked for,
+    in the order asked, all against one tree.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TREE_SIZE_FIELD_NUMBER: _builtins.int
+    PROOFS_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    tree_size: _builtins.int
+    """Size of the tree proved against."""
+    @_builtins.property
+    def proofs(self) -> _containers.RepeatedCompositeFieldContainer[Global___GetInclusionProofResponse]:
+        """The proofs; their checkpoint field is left unset (see checkpoint)."""
+
+    @_builtins.property
+    def checkpoint(self) -> Global___Checkpoint:
+        """The checkpoint signed at tree_size, when there is one."""
+
+    def __init__(
+        self,
+        *,
+        tree_size: _builtins.int = ...,
+        proofs: _abc.Iterable[Global___GetInclusionProofResponse] | None = ...,
+        checkpoint: Global___Checkpoint | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "proofs", b"proofs", "tree_size", b"tree_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetInclusionProofsResponse: _TypeAlias = GetInclusionProofsResponse  # noqa: Y015

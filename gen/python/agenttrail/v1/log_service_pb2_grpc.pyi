@@ -46,6 +46,11 @@ class LogServiceStub:
     """GetInclusionProof proves that the leaf at an index is in the tree of a
     given size.
     """
+    GetInclusionProofs: _grpc.UnaryUnaryMultiCallable[_log_service_pb2.GetInclusionProofsRequest, _log_service_pb2.GetInclusionProofsResponse]
+    """GetInclusionProofs proves up to 1000 leaves at once against one tree,
+    as GetInclusionProof does for each: for a reader who checks a whole
+    session, in one read (and one access record) per thousand events.
+    """
     GetConsistencyProof: _grpc.UnaryUnaryMultiCallable[_log_service_pb2.GetConsistencyProofRequest, _log_service_pb2.GetConsistencyProofResponse]
     """GetConsistencyProof proves that the tree of one size is a prefix of the
     tree of a larger size.
@@ -72,6 +77,11 @@ class LogServiceAsyncStub(LogServiceStub):
     GetInclusionProof: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetInclusionProofRequest, _log_service_pb2.GetInclusionProofResponse]  # type: ignore[assignment]
     """GetInclusionProof proves that the leaf at an index is in the tree of a
     given size.
+    """
+    GetInclusionProofs: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetInclusionProofsRequest, _log_service_pb2.GetInclusionProofsResponse]  # type: ignore[assignment]
+    """GetInclusionProofs proves up to 1000 leaves at once against one tree,
+    as GetInclusionProof does for each: for a reader who checks a whole
+    session, in one read (and one access record) per thousand events.
     """
     GetConsistencyProof: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetConsistencyProofRequest, _log_service_pb2.GetConsistencyProofResponse]  # type: ignore[assignment]
     """GetConsistencyProof proves that the tree of one size is a prefix of the
@@ -108,6 +118,17 @@ class LogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_log_service_pb2.GetInclusionProofResponse, _abc.Awaitable[_log_service_pb2.GetInclusionProofResponse]]:
         """GetInclusionProof proves that the leaf at an index is in the tree of a
         given size.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInclusionProofs(
+        self,
+        request: _log_service_pb2.GetInclusionProofsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_log_service_pb2.GetInclusionProofsResponse, _abc.Awaitable[_log_service_pb2.GetInclusionProofsResponse]]:
+        """GetInclusionProofs proves up to 1000 leaves at once against one tree,
+        as GetInclusionProof does for each: for a reader who checks a whole
+        session, in one read (and one access record) per thousand events.
         """
 
     @_abc_1.abstractmethod

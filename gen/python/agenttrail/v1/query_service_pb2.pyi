@@ -5,8 +5,11 @@ isort:skip_file
 
 from agenttrail.v1 import entry_pb2 as _entry_pb2
 from agenttrail.v1 import event_pb2 as _event_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -42,6 +45,54 @@ ORDER_ASCENDING: Order.ValueType  # 1
 ORDER_DESCENDING: Order.ValueType  # 2
 """Newest first, by log index."""
 Global___Order: _TypeAlias = Order  # noqa: Y015
+
+class _SessionOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SessionOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SessionOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SESSION_OUTCOME_UNSPECIFIED: _SessionOutcome.ValueType  # 0
+    """Not set; in a filter, not allowed."""
+    SESSION_OUTCOME_OPEN: _SessionOutcome.ValueType  # 1
+    """No session_end has been recorded (yet): the session is running, or its
+    agent stopped without ending it.
+    """
+    SESSION_OUTCOME_COMPLETED: _SessionOutcome.ValueType  # 2
+    """Ended with END_REASON_COMPLETED."""
+    SESSION_OUTCOME_FAILED: _SessionOutcome.ValueType  # 3
+    """Ended with END_REASON_FAILED."""
+    SESSION_OUTCOME_TIMED_OUT: _SessionOutcome.ValueType  # 4
+    """Ended with END_REASON_TIMED_OUT."""
+    SESSION_OUTCOME_MAX_ITERATIONS: _SessionOutcome.ValueType  # 5
+    """Ended with END_REASON_MAX_ITERATIONS."""
+    SESSION_OUTCOME_CANCELLED: _SessionOutcome.ValueType  # 6
+    """Ended with END_REASON_CANCELLED."""
+    SESSION_OUTCOME_ENDED: _SessionOutcome.ValueType  # 7
+    """Ended without a reason (END_REASON_UNSPECIFIED)."""
+
+class SessionOutcome(_SessionOutcome, metaclass=_SessionOutcomeEnumTypeWrapper):
+    """SessionOutcome is how a session ended, from its session_end event."""
+
+SESSION_OUTCOME_UNSPECIFIED: SessionOutcome.ValueType  # 0
+"""Not set; in a filter, not allowed."""
+SESSION_OUTCOME_OPEN: SessionOutcome.ValueType  # 1
+"""No session_end has been recorded (yet): the session is running, or its
+agent stopped without ending it.
+"""
+SESSION_OUTCOME_COMPLETED: SessionOutcome.ValueType  # 2
+"""Ended with END_REASON_COMPLETED."""
+SESSION_OUTCOME_FAILED: SessionOutcome.ValueType  # 3
+"""Ended with END_REASON_FAILED."""
+SESSION_OUTCOME_TIMED_OUT: SessionOutcome.ValueType  # 4
+"""Ended with END_REASON_TIMED_OUT."""
+SESSION_OUTCOME_MAX_ITERATIONS: SessionOutcome.ValueType  # 5
+"""Ended with END_REASON_MAX_ITERATIONS."""
+SESSION_OUTCOME_CANCELLED: SessionOutcome.ValueType  # 6
+"""Ended with END_REASON_CANCELLED."""
+SESSION_OUTCOME_ENDED: SessionOutcome.ValueType  # 7
+"""Ended without a reason (END_REASON_UNSPECIFIED)."""
+Global___SessionOutcome: _TypeAlias = SessionOutcome  # noqa: Y015
 
 @_typing.final
 class QueryRequest(_message.Message):
@@ -243,3 +294,193 @@ class GetEventResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetEventResponse: _TypeAlias = GetEventResponse  # noqa: Y015
+
+@_typing.final
+class ListSessionsRequest(_message.Message):
+    """ListSessionsRequest selects sessions. Unset fields match every session."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    STARTED_AFTER_FIELD_NUMBER: _builtins.int
+    STARTED_BEFORE_FIELD_NUMBER: _builtins.int
+    OUTCOMES_FIELD_NUMBER: _builtins.int
+    HAS_ERRORS_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    RESUME_AFTER_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    """Only sessions of this agent id."""
+    user_id: _builtins.str
+    """Only sessions for this pseudonymous user id."""
+    has_errors: _builtins.bool
+    """Only sessions with (true) or without (false) events that record a
+    failure.
+    """
+    page_size: _builtins.int
+    """Most sessions in the page: default 50, at most 500."""
+    resume_after: _builtins.int
+    """Start after (older than) the session whose session_start has this log
+    index: the next_resume_after of the page before.
+    """
+    @_builtins.property
+    def started_after(self) -> _timestamp_pb2.Timestamp:
+        """Only sessions whose start occurred at or after this time."""
+
+    @_builtins.property
+    def started_before(self) -> _timestamp_pb2.Timestamp:
+        """Only sessions whose start occurred before this time."""
+
+    @_builtins.property
+    def outcomes(self) -> _containers.RepeatedScalarFieldContainer[Global___SessionOutcome.ValueType]:
+        """Only sessions with any of these outcomes."""
+
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        started_after: _timestamp_pb2.Timestamp | None = ...,
+        started_before: _timestamp_pb2.Timestamp | None = ...,
+        outcomes: _abc.Iterable[Global___SessionOutcome.ValueType] | None = ...,
+        has_errors: _builtins.bool | None = ...,
+        page_size: _builtins.int = ...,
+        resume_after: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_has_errors", b"_has_errors", "_resume_after", b"_resume_after", "has_errors", b"has_errors", "resume_after", b"resume_after", "started_after", b"started_after", "started_before", b"started_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_has_errors", b"_has_errors", "_resume_after", b"_resume_after", "agent_id", b"agent_id", "has_errors", b"has_errors", "outcomes", b"outcomes", "page_size", b"page_size", "resume_after", b"resume_after", "started_after", b"started_after", "started_before", b"started_before", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__has_errors: _TypeAlias = _typing.Literal["has_errors"]  # noqa: Y015
+    _WhichOneofArgType__has_errors: _TypeAlias = _typing.Literal["_has_errors", b"_has_errors"]  # noqa: Y015
+    _WhichOneofReturnType__resume_after: _TypeAlias = _typing.Literal["resume_after"]  # noqa: Y015
+    _WhichOneofArgType__resume_after: _TypeAlias = _typing.Literal["_resume_after", b"_resume_after"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__has_errors) -> _WhichOneofReturnType__has_errors | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__resume_after) -> _WhichOneofReturnType__resume_after | None: ...
+
+Global___ListSessionsRequest: _TypeAlias = ListSessionsRequest  # noqa: Y015
+
+@_typing.final
+class ListSessionsResponse(_message.Message):
+    """ListSessionsResponse is one page of sessions."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSIONS_FIELD_NUMBER: _builtins.int
+    NEXT_RESUME_AFTER_FIELD_NUMBER: _builtins.int
+    next_resume_after: _builtins.int
+    """Set when there may be more: pass it as resume_after for the next page.
+    A page may hold fewer than page_size sessions (even none) when the
+    server stopped examining sessions to answer in time; it is set then too.
+    """
+    @_builtins.property
+    def sessions(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionSummary]:
+        """The sessions, newest first (by the log index of their start)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: _abc.Iterable[Global___SessionSummary] | None = ...,
+        next_resume_after: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_next_resume_after", b"_next_resume_after", "next_resume_after", b"next_resume_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_next_resume_after", b"_next_resume_after", "next_resume_after", b"next_resume_after", "sessions", b"sessions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__next_resume_after: _TypeAlias = _typing.Literal["next_resume_after"]  # noqa: Y015
+    _WhichOneofArgType__next_resume_after: _TypeAlias = _typing.Literal["_next_resume_after", b"_next_resume_after"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__next_resume_after) -> _WhichOneofReturnType__next_resume_after | None: ...
+
+Global___ListSessionsResponse: _TypeAlias = ListSessionsResponse  # noqa: Y015
+
+@_typing.final
+class SessionSummary(_message.Message):
+    """SessionSummary is what the metadata of a session's events says about it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    AGENT_VERSION_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    LAST_EVENT_AT_FIELD_NUMBER: _builtins.int
+    START_INDEX_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    EVENT_COUNT_FIELD_NUMBER: _builtins.int
+    LLM_CALL_COUNT_FIELD_NUMBER: _builtins.int
+    TOOL_CALL_COUNT_FIELD_NUMBER: _builtins.int
+    ERROR_COUNT_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    LAST_INDEX_FIELD_NUMBER: _builtins.int
+    session_id: _builtins.str
+    """The session id."""
+    agent_id: _builtins.str
+    """Agent id and version of the session_start event."""
+    agent_version: _builtins.str
+    """Agent version of the session_start event."""
+    user_id: _builtins.str
+    """Pseudonymous user id of the session_start event."""
+    start_index: _builtins.int
+    """Log index of the session_start event."""
+    outcome: Global___SessionOutcome.ValueType
+    """How it ended."""
+    event_count: _builtins.int
+    """Events in the session."""
+    llm_call_count: _builtins.int
+    """LLM calls in the session."""
+    tool_call_count: _builtins.int
+    """Tool calls in the session."""
+    error_count: _builtins.int
+    """Events that record a failure: error events, failed tool calls, a
+    session that ended failed.
+    """
+    input_tokens: _builtins.int
+    """Input tokens over its LLM calls."""
+    output_tokens: _builtins.int
+    """Output tokens over its LLM calls."""
+    last_index: _builtins.int
+    """Log index of the session's latest event."""
+    @_builtins.property
+    def started_at(self) -> _timestamp_pb2.Timestamp:
+        """When the session started (occurred_at of its session_start)."""
+
+    @_builtins.property
+    def last_event_at(self) -> _timestamp_pb2.Timestamp:
+        """The latest occurred_at of its events."""
+
+    @_builtins.property
+    def cost(self) -> _event_pb2.Cost:
+        """Cost over its LLM calls, when they all name one currency (or none)."""
+
+    def __init__(
+        self,
+        *,
+        session_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        agent_version: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        started_at: _timestamp_pb2.Timestamp | None = ...,
+        last_event_at: _timestamp_pb2.Timestamp | None = ...,
+        start_index: _builtins.int = ...,
+        outcome: Global___SessionOutcome.ValueType = ...,
+        event_count: _builtins.int = ...,
+        llm_call_count: _builtins.int = ...,
+        tool_call_count: _builtins.int = ...,
+        error_count: _builtins.int = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost: _event_pb2.Cost | None = ...,
+        last_index: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "last_event_at", b"last_event_at", "started_at", b"started_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "agent_version", b"agent_version", "cost", b"cost", "error_count", b"error_count", "event_count", b"event_count", "input_tokens", b"input_tokens", "last_event_at", b"last_event_at", "last_index", b"last_index", "llm_call_count", b"llm_call_count", "outcome", b"outcome", "output_tokens", b"output_tokens", "session_id", b"session_id", "start_index", b"start_index", "started_at", b"started_at", "tool_call_count", b"tool_call_count", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SessionSummary: _TypeAlias = SessionSummary  # noqa: Y015

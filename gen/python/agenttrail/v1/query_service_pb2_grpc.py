@@ -46,6 +46,11 @@ class QueryServiceStub:
                 request_serializer=agenttrail_dot_v1_dot_query__service__pb2.GetEventRequest.SerializeToString,
                 response_deserializer=agenttrail_dot_v1_dot_query__service__pb2.GetEventResponse.FromString,
                 _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/agenttrail.v1.QueryService/ListSessions',
+                request_serializer=agenttrail_dot_v1_dot_query__service__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=agenttrail_dot_v1_dot_query__service__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -71,6 +76,17 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListSessions(self, request, context):
+        """ListSessions returns one page of sessions, newest first, each with
+        what its events' metadata says about it: counts, tokens, cost and
+        outcome. A session is listed by its session_start event. The summary is
+        derived from the log when asked; like every aggregate, it is a
+        convenience, never evidence (verify the events themselves).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -83,6 +99,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.GetEvent,
                     request_deserializer=agenttrail_dot_v1_dot_query__service__pb2.GetEventRequest.FromString,
                     response_serializer=agenttrail_dot_v1_dot_query__service__pb2.GetEventResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=agenttrail_dot_v1_dot_query__service__pb2.ListSessionsRequest.FromString,
+                    response_serializer=agenttrail_dot_v1_dot_query__service__pb2.ListSessionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -141,6 +162,33 @@ class QueryService:
             '/agenttrail.v1.QueryService/GetEvent',
             agenttrail_dot_v1_dot_query__service__pb2.GetEventRequest.SerializeToString,
             agenttrail_dot_v1_dot_query__service__pb2.GetEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agenttrail.v1.QueryService/ListSessions',
+            agenttrail_dot_v1_dot_query__service__pb2.ListSessionsRequest.SerializeToString,
+            agenttrail_dot_v1_dot_query__service__pb2.ListSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

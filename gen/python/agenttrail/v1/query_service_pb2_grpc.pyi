@@ -44,6 +44,13 @@ class QueryServiceStub:
     """
     GetEvent: _grpc.UnaryUnaryMultiCallable[_query_service_pb2.GetEventRequest, _query_service_pb2.GetEventResponse]
     """GetEvent returns one entry by event id or by log index."""
+    ListSessions: _grpc.UnaryUnaryMultiCallable[_query_service_pb2.ListSessionsRequest, _query_service_pb2.ListSessionsResponse]
+    """ListSessions returns one page of sessions, newest first, each with
+    what its events' metadata says about it: counts, tokens, cost and
+    outcome. A session is listed by its session_start event. The summary is
+    derived from the log when asked; like every aggregate, it is a
+    convenience, never evidence (verify the events themselves).
+    """
 
 @_typing.type_check_only
 class QueryServiceAsyncStub(QueryServiceStub):
@@ -61,6 +68,13 @@ class QueryServiceAsyncStub(QueryServiceStub):
     """
     GetEvent: _aio.UnaryUnaryMultiCallable[_query_service_pb2.GetEventRequest, _query_service_pb2.GetEventResponse]  # type: ignore[assignment]
     """GetEvent returns one entry by event id or by log index."""
+    ListSessions: _aio.UnaryUnaryMultiCallable[_query_service_pb2.ListSessionsRequest, _query_service_pb2.ListSessionsResponse]  # type: ignore[assignment]
+    """ListSessions returns one page of sessions, newest first, each with
+    what its events' metadata says about it: counts, tokens, cost and
+    outcome. A session is listed by its session_start event. The summary is
+    derived from the log when asked; like every aggregate, it is a
+    convenience, never evidence (verify the events themselves).
+    """
 
 class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
     """QueryService is how people and tools read the trail. Every entry comes in
@@ -87,5 +101,18 @@ class QueryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_query_service_pb2.GetEventResponse, _abc.Awaitable[_query_service_pb2.GetEventResponse]]:
         """GetEvent returns one entry by event id or by log index."""
+
+    @_abc_1.abstractmethod
+    def ListSessions(
+        self,
+        request: _query_service_pb2.ListSessionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_query_service_pb2.ListSessionsResponse, _abc.Awaitable[_query_service_pb2.ListSessionsResponse]]:
+        """ListSessions returns one page of sessions, newest first, each with
+        what its events' metadata says about it: counts, tokens, cost and
+        outcome. A session is listed by its session_start event. The summary is
+        derived from the log when asked; like every aggregate, it is a
+        convenience, never evidence (verify the events themselves).
+        """
 
 def add_QueryServiceServicer_to_server(servicer: QueryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/log_service.proto.
  */
 export const file_agenttrail_v1_log_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9hZ2VudHRyYWlsL3YxL2xvZ19zZXJ2aWNlLnByb3RvEg1hZ2VudHRyYWlsLnYxIlcKCkNoZWNrcG9pbnQSEwoLc2lnbmVkX25vdGUYASABKAwSDgoGb3JpZ2luGAIgASgJEhEKCXRyZWVfc2l6ZRgDIAEoBBIRCglyb290X2hhc2gYBCABKAwiTgoUR2V0Q2hlY2twb2ludFJlcXVlc3QSFgoJdHJlZV9zaXplGAEgASgESACIAQESEAoIY29zaWduZWQYAiABKAhCDAoKX3RyZWVfc2l6ZSJGChVHZXRDaGVja3BvaW50UmVzcG9uc2USLQoKY2hlY2twb2ludBgBIAEoCzIZLmFnZW50dHJhaWwudjEuQ2hlY2twb2ludCJTChhHZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QSEQoJbG9nX2luZGV4GAEgASgEEhYKCXRyZWVfc2l6ZRgCIAEoBEgAiAEBQgwKCl90cmVlX3NpemUikwEKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USEQoJbG9nX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSDgoGaGFzaGVzGAQgAygMEi0KCmNoZWNrcG9pbnQYBSABKAsyGS5hZ2VudHRyYWlsLnYxLkNoZWNrcG9pbnQiUQoaR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QSEQoJZnJvbV9zaXplGAEgASgEEhQKB3RvX3NpemUYAiABKARIAIgBAUIKCghfdG9fc2l6ZSKAAQobR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEg4KBmhhc2hlcxgDIAMoDBItCgpjaGVja3BvaW50GAQgASgLMhkuYWdlbnR0cmFpbC52MS5DaGVja3BvaW50IhcKFUdldFZlcmlmaWVyS2V5UmVxdWVzdCJSChZHZXRWZXJpZmllcktleVJlc3BvbnNlEg4KBm9yaWdpbhgBIAEoCRIUCgx2ZXJpZmllcl9rZXkYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDDKdAwoKTG9nU2VydmljZRJaCg1HZXRDaGVja3BvaW50EiMuYWdlbnR0cmFpbC52MS5HZXRDaGVja3BvaW50UmVxdWVzdBokLmFnZW50dHJhaWwudjEuR2V0Q2hlY2twb2ludFJlc3BvbnNlEmYKEUdldEluY2x1c2lvblByb29mEicuYWdlbnR0cmFpbC52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaKC5hZ2VudHRyYWlsLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USbAoTR2V0Q29uc2lzdGVuY3lQcm9vZhIpLmFnZW50dHJhaWwudjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QaKi5hZ2VudHRyYWlsLnYxLkdldENvbnNpc3RlbmN5UHJvb2ZSZXNwb25zZRJdCg5HZXRWZXJpZmllcktleRIkLmFnZW50dHJhaWwudjEuR2V0VmVyaWZpZXJLZXlSZXF1ZXN0GiUuYWdlbnR0cmFpbC52MS5HZXRWZXJpZmllcktleVJlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z");
+  fileDesc("Ch9hZ2VudHRyYWlsL3YxL2xvZ19zZXJ2aWNlLnByb3RvEg1hZ2VudHRyYWlsLnYxIlcKCkNoZWNrcG9pbnQSEwoLc2lnbmVkX25vdGUYASABKAwSDgoGb3JpZ2luGAIgASgJEhEKCXRyZWVfc2l6ZRgDIAEoBBIRCglyb290X2hhc2gYBCABKAwiTgoUR2V0Q2hlY2twb2ludFJlcXVlc3QSFgoJdHJlZV9zaXplGAEgASgESACIAQESEAoIY29zaWduZWQYAiABKAhCDAoKX3RyZWVfc2l6ZSJGChVHZXRDaGVja3BvaW50UmVzcG9uc2USLQoKY2hlY2twb2ludBgBIAEoCzIZLmFnZW50dHJhaWwudjEuQ2hlY2twb2ludCJTChhHZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QSEQoJbG9nX2luZGV4GAEgASgEEhYKCXRyZWVfc2l6ZRgCIAEoBEgAiAEBQgwKCl90cmVlX3NpemUikwEKGUdldEluY2x1c2lvblByb29mUmVzcG9uc2USEQoJbG9nX2luZGV4GAEgASgEEhEKCXRyZWVfc2l6ZRgCIAEoBBIRCglsZWFmX2hhc2gYAyABKAwSDgoGaGFzaGVzGAQgAygMEi0KCmNoZWNrcG9pbnQYBSABKAsyGS5hZ2VudHRyYWlsLnYxLkNoZWNrcG9pbnQiUQoaR2V0Q29uc2lzdGVuY3lQcm9vZlJlcXVlc3QSEQoJZnJvbV9zaXplGAEgASgEEhQKB3RvX3NpemUYAiABKARIAIgBAUIKCghfdG9fc2l6ZSKAAQobR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEhEKCWZyb21fc2l6ZRgBIAEoBBIPCgd0b19zaXplGAIgASgEEg4KBmhhc2hlcxgDIAMoDBItCgpjaGVja3BvaW50GAQgASgLMhkuYWdlbnR0cmFpbC52MS5DaGVja3BvaW50IhcKFUdldFZlcmlmaWVyS2V5UmVxdWVzdCJSChZHZXRWZXJpZmllcktleVJlc3BvbnNlEg4KBm9yaWdpbhgBIAEoCRIUCgx2ZXJpZmllcl9rZXkYAiABKAkSEgoKcHVibGljX2tleRgDIAEoDCJWChlHZXRJbmNsdXNpb25Qcm9vZnNSZXF1ZXN0EhMKC2xvZ19pbmRleGVzGAEgAygEEhYKCXRyZWVfc2l6ZRgCIAEoBEgAiAEBQgwKCl90cmVlX3NpemUimAEKGkdldEluY2x1c2lvblByb29mc1Jlc3BvbnNlEhEKCXRyZWVfc2l6ZRgBIAEoBBI4CgZwcm9vZnMYAiADKAsyKC5hZ2VudHRyYWlsLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USLQoKY2hlY2twb2ludBgDIAEoCzIZLmFnZW50dHJhaWwudjEuQ2hlY2twb2ludDKIBAoKTG9nU2VydmljZRJaCg1HZXRDaGVja3BvaW50EiMuYWdlbnR0cmFpbC52MS5HZXRDaGVja3BvaW50UmVxdWVzdBokLmFnZW50dHJhaWwudjEuR2V0Q2hlY2twb2ludFJlc3BvbnNlEmYKEUdldEluY2x1c2lvblByb29mEicuYWdlbnR0cmFpbC52MS5HZXRJbmNsdXNpb25Qcm9vZlJlcXVlc3QaKC5hZ2VudHRyYWlsLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USaQoSR2V0SW5jbHVzaW9uUHJvb2ZzEiguYWdlbnR0cmFpbC52MS5HZXRJbmNsdXNpb25Qcm9vZnNSZXF1ZXN0GikuYWdlbnR0cmFpbC52MS5HZXRJbmNsdXNpb25Qcm9vZnNSZXNwb25zZRJsChNHZXRDb25zaXN0ZW5jeVByb29mEikuYWdlbnR0cmFpbC52MS5HZXRDb25zaXN0ZW5jeVByb29mUmVxdWVzdBoqLmFnZW50dHJhaWwudjEuR2V0Q29uc2lzdGVuY3lQcm9vZlJlc3BvbnNlEl0KDkdldFZlcmlmaWVyS2V5EiQuYWdlbnR0cmFpbC52MS5HZXRWZXJpZmllcktleVJlcXVlc3QaJS5hZ2VudHRyYWlsLnYxLkdldFZlcmlmaWVyS2V5UmVzcG9uc2VCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM");
 
 /**
  * Checkpoint is a signed statement of the log's size and root hash.
@@ -309,6 +309,70 @@ export const GetVerifierKeyResponseSchema: GenMessage<GetVerifierKeyResponse> = 
   messageDesc(file_agenttrail_v1_log_service, 8);
 
 /**
+ * GetInclusionProofsRequest names leaves and a tree.
+ *
+ * @generated from message agenttrail.v1.GetInclusionProofsRequest
+ */
+export type GetInclusionProofsRequest = Message<"agenttrail.v1.GetInclusionProofsRequest"> & {
+  /**
+   * Log indexes of the leaves: 1 to 1000, each below the tree size.
+   *
+   * @generated from field: repeated uint64 log_indexes = 1;
+   */
+  logIndexes: bigint[];
+
+  /**
+   * Size of the tree to prove against. Unset means the latest checkpoint.
+   *
+   * @generated from field: optional uint64 tree_size = 2;
+   */
+  treeSize?: bigint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.GetInclusionProofsRequest.
+ * Use `create(GetInclusionProofsRequestSchema)` to create a new message.
+ */
+export const GetInclusionProofsRequestSchema: GenMessage<GetInclusionProofsRequest> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_log_service, 9);
+
+/**
+ * GetInclusionProofsResponse carries one inclusion proof per leaf asked for,
+ * in the order asked, all against one tree.
+ *
+ * @generated from message agenttrail.v1.GetInclusionProofsResponse
+ */
+export type GetInclusionProofsResponse = Message<"agenttrail.v1.GetInclusionProofsResponse"> & {
+  /**
+   * Size of the tree proved against.
+   *
+   * @generated from field: uint64 tree_size = 1;
+   */
+  treeSize: bigint;
+
+  /**
+   * The proofs; their checkpoint field is left unset (see checkpoint).
+   *
+   * @generated from field: repeated agenttrail.v1.GetInclusionProofResponse proofs = 2;
+   */
+  proofs: GetInclusionProofResponse[];
+
+  /**
+   * The checkpoint signed at tree_size, when there is one.
+   *
+   * @generated from field: agenttrail.v1.Checkpoint checkpoint = 3;
+   */
+  checkpoint?: Checkpoint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.GetInclusionProofsResponse.
+ * Use `create(GetInclusionProofsResponseSchema)` to create a new message.
+ */
+export const GetInclusionProofsResponseSchema: GenMessage<GetInclusionProofsResponse> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_log_service, 10);
+
+/**
  * LogService serves what a verifier needs: signed checkpoints of the Merkle
  * log, inclusion proofs of single entries, and consistency proofs between
  * tree sizes. Hashes follow RFC 6962; checkpoints are C2SP tlog-checkpoint
@@ -339,6 +403,18 @@ export const LogService: GenService<{
     methodKind: "unary";
     input: typeof GetInclusionProofRequestSchema;
     output: typeof GetInclusionProofResponseSchema;
+  },
+  /**
+   * GetInclusionProofs proves up to 1000 leaves at once against one tree,
+   * as GetInclusionProof does for each: for a reader who checks a whole
+   * session, in one read (and one access record) per thousand events.
+   *
+   * @generated from rpc agenttrail.v1.LogService.GetInclusionProofs
+   */
+  getInclusionProofs: {
+    methodKind: "unary";
+    input: typeof GetInclusionProofsRequestSchema;
+    output: typeof GetInclusionProofsResponseSchema;
   },
   /**
    * GetConsistencyProof proves that the tree of one size is a prefix of the

@@ -6,15 +6,17 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Entry } from "./entry_pb.js";
 import { file_agenttrail_v1_entry } from "./entry_pb.js";
-import type { Filter } from "./event_pb.js";
+import type { Cost, Filter } from "./event_pb.js";
 import { file_agenttrail_v1_event } from "./event_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAjKhAQoMUXVlcnlTZXJ2aWNlEkQKBVF1ZXJ5EhsuYWdlbnR0cmFpbC52MS5RdWVyeVJlcXVlc3QaHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2UwARJLCghHZXRFdmVudBIeLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXF1ZXN0Gh8uYWdlbnR0cmFpbC52MS5HZXRFdmVudFJlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSK3AgoTTGlzdFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKDXN0YXJ0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghvdXRjb21lcxgFIAMoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSFwoKaGFzX2Vycm9ycxgGIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgHIAEoDRIZCgxyZXN1bWVfYWZ0ZXIYCCABKARIAYgBAUINCgtfaGFzX2Vycm9yc0IPCg1fcmVzdW1lX2FmdGVyIn0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi8KCHNlc3Npb25zGAEgAygLMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uU3VtbWFyeRIeChFuZXh0X3Jlc3VtZV9hZnRlchgCIAEoBEgAiAEBQhQKEl9uZXh0X3Jlc3VtZV9hZnRlciLFAwoOU2Vzc2lvblN1bW1hcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9ldmVudF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLc3RhcnRfaW5kZXgYByABKAQSLgoHb3V0Y29tZRgIIAEoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSEwoLZXZlbnRfY291bnQYCSABKAQSFgoObGxtX2NhbGxfY291bnQYCiABKAQSFwoPdG9vbF9jYWxsX2NvdW50GAsgASgEEhMKC2Vycm9yX2NvdW50GAwgASgEEhQKDGlucHV0X3Rva2VucxgNIAEoAxIVCg1vdXRwdXRfdG9rZW5zGA4gASgDEiEKBGNvc3QYDyABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3QSEgoKbGFzdF9pbmRleBgQIAEoBCpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAiqDAgoOU2Vzc2lvbk91dGNvbWUSHwobU0VTU0lPTl9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUU0VTU0lPTl9PVVRDT01FX09QRU4QARIdChlTRVNTSU9OX09VVENPTUVfQ09NUExFVEVEEAISGgoWU0VTU0lPTl9PVVRDT01FX0ZBSUxFRBADEh0KGVNFU1NJT05fT1VUQ09NRV9USU1FRF9PVVQQBBIiCh5TRVNTSU9OX09VVENPTUVfTUFYX0lURVJBVElPTlMQBRIdChlTRVNTSU9OX09VVENPTUVfQ0FOQ0VMTEVEEAYSGQoVU0VTU0lPTl9PVVRDT01FX0VOREVEEAcy+gEKDFF1ZXJ5U2VydmljZRJECgVRdWVyeRIbLmFnZW50dHJhaWwudjEuUXVlcnlSZXF1ZXN0GhwuYWdlbnR0cmFpbC52MS5RdWVyeVJlc3BvbnNlMAESSwoIR2V0RXZlbnQSHi5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVxdWVzdBofLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXNwb25zZRJXCgxMaXN0U2Vzc2lvbnMSIi5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_google_protobuf_timestamp]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -231,6 +233,235 @@ export const GetEventResponseSchema: GenMessage<GetEventResponse> = /*@__PURE__*
   messageDesc(file_agenttrail_v1_query_service, 5);
 
 /**
+ * ListSessionsRequest selects sessions. Unset fields match every session.
+ *
+ * @generated from message agenttrail.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"agenttrail.v1.ListSessionsRequest"> & {
+  /**
+   * Only sessions of this agent id.
+   *
+   * @generated from field: string agent_id = 1;
+   */
+  agentId: string;
+
+  /**
+   * Only sessions for this pseudonymous user id.
+   *
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * Only sessions whose start occurred at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp started_after = 3;
+   */
+  startedAfter?: Timestamp | undefined;
+
+  /**
+   * Only sessions whose start occurred before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp started_before = 4;
+   */
+  startedBefore?: Timestamp | undefined;
+
+  /**
+   * Only sessions with any of these outcomes.
+   *
+   * @generated from field: repeated agenttrail.v1.SessionOutcome outcomes = 5;
+   */
+  outcomes: SessionOutcome[];
+
+  /**
+   * Only sessions with (true) or without (false) events that record a
+   * failure.
+   *
+   * @generated from field: optional bool has_errors = 6;
+   */
+  hasErrors?: boolean | undefined;
+
+  /**
+   * Most sessions in the page: default 50, at most 500.
+   *
+   * @generated from field: uint32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * Start after (older than) the session whose session_start has this log
+   * index: the next_resume_after of the page before.
+   *
+   * @generated from field: optional uint64 resume_after = 8;
+   */
+  resumeAfter?: bigint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 6);
+
+/**
+ * ListSessionsResponse is one page of sessions.
+ *
+ * @generated from message agenttrail.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"agenttrail.v1.ListSessionsResponse"> & {
+  /**
+   * The sessions, newest first (by the log index of their start).
+   *
+   * @generated from field: repeated agenttrail.v1.SessionSummary sessions = 1;
+   */
+  sessions: SessionSummary[];
+
+  /**
+   * Set when there may be more: pass it as resume_after for the next page.
+   * A page may hold fewer than page_size sessions (even none) when the
+   * server stopped examining sessions to answer in time; it is set then too.
+   *
+   * @generated from field: optional uint64 next_resume_after = 2;
+   */
+  nextResumeAfter?: bigint | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 7);
+
+/**
+ * SessionSummary is what the metadata of a session's events says about it.
+ *
+ * @generated from message agenttrail.v1.SessionSummary
+ */
+export type SessionSummary = Message<"agenttrail.v1.SessionSummary"> & {
+  /**
+   * The session id.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Agent id and version of the session_start event.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Agent version of the session_start event.
+   *
+   * @generated from field: string agent_version = 3;
+   */
+  agentVersion: string;
+
+  /**
+   * Pseudonymous user id of the session_start event.
+   *
+   * @generated from field: string user_id = 4;
+   */
+  userId: string;
+
+  /**
+   * When the session started (occurred_at of its session_start).
+   *
+   * @generated from field: google.protobuf.Timestamp started_at = 5;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * The latest occurred_at of its events.
+   *
+   * @generated from field: google.protobuf.Timestamp last_event_at = 6;
+   */
+  lastEventAt?: Timestamp | undefined;
+
+  /**
+   * Log index of the session_start event.
+   *
+   * @generated from field: uint64 start_index = 7;
+   */
+  startIndex: bigint;
+
+  /**
+   * How it ended.
+   *
+   * @generated from field: agenttrail.v1.SessionOutcome outcome = 8;
+   */
+  outcome: SessionOutcome;
+
+  /**
+   * Events in the session.
+   *
+   * @generated from field: uint64 event_count = 9;
+   */
+  eventCount: bigint;
+
+  /**
+   * LLM calls in the session.
+   *
+   * @generated from field: uint64 llm_call_count = 10;
+   */
+  llmCallCount: bigint;
+
+  /**
+   * Tool calls in the session.
+   *
+   * @generated from field: uint64 tool_call_count = 11;
+   */
+  toolCallCount: bigint;
+
+  /**
+   * Events that record a failure: error events, failed tool calls, a
+   * session that ended failed.
+   *
+   * @generated from field: uint64 error_count = 12;
+   */
+  errorCount: bigint;
+
+  /**
+   * Input tokens over its LLM calls.
+   *
+   * @generated from field: int64 input_tokens = 13;
+   */
+  inputTokens: bigint;
+
+  /**
+   * Output tokens over its LLM calls.
+   *
+   * @generated from field: int64 output_tokens = 14;
+   */
+  outputTokens: bigint;
+
+  /**
+   * Cost over its LLM calls, when they all name one currency (or none).
+   *
+   * @generated from field: agenttrail.v1.Cost cost = 15;
+   */
+  cost?: Cost | undefined;
+
+  /**
+   * Log index of the session's latest event.
+   *
+   * @generated from field: uint64 last_index = 16;
+   */
+  lastIndex: bigint;
+};
+
+/**
+ * Describes the message agenttrail.v1.SessionSummary.
+ * Use `create(SessionSummarySchema)` to create a new message.
+ */
+export const SessionSummarySchema: GenMessage<SessionSummary> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_query_service, 8);
+
+/**
  * Order is the order entries are streamed in.
  *
  * @generated from enum agenttrail.v1.Order
@@ -265,6 +496,76 @@ export const OrderSchema: GenEnum<Order> = /*@__PURE__*/
   enumDesc(file_agenttrail_v1_query_service, 0);
 
 /**
+ * SessionOutcome is how a session ended, from its session_end event.
+ *
+ * @generated from enum agenttrail.v1.SessionOutcome
+ */
+export enum SessionOutcome {
+  /**
+   * Not set; in a filter, not allowed.
+   *
+   * @generated from enum value: SESSION_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * No session_end has been recorded (yet): the session is running, or its
+   * agent stopped without ending it.
+   *
+   * @generated from enum value: SESSION_OUTCOME_OPEN = 1;
+   */
+  OPEN = 1,
+
+  /**
+   * Ended with END_REASON_COMPLETED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_COMPLETED = 2;
+   */
+  COMPLETED = 2,
+
+  /**
+   * Ended with END_REASON_FAILED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * Ended with END_REASON_TIMED_OUT.
+   *
+   * @generated from enum value: SESSION_OUTCOME_TIMED_OUT = 4;
+   */
+  TIMED_OUT = 4,
+
+  /**
+   * Ended with END_REASON_MAX_ITERATIONS.
+   *
+   * @generated from enum value: SESSION_OUTCOME_MAX_ITERATIONS = 5;
+   */
+  MAX_ITERATIONS = 5,
+
+  /**
+   * Ended with END_REASON_CANCELLED.
+   *
+   * @generated from enum value: SESSION_OUTCOME_CANCELLED = 6;
+   */
+  CANCELLED = 6,
+
+  /**
+   * Ended without a reason (END_REASON_UNSPECIFIED).
+   *
+   * @generated from enum value: SESSION_OUTCOME_ENDED = 7;
+   */
+  ENDED = 7,
+}
+
+/**
+ * Describes the enum agenttrail.v1.SessionOutcome.
+ */
+export const SessionOutcomeSchema: GenEnum<SessionOutcome> = /*@__PURE__*/
+  enumDesc(file_agenttrail_v1_query_service, 1);
+
+/**
  * QueryService is how people and tools read the trail. Every entry comes in
  * the caller's view, and every read is itself recorded as an Access event.
  *
@@ -294,6 +595,20 @@ export const QueryService: GenService<{
     methodKind: "unary";
     input: typeof GetEventRequestSchema;
     output: typeof GetEventResponseSchema;
+  },
+  /**
+   * ListSessions returns one page of sessions, newest first, each with
+   * what its events' metadata says about it: counts, tokens, cost and
+   * outcome. A session is listed by its session_start event. The summary is
+   * derived from the log when asked; like every aggregate, it is a
+   * convenience, never evidence (verify the events themselves).
+   *
+   * @generated from rpc agenttrail.v1.QueryService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_agenttrail_v1_query_service, 0);

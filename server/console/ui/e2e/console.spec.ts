@@ -1,0 +1,239 @@
+// The console end to end: the real binary, Debian's Chromium.
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { expect, test } from "@playwright/test";
+import { append, shot, signIn, state, watchPage } from "./fixture.js";
+import { SECRET_CARD, SECRET_EMAIL, nextId } from "./seed.js";
+
+let problems: string[] = [];
+test.beforeEach(({ page }) => {
+  problems = watchPage(page);
+});
+test.afterEach(() => {
+  expect(problems, "CSP violations or page errors").toEqual([]);
+});
+
+test("the page is served with a strict CSP and security headers", async ({ request }) => {
+  const res = await request.get(state().url);
+  expect(res.status()).toBe(200);
+  const h = res.headers();
+  expect(h["content-security-policy"]).toContain("script-src 'self'");
+  expect(h["content-security-policy"]).toContain("frame-ancestors 'none'");
+  expect(h["content-security-policy"]).not.toContain("unsafe-inline");
+  expect(h["x-content-type-options"]).toBe("nosniff");
+  expect(h["x-frame-options"]).toBe("DENY");
+  expect(h["referrer-policy"]).toBe("no-referrer");
+  const html = await res.text();
+  expect(html).not.toMatch(/<script>(?!<\/script>)|<script [^>]*>[^<]/); // no inline script
+});
+
+test("an agent key is refused", async ({ page }) => {
+  await page.goto(state().url);
+  await page.getByLabel("API key").fill(state().keys.agent);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("agent key");
+  await expect(page.getByRole("button", { name: "Sign out" })).toHaveCount(0);
+  await page.getByLabel("API key").fill("at_not-a-key");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert")).toContainText("not valid");
+  await page.screenshot({ path: shot("signin") });
+});
+
+test("the session cookie is HttpOnly and SameSite=Strict, and the key is not stored in the browser", async ({ page, context }) => {
+  await signIn(page, "developer");
+  const cookies = await context.cookies();
+  expect(cookies).toHaveLength(1);
+  expect(cookies[0]!.httpOnly).toBe(true);
+  expect(cookies[0]!.sameSite).toBe("Strict");
+  expect(cookies[0]!.value).not.toContain(state().keys.developer);
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+  expect(stored).not.toContain(state().keys.developer.slice(3));
+});
+
+test("sessions list with counts, and its filters", async ({ page }) => {
+  await signIn(page, "compliance");
+  const table = page.locator("table.sessions");
+  await expect(table).toContainText("s-every-kind");
+  await expect(table).toContainText("s-failed");
+  const row = table.locator("tr", { hasText: "s-every-kind" });
+  await expect(row).toContainText("completed");
+  await expect(row.locator("td").nth(5)).toHaveText("9"); // events
+  await expect(row.locator("td").nth(8)).toHaveText("2"); // errors
+  await page.screenshot({ path: shot("sessions") });
+
+  await page.getByLabel("Agent").fill("billing-agent");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(table).toContainText("s-failed");
+
+  await page.getByRole("button", { name: "Clear" }).click();
+  await page.getByLabel("Outcome").selectOption({ label: "open" });
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.locator("tbody tr")).toHaveCount(1);
+  await expect(table).toContainText("s-open");
+
+  await page.getByRole("button", { name: "Clear" }).click();
+  await page.getByLabel("User").fill("customer-9");
+  await page.getByLabel("Errors").selectOption({ label: "without errors" });
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(table.locator("tbody tr")).toHaveCount(2); // s-open, s-quiet
+
+  await page.getByRole("button", { name: "Clear" }).click();
+  await page.getByLabel("Started after").fill("2030-01-01T00:00");
+  await page.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByText("No session matches these filters")).toBeVisible();
+
+  // Keyboard: the first row takes focus and Enter opens it.
+  await page.getByRole("button", { name: "Clear" }).click();
+  await expect(table).toContainText("s-every-kind");
+  await table.locator("tbody tr").first().focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/#\/session\//);
+});
+
+test("a timeline with every kind of event, nested, each verified in the browser", async ({ page }) => {
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/session/s-every-kind`);
+  const badge = page.getByTestId("session-badge");
+  await expect(badge).toContainText("all 9 events verified");
+  for (const kind of ["session start", "LLM call", "tool call", "reasoning", "human approval", "error", "output", "session end"]) {
+    await expect(page.locator(".event .kind", { hasText: new RegExp(`^${kind}$`, "i") }).first()).toBeVisible();
+  }
+  // The tool call nests under the LLM call that asked for it.
+  const pad = async (text: string) => Number.parseFloat(await page.locator(".event", { hasText: text }).first().evaluate((el) => getComputedStyle(el).paddingLeft));
+  expect(await pad("lookup_order")).toBeGreaterThan(await pad("gpt-4.1-mini"));
+  // Failures stand out; long content is collapsed.
+  await expect(page.locator(".event.kind-toolCall.failed", { hasText: "issue_refund" })).toBeVisible();
+  await page.locator(".event-line", { hasText: "final:" }).click();
+  await expect(page.getByRole("button", { name: /show more/ })).toBeVisible();
+  await page.getByRole("button", { name: /show more/ }).click();
+  await expect(page.getByRole("button", { name: "show less" })).toBeVisible();
+  // Compliance sees the content.
+  await page.locator(".event-line", { hasText: "session start" }).click();
+  await expect(page.locator(".details").first()).toContainText(SECRET_EMAIL);
+  await page.screenshot({ path: shot("timeline") });
+  // The proof behind a badge.
+  await page.locator(".event", { hasText: "lookup_order" }).locator(".badge").click();
+  const dialog = page.getByRole("dialog");
+  await expect(dialog).toContainText("Verified in this browser");
+  await expect(dialog).toContainText("inclusion proof");
+  await page.screenshot({ path: shot("proof") });
+  await page.keyboard.press("Escape");
+  await expect(dialog).toHaveCount(0);
+});
+
+test("a developer sees masks, never the personal data or the secret", async ({ page }) => {
+  const bodies: Buffer[] = [];
+  page.on("response", async (r) => {
+    if (r.url().includes("/agenttrail.v1.")) bodies.push(await r.body().catch(() => Buffer.alloc(0)));
+  });
+  await signIn(page, "developer");
+  await page.goto(`${state().url}#/session/s-every-kind`);
+  await expect(page.getByTestId("session-badge")).toContainText("all 9 events verified");
+  await page.locator(".event-line", { hasText: "session start" }).click();
+  await page.locator(".kind-toolCall .event-line", { hasText: "issue_refund" }).click();
+  await expect(page.locator(".details").first()).toContainText("[EMAIL]");
+  await expect(page.locator(".kind-toolCall .details", { hasText: "issue_refund" })).toContainText("[CARD");
+  const html = await page.content();
+  expect(html).not.toContain(SECRET_EMAIL);
+  expect(html).not.toContain(SECRET_CARD);
+  const all = Buffer.concat(bodies).toString("latin1");
+  expect(all).not.toContain(SECRET_EMAIL);
+  expect(all).not.toContain(SECRET_CARD);
+  await expect(page.getByRole("link", { name: "Access log" })).toHaveCount(0);
+  await page.screenshot({ path: shot("developer") });
+});
+
+test("an admin sees metadata and no content", async ({ page }) => {
+  await signIn(page, "admin");
+  await page.goto(`${state().url}#/session/s-every-kind`);
+  await expect(page.getByTestId("session-badge")).toContainText("all 9 events verified");
+  await page.locator(".event-line", { hasText: "session start" }).click();
+  await expect(page.locator(".details").first()).toContainText("Content withheld");
+  const html = await page.content();
+  expect(html).not.toContain("Where is my order");
+  expect(html).not.toContain("Let me look that up");
+  await expect(page.locator(".event", { hasText: "lookup_order" })).toBeVisible(); // metadata stays
+});
+
+test("the access log shows who read what", async ({ page }) => {
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/session/s-quiet`);
+  await expect(page.getByTestId("session-badge")).toContainText("verified");
+  await page.getByRole("link", { name: "Access log" }).click();
+  await expect(page.locator("table.access")).toContainText("auditor-ann (compliance) Query");
+  await expect(page.locator("table.access")).toContainText("ListSessions");
+  await page.screenshot({ path: shot("access-log") });
+});
+
+test("the live tail receives a new event", async ({ page }) => {
+  await signIn(page, "compliance");
+  await page.getByRole("link", { name: "Live tail" }).click();
+  await page.getByLabel("Session", { exact: true }).fill("s-live");
+  await page.getByRole("button", { name: "Follow" }).click();
+  await expect(page.locator("body[data-tail-live]")).toHaveCount(1);
+  await expect(page.getByText("No matching events yet")).toBeVisible();
+  append([{ event_id: nextId(), session_id: "s-live", agent_id: "support-agent", step: 1, occurred_at: new Date().toISOString(), tool_call: { tool_name: "live_probe", outcome: "TOOL_OUTCOME_SUCCESS" } }]);
+  await expect(page.locator(".event", { hasText: "live_probe" })).toBeVisible();
+  await page.screenshot({ path: shot("live-tail") });
+});
+
+test("the verify badge turns red when the server sends a tampered entry", async ({ page }) => {
+  await signIn(page, "compliance");
+  // A server that changes what an event says: the tool's result, in the
+  // event it sends, but not in the bytes the log committed to.
+  await page.route("**/agenttrail.v1.QueryService/Query", async (route) => {
+    const res = await route.fetch();
+    const body = await res.body();
+    const at = body.indexOf(Buffer.from('"status":"shipped"'));
+    if (at >= 0) body.write('"status":"LOSTxxx"', at, "latin1");
+    await route.fulfill({ response: res, body });
+  });
+  await page.goto(`${state().url}#/session/s-every-kind`);
+  const badge = page.getByTestId("session-badge");
+  await expect(badge).toContainText("1 of 9 events fail verification");
+  const row = page.locator(".event", { hasText: "lookup_order" });
+  await expect(row.locator(".badge")).toHaveText("✗ failed");
+  await row.locator(".badge").click();
+  await expect(page.getByRole("dialog")).toContainText("event_mismatch");
+  await page.screenshot({ path: shot("tampered") });
+});
+
+test("export downloads a bundle that agenttrail verify --export accepts", async ({ page }) => {
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/session/s-every-kind`);
+  await expect(page.getByTestId("session-badge")).toContainText("all 9 events verified");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export evidence" }).click()]);
+  const file = await download.path();
+  expect(readFileSync(file, "utf8").split("\n")[0]).toContain("agenttrail-export-v1");
+  const out = execFileSync(state().bin, ["verify", "--export", file, "--verifier-key", state().verifierKey], { encoding: "utf8" });
+  expect(out).toContain("export verified: 9 events");
+});
+
+test("a session of 10,000 events renders a window of rows and scrolls to its end", async ({ page }) => {
+  // Patience for a loaded machine, not a speed target (the page load is
+  // measured by bench.spec.ts).
+  test.setTimeout(300_000);
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/session/s-10k`);
+  await expect(page.locator("body[data-timeline-loaded='10000']")).toHaveCount(1, { timeout: 120_000 });
+  expect(await page.locator(".event").count()).toBeLessThan(100);
+  await page.locator(".vlist").focus();
+  await page.keyboard.press("End");
+  await expect(page.locator(".event", { hasText: "session end" })).toBeVisible();
+  await expect(page.getByTestId("session-badge")).toContainText("all 10000 events verified", { timeout: 150_000 });
+});
+
+test("sign-out ends the session on the server too", async ({ page, context, request }) => {
+  await signIn(page, "compliance");
+  const csrf = await page.evaluate(async () => ((await (await fetch("/console/session")).json()) as { csrfToken: string }).csrfToken);
+  const cookie = (await context.cookies())[0]!;
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByLabel("API key")).toBeVisible();
+  expect(await context.cookies()).toHaveLength(0);
+  const res = await request.post(`${state().url}agenttrail.v1.LogService/GetCheckpoint`, {
+    headers: { Cookie: `${cookie.name}=${cookie.value}`, "X-CSRF-Token": csrf, "Content-Type": "application/json", "Connect-Protocol-Version": "1", Origin: state().url.replace(/\/$/, "") },
+    data: "{}",
+  });
+  expect(res.status()).toBe(401);
+});
