@@ -44,9 +44,9 @@
 // Serialization failures and deadlocks (SQLSTATE 40001, 40P01) and
 // requests that never reached the server are retried with jittered
 // exponential backoff. A COMMIT whose answer is lost is reported as
-// store.ErrFailed; the engine finds out from the stored log whether it
-// happened. Every connection sets synchronous_commit = on, and Open checks
-// it, so that a receipt is only ever given for a durable commit.
+// store.ErrUnavailable; the engine finds out from the stored log whether
+// it happened. Every connection sets synchronous_commit = on, and Open
+// checks it, so that a receipt is only ever given for a durable commit.
 //
 // Commits notify; a dedicated connection LISTENs (github.com/jackc/pgxlisten,
 // which reconnects after outages) and feeds Changes, so that every
@@ -65,6 +65,29 @@
 // yet tested: it cannot be installed on the machines this project is built
 // on. Its SERIALIZABLE transactions return 40001 under contention, which
 // is retried as above.
+//
+// # Where it stops scaling
+//
+// The log takes one batch at a time: every batch holds log_state's row
+// lock from the fence to the end of its COMMIT, which covers two round
+// trips, the inserts of all its rows (events, ids, contents, about two
+// tree hashes per event) with their index updates, and the durable commit.
+// The log's write throughput is at most (events per batch) / (lock hold
+// per batch), whatever the number of servers; more servers add ingest CPU
+// (validation, sealing, hashing), read capacity and availability, not
+// write throughput. Under full load each server's batches mostly find that
+// another committed first and are prepared again (see the "stale" count
+// that Close logs and benchcompare reports), which costs a read of the
+// tree's frontier and of the batch's ids, not the database's writes. go
+// run ./store/postgres/benchcompare measures it beside Badger.
+//
+// A larger deployment would take the rows out of the lock: write entries
+// and contents before sequencing, keyed by a provisional id, so that the
+// locked part is only the assignment of indexes and the tree (Tessera
+// separates sequencing from integration in this way); store tree hashes
+// and entries as tiles of 256 (one row per tile); keep contents in object
+// storage; and run independent logs per tenant, each with its own state
+// row.
 //
 // # Reading
 //

@@ -90,10 +90,17 @@ func Open(ctx context.Context, dsn string, cfg store.DriverConfig) (*Driver, err
 	if !strings.Contains(dsn, "pool_max_conns") {
 		pcfg.MaxConns = 16
 	}
-	// Receipts are given only after the commit is durable, whatever the
-	// database's default.
-	pcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "agenttrail"
+	// Receipts are given only after the commit is durable, whatever the
+	// database's default. (CockroachDB, which reports crdb_version, always
+	// commits durably and may not know the setting.)
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if c.PgConn().ParameterStatus("crdb_version") != "" {
+			return nil
+		}
+		_, err := c.Exec(ctx, "SET synchronous_commit = on")
+		return err
+	}
 	if cfg.ReadOnly {
 		pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
@@ -134,9 +141,11 @@ func (d *Driver) open(ctx context.Context, pcfg *pgxpool.Config) error {
 	if err := migrate(ctx, d.pool); err != nil {
 		return err
 	}
-	var sync string
-	if err := d.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sync); err != nil || sync != "on" {
-		return fmt.Errorf("%w: synchronous_commit is %q, not on: commits would be acknowledged before they are durable", store.ErrInvalidArgument, sync)
+	if !d.cockroach {
+		var sync string
+		if err := d.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sync); err != nil || sync != "on" {
+			return fmt.Errorf("%w: synchronous_commit is %q, not on: commits would be acknowledged before they are durable", store.ErrInvalidArgument, sync)
+		}
 	}
 	d.changes = startChanges(d, pcfg.ConnConfig)
 	return nil

@@ -42,11 +42,14 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64
 }
 
 // entryColumns are the columns an entry read selects, with its content
-// when asked.
+// when asked. Content and erasure marks are read by index for each event
+// row (correlated subqueries): a join would let the planner merge the
+// whole contents table into every page of a scan.
 func entryColumns(content bool) string {
 	if content {
-		return `e.idx, e.leaf_data, c.record, x.idx IS NOT NULL, k.record FROM events e
-LEFT JOIN contents c ON c.idx = e.idx LEFT JOIN content_erasures x ON x.idx = e.idx LEFT JOIN content_keys k ON k.idx = e.idx`
+		return `e.idx, e.leaf_data, (SELECT c.record FROM contents c WHERE c.idx = e.idx),
+EXISTS (SELECT 1 FROM content_erasures x WHERE x.idx = e.idx),
+(SELECT k.record FROM content_keys k WHERE k.idx = e.idx) FROM events e`
 	}
 	return `e.idx, e.leaf_data, NULL::BYTEA, false, NULL::BYTEA FROM events e`
 }
