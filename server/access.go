@@ -16,10 +16,11 @@ import (
 )
 
 // isRead reports whether a method reads the trail: every method of the
-// query and log services.
+// query, log and stats services.
 func isRead(method string) bool {
 	return strings.HasPrefix(method, "/"+agenttrailv1.QueryService_ServiceDesc.ServiceName+"/") ||
-		strings.HasPrefix(method, "/"+agenttrailv1.LogService_ServiceDesc.ServiceName+"/")
+		strings.HasPrefix(method, "/"+agenttrailv1.LogService_ServiceDesc.ServiceName+"/") ||
+		strings.HasPrefix(method, "/"+agenttrailv1.StatsService_ServiceDesc.ServiceName+"/")
 }
 
 // readRecord starts the Access record of a read by a human role, or returns
@@ -84,6 +85,10 @@ func (s *Server) accessUnary(ctx context.Context, req any, info *grpc.UnaryServe
 		}
 		if err == nil {
 			a.EventsReturned = 1
+		}
+	case *agenttrailv1.StatsRequest:
+		if err == nil {
+			a.Filter = r.GetFilter()
 		}
 	case *agenttrailv1.GetInclusionProofRequest:
 		idx := r.GetLogIndex()

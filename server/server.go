@@ -55,6 +55,7 @@ var Services = []string{
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
 	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
+	agenttrailv1.StatsService_ServiceDesc.ServiceName,
 	coltracepb.TraceService_ServiceDesc.ServiceName,
 }
 
@@ -136,6 +137,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	agenttrailv1.RegisterAppendServiceServer(s.grpc, &appendService{s: s})
 	agenttrailv1.RegisterQueryServiceServer(s.grpc, &queryService{s: s})
 	agenttrailv1.RegisterLogServiceServer(s.grpc, &logService{s: s})
+	agenttrailv1.RegisterStatsServiceServer(s.grpc, &statsService{s: s})
 	coltracepb.RegisterTraceServiceServer(s.grpc, &traceService{s: s})
 	if cfg.authn != nil {
 		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})

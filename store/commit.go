@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 )
 
 // This file is the committer's side of the sequencer: committing a
@@ -78,6 +80,7 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 				continue
 			}
 			unknown = false
+			q.agg.reset() // read the aggregates again, whichever way it went
 			if landed {
 				q.commitDone(p)
 				return nil, false
@@ -107,15 +110,33 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 				return nil, false
 			}
 		}
-		err := s.d.Commit(ctx, &p.b.batch)
+		apply, err := q.aggregates(p)
+		if err != nil {
+			if q.shared == nil {
+				return err, true
+			}
+			if err := wait(err); err != nil {
+				return err, false
+			}
+			continue
+		}
+		start := time.Now()
+		err = s.d.Commit(ctx, &p.b.batch)
 		switch {
 		case err == nil:
+			apply()
+			if s.cfg.observe != nil {
+				s.cfg.observe(CommitInfo{Events: len(p.b.batch.Events), Duration: time.Since(start)})
+			}
 			q.commitDone(p)
 			return nil, false
 		case errors.Is(err, ErrStale), q.shared != nil && errors.Is(err, ErrAlreadyExists):
 			// Another writer committed first: prepare the batch again on
 			// the tree it left (with fresh subject keys when another
-			// server retired one the batch used).
+			// server retired one the batch used), with aggregates read
+			// again from the storage, since they now hold that writer's
+			// batches.
+			q.agg.reset()
 			rebase = true
 			rekey = rekey || errors.Is(err, ErrKeyChanged)
 			if stale++; stale > 3 {
@@ -130,6 +151,26 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 			return fmt.Errorf("%w: committing batch of %d events at index %d: %w", ErrFailed, len(p.b.entries), p.b.batch.First, err), true
 		}
 	}
+}
+
+// aggregates computes a batch's aggregate records (Batch.Aggregates) for
+// its current indexes, and returns what to apply once it is committed.
+func (q *sequencer) aggregates(p *prepared) (func(), error) {
+	b := p.b
+	if q.s.cfg.noAggregates {
+		b.batch.Aggregates = nil
+		return func() {}, nil
+	}
+	evs := make([]*agenttrailv1.Event, len(b.entries))
+	for i, e := range b.entries {
+		evs[i] = e.ev
+	}
+	recs, apply, err := q.agg.batch(context.Background(), evs, b.batch.First, b.batch.Size, q.cfr.size)
+	if err != nil {
+		return nil, err
+	}
+	b.batch.Aggregates = recs
+	return apply, nil
 }
 
 // commitDone records a batch as the committer's tree and publishes it.
@@ -187,6 +228,9 @@ func (q *sequencer) rebase(p *prepared, base *frontier, rekey bool) error {
 	s := q.s
 	ctx := context.Background()
 	if base == nil {
+		// The log moved under this store (another writer, or a commit of
+		// unknown outcome): the aggregates in memory may lack batches.
+		q.agg.reset()
 		st, err := s.d.Load(ctx)
 		if err != nil {
 			return err

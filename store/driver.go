@@ -77,6 +77,18 @@ type Driver interface {
 	// Checkpoints yields every stored checkpoint with a size above after,
 	// by increasing size.
 	Checkpoints(ctx context.Context, after uint64) iter.Seq2[StoredCheckpoint, error]
+	// Aggregates yields what a reader of the aggregates of one cube needs
+	// for the hours in [from, to), by increasing hour: for each hour, its
+	// latest rollup (the one of the largest Upto), if any, then every delta
+	// whose First is at or above that rollup's Upto (every delta, without
+	// one), in First order, with First set. Hours with no record are
+	// skipped.
+	Aggregates(ctx context.Context, cube Cube, from, to uint32) iter.Seq2[AggregateRecord, error]
+	// PutAggregates stores rollups computed outside a batch (for a log
+	// written before aggregates existed): every record is a rollup whose
+	// Upto is size, which must be the stored size (else ErrStale). Each is
+	// written once, all of them or none; a stored one is ErrAlreadyExists.
+	PutAggregates(ctx context.Context, size uint64, rollups []AggregateRecord) error
 	// Postings yields every entry the secondary indexes hold, in any order,
 	// with canonical values (see Posting), including entries for indexes
 	// beyond the tree size. Verification checks them against the event
@@ -197,6 +209,12 @@ type Batch struct {
 	// Lifecycle are lifecycle records to write with the batch (the intent
 	// of an erasure, committed with its Erasure event).
 	Lifecycle []LifecycleRecord
+	// Aggregates are the batch's additions to the aggregate statistics,
+	// one record per cube and hour its events touch: a delta (Upto zero),
+	// which the driver files under First, or a rollup (Upto = Size) that
+	// already includes the batch. Drivers store them opaquely, once, in
+	// the same atomic commit.
+	Aggregates []AggregateRecord
 }
 
 // KeyRecord is a keyring record: a name and a value, both opaque to the

@@ -37,8 +37,10 @@ type config struct {
 	retentionInterval  time.Duration
 	// readOnly opens the store to read only, checking checkpoints with
 	// verifierKey (WithReadOnly).
-	readOnly    bool
-	verifierKey string
+	readOnly     bool
+	verifierKey  string
+	noAggregates bool // for measuring what the aggregates cost (tests only)
+	observe      func(CommitInfo)
 }
 
 func defaultConfig() config {
@@ -269,6 +271,24 @@ func WithRetentionInterval(d time.Duration) Option {
 			return fmt.Errorf("%w: the retention interval must be between 0 (off) and one hour", ErrInvalidArgument)
 		}
 		c.retentionInterval = d
+		return nil
+	})
+}
+
+// CommitInfo describes one batch the store committed, for metrics.
+type CommitInfo struct {
+	// Events is the number of events in the batch.
+	Events int
+	// Duration is how long the driver's atomic commit took (for Badger,
+	// with SyncWrites, the write and its fsync).
+	Duration time.Duration
+}
+
+// WithCommitObserver has f called, from the committer goroutine, after
+// every batch is committed. f must return quickly.
+func WithCommitObserver(f func(CommitInfo)) Option {
+	return optionFunc(func(c *config) error {
+		c.observe = f
 		return nil
 	})
 }

@@ -142,6 +142,7 @@ func (s *Store) sequence(fr *frontier) {
 		inflight:       map[string]*pending{},
 		subjects:       map[subject]*subjectKey{},
 		wake:           make(chan struct{}, 1),
+		agg:            newAggregator(s.d),
 		cfr:            fr.clone(),
 	}
 	seq.shared, _ = s.d.(SharedDriver)
@@ -256,6 +257,8 @@ type sequencer struct {
 	// server retired one.
 	subjectsMu sync.Mutex
 	subjects   map[subject]*subjectKey
+	// agg computes each batch's additions to the aggregate statistics.
+	agg *aggregator
 	// rebased, under mu, is the tree after a batch the committer had to
 	// prepare again on a tree that had moved on (see rebase): the
 	// sequencer prepares its next batch on it.

@@ -292,6 +292,9 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 	if err := s.loadLifecycle(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.backfillAggregates(ctx, fr.size); err != nil {
+		return nil, err
+	}
 	go s.sequence(fr)
 	s.followStop, s.followDone = make(chan struct{}), make(chan struct{})
 	if sd, ok := d.(SharedDriver); ok {

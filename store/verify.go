@@ -1,10 +1,15 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
+	"slices"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -40,6 +45,19 @@ type Report struct {
 	// Problem is the first disagreement, by log index; nil when everything
 	// agrees.
 	Problem *Problem
+	// AggregateHours is the number of hours whose aggregate statistics were
+	// recomputed from the events' headers and compared with the stored
+	// ones (only when the whole log was verified).
+	AggregateHours int
+	// AggregateProblem names the first hour whose stored aggregates differ
+	// from the recomputed ones; empty when they agree. The aggregates are
+	// conveniences, not evidence: a difference means Stats answers wrongly,
+	// not that an event was changed.
+	AggregateProblem string
+	// AggregatesAbsent is set when the log has events but no aggregates at
+	// all: it was written by a build without them, and the engine computes
+	// them when it next opens the log.
+	AggregatesAbsent bool
 }
 
 // Empty reports whether the log holds no event, so that there was nothing
@@ -56,7 +74,7 @@ func (r Report) UnsignedTail() (from, to uint64) {
 }
 
 // OK reports whether verification found nothing wrong.
-func (r Report) OK() bool { return r.Problem == nil }
+func (r Report) OK() bool { return r.Problem == nil && r.AggregateProblem == "" }
 
 // Problem is a disagreement between stored bytes and the Merkle log.
 type Problem struct {
@@ -245,8 +263,10 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 	var spans [][3]uint64 // what each erasure or retention event names: first, last, its index
 	present := bitset{}   // indexes from from whose content is readable
 	var indexes *indexCheck
+	var recount map[cubeHour]Cells // the aggregates, recomputed from the headers
 	if whole {
 		indexes = newIndexCheck()
+		recount = map[cubeHour]Cells{}
 	}
 
 	fr := &frontier{}
@@ -390,6 +410,11 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if indexes != nil {
 			indexes.expect(i, indexValues(e.Header))
 		}
+		if recount != nil {
+			hour, ops, users, a := aggregateOf(e.Header)
+			recountAdd(recount, cubeHour{CubeOperations, hour}, ops, &a)
+			recountAdd(recount, cubeHour{CubeUsers, hour}, users, &a)
+		}
 		ids, idIndexes = append(ids, e.EventID()), append(idIndexes, i)
 		if len(ids) == chunk {
 			if p, err := checkIDs(); err != nil || p != nil {
@@ -456,6 +481,11 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		if p != nil {
 			rep.Problem = p
 			return rep, nil
+		}
+	}
+	if recount != nil {
+		if err := checkAggregates(ctx, d, recount, &rep); err != nil {
+			return Report{}, err
 		}
 	}
 	return rep, nil
@@ -647,3 +677,60 @@ func (b bitset) has(i uint64) bool {
 	w := int(i / 64)
 	return w < len(b.words) && b.words[w]&(1<<(i%64)) != 0
 }
+func recountAdd(m map[cubeHour]Cells, ch cubeHour, k CellKey, a *Aggregate) {
+	c := m[ch]
+	if c == nil {
+		c = Cells{}
+		m[ch] = c
+	}
+	c.Add(k, a)
+}
+
+// checkAggregates compares the stored aggregates, hour by hour, with those
+// recomputed from the headers, and names the first hour that differs.
+func checkAggregates(ctx context.Context, d Driver, recount map[cubeHour]Cells, rep *Report) error {
+	stored := map[cubeHour]Cells{}
+	for _, cube := range Cubes {
+		for r, err := range d.Aggregates(ctx, cube, 0, ^uint32(0)) {
+			if err != nil {
+				return err
+			}
+			ch := cubeHour{cube, r.Hour}
+			c, err := UnmarshalCells(r.Cells)
+			if err != nil {
+				if rep.AggregateProblem == "" {
+					rep.AggregateProblem = fmt.Sprintf("the stored aggregates of hour %s (cube %c) do not decode: %v", hourName(r.Hour), cube, err)
+				}
+				continue
+			}
+			if stored[ch] == nil {
+				stored[ch] = Cells{}
+			}
+			stored[ch].Merge(c)
+		}
+	}
+	if len(stored) == 0 && len(recount) > 0 && rep.AggregateProblem == "" {
+		rep.AggregatesAbsent = true
+		return nil
+	}
+	hours := map[cubeHour]bool{}
+	for ch := range recount {
+		hours[ch] = true
+	}
+	for ch := range stored {
+		hours[ch] = true
+	}
+	keys := slices.SortedFunc(maps.Keys(hours), func(a, b cubeHour) int { return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.cube, b.cube)) })
+	for _, ch := range keys {
+		rep.AggregateHours++
+		want, _ := recount[ch].MarshalBinary()
+		got, _ := stored[ch].MarshalBinary()
+		if !bytes.Equal(want, got) && rep.AggregateProblem == "" {
+			rep.AggregateProblem = fmt.Sprintf("the stored aggregates of hour %s (cube %c) differ from the events' headers (%d cells stored, %d recomputed)",
+				hourName(ch.hour), ch.cube, len(stored[ch]), len(recount[ch]))
+		}
+	}
+	return nil
+}
+
+func hourName(h uint32) string { return time.Unix(int64(h)*3600, 0).UTC().Format("2006-01-02T15Z") }

@@ -13,6 +13,7 @@ import (
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/console"
+	"github.com/agenttrail/agenttrail/server/metrics"
 )
 
 // webConfig is the HTTP listener's configuration.
@@ -40,13 +41,15 @@ func (w webConfig) check() error {
 
 // httpMux builds the HTTP listener's one mux. Each feature adds its routes
 // here, in one line.
-func httpMux(web *console.Console) *http.ServeMux {
+func httpMux(web *console.Console, srv *server.Server, m *metrics.Metrics) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	web.Register(mux) // web console at /, its browser API at /agenttrail.v1.<Service>/ (issue 15)
+	web.Register(mux)                           // web console at /, its browser API at /agenttrail.v1.<Service>/ (issue 15)
+	mux.Handle("GET /metrics", m.Handler())     // Prometheus metrics (issue 14)
+	mux.Handle("/v1/traces", srv.OTLPHandler()) // OTLP/HTTP trace export, protobuf (issue 14)
 	return mux
 }
 
@@ -59,7 +62,7 @@ type httpServer struct {
 }
 
 // startHTTP starts the HTTP listener, or returns nil when it is off.
-func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, log *slog.Logger) (*httpServer, error) {
+func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, m *metrics.Metrics, log *slog.Logger) (*httpServer, error) {
 	if web.off() {
 		return nil, nil
 	}
@@ -81,7 +84,7 @@ func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, log
 	}
 	hs := &httpServer{
 		srv: &http.Server{
-			Handler:           httpMux(c),
+			Handler:           httpMux(c, srv, m),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +22,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store/event"
@@ -215,4 +222,96 @@ func TestOTLPFromGoSDK(t *testing.T) {
 	}
 	tp.Shutdown(ctx)
 	s.checkAgentRun(t, "go-agent", "go-conv-1")
+}
+
+// The binary's HTTP listener takes OTLP/HTTP exports and serves /metrics
+// and /healthz; the scrape shows the export.
+func TestOTLPOverHTTPAndMetricsFromTheBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	agentKey := createKey(t, bin, data, "--principal", "http-exporter", "--role", "agent", "--agent-id", "http-agent")
+	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--log-level", "warn")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var url string
+	lines := bufio.NewScanner(stdout)
+	for url == "" && lines.Scan() {
+		if rest, ok := strings.CutPrefix(lines.Text(), "web console: "); ok {
+			url = strings.TrimSpace(rest)
+		}
+	}
+	if url == "" {
+		t.Fatal("serve did not print its HTTP URL")
+	}
+	go io.Copy(io.Discard, stdout)
+
+	now := uint64(time.Now().Add(-time.Minute).UnixNano())
+	req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{
+			{TraceId: []byte("http-trace-01234"), SpanId: []byte("span-001"), Name: "chat gpt-4o", StartTimeUnixNano: now, EndTimeUnixNano: now + 4e8,
+				Attributes: []*commonpb.KeyValue{
+					{Key: "gen_ai.operation.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "chat"}}},
+					{Key: "gen_ai.request.model", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "gpt-4o"}}},
+				}},
+			{TraceId: []byte("http-trace-01234"), SpanId: []byte("span-002"), Name: "GET /", StartTimeUnixNano: now, EndTimeUnixNano: now + 1e8},
+		}}},
+	}}}
+	body, _ := proto.Marshal(req)
+	post, _ := http.NewRequest(http.MethodPost, url+"v1/traces", bytes.NewReader(body))
+	post.Header.Set("Content-Type", "application/x-protobuf")
+	post.Header.Set("Authorization", "Bearer "+agentKey)
+	resp, err := http.DefaultClient.Do(post)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var out coltracepb.ExportTraceServiceResponse
+	if resp.StatusCode != http.StatusOK || proto.Unmarshal(b, &out) != nil || out.GetPartialSuccess().GetRejectedSpans() != 1 {
+		t.Fatalf("POST /v1/traces: %s, %v", resp.Status, &out)
+	}
+	for path, want := range map[string][]string{
+		"healthz": {"ok"},
+		"metrics": {
+			`agenttrail_otlp_spans_total{outcome="accepted"} 1`,
+			`agenttrail_otlp_spans_total{outcome="rejected"} 1`,
+			`agenttrail_events_appended_total{kind="llm_call",outcome="stored"} 1`,
+			`agenttrail_agent_events_last_minute{agent="http-agent"}`,
+			"agenttrail_disk_free_bytes ",
+			"agenttrail_log_size ",
+			"agenttrail_store_commit_seconds_count ",
+			"agenttrail_store_batch_events_sum ",
+		},
+	} {
+		resp, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, w := range want {
+			if resp.StatusCode != 200 || !strings.Contains(string(b), w) {
+				t.Errorf("GET /%s: %s, lacks %q", path, resp.Status, w)
+			}
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGINT: %v", err)
+	}
 }

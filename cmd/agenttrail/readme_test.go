@@ -62,6 +62,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"PATH="+filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AGENTTRAIL_LISTEN="+addr,
 		"AGENTTRAIL_ADDR="+addr,
+		// The HTTP listener's default port may be taken on a shared
+		// machine: any free one will do for the walkthrough.
+		"AGENTTRAIL_HTTP_LISTEN=127.0.0.1:0",
 	)
 	err = cmd.Start()
 	if err == nil {
@@ -119,7 +122,7 @@ func TestReadmeMoreThanOneMachine(t *testing.T) {
 		t.Fatal("the multiserver block sets no STORE=")
 	}
 	script = strings.Join(lines, "\n")
-	for _, port := range []string{"7710", "7711"} {
+	for _, port := range []string{"7710", "7711", "7716", "7717"} { // gRPC and HTTP of each server
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)

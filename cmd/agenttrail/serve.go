@@ -19,6 +19,7 @@ import (
 
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
+	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/server/witness"
 	"github.com/agenttrail/agenttrail/store"
@@ -54,7 +55,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	viewCache := fs.Int64("redaction-cache", server.DefaultViewCacheBytes, "bytes of developer views kept, by leaf hash and policy version; 0 turns the cache off")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "log format: text or json (to stderr)")
-	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, health), or off")
+	httpListen := fs.String("http-listen", "127.0.0.1:7701", "address of the HTTP listener (web console, browser API, Prometheus /metrics, OTLP/HTTP /v1/traces, health), or off")
 	consoleTTL := fs.Duration("console-session-ttl", 8*time.Hour, "how long a web console sign-in lasts (never longer than its key)")
 	var witnesses listFlag
 	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
@@ -182,9 +183,15 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 
 // serve runs the store and server until ctx ends (SIGINT or SIGTERM), then
 // shuts down in order: the HTTP listener and the gRPC server together (the
-// server lets in-flight appends finish and ends tails, on both), the web
-// console's sessions, the witness submitter, then the store.
+// server lets in-flight appends and OTLP exports finish and ends tails, on
+// both), the web console's sessions, the witness submitter, the metrics'
+// watch of the store, then the store.
 func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocation, listen string, shutdownTimeout time.Duration, storeOpts []store.Option, serverOpts []server.Option, a access, web webConfig) error {
+	m, err := metrics.New(metrics.Options{})
+	if err != nil {
+		return err
+	}
+	storeOpts = append(storeOpts, store.WithCommitObserver(func(c store.CommitInfo) { m.Commit(c.Events, c.Duration) }))
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
@@ -210,12 +217,18 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}
-	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor))
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	if err := m.WatchStore(watchCtx, logState{st}, loc.data, log); err != nil {
+		return errors.Join(err, st.Close())
+	}
+	serverOpts = append(serverOpts, server.WithAccessControl(authn, a.redactor), server.WithMetrics(m))
 	var sub *witness.Submitter
 	if len(a.witnesses) > 0 {
 		if sub, err = witness.NewSubmitter(st, a.witnesses, a.quorum, log); err != nil {
 			return errors.Join(usageError{err.Error()}, st.Close())
 		}
+		sub.ReportTo(m) // submissions and witness lag, at /metrics
 		serverOpts = append(serverOpts, server.WithCosignedCheckpoints(sub.Cosigned))
 	}
 	srv, err := server.New(st, serverOpts...)
@@ -235,7 +248,7 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		stopSubmitter()
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
-	hs, err := startHTTP(web, srv, authn, log)
+	hs, err := startHTTP(web, srv, authn, m, log)
 	if err != nil {
 		stopSubmitter()
 		return errors.Join(err, lis.Close(), st.Close())
@@ -244,6 +257,7 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	fmt.Fprintf(out, "agenttrail listening on %s\n", lis.Addr())
 	if hs != nil {
 		fmt.Fprintf(out, "web console: %s\n", hs.url)
+		fmt.Fprintf(out, "metrics: %smetrics; OTLP/HTTP traces: %sv1/traces\n", hs.url, hs.url)
 	}
 	if loc.data != "" {
 		fmt.Fprintf(out, "data directory: %s\n", loc.data)
@@ -291,11 +305,27 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		hs.console.Close()
 	}
 	stopSubmitter()
+	stopWatch()
 	if cerr := st.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	log.Info("stopped")
 	return err
+}
+
+// logState is what the metrics read of the log.
+type logState struct{ st *store.Store }
+
+func (l logState) Size() uint64 {
+	n, _ := l.st.Size()
+	return n
+}
+
+func (l logState) CheckpointSize() uint64 { return l.st.LatestCheckpoint().Size }
+
+func (l logState) Watch() <-chan struct{} {
+	_, ch := l.st.Watch()
+	return ch
 }
 
 // access is the access control and witness configuration of serve.

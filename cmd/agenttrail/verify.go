@@ -197,6 +197,15 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 	for _, h := range trusted {
 		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
 	}
+	if rep.AggregateProblem != "" {
+		return fmt.Errorf("the events verify, but the statistics do not: %s", rep.AggregateProblem)
+	}
+	switch {
+	case rep.AggregatesAbsent:
+		fmt.Fprintln(out, "statistics: none stored yet (the log was written by an older build; the server computes them when it next opens it)")
+	case rep.AggregateHours > 0:
+		fmt.Fprintf(out, "statistics recomputed for %s: they agree\n", count(rep.AggregateHours, "cube-hour"))
+	}
 	if from, to := rep.UnsignedTail(); from < to {
 		fmt.Fprintf(out, "data verified up to event %d, the newest signed checkpoint; events [%d, %d) are an unsigned tail: their bytes agree with the stored tree, but no signature covers them\n", from, from, to)
 		return nil

@@ -33,6 +33,9 @@ var Table = map[string][]auth.Role{
 	agenttrailv1.LogService_GetConsistencyProof_FullMethodName: readers,
 	agenttrailv1.LogService_GetVerifierKey_FullMethodName:      readers,
 
+	// Statistics come from metadata only: every reading role may ask.
+	agenttrailv1.StatsService_Stats_FullMethodName: readers,
+
 	agenttrailv1.AdminService_CreateKey_FullMethodName: {auth.Admin},
 	agenttrailv1.AdminService_ListKeys_FullMethodName:  {auth.Admin},
 	agenttrailv1.AdminService_RevokeKey_FullMethodName: {auth.Admin},

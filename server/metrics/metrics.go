@@ -44,6 +44,8 @@ type Metrics struct {
 	otlpSpans  *prometheus.CounterVec
 	witnessLag *prometheus.GaugeVec
 	witnessSub *prometheus.CounterVec
+	commit     prometheus.Histogram
+	batch      prometheus.Histogram
 }
 
 // Options configure New.
@@ -104,12 +106,22 @@ func New(o Options) (*Metrics, error) {
 		Name: "witness_lag_seconds",
 		Help: "How long since each witness last cosigned a checkpoint the log has moved past.",
 	}, []string{"witness"})
+	m.commit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "store_commit_seconds",
+		Help:    "Time of each batch's atomic commit in the store (for Badger, the write and its fsync).",
+		Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16),
+	})
+	m.batch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "store_batch_events",
+		Help:    "Events in each batch the store commits.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+	})
 	m.witnessSub = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "witness_submissions_total",
 		Help: "Checkpoints submitted to each witness, by outcome: cosigned, conflict (409: it cosigned a larger tree or a fork), refused (422, 403, 404) or unreachable.",
 	}, []string{"witness", "outcome"})
 	for _, c := range []prometheus.Collector{
-		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag, m.witnessSub,
+		m.appended, m.rejected, m.failures, m.ack, m.reads, m.tails, m.redaction, m.otlpSpans, m.witnessLag, m.witnessSub, m.commit, m.batch,
 		&agentCollector{m: m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -146,6 +158,15 @@ func (m *Metrics) Event(agent, kind, outcome, code string, failure bool) {
 			m.failures.WithLabelValues(kind).Inc()
 		}
 		m.volume.Observe(agent, failure)
+	}
+}
+
+// Commit records one batch the store committed: its events and how long
+// its commit (and fsync) took. It fits store.WithCommitObserver.
+func (m *Metrics) Commit(events int, d time.Duration) {
+	if m != nil {
+		m.commit.Observe(d.Seconds())
+		m.batch.Observe(float64(events))
 	}
 }
 
@@ -277,8 +298,8 @@ type LogState interface {
 
 // WatchStore exports the state of the log and its data directory: size,
 // events not yet covered by a checkpoint and how long since the last
-// checkpoint, bytes on disk, and the free and total space of the disk. It
-// follows the log until ctx ends.
+// checkpoint, and, when dataDir is given, its bytes on disk and the free
+// and total space of the disk. It follows the log until ctx ends.
 func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, log *slog.Logger) error {
 	if m == nil {
 		return nil
@@ -312,7 +333,7 @@ func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, l
 	}
 	du := &dirSize{dir: dataDir, log: log}
 	reg := prometheus.WrapRegistererWithPrefix("agenttrail_", m.reg)
-	for _, c := range []prometheus.Collector{
+	cs := []prometheus.Collector{
 		gauge("log_size", "Events in the log (its Merkle tree size).", func() float64 { return float64(st.Size()) }),
 		gauge("checkpoint_size", "Tree size of the latest signed checkpoint.", func() float64 { return float64(st.CheckpointSize()) }),
 		gauge("checkpoint_lag_events", "Events in the log not yet covered by a signed checkpoint.", func() float64 {
@@ -323,10 +344,15 @@ func (m *Metrics) WatchStore(ctx context.Context, st LogState, dataDir string, l
 			defer mu.Unlock()
 			return time.Since(ckAt).Seconds()
 		}),
-		gauge("store_bytes", "Bytes of the data directory on disk (recomputed at most every 15 seconds).", du.bytes),
-		gauge("disk_free_bytes", "Bytes free for agenttrail on the data directory's file system.", func() float64 { f, _ := diskSpace(dataDir); return f }),
-		gauge("disk_size_bytes", "Size of the data directory's file system.", func() float64 { _, s := diskSpace(dataDir); return s }),
-	} {
+	}
+	if dataDir != "" { // a store in a directory (not one on a database server)
+		cs = append(cs,
+			gauge("store_bytes", "Bytes of the data directory on disk (recomputed at most every 15 seconds).", du.bytes),
+			gauge("disk_free_bytes", "Bytes free for agenttrail on the data directory's file system.", func() float64 { f, _ := diskSpace(dataDir); return f }),
+			gauge("disk_size_bytes", "Size of the data directory's file system.", func() float64 { _, s := diskSpace(dataDir); return s }),
+		)
+	}
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

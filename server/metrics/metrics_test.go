@@ -149,6 +149,7 @@ func TestScrapeNamesAndCardinality(t *testing.T) {
 	m.Redaction(time.Millisecond)
 	m.OTLPSpans(5, 2)
 	m.WitnessLag("witness.example", 42*time.Second)
+	m.Commit(256, 4*time.Millisecond)
 	c.advance(time.Minute)
 	text := scrape(t, m)
 
@@ -189,6 +190,8 @@ func TestScrapeNamesAndCardinality(t *testing.T) {
 		`agenttrail_append_ack_seconds_count 1`,
 		`agenttrail_redaction_seconds_count 1`,
 		`agenttrail_agents_tracked 40`,
+		`agenttrail_store_commit_seconds_count 1`,
+		`agenttrail_store_batch_events_sum 256`,
 	} {
 		if !strings.Contains(text, line+"\n") {
 			t.Errorf("the scrape lacks %q", line)

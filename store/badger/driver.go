@@ -380,10 +380,55 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 	}
+	for _, r := range b.Aggregates {
+		n := b.First
+		if r.Rollup() {
+			if r.Upto != b.Size {
+				return fmt.Errorf("%w: a rollup of the batch must end at its size %d, not %d", store.ErrInvalidArgument, b.Size, r.Upto)
+			}
+			n = r.Upto
+		}
+		if err := set(aggregateKey(byte(r.Cube), r.Hour, r.Rollup(), n), r.Cells); err != nil {
+			return err
+		}
+	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("%w: %v", store.ErrFailed, err)
 	}
 	d.size = b.Size
+	return nil
+}
+
+// PutAggregates implements store.Driver.
+func (d *Driver) PutAggregates(ctx context.Context, size uint64, rollups []store.AggregateRecord) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if size != d.size {
+		return fmt.Errorf("%w: rollups up to %d, the stored size is %d", store.ErrStale, size, d.size)
+	}
+	txn := d.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, r := range rollups {
+		if r.Upto != size {
+			return fmt.Errorf("%w: a rollup up to %d among rollups up to %d", store.ErrInvalidArgument, r.Upto, size)
+		}
+		k := aggregateKey(byte(r.Cube), r.Hour, true, size)
+		if _, err := txn.Get(k); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			if err == nil {
+				return fmt.Errorf("%w: a rollup of hour %d is stored", store.ErrAlreadyExists, r.Hour)
+			}
+			return err
+		}
+		if err := txn.Set(k, r.Cells); err != nil {
+			return fmt.Errorf("staging rollups: %w", err)
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("%w: %v", store.ErrFailed, err)
+	}
 	return nil
 }
 

@@ -28,6 +28,8 @@ import (
 //	                                deleted (erasure, retention), see keyring.go
 //	'P' name                        a lifecycle record (format v2): an erasure's
 //	                                intent, and that it is done; written once
+//	'Q' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
+//	'Q' cube hour 'd' first         aggregate cells a batch added to an hour
 //
 // Format v2 stores are encrypted at rest by Badger itself (WithEncryptionKey,
 // the engine's storage key): every table, value log and write-ahead log
@@ -47,7 +49,26 @@ const (
 	prefixRevocation = 'Z'
 	prefixKeyring    = 'G'
 	prefixLifecycle  = 'P'
+	prefixAggregate  = 'Q'
 )
+
+// aggregateKey is the key of an aggregate record: a delta under the first
+// index of its batch, a rollup under its Upto.
+func aggregateKey(cube byte, hour uint32, rollup bool, n uint64) []byte {
+	k := make([]byte, 0, 15)
+	k = append(k, prefixAggregate, cube)
+	k = binary.BigEndian.AppendUint32(k, hour)
+	if rollup {
+		k = append(k, 'R') // before the deltas of the hour
+	} else {
+		k = append(k, 'd')
+	}
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+func aggregateHourPrefix(cube byte, hour uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{prefixAggregate, cube}, hour)
+}
 
 // Fields of the secondary indexes under prefixPostings.
 const (

@@ -2,6 +2,7 @@ package badger
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -214,4 +215,83 @@ func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 		return nil
 	})
 	return size, msg, err
+}
+
+// Aggregates implements store.Driver in one pass over an hour's keys:
+// its rollups sort first ('R'), so when the deltas ('d') begin, the latest
+// rollup is known; its value is read then, and the deltas' values as the
+// iterator passes the ones after it.
+func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint32) iter.Seq2[store.AggregateRecord, error] {
+	return func(yield func(store.AggregateRecord, error) bool) {
+		err := d.db.View(func(txn *badgerdb.Txn) error {
+			opts := badgerdb.DefaultIteratorOptions
+			opts.PrefetchValues = false
+			opts.Prefix = []byte{prefixAggregate, byte(cube)}
+			it := txn.NewIterator(opts)
+			defer it.Close()
+			hour, inHour := uint32(0), false
+			var rollupKey []byte // the latest rollup of the hour, not yet yielded
+			var rollup store.AggregateRecord
+			emitRollup := func() error {
+				if rollupKey == nil {
+					return nil
+				}
+				val, err := getValue(txn, rollupKey)
+				if err != nil {
+					return err
+				}
+				rollup.Cells, rollupKey = val, nil
+				if !yield(rollup, nil) {
+					return errStop
+				}
+				return nil
+			}
+			for it.Seek(aggregateHourPrefix(byte(cube), from)); it.Valid(); it.Next() {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				item := it.Item()
+				key := item.Key()
+				if len(key) != 15 || key[6] != 'd' && key[6] != 'R' {
+					return fmt.Errorf("%w: aggregate key of %d bytes", store.ErrCorrupt, len(key))
+				}
+				h := binary.BigEndian.Uint32(key[2:6])
+				if h >= to {
+					break
+				}
+				if !inHour || h != hour {
+					if err := emitRollup(); err != nil { // an hour of rollups only
+						return err
+					}
+					hour, inHour, rollup = h, true, store.AggregateRecord{}
+				}
+				n := binary.BigEndian.Uint64(key[7:])
+				if key[6] == 'R' {
+					if n == 0 {
+						return fmt.Errorf("%w: an aggregate rollup up to size 0", store.ErrCorrupt)
+					}
+					rollupKey = item.KeyCopy(nil)
+					rollup = store.AggregateRecord{Cube: cube, Hour: h, Upto: n}
+					continue
+				}
+				if err := emitRollup(); err != nil {
+					return err
+				}
+				if n < rollup.Upto {
+					continue // covered by the rollup
+				}
+				val, err := item.ValueCopy(nil)
+				if err != nil {
+					return err
+				}
+				if !yield(store.AggregateRecord{Cube: cube, Hour: h, First: n, Cells: val}, nil) {
+					return errStop
+				}
+			}
+			return emitRollup()
+		})
+		if err != nil && !errors.Is(err, errStop) {
+			yield(store.AggregateRecord{}, err)
+		}
+	}
 }

@@ -128,6 +128,47 @@ func (tp *Tamperer) bundle(idx int64) ([]byte, [][store.HashSize]byte, error) {
 	return key, hs, nil
 }
 
+// AggregateRecords returns every stored aggregate record, deltas with
+// First set and rollups with Upto set.
+func (tp *Tamperer) AggregateRecords() ([]store.AggregateRecord, error) {
+	var out []store.AggregateRecord
+	err := tp.db.View(func(txn *badgerdb.Txn) error {
+		opts := badgerdb.DefaultIteratorOptions
+		opts.Prefix = []byte{prefixAggregate}
+		it := txn.NewIterator(opts)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().KeyCopy(nil)
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(k) != 15 {
+				return fmt.Errorf("aggregate key of %d bytes", len(k))
+			}
+			r := store.AggregateRecord{Cube: store.Cube(k[1]), Hour: binary.BigEndian.Uint32(k[2:6]), Cells: v}
+			if k[6] == 'R' {
+				r.Upto = binary.BigEndian.Uint64(k[7:])
+			} else {
+				r.First = binary.BigEndian.Uint64(k[7:])
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetAggregateRecord replaces the cells of a stored aggregate record (the
+// one of r's cube, hour and First or Upto).
+func (tp *Tamperer) SetAggregateRecord(r store.AggregateRecord) error {
+	n := r.First
+	if r.Rollup() {
+		n = r.Upto
+	}
+	return tp.set(aggregateKey(byte(r.Cube), r.Hour, r.Rollup(), n), r.Cells)
+}
+
 // MarkErased destroys the content record of an event and writes the mark
 // that a logged erasure leaves, without logging any erasure: a bare erasure
 // marker.
@@ -224,6 +265,12 @@ func (tp *Tamperer) Truncate(size uint64) error {
 				}
 			case prefixHashes:
 				if keyIndex(key) >= firstHash {
+					dels = append(dels, key)
+				}
+			case prefixAggregate:
+				// A batch's delta goes with its events; a rollup with the
+				// batch that wrote it (the ones before it are deltas).
+				if len(key) == 15 && (key[6] == 'd' && keyIndex(key) >= size || key[6] == 'R' && keyIndex(key) > size) {
 					dels = append(dels, key)
 				}
 			case prefixID:

@@ -479,6 +479,9 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 	if b.Checkpoint != nil {
 		q.Queue(insertCheckpoint, int64(b.Size), b.Checkpoint)
 	}
+	if cols := aggregateRows(b); cols != nil {
+		q.Queue(insertAggregatesSQL, cols...)
+	}
 	q.Queue(updateStateSQL, int64(b.Size), b.Root[:])
 	if !d.cockroach {
 		q.Queue(notifySQL, fmt.Sprint(b.Size))

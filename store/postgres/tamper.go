@@ -139,6 +139,9 @@ func (tp *Tamperer) Truncate(size uint64) error {
 			`DELETE FROM events WHERE idx >= $1`,
 			`DELETE FROM batch_roots WHERE size > $1`,
 			`DELETE FROM checkpoints WHERE size > $1`,
+			// A batch's delta goes with its events; a rollup with the
+			// batch that wrote it.
+			`DELETE FROM aggregates WHERE (NOT rollup AND n >= $1) OR (rollup AND n > $1)`,
 		} {
 			if _, err := tx.Exec(ctx, q, int64(size)); err != nil {
 				return err
@@ -150,6 +153,44 @@ func (tp *Tamperer) Truncate(size uint64) error {
 		_, err := tx.Exec(ctx, `UPDATE log_state SET size = $1, root = $2 WHERE id = 1`, int64(size), root)
 		return err
 	})
+}
+
+// AggregateRecords returns every stored aggregate record.
+func (tp *Tamperer) AggregateRecords() ([]store.AggregateRecord, error) {
+	ctx := context.Background()
+	rows, err := tp.conn.Query(ctx, `SELECT cube, hour, rollup, n, cells FROM aggregates ORDER BY cube, hour, rollup DESC, n`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.AggregateRecord
+	for rows.Next() {
+		var cube int16
+		var hour, n int64
+		var rollup bool
+		var cells []byte
+		if err := rows.Scan(&cube, &hour, &rollup, &n, &cells); err != nil {
+			return nil, err
+		}
+		r := store.AggregateRecord{Cube: store.Cube(cube), Hour: uint32(hour), Cells: cells}
+		if rollup {
+			r.Upto = uint64(n)
+		} else {
+			r.First = uint64(n)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SetAggregateRecord replaces the cells of a stored aggregate record.
+func (tp *Tamperer) SetAggregateRecord(r store.AggregateRecord) error {
+	n := r.First
+	if r.Rollup() {
+		n = r.Upto
+	}
+	return tp.exec(`UPDATE aggregates SET cells = $5 WHERE cube = $1 AND hour = $2 AND rollup = $3 AND n = $4`,
+		int16(r.Cube), int64(r.Hour), r.Rollup(), int64(n), r.Cells)
 }
 
 // Close disconnects.

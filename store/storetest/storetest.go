@@ -67,13 +67,19 @@ type Tamperer interface {
 	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
 	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
 	SetTreeHash(storedIndex int64, h [store.HashSize]byte) error
+	// AggregateRecords returns every stored aggregate record (deltas with
+	// First, rollups with Upto); SetAggregateRecord replaces the cells of
+	// the one with r's identity.
+	AggregateRecords() ([]store.AggregateRecord, error)
+	SetAggregateRecord(r store.AggregateRecord) error
 	// MarkErased destroys an event's content record and leaves the mark a
 	// logged erasure leaves, without logging an erasure.
 	MarkErased(index uint64) error
 	// DropFromIndexes removes an event from every secondary index.
 	DropFromIndexes(index uint64) error
 	// Truncate removes every event at and above size, a size some batch
-	// ended at, and every record that goes with them.
+	// ended at, and every record that goes with them (aggregate records
+	// included: the deltas of the removed batches and the rollups they wrote).
 	Truncate(size uint64) error
 	Close() error
 }
@@ -97,6 +103,9 @@ func Run(t *testing.T, h Harness) {
 		{"DuplicateOutcomesAgreeWithWinner", testDuplicateOutcomesAgreeWithWinner},
 		{"CommitFailureStopsAppendsAndLosesNothing", testCommitFailureStopsAppends},
 		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
+		{"StatsMatchBruteForce", testStatsMatchBruteForce},
+		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
+		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
 		{"DriverFencesBatches", testDriverFencesBatches},
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},

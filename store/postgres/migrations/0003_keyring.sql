@@ -1,4 +1,4 @@
--- agenttrail schema version 2: encryption at rest and the content lifecycle.
+-- agenttrail schema version 3: encryption at rest and the content lifecycle.
 --
 -- The keyring is the one place where rows are updated (key rotation) and
 -- deleted (erasure, retention): it holds the wrapped keys that encrypt
