@@ -48,9 +48,16 @@ func (s *Server) recordAccess(ctx context.Context, a *agenttrailv1.Access) {
 		Payload:    &agenttrailv1.Event_Access{Access: a},
 	}
 	ctx = context.WithoutCancel(ctx)
-	t, err := s.st.Submit(ctx, auth.ServerPrincipal, []*agenttrailv1.Event{ev})
+	// When the trail cannot take it (a disk too full even for the
+	// server's own records), the read goes to the log instead, with who
+	// read what.
+	failed := func(err error) {
+		s.log.ErrorContext(ctx, "recording a read in the trail failed; it is recorded here", slog.String("principal", a.GetPrincipal()),
+			slog.String("role", a.GetRole()), slog.String("rpc", a.GetRpc()), slog.Uint64("events_returned", a.GetEventsReturned()), slog.Any("error", err))
+	}
+	t, err := s.st.SubmitRecords(ctx, auth.ServerPrincipal, []*agenttrailv1.Event{ev})
 	if err != nil {
-		s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+		failed(err)
 		return
 	}
 	go func() {
@@ -59,7 +66,7 @@ func (s *Server) recordAccess(ctx context.Context, a *agenttrailv1.Access) {
 			err = res[0].Err
 		}
 		if err != nil {
-			s.log.ErrorContext(ctx, "recording a read failed", slog.String("rpc", a.GetRpc()), slog.Any("error", err))
+			failed(err)
 		}
 	}()
 }
@@ -164,10 +171,22 @@ func (c *countingStream) RecvMsg(m any) error {
 
 func (c *countingStream) SendMsg(m any) error {
 	err := c.ServerStream.SendMsg(m)
-	if r, ok := m.(*agenttrailv1.QueryResponse); ok && err == nil && r.GetEntry() != nil {
-		c.sent++
+	if err != nil {
+		return err
 	}
-	return err
+	switch r := m.(type) {
+	case *agenttrailv1.QueryResponse:
+		if r.GetEntry() != nil {
+			c.sent++
+		}
+	case *agenttrailv1.BackupResponse:
+		for _, rec := range r.GetRecords() {
+			if rec.GetEvent() != nil {
+				c.sent++
+			}
+		}
+	}
+	return nil
 }
 
 // rpcName is the method of a full gRPC method name: "Query" for

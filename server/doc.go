@@ -22,8 +22,16 @@
 // Shutdown stops the server in this order: health turns NOT_SERVING; new
 // calls are refused; Append streams stop reading, wait for the events they
 // already handed to the store to commit, send those receipts and end with
-// UNAVAILABLE; following queries end; remaining calls are given until the
-// context's deadline, after which connections are closed hard. The store is
-// not closed by the server: close it after Shutdown returns (acknowledged
-// events are durable either way).
+// UNAVAILABLE; following queries end; a stream whose client stopped reading
+// is cut within a couple of seconds, with a log line; remaining calls are
+// given until the context's deadline, after which they are cut, with a log
+// line saying how many (ErrShutdownDeadline). The store is not closed by
+// the server: close it after Shutdown returns (acknowledged events are
+// durable either way).
+//
+// # Limits
+//
+// Call metadata is bounded (WithMaxHeaderListSize, 16 KiB) by gRPC's
+// transport before any interceptor runs; health checks bypass the rate
+// limit, so that probes answer during a storm of calls.
 package server

@@ -26,6 +26,7 @@ func statusError(ctx context.Context, log *slog.Logger, err error) error {
 	}
 	var fe *event.FieldError
 	var re *requestError
+	var se *store.SpaceError
 	switch {
 	case errors.As(err, &fe):
 		return status.Error(codes.InvalidArgument, "event."+fe.Field+": "+fe.Reason)
@@ -41,6 +42,11 @@ func statusError(ctx context.Context, log *slog.Logger, err error) error {
 		return status.Error(codes.AlreadyExists, "an event with this event_id exists with different content")
 	case errors.Is(err, store.ErrTooLarge):
 		return status.Error(codes.ResourceExhausted, "the event is larger than the server accepts")
+	case errors.As(err, &se):
+		// Figures only: how much is free and how much must be.
+		return status.Error(codes.ResourceExhausted, se.Error()+"; reads go on, and appends resume once space is freed: retry later")
+	case errors.Is(err, store.ErrNoSpace):
+		return status.Error(codes.ResourceExhausted, "disk almost full; reads go on, and appends resume once space is freed: retry later")
 	case errors.Is(err, store.ErrInvalidArgument):
 		log.DebugContext(ctx, "invalid argument reached the store", slog.Any("error", err))
 		return status.Error(codes.InvalidArgument, "the request is outside what the log holds")

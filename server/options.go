@@ -26,6 +26,7 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 type config struct {
 	logger          *slog.Logger
 	maxMessageBytes int
+	maxHeaderBytes  uint32
 	inFlightEvents  int
 	inFlightBytes   int64
 	maxStreams      uint32
@@ -51,6 +52,7 @@ func defaultConfig() config {
 	return config{
 		logger:          slog.New(slog.DiscardHandler),
 		maxMessageBytes: 4 << 20,
+		maxHeaderBytes:  16 << 10,
 		inFlightEvents:  1024,
 		inFlightBytes:   256 << 20,
 		maxStreams:      128,
@@ -102,6 +104,21 @@ func WithMaxMessageSize(bytes int) Option {
 	})
 }
 
+// WithMaxHeaderListSize bounds the metadata (HTTP/2 header list) of a call
+// the server accepts (default 16 KiB). gRPC enforces it as the headers
+// arrive, before any interceptor runs, so that an unauthenticated caller
+// cannot make the server hold large headers: a call over the bound fails
+// without reaching authentication.
+func WithMaxHeaderListSize(bytes uint32) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < 4<<10 {
+			return fmt.Errorf("server: max header list size %d is below 4 KiB", bytes)
+		}
+		c.maxHeaderBytes = bytes
+		return nil
+	})
+}
+
 // WithInFlight bounds the events an Append stream may have handed to the
 // store without their receipts sent (default 1024), and the bytes of such
 // events over all streams (default 256 MiB). A stream at its bound stops
@@ -145,7 +162,8 @@ func WithSendTimeout(d time.Duration) Option {
 // WithRateLimit sets the calls per second the server accepts, with a burst
 // (defaults 1000/s, burst 2000). Calls over the limit fail with
 // RESOURCE_EXHAUSTED. A stream counts once, at its start; the events it
-// carries are paced by WithInFlight instead.
+// carries are paced by WithInFlight instead. Health checks are not
+// counted, so that probes keep answering during a storm of calls.
 func WithRateLimit(perSecond float64, burst int) Option {
 	return optionFunc(func(c *config) error {
 		if perSecond <= 0 || burst < 1 {

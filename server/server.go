@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -46,6 +48,7 @@ type Server struct {
 	// and following queries end.
 	closing   chan struct{}
 	closeOnce sync.Once
+	active    atomic.Int64 // calls in progress
 }
 
 // Services lists the full names of the services the server registers, for
@@ -114,11 +117,13 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		return status.Error(codes.Internal, "internal error")
 	})
 	unary := append([]grpc.UnaryServerInterceptor{
+		s.countUnary,
 		recovery.UnaryServerInterceptor(recoverOpt),
 		logging.UnaryServerInterceptor(slogAdapter(s.log), logOpts...),
 		ratelimit.UnaryServerInterceptor(limiter),
 	}, cfg.unary...)
 	stream := append([]grpc.StreamServerInterceptor{
+		s.countStream,
 		recovery.StreamServerInterceptor(recoverOpt),
 		logging.StreamServerInterceptor(slogAdapter(s.log), logOpts...),
 		ratelimit.StreamServerInterceptor(limiter),
@@ -127,6 +132,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(cfg.maxMessageBytes),
+		grpc.MaxHeaderListSize(cfg.maxHeaderBytes),
 		grpc.MaxSendMsgSize(cfg.maxMessageBytes),
 		grpc.MaxConcurrentStreams(cfg.maxStreams),
 		grpc.ForceServerCodecV2(rawFrameCodec{}),
@@ -239,6 +245,13 @@ func (s *Server) accessControl() {
 // Shutdown stops the server (see the package documentation for the order).
 // When ctx ends before every call has finished, remaining connections are
 // closed at once; events acknowledged before then are durable regardless.
+//
+// Streams whose clients stop reading are cut soon after shutdown begins
+// (shutdownSendTimeout), with a log line each, so that they do not hold it
+// for the whole deadline. Calls still running at the deadline are cut, with
+// a log line saying how many, and Shutdown returns ErrShutdownDeadline:
+// nothing acknowledged is lost either way, since an event is acknowledged
+// only once it is durable.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.health.Shutdown() // NOT_SERVING, so load balancers move away first
 	s.closeOnce.Do(func() { close(s.closing) })
@@ -247,14 +260,56 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.grpc.GracefulStop()
 		close(done)
 	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		s.grpc.Stop()
-		<-done
-		return fmt.Errorf("server: stopped hard after the shutdown deadline: %w", ctx.Err())
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var idleSince time.Time
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-tick.C:
+			// Every call has ended, but a connection still holds the end
+			// of one (its status, queued behind responses its client does
+			// not read): close the connections.
+			if s.active.Load() != 0 {
+				idleSince = time.Time{}
+				continue
+			}
+			if idleSince.IsZero() {
+				idleSince = time.Now()
+			}
+			if time.Since(idleSince) > shutdownSendTimeout {
+				s.log.Warn("shutting down: closing connections whose clients do not read the end of their calls")
+				s.grpc.Stop()
+				<-done
+				return nil
+			}
+		case <-ctx.Done():
+			n := s.active.Load()
+			s.log.Warn("shutdown deadline passed: cutting the calls still running; every event acknowledged to them is durable", slog.Int64("calls", n))
+			s.grpc.Stop()
+			<-done
+			return fmt.Errorf("%w: %d calls cut: %w", ErrShutdownDeadline, n, ctx.Err())
+		}
 	}
+}
+
+// ErrShutdownDeadline is returned by Shutdown when calls were still running
+// at its deadline and were cut. Nothing acknowledged is lost.
+var ErrShutdownDeadline = errors.New("server: stopped hard at the shutdown deadline")
+
+// countUnary and countStream keep the number of calls in progress, for the
+// shutdown log.
+func (s *Server) countUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	return handler(ctx, req)
+}
+
+func (s *Server) countStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	s.active.Add(1)
+	defer s.active.Add(-1)
+	return handler(srv, ss)
 }
 
 // shuttingDown reports whether Shutdown has begun.
@@ -280,8 +335,11 @@ func newTokenBucket(rate float64, burst int) *tokenBucket {
 	return &tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: time.Now()}
 }
 
-// Limit implements ratelimit.Limiter.
-func (b *tokenBucket) Limit(context.Context) error {
+// Limit implements ratelimit.Limiter. Health checks are never limited.
+func (b *tokenBucket) Limit(ctx context.Context) error {
+	if m, ok := grpc.Method(ctx); ok && strings.HasPrefix(m, "/grpc.health.v1.Health/") {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := time.Now()

@@ -147,6 +147,29 @@ type Driver interface {
 	Close() error
 }
 
+// SpaceReporter is the capability of a driver whose storage lives on a
+// file system that can fill up, such as a Badger data directory. Before it
+// prepares each batch, the engine asks how much space is free: when less
+// than the driver needs to write safely, the batch's events are refused
+// with a *SpaceError (ErrNoSpace), nothing is written, and appends resume
+// by themselves once space is freed. Reads go on meanwhile. A driver whose
+// storage reports a full disk as an ordinary error (a database server)
+// need not implement it.
+type SpaceReporter interface {
+	// Space returns the bytes free for the storage and the bytes it needs
+	// free before it takes a batch.
+	Space(ctx context.Context) (Space, error)
+}
+
+// Space is the free space a SpaceReporter found.
+type Space struct {
+	// Free is the number of bytes free to the store.
+	Free int64
+	// Needed is the number of bytes that must stay free for writes to be
+	// safe (DriverConfig.MinFreeBytes, or the driver's default).
+	Needed int64
+}
+
 // SharedDriver is the capability of a driver whose storage several
 // engines may write at once, such as several servers over one PostgreSQL
 // database (store/postgres). The engine then expects ErrStale from Commit
@@ -244,6 +267,11 @@ type BatchEvent struct {
 	// stored in the keyring under EventKeyName(index) and returned with the
 	// content. Nil for content stored unencrypted (format v1).
 	ContentKey []byte
+	// ContentErased, set only when a log is restored from a backup, says
+	// that a logged erasure or retention destroyed the event's content:
+	// Content is empty, and the driver keeps the mark that reads back as
+	// RawEntry.Erased instead.
+	ContentErased bool
 	// Index holds the metadata the secondary indexes file the event under.
 	Index IndexValues
 }
@@ -310,6 +338,9 @@ type DriverConfig struct {
 	ReadOnly bool
 	// CacheBytes is the memory the driver may use for caches.
 	CacheBytes int64
+	// MinFreeBytes is the free space a SpaceReporter keeps: appends are
+	// refused while less is free. Zero means the driver's default.
+	MinFreeBytes int64
 	// Logger receives the driver's operational log: never event content.
 	Logger *slog.Logger
 	// EncryptionKey, when set, is the 32-byte key (MasterKey.StorageKey)

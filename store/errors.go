@@ -52,6 +52,10 @@ var (
 	// operation does not apply to this store (erasure in a plaintext
 	// store).
 	ErrConflict = errors.New("store: the request conflicts with the current state")
+	// ErrNoSpace: the storage's disk is almost full, so the store refuses
+	// to write (see SpaceReporter); nothing was written. The error is a
+	// *SpaceError with the figures. Appends resume once space is freed.
+	ErrNoSpace = errors.New("store: disk almost full")
 	// ErrUnavailable: the shared storage (a database several servers
 	// share) could not be reached for long enough that the append was
 	// given up. Its events may or may not have been stored; appending them
@@ -83,3 +87,16 @@ func (e *HeldError) Error() string {
 
 // Unwrap makes errors.Is(err, ErrHeld) true.
 func (e *HeldError) Unwrap() error { return ErrHeld }
+
+// SpaceError is the ErrNoSpace of a disk with too little free space.
+type SpaceError struct {
+	// Free is the number of bytes free; Needed the number that must be.
+	Free, Needed int64
+}
+
+func (e *SpaceError) Error() string {
+	return fmt.Sprintf("disk almost full: %d MiB free, %d MiB needed", e.Free>>20, e.Needed>>20)
+}
+
+// Unwrap makes errors.Is(err, ErrNoSpace) true.
+func (e *SpaceError) Unwrap() error { return ErrNoSpace }

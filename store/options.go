@@ -27,6 +27,7 @@ type config struct {
 	maxEventBytes      int
 	clockSkew          time.Duration
 	cacheBytes         int64
+	minFreeBytes       int64
 	logger             *slog.Logger
 	now                func() time.Time
 	queueDepth         int
@@ -163,6 +164,22 @@ func WithCacheBytes(n int64) Option {
 			return fmt.Errorf("%w: cache below 1 MiB", ErrInvalidArgument)
 		}
 		c.cacheBytes = n
+		return nil
+	})
+}
+
+// WithMinFreeSpace sets the disk space the store keeps free
+// (DriverConfig.MinFreeBytes): while less is free, appends are refused
+// with ErrNoSpace before anything is written, and they resume by
+// themselves once space is freed. The default is the driver's: for Badger,
+// room to flush its memtables and compact once (DefaultMinFreeSpace in
+// store/badger). Drivers that cannot measure their space ignore it.
+func WithMinFreeSpace(bytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < 1<<20 {
+			return fmt.Errorf("%w: minimum free space below 1 MiB", ErrInvalidArgument)
+		}
+		c.minFreeBytes = bytes
 		return nil
 	})
 }

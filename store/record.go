@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -21,14 +23,34 @@ import (
 // at their size, is refused: the data was truncated, rewritten or replaced
 // by an older copy. The file is replaced atomically (write, fsync, rename,
 // fsync of the directory) and only ever moves forward.
+//
+// It also records the newest tree the store acknowledged: the size and root
+// after the last committed batch, written within ackRecordInterval of each
+// commit. Events are acknowledged only once durable, so a store that opens
+// smaller than that, or with another tree at that size, lost acknowledged
+// events (a storage engine's crash recovery dropped more than it should
+// have): it is refused too. The acknowledged head is not signed; it guards
+// against damage, the signed checkpoints against whoever holds the storage.
 
-// recordFile is the JSON form of the record. Only the signed notes count:
-// they are verified with the log's key when read.
+// recordFile is the JSON form of the record. The signed notes are verified
+// with the log's key when read.
 type recordFile struct {
-	Origin   string `json:"origin"`
-	Signed   string `json:"signed,omitempty"`
-	Cosigned string `json:"cosigned,omitempty"`
+	Origin       string     `json:"origin"`
+	Signed       string     `json:"signed,omitempty"`
+	Cosigned     string     `json:"cosigned,omitempty"`
+	Acknowledged *ackRecord `json:"acknowledged,omitempty"`
 }
+
+// ackRecord is the newest acknowledged tree: its size and root hash (hex).
+type ackRecord struct {
+	Size uint64 `json:"size"`
+	Root string `json:"root"`
+}
+
+// ackRecordInterval bounds how often the record is rewritten for newly
+// acknowledged events alone, so that it costs a few small fsyncs a second
+// however fast events arrive.
+const ackRecordInterval = 100 * time.Millisecond
 
 // recorder keeps the checkpoint record of one store.
 type recorder struct {
@@ -40,6 +62,7 @@ type recorder struct {
 	state    recordFile
 	signed   Checkpoint
 	cosigned Checkpoint
+	acked    TreeRoot
 	dirty    bool
 	err      error // the last write's failure, reported once
 
@@ -96,6 +119,13 @@ func (s *Store) openRecord() (*recorder, error) {
 		}
 		*n.dst = cp
 	}
+	if a := f.Acknowledged; a != nil {
+		root, err := hex.DecodeString(a.Root)
+		if err != nil || len(root) != HashSize {
+			return nil, fmt.Errorf("%w: the acknowledged tree in the checkpoint record %s has no valid root", ErrInvalidArgument, r.path)
+		}
+		r.acked = TreeRoot{Size: a.Size, Root: [HashSize]byte(root)}
+	}
 	r.state = f
 	return r, nil
 }
@@ -119,17 +149,39 @@ func (r *recorder) check(size uint64, hashes tlog.HashReader) error {
 			return fmt.Errorf("%w: the store's tree of %d events differs from the checkpoint of that size this server signed, and %s: the data was rewritten or replaced; refusing to start", ErrRolledBack, cp.Size, sizes)
 		}
 	}
+	if a := r.acked; a.Size > 0 {
+		if a.Size > size {
+			return fmt.Errorf("%w: the store holds %d events, but %d were acknowledged (record %s): acknowledged events were lost, by damage to the storage or by a copy older than the record; refusing to start", ErrRolledBack, size, a.Size, r.path)
+		}
+		root, err := tlog.TreeHash(int64(a.Size), hashes)
+		if err != nil {
+			return fmt.Errorf("store: checking the checkpoint record: %w", err)
+		}
+		if root != a.Root {
+			return fmt.Errorf("%w: the store's tree of %d events differs from the one acknowledged at that size (record %s): the data was rewritten or replaced; refusing to start", ErrRolledBack, a.Size, r.path)
+		}
+	}
 	return nil
 }
 
-// start runs the writer of signed checkpoints until close.
+// start runs the writer of the record until close. It writes at most once
+// per ackRecordInterval, each time what the latest notes say.
 func (r *recorder) start() {
 	go func() {
 		defer close(r.done)
+		pause := time.NewTimer(0)
+		defer pause.Stop()
 		for {
 			select {
 			case <-r.wake:
 				r.flush()
+			case <-r.stop:
+				r.flush()
+				return
+			}
+			pause.Reset(ackRecordInterval)
+			select {
+			case <-pause.C:
 			case <-r.stop:
 				r.flush()
 				return
@@ -149,6 +201,22 @@ func (r *recorder) noteSigned(cp Checkpoint) {
 	r.mu.Lock()
 	if cp.Size > r.signed.Size || r.signed.Note == nil {
 		r.signed, r.state.Signed, r.dirty = cp, string(cp.Note), true
+	}
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// noteAcknowledged records the tree after a committed batch, whose events
+// are durable; the file is written in the background.
+func (r *recorder) noteAcknowledged(size uint64, root [HashSize]byte) {
+	r.mu.Lock()
+	if size > r.acked.Size {
+		r.acked = TreeRoot{Size: size, Root: root}
+		r.state.Acknowledged = &ackRecord{Size: size, Root: hex.EncodeToString(root[:])}
+		r.dirty = true
 	}
 	r.mu.Unlock()
 	select {

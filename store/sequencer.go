@@ -22,6 +22,7 @@ import (
 // request is one Append call waiting for the sequencer.
 type request struct {
 	principal string
+	record    bool // a record the server makes of the trail itself (SubmitRecords)
 	events    []*agenttrailv1.Event
 	sizes     []int // encoded size of each event
 	bytes     int
@@ -66,6 +67,28 @@ type Ticket struct {
 // server does, one ticket per batch of a stream); Append is Submit and Wait.
 // The events must not be modified until the ticket is done.
 func (s *Store) Submit(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
+	return s.submit(ctx, principal, events, false)
+}
+
+// SubmitRecords is Submit for the records the server makes of the trail
+// itself: access records of reads, key changes. When the storage is short
+// of space (ErrNoSpace) they are still written while a quarter of the free
+// space the store keeps is left, after other appends stop, so that reads
+// and key changes stay recorded.
+func (s *Store) SubmitRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
+	return s.submit(ctx, principal, events, true)
+}
+
+// AppendRecords is Append for the server's own records (see SubmitRecords).
+func (s *Store) AppendRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) ([]Result, error) {
+	t, err := s.SubmitRecords(ctx, principal, events)
+	if err != nil {
+		return nil, err
+	}
+	return t.Wait(ctx)
+}
+
+func (s *Store) submit(ctx context.Context, principal string, events []*agenttrailv1.Event, record bool) (*Ticket, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrInvalidArgument)
 	}
@@ -78,7 +101,7 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &request{principal: principal, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
+	req := &request{principal: principal, record: record, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
 	for i, ev := range events {
 		req.sizes[i] = proto.Size(ev)
 		req.bytes += req.sizes[i]
@@ -238,6 +261,7 @@ type sequencer struct {
 	fr             *frontier // the tree including every prepared batch
 	lastReceived   time.Time
 	lastCheckpoint time.Time
+	spaceLow       bool // appends are refused for want of disk space
 	timer          *time.Timer
 	// inflight holds the events of prepared batches until the sequencer
 	// knows they are committed and visible to its next transaction: until
@@ -361,6 +385,11 @@ func (q *sequencer) signIfBehind() {
 		}
 	}
 	cp, err := q.s.storeCheckpoint(context.Background(), h.size, h.root)
+	if errors.Is(err, ErrNoSpace) {
+		q.s.log.Debug("checkpoint not signed: disk almost full", slog.Uint64("tree_size", h.size), slog.Any("error", err))
+		q.lastCheckpoint = q.s.cfg.now() // retry after an interval
+		return
+	}
 	if err != nil {
 		q.s.log.Error("signing checkpoint failed", slog.Uint64("tree_size", h.size), slog.Any("error", err))
 		return
@@ -410,6 +439,28 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	if err := s.failed(); err != nil {
 		p.failure, p.sticky = err, true
 		return p
+	}
+	if err := q.room(); err != nil {
+		// Refuse the batch's events before anything is prepared: the log
+		// stays as it is, and the next batch asks again. The server's own
+		// records (reads, key changes) go on while a quarter of the space
+		// the store keeps is free, so that reads stay recorded.
+		var se *SpaceError
+		recordsFit := errors.As(err, &se) && se.Free >= se.Needed/4
+		var kept []*request
+		for _, r := range batch {
+			if r.record && recordsFit {
+				kept = append(kept, r)
+				continue
+			}
+			for i := range r.results {
+				r.results[i].Err = err
+			}
+		}
+		if len(kept) == 0 {
+			return p
+		}
+		batch = kept
 	}
 	now := s.cfg.now().UTC()
 	if now.Before(q.lastReceived) {
@@ -498,6 +549,35 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	p.b = b
 	q.fr = b.fr
 	return p
+}
+
+// room asks a driver that can run out of space (SpaceReporter) whether it
+// has room for a batch, and returns a *SpaceError when it has not. It logs
+// when appends stop for want of space and when they resume.
+func (q *sequencer) room() error {
+	sr, ok := q.s.d.(SpaceReporter)
+	if !ok {
+		return nil
+	}
+	sp, err := sr.Space(context.Background())
+	if err != nil {
+		q.s.log.Error("measuring free space failed; appends are refused", slog.Any("error", err))
+		return err
+	}
+	low := sp.Free < sp.Needed
+	if low != q.spaceLow {
+		q.spaceLow = low
+		if low {
+			q.s.log.Warn("disk almost full: appends are refused until space is freed; reads go on",
+				slog.Int64("free_mib", sp.Free>>20), slog.Int64("needed_mib", sp.Needed>>20))
+		} else {
+			q.s.log.Info("disk space freed: appends resume", slog.Int64("free_mib", sp.Free>>20))
+		}
+	}
+	if low {
+		return &SpaceError{Free: sp.Free, Needed: sp.Needed}
+	}
+	return nil
 }
 
 // preflighted is the work on one event that does not depend on the others:
@@ -639,6 +719,7 @@ func (q *sequencer) published(p *prepared) {
 		cp = p.cp
 	}
 	q.s.advance(p.b.fr.size, p.b.batch.Root, cp)
+	q.s.record.noteAcknowledged(p.b.fr.size, p.b.batch.Root)
 	if p.signed {
 		q.s.record.noteSigned(p.cp)
 	}

@@ -126,11 +126,11 @@ func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) 
 		return nil, err
 	}
 	cfg.masterKey = mk
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
 	if errors.Is(err, ErrPlaintext) && cfg.readOnly {
 		// Reading storage of an older build needs no key.
 		cfg.plaintext, cfg.masterKey = true, MasterKey{}
-		d, err = OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, Logger: cfg.logger, ReadOnly: true})
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: true})
 	}
 	if errors.Is(err, ErrPlaintext) {
 		err = plaintextError(err)
@@ -408,9 +408,16 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 	}
 	if st.Size > 0 && cp.Size < st.Size {
 		// A crash can leave committed events that the interval-based
-		// signing had not yet covered; cover them now.
-		if cp, err = s.storeCheckpoint(ctx, st.Size, root); err != nil {
+		// signing had not yet covered; cover them now (or, on a disk too
+		// full to write, as soon as the sequencer can).
+		next, err := s.storeCheckpoint(ctx, st.Size, root)
+		switch {
+		case errors.Is(err, ErrNoSpace):
+			s.log.WarnContext(ctx, "the latest events are not covered by a checkpoint yet: disk almost full", slog.Uint64("tree_size", st.Size), slog.Any("error", err))
+		case err != nil:
 			return nil, err
+		default:
+			cp = next
 		}
 	}
 	s.head.Store(&head{size: st.Size, root: root, checkpoint: cp, changed: make(chan struct{})})

@@ -161,24 +161,9 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Ve
 	for _, o := range opts {
 		o(&cfg)
 	}
-	mk := cfg.masterKey
-	if mk.IsZero() && cfg.masterKeyFile != "" {
-		k, err := ReadMasterKeyFile(cfg.masterKeyFile)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return Report{}, err
-		}
-		mk = k
-	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true, EncryptionKey: mk.StorageKey()})
-	if errors.Is(err, ErrPlaintext) {
-		mk = MasterKey{} // written by an older build: read it as it is
-		d, err = OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
-	}
+	d, cr, err := openForReading(ctx, storeURL, opts)
 	if err != nil {
-		if errors.Is(err, ErrWrongKey) && mk.IsZero() {
-			return Report{}, fmt.Errorf("store: %s is encrypted: give its master key (%w)", redactURL(storeURL), err)
-		}
-		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
+		return Report{}, err
 	}
 	defer d.Close()
 	st, err := d.Load(ctx)
@@ -206,23 +191,57 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Ve
 		}
 		return rep, nil
 	}
+	return verifyLog(ctx, d, v, cr, 0, 0, cfg.trusted...)
+}
+
+// openForReading opens a storage URL read-only, with the master key the
+// options give, and returns the driver and a reader of its content: with
+// the keyring for an encrypted log, without for a plaintext one.
+func openForReading(ctx context.Context, storeURL string, opts []VerifyOption) (Driver, contentReader, error) {
+	var cfg verifyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mk := cfg.masterKey
+	if mk.IsZero() && cfg.masterKeyFile != "" {
+		k, err := ReadMasterKeyFile(cfg.masterKeyFile)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, contentReader{}, err
+		}
+		mk = k
+	}
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true, EncryptionKey: mk.StorageKey()})
+	if errors.Is(err, ErrPlaintext) {
+		mk = MasterKey{} // written by an older build: read it as it is
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+	}
+	if err != nil {
+		if errors.Is(err, ErrWrongKey) && mk.IsZero() {
+			return nil, contentReader{}, fmt.Errorf("store: %s is encrypted: give its master key (%w)", redactURL(storeURL), err)
+		}
+		return nil, contentReader{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
+	}
+	st, err := d.Load(ctx)
+	if err != nil {
+		return nil, contentReader{}, errors.Join(fmt.Errorf("store: reading the log's state: %w", err), d.Close())
+	}
 	var cr contentReader
-	switch st.Format {
-	case FormatPlaintext:
-	case FormatVersion:
+	switch {
+	case st.Format == FormatPlaintext, st.Format == "" && st.Size == 0:
+	case st.Format == FormatVersion:
 		if mk.IsZero() {
-			return Report{}, fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey)
+			return nil, cr, errors.Join(fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey), d.Close())
 		}
-		if cr.keys, err = newKeyring(d, mk, nil); err != nil {
-			return Report{}, err
+		if cr.keys, err = newKeyring(d, mk, nil); err == nil {
+			err = cr.keys.checkMaster(ctx, false)
 		}
-		if err := cr.keys.checkMaster(ctx, false); err != nil {
-			return Report{}, err
+		if err != nil {
+			return nil, cr, errors.Join(err, d.Close())
 		}
 	default:
-		return Report{}, fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
+		return nil, cr, errors.Join(fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext), d.Close())
 	}
-	return verifyLog(ctx, d, v, cr, 0, 0, cfg.trusted...)
+	return d, cr, nil
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.

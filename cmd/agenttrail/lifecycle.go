@@ -62,7 +62,7 @@ func eraseCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	conn := addConnFlags(fs)
 	user := fs.String("user", "", "erase every event of this pseudonymous subject (user_id), and the events\nwithout a user_id of the subject's sessions")
 	session := fs.String("session", "", "erase every event of this session")
-	var ids stringsFlag
+	var ids idListFlag
 	fs.Var(&ids, "event", "erase this event `id` (repeat, or separate with commas)")
 	reason := fs.String("reason", "", "why: required, such as the data subject request's reference")
 	setUsage(fs, "agenttrail erase (--user ID | --session ID | --event ID...) --reason TEXT [flags]", `
@@ -115,17 +115,17 @@ legal hold is refused and names the hold.`)
 	}
 }
 
-// stringsFlag collects strings from repeated flags and comma lists.
-type stringsFlag []string
+// idListFlag collects ids from repeated flags and comma lists.
+type idListFlag []string
 
-func (s *stringsFlag) String() string {
+func (s *idListFlag) String() string {
 	if s == nil {
 		return ""
 	}
 	return strings.Join(*s, ",")
 }
 
-func (s *stringsFlag) Set(v string) error {
+func (s *idListFlag) Set(v string) error {
 	for _, x := range strings.Split(v, ",") {
 		if x = strings.TrimSpace(x); x != "" {
 			*s = append(*s, x)

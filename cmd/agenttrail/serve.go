@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -48,7 +50,13 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
 	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
 	retentionInterval := fs.Duration("retention-interval", time.Hour, "apply the retention policies this often (at most 1h; 0 turns the job off)")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long")
+	var minFree byteSize
+	fs.Var(&minFree, "min-free-space", "refuse appends (RESOURCE_EXHAUSTED) while less disk space than this is free, such as 1GiB;\nthey resume once space is freed (default: the driver's, 256MiB for badger: room for Badger to flush and compact)")
+	memLimit := byteSize(512 << 20)
+	fs.Var(&memLimit, "memory-limit", "soft limit of the process's memory (Go's runtime/debug.SetMemoryLimit), such as 1GiB; 0: none.\nWhen not given, GOMEMLIMIT in the environment is kept if set")
+	maxHeader := byteSize(16 << 10)
+	fs.Var(&maxHeader, "max-header-size", "largest metadata (header list) of a call, refused before authentication")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 15*time.Second, "on SIGINT/SIGTERM, stop hard after this long (streams whose clients stop reading are cut sooner)")
 	clientCA := fs.String("client-ca", "", "CA certificate file (PEM) for client certificates (mutual TLS; needs --tls-cert)")
 	clientMap := fs.String("client-map", "", "JSON file of rules mapping client certificates to principals and roles")
 	policyFile := fs.String("redaction-policy", "", "JSON redaction policy for the developer view (default: the built-in policy)")
@@ -71,6 +79,10 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 		if loc.url != "" && loc.data == "./agenttrail-data" {
 			loc.data = "" // --store replaces the default data directory
 		}
+		if maxHeader < 4<<10 || maxHeader > 1<<20 {
+			return usageError{"--max-header-size must be between 4KiB and 1MiB"}
+		}
+		applyMemoryLimit(fs, int64(memLimit), log)
 		storeURL, _, err := loc.storeURL()
 		if err != nil {
 			return err
@@ -87,6 +99,9 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			store.WithCacheBytes(*cache),
 			store.WithRetentionInterval(*retentionInterval),
 		)
+		if minFree != 0 {
+			storeOpts = append(storeOpts, store.WithMinFreeSpace(int64(minFree)))
+		}
 		if *origin != "" {
 			storeOpts = append(storeOpts, store.WithOrigin(*origin))
 		}
@@ -97,6 +112,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			server.WithMaxStreams(uint32(*maxStreams)),
 			server.WithSendTimeout(*sendTimeout),
 			server.WithRateLimit(*rate, *burst),
+			server.WithMaxHeaderListSize(uint32(maxHeader)),
 			server.WithViewCache(*viewCache),
 		}
 		if (*tlsCert == "") != (*tlsKey == "") {
@@ -300,6 +316,11 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		err = errors.Join(err, <-httpDone)
 		cancel()
 		<-served
+		if errors.Is(err, server.ErrShutdownDeadline) {
+			// Calls were cut (and logged); every event acknowledged to
+			// them is durable, so the shutdown is still a clean one.
+			err = nil
+		}
 	}
 	if hs != nil {
 		hs.console.Close()
@@ -311,6 +332,22 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	}
 	log.Info("stopped")
 	return err
+}
+
+// applyMemoryLimit sets the Go runtime's soft memory limit: --memory-limit,
+// unless it was not given and GOMEMLIMIT is set in the environment.
+func applyMemoryLimit(fs *flag.FlagSet, limit int64, log *slog.Logger) {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "memory-limit" })
+	if _, env := os.LookupEnv("GOMEMLIMIT"); env && !given {
+		log.Info("memory limit from GOMEMLIMIT", slog.Int64("bytes", debug.SetMemoryLimit(-1)))
+		return
+	}
+	if limit == 0 {
+		limit = math.MaxInt64
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("memory limit", slog.Int64("bytes", limit))
 }
 
 // logState is what the metrics read of the log.

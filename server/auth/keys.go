@@ -20,6 +20,12 @@ type KeyWriter interface {
 	Append(ctx context.Context, principal string, events []*agenttrailv1.Event) ([]store.Result, error)
 }
 
+// recordWriter is a KeyWriter that writes the server's own records apart
+// from other appends (store.Store.AppendRecords).
+type recordWriter interface {
+	AppendRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) ([]store.Result, error)
+}
+
 // ServerPrincipal is the principal of the events agenttrail writes itself
 // (key changes, access records).
 const ServerPrincipal = "agenttrail"
@@ -117,7 +123,11 @@ func recordKeyChange(ctx context.Context, w KeyWriter, c store.Credential, actio
 			Action: action, KeyId: c.ID, KeyPrincipal: c.Principal, KeyRole: c.Role, ChangedBy: by,
 		}},
 	}
-	res, err := w.Append(ctx, ServerPrincipal, []*agenttrailv1.Event{ev})
+	appendFn := w.Append
+	if r, ok := w.(recordWriter); ok {
+		appendFn = r.AppendRecords // written while appends wait for disk space
+	}
+	res, err := appendFn(ctx, ServerPrincipal, []*agenttrailv1.Event{ev})
 	if err != nil {
 		return fmt.Errorf("auth: recording the key change: %w", err)
 	}

@@ -32,6 +32,8 @@ var Table = map[string][]auth.Role{
 	agenttrailv1.LogService_GetInclusionProofs_FullMethodName:  readers,
 	agenttrailv1.LogService_GetConsistencyProof_FullMethodName: readers,
 	agenttrailv1.LogService_GetVerifierKey_FullMethodName:      readers,
+	// A backup holds every event's content: the full view only.
+	agenttrailv1.LogService_Backup_FullMethodName: {auth.Compliance},
 
 	// Statistics come from metadata only: every reading role may ask.
 	agenttrailv1.StatsService_Stats_FullMethodName: readers,

@@ -27,6 +27,7 @@ var want = map[string]map[auth.Role]bool{
 	"/agenttrail.v1.LogService/GetInclusionProofs":                {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
 	"/agenttrail.v1.LogService/GetConsistencyProof":               {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
 	"/agenttrail.v1.LogService/GetVerifierKey":                    {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LogService/Backup":                            {auth.Compliance: true},
 	"/agenttrail.v1.StatsService/Stats":                           {auth.Developer: true, auth.Compliance: true, auth.Admin: true},
 	"/agenttrail.v1.AdminService/CreateKey":                       {auth.Admin: true},
 	"/agenttrail.v1.AdminService/ListKeys":                        {auth.Admin: true},

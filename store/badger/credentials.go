@@ -18,34 +18,28 @@ import (
 
 // AddCredential implements store.Driver.
 func (d *Driver) AddCredential(ctx context.Context, c store.Credential) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.db.Update(func(txn *badgerdb.Txn) error {
+	return failed(d.update(func(txn *badgerdb.Txn) error {
 		if _, err := txn.Get(credentialKey(c.ID)); err == nil {
 			return fmt.Errorf("%w: credential %s", store.ErrAlreadyExists, c.ID)
 		} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
 			return err
 		}
 		return txn.Set(credentialKey(c.ID), b)
-	})
+	}))
 }
 
 // RevokeCredential implements store.Driver.
 func (d *Driver) RevokeCredential(ctx context.Context, id string, at time.Time) (store.Credential, error) {
-	if err := d.writable(); err != nil {
-		return store.Credential{}, err
-	}
 	var c store.Credential
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err := d.db.Update(func(txn *badgerdb.Txn) error {
+	err := d.update(func(txn *badgerdb.Txn) error {
 		var err error
 		if c, err = readCredential(txn, id); err != nil {
 			return err
@@ -60,13 +54,13 @@ func (d *Driver) RevokeCredential(ctx context.Context, id string, at time.Time) 
 		}
 		return txn.Set(revocationKey(id), ts)
 	})
-	return c, err
+	return c, failed(err)
 }
 
 // Credential implements store.Driver.
 func (d *Driver) Credential(ctx context.Context, id string) (store.Credential, error) {
 	var c store.Credential
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		var err error
 		c, err = readCredential(txn, id)
 		return err
@@ -77,7 +71,8 @@ func (d *Driver) Credential(ctx context.Context, id string) (store.Credential, e
 // Credentials implements store.Driver.
 func (d *Driver) Credentials(ctx context.Context) iter.Seq2[store.Credential, error] {
 	return func(yield func(store.Credential, error) bool) {
-		err := d.db.View(func(txn *badgerdb.Txn) error {
+		yield = guard(yield)
+		err := d.view(func(txn *badgerdb.Txn) error {
 			opts := badgerdb.DefaultIteratorOptions
 			opts.Prefix = []byte{prefixCredential}
 			opts.PrefetchValues = false

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
@@ -136,12 +138,20 @@ func WithGCInterval(d time.Duration) Option {
 }
 
 // Driver keeps a log in one Badger database, in the events/ directory of a
-// data directory. It implements store.Driver.
+// data directory. It implements store.Driver and store.SpaceReporter.
 type Driver struct {
 	dir      string
-	db       *badgerdb.DB
+	events   string
+	opts     badgerdb.Options
 	log      *slog.Logger
-	readOnly bool
+	readOnly bool // opened read-only on request
+	minFree  int64
+
+	// cur is the open database. On a full disk a writable store is opened
+	// read-only (degraded) and upgraded once space is freed.
+	cur      atomic.Pointer[handle]
+	upgrade  sync.Mutex // held while upgrading
+	degraded atomic.Bool
 
 	// mu serializes every write (commits, checkpoints, credentials, the
 	// keyring, lifecycle records, value-log garbage collection) and guards
@@ -156,10 +166,24 @@ type Driver struct {
 	closeErr  error
 }
 
-var _ store.Driver = (*Driver)(nil)
+var (
+	_ store.Driver        = (*Driver)(nil)
+	_ store.SpaceReporter = (*Driver)(nil)
+)
 
 // Open opens the Badger database of a data directory, creating both if they
 // do not exist (unless read-only). Close it to release the directory.
+//
+// Before Badger touches the directory, Open reads Badger's files itself
+// (inspect): a missing or damaged file is refused with a *Damage error
+// naming it, the first log index affected and the remedy, and nothing is
+// changed; Badger then runs only the crash recovery that drops bytes never
+// acknowledged. Read-only, nothing is written at all: a directory left by
+// a crash is opened through a private copy of its write-ahead logs, cut
+// where Badger's recovery would cut them. When the disk has less free space
+// than the store needs to write safely (WithMinFreeSpace), a writable store
+// opens read-only, refuses writes with store.ErrNoSpace, and becomes
+// writable by itself once space is freed.
 //
 // Shutdown: Close stops value-log garbage collection, then closes the
 // database.
@@ -173,36 +197,165 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 	if dir == "" {
 		return nil, fmt.Errorf("%w: empty data directory", store.ErrInvalidArgument)
 	}
-	if !cfg.ReadOnly {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("%w: creating %s: %v", store.ErrFailed, dir, err)
-		}
+	events := filepath.Join(dir, "events")
+	d := &Driver{
+		dir: dir, events: events, log: cfg.Logger, readOnly: cfg.ReadOnly,
+		opts:   badgerOptions(events, cfg),
+		gcStop: make(chan struct{}), gcDone: make(chan struct{}),
 	}
-	bopts := badgerOptions(filepath.Join(dir, "events"), cfg)
+	d.minFree = cfg.MinFreeBytes
+	if d.minFree == 0 {
+		d.minFree = DefaultMinFreeSpace()
+	}
+	var h *handle
+	var err error
 	if cfg.ReadOnly {
-		bopts = bopts.WithReadOnly(true)
-	}
-	db, err := badgerdb.Open(bopts)
-	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
-		return nil, keyMismatch(filepath.Join(dir, "events"), len(bopts.EncryptionKey) > 0)
+		h, err = d.openReadOnly()
+	} else {
+		h, err = d.openWritable()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: opening the database in %s: %v", store.ErrFailed, dir, err)
+		return nil, err
 	}
-	d := &Driver{dir: dir, db: db, log: cfg.Logger, readOnly: cfg.ReadOnly, gcStop: make(chan struct{}), gcDone: make(chan struct{})}
-	err = db.View(func(txn *badgerdb.Txn) error {
+	d.cur.Store(h)
+	err = d.view(func(txn *badgerdb.Txn) error {
 		var err error
 		d.size, _, err = latestSize(txn)
 		return err
 	})
 	if err != nil {
-		return nil, errors.Join(err, db.Close())
+		return nil, errors.Join(err, h.retire())
 	}
 	if cfg.ReadOnly {
 		cfg.gcInterval = 0
 	}
 	go d.collectGarbage(cfg.gcInterval)
 	return d, nil
+}
+
+// openWritable inspects the directory, then opens it for writing, or
+// read-only when the disk is too full to write safely.
+func (d *Driver) openWritable() (*handle, error) {
+	if err := os.MkdirAll(d.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("%w: creating %s: %v", store.ErrFailed, d.dir, err)
+	}
+	unlock, err := lockDir(d.events)
+	if err != nil {
+		return nil, err
+	}
+	in, err := inspect(d.events, d.opts.EncryptionKey)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	free, err := freeBytes(d.dir)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("%w: %v", store.ErrFailed, err)
+	}
+	full := free < d.minFree
+	if in.fresh {
+		unlock()
+		if full {
+			return nil, fmt.Errorf("creating a store in %s: %w", d.dir, &store.SpaceError{Free: free, Needed: d.minFree})
+		}
+		return d.openBadgerWritable()
+	}
+	for _, r := range in.recovery {
+		d.log.Warn("recovering after a crash: Badger drops bytes that were never acknowledged", slog.String("what", r))
+	}
+	if !full && len(in.orphans) == 0 {
+		unlock()
+		return d.openBadgerWritable()
+	}
+	// Look before Badger deletes anything, or serve reads while the disk
+	// is full: open read-only first.
+	ro, err := d.openShadow(unlock, in)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	if err := d.checkOrphans(in, ro); err != nil {
+		return nil, errors.Join(err, ro.retire())
+	}
+	if full {
+		d.log.Warn("disk almost full: the store opens read-only; appends are refused until space is freed, then it becomes writable by itself",
+			slog.String("dir", d.dir), slog.Int64("free_mib", free>>20), slog.Int64("needed_mib", d.minFree>>20))
+		d.degraded.Store(true)
+		return ro, nil
+	}
+	if err := ro.retire(); err != nil {
+		return nil, err
+	}
+	return d.openBadgerWritable()
+}
+
+func (d *Driver) openBadgerWritable() (*handle, error) {
+	db, err := openBadger(d.opts)
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		return nil, keyMismatch(d.events, len(d.opts.EncryptionKey) > 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening the database in %s: %v", store.ErrFailed, d.dir, err)
+	}
+	return newHandle(db, false, "", nil), nil
+}
+
+// openReadOnly opens the database without writing a byte to the data
+// directory: Badger runs on a private directory of links to the tables and
+// value logs and of copies of the write-ahead logs cut where its recovery
+// would cut them, and the data directory stays locked against writers
+// until the handle closes.
+func (d *Driver) openReadOnly() (*handle, error) {
+	if _, err := os.Stat(d.events); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no store in %s", store.ErrNotFound, d.dir)
+	}
+	unlock, err := lockDir(d.events)
+	if err != nil {
+		return nil, err
+	}
+	h, err := d.openShadow(unlock, nil)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return h, nil
+}
+
+// openShadow inspects the locked directory and opens it read-only through a
+// private directory. When in is given, it is the inspection to use.
+func (d *Driver) openShadow(unlock func(), in *inspection) (*handle, error) {
+	if in == nil {
+		var err error
+		if in, err = inspect(d.events, d.opts.EncryptionKey); err != nil {
+			return nil, err
+		}
+	}
+	if in.fresh {
+		return nil, fmt.Errorf("%w: no store in %s", store.ErrNotFound, d.dir)
+	}
+	shadow, err := makeShadow(in)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBadger(d.opts.WithDir(shadow).WithValueDir(shadow).WithReadOnly(true))
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		os.RemoveAll(shadow)
+		return nil, keyMismatch(d.events, len(d.opts.EncryptionKey) > 0)
+	}
+	if err != nil {
+		os.RemoveAll(shadow)
+		return nil, fmt.Errorf("%w: opening the database in %s read-only: %v", store.ErrFailed, d.dir, err)
+	}
+	// Badger keeps every file it needs open, so the private directory is
+	// emptied at once (its copies would otherwise outlive a crash); the
+	// directory itself goes when the database closes, which syncs it.
+	if entries, err := os.ReadDir(shadow); err == nil {
+		for _, e := range entries {
+			os.Remove(filepath.Join(shadow, e.Name()))
+		}
+	}
+	return newHandle(db, true, shadow, unlock), nil
 }
 
 func badgerOptions(dir string, cfg config) badgerdb.Options {
@@ -218,17 +371,31 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 		WithLogger(badgerLogger{cfg.Logger}).
 		WithMetricsEnabled(false).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(32 << 20).
-		WithNumMemtables(3).
-		WithNumLevelZeroTables(4).
+		WithMemTableSize(memTableSize).
+		WithNumMemtables(numMemtables).
+		WithNumLevelZeroTables(numLevelZeroTables).
 		WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).
 		WithValueThreshold(1 << 10).
 		WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(cfg.CacheBytes * 3 / 4).
 		WithIndexCacheSize(cfg.CacheBytes / 4).
-		WithCompression(options.None)
+		WithCompression(options.None).
+		// Check every block of a table and every value read from a value
+		// log against its checksum, so that damage is an error, never
+		// wrong bytes, and compaction never copies it into a new file
+		// with a fresh checksum.
+		WithChecksumVerificationMode(options.OnBlockRead).
+		WithVerifyValueChecksum(true)
 }
+
+// The sizes of Badger's memtables, on which the free space the store keeps
+// depends (DefaultMinFreeSpace).
+const (
+	memTableSize       = 32 << 20
+	numMemtables       = 3
+	numLevelZeroTables = 4
+)
 
 // Dir returns the data directory.
 func (d *Driver) Dir() string { return d.dir }
@@ -236,7 +403,7 @@ func (d *Driver) Dir() string { return d.dir }
 // Load implements store.Driver.
 func (d *Driver) Load(ctx context.Context) (store.LogState, error) {
 	var st store.LogState
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		format, err := getValue(txn, metaFormat)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -254,12 +421,9 @@ func (d *Driver) Load(ctx context.Context) (store.LogState, error) {
 
 // Init implements store.Driver.
 func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.db.Update(func(txn *badgerdb.Txn) error {
+	return d.update(func(txn *badgerdb.Txn) error {
 		for _, k := range [][]byte{metaFormat, metaOrigin} {
 			if _, err := txn.Get(k); err == nil {
 				return fmt.Errorf("%w: the log's metadata is stored already", store.ErrAlreadyExists)
@@ -274,18 +438,45 @@ func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
 	})
 }
 
-func (d *Driver) writable() error {
-	if d.readOnly {
+// writableHandle fails unless writes may go to the handle's database: it
+// must be writable, and the disk must keep a quarter of the free space the
+// store needs (appends stop at all of it, before the engine prepares
+// them), so that no write of Badger's, which go through memory-mapped
+// files, ever meets a full disk: there it would be killed by SIGBUS.
+func (d *Driver) writableHandle(h *handle) error {
+	switch {
+	case d.readOnly:
 		return fmt.Errorf("%w: the database was opened read-only", store.ErrFailed)
+	case h.readOnly:
+		free, _ := freeBytes(d.dir)
+		return &store.SpaceError{Free: free, Needed: d.minFree}
+	}
+	free, err := freeBytes(d.dir)
+	if err != nil {
+		return fmt.Errorf("%w: %v", store.ErrFailed, err)
+	}
+	if floor := d.minFree / 4; free < floor {
+		return &store.SpaceError{Free: free, Needed: d.minFree}
 	}
 	return nil
 }
 
+// failed wraps an error of Badger's in ErrFailed, and passes the store's
+// own errors as they are.
+func failed(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, s := range []error{store.ErrFailed, store.ErrCorrupt, store.ErrAlreadyExists, store.ErrNoSpace, store.ErrClosed, store.ErrInvalidArgument, store.ErrNotFound, store.ErrStale} {
+		if errors.Is(err, s) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %v", store.ErrFailed, err)
+}
+
 // Commit implements store.Driver: one Badger transaction with SyncWrites.
 func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	if len(b.Events) == 0 || b.Size != b.First+uint64(len(b.Events)) {
 		return fmt.Errorf("%w: a batch of %d events from %d cannot end at size %d", store.ErrInvalidArgument, len(b.Events), b.First, b.Size)
 	}
@@ -294,8 +485,16 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 	if b.First != d.size {
 		return fmt.Errorf("%w: the batch starts at %d, the stored size is %d", store.ErrStale, b.First, d.size)
 	}
-	txn := d.db.NewTransaction(true)
-	defer txn.Discard()
+	err := d.update(func(txn *badgerdb.Txn) error { return stageBatch(txn, b) })
+	if err != nil {
+		return failed(err)
+	}
+	d.size = b.Size
+	return nil
+}
+
+// stageBatch writes a batch's records in a transaction.
+func stageBatch(txn *badgerdb.Txn, b *store.Batch) error {
 	// Write-once guard: nothing may be stored at the batch's first index.
 	if _, err := txn.Get(recordKey(b.First)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
 		return fmt.Errorf("%w: index %d is already written on disk (%v)", store.ErrCorrupt, b.First, err)
@@ -324,7 +523,11 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 		if err := set(recordKey(idx), ev.LeafData); err != nil {
 			return err
 		}
-		if err := set(contentKey(idx), ev.Content); err != nil {
+		if ev.ContentErased {
+			if err := set(erasedKey(idx), nil); err != nil {
+				return err
+			}
+		} else if err := set(contentKey(idx), ev.Content); err != nil {
 			return err
 		}
 		if ev.ContentKey != nil {
@@ -392,42 +595,36 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 			return err
 		}
 	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("%w: %v", store.ErrFailed, err)
-	}
-	d.size = b.Size
 	return nil
 }
 
 // PutAggregates implements store.Driver.
 func (d *Driver) PutAggregates(ctx context.Context, size uint64, rollups []store.AggregateRecord) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if size != d.size {
 		return fmt.Errorf("%w: rollups up to %d, the stored size is %d", store.ErrStale, size, d.size)
 	}
-	txn := d.db.NewTransaction(true)
-	defer txn.Discard()
-	for _, r := range rollups {
-		if r.Upto != size {
-			return fmt.Errorf("%w: a rollup up to %d among rollups up to %d", store.ErrInvalidArgument, r.Upto, size)
-		}
-		k := aggregateKey(byte(r.Cube), r.Hour, true, size)
-		if _, err := txn.Get(k); !errors.Is(err, badgerdb.ErrKeyNotFound) {
-			if err == nil {
-				return fmt.Errorf("%w: a rollup of hour %d is stored", store.ErrAlreadyExists, r.Hour)
+	err := d.update(func(txn *badgerdb.Txn) error {
+		for _, r := range rollups {
+			if r.Upto != size {
+				return fmt.Errorf("%w: a rollup up to %d among rollups up to %d", store.ErrInvalidArgument, r.Upto, size)
 			}
-			return err
+			k := aggregateKey(byte(r.Cube), r.Hour, true, size)
+			if _, err := txn.Get(k); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+				if err == nil {
+					return fmt.Errorf("%w: a rollup of hour %d is stored", store.ErrAlreadyExists, r.Hour)
+				}
+				return err
+			}
+			if err := txn.Set(k, r.Cells); err != nil {
+				return fmt.Errorf("staging rollups: %w", err)
+			}
 		}
-		if err := txn.Set(k, r.Cells); err != nil {
-			return fmt.Errorf("staging rollups: %w", err)
-		}
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("%w: %v", store.ErrFailed, err)
+		return nil
+	})
+	if err != nil {
+		return failed(err)
 	}
 	return nil
 }
@@ -459,16 +656,13 @@ func addPostings(postings map[postingKey][]uint64, times map[uint64][]uint64, in
 
 // PutCheckpoint implements store.Driver.
 func (d *Driver) PutCheckpoint(ctx context.Context, size uint64, note []byte) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	stored := d.size
 	if size > stored {
 		return fmt.Errorf("%w: a checkpoint of size %d is beyond the stored size %d", store.ErrInvalidArgument, size, stored)
 	}
-	err := d.db.Update(func(txn *badgerdb.Txn) error {
+	err := d.update(func(txn *badgerdb.Txn) error {
 		old, err := getValue(txn, checkpointKey(size))
 		switch {
 		case err == nil && string(old) == string(note):
@@ -480,10 +674,7 @@ func (d *Driver) PutCheckpoint(ctx context.Context, size uint64, note []byte) er
 		}
 		return txn.Set(checkpointKey(size), note)
 	})
-	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
-		return fmt.Errorf("%w: %v", store.ErrFailed, err)
-	}
-	return err
+	return failed(err)
 }
 
 // Close implements store.Driver. Calling it again returns the first
@@ -492,12 +683,17 @@ func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.gcStop)
 		<-d.gcDone
-		d.closeErr = d.db.Close()
+		d.upgrade.Lock()
+		defer d.upgrade.Unlock()
+		if h := d.cur.Swap(nil); h != nil {
+			d.closeErr = h.retire()
+		}
 	})
 	return d.closeErr
 }
 
-// collectGarbage runs value-log garbage collection on a timer until Close.
+// collectGarbage runs value-log garbage collection on a timer until Close,
+// unless the disk is short of space: collection writes before it frees.
 func (d *Driver) collectGarbage(interval time.Duration) {
 	defer close(d.gcDone)
 	if interval == 0 {
@@ -511,11 +707,25 @@ func (d *Driver) collectGarbage(interval time.Duration) {
 		case <-d.gcStop:
 			return
 		case <-t.C:
+			if free, err := freeBytes(d.dir); err != nil || free < 2*d.minFree {
+				continue
+			}
+			h, err := d.acquire()
+			if err != nil {
+				return
+			}
+			if h.readOnly {
+				h.release()
+				continue
+			}
 			rewrites := 0
 			for rewrites < 16 {
-				d.mu.Lock()
-				err := d.db.RunValueLogGC(0.5)
-				d.mu.Unlock()
+				err := func() (err error) {
+					d.mu.Lock()
+					defer d.mu.Unlock()
+					defer d.recoverBadger(&err)
+					return h.db.RunValueLogGC(0.5)
+				}()
 				if err != nil {
 					if !errors.Is(err, badgerdb.ErrNoRewrite) && !errors.Is(err, badgerdb.ErrRejected) {
 						d.log.Warn("value log garbage collection failed", slog.Any("error", err))
@@ -524,6 +734,7 @@ func (d *Driver) collectGarbage(interval time.Duration) {
 				}
 				rewrites++
 			}
+			h.release()
 			if rewrites > 0 {
 				d.log.Info("value log garbage collected", slog.Int("files_rewritten", rewrites))
 			}

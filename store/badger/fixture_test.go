@@ -29,33 +29,6 @@ type fixtureExpect struct {
 	Credential  string   `json:"revoked_credential_id"`
 }
 
-// copyDir copies a directory tree, keeping file modes.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o700)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A data directory written before the store was split into an engine and
 // drivers, and before encryption at rest, verifies as it is; by default it
 // is refused with ErrPlaintext, never mixed with encrypted records; with

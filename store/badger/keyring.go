@@ -37,7 +37,7 @@ import (
 // Keys implements store.Driver.
 func (d *Driver) Keys(ctx context.Context, names [][]byte) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(names))
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		for _, n := range names {
 			v, err := getValue(txn, keyringKey(n))
 			if errors.Is(err, store.ErrNotFound) {
@@ -74,7 +74,7 @@ func (d *Driver) Lifecycle(ctx context.Context, prefix []byte) iter.Seq2[store.L
 // iteratePrefix calls fn with copies of every key and value under a prefix,
 // in one read transaction, until fn returns false.
 func iteratePrefix(d *Driver, prefix []byte, fn func(k, v []byte) bool, fail func(error)) {
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		opts := badgerdb.DefaultIteratorOptions
 		opts.Prefix = prefix
 		it := txn.NewIterator(opts)
@@ -98,12 +98,9 @@ func iteratePrefix(d *Driver, prefix []byte, fn func(k, v []byte) bool, fail fun
 
 // PutKeys implements store.Driver.
 func (d *Driver) PutKeys(ctx context.Context, recs []store.KeyRecord) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err := d.db.Update(func(txn *badgerdb.Txn) error {
+	err := d.update(func(txn *badgerdb.Txn) error {
 		for _, r := range recs {
 			if len(r.Name) == 0 {
 				return fmt.Errorf("%w: empty keyring record name", store.ErrInvalidArgument)
@@ -122,12 +119,9 @@ func (d *Driver) PutKeys(ctx context.Context, recs []store.KeyRecord) error {
 
 // PutLifecycle implements store.Driver.
 func (d *Driver) PutLifecycle(ctx context.Context, rec store.LifecycleRecord) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	err := d.db.Update(func(txn *badgerdb.Txn) error {
+	err := d.update(func(txn *badgerdb.Txn) error {
 		old, err := getValue(txn, lifecycleKey(rec.Name))
 		switch {
 		case err == nil && bytes.Equal(old, rec.Value):
@@ -155,14 +149,19 @@ var testHookDropped func()
 
 // DestroyKeys implements store.Driver: see the top of this file.
 func (d *Driver) DestroyKeys(ctx context.Context, names [][]byte) error {
-	if err := d.writable(); err != nil {
-		return err
-	}
 	if len(names) == 0 {
 		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	h, err := d.acquire()
+	if err != nil {
+		return err
+	}
+	defer h.release()
+	if err := d.writableHandle(h); err != nil {
+		return err
+	}
 	prefixes, err := d.dropPrefixes(names)
 	if err != nil {
 		return err
@@ -172,7 +171,7 @@ func (d *Driver) DestroyKeys(ctx context.Context, names [][]byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := d.db.DropPrefix(c...); err != nil {
+			if err := dropPrefix(d, h, c); err != nil {
 				return fmt.Errorf("%w: dropping destroyed keys: %v", store.ErrFailed, err)
 			}
 			if testHookDropped != nil {
@@ -191,6 +190,12 @@ func (d *Driver) DestroyKeys(ctx context.Context, names [][]byte) error {
 		}
 		prefixes = left
 	}
+}
+
+// dropPrefix runs Badger's DropPrefix, with its panics turned into errors.
+func dropPrefix(d *Driver, h *handle, prefixes [][]byte) (err error) {
+	defer d.recoverBadger(&err)
+	return h.db.DropPrefix(prefixes...)
 }
 
 // dropPrefixes returns the Badger key prefixes that drop exactly the named
@@ -256,7 +261,7 @@ func (d *Driver) dropPrefixes(names [][]byte) ([][]byte, error) {
 // onlyWanted reports whether every live key under a prefix is wanted.
 func (d *Driver) onlyWanted(prefix []byte, wanted map[string]bool) (bool, error) {
 	ok := true
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		opts := badgerdb.DefaultIteratorOptions
 		opts.Prefix = prefix
 		opts.PrefetchValues = false
@@ -277,7 +282,7 @@ func (d *Driver) onlyWanted(prefix []byte, wanted map[string]bool) (bool, error)
 // deleted or not, is still stored.
 func (d *Driver) anyVersionLeft(prefixes [][]byte) ([][]byte, error) {
 	var left [][]byte
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		for _, p := range prefixes {
 			opts := badgerdb.DefaultIteratorOptions
 			opts.Prefix = p

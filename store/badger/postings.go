@@ -17,14 +17,31 @@ import (
 // transaction, and yields one store.Posting per index entry.
 func (d *Driver) Postings(ctx context.Context) iter.Seq2[store.Posting, error] {
 	return func(yield func(store.Posting, error) bool) {
-		txn := d.db.NewTransaction(false)
-		defer txn.Discard()
-		for _, prefix := range []byte{prefixPostings, prefixTime} {
-			if !walkPostings(ctx, txn, prefix, yield) {
-				return
-			}
+		h, err := d.acquire()
+		if err != nil {
+			yield(store.Posting{}, err)
+			return
+		}
+		defer h.release()
+		yield = guard(yield)
+		if err := d.postings(ctx, h, yield); err != nil {
+			yield(store.Posting{}, err)
 		}
 	}
+}
+
+// postings walks the posting lists on a handle, turning Badger's panics
+// into an error.
+func (d *Driver) postings(ctx context.Context, h *handle, yield func(store.Posting, error) bool) (err error) {
+	defer d.recoverBadger(&err)
+	txn := h.db.NewTransaction(false)
+	defer txn.Discard()
+	for _, prefix := range []byte{prefixPostings, prefixTime} {
+		if !walkPostings(ctx, txn, prefix, yield) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // walkPostings yields the entries of the posting lists under one prefix;

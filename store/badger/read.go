@@ -15,7 +15,7 @@ import (
 // LookupIDs implements store.Driver.
 func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64, error) {
 	out := make(map[string]uint64, len(ids))
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		for _, id := range ids {
 			val, err := getValue(txn, idKey(id))
 			if errors.Is(err, store.ErrNotFound) {
@@ -38,7 +38,7 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64
 // ReadEntries implements store.Driver.
 func (d *Driver) ReadEntries(ctx context.Context, indexes []uint64, content bool) ([]store.RawEntry, error) {
 	out := make([]store.RawEntry, 0, len(indexes))
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		for _, idx := range indexes {
 			e, err := readEntry(txn, idx, content)
 			if err != nil {
@@ -99,7 +99,7 @@ func readContent(txn *badgerdb.Txn, e *store.RawEntry) error {
 // first hash; a read finds the bundle at or below the index.
 func (d *Driver) ReadHashes(ctx context.Context, indexes []int64) ([][hashSize]byte, error) {
 	out := make([][hashSize]byte, len(indexes))
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		var first uint64
 		var bundle [][hashSize]byte
 		for i, idx := range indexes {
@@ -152,7 +152,8 @@ func (d *Driver) Checkpoints(ctx context.Context, after uint64) iter.Seq2[store.
 // index is above after, in key order, in one read transaction.
 func iterate[T any](d *Driver, ctx context.Context, prefix byte, after uint64, yield func(T, error) bool, decode func(key, val []byte) (T, error)) {
 	var zero T
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	yield = guard(yield)
+	err := d.view(func(txn *badgerdb.Txn) error {
 		opts := badgerdb.DefaultIteratorOptions
 		opts.Prefix = []byte{prefix}
 		it := txn.NewIterator(opts)
@@ -194,7 +195,7 @@ var errStop = errors.New("iteration stopped")
 // Checkpoint implements store.Driver.
 func (d *Driver) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 	var msg []byte
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		var err error
 		msg, err = getValue(txn, checkpointKey(size))
 		return err
@@ -206,7 +207,7 @@ func (d *Driver) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 	var size uint64
 	var msg []byte
-	err := d.db.View(func(txn *badgerdb.Txn) error {
+	err := d.view(func(txn *badgerdb.Txn) error {
 		key, val, err := seekFloor(txn, prefixCheckpoint, ^uint64(0))
 		if err != nil {
 			return err
@@ -223,7 +224,8 @@ func (d *Driver) LatestCheckpoint(ctx context.Context) (uint64, []byte, error) {
 // iterator passes the ones after it.
 func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint32) iter.Seq2[store.AggregateRecord, error] {
 	return func(yield func(store.AggregateRecord, error) bool) {
-		err := d.db.View(func(txn *badgerdb.Txn) error {
+		yield = guard(yield)
+		err := d.view(func(txn *badgerdb.Txn) error {
 			opts := badgerdb.DefaultIteratorOptions
 			opts.PrefetchValues = false
 			opts.Prefix = []byte{prefixAggregate, byte(cube)}

@@ -21,34 +21,49 @@ func (d *Driver) Scan(ctx context.Context, r store.ScanRequest) iter.Seq2[store.
 		if r.Lo >= r.Hi {
 			return
 		}
-		txn := d.db.NewTransaction(false)
-		defer txn.Discard()
-		f := r.Filter
-		if f == nil {
-			f = &store.Filter{}
-		}
-		cur := plan(txn, f, r.Descending, r.Lo, r.Hi)
-		if cur == nil {
-			scanRecords(ctx, txn, r, yield)
+		h, err := d.acquire()
+		if err != nil {
+			yield(store.RawEntry{}, err)
 			return
 		}
-		defer cur.close()
-		for {
-			idx, ok, err := cur.next()
-			if err != nil {
-				yield(store.RawEntry{}, err)
-				return
-			}
-			if !ok {
-				return
-			}
-			e, err := readEntry(txn, idx, r.Content)
-			if err != nil {
-				err = fmt.Errorf("%w: the index names event %d: %w", store.ErrCorrupt, idx, err)
-			}
-			if !yield(e, err) {
-				return
-			}
+		defer h.release()
+		yield = guard(yield)
+		if err := d.scan(ctx, h, r, yield); err != nil {
+			yield(store.RawEntry{}, err)
+		}
+	}
+}
+
+// scan runs a Scan on a handle, turning Badger's panics into an error.
+func (d *Driver) scan(ctx context.Context, h *handle, r store.ScanRequest, yield func(store.RawEntry, error) bool) (err error) {
+	defer d.recoverBadger(&err)
+	txn := h.db.NewTransaction(false)
+	defer txn.Discard()
+	f := r.Filter
+	if f == nil {
+		f = &store.Filter{}
+	}
+	cur := plan(txn, f, r.Descending, r.Lo, r.Hi)
+	if cur == nil {
+		scanRecords(ctx, txn, r, yield)
+		return nil
+	}
+	defer cur.close()
+	for {
+		idx, ok, err := cur.next()
+		if err != nil {
+			yield(store.RawEntry{}, err)
+			return nil
+		}
+		if !ok {
+			return nil
+		}
+		e, err := readEntry(txn, idx, r.Content)
+		if err != nil {
+			err = fmt.Errorf("%w: the index names event %d: %w", store.ErrCorrupt, idx, err)
+		}
+		if !yield(e, err) {
+			return nil
 		}
 	}
 }

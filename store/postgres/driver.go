@@ -362,6 +362,7 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 // batchRows are a batch's records as the columns of the INSERTs.
 type batchRows struct {
 	idx, hashIdx               []int64
+	contentIdx, erasedIdx      []int64 // events with content, and (restoring a backup) with content erased
 	leaf, content, hashes      [][]byte
 	ids                        []string
 	session, agent, user, tool []*string
@@ -387,9 +388,16 @@ func newBatchRows(b *store.Batch) *batchRows {
 		}
 		return &s
 	}
+	r.content = r.content[:0]
 	for i, ev := range b.Events {
 		r.idx[i] = int64(b.First) + int64(i)
-		r.leaf[i], r.content[i], r.ids[i] = ev.LeafData, ev.Content, ev.EventID
+		r.leaf[i], r.ids[i] = ev.LeafData, ev.EventID
+		if ev.ContentErased {
+			r.erasedIdx = append(r.erasedIdx, r.idx[i])
+		} else {
+			r.contentIdx = append(r.contentIdx, r.idx[i])
+			r.content = append(r.content, ev.Content)
+		}
 		v := ev.Index
 		r.session[i], r.agent[i], r.user[i], r.tool[i] = opt(v.SessionID), opt(v.AgentID), opt(v.UserID), opt(v.ToolName)
 		// Truncated, not rounded, to TIMESTAMPTZ's microseconds: the hour
@@ -425,6 +433,7 @@ const (
 SELECT * FROM unnest($1::INT8[], $2::BYTEA[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::INT4[], $8::BOOL[], $9::TIMESTAMPTZ[])`
 	insertIDsSQL      = `INSERT INTO event_ids (event_id, idx) SELECT * FROM unnest($1::TEXT[], $2::INT8[])`
 	insertContentsSQL = `INSERT INTO contents (idx, record) SELECT * FROM unnest($1::INT8[], $2::BYTEA[])`
+	insertErasedSQL   = `INSERT INTO content_erasures (idx) SELECT * FROM unnest($1::INT8[])`
 	insertHashesSQL   = `INSERT INTO tree_hashes (idx, hash) SELECT * FROM unnest($1::INT8[], $2::BYTEA[])`
 	insertRootSQL     = `INSERT INTO batch_roots (size, root) VALUES ($1, $2)`
 	insertCheckpoint  = `INSERT INTO checkpoints (size, note) VALUES ($1, $2)`
@@ -464,7 +473,12 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 	var q pgx.Batch
 	q.Queue(insertEventsSQL, r.idx, r.leaf, r.session, r.agent, r.user, r.tool, r.kind, r.failure, r.occurred)
 	q.Queue(insertIDsSQL, r.ids, r.idx)
-	q.Queue(insertContentsSQL, r.idx, r.content)
+	if len(r.contentIdx) > 0 {
+		q.Queue(insertContentsSQL, r.contentIdx, r.content)
+	}
+	if len(r.erasedIdx) > 0 {
+		q.Queue(insertErasedSQL, r.erasedIdx)
+	}
 	q.Queue(insertHashesSQL, r.hashIdx, r.hashes)
 	if len(r.keyIdx) > 0 {
 		q.Queue(upsertContentKeysSQL, r.keyIdx, r.keys)

@@ -693,7 +693,7 @@ var File_agenttrail_v1_log_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fagenttrail/v1/log_service.proto\x12\ragenttrail.v1\"\x7f\n" +
+	"\x1fagenttrail/v1/log_service.proto\x12\ragenttrail.v1\x1a\x1aagenttrail/v1/backup.proto\"\x7f\n" +
 	"\n" +
 	"Checkpoint\x12\x1f\n" +
 	"\vsigned_note\x18\x01 \x01(\fR\n" +
@@ -752,14 +752,15 @@ const file_agenttrail_v1_log_service_proto_rawDesc = "" +
 	"\x06proofs\x18\x02 \x03(\v2(.agenttrail.v1.GetInclusionProofResponseR\x06proofs\x129\n" +
 	"\n" +
 	"checkpoint\x18\x03 \x01(\v2\x19.agenttrail.v1.CheckpointR\n" +
-	"checkpoint2\x88\x04\n" +
+	"checkpoint2\xd1\x04\n" +
 	"\n" +
 	"LogService\x12Z\n" +
 	"\rGetCheckpoint\x12#.agenttrail.v1.GetCheckpointRequest\x1a$.agenttrail.v1.GetCheckpointResponse\x12f\n" +
 	"\x11GetInclusionProof\x12'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12i\n" +
 	"\x12GetInclusionProofs\x12(.agenttrail.v1.GetInclusionProofsRequest\x1a).agenttrail.v1.GetInclusionProofsResponse\x12l\n" +
 	"\x13GetConsistencyProof\x12).agenttrail.v1.GetConsistencyProofRequest\x1a*.agenttrail.v1.GetConsistencyProofResponse\x12]\n" +
-	"\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
+	"\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponse\x12G\n" +
+	"\x06Backup\x12\x1c.agenttrail.v1.BackupRequest\x1a\x1d.agenttrail.v1.BackupResponse0\x01BDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3"
 
 var (
 	file_agenttrail_v1_log_service_proto_rawDescOnce sync.Once
@@ -786,6 +787,8 @@ var file_agenttrail_v1_log_service_proto_goTypes = []any{
 	(*GetVerifierKeyResponse)(nil),      // 8: agenttrail.v1.GetVerifierKeyResponse
 	(*GetInclusionProofsRequest)(nil),   // 9: agenttrail.v1.GetInclusionProofsRequest
 	(*GetInclusionProofsResponse)(nil),  // 10: agenttrail.v1.GetInclusionProofsResponse
+	(*BackupRequest)(nil),               // 11: agenttrail.v1.BackupRequest
+	(*BackupResponse)(nil),              // 12: agenttrail.v1.BackupResponse
 }
 var file_agenttrail_v1_log_service_proto_depIdxs = []int32{
 	0,  // 0: agenttrail.v1.GetCheckpointResponse.checkpoint:type_name -> agenttrail.v1.Checkpoint
@@ -798,13 +801,15 @@ var file_agenttrail_v1_log_service_proto_depIdxs = []int32{
 	9,  // 7: agenttrail.v1.LogService.GetInclusionProofs:input_type -> agenttrail.v1.GetInclusionProofsRequest
 	5,  // 8: agenttrail.v1.LogService.GetConsistencyProof:input_type -> agenttrail.v1.GetConsistencyProofRequest
 	7,  // 9: agenttrail.v1.LogService.GetVerifierKey:input_type -> agenttrail.v1.GetVerifierKeyRequest
-	2,  // 10: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
-	4,  // 11: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
-	10, // 12: agenttrail.v1.LogService.GetInclusionProofs:output_type -> agenttrail.v1.GetInclusionProofsResponse
-	6,  // 13: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
-	8,  // 14: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
+	11, // 10: agenttrail.v1.LogService.Backup:input_type -> agenttrail.v1.BackupRequest
+	2,  // 11: agenttrail.v1.LogService.GetCheckpoint:output_type -> agenttrail.v1.GetCheckpointResponse
+	4,  // 12: agenttrail.v1.LogService.GetInclusionProof:output_type -> agenttrail.v1.GetInclusionProofResponse
+	10, // 13: agenttrail.v1.LogService.GetInclusionProofs:output_type -> agenttrail.v1.GetInclusionProofsResponse
+	6,  // 14: agenttrail.v1.LogService.GetConsistencyProof:output_type -> agenttrail.v1.GetConsistencyProofResponse
+	8,  // 15: agenttrail.v1.LogService.GetVerifierKey:output_type -> agenttrail.v1.GetVerifierKeyResponse
+	12, // 16: agenttrail.v1.LogService.Backup:output_type -> agenttrail.v1.BackupResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -815,6 +820,7 @@ func file_agenttrail_v1_log_service_proto_init() {
 	if File_agenttrail_v1_log_service_proto != nil {
 		return
 	}
+	file_agenttrail_v1_backup_proto_init()
 	file_agenttrail_v1_log_service_proto_msgTypes[1].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[3].OneofWrappers = []any{}
 	file_agenttrail_v1_log_service_proto_msgTypes[5].OneofWrappers = []any{}

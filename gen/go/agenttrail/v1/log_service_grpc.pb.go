@@ -24,6 +24,7 @@ const (
 	LogService_GetInclusionProofs_FullMethodName  = "/agenttrail.v1.LogService/GetInclusionProofs"
 	LogService_GetConsistencyProof_FullMethodName = "/agenttrail.v1.LogService/GetConsistencyProof"
 	LogService_GetVerifierKey_FullMethodName      = "/agenttrail.v1.LogService/GetVerifierKey"
+	LogService_Backup_FullMethodName              = "/agenttrail.v1.LogService/Backup"
 )
 
 // LogServiceClient is the client API for LogService service.
@@ -52,6 +53,11 @@ type LogServiceClient interface {
 	// GetVerifierKey returns the key that checkpoint signatures verify with.
 	// Compare it with a copy obtained out of band before trusting it.
 	GetVerifierKey(ctx context.Context, in *GetVerifierKeyRequest, opts ...grpc.CallOption) (*GetVerifierKeyResponse, error)
+	// Backup streams a consistent backup of the log at its latest signed
+	// checkpoint, full or following an earlier backup (see BackupRecord). It
+	// holds every event's content, so only the compliance role may call it,
+	// and it is recorded in the trail like every read.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 }
 
 type logServiceClient struct {
@@ -112,6 +118,25 @@ func (c *logServiceClient) GetVerifierKey(ctx context.Context, in *GetVerifierKe
 	return out, nil
 }
 
+func (c *logServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &LogService_ServiceDesc.Streams[0], LogService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LogService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
+
 // LogServiceServer is the server API for LogService service.
 // All implementations must embed UnimplementedLogServiceServer
 // for forward compatibility.
@@ -138,6 +163,11 @@ type LogServiceServer interface {
 	// GetVerifierKey returns the key that checkpoint signatures verify with.
 	// Compare it with a copy obtained out of band before trusting it.
 	GetVerifierKey(context.Context, *GetVerifierKeyRequest) (*GetVerifierKeyResponse, error)
+	// Backup streams a consistent backup of the log at its latest signed
+	// checkpoint, full or following an earlier backup (see BackupRecord). It
+	// holds every event's content, so only the compliance role may call it,
+	// and it is recorded in the trail like every read.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	mustEmbedUnimplementedLogServiceServer()
 }
 
@@ -162,6 +192,9 @@ func (UnimplementedLogServiceServer) GetConsistencyProof(context.Context, *GetCo
 }
 func (UnimplementedLogServiceServer) GetVerifierKey(context.Context, *GetVerifierKeyRequest) (*GetVerifierKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetVerifierKey not implemented")
+}
+func (UnimplementedLogServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedLogServiceServer) mustEmbedUnimplementedLogServiceServer() {}
 func (UnimplementedLogServiceServer) testEmbeddedByValue()                    {}
@@ -274,6 +307,17 @@ func _LogService_GetVerifierKey_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LogService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(LogServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type LogService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
+
 // LogService_ServiceDesc is the grpc.ServiceDesc for LogService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -302,6 +346,12 @@ var LogService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _LogService_GetVerifierKey_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _LogService_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "agenttrail/v1/log_service.proto",
 }

@@ -22,9 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from agenttrail.v1 import backup_pb2 as agenttrail_dot_v1_dot_backup__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61genttrail/v1/log_service.proto\x12\ragenttrail.v1\"\x7f\n\nCheckpoint\x12\x1f\n\x0bsigned_note\x18\x01 \x01(\x0cR\nsignedNote\x12\x16\n\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1b\n\ttree_size\x18\x03 \x01(\x04R\x08treeSize\x12\x1b\n\troot_hash\x18\x04 \x01(\x0cR\x08rootHash\"b\n\x14GetCheckpointRequest\x12 \n\ttree_size\x18\x01 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x12\x1a\n\x08\x63osigned\x18\x02 \x01(\x08R\x08\x63osignedB\x0c\n\n_tree_size\"R\n\x15GetCheckpointResponse\x12\x39\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"g\n\x18GetInclusionProofRequest\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12 \n\ttree_size\x18\x02 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x42\x0c\n\n_tree_size\"\xc5\x01\n\x19GetInclusionProofResponse\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\ttree_size\x18\x02 \x01(\x04R\x08treeSize\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12\x16\n\x06hashes\x18\x04 \x03(\x0cR\x06hashes\x12\x39\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"c\n\x1aGetConsistencyProofRequest\x12\x1b\n\tfrom_size\x18\x01 \x01(\x04R\x08\x66romSize\x12\x1c\n\x07to_size\x18\x02 \x01(\x04H\x00R\x06toSize\x88\x01\x01\x42\n\n\x08_to_size\"\xa6\x01\n\x1bGetConsistencyProofResponse\x12\x1b\n\tfrom_size\x18\x01 \x01(\x04R\x08\x66romSize\x12\x17\n\x07to_size\x18\x02 \x01(\x04R\x06toSize\x12\x16\n\x06hashes\x18\x03 \x03(\x0cR\x06hashes\x12\x39\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"\x17\n\x15GetVerifierKeyRequest\"r\n\x16GetVerifierKeyResponse\x12\x16\n\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n\x0cverifier_key\x18\x02 \x01(\tR\x0bverifierKey\x12\x1d\n\npublic_key\x18\x03 \x01(\x0cR\tpublicKey\"l\n\x19GetInclusionProofsRequest\x12\x1f\n\x0blog_indexes\x18\x01 \x03(\x04R\nlogIndexes\x12 \n\ttree_size\x18\x02 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x42\x0c\n\n_tree_size\"\xb6\x01\n\x1aGetInclusionProofsResponse\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\x12@\n\x06proofs\x18\x02 \x03(\x0b\x32(.agenttrail.v1.GetInclusionProofResponseR\x06proofs\x12\x39\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint2\x88\x04\n\nLogService\x12Z\n\rGetCheckpoint\x12#.agenttrail.v1.GetCheckpointRequest\x1a$.agenttrail.v1.GetCheckpointResponse\x12\x66\n\x11GetInclusionProof\x12\'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12i\n\x12GetInclusionProofs\x12(.agenttrail.v1.GetInclusionProofsRequest\x1a).agenttrail.v1.GetInclusionProofsResponse\x12l\n\x13GetConsistencyProof\x12).agenttrail.v1.GetConsistencyProofRequest\x1a*.agenttrail.v1.GetConsistencyProofResponse\x12]\n\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61genttrail/v1/log_service.proto\x12\ragenttrail.v1\x1a\x1a\x61genttrail/v1/backup.proto\"\x7f\n\nCheckpoint\x12\x1f\n\x0bsigned_note\x18\x01 \x01(\x0cR\nsignedNote\x12\x16\n\x06origin\x18\x02 \x01(\tR\x06origin\x12\x1b\n\ttree_size\x18\x03 \x01(\x04R\x08treeSize\x12\x1b\n\troot_hash\x18\x04 \x01(\x0cR\x08rootHash\"b\n\x14GetCheckpointRequest\x12 \n\ttree_size\x18\x01 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x12\x1a\n\x08\x63osigned\x18\x02 \x01(\x08R\x08\x63osignedB\x0c\n\n_tree_size\"R\n\x15GetCheckpointResponse\x12\x39\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"g\n\x18GetInclusionProofRequest\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12 \n\ttree_size\x18\x02 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x42\x0c\n\n_tree_size\"\xc5\x01\n\x19GetInclusionProofResponse\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\ttree_size\x18\x02 \x01(\x04R\x08treeSize\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12\x16\n\x06hashes\x18\x04 \x03(\x0cR\x06hashes\x12\x39\n\ncheckpoint\x18\x05 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"c\n\x1aGetConsistencyProofRequest\x12\x1b\n\tfrom_size\x18\x01 \x01(\x04R\x08\x66romSize\x12\x1c\n\x07to_size\x18\x02 \x01(\x04H\x00R\x06toSize\x88\x01\x01\x42\n\n\x08_to_size\"\xa6\x01\n\x1bGetConsistencyProofResponse\x12\x1b\n\tfrom_size\x18\x01 \x01(\x04R\x08\x66romSize\x12\x17\n\x07to_size\x18\x02 \x01(\x04R\x06toSize\x12\x16\n\x06hashes\x18\x03 \x03(\x0cR\x06hashes\x12\x39\n\ncheckpoint\x18\x04 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint\"\x17\n\x15GetVerifierKeyRequest\"r\n\x16GetVerifierKeyResponse\x12\x16\n\x06origin\x18\x01 \x01(\tR\x06origin\x12!\n\x0cverifier_key\x18\x02 \x01(\tR\x0bverifierKey\x12\x1d\n\npublic_key\x18\x03 \x01(\x0cR\tpublicKey\"l\n\x19GetInclusionProofsRequest\x12\x1f\n\x0blog_indexes\x18\x01 \x03(\x04R\nlogIndexes\x12 \n\ttree_size\x18\x02 \x01(\x04H\x00R\x08treeSize\x88\x01\x01\x42\x0c\n\n_tree_size\"\xb6\x01\n\x1aGetInclusionProofsResponse\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\x12@\n\x06proofs\x18\x02 \x03(\x0b\x32(.agenttrail.v1.GetInclusionProofResponseR\x06proofs\x12\x39\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x19.agenttrail.v1.CheckpointR\ncheckpoint2\xd1\x04\n\nLogService\x12Z\n\rGetCheckpoint\x12#.agenttrail.v1.GetCheckpointRequest\x1a$.agenttrail.v1.GetCheckpointResponse\x12\x66\n\x11GetInclusionProof\x12\'.agenttrail.v1.GetInclusionProofRequest\x1a(.agenttrail.v1.GetInclusionProofResponse\x12i\n\x12GetInclusionProofs\x12(.agenttrail.v1.GetInclusionProofsRequest\x1a).agenttrail.v1.GetInclusionProofsResponse\x12l\n\x13GetConsistencyProof\x12).agenttrail.v1.GetConsistencyProofRequest\x1a*.agenttrail.v1.GetConsistencyProofResponse\x12]\n\x0eGetVerifierKey\x12$.agenttrail.v1.GetVerifierKeyRequest\x1a%.agenttrail.v1.GetVerifierKeyResponse\x12G\n\x06\x42\x61\x63kup\x12\x1c.agenttrail.v1.BackupRequest\x1a\x1d.agenttrail.v1.BackupResponse0\x01\x42\x44ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,28 +33,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agenttrail.v1.log_service_p
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
-  _globals['_CHECKPOINT']._serialized_start=50
-  _globals['_CHECKPOINT']._serialized_end=177
-  _globals['_GETCHECKPOINTREQUEST']._serialized_start=179
-  _globals['_GETCHECKPOINTREQUEST']._serialized_end=277
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=279
-  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=361
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=363
-  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=466
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=469
-  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=666
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=668
-  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=767
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=770
-  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=936
-  _globals['_GETVERIFIERKEYREQUEST']._serialized_start=938
-  _globals['_GETVERIFIERKEYREQUEST']._serialized_end=961
-  _globals['_GETVERIFIERKEYRESPONSE']._serialized_start=963
-  _globals['_GETVERIFIERKEYRESPONSE']._serialized_end=1077
-  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_start=1079
-  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_end=1187
-  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_start=1190
-  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_end=1372
-  _globals['_LOGSERVICE']._serialized_start=1375
-  _globals['_LOGSERVICE']._serialized_end=1895
+  _globals['_CHECKPOINT']._serialized_start=78
+  _globals['_CHECKPOINT']._serialized_end=205
+  _globals['_GETCHECKPOINTREQUEST']._serialized_start=207
+  _globals['_GETCHECKPOINTREQUEST']._serialized_end=305
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_start=307
+  _globals['_GETCHECKPOINTRESPONSE']._serialized_end=389
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_start=391
+  _globals['_GETINCLUSIONPROOFREQUEST']._serialized_end=494
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_start=497
+  _globals['_GETINCLUSIONPROOFRESPONSE']._serialized_end=694
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_start=696
+  _globals['_GETCONSISTENCYPROOFREQUEST']._serialized_end=795
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_start=798
+  _globals['_GETCONSISTENCYPROOFRESPONSE']._serialized_end=964
+  _globals['_GETVERIFIERKEYREQUEST']._serialized_start=966
+  _globals['_GETVERIFIERKEYREQUEST']._serialized_end=989
+  _globals['_GETVERIFIERKEYRESPONSE']._serialized_start=991
+  _globals['_GETVERIFIERKEYRESPONSE']._serialized_end=1105
+  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_start=1107
+  _globals['_GETINCLUSIONPROOFSREQUEST']._serialized_end=1215
+  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_start=1218
+  _globals['_GETINCLUSIONPROOFSRESPONSE']._serialized_end=1400
+  _globals['_LOGSERVICE']._serialized_start=1403
+  _globals['_LOGSERVICE']._serialized_end=1996
 # @@protoc_insertion_point(module_scope)

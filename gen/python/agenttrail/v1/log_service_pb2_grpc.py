@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from agenttrail.v1 import backup_pb2 as agenttrail_dot_v1_dot_backup__pb2
 from agenttrail.v1 import log_service_pb2 as agenttrail_dot_v1_dot_log__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -63,6 +64,11 @@ class LogServiceStub:
                 request_serializer=agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyRequest.SerializeToString,
                 response_deserializer=agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyResponse.FromString,
                 _registered_method=True)
+        self.Backup = channel.unary_stream(
+                '/agenttrail.v1.LogService/Backup',
+                request_serializer=agenttrail_dot_v1_dot_backup__pb2.BackupRequest.SerializeToString,
+                response_deserializer=agenttrail_dot_v1_dot_backup__pb2.BackupResponse.FromString,
+                _registered_method=True)
 
 
 class LogServiceServicer:
@@ -114,6 +120,16 @@ class LogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Backup(self, request, context):
+        """Backup streams a consistent backup of the log at its latest signed
+        checkpoint, full or following an earlier backup (see BackupRecord). It
+        holds every event's content, so only the compliance role may call it,
+        and it is recorded in the trail like every read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -141,6 +157,11 @@ def add_LogServiceServicer_to_server(servicer, server):
                     servicer.GetVerifierKey,
                     request_deserializer=agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyRequest.FromString,
                     response_serializer=agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyResponse.SerializeToString,
+            ),
+            'Backup': grpc.unary_stream_rpc_method_handler(
+                    servicer.Backup,
+                    request_deserializer=agenttrail_dot_v1_dot_backup__pb2.BackupRequest.FromString,
+                    response_serializer=agenttrail_dot_v1_dot_backup__pb2.BackupResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -282,6 +303,33 @@ class LogService:
             '/agenttrail.v1.LogService/GetVerifierKey',
             agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyRequest.SerializeToString,
             agenttrail_dot_v1_dot_log__service__pb2.GetVerifierKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Backup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agenttrail.v1.LogService/Backup',
+            agenttrail_dot_v1_dot_backup__pb2.BackupRequest.SerializeToString,
+            agenttrail_dot_v1_dot_backup__pb2.BackupResponse.FromString,
             options,
             channel_credentials,
             insecure,

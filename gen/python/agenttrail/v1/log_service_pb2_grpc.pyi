@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from agenttrail.v1 import backup_pb2 as _backup_pb2
 from agenttrail.v1 import log_service_pb2 as _log_service_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
@@ -59,6 +60,12 @@ class LogServiceStub:
     """GetVerifierKey returns the key that checkpoint signatures verify with.
     Compare it with a copy obtained out of band before trusting it.
     """
+    Backup: _grpc.UnaryStreamMultiCallable[_backup_pb2.BackupRequest, _backup_pb2.BackupResponse]
+    """Backup streams a consistent backup of the log at its latest signed
+    checkpoint, full or following an earlier backup (see BackupRecord). It
+    holds every event's content, so only the compliance role may call it,
+    and it is recorded in the trail like every read.
+    """
 
 @_typing.type_check_only
 class LogServiceAsyncStub(LogServiceStub):
@@ -90,6 +97,12 @@ class LogServiceAsyncStub(LogServiceStub):
     GetVerifierKey: _aio.UnaryUnaryMultiCallable[_log_service_pb2.GetVerifierKeyRequest, _log_service_pb2.GetVerifierKeyResponse]  # type: ignore[assignment]
     """GetVerifierKey returns the key that checkpoint signatures verify with.
     Compare it with a copy obtained out of band before trusting it.
+    """
+    Backup: _aio.UnaryStreamMultiCallable[_backup_pb2.BackupRequest, _backup_pb2.BackupResponse]  # type: ignore[assignment]
+    """Backup streams a consistent backup of the log at its latest signed
+    checkpoint, full or following an earlier backup (see BackupRecord). It
+    holds every event's content, so only the compliance role may call it,
+    and it is recorded in the trail like every read.
     """
 
 class LogServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -149,6 +162,18 @@ class LogServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_log_service_pb2.GetVerifierKeyResponse, _abc.Awaitable[_log_service_pb2.GetVerifierKeyResponse]]:
         """GetVerifierKey returns the key that checkpoint signatures verify with.
         Compare it with a copy obtained out of band before trusting it.
+        """
+
+    @_abc_1.abstractmethod
+    def Backup(
+        self,
+        request: _backup_pb2.BackupRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_backup_pb2.BackupResponse], _abc.AsyncIterator[_backup_pb2.BackupResponse]]:
+        """Backup streams a consistent backup of the log at its latest signed
+        checkpoint, full or following an earlier backup (see BackupRecord). It
+        holds every event's content, so only the compliance role may call it,
+        and it is recorded in the trail like every read.
         """
 
 def add_LogServiceServicer_to_server(servicer: LogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
