@@ -13,6 +13,7 @@ import (
 // AppendService is left out: agents append over gRPC.
 var BrowserServices = []string{
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
+	agenttrailv1.StatsService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
 	agenttrailv1.AdminService_ServiceDesc.ServiceName,
 	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
