@@ -367,6 +367,14 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		return nil, err
 	}
 	hasCheckpoint := err == nil
+	if _, shared := s.d.(SharedDriver); shared && hasCheckpoint && cpSize > st.Size {
+		// Another server committed and signed since Load read the state:
+		// read it again, which now holds at least what the checkpoint
+		// covers (checkpoints are stored only for committed sizes).
+		if st, err = s.d.Load(ctx); err != nil {
+			return nil, fmt.Errorf("store: loading the log: %w", err)
+		}
+	}
 	if s.signer, s.verifier, err = loadSigner(s.origin, s.cfg, !hasCheckpoint); err != nil {
 		return nil, err
 	}
