@@ -101,24 +101,33 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 	if *f.ToIndex <= f.GetFromIndex() {
 		return 0, head.Size, w.Flush()
 	}
-	add := func(e *agenttrailv1.Entry) error {
+	// One call reads the range with every entry's proof against the
+	// checkpoint: one access record, one call against the rate limit. The
+	// erasures that erased entries name are fetched with their proofs.
+	add := func(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
 		index := e.GetStamp().GetLogIndex()
-		proof, err := c.InclusionProof(ctx, index, head.Size)
-		if err != nil {
-			return err
-		}
 		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
 			return fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
 		}
 		return w.Add(e, proof)
 	}
-	ex := erasureCarrier{size: head.Size, add: add, fetch: func(i uint64) (*agenttrailv1.Entry, error) { return c.GetEventByIndex(ctx, i) }}
-	req := &agenttrailv1.QueryRequest{Filter: f}
-	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10})) {
+	fetch := func(i uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error) {
+		e, err := c.GetEventByIndex(ctx, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		proof, err := c.InclusionProof(ctx, i, head.Size)
+		return e, proof, err
+	}
+	ex := erasureCarrier{size: head.Size, add: add, fetch: fetch}
+	req := &agenttrailv1.QueryRequest{Filter: f, ProofTreeSize: &head.Size}
+	var proof *agenttrailv1.GetInclusionProofResponse
+	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), proved) {
 		if err != nil {
 			return ex.n, head.Size, err
 		}
-		if err := ex.entry(e); err != nil {
+		if err := ex.entry(e, proof); err != nil {
 			return ex.n, head.Size, err
 		}
 	}
@@ -134,21 +143,22 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 // erasure (evidence.Verify demands it).
 type erasureCarrier struct {
 	size    uint64
-	add     func(*agenttrailv1.Entry) error
-	fetch   func(index uint64) (*agenttrailv1.Entry, error)
+	add     func(*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse) error
+	fetch   func(index uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error)
 	pending []uint64 // erasures still to write, increasing
 	last    int64    // the last index written
 	n       int
 	started bool
 }
 
-// entry writes a matching entry, after the pending erasures before it.
-func (c *erasureCarrier) entry(e *agenttrailv1.Entry) error {
+// entry writes a matching entry, with its proof, after the pending
+// erasures before it.
+func (c *erasureCarrier) entry(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
 	index := e.GetStamp().GetLogIndex()
 	if err := c.flush(index); err != nil {
 		return err
 	}
-	if err := c.write(e); err != nil {
+	if err := c.write(e, proof); err != nil {
 		return err
 	}
 	if by, named, ok := verify.ErasureOf(e); ok && named {
@@ -162,8 +172,8 @@ func (c *erasureCarrier) entry(e *agenttrailv1.Entry) error {
 	return nil
 }
 
-func (c *erasureCarrier) write(e *agenttrailv1.Entry) error {
-	if err := c.add(e); err != nil {
+func (c *erasureCarrier) write(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+	if err := c.add(e, proof); err != nil {
 		return err
 	}
 	c.last, c.started = int64(e.GetStamp().GetLogIndex()), true
@@ -179,11 +189,11 @@ func (c *erasureCarrier) flush(before uint64) error {
 		if c.started && int64(by) <= c.last {
 			continue // written already, as a match of the filter
 		}
-		e, err := c.fetch(by)
+		e, proof, err := c.fetch(by)
 		if err != nil {
 			return fmt.Errorf("fetching erasure %d: %w", by, err)
 		}
-		if err := c.write(e); err != nil {
+		if err := c.write(e, proof); err != nil {
 			return err
 		}
 	}
@@ -245,27 +255,35 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 		return 0, 0, usageError{err.Error()}
 	}
 	q.Read = store.HeaderAndContent
-	add := func(entry *agenttrailv1.Entry) error {
+	prove := func(entry *agenttrailv1.Entry) (*agenttrailv1.GetInclusionProofResponse, error) {
 		index := entry.GetStamp().GetLogIndex()
 		path, err := st.InclusionProof(ctx, index, latest.Size)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		proof := &agenttrailv1.GetInclusionProofResponse{LogIndex: index, TreeSize: latest.Size, LeafHash: entry.GetCommitment().GetLeafHash()}
 		for _, h := range path {
 			proof.Hashes = append(proof.Hashes, h[:])
 		}
+		return proof, nil
+	}
+	add := func(entry *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
 		if _, err := v.VerifyEntry(entry, cp, proof); err != nil {
-			return fmt.Errorf("event %d as stored does not verify: %w", index, err)
+			return fmt.Errorf("event %d as stored does not verify: %w", entry.GetStamp().GetLogIndex(), err)
 		}
 		return w.Add(entry, proof)
 	}
-	fetch := func(i uint64) (*agenttrailv1.Entry, error) {
+	fetch := func(i uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error) {
 		e, err := st.Get(ctx, i, store.HeaderAndContent)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return server.FullView{}.Render(e)
+		entry, err := server.FullView{}.Render(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		proof, err := prove(entry)
+		return entry, proof, err
 	}
 	ex := erasureCarrier{size: latest.Size, add: add, fetch: fetch}
 	for e, err := range st.Scan(ctx, q) {
@@ -276,7 +294,11 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 		if err != nil {
 			return ex.n, latest.Size, err
 		}
-		if err := ex.entry(entry); err != nil {
+		proof, err := prove(entry)
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		if err := ex.entry(entry, proof); err != nil {
 			return ex.n, latest.Size, err
 		}
 	}
