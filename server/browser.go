@@ -12,6 +12,7 @@ import (
 // key management. AppendService is left out: agents append over gRPC.
 var BrowserServices = []string{
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
+	agenttrailv1.StatsService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
 	agenttrailv1.AdminService_ServiceDesc.ServiceName,
 }

@@ -41,7 +41,7 @@ func (w webConfig) check() error {
 
 // httpMux builds the HTTP listener's one mux. Each feature adds its routes
 // here, in one line.
-func httpMux(web *console.Console, srv *server.Server, m *metrics.Metrics) *http.ServeMux {
+func httpMux(web *console.Console, srv *server.Server, m *metrics.Metrics, logTiles http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -50,6 +50,8 @@ func httpMux(web *console.Console, srv *server.Server, m *metrics.Metrics) *http
 	web.Register(mux)                           // web console at /, its browser API at /agenttrail.v1.<Service>/ (issue 15)
 	mux.Handle("GET /metrics", m.Handler())     // Prometheus metrics (issue 14)
 	mux.Handle("/v1/traces", srv.OTLPHandler()) // OTLP/HTTP trace export, protobuf (issue 14)
+	mux.Handle("GET /checkpoint", logTiles)     // C2SP tlog-tiles: the checkpoint, cosigned when witnesses did (issue 9)
+	mux.Handle("GET /tile/", logTiles)          // C2SP tlog-tiles: hash tiles; no entry bundles (issue 9)
 	return mux
 }
 
@@ -62,7 +64,8 @@ type httpServer struct {
 }
 
 // startHTTP starts the HTTP listener, or returns nil when it is off.
-func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, m *metrics.Metrics, log *slog.Logger) (*httpServer, error) {
+// logTiles serves the log as C2SP tlog-tiles (server/tiles).
+func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, m *metrics.Metrics, logTiles http.Handler, log *slog.Logger) (*httpServer, error) {
 	if web.off() {
 		return nil, nil
 	}
@@ -84,7 +87,7 @@ func startHTTP(web webConfig, srv *server.Server, authn *auth.Authenticator, m *
 	}
 	hs := &httpServer{
 		srv: &http.Server{
-			Handler:           httpMux(c, srv, m),
+			Handler:           httpMux(c, srv, m, logTiles),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,

@@ -23,6 +23,7 @@ import (
 	"github.com/agenttrail/agenttrail/server/auth"
 	"github.com/agenttrail/agenttrail/server/metrics"
 	"github.com/agenttrail/agenttrail/server/redact"
+	"github.com/agenttrail/agenttrail/server/tiles"
 	"github.com/agenttrail/agenttrail/server/witness"
 	"github.com/agenttrail/agenttrail/store"
 )
@@ -259,7 +260,11 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 		stopSubmitter()
 		return errors.Join(fmt.Errorf("listening on %s: %w", listen, err), st.Close())
 	}
-	hs, err := startHTTP(web, srv, authn, m, log)
+	var cosigned func() store.Checkpoint
+	if sub != nil {
+		cosigned = sub.Cosigned
+	}
+	hs, err := startHTTP(web, srv, authn, m, tiles.Handler(st, cosigned, log), log)
 	if err != nil {
 		stopSubmitter()
 		return errors.Join(err, lis.Close(), st.Close())

@@ -166,6 +166,54 @@ test("the access log shows who read what", async ({ page }) => {
   await page.screenshot({ path: shot("access-log") });
 });
 
+test("stats: counts, failures, tokens, cost and durations by tool, model and hour, for a developer", async ({ page }) => {
+  await signIn(page, "developer");
+  await page.getByRole("link", { name: "Stats" }).click();
+  const table = page.locator("table.stats");
+  await expect(table.locator("tbody tr", { hasText: "llm call" })).toHaveCount(1); // by kind, over everything
+  const form = page.getByRole("form", { name: "Statistics" });
+  // The seeded sessions' hour, one agent, by tool: s-every-kind (9
+  // events), s-open (1) and s-quiet (3).
+  await form.getByLabel("From (UTC)").fill("2026-11-02T09:00");
+  await form.getByLabel("To (UTC)").fill("2026-11-02T10:00");
+  await form.getByRole("textbox", { name: "Agent" }).fill("support-agent");
+  await form.getByRole("checkbox", { name: "Kind" }).uncheck();
+  await form.getByRole("checkbox", { name: "Tool" }).check();
+  await form.getByRole("button", { name: "Apply" }).click();
+  await expect(page.getByLabel("Totals")).toContainText("13events");
+  await expect(page.locator(".counts")).toContainText("answered from the aggregates");
+  await expect(table.locator("tbody tr")).toHaveCount(3); // none, issue_refund, lookup_order
+  const refund = table.locator("tbody tr", { hasText: "issue_refund" });
+  await expect(refund.locator("td").nth(1)).toHaveText("1"); // events
+  await expect(refund.locator("td").nth(2)).toHaveText("1"); // failures
+  await expect(refund.locator("td").nth(3)).toHaveText("100.0%");
+  const lookup = table.locator("tbody tr", { hasText: "lookup_order" });
+  await expect(lookup.locator("td").nth(2)).toHaveText("0");
+  await expect(lookup.locator("td").nth(10)).toHaveText(/^8[4-6] ms \/ 8[4-6] ms \/ 8[4-6] ms$/); // 85 ms, within the sketch's 1%
+  await page.screenshot({ path: shot("stats") });
+
+  // LLM calls by model, per hour.
+  await form.getByRole("checkbox", { name: "Tool" }).uncheck();
+  await form.getByRole("checkbox", { name: "Model" }).check();
+  await form.getByRole("combobox", { name: "Kind" }).selectOption({ label: "llm call" });
+  await form.getByLabel("Per").selectOption({ label: "hour" });
+  await form.getByRole("button", { name: "Apply" }).click();
+  const model = table.locator("tbody tr");
+  await expect(model).toHaveCount(1);
+  await expect(model.locator("td").nth(0)).toHaveText("2026-11-02 09:00Z");
+  await expect(model.locator("td").nth(1)).toHaveText("gpt-4.1-mini");
+  await expect(model.locator("td").nth(5)).toHaveText("812");
+  await expect(model.locator("td").nth(6)).toHaveText("46");
+  await expect(model.locator("td").nth(7)).toHaveText("0.0015 USD");
+  await expect(model.locator("td").nth(9)).toHaveText(/^6[3-4]\d ms /); // 640 ms, within 1%
+
+  // Within the hour, the same answer, counted from the headers.
+  await form.getByLabel("From (UTC)").fill("2026-11-02T09:30");
+  await form.getByRole("button", { name: "Apply" }).click();
+  await expect(page.locator(".counts")).toContainText("counted from the events' headers");
+  await expect(model.locator("td").nth(5)).toHaveText("812");
+});
+
 test("the live tail receives a new event", async ({ page }) => {
   await signIn(page, "compliance");
   await page.getByRole("link", { name: "Live tail" }).click();

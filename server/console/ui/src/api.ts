@@ -7,6 +7,7 @@ import type { Client, Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { LogService } from "@agenttrail/gen/log_service_pb.js";
 import { QueryService } from "@agenttrail/gen/query_service_pb.js";
+import { StatsService } from "@agenttrail/gen/stats_service_pb.js";
 
 /** Who is signed in. */
 export interface SessionInfo {
@@ -43,6 +44,7 @@ const transport = createConnectTransport({
 
 export const query: Client<typeof QueryService> = createClient(QueryService, transport);
 export const log: Client<typeof LogService> = createClient(LogService, transport);
+export const stats: Client<typeof StatsService> = createClient(StatsService, transport);
 
 async function readError(res: Response): Promise<string> {
   try {
