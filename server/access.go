@@ -134,6 +134,9 @@ func (s *Server) accessStream(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 		a.Filter = nil // it may hold values the store would refuse
 	}
 	a.EventsReturned = cs.sent
+	if cs.ranged {
+		a.Returned = &agenttrailv1.IndexRange{First: cs.first, Last: cs.last}
+	}
 	a.Phase = agenttrailv1.AccessPhase_ACCESS_PHASE_COMPLETED
 	s.recordAccess(ss.Context(), a)
 	return err
@@ -145,6 +148,9 @@ type countingStream struct {
 	s         *Server
 	record    *agenttrailv1.Access
 	sent      uint64
+	first     uint64 // the lowest and highest log index of the entries sent
+	last      uint64
+	ranged    bool // first and last are set
 	following bool // a live tail, counted open in the metrics
 }
 
@@ -152,6 +158,7 @@ func (c *countingStream) RecvMsg(m any) error {
 	err := c.ServerStream.RecvMsg(m)
 	if q, ok := m.(*agenttrailv1.QueryRequest); ok && err == nil {
 		c.record.Filter = q.GetFilter()
+		c.record.ProofTreeSize = q.ProofTreeSize
 		if q.GetFollow() && !c.following {
 			c.following = true
 			c.s.cfg.metrics.Tail(c.record.GetRole(), 1)
@@ -176,9 +183,11 @@ func (c *countingStream) SendMsg(m any) error {
 	}
 	switch r := m.(type) {
 	case *agenttrailv1.QueryResponse:
-		if r.GetEntry() != nil {
-			c.sent++
-		}
+		queryItems(r, func(item *agenttrailv1.QueryResponse) {
+			if e := item.GetEntry(); e != nil {
+				c.count(e.GetStamp().GetLogIndex())
+			}
+		})
 	case *agenttrailv1.BackupResponse:
 		for _, rec := range r.GetRecords() {
 			if rec.GetEvent() != nil {
@@ -187,6 +196,18 @@ func (c *countingStream) SendMsg(m any) error {
 		}
 	}
 	return nil
+}
+
+// count notes one entry sent, at log index i.
+func (c *countingStream) count(i uint64) {
+	if !c.ranged || i < c.first {
+		c.first = i
+	}
+	if !c.ranged || i > c.last {
+		c.last = i
+	}
+	c.ranged = true
+	c.sent++
 }
 
 // rpcName is the method of a full gRPC method name: "Query" for

@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
+
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -29,6 +33,9 @@ type appendService struct {
 // supervises both (see watchdog). At most inFlightEvents events of the
 // stream, and inFlightBytes over all streams, wait for their receipts: past
 // that the reader stops reading, and gRPC flow control holds the client.
+//
+// A request carries one event or a batched frame of several (see
+// maxFrameEvents); the response headers say how many one request may hold.
 func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) error {
 	s := a.s
 	if s.shuttingDown() {
@@ -39,9 +46,15 @@ func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) e
 	st := &appendStream{
 		s:         s,
 		stream:    stream,
-		window:    make(chan struct{}, s.cfg.inFlightEvents),
+		window:    semaphore.NewWeighted(int64(s.cfg.inFlightEvents)),
+		maxFrame:  s.maxFrameEvents(),
 		replies:   make(chan *intake, s.cfg.inFlightEvents),
 		accepting: true,
+	}
+	// Sent with the first response: clients send batched frames once they
+	// have seen it.
+	if err := stream.SetHeader(metadata.Pairs(BatchHeader, strconv.Itoa(st.maxFrame))); err != nil {
+		return statusError(stream.Context(), s.log, err)
 	}
 	go st.read(ctx)
 	// At shutdown (or when the call ends) stop taking requests even while
@@ -56,13 +69,22 @@ func (a *appendService) Append(stream agenttrailv1.AppendService_AppendServer) e
 	return err
 }
 
+// BatchHeader is the response header of every Append stream that says the
+// server takes batched frames, and how many events one request may hold.
+const BatchHeader = "agenttrail-append-batch"
+
+// maxFrameEvents is the most events one Append request may carry: the
+// stream's in-flight bound, and at most 1024.
+func (s *Server) maxFrameEvents() int { return min(s.cfg.inFlightEvents, 1024) }
+
 // appendStream is the state of one Append stream. Each request becomes an
-// intake of one event (see ingest), answered in request order.
+// intake of its events (see ingest), answered in request order.
 type appendStream struct {
-	s       *Server
-	stream  agenttrailv1.AppendService_AppendServer
-	window  chan struct{} // a token per event in flight
-	replies chan *intake
+	s        *Server
+	stream   agenttrailv1.AppendService_AppendServer
+	window   *semaphore.Weighted // a unit per event in flight
+	maxFrame int
+	replies  chan *intake
 
 	mu        sync.Mutex
 	accepting bool
@@ -105,22 +127,29 @@ func (st *appendStream) read(ctx context.Context) {
 			st.stop(err)
 			return
 		}
-		select {
-		case st.window <- struct{}{}:
-		case <-ctx.Done():
+		req, rejected := st.decode(n, frame.b)
+		units := 1
+		if rejected == nil && len(req.GetEvents()) > 0 {
+			units = len(req.GetEvents())
+		}
+		if err := st.window.Acquire(ctx, int64(units)); err != nil {
 			st.stop(nil)
 			return
 		}
-		r, err := st.check(ctx, n, frame.b)
-		if err != nil {
-			<-st.window
-			if ctx.Err() != nil {
-				st.stop(nil)
-			} else {
-				st.stop(statusError(ctx, s.log, err))
+		r := rejected
+		if r == nil {
+			var err error
+			if r, err = st.check(ctx, req, int64(len(frame.b))); err != nil {
+				st.window.Release(int64(units))
+				if ctx.Err() != nil {
+					st.stop(nil)
+				} else {
+					st.stop(statusError(ctx, s.log, err))
+				}
+				return
 			}
-			return
 		}
+		r.units = units
 		if !st.push(r) {
 			st.release(r)
 			return
@@ -129,20 +158,47 @@ func (st *appendStream) read(ctx context.Context) {
 }
 
 func (st *appendStream) release(r *intake) {
-	<-st.window
+	st.window.Release(int64(r.units))
 	r.release()
 }
 
-// check decodes one request and passes its event to ingest. It returns the
-// request's intake, or the error that ends the stream (the caller's
-// credential no longer holds, the store cannot take events, the stream's
-// context ended).
-func (st *appendStream) check(ctx context.Context, n int, b []byte) (*intake, error) {
-	var req agenttrailv1.AppendRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		return rejectedIntake(st.s, "", codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err))), nil
+// decode reads request n. A request that does not decode, or that is not a
+// well-formed frame, is answered by its intake of rejections, returned
+// instead of the request.
+func (st *appendStream) decode(n int, b []byte) (*agenttrailv1.AppendRequest, *intake) {
+	req := new(agenttrailv1.AppendRequest)
+	if err := proto.Unmarshal(b, req); err != nil {
+		return nil, rejectedIntake(st.s, []string{""}, false, codes.InvalidArgument, "", fmt.Sprintf("request %d is not a valid AppendRequest encoding: %s", n, decodeProblem(err)))
 	}
-	return st.s.ingest(ctx, []*agenttrailv1.Event{req.GetEvent()}, int64(len(b)))
+	evs := req.GetEvents()
+	if len(evs) == 0 {
+		return req, nil
+	}
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.GetEventId()
+	}
+	switch {
+	case req.GetEvent() != nil:
+		return nil, rejectedIntake(st.s, ids, true, codes.InvalidArgument, "event", "event: a request carries event or events, not both")
+	case len(evs) > st.maxFrame:
+		return nil, rejectedIntake(st.s, ids, true, codes.ResourceExhausted, "events", fmt.Sprintf("events: %d events in one request, at most %d (the %s response header)", len(evs), st.maxFrame, BatchHeader))
+	}
+	return req, nil
+}
+
+// check passes a request's events to ingest. It returns the request's
+// intake, or the error that ends the stream (the caller's credential no
+// longer holds, the store cannot take events, the stream's context ended).
+func (st *appendStream) check(ctx context.Context, req *agenttrailv1.AppendRequest, size int64) (*intake, error) {
+	if evs := req.GetEvents(); len(evs) > 0 {
+		in, err := st.s.ingest(ctx, evs, size)
+		if in != nil {
+			in.batch = true
+		}
+		return in, err
+	}
+	return st.s.ingest(ctx, []*agenttrailv1.Event{req.GetEvent()}, size)
 }
 
 // decodeProblem describes why bytes failed to decode as protobuf, in terms
@@ -180,7 +236,11 @@ func (st *appendStream) send(w *watchdog) error {
 			st.drain()
 			return statusError(ctx, st.s.log, err)
 		}
-		if err := w.send(func() error { return st.stream.Send(resps[0]) }); err != nil {
+		msg := resps[0]
+		if r.batch {
+			msg = &agenttrailv1.AppendResponse{Results: resps}
+		}
+		if err := w.send(func() error { return st.stream.Send(msg) }); err != nil {
 			st.release(r)
 			st.stop(nil)
 			st.drain()

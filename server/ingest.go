@@ -27,6 +27,8 @@ type intake struct {
 	admitted   []int                     // indexes of the events handed to the store, in order
 	tickets    []*store.Ticket           // for admitted, in chunks of submitChunk events
 	bytes      int64                     // taken from the server's in-flight budget
+	batch      bool                      // the events came in a batched frame: answered by one response
+	units      int                       // taken from the Append stream's window
 	once       sync.Once
 }
 
@@ -141,10 +143,16 @@ func rejection(code codes.Code, field, msg string) *agenttrailv1.Rejection {
 	return &agenttrailv1.Rejection{Code: int32(code), Message: msg, Field: field}
 }
 
-// rejectedIntake is an intake of one event refused before ingest could
-// read it (a request that does not decode).
-func rejectedIntake(s *Server, id string, code codes.Code, field, msg string) *intake {
-	return &intake{s: s, ids: []string{id}, start: time.Now(), rejections: []*agenttrailv1.Rejection{rejection(code, field, msg)}}
+// rejectedIntake is an intake of events refused together before ingest
+// could read them (a request that does not decode, or a malformed batched
+// frame), each with the same rejection.
+func rejectedIntake(s *Server, ids []string, batch bool, code codes.Code, field, msg string) *intake {
+	in := &intake{s: s, ids: ids, batch: batch, start: time.Now(), rejections: make([]*agenttrailv1.Rejection, len(ids))}
+	rej := rejection(code, field, msg)
+	for i := range in.rejections {
+		in.rejections[i] = rej
+	}
+	return in
 }
 
 // wait returns one response per event of the intake, in order, once the

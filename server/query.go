@@ -35,18 +35,33 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 		return statusError(ctx, s.log, err)
 	}
 	sq.Read = view.Read()
+	proveSize, err := q.proofTreeSize(req)
+	if err != nil {
+		return statusError(ctx, s.log, err)
+	}
+	if proveSize > 0 && (sq.Filter.ToIndex == 0 || sq.Filter.ToIndex > proveSize) {
+		sq.Filter.ToIndex = proveSize
+	}
 	shutdownCtx, cancel := s.untilShutdown(ctx)
 	defer cancel()
 	scanCtx, cancelScan := context.WithCancelCause(shutdownCtx)
 	defer cancelScan(nil)
 	err = s.supervise(ctx, func(w *watchdog) error {
+		out := &itemSender{w: w, send: stream.Send, batch: req.GetBatch()}
 		var sendErr error
 		checked := time.Now()
 		if req.GetFollow() {
 			sq.CaughtUp = func(size uint64) {
-				sendErr = w.send(func() error {
-					return stream.Send(&agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_CaughtUp{CaughtUp: &agenttrailv1.CaughtUp{TreeSize: size}}})
-				})
+				if sendErr == nil {
+					sendErr = out.add(&agenttrailv1.QueryResponse{Item: &agenttrailv1.QueryResponse_CaughtUp{CaughtUp: &agenttrailv1.CaughtUp{TreeSize: size}}})
+				}
+			}
+			// What a following scan has gathered goes out before it
+			// waits for the next commit: a tail sees each commit at once.
+			sq.Idle = func() {
+				if sendErr == nil {
+					sendErr = out.flush()
+				}
 			}
 		}
 		if req.GetFollow() {
@@ -73,6 +88,9 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 				return sendErr
 			}
 			if err != nil {
+				if ferr := out.flush(); ferr != nil {
+					return ferr
+				}
 				return err
 			}
 			if time.Since(checked) > time.Second {
@@ -85,11 +103,19 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 			if err != nil {
 				return err
 			}
-			if err := w.send(func() error { return stream.Send(resp) }); err != nil {
+			if proveSize > 0 {
+				if resp.InclusionProof, err = q.inclusionProof(scanCtx, e, proveSize); err != nil {
+					return err
+				}
+			}
+			if err := out.add(resp); err != nil {
 				return err
 			}
 		}
-		return sendErr
+		if sendErr != nil {
+			return sendErr
+		}
+		return out.flush()
 	})
 	switch {
 	case err == nil:
@@ -100,6 +126,32 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 		return status.Error(codes.Unavailable, "the server is shutting down; resume after the last log index received")
 	}
 	return statusError(ctx, s.log, err)
+}
+
+// proofTreeSize checks QueryRequest.proof_tree_size: zero when unset.
+func (q *queryService) proofTreeSize(req *agenttrailv1.QueryRequest) (uint64, error) {
+	if req.ProofTreeSize == nil {
+		return 0, nil
+	}
+	size := req.GetProofTreeSize()
+	switch cur, _ := q.s.st.Size(); {
+	case req.GetFollow():
+		return 0, badRequest("proof_tree_size", "cannot be set with follow: a live tail goes beyond any tree size")
+	case size == 0:
+		return 0, badRequest("proof_tree_size", "must be at least 1 (the size of a tree that holds the entries)")
+	case size > cur:
+		return 0, badRequest("proof_tree_size", "is larger than the log")
+	}
+	return size, nil
+}
+
+// inclusionProof proves the entry e is in the tree of the given size.
+func (q *queryService) inclusionProof(ctx context.Context, e *store.Entry, size uint64) (*agenttrailv1.GetInclusionProofResponse, error) {
+	path, err := q.s.st.InclusionProof(ctx, e.Index, size)
+	if err != nil {
+		return nil, err
+	}
+	return &agenttrailv1.GetInclusionProofResponse{LogIndex: e.Index, TreeSize: size, LeafHash: e.LeafHash[:], Hashes: hashList(path)}, nil
 }
 
 // queryItem is what Query sends for a stored entry: the entry in the view,

@@ -82,4 +82,9 @@ type Query struct {
 	// CaughtUp, when set with Follow, is called once, with the tree size,
 	// when every entry stored when it was called has been returned.
 	CaughtUp func(treeSize uint64)
+	// Idle, when set with Follow, is called each time the scan has
+	// returned every match committed so far and begins to wait for the
+	// next commit (after CaughtUp, the first time): a caller that gathers
+	// entries into batches sends what it holds then.
+	Idle func()
 }

@@ -53,6 +53,9 @@ func (s *Store) Scan(ctx context.Context, q Query) iter.Seq2[*Entry, error] {
 					q.CaughtUp(size)
 				}
 			}
+			if q.Idle != nil {
+				q.Idle()
+			}
 			select {
 			case <-changed:
 				if s.isClosed() {

@@ -9,7 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -39,6 +41,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "in-process server: sign a checkpoint at most this often")
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the load and its clients) to `file`")
 	spread := fs.String("spread", "", "more servers of the same log, `host:port,...`: the streams are dealt out over --addr\nand these, and the tail that measures end to end reads --addr (servers sharing a PostgreSQL store)")
 	setUsage(fs, "agenttrail bench [flags]", `
 Stream --events LLM-call events of --size bytes from --streams concurrent
@@ -111,6 +114,17 @@ summary for people goes to stderr.`)
 			}
 			defer reader.Close()
 		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait})
 		if err != nil {
 			return err
@@ -164,8 +178,12 @@ type benchResult struct {
 	AckMaxMillis      float64  `json:"ack_latency_max_ms"`
 	EndToEndSeconds   *float64 `json:"end_to_end_seconds"`
 	QueryableAfterAck *float64 `json:"queryable_after_last_ack_ms"`
-	Rejected          int      `json:"rejected"`
-	FirstRejection    string   `json:"first_rejection,omitempty"`
+	// SessionRead is the reading of one stream's whole session after the
+	// load (a Query by session id, as a developer debugging it runs).
+	SessionReadEvents          int      `json:"session_read_events,omitempty"`
+	SessionReadEventsPerSecond *float64 `json:"session_read_events_per_second,omitempty"`
+	Rejected                   int      `json:"rejected"`
+	FirstRejection             string   `json:"first_rejection,omitempty"`
 }
 
 func (r *benchResult) summary(w io.Writer) {
@@ -177,6 +195,9 @@ func (r *benchResult) summary(w io.Writer) {
 		fmt.Fprintf(w, "  end to end   %.2fs until the last event was queryable (%.1f ms after its receipt)\n", *r.EndToEndSeconds, *r.QueryableAfterAck)
 	} else {
 		fmt.Fprintln(w, "  end to end   not measured: the tail did not see every event in time")
+	}
+	if r.SessionReadEventsPerSecond != nil {
+		fmt.Fprintf(w, "  session read %d events of one session at %.0f events/s\n", r.SessionReadEvents, *r.SessionReadEventsPerSecond)
 	}
 	if r.Rejected > 0 {
 		fmt.Fprintf(w, "  rejected     %d events, the first: %s\n", r.Rejected, r.FirstRejection)
@@ -229,6 +250,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 
 	start := time.Now()
 	latencies := make([][]time.Duration, cfg.streams)
+	sessions := make([]string, cfg.streams)
 	var mu sync.Mutex
 	rejected, firstRejection := 0, ""
 	var lastAck time.Time
@@ -245,6 +267,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 				return err
 			}
 			session := client.NewEventID()
+			sessions[s] = session
 			sent := make([]time.Time, n)
 			sendErr := make(chan error, 1)
 			go func() {
@@ -316,6 +339,16 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+		// The first stream's session, read whole.
+		readStart, n := time.Now(), 0
+		for _, err := range reader.Query(ctx, &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{SessionId: sessions[0]}}) {
+			if err != nil {
+				return nil, fmt.Errorf("reading a session: %w", err)
+			}
+			n++
+		}
+		rate := float64(n) / time.Since(readStart).Seconds()
+		res.SessionReadEvents, res.SessionReadEventsPerSecond = n, &rate
 	}
 	return res, nil
 }

@@ -67,6 +67,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	consoleTTL := fs.Duration("console-session-ttl", 8*time.Hour, "how long a web console sign-in lasts (never longer than its key)")
 	var witnesses listFlag
 	fs.Var(&witnesses, "witness", "a witness to cosign each new checkpoint, `NAME=URL+KEY` (repeatable): its name here, its\nURL (agenttrail witness), and its cosignature key; receipts never wait for witnesses")
+	pprofListen := fs.String("pprof-listen", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `address`, for\nperformance work (default: off)")
 	quorum := fs.Int("witness-quorum", 0, "how many witnesses must cosign a checkpoint for GetCheckpoint(cosigned) to serve it (default: all)")
 	return func(ctx context.Context, args []string) error {
 		if len(args) > 0 {
@@ -188,6 +189,13 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			return usageError{fmt.Sprintf("--witness-quorum %d: between 1 and the number of --witness (%d)", *quorum, len(ws))}
 		}
 		a := access{rules: rules, redactor: redactor, public: !isLoopback(*listen), witnesses: ws, quorum: *quorum}
+		if *pprofListen != "" {
+			stop, err := startProfiling(*pprofListen, out, log)
+			if err != nil {
+				return err
+			}
+			defer stop()
+		}
 		web := webConfig{listen: *httpListen, tls: tlsConfig, sessionTTL: *consoleTTL}
 		if err := web.check(); err != nil {
 			return err

@@ -369,14 +369,14 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 		return rep, nil
 	}
 	next := from
+	// The server sends each item's inclusion proof against the checkpoint
+	// just before the item: the range is read and proved in one call.
+	var proof *agenttrailv1.GetInclusionProofResponse
+	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
 	// check verifies the item at index with its inclusion proof.
 	check := func(index uint64, prove func(*agenttrailv1.GetInclusionProofResponse) error) error {
 		if index != next {
 			return fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
-		}
-		proof, err := c.InclusionProof(ctx, index, head.Size)
-		if err != nil {
-			return fmt.Errorf("event %d: %w", index, err)
 		}
 		if err := prove(proof); err != nil {
 			return fmt.Errorf("event %d does not verify: %w", index, err)
@@ -397,8 +397,8 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 			rep.withheld++
 		}
 	}
-	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}}
-	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld)) {
+	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}, ProofTreeSize: &head.Size}
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld), proved) {
 		if withheldErr != nil {
 			return rep, withheldErr
 		}
@@ -432,16 +432,13 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 func proveErasures(ctx context.Context, c *client.Client, v *client.Verifier, cp *agenttrailv1.Checkpoint, head verify.TreeHead, to uint64, l *verify.ErasureLedger) error {
 	if len(l.Unproven()) > 0 && to < head.Size {
 		kinds := []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_ERASURE, agenttrailv1.EventKind_EVENT_KIND_RETENTION}
-		req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &to, ToIndex: &head.Size, Kinds: kinds}}
-		for e, err := range c.Query(ctx, req) {
+		req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &to, ToIndex: &head.Size, Kinds: kinds}, ProofTreeSize: &head.Size}
+		var proof *agenttrailv1.GetInclusionProofResponse
+		for e, err := range c.Query(ctx, req, client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })) {
 			if err != nil {
 				return err
 			}
 			index := e.GetStamp().GetLogIndex()
-			proof, err := c.InclusionProof(ctx, index, head.Size)
-			if err != nil {
-				return fmt.Errorf("event %d: %w", index, err)
-			}
 			if _, err := v.VerifyEntry(e, cp, proof); err != nil {
 				return fmt.Errorf("event %d does not verify: %w", index, err)
 			}

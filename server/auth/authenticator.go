@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
@@ -71,7 +72,8 @@ func (a *Authenticator) Authenticate(ctx context.Context) (context.Context, erro
 		if err != nil {
 			return nil, err
 		}
-		return WithPrincipal(ctx, p), nil
+		ctx = WithPrincipal(ctx, p)
+		return context.WithValue(ctx, recheckKey{}, &recheck{checked: a.now()}), nil
 	}
 	if p, ok := peer.FromContext(ctx); ok {
 		if info, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(info.State.VerifiedChains) > 0 && len(info.State.VerifiedChains[0]) > 0 {
@@ -133,9 +135,25 @@ func (a *Authenticator) AuthenticateHTTP(r *http.Request) (context.Context, erro
 	return a.Authenticate(ctx)
 }
 
+// RecheckInterval is how often StillValid looks an API key up again during
+// one call: a key revoked while its streams are open stops working on them
+// within this long. Expiry is checked on every call of StillValid.
+const RecheckInterval = time.Second
+
+// recheck is the time the key of a call was last found valid, shared by
+// every StillValid of the call (an Append stream calls it for each event).
+type recheck struct {
+	mu      sync.Mutex
+	checked time.Time
+}
+
+type recheckKey struct{}
+
 // StillValid checks, during a long call, that the caller's credential still
 // holds: its key is not revoked and has not expired, its certificate has
-// not expired. Revoking a key ends the streams it opened.
+// not expired. Revoking a key ends the streams it opened: the key is looked
+// up again at most once per RecheckInterval of each call, so that a stream
+// of many events costs one lookup a second, not one per event.
 func (a *Authenticator) StillValid(ctx context.Context) error {
 	p, ok := FromContext(ctx)
 	if !ok {
@@ -146,6 +164,15 @@ func (a *Authenticator) StillValid(ctx context.Context) error {
 		return status.Error(codes.Unauthenticated, "the credential expired")
 	}
 	if p.KeyID != "" {
+		rc, _ := ctx.Value(recheckKey{}).(*recheck)
+		if rc != nil {
+			rc.mu.Lock()
+			fresh := now.Sub(rc.checked) >= 0 && now.Sub(rc.checked) < RecheckInterval
+			rc.mu.Unlock()
+			if fresh {
+				return nil
+			}
+		}
 		c, err := a.keys.Credential(ctx, p.KeyID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			// The storage could not answer (a database restarting): that
@@ -155,6 +182,11 @@ func (a *Authenticator) StillValid(ctx context.Context) error {
 		}
 		if err != nil || !c.Active(now) {
 			return status.Error(codes.Unauthenticated, "the API key was revoked")
+		}
+		if rc != nil {
+			rc.mu.Lock()
+			rc.checked = now
+			rc.mu.Unlock()
 		}
 	}
 	return nil

@@ -269,6 +269,17 @@ func BenchmarkScanSession(b *testing.B) {
 }
 
 func buildScanStore(total, session int) (string, error) {
+	every := total / session
+	return buildStore(total, func(j int, ev *agenttrailv1.Event) {
+		if j%every == every/2 {
+			ev.SessionId = "needle"
+		}
+	})
+}
+
+// buildStore appends total 1 KiB events, in calls of 256, to a new store in
+// a temporary directory; edit adjusts event j.
+func buildStore(total int, edit func(j int, ev *agenttrailv1.Event)) (string, error) {
 	dir, err := os.MkdirTemp("", "agenttrail-scan-bench-")
 	if err != nil {
 		return "", err
@@ -278,15 +289,12 @@ func buildScanStore(total, session int) (string, error) {
 		return "", err
 	}
 	defer s.Close()
-	every := total / session
 	start := time.Now()
 	for i := 0; i < total; i += 256 {
 		evs := make([]*agenttrailv1.Event, 0, 256)
 		for j := i; j < i+256 && j < total; j++ {
 			ev := benchEvent(j, 1024)
-			if j%every == every/2 {
-				ev.SessionId = "needle"
-			}
+			edit(j, ev)
 			evs = append(evs, ev)
 		}
 		res, err := s.Append(context.Background(), "bench", evs)
@@ -301,4 +309,47 @@ func buildScanStore(total, session int) (string, error) {
 	}
 	fmt.Printf("built a store of %d events in %v\n", total, time.Since(start).Round(time.Second))
 	return dir, nil
+}
+
+var sessionStore struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// BenchmarkScanInterleavedSession scans one session of 12,500 events
+// among 100,000, of 8 sessions appended interleaved, as 8 agents streaming
+// at once leave them (the session of one `agenttrail bench` stream): the
+// read path of a session query, below the server.
+func BenchmarkScanInterleavedSession(b *testing.B) {
+	const total, sessions = 100_000, 8
+	sessionStore.once.Do(func() {
+		sessionStore.dir, sessionStore.err = buildInterleavedStore(total, sessions)
+	})
+	if sessionStore.err != nil {
+		b.Fatal(sessionStore.err)
+	}
+	s := openBench(b, sessionStore.dir)
+	for _, read := range []store.ReadMode{store.HeaderOnly, store.HeaderAndContent} {
+		name := map[store.ReadMode]string{store.HeaderOnly: "header", store.HeaderAndContent: "content"}[read]
+		b.Run(name, func(b *testing.B) {
+			n := 0
+			for i := 0; i < b.N; i++ {
+				for _, err := range s.Scan(context.Background(), store.Query{Filter: store.Filter{SessionID: "session-3"}, Read: read}) {
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+			}
+			if n != b.N*total/sessions {
+				b.Fatalf("scanned %d events, want %d", n, b.N*total/sessions)
+			}
+			reportEventsPerSecond(b, n)
+		})
+	}
+}
+
+func buildInterleavedStore(total, sessions int) (string, error) {
+	return buildStore(total, func(j int, ev *agenttrailv1.Event) { ev.SessionId = fmt.Sprintf("session-%d", j%sessions) })
 }

@@ -2,13 +2,16 @@ package client
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -64,6 +67,16 @@ func WithMaxInFlight(n int) AppenderOption {
 // configured number of events are in flight; Send waits for room. Send and
 // CloseSend are safe for concurrent use.
 //
+// Send queues the event and returns; the appender's writer sends what is
+// queued, as one request per event until the server has said that it takes
+// batched frames (the "agenttrail-append-batch" response header, with the
+// first response), and from then on as batched frames of whatever has
+// queued up, up to [MaxFrameEvents] events and a quarter of the in-flight
+// bound (so that several frames are in flight, and a stream never waits
+// for one whole frame to commit before it sends the next). A lightly loaded
+// appender so sends each event at once; a busy one sends fewer, larger
+// requests.
+//
 // Results must be read: an appender whose results are not read stops
 // sending, and a server ends a stream whose client stops reading (after its
 // send timeout). The stream ends when CloseSend has been called and every
@@ -72,21 +85,47 @@ func WithMaxInFlight(n int) AppenderOption {
 type Appender struct {
 	stream  grpc.BidiStreamingClient[agenttrailv1.AppendRequest, agenttrailv1.AppendResponse]
 	cancel  context.CancelFunc
-	slots   chan struct{} // a token per event in flight
+	slots   chan struct{} // a token per event in flight (queued or sent)
 	results chan Result   // results, in order
 	done    chan struct{} // closed when the stream has ended and results is closed
 
-	sendMu   sync.Mutex // serializes sends, held across stream.Send; guards the fields below
-	closed   bool       // CloseSend was called
-	finished bool       // the receiver has ended: nothing more may be sent
-
-	// inFlight holds the events sent and not yet answered, in order. Its
-	// own lock is never held across a call that can block, so the receiver
-	// is never kept from reading by a send held back by flow control.
+	// mu guards the fields below. It is never held across a call that can
+	// block, so the receiver is never kept from reading by a send held back
+	// by flow control.
 	mu       sync.Mutex
-	inFlight []*agenttrailv1.Event
+	wake     *sync.Cond // signalled when queue, closed or finished change
+	queue    []queued   // events Send accepted, not yet sent
+	inFlight []sentFrame
+	batchMax int  // the most events per request: 1 until the server takes batched frames
+	frameCap int  // the most events per frame this appender sends: a quarter of its window
+	closed   bool // CloseSend was called
+	finished bool // the receiver has ended: nothing more may be sent
 
 	err error // why the stream ended; set before done is closed
+}
+
+// MaxFrameEvents is the most events an Appender sends in one batched
+// frame (fewer when the server takes fewer), and MaxFrameBytes about the
+// most bytes: a frame of larger events holds fewer of them.
+const (
+	MaxFrameEvents = 256
+	MaxFrameBytes  = 1 << 20
+)
+
+// batchHeader is the response header by which a server says that it takes
+// batched frames, and how many events one may hold.
+const batchHeader = "agenttrail-append-batch"
+
+// queued is an event that Send accepted: the event and its encoding.
+type queued struct {
+	ev *agenttrailv1.Event
+	b  []byte
+}
+
+// sentFrame is a request on the stream that awaits its response.
+type sentFrame struct {
+	events []*agenttrailv1.Event
+	batch  bool // sent as a batched frame (events), answered with results
 }
 
 // NewAppender opens an Append stream. It ends when ctx ends: cancel ctx to
@@ -110,21 +149,28 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 		slots:    make(chan struct{}, cfg.maxInFlight),
 		results:  make(chan Result, cfg.maxInFlight),
 		done:     make(chan struct{}),
-		inFlight: make([]*agenttrailv1.Event, 0, cfg.maxInFlight),
+		batchMax: 1,
+		// A quarter of the window per frame keeps several frames in
+		// flight: the server answers a frame once all of it is durable,
+		// so one frame as large as the window would stall the stream
+		// for a whole commit after each.
+		frameCap: max(1, cfg.maxInFlight/4),
 	}
+	a.wake = sync.NewCond(&a.mu)
 	go a.receive()
+	go a.write()
 	return a, nil
 }
 
-// Send sends one event, waiting while the appender has its most events in
-// flight, until ctx ends. Its result comes on Results. Send returns
-// ErrClosed after CloseSend, and the stream's error once it has ended. An
-// event that cannot be encoded (a string field that is not valid UTF-8)
-// is not sent: Send returns the error, no Result comes for it, and the
-// stream goes on. Send encodes the event before it returns; its Result
-// carries the same pointer.
+// Send queues one event for the stream, waiting while the appender has its
+// most events in flight, until ctx ends. Its result comes on Results.
+// Send returns ErrClosed after CloseSend, and the stream's error once it
+// has ended. An event that cannot be encoded (a string field that is not
+// valid UTF-8) is not sent: Send returns the error, no Result comes for
+// it, and the stream goes on. Send encodes the event before it returns;
+// its Result carries the same pointer.
 func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
-	b, err := proto.Marshal(&agenttrailv1.AppendRequest{Event: ev})
+	b, err := proto.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("client: event %q does not encode: %w", ev.GetEventId(), err)
 	}
@@ -135,28 +181,69 @@ func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	a.sendMu.Lock()
+	a.mu.Lock()
 	switch {
 	case a.closed:
-		a.sendMu.Unlock()
+		a.mu.Unlock()
 		<-a.slots
 		return fmt.Errorf("%w: Send after CloseSend", ErrClosed)
 	case a.finished:
-		a.sendMu.Unlock()
+		a.mu.Unlock()
 		<-a.slots
 		return a.waitEnd(ctx)
 	}
-	a.mu.Lock()
-	a.inFlight = append(a.inFlight, ev)
-	a.mu.Unlock()
-	err = a.stream.SendMsg(&frame{b: b})
-	a.sendMu.Unlock()
-	if err != nil {
-		// The stream has ended; its status comes from the receiver, which
-		// also answers this event with ErrUnacknowledged.
-		return a.waitEnd(ctx)
+	a.queue = append(a.queue, queued{ev: ev, b: b})
+	if len(a.queue) == 1 {
+		a.wake.Broadcast()
 	}
+	a.mu.Unlock()
 	return nil
+}
+
+// write is the appender's writer: it sends what Send queued, as frames,
+// until CloseSend (then it half-closes the stream once the queue is sent)
+// or the end of the stream.
+func (a *Appender) write() {
+	for {
+		a.mu.Lock()
+		for len(a.queue) == 0 && !a.closed && !a.finished {
+			a.wake.Wait()
+		}
+		if a.finished {
+			a.mu.Unlock()
+			return
+		}
+		if len(a.queue) == 0 { // closed, and everything sent
+			a.mu.Unlock()
+			a.stream.CloseSend()
+			return
+		}
+		n, size := 1, len(a.queue[0].b)
+		for n < len(a.queue) && n < a.batchMax && n < a.frameCap && size+len(a.queue[n].b) <= MaxFrameBytes {
+			size += len(a.queue[n].b)
+			n++
+		}
+		f := sentFrame{events: make([]*agenttrailv1.Event, n), batch: a.batchMax > 1}
+		buf := make([]byte, 0, size+n*(1+binary.MaxVarintLen32))
+		for i, q := range a.queue[:n] {
+			f.events[i] = q.ev
+			num := protowire.Number(1) // AppendRequest.event
+			if f.batch {
+				num = 2 // AppendRequest.events
+			}
+			buf = protowire.AppendTag(buf, num, protowire.BytesType)
+			buf = protowire.AppendBytes(buf, q.b)
+			a.queue[i] = queued{}
+		}
+		a.queue = a.queue[n:]
+		a.inFlight = append(a.inFlight, f)
+		a.mu.Unlock()
+		if err := a.stream.SendMsg(&frame{b: buf}); err != nil {
+			// The stream has ended; the receiver learns why and answers
+			// every event in flight or queued with ErrUnacknowledged.
+			return
+		}
+	}
 }
 
 // waitEnd waits for the receiver to finish (it delivers the last results
@@ -178,17 +265,15 @@ func (a *Appender) ended() error {
 	return fmt.Errorf("%w: the append stream has ended", ErrClosed)
 }
 
-// CloseSend says that no more events will be sent. Results is closed once
+// CloseSend says that no more events will be sent: the stream is
+// half-closed once every event queued is sent. Results is closed once
 // every event sent is answered.
 func (a *Appender) CloseSend() error {
-	a.sendMu.Lock()
-	defer a.sendMu.Unlock()
-	if a.closed || a.finished {
-		a.closed = true
-		return nil
-	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.closed = true
-	return a.stream.CloseSend()
+	a.wake.Broadcast()
+	return nil
 }
 
 // Results returns the channel of results, one per event sent, in the order
@@ -207,20 +292,25 @@ func (a *Appender) Err() error {
 	}
 }
 
-// receive reads responses, pairs each with the event it answers, and
+// receive reads responses, pairs each with the events it answers, and
 // delivers the results; when the stream ends it answers every event still
-// in flight with ErrUnacknowledged.
+// in flight or queued with ErrUnacknowledged.
 func (a *Appender) receive() {
 	err := a.receiveAll()
-	a.sendMu.Lock()
+	a.mu.Lock()
 	a.finished = true
 	closed := a.closed
-	a.sendMu.Unlock()
-	// Nothing is sent from here on.
-	a.mu.Lock()
-	left := a.inFlight
-	a.inFlight = nil
+	var left []*agenttrailv1.Event
+	for _, f := range a.inFlight {
+		left = append(left, f.events...)
+	}
+	for _, q := range a.queue {
+		left = append(left, q.ev)
+	}
+	a.inFlight, a.queue = nil, nil
+	a.wake.Broadcast()
 	a.mu.Unlock()
+	// Nothing is sent from here on.
 	if errors.Is(err, io.EOF) {
 		err = nil
 		if !closed || len(left) > 0 {
@@ -242,29 +332,78 @@ func (a *Appender) receive() {
 // receiveAll delivers results until the stream ends, and returns the
 // stream's error (io.EOF when it ended normally).
 func (a *Appender) receiveAll() error {
+	headers := false
+	var rs []Result
 	for {
 		resp, err := a.stream.Recv()
 		if err != nil {
 			return err
 		}
+		if !headers {
+			// They came with the first response.
+			headers = true
+			if md, err := a.stream.Header(); err == nil {
+				if vs := md.Get(batchHeader); len(vs) > 0 {
+					if n, err := strconv.Atoi(vs[0]); err == nil && n > 1 {
+						a.mu.Lock()
+						a.batchMax = min(n, MaxFrameEvents)
+						a.mu.Unlock()
+					}
+				}
+			}
+		}
 		a.mu.Lock()
 		if len(a.inFlight) == 0 {
 			a.mu.Unlock()
-			return fmt.Errorf("%w: a response came for no event in flight", ErrProtocol)
+			return fmt.Errorf("%w: a response came for no request in flight", ErrProtocol)
 		}
-		ev := a.inFlight[0]
-		r, err := result(ev, resp)
+		f := a.inFlight[0]
+		rs, err = results(f, resp, rs[:0])
 		if err == nil {
-			a.inFlight[0] = nil
+			a.inFlight[0] = sentFrame{}
 			a.inFlight = a.inFlight[1:]
 		}
 		a.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		<-a.slots
-		a.results <- r
+		for _, r := range rs {
+			<-a.slots
+			a.results <- r
+		}
 	}
+}
+
+// results pairs the response to a frame with its events.
+func results(f sentFrame, resp *agenttrailv1.AppendResponse, out []Result) ([]Result, error) {
+	if !f.batch {
+		r, err := result(f.events[0], resp)
+		return append(out, r), err
+	}
+	rs := resp.GetResults()
+	switch {
+	case len(rs) == len(f.events):
+		for i, ev := range f.events {
+			r, err := result(ev, rs[i])
+			if err != nil {
+				return out, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	case len(rs) == 0 && resp.GetRejection() != nil && resp.GetEventId() == "":
+		// The server could not read the frame at all: every event of it
+		// is refused alike.
+		for _, ev := range f.events {
+			r, err := result(ev, &agenttrailv1.AppendResponse{EventId: ev.GetEventId(), Result: resp.GetResult()})
+			if err != nil {
+				return out, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	return out, fmt.Errorf("%w: a response to a request of %d events holds %d results", ErrProtocol, len(f.events), len(rs))
 }
 
 // result pairs a response with the event it answers.

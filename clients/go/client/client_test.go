@@ -277,9 +277,23 @@ type breakingStream struct {
 	code codes.Code
 }
 
+// SendMsg sends n messages, counting each item of a batched Query
+// response as one (a batch is cut to the items left), then fails.
 func (s *breakingStream) SendMsg(m any) error {
 	if s.left == 0 {
 		return status.Error(s.code, "test: connection lost")
+	}
+	if r, ok := m.(*agenttrailv1.QueryResponse); ok && len(r.GetBatch()) > 0 {
+		if len(r.GetBatch()) > s.left {
+			cut := &agenttrailv1.QueryResponse{Batch: r.GetBatch()[:s.left]}
+			s.left = 0
+			if err := s.ServerStream.SendMsg(cut); err != nil {
+				return err
+			}
+			return status.Error(s.code, "test: connection lost")
+		}
+		s.left -= len(r.GetBatch())
+		return s.ServerStream.SendMsg(m)
 	}
 	s.left--
 	return s.ServerStream.SendMsg(m)

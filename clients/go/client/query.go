@@ -26,6 +26,7 @@ type queryConfig struct {
 	retry    RetryPolicy
 	caughtUp func(treeSize uint64)
 	withheld func(*agenttrailv1.WithheldEntry)
+	proofs   func(*agenttrailv1.GetInclusionProofResponse)
 }
 
 // WithResume makes a query go on where it stopped when its stream fails
@@ -77,6 +78,24 @@ func WithWithheld(f func(*agenttrailv1.WithheldEntry)) QueryOption {
 	})
 }
 
+// WithInclusionProofs, for a query with proof_tree_size set, calls f with
+// the inclusion proof of each entry and withheld entry against the tree of
+// that size, just before the entry is yielded (or passed to
+// [WithWithheld]'s function), from the goroutine iterating. The server
+// sends the proofs with the entries, so that a whole range is read and
+// proved in one call (and one access record); from a server that predates
+// proof_tree_size the client fetches each proof with [Client.InclusionProof].
+// Check each with [Verifier.VerifyEntry] or [Verifier.VerifyWithheld].
+func WithInclusionProofs(f func(*agenttrailv1.GetInclusionProofResponse)) QueryOption {
+	return queryOption(func(c *queryConfig) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil inclusion proof function", ErrInvalidOption)
+		}
+		c.proofs = f
+		return nil
+	})
+}
+
 // Query streams the entries that match req, in log order, as an iterator:
 //
 //	for entry, err := range c.Query(ctx, req) {
@@ -103,6 +122,13 @@ func (c *Client) Query(ctx context.Context, req *agenttrailv1.QueryRequest, opts
 			req = &agenttrailv1.QueryRequest{}
 		}
 		req = proto.Clone(req).(*agenttrailv1.QueryRequest)
+		if cfg.proofs != nil && req.ProofTreeSize == nil {
+			yield(nil, fmt.Errorf("%w: WithInclusionProofs needs the request's proof_tree_size", ErrInvalidOption))
+			return
+		}
+		// Items come in batches from servers that send them so (older
+		// ones ignore the field and send one per response).
+		req.Batch = true
 		limit := req.GetLimit()
 		var received uint32
 		for failures := 0; ; {
@@ -158,30 +184,70 @@ func (c *Client) queryOnce(ctx context.Context, req *agenttrailv1.QueryRequest, 
 		if err != nil {
 			return n, err
 		}
-		switch item := resp.GetItem().(type) {
-		case *agenttrailv1.QueryResponse_Entry:
-			idx := item.Entry.GetStamp().GetLogIndex()
-			req.ResumeAfter = &idx
-			n++
-			if !yield(item.Entry, nil) {
-				return n, nil
+		if resp.GetItem() != nil {
+			if more, err := c.queryItem(ctx, req, cfg, resp, &n, yield); !more || err != nil {
+				return n, err
 			}
-		case *agenttrailv1.QueryResponse_CaughtUp:
-			if cfg.caughtUp != nil {
-				cfg.caughtUp(item.CaughtUp.GetTreeSize())
-			}
-		case *agenttrailv1.QueryResponse_Withheld:
-			// A withheld entry is a place in the log the stream has
-			// passed: a resumed stream goes on after it.
-			// It counts towards the limit, as the server counts it.
-			idx := item.Withheld.GetLogIndex()
-			req.ResumeAfter = &idx
-			n++
-			if cfg.withheld != nil {
-				cfg.withheld(item.Withheld)
+		}
+		for _, item := range resp.GetBatch() {
+			if more, err := c.queryItem(ctx, req, cfg, item, &n, yield); !more || err != nil {
+				return n, err
 			}
 		}
 	}
+}
+
+// queryItem handles one item of a Query stream (a response's own, or one
+// of its batch), counting it in n and recording its index in
+// req.resume_after. It reports false when the caller stopped.
+func (c *Client) queryItem(ctx context.Context, req *agenttrailv1.QueryRequest, cfg *queryConfig, resp *agenttrailv1.QueryResponse, n *uint32, yield func(*agenttrailv1.Entry, error) bool) (bool, error) {
+	switch item := resp.GetItem().(type) {
+	case *agenttrailv1.QueryResponse_Entry:
+		idx := item.Entry.GetStamp().GetLogIndex()
+		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
+			return false, err
+		}
+		req.ResumeAfter = &idx
+		*n++
+		if !yield(item.Entry, nil) {
+			return false, nil
+		}
+	case *agenttrailv1.QueryResponse_CaughtUp:
+		if cfg.caughtUp != nil {
+			cfg.caughtUp(item.CaughtUp.GetTreeSize())
+		}
+	case *agenttrailv1.QueryResponse_Withheld:
+		// A withheld entry is a place in the log the stream has
+		// passed: a resumed stream goes on after it.
+		// It counts towards the limit, as the server counts it.
+		idx := item.Withheld.GetLogIndex()
+		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
+			return false, err
+		}
+		req.ResumeAfter = &idx
+		*n++
+		if cfg.withheld != nil {
+			cfg.withheld(item.Withheld)
+		}
+	}
+	return true, nil
+}
+
+// passProof hands the inclusion proof of the item at index to
+// WithInclusionProofs' function, fetching it when the server sent none.
+func (c *Client) passProof(ctx context.Context, req *agenttrailv1.QueryRequest, cfg *queryConfig, resp *agenttrailv1.QueryResponse, index uint64) error {
+	if cfg.proofs == nil {
+		return nil
+	}
+	proof := resp.GetInclusionProof()
+	if proof == nil {
+		var err error
+		if proof, err = c.InclusionProof(ctx, index, req.GetProofTreeSize()); err != nil {
+			return err
+		}
+	}
+	cfg.proofs(proof)
+	return nil
 }
 
 // Tail follows the log: it streams the stored entries that match filter,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"sync"
 
 	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -13,11 +14,18 @@ import (
 // Verifier checks what a log serves against the log's verifier key, with
 // package clients/go/verify. Its errors wrap that package's sentinels
 // (verify.ErrBadSignature, verify.ErrBadProof, verify.ErrLeafMismatch, ...)
-// and name the log index or tree size concerned. A Verifier is immutable
-// and safe for concurrent use.
+// and name the log index or tree size concerned. A Verifier is safe for
+// concurrent use.
 type Verifier struct {
 	key    verify.VerifierKey
 	keyStr string
+
+	// The signed note last verified and its tree head: proving a range of
+	// entries checks the same checkpoint for each, and a signature check
+	// costs far more than an inclusion proof.
+	mu       sync.Mutex
+	lastNote []byte
+	lastHead verify.TreeHead
 }
 
 // NewVerifier returns a verifier for the log whose checkpoints verify with
@@ -47,7 +55,7 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 	if cp == nil {
 		return verify.TreeHead{}, fmt.Errorf("client: %w: no checkpoint", verify.ErrMalformed)
 	}
-	head, err := verify.OpenCheckpoint(cp.GetSignedNote(), v.keyStr, v.key.Name)
+	head, err := v.openCheckpoint(cp.GetSignedNote())
 	if err != nil {
 		return verify.TreeHead{}, fmt.Errorf("client: checkpoint: %w", err)
 	}
@@ -58,6 +66,26 @@ func (v *Verifier) Checkpoint(cp *agenttrailv1.Checkpoint) (verify.TreeHead, err
 		return verify.TreeHead{}, fmt.Errorf("client: checkpoint: %w: its unsigned fields disagree with its signed note (size %d, root %x)",
 			verify.ErrMalformed, head.Size, head.Root)
 	}
+	return head, nil
+}
+
+// openCheckpoint is verify.OpenCheckpoint with the log's key, remembering
+// the last note that verified (a pure function of the note's bytes).
+func (v *Verifier) openCheckpoint(note []byte) (verify.TreeHead, error) {
+	v.mu.Lock()
+	if v.lastNote != nil && bytes.Equal(note, v.lastNote) {
+		head := v.lastHead
+		v.mu.Unlock()
+		return head, nil
+	}
+	v.mu.Unlock()
+	head, err := verify.OpenCheckpoint(note, v.keyStr, v.key.Name)
+	if err != nil {
+		return head, err
+	}
+	v.mu.Lock()
+	v.lastNote, v.lastHead = bytes.Clone(note), head
+	v.mu.Unlock()
 	return head, nil
 }
 

@@ -236,3 +236,24 @@ def test_closed_client_refuses_events(server: Server, connect: Connect) -> None:
     with pytest.raises(ClientClosedError):
         session.output(text="after close")
     assert isinstance(writer.stats(), agenttrail.DeliveryStats)
+
+
+def test_a_burst_goes_out_in_batched_frames_with_an_answer_per_event(server: Server, connect: Connect) -> None:
+    seen: list[RejectedEvent] = []
+    writer = connect(server, on_rejection=seen.append, linger=0.05)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        for i in range(600):
+            session.output(text=f"event {i}")
+        bad = session.llm_call(request_model="gpt-4o", temperature=-1.0)
+        for i in range(600):
+            session.output(text=f"event {600 + i}")
+    assert writer.flush(30)
+    stats = writer.stats()
+    assert (stats.logged, stats.delivered, stats.rejected) == (1203, 1202, 1), stats
+    # The first request goes alone (the server's headers come with its
+    # answer); what queues up after it goes in frames.
+    assert stats.requests <= 1203 // 4, f"{stats.requests} requests for {stats.logged} events: want batched frames"
+    assert [(r.event_id, r.code.name, r.field) for r in seen] == [(bad, "INVALID_ARGUMENT", "event.llm_call.temperature")]
+    steps = [e.event.step for e in reader.query(session_id=session.session_id)]
+    assert steps == [s for s in range(1, 1204) if s != 602], "every event but the bad one, in order"

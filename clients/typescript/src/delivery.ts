@@ -12,6 +12,14 @@
 // server answers an event it already stored with its original receipt
 // (duplicate=true), so resending is safe, and answers still arrive in the
 // order events were accepted. flush() therefore waits for a count.
+//
+// Batched frames: once the stream's response headers carry
+// "agenttrail-append-batch" (the most events the server takes in one
+// request), a batch of pending events goes out as one request (events
+// instead of event), answered by one response whose results hold one
+// answer per event, in order; each is applied as a single answer would be.
+// Until the headers come, and with servers that predate batched frames,
+// each event goes in its own request.
 import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
 import type { DescMethodBiDiStreaming, Message } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -23,7 +31,7 @@ import {
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Transport } from "@connectrpc/connect";
 import { AppendService } from "./gen/agenttrail/v1/append_service_pb.js";
-import type { AppendResponseSchema } from "./gen/agenttrail/v1/append_service_pb.js";
+import type { AppendResponse, AppendResponseSchema } from "./gen/agenttrail/v1/append_service_pb.js";
 import { EventSchema } from "./gen/agenttrail/v1/event_pb.js";
 import type { Event } from "./gen/agenttrail/v1/event_pb.js";
 import { Deque } from "./deque.js";
@@ -143,6 +151,8 @@ export interface DeliveryStats {
   readonly resent: number;
   /** Streams that broke and were retried. */
   readonly retries: number;
+  /** Append requests sent: one per event, or one per batched frame of several events. */
+  readonly requests: number;
 }
 
 /** The callbacks through which delivery reports what the caller cannot await. */
@@ -151,10 +161,13 @@ export interface DeliveryHooks {
   onDeliveryError(error: ConnectError, retry: RetryInfo): void;
 }
 
-// AppendRequest with its event as bytes: the same wire encoding (field 1,
-// length-delimited), so each event is encoded once, measured exactly, and
-// resent without encoding it again.
-type RawAppendRequest = Message<"agenttrail.client.internal.RawAppendRequest"> & { event: Uint8Array };
+// AppendRequest with its events as bytes: the same wire encoding (field 1,
+// event, and field 2, events, length-delimited), so each event is encoded
+// once, measured exactly, and resent without encoding it again.
+type RawAppendRequest = Message<"agenttrail.client.internal.RawAppendRequest"> & {
+  event: Uint8Array;
+  events: Uint8Array[];
+};
 const rawRegistry = createFileRegistry(
   create(FileDescriptorProtoSchema, {
     name: "agenttrail/client/internal/raw_append.proto",
@@ -170,6 +183,13 @@ const rawRegistry = createFileRegistry(
             number: 1,
             type: FieldDescriptorProto_Type.BYTES,
             label: FieldDescriptorProto_Label.OPTIONAL,
+          },
+          {
+            name: "events",
+            jsonName: "events",
+            number: 2,
+            type: FieldDescriptorProto_Type.BYTES,
+            label: FieldDescriptorProto_Label.REPEATED,
           },
         ],
       },
@@ -187,6 +207,12 @@ const rawAppend: DescMethodBiDiStreaming<typeof RawAppendRequestSchema, typeof A
 
 // Overhead of the AppendRequest around an event and of gRPC's framing.
 const FRAME_OVERHEAD = 16;
+
+/** The response header by which a server says it takes batched Append frames, and how many events one may hold. */
+export const BATCH_HEADER = "agenttrail-append-batch";
+
+/** The most events the client sends in one batched frame. */
+export const MAX_FRAME_EVENTS = 256;
 
 interface Item {
   readonly event: Event;
@@ -283,6 +309,10 @@ export class Delivery {
 
   private readonly pending = new Deque<Item>();
   private readonly inflight = new Deque<Item>();
+  /** The requests in flight on the current stream, oldest first: 0 for one event, n for a batched frame of n. */
+  private readonly frames = new Deque<number>();
+  /** The most events per request on the current stream: 1 until its response headers say more. */
+  private frameMax = 1;
   private readonly waiters = new Deque<Waiter>();
   private flushWaiters: FlushWaiter[] = [];
   private readonly wake = new Wake();
@@ -294,7 +324,7 @@ export class Delivery {
   /** Aborted when close() gives up: ends the current stream and any backoff sleep. */
   private readonly abandon = new AbortController();
 
-  private counts = { logged: 0, delivered: 0, duplicates: 0, rejected: 0, dropped: 0, abandoned: 0, resent: 0, retries: 0 };
+  private counts = { logged: 0, delivered: 0, duplicates: 0, rejected: 0, dropped: 0, abandoned: 0, resent: 0, retries: 0, requests: 0 };
 
   constructor(
     private readonly transport: Transport,
@@ -529,33 +559,28 @@ export class Delivery {
     const onAbandon = () => ac.abort(this.abandon.signal.reason);
     this.abandon.signal.addEventListener("abort", onAbandon);
     try {
+      this.frameMax = 1;
       const res = await this.transport.stream(rawAppend, ac.signal, undefined, undefined, this.requests(ac.signal));
+      const n = Number.parseInt(res.header.get(BATCH_HEADER) ?? "", 10);
+      if (Number.isInteger(n) && n > 1) this.frameMax = Math.min(n, MAX_FRAME_EVENTS);
       for await (const resp of res.message) {
-        const item = this.inflight.peek();
-        if (item === undefined) {
-          throw new StreamBroken("the server answered more events than were sent");
+        const frame = this.frames.shift();
+        if (frame === undefined) {
+          throw new StreamBroken("the server answered more requests than were sent");
         }
-        if (resp.eventId !== item.event.eventId) {
-          throw new StreamBroken(`the server answered event ${resp.eventId} where ${item.event.eventId} was expected`);
-        }
-        this.lastError = undefined;
-        const result = resp.result;
-        if (result.case === "receipt") {
-          this.inflight.shift();
-          this.counts.delivered++;
-          if (result.value.duplicate) this.counts.duplicates++;
-        } else if (result.case === "rejection") {
-          if (result.value.code === Code.Unavailable) {
-            // Not stored because the server is going away: send it again
-            // later, like an event whose stream broke.
-            throw new StreamBroken(`event ${item.event.eventId} not stored: ${result.value.message}`);
+        if (frame === 0) {
+          this.answer(resp);
+        } else if (resp.results.length === frame) {
+          for (const r of resp.results) this.answer(r);
+        } else if (resp.results.length === 0 && resp.eventId === "" && resp.result.case === "rejection") {
+          // The server could not read the frame: every event of it is
+          // refused alike.
+          for (let i = 0; i < frame; i++) {
+            this.answer({ ...resp, eventId: this.inflight.peek()?.event.eventId ?? "" });
           }
-          this.inflight.shift();
-          this.reject(item, result.value.code, result.value.message, result.value.field);
         } else {
-          throw new StreamBroken(`the answer for event ${item.event.eventId} has neither a receipt nor a rejection`);
+          throw new StreamBroken(`the server answered a frame of ${frame} events with ${resp.results.length} results`);
         }
-        this.complete(1 + this.shiftRejected());
         this.wake.fire();
       }
       if (this.inflight.length > 0) {
@@ -565,8 +590,39 @@ export class Delivery {
       this.abandon.signal.removeEventListener("abort", onAbandon);
       // Ends the request generator if it is still waiting.
       ac.abort();
+      this.frames.drain();
+      this.frameMax = 1;
       this.wake.fire();
     }
+  }
+
+  /** Applies one answer to the head of the in-flight queue. */
+  private answer(resp: AppendResponse): void {
+    const item = this.inflight.peek();
+    if (item === undefined) {
+      throw new StreamBroken("the server answered more events than were sent");
+    }
+    if (resp.eventId !== item.event.eventId) {
+      throw new StreamBroken(`the server answered event ${resp.eventId} where ${item.event.eventId} was expected`);
+    }
+    this.lastError = undefined;
+    const result = resp.result;
+    if (result.case === "receipt") {
+      this.inflight.shift();
+      this.counts.delivered++;
+      if (result.value.duplicate) this.counts.duplicates++;
+    } else if (result.case === "rejection") {
+      if (result.value.code === Code.Unavailable) {
+        // Not stored because the server is going away: send it again
+        // later, like an event whose stream broke.
+        throw new StreamBroken(`event ${item.event.eventId} not stored: ${result.value.message}`);
+      }
+      this.inflight.shift();
+      this.reject(item, result.value.code, result.value.message, result.value.field);
+    } else {
+      throw new StreamBroken(`the answer for event ${item.event.eventId} has neither a receipt nor a rejection`);
+    }
+    this.complete(1 + this.shiftRejected());
   }
 
   /** Records a final rejection and reports it. */
@@ -608,6 +664,20 @@ export class Delivery {
           await this.wake.wait();
         }
       }
+      let frame: Uint8Array[] = [];
+      let frameBytes = 0;
+      const flushFrame = (): RawAppendRequest | undefined => {
+        if (frame.length === 0) return undefined;
+        const req =
+          frame.length === 1
+            ? create(RawAppendRequestSchema, { event: frame[0] })
+            : create(RawAppendRequestSchema, { events: frame });
+        this.frames.push(frame.length === 1 ? 0 : frame.length);
+        this.counts.requests++;
+        frame = [];
+        frameBytes = 0;
+        return req;
+      };
       for (let n = 0; n < this.batchSize && this.pending.length > 0 && this.inflight.length < this.maxInFlight; n++) {
         if (signal.aborted) return;
         const item = this.pending.shift()!;
@@ -636,9 +706,25 @@ export class Delivery {
         }
         if (item.sends > 0) this.counts.resent++;
         item.sends++;
+        if (this.frameMax > 1) {
+          // Gather a batched frame of up to frameMax events and about
+          // maxEventBytes, sent when full and at the end of the batch.
+          if (frame.length > 0 && (frame.length >= this.frameMax || frameBytes + item.bytes!.length + FRAME_OVERHEAD > this.maxEventBytes)) {
+            yield flushFrame()!;
+            if (signal.aborted) return;
+          }
+          frame.push(item.bytes!);
+          frameBytes += item.bytes!.length + FRAME_OVERHEAD;
+          this.inflight.push(item);
+          continue;
+        }
         this.inflight.push(item);
+        this.frames.push(0);
+        this.counts.requests++;
         yield create(RawAppendRequestSchema, { event: item.bytes });
       }
+      const last = flushFrame();
+      if (last !== undefined) yield last;
       // Let answers and new events in between batches.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

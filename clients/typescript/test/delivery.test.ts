@@ -4,8 +4,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as delay } from "node:timers/promises";
-import { ClientClosedError, DeliveryTimeoutError } from "../src/index.js";
-import type { AgentTrailClient, Entry, Session } from "../src/index.js";
+import { ClientClosedError, Code, DeliveryTimeoutError } from "../src/index.js";
+import type { AgentTrailClient, Entry, RejectedEvent, Session } from "../src/index.js";
 import { TestServer, collect } from "./harness.js";
 
 /** Waits until cond holds, checking every few milliseconds. */
@@ -222,6 +222,38 @@ test("tail follows the log and resumes after a restart without skipping or repea
     assert.ok(caughtUp.length >= 2, "the tail did not resume with a new stream");
   } finally {
     ac.abort();
+    await writer.close({ timeoutMs: 5_000 });
+    await reader.close({ timeoutMs: 5_000 });
+    await server.dispose();
+  }
+});
+
+test("a burst goes out in batched frames, answered event by event", async () => {
+  const server = await TestServer.start();
+  const seen: RejectedEvent[] = [];
+  const writer = server.client("agent", { onRejected: (r) => seen.push(r) });
+  const reader = server.client("auditor");
+  try {
+    const s = await writer.startSession({});
+    await writer.flush({ timeoutMs: 20_000 }); // the stream is open: its headers are in
+    const ids = [s.startEventId];
+    const pending: Promise<string>[] = [];
+    for (let i = 0; i < 600; i++) pending.push(s.output({ text: `event ${i}` }));
+    // The server refuses events from more than --clock-skew in the future.
+    const future = s.output({ text: "from the future", occurredAt: Date.now() + 24 * 3600_000 });
+    for (let i = 600; i < 1200; i++) pending.push(s.output({ text: `event ${i}` }));
+    const sent = await Promise.all(pending);
+    const bad = await future;
+    ids.push(...sent.slice(0, 600), ...sent.slice(600));
+    await writer.flush({ timeoutMs: 30_000 });
+    const stats = writer.stats();
+    assert.equal(stats.delivered, 1201);
+    assert.equal(stats.rejected, 1);
+    assert.ok(stats.requests <= 1202 / 4, `${stats.requests} requests for 1202 events: want batched frames`);
+    assert.deepEqual(seen.map((r) => [r.eventId, r.code, r.field]), [[bad, Code.InvalidArgument, "event.occurred_at"]]);
+    const entries = await collect(reader.query({ sessionId: s.id }));
+    assert.deepEqual(entries.map((e) => e.event!.eventId), ids, "every event but the refused one, in order");
+  } finally {
     await writer.close({ timeoutMs: 5_000 });
     await reader.close({ timeoutMs: 5_000 });
     await server.dispose();

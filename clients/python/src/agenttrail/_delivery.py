@@ -17,8 +17,17 @@ threads:
   events waiting it first waits ``linger`` seconds for more (not when
   someone flushes or closes), then hands every waiting event to grpcio back
   to back, so a busy agent costs one wake-up per batch, not per event.
+- Batched frames: once the server has said, in the response headers of
+  the stream (``agenttrail-append-batch``), that it takes several events
+  in one request, the request iterator sends what is waiting as one
+  request of up to that many events (at most 256, and ``max_message_bytes``)
+  instead of one request per event: the encoded requests are joined as
+  they are, each event moved from ``event`` to ``events``. The server
+  answers such a frame with one response whose results hold one answer per
+  event, in order. Until the header comes (and from servers that predate
+  batched frames) each event goes in its own request.
 - The server answers every request with exactly one response, in request
-  order, so each response belongs to the oldest event in flight. A receipt
+  order, so each response belongs to the oldest request in flight. A receipt
   acknowledges it; a rejection (INVALID_ARGUMENT, ALREADY_EXISTS,
   PERMISSION_DENIED, RESOURCE_EXHAUSTED) is final and is surfaced, never
   retried. A rejection with UNAVAILABLE means the server is shutting down:
@@ -71,6 +80,19 @@ OnFull = Literal["block", "drop"]
 
 #: The full name of the Append method.
 APPEND_METHOD = "/agenttrail.v1.AppendService/Append"
+
+#: The response header by which a server says that it takes batched
+#: Append frames, and how many events one may hold.
+BATCH_HEADER = "agenttrail-append-batch"
+
+#: The most events the client sends in one batched frame.
+MAX_FRAME_EVENTS = 256
+
+#: The tags of AppendRequest.event and AppendRequest.events (field 1 and 2,
+#: length-delimited): an encoded single-event request starts with the
+#: first; the same bytes with the second are one event of a batched frame.
+_EVENT_TAG = 0x0A
+_EVENTS_TAG = b"\x12"
 
 #: How many rejections :meth:`Delivery.rejections` keeps (the most recent).
 MAX_KEPT_REJECTIONS = 1000
@@ -147,6 +169,9 @@ class DeliveryStats:
     unacknowledged: int
     #: Append streams opened. More than one means the client reconnected.
     streams: int
+    #: Append requests sent: one per event, or one per batched frame of
+    #: several events.
+    requests: int
     #: The last stream failure, as "STATUS_CODE: message", or None.
     last_error: str | None
 
@@ -223,6 +248,13 @@ class Delivery:
         self._urgent = threading.Event()  # someone flushes or closes: skip the linger
         self._retry: collections.deque[_Item] = collections.deque()  # to send first on the next stream
         self._inflight: collections.deque[_Item] = collections.deque()  # sent, awaiting responses
+        # The requests in flight, oldest first: 0 for a request of one
+        # event, n for a batched frame of n events (of _inflight, in order).
+        self._frames: collections.deque[int] = collections.deque()
+        # The most events per request on the current stream: 1 until the
+        # server's response headers say it takes batched frames.
+        self._frame_max = 1
+        self._requests_sent = 0
         self._answered = 0
         self._stopping = False  # the thread should end
         self._stream_id = 0
@@ -367,6 +399,7 @@ class Delivery:
                 dropped=dropped,
                 unacknowledged=issued - self._answered,
                 streams=self._streams,
+                requests=self._requests_sent,
                 last_error=self._last_error,
             )
 
@@ -432,6 +465,8 @@ class Delivery:
         it)."""
         answered = 0
         error: _StreamError | None = None
+        with self._lock:
+            self._frame_max = 1
         call = self._append(self._requests(stream_id), metadata=self._metadata)
         with self._lock:
             self._call = call
@@ -440,6 +475,8 @@ class Delivery:
             call.cancel()
         try:
             for response in call:
+                if answered == 0:
+                    self._read_headers(call)
                 self._answer(response)
                 answered += 1
         except (grpc.RpcError, _ProtocolError, _Unavailable) as e:
@@ -452,6 +489,8 @@ class Delivery:
                 if self._inflight:
                     self._retry.extendleft(reversed(self._inflight))
                     self._inflight.clear()
+                self._frames.clear()
+                self._frame_max = 1
                 stopping = self._stopping
                 idled = self._idled == stream_id
             self._ring()  # wakes the retired iterator, should it be waiting
@@ -464,38 +503,88 @@ class Delivery:
             self._reject_all(error)
         return answered, error
 
+    def _read_headers(self, call: grpc.Call) -> None:
+        """Learns from the stream's response headers, which come with its
+        first response, whether the server takes batched frames."""
+        try:
+            headers = call.initial_metadata() or ()
+        except grpc.RpcError:
+            return
+        for key, value in headers:
+            if key == BATCH_HEADER:
+                try:
+                    n = int(value)
+                except (TypeError, ValueError):
+                    return
+                if n > 1:
+                    with self._lock:
+                        self._frame_max = min(n, MAX_FRAME_EVENTS)
+                return
+
     def _answer(self, response: append_service_pb2.AppendResponse) -> None:
-        """Applies one response to the oldest event in flight."""
-        rejected: RejectedEvent | None = None
-        with self._lock:
-            if not self._inflight:
-                raise _ProtocolError("the server answered more requests than were sent")
-            item = self._inflight[0]
-            if response.event_id != item[0]:
-                raise _ProtocolError(
-                    "the server answered out of order: the event ids of a response and its request differ"
-                )
-            result = response.WhichOneof("result")
-            if result == "receipt":
-                self._inflight.popleft()
-                self._delivered += 1
-                if response.receipt.duplicate:
-                    self._duplicates += 1
-            elif result == "rejection":
-                rej = response.rejection
-                code = _CODES.get(rej.code, grpc.StatusCode.UNKNOWN)
-                if code == grpc.StatusCode.UNAVAILABLE:
-                    raise _Unavailable(rej.message)
-                self._inflight.popleft()
-                rejected = self._record(item, code, rej.message, rej.field)
-            else:
-                raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
-            if rejected is None:
-                self._answered += 1
-                if self._answered >= self._wake_at:
-                    self._wake()
-        if rejected is not None:
-            self._report([rejected])
+        """Applies one response to the oldest request in flight: one event,
+        or each event of a batched frame."""
+        rejected: list[RejectedEvent] = []
+        try:
+            with self._lock:
+                if not self._frames:
+                    raise _ProtocolError("the server answered more requests than were sent")
+                n = self._frames[0]
+                if n == 0:
+                    self._answer_one(response, rejected)
+                    self._frames.popleft()
+                    return
+                results = response.results
+                if len(results) == n:
+                    # An UNAVAILABLE result ends the stream there: the
+                    # events after it are resent on the next one.
+                    for result in results:
+                        self._answer_one(result, rejected)
+                    self._frames.popleft()
+                elif not results and not response.event_id and response.WhichOneof("result") == "rejection":
+                    # The server could not read the frame: every event of it
+                    # is refused alike.
+                    for _ in range(n):
+                        copy = append_service_pb2.AppendResponse(
+                            event_id=self._inflight[0][0], rejection=response.rejection
+                        )
+                        self._answer_one(copy, rejected)
+                    self._frames.popleft()
+                else:
+                    raise _ProtocolError(
+                        f"the server answered a batched frame of {n} events with {len(results)} results"
+                    )
+        finally:
+            if rejected:
+                self._report(rejected)
+
+    def _answer_one(self, response: append_service_pb2.AppendResponse, rejected: list[RejectedEvent]) -> None:
+        """Applies an answer to the oldest event in flight; _lock is held."""
+        if not self._inflight:
+            raise _ProtocolError("the server answered more requests than were sent")
+        item = self._inflight[0]
+        if response.event_id != item[0]:
+            raise _ProtocolError(
+                "the server answered out of order: the event ids of a response and its request differ"
+            )
+        result = response.WhichOneof("result")
+        if result == "receipt":
+            self._inflight.popleft()
+            self._delivered += 1
+            if response.receipt.duplicate:
+                self._duplicates += 1
+            self._answered += 1
+            if self._answered >= self._wake_at:
+                self._wake()
+        elif result == "rejection":
+            rej = response.rejection
+            code = _CODES.get(rej.code, grpc.StatusCode.UNKNOWN)
+            if code == grpc.StatusCode.UNAVAILABLE:
+                raise _Unavailable(rej.message)
+            self._inflight.popleft()
+            rejected.append(self._record(item, code, rej.message, rej.field))
+        else:
+            raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
 
     def _requests(self, stream_id: int) -> Iterator[bytes]:
         """The request iterator of one stream, run by grpcio's sending
@@ -520,16 +609,25 @@ class Delivery:
                 waiting = len(self._retry) + self._inbox.qsize()
                 item: _Item | None = None
                 too_large: RejectedEvent | None = None
+                frame: bytes | None = None
                 if waiting and (
                     lingered or waiting >= self._batch_size or self._linger <= 0 or self._urgent.is_set()
                 ):
                     item = self._retry.popleft() if self._retry else self._inbox.get_nowait()
                     if len(item[1]) > self._max_message_bytes:
                         too_large, item = self._too_large(item), None
+                    elif self._frame_max > 1 and waiting > 1 and item[1][:1] == bytes([_EVENT_TAG]):
+                        frame = self._take_frame(item, waiting)
+                        item = None
                     else:
                         self._inflight.append(item)
+                        self._frames.append(0)
+                        self._requests_sent += 1
                 elif not waiting and self._stopping:
                     return
+            if frame is not None:
+                yield frame
+                continue
             if item is not None:
                 yield item[1]
                 continue
@@ -554,6 +652,35 @@ class Delivery:
                     ):
                         self._idled = stream_id
                         return
+
+    def _take_frame(self, first: _Item, waiting: int) -> bytes:
+        """Takes first and the events waiting after it, up to the frame's
+        bounds, into flight as one batched frame, and returns its encoding;
+        _lock is held. Each encoded AppendRequest{event} becomes one element
+        of AppendRequest.events by its tag alone."""
+        items = [first]
+        size = len(first[1])
+        limit = min(self._frame_max, waiting)
+        while len(items) < limit:
+            nxt = self._retry[0] if self._retry else None
+            if nxt is None:
+                try:
+                    nxt = self._inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != bytes([_EVENT_TAG]):
+                    self._retry.appendleft(nxt)  # it goes first next time
+                    break
+            elif len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != bytes([_EVENT_TAG]):
+                break
+            else:
+                self._retry.popleft()
+            items.append(nxt)
+            size += len(nxt[1])
+        self._inflight.extend(items)
+        self._frames.append(len(items))
+        self._requests_sent += 1
+        return b"".join([_EVENTS_TAG + it[1][1:] for it in items])
 
     # --- Rejections and failures --------------------------------------------------
 

@@ -21,11 +21,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// AppendRequest carries one event.
+// AppendRequest carries one event, or several (a batched frame).
 type AppendRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The event to append.
-	Event         *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	Event *Event `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	// Several events to append, in order, instead of event: a batched frame,
+	// answered by one AppendResponse with one result per event. At most the
+	// number the server advertises in the "agenttrail-append-batch" response
+	// header; a request that sets both event and events is rejected.
+	Events        []*Event `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -67,6 +72,13 @@ func (x *AppendRequest) GetEvent() *Event {
 	return nil
 }
 
+func (x *AppendRequest) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
 // AppendResponse answers one AppendRequest.
 type AppendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -78,7 +90,11 @@ type AppendResponse struct {
 	//
 	//	*AppendResponse_Receipt
 	//	*AppendResponse_Rejection
-	Result        isAppendResponse_Result `protobuf_oneof:"result"`
+	Result isAppendResponse_Result `protobuf_oneof:"result"`
+	// The answers to a batched frame (a request with events): one per event,
+	// in the order of the request's events, each with its event_id and its
+	// receipt or rejection. Empty for a request that carried one event.
+	Results       []*AppendResponse `protobuf:"bytes,4,rep,name=results,proto3" json:"results,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -141,6 +157,13 @@ func (x *AppendResponse) GetRejection() *Rejection {
 		if x, ok := x.Result.(*AppendResponse_Rejection); ok {
 			return x.Rejection
 		}
+	}
+	return nil
+}
+
+func (x *AppendResponse) GetResults() []*AppendResponse {
+	if x != nil {
+		return x.Results
 	}
 	return nil
 }
@@ -235,13 +258,15 @@ var File_agenttrail_v1_append_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_append_service_proto_rawDesc = "" +
 	"\n" +
-	"\"agenttrail/v1/append_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\";\n" +
+	"\"agenttrail/v1/append_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\"i\n" +
 	"\rAppendRequest\x12*\n" +
-	"\x05event\x18\x01 \x01(\v2\x14.agenttrail.v1.EventR\x05event\"\xa3\x01\n" +
+	"\x05event\x18\x01 \x01(\v2\x14.agenttrail.v1.EventR\x05event\x12,\n" +
+	"\x06events\x18\x02 \x03(\v2\x14.agenttrail.v1.EventR\x06events\"\xdc\x01\n" +
 	"\x0eAppendResponse\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x122\n" +
 	"\areceipt\x18\x02 \x01(\v2\x16.agenttrail.v1.ReceiptH\x00R\areceipt\x128\n" +
-	"\trejection\x18\x03 \x01(\v2\x18.agenttrail.v1.RejectionH\x00R\trejectionB\b\n" +
+	"\trejection\x18\x03 \x01(\v2\x18.agenttrail.v1.RejectionH\x00R\trejection\x127\n" +
+	"\aresults\x18\x04 \x03(\v2\x1d.agenttrail.v1.AppendResponseR\aresultsB\b\n" +
 	"\x06result\"O\n" +
 	"\tRejection\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
@@ -272,15 +297,17 @@ var file_agenttrail_v1_append_service_proto_goTypes = []any{
 }
 var file_agenttrail_v1_append_service_proto_depIdxs = []int32{
 	3, // 0: agenttrail.v1.AppendRequest.event:type_name -> agenttrail.v1.Event
-	4, // 1: agenttrail.v1.AppendResponse.receipt:type_name -> agenttrail.v1.Receipt
-	2, // 2: agenttrail.v1.AppendResponse.rejection:type_name -> agenttrail.v1.Rejection
-	0, // 3: agenttrail.v1.AppendService.Append:input_type -> agenttrail.v1.AppendRequest
-	1, // 4: agenttrail.v1.AppendService.Append:output_type -> agenttrail.v1.AppendResponse
-	4, // [4:5] is the sub-list for method output_type
-	3, // [3:4] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	3, // 1: agenttrail.v1.AppendRequest.events:type_name -> agenttrail.v1.Event
+	4, // 2: agenttrail.v1.AppendResponse.receipt:type_name -> agenttrail.v1.Receipt
+	2, // 3: agenttrail.v1.AppendResponse.rejection:type_name -> agenttrail.v1.Rejection
+	1, // 4: agenttrail.v1.AppendResponse.results:type_name -> agenttrail.v1.AppendResponse
+	0, // 5: agenttrail.v1.AppendService.Append:input_type -> agenttrail.v1.AppendRequest
+	1, // 6: agenttrail.v1.AppendService.Append:output_type -> agenttrail.v1.AppendResponse
+	6, // [6:7] is the sub-list for method output_type
+	5, // [5:6] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_append_service_proto_init() }

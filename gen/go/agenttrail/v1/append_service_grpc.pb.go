@@ -35,6 +35,15 @@ type AppendServiceClient interface {
 	// connection-level problem (bad credentials, shutdown, a client that stops
 	// reading). Sending an event id again is safe: an identical event gets its
 	// original receipt, a different one gets ALREADY_EXISTS.
+	//
+	// Batched frames: a request may carry several events (events instead of
+	// event), answered by one response whose results hold one answer per
+	// event, in order, each as a single-event request would get it. A server
+	// that takes batched frames says so in the response headers of every
+	// Append stream: "agenttrail-append-batch" is the most events it takes in
+	// one request. A client sends one event per request until it has seen
+	// that header (it comes with the first response), so that it works with
+	// servers that predate batched frames.
 	Append(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AppendRequest, AppendResponse], error)
 }
 
@@ -72,6 +81,15 @@ type AppendServiceServer interface {
 	// connection-level problem (bad credentials, shutdown, a client that stops
 	// reading). Sending an event id again is safe: an identical event gets its
 	// original receipt, a different one gets ALREADY_EXISTS.
+	//
+	// Batched frames: a request may carry several events (events instead of
+	// event), answered by one response whose results hold one answer per
+	// event, in order, each as a single-event request would get it. A server
+	// that takes batched frames says so in the response headers of every
+	// Append stream: "agenttrail-append-batch" is the most events it takes in
+	// one request. A client sends one event per request until it has seen
+	// that header (it comes with the first response), so that it works with
+	// servers that predate batched frames.
 	Append(grpc.BidiStreamingServer[AppendRequest, AppendResponse]) error
 	mustEmbedUnimplementedAppendServiceServer()
 }

@@ -2286,7 +2286,13 @@ type Access struct {
 	// Whether this records the start of a long read (a live tail, recorded
 	// when it opens) or a finished read (with events_returned and
 	// status_code).
-	Phase         AccessPhase `protobuf:"varint,11,opt,name=phase,proto3,enum=agenttrail.v1.AccessPhase" json:"phase,omitempty"`
+	Phase AccessPhase `protobuf:"varint,11,opt,name=phase,proto3,enum=agenttrail.v1.AccessPhase" json:"phase,omitempty"`
+	// The log indexes of the first and last event the read returned, when it
+	// returned any.
+	Returned *IndexRange `protobuf:"bytes,12,opt,name=returned,proto3" json:"returned,omitempty"`
+	// The tree size the read proved its events against (a Query with
+	// proof_tree_size, as export and online verification send).
+	ProofTreeSize *uint64 `protobuf:"varint,13,opt,name=proof_tree_size,json=proofTreeSize,proto3,oneof" json:"proof_tree_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2396,6 +2402,20 @@ func (x *Access) GetPhase() AccessPhase {
 		return x.Phase
 	}
 	return AccessPhase_ACCESS_PHASE_UNSPECIFIED
+}
+
+func (x *Access) GetReturned() *IndexRange {
+	if x != nil {
+		return x.Returned
+	}
+	return nil
+}
+
+func (x *Access) GetProofTreeSize() uint64 {
+	if x != nil && x.ProofTreeSize != nil {
+		return *x.ProofTreeSize
+	}
+	return 0
 }
 
 // Erasure records, written by the server, that the content of events was
@@ -3015,7 +3035,7 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\finput_tokens\x18\x06 \x01(\x03B\x04\xe8\xbb\x1c\x01R\vinputTokens\x12)\n" +
 	"\routput_tokens\x18\a \x01(\x03B\x04\xe8\xbb\x1c\x01R\foutputTokens\x12-\n" +
 	"\x04cost\x18\b \x01(\v2\x13.agenttrail.v1.CostB\x04\xe8\xbb\x1c\x01R\x04cost\x12\x1c\n" +
-	"\x06detail\x18\t \x01(\tB\x04\xe8\xbb\x1c\x02R\x06detail\"\xd8\x03\n" +
+	"\x06detail\x18\t \x01(\tB\x04\xe8\xbb\x1c\x02R\x06detail\"\xdc\x04\n" +
 	"\x06Access\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x18\n" +
 	"\x04role\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04role\x12\x16\n" +
@@ -3029,9 +3049,12 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\vstatus_code\x18\n" +
 	" \x01(\x05B\x04\xe8\xbb\x1c\x01R\n" +
 	"statusCode\x126\n" +
-	"\x05phase\x18\v \x01(\x0e2\x1a.agenttrail.v1.AccessPhaseB\x04\xe8\xbb\x1c\x01R\x05phaseB\f\n" +
+	"\x05phase\x18\v \x01(\x0e2\x1a.agenttrail.v1.AccessPhaseB\x04\xe8\xbb\x1c\x01R\x05phase\x12;\n" +
+	"\breturned\x18\f \x01(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\breturned\x121\n" +
+	"\x0fproof_tree_size\x18\r \x01(\x04B\x04\xe8\xbb\x1c\x01H\x01R\rproofTreeSize\x88\x01\x01B\f\n" +
 	"\n" +
-	"_log_index\"\xca\x01\n" +
+	"_log_indexB\x12\n" +
+	"\x10_proof_tree_size\"\xca\x01\n" +
 	"\aErasure\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x1d\n" +
 	"\auser_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06userId\x12%\n" +
@@ -3221,18 +3244,19 @@ var file_agenttrail_v1_event_proto_depIdxs = []int32{
 	28, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
 	8,  // 33: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
 	6,  // 34: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	25, // 35: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
-	32, // 36: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	25, // 37: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
-	7,  // 38: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 39: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	32, // 40: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	32, // 41: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	25, // 35: agenttrail.v1.Access.returned:type_name -> agenttrail.v1.IndexRange
+	25, // 36: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
+	32, // 37: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	25, // 38: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
+	7,  // 39: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 40: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	32, // 41: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	32, // 42: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }

@@ -163,7 +163,21 @@ type QueryRequest struct {
 	ResumeAfter *uint64 `protobuf:"varint,4,opt,name=resume_after,json=resumeAfter,proto3,oneof" json:"resume_after,omitempty"`
 	// After the stored entries, go on streaming new ones as they commit
 	// (live tail). Only with ascending order.
-	Follow        bool `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	Follow bool `protobuf:"varint,5,opt,name=follow,proto3" json:"follow,omitempty"`
+	// Send the items in batches: each QueryResponse then carries a run of
+	// items, in log order, in batch (up to a few hundred KiB, and whatever
+	// a live tail has when it waits for the next commit), instead of one
+	// item per response. Fewer, larger messages cost far less to send and
+	// receive. A client that sets it reads both shapes: a server that
+	// predates batches sends one item per response.
+	Batch bool `protobuf:"varint,6,opt,name=batch,proto3" json:"batch,omitempty"`
+	// Prove what is sent: every entry and withheld entry comes with its
+	// RFC 6962 inclusion proof against the tree of this size (inclusion_proof),
+	// and nothing at or beyond it is sent, as if filter.to_index were at most
+	// this. Usually the size of a signed checkpoint (GetCheckpoint). At most
+	// the size of the log; not with follow. Export and online verification
+	// read a whole range with its proofs in one call.
+	ProofTreeSize *uint64 `protobuf:"varint,7,opt,name=proof_tree_size,json=proofTreeSize,proto3,oneof" json:"proof_tree_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,6 +247,20 @@ func (x *QueryRequest) GetFollow() bool {
 	return false
 }
 
+func (x *QueryRequest) GetBatch() bool {
+	if x != nil {
+		return x.Batch
+	}
+	return false
+}
+
+func (x *QueryRequest) GetProofTreeSize() uint64 {
+	if x != nil && x.ProofTreeSize != nil {
+		return *x.ProofTreeSize
+	}
+	return 0
+}
+
 // QueryResponse carries one entry, or tells a following stream that it has
 // caught up with the log.
 type QueryResponse struct {
@@ -244,7 +272,14 @@ type QueryResponse struct {
 	//	*QueryResponse_Entry
 	//	*QueryResponse_CaughtUp
 	//	*QueryResponse_Withheld
-	Item          isQueryResponse_Item `protobuf_oneof:"item"`
+	Item isQueryResponse_Item `protobuf_oneof:"item"`
+	// With QueryRequest.proof_tree_size: the inclusion proof of the entry or
+	// withheld entry against the tree of that size (its checkpoint unset).
+	InclusionProof *GetInclusionProofResponse `protobuf:"bytes,4,opt,name=inclusion_proof,json=inclusionProof,proto3" json:"inclusion_proof,omitempty"`
+	// With QueryRequest.batch: a run of items in log order, each a
+	// QueryResponse holding an entry (with its proof, when asked), a
+	// withheld entry or caught_up, in place of one item per response.
+	Batch         []*QueryResponse `protobuf:"bytes,5,rep,name=batch,proto3" json:"batch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +344,20 @@ func (x *QueryResponse) GetWithheld() *WithheldEntry {
 		if x, ok := x.Item.(*QueryResponse_Withheld); ok {
 			return x.Withheld
 		}
+	}
+	return nil
+}
+
+func (x *QueryResponse) GetInclusionProof() *GetInclusionProofResponse {
+	if x != nil {
+		return x.InclusionProof
+	}
+	return nil
+}
+
+func (x *QueryResponse) GetBatch() []*QueryResponse {
+	if x != nil {
+		return x.Batch
 	}
 	return nil
 }
@@ -936,18 +985,23 @@ var File_agenttrail_v1_query_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\n" +
-	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n" +
+	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\x1a\x1fagenttrail/v1/log_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n" +
 	"\fQueryRequest\x12-\n" +
 	"\x06filter\x18\x01 \x01(\v2\x15.agenttrail.v1.FilterR\x06filter\x12*\n" +
 	"\x05order\x18\x02 \x01(\x0e2\x14.agenttrail.v1.OrderR\x05order\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n" +
 	"\fresume_after\x18\x04 \x01(\x04H\x00R\vresumeAfter\x88\x01\x01\x12\x16\n" +
-	"\x06follow\x18\x05 \x01(\bR\x06followB\x0f\n" +
-	"\r_resume_after\"\xb9\x01\n" +
+	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x14\n" +
+	"\x05batch\x18\x06 \x01(\bR\x05batch\x12+\n" +
+	"\x0fproof_tree_size\x18\a \x01(\x04H\x01R\rproofTreeSize\x88\x01\x01B\x0f\n" +
+	"\r_resume_afterB\x12\n" +
+	"\x10_proof_tree_size\"\xc0\x02\n" +
 	"\rQueryResponse\x12,\n" +
 	"\x05entry\x18\x01 \x01(\v2\x14.agenttrail.v1.EntryH\x00R\x05entry\x126\n" +
 	"\tcaught_up\x18\x02 \x01(\v2\x17.agenttrail.v1.CaughtUpH\x00R\bcaughtUp\x12:\n" +
-	"\bwithheld\x18\x03 \x01(\v2\x1c.agenttrail.v1.WithheldEntryH\x00R\bwithheldB\x06\n" +
+	"\bwithheld\x18\x03 \x01(\v2\x1c.agenttrail.v1.WithheldEntryH\x00R\bwithheld\x12Q\n" +
+	"\x0finclusion_proof\x18\x04 \x01(\v2(.agenttrail.v1.GetInclusionProofResponseR\x0einclusionProof\x122\n" +
+	"\x05batch\x18\x05 \x03(\v2\x1c.agenttrail.v1.QueryResponseR\x05batchB\x06\n" +
 	"\x04item\"I\n" +
 	"\rWithheldEntry\x12\x1b\n" +
 	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x1b\n" +
@@ -1033,21 +1087,22 @@ func file_agenttrail_v1_query_service_proto_rawDescGZIP() []byte {
 var file_agenttrail_v1_query_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_agenttrail_v1_query_service_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agenttrail_v1_query_service_proto_goTypes = []any{
-	(Order)(0),                    // 0: agenttrail.v1.Order
-	(SessionOutcome)(0),           // 1: agenttrail.v1.SessionOutcome
-	(*QueryRequest)(nil),          // 2: agenttrail.v1.QueryRequest
-	(*QueryResponse)(nil),         // 3: agenttrail.v1.QueryResponse
-	(*WithheldEntry)(nil),         // 4: agenttrail.v1.WithheldEntry
-	(*CaughtUp)(nil),              // 5: agenttrail.v1.CaughtUp
-	(*GetEventRequest)(nil),       // 6: agenttrail.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 7: agenttrail.v1.GetEventResponse
-	(*ListSessionsRequest)(nil),   // 8: agenttrail.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),  // 9: agenttrail.v1.ListSessionsResponse
-	(*SessionSummary)(nil),        // 10: agenttrail.v1.SessionSummary
-	(*Filter)(nil),                // 11: agenttrail.v1.Filter
-	(*Entry)(nil),                 // 12: agenttrail.v1.Entry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*Cost)(nil),                  // 14: agenttrail.v1.Cost
+	(Order)(0),                        // 0: agenttrail.v1.Order
+	(SessionOutcome)(0),               // 1: agenttrail.v1.SessionOutcome
+	(*QueryRequest)(nil),              // 2: agenttrail.v1.QueryRequest
+	(*QueryResponse)(nil),             // 3: agenttrail.v1.QueryResponse
+	(*WithheldEntry)(nil),             // 4: agenttrail.v1.WithheldEntry
+	(*CaughtUp)(nil),                  // 5: agenttrail.v1.CaughtUp
+	(*GetEventRequest)(nil),           // 6: agenttrail.v1.GetEventRequest
+	(*GetEventResponse)(nil),          // 7: agenttrail.v1.GetEventResponse
+	(*ListSessionsRequest)(nil),       // 8: agenttrail.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),      // 9: agenttrail.v1.ListSessionsResponse
+	(*SessionSummary)(nil),            // 10: agenttrail.v1.SessionSummary
+	(*Filter)(nil),                    // 11: agenttrail.v1.Filter
+	(*Entry)(nil),                     // 12: agenttrail.v1.Entry
+	(*GetInclusionProofResponse)(nil), // 13: agenttrail.v1.GetInclusionProofResponse
+	(*timestamppb.Timestamp)(nil),     // 14: google.protobuf.Timestamp
+	(*Cost)(nil),                      // 15: agenttrail.v1.Cost
 }
 var file_agenttrail_v1_query_service_proto_depIdxs = []int32{
 	11, // 0: agenttrail.v1.QueryRequest.filter:type_name -> agenttrail.v1.Filter
@@ -1055,26 +1110,28 @@ var file_agenttrail_v1_query_service_proto_depIdxs = []int32{
 	12, // 2: agenttrail.v1.QueryResponse.entry:type_name -> agenttrail.v1.Entry
 	5,  // 3: agenttrail.v1.QueryResponse.caught_up:type_name -> agenttrail.v1.CaughtUp
 	4,  // 4: agenttrail.v1.QueryResponse.withheld:type_name -> agenttrail.v1.WithheldEntry
-	12, // 5: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
-	13, // 6: agenttrail.v1.ListSessionsRequest.started_after:type_name -> google.protobuf.Timestamp
-	13, // 7: agenttrail.v1.ListSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
-	1,  // 8: agenttrail.v1.ListSessionsRequest.outcomes:type_name -> agenttrail.v1.SessionOutcome
-	10, // 9: agenttrail.v1.ListSessionsResponse.sessions:type_name -> agenttrail.v1.SessionSummary
-	13, // 10: agenttrail.v1.SessionSummary.started_at:type_name -> google.protobuf.Timestamp
-	13, // 11: agenttrail.v1.SessionSummary.last_event_at:type_name -> google.protobuf.Timestamp
-	1,  // 12: agenttrail.v1.SessionSummary.outcome:type_name -> agenttrail.v1.SessionOutcome
-	14, // 13: agenttrail.v1.SessionSummary.cost:type_name -> agenttrail.v1.Cost
-	2,  // 14: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
-	6,  // 15: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
-	8,  // 16: agenttrail.v1.QueryService.ListSessions:input_type -> agenttrail.v1.ListSessionsRequest
-	3,  // 17: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
-	7,  // 18: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
-	9,  // 19: agenttrail.v1.QueryService.ListSessions:output_type -> agenttrail.v1.ListSessionsResponse
-	17, // [17:20] is the sub-list for method output_type
-	14, // [14:17] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	13, // 5: agenttrail.v1.QueryResponse.inclusion_proof:type_name -> agenttrail.v1.GetInclusionProofResponse
+	3,  // 6: agenttrail.v1.QueryResponse.batch:type_name -> agenttrail.v1.QueryResponse
+	12, // 7: agenttrail.v1.GetEventResponse.entry:type_name -> agenttrail.v1.Entry
+	14, // 8: agenttrail.v1.ListSessionsRequest.started_after:type_name -> google.protobuf.Timestamp
+	14, // 9: agenttrail.v1.ListSessionsRequest.started_before:type_name -> google.protobuf.Timestamp
+	1,  // 10: agenttrail.v1.ListSessionsRequest.outcomes:type_name -> agenttrail.v1.SessionOutcome
+	10, // 11: agenttrail.v1.ListSessionsResponse.sessions:type_name -> agenttrail.v1.SessionSummary
+	14, // 12: agenttrail.v1.SessionSummary.started_at:type_name -> google.protobuf.Timestamp
+	14, // 13: agenttrail.v1.SessionSummary.last_event_at:type_name -> google.protobuf.Timestamp
+	1,  // 14: agenttrail.v1.SessionSummary.outcome:type_name -> agenttrail.v1.SessionOutcome
+	15, // 15: agenttrail.v1.SessionSummary.cost:type_name -> agenttrail.v1.Cost
+	2,  // 16: agenttrail.v1.QueryService.Query:input_type -> agenttrail.v1.QueryRequest
+	6,  // 17: agenttrail.v1.QueryService.GetEvent:input_type -> agenttrail.v1.GetEventRequest
+	8,  // 18: agenttrail.v1.QueryService.ListSessions:input_type -> agenttrail.v1.ListSessionsRequest
+	3,  // 19: agenttrail.v1.QueryService.Query:output_type -> agenttrail.v1.QueryResponse
+	7,  // 20: agenttrail.v1.QueryService.GetEvent:output_type -> agenttrail.v1.GetEventResponse
+	9,  // 21: agenttrail.v1.QueryService.ListSessions:output_type -> agenttrail.v1.ListSessionsResponse
+	19, // [19:22] is the sub-list for method output_type
+	16, // [16:19] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_query_service_proto_init() }
@@ -1084,6 +1141,7 @@ func file_agenttrail_v1_query_service_proto_init() {
 	}
 	file_agenttrail_v1_entry_proto_init()
 	file_agenttrail_v1_event_proto_init()
+	file_agenttrail_v1_log_service_proto_init()
 	file_agenttrail_v1_query_service_proto_msgTypes[0].OneofWrappers = []any{}
 	file_agenttrail_v1_query_service_proto_msgTypes[1].OneofWrappers = []any{
 		(*QueryResponse_Entry)(nil),

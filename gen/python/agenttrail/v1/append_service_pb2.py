@@ -26,7 +26,7 @@ from agenttrail.v1 import entry_pb2 as agenttrail_dot_v1_dot_entry__pb2
 from agenttrail.v1 import event_pb2 as agenttrail_dot_v1_dot_event__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"agenttrail/v1/append_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\";\n\rAppendRequest\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\"\xa3\x01\n\x0e\x41ppendResponse\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x32\n\x07receipt\x18\x02 \x01(\x0b\x32\x16.agenttrail.v1.ReceiptH\x00R\x07receipt\x12\x38\n\trejection\x18\x03 \x01(\x0b\x32\x18.agenttrail.v1.RejectionH\x00R\trejectionB\x08\n\x06result\"O\n\tRejection\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x14\n\x05\x66ield\x18\x03 \x01(\tR\x05\x66ield2Z\n\rAppendService\x12I\n\x06\x41ppend\x12\x1c.agenttrail.v1.AppendRequest\x1a\x1d.agenttrail.v1.AppendResponse(\x01\x30\x01\x42\x44ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"agenttrail/v1/append_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\"i\n\rAppendRequest\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\x12,\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x14.agenttrail.v1.EventR\x06\x65vents\"\xdc\x01\n\x0e\x41ppendResponse\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x32\n\x07receipt\x18\x02 \x01(\x0b\x32\x16.agenttrail.v1.ReceiptH\x00R\x07receipt\x12\x38\n\trejection\x18\x03 \x01(\x0b\x32\x18.agenttrail.v1.RejectionH\x00R\trejection\x12\x37\n\x07results\x18\x04 \x03(\x0b\x32\x1d.agenttrail.v1.AppendResponseR\x07resultsB\x08\n\x06result\"O\n\tRejection\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x14\n\x05\x66ield\x18\x03 \x01(\tR\x05\x66ield2Z\n\rAppendService\x12I\n\x06\x41ppend\x12\x1c.agenttrail.v1.AppendRequest\x1a\x1d.agenttrail.v1.AppendResponse(\x01\x30\x01\x42\x44ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,11 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
   _globals['_APPENDREQUEST']._serialized_start=107
-  _globals['_APPENDREQUEST']._serialized_end=166
-  _globals['_APPENDRESPONSE']._serialized_start=169
-  _globals['_APPENDRESPONSE']._serialized_end=332
-  _globals['_REJECTION']._serialized_start=334
-  _globals['_REJECTION']._serialized_end=413
-  _globals['_APPENDSERVICE']._serialized_start=415
-  _globals['_APPENDSERVICE']._serialized_end=505
+  _globals['_APPENDREQUEST']._serialized_end=212
+  _globals['_APPENDRESPONSE']._serialized_start=215
+  _globals['_APPENDRESPONSE']._serialized_end=435
+  _globals['_REJECTION']._serialized_start=437
+  _globals['_REJECTION']._serialized_end=516
+  _globals['_APPENDSERVICE']._serialized_start=518
+  _globals['_APPENDSERVICE']._serialized_end=608
 # @@protoc_insertion_point(module_scope)

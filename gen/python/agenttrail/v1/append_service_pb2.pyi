@@ -5,8 +5,10 @@ isort:skip_file
 
 from agenttrail.v1 import entry_pb2 as _entry_pb2
 from agenttrail.v1 import event_pb2 as _event_pb2
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,23 +22,33 @@ DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
 class AppendRequest(_message.Message):
-    """AppendRequest carries one event."""
+    """AppendRequest carries one event, or several (a batched frame)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _event_pb2.Event:
         """The event to append."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_event_pb2.Event]:
+        """Several events to append, in order, instead of event: a batched frame,
+        answered by one AppendResponse with one result per event. At most the
+        number the server advertises in the "agenttrail-append-batch" response
+        header; a request that sets both event and events is rejected.
+        """
 
     def __init__(
         self,
         *,
         event: _event_pb2.Event | None = ...,
+        events: _abc.Iterable[_event_pb2.Event] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -51,6 +63,7 @@ class AppendResponse(_message.Message):
     EVENT_ID_FIELD_NUMBER: _builtins.int
     RECEIPT_FIELD_NUMBER: _builtins.int
     REJECTION_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """The event id of the request, echoed (empty when the request had none)."""
     @_builtins.property
@@ -61,16 +74,24 @@ class AppendResponse(_message.Message):
     def rejection(self) -> Global___Rejection:
         """The event was not appended."""
 
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___AppendResponse]:
+        """The answers to a batched frame (a request with events): one per event,
+        in the order of the request's events, each with its event_id and its
+        receipt or rejection. Empty for a request that carried one event.
+        """
+
     def __init__(
         self,
         *,
         event_id: _builtins.str = ...,
         receipt: _entry_pb2.Receipt | None = ...,
         rejection: Global___Rejection | None = ...,
+        results: _abc.Iterable[Global___AppendResponse] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["receipt", b"receipt", "rejection", b"rejection", "result", b"result"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "receipt", b"receipt", "rejection", b"rejection", "result", b"result"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "receipt", b"receipt", "rejection", b"rejection", "result", b"result", "results", b"results"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_result: _TypeAlias = _typing.Literal["receipt", "rejection"]  # noqa: Y015
     _WhichOneofArgType_result: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015

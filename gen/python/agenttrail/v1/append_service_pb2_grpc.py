@@ -54,6 +54,15 @@ class AppendServiceServicer:
         connection-level problem (bad credentials, shutdown, a client that stops
         reading). Sending an event id again is safe: an identical event gets its
         original receipt, a different one gets ALREADY_EXISTS.
+
+        Batched frames: a request may carry several events (events instead of
+        event), answered by one response whose results hold one answer per
+        event, in order, each as a single-event request would get it. A server
+        that takes batched frames says so in the response headers of every
+        Append stream: "agenttrail-append-batch" is the most events it takes in
+        one request. A client sends one event per request until it has seen
+        that header (it comes with the first response), so that it works with
+        servers that predate batched frames.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

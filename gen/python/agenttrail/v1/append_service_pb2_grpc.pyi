@@ -41,6 +41,15 @@ class AppendServiceStub:
     connection-level problem (bad credentials, shutdown, a client that stops
     reading). Sending an event id again is safe: an identical event gets its
     original receipt, a different one gets ALREADY_EXISTS.
+
+    Batched frames: a request may carry several events (events instead of
+    event), answered by one response whose results hold one answer per
+    event, in order, each as a single-event request would get it. A server
+    that takes batched frames says so in the response headers of every
+    Append stream: "agenttrail-append-batch" is the most events it takes in
+    one request. A client sends one event per request until it has seen
+    that header (it comes with the first response), so that it works with
+    servers that predate batched frames.
     """
 
 @_typing.type_check_only
@@ -56,6 +65,15 @@ class AppendServiceAsyncStub(AppendServiceStub):
     connection-level problem (bad credentials, shutdown, a client that stops
     reading). Sending an event id again is safe: an identical event gets its
     original receipt, a different one gets ALREADY_EXISTS.
+
+    Batched frames: a request may carry several events (events instead of
+    event), answered by one response whose results hold one answer per
+    event, in order, each as a single-event request would get it. A server
+    that takes batched frames says so in the response headers of every
+    Append stream: "agenttrail-append-batch" is the most events it takes in
+    one request. A client sends one event per request until it has seen
+    that header (it comes with the first response), so that it works with
+    servers that predate batched frames.
     """
 
 class AppendServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -74,6 +92,15 @@ class AppendServiceServicer(metaclass=_abc_1.ABCMeta):
         connection-level problem (bad credentials, shutdown, a client that stops
         reading). Sending an event id again is safe: an identical event gets its
         original receipt, a different one gets ALREADY_EXISTS.
+
+        Batched frames: a request may carry several events (events instead of
+        event), answered by one response whose results hold one answer per
+        event, in order, each as a single-event request would get it. A server
+        that takes batched frames says so in the response headers of every
+        Append stream: "agenttrail-append-batch" is the most events it takes in
+        one request. A client sends one event per request until it has seen
+        that header (it comes with the first response), so that it works with
+        servers that predate batched frames.
         """
 
 def add_AppendServiceServicer_to_server(servicer: AppendServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

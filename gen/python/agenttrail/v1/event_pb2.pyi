@@ -1281,6 +1281,8 @@ class Access(_message.Message):
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     STATUS_CODE_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
+    RETURNED_FIELD_NUMBER: _builtins.int
+    PROOF_TREE_SIZE_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """Who read."""
     role: _builtins.str
@@ -1306,9 +1308,19 @@ class Access(_message.Message):
     when it opens) or a finished read (with events_returned and
     status_code).
     """
+    proof_tree_size: _builtins.int
+    """The tree size the read proved its events against (a Query with
+    proof_tree_size, as export and online verification send).
+    """
     @_builtins.property
     def filter(self) -> Global___Filter:
         """The filter of a Query, when the read was one."""
+
+    @_builtins.property
+    def returned(self) -> Global___IndexRange:
+        """The log indexes of the first and last event the read returned, when it
+        returned any.
+        """
 
     def __init__(
         self,
@@ -1324,14 +1336,21 @@ class Access(_message.Message):
         policy_version: _builtins.str = ...,
         status_code: _builtins.int = ...,
         phase: Global___AccessPhase.ValueType = ...,
+        returned: Global___IndexRange | None = ...,
+        proof_tree_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "filter", b"filter", "log_index", b"log_index"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "_proof_tree_size", b"_proof_tree_size", "filter", b"filter", "log_index", b"log_index", "proof_tree_size", b"proof_tree_size", "returned", b"returned"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "event_id", b"event_id", "events_returned", b"events_returned", "filter", b"filter", "log_index", b"log_index", "phase", b"phase", "policy_version", b"policy_version", "principal", b"principal", "role", b"role", "rpc", b"rpc", "status_code", b"status_code", "view", b"view"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_log_index", b"_log_index", "_proof_tree_size", b"_proof_tree_size", "event_id", b"event_id", "events_returned", b"events_returned", "filter", b"filter", "log_index", b"log_index", "phase", b"phase", "policy_version", b"policy_version", "principal", b"principal", "proof_tree_size", b"proof_tree_size", "returned", b"returned", "role", b"role", "rpc", b"rpc", "status_code", b"status_code", "view", b"view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__log_index: _TypeAlias = _typing.Literal["log_index"]  # noqa: Y015
     _WhichOneofArgType__log_index: _TypeAlias = _typing.Literal["_log_index", b"_log_index"]  # noqa: Y015
+    _WhichOneofReturnType__proof_tree_size: _TypeAlias = _typing.Literal["proof_tree_size"]  # noqa: Y015
+    _WhichOneofArgType__proof_tree_size: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__log_index) -> _WhichOneofReturnType__log_index | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__proof_tree_size) -> _WhichOneofReturnType__proof_tree_size | None: ...
 
 Global___Access: _TypeAlias = Access  # noqa: Y015
 

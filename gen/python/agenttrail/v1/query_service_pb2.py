@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from agenttrail.v1 import entry_pb2 as agenttrail_dot_v1_dot_entry__pb2
 from agenttrail.v1 import event_pb2 as agenttrail_dot_v1_dot_event__pb2
+from agenttrail.v1 import log_service_pb2 as agenttrail_dot_v1_dot_log__service__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n\x0cQueryRequest\x12-\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x15.agenttrail.v1.FilterR\x06\x66ilter\x12*\n\x05order\x18\x02 \x01(\x0e\x32\x14.agenttrail.v1.OrderR\x05order\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n\x0cresume_after\x18\x04 \x01(\x04H\x00R\x0bresumeAfter\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x05 \x01(\x08R\x06\x66ollowB\x0f\n\r_resume_after\"\xb9\x01\n\rQueryResponse\x12,\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryH\x00R\x05\x65ntry\x12\x36\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.agenttrail.v1.CaughtUpH\x00R\x08\x63\x61ughtUp\x12:\n\x08withheld\x18\x03 \x01(\x0b\x32\x1c.agenttrail.v1.WithheldEntryH\x00R\x08withheldB\x06\n\x04item\"I\n\rWithheldEntry\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x02 \x01(\x0cR\x08leafHash\"\'\n\x08\x43\x61ughtUp\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\"T\n\x0fGetEventRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tH\x00R\x07\x65ventId\x12\x1d\n\tlog_index\x18\x02 \x01(\x04H\x00R\x08logIndexB\x05\n\x03key\">\n\x10GetEventResponse\x12*\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryR\x05\x65ntry\"\x91\x03\n\x13ListSessionsRequest\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12?\n\rstarted_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cstartedAfter\x12\x41\n\x0estarted_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rstartedBefore\x12\x39\n\x08outcomes\x18\x05 \x03(\x0e\x32\x1d.agenttrail.v1.SessionOutcomeR\x08outcomes\x12\"\n\nhas_errors\x18\x06 \x01(\x08H\x00R\thasErrors\x88\x01\x01\x12\x1b\n\tpage_size\x18\x07 \x01(\rR\x08pageSize\x12&\n\x0cresume_after\x18\x08 \x01(\x04H\x01R\x0bresumeAfter\x88\x01\x01\x42\r\n\x0b_has_errorsB\x0f\n\r_resume_after\"\x98\x01\n\x14ListSessionsResponse\x12\x39\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.agenttrail.v1.SessionSummaryR\x08sessions\x12/\n\x11next_resume_after\x18\x02 \x01(\x04H\x00R\x0fnextResumeAfter\x88\x01\x01\x42\x14\n\x12_next_resume_after\"\xfd\x04\n\x0eSessionSummary\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12#\n\ragent_version\x18\x03 \x01(\tR\x0c\x61gentVersion\x12\x17\n\x07user_id\x18\x04 \x01(\tR\x06userId\x12\x39\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12>\n\rlast_event_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastEventAt\x12\x1f\n\x0bstart_index\x18\x07 \x01(\x04R\nstartIndex\x12\x37\n\x07outcome\x18\x08 \x01(\x0e\x32\x1d.agenttrail.v1.SessionOutcomeR\x07outcome\x12\x1f\n\x0b\x65vent_count\x18\t \x01(\x04R\neventCount\x12$\n\x0ellm_call_count\x18\n \x01(\x04R\x0cllmCallCount\x12&\n\x0ftool_call_count\x18\x0b \x01(\x04R\rtoolCallCount\x12\x1f\n\x0b\x65rror_count\x18\x0c \x01(\x04R\nerrorCount\x12!\n\x0cinput_tokens\x18\r \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x0e \x01(\x03R\x0coutputTokens\x12\'\n\x04\x63ost\x18\x0f \x01(\x0b\x32\x13.agenttrail.v1.CostR\x04\x63ost\x12\x1d\n\nlast_index\x18\x10 \x01(\x04R\tlastIndex*I\n\x05Order\x12\x15\n\x11ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fORDER_ASCENDING\x10\x01\x12\x14\n\x10ORDER_DESCENDING\x10\x02*\x83\x02\n\x0eSessionOutcome\x12\x1f\n\x1bSESSION_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14SESSION_OUTCOME_OPEN\x10\x01\x12\x1d\n\x19SESSION_OUTCOME_COMPLETED\x10\x02\x12\x1a\n\x16SESSION_OUTCOME_FAILED\x10\x03\x12\x1d\n\x19SESSION_OUTCOME_TIMED_OUT\x10\x04\x12\"\n\x1eSESSION_OUTCOME_MAX_ITERATIONS\x10\x05\x12\x1d\n\x19SESSION_OUTCOME_CANCELLED\x10\x06\x12\x19\n\x15SESSION_OUTCOME_ENDED\x10\x07\x32\xfa\x01\n\x0cQueryService\x12\x44\n\x05Query\x12\x1b.agenttrail.v1.QueryRequest\x1a\x1c.agenttrail.v1.QueryResponse0\x01\x12K\n\x08GetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponse\x12W\n\x0cListSessions\x12\".agenttrail.v1.ListSessionsRequest\x1a#.agenttrail.v1.ListSessionsResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/entry.proto\x1a\x19\x61genttrail/v1/event.proto\x1a\x1f\x61genttrail/v1/log_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n\x0cQueryRequest\x12-\n\x06\x66ilter\x18\x01 \x01(\x0b\x32\x15.agenttrail.v1.FilterR\x06\x66ilter\x12*\n\x05order\x18\x02 \x01(\x0e\x32\x14.agenttrail.v1.OrderR\x05order\x12\x14\n\x05limit\x18\x03 \x01(\rR\x05limit\x12&\n\x0cresume_after\x18\x04 \x01(\x04H\x00R\x0bresumeAfter\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x05 \x01(\x08R\x06\x66ollow\x12\x14\n\x05\x62\x61tch\x18\x06 \x01(\x08R\x05\x62\x61tch\x12+\n\x0fproof_tree_size\x18\x07 \x01(\x04H\x01R\rproofTreeSize\x88\x01\x01\x42\x0f\n\r_resume_afterB\x12\n\x10_proof_tree_size\"\xc0\x02\n\rQueryResponse\x12,\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryH\x00R\x05\x65ntry\x12\x36\n\tcaught_up\x18\x02 \x01(\x0b\x32\x17.agenttrail.v1.CaughtUpH\x00R\x08\x63\x61ughtUp\x12:\n\x08withheld\x18\x03 \x01(\x0b\x32\x1c.agenttrail.v1.WithheldEntryH\x00R\x08withheld\x12Q\n\x0finclusion_proof\x18\x04 \x01(\x0b\x32(.agenttrail.v1.GetInclusionProofResponseR\x0einclusionProof\x12\x32\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\x1c.agenttrail.v1.QueryResponseR\x05\x62\x61tchB\x06\n\x04item\"I\n\rWithheldEntry\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x02 \x01(\x0cR\x08leafHash\"\'\n\x08\x43\x61ughtUp\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\"T\n\x0fGetEventRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tH\x00R\x07\x65ventId\x12\x1d\n\tlog_index\x18\x02 \x01(\x04H\x00R\x08logIndexB\x05\n\x03key\">\n\x10GetEventResponse\x12*\n\x05\x65ntry\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EntryR\x05\x65ntry\"\x91\x03\n\x13ListSessionsRequest\x12\x19\n\x08\x61gent_id\x18\x01 \x01(\tR\x07\x61gentId\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12?\n\rstarted_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0cstartedAfter\x12\x41\n\x0estarted_before\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\rstartedBefore\x12\x39\n\x08outcomes\x18\x05 \x03(\x0e\x32\x1d.agenttrail.v1.SessionOutcomeR\x08outcomes\x12\"\n\nhas_errors\x18\x06 \x01(\x08H\x00R\thasErrors\x88\x01\x01\x12\x1b\n\tpage_size\x18\x07 \x01(\rR\x08pageSize\x12&\n\x0cresume_after\x18\x08 \x01(\x04H\x01R\x0bresumeAfter\x88\x01\x01\x42\r\n\x0b_has_errorsB\x0f\n\r_resume_after\"\x98\x01\n\x14ListSessionsResponse\x12\x39\n\x08sessions\x18\x01 \x03(\x0b\x32\x1d.agenttrail.v1.SessionSummaryR\x08sessions\x12/\n\x11next_resume_after\x18\x02 \x01(\x04H\x00R\x0fnextResumeAfter\x88\x01\x01\x42\x14\n\x12_next_resume_after\"\xfd\x04\n\x0eSessionSummary\x12\x1d\n\nsession_id\x18\x01 \x01(\tR\tsessionId\x12\x19\n\x08\x61gent_id\x18\x02 \x01(\tR\x07\x61gentId\x12#\n\ragent_version\x18\x03 \x01(\tR\x0c\x61gentVersion\x12\x17\n\x07user_id\x18\x04 \x01(\tR\x06userId\x12\x39\n\nstarted_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartedAt\x12>\n\rlast_event_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0blastEventAt\x12\x1f\n\x0bstart_index\x18\x07 \x01(\x04R\nstartIndex\x12\x37\n\x07outcome\x18\x08 \x01(\x0e\x32\x1d.agenttrail.v1.SessionOutcomeR\x07outcome\x12\x1f\n\x0b\x65vent_count\x18\t \x01(\x04R\neventCount\x12$\n\x0ellm_call_count\x18\n \x01(\x04R\x0cllmCallCount\x12&\n\x0ftool_call_count\x18\x0b \x01(\x04R\rtoolCallCount\x12\x1f\n\x0b\x65rror_count\x18\x0c \x01(\x04R\nerrorCount\x12!\n\x0cinput_tokens\x18\r \x01(\x03R\x0binputTokens\x12#\n\routput_tokens\x18\x0e \x01(\x03R\x0coutputTokens\x12\'\n\x04\x63ost\x18\x0f \x01(\x0b\x32\x13.agenttrail.v1.CostR\x04\x63ost\x12\x1d\n\nlast_index\x18\x10 \x01(\x04R\tlastIndex*I\n\x05Order\x12\x15\n\x11ORDER_UNSPECIFIED\x10\x00\x12\x13\n\x0fORDER_ASCENDING\x10\x01\x12\x14\n\x10ORDER_DESCENDING\x10\x02*\x83\x02\n\x0eSessionOutcome\x12\x1f\n\x1bSESSION_OUTCOME_UNSPECIFIED\x10\x00\x12\x18\n\x14SESSION_OUTCOME_OPEN\x10\x01\x12\x1d\n\x19SESSION_OUTCOME_COMPLETED\x10\x02\x12\x1a\n\x16SESSION_OUTCOME_FAILED\x10\x03\x12\x1d\n\x19SESSION_OUTCOME_TIMED_OUT\x10\x04\x12\"\n\x1eSESSION_OUTCOME_MAX_ITERATIONS\x10\x05\x12\x1d\n\x19SESSION_OUTCOME_CANCELLED\x10\x06\x12\x19\n\x15SESSION_OUTCOME_ENDED\x10\x07\x32\xfa\x01\n\x0cQueryService\x12\x44\n\x05Query\x12\x1b.agenttrail.v1.QueryRequest\x1a\x1c.agenttrail.v1.QueryResponse0\x01\x12K\n\x08GetEvent\x12\x1e.agenttrail.v1.GetEventRequest\x1a\x1f.agenttrail.v1.GetEventResponse\x12W\n\x0cListSessions\x12\".agenttrail.v1.ListSessionsRequest\x1a#.agenttrail.v1.ListSessionsResponseBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +36,28 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agenttrail.v1.query_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
-  _globals['_ORDER']._serialized_start=2003
-  _globals['_ORDER']._serialized_end=2076
-  _globals['_SESSIONOUTCOME']._serialized_start=2079
-  _globals['_SESSIONOUTCOME']._serialized_end=2338
-  _globals['_QUERYREQUEST']._serialized_start=140
-  _globals['_QUERYREQUEST']._serialized_end=348
-  _globals['_QUERYRESPONSE']._serialized_start=351
-  _globals['_QUERYRESPONSE']._serialized_end=536
-  _globals['_WITHHELDENTRY']._serialized_start=538
-  _globals['_WITHHELDENTRY']._serialized_end=611
-  _globals['_CAUGHTUP']._serialized_start=613
-  _globals['_CAUGHTUP']._serialized_end=652
-  _globals['_GETEVENTREQUEST']._serialized_start=654
-  _globals['_GETEVENTREQUEST']._serialized_end=738
-  _globals['_GETEVENTRESPONSE']._serialized_start=740
-  _globals['_GETEVENTRESPONSE']._serialized_end=802
-  _globals['_LISTSESSIONSREQUEST']._serialized_start=805
-  _globals['_LISTSESSIONSREQUEST']._serialized_end=1206
-  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1209
-  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1361
-  _globals['_SESSIONSUMMARY']._serialized_start=1364
-  _globals['_SESSIONSUMMARY']._serialized_end=2001
-  _globals['_QUERYSERVICE']._serialized_start=2341
-  _globals['_QUERYSERVICE']._serialized_end=2591
+  _globals['_ORDER']._serialized_start=2258
+  _globals['_ORDER']._serialized_end=2331
+  _globals['_SESSIONOUTCOME']._serialized_start=2334
+  _globals['_SESSIONOUTCOME']._serialized_end=2593
+  _globals['_QUERYREQUEST']._serialized_start=173
+  _globals['_QUERYREQUEST']._serialized_end=468
+  _globals['_QUERYRESPONSE']._serialized_start=471
+  _globals['_QUERYRESPONSE']._serialized_end=791
+  _globals['_WITHHELDENTRY']._serialized_start=793
+  _globals['_WITHHELDENTRY']._serialized_end=866
+  _globals['_CAUGHTUP']._serialized_start=868
+  _globals['_CAUGHTUP']._serialized_end=907
+  _globals['_GETEVENTREQUEST']._serialized_start=909
+  _globals['_GETEVENTREQUEST']._serialized_end=993
+  _globals['_GETEVENTRESPONSE']._serialized_start=995
+  _globals['_GETEVENTRESPONSE']._serialized_end=1057
+  _globals['_LISTSESSIONSREQUEST']._serialized_start=1060
+  _globals['_LISTSESSIONSREQUEST']._serialized_end=1461
+  _globals['_LISTSESSIONSRESPONSE']._serialized_start=1464
+  _globals['_LISTSESSIONSRESPONSE']._serialized_end=1616
+  _globals['_SESSIONSUMMARY']._serialized_start=1619
+  _globals['_SESSIONSUMMARY']._serialized_end=2256
+  _globals['_QUERYSERVICE']._serialized_start=2596
+  _globals['_QUERYSERVICE']._serialized_end=2846
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from agenttrail.v1 import entry_pb2 as _entry_pb2
 from agenttrail.v1 import event_pb2 as _event_pb2
+from agenttrail.v1 import log_service_pb2 as _log_service_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -105,6 +106,8 @@ class QueryRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     RESUME_AFTER_FIELD_NUMBER: _builtins.int
     FOLLOW_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
+    PROOF_TREE_SIZE_FIELD_NUMBER: _builtins.int
     order: Global___Order.ValueType
     """Log order ascending (the default) or descending."""
     limit: _builtins.int
@@ -116,6 +119,22 @@ class QueryRequest(_message.Message):
     follow: _builtins.bool
     """After the stored entries, go on streaming new ones as they commit
     (live tail). Only with ascending order.
+    """
+    batch: _builtins.bool
+    """Send the items in batches: each QueryResponse then carries a run of
+    items, in log order, in batch (up to a few hundred KiB, and whatever
+    a live tail has when it waits for the next commit), instead of one
+    item per response. Fewer, larger messages cost far less to send and
+    receive. A client that sets it reads both shapes: a server that
+    predates batches sends one item per response.
+    """
+    proof_tree_size: _builtins.int
+    """Prove what is sent: every entry and withheld entry comes with its
+    RFC 6962 inclusion proof against the tree of this size (inclusion_proof),
+    and nothing at or beyond it is sent, as if filter.to_index were at most
+    this. Usually the size of a signed checkpoint (GetCheckpoint). At most
+    the size of the log; not with follow. Export and online verification
+    read a whole range with its proofs in one call.
     """
     @_builtins.property
     def filter(self) -> _event_pb2.Filter:
@@ -129,13 +148,20 @@ class QueryRequest(_message.Message):
         limit: _builtins.int = ...,
         resume_after: _builtins.int | None = ...,
         follow: _builtins.bool = ...,
+        batch: _builtins.bool = ...,
+        proof_tree_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_resume_after", b"_resume_after", "filter", b"filter", "resume_after", b"resume_after"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size", "_resume_after", b"_resume_after", "filter", b"filter", "proof_tree_size", b"proof_tree_size", "resume_after", b"resume_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_resume_after", b"_resume_after", "filter", b"filter", "follow", b"follow", "limit", b"limit", "order", b"order", "resume_after", b"resume_after"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size", "_resume_after", b"_resume_after", "batch", b"batch", "filter", b"filter", "follow", b"follow", "limit", b"limit", "order", b"order", "proof_tree_size", b"proof_tree_size", "resume_after", b"resume_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__proof_tree_size: _TypeAlias = _typing.Literal["proof_tree_size"]  # noqa: Y015
+    _WhichOneofArgType__proof_tree_size: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size"]  # noqa: Y015
     _WhichOneofReturnType__resume_after: _TypeAlias = _typing.Literal["resume_after"]  # noqa: Y015
     _WhichOneofArgType__resume_after: _TypeAlias = _typing.Literal["_resume_after", b"_resume_after"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__proof_tree_size) -> _WhichOneofReturnType__proof_tree_size | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__resume_after) -> _WhichOneofReturnType__resume_after | None: ...
 
 Global___QueryRequest: _TypeAlias = QueryRequest  # noqa: Y015
@@ -151,6 +177,8 @@ class QueryResponse(_message.Message):
     ENTRY_FIELD_NUMBER: _builtins.int
     CAUGHT_UP_FIELD_NUMBER: _builtins.int
     WITHHELD_FIELD_NUMBER: _builtins.int
+    INCLUSION_PROOF_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def entry(self) -> _entry_pb2.Entry:
         """A matching entry."""
@@ -171,16 +199,31 @@ class QueryResponse(_message.Message):
         predate this field skip it.
         """
 
+    @_builtins.property
+    def inclusion_proof(self) -> _log_service_pb2.GetInclusionProofResponse:
+        """With QueryRequest.proof_tree_size: the inclusion proof of the entry or
+        withheld entry against the tree of that size (its checkpoint unset).
+        """
+
+    @_builtins.property
+    def batch(self) -> _containers.RepeatedCompositeFieldContainer[Global___QueryResponse]:
+        """With QueryRequest.batch: a run of items in log order, each a
+        QueryResponse holding an entry (with its proof, when asked), a
+        withheld entry or caught_up, in place of one item per response.
+        """
+
     def __init__(
         self,
         *,
         entry: _entry_pb2.Entry | None = ...,
         caught_up: Global___CaughtUp | None = ...,
         withheld: Global___WithheldEntry | None = ...,
+        inclusion_proof: _log_service_pb2.GetInclusionProofResponse | None = ...,
+        batch: _abc.Iterable[Global___QueryResponse] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "inclusion_proof", b"inclusion_proof", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "entry", b"entry", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "caught_up", b"caught_up", "entry", b"entry", "inclusion_proof", b"inclusion_proof", "item", b"item", "withheld", b"withheld"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_item: _TypeAlias = _typing.Literal["entry", "caught_up", "withheld"]  # noqa: Y015
     _WhichOneofArgType_item: _TypeAlias = _typing.Literal["item", b"item"]  # noqa: Y015

@@ -14,10 +14,10 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/append_service.proto.
  */
 export const file_agenttrail_v1_append_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJhZ2VudHRyYWlsL3YxL2FwcGVuZF9zZXJ2aWNlLnByb3RvEg1hZ2VudHRyYWlsLnYxIjQKDUFwcGVuZFJlcXVlc3QSIwoFZXZlbnQYASABKAsyFC5hZ2VudHRyYWlsLnYxLkV2ZW50IoYBCg5BcHBlbmRSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCRIpCgdyZWNlaXB0GAIgASgLMhYuYWdlbnR0cmFpbC52MS5SZWNlaXB0SAASLQoJcmVqZWN0aW9uGAMgASgLMhguYWdlbnR0cmFpbC52MS5SZWplY3Rpb25IAEIICgZyZXN1bHQiOQoJUmVqZWN0aW9uEgwKBGNvZGUYASABKAUSDwoHbWVzc2FnZRgCIAEoCRINCgVmaWVsZBgDIAEoCTJaCg1BcHBlbmRTZXJ2aWNlEkkKBkFwcGVuZBIcLmFnZW50dHJhaWwudjEuQXBwZW5kUmVxdWVzdBodLmFnZW50dHJhaWwudjEuQXBwZW5kUmVzcG9uc2UoATABQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
+  fileDesc("CiJhZ2VudHRyYWlsL3YxL2FwcGVuZF9zZXJ2aWNlLnByb3RvEg1hZ2VudHRyYWlsLnYxIloKDUFwcGVuZFJlcXVlc3QSIwoFZXZlbnQYASABKAsyFC5hZ2VudHRyYWlsLnYxLkV2ZW50EiQKBmV2ZW50cxgCIAMoCzIULmFnZW50dHJhaWwudjEuRXZlbnQitgEKDkFwcGVuZFJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJEikKB3JlY2VpcHQYAiABKAsyFi5hZ2VudHRyYWlsLnYxLlJlY2VpcHRIABItCglyZWplY3Rpb24YAyABKAsyGC5hZ2VudHRyYWlsLnYxLlJlamVjdGlvbkgAEi4KB3Jlc3VsdHMYBCADKAsyHS5hZ2VudHRyYWlsLnYxLkFwcGVuZFJlc3BvbnNlQggKBnJlc3VsdCI5CglSZWplY3Rpb24SDAoEY29kZRgBIAEoBRIPCgdtZXNzYWdlGAIgASgJEg0KBWZpZWxkGAMgASgJMloKDUFwcGVuZFNlcnZpY2USSQoGQXBwZW5kEhwuYWdlbnR0cmFpbC52MS5BcHBlbmRSZXF1ZXN0Gh0uYWdlbnR0cmFpbC52MS5BcHBlbmRSZXNwb25zZSgBMAFCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_entry, file_agenttrail_v1_event]);
 
 /**
- * AppendRequest carries one event.
+ * AppendRequest carries one event, or several (a batched frame).
  *
  * @generated from message agenttrail.v1.AppendRequest
  */
@@ -28,6 +28,16 @@ export type AppendRequest = Message<"agenttrail.v1.AppendRequest"> & {
    * @generated from field: agenttrail.v1.Event event = 1;
    */
   event?: Event | undefined;
+
+  /**
+   * Several events to append, in order, instead of event: a batched frame,
+   * answered by one AppendResponse with one result per event. At most the
+   * number the server advertises in the "agenttrail-append-batch" response
+   * header; a request that sets both event and events is rejected.
+   *
+   * @generated from field: repeated agenttrail.v1.Event events = 2;
+   */
+  events: Event[];
 };
 
 /**
@@ -72,6 +82,15 @@ export type AppendResponse = Message<"agenttrail.v1.AppendResponse"> & {
     value: Rejection;
     case: "rejection";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * The answers to a batched frame (a request with events): one per event,
+   * in the order of the request's events, each with its event_id and its
+   * receipt or rejection. Empty for a request that carried one event.
+   *
+   * @generated from field: repeated agenttrail.v1.AppendResponse results = 4;
+   */
+  results: AppendResponse[];
 };
 
 /**
@@ -134,6 +153,15 @@ export const AppendService: GenService<{
    * connection-level problem (bad credentials, shutdown, a client that stops
    * reading). Sending an event id again is safe: an identical event gets its
    * original receipt, a different one gets ALREADY_EXISTS.
+   *
+   * Batched frames: a request may carry several events (events instead of
+   * event), answered by one response whose results hold one answer per
+   * event, in order, each as a single-event request would get it. A server
+   * that takes batched frames says so in the response headers of every
+   * Append stream: "agenttrail-append-batch" is the most events it takes in
+   * one request. A client sends one event per request until it has seen
+   * that header (it comes with the first response), so that it works with
+   * servers that predate batched frames.
    *
    * @generated from rpc agenttrail.v1.AppendService.Append
    */

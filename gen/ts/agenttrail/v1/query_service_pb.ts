@@ -8,6 +8,8 @@ import type { Entry } from "./entry_pb.js";
 import { file_agenttrail_v1_entry } from "./entry_pb.js";
 import type { Cost, Filter } from "./event_pb.js";
 import { file_agenttrail_v1_event } from "./event_pb.js";
+import type { GetInclusionProofResponse } from "./log_service_pb.js";
+import { file_agenttrail_v1_log_service } from "./log_service_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/query_service.proto.
  */
 export const file_agenttrail_v1_query_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEipQEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIQg8KDV9yZXN1bWVfYWZ0ZXIingEKDVF1ZXJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFC5hZ2VudHRyYWlsLnYxLkVudHJ5SAASLAoJY2F1Z2h0X3VwGAIgASgLMhcuYWdlbnR0cmFpbC52MS5DYXVnaHRVcEgAEjAKCHdpdGhoZWxkGAMgASgLMhwuYWdlbnR0cmFpbC52MS5XaXRoaGVsZEVudHJ5SABCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSK3AgoTTGlzdFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKDXN0YXJ0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghvdXRjb21lcxgFIAMoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSFwoKaGFzX2Vycm9ycxgGIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgHIAEoDRIZCgxyZXN1bWVfYWZ0ZXIYCCABKARIAYgBAUINCgtfaGFzX2Vycm9yc0IPCg1fcmVzdW1lX2FmdGVyIn0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi8KCHNlc3Npb25zGAEgAygLMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uU3VtbWFyeRIeChFuZXh0X3Jlc3VtZV9hZnRlchgCIAEoBEgAiAEBQhQKEl9uZXh0X3Jlc3VtZV9hZnRlciLFAwoOU2Vzc2lvblN1bW1hcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9ldmVudF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLc3RhcnRfaW5kZXgYByABKAQSLgoHb3V0Y29tZRgIIAEoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSEwoLZXZlbnRfY291bnQYCSABKAQSFgoObGxtX2NhbGxfY291bnQYCiABKAQSFwoPdG9vbF9jYWxsX2NvdW50GAsgASgEEhMKC2Vycm9yX2NvdW50GAwgASgEEhQKDGlucHV0X3Rva2VucxgNIAEoAxIVCg1vdXRwdXRfdG9rZW5zGA4gASgDEiEKBGNvc3QYDyABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3QSEgoKbGFzdF9pbmRleBgQIAEoBCpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAiqDAgoOU2Vzc2lvbk91dGNvbWUSHwobU0VTU0lPTl9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUU0VTU0lPTl9PVVRDT01FX09QRU4QARIdChlTRVNTSU9OX09VVENPTUVfQ09NUExFVEVEEAISGgoWU0VTU0lPTl9PVVRDT01FX0ZBSUxFRBADEh0KGVNFU1NJT05fT1VUQ09NRV9USU1FRF9PVVQQBBIiCh5TRVNTSU9OX09VVENPTUVfTUFYX0lURVJBVElPTlMQBRIdChlTRVNTSU9OX09VVENPTUVfQ0FOQ0VMTEVEEAYSGQoVU0VTU0lPTl9PVVRDT01FX0VOREVEEAcy+gEKDFF1ZXJ5U2VydmljZRJECgVRdWVyeRIbLmFnZW50dHJhaWwudjEuUXVlcnlSZXF1ZXN0GhwuYWdlbnR0cmFpbC52MS5RdWVyeVJlc3BvbnNlMAESSwoIR2V0RXZlbnQSHi5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVxdWVzdBofLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXNwb25zZRJXCgxMaXN0U2Vzc2lvbnMSIi5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_google_protobuf_timestamp]);
+  fileDesc("CiFhZ2VudHRyYWlsL3YxL3F1ZXJ5X3NlcnZpY2UucHJvdG8SDWFnZW50dHJhaWwudjEi5gEKDFF1ZXJ5UmVxdWVzdBIlCgZmaWx0ZXIYASABKAsyFS5hZ2VudHRyYWlsLnYxLkZpbHRlchIjCgVvcmRlchgCIAEoDjIULmFnZW50dHJhaWwudjEuT3JkZXISDQoFbGltaXQYAyABKA0SGQoMcmVzdW1lX2FmdGVyGAQgASgESACIAQESDgoGZm9sbG93GAUgASgIEg0KBWJhdGNoGAYgASgIEhwKD3Byb29mX3RyZWVfc2l6ZRgHIAEoBEgBiAEBQg8KDV9yZXN1bWVfYWZ0ZXJCEgoQX3Byb29mX3RyZWVfc2l6ZSKOAgoNUXVlcnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIULmFnZW50dHJhaWwudjEuRW50cnlIABIsCgljYXVnaHRfdXAYAiABKAsyFy5hZ2VudHRyYWlsLnYxLkNhdWdodFVwSAASMAoId2l0aGhlbGQYAyABKAsyHC5hZ2VudHRyYWlsLnYxLldpdGhoZWxkRW50cnlIABJBCg9pbmNsdXNpb25fcHJvb2YYBCABKAsyKC5hZ2VudHRyYWlsLnYxLkdldEluY2x1c2lvblByb29mUmVzcG9uc2USKwoFYmF0Y2gYBSADKAsyHC5hZ2VudHRyYWlsLnYxLlF1ZXJ5UmVzcG9uc2VCBgoEaXRlbSI1Cg1XaXRoaGVsZEVudHJ5EhEKCWxvZ19pbmRleBgBIAEoBBIRCglsZWFmX2hhc2gYAiABKAwiHQoIQ2F1Z2h0VXASEQoJdHJlZV9zaXplGAEgASgEIkEKD0dldEV2ZW50UmVxdWVzdBISCghldmVudF9pZBgBIAEoCUgAEhMKCWxvZ19pbmRleBgCIAEoBEgAQgUKA2tleSI3ChBHZXRFdmVudFJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQuYWdlbnR0cmFpbC52MS5FbnRyeSK3AgoTTGlzdFNlc3Npb25zUmVxdWVzdBIQCghhZ2VudF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEjEKDXN0YXJ0ZWRfYWZ0ZXIYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDnN0YXJ0ZWRfYmVmb3JlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCghvdXRjb21lcxgFIAMoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSFwoKaGFzX2Vycm9ycxgGIAEoCEgAiAEBEhEKCXBhZ2Vfc2l6ZRgHIAEoDRIZCgxyZXN1bWVfYWZ0ZXIYCCABKARIAYgBAUINCgtfaGFzX2Vycm9yc0IPCg1fcmVzdW1lX2FmdGVyIn0KFExpc3RTZXNzaW9uc1Jlc3BvbnNlEi8KCHNlc3Npb25zGAEgAygLMh0uYWdlbnR0cmFpbC52MS5TZXNzaW9uU3VtbWFyeRIeChFuZXh0X3Jlc3VtZV9hZnRlchgCIAEoBEgAiAEBQhQKEl9uZXh0X3Jlc3VtZV9hZnRlciLFAwoOU2Vzc2lvblN1bW1hcnkSEgoKc2Vzc2lvbl9pZBgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEg8KB3VzZXJfaWQYBCABKAkSLgoKc3RhcnRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNbGFzdF9ldmVudF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLc3RhcnRfaW5kZXgYByABKAQSLgoHb3V0Y29tZRgIIAEoDjIdLmFnZW50dHJhaWwudjEuU2Vzc2lvbk91dGNvbWUSEwoLZXZlbnRfY291bnQYCSABKAQSFgoObGxtX2NhbGxfY291bnQYCiABKAQSFwoPdG9vbF9jYWxsX2NvdW50GAsgASgEEhMKC2Vycm9yX2NvdW50GAwgASgEEhQKDGlucHV0X3Rva2VucxgNIAEoAxIVCg1vdXRwdXRfdG9rZW5zGA4gASgDEiEKBGNvc3QYDyABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3QSEgoKbGFzdF9pbmRleBgQIAEoBCpJCgVPcmRlchIVChFPUkRFUl9VTlNQRUNJRklFRBAAEhMKD09SREVSX0FTQ0VORElORxABEhQKEE9SREVSX0RFU0NFTkRJTkcQAiqDAgoOU2Vzc2lvbk91dGNvbWUSHwobU0VTU0lPTl9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUU0VTU0lPTl9PVVRDT01FX09QRU4QARIdChlTRVNTSU9OX09VVENPTUVfQ09NUExFVEVEEAISGgoWU0VTU0lPTl9PVVRDT01FX0ZBSUxFRBADEh0KGVNFU1NJT05fT1VUQ09NRV9USU1FRF9PVVQQBBIiCh5TRVNTSU9OX09VVENPTUVfTUFYX0lURVJBVElPTlMQBRIdChlTRVNTSU9OX09VVENPTUVfQ0FOQ0VMTEVEEAYSGQoVU0VTU0lPTl9PVVRDT01FX0VOREVEEAcy+gEKDFF1ZXJ5U2VydmljZRJECgVRdWVyeRIbLmFnZW50dHJhaWwudjEuUXVlcnlSZXF1ZXN0GhwuYWdlbnR0cmFpbC52MS5RdWVyeVJlc3BvbnNlMAESSwoIR2V0RXZlbnQSHi5hZ2VudHRyYWlsLnYxLkdldEV2ZW50UmVxdWVzdBofLmFnZW50dHJhaWwudjEuR2V0RXZlbnRSZXNwb25zZRJXCgxMaXN0U2Vzc2lvbnMSIi5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaIy5hZ2VudHRyYWlsLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_agenttrail_v1_entry, file_agenttrail_v1_event, file_agenttrail_v1_log_service, file_google_protobuf_timestamp]);
 
 /**
  * QueryRequest selects entries and says how to stream them.
@@ -60,6 +62,30 @@ export type QueryRequest = Message<"agenttrail.v1.QueryRequest"> & {
    * @generated from field: bool follow = 5;
    */
   follow: boolean;
+
+  /**
+   * Send the items in batches: each QueryResponse then carries a run of
+   * items, in log order, in batch (up to a few hundred KiB, and whatever
+   * a live tail has when it waits for the next commit), instead of one
+   * item per response. Fewer, larger messages cost far less to send and
+   * receive. A client that sets it reads both shapes: a server that
+   * predates batches sends one item per response.
+   *
+   * @generated from field: bool batch = 6;
+   */
+  batch: boolean;
+
+  /**
+   * Prove what is sent: every entry and withheld entry comes with its
+   * RFC 6962 inclusion proof against the tree of this size (inclusion_proof),
+   * and nothing at or beyond it is sent, as if filter.to_index were at most
+   * this. Usually the size of a signed checkpoint (GetCheckpoint). At most
+   * the size of the log; not with follow. Export and online verification
+   * read a whole range with its proofs in one call.
+   *
+   * @generated from field: optional uint64 proof_tree_size = 7;
+   */
+  proofTreeSize?: bigint | undefined;
 };
 
 /**
@@ -112,6 +138,23 @@ export type QueryResponse = Message<"agenttrail.v1.QueryResponse"> & {
     value: WithheldEntry;
     case: "withheld";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * With QueryRequest.proof_tree_size: the inclusion proof of the entry or
+   * withheld entry against the tree of that size (its checkpoint unset).
+   *
+   * @generated from field: agenttrail.v1.GetInclusionProofResponse inclusion_proof = 4;
+   */
+  inclusionProof?: GetInclusionProofResponse | undefined;
+
+  /**
+   * With QueryRequest.batch: a run of items in log order, each a
+   * QueryResponse holding an entry (with its proof, when asked), a
+   * withheld entry or caught_up, in place of one item per response.
+   *
+   * @generated from field: repeated agenttrail.v1.QueryResponse batch = 5;
+   */
+  batch: QueryResponse[];
 };
 
 /**
