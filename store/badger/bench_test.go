@@ -130,8 +130,8 @@ type baseline struct {
 func newBaseline(b *testing.B) *baseline {
 	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(b.TempDir(), "events")).
 		WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
-		WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
-		WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
+		WithMemTableSize(memTableSize).WithNumMemtables(numMemtables).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).WithValueThreshold(valueThreshold).WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None))
 	if err != nil {
 		b.Fatal(err)

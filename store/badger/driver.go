@@ -148,6 +148,8 @@ type Driver struct {
 
 	gcStop    chan struct{}
 	gcDone    chan struct{}
+	resStop   chan struct{} // limitResidency's
+	resDone   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -171,8 +173,11 @@ var (
 // opens read-only, refuses writes with store.ErrNoSpace, and becomes
 // writable by itself once space is freed.
 //
-// Shutdown: Close stops value-log garbage collection, then closes the
-// database.
+// The resident pages of Badger's memory-mapped files are kept under the
+// cache budget (see limitResidency).
+//
+// Shutdown: Close stops value-log garbage collection and the limit on
+// resident pages, then closes the database.
 func Open(dir string, opts ...Option) (*Driver, error) {
 	cfg := config{DriverConfig: store.DriverConfig{CacheBytes: 64 << 20, Logger: slog.New(slog.DiscardHandler)}, gcInterval: 10 * time.Minute}
 	for _, o := range opts {
@@ -188,7 +193,9 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 		dir: dir, events: events, log: cfg.Logger, readOnly: cfg.ReadOnly,
 		opts:   badgerOptions(events, cfg),
 		gcStop: make(chan struct{}), gcDone: make(chan struct{}),
+		resStop: make(chan struct{}), resDone: make(chan struct{}),
 	}
+	base, _ := fileResident() // before Badger maps a file
 	d.minFree = cfg.MinFreeBytes
 	if d.minFree == 0 {
 		d.minFree = DefaultMinFreeSpace()
@@ -216,6 +223,7 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 		cfg.gcInterval = 0
 	}
 	go d.collectGarbage(cfg.gcInterval)
+	go d.limitResidency(cfg.CacheBytes, base, d.resStop, d.resDone)
 	return d, nil
 }
 
@@ -350,7 +358,7 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 		WithNumLevelZeroTables(numLevelZeroTables).
 		WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).
-		WithValueThreshold(1 << 10).
+		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(cfg.CacheBytes * 3 / 4).
 		WithIndexCacheSize(cfg.CacheBytes / 4).
@@ -364,11 +372,22 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 }
 
 // The sizes of Badger's memtables, on which the free space the store keeps
-// depends (DefaultMinFreeSpace).
+// depends (DefaultMinFreeSpace), and its memory. Each memtable is an arena
+// of about memTableSize on the Go heap, and each table Badger builds, at a
+// flush or in a compaction, is built in a buffer of twice memTableSize,
+// which Badger pools for reuse (up to 8 buffers). With 32 MiB memtables
+// these held 270 MB of live heap in a sustained append run, so that the
+// collector's goal sat at the 512 MiB memory limit; 16 MiB memtables halve
+// that. A transaction may hold 15% of a memtable (2.4 MiB): the value
+// threshold of 512 bytes keeps a batch of 1024 events, the sequencer's
+// most, at half of that whatever the events' sizes (at most two values of
+// 512 bytes inline per event, the event's record and its content; larger
+// ones go to the value log as 12-byte pointers).
 const (
-	memTableSize       = 32 << 20
+	memTableSize       = 16 << 20
 	numMemtables       = 3
 	numLevelZeroTables = 4
+	valueThreshold     = 512
 )
 
 // Dir returns the data directory.
@@ -628,6 +647,8 @@ func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.gcStop)
 		<-d.gcDone
+		close(d.resStop)
+		<-d.resDone
 		d.upgrade.Lock()
 		defer d.upgrade.Unlock()
 		if h := d.cur.Swap(nil); h != nil {

@@ -27,7 +27,6 @@ import (
 	"io"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
@@ -59,7 +58,8 @@ var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
 // Writer writes a bundle.
 type Writer struct {
-	w *bufio.Writer
+	w   *bufio.Writer
+	buf []byte
 }
 
 // NewWriter starts a bundle on w with the checkpoint every entry's proof is
@@ -79,8 +79,8 @@ func NewWriter(w io.Writer, verifierKey string, cp *agenttrailv1.Checkpoint) (*W
 // Add writes an entry and its inclusion proof against the bundle's
 // checkpoint. Entries must come in increasing log order.
 func (w *Writer) Add(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
-	p := proto.Clone(proof).(*agenttrailv1.GetInclusionProofResponse)
-	p.Checkpoint = nil // the header's
+	// The checkpoint is the header's.
+	p := &agenttrailv1.GetInclusionProofResponse{LogIndex: proof.GetLogIndex(), TreeSize: proof.GetTreeSize(), LeafHash: proof.GetLeafHash(), Hashes: proof.GetHashes()}
 	entryJSON, err := jsonOptions.Marshal(e)
 	if err != nil {
 		return err
@@ -89,7 +89,17 @@ func (w *Writer) Add(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProo
 	if err != nil {
 		return err
 	}
-	return w.writeLine(line{Entry: entryJSON, Proof: proofJSON})
+	// The line of a line struct, written directly: protojson writes one
+	// line of valid JSON, which encoding/json would only scan again.
+	b := w.buf[:0]
+	b = append(b, `{"entry":`...)
+	b = append(b, entryJSON...)
+	b = append(b, `,"inclusion_proof":`...)
+	b = append(b, proofJSON...)
+	b = append(b, "}\n"...)
+	w.buf = b
+	_, err = w.w.Write(b)
+	return err
 }
 
 // Flush writes what is buffered.
