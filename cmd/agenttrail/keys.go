@@ -28,8 +28,9 @@ func init() {
 // (offline, --data) or a running server through AdminService (online, the
 // connection flags every client command has, with an admin --key).
 type keyTarget struct {
-	loc  storeLocation
-	conn *connFlags
+	loc    storeLocation
+	conn   *connFlags
+	errOut io.Writer
 }
 
 func (k *keyTarget) flags(fs *flag.FlagSet) {
@@ -37,7 +38,7 @@ func (k *keyTarget) flags(fs *flag.FlagSet) {
 	k.conn = addConnFlags(fs)
 }
 func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
-	var t keyTarget
+	t := keyTarget{errOut: errOut}
 	t.flags(fs)
 	principal := fs.String("principal", "", "create: who the key authenticates")
 	role := &outputFlag{allowed: []string{"agent", "developer", "compliance", "admin"}}
@@ -46,7 +47,7 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 	expires := fs.String("expires", "", "create: when the key stops working: a duration from now (720h) or an RFC 3339 time")
 	id := fs.String("id", "", "revoke: the key id")
 	output := addOutputFlag(fs, "text", "text", "table", "json")
-	setUsage(fs, "agenttrail keys create|list|revoke [flags]", `
+	setUsage(fs, "agenttrail keys create|list|revoke|rotate-master [flags]", `
 Create, list and revoke API keys: offline, on the data directory of a
 stopped server (--data DIR; this is how the first admin key is made), or
 online, on a running server (--addr ADDR --key ADMIN_KEY).
@@ -55,7 +56,11 @@ create prints the new secret key alone on standard output, once: only its
 hash is stored. list prints a table. With --output json, create prints a
 JSON object with the key and what it is (key, key_id, principal, role,
 agent_id, created_at, expires_at), list one such object per key (without
-the secret), and revoke one for the key revoked.`)
+the secret), and revoke one for the key revoked.
+
+rotate-master (offline only, --data DIR with the server stopped) replaces
+the master key of encryption at rest: it rewraps the subject keys and the
+storage key, never the content.`)
 	return func(ctx context.Context, args []string) error {
 		// The action comes first ("keys create --data ..."): parse the
 		// flags that follow it too.
@@ -66,7 +71,7 @@ the secret), and revoke one for the key revoked.`)
 			args = append(args[:1], fs.Args()...)
 		}
 		if len(args) != 1 {
-			return usageError{"want one action: create, list or revoke, then its flags"}
+			return usageError{"want one action: create, list, revoke or rotate-master, then its flags"}
 		}
 		// --data means offline; otherwise the connection flags (and
 		// AGENTTRAIL_ADDR, AGENTTRAIL_KEY) say which server to ask.
@@ -91,8 +96,10 @@ the secret), and revoke one for the key revoked.`)
 				return usageError{"--id: want a key id (16 hex digits)"}
 			}
 			return t.revoke(ctx, out, errOut, *id, output.v)
+		case "rotate-master":
+			return rotateMaster(ctx, t.loc, out)
 		}
-		return usageError{fmt.Sprintf("unknown action %q: want create, list or revoke", args[0])}
+		return usageError{fmt.Sprintf("unknown action %q: want create, list, revoke or rotate-master", args[0])}
 	}
 }
 
@@ -133,6 +140,9 @@ func (t *keyTarget) openOffline(ctx context.Context, errOut io.Writer) (*store.S
 	st, err := store.Open(ctx, storeURL, opts...)
 	if err != nil && dir != "" && strings.Contains(err.Error(), "directory lock") {
 		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", dir)
+	}
+	if err == nil && st.MasterKeyCreated() != "" && t.errOut != nil {
+		fmt.Fprintf(t.errOut, "created the master key of encryption at rest at %s: back it up, apart from the data directory; without it the data cannot be read\n", st.MasterKeyCreated())
 	}
 	return st, err
 }

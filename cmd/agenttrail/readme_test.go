@@ -108,10 +108,11 @@ func TestReadmePath(t *testing.T) {
 	}
 	t.Logf("the README path (walkthrough and the three quickstarts) ran in %v", time.Since(started).Round(time.Second))
 	for _, want := range []string{
-		"issue_refund",        // query and tail print the session
-		"verified events [0,", // online verify
-		"data verified",       // offline verify
-		"logged session ",     // Python and Go
+		"issue_refund",               // query and tail print the session
+		"verified events [0,",        // online verify
+		"erased content, each named", // online verify checks the erasure
+		"data verified",              // offline verify
+		"logged session ",            // Python and Go
 		"Order A-17 has shipped.",
 		"consistent with the checkpoint of", // the second verify extends the first
 	} {

@@ -178,9 +178,14 @@ func runVerify(ctx context.Context, args []string, out, errOut io.Writer, rep *v
 		if rep.Events > 0 {
 			report.From, report.To = rep.First, rep.Last+1
 		}
+		report.Erased = rep.Erased
 		fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
 		if rep.Events > 0 {
-			fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
+			fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d", rep.First, rep.Last, rep.ContentChecked)
+			if rep.Erased > 0 {
+				fmt.Fprintf(out, ", %d erased, each named by an erasure in the export", rep.Erased)
+			}
+			fmt.Fprint(out, ")")
 		}
 		fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 		return nil
@@ -250,11 +255,11 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 	p := startProgress(errOut, "verify", "events", 0)
 	defer p.Stop()
 	var shown uint64
-	opts := []store.VerifyOption{store.VerifyProgress(func(done, total uint64) {
+	opts := append(loc.verifyMasterKey(), store.VerifyProgress(func(done, total uint64) {
 		p.SetTotal(total)
 		p.Add(done - shown)
 		shown = done
-	})}
+	}))
 	for _, h := range trusted {
 		opts = append(opts, store.TrustCheckpoint(h))
 	}
@@ -282,7 +287,7 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d), %s and %s\n", rep.TreeSize, rep.From, rep.To,
 		count(rep.Checkpoints, "signed checkpoint"), count(rep.Postings, "secondary index posting"))
 	if rep.Erased > 0 {
-		fmt.Fprintf(out, "%s erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event with"))
+		fmt.Fprintf(out, "%s with erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event"))
 	}
 	for _, h := range trusted {
 		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
@@ -443,6 +448,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
 	}
 	fmt.Fprintln(out)
+	if n := rep.erasures.Erased(); n > 0 {
+		fmt.Fprintf(out, "%s with erased content, each named by a later erasure or retention event\n", count(n, "event"))
+	}
 	if o.state != "" {
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
 			return err

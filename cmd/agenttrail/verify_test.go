@@ -150,14 +150,18 @@ func TestVerifyData(t *testing.T) {
 	// with access to the data directory could.
 	flipContentByte(t, s.dir, 5)
 	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", s.vkey}, 1, []string{"tree size 8"},
-		[]string{"event 5 does not verify", "content does not match"})
+		[]string{"event 5 does not verify", "content record of event 5 does not decrypt"})
 }
 
 // flipContentByte changes the last byte of the stored content of one
 // event, as an attacker with access to the data directory could.
 func flipContentByte(t *testing.T, dir string, index uint64) {
 	t.Helper()
-	tp, err := badger.Tamper(badger.URL(dir))
+	mk, err := store.ReadMasterKeyFile(defaultMasterKeyFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := badger.Tamper(badger.URL(dir), mk.StorageKey())
 	if err != nil {
 		t.Fatal(err)
 	}

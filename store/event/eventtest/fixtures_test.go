@@ -19,7 +19,8 @@ import (
 var update = flag.Bool("update", false, "rewrite clients/testdata/events from the Go samples")
 
 // fixtureDir holds the cross-language round-trip fixtures: the Go encoding of
-// every sample (.binpb) and its canonical JSON (.json). The Python and
+// every sample, lifecycle samples included (.binpb), and its canonical JSON
+// (.json). The Python and
 // TypeScript suites decode both, check they agree, and re-encode.
 var fixtureDir = filepath.Join("..", "..", "..", "clients", "testdata", "events")
 
@@ -29,7 +30,7 @@ func TestCrossLanguageFixturesAreCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range eventtest.Samples() {
+	for _, s := range allSamples() {
 		bin, err := proto.MarshalOptions{Deterministic: true}.Marshal(s.Event)
 		if err != nil {
 			t.Fatalf("%s: marshal: %v", s.Name, err)
@@ -77,7 +78,7 @@ func TestCrossLanguageFixturesAreCurrent(t *testing.T) {
 // fixture is byte-identical to the Go encoding, so Go decoding the fixture
 // (here) is the same as Go decoding what they produce.
 func TestFixturesDecodeInGo(t *testing.T) {
-	for _, s := range eventtest.Samples() {
+	for _, s := range allSamples() {
 		bin, err := os.ReadFile(filepath.Join(fixtureDir, s.Name+".binpb"))
 		if err != nil {
 			t.Fatal(err)
@@ -97,4 +98,9 @@ func TestIDIsAValidEventID(t *testing.T) {
 	if !event.IsEventID(a) || !event.IsEventID(b) || a == b || a != eventtest.ID("e0") {
 		t.Errorf("ID(e0) = %q, ID(e1) = %q: want two distinct, stable, valid event ids", a, b)
 	}
+}
+
+// allSamples is one event of every payload: Samples and LifecycleSamples.
+func allSamples() []eventtest.Sample {
+	return append(eventtest.Samples(), eventtest.LifecycleSamples()...)
 }
