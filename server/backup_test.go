@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/server/servertest"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
 )
@@ -71,9 +72,13 @@ func TestBackupOverTheAPI(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	vk := h.st.VerifierKey().String()
+	mk, err := store.ReadMasterKeyFile(servertest.MasterKeyFile(h.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rep, err := store.Restore(ctx, badger.URL(dir), []store.BackupFile{{Name: "full", Open: func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(full)), nil
-	}}}, store.RestoreOptions{VerifierKey: vk})
+	}}}, store.RestoreOptions{VerifierKey: vk, MasterKey: mk})
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}

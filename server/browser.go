@@ -8,13 +8,15 @@ import (
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 )
 
-// BrowserServices are the services BrowserHandler serves: every read, and
-// key management. AppendService is left out: agents append over gRPC.
+// BrowserServices are the services BrowserHandler serves: every read, key
+// management and the content lifecycle (erasure, holds, retention).
+// AppendService is left out: agents append over gRPC.
 var BrowserServices = []string{
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.StatsService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
 	agenttrailv1.AdminService_ServiceDesc.ServiceName,
+	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
 }
 
 // BrowserHandler returns an http.Handler that serves BrowserServices to
@@ -32,7 +34,7 @@ func (s *Server) BrowserHandler() (http.Handler, error) {
 	services := make([]*vanguard.Service, 0, len(BrowserServices))
 	for _, name := range BrowserServices {
 		if _, ok := s.grpc.GetServiceInfo()[name]; !ok {
-			continue // AdminService, without access control
+			continue // AdminService and LifecycleService, without access control
 		}
 		services = append(services, vanguard.NewService(name, s.grpc,
 			vanguard.WithMaxMessageBufferBytes(uint32(s.cfg.maxMessageBytes)),

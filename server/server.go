@@ -57,6 +57,7 @@ var Services = []string{
 	agenttrailv1.AppendService_ServiceDesc.ServiceName,
 	agenttrailv1.QueryService_ServiceDesc.ServiceName,
 	agenttrailv1.LogService_ServiceDesc.ServiceName,
+	agenttrailv1.LifecycleService_ServiceDesc.ServiceName,
 	agenttrailv1.StatsService_ServiceDesc.ServiceName,
 	coltracepb.TraceService_ServiceDesc.ServiceName,
 }
@@ -146,6 +147,7 @@ func New(st *store.Store, opts ...Option) (*Server, error) {
 	coltracepb.RegisterTraceServiceServer(s.grpc, &traceService{s: s})
 	if cfg.authn != nil {
 		agenttrailv1.RegisterAdminServiceServer(s.grpc, &adminService{s: s})
+		agenttrailv1.RegisterLifecycleServiceServer(s.grpc, &lifecycleService{s: s})
 	}
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)

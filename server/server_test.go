@@ -51,6 +51,7 @@ type harness struct {
 	conn *grpc.ClientConn
 	log  *logBuffer
 	addr string
+	dir  string // the Badger data directory
 
 	append agenttrailv1.AppendServiceClient
 	query  agenttrailv1.QueryServiceClient
@@ -71,7 +72,7 @@ func start(t testing.TB, storeOpts []store.Option, opts ...server.Option) *harne
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h.st, h.srv, h.conn, h.addr = ts.Store, ts.Server, conn, ts.Addr
+	h.st, h.srv, h.conn, h.addr, h.dir = ts.Store, ts.Server, conn, ts.Addr, ts.Dir
 	h.append = agenttrailv1.NewAppendServiceClient(conn)
 	h.query = agenttrailv1.NewQueryServiceClient(conn)
 	h.logs = agenttrailv1.NewLogServiceClient(conn)

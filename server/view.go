@@ -140,11 +140,16 @@ func (v RedactedView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 
 // renderCommon builds the parts of an entry every view shows: the stamp, the
 // header bytes, digest and leaf hash, with the content marked withheld (or
-// erased) until a view says otherwise.
+// erased, with the index of the event that erased it) until a view says
+// otherwise.
 func renderCommon(e *store.Entry, ev *agenttrailv1.Event, kind agenttrailv1.ViewKind, policy string) *agenttrailv1.Entry {
-	state := agenttrailv1.ContentState_CONTENT_STATE_WITHHELD
+	view := &agenttrailv1.View{Kind: kind, PolicyVersion: policy, Content: agenttrailv1.ContentState_CONTENT_STATE_WITHHELD}
 	if e.ContentState == store.ContentErased {
-		state = agenttrailv1.ContentState_CONTENT_STATE_ERASED
+		view.Content = agenttrailv1.ContentState_CONTENT_STATE_ERASED
+		if e.ErasedBy > 0 {
+			by := e.ErasedBy
+			view.ErasedBy = &by
+		}
 	}
 	return &agenttrailv1.Entry{
 		Event: ev,
@@ -158,7 +163,7 @@ func renderCommon(e *store.Entry, ev *agenttrailv1.Event, kind agenttrailv1.View
 			ContentDigest: e.ContentDigest[:],
 			LeafHash:      e.LeafHash[:],
 		},
-		View: &agenttrailv1.View{Kind: kind, PolicyVersion: policy, Content: state},
+		View: view,
 	}
 }
 

@@ -173,7 +173,7 @@ func (s *Store) backfillAggregates(ctx context.Context, size uint64) error {
 		if err != nil {
 			return fmt.Errorf("store: reading events to compute their statistics: %w", err)
 		}
-		e, err := decodeEntry(raw, false)
+		e, err := decodeHeader(raw)
 		if err != nil {
 			return fmt.Errorf("store: event %d, computing statistics: %w", raw.Index, err)
 		}

@@ -45,8 +45,9 @@ type BackupSummary struct {
 	// [Base, Checkpoint.Size). Base is 0 for a full backup.
 	Base       uint64
 	Checkpoint Checkpoint
-	// Events, Checkpoints and Credentials count the records.
-	Events, Checkpoints, Credentials int
+	// Events, Checkpoints, Credentials and KeyringRecords count the
+	// records.
+	Events, Checkpoints, Credentials, KeyringRecords int
 }
 
 // Backup emits the records of a backup of the log at its latest signed
@@ -59,7 +60,7 @@ func (s *Store) Backup(ctx context.Context, base []byte, emit func(*agenttrailv1
 	var sum BackupSummary
 	err := s.reading(ctx, func() error {
 		var err error
-		sum, err = backupLog(ctx, s.d, s.verifier, s.hashes, s.LatestCheckpoint(), base, s.cfg.now(), emit)
+		sum, err = backupLog(ctx, s.d, s.verifier, s.hashes, s.LatestCheckpoint(), base, s.cfg.now(), s.content, emit)
 		return err
 	})
 	return sum, err
@@ -68,11 +69,14 @@ func (s *Store) Backup(ctx context.Context, base []byte, emit func(*agenttrailv1
 // BackupStorage writes a backup of the log in a storage URL, opened
 // read-only (a Badger data directory must not be in use by a running
 // server), at its latest stored checkpoint. verifierKey is the log's note
-// verifier key; base is as for Store.Backup.
-func BackupStorage(ctx context.Context, storeURL, verifierKey string, base []byte, w io.Writer) (BackupSummary, error) {
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+// verifier key; base is as for Store.Backup. An encrypted store needs its
+// master key (VerifyWithMasterKey or VerifyWithMasterKeyFile): the backup
+// carries the content encrypted, with its keys wrapped, but the master key
+// tells which content an erasure destroyed.
+func BackupStorage(ctx context.Context, storeURL, verifierKey string, base []byte, w io.Writer, opts ...VerifyOption) (BackupSummary, error) {
+	d, cr, err := openForReading(ctx, storeURL, opts)
 	if err != nil {
-		return BackupSummary{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
+		return BackupSummary{}, err
 	}
 	defer d.Close()
 	st, err := d.Load(ctx)
@@ -98,23 +102,29 @@ func BackupStorage(ctx context.Context, storeURL, verifierKey string, base []byt
 	if err != nil {
 		return BackupSummary{}, err
 	}
-	sum, err := backupLog(ctx, d, v, newHashReader(d), cp, base, time.Now(), bw.Write)
+	sum, err := backupLog(ctx, d, v, newHashReader(d), cp, base, time.Now(), cr, bw.Write)
 	if err != nil {
 		return sum, err
 	}
 	return sum, bw.Flush()
 }
 
-// backupLog emits a backup of the log in d at the checkpoint cp.
-func backupLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, hashes tlog.HashReader, cp Checkpoint, baseNote []byte, now time.Time, emit func(*agenttrailv1.BackupRecord) error) (BackupSummary, error) {
+// backupLog emits a backup of the log in d at the checkpoint cp. cr reads
+// the content: with a keyring for an encrypted store, whose content is
+// backed up encrypted, with its content keys, unless cr finds it erased.
+func backupLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, hashes tlog.HashReader, cp Checkpoint, baseNote []byte, now time.Time, cr contentReader, emit func(*agenttrailv1.BackupRecord) error) (BackupSummary, error) {
 	sum := BackupSummary{Origin: cp.Origin, Checkpoint: cp}
 	if cp.Note == nil {
 		return sum, fmt.Errorf("%w: the log has no signed checkpoint to back up at yet", ErrNotFound)
 	}
+	format := FormatPlaintext
+	if cr.keys != nil {
+		format = FormatVersion
+	}
 	hdr := &agenttrailv1.BackupHeader{
 		Format:      BackupFormat,
 		Origin:      cp.Origin,
-		StoreFormat: FormatVersion,
+		StoreFormat: format,
 		Checkpoint:  cp.Note,
 		VerifierKey: v.Key().String(),
 		CreatedAt:   timestamppb.New(now),
@@ -162,6 +172,24 @@ func backupLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		}
 		sum.Checkpoints++
 	}
+	// The keyring before the events: a key an erasure destroys while the
+	// backup runs is then either here with content that is not erased yet
+	// at the backup's checkpoint, or gone with content the reader below
+	// finds erased.
+	if cr.keys != nil {
+		for _, kind := range []byte{keyKindMaster, keyKindSubject} {
+			for rec, err := range d.KeysWithPrefix(ctx, []byte{kind}) {
+				if err != nil {
+					return sum, fmt.Errorf("store: reading the keyring for the backup: %w", err)
+				}
+				kr := &agenttrailv1.BackupKeyringRecord{Name: rec.Name, Value: rec.Value}
+				if err := emit(&agenttrailv1.BackupRecord{Record: &agenttrailv1.BackupRecord_KeyringRecord{KeyringRecord: kr}}); err != nil {
+					return sum, err
+				}
+				sum.KeyringRecords++
+			}
+		}
+	}
 	next := sum.Base
 	for raw, err := range d.Scan(ctx, ScanRequest{Filter: &Filter{}, Lo: sum.Base, Hi: cp.Size, Content: true}) {
 		if err != nil {
@@ -172,13 +200,19 @@ func backupLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 			return sum, fmt.Errorf("%w: event %d is missing from the store", ErrCorrupt, next)
 		case raw.Content == nil && !raw.Erased:
 			return sum, fmt.Errorf("%w: the content of event %d is missing and was not erased", ErrCorrupt, raw.Index)
-		case raw.Content != nil && (len(raw.Content) == 0 || raw.Content[0] != contentRecordVersion):
-			// A content record this build does not know may need more
-			// than the record to be read (keys kept elsewhere): refuse
-			// rather than write a backup that cannot be restored.
-			return sum, fmt.Errorf("%w: the content record of event %d is not of version %d, the only one this build backs up", ErrInvalidArgument, raw.Index, contentRecordVersion)
 		}
 		ev := &agenttrailv1.BackupEvent{LogIndex: raw.Index, LeafData: raw.LeafData, ContentRecord: raw.Content, ContentErased: raw.Erased}
+		if raw.Content != nil {
+			erased, err := backupContent(ctx, cr, raw)
+			if err != nil {
+				return sum, err
+			}
+			if erased {
+				ev.ContentRecord, ev.ContentErased = nil, true
+			} else if cr.keys != nil {
+				ev.ContentKey = raw.ContentKey
+			}
+		}
 		if err := emit(&agenttrailv1.BackupRecord{Record: &agenttrailv1.BackupRecord_Event{Event: ev}}); err != nil {
 			return sum, err
 		}
@@ -197,8 +231,41 @@ func backupLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		}
 		sum.Credentials++
 	}
-	tr := &agenttrailv1.BackupTrailer{Events: uint64(sum.Events), Checkpoints: uint64(sum.Checkpoints), Credentials: uint64(sum.Credentials)}
+	tr := &agenttrailv1.BackupTrailer{Events: uint64(sum.Events), Checkpoints: uint64(sum.Checkpoints), Credentials: uint64(sum.Credentials), KeyringRecords: uint64(sum.KeyringRecords)}
 	return sum, emit(&agenttrailv1.BackupRecord{Record: &agenttrailv1.BackupRecord_Trailer{Trailer: tr}})
+}
+
+// backupContent checks that a stored content record is of the store's
+// format and reports whether its content is erased: in an encrypted store,
+// content whose keys an erasure or retention destroyed (or will destroy:
+// its intent is logged) is backed up as erased, never with keys.
+func backupContent(ctx context.Context, cr contentReader, raw RawEntry) (erased bool, err error) {
+	if len(raw.Content) == 0 {
+		return false, fmt.Errorf("%w: the content record of event %d is empty", ErrCorrupt, raw.Index)
+	}
+	if cr.keys == nil {
+		if raw.Content[0] != contentRecordVersion {
+			return false, fmt.Errorf("%w: the content record of event %d is not of version %d, the format of this store", ErrCorrupt, raw.Index, contentRecordVersion)
+		}
+		return false, nil
+	}
+	if raw.Content[0] != contentRecordVersionEncrypted {
+		return false, fmt.Errorf("%w: the content record of event %d is not of version %d, the format of this store", ErrCorrupt, raw.Index, contentRecordVersionEncrypted)
+	}
+	e, err := decodeHeader(raw)
+	if err != nil {
+		return false, err
+	}
+	err = cr.open(ctx, e, raw)
+	switch {
+	case errors.Is(err, errKeyMissing):
+		// Offline, without the log's claims: a restore checks that a
+		// logged erasure names it.
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("store: backing up event %d: %w", raw.Index, err)
+	}
+	return e.ContentState == ContentErased, nil
 }
 
 func credentialRecord(c Credential) *agenttrailv1.BackupCredential {

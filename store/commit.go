@@ -28,6 +28,10 @@ import (
 // during COMMIT) is resolved by reading the log: the batch is there, at
 // its indexes, or it is not and is prepared again.
 
+// errOpStale answers the batch of a lifecycle operation that the log moved
+// past before it committed: runOp runs the operation again.
+var errOpStale = errors.New("store: the log moved on under a lifecycle operation")
+
 // unavailableAfter is how long the committer of a shared driver goes on
 // trying to reach the storage before it answers a batch with
 // ErrUnavailable.
@@ -50,6 +54,7 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 	if q.shared != nil && s.head.Load().size > p.b.batch.First {
 		rebase, base = true, nil
 	}
+	rekey := false   // a subject key the batch uses was retired by another server
 	unknown := false // the last commit's outcome is unknown
 	var giveUp time.Time
 	backoff := 5 * time.Millisecond
@@ -82,8 +87,13 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 			}
 			rebase, base = true, nil
 		}
+		if rebase && p.op {
+			// A lifecycle operation decided on the log as it was: it runs
+			// again on the log as it is now.
+			return errOpStale, false
+		}
 		if rebase {
-			if err := q.rebase(p, base); err != nil {
+			if err := q.rebase(p, base, rekey); err != nil {
 				if q.shared == nil || errors.Is(err, ErrCorrupt) {
 					return err, true
 				}
@@ -92,7 +102,7 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 				}
 				continue
 			}
-			rebase, base = false, nil
+			rebase, base, rekey = false, nil, false
 			if p.b == nil {
 				// Every event turned out to be stored: the sequencer's
 				// tree, which counted them, is wrong.
@@ -122,10 +132,13 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 			return nil, false
 		case errors.Is(err, ErrStale), q.shared != nil && errors.Is(err, ErrAlreadyExists):
 			// Another writer committed first: prepare the batch again on
-			// the tree it left, with aggregates read again from the
-			// storage, since they now hold that writer's batches.
+			// the tree it left (with fresh subject keys when another
+			// server retired one the batch used), with aggregates read
+			// again from the storage, since they now hold that writer's
+			// batches.
 			q.agg.reset()
 			rebase = true
+			rekey = rekey || errors.Is(err, ErrKeyChanged)
 			if stale++; stale > 3 {
 				time.Sleep(rand.N(time.Duration(min(stale, 20)) * time.Millisecond))
 			}
@@ -211,7 +224,7 @@ func (q *sequencer) landed(p *prepared) (bool, error) {
 // event (their original receipt, or AlreadyExists); the others keep their
 // sealed leaves and take the next indexes. p.b is nil afterwards when no
 // event is left to commit.
-func (q *sequencer) rebase(p *prepared, base *frontier) error {
+func (q *sequencer) rebase(p *prepared, base *frontier, rekey bool) error {
 	s := q.s
 	ctx := context.Background()
 	if base == nil {
@@ -241,6 +254,12 @@ func (q *sequencer) rebase(p *prepared, base *frontier) error {
 		return err
 	}
 	b := newBatchBuilder(base.clone(), old.received)
+	// The subject keys the old batch created or relied on go with it,
+	// unless another server retired one: then every key is looked up again.
+	b.batch.Keys, b.batch.RequireKeys = old.batch.Keys, old.batch.RequireKeys
+	if rekey {
+		b.batch.Keys, b.batch.RequireKeys = nil, nil
+	}
 	for _, pe := range old.entries {
 		if index, ok := found[pe.ev.GetEventId()]; ok {
 			r, err := q.existing(index, pe.ev)
@@ -254,6 +273,12 @@ func (q *sequencer) rebase(p *prepared, base *frontier) error {
 			}
 			continue
 		}
+		if rekey && s.keys != nil {
+			var err error
+			if pe.key, err = q.freshSubjectKey(subjectOf(pe.ev), b); err != nil {
+				return err
+			}
+		}
 		if err := b.add(pe); err != nil {
 			return err
 		}
@@ -262,6 +287,12 @@ func (q *sequencer) rebase(p *prepared, base *frontier) error {
 	if len(b.entries) == 0 {
 		p.b = nil
 		return nil
+	}
+	if s.keys != nil {
+		// Content is encrypted for its index: again, at the new ones.
+		if err := encryptBatch(b, s.keys.hook); err != nil {
+			return err
+		}
 	}
 	cp, err := b.finish(s, p.signed)
 	if err != nil {
@@ -350,7 +381,15 @@ func (s *Store) follow(sd SharedDriver, stop <-chan struct{}, done chan<- struct
 			return
 		case <-ch:
 		}
-		err := s.reading(context.Background(), func() error { return s.refresh(context.Background()) })
+		err := s.reading(context.Background(), func() error {
+			if err := s.refresh(context.Background()); err != nil {
+				return err
+			}
+			// The holds, policies and erasures other servers logged.
+			s.lifeMu.Lock()
+			defer s.lifeMu.Unlock()
+			return s.loadLifecycleState(context.Background())
+		})
 		switch {
 		case err != nil && !failing:
 			failing = true

@@ -7,18 +7,26 @@ import (
 )
 
 // The content record is how the engine hands an event's content to a driver
-// to keep: a version byte, the 32-byte salt and the encoded content,
+// to keep, under the event's index. Drivers store it as opaque bytes. Its
+// first byte is its version:
 //
-//	version || salt || content
+//	version 1 (plaintext, format agenttrail-store-v1):  1 || salt || content
+//	version 2 (encrypted, format agenttrail-store-v2):  2 || nonce || AES-256-GCM(content key, salt || content, aad)
 //
-// Drivers store it as opaque bytes under the event's index. Its version
-// lets a later encoding (encrypted per data subject) live beside this one;
-// the leaf never depends on it, only on the salted digest of the content.
+// where the content key is the event's own (keyring.go), aad is
+// "agenttrail/v2 content" and the index, 8 bytes big-endian. The leaf never
+// depends on the record, only on the salted digest of the content, so both
+// versions commit identically. An encrypted store never holds a version 1
+// record, and a plaintext store never a version 2 one: a mix is refused as
+// corrupt.
 
-// contentRecordVersion starts every content record of this encoding.
-const contentRecordVersion = 1
+const (
+	contentRecordVersion          = 1
+	contentRecordVersionEncrypted = 2
+)
 
-// encodeContentRecord encodes the content record of one event.
+// encodeContentRecord encodes the plaintext (version 1) content record of
+// one event.
 func encodeContentRecord(salt, content []byte) []byte {
 	b := make([]byte, 0, 1+len(salt)+len(content))
 	b = append(b, contentRecordVersion)

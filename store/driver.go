@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"iter"
 	"log/slog"
 	"time"
@@ -107,6 +108,40 @@ type Driver interface {
 	// Credentials yields every credential.
 	Credentials(ctx context.Context) iter.Seq2[Credential, error]
 
+	// The keyring: the one place where records are replaced and deleted.
+	// It holds the wrapped keys that encrypt content (see masterkey.go);
+	// its record names and values are opaque to the driver, except that
+	// the content key of the event at index i is named EventKeyName(i).
+
+	// Keys returns the keyring records of the given names; a name with no
+	// record is absent from the map, which is keyed by string(name).
+	Keys(ctx context.Context, names [][]byte) (map[string][]byte, error)
+	// KeysWithPrefix yields the keyring records whose names start with
+	// prefix, in name order.
+	KeysWithPrefix(ctx context.Context, prefix []byte) iter.Seq2[KeyRecord, error]
+	// PutKeys creates or replaces keyring records, all or none.
+	PutKeys(ctx context.Context, recs []KeyRecord) error
+	// DestroyKeys deletes keyring records for good. When it returns nil,
+	// no record named is readable, and no file or row the driver keeps
+	// holds their bytes any more, in any version: the driver compacts,
+	// rewrites or vacuums as its storage needs. What the storage medium
+	// itself keeps (blocks an SSD or file system has not reused yet,
+	// backups, snapshots) is beyond it; each driver documents that. Names
+	// with no record are ignored, so calling it again is harmless.
+	DestroyKeys(ctx context.Context, names [][]byte) error
+
+	// Lifecycle records note what the engine did to content, such as an
+	// erasure finished. They are written once, like every record but the
+	// keyring's.
+
+	// PutLifecycle stores a lifecycle record. Storing the same value again
+	// is not an error; another value under a stored name is
+	// ErrAlreadyExists.
+	PutLifecycle(ctx context.Context, rec LifecycleRecord) error
+	// Lifecycle yields the lifecycle records whose names start with
+	// prefix, in name order.
+	Lifecycle(ctx context.Context, prefix []byte) iter.Seq2[LifecycleRecord, error]
+
 	// Close releases the storage. The engine calls it last, once nothing
 	// else runs.
 	Close() error
@@ -186,12 +221,36 @@ type Batch struct {
 	// Checkpoint is the signed checkpoint of the tree after the batch, or
 	// nil when none is due.
 	Checkpoint []byte
+	// Keys are keyring records to create or replace with the batch (the
+	// subject keys its events are the first to use, and those an erasure
+	// retires).
+	Keys []KeyRecord
+	// RequireKeys are keyring records the batch relies on (the subject keys
+	// its content keys are wrapped by): Commit fails with ErrKeyChanged,
+	// writing nothing, unless each is stored with exactly that value.
+	RequireKeys []KeyRecord
+	// Lifecycle are lifecycle records to write with the batch (the intent
+	// of an erasure, committed with its Erasure event).
+	Lifecycle []LifecycleRecord
 	// Aggregates are the batch's additions to the aggregate statistics,
 	// one record per cube and hour its events touch: a delta (Upto zero),
 	// which the driver files under First, or a rollup (Upto = Size) that
 	// already includes the batch. Drivers store them opaquely, once, in
 	// the same atomic commit.
 	Aggregates []AggregateRecord
+}
+
+// KeyRecord is a keyring record: a name and a value, both opaque to the
+// driver.
+type KeyRecord struct {
+	Name  []byte
+	Value []byte
+}
+
+// LifecycleRecord is a write-once record of the content lifecycle.
+type LifecycleRecord struct {
+	Name  []byte
+	Value []byte
 }
 
 // BatchEvent is one event as a driver stores it.
@@ -204,6 +263,10 @@ type BatchEvent struct {
 	// Content is the event's content record: opaque to the driver, stored
 	// under the event's index and returned as is.
 	Content []byte
+	// ContentKey is the keyring record of the key that encrypts Content,
+	// stored in the keyring under EventKeyName(index) and returned with the
+	// content. Nil for content stored unencrypted (format v1).
+	ContentKey []byte
 	// ContentErased, set only when a log is restored from a backup, says
 	// that a logged erasure or retention destroyed the event's content:
 	// Content is empty, and the driver keeps the mark that reads back as
@@ -235,6 +298,9 @@ type RawEntry struct {
 	LeafData []byte
 	// Content is the content record when it was asked for and is stored.
 	Content []byte
+	// ContentKey is the keyring record named EventKeyName(Index), when
+	// content was asked for and the record exists.
+	ContentKey []byte
 	// Erased is set when content was asked for and its record was
 	// destroyed by a logged erasure or retention.
 	Erased bool
@@ -277,4 +343,17 @@ type DriverConfig struct {
 	MinFreeBytes int64
 	// Logger receives the driver's operational log: never event content.
 	Logger *slog.Logger
+	// EncryptionKey, when set, is the 32-byte key (MasterKey.StorageKey)
+	// with which the driver encrypts at rest everything it stores: records,
+	// indexes, logs. The driver refuses storage written without it
+	// (ErrPlaintext) or under another key (ErrWrongKey). When nil, the
+	// driver stores in the clear, for the plaintext format of older builds,
+	// and refuses encrypted storage (ErrWrongKey).
+	EncryptionKey []byte
+}
+
+// EventKeyName is the keyring name of the content key of the event at a log
+// index: 'e' and the index, 8 bytes big-endian.
+func EventKeyName(index uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{keyKindEvent}, index)
 }

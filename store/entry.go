@@ -80,8 +80,12 @@ type Entry struct {
 	// ContentPresent.
 	Content []byte
 	Salt    []byte
-	// ContentState says whether Content and Salt were read.
+	// ContentState says whether Content and Salt were read. A read of the
+	// header alone still says ContentErased for content this store erased.
 	ContentState ContentState
+	// ErasedBy, when ContentState is ContentErased, is the log index of the
+	// Erasure or Retention event that names this event.
+	ErasedBy uint64
 }
 
 // EventID returns the event's id.

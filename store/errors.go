@@ -37,6 +37,21 @@ var (
 	// not where the batch starts; nothing was written. Another writer
 	// committed first, and the engine must reload before it retries.
 	ErrStale = errors.New("store: the log moved on since the batch was prepared")
+	// ErrPlaintext: the storage was written without encryption at rest, by
+	// an older build. Migrate it (Migrate, `agenttrail migrate`) into new
+	// storage; it is never mixed with encrypted records.
+	ErrPlaintext = errors.New("store: the storage is not encrypted at rest")
+	// ErrWrongKey: the master key given does not open the storage, or none
+	// was given for encrypted storage.
+	ErrWrongKey = errors.New("store: wrong master key")
+	// ErrHeld: a legal hold covers content an erasure would destroy. The
+	// error is also a *HeldError naming the hold.
+	ErrHeld = errors.New("store: a legal hold covers the content")
+	// ErrConflict: the lifecycle state changed since the caller read it
+	// (a retention policy version, a hold already released), or the
+	// operation does not apply to this store (erasure in a plaintext
+	// store).
+	ErrConflict = errors.New("store: the request conflicts with the current state")
 	// ErrNoSpace: the storage's disk is almost full, so the store refuses
 	// to write (see SpaceReporter); nothing was written. The error is a
 	// *SpaceError with the figures. Appends resume once space is freed.
@@ -52,6 +67,26 @@ var (
 	// older copy. The store refuses to open it.
 	ErrRolledBack = errors.New("store: the log is behind or inconsistent with a checkpoint it signed")
 )
+
+// ErrKeyChanged is the ErrStale of a batch that relies on a keyring record
+// another writer changed (an erasure on another server retired a subject
+// key): the engine prepares the batch again with fresh keys.
+var ErrKeyChanged = fmt.Errorf("%w: a keyring record the batch relies on changed", ErrStale)
+
+// HeldError is ErrHeld with the hold that refused an erasure.
+type HeldError struct {
+	// Hold is the hold in force.
+	Hold Hold
+	// Index is a log index the hold covers that the erasure would erase.
+	Index uint64
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("store: legal hold %s (%s) covers event %d", e.Hold.ID, e.Hold.Scope, e.Index)
+}
+
+// Unwrap makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Unwrap() error { return ErrHeld }
 
 // SpaceError is the ErrNoSpace of a disk with too little free space.
 type SpaceError struct {

@@ -31,6 +31,11 @@ type config struct {
 	logger             *slog.Logger
 	now                func() time.Time
 	queueDepth         int
+	masterKey          MasterKey
+	masterKeyFile      string
+	plaintext          bool
+	keyHook            func(name, key []byte)
+	retentionInterval  time.Duration
 	// readOnly opens the store to read only, checking checkpoints with
 	// verifierKey (WithReadOnly).
 	readOnly     bool
@@ -51,6 +56,7 @@ func defaultConfig() config {
 		logger:             slog.New(slog.DiscardHandler),
 		now:                time.Now,
 		queueDepth:         4096,
+		retentionInterval:  time.Hour,
 	}
 }
 
@@ -216,6 +222,72 @@ func WithClock(now func() time.Time) Option {
 			return fmt.Errorf("%w: nil clock", ErrInvalidArgument)
 		}
 		c.now = now
+		return nil
+	})
+}
+
+// WithMasterKey sets the master key of an encrypted store (see
+// masterkey.go for the key hierarchy). Open needs this or
+// WithMasterKeyFile, unless WithPlaintextStorage is given.
+func WithMasterKey(k MasterKey) Option {
+	return optionFunc(func(c *config) error {
+		if k.IsZero() {
+			return fmt.Errorf("%w: no master key", ErrInvalidArgument)
+		}
+		c.masterKey = k
+		return nil
+	})
+}
+
+// WithMasterKeyFile reads the master key from a file, which must be
+// readable by its owner only. When the file does not exist and the storage
+// is new, a new key is generated and written there with mode 0600 before
+// anything is stored; keep the file outside the data directory, and back it
+// up: without it, the store cannot be read. WithMasterKey wins when both are
+// given.
+func WithMasterKeyFile(path string) Option {
+	return optionFunc(func(c *config) error {
+		if path == "" {
+			return fmt.Errorf("%w: empty master key file name", ErrInvalidArgument)
+		}
+		c.masterKeyFile = path
+		return nil
+	})
+}
+
+// WithPlaintextStorage stores content unencrypted, in the format that builds
+// before encryption at rest wrote (agenttrail-store-v1), and opens storage
+// of that format, which is otherwise refused (ErrPlaintext). It exists for
+// benchmarks that measure what encryption costs and for tests of old data
+// directories; never use it for personal data: its content cannot be
+// erased. Master key options are ignored with it.
+func WithPlaintextStorage() Option {
+	return optionFunc(func(c *config) error {
+		c.plaintext = true
+		return nil
+	})
+}
+
+// WithTestHookKeys calls f with the keyring name and plaintext bytes of
+// every subject key the store creates or unwraps and every content key it
+// creates, so that tests can look for them on disk after an erasure. f may
+// be called from several goroutines at once. Never use it outside tests.
+func WithTestHookKeys(f func(name, key []byte)) Option {
+	return optionFunc(func(c *config) error {
+		c.keyHook = f
+		return nil
+	})
+}
+
+// WithRetentionInterval sets how often the retention job applies the
+// retention policies: at most an hour, the default; 0 turns the job off
+// (ApplyRetention still runs it on demand).
+func WithRetentionInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 0 || d > time.Hour {
+			return fmt.Errorf("%w: the retention interval must be between 0 (off) and one hour", ErrInvalidArgument)
+		}
+		c.retentionInterval = d
 		return nil
 	})
 }

@@ -61,12 +61,32 @@ func (s *Store) readEntry(ctx context.Context, index uint64, withContent bool) (
 	if len(raws) != 1 {
 		return nil, fmt.Errorf("%w: asked for one entry, the driver returned %d", ErrCorrupt, len(raws))
 	}
-	return decodeEntry(raws[0], withContent)
+	return s.decodeEntry(ctx, raws[0], withContent)
 }
 
-// decodeEntry decodes an event's stored records. The entry's HeaderBytes
-// alias the leaf data.
-func decodeEntry(r RawEntry, withContent bool) (*Entry, error) {
+// decodeEntry decodes an event's stored records, and its content when asked
+// and not erased.
+func (s *Store) decodeEntry(ctx context.Context, r RawEntry, withContent bool) (*Entry, error) {
+	e, err := decodeHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	if !withContent {
+		// Erasure shows in every view, the metadata view too.
+		if by, ok := s.cov.erasedBy(e.Index); ok {
+			e.ContentState, e.ErasedBy = ContentErased, by
+		}
+		return e, nil
+	}
+	if err := s.content.open(ctx, e, r); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// decodeHeader decodes an event's leaf data. The entry's HeaderBytes alias
+// the leaf data.
+func decodeHeader(r RawEntry) (*Entry, error) {
 	hb, digest, err := commitment.ParseLeafData(r.LeafData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
@@ -75,7 +95,7 @@ func decodeEntry(r RawEntry, withContent bool) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
 	}
-	e := &Entry{
+	return &Entry{
 		Index:         r.Index,
 		ReceivedAt:    h.GetReceivedAt().AsTime(),
 		Principal:     h.GetPrincipal(),
@@ -83,23 +103,77 @@ func decodeEntry(r RawEntry, withContent bool) (*Entry, error) {
 		HeaderBytes:   hb,
 		ContentDigest: digest,
 		LeafHash:      commitment.HashLeafData(r.LeafData),
-	}
-	if !withContent {
-		return e, nil
+	}, nil
+}
+
+// contentReader reads content records: in the clear (format v1), or
+// decrypted with the keyring (format v2), unless a logged erasure covers
+// the event.
+type contentReader struct {
+	keys *keyring // nil: a plaintext store
+	// erased is what this store's own erasures and retention runs erased
+	// (they logged their intent): such content is erased from the moment
+	// the event commits, before its keys are gone. claims is what every
+	// Erasure and Retention event of the log names: content named there
+	// whose key is missing is erased. Both nil in verification, which
+	// checks the claims itself.
+	erased, claims *coverage
+	// refreshClaims, when set (storage other servers write too), reads
+	// the claims of erasures other servers logged since it last looked.
+	refreshClaims func(context.Context)
+}
+
+// open fills in the content of an entry from its records.
+func (c contentReader) open(ctx context.Context, e *Entry, r RawEntry) error {
+	if c.erased != nil {
+		if by, ok := c.erased.erasedBy(e.Index); ok {
+			e.ContentState, e.ErasedBy = ContentErased, by
+			return nil
+		}
 	}
 	switch {
-	case r.Content != nil:
+	case r.Erased && r.Content == nil:
+		e.ContentState = ContentErased
+		return nil
+	case r.Content == nil:
+		return fmt.Errorf("%w: content of event %d is missing and was not erased", ErrCorrupt, r.Index)
+	}
+	switch v := r.Content[0]; {
+	case v == contentRecordVersion && c.keys == nil:
 		salt, content, err := decodeContentRecord(r.Content)
 		if err != nil {
-			return nil, fmt.Errorf("event %d: %w", r.Index, err)
+			return fmt.Errorf("event %d: %w", r.Index, err)
 		}
-		e.Salt, e.Content, e.ContentState = salt, content, ContentPresent
-	case r.Erased:
-		e.ContentState = ContentErased
+		e.Salt, e.Content = salt, content
+	case v == contentRecordVersionEncrypted && c.keys != nil:
+		salt, content, err := c.keys.decryptContent(ctx, r.Index, subjectOf(e.Header), r.Content, r.ContentKey)
+		if errors.Is(err, errKeyMissing) && c.claims != nil {
+			by, ok := c.claims.erasedBy(e.Index)
+			if !ok && c.refreshClaims != nil {
+				c.refreshClaims(ctx)
+				by, ok = c.claims.erasedBy(e.Index)
+			}
+			if ok {
+				e.ContentState, e.ErasedBy = ContentErased, by
+				return nil
+			}
+		}
+		if errors.Is(err, errKeyMissing) {
+			return fmt.Errorf("%w: %w: the key of event %d's content is not in the keyring, and no logged erasure names the event", ErrCorrupt, errKeyMissing, r.Index)
+		}
+		if err != nil {
+			return fmt.Errorf("event %d: %w", r.Index, err)
+		}
+		e.Salt, e.Content = salt, content
+	case v == contentRecordVersion:
+		return fmt.Errorf("%w: event %d has a plaintext content record in an encrypted store", ErrCorrupt, r.Index)
+	case v == contentRecordVersionEncrypted:
+		return fmt.Errorf("%w: event %d has an encrypted content record in a plaintext store", ErrCorrupt, r.Index)
 	default:
-		return nil, fmt.Errorf("%w: content of event %d is missing and was not erased", ErrCorrupt, r.Index)
+		return fmt.Errorf("%w: content record version %d of event %d", ErrCorrupt, v, r.Index)
 	}
-	return e, nil
+	e.ContentState = ContentPresent
+	return nil
 }
 
 // LatestCheckpoint returns the newest signed checkpoint. Every committed

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,8 +33,19 @@ type BackupReport struct {
 	Checkpoint Checkpoint
 	// Events, Checkpoints, ContentChecked (events whose content matched
 	// its digest) and Erased (events whose content was destroyed by a
-	// logged erasure or retention) count what was verified.
-	Events, Checkpoints, ContentChecked, Erased int
+	// logged erasure or retention) count what was verified. Sealed counts
+	// the events of an encrypted store whose content the backups hold
+	// encrypted: their digests are checked when Restore verifies the
+	// restored store with the master key.
+	Events, Checkpoints, ContentChecked, Erased, Sealed int
+	// StoreFormat is the format of the store the backups were taken of:
+	// FormatPlaintext, or FormatVersion (encrypted: restoring needs its
+	// master key).
+	StoreFormat string
+	// KeyringRecords counts the keyring records of the last backup.
+	KeyringRecords int
+	// claims are the indexes the chain's Erasure and Retention events name.
+	claims *coverage
 	// Credentials are the API key credentials of the last backup whose
 	// creation the log records, with the revocations it records; Skipped
 	// says which others there were and why they are left out.
@@ -62,6 +74,10 @@ func BackupPath(path string) BackupFile {
 // where a logged erasure or retention names it, and the credentials against
 // the key changes the log records. The error names the file, and the first
 // log index, that does not verify.
+//
+// The content of a backup of an encrypted store is checked too when
+// Restore verifies it with the master key; VerifyBackups, without it,
+// counts it as Sealed.
 func VerifyBackups(ctx context.Context, files []BackupFile, verifierKey string) (BackupReport, error) {
 	c := &backupChain{key: verifierKey}
 	return c.run(ctx, files, false)
@@ -74,6 +90,10 @@ type RestoreOptions struct {
 	VerifierKey string
 	// WithoutKeys leaves the API key credentials out.
 	WithoutKeys bool
+	// MasterKey is the master key of the store the backups were taken of,
+	// needed to restore an encrypted store's backups: the keys they carry
+	// are wrapped by it, and the restored storage is encrypted under it.
+	MasterKey MasterKey
 }
 
 // Restore writes a chain of backups, a full one then the incremental ones
@@ -85,14 +105,24 @@ type RestoreOptions struct {
 // writing fails, the storage holds part of the log: use new storage (the
 // command line restores into a temporary directory and renames it).
 func Restore(ctx context.Context, storeURL string, files []BackupFile, o RestoreOptions) (BackupReport, error) {
-	rep, err := VerifyBackups(ctx, files, o.VerifierKey)
+	vc := &backupChain{key: o.VerifierKey, master: o.MasterKey}
+	rep, err := vc.run(ctx, files, false)
 	if err != nil {
 		return rep, err
 	}
 	if rep.Base != 0 {
 		return rep, fmt.Errorf("%w: %s is an incremental backup: restore starts with the full backup it follows", ErrInvalidArgument, files[0].Name)
 	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{})
+	var cfg DriverConfig
+	var verifyOpts []VerifyOption
+	if rep.StoreFormat == FormatVersion {
+		if o.MasterKey.IsZero() {
+			return rep, fmt.Errorf("%w: the backups are of an encrypted store: give its master key", ErrWrongKey)
+		}
+		cfg.EncryptionKey = o.MasterKey.StorageKey()
+		verifyOpts = append(verifyOpts, VerifyWithMasterKey(o.MasterKey))
+	}
+	d, err := OpenDriver(ctx, storeURL, cfg)
 	if err != nil {
 		return rep, err
 	}
@@ -103,11 +133,12 @@ func Restore(ctx context.Context, storeURL string, files []BackupFile, o Restore
 	if st.Format != "" || st.Size > 0 {
 		return rep, errors.Join(fmt.Errorf("%w: %s holds a log already: restore only into new storage", ErrAlreadyExists, redactURL(storeURL)), d.Close())
 	}
-	if err := d.Init(ctx, LogMeta{Format: FormatVersion, Origin: rep.Origin}); err != nil {
+	// The restored log is of the format of the store backed up.
+	if err := d.Init(ctx, LogMeta{Format: rep.StoreFormat, Origin: rep.Origin}); err != nil {
 		return rep, errors.Join(err, d.Close())
 	}
-	w := &restoreWriter{ctx: ctx, d: d}
-	c := &backupChain{key: rep.VerifierKey, sink: w}
+	w := &restoreWriter{ctx: ctx, d: d, master: o.MasterKey, claims: rep.claims}
+	c := &backupChain{key: rep.VerifierKey, sink: w, master: o.MasterKey}
 	if _, err := c.run(ctx, files, true); err != nil {
 		return rep, errors.Join(fmt.Errorf("store: restoring: %w", err), d.Close())
 	}
@@ -126,7 +157,7 @@ func Restore(ctx context.Context, storeURL string, files []BackupFile, o Restore
 	if err := d.Close(); err != nil {
 		return rep, err
 	}
-	vr, err := VerifyStorage(ctx, storeURL, rep.VerifierKey)
+	vr, err := VerifyStorage(ctx, storeURL, rep.VerifierKey, verifyOpts...)
 	if err != nil {
 		return rep, fmt.Errorf("store: verifying the restored log: %w", err)
 	}
@@ -145,6 +176,9 @@ type restoreSink interface {
 	// the event that completes the tree of a checkpoint (note is then that
 	// checkpoint), and at the end of each file.
 	boundary(size uint64, root tlog.Hash, note []byte) error
+	// keys is called with the keyring records of a backup, before its
+	// events.
+	keys(recs []KeyRecord) error
 }
 
 // backupChain verifies a chain of backups.
@@ -159,6 +193,12 @@ type backupChain struct {
 	keys   map[string]*loggedKey
 	creds  []Credential
 	sink   restoreSink
+	// master, when set, opens the content of an encrypted store's backups
+	// with the keyring records they carry (ring), so that its digests are
+	// checked too.
+	master MasterKey
+	ring   *keyring
+	mem    *memKeyring
 }
 
 // loggedKey is what the log's key change events say of one API key.
@@ -230,10 +270,14 @@ func (c *backupChain) file(ctx context.Context, br *backupReader, name string, f
 		return fmt.Errorf("%w: %s does not start with a header", ErrCorrupt, name)
 	case hdr.GetFormat() != BackupFormat:
 		return fmt.Errorf("%w: %s is in the format %q, this build reads %q", ErrInvalidArgument, name, hdr.GetFormat(), BackupFormat)
-	case hdr.GetStoreFormat() != FormatVersion:
-		return fmt.Errorf("%w: %s holds a log of the format %q, this build writes %q", ErrInvalidArgument, name, hdr.GetStoreFormat(), FormatVersion)
+	case hdr.GetStoreFormat() != FormatVersion && hdr.GetStoreFormat() != FormatPlaintext:
+		return fmt.Errorf("%w: %s holds a log of the format %q, this build reads %q and %q", ErrInvalidArgument, name, hdr.GetStoreFormat(), FormatVersion, FormatPlaintext)
+	case !first && hdr.GetStoreFormat() != c.rep.StoreFormat:
+		return fmt.Errorf("%w: %s holds a log of the format %q, the backups before it of %q", ErrInvalidArgument, name, hdr.GetStoreFormat(), c.rep.StoreFormat)
 	}
 	if first {
+		c.rep.StoreFormat = hdr.GetStoreFormat()
+		c.rep.claims = &coverage{}
 		c.rep.Origin = hdr.GetOrigin()
 		if c.key == "" {
 			c.key, c.rep.SelfKeyed = hdr.GetVerifierKey(), true
@@ -258,9 +302,18 @@ func (c *backupChain) file(ctx context.Context, br *backupReader, name string, f
 
 	var pending []Checkpoint // checkpoints not reached yet, by size
 	var stored uint64        // the largest size a checkpoint is stored for
-	var events, checkpoints, credentials uint64
-	phase := 0 // 0 checkpoints, 1 events, 2 credentials, 3 trailer
+	var events, checkpoints, credentials, keyrings uint64
+	phase := 0 // 0 checkpoints and keyring records, 1 events, 2 credentials, 3 trailer
 	c.creds = nil
+	var ring []KeyRecord
+	flushRing := func() error {
+		if c.sink == nil || ring == nil {
+			return nil
+		}
+		err := c.sink.keys(ring)
+		ring = ring[:0]
+		return err
+	}
 	for {
 		rec, err := br.next()
 		if errors.Is(err, io.EOF) {
@@ -289,9 +342,28 @@ func (c *backupChain) file(ctx context.Context, br *backupReader, name string, f
 			pending = append(pending, k)
 			stored = k.Size
 			checkpoints++
+		case *agenttrailv1.BackupRecord_KeyringRecord:
+			switch {
+			case phase > 0:
+				return fmt.Errorf("%w: %s has a keyring record after its events", ErrCorrupt, name)
+			case c.rep.StoreFormat != FormatVersion:
+				return fmt.Errorf("%w: %s, a backup of a store in the clear, holds a keyring record", ErrCorrupt, name)
+			case len(r.KeyringRecord.GetName()) == 0 || r.KeyringRecord.GetName()[0] == keyKindEvent:
+				return fmt.Errorf("%w: %s holds a keyring record named %x, which is not one a backup carries apart from its event", ErrCorrupt, name, r.KeyringRecord.GetName())
+			}
+			ring = append(ring, KeyRecord{Name: r.KeyringRecord.GetName(), Value: r.KeyringRecord.GetValue()})
+			if err := c.noteKey(r.KeyringRecord.GetName(), r.KeyringRecord.GetValue()); err != nil {
+				return err
+			}
+			keyrings++
 		case *agenttrailv1.BackupRecord_Event:
 			if phase > 1 {
 				return fmt.Errorf("%w: %s has an event after its credentials", ErrCorrupt, name)
+			}
+			if phase == 0 {
+				if err := flushRing(); err != nil {
+					return err
+				}
 			}
 			phase = 1
 			if err := c.event(r.Event, name); err != nil {
@@ -314,14 +386,18 @@ func (c *backupChain) file(ctx context.Context, br *backupReader, name string, f
 		case *agenttrailv1.BackupRecord_Trailer:
 			phase = 3
 			t := r.Trailer
-			if t.GetEvents() != events || t.GetCheckpoints() != checkpoints || t.GetCredentials() != credentials {
-				return fmt.Errorf("%w: %s: its trailer counts %d events, %d checkpoints and %d credentials; it holds %d, %d and %d", ErrCorrupt, name,
-					t.GetEvents(), t.GetCheckpoints(), t.GetCredentials(), events, checkpoints, credentials)
+			if t.GetEvents() != events || t.GetCheckpoints() != checkpoints || t.GetCredentials() != credentials || t.GetKeyringRecords() != keyrings {
+				return fmt.Errorf("%w: %s: its trailer counts %d events, %d checkpoints, %d credentials and %d keyring records; it holds %d, %d, %d and %d", ErrCorrupt, name,
+					t.GetEvents(), t.GetCheckpoints(), t.GetCredentials(), t.GetKeyringRecords(), events, checkpoints, credentials, keyrings)
 			}
 		default:
 			return fmt.Errorf("%w: %s holds a record this build does not know (a newer format?)", ErrInvalidArgument, name)
 		}
 	}
+	if err := flushRing(); err != nil {
+		return err
+	}
+	c.rep.KeyringRecords = int(keyrings)
 	if c.next != cp.Size {
 		return fmt.Errorf("%w: %s holds the events up to %d, but its checkpoint covers %d", ErrCorrupt, name, c.next, cp.Size)
 	}
@@ -389,13 +465,47 @@ func (c *backupChain) event(ev *agenttrailv1.BackupEvent, name string) error {
 		if raw.Content == nil {
 			raw.Content = []byte{}
 		}
+		raw.ContentKey = ev.GetContentKey()
 	}
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s: event %d does not verify: %s", ErrCorrupt, name, i, fmt.Sprintf(format, a...))
 	}
-	e, err := decodeEntry(raw, true)
+	e, err := decodeHeader(raw)
 	if err != nil {
 		return bad("%v", err)
+	}
+	switch {
+	case raw.Erased && (len(ev.GetContentRecord()) > 0 || len(ev.GetContentKey()) > 0):
+		return bad("it is marked erased, yet holds content or a key")
+	case raw.Erased:
+		e.ContentState = ContentErased
+	case c.rep.StoreFormat == FormatVersion:
+		if len(raw.Content) == 0 || raw.Content[0] != contentRecordVersionEncrypted {
+			return bad("its content record is not of version %d, the format of an encrypted store", contentRecordVersionEncrypted)
+		}
+		if len(raw.ContentKey) == 0 {
+			return bad("its encrypted content comes without its key, and it is not marked erased")
+		}
+		if c.ring == nil {
+			// Without the master key its digest is checked once
+			// restored, with the keys.
+			c.rep.Sealed++
+			break
+		}
+		if err := (contentReader{keys: c.ring}).open(context.Background(), e, raw); err != nil {
+			return bad("its content does not open with the keys the backup carries (%v)", err)
+		}
+	default:
+		// In the clear: read without a keyring.
+		if len(raw.ContentKey) > 0 {
+			return bad("a backup of a store in the clear holds a content key")
+		}
+		if err := (contentReader{}).open(context.Background(), e, raw); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if rs, ok := erasedIndexes(e.Header); ok && c.rep.claims != nil {
+		c.rep.claims.add(i, rs)
 	}
 	switch e.ContentState {
 	case ContentPresent:
@@ -462,6 +572,13 @@ type restoreWriter struct {
 	d     Driver
 	batch Batch
 	bytes int
+	// master is the master key of an encrypted store's backups; claims
+	// what the chain's Erasure and Retention events name: content they
+	// name is restored without its key, so that it reads as erased even
+	// when a backup was taken before its keys were destroyed.
+	master  MasterKey
+	claims  *coverage
+	checked bool
 }
 
 // A restored batch holds at most restoreBatchEvents events and about
@@ -476,10 +593,17 @@ func (w *restoreWriter) event(e *Entry, raw RawEntry, hashes []tlog.Hash) (bool,
 		w.batch, w.bytes = Batch{First: e.Index}, 0
 	}
 	w.bytes += len(raw.LeafData) + len(raw.Content)
+	key := raw.ContentKey
+	if w.claims != nil {
+		if _, ok := w.claims.erasedBy(e.Index); ok {
+			key = nil
+		}
+	}
 	w.batch.Events = append(w.batch.Events, BatchEvent{
 		EventID:       e.EventID(),
 		LeafData:      raw.LeafData,
 		Content:       raw.Content,
+		ContentKey:    key,
 		ContentErased: raw.Erased,
 		Index:         indexValues(e.Header),
 	})
@@ -500,4 +624,63 @@ func (w *restoreWriter) boundary(size uint64, root tlog.Hash, note []byte) error
 	err := w.d.Commit(w.ctx, &w.batch)
 	w.batch = Batch{}
 	return err
+}
+
+// keys stores keyring records, and checks once that the master key given
+// opens them.
+func (w *restoreWriter) keys(recs []KeyRecord) error {
+	if err := w.d.PutKeys(w.ctx, recs); err != nil {
+		return err
+	}
+	if w.checked {
+		return nil
+	}
+	k, err := newKeyring(w.d, w.master, nil)
+	if err != nil {
+		return err
+	}
+	if err := k.checkMaster(w.ctx, false); err != nil {
+		return err
+	}
+	w.checked = true
+	return nil
+}
+
+// noteKey adds a keyring record of an encrypted store's backup to the
+// in-memory keyring that opens its content, when the master key is given;
+// the first record that is the master key check is checked.
+func (c *backupChain) noteKey(name, value []byte) error {
+	if c.master.IsZero() {
+		return nil
+	}
+	if c.ring == nil {
+		c.mem = &memKeyring{recs: map[string][]byte{}}
+		k, err := newKeyring(c.mem, c.master, nil)
+		if err != nil {
+			return err
+		}
+		c.ring = k
+	}
+	c.mem.recs[string(name)] = bytes.Clone(value)
+	if bytes.Equal(name, masterCheckName) {
+		return c.ring.checkMaster(context.Background(), false)
+	}
+	return nil
+}
+
+// memKeyring holds the keyring records of backups in memory: the one
+// Driver method a keyring reads content keys with.
+type memKeyring struct {
+	Driver // nil: no other method is called
+	recs   map[string][]byte
+}
+
+func (m *memKeyring) Keys(ctx context.Context, names [][]byte) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, n := range names {
+		if v, ok := m.recs[string(n)]; ok {
+			out[string(n)] = v
+		}
+	}
+	return out, nil
 }

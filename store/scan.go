@@ -105,7 +105,7 @@ func (sc *scanState) run(ctx context.Context, s *Store, size uint64, yield func(
 			yield(nil, err)
 			return false
 		}
-		e, err := decodeEntry(raw, withContent)
+		e, err := s.decodeEntry(ctx, raw, withContent)
 		if err != nil {
 			if !yield(nil, err) {
 				return false

@@ -29,6 +29,10 @@ type request struct {
 	results   []Result
 	err       error // set when the whole batch failed
 	done      chan struct{}
+	// op, when set, is a lifecycle operation (an erasure, say): the
+	// sequencer runs it alone, once every earlier batch has committed, and
+	// it supplies the one event of the request.
+	op *lifecycleOp
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
@@ -159,6 +163,7 @@ func (s *Store) sequence(fr *frontier) {
 		fr:             fr,
 		lastCheckpoint: s.cfg.now(),
 		inflight:       map[string]*pending{},
+		subjects:       map[subject]*subjectKey{},
 		wake:           make(chan struct{}, 1),
 		agg:            newAggregator(s.d),
 		cfr:            fr.clone(),
@@ -198,6 +203,11 @@ func (s *Store) sequence(fr *frontier) {
 				continue
 			}
 		}
+		if first.op != nil {
+			toCommit <- seq.prepareOp(first)
+			seq.outstanding++
+			continue
+		}
 		batch := []*request{first}
 		n, bytes := len(first.events), first.bytes
 		var wait <-chan time.Time
@@ -225,6 +235,10 @@ func (s *Store) sequence(fr *frontier) {
 			if !ok {
 				break gather
 			}
+			if r.op != nil {
+				carry = r // a lifecycle operation runs alone
+				break gather
+			}
 			if n+len(r.events) > s.cfg.maxBatchEvents || bytes+r.bytes > s.cfg.maxBatchBytes {
 				carry = r
 				break gather
@@ -236,6 +250,7 @@ func (s *Store) sequence(fr *frontier) {
 			waitTimer.Stop()
 		}
 		toCommit <- seq.prepare(batch)
+		seq.outstanding++
 	}
 }
 
@@ -258,6 +273,14 @@ type sequencer struct {
 	mu        sync.Mutex
 	committed []*prepared
 	wake      chan struct{} // signalled, without waiting, after each commit
+	// outstanding counts the batches handed to the committer and not yet
+	// settled (sequencer only).
+	outstanding int
+	// subjects holds the subject key in use for each subject seen lately,
+	// under subjectsMu: the committer looks keys up again when another
+	// server retired one.
+	subjectsMu sync.Mutex
+	subjects   map[subject]*subjectKey
 	// agg computes each batch's additions to the aggregate statistics.
 	agg *aggregator
 	// rebased, under mu, is the tree after a batch the committer had to
@@ -286,6 +309,12 @@ type prepared struct {
 	moved             bool  // prepared again by the committer (rebase)
 	failure           error // set when preparing failed; the batch is answered with it
 	sticky            bool  // the failure stops the store (see fail)
+	// op is set for the batch of a lifecycle operation, which is never
+	// prepared again: when the log moved, the operation runs again.
+	op bool
+	// committed, when set, runs once the batch is durable, before the head
+	// moves and its callers are answered, with the batch's first index.
+	committed func(first uint64)
 }
 
 // settle takes in every batch the committer has finished.
@@ -296,6 +325,17 @@ func (q *sequencer) settle() {
 	q.mu.Unlock()
 	for _, p := range done {
 		q.forget(p)
+	}
+	q.outstanding -= len(done)
+}
+
+// drain waits until every batch handed to the committer is committed (or
+// failed) and settled.
+func (q *sequencer) drain() {
+	q.settle()
+	for q.outstanding > 0 {
+		<-q.wake
+		q.settle()
 	}
 }
 
@@ -365,6 +405,7 @@ func (q *sequencer) signIfBehind() {
 type pending struct {
 	ev      *agenttrailv1.Event
 	sealed  *sealed
+	key     *subjectKey // the subject key its content is encrypted under; nil in a plaintext store
 	receipt Receipt
 	// Set when the event turned out, as its batch was prepared again, to
 	// be stored already (by another writer): stored, with the original
@@ -466,6 +507,12 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 				continue
 			}
 			pe := &pending{ev: ev, sealed: pf.sealed}
+			if s.keys != nil {
+				if pe.key, err = q.subjectKey(subjectOf(ev), b); err != nil {
+					p.failure, p.sticky = err, q.shared == nil
+					return p
+				}
+			}
 			if err := b.add(pe); err != nil {
 				slot.Err = err
 				continue
@@ -477,6 +524,12 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	}
 	if len(b.entries) == 0 {
 		return p
+	}
+	if s.keys != nil {
+		if err := encryptBatch(b, s.keys.hook); err != nil {
+			p.failure, p.sticky = err, true
+			return p
+		}
 	}
 	cfg := s.cfg
 	sign := cfg.checkpointInterval == 0 || cfg.now().Sub(q.lastCheckpoint) >= cfg.checkpointInterval
@@ -559,7 +612,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 		ids := make([]string, 0, len(js))
 		for k, j := range js {
 			r, pf := batch[j.r], &out[j.r][j.i]
-			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes {
+			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes && r.op == nil { // lifecycle events are bounded by maxLifecycleRanges
 				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 				continue
 			}
@@ -569,7 +622,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 				continue
 			}
 			salt := salts[(first+k)*commitment.SaltSize : (first+k+1)*commitment.SaltSize : (first+k+1)*commitment.SaltSize]
-			pf.sealed = seal(enc, receivedAt, r.principal, salt)
+			pf.sealed = seal(enc, receivedAt, r.principal, salt, q.s.keys == nil)
 			ids = append(ids, r.events[j.i].GetEventId())
 		}
 		if len(ids) == 0 {
@@ -658,6 +711,9 @@ func (q *sequencer) commitOne(p *prepared) {
 
 // published moves the head to a committed batch's tree.
 func (q *sequencer) published(p *prepared) {
+	if p.committed != nil {
+		p.committed(p.b.batch.First)
+	}
 	cp := Checkpoint{}
 	if p.signed {
 		cp = p.cp
@@ -719,6 +775,8 @@ type batchBuilder struct {
 	receivedBytes []byte // the encoded received-at Timestamp
 	entries       []*pending
 	batch         Batch
+	// created are the subject keys the batch creates, by subject.
+	created map[subject]*subjectKey
 }
 
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
@@ -731,20 +789,27 @@ func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 }
 
 // sealed is an event ready for the log: its leaf data (the EventHeader
-// bytes and the salted content digest), leaf hash, and content record.
+// bytes and the salted content digest), leaf hash, salt and content, and,
+// in a plaintext store, its content record (an encrypted store encrypts
+// once the event has its index: encryptBatch).
 type sealed struct {
 	leafData      []byte
 	leafHash      tlog.Hash
+	salt, content []byte
 	contentRecord []byte
 }
 
 // seal wraps an encoded event's header in an EventHeader with the received
 // time and principal, salts and digests its content, and hashes the leaf.
 // It needs nothing but the event, so preflight runs it on every core.
-func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte) *sealed {
+func seal(enc event.Encoded, receivedAt []byte, principal string, salt []byte, plaintext bool) *sealed {
 	hb := commitment.EncodeHeader(enc.Header, receivedAt, principal)
 	ld := commitment.LeafData(hb, commitment.ContentDigest(salt, enc.Content))
-	return &sealed{leafData: ld, leafHash: commitment.HashLeafData(ld), contentRecord: encodeContentRecord(salt, enc.Content)}
+	s := &sealed{leafData: ld, leafHash: commitment.HashLeafData(ld), salt: salt, content: enc.Content}
+	if plaintext {
+		s.contentRecord = encodeContentRecord(salt, enc.Content)
+	}
+	return s
 }
 
 // add sequences one sealed event: it takes the next index, extends the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -15,9 +16,23 @@ import (
 )
 
 // FormatVersion names the stored format this build writes and reads: the
-// records a Batch holds, the content record encoding and the leaf format.
-// Open refuses storage of any other format.
-const FormatVersion = "agenttrail-store-v1"
+// records a Batch holds, the content record encoding (version 2: encrypted,
+// see content.go), the keyring and the leaf format. Open refuses storage of
+// any other format.
+const FormatVersion = "agenttrail-store-v2"
+
+// FormatPlaintext names the format of builds before encryption at rest:
+// the same records and leaves, with content in the clear (content record
+// version 1) and no keyring. Open refuses it (ErrPlaintext) unless
+// WithPlaintextStorage is given; Migrate copies it into encrypted storage;
+// VerifyStorage verifies it.
+const FormatPlaintext = "agenttrail-store-v1"
+
+// ServerPrincipal is the principal of the events the store writes itself
+// (erasure, retention, legal hold and retention policy records); the
+// principal who asked is in the event's payload. It is the same name as
+// the server's own records use.
+const ServerPrincipal = "agenttrail"
 
 // HashSize is the size of every hash of the log.
 const HashSize = commitment.HashSize
@@ -58,6 +73,29 @@ type Store struct {
 	// head is the committed state, replaced by the sequencer after each
 	// commit and read by everyone else.
 	head atomic.Pointer[head]
+
+	// keys is the keyring of an encrypted store; nil for a plaintext one.
+	keys    *keyring
+	content contentReader
+	// cov knows which events this store's erasures and retention runs
+	// erased; claims which events any Erasure or Retention event names
+	// (see contentReader).
+	cov, claims *coverage
+	// retired are the subject keys an erasure retired, until they are
+	// destroyed.
+	retiredMu sync.Mutex
+	retired   map[string]bool
+	// lifeMu serializes the lifecycle operations (erasure, retention,
+	// holds, policies) and guards their state.
+	lifeMu     sync.Mutex
+	holds      []Hold
+	holdSeq    uint64
+	lifeSeen   uint64 // lifecycle events below this index are applied
+	claimsMu   sync.Mutex
+	claimsSeen uint64 // erasure claims below this index are known
+	policies   RetentionPolicies
+	retention  retentionJob
+	createdKey string // the master key file Open created, if it did
 }
 
 // head is the state of the log after a commit.
@@ -74,21 +112,96 @@ type head struct {
 // creating the log if the storage is empty: for example
 // "badger:///var/lib/agenttrail" (package store/badger, which the program
 // must import). Close it to stop: see Close for the shutdown order.
+//
+// An encrypted store (the default) needs its master key: WithMasterKey or
+// WithMasterKeyFile, which creates the key when both the file and the
+// storage are new.
 func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
 	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly})
+	mk, created, err := cfg.resolveMasterKey()
 	if err != nil {
 		return nil, err
 	}
+	cfg.masterKey = mk
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
+	if errors.Is(err, ErrPlaintext) && cfg.readOnly {
+		// Reading storage of an older build needs no key.
+		cfg.plaintext, cfg.masterKey = true, MasterKey{}
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: true})
+	}
+	if errors.Is(err, ErrPlaintext) {
+		err = plaintextError(err)
+	}
+	if err != nil {
+		return nil, cfg.openFailed(err, created)
+	}
 	s, err := newStore(ctx, d, cfg)
 	if err != nil {
-		return nil, errors.Join(err, d.Close())
+		return nil, cfg.openFailed(errors.Join(err, d.Close()), created)
 	}
+	s.createdKey = created
 	return s, nil
 }
+
+// resolveMasterKey returns the configured master key, reading its file, or
+// creating it (and returning its name) when the file does not exist.
+func (cfg config) resolveMasterKey() (MasterKey, string, error) {
+	switch {
+	case cfg.plaintext:
+		return MasterKey{}, "", nil
+	case !cfg.masterKey.IsZero():
+		return cfg.masterKey, "", nil
+	case cfg.readOnly && cfg.masterKeyFile == "":
+		return MasterKey{}, "", nil
+	}
+	k, err := ReadMasterKeyFile(cfg.masterKeyFile)
+	if err == nil {
+		return k, "", nil
+	}
+	if !errors.Is(err, ErrNotFound) || cfg.readOnly {
+		return k, "", err // a read-only store creates nothing
+	}
+	if k, err = GenerateMasterKey(); err != nil {
+		return k, "", err
+	}
+	if err := WriteMasterKeyFile(cfg.masterKeyFile, k); err != nil {
+		return k, "", err
+	}
+	return k, cfg.masterKeyFile, nil
+}
+
+// plaintextError explains ErrPlaintext.
+func plaintextError(err error) error {
+	return fmt.Errorf("%w: it was written by an older build, which stored content in the clear (format %s); this build encrypts everything at rest and never mixes the two. Copy it into new, encrypted storage with `agenttrail migrate` (store.Migrate): the log, its leaves and its checkpoints stay the same", err, FormatPlaintext)
+}
+
+// openFailed explains a failure to open storage and removes a master key
+// file Open created when the storage turned out not to be new: that key
+// protects nothing.
+func (cfg config) openFailed(err error, created string) error {
+	if created == "" {
+		return err
+	}
+	if errors.Is(err, ErrWrongKey) || errors.Is(err, ErrPlaintext) {
+		os.Remove(created)
+		if errors.Is(err, ErrWrongKey) {
+			return fmt.Errorf("%w: the master key file %s did not exist, and the storage is not new: restore the key file it was created with, or give the key (%v)", ErrWrongKey, created, err)
+		}
+	}
+	return err
+}
+
+// MasterKeyCreated returns the master key file Open created for a new store,
+// or "" when it read an existing key: the caller should say where it is, so
+// that it gets backed up.
+func (s *Store) MasterKeyCreated() string { return s.createdKey }
+
+// Encrypted reports whether the store encrypts content at rest (format
+// agenttrail-store-v2).
+func (s *Store) Encrypted() bool { return s.keys != nil }
 
 // New runs the engine over a driver that is already open, creating the log
 // if the storage is empty. The store owns the driver from then on: Close
@@ -101,10 +214,16 @@ func New(ctx context.Context, d Driver, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
-	s, err := newStore(ctx, d, cfg)
+	mk, created, err := cfg.resolveMasterKey()
 	if err != nil {
 		return nil, errors.Join(err, d.Close())
 	}
+	cfg.masterKey = mk
+	s, err := newStore(ctx, d, cfg)
+	if err != nil {
+		return nil, cfg.openFailed(errors.Join(err, d.Close()), created)
+	}
+	s.createdKey = created
 	return s, nil
 }
 
@@ -118,6 +237,12 @@ func newConfig(opts []Option) (config, error) {
 	if cfg.signingKey == "" && cfg.signingKeyFile == "" && !cfg.readOnly {
 		return cfg, fmt.Errorf("%w: no checkpoint signing key: give WithSigningKey or WithSigningKeyFile", ErrInvalidArgument)
 	}
+	switch {
+	case cfg.plaintext:
+		cfg.masterKey, cfg.masterKeyFile = MasterKey{}, "" // plaintext storage has none
+	case cfg.masterKey.IsZero() && cfg.masterKeyFile == "" && !cfg.readOnly:
+		return cfg, fmt.Errorf("%w: no master key: give WithMasterKey or WithMasterKeyFile", ErrInvalidArgument)
+	}
 	return cfg, nil
 }
 
@@ -128,10 +253,26 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 		log:     cfg.logger,
 		queue:   make(chan *request, cfg.queueDepth),
 		seqDone: make(chan struct{}),
+		cov:     &coverage{},
+		claims:  &coverage{},
+		retired: map[string]bool{},
 	}
 	s.hashes = newHashReader(d)
+	if !cfg.plaintext && !cfg.masterKey.IsZero() {
+		var err error
+		if s.keys, err = newKeyring(d, cfg.masterKey, cfg.keyHook); err != nil {
+			return nil, err
+		}
+	}
+	s.content = contentReader{keys: s.keys, erased: s.cov, claims: s.claims}
+	if _, ok := d.(SharedDriver); ok {
+		s.content.refreshClaims = s.refreshClaims
+	}
 	if cfg.readOnly {
 		if err := s.loadReadOnly(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.loadLifecycleState(ctx); err != nil {
 			return nil, err
 		}
 		close(s.seqDone)
@@ -146,6 +287,11 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Lifecycle state comes from the log itself; erasures a crash
+	// interrupted finish before anything else can read or append.
+	if err := s.loadLifecycle(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.backfillAggregates(ctx, fr.size); err != nil {
 		return nil, err
 	}
@@ -156,6 +302,7 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 	} else {
 		close(s.followDone)
 	}
+	s.startRetention()
 	h := s.head.Load()
 	s.log.InfoContext(ctx, "store opened", slog.String("origin", s.origin),
 		slog.Uint64("tree_size", h.size), slog.Uint64("checkpoint_size", h.checkpoint.Size))
@@ -169,6 +316,10 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: loading the log: %w", err)
 	}
+	format := FormatVersion
+	if s.cfg.plaintext {
+		format = FormatPlaintext
+	}
 	switch {
 	case st.Format == "" && st.Size == 0:
 		o := s.cfg.origin
@@ -181,7 +332,7 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 				return nil, err
 			}
 		}
-		st.LogMeta = LogMeta{Format: FormatVersion, Origin: o}
+		st.LogMeta = LogMeta{Format: format, Origin: o}
 		if err := s.d.Init(ctx, st.LogMeta); errors.Is(err, ErrAlreadyExists) {
 			// Another server sharing the storage created the log first.
 			if st, err = s.d.Load(ctx); err != nil {
@@ -191,8 +342,20 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 			return nil, fmt.Errorf("store: initializing: %w", err)
 		}
 	}
-	if st.Format != FormatVersion {
-		return nil, fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
+	switch {
+	case st.Format == FormatPlaintext && format == FormatVersion:
+		return nil, plaintextError(ErrPlaintext)
+	case st.Format == FormatVersion && format == FormatPlaintext:
+		return nil, fmt.Errorf("%w: the storage is encrypted (format %s), and plaintext storage was asked for", ErrWrongKey, FormatVersion)
+	case st.Format != format:
+		return nil, fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
+	}
+	if s.keys != nil {
+		// A store with no event yet may have been initialized without its
+		// check record by a crash; any other must have one.
+		if err := s.keys.checkMaster(ctx, st.Size == 0); err != nil {
+			return nil, err
+		}
 	}
 	s.origin = st.Origin
 	if s.cfg.origin != "" && s.cfg.origin != s.origin {
@@ -204,6 +367,14 @@ func (s *Store) load(ctx context.Context) (*frontier, error) {
 		return nil, err
 	}
 	hasCheckpoint := err == nil
+	if _, shared := s.d.(SharedDriver); shared && hasCheckpoint && cpSize > st.Size {
+		// Another server committed and signed since Load read the state:
+		// read it again, which now holds at least what the checkpoint
+		// covers (checkpoints are stored only for committed sizes).
+		if st, err = s.d.Load(ctx); err != nil {
+			return nil, fmt.Errorf("store: loading the log: %w", err)
+		}
+	}
 	if s.signer, s.verifier, err = loadSigner(s.origin, s.cfg, !hasCheckpoint); err != nil {
 		return nil, err
 	}
@@ -281,8 +452,17 @@ func (s *Store) loadReadOnly(ctx context.Context) error {
 	if st.Origin == "" {
 		return fmt.Errorf("%w: no log is stored there (no origin recorded)", ErrNotFound)
 	}
-	if st.Format != FormatVersion {
-		return fmt.Errorf("%w: stored format %q, this build reads %q", ErrCorrupt, st.Format, FormatVersion)
+	switch {
+	case st.Format == FormatPlaintext:
+		s.keys, s.content.keys = nil, nil // read as it is, with no key
+	case st.Format != FormatVersion:
+		return fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext)
+	case s.keys == nil:
+		return fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey)
+	default:
+		if err := s.keys.checkMaster(ctx, false); err != nil {
+			return err
+		}
 	}
 	s.origin = st.Origin
 	if s.verifier, err = commitment.NewCheckpointVerifier(s.cfg.verifierKey, s.origin); err != nil {
@@ -329,17 +509,21 @@ func (s *Store) storeCheckpoint(ctx context.Context, size uint64, root tlog.Hash
 
 // Close shuts the store down in this order, and returns when it is done:
 //
+//  0. The retention job stops (a run in progress ends where it is: an
+//     expiry it logged finishes on the next open).
 //  1. New appends fail with ErrClosed.
 //  2. The sequencer commits every append already queued and answers it.
 //  3. A final checkpoint is signed covering every committed event.
 //  4. Followers (Watch, Scan with Follow) are woken and end with ErrClosed.
-//  5. Reads in progress finish; later reads fail with ErrClosed.
+//  5. Reads in progress finish, and so do erasures destroying keys; later
+//     reads fail with ErrClosed.
 //  6. The driver is closed.
 //
 // Acknowledged events are durable before they are acknowledged, so nothing
 // acknowledged depends on Close finishing. Close is safe to call more than
 // once.
 func (s *Store) Close() error {
+	s.stopRetention()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -101,7 +101,22 @@ func (p *Problem) Error() string {
 type VerifyOption func(*verifyConfig)
 
 type verifyConfig struct {
-	trusted []commitment.TreeHead
+	trusted       []commitment.TreeHead
+	masterKey     MasterKey
+	masterKeyFile string
+}
+
+// VerifyWithMasterKey gives verification the master key of encrypted
+// storage (format agenttrail-store-v2), which it needs to read the storage
+// and check each event's content against its digest.
+func VerifyWithMasterKey(k MasterKey) VerifyOption {
+	return func(c *verifyConfig) { c.masterKey = k }
+}
+
+// VerifyWithMasterKeyFile is VerifyWithMasterKey with the key read from a
+// file (never created).
+func VerifyWithMasterKeyFile(path string) VerifyOption {
+	return func(c *verifyConfig) { c.masterKeyFile = path }
 }
 
 // TrustCheckpoint makes verification demand that the stored log extends a
@@ -124,7 +139,7 @@ func (s *Store) Verify(ctx context.Context, from, to uint64) (Report, error) {
 	var rep Report
 	err := s.reading(ctx, func() error {
 		var err error
-		rep, err = verifyLog(ctx, s.d, s.verifier, from, to)
+		rep, err = verifyLog(ctx, s.d, s.verifier, contentReader{keys: s.keys}, from, to)
 		return err
 	})
 	return rep, err
@@ -146,9 +161,9 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Ve
 	for _, o := range opts {
 		o(&cfg)
 	}
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+	d, cr, err := openForReading(ctx, storeURL, opts)
 	if err != nil {
-		return Report{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
+		return Report{}, err
 	}
 	defer d.Close()
 	st, err := d.Load(ctx)
@@ -176,11 +191,61 @@ func VerifyStorage(ctx context.Context, storeURL, verifierKey string, opts ...Ve
 		}
 		return rep, nil
 	}
-	return verifyLog(ctx, d, v, 0, 0, cfg.trusted...)
+	return verifyLog(ctx, d, v, cr, 0, 0, cfg.trusted...)
+}
+
+// openForReading opens a storage URL read-only, with the master key the
+// options give, and returns the driver and a reader of its content: with
+// the keyring for an encrypted log, without for a plaintext one.
+func openForReading(ctx context.Context, storeURL string, opts []VerifyOption) (Driver, contentReader, error) {
+	var cfg verifyConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	mk := cfg.masterKey
+	if mk.IsZero() && cfg.masterKeyFile != "" {
+		k, err := ReadMasterKeyFile(cfg.masterKeyFile)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, contentReader{}, err
+		}
+		mk = k
+	}
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true, EncryptionKey: mk.StorageKey()})
+	if errors.Is(err, ErrPlaintext) {
+		mk = MasterKey{} // written by an older build: read it as it is
+		d, err = OpenDriver(ctx, storeURL, DriverConfig{ReadOnly: true})
+	}
+	if err != nil {
+		if errors.Is(err, ErrWrongKey) && mk.IsZero() {
+			return nil, contentReader{}, fmt.Errorf("store: %s is encrypted: give its master key (%w)", redactURL(storeURL), err)
+		}
+		return nil, contentReader{}, fmt.Errorf("store: opening %s read-only (is the server stopped?): %w", redactURL(storeURL), err)
+	}
+	st, err := d.Load(ctx)
+	if err != nil {
+		return nil, contentReader{}, errors.Join(fmt.Errorf("store: reading the log's state: %w", err), d.Close())
+	}
+	var cr contentReader
+	switch {
+	case st.Format == FormatPlaintext, st.Format == "" && st.Size == 0:
+	case st.Format == FormatVersion:
+		if mk.IsZero() {
+			return nil, cr, errors.Join(fmt.Errorf("%w: the log's content is encrypted: give its master key", ErrWrongKey), d.Close())
+		}
+		if cr.keys, err = newKeyring(d, mk, nil); err == nil {
+			err = cr.keys.checkMaster(ctx, false)
+		}
+		if err != nil {
+			return nil, cr, errors.Join(err, d.Close())
+		}
+	default:
+		return nil, cr, errors.Join(fmt.Errorf("%w: stored format %q, this build reads %q and %q", ErrCorrupt, st.Format, FormatVersion, FormatPlaintext), d.Close())
+	}
+	return d, cr, nil
 }
 
 // verifyLog is the verification both Verify and VerifyStorage run.
-func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, from, to uint64, trusted ...commitment.TreeHead) (Report, error) {
+func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, cr contentReader, from, to uint64, trusted ...commitment.TreeHead) (Report, error) {
 	st, err := d.Load(ctx)
 	if err != nil {
 		return Report{}, err
@@ -214,6 +279,8 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 	}
 	whole := from == 0 && to == size
 	var erasures commitment.ErasureLedger
+	var spans [][3]uint64 // what each erasure or retention event names: first, last, its index
+	present := bitset{}   // indexes from from whose content is readable
 	var indexes *indexCheck
 	var recount map[cubeHour]Cells // the aggregates, recomputed from the headers
 	if whole {
@@ -302,14 +369,19 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		case raw.Index < i:
 			return fail(raw.Index, "the event's record is out of order")
 		}
-		e, err := decodeEntry(raw, true)
-		if err != nil && !errors.Is(err, ErrCorrupt) {
-			return Report{}, err
-		}
+		e, err := decodeHeader(raw)
 		if err != nil {
-			if e, err = decodeEntry(raw, false); err != nil {
-				return fail(i, "the event's record does not decode: %v", err)
-			}
+			return fail(i, "the event's record does not decode: %v", err)
+		}
+		contentErr := cr.open(ctx, e, raw)
+		switch {
+		case errors.Is(contentErr, errKeyMissing):
+			// Its key is gone: erased, which a later erasure or retention
+			// event must name (the ledger checks).
+			e.ContentState, contentErr = ContentErased, nil
+		case contentErr != nil && !errors.Is(contentErr, ErrCorrupt):
+			return Report{}, contentErr
+		case contentErr != nil:
 			e.ContentState = ContentNotRead // reported below, after the tree
 		}
 		if event.KindOf(e.Header) == 0 {
@@ -342,11 +414,16 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 		}
 		hashes, hashesFirst = hashes[end-hashesFirst:], end // no later event needs them
 		if e.ContentState == ContentNotRead {
-			_, err := decodeEntry(raw, true)
-			return fail(i, "%v", err)
+			return fail(i, "%v", contentErr)
 		}
 		if e.ContentState == ContentPresent && commitment.ContentDigest(e.Salt, e.Content) != e.ContentDigest {
 			return fail(i, "the event's content does not match its committed digest")
+		}
+		if e.ContentState == ContentPresent {
+			present.set(i - from)
+		}
+		for _, sp := range commitment.ErasedBy(e.Header) {
+			spans = append(spans, [3]uint64{sp[0], sp[1], i})
 		}
 		erasures.Note(i, e.Header, e.ContentState == ContentErased)
 		if indexes != nil {
@@ -406,6 +483,10 @@ func verifyLog(ctx context.Context, d Driver, v *commitment.CheckpointVerifier, 
 			return Report{}, err
 		}
 	}
+	if p, err := readableAfterErasure(ctx, d, from, to, spans, present); err != nil || p != nil {
+		rep.Problem = p
+		return rep, err
+	}
 	if u := erasures.Unproven(); len(u) > 0 {
 		return bad(u[0], "the event's content is marked erased, but no later erasure or retention event of the log names this index: a bare erasure marker is tampering")
 	}
@@ -438,7 +519,7 @@ func noteLaterErasures(ctx context.Context, d Driver, l *commitment.ErasureLedge
 		if err != nil {
 			return err
 		}
-		e, err := decodeEntry(raw, false)
+		e, err := decodeHeader(raw)
 		if err != nil {
 			return err
 		}
@@ -569,6 +650,52 @@ func (r *sizeRoots) close() {
 	}
 }
 
+// readableAfterErasure finds content an erasure or retention event names,
+// and says it finished destroying (its done record), that is still
+// readable: the destruction did not happen.
+func readableAfterErasure(ctx context.Context, d Driver, from, to uint64, spans [][3]uint64, present bitset) (*Problem, error) {
+	if len(spans) == 0 {
+		return nil, nil
+	}
+	done := map[uint64]bool{}
+	for rec, err := range d.Lifecycle(ctx, []byte{lifecycleDone}) {
+		if err != nil {
+			return nil, err
+		}
+		if i, ok := lifecycleIndex(rec.Name); ok {
+			done[i] = true
+		}
+	}
+	var p *Problem
+	for _, sp := range spans {
+		if !done[sp[2]] {
+			continue
+		}
+		for i := max(sp[0], from); i <= sp[1] && i < to; i++ {
+			if present.has(i-from) && (p == nil || i < p.Index) {
+				p = &Problem{Index: i, Reason: fmt.Sprintf("the event's content is still readable, though erasure or retention event %d finished destroying its key", sp[2])}
+				break
+			}
+		}
+	}
+	return p, nil
+}
+
+// bitset is a growable set of small integers.
+type bitset struct{ words []uint64 }
+
+func (b *bitset) set(i uint64) {
+	w := int(i / 64)
+	for len(b.words) <= w {
+		b.words = append(b.words, 0)
+	}
+	b.words[w] |= 1 << (i % 64)
+}
+
+func (b bitset) has(i uint64) bool {
+	w := int(i / 64)
+	return w < len(b.words) && b.words[w]&(1<<(i%64)) != 0
+}
 func recountAdd(m map[cubeHour]Cells, ch cubeHour, k CellKey, a *Aggregate) {
 	c := m[ch]
 	if c == nil {

@@ -114,7 +114,7 @@ func (c *indexCheck) locate(ctx context.Context, d Driver, lo, hi uint64) (*Prob
 		if err != nil {
 			return nil, err
 		}
-		e, err := decodeEntry(raw, false)
+		e, err := decodeHeader(raw)
 		if err != nil {
 			return nil, err
 		}

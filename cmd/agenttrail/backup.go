@@ -191,7 +191,7 @@ func backupOffline(ctx context.Context, loc storeLocation, key string, base []by
 			return store.BackupSummary{}, err
 		}
 	}
-	sum, err := store.BackupStorage(ctx, storeURL, key, base, w)
+	sum, err := store.BackupStorage(ctx, storeURL, key, base, w, loc.verifyMasterKey()...)
 	if errors.Is(err, store.ErrInvalidArgument) && strings.Contains(err.Error(), "verifier key") {
 		return sum, usageError{fmt.Sprintf("--verifier-key: %v", err)}
 	}
@@ -278,7 +278,10 @@ The log is written into a temporary directory beside --data and renamed
 into place once it verifies from its own bytes. API keys are restored as the
 log records them (a key whose creation the log does not record is left out
 and listed); the checkpoint signing key is not in a backup: serve the
-restored directory with the log's key.`)
+restored directory with the log's key. Backups of an encrypted store (the
+default) carry its content encrypted and its keys wrapped by its master key:
+restore them with that master key (--master-key-file, or
+`+store.MasterKeyEnv+`), and serve the restored directory with it too.`)
 	return func(ctx context.Context, args []string) error {
 		if err := noArgs(args); err != nil {
 			return err
@@ -303,7 +306,11 @@ restored directory with the log's key.`)
 			key = h.GetVerifierKey()
 			warnTOFU(errOut, key)
 		}
-		opts := store.RestoreOptions{VerifierKey: key, WithoutKeys: *withoutKeys}
+		mk, err := restoreMasterKey(loc)
+		if err != nil {
+			return err
+		}
+		opts := store.RestoreOptions{VerifierKey: key, WithoutKeys: *withoutKeys, MasterKey: mk}
 		var rep store.BackupReport
 		if dir != "" {
 			rep, err = restoreIntoDir(ctx, dir, files, opts)
@@ -312,6 +319,9 @@ restored directory with the log's key.`)
 		}
 		if errors.Is(err, store.ErrInvalidArgument) && strings.Contains(err.Error(), "verifier key") {
 			return usageError{fmt.Sprintf("--verifier-key: %v", err)}
+		}
+		if errors.Is(err, store.ErrWrongKey) {
+			return usageError{fmt.Sprintf("--master-key-file: %v (the master key of the store the backups were taken of)", err)}
 		}
 		if err != nil {
 			return err
@@ -334,6 +344,31 @@ restored directory with the log's key.`)
 		fmt.Fprintf(out, "the events after %d are gone (clients resend them with the same event ids)\n", rep.Checkpoint.Size)
 		return nil
 	}
+}
+
+// restoreMasterKey returns the master key a restore is given: in the
+// environment, or in --master-key-file (or the file beside --data), or
+// none.
+func restoreMasterKey(loc storeLocation) (store.MasterKey, error) {
+	if v, ok := os.LookupEnv(store.MasterKeyEnv); ok && loc.masterKey == "" {
+		k, err := store.ParseMasterKey(v)
+		if err != nil {
+			return store.MasterKey{}, usageError{store.MasterKeyEnv + ": not a master key (want agenttrail-master-key-v1: and 32 bytes in base64)"}
+		}
+		return k, nil
+	}
+	f, err := loc.masterKeyFile()
+	if err != nil {
+		return store.MasterKey{}, nil
+	}
+	k, err := store.ReadMasterKeyFile(f)
+	if errors.Is(err, store.ErrNotFound) {
+		if loc.masterKey != "" {
+			return store.MasterKey{}, usageError{fmt.Sprintf("--master-key-file %s: no such file", f)}
+		}
+		return store.MasterKey{}, nil
+	}
+	return k, err
 }
 
 // restoreIntoDir restores into a temporary directory beside dir and renames

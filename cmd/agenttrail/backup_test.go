@@ -66,10 +66,17 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		t.Fatalf("a refused restore left files in %s: %v", dir, entries)
 	}
 
+	// The content is encrypted: restoring needs the store's master key.
+	mkf := defaultMasterKeyFile(s.dir)
+	_, errOut, code = runCLI(t, "restore", "--in", full, "--data", filepath.Join(t.TempDir(), "restored"), "--verifier-key", s.vkey)
+	if code != 2 || !strings.Contains(errOut, "--master-key-file") {
+		t.Fatalf("restore of an encrypted store's backup without its master key: %d %s; want a usage error", code, errOut)
+	}
+
 	// The chain restores, and the result verifies offline.
 	for _, chain := range [][]string{{full, incr}, {offline}} {
 		target := filepath.Join(t.TempDir(), "restored")
-		args := []string{"restore", "--data", target, "--verifier-key", s.vkey}
+		args := []string{"restore", "--data", target, "--master-key-file", mkf, "--verifier-key", s.vkey}
 		for _, f := range chain {
 			args = append(args, "--in", f)
 		}
@@ -77,11 +84,11 @@ func TestBackupAndRestoreCommands(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "15 events, tree size 15") {
 			t.Fatalf("restore %v: %d\n%s%s", chain, code, out, errOut)
 		}
-		out, errOut, code = runCLI(t, "verify", "--data", target, "--verifier-key", s.vkey)
+		out, errOut, code = runCLI(t, "verify", "--data", target, "--master-key-file", mkf, "--verifier-key", s.vkey)
 		if code != 0 || !strings.Contains(out, "data verified") {
 			t.Fatalf("verify --data of the restored directory: %d\n%s%s", code, out, errOut)
 		}
-		_, errOut, code = runCLI(t, append(args[:3:3], "--in", full, "--verifier-key", s.vkey)...)
+		_, errOut, code = runCLI(t, append(args[:5:5], "--in", full, "--verifier-key", s.vkey)...)
 		if code != 2 || !strings.Contains(errOut, "not empty") {
 			t.Fatalf("restore into a directory that holds a store: %d %s; want a usage error", code, errOut)
 		}

@@ -30,6 +30,7 @@ type cliServer struct {
 	addr   string
 	dir    string
 	vkey   string
+	skey   string
 	signer note.Signer
 	c      *client.Client
 	stop   func() // shuts the server down and closes the store; idempotent
@@ -80,7 +81,7 @@ func startCLIServer(t *testing.T, opts ...server.Option) *cliServer {
 		}
 	}
 	t.Cleanup(stop)
-	return &cliServer{addr: ts.Addr, dir: dir, vkey: vkey, signer: signer, c: c, stop: stop}
+	return &cliServer{addr: ts.Addr, dir: dir, vkey: vkey, skey: skey, signer: signer, c: c, stop: stop}
 }
 
 // runCLI runs one command line through run and returns its outputs and

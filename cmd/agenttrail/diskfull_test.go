@@ -210,7 +210,7 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk)
+	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk, (storeLocation{data: data}).verifyMasterKey()...)
 	if err != nil || !rep.OK() || rep.TreeSize < uint64(acked+10) {
 		t.Fatalf("VerifyStorage: %+v, %v; want at least the %d acknowledged events", rep, err, acked+10)
 	}

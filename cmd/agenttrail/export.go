@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	"github.com/agenttrail/agenttrail/clients/go/evidence"
+	"github.com/agenttrail/agenttrail/clients/go/verify"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/store"
@@ -32,6 +34,9 @@ does): a first line with the latest signed checkpoint and the log's
 verifier key, then one line per event with its agenttrail.v1.Entry (in your
 view) and its inclusion proof against that checkpoint. Events newer than
 the checkpoint are left out. Each entry is verified before it is written.
+An erased entry (its content destroyed by an erasure or a retention policy)
+brings along the Erasure or Retention event that names it, so that the file
+proves the content is gone by a logged erasure.
 
 Offline, --data DIR or --store URL reads the storage directly, in the full
 view, without a server (and so without an access record in the trail):
@@ -96,26 +101,103 @@ func export(ctx context.Context, c *client.Client, v *client.Verifier, f *agentt
 	if *f.ToIndex <= f.GetFromIndex() {
 		return 0, head.Size, w.Flush()
 	}
-	n := 0
 	// One call reads the range with every entry's proof against the
-	// checkpoint: one access record, one call against the rate limit.
+	// checkpoint: one access record, one call against the rate limit. The
+	// erasures that erased entries name are fetched with their proofs.
+	add := func(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+		index := e.GetStamp().GetLogIndex()
+		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+			return fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
+		}
+		return w.Add(e, proof)
+	}
+	fetch := func(i uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error) {
+		e, err := c.GetEventByIndex(ctx, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		proof, err := c.InclusionProof(ctx, i, head.Size)
+		return e, proof, err
+	}
+	ex := erasureCarrier{size: head.Size, add: add, fetch: fetch}
 	req := &agenttrailv1.QueryRequest{Filter: f, ProofTreeSize: &head.Size}
 	var proof *agenttrailv1.GetInclusionProofResponse
 	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
 	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), proved) {
 		if err != nil {
-			return n, head.Size, err
+			return ex.n, head.Size, err
 		}
-		index := e.GetStamp().GetLogIndex()
-		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
-			return n, head.Size, fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
+		if err := ex.entry(e, proof); err != nil {
+			return ex.n, head.Size, err
 		}
-		if err := w.Add(e, proof); err != nil {
-			return n, head.Size, err
-		}
-		n++
 	}
-	return n, head.Size, w.Flush()
+	if err := ex.flush(head.Size); err != nil {
+		return ex.n, head.Size, err
+	}
+	return ex.n, head.Size, w.Flush()
+}
+
+// erasureCarrier writes a bundle's entries in log order, with, after each
+// erased one, the Erasure or Retention event its view names, at its place
+// in log order, so that the bundle proves the content is gone by a logged
+// erasure (evidence.Verify demands it).
+type erasureCarrier struct {
+	size    uint64
+	add     func(*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse) error
+	fetch   func(index uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error)
+	pending []uint64 // erasures still to write, increasing
+	last    int64    // the last index written
+	n       int
+	started bool
+}
+
+// entry writes a matching entry, with its proof, after the pending
+// erasures before it.
+func (c *erasureCarrier) entry(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+	index := e.GetStamp().GetLogIndex()
+	if err := c.flush(index); err != nil {
+		return err
+	}
+	if err := c.write(e, proof); err != nil {
+		return err
+	}
+	if by, named, ok := verify.ErasureOf(e); ok && named {
+		if by >= c.size {
+			return fmt.Errorf("event %d was erased by event %d, which the latest checkpoint does not cover yet: export again in a moment", index, by)
+		}
+		if k, found := slices.BinarySearch(c.pending, by); !found {
+			c.pending = slices.Insert(c.pending, k, by)
+		}
+	}
+	return nil
+}
+
+func (c *erasureCarrier) write(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+	if err := c.add(e, proof); err != nil {
+		return err
+	}
+	c.last, c.started = int64(e.GetStamp().GetLogIndex()), true
+	c.n++
+	return nil
+}
+
+// flush writes the pending erasures below before.
+func (c *erasureCarrier) flush(before uint64) error {
+	for len(c.pending) > 0 && c.pending[0] < before {
+		by := c.pending[0]
+		c.pending = c.pending[1:]
+		if c.started && int64(by) <= c.last {
+			continue // written already, as a match of the filter
+		}
+		e, proof, err := c.fetch(by)
+		if err != nil {
+			return fmt.Errorf("fetching erasure %d: %w", by, err)
+		}
+		if err := c.write(e, proof); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // exportStorage writes the bundle of export from storage opened read-only:
@@ -138,7 +220,11 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 	if err != nil {
 		return 0, 0, usageError{fmt.Sprintf("--verifier-key: %v", err)}
 	}
-	st, err := store.Open(ctx, storeURL, store.WithReadOnly(key))
+	opts := []store.Option{store.WithReadOnly(key)}
+	if mk, err := loc.masterKeyOptions(); err == nil {
+		opts = append(opts, mk...)
+	}
+	st, err := store.Open(ctx, storeURL, opts...)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -169,30 +255,55 @@ func exportStorage(ctx context.Context, loc storeLocation, key string, f *agentt
 		return 0, 0, usageError{err.Error()}
 	}
 	q.Read = store.HeaderAndContent
-	n := 0
-	for e, err := range st.Scan(ctx, q) {
+	prove := func(entry *agenttrailv1.Entry) (*agenttrailv1.GetInclusionProofResponse, error) {
+		index := entry.GetStamp().GetLogIndex()
+		path, err := st.InclusionProof(ctx, index, latest.Size)
 		if err != nil {
-			return n, latest.Size, err
+			return nil, err
 		}
-		entry, err := server.FullView{}.Render(e)
-		if err != nil {
-			return n, latest.Size, err
-		}
-		path, err := st.InclusionProof(ctx, e.Index, latest.Size)
-		if err != nil {
-			return n, latest.Size, err
-		}
-		proof := &agenttrailv1.GetInclusionProofResponse{LogIndex: e.Index, TreeSize: latest.Size, LeafHash: e.LeafHash[:]}
+		proof := &agenttrailv1.GetInclusionProofResponse{LogIndex: index, TreeSize: latest.Size, LeafHash: entry.GetCommitment().GetLeafHash()}
 		for _, h := range path {
 			proof.Hashes = append(proof.Hashes, h[:])
 		}
-		if _, err := v.VerifyEntry(entry, cp, proof); err != nil {
-			return n, latest.Size, fmt.Errorf("event %d as stored does not verify: %w", e.Index, err)
-		}
-		if err := w.Add(entry, proof); err != nil {
-			return n, latest.Size, err
-		}
-		n++
+		return proof, nil
 	}
-	return n, latest.Size, w.Flush()
+	add := func(entry *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+		if _, err := v.VerifyEntry(entry, cp, proof); err != nil {
+			return fmt.Errorf("event %d as stored does not verify: %w", entry.GetStamp().GetLogIndex(), err)
+		}
+		return w.Add(entry, proof)
+	}
+	fetch := func(i uint64) (*agenttrailv1.Entry, *agenttrailv1.GetInclusionProofResponse, error) {
+		e, err := st.Get(ctx, i, store.HeaderAndContent)
+		if err != nil {
+			return nil, nil, err
+		}
+		entry, err := server.FullView{}.Render(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		proof, err := prove(entry)
+		return entry, proof, err
+	}
+	ex := erasureCarrier{size: latest.Size, add: add, fetch: fetch}
+	for e, err := range st.Scan(ctx, q) {
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		entry, err := server.FullView{}.Render(e)
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		proof, err := prove(entry)
+		if err != nil {
+			return ex.n, latest.Size, err
+		}
+		if err := ex.entry(entry, proof); err != nil {
+			return ex.n, latest.Size, err
+		}
+	}
+	if err := ex.flush(latest.Size); err != nil {
+		return ex.n, latest.Size, err
+	}
+	return ex.n, latest.Size, w.Flush()
 }

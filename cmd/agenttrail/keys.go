@@ -28,8 +28,9 @@ func init() {
 // (offline, --data) or a running server through AdminService (online, the
 // connection flags every client command has, with an admin --key).
 type keyTarget struct {
-	loc  storeLocation
-	conn *connFlags
+	loc    storeLocation
+	conn   *connFlags
+	errOut io.Writer
 }
 
 func (k *keyTarget) flags(fs *flag.FlagSet) {
@@ -37,7 +38,7 @@ func (k *keyTarget) flags(fs *flag.FlagSet) {
 	k.conn = addConnFlags(fs)
 }
 func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, []string) error {
-	var t keyTarget
+	t := keyTarget{errOut: errOut}
 	t.flags(fs)
 	principal := fs.String("principal", "", "create: who the key authenticates")
 	role := fs.String("role", "", "create: agent, developer, compliance or admin")
@@ -46,7 +47,8 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 	id := fs.String("id", "", "revoke: the key id")
 	output := fs.String("output", "table", "list: table or json")
 	fs.Usage = func() {
-		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke [flags]")
+		fmt.Fprintln(errOut, "usage: agenttrail keys create|list|revoke|rotate-master [flags]")
+		fmt.Fprintln(errOut, "\nrotate-master (offline only, --data DIR with the server stopped) replaces the master key of\nencryption at rest: it rewraps the subject keys and the storage key, never the content.")
 		fmt.Fprintln(errOut, "\nOffline (--data DIR, server stopped) or online (--addr ADDR --key ADMIN_KEY).")
 		fmt.Fprintln(errOut, "create prints the new secret key alone on standard output, once; only its hash is stored.")
 		fs.PrintDefaults()
@@ -61,7 +63,7 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 			args = append(args[:1], fs.Args()...)
 		}
 		if len(args) != 1 {
-			return usageError{"want one action: create, list or revoke, then its flags"}
+			return usageError{"want one action: create, list, revoke or rotate-master, then its flags"}
 		}
 		// --data means offline; otherwise the connection flags (and
 		// AGENTTRAIL_ADDR, AGENTTRAIL_KEY) say which server to ask.
@@ -89,8 +91,10 @@ func keysCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context, 
 				return usageError{"--id: want a key id (16 hex digits)"}
 			}
 			return t.revoke(ctx, errOut, *id)
+		case "rotate-master":
+			return rotateMaster(ctx, t.loc, out)
 		}
-		return usageError{fmt.Sprintf("unknown action %q: want create, list or revoke", args[0])}
+		return usageError{fmt.Sprintf("unknown action %q: want create, list, revoke or rotate-master", args[0])}
 	}
 }
 
@@ -131,6 +135,9 @@ func (t *keyTarget) openOffline(ctx context.Context, errOut io.Writer) (*store.S
 	st, err := store.Open(ctx, storeURL, opts...)
 	if err != nil && dir != "" && strings.Contains(err.Error(), "directory lock") {
 		return nil, fmt.Errorf("the data directory %s is in use: is the server running? Stop it, or use --addr with an admin key", dir)
+	}
+	if err == nil && st.MasterKeyCreated() != "" && t.errOut != nil {
+		fmt.Fprintf(t.errOut, "created the master key of encryption at rest at %s: back it up, apart from the data directory; without it the data cannot be read\n", st.MasterKeyCreated())
 	}
 	return st, err
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,11 +23,23 @@ var (
 	memoryRSS    = flag.Int("memory.rss", 600, "TestServeMemoryUnderLimit: the most resident memory, in MB (10^6 bytes), serve may reach")
 )
 
-// rss returns a process's current and peak resident set size, in bytes.
-func rss(pid int) (cur, peak int64, err error) {
+// memStatus is a process's resident memory, in bytes, from /proc/PID/status.
+type memStatus struct {
+	RSS, Anon, File, Shmem int64 // VmRSS = RssAnon + RssFile + RssShmem
+	HWM                    int64 // VmHWM, the kernel's high-water mark of VmRSS
+}
+
+func (m memStatus) String() string {
+	return fmt.Sprintf("%.0f MB (anonymous %.0f MB, file-backed %.0f MB, shmem %.0f MB)",
+		float64(m.RSS)/1e6, float64(m.Anon)/1e6, float64(m.File)/1e6, float64(m.Shmem)/1e6)
+}
+
+// readMemStatus reads a process's resident memory.
+func readMemStatus(pid int) (memStatus, error) {
+	var m memStatus
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, 0, err
+		return m, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -36,12 +51,64 @@ func rss(pid int) (cur, peak int64, err error) {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
 		switch name {
 		case "VmRSS":
-			cur = kb << 10
+			m.RSS = kb << 10
 		case "VmHWM":
-			peak = kb << 10
+			m.HWM = kb << 10
+		case "RssAnon":
+			m.Anon = kb << 10
+		case "RssFile":
+			m.File = kb << 10
+		case "RssShmem":
+			m.Shmem = kb << 10
 		}
 	}
-	return cur, peak, sc.Err()
+	return m, sc.Err()
+}
+
+// gcTrace reads the Go runtime's GODEBUG=gctrace=1 lines from a process's
+// stderr and keeps the largest heap seen at the start of a collection and
+// the largest goal; other lines go on to out.
+type gcTrace struct {
+	out io.Writer
+
+	mu       sync.Mutex
+	buf      []byte
+	gcs      int
+	peakHeap int64 // bytes, the largest heap when a collection started
+	peakGoal int64 // bytes
+}
+
+// gcHeap matches "A->B->C MB, D MB goal" in a gctrace line.
+var gcHeap = regexp.MustCompile(`(\d+)->(\d+)->(\d+) MB, (\d+) MB goal`)
+
+func (g *gcTrace) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.buf = append(g.buf, p...)
+	for {
+		i := bytes.IndexByte(g.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := g.buf[:i+1]
+		if m := gcHeap.FindSubmatch(line); m != nil && bytes.HasPrefix(line, []byte("gc ")) {
+			start, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			goal, _ := strconv.ParseInt(string(m[4]), 10, 64)
+			g.gcs++
+			g.peakHeap = max(g.peakHeap, start<<20)
+			g.peakGoal = max(g.peakGoal, goal<<20)
+		} else {
+			g.out.Write(line)
+		}
+		g.buf = g.buf[i+1:]
+	}
+}
+
+func (g *gcTrace) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return fmt.Sprintf("Go heap at most %.0f MB at the start of a collection (goal at most %.0f MB, %d collections)",
+		float64(g.peakHeap)/1e6, float64(g.peakGoal)/1e6, g.gcs)
 }
 
 // TestServeMemoryUnderLimit is the long run behind a flag:
@@ -65,11 +132,18 @@ func TestServeMemoryUnderLimit(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	agentKey := createKey(t, bin, data, "--principal", "bench-agent", "--role", "agent")
 	readKey := createKey(t, bin, data, "--principal", "bench-reader", "--role", "compliance")
-	srv := startServe(t, bin, data, "127.0.0.1:0")
+	gc := &gcTrace{out: os.Stderr}
+	srv := startServeWith(t, bin, data, "127.0.0.1:0", func(cmd *exec.Cmd) {
+		cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+		cmd.Stderr = gc
+	})
 	pid := srv.cmd.Process.Pid
 
+	// The sample with the most resident memory, with its split, and the
+	// most anonymous and file-backed memory seen in any sample.
 	var mu sync.Mutex
-	var sampled int64
+	var peak memStatus
+	var peakAnon, peakFile int64
 	stop := make(chan struct{})
 	sampling := make(chan struct{})
 	go func() {
@@ -81,9 +155,12 @@ func TestServeMemoryUnderLimit(t *testing.T) {
 			case <-stop:
 				return
 			case <-t.C:
-				if cur, _, err := rss(pid); err == nil {
+				if m, err := readMemStatus(pid); err == nil {
 					mu.Lock()
-					sampled = max(sampled, cur)
+					if m.RSS > peak.RSS {
+						peak = m
+					}
+					peakAnon, peakFile = max(peakAnon, m.Anon), max(peakFile, m.File)
 					mu.Unlock()
 				}
 			}
@@ -99,7 +176,7 @@ func TestServeMemoryUnderLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
-	_, hwm, err := rss(pid)
+	last, err := readMemStatus(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,11 +188,12 @@ func TestServeMemoryUnderLimit(t *testing.T) {
 		t.Errorf("serve after SIGTERM: %v", srv.err)
 	}
 	mu.Lock()
-	peak := max(sampled, hwm)
-	mu.Unlock()
-	t.Logf("%d events in %v; serve's peak RSS %.0f MB (sampled %.0f MB, kernel high-water mark %.0f MB); bench: %s",
-		*memoryEvents, time.Since(began).Round(time.Second), float64(peak)/1e6, float64(sampled)/1e6, float64(hwm)/1e6, strings.TrimSpace(string(out)))
-	if peak > int64(*memoryRSS)*1e6 {
-		t.Errorf("serve's resident memory reached %.0f MB, over %d MB", float64(peak)/1e6, *memoryRSS)
+	defer mu.Unlock()
+	hwm := max(peak.RSS, last.HWM)
+	t.Logf("%d events in %v; serve's peak RSS %.0f MB (kernel high-water mark %.0f MB); sampled every 100 ms, at most %v; most anonymous %.0f MB, most file-backed %.0f MB; at the end %v; %v; bench: %s",
+		*memoryEvents, time.Since(began).Round(time.Second), float64(hwm)/1e6, float64(last.HWM)/1e6, peak,
+		float64(peakAnon)/1e6, float64(peakFile)/1e6, last, gc, strings.TrimSpace(string(out)))
+	if hwm > int64(*memoryRSS)*1e6 {
+		t.Errorf("serve's resident memory reached %.0f MB, over %d MB", float64(hwm)/1e6, *memoryRSS)
 	}
 }

@@ -36,6 +36,12 @@ type pgServe struct {
 	log  *os.File
 }
 
+// masterKeyBeside is the master key file the tests keep beside a signing
+// key file: a store given by --store has no default.
+func masterKeyBeside(keyFile string) string {
+	return filepath.Join(filepath.Dir(keyFile), "master.key")
+}
+
 func startPGServe(t *testing.T, bin, storeURL, keyFile, name string) *pgServe {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
@@ -43,7 +49,7 @@ func startPGServe(t *testing.T, bin, storeURL, keyFile, name string) *pgServe {
 		t.Fatal(err)
 	}
 	// Each server keeps its own checkpoint record, as on its own host.
-	cmd := exec.Command(bin, "serve", "--store", storeURL, "--signing-key", keyFile, "--listen", "127.0.0.1:0", "--http-listen", "off",
+	cmd := exec.Command(bin, "serve", "--store", storeURL, "--signing-key", keyFile, "--master-key-file", masterKeyBeside(keyFile), "--listen", "127.0.0.1:0", "--http-listen", "off",
 		"--checkpoint-record", filepath.Join(t.TempDir(), name+"-checkpoints.json"),
 		"--checkpoint-interval", "100ms", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
@@ -289,7 +295,7 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 	// The first key creates the log and its signing key; every server
 	// holds that one key.
 	newKey := func(args ...string) string {
-		cmd := exec.Command(bin, append([]string{"keys", "create", "--store", storeURL, "--signing-key", keyFile}, args...)...)
+		cmd := exec.Command(bin, append([]string{"keys", "create", "--store", storeURL, "--signing-key", keyFile, "--master-key-file", masterKeyBeside(keyFile)}, args...)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -499,14 +505,14 @@ func TestSeveralServersOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "verify", "--store", cluster.URLAs("multi_reader", db), "--verifier-key", vk).CombinedOutput()
+	out, err := exec.Command(bin, "verify", "--store", cluster.URLAs("multi_reader", db), "--verifier-key", vk, "--master-key-file", masterKeyBeside(keyFile)).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "data verified") {
 		t.Fatalf("verify --store as a read-only role: %v\n%s", err, out)
 	}
 	// Export from the database as the read-only role, and verify the
 	// bundle without any server.
 	bundle := filepath.Join(t.TempDir(), "export.jsonl")
-	exp := exec.Command(bin, "export", "--store", cluster.URLAs("multi_reader", db), "--verifier-key", vk, "--session", "multi-session-1")
+	exp := exec.Command(bin, "export", "--store", cluster.URLAs("multi_reader", db), "--verifier-key", vk, "--master-key-file", masterKeyBeside(keyFile), "--session", "multi-session-1")
 	bf, err := os.Create(bundle)
 	if err != nil {
 		t.Fatal(err)

@@ -53,8 +53,12 @@ func (p *entryPrinter) print(e *agenttrailv1.Entry) error {
 	if ev.GetOccurredAt() != nil {
 		at = ev.GetOccurredAt().AsTime().UTC().Format(time.RFC3339)
 	}
+	sum := summary(ev)
+	if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED {
+		sum = erasedNote(e.GetView()) + " " + sum
+	}
 	_, err := fmt.Fprintf(p.w, "%-7d %-20s %-14s %-36s %-16s %s\n", e.GetStamp().GetLogIndex(), at,
-		kindName(event.KindOf(ev)), orNone(ev.GetSessionId()), orNone(ev.GetAgentId()), summary(ev))
+		kindName(event.KindOf(ev)), orNone(ev.GetSessionId()), orNone(ev.GetAgentId()), strings.TrimSpace(sum))
 	return err
 }
 
@@ -76,6 +80,14 @@ func orNone(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// erasedNote marks an erased entry: "[erased by 42]".
+func erasedNote(v *agenttrailv1.View) string {
+	if v.ErasedBy != nil {
+		return fmt.Sprintf("[erased by %d]", v.GetErasedBy())
+	}
+	return "[erased]"
 }
 
 // short is an enum value's name without its type prefix, in lower case:
@@ -177,7 +189,23 @@ func summary(ev *agenttrailv1.Event) string {
 		a := p.Access
 		add("%s as %s: %s, %d events", a.GetPrincipal(), orNone(a.GetRole()), a.GetRpc(), a.GetEventsReturned())
 	case *agenttrailv1.Event_Erasure:
-		add("by %s: %d events", p.Erasure.GetPrincipal(), len(p.Erasure.GetLogIndexes()))
+		n := p.Erasure.GetEventsAffected()
+		if n == 0 {
+			n = uint64(len(p.Erasure.GetLogIndexes()))
+		}
+		target := "events"
+		switch {
+		case p.Erasure.GetUserId() != "":
+			target = "user " + p.Erasure.GetUserId()
+		case p.Erasure.GetSessionId() != "":
+			target = "session " + p.Erasure.GetSessionId()
+		}
+		add("%s by %s: %d events", target, p.Erasure.GetPrincipal(), n)
+	case *agenttrailv1.Event_LegalHold:
+		h := p.LegalHold
+		add("%s %s by %s", h.GetHoldId(), short(h.GetAction().String(), "HOLD_ACTION_"), h.GetPrincipal())
+	case *agenttrailv1.Event_RetentionPolicy:
+		add("version %d: %d policies by %s", p.RetentionPolicy.GetVersion(), len(p.RetentionPolicy.GetPolicies()), p.RetentionPolicy.GetPrincipal())
 	case *agenttrailv1.Event_Retention:
 		add("policy %s: %d events", p.Retention.GetPolicy(), p.Retention.GetEventsAffected())
 	case *agenttrailv1.Event_KeyChange:

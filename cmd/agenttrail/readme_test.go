@@ -77,9 +77,10 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatalf("the README walkthrough failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"issue_refund",        // query and tail print the session
-		"verified events [0,", // online verify
-		"data verified",       // offline verify
+		"issue_refund",               // query and tail print the session
+		"verified events [0,",        // online verify
+		"erased content, each named", // online verify checks the erasure
+		"data verified",              // offline verify
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %q:\n%s", want, out)

@@ -50,6 +50,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	burst := fs.Int("rate-burst", 2000, "burst of calls above the rate limit")
 	clockSkew := fs.Duration("clock-skew", 5*time.Minute, "how far in the future an event's occurred_at may be")
 	cache := fs.Int64("cache-size", 64<<20, "bytes of store caches")
+	retentionInterval := fs.Duration("retention-interval", time.Hour, "apply the retention policies this often (at most 1h; 0 turns the job off)")
 	var minFree byteSize
 	fs.Var(&minFree, "min-free-space", "refuse appends (RESOURCE_EXHAUSTED) while less disk space than this is free, such as 1GiB;\nthey resume once space is freed (default: the driver's, 256MiB for badger: room for Badger to flush and compact)")
 	memLimit := byteSize(512 << 20)
@@ -98,6 +99,7 @@ func serveCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 			store.WithMaxEventSize(*maxEvent),
 			store.WithClockSkew(*clockSkew),
 			store.WithCacheBytes(*cache),
+			store.WithRetentionInterval(*retentionInterval),
 		)
 		if minFree != 0 {
 			storeOpts = append(storeOpts, store.WithMinFreeSpace(int64(minFree)))
@@ -218,6 +220,9 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	st, err := store.Open(ctx, loc.url, storeOpts...)
 	if err != nil {
 		return err
+	}
+	if f := st.MasterKeyCreated(); f != "" {
+		fmt.Fprintf(out, "created the master key of encryption at rest at %s: back it up, apart from the data directory; without it the data cannot be read\n", f)
 	}
 	keys, err := st.Credentials(ctx)
 	if err != nil {

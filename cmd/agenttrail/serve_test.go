@@ -75,12 +75,22 @@ type served struct {
 
 func startServe(t *testing.T, bin, data, listen string) *served {
 	t.Helper()
+	return startServeWith(t, bin, data, listen, nil)
+}
+
+// startServeWith is startServe with prep, when given, called on the command
+// before it starts (to change its environment or where its stderr goes).
+func startServeWith(t *testing.T, bin, data, listen string, prep func(*exec.Cmd)) *served {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "--data", data, "--listen", listen, "--http-listen", "off", "--checkpoint-interval", "100ms", "--log-level", "warn")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd.Stderr = os.Stderr
+	if prep != nil {
+		prep(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +231,7 @@ func TestKillDuringBusyAppend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk)
+	rep, err := store.VerifyStorage(context.Background(), badger.URL(data), vk, store.VerifyWithMasterKeyFile(defaultMasterKeyFile(data)))
 	if err != nil || !rep.OK() {
 		t.Fatalf("VerifyStorage after kill -9 and restart: %+v, %v", rep, err)
 	}

@@ -26,6 +26,7 @@ type storeLocation struct {
 	url        string
 	signingKey string // a file, or the key itself (AGENTTRAIL_SIGNING_KEY)
 	record     string
+	masterKey  string // --master-key-file
 }
 
 // signingKeyFile is the default name of the signing key file of the
@@ -58,6 +59,64 @@ func (l *storeLocation) addFlags(fs *flag.FlagSet, dataDefault, dataUsage string
 		fs.StringVar(&l.signingKey, "signing-key", "", "checkpoint signing key `file`, never inside the data directory (default: beside the --data\ndirectory, ./"+signingKeyFile+" for ./agenttrail-data, created on first start); AGENTTRAIL_SIGNING_KEY may hold the key itself")
 		fs.StringVar(&l.record, "checkpoint-record", "", "`file` recording the newest checkpoint signed and cosigned, outside the data directory\n(default: beside the signing key); the server refuses a store behind it")
 	}
+	fs.StringVar(&l.masterKey, "master-key-file", "", "master key `file` of encryption at rest, never inside the data directory (default: beside the\n--data directory, ./agenttrail-master.key for ./agenttrail-data, created with a new store);\n"+store.MasterKeyEnv+" may hold the key itself")
+}
+
+// defaultMasterKeyFile is where the master key of a data directory is kept
+// by default: beside it, named like its signing key (defaultKeyFile):
+// ./agenttrail-data has ./agenttrail-master.key.
+func defaultMasterKeyFile(dir string) string {
+	return strings.TrimSuffix(defaultKeyFile(dir), "-signing.key") + "-master.key"
+}
+
+// masterKeyFile returns the master key file: --master-key-file, or the one
+// beside the data directory.
+func (l storeLocation) masterKeyFile() (string, error) {
+	if l.masterKey != "" {
+		return l.masterKey, nil
+	}
+	_, dir, err := l.storeURL()
+	if err != nil {
+		return "", err
+	}
+	if dir == "" {
+		return "", usageError{"--master-key-file: a store given by --store needs its master key file (or the key itself in " + store.MasterKeyEnv + ")"}
+	}
+	return defaultMasterKeyFile(dir), nil
+}
+
+// masterKeyOptions returns the store options that give the master key:
+// the key itself in the environment, or its file.
+func (l storeLocation) masterKeyOptions() ([]store.Option, error) {
+	if v, ok := os.LookupEnv(store.MasterKeyEnv); ok && l.masterKey == "" {
+		k, err := store.ParseMasterKey(v)
+		if err != nil {
+			return nil, usageError{store.MasterKeyEnv + ": not a master key (want agenttrail-master-key-v1: and 32 bytes in base64)"}
+		}
+		return []store.Option{store.WithMasterKey(k)}, nil
+	}
+	f, err := l.masterKeyFile()
+	if err != nil {
+		return nil, err
+	}
+	if _, dir, _ := l.storeURL(); dir != "" && inside(dir, f) {
+		return nil, usageError{fmt.Sprintf("--master-key-file %s is inside the data directory %s: a key kept with the data protects nothing; keep it elsewhere", f, dir)}
+	}
+	return []store.Option{store.WithMasterKeyFile(f)}, nil
+}
+
+// verifyMasterKey returns the verification option that gives the master
+// key, when one is given or its default file exists.
+func (l storeLocation) verifyMasterKey() []store.VerifyOption {
+	if v, ok := os.LookupEnv(store.MasterKeyEnv); ok && l.masterKey == "" {
+		if k, err := store.ParseMasterKey(v); err == nil {
+			return []store.VerifyOption{store.VerifyWithMasterKey(k)}
+		}
+	}
+	if f, err := l.masterKeyFile(); err == nil {
+		return []store.VerifyOption{store.VerifyWithMasterKeyFile(f)}
+	}
+	return nil
 }
 
 // keyGiven reports whether --signing-key holds the key itself rather than
@@ -148,6 +207,11 @@ func (l storeLocation) options(errOut io.Writer) ([]store.Option, error) {
 		}
 	}
 	opts := []store.Option{store.WithCheckpointRecord(record)}
+	mk, err := l.masterKeyOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, mk...)
 	if l.keyGiven() {
 		return append(opts, store.WithSigningKey(l.signingKey)), nil
 	}

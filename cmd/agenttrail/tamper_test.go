@@ -33,7 +33,7 @@ func newTrail(t *testing.T, mutate func([]*agenttrailv1.Event) []*agenttrailv1.E
 	if d.key == "" {
 		d.key = filepath.Join(root, "agenttrail-signing.key")
 	}
-	st, err := store.Open(context.Background(), badger.URL(d.data), store.WithOrigin(cliOrigin), store.WithSigningKeyFile(d.key),
+	st, err := store.Open(context.Background(), badger.URL(d.data), store.WithOrigin(cliOrigin), store.WithSigningKeyFile(d.key), store.WithMasterKeyFile(defaultMasterKeyFile(d.data)),
 		store.WithCheckpointRecord(d.record), store.WithCheckpointInterval(0), store.WithBatchLimits(8, 1<<20, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,11 @@ func newTrail(t *testing.T, mutate func([]*agenttrailv1.Event) []*agenttrailv1.E
 
 func (d trailDir) tamper(t *testing.T, edit func(*badger.Tamperer) error) {
 	t.Helper()
-	tp, err := badger.Tamper(badger.URL(d.data))
+	mk, err := store.ReadMasterKeyFile(defaultMasterKeyFile(d.data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := badger.Tamper(badger.URL(d.data), mk.StorageKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +145,7 @@ func TestTamperSuite(t *testing.T) {
 	t.Run("empty data directory", func(t *testing.T) {
 		root := t.TempDir()
 		data := filepath.Join(root, "data")
-		st, err := store.Open(context.Background(), badger.URL(data), store.WithOrigin(cliOrigin), store.WithSigningKeyFile(filepath.Join(root, "k.key")))
+		st, err := store.Open(context.Background(), badger.URL(data), store.WithOrigin(cliOrigin), store.WithSigningKeyFile(filepath.Join(root, "k.key")), store.WithMasterKeyFile(defaultMasterKeyFile(data)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +162,7 @@ func TestSigningKeyMovesOutOfTheDataDirectory(t *testing.T) {
 	root := t.TempDir()
 	data := filepath.Join(root, "data")
 	old := filepath.Join(data, legacyKeyFile)
-	st, err := store.Open(context.Background(), badger.URL(data), store.WithSigningKeyFile(old))
+	st, err := store.Open(context.Background(), badger.URL(data), store.WithSigningKeyFile(old), store.WithMasterKeyFile(defaultMasterKeyFile(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +184,8 @@ func TestSigningKeyMovesOutOfTheDataDirectory(t *testing.T) {
 }
 
 // AGENTTRAIL_SIGNING_KEY may hold the key itself: no key file is written,
-// and the checkpoint record still goes beside the data directory.
+// and the checkpoint record (and the master key) still go beside the data
+// directory.
 func TestSigningKeyFromTheEnvironment(t *testing.T) {
 	skey, vk, _ := noteKey(t)
 	root := t.TempDir()
@@ -196,8 +201,8 @@ func TestSigningKeyFromTheEnvironment(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if strings.Join(names, ",") != "audit-checkpoints.json,audit-data" {
-		t.Errorf("files beside the data: %q, want the record only", names)
+	if strings.Join(names, ",") != "audit-checkpoints.json,audit-data,audit-master.key" {
+		t.Errorf("files beside the data: %q, want the record and the master key only", names)
 	}
 	expect(t, []string{"verify", "--data", data, "--verifier-key", vk}, 0, []string{"data verified"}, nil)
 }

@@ -100,7 +100,11 @@ event's commitment and inclusion proof) without any server.`)
 			}
 			fmt.Fprintf(out, "export verified: %s", count(rep.Events, "event"))
 			if rep.Events > 0 {
-				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d)", rep.First, rep.Last, rep.ContentChecked)
+				fmt.Fprintf(out, " (log indexes %d to %d, content checked for %d", rep.First, rep.Last, rep.ContentChecked)
+				if rep.Erased > 0 {
+					fmt.Fprintf(out, ", %d erased, each named by an erasure in the export", rep.Erased)
+				}
+				fmt.Fprint(out, ")")
 			}
 			fmt.Fprintf(out, " in the log %s of %s, root %x\nverified with %s\n", rep.Head.Origin, count(rep.Head.Size, "event"), rep.Head.Root, rep.Key)
 			return nil
@@ -167,7 +171,7 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 		}
 		trusted = append(trusted, h)
 	}
-	var opts []store.VerifyOption
+	opts := loc.verifyMasterKey()
 	for _, h := range trusted {
 		opts = append(opts, store.TrustCheckpoint(h))
 	}
@@ -188,7 +192,7 @@ func verifyData(ctx context.Context, loc storeLocation, key, stateFile string, a
 	fmt.Fprintf(out, "tree size %d: recomputed events [%d, %d), %s and %s\n", rep.TreeSize, rep.From, rep.To,
 		count(rep.Checkpoints, "signed checkpoint"), count(rep.Postings, "secondary index posting"))
 	if rep.Erased > 0 {
-		fmt.Fprintf(out, "%s erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event with"))
+		fmt.Fprintf(out, "%s with erased content, each named by a later erasure or retention event\n", count(rep.Erased, "event"))
 	}
 	for _, h := range trusted {
 		fmt.Fprintf(out, "extends the trusted checkpoint of %s (root %x)\n", count(h.Size, "event"), h.Root)
@@ -335,6 +339,9 @@ func verifyOnline(ctx context.Context, c *client.Client, o onlineOptions, out, e
 		fmt.Fprintf(out, "; %d %s withheld from your view (index and leaf hash only, each proved to be in the log)", rep.withheld, what)
 	}
 	fmt.Fprintln(out)
+	if n := rep.erasures.Erased(); n > 0 {
+		fmt.Fprintf(out, "%s with erased content, each named by a later erasure or retention event\n", count(n, "event"))
+	}
 	if o.state != "" {
 		if err := saveState(o.state, v, head, cp.GetSignedNote()); err != nil {
 			return err

@@ -148,7 +148,11 @@ func TestVerifyData(t *testing.T) {
 
 	// Change one byte of the content of event 5 on disk, as an attacker
 	// with access to the data directory could.
-	tp, err := badger.Tamper(badger.URL(s.dir))
+	mk, err := store.ReadMasterKeyFile(defaultMasterKeyFile(s.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := badger.Tamper(badger.URL(s.dir), mk.StorageKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +168,7 @@ func TestVerifyData(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, []string{"verify", "--data", s.dir, "--verifier-key", s.vkey}, 1, []string{"tree size 8"},
-		[]string{"event 5 does not verify", "content does not match"})
+		[]string{"event 5 does not verify", "content record of event 5 does not decrypt"})
 }
 
 func TestExportVerify(t *testing.T) {

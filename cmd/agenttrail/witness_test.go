@@ -22,6 +22,7 @@ import (
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/server/witness"
+	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
 	"github.com/agenttrail/agenttrail/store/commitment"
 )
@@ -327,7 +328,11 @@ func TestWitnessedServer(t *testing.T) {
 	t.Run("truncated copy", func(t *testing.T) {
 		forged := filepath.Join(t.TempDir(), "data")
 		copyDir(t, data, forged)
-		tp, err := badger.Tamper(badger.URL(forged))
+		mk, err := store.ReadMasterKeyFile(defaultMasterKeyFile(forged))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := badger.Tamper(badger.URL(forged), mk.StorageKey())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -511,9 +516,15 @@ func readRecordSize(t *testing.T, path string) uint64 {
 	return n
 }
 
+// copyDir copies a data directory, and the master key beside it.
 func copyDir(t *testing.T, from, to string) {
 	t.Helper()
 	if out, err := exec.Command("cp", "-r", from, to).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
+	}
+	if b, err := os.ReadFile(defaultMasterKeyFile(from)); err == nil {
+		if err := os.WriteFile(defaultMasterKeyFile(to), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

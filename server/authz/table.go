@@ -41,6 +41,14 @@ var Table = map[string][]auth.Role{
 	agenttrailv1.AdminService_CreateKey_FullMethodName: {auth.Admin},
 	agenttrailv1.AdminService_ListKeys_FullMethodName:  {auth.Admin},
 	agenttrailv1.AdminService_RevokeKey_FullMethodName: {auth.Admin},
+
+	agenttrailv1.LifecycleService_Erase_FullMethodName:          {auth.Compliance, auth.Admin},
+	agenttrailv1.LifecycleService_PlaceHold_FullMethodName:      {auth.Admin},
+	agenttrailv1.LifecycleService_ReleaseHold_FullMethodName:    {auth.Admin},
+	agenttrailv1.LifecycleService_ListHolds_FullMethodName:      {auth.Compliance, auth.Admin},
+	agenttrailv1.LifecycleService_GetRetention_FullMethodName:   {auth.Compliance, auth.Admin},
+	agenttrailv1.LifecycleService_SetRetention_FullMethodName:   {auth.Admin},
+	agenttrailv1.LifecycleService_ApplyRetention_FullMethodName: {auth.Admin},
 }
 
 // Allowed reports whether a role may call a method. Methods missing from

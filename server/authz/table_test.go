@@ -32,6 +32,13 @@ var want = map[string]map[auth.Role]bool{
 	"/agenttrail.v1.AdminService/CreateKey":                       {auth.Admin: true},
 	"/agenttrail.v1.AdminService/ListKeys":                        {auth.Admin: true},
 	"/agenttrail.v1.AdminService/RevokeKey":                       {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/Erase":                       {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/PlaceHold":                   {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ReleaseHold":                 {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ListHolds":                   {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/GetRetention":                {auth.Compliance: true, auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/SetRetention":                {auth.Admin: true},
+	"/agenttrail.v1.LifecycleService/ApplyRetention":              {auth.Admin: true},
 }
 
 // methods lists every RPC of every agenttrail service, from the generated
@@ -43,6 +50,7 @@ func methods() []string {
 		agenttrailv1.QueryService_ServiceDesc,
 		agenttrailv1.LogService_ServiceDesc,
 		agenttrailv1.AdminService_ServiceDesc,
+		agenttrailv1.LifecycleService_ServiceDesc,
 		agenttrailv1.StatsService_ServiceDesc,
 		coltracepb.TraceService_ServiceDesc,
 	} {

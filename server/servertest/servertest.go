@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,6 +43,10 @@ type Config struct {
 	// SigningKey is the checkpoint signing key (a note signer key). Empty
 	// means a key file in the data directory, created on first use.
 	SigningKey string
+	// MasterKey is the store's master key. Empty means the file
+	// MasterKeyFile(Dir) beside a Badger data directory, created on first
+	// use, or else a new key.
+	MasterKey store.MasterKey
 	// StoreOptions and ServerOptions are passed to store.Open and
 	// server.New, after the harness's own.
 	StoreOptions  []store.Option
@@ -70,6 +75,19 @@ type Server struct {
 	keyFile   string
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// MasterKeyFile is the master key file the harness keeps beside a data
+// directory, where the agenttrail command looks for it by default: in its
+// parent, named after it without a "-data" suffix (./agenttrail-data has
+// ./agenttrail-master.key).
+func MasterKeyFile(dir string) string {
+	dir = filepath.Clean(dir)
+	name := strings.TrimSuffix(filepath.Base(dir), "-data")
+	if name == "" || name == "." || name == string(filepath.Separator) {
+		name = "agenttrail"
+	}
+	return filepath.Join(filepath.Dir(dir), name+"-master.key")
 }
 
 // Start opens the store, builds the server and serves it.
@@ -113,6 +131,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		storeOpts = append(storeOpts, store.WithSigningKeyFile(filepath.Join(s.Dir, "checkpoint-signing.key")))
 	default:
 		return nil, errors.New("servertest: a store given by URL needs Config.SigningKey")
+	}
+	switch {
+	case !cfg.MasterKey.IsZero():
+		storeOpts = append(storeOpts, store.WithMasterKey(cfg.MasterKey))
+	case s.Dir != "":
+		storeOpts = append(storeOpts, store.WithMasterKeyFile(MasterKeyFile(s.Dir)))
+	default:
+		k, err := store.GenerateMasterKey()
+		if err != nil {
+			return nil, err
+		}
+		storeOpts = append(storeOpts, store.WithMasterKey(k))
 	}
 	st, err := store.Open(ctx, s.StoreURL, append(storeOpts, cfg.StoreOptions...)...)
 	if err != nil {

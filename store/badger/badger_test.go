@@ -14,8 +14,8 @@ import (
 func harness() storetest.Harness {
 	return storetest.Harness{
 		New: func(t testing.TB) string { return URL(t.TempDir()) },
-		Tamper: func(u string) (storetest.Tamperer, error) {
-			tp, err := Tamper(u)
+		Tamper: func(u string, key []byte) (storetest.Tamperer, error) {
+			tp, err := Tamper(u, key)
 			if err != nil {
 				return nil, err
 			}
@@ -28,20 +28,12 @@ func harness() storetest.Harness {
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
 // rawDB opens the database behind a badger URL directly, as an attacker
-// with access to the disk would.
-func rawDB(t testing.TB, u string) *badgerdb.DB {
+// with access to the disk and the storage key would: only with what any
+// Badger reader needs, not the driver's options.
+func rawDB(t testing.TB, u string, key []byte) *badgerdb.DB {
 	t.Helper()
-	d, err := Open(dirOf(t, u))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Reopen without the driver's options: only what any Badger reader
-	// needs.
-	dir := d.Dir()
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := badgerdb.Open(badgerdb.DefaultOptions(dir + "/events").WithLogger(nil).WithValueThreshold(1 << 10))
+	db, err := badgerdb.Open(badgerdb.DefaultOptions(dirOf(t, u) + "/events").WithLogger(nil).WithValueThreshold(1 << 10).
+		WithEncryptionKey(key).WithIndexCacheSize(8 << 20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +49,11 @@ func dirOf(t testing.TB, u string) string {
 	return dir
 }
 
-// writtenOnce checks that Badger holds exactly one version of every key.
-func writtenOnce(t testing.TB, u string) {
+// writtenOnce checks that Badger holds exactly one version of every key but
+// the keyring's.
+func writtenOnce(t testing.TB, u string, key []byte) {
 	t.Helper()
-	db := rawDB(t, u)
+	db := rawDB(t, u, key)
 	defer db.Close()
 	err := db.View(func(txn *badgerdb.Txn) error {
 		opts := badgerdb.DefaultIteratorOptions
@@ -69,7 +62,9 @@ func writtenOnce(t testing.TB, u string) {
 		defer it.Close()
 		versions := map[string]int{}
 		for it.Rewind(); it.Valid(); it.Next() {
-			versions[string(it.Item().KeyCopy(nil))]++
+			if k := it.Item().Key(); len(k) > 0 && k[0] != prefixKeyring {
+				versions[string(k)]++
+			}
 		}
 		for key, n := range versions {
 			if n != 1 {

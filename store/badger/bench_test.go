@@ -130,8 +130,8 @@ type baseline struct {
 func newBaseline(b *testing.B) *baseline {
 	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(b.TempDir(), "events")).
 		WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
-		WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
-		WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
+		WithMemTableSize(memTableSize).WithNumMemtables(numMemtables).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
+		WithNumCompactors(2).WithValueThreshold(valueThreshold).WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None))
 	if err != nil {
 		b.Fatal(err)
@@ -309,6 +309,248 @@ func buildStore(total int, edit func(j int, ev *agenttrailv1.Event)) (string, er
 	}
 	fmt.Printf("built a store of %d events in %v\n", total, time.Since(start).Round(time.Second))
 	return dir, nil
+}
+
+// BenchmarkEncryptionCost measures what encryption at rest costs, in one
+// run, interleaved: two stores in two data directories, one encrypted (the
+// format this build writes: content under per-event keys, Badger's own
+// encryption) and one in the plaintext format of older builds
+// (store.WithPlaintextStorage), take turns, a call each, so that both see
+// the same machine and disk from moment to moment. It reports each one's
+// rate and the ratio encrypted/plaintext: 0.9 means encryption costs 10%.
+//
+//	go test ./store/badger -run '^$' -bench EncryptionCost -benchtime 2000x
+//
+// append/batch=N: one caller, calls of N 1 KiB events (each call one
+// durable transaction). append/writers=8: eight callers at once, calls of
+// 32 events, as a server with several agent streams sees them. query: a
+// scan of 1,000 events with their content (decrypted, for the encrypted
+// store) from logs of 20,000.
+func BenchmarkEncryptionCost(b *testing.B) {
+	open := func(b *testing.B, opts ...store.Option) *store.Store {
+		dir := b.TempDir()
+		l := storetest.Log{URL: URL(dir) + "?gc_interval=0", KeyFile: filepath.Join(dir, "checkpoint-signing.key"), MasterKeyFile: dir + ".master-key"}
+		return l.Open(b, append(opts, store.WithRetentionInterval(0))...)
+	}
+	report := func(b *testing.B, encRate, plainRate float64) {
+		b.ReportMetric(encRate, "encrypted-events/s")
+		b.ReportMetric(plainRate, "plaintext-events/s")
+		b.ReportMetric(encRate/plainRate, "ratio")
+	}
+	for _, batch := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("append/batch=%d", batch), func(b *testing.B) {
+			enc, plain := open(b), open(b, store.WithPlaintextStorage())
+			var tEnc, tPlain time.Duration
+			n := 0
+			appendTo := func(s *store.Store, first int) time.Duration {
+				evs := make([]*agenttrailv1.Event, batch)
+				for j := range evs {
+					evs[j] = benchEvent(first+j, 1024)
+				}
+				start := time.Now()
+				res, err := s.Append(context.Background(), "bench", evs)
+				if err != nil || res[0].Err != nil {
+					b.Fatal(err, res[0].Err)
+				}
+				return time.Since(start)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if i%2 == 0 {
+					tEnc += appendTo(enc, n)
+					tPlain += appendTo(plain, n)
+				} else {
+					tPlain += appendTo(plain, n)
+					tEnc += appendTo(enc, n)
+				}
+				n += batch
+			}
+			report(b, float64(n)/tEnc.Seconds(), float64(n)/tPlain.Seconds())
+		})
+	}
+	b.Run("append/writers=8", func(b *testing.B) {
+		enc, plain := open(b), open(b, store.WithPlaintextStorage())
+		const writers, per, round = 8, 32, 8 * 32 * 8
+		var tEnc, tPlain time.Duration
+		n := 0
+		burst := func(s *store.Store, first int) time.Duration {
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						k := int(next.Add(per)) - per
+						if k >= round {
+							return
+						}
+						evs := make([]*agenttrailv1.Event, per)
+						for j := range evs {
+							evs[j] = benchEvent(first+k+j, 1024)
+						}
+						if res, err := s.Append(context.Background(), "bench", evs); err != nil || res[0].Err != nil {
+							b.Error(err, res[0].Err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			return time.Since(start)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if i%2 == 0 {
+				tEnc += burst(enc, n)
+				tPlain += burst(plain, n)
+			} else {
+				tPlain += burst(plain, n)
+				tEnc += burst(enc, n)
+			}
+			n += round
+		}
+		report(b, float64(n)/tEnc.Seconds(), float64(n)/tPlain.Seconds())
+	})
+	b.Run("query", func(b *testing.B) {
+		const total, session = 20_000, 1_000
+		fill := func(s *store.Store) {
+			for i := 0; i < total; i += 256 {
+				evs := make([]*agenttrailv1.Event, 0, 256)
+				for j := i; j < i+256 && j < total; j++ {
+					ev := benchEvent(j, 1024)
+					if j%(total/session) == 0 {
+						ev.SessionId = "needle"
+					}
+					evs = append(evs, ev)
+				}
+				if res, err := s.Append(context.Background(), "bench", evs); err != nil || res[0].Err != nil {
+					b.Fatal(err, res[0].Err)
+				}
+			}
+		}
+		enc, plain := open(b), open(b, store.WithPlaintextStorage())
+		fill(enc)
+		fill(plain)
+		scan := func(s *store.Store) time.Duration {
+			start := time.Now()
+			n := 0
+			for e, err := range s.Scan(context.Background(), store.Query{Filter: store.Filter{SessionID: "needle"}, Read: store.HeaderAndContent}) {
+				if err != nil || e.ContentState != store.ContentPresent {
+					b.Fatal(err, e.ContentState)
+				}
+				n++
+			}
+			if n != session {
+				b.Fatalf("scanned %d events, want %d", n, session)
+			}
+			return time.Since(start)
+		}
+		scan(enc) // warm both caches alike
+		scan(plain)
+		var tEnc, tPlain time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if i%2 == 0 {
+				tEnc += scan(enc)
+				tPlain += scan(plain)
+			} else {
+				tPlain += scan(plain)
+				tEnc += scan(enc)
+			}
+		}
+		report(b, float64(b.N*session)/tEnc.Seconds(), float64(b.N*session)/tPlain.Seconds())
+	})
+}
+
+// BenchmarkEncryptionParts breaks the cost of encryption at rest down, in
+// one interleaved run of calls of 256 events: plaintext (the format of
+// older builds), engine (content encrypted per event, keyring records, but
+// Badger's files in the clear, which only tests can ask for) and full (what
+// this build does). badger-alone compares plain Badger transactions (see
+// baseline) with and without Badger's own encryption: the part of the cost
+// that is Badger's.
+//
+//	go test ./store/badger -run '^$' -bench EncryptionParts -benchtime 300x
+func BenchmarkEncryptionParts(b *testing.B) {
+	b.Run("store", func(b *testing.B) {
+		mk := func(plainBadger, plaintext bool) *store.Store {
+			dir := b.TempDir()
+			l := storetest.Log{URL: URL(dir), KeyFile: filepath.Join(dir, "k"), MasterKeyFile: dir + ".mk"}
+			opts := []Option{WithConfig(l.DriverConfig(b)), WithGCInterval(0)}
+			if plainBadger || plaintext {
+				opts = append(opts, withoutBadgerEncryption())
+			}
+			d, err := Open(dir, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			so := []store.Option{store.WithRetentionInterval(0)}
+			if plaintext {
+				so = append(so, store.WithPlaintextStorage())
+			}
+			s, err := store.New(context.Background(), d, l.Options(so...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}
+		ss := []*store.Store{mk(false, true), mk(true, false), mk(false, false)}
+		names := []string{"plaintext", "engine", "full"}
+		t := make([]time.Duration, 3)
+		n := 0
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for k := range ss {
+				k := (k + i) % 3
+				evs := make([]*agenttrailv1.Event, 256)
+				for j := range evs {
+					evs[j] = benchEvent(n+j, 1024)
+				}
+				start := time.Now()
+				if res, err := ss[k].Append(context.Background(), "bench", evs); err != nil || res[0].Err != nil {
+					b.Fatal(err)
+				}
+				t[k] += time.Since(start)
+			}
+			n += 256
+		}
+		for k := range ss {
+			b.ReportMetric(float64(n)/t[k].Seconds(), names[k]+"-events/s")
+		}
+		b.ReportMetric(t[0].Seconds()/t[1].Seconds(), "engine/plaintext")
+		b.ReportMetric(t[0].Seconds()/t[2].Seconds(), "full/plaintext")
+	})
+	b.Run("badger-alone", func(b *testing.B) {
+		mk := func(key []byte) *baseline {
+			db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(b.TempDir(), "events")).
+				WithSyncWrites(true).WithDetectConflicts(false).WithLogger(nil).WithMetricsEnabled(false).
+				WithMemTableSize(32 << 20).WithNumMemtables(3).WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(12).
+				WithNumCompactors(2).WithValueThreshold(1 << 10).WithValueLogFileSize(256 << 20).
+				WithBlockCacheSize(48 << 20).WithIndexCacheSize(16 << 20).WithCompression(options.None).WithEncryptionKey(key))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { db.Close() })
+			return &baseline{db: db}
+		}
+		plain, enc := mk(nil), mk(make([]byte, 32))
+		var tp, te time.Duration
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			s := time.Now()
+			plain.write(b, 256)
+			m := time.Now()
+			enc.write(b, 256)
+			tp += m.Sub(s)
+			te += time.Since(m)
+		}
+		b.ReportMetric(float64(plain.n)/tp.Seconds(), "plain-events/s")
+		b.ReportMetric(float64(enc.n)/te.Seconds(), "encrypted-events/s")
+		b.ReportMetric(tp.Seconds()/te.Seconds(), "ratio")
+	})
 }
 
 var sessionStore struct {

@@ -37,6 +37,10 @@ func TestMain(m *testing.M) {
 		crashChild(dir, os.Getenv("AGENTTRAIL_STORE_CRASH_ROUND"))
 		return
 	}
+	if dir := os.Getenv(eraseCrashChildEnv); dir != "" {
+		eraseCrashChild(dir, os.Getenv("AGENTTRAIL_ERASE_CRASH_STEP"))
+		return
+	}
 	os.Exit(m.Run())
 }
 
@@ -260,7 +264,7 @@ func verifyCrashedReadOnly(t *testing.T, dir string, acked map[string]ack, round
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk)
+	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk, store.VerifyWithMasterKeyFile(crashLog(dir).MasterKeyPath()))
 	if err != nil || !rep.OK() {
 		t.Fatalf("round %d: verifying the crashed directory read-only: %+v, %v", round, rep, err)
 	}

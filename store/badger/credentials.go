@@ -22,6 +22,8 @@ func (d *Driver) AddCredential(ctx context.Context, c store.Credential) error {
 	if err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return failed(d.update(func(txn *badgerdb.Txn) error {
 		if _, err := txn.Get(credentialKey(c.ID)); err == nil {
 			return fmt.Errorf("%w: credential %s", store.ErrAlreadyExists, c.ID)
@@ -35,6 +37,8 @@ func (d *Driver) AddCredential(ctx context.Context, c store.Credential) error {
 // RevokeCredential implements store.Driver.
 func (d *Driver) RevokeCredential(ctx context.Context, id string, at time.Time) (store.Credential, error) {
 	var c store.Credential
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	err := d.update(func(txn *badgerdb.Txn) error {
 		var err error
 		if c, err = readCredential(txn, id); err != nil {

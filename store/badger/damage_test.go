@@ -312,7 +312,7 @@ func TestDamageIsRefusedAndNamed(t *testing.T) {
 						t.Fatalf("%s: the damaged store opened", mode)
 					}
 				} else {
-					_, err = store.VerifyStorage(context.Background(), URL(dir), vk)
+					_, err = store.VerifyStorage(context.Background(), URL(dir), vk, store.VerifyWithMasterKeyFile(crashLog(dir).MasterKeyPath()))
 					if err == nil {
 						t.Fatalf("%s: the damaged store verified", mode)
 					}
@@ -350,7 +350,7 @@ func TestCrashedStoreVerifiesReadOnly(t *testing.T) {
 		t.Fatal("the crashed store has no write-ahead log to recover")
 	}
 	before := sums(t, dir)
-	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk)
+	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk, store.VerifyWithMasterKeyFile(crashLog(dir).MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != damageEvents {
 		t.Fatalf("VerifyStorage of a crashed store = %+v, %v; want %d events verified", rep, err, damageEvents)
 	}

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -36,6 +37,13 @@ func init() {
 			return nil, err
 		}
 		return d, nil
+	})
+	store.RegisterKeyRotator(Scheme, func(ctx context.Context, u *url.URL, oldKey, newKey []byte) error {
+		dir, _, err := parseURL(u)
+		if err != nil {
+			return err
+		}
+		return RotateEncryptionKey(dir, oldKey, newKey)
 	})
 }
 
@@ -93,6 +101,10 @@ type Option func(*config) error
 type config struct {
 	store.DriverConfig
 	gcInterval time.Duration
+	// plainBadger keeps Badger's own files unencrypted even when the engine
+	// gives a key, for tests that must see whether deleted bytes are really
+	// gone from the files (they would be unreadable either way otherwise).
+	plainBadger bool
 }
 
 // WithConfig applies what the engine asks of every driver: read-only mode,
@@ -141,13 +153,17 @@ type Driver struct {
 	upgrade  sync.Mutex // held while upgrading
 	degraded atomic.Bool
 
-	// mu serializes commits and guards size, the stored tree size, against
-	// which every batch is fenced.
+	// mu serializes every write (commits, checkpoints, credentials, the
+	// keyring, lifecycle records, value-log garbage collection) and guards
+	// size, the stored tree size, against which every batch is fenced.
+	// DestroyKeys holds it while Badger refuses writes (DropPrefix).
 	mu   sync.Mutex
 	size uint64
 
 	gcStop    chan struct{}
 	gcDone    chan struct{}
+	resStop   chan struct{} // limitResidency's
+	resDone   chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -171,8 +187,11 @@ var (
 // opens read-only, refuses writes with store.ErrNoSpace, and becomes
 // writable by itself once space is freed.
 //
-// Shutdown: Close stops value-log garbage collection, then closes the
-// database.
+// The resident pages of Badger's memory-mapped files are kept under the
+// cache budget (see limitResidency).
+//
+// Shutdown: Close stops value-log garbage collection and the limit on
+// resident pages, then closes the database.
 func Open(dir string, opts ...Option) (*Driver, error) {
 	cfg := config{DriverConfig: store.DriverConfig{CacheBytes: 64 << 20, Logger: slog.New(slog.DiscardHandler)}, gcInterval: 10 * time.Minute}
 	for _, o := range opts {
@@ -188,7 +207,9 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 		dir: dir, events: events, log: cfg.Logger, readOnly: cfg.ReadOnly,
 		opts:   badgerOptions(events, cfg),
 		gcStop: make(chan struct{}), gcDone: make(chan struct{}),
+		resStop: make(chan struct{}), resDone: make(chan struct{}),
 	}
+	base, _ := fileResident() // before Badger maps a file
 	d.minFree = cfg.MinFreeBytes
 	if d.minFree == 0 {
 		d.minFree = DefaultMinFreeSpace()
@@ -216,6 +237,7 @@ func Open(dir string, opts ...Option) (*Driver, error) {
 		cfg.gcInterval = 0
 	}
 	go d.collectGarbage(cfg.gcInterval)
+	go d.limitResidency(cfg.CacheBytes, base, d.resStop, d.resDone)
 	return d, nil
 }
 
@@ -229,7 +251,7 @@ func (d *Driver) openWritable() (*handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	in, err := inspect(d.events)
+	in, err := inspect(d.events, d.opts.EncryptionKey)
 	if err != nil {
 		unlock()
 		return nil, err
@@ -278,6 +300,9 @@ func (d *Driver) openWritable() (*handle, error) {
 
 func (d *Driver) openBadgerWritable() (*handle, error) {
 	db, err := openBadger(d.opts)
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		return nil, keyMismatch(d.events, len(d.opts.EncryptionKey) > 0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening the database in %s: %v", store.ErrFailed, d.dir, err)
 	}
@@ -310,7 +335,7 @@ func (d *Driver) openReadOnly() (*handle, error) {
 func (d *Driver) openShadow(unlock func(), in *inspection) (*handle, error) {
 	if in == nil {
 		var err error
-		if in, err = inspect(d.events); err != nil {
+		if in, err = inspect(d.events, d.opts.EncryptionKey); err != nil {
 			return nil, err
 		}
 	}
@@ -322,6 +347,10 @@ func (d *Driver) openShadow(unlock func(), in *inspection) (*handle, error) {
 		return nil, err
 	}
 	db, err := openBadger(d.opts.WithDir(shadow).WithValueDir(shadow).WithReadOnly(true))
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		os.RemoveAll(shadow)
+		return nil, keyMismatch(d.events, len(d.opts.EncryptionKey) > 0)
+	}
 	if err != nil {
 		os.RemoveAll(shadow)
 		return nil, fmt.Errorf("%w: opening the database in %s read-only: %v", store.ErrFailed, d.dir, err)
@@ -338,11 +367,16 @@ func (d *Driver) openShadow(unlock func(), in *inspection) (*handle, error) {
 }
 
 func badgerOptions(dir string, cfg config) badgerdb.Options {
+	key := cfg.EncryptionKey
+	if cfg.plainBadger {
+		key = nil
+	}
 	return badgerdb.DefaultOptions(dir).
+		WithEncryptionKey(key).
+		WithEncryptionKeyRotationDuration(10 * 24 * time.Hour).
 		WithSyncWrites(true).
 		WithDetectConflicts(false). // one committer is the only writer
 		WithLogger(badgerLogger{cfg.Logger}).
-		WithLoggingLevel(badgerdb.WARNING).
 		WithMetricsEnabled(false).
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(memTableSize).
@@ -350,7 +384,7 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 		WithNumLevelZeroTables(numLevelZeroTables).
 		WithNumLevelZeroTablesStall(12).
 		WithNumCompactors(2).
-		WithValueThreshold(1 << 10).
+		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(256 << 20).
 		WithBlockCacheSize(cfg.CacheBytes * 3 / 4).
 		WithIndexCacheSize(cfg.CacheBytes / 4).
@@ -364,11 +398,22 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 }
 
 // The sizes of Badger's memtables, on which the free space the store keeps
-// depends (DefaultMinFreeSpace).
+// depends (DefaultMinFreeSpace), and its memory. Each memtable is an arena
+// of about memTableSize on the Go heap, and each table Badger builds, at a
+// flush or in a compaction, is built in a buffer of twice memTableSize,
+// which Badger pools for reuse (up to 8 buffers). With 32 MiB memtables
+// these held 270 MB of live heap in a sustained append run, so that the
+// collector's goal sat at the 512 MiB memory limit; 16 MiB memtables halve
+// that. A transaction may hold 15% of a memtable (2.4 MiB): the value
+// threshold of 512 bytes keeps a batch of 1024 events, the sequencer's
+// most, at half of that whatever the events' sizes (at most two values of
+// 512 bytes inline per event, the event's record and its content; larger
+// ones go to the value log as 12-byte pointers).
 const (
-	memTableSize       = 32 << 20
+	memTableSize       = 16 << 20
 	numMemtables       = 3
 	numLevelZeroTables = 4
+	valueThreshold     = 512
 )
 
 // Dir returns the data directory.
@@ -395,6 +440,8 @@ func (d *Driver) Load(ctx context.Context) (store.LogState, error) {
 
 // Init implements store.Driver.
 func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	return d.update(func(txn *badgerdb.Txn) error {
 		for _, k := range [][]byte{metaFormat, metaOrigin} {
 			if _, err := txn.Get(k); err == nil {
@@ -502,6 +549,11 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch) error {
 		} else if err := set(contentKey(idx), ev.Content); err != nil {
 			return err
 		}
+		if ev.ContentKey != nil {
+			if err := set(keyringKey(store.EventKeyName(idx)), ev.ContentKey); err != nil {
+				return err
+			}
+		}
 		if err := set(idKey(ev.EventID), encodeU64(idx)); err != nil {
 			return err
 		}
@@ -525,6 +577,28 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch) error {
 	}
 	if b.Checkpoint != nil {
 		if err := set(checkpointKey(b.Size), b.Checkpoint); err != nil {
+			return err
+		}
+	}
+	for _, k := range b.RequireKeys {
+		v, err := getValue(txn, keyringKey(k.Name))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err != nil || !bytes.Equal(v, k.Value) {
+			return fmt.Errorf("%w: keyring record %x", store.ErrKeyChanged, k.Name)
+		}
+	}
+	for _, k := range b.Keys {
+		if err := set(keyringKey(k.Name), k.Value); err != nil {
+			return err
+		}
+	}
+	for _, l := range b.Lifecycle {
+		if _, err := txn.Get(lifecycleKey(l.Name)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			return fmt.Errorf("%w: lifecycle record %x is stored (%v)", store.ErrCorrupt, l.Name, err)
+		}
+		if err := set(lifecycleKey(l.Name), l.Value); err != nil {
 			return err
 		}
 	}
@@ -602,8 +676,8 @@ func addPostings(postings map[postingKey][]uint64, times map[uint64][]uint64, in
 // PutCheckpoint implements store.Driver.
 func (d *Driver) PutCheckpoint(ctx context.Context, size uint64, note []byte) error {
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	stored := d.size
-	d.mu.Unlock()
 	if size > stored {
 		return fmt.Errorf("%w: a checkpoint of size %d is beyond the stored size %d", store.ErrInvalidArgument, size, stored)
 	}
@@ -628,6 +702,8 @@ func (d *Driver) Close() error {
 	d.closeOnce.Do(func() {
 		close(d.gcStop)
 		<-d.gcDone
+		close(d.resStop)
+		<-d.resDone
 		d.upgrade.Lock()
 		defer d.upgrade.Unlock()
 		if h := d.cur.Swap(nil); h != nil {
@@ -666,6 +742,8 @@ func (d *Driver) collectGarbage(interval time.Duration) {
 			rewrites := 0
 			for rewrites < 16 {
 				err := func() (err error) {
+					d.mu.Lock()
+					defer d.mu.Unlock()
 					defer d.recoverBadger(&err)
 					return h.db.RunValueLogGC(0.5)
 				}()

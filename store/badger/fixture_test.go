@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -27,9 +30,63 @@ type fixtureExpect struct {
 }
 
 // A data directory written before the store was split into an engine and
-// drivers opens, verifies and keeps appending, with the same leaves and
-// checkpoints.
+// drivers, and before encryption at rest, verifies as it is; by default it
+// is refused with ErrPlaintext, never mixed with encrypted records; with
+// WithPlaintextStorage it opens and keeps appending, with the same leaves
+// and checkpoints; and Migrate copies it into an encrypted directory that
+// opens, verifies and appends the same way.
 func TestDataWrittenBeforeTheSeam(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	want := loadFixture(t, dir)
+	ctx := context.Background()
+	l := storetest.Log{URL: URL(dir), KeyFile: filepath.Join(dir, "checkpoint-signing.key")}
+	_, err := store.Open(ctx, l.URL, l.Options(store.WithOrigin(want.Origin))...)
+	if !errors.Is(err, store.ErrPlaintext) || !strings.Contains(err.Error(), "agenttrail migrate") {
+		t.Fatalf("Open of a plaintext directory = %v, want ErrPlaintext pointing to agenttrail migrate", err)
+	}
+	if _, err := os.Stat(l.MasterKeyPath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused Open left a master key file behind (%v)", err)
+	}
+	checkFixture(t, want, l, store.WithPlaintextStorage())
+}
+
+func TestMigrateDataWrittenBeforeEncryption(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	want := loadFixture(t, dir)
+	ctx := context.Background()
+	before := snapshotFiles(t, dir)
+	newDir := filepath.Join(t.TempDir(), "data-encrypted")
+	mkFile := filepath.Join(t.TempDir(), "master.key")
+	rep, err := store.Migrate(ctx, URL(dir), URL(newDir), want.VerifierKey, store.WithMasterKeyFile(mkFile))
+	if err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if rep.Events != uint64(len(want.Leaves)) || rep.Checkpoints != len(want.Checkpoints) || rep.Credentials != 1 || rep.MasterKeyCreated != mkFile {
+		t.Errorf("Migrate = %+v, want %d events, %d checkpoints, 1 credential, key created at %s", rep, len(want.Leaves), len(want.Checkpoints), mkFile)
+	}
+	if after := snapshotFiles(t, dir); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("Migrate changed the old directory")
+	}
+	// Again into the same place: refused, nothing changed.
+	if _, err := store.Migrate(ctx, URL(dir), URL(newDir), want.VerifierKey, store.WithMasterKeyFile(mkFile)); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("Migrate into a directory that is not empty = %v, want ErrAlreadyExists", err)
+	}
+	// The signing key moves with the log.
+	key, err := os.ReadFile(filepath.Join(dir, "checkpoint-signing.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := storetest.Log{URL: URL(newDir), KeyFile: keyFile, MasterKeyFile: mkFile}
+	checkFixture(t, want, l)
+}
+
+// loadFixture copies testdata/v1 into dir and returns what it should hold.
+func loadFixture(t *testing.T, dir string) fixtureExpect {
+	t.Helper()
 	var want fixtureExpect
 	b, err := os.ReadFile("testdata/v1/expect.json")
 	if err != nil {
@@ -38,22 +95,52 @@ func TestDataWrittenBeforeTheSeam(t *testing.T) {
 	if err := json.Unmarshal(b, &want); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "data")
 	copyDir(t, "testdata/v1/data", dir)
 	// The fixture's files are kept read-only to others, as the store keeps
 	// its key.
 	if err := os.Chmod(filepath.Join(dir, "checkpoint-signing.key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	return want
+}
 
-	rep, err := store.VerifyStorage(ctx, URL(dir), want.VerifierKey)
+// snapshotFiles returns the names and contents of every file under dir.
+func snapshotFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		out[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkFixture checks that the fixture's log, in l, verifies, opens with
+// the same leaves, checkpoints and credentials, and keeps appending.
+func checkFixture(t *testing.T, want fixtureExpect, l storetest.Log, opts ...store.Option) {
+	t.Helper()
+	dir, err := DirOf(l.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	verifyOpts := []store.VerifyOption{}
+	if len(opts) == 0 {
+		verifyOpts = append(verifyOpts, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
+	}
+	rep, err := store.VerifyStorage(ctx, URL(dir), want.VerifierKey, verifyOpts...)
 	if err != nil || !rep.OK() || rep.TreeSize != uint64(len(want.Leaves)) || rep.Checkpoints != len(want.Checkpoints) {
 		t.Fatalf("VerifyStorage = %+v, %v; want OK over %d events and %d checkpoints", rep, err, len(want.Leaves), len(want.Checkpoints))
 	}
 
-	l := storetest.Log{URL: URL(dir), KeyFile: filepath.Join(dir, "checkpoint-signing.key")}
-	s := l.Open(t, store.WithOrigin(want.Origin), store.WithCheckpointInterval(0))
+	s := l.Open(t, append([]store.Option{store.WithOrigin(want.Origin), store.WithCheckpointInterval(0)}, opts...)...)
 	if got := s.VerifierKey().String(); got != want.VerifierKey {
 		t.Errorf("verifier key %s, want %s", got, want.VerifierKey)
 	}
@@ -97,7 +184,7 @@ func TestDataWrittenBeforeTheSeam(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = store.VerifyStorage(ctx, URL(dir), want.VerifierKey)
+	rep, err = store.VerifyStorage(ctx, URL(dir), want.VerifierKey, verifyOpts...)
 	if err != nil || !rep.OK() || rep.TreeSize != uint64(len(want.Leaves)+5) {
 		t.Fatalf("after appending: VerifyStorage = %+v, %v", rep, err)
 	}

@@ -14,10 +14,12 @@ import (
 	"sync"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/fb"
 	"github.com/dgraph-io/badger/v4/options"
 	"github.com/dgraph-io/badger/v4/pb"
 	"github.com/dgraph-io/badger/v4/table"
 	"github.com/dgraph-io/badger/v4/y"
+	"github.com/dgraph-io/ristretto/v2"
 	"github.com/dgraph-io/ristretto/v2/z"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -48,6 +50,11 @@ const (
 // inspection is what inspect found in a Badger directory.
 type inspection struct {
 	dir string // the events directory
+	// indexes caches the decrypted indexes of encrypted tables, which
+	// Badger's table reader needs (made on first use).
+	indexesOnce sync.Once
+	indexes     *ristretto.Cache[uint64, *fb.TableIndex]
+	indexesErr  error
 	// fresh is set when no database is there yet.
 	fresh bool
 
@@ -112,10 +119,17 @@ func (d *Damage) Unwrap() error { return store.ErrCorrupt }
 // inspect reads a Badger directory without Badger and without writing a
 // byte. It returns a *Damage error for anything that would make Badger
 // lose, hide or invent data, and otherwise what Badger's own recovery will
-// drop, all of it never acknowledged. keys resolves the data keys of
-// encrypted files (nil: none can be).
-func inspect(dir string) (*inspection, error) {
+// drop, all of it never acknowledged. key is the storage key that opens
+// Badger's key registry, which holds the data keys of encrypted files (nil:
+// the database is in the clear); a registry it does not open is refused
+// with store.ErrWrongKey or store.ErrPlaintext, as Badger would.
+func inspect(dir string, key []byte) (*inspection, error) {
 	in := &inspection{dir: dir, tables: map[uint64]string{}}
+	defer func() {
+		if in.indexes != nil {
+			in.indexes.Close()
+		}
+	}()
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		in.fresh = true
@@ -162,7 +176,7 @@ func inspect(dir string) (*inspection, error) {
 			"missing, but the directory holds %d table, %d write-ahead log and %d value log files:"+
 				" Badger would start an empty database and delete the tables", len(ssts), len(mems), len(vlogs))}
 	}
-	keys, closeKeys, err := openKeys(dir, hasRegistry)
+	keys, closeKeys, err := openKeys(dir, hasRegistry, key)
 	if err != nil {
 		return nil, err
 	}
@@ -236,14 +250,17 @@ func inspect(dir string) (*inspection, error) {
 
 // openKeys opens Badger's key registry read-only, to decrypt encrypted
 // files. Without a registry every file must be plaintext.
-func openKeys(dir string, hasRegistry bool) (func(uint64) (*pb.DataKey, error), func(), error) {
+func openKeys(dir string, hasRegistry bool, key []byte) (func(uint64) (*pb.DataKey, error), func(), error) {
 	none := func(id uint64) (*pb.DataKey, error) {
 		return nil, fmt.Errorf("no key registry to decrypt it with")
 	}
 	if !hasRegistry {
 		return none, func() {}, nil
 	}
-	kr, err := badgerdb.OpenKeyRegistry(badgerdb.KeyRegistryOptions{Dir: dir, ReadOnly: true})
+	kr, err := badgerdb.OpenKeyRegistry(badgerdb.KeyRegistryOptions{Dir: dir, ReadOnly: true, EncryptionKey: key})
+	if errors.Is(err, badgerdb.ErrEncryptionKeyMismatch) {
+		return nil, nil, keyMismatch(dir, len(key) > 0)
+	}
 	if err != nil {
 		// Plaintext databases need no key; an encrypted one is reported
 		// when a file needs one.
@@ -418,6 +435,15 @@ func (in *inspection) readTable(id uint64, keys func(uint64) (*pb.DataKey, error
 		if opts.DataKey, err = keys(tm.KeyID); err != nil {
 			return &Damage{File: path, Problem: fmt.Sprintf("encrypted with data key %d, which cannot be read: %v", tm.KeyID, err)}
 		}
+		// Badger's reader decrypts an encrypted table's index into a
+		// cache, and panics without one.
+		in.indexesOnce.Do(func() {
+			in.indexes, in.indexesErr = ristretto.NewCache(&ristretto.Config[uint64, *fb.TableIndex]{NumCounters: 1 << 12, MaxCost: 32 << 20, BufferItems: 64})
+		})
+		if in.indexesErr != nil {
+			return fmt.Errorf("%w: %v", store.ErrFailed, in.indexesErr)
+		}
+		opts.IndexCache = in.indexes
 	}
 	t, closeTable, err := openTable(path, opts)
 	if err != nil {

@@ -23,8 +23,17 @@ import (
 //	'T' hour first-index            postings of the time index by occurred_at hour
 //	'A' key id                      an API key's credential (never its secret)
 //	'Z' key id                      the revocation of an API key
+//	'G' name                        a keyring record (format v2): the one kind of
+//	                                record that is replaced (key rotation) and
+//	                                deleted (erasure, retention), see keyring.go
+//	'P' name                        a lifecycle record (format v2): an erasure's
+//	                                intent, and that it is done; written once
 //	'Q' cube hour 'R' upto          aggregate cells of an hour up to a size (rollup)
 //	'Q' cube hour 'd' first         aggregate cells a batch added to an hour
+//
+// Format v2 stores are encrypted at rest by Badger itself (WithEncryptionKey,
+// the engine's storage key): every table, value log and write-ahead log
+// block. The layout is the same in both formats.
 const (
 	prefixMeta       = 'M'
 	prefixRecord     = 'R'
@@ -38,6 +47,8 @@ const (
 	prefixTime       = 'T'
 	prefixCredential = 'A'
 	prefixRevocation = 'Z'
+	prefixKeyring    = 'G'
+	prefixLifecycle  = 'P'
 	prefixAggregate  = 'Q'
 )
 
@@ -99,6 +110,10 @@ func postingsPrefix(field byte, value string) []byte {
 }
 
 func credentialKey(id string) []byte { return append([]byte{prefixCredential}, id...) }
+func keyringKey(name []byte) []byte  { return append([]byte{prefixKeyring}, name...) }
+func lifecycleKey(name []byte) []byte {
+	return append([]byte{prefixLifecycle}, name...)
+}
 func revocationKey(id string) []byte { return append([]byte{prefixRevocation}, id...) }
 
 func postingsKey(field byte, value string, first uint64) []byte {

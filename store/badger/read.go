@@ -77,6 +77,11 @@ func readContent(txn *badgerdb.Txn, e *store.RawEntry) error {
 	switch {
 	case err == nil:
 		e.Content = rec
+		k, err := getValue(txn, keyringKey(store.EventKeyName(e.Index)))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		e.ContentKey = k
 	case errors.Is(err, store.ErrNotFound):
 		if _, err := txn.Get(erasedKey(e.Index)); err == nil {
 			e.Erased = true

@@ -15,10 +15,11 @@ import (
 // level-0 table and compact level 0 once, plus a memtable's write-ahead log.
 // Appends stop there, so that the writes Badger still makes on its own
 // (flushes, compactions, checkpoints), all through memory-mapped files,
-// never meet a full disk, where the process would die of SIGBUS. With the
-// driver's 32 MiB memtables it is 256 MiB.
+// never meet a full disk, where the process would die of SIGBUS. It is
+// never below 256 MiB, what it was with the 32 MiB memtables of earlier
+// releases: the driver's 16 MiB memtables need less, the margin stays.
 func DefaultMinFreeSpace() int64 {
-	return memTableSize * (numMemtables + numLevelZeroTables + 1)
+	return max(memTableSize*(numMemtables+numLevelZeroTables+1), 256<<20)
 }
 
 // freeBytes returns the bytes an unprivileged writer may still write on the

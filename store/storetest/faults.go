@@ -48,7 +48,7 @@ func (f *faultyDriver) arm(before, after bool) {
 // faultyDriver.
 func openFaulty(t *testing.T, l Log) (*store.Store, *faultyDriver) {
 	t.Helper()
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func testDriverFencesBatches(t *testing.T, h Harness) {
 	vk := s.VerifierKey().String()
 	s.Close()
 
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func testDriverFencesBatches(t *testing.T, h Harness) {
 		t.Errorf("ReadEntries(3) after refused commits = %v, want ErrNotFound", err)
 	}
 	d.Close()
-	rep, err := store.VerifyStorage(ctx, l.URL, vk)
+	rep, err := store.VerifyStorage(ctx, l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != 3 {
 		t.Errorf("VerifyStorage after refused commits = %+v, %v", rep, err)
 	}

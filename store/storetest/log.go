@@ -271,7 +271,7 @@ func toTlog(p [][32]byte) tlog.RecordProof {
 
 func testCheckpointIntervalCoversIdleTail(t *testing.T, h Harness) {
 	l := NewLog(t, h)
-	s, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithCheckpointInterval(50*time.Millisecond))
+	s, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithMasterKeyFile(l.MasterKeyPath()), store.WithCheckpointInterval(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func testReopenKeepsTreeAndKey(t *testing.T, h Harness) {
 	}
 	s.Close()
 
-	if _, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithOrigin("other.origin/log")); !errors.Is(err, store.ErrInvalidArgument) {
+	if _, err := store.Open(context.Background(), l.URL, store.WithSigningKeyFile(l.KeyFile), store.WithMasterKeyFile(l.MasterKeyPath()), store.WithOrigin("other.origin/log")); !errors.Is(err, store.ErrInvalidArgument) {
 		t.Errorf("Open with another origin = %v, want ErrInvalidArgument", err)
 	}
 }
@@ -368,7 +368,7 @@ func testVerifyCleanStore(t *testing.T, h Harness) {
 	}
 	vk := s.VerifierKey().String()
 	s.Close()
-	rep, err = store.VerifyStorage(context.Background(), l.URL, vk)
+	rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != 40 {
 		t.Errorf("VerifyStorage = %+v, %v; want OK over 40 events", rep, err)
 	}
@@ -415,7 +415,7 @@ func testReadOnlyStore(t *testing.T, h Harness) {
 		t.Fatal(err)
 	}
 
-	ro, err := store.Open(context.Background(), l.URL, store.WithReadOnly(vk))
+	ro, err := store.Open(context.Background(), l.URL, store.WithReadOnly(vk), store.WithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil {
 		t.Fatalf("Open read-only: %v", err)
 	}
@@ -458,10 +458,10 @@ func testReadOnlyStore(t *testing.T, h Harness) {
 	o := other.Open(t)
 	otherKey := o.VerifierKey().String()
 	o.Close()
-	if _, err := store.Open(context.Background(), l.URL, store.WithReadOnly(otherKey)); err == nil {
+	if _, err := store.Open(context.Background(), l.URL, store.WithReadOnly(otherKey), store.WithMasterKeyFile(l.MasterKeyPath())); err == nil {
 		t.Errorf("Open read-only with another log's verifier key succeeded")
 	}
 	if h.WrittenOnce != nil {
-		h.WrittenOnce(t, l.URL)
+		h.WrittenOnce(t, l.URL, l.MasterKey(t).StorageKey())
 	}
 }

@@ -200,12 +200,12 @@ func testSeveralStoresOneLog(t *testing.T, h Harness) {
 			t.Fatal(err)
 		}
 	}
-	rep, err = store.VerifyStorage(context.Background(), l.URL, vk)
+	rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != ids {
 		t.Errorf("VerifyStorage = %+v, %v", rep, err)
 	}
 	if h.WrittenOnce != nil {
-		h.WrittenOnce(t, l.URL)
+		h.WrittenOnce(t, l.URL, l.MasterKey(t).StorageKey())
 	}
 }
 
@@ -246,7 +246,7 @@ func testSharedCommitFailuresAreResolved(t *testing.T, h Harness) {
 		t.Skip("the driver's storage has one writer")
 	}
 	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -348,7 +348,7 @@ func (d noAggregates) Commit(ctx context.Context, b *store.Batch) error {
 // and agreeing after.
 func testStatsOfAnOlderLog(t *testing.T, h Harness) {
 	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +362,7 @@ func testStatsOfAnOlderLog(t *testing.T, h Harness) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), l.URL, vk)
+	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || !rep.AggregatesAbsent {
 		t.Fatalf("VerifyStorage of a log without aggregates = %+v, %v; want OK, aggregates absent", rep, err)
 	}
@@ -390,7 +390,7 @@ func testVerifyFindsTamperedStats(t *testing.T, h Harness) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	tp, err := h.Tamper(l.URL)
+	tp, err := h.Tamper(l.URL, l.MasterKey(t).StorageKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +421,7 @@ func testVerifyFindsTamperedStats(t *testing.T, h Harness) {
 	if err := tp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := store.VerifyStorage(context.Background(), l.URL, vk)
+	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || rep.Problem != nil || rep.AggregateProblem == "" || rep.OK() {
 		t.Fatalf("VerifyStorage after an aggregate was changed = %+v, %v; want the events to verify and the statistics not", rep, err)
 	}

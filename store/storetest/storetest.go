@@ -14,6 +14,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,12 +30,14 @@ type Harness struct {
 	// harness removes when the test ends.
 	New func(t testing.TB) string
 	// Tamper opens the raw records behind a URL, whose store is closed, as
-	// an attacker with access to the storage would. Nil skips the tamper
-	// tests.
-	Tamper func(url string) (Tamperer, error)
+	// an attacker with access to the storage and its storage key
+	// (MasterKey.StorageKey) would. Nil skips the tamper tests.
+	Tamper func(url string, storageKey []byte) (Tamperer, error)
 	// WrittenOnce checks, on storage whose store is closed, that no record
 	// was ever overwritten or deleted. Nil skips that check.
-	WrittenOnce func(t testing.TB, url string)
+	// The keyring, where records are replaced and deleted, is exempt. The
+	// storage key opens encrypted storage.
+	WrittenOnce func(t testing.TB, url string, storageKey []byte)
 	// Shared says that several stores may open one URL at once and write
 	// to it (the driver is a store.SharedDriver): several servers, one
 	// log. It runs the tests of that.
@@ -56,6 +59,10 @@ type Tamperer interface {
 	DeleteContent(index uint64) error
 	// DeleteEventID deletes the id index entry of an event id.
 	DeleteEventID(id string) error
+	// DeleteKey deletes a keyring record (such as an event's content key,
+	// store.EventKeyName), as if content were erased without a logged
+	// erasure.
+	DeleteKey(name []byte) error
 	// TreeHash and SetTreeHash read and replace the stored tree hash at a
 	// stored-hash index (golang.org/x/mod/sumdb/tlog numbering).
 	TreeHash(storedIndex int64) ([store.HashSize]byte, error)
@@ -122,6 +129,7 @@ func Run(t *testing.T, h Harness) {
 		{"VerifyReportsUnsignedTail", testVerifyReportsUnsignedTail},
 		{"CheckpointRecordRefusesRollback", testCheckpointRecordRefusesRollback},
 	}
+	tests = append(tests, lifecycleTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, h) })
 	}
@@ -133,22 +141,57 @@ var Now = eventtest.T0.Add(time.Hour)
 // Origin is the origin of the logs the suite creates.
 const Origin = "test.agenttrail/log"
 
-// Log is one test's storage and the file of its signing key.
+// Log is one test's storage and the files of its signing key and master
+// key.
 type Log struct {
 	URL     string
 	KeyFile string
+	// MasterKeyFile is the master key's file; empty means master.key
+	// beside KeyFile.
+	MasterKeyFile string
 }
 
 // NewLog makes new storage with the harness.
 func NewLog(t testing.TB, h Harness) Log {
 	t.Helper()
-	return Log{URL: h.New(t), KeyFile: filepath.Join(t.TempDir(), "checkpoint-signing.key")}
+	keys := t.TempDir()
+	return Log{URL: h.New(t), KeyFile: filepath.Join(keys, "checkpoint-signing.key"), MasterKeyFile: filepath.Join(keys, "master.key")}
+}
+
+// MasterKeyPath returns the file of the log's master key.
+func (l Log) MasterKeyPath() string {
+	if l.MasterKeyFile != "" {
+		return l.MasterKeyFile
+	}
+	return filepath.Join(filepath.Dir(l.KeyFile), "master.key")
+}
+
+// MasterKey reads the log's master key, creating its file when it does not
+// exist yet.
+func (l Log) MasterKey(t testing.TB) store.MasterKey {
+	t.Helper()
+	k, err := store.ReadMasterKeyFile(l.MasterKeyPath())
+	if errors.Is(err, store.ErrNotFound) {
+		if k, err = store.GenerateMasterKey(); err == nil {
+			err = store.WriteMasterKeyFile(l.MasterKeyPath(), k)
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// DriverConfig is the configuration to open the log's driver directly
+// with: its storage key.
+func (l Log) DriverConfig(t testing.TB) store.DriverConfig {
+	return store.DriverConfig{EncryptionKey: l.MasterKey(t).StorageKey()}
 }
 
 // Options are the store options the suite opens a log with: the fixed
-// clock, the test origin and the log's key file, then opts.
+// clock, the test origin and the log's key files, then opts.
 func (l Log) Options(opts ...store.Option) []store.Option {
-	return append([]store.Option{store.WithClock(func() time.Time { return Now }), store.WithOrigin(Origin), store.WithSigningKeyFile(l.KeyFile)}, opts...)
+	return append([]store.Option{store.WithClock(func() time.Time { return Now }), store.WithOrigin(Origin), store.WithSigningKeyFile(l.KeyFile), store.WithMasterKeyFile(l.MasterKeyPath())}, opts...)
 }
 
 // Open opens the log's store, closed when the test ends.
@@ -165,7 +208,7 @@ func (l Log) Open(t testing.TB, opts ...store.Option) *store.Store {
 // Samples returns one event of every kind (eventtest.Samples).
 func Samples() []*agenttrailv1.Event {
 	var out []*agenttrailv1.Event
-	for _, s := range eventtest.Samples() {
+	for _, s := range append(eventtest.Samples(), eventtest.LifecycleSamples()...) {
 		out = append(out, s.Event)
 	}
 	return out

@@ -46,8 +46,11 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 		want   uint64
 		reason string
 	}{
-		{"content byte", func(tp Tamperer) error { return editContent(tp, 17, -3, 0x01) }, 17, "content does not match"},
-		{"salt byte", func(tp Tamperer) error { return editContent(tp, 3, 5, 0x80) }, 3, "content does not match"},
+		// In encrypted storage an edited content record no longer
+		// decrypts; in plaintext storage its digest no longer matches.
+		{"content byte", func(tp Tamperer) error { return editContent(tp, 17, -3, 0x01) }, 17, "content"},
+		{"salt byte", func(tp Tamperer) error { return editContent(tp, 3, 5, 0x80) }, 3, "content"},
+		{"deleted content key", func(tp Tamperer) error { return tp.DeleteKey(store.EventKeyName(14)) }, 14, "no later erasure or retention event"},
 		{"header byte", func(tp Tamperer) error { return editLeafData(tp, 29, 12, 0x04) }, 29, "leaf hash"},
 		{"digest byte", func(tp Tamperer) error { return editLeafData(tp, 41, -1, 0x01) }, 41, "leaf hash"},
 		{"deleted event record", func(tp Tamperer) error { return tp.DeleteEvent(22) }, 22, "record is missing"},
@@ -71,11 +74,11 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, vk := tamperedLog(t, h, n)
-			rep, err := store.VerifyStorage(context.Background(), l.URL, vk)
+			rep, err := store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: VerifyStorage = %+v, %v", rep, err)
 			}
-			tp, err := h.Tamper(l.URL)
+			tp, err := h.Tamper(l.URL, l.MasterKey(t).StorageKey())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,7 +88,7 @@ func testVerifyNamesTheFirstTamperedEvent(t *testing.T, h Harness) {
 			if err := tp.Close(); err != nil {
 				t.Fatal(err)
 			}
-			rep, err = store.VerifyStorage(context.Background(), l.URL, vk)
+			rep, err = store.VerifyStorage(context.Background(), l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 			if err != nil {
 				t.Fatalf("VerifyStorage: %v", err)
 			}

@@ -44,7 +44,7 @@ func RetentionEvent(id string, ranges ...[2]uint64) *agenttrailv1.Event {
 // tamperWith applies edits to a closed log's raw records.
 func tamperWith(t *testing.T, h Harness, l Log, edit func(Tamperer) error) {
 	t.Helper()
-	tp, err := h.Tamper(l.URL)
+	tp, err := h.Tamper(l.URL, l.MasterKey(t).StorageKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func tamperWith(t *testing.T, h Harness, l Log, edit func(Tamperer) error) {
 
 func verifyStorage(t *testing.T, l Log, vk string, opts ...store.VerifyOption) store.Report {
 	t.Helper()
-	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, opts...)
+	rep, err := store.VerifyStorage(context.Background(), l.URL, vk, append(opts, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))...)
 	if err != nil {
 		t.Fatalf("VerifyStorage: %v", err)
 	}
@@ -167,7 +167,9 @@ func testPostingsMatchHeaders(t *testing.T, h Harness) {
 	}
 	vk := s.VerifierKey().String()
 	s.Close()
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{ReadOnly: true})
+	cfg := l.DriverConfig(t)
+	cfg.ReadOnly = true
+	d, err := store.OpenDriver(context.Background(), l.URL, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +297,7 @@ func testVerifyEmptyLog(t *testing.T, h Harness) {
 // tail, not as signed.
 func testVerifyReportsUnsignedTail(t *testing.T, h Harness) {
 	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, store.DriverConfig{})
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}

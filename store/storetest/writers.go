@@ -132,7 +132,7 @@ func testConcurrentWritersOneWinnerPerID(t *testing.T, h Harness) {
 		t.Errorf("%d outcomes, want %d", len(all), writers*ids)
 	}
 	if h.WrittenOnce != nil {
-		h.WrittenOnce(t, l.URL)
+		h.WrittenOnce(t, l.URL, l.MasterKey(t).StorageKey())
 	}
 }
 

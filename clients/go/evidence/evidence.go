@@ -27,7 +27,6 @@ import (
 	"io"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	"github.com/agenttrail/agenttrail/clients/go/verify"
@@ -59,7 +58,8 @@ var jsonOptions = protojson.MarshalOptions{UseProtoNames: true}
 
 // Writer writes a bundle.
 type Writer struct {
-	w *bufio.Writer
+	w   *bufio.Writer
+	buf []byte
 }
 
 // NewWriter starts a bundle on w with the checkpoint every entry's proof is
@@ -79,8 +79,8 @@ func NewWriter(w io.Writer, verifierKey string, cp *agenttrailv1.Checkpoint) (*W
 // Add writes an entry and its inclusion proof against the bundle's
 // checkpoint. Entries must come in increasing log order.
 func (w *Writer) Add(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
-	p := proto.Clone(proof).(*agenttrailv1.GetInclusionProofResponse)
-	p.Checkpoint = nil // the header's
+	// The checkpoint is the header's.
+	p := &agenttrailv1.GetInclusionProofResponse{LogIndex: proof.GetLogIndex(), TreeSize: proof.GetTreeSize(), LeafHash: proof.GetLeafHash(), Hashes: proof.GetHashes()}
 	entryJSON, err := jsonOptions.Marshal(e)
 	if err != nil {
 		return err
@@ -89,7 +89,17 @@ func (w *Writer) Add(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProo
 	if err != nil {
 		return err
 	}
-	return w.writeLine(line{Entry: entryJSON, Proof: proofJSON})
+	// The line of a line struct, written directly: protojson writes one
+	// line of valid JSON, which encoding/json would only scan again.
+	b := w.buf[:0]
+	b = append(b, `{"entry":`...)
+	b = append(b, entryJSON...)
+	b = append(b, `,"inclusion_proof":`...)
+	b = append(b, proofJSON...)
+	b = append(b, "}\n"...)
+	w.buf = b
+	_, err = w.w.Write(b)
+	return err
 }
 
 // Flush writes what is buffered.
@@ -119,6 +129,9 @@ type Report struct {
 	// the log indexes of the first and last entry.
 	Events, ContentChecked int
 	First, Last            uint64
+	// Erased is how many entries had their content erased: each is named
+	// by a later Erasure or Retention entry of the bundle.
+	Erased int
 }
 
 // Error names the line, and the log index when known, of the first thing
@@ -174,6 +187,8 @@ func Verify(r io.Reader, key string) (Report, error) {
 	if rep.Head, err = v.Checkpoint(cp); err != nil {
 		return rep, &Error{Line: 1, Err: err}
 	}
+	var ledger verify.ErasureLedger
+	lines := map[uint64]int{}
 	for n := 2; sc.Scan(); n++ {
 		text := bytes.TrimSpace(sc.Bytes())
 		if len(text) == 0 {
@@ -205,9 +220,19 @@ func Verify(r io.Reader, key string) (Report, error) {
 		if entry.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.ContentChecked++
 		}
+		ledger.Note(index, entry.GetEvent(), entry.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
+		lines[index] = n
 	}
 	if err := sc.Err(); err != nil {
 		return rep, fmt.Errorf("reading the export: %w", err)
 	}
+	// Every erased entry's content is gone by an erasure or retention
+	// event the bundle holds (verified, as every entry): export carries
+	// them.
+	if u := ledger.Unproven(); len(u) > 0 {
+		index := u[0]
+		return rep, &Error{Line: lines[index], Index: &index, Err: fmt.Errorf("%w: its content is erased, and no later erasure or retention event of the export names it", verify.ErrMalformed)}
+	}
+	rep.Erased = ledger.Erased()
 	return rep, nil
 }

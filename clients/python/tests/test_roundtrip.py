@@ -31,6 +31,8 @@ EXPECTED_PAYLOAD = {
     "erasure": "erasure",
     "retention": "retention",
     "key_change": "key_change",
+    "legal_hold": "legal_hold",
+    "retention_policy": "retention_policy",
 }
 
 

@@ -26,10 +26,13 @@ import {
   LeafMismatchError,
   MalformedError,
   MissingEntryError,
+  erasureOf,
+  erasureNames,
   parseVerifierKey,
   verifyCheckpoint,
   verifyConsistency,
   verifyEntry,
+  verifyErasure,
   verifyInclusion,
   verifyWithheld,
 } from "./verify.js";
@@ -202,6 +205,12 @@ export interface VerifiedLog {
    * was proven to be in the log, and nothing more can be checked.
    */
   readonly withheld: readonly bigint[];
+  /**
+   * Log indexes of the entries whose content was erased: each header
+   * verified, and each is named by an Erasure or Retention event that
+   * verified too (verifyErasure).
+   */
+  readonly erased: readonly bigint[];
 }
 
 /** The verifier key a server states for itself: to compare with a trusted copy, never to trust as is. */
@@ -239,6 +248,8 @@ const KINDS: Record<EventKindName, EventKind> = {
   erasure: EventKind.ERASURE,
   retention: EventKind.RETENTION,
   keyChange: EventKind.KEY_CHANGE,
+  legalHold: EventKind.LEGAL_HOLD,
+  retentionPolicy: EventKind.RETENTION_POLICY,
 };
 
 const CHECKPOINT_POLL_MS = 100;
@@ -544,9 +555,12 @@ export class AgentTrailClient {
       if (want < to) to = want;
     }
     const withheld: bigint[] = [];
+    const erased: bigint[] = [];
+    const gone: Entry[] = [];
+    const erasures = new Map<bigint, Entry>();
     let entries = 0;
     let contentVerified = 0;
-    if (from >= to) return { treeHead: head, entries, contentVerified, withheld };
+    if (from >= to) return { treeHead: head, entries, contentVerified, withheld, erased };
     const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
     let next = from;
     const ledger = new ErasureLedger();
@@ -576,7 +590,10 @@ export class AgentTrailClient {
           entries++;
           const entry = item.item.value;
           if (entry.commitment!.salt.length > 0 && entry.view?.content === ContentState.PRESENT) contentVerified++;
-          if (entry.event !== undefined) ledger.note(index, entry.event, entry.view?.content === ContentState.ERASED);
+          const isErased = entry.view?.content === ContentState.ERASED;
+          if (entry.event !== undefined) ledger.note(index, entry.event, isErased);
+          if (isErased) gone.push(entry);
+          if (erasureNames(entry.event, 0n) !== undefined) erasures.set(index, entry);
         } else {
           withheld.push(index);
         }
@@ -605,13 +622,23 @@ export class AgentTrailClient {
           const proof = await this.log.getInclusionProof({ logIndex: index, treeSize: head.size }, this.callOptions(options.signal));
           verifyInclusion(index, head.size, entry.commitment!.leafHash, proof.hashes, head.root);
           if (entry.event !== undefined) ledger.note(index, entry.event, false);
+          erasures.set(index, entry);
         }
       } finally {
         call2.abort();
       }
     }
     ledger.check(); // erased content must be named by a later erasure or retention entry
-    return { treeHead: head, entries, contentVerified, withheld };
+    // The erasure each erased entry's view names is the one that accounts
+    // for it (read above when the range or the later erasures held it; the
+    // ledger already proved that one names it otherwise).
+    for (const entry of gone) {
+      const by = erasureOf(entry);
+      const erasure = by !== undefined && by >= 0n ? erasures.get(by) : undefined;
+      if (erasure !== undefined) verifyErasure(entry, erasure);
+      erased.push(entry.stamp!.logIndex);
+    }
+    return { treeHead: head, entries, contentVerified, withheld, erased };
   }
 
   /** Fetches the latest signed checkpoint and verifies its signature and origin against the trusted verifier key. */

@@ -67,6 +67,7 @@ export * from "./gen/agenttrail/v1/field_class_pb.js";
 export * from "./gen/agenttrail/v1/append_service_pb.js";
 export * from "./gen/agenttrail/v1/query_service_pb.js";
 export * from "./gen/agenttrail/v1/log_service_pb.js";
+export * from "./gen/agenttrail/v1/lifecycle_service_pb.js";
 // Verifiers for log entries, inclusion and consistency proofs, and signed
 // checkpoints.
 export * from "./verify.js";

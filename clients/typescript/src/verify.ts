@@ -359,6 +359,60 @@ export function verifyWithheld(withheld: WithheldEntry): void {
   checkLength("leaf hash", withheld.leafHash);
 }
 
+/**
+ * For an entry whose content was erased (its view says CONTENT_STATE_ERASED),
+ * the log index of the Erasure or Retention event that erased it, or -1n when
+ * the view names none; undefined when the content was not erased. An erased
+ * entry keeps its header and digest and passes verifyEntry; verifyErasure
+ * checks its erasure.
+ */
+export function erasureOf(entry: Entry): bigint | undefined {
+  if (entry.view?.content !== ContentState.ERASED) return undefined;
+  return entry.view.erasedBy ?? -1n;
+}
+
+/**
+ * Whether an Erasure or Retention event names a log index in its logIndexes
+ * or ranges; undefined when the event is neither.
+ */
+export function erasureNames(event: Event | undefined, index: bigint): boolean | undefined {
+  const p = event?.payload;
+  let ranges;
+  if (p?.case === "erasure") {
+    if (p.value.logIndexes.includes(index)) return true;
+    ranges = p.value.ranges;
+  } else if (p?.case === "retention") {
+    ranges = p.value.ranges;
+  } else {
+    return undefined;
+  }
+  return ranges.some((r) => r.first <= index && index <= r.last);
+}
+
+/**
+ * Checks that erasure is the logged event that accounts for the missing
+ * content of erased, as the Go verifier's CheckErasure does: erased's view
+ * says its content was erased (and, when it names the erasure, names this
+ * one); erasure passes verifyEntry; it is an Erasure or Retention event at a
+ * later index whose committed header names erased's index. Throws
+ * MalformedError or EventMismatchError. Check the erasure's inclusion in the
+ * log as for any entry.
+ */
+export function verifyErasure(erased: Entry, erasure: Entry): void {
+  const index = erased.stamp?.logIndex ?? 0n;
+  const at = erasure.stamp?.logIndex ?? 0n;
+  const by = erasureOf(erased);
+  if (by === undefined) throw new MalformedError(`entry ${index} is not erased in its view`);
+  if (by >= 0n && by !== at) throw new EventMismatchError(`entry ${index} names erasure ${by}, not ${at}`);
+  if (at <= index) throw new EventMismatchError(`erasure ${at} is not later than the entry ${index} it would erase`);
+  verifyEntry(erasure);
+  // verifyEntry proved the event shown carries the committed header's
+  // METADATA fields, which hold every index the erasure names.
+  const named = erasureNames(erasure.event, index);
+  if (named === undefined) throw new EventMismatchError(`entry ${at} is neither an Erasure nor a Retention event`);
+  if (!named) throw new EventMismatchError(`erasure ${at} does not name entry ${index}`);
+}
+
 function checkLength(what: string, value: Uint8Array): void {
   if (value.length !== HASH_SIZE) {
     throw new MalformedError(`${what} is ${value.length} bytes, want ${HASH_SIZE}`);

@@ -33,6 +33,8 @@ const expectedPayload: Record<string, string> = {
   erasure: "erasure",
   retention: "retention",
   key_change: "keyChange",
+  legal_hold: "legalHold",
+  retention_policy: "retentionPolicy",
 };
 
 test("a fixture for every payload", () => {

@@ -181,13 +181,6 @@ func Samples() []Sample {
 	}}
 	add("session_end", ev)
 
-	server := func(id string) *agenttrailv1.Event {
-		return &agenttrailv1.Event{
-			EventId:    id,
-			AgentId:    "agenttrail",
-			OccurredAt: timestamppb.New(T0.Add(time.Hour)),
-		}
-	}
 	ev = server("01963a4e-7c1b-7000-8000-0000000000a1")
 	ev.Payload = &agenttrailv1.Event_Access{Access: &agenttrailv1.Access{
 		Principal: "dev-alice",
@@ -242,6 +235,48 @@ func Samples() []Sample {
 	}}
 	add("key_change", ev)
 	return out
+}
+
+// LifecycleSamples returns one fully populated event of each kind added with
+// the content lifecycle (legal hold, retention policy). They are kept apart
+// from Samples, from which the shared verifier vectors are built, so that
+// those vectors stay as they are.
+func LifecycleSamples() []Sample {
+	var out []Sample
+	add := func(name string, ev *agenttrailv1.Event) { out = append(out, Sample{Name: name, Event: ev}) }
+
+	ev := server("01963a4e-7c1b-7000-8000-0000000000a5")
+	ev.Payload = &agenttrailv1.Event_LegalHold{LegalHold: &agenttrailv1.LegalHold{
+		Action:    agenttrailv1.HoldAction_HOLD_ACTION_PLACED,
+		HoldId:    "hold-0001",
+		UserId:    "u_7f3a9c21",
+		Principal: "legal-dana",
+		Reason:    "litigation hold, case 2026-CV-0412",
+	}}
+	add("legal_hold", ev)
+
+	ev = server("01963a4e-7c1b-7000-8000-0000000000a6")
+	ev.Payload = &agenttrailv1.Event_RetentionPolicy{RetentionPolicy: &agenttrailv1.RetentionPolicyChange{
+		Version: 2,
+		Policies: []*agenttrailv1.RetentionPolicy{{
+			Name:    "llm-content-90d",
+			AgentId: "support-agent",
+			Kinds:   []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_LLM_CALL},
+			KeepFor: durationpb.New(90 * 24 * time.Hour),
+		}},
+		Principal: "admin-root",
+	}}
+	add("retention_policy", ev)
+	return out
+}
+
+// server returns the envelope of an event the server writes.
+func server(id string) *agenttrailv1.Event {
+	return &agenttrailv1.Event{
+		EventId:    id,
+		AgentId:    "agenttrail",
+		OccurredAt: timestamppb.New(T0.Add(time.Hour)),
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -18,7 +18,8 @@ import (
 var update = flag.Bool("update", false, "rewrite clients/testdata/events from the Go samples")
 
 // fixtureDir holds the cross-language round-trip fixtures: the Go encoding of
-// every sample (.binpb) and its canonical JSON (.json). The Python and
+// every sample, lifecycle samples included (.binpb), and its canonical JSON
+// (.json). The Python and
 // TypeScript suites decode both, check they agree, and re-encode.
 var fixtureDir = filepath.Join("..", "..", "..", "clients", "testdata", "events")
 
@@ -28,7 +29,7 @@ func TestCrossLanguageFixturesAreCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, s := range eventtest.Samples() {
+	for _, s := range allSamples() {
 		bin, err := proto.MarshalOptions{Deterministic: true}.Marshal(s.Event)
 		if err != nil {
 			t.Fatalf("%s: marshal: %v", s.Name, err)
@@ -76,7 +77,7 @@ func TestCrossLanguageFixturesAreCurrent(t *testing.T) {
 // fixture is byte-identical to the Go encoding, so Go decoding the fixture
 // (here) is the same as Go decoding what they produce.
 func TestFixturesDecodeInGo(t *testing.T) {
-	for _, s := range eventtest.Samples() {
+	for _, s := range allSamples() {
 		bin, err := os.ReadFile(filepath.Join(fixtureDir, s.Name+".binpb"))
 		if err != nil {
 			t.Fatal(err)
@@ -89,4 +90,9 @@ func TestFixturesDecodeInGo(t *testing.T) {
 			t.Errorf("%s: decoded fixture differs from the sample", s.Name)
 		}
 	}
+}
+
+// allSamples is one event of every payload: Samples and LifecycleSamples.
+func allSamples() []eventtest.Sample {
+	return append(eventtest.Samples(), eventtest.LifecycleSamples()...)
 }

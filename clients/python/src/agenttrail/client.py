@@ -629,7 +629,9 @@ class Client:
         4. Every entry whose content is erased is named by a later erasure
            or retention entry of the log (:class:`agenttrail.verify.ErasureLedger`;
            those beyond the range are read too), or
-           :class:`agenttrail.verify.UnprovenErasureError` is raised.
+           :class:`agenttrail.verify.UnprovenErasureError` is raised; and
+           the erasure its view names, when the checkpoint covers it, is
+           checked with :func:`agenttrail.verify.verify_erasure`.
 
         An index the server sends neither an entry nor a withheld leaf for
         raises :class:`agenttrail.verify.MissingEntryError`; any other check
@@ -649,6 +651,8 @@ class Client:
         )
         expected = from_index
         ledger = verify.ErasureLedger()
+        erased: list[entry_pb2.Entry] = []
+        erasures: dict[int, entry_pb2.Entry] = {}
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
             for response in call:
@@ -677,11 +681,12 @@ class Client:
                     report.entries += 1
                     if response.entry.view.content == entry_pb2.CONTENT_STATE_PRESENT:
                         report.content_checked += 1
-                    ledger.note(
-                        index,
-                        response.entry.event,
-                        response.entry.view.content == entry_pb2.CONTENT_STATE_ERASED,
-                    )
+                    is_erased = response.entry.view.content == entry_pb2.CONTENT_STATE_ERASED
+                    ledger.note(index, response.entry.event, is_erased)
+                    if is_erased:
+                        erased.append(response.entry)
+                    if verify.names(response.entry.event, 0) is not None:
+                        erasures[index] = response.entry
                 else:
                     report.withheld.append(index)
                 expected += 1
@@ -695,13 +700,28 @@ class Client:
                 "although the checkpoint covers it"
             )
         if ledger.unproven() and to < head.size:
-            self._note_later_erasures(ledger, to, head)
+            self._note_later_erasures(ledger, to, head, erasures)
         ledger.check()
+        # The erasure each erased entry's view names is the one that
+        # accounts for it (read above when the range or the later erasures
+        # held it; the ledger already proved one names it otherwise).
+        for gone in erased:
+            by = verify.erasure_of(gone)
+            if by is not None and by >= 0 and by in erasures:
+                verify.verify_erasure(gone, erasures[by])
+            report.erased.append(gone.stamp.log_index)
         return report
 
-    def _note_later_erasures(self, ledger: verify.ErasureLedger, start: int, head: verify.TreeHead) -> None:
+    def _note_later_erasures(
+        self,
+        ledger: verify.ErasureLedger,
+        start: int,
+        head: verify.TreeHead,
+        erasures: dict[int, entry_pb2.Entry],
+    ) -> None:
         """Reads the erasure and retention entries in [start, head.size),
-        checks each against the checkpoint, and notes what they name."""
+        checks each against the checkpoint, notes what they name, and keeps
+        each in erasures by its index."""
         request = query_service_pb2.QueryRequest(
             filter=_filter(None, None, None, ["erasure", "retention"], None, None, None, start, head.size, False),
         )
@@ -719,6 +739,7 @@ class Client:
                 )
                 verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
                 ledger.note(e.stamp.log_index, e.event, False)
+                erasures[e.stamp.log_index] = e
         except grpc.RpcError as err:
             raise _rpc_error("QueryService/Query", err) from None
         finally:
@@ -801,6 +822,10 @@ class LogVerification:
     #: Log indexes of the entries the caller's view may not show: each
     #: leaf was proven to be in the log, and nothing more can be checked.
     withheld: list[int] = field(default_factory=list)
+    #: Log indexes of the entries whose content was erased: each header
+    #: verified, and each is named by an Erasure or Retention event that
+    #: verified too (:func:`agenttrail.verify.verify_erasure`).
+    erased: list[int] = field(default_factory=list)
 
 
 class Tail(Iterator[entry_pb2.Entry]):

@@ -51,6 +51,9 @@ from agenttrail.v1 import entry_pb2, event_pb2, field_class_pb2, query_service_p
 
 __all__ = [
     "HASH_SIZE",
+    "erasure_of",
+    "names",
+    "verify_erasure",
     "BadProofError",
     "BadSignatureError",
     "DigestMismatchError",
@@ -343,6 +346,59 @@ def verify_withheld(withheld: query_service_pb2.WithheldEntry) -> None:
     missing: the log proves it is there, and the server says the reader may
     not see it."""
     _check_length("leaf hash", withheld.leaf_hash)
+
+
+def erasure_of(entry: entry_pb2.Entry) -> int | None:
+    """Returns, for an entry whose content was erased (its view says
+    CONTENT_STATE_ERASED), the log index of the Erasure or Retention event
+    that erased it, -1 when the view names none; None when the content was
+    not erased. An erased entry keeps its header and digest, and passes
+    :func:`verify_entry`; :func:`verify_erasure` checks its erasure."""
+    if entry.view.content != entry_pb2.CONTENT_STATE_ERASED:
+        return None
+    return entry.view.erased_by if entry.view.HasField("erased_by") else -1
+
+
+def names(event: event_pb2.Event, index: int) -> bool | None:
+    """Returns whether an Erasure or Retention event names a log index in
+    its log_indexes or ranges; None when the event is neither."""
+    kind = event.WhichOneof("payload")
+    if kind == "erasure":
+        if index in event.erasure.log_indexes:
+            return True
+        ranges = event.erasure.ranges
+    elif kind == "retention":
+        ranges = event.retention.ranges
+    else:
+        return None
+    return any(r.first <= index <= r.last for r in ranges)
+
+
+def verify_erasure(erased: entry_pb2.Entry, erasure: entry_pb2.Entry) -> None:
+    """Checks that ``erasure`` is the logged event that accounts for the
+    missing content of ``erased``, as the Go verifier's CheckErasure does:
+    erased's view says its content was erased (and, when it names the
+    erasure, names this one); erasure passes :func:`verify_entry`; it is an
+    Erasure or Retention event at a later index whose committed header names
+    erased's index. Raises :class:`MalformedError` or
+    :class:`EventMismatchError`. Check the erasure's inclusion in the log as
+    for any entry."""
+    index, at = erased.stamp.log_index, erasure.stamp.log_index
+    by = erasure_of(erased)
+    if by is None:
+        raise MalformedError(f"entry {index} is not erased in its view")
+    if by >= 0 and by != at:
+        raise EventMismatchError(f"entry {index} names erasure {by}, not {at}")
+    if at <= index:
+        raise EventMismatchError(f"erasure {at} is not later than the entry {index} it would erase")
+    verify_entry(erasure)
+    # verify_entry proved the event shown carries the committed header's
+    # METADATA fields, which hold every index the erasure names.
+    named = names(erasure.event, index)
+    if named is None:
+        raise EventMismatchError(f"entry {at} is neither an Erasure nor a Retention event")
+    if not named:
+        raise EventMismatchError(f"erasure {at} does not name entry {index}")
 
 
 def _check_length(what: str, value: bytes) -> None:

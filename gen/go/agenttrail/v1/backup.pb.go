@@ -34,6 +34,7 @@ type BackupRecord struct {
 	//	*BackupRecord_Checkpoint
 	//	*BackupRecord_Credential
 	//	*BackupRecord_Trailer
+	//	*BackupRecord_KeyringRecord
 	Record        isBackupRecord_Record `protobuf_oneof:"record"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -121,6 +122,15 @@ func (x *BackupRecord) GetTrailer() *BackupTrailer {
 	return nil
 }
 
+func (x *BackupRecord) GetKeyringRecord() *BackupKeyringRecord {
+	if x != nil {
+		if x, ok := x.Record.(*BackupRecord_KeyringRecord); ok {
+			return x.KeyringRecord
+		}
+	}
+	return nil
+}
+
 type isBackupRecord_Record interface {
 	isBackupRecord_Record()
 }
@@ -150,6 +160,11 @@ type BackupRecord_Trailer struct {
 	Trailer *BackupTrailer `protobuf:"bytes,5,opt,name=trailer,proto3,oneof"`
 }
 
+type BackupRecord_KeyringRecord struct {
+	// One keyring record of an encrypted store.
+	KeyringRecord *BackupKeyringRecord `protobuf:"bytes,6,opt,name=keyring_record,json=keyringRecord,proto3,oneof"`
+}
+
 func (*BackupRecord_Header) isBackupRecord_Record() {}
 
 func (*BackupRecord_Event) isBackupRecord_Record() {}
@@ -160,6 +175,8 @@ func (*BackupRecord_Credential) isBackupRecord_Record() {}
 
 func (*BackupRecord_Trailer) isBackupRecord_Record() {}
 
+func (*BackupRecord_KeyringRecord) isBackupRecord_Record() {}
+
 // BackupHeader says what a backup holds.
 type BackupHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -167,7 +184,9 @@ type BackupHeader struct {
 	Format string `protobuf:"bytes,1,opt,name=format,proto3" json:"format,omitempty"`
 	// The log's origin line.
 	Origin string `protobuf:"bytes,2,opt,name=origin,proto3" json:"origin,omitempty"`
-	// The store's format (agenttrail-store-v1).
+	// The store's format: agenttrail-store-v1 (content in the clear) or
+	// agenttrail-store-v2 (content encrypted under per-event keys, which the
+	// backup carries wrapped: restoring it needs the store's master key).
 	StoreFormat string `protobuf:"bytes,3,opt,name=store_format,json=storeFormat,proto3" json:"store_format,omitempty"`
 	// The signed checkpoint the backup is taken at (a C2SP signed note, as
 	// signed): the backup holds every event below its tree size, and the tree
@@ -292,6 +311,10 @@ type BackupEvent struct {
 	ContentRecord []byte `protobuf:"bytes,3,opt,name=content_record,json=contentRecord,proto3" json:"content_record,omitempty"`
 	// Set when a logged erasure or retention destroyed the content.
 	ContentErased bool `protobuf:"varint,4,opt,name=content_erased,json=contentErased,proto3" json:"content_erased,omitempty"`
+	// In a backup of an encrypted store, the keyring record of the key that
+	// encrypts content_record: the content key, wrapped by its data
+	// subject's key. Empty when the content is erased.
+	ContentKey    []byte `protobuf:"bytes,5,opt,name=content_key,json=contentKey,proto3" json:"content_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,6 +377,74 @@ func (x *BackupEvent) GetContentErased() bool {
 	return false
 }
 
+func (x *BackupEvent) GetContentKey() []byte {
+	if x != nil {
+		return x.ContentKey
+	}
+	return nil
+}
+
+// BackupKeyringRecord is a record of an encrypted store's keyring other
+// than the events' content keys (which travel with their events): a data
+// subject's key wrapped under the master key, or the master key's check
+// value. Never a key in the clear. A backup holds the keyring as it was
+// when the backup was taken, before its events: keys an erasure destroyed
+// before then are not in it, and the content they encrypted is marked
+// erased.
+type BackupKeyringRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record's name in the keyring.
+	Name []byte `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The record's value.
+	Value         []byte `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupKeyringRecord) Reset() {
+	*x = BackupKeyringRecord{}
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupKeyringRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupKeyringRecord) ProtoMessage() {}
+
+func (x *BackupKeyringRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupKeyringRecord.ProtoReflect.Descriptor instead.
+func (*BackupKeyringRecord) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *BackupKeyringRecord) GetName() []byte {
+	if x != nil {
+		return x.Name
+	}
+	return nil
+}
+
+func (x *BackupKeyringRecord) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 // BackupCheckpoint is a signed checkpoint the log stored.
 type BackupCheckpoint struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -367,7 +458,7 @@ type BackupCheckpoint struct {
 
 func (x *BackupCheckpoint) Reset() {
 	*x = BackupCheckpoint{}
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +470,7 @@ func (x *BackupCheckpoint) String() string {
 func (*BackupCheckpoint) ProtoMessage() {}
 
 func (x *BackupCheckpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[3]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +483,7 @@ func (x *BackupCheckpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupCheckpoint.ProtoReflect.Descriptor instead.
 func (*BackupCheckpoint) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{3}
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BackupCheckpoint) GetTreeSize() uint64 {
@@ -437,7 +528,7 @@ type BackupCredential struct {
 
 func (x *BackupCredential) Reset() {
 	*x = BackupCredential{}
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -449,7 +540,7 @@ func (x *BackupCredential) String() string {
 func (*BackupCredential) ProtoMessage() {}
 
 func (x *BackupCredential) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[4]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -462,7 +553,7 @@ func (x *BackupCredential) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupCredential.ProtoReflect.Descriptor instead.
 func (*BackupCredential) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{4}
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BackupCredential) GetKeyId() string {
@@ -539,14 +630,16 @@ type BackupTrailer struct {
 	Credentials uint64 `protobuf:"varint,3,opt,name=credentials,proto3" json:"credentials,omitempty"`
 	// SHA-256 of every byte of the file before this record, the first line
 	// included: a cut or damaged file is detected before it is read further.
-	Sha256        []byte `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sha256 []byte `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// Number of keyring records.
+	KeyringRecords uint64 `protobuf:"varint,5,opt,name=keyring_records,json=keyringRecords,proto3" json:"keyring_records,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *BackupTrailer) Reset() {
 	*x = BackupTrailer{}
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +651,7 @@ func (x *BackupTrailer) String() string {
 func (*BackupTrailer) ProtoMessage() {}
 
 func (x *BackupTrailer) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[5]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +664,7 @@ func (x *BackupTrailer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupTrailer.ProtoReflect.Descriptor instead.
 func (*BackupTrailer) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{5}
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BackupTrailer) GetEvents() uint64 {
@@ -602,6 +695,13 @@ func (x *BackupTrailer) GetSha256() []byte {
 	return nil
 }
 
+func (x *BackupTrailer) GetKeyringRecords() uint64 {
+	if x != nil {
+		return x.KeyringRecords
+	}
+	return 0
+}
+
 // BackupRequest asks for a backup.
 type BackupRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -614,7 +714,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +726,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[6]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +739,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{6}
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BackupRequest) GetBaseCheckpoint() []byte {
@@ -662,7 +762,7 @@ type BackupResponse struct {
 
 func (x *BackupResponse) Reset() {
 	*x = BackupResponse{}
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +774,7 @@ func (x *BackupResponse) String() string {
 func (*BackupResponse) ProtoMessage() {}
 
 func (x *BackupResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_backup_proto_msgTypes[7]
+	mi := &file_agenttrail_v1_backup_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +787,7 @@ func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
 func (*BackupResponse) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_backup_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BackupResponse) GetRecords() []*BackupRecord {
@@ -701,7 +801,7 @@ var File_agenttrail_v1_backup_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_backup_proto_rawDesc = "" +
 	"\n" +
-	"\x1aagenttrail/v1/backup.proto\x12\ragenttrail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n" +
+	"\x1aagenttrail/v1/backup.proto\x12\ragenttrail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n" +
 	"\fBackupRecord\x125\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.agenttrail.v1.BackupHeaderH\x00R\x06header\x122\n" +
 	"\x05event\x18\x02 \x01(\v2\x1a.agenttrail.v1.BackupEventH\x00R\x05event\x12A\n" +
@@ -711,7 +811,8 @@ const file_agenttrail_v1_backup_proto_rawDesc = "" +
 	"\n" +
 	"credential\x18\x04 \x01(\v2\x1f.agenttrail.v1.BackupCredentialH\x00R\n" +
 	"credential\x128\n" +
-	"\atrailer\x18\x05 \x01(\v2\x1c.agenttrail.v1.BackupTrailerH\x00R\atrailerB\b\n" +
+	"\atrailer\x18\x05 \x01(\v2\x1c.agenttrail.v1.BackupTrailerH\x00R\atrailer\x12K\n" +
+	"\x0ekeyring_record\x18\x06 \x01(\v2\".agenttrail.v1.BackupKeyringRecordH\x00R\rkeyringRecordB\b\n" +
 	"\x06record\"\xad\x02\n" +
 	"\fBackupHeader\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\tR\x06format\x12\x16\n" +
@@ -724,12 +825,17 @@ const file_agenttrail_v1_backup_proto_rawDesc = "" +
 	"\rbase_frontier\x18\x06 \x03(\fR\fbaseFrontier\x12!\n" +
 	"\fverifier_key\x18\a \x01(\tR\vverifierKey\x129\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x95\x01\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb6\x01\n" +
 	"\vBackupEvent\x12\x1b\n" +
 	"\tlog_index\x18\x01 \x01(\x04R\blogIndex\x12\x1b\n" +
 	"\tleaf_data\x18\x02 \x01(\fR\bleafData\x12%\n" +
 	"\x0econtent_record\x18\x03 \x01(\fR\rcontentRecord\x12%\n" +
-	"\x0econtent_erased\x18\x04 \x01(\bR\rcontentErased\"P\n" +
+	"\x0econtent_erased\x18\x04 \x01(\bR\rcontentErased\x12\x1f\n" +
+	"\vcontent_key\x18\x05 \x01(\fR\n" +
+	"contentKey\"?\n" +
+	"\x13BackupKeyringRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\fR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"P\n" +
 	"\x10BackupCheckpoint\x12\x1b\n" +
 	"\ttree_size\x18\x01 \x01(\x04R\btreeSize\x12\x1f\n" +
 	"\vsigned_note\x18\x02 \x01(\fR\n" +
@@ -748,12 +854,13 @@ const file_agenttrail_v1_backup_proto_rawDesc = "" +
 	"\n" +
 	"revoked_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1f\n" +
 	"\vsecret_hash\x18\t \x01(\fR\n" +
-	"secretHash\"\x83\x01\n" +
+	"secretHash\"\xac\x01\n" +
 	"\rBackupTrailer\x12\x16\n" +
 	"\x06events\x18\x01 \x01(\x04R\x06events\x12 \n" +
 	"\vcheckpoints\x18\x02 \x01(\x04R\vcheckpoints\x12 \n" +
 	"\vcredentials\x18\x03 \x01(\x04R\vcredentials\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\fR\x06sha256\"8\n" +
+	"\x06sha256\x18\x04 \x01(\fR\x06sha256\x12'\n" +
+	"\x0fkeyring_records\x18\x05 \x01(\x04R\x0ekeyringRecords\"8\n" +
 	"\rBackupRequest\x12'\n" +
 	"\x0fbase_checkpoint\x18\x01 \x01(\fR\x0ebaseCheckpoint\"G\n" +
 	"\x0eBackupResponse\x125\n" +
@@ -771,34 +878,36 @@ func file_agenttrail_v1_backup_proto_rawDescGZIP() []byte {
 	return file_agenttrail_v1_backup_proto_rawDescData
 }
 
-var file_agenttrail_v1_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_agenttrail_v1_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agenttrail_v1_backup_proto_goTypes = []any{
 	(*BackupRecord)(nil),          // 0: agenttrail.v1.BackupRecord
 	(*BackupHeader)(nil),          // 1: agenttrail.v1.BackupHeader
 	(*BackupEvent)(nil),           // 2: agenttrail.v1.BackupEvent
-	(*BackupCheckpoint)(nil),      // 3: agenttrail.v1.BackupCheckpoint
-	(*BackupCredential)(nil),      // 4: agenttrail.v1.BackupCredential
-	(*BackupTrailer)(nil),         // 5: agenttrail.v1.BackupTrailer
-	(*BackupRequest)(nil),         // 6: agenttrail.v1.BackupRequest
-	(*BackupResponse)(nil),        // 7: agenttrail.v1.BackupResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(*BackupKeyringRecord)(nil),   // 3: agenttrail.v1.BackupKeyringRecord
+	(*BackupCheckpoint)(nil),      // 4: agenttrail.v1.BackupCheckpoint
+	(*BackupCredential)(nil),      // 5: agenttrail.v1.BackupCredential
+	(*BackupTrailer)(nil),         // 6: agenttrail.v1.BackupTrailer
+	(*BackupRequest)(nil),         // 7: agenttrail.v1.BackupRequest
+	(*BackupResponse)(nil),        // 8: agenttrail.v1.BackupResponse
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_agenttrail_v1_backup_proto_depIdxs = []int32{
 	1,  // 0: agenttrail.v1.BackupRecord.header:type_name -> agenttrail.v1.BackupHeader
 	2,  // 1: agenttrail.v1.BackupRecord.event:type_name -> agenttrail.v1.BackupEvent
-	3,  // 2: agenttrail.v1.BackupRecord.checkpoint:type_name -> agenttrail.v1.BackupCheckpoint
-	4,  // 3: agenttrail.v1.BackupRecord.credential:type_name -> agenttrail.v1.BackupCredential
-	5,  // 4: agenttrail.v1.BackupRecord.trailer:type_name -> agenttrail.v1.BackupTrailer
-	8,  // 5: agenttrail.v1.BackupHeader.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 6: agenttrail.v1.BackupCredential.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 7: agenttrail.v1.BackupCredential.expires_at:type_name -> google.protobuf.Timestamp
-	8,  // 8: agenttrail.v1.BackupCredential.revoked_at:type_name -> google.protobuf.Timestamp
-	0,  // 9: agenttrail.v1.BackupResponse.records:type_name -> agenttrail.v1.BackupRecord
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	4,  // 2: agenttrail.v1.BackupRecord.checkpoint:type_name -> agenttrail.v1.BackupCheckpoint
+	5,  // 3: agenttrail.v1.BackupRecord.credential:type_name -> agenttrail.v1.BackupCredential
+	6,  // 4: agenttrail.v1.BackupRecord.trailer:type_name -> agenttrail.v1.BackupTrailer
+	3,  // 5: agenttrail.v1.BackupRecord.keyring_record:type_name -> agenttrail.v1.BackupKeyringRecord
+	9,  // 6: agenttrail.v1.BackupHeader.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 7: agenttrail.v1.BackupCredential.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 8: agenttrail.v1.BackupCredential.expires_at:type_name -> google.protobuf.Timestamp
+	9,  // 9: agenttrail.v1.BackupCredential.revoked_at:type_name -> google.protobuf.Timestamp
+	0,  // 10: agenttrail.v1.BackupResponse.records:type_name -> agenttrail.v1.BackupRecord
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_backup_proto_init() }
@@ -812,6 +921,7 @@ func file_agenttrail_v1_backup_proto_init() {
 		(*BackupRecord_Checkpoint)(nil),
 		(*BackupRecord_Credential)(nil),
 		(*BackupRecord_Trailer)(nil),
+		(*BackupRecord_KeyringRecord)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -819,7 +929,7 @@ func file_agenttrail_v1_backup_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_backup_proto_rawDesc), len(file_agenttrail_v1_backup_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -394,7 +394,11 @@ type View struct {
 	// Version of the redaction policy applied, when the view is redacted.
 	PolicyVersion string `protobuf:"bytes,2,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	// What the caller can check of the content.
-	Content       ContentState `protobuf:"varint,3,opt,name=content,proto3,enum=agenttrail.v1.ContentState" json:"content,omitempty"`
+	Content ContentState `protobuf:"varint,3,opt,name=content,proto3,enum=agenttrail.v1.ContentState" json:"content,omitempty"`
+	// When content is CONTENT_STATE_ERASED: the log index of the Erasure or
+	// Retention event that destroyed it, which names this entry's index in its
+	// log_indexes or ranges. Fetch and verify that entry to check the erasure.
+	ErasedBy      *uint64 `protobuf:"varint,4,opt,name=erased_by,json=erasedBy,proto3,oneof" json:"erased_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -448,6 +452,13 @@ func (x *View) GetContent() ContentState {
 		return x.Content
 	}
 	return ContentState_CONTENT_STATE_UNSPECIFIED
+}
+
+func (x *View) GetErasedBy() uint64 {
+	if x != nil && x.ErasedBy != nil {
+		return *x.ErasedBy
+	}
+	return 0
 }
 
 // Receipt confirms that an event is durably in the log.
@@ -561,11 +572,14 @@ const file_agenttrail_v1_entry_proto_rawDesc = "" +
 	"\x0econtent_digest\x18\x02 \x01(\fR\rcontentDigest\x12\x1b\n" +
 	"\tleaf_hash\x18\x03 \x01(\fR\bleafHash\x12\x18\n" +
 	"\acontent\x18\x04 \x01(\fR\acontent\x12\x12\n" +
-	"\x04salt\x18\x05 \x01(\fR\x04salt\"\x91\x01\n" +
+	"\x04salt\x18\x05 \x01(\fR\x04salt\"\xc1\x01\n" +
 	"\x04View\x12+\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x17.agenttrail.v1.ViewKindR\x04kind\x12%\n" +
 	"\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x125\n" +
-	"\acontent\x18\x03 \x01(\x0e2\x1b.agenttrail.v1.ContentStateR\acontent\"\xb9\x01\n" +
+	"\acontent\x18\x03 \x01(\x0e2\x1b.agenttrail.v1.ContentStateR\acontent\x12 \n" +
+	"\terased_by\x18\x04 \x01(\x04H\x00R\berasedBy\x88\x01\x01B\f\n" +
+	"\n" +
+	"_erased_by\"\xb9\x01\n" +
 	"\aReceipt\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x1b\n" +
 	"\tlog_index\x18\x02 \x01(\x04R\blogIndex\x12\x1b\n" +
@@ -629,6 +643,7 @@ func file_agenttrail_v1_entry_proto_init() {
 		return
 	}
 	file_agenttrail_v1_event_proto_init()
+	file_agenttrail_v1_entry_proto_msgTypes[4].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -53,6 +53,10 @@ const (
 	EventKind_EVENT_KIND_RETENTION EventKind = 22
 	// Event.key_change (server-generated).
 	EventKind_EVENT_KIND_KEY_CHANGE EventKind = 23
+	// Event.legal_hold (server-generated).
+	EventKind_EVENT_KIND_LEGAL_HOLD EventKind = 24
+	// Event.retention_policy (server-generated).
+	EventKind_EVENT_KIND_RETENTION_POLICY EventKind = 25
 )
 
 // Enum value maps for EventKind.
@@ -71,21 +75,25 @@ var (
 		21: "EVENT_KIND_ERASURE",
 		22: "EVENT_KIND_RETENTION",
 		23: "EVENT_KIND_KEY_CHANGE",
+		24: "EVENT_KIND_LEGAL_HOLD",
+		25: "EVENT_KIND_RETENTION_POLICY",
 	}
 	EventKind_value = map[string]int32{
-		"EVENT_KIND_UNSPECIFIED":    0,
-		"EVENT_KIND_SESSION_START":  1,
-		"EVENT_KIND_LLM_CALL":       2,
-		"EVENT_KIND_TOOL_CALL":      3,
-		"EVENT_KIND_REASONING":      4,
-		"EVENT_KIND_HUMAN_APPROVAL": 5,
-		"EVENT_KIND_ERROR":          6,
-		"EVENT_KIND_OUTPUT":         7,
-		"EVENT_KIND_SESSION_END":    8,
-		"EVENT_KIND_ACCESS":         20,
-		"EVENT_KIND_ERASURE":        21,
-		"EVENT_KIND_RETENTION":      22,
-		"EVENT_KIND_KEY_CHANGE":     23,
+		"EVENT_KIND_UNSPECIFIED":      0,
+		"EVENT_KIND_SESSION_START":    1,
+		"EVENT_KIND_LLM_CALL":         2,
+		"EVENT_KIND_TOOL_CALL":        3,
+		"EVENT_KIND_REASONING":        4,
+		"EVENT_KIND_HUMAN_APPROVAL":   5,
+		"EVENT_KIND_ERROR":            6,
+		"EVENT_KIND_OUTPUT":           7,
+		"EVENT_KIND_SESSION_END":      8,
+		"EVENT_KIND_ACCESS":           20,
+		"EVENT_KIND_ERASURE":          21,
+		"EVENT_KIND_RETENTION":        22,
+		"EVENT_KIND_KEY_CHANGE":       23,
+		"EVENT_KIND_LEGAL_HOLD":       24,
+		"EVENT_KIND_RETENTION_POLICY": 25,
 	}
 )
 
@@ -481,6 +489,59 @@ func (AccessPhase) EnumDescriptor() ([]byte, []int) {
 	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
+// HoldAction is what happened to a legal hold.
+type HoldAction int32
+
+const (
+	// Not given.
+	HoldAction_HOLD_ACTION_UNSPECIFIED HoldAction = 0
+	// The hold was placed.
+	HoldAction_HOLD_ACTION_PLACED HoldAction = 1
+	// The hold was released.
+	HoldAction_HOLD_ACTION_RELEASED HoldAction = 2
+)
+
+// Enum value maps for HoldAction.
+var (
+	HoldAction_name = map[int32]string{
+		0: "HOLD_ACTION_UNSPECIFIED",
+		1: "HOLD_ACTION_PLACED",
+		2: "HOLD_ACTION_RELEASED",
+	}
+	HoldAction_value = map[string]int32{
+		"HOLD_ACTION_UNSPECIFIED": 0,
+		"HOLD_ACTION_PLACED":      1,
+		"HOLD_ACTION_RELEASED":    2,
+	}
+)
+
+func (x HoldAction) Enum() *HoldAction {
+	p := new(HoldAction)
+	*p = x
+	return p
+}
+
+func (x HoldAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (HoldAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_agenttrail_v1_event_proto_enumTypes[7].Descriptor()
+}
+
+func (HoldAction) Type() protoreflect.EnumType {
+	return &file_agenttrail_v1_event_proto_enumTypes[7]
+}
+
+func (x HoldAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use HoldAction.Descriptor instead.
+func (HoldAction) EnumDescriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
+}
+
 // KeyChangeAction is what happened to a key.
 type KeyChangeAction int32
 
@@ -493,6 +554,9 @@ const (
 	KeyChangeAction_KEY_CHANGE_ACTION_REVOKED KeyChangeAction = 2
 	// The log's checkpoint signing key was rotated.
 	KeyChangeAction_KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED KeyChangeAction = 3
+	// The master key of encryption at rest was rotated (key_id is the new
+	// key's public id).
+	KeyChangeAction_KEY_CHANGE_ACTION_MASTER_KEY_ROTATED KeyChangeAction = 4
 )
 
 // Enum value maps for KeyChangeAction.
@@ -502,12 +566,14 @@ var (
 		1: "KEY_CHANGE_ACTION_CREATED",
 		2: "KEY_CHANGE_ACTION_REVOKED",
 		3: "KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED",
+		4: "KEY_CHANGE_ACTION_MASTER_KEY_ROTATED",
 	}
 	KeyChangeAction_value = map[string]int32{
 		"KEY_CHANGE_ACTION_UNSPECIFIED":         0,
 		"KEY_CHANGE_ACTION_CREATED":             1,
 		"KEY_CHANGE_ACTION_REVOKED":             2,
 		"KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED": 3,
+		"KEY_CHANGE_ACTION_MASTER_KEY_ROTATED":  4,
 	}
 )
 
@@ -522,11 +588,11 @@ func (x KeyChangeAction) String() string {
 }
 
 func (KeyChangeAction) Descriptor() protoreflect.EnumDescriptor {
-	return file_agenttrail_v1_event_proto_enumTypes[7].Descriptor()
+	return file_agenttrail_v1_event_proto_enumTypes[8].Descriptor()
 }
 
 func (KeyChangeAction) Type() protoreflect.EnumType {
-	return &file_agenttrail_v1_event_proto_enumTypes[7]
+	return &file_agenttrail_v1_event_proto_enumTypes[8]
 }
 
 func (x KeyChangeAction) Number() protoreflect.EnumNumber {
@@ -535,7 +601,7 @@ func (x KeyChangeAction) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use KeyChangeAction.Descriptor instead.
 func (KeyChangeAction) EnumDescriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 // ViewKind is how much of an event a reader is shown.
@@ -582,11 +648,11 @@ func (x ViewKind) String() string {
 }
 
 func (ViewKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_agenttrail_v1_event_proto_enumTypes[8].Descriptor()
+	return file_agenttrail_v1_event_proto_enumTypes[9].Descriptor()
 }
 
 func (ViewKind) Type() protoreflect.EnumType {
-	return &file_agenttrail_v1_event_proto_enumTypes[8]
+	return &file_agenttrail_v1_event_proto_enumTypes[9]
 }
 
 func (x ViewKind) Number() protoreflect.EnumNumber {
@@ -595,7 +661,7 @@ func (x ViewKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ViewKind.Descriptor instead.
 func (ViewKind) EnumDescriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 // Event is one step of an agent's work, as the agent reported it. Every kind
@@ -658,6 +724,8 @@ type Event struct {
 	//	*Event_Erasure
 	//	*Event_Retention
 	//	*Event_KeyChange
+	//	*Event_LegalHold
+	//	*Event_RetentionPolicy
 	Payload isEvent_Payload `protobuf_oneof:"payload"`
 	// Facts the event came with that have no field of their own, such as the
 	// attributes of an OpenTelemetry span that no payload field holds. Keys
@@ -894,6 +962,24 @@ func (x *Event) GetKeyChange() *KeyChange {
 	return nil
 }
 
+func (x *Event) GetLegalHold() *LegalHold {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_LegalHold); ok {
+			return x.LegalHold
+		}
+	}
+	return nil
+}
+
+func (x *Event) GetRetentionPolicy() *RetentionPolicyChange {
+	if x != nil {
+		if x, ok := x.Payload.(*Event_RetentionPolicy); ok {
+			return x.RetentionPolicy
+		}
+	}
+	return nil
+}
+
 func (x *Event) GetAttributes() map[string]string {
 	if x != nil {
 		return x.Attributes
@@ -972,6 +1058,16 @@ type Event_KeyChange struct {
 	KeyChange *KeyChange `protobuf:"bytes,43,opt,name=key_change,json=keyChange,proto3,oneof"`
 }
 
+type Event_LegalHold struct {
+	// Written by the server: a legal hold was placed or released.
+	LegalHold *LegalHold `protobuf:"bytes,44,opt,name=legal_hold,json=legalHold,proto3,oneof"`
+}
+
+type Event_RetentionPolicy struct {
+	// Written by the server: the retention policies changed.
+	RetentionPolicy *RetentionPolicyChange `protobuf:"bytes,45,opt,name=retention_policy,json=retentionPolicy,proto3,oneof"`
+}
+
 func (*Event_SessionStart) isEvent_Payload() {}
 
 func (*Event_LlmCall) isEvent_Payload() {}
@@ -995,6 +1091,10 @@ func (*Event_Erasure) isEvent_Payload() {}
 func (*Event_Retention) isEvent_Payload() {}
 
 func (*Event_KeyChange) isEvent_Payload() {}
+
+func (*Event_LegalHold) isEvent_Payload() {}
+
+func (*Event_RetentionPolicy) isEvent_Payload() {}
 
 // TraceContext names an OpenTelemetry span (W3C Trace Context ids).
 type TraceContext struct {
@@ -2434,9 +2534,13 @@ type Erasure struct {
 	// Log indexes of the events whose content was erased, as ranges, for
 	// erasures too large to list one by one. The indexes an erasure covers
 	// are those of log_indexes and of every range.
-	Ranges        []*IndexRange `protobuf:"bytes,5,rep,name=ranges,proto3" json:"ranges,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Ranges []*IndexRange `protobuf:"bytes,5,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// The session whose content was erased, when erasure was by session.
+	SessionId string `protobuf:"bytes,6,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// How many events lost their content: the number of indexes covered.
+	EventsAffected uint64 `protobuf:"varint,7,opt,name=events_affected,json=eventsAffected,proto3" json:"events_affected,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Erasure) Reset() {
@@ -2502,6 +2606,20 @@ func (x *Erasure) GetRanges() []*IndexRange {
 		return x.Ranges
 	}
 	return nil
+}
+
+func (x *Erasure) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *Erasure) GetEventsAffected() uint64 {
+	if x != nil {
+		return x.EventsAffected
+	}
+	return 0
 }
 
 // IndexRange is the log indexes from first to last, both included.
@@ -2575,7 +2693,9 @@ type Retention struct {
 	EventsAffected uint64 `protobuf:"varint,5,opt,name=events_affected,json=eventsAffected,proto3" json:"events_affected,omitempty"`
 	// Exactly the log indexes whose content was destroyed, as ranges; every
 	// index covered lies within [from_index, to_index].
-	Ranges        []*IndexRange `protobuf:"bytes,6,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	Ranges []*IndexRange `protobuf:"bytes,6,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	// Version of the retention policies the policy belonged to.
+	PolicyVersion uint64 `protobuf:"varint,7,opt,name=policy_version,json=policyVersion,proto3" json:"policy_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2652,6 +2772,280 @@ func (x *Retention) GetRanges() []*IndexRange {
 	return nil
 }
 
+func (x *Retention) GetPolicyVersion() uint64 {
+	if x != nil {
+		return x.PolicyVersion
+	}
+	return 0
+}
+
+// LegalHold records, written by the server, that a legal hold was placed or
+// released. While a hold is in force, the content of the events it covers is
+// neither expired by retention nor erased.
+type LegalHold struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Placed or released.
+	Action HoldAction `protobuf:"varint,1,opt,name=action,proto3,enum=agenttrail.v1.HoldAction" json:"action,omitempty"`
+	// The hold's id, given when it was placed.
+	HoldId string `protobuf:"bytes,2,opt,name=hold_id,json=holdId,proto3" json:"hold_id,omitempty"`
+	// What the hold covers: exactly one of user_id, session_id and agent_id.
+	// The events of this pseudonymous subject.
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The events of this session.
+	SessionId string `protobuf:"bytes,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The events of this agent.
+	AgentId string `protobuf:"bytes,5,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Who placed or released it.
+	Principal string `protobuf:"bytes,6,opt,name=principal,proto3" json:"principal,omitempty"`
+	// Why, such as a case or ticket reference.
+	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LegalHold) Reset() {
+	*x = LegalHold{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LegalHold) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LegalHold) ProtoMessage() {}
+
+func (x *LegalHold) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LegalHold.ProtoReflect.Descriptor instead.
+func (*LegalHold) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *LegalHold) GetAction() HoldAction {
+	if x != nil {
+		return x.Action
+	}
+	return HoldAction_HOLD_ACTION_UNSPECIFIED
+}
+
+func (x *LegalHold) GetHoldId() string {
+	if x != nil {
+		return x.HoldId
+	}
+	return ""
+}
+
+func (x *LegalHold) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *LegalHold) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *LegalHold) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *LegalHold) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *LegalHold) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// RetentionPolicyChange records, written by the server, a new version of the
+// retention policies: the whole set in force from this event on.
+type RetentionPolicyChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The version of the set, one more than the one it replaces.
+	Version uint64 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Every policy in force. Empty means nothing expires.
+	Policies []*RetentionPolicy `protobuf:"bytes,2,rep,name=policies,proto3" json:"policies,omitempty"`
+	// Who changed them.
+	Principal     string `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetentionPolicyChange) Reset() {
+	*x = RetentionPolicyChange{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetentionPolicyChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetentionPolicyChange) ProtoMessage() {}
+
+func (x *RetentionPolicyChange) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetentionPolicyChange.ProtoReflect.Descriptor instead.
+func (*RetentionPolicyChange) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *RetentionPolicyChange) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *RetentionPolicyChange) GetPolicies() []*RetentionPolicy {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+func (x *RetentionPolicyChange) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+// RetentionPolicy keeps the content of matching events for a duration, after
+// which a background job destroys it (crypto-shredding: the event's key is
+// deleted), writing a Retention event. Headers are kept forever. Set fields
+// must all match; an event matched by several policies expires under the
+// one that keeps it longest.
+type RetentionPolicy struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The policy's name: 1 to 64 characters from [A-Za-z0-9._-], unique in
+	// its set.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Only events of this agent. Empty matches every agent.
+	AgentId string `protobuf:"bytes,2,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
+	// Only events of these kinds. Empty matches every kind an agent writes,
+	// and access records. Erasure, retention, legal hold and policy records
+	// never expire.
+	Kinds []EventKind `protobuf:"varint,3,rep,packed,name=kinds,proto3,enum=agenttrail.v1.EventKind" json:"kinds,omitempty"`
+	// Only events with this label key.
+	LabelKey string `protobuf:"bytes,4,opt,name=label_key,json=labelKey,proto3" json:"label_key,omitempty"`
+	// With label_key: only events whose label has this value. Empty matches
+	// any value.
+	LabelValue string `protobuf:"bytes,5,opt,name=label_value,json=labelValue,proto3" json:"label_value,omitempty"`
+	// How long content is kept after the event was received: at least a day.
+	KeepFor       *durationpb.Duration `protobuf:"bytes,6,opt,name=keep_for,json=keepFor,proto3" json:"keep_for,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetentionPolicy) Reset() {
+	*x = RetentionPolicy{}
+	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetentionPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetentionPolicy) ProtoMessage() {}
+
+func (x *RetentionPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_agenttrail_v1_event_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetentionPolicy.ProtoReflect.Descriptor instead.
+func (*RetentionPolicy) Descriptor() ([]byte, []int) {
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *RetentionPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RetentionPolicy) GetAgentId() string {
+	if x != nil {
+		return x.AgentId
+	}
+	return ""
+}
+
+func (x *RetentionPolicy) GetKinds() []EventKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *RetentionPolicy) GetLabelKey() string {
+	if x != nil {
+		return x.LabelKey
+	}
+	return ""
+}
+
+func (x *RetentionPolicy) GetLabelValue() string {
+	if x != nil {
+		return x.LabelValue
+	}
+	return ""
+}
+
+func (x *RetentionPolicy) GetKeepFor() *durationpb.Duration {
+	if x != nil {
+		return x.KeepFor
+	}
+	return nil
+}
+
 // KeyChange records, written by the server, that a credential or the log's
 // signing key was created, revoked or rotated.
 type KeyChange struct {
@@ -2672,7 +3066,7 @@ type KeyChange struct {
 
 func (x *KeyChange) Reset() {
 	*x = KeyChange{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +3078,7 @@ func (x *KeyChange) String() string {
 func (*KeyChange) ProtoMessage() {}
 
 func (x *KeyChange) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[18]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +3091,7 @@ func (x *KeyChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyChange.ProtoReflect.Descriptor instead.
 func (*KeyChange) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{18}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KeyChange) GetAction() KeyChangeAction {
@@ -2767,7 +3161,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2779,7 +3173,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_agenttrail_v1_event_proto_msgTypes[19]
+	mi := &file_agenttrail_v1_event_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2792,7 +3186,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{19}
+	return file_agenttrail_v1_event_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Filter) GetSessionId() string {
@@ -2869,7 +3263,7 @@ var File_agenttrail_v1_event_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe4\v\n" +
+	"\x19agenttrail/v1/event.proto\x12\ragenttrail.v1\x1a\x1fagenttrail/v1/field_class.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfe\f\n" +
 	"\x05Event\x12\x1f\n" +
 	"\bevent_id\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\aeventId\x12#\n" +
 	"\n" +
@@ -2898,7 +3292,10 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\aerasure\x18) \x01(\v2\x16.agenttrail.v1.ErasureB\x04\xe8\xbb\x1c\x01H\x00R\aerasure\x12>\n" +
 	"\tretention\x18* \x01(\v2\x18.agenttrail.v1.RetentionB\x04\xe8\xbb\x1c\x01H\x00R\tretention\x12?\n" +
 	"\n" +
-	"key_change\x18+ \x01(\v2\x18.agenttrail.v1.KeyChangeB\x04\xe8\xbb\x1c\x01H\x00R\tkeyChange\x12J\n" +
+	"key_change\x18+ \x01(\v2\x18.agenttrail.v1.KeyChangeB\x04\xe8\xbb\x1c\x01H\x00R\tkeyChange\x12?\n" +
+	"\n" +
+	"legal_hold\x18, \x01(\v2\x18.agenttrail.v1.LegalHoldB\x04\xe8\xbb\x1c\x01H\x00R\tlegalHold\x12W\n" +
+	"\x10retention_policy\x18- \x01(\v2$.agenttrail.v1.RetentionPolicyChangeB\x04\xe8\xbb\x1c\x01H\x00R\x0fretentionPolicy\x12J\n" +
 	"\n" +
 	"attributes\x182 \x03(\v2$.agenttrail.v1.Event.AttributesEntryB\x04\xe8\xbb\x1c\x02R\n" +
 	"attributes\x127\n" +
@@ -3054,18 +3451,21 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x0fproof_tree_size\x18\r \x01(\x04B\x04\xe8\xbb\x1c\x01H\x01R\rproofTreeSize\x88\x01\x01B\f\n" +
 	"\n" +
 	"_log_indexB\x12\n" +
-	"\x10_proof_tree_size\"\xca\x01\n" +
+	"\x10_proof_tree_size\"\x9e\x02\n" +
 	"\aErasure\x12\"\n" +
 	"\tprincipal\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x1d\n" +
 	"\auser_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06userId\x12%\n" +
 	"\vlog_indexes\x18\x03 \x03(\x04B\x04\xe8\xbb\x1c\x01R\n" +
 	"logIndexes\x12\x1c\n" +
 	"\x06reason\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\x127\n" +
-	"\x06ranges\x18\x05 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"B\n" +
+	"\x06ranges\x18\x05 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\x12#\n" +
+	"\n" +
+	"session_id\x18\x06 \x01(\tB\x04\xe8\xbb\x1c\x01R\tsessionId\x12-\n" +
+	"\x0fevents_affected\x18\a \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\"B\n" +
 	"\n" +
 	"IndexRange\x12\x1a\n" +
 	"\x05first\x18\x01 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x05first\x12\x18\n" +
-	"\x04last\x18\x02 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x04last\"\x91\x02\n" +
+	"\x04last\x18\x02 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x04last\"\xbe\x02\n" +
 	"\tRetention\x12\x1c\n" +
 	"\x06policy\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06policy\x128\n" +
 	"\x06cutoff\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe8\xbb\x1c\x01R\x06cutoff\x12#\n" +
@@ -3073,7 +3473,29 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"from_index\x18\x03 \x01(\x04B\x04\xe8\xbb\x1c\x01R\tfromIndex\x12\x1f\n" +
 	"\bto_index\x18\x04 \x01(\x04B\x04\xe8\xbb\x1c\x01R\atoIndex\x12-\n" +
 	"\x0fevents_affected\x18\x05 \x01(\x04B\x04\xe8\xbb\x1c\x01R\x0eeventsAffected\x127\n" +
-	"\x06ranges\x18\x06 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\"\xd7\x01\n" +
+	"\x06ranges\x18\x06 \x03(\v2\x19.agenttrail.v1.IndexRangeB\x04\xe8\xbb\x1c\x01R\x06ranges\x12+\n" +
+	"\x0epolicy_version\x18\a \x01(\x04B\x04\xe8\xbb\x1c\x01R\rpolicyVersion\"\x8a\x02\n" +
+	"\tLegalHold\x127\n" +
+	"\x06action\x18\x01 \x01(\x0e2\x19.agenttrail.v1.HoldActionB\x04\xe8\xbb\x1c\x01R\x06action\x12\x1d\n" +
+	"\ahold_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06holdId\x12\x1d\n" +
+	"\auser_id\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x01R\x06userId\x12#\n" +
+	"\n" +
+	"session_id\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x01R\tsessionId\x12\x1f\n" +
+	"\bagent_id\x18\x05 \x01(\tB\x04\xe8\xbb\x1c\x01R\aagentId\x12\"\n" +
+	"\tprincipal\x18\x06 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\x12\x1c\n" +
+	"\x06reason\x18\a \x01(\tB\x04\xe8\xbb\x1c\x02R\x06reason\"\x9d\x01\n" +
+	"\x15RetentionPolicyChange\x12\x1e\n" +
+	"\aversion\x18\x01 \x01(\x04B\x04\xe8\xbb\x1c\x01R\aversion\x12@\n" +
+	"\bpolicies\x18\x02 \x03(\v2\x1e.agenttrail.v1.RetentionPolicyB\x04\xe8\xbb\x1c\x01R\bpolicies\x12\"\n" +
+	"\tprincipal\x18\x03 \x01(\tB\x04\xe8\xbb\x1c\x01R\tprincipal\"\x88\x02\n" +
+	"\x0fRetentionPolicy\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe8\xbb\x1c\x01R\x04name\x12\x1f\n" +
+	"\bagent_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\aagentId\x124\n" +
+	"\x05kinds\x18\x03 \x03(\x0e2\x18.agenttrail.v1.EventKindB\x04\xe8\xbb\x1c\x01R\x05kinds\x12!\n" +
+	"\tlabel_key\x18\x04 \x01(\tB\x04\xe8\xbb\x1c\x01R\blabelKey\x12%\n" +
+	"\vlabel_value\x18\x05 \x01(\tB\x04\xe8\xbb\x1c\x01R\n" +
+	"labelValue\x12:\n" +
+	"\bkeep_for\x18\x06 \x01(\v2\x19.google.protobuf.DurationB\x04\xe8\xbb\x1c\x01R\akeepFor\"\xd7\x01\n" +
 	"\tKeyChange\x12<\n" +
 	"\x06action\x18\x01 \x01(\x0e2\x1e.agenttrail.v1.KeyChangeActionB\x04\xe8\xbb\x1c\x01R\x06action\x12\x1b\n" +
 	"\x06key_id\x18\x02 \x01(\tB\x04\xe8\xbb\x1c\x01R\x05keyId\x12)\n" +
@@ -3097,7 +3519,7 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	" \x01(\bB\x04\xe8\xbb\x1c\x01R\n" +
 	"errorsOnlyB\r\n" +
 	"\v_from_indexB\v\n" +
-	"\t_to_index*\xde\x02\n" +
+	"\t_to_index*\x9a\x03\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18EVENT_KIND_SESSION_START\x10\x01\x12\x17\n" +
@@ -3111,7 +3533,9 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\x11EVENT_KIND_ACCESS\x10\x14\x12\x16\n" +
 	"\x12EVENT_KIND_ERASURE\x10\x15\x12\x18\n" +
 	"\x14EVENT_KIND_RETENTION\x10\x16\x12\x19\n" +
-	"\x15EVENT_KIND_KEY_CHANGE\x10\x17*s\n" +
+	"\x15EVENT_KIND_KEY_CHANGE\x10\x17\x12\x19\n" +
+	"\x15EVENT_KIND_LEGAL_HOLD\x10\x18\x12\x1f\n" +
+	"\x1bEVENT_KIND_RETENTION_POLICY\x10\x19*s\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_SYSTEM\x10\x01\x12\r\n" +
@@ -3146,12 +3570,18 @@ const file_agenttrail_v1_event_proto_rawDesc = "" +
 	"\vAccessPhase\x12\x1c\n" +
 	"\x18ACCESS_PHASE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ACCESS_PHASE_STARTED\x10\x01\x12\x1a\n" +
-	"\x16ACCESS_PHASE_COMPLETED\x10\x02*\x9d\x01\n" +
+	"\x16ACCESS_PHASE_COMPLETED\x10\x02*[\n" +
+	"\n" +
+	"HoldAction\x12\x1b\n" +
+	"\x17HOLD_ACTION_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12HOLD_ACTION_PLACED\x10\x01\x12\x18\n" +
+	"\x14HOLD_ACTION_RELEASED\x10\x02*\xc7\x01\n" +
 	"\x0fKeyChangeAction\x12!\n" +
 	"\x1dKEY_CHANGE_ACTION_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19KEY_CHANGE_ACTION_CREATED\x10\x01\x12\x1d\n" +
 	"\x19KEY_CHANGE_ACTION_REVOKED\x10\x02\x12)\n" +
-	"%KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED\x10\x03*i\n" +
+	"%KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED\x10\x03\x12(\n" +
+	"$KEY_CHANGE_ACTION_MASTER_KEY_ROTATED\x10\x04*i\n" +
 	"\bViewKind\x12\x19\n" +
 	"\x15VIEW_KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eVIEW_KIND_FULL\x10\x01\x12\x16\n" +
@@ -3170,8 +3600,8 @@ func file_agenttrail_v1_event_proto_rawDescGZIP() []byte {
 	return file_agenttrail_v1_event_proto_rawDescData
 }
 
-var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_agenttrail_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_agenttrail_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_agenttrail_v1_event_proto_goTypes = []any{
 	(EventKind)(0),                // 0: agenttrail.v1.EventKind
 	(Role)(0),                     // 1: agenttrail.v1.Role
@@ -3180,83 +3610,93 @@ var file_agenttrail_v1_event_proto_goTypes = []any{
 	(ApprovalDecision)(0),         // 4: agenttrail.v1.ApprovalDecision
 	(EndReason)(0),                // 5: agenttrail.v1.EndReason
 	(AccessPhase)(0),              // 6: agenttrail.v1.AccessPhase
-	(KeyChangeAction)(0),          // 7: agenttrail.v1.KeyChangeAction
-	(ViewKind)(0),                 // 8: agenttrail.v1.ViewKind
-	(*Event)(nil),                 // 9: agenttrail.v1.Event
-	(*TraceContext)(nil),          // 10: agenttrail.v1.TraceContext
-	(*SessionStart)(nil),          // 11: agenttrail.v1.SessionStart
-	(*ToolDefinition)(nil),        // 12: agenttrail.v1.ToolDefinition
-	(*LlmCall)(nil),               // 13: agenttrail.v1.LlmCall
-	(*ChatMessage)(nil),           // 14: agenttrail.v1.ChatMessage
-	(*ToolCallRequest)(nil),       // 15: agenttrail.v1.ToolCallRequest
-	(*Cost)(nil),                  // 16: agenttrail.v1.Cost
-	(*ToolCall)(nil),              // 17: agenttrail.v1.ToolCall
-	(*Reasoning)(nil),             // 18: agenttrail.v1.Reasoning
-	(*HumanApproval)(nil),         // 19: agenttrail.v1.HumanApproval
-	(*AgentError)(nil),            // 20: agenttrail.v1.AgentError
-	(*Output)(nil),                // 21: agenttrail.v1.Output
-	(*SessionEnd)(nil),            // 22: agenttrail.v1.SessionEnd
-	(*Access)(nil),                // 23: agenttrail.v1.Access
-	(*Erasure)(nil),               // 24: agenttrail.v1.Erasure
-	(*IndexRange)(nil),            // 25: agenttrail.v1.IndexRange
-	(*Retention)(nil),             // 26: agenttrail.v1.Retention
-	(*KeyChange)(nil),             // 27: agenttrail.v1.KeyChange
-	(*Filter)(nil),                // 28: agenttrail.v1.Filter
-	nil,                           // 29: agenttrail.v1.Event.LabelsEntry
-	nil,                           // 30: agenttrail.v1.Event.AttributesEntry
-	nil,                           // 31: agenttrail.v1.SessionStart.AttributesEntry
-	(*timestamppb.Timestamp)(nil), // 32: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
+	(HoldAction)(0),               // 7: agenttrail.v1.HoldAction
+	(KeyChangeAction)(0),          // 8: agenttrail.v1.KeyChangeAction
+	(ViewKind)(0),                 // 9: agenttrail.v1.ViewKind
+	(*Event)(nil),                 // 10: agenttrail.v1.Event
+	(*TraceContext)(nil),          // 11: agenttrail.v1.TraceContext
+	(*SessionStart)(nil),          // 12: agenttrail.v1.SessionStart
+	(*ToolDefinition)(nil),        // 13: agenttrail.v1.ToolDefinition
+	(*LlmCall)(nil),               // 14: agenttrail.v1.LlmCall
+	(*ChatMessage)(nil),           // 15: agenttrail.v1.ChatMessage
+	(*ToolCallRequest)(nil),       // 16: agenttrail.v1.ToolCallRequest
+	(*Cost)(nil),                  // 17: agenttrail.v1.Cost
+	(*ToolCall)(nil),              // 18: agenttrail.v1.ToolCall
+	(*Reasoning)(nil),             // 19: agenttrail.v1.Reasoning
+	(*HumanApproval)(nil),         // 20: agenttrail.v1.HumanApproval
+	(*AgentError)(nil),            // 21: agenttrail.v1.AgentError
+	(*Output)(nil),                // 22: agenttrail.v1.Output
+	(*SessionEnd)(nil),            // 23: agenttrail.v1.SessionEnd
+	(*Access)(nil),                // 24: agenttrail.v1.Access
+	(*Erasure)(nil),               // 25: agenttrail.v1.Erasure
+	(*IndexRange)(nil),            // 26: agenttrail.v1.IndexRange
+	(*Retention)(nil),             // 27: agenttrail.v1.Retention
+	(*LegalHold)(nil),             // 28: agenttrail.v1.LegalHold
+	(*RetentionPolicyChange)(nil), // 29: agenttrail.v1.RetentionPolicyChange
+	(*RetentionPolicy)(nil),       // 30: agenttrail.v1.RetentionPolicy
+	(*KeyChange)(nil),             // 31: agenttrail.v1.KeyChange
+	(*Filter)(nil),                // 32: agenttrail.v1.Filter
+	nil,                           // 33: agenttrail.v1.Event.LabelsEntry
+	nil,                           // 34: agenttrail.v1.Event.AttributesEntry
+	nil,                           // 35: agenttrail.v1.SessionStart.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 37: google.protobuf.Duration
 }
 var file_agenttrail_v1_event_proto_depIdxs = []int32{
-	32, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
-	29, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
-	11, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
-	13, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
-	17, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
-	18, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
-	19, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
-	20, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
-	21, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
-	22, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
-	23, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
-	24, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
-	26, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
-	27, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
-	30, // 14: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
-	10, // 15: agenttrail.v1.Event.trace:type_name -> agenttrail.v1.TraceContext
-	12, // 16: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
-	31, // 17: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
-	14, // 18: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
-	15, // 19: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	16, // 20: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
-	33, // 21: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
-	33, // 22: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
-	1,  // 23: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
-	15, // 24: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
-	2,  // 25: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
-	33, // 26: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
-	3,  // 27: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
-	4,  // 28: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
-	33, // 29: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
-	5,  // 30: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
-	16, // 31: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
-	28, // 32: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
-	8,  // 33: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
-	6,  // 34: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
-	25, // 35: agenttrail.v1.Access.returned:type_name -> agenttrail.v1.IndexRange
-	25, // 36: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
-	32, // 37: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
-	25, // 38: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
-	7,  // 39: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
-	0,  // 40: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
-	32, // 41: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
-	32, // 42: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	36, // 0: agenttrail.v1.Event.occurred_at:type_name -> google.protobuf.Timestamp
+	33, // 1: agenttrail.v1.Event.labels:type_name -> agenttrail.v1.Event.LabelsEntry
+	12, // 2: agenttrail.v1.Event.session_start:type_name -> agenttrail.v1.SessionStart
+	14, // 3: agenttrail.v1.Event.llm_call:type_name -> agenttrail.v1.LlmCall
+	18, // 4: agenttrail.v1.Event.tool_call:type_name -> agenttrail.v1.ToolCall
+	19, // 5: agenttrail.v1.Event.reasoning:type_name -> agenttrail.v1.Reasoning
+	20, // 6: agenttrail.v1.Event.human_approval:type_name -> agenttrail.v1.HumanApproval
+	21, // 7: agenttrail.v1.Event.error:type_name -> agenttrail.v1.AgentError
+	22, // 8: agenttrail.v1.Event.output:type_name -> agenttrail.v1.Output
+	23, // 9: agenttrail.v1.Event.session_end:type_name -> agenttrail.v1.SessionEnd
+	24, // 10: agenttrail.v1.Event.access:type_name -> agenttrail.v1.Access
+	25, // 11: agenttrail.v1.Event.erasure:type_name -> agenttrail.v1.Erasure
+	27, // 12: agenttrail.v1.Event.retention:type_name -> agenttrail.v1.Retention
+	31, // 13: agenttrail.v1.Event.key_change:type_name -> agenttrail.v1.KeyChange
+	28, // 14: agenttrail.v1.Event.legal_hold:type_name -> agenttrail.v1.LegalHold
+	29, // 15: agenttrail.v1.Event.retention_policy:type_name -> agenttrail.v1.RetentionPolicyChange
+	34, // 16: agenttrail.v1.Event.attributes:type_name -> agenttrail.v1.Event.AttributesEntry
+	11, // 17: agenttrail.v1.Event.trace:type_name -> agenttrail.v1.TraceContext
+	13, // 18: agenttrail.v1.SessionStart.tools_available:type_name -> agenttrail.v1.ToolDefinition
+	35, // 19: agenttrail.v1.SessionStart.attributes:type_name -> agenttrail.v1.SessionStart.AttributesEntry
+	15, // 20: agenttrail.v1.LlmCall.input_messages:type_name -> agenttrail.v1.ChatMessage
+	16, // 21: agenttrail.v1.LlmCall.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	17, // 22: agenttrail.v1.LlmCall.cost:type_name -> agenttrail.v1.Cost
+	37, // 23: agenttrail.v1.LlmCall.latency:type_name -> google.protobuf.Duration
+	37, // 24: agenttrail.v1.LlmCall.time_to_first_token:type_name -> google.protobuf.Duration
+	1,  // 25: agenttrail.v1.ChatMessage.role:type_name -> agenttrail.v1.Role
+	16, // 26: agenttrail.v1.ChatMessage.tool_calls:type_name -> agenttrail.v1.ToolCallRequest
+	2,  // 27: agenttrail.v1.ToolCall.outcome:type_name -> agenttrail.v1.ToolOutcome
+	37, // 28: agenttrail.v1.ToolCall.duration:type_name -> google.protobuf.Duration
+	3,  // 29: agenttrail.v1.HumanApproval.kind:type_name -> agenttrail.v1.HumanActionKind
+	4,  // 30: agenttrail.v1.HumanApproval.decision:type_name -> agenttrail.v1.ApprovalDecision
+	37, // 31: agenttrail.v1.HumanApproval.wait_duration:type_name -> google.protobuf.Duration
+	5,  // 32: agenttrail.v1.SessionEnd.reason:type_name -> agenttrail.v1.EndReason
+	17, // 33: agenttrail.v1.SessionEnd.cost:type_name -> agenttrail.v1.Cost
+	32, // 34: agenttrail.v1.Access.filter:type_name -> agenttrail.v1.Filter
+	9,  // 35: agenttrail.v1.Access.view:type_name -> agenttrail.v1.ViewKind
+	6,  // 36: agenttrail.v1.Access.phase:type_name -> agenttrail.v1.AccessPhase
+	26, // 37: agenttrail.v1.Access.returned:type_name -> agenttrail.v1.IndexRange
+	26, // 38: agenttrail.v1.Erasure.ranges:type_name -> agenttrail.v1.IndexRange
+	36, // 39: agenttrail.v1.Retention.cutoff:type_name -> google.protobuf.Timestamp
+	26, // 40: agenttrail.v1.Retention.ranges:type_name -> agenttrail.v1.IndexRange
+	7,  // 41: agenttrail.v1.LegalHold.action:type_name -> agenttrail.v1.HoldAction
+	30, // 42: agenttrail.v1.RetentionPolicyChange.policies:type_name -> agenttrail.v1.RetentionPolicy
+	0,  // 43: agenttrail.v1.RetentionPolicy.kinds:type_name -> agenttrail.v1.EventKind
+	37, // 44: agenttrail.v1.RetentionPolicy.keep_for:type_name -> google.protobuf.Duration
+	8,  // 45: agenttrail.v1.KeyChange.action:type_name -> agenttrail.v1.KeyChangeAction
+	0,  // 46: agenttrail.v1.Filter.kinds:type_name -> agenttrail.v1.EventKind
+	36, // 47: agenttrail.v1.Filter.occurred_after:type_name -> google.protobuf.Timestamp
+	36, // 48: agenttrail.v1.Filter.occurred_before:type_name -> google.protobuf.Timestamp
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_agenttrail_v1_event_proto_init() }
@@ -3278,18 +3718,20 @@ func file_agenttrail_v1_event_proto_init() {
 		(*Event_Erasure)(nil),
 		(*Event_Retention)(nil),
 		(*Event_KeyChange)(nil),
+		(*Event_LegalHold)(nil),
+		(*Event_RetentionPolicy)(nil),
 	}
 	file_agenttrail_v1_event_proto_msgTypes[4].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[9].OneofWrappers = []any{}
 	file_agenttrail_v1_event_proto_msgTypes[14].OneofWrappers = []any{}
-	file_agenttrail_v1_event_proto_msgTypes[19].OneofWrappers = []any{}
+	file_agenttrail_v1_event_proto_msgTypes[22].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agenttrail_v1_event_proto_rawDesc), len(file_agenttrail_v1_event_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   23,
+			NumEnums:      10,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61genttrail/v1/backup.proto\x12\ragenttrail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x02\n\x0c\x42\x61\x63kupRecord\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32\x1b.agenttrail.v1.BackupHeaderH\x00R\x06header\x12\x32\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1a.agenttrail.v1.BackupEventH\x00R\x05\x65vent\x12\x41\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x1f.agenttrail.v1.BackupCheckpointH\x00R\ncheckpoint\x12\x41\n\ncredential\x18\x04 \x01(\x0b\x32\x1f.agenttrail.v1.BackupCredentialH\x00R\ncredential\x12\x38\n\x07trailer\x18\x05 \x01(\x0b\x32\x1c.agenttrail.v1.BackupTrailerH\x00R\x07trailerB\x08\n\x06record\"\xad\x02\n\x0c\x42\x61\x63kupHeader\x12\x16\n\x06\x66ormat\x18\x01 \x01(\tR\x06\x66ormat\x12\x16\n\x06origin\x18\x02 \x01(\tR\x06origin\x12!\n\x0cstore_format\x18\x03 \x01(\tR\x0bstoreFormat\x12\x1e\n\ncheckpoint\x18\x04 \x01(\x0cR\ncheckpoint\x12\'\n\x0f\x62\x61se_checkpoint\x18\x05 \x01(\x0cR\x0e\x62\x61seCheckpoint\x12#\n\rbase_frontier\x18\x06 \x03(\x0cR\x0c\x62\x61seFrontier\x12!\n\x0cverifier_key\x18\x07 \x01(\tR\x0bverifierKey\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"\x95\x01\n\x0b\x42\x61\x63kupEvent\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_data\x18\x02 \x01(\x0cR\x08leafData\x12%\n\x0e\x63ontent_record\x18\x03 \x01(\x0cR\rcontentRecord\x12%\n\x0e\x63ontent_erased\x18\x04 \x01(\x08R\rcontentErased\"P\n\x10\x42\x61\x63kupCheckpoint\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\x12\x1f\n\x0bsigned_note\x18\x02 \x01(\x0cR\nsignedNote\"\xe7\x02\n\x10\x42\x61\x63kupCredential\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x12\n\x04role\x18\x03 \x01(\tR\x04role\x12\x19\n\x08\x61gent_id\x18\x04 \x01(\tR\x07\x61gentId\x12\x1d\n\ncreated_by\x18\x05 \x01(\tR\tcreatedBy\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x39\n\nrevoked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1f\n\x0bsecret_hash\x18\t \x01(\x0cR\nsecretHash\"\x83\x01\n\rBackupTrailer\x12\x16\n\x06\x65vents\x18\x01 \x01(\x04R\x06\x65vents\x12 \n\x0b\x63heckpoints\x18\x02 \x01(\x04R\x0b\x63heckpoints\x12 \n\x0b\x63redentials\x18\x03 \x01(\x04R\x0b\x63redentials\x12\x16\n\x06sha256\x18\x04 \x01(\x0cR\x06sha256\"8\n\rBackupRequest\x12\'\n\x0f\x62\x61se_checkpoint\x18\x01 \x01(\x0cR\x0e\x62\x61seCheckpoint\"G\n\x0e\x42\x61\x63kupResponse\x12\x35\n\x07records\x18\x01 \x03(\x0b\x32\x1b.agenttrail.v1.BackupRecordR\x07recordsBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61genttrail/v1/backup.proto\x12\ragenttrail.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n\x0c\x42\x61\x63kupRecord\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32\x1b.agenttrail.v1.BackupHeaderH\x00R\x06header\x12\x32\n\x05\x65vent\x18\x02 \x01(\x0b\x32\x1a.agenttrail.v1.BackupEventH\x00R\x05\x65vent\x12\x41\n\ncheckpoint\x18\x03 \x01(\x0b\x32\x1f.agenttrail.v1.BackupCheckpointH\x00R\ncheckpoint\x12\x41\n\ncredential\x18\x04 \x01(\x0b\x32\x1f.agenttrail.v1.BackupCredentialH\x00R\ncredential\x12\x38\n\x07trailer\x18\x05 \x01(\x0b\x32\x1c.agenttrail.v1.BackupTrailerH\x00R\x07trailer\x12K\n\x0ekeyring_record\x18\x06 \x01(\x0b\x32\".agenttrail.v1.BackupKeyringRecordH\x00R\rkeyringRecordB\x08\n\x06record\"\xad\x02\n\x0c\x42\x61\x63kupHeader\x12\x16\n\x06\x66ormat\x18\x01 \x01(\tR\x06\x66ormat\x12\x16\n\x06origin\x18\x02 \x01(\tR\x06origin\x12!\n\x0cstore_format\x18\x03 \x01(\tR\x0bstoreFormat\x12\x1e\n\ncheckpoint\x18\x04 \x01(\x0cR\ncheckpoint\x12\'\n\x0f\x62\x61se_checkpoint\x18\x05 \x01(\x0cR\x0e\x62\x61seCheckpoint\x12#\n\rbase_frontier\x18\x06 \x03(\x0cR\x0c\x62\x61seFrontier\x12!\n\x0cverifier_key\x18\x07 \x01(\tR\x0bverifierKey\x12\x39\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\"\xb6\x01\n\x0b\x42\x61\x63kupEvent\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_data\x18\x02 \x01(\x0cR\x08leafData\x12%\n\x0e\x63ontent_record\x18\x03 \x01(\x0cR\rcontentRecord\x12%\n\x0e\x63ontent_erased\x18\x04 \x01(\x08R\rcontentErased\x12\x1f\n\x0b\x63ontent_key\x18\x05 \x01(\x0cR\ncontentKey\"?\n\x13\x42\x61\x63kupKeyringRecord\x12\x12\n\x04name\x18\x01 \x01(\x0cR\x04name\x12\x14\n\x05value\x18\x02 \x01(\x0cR\x05value\"P\n\x10\x42\x61\x63kupCheckpoint\x12\x1b\n\ttree_size\x18\x01 \x01(\x04R\x08treeSize\x12\x1f\n\x0bsigned_note\x18\x02 \x01(\x0cR\nsignedNote\"\xe7\x02\n\x10\x42\x61\x63kupCredential\x12\x15\n\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1c\n\tprincipal\x18\x02 \x01(\tR\tprincipal\x12\x12\n\x04role\x18\x03 \x01(\tR\x04role\x12\x19\n\x08\x61gent_id\x18\x04 \x01(\tR\x07\x61gentId\x12\x1d\n\ncreated_by\x18\x05 \x01(\tR\tcreatedBy\x12\x39\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12\x39\n\nrevoked_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\trevokedAt\x12\x1f\n\x0bsecret_hash\x18\t \x01(\x0cR\nsecretHash\"\xac\x01\n\rBackupTrailer\x12\x16\n\x06\x65vents\x18\x01 \x01(\x04R\x06\x65vents\x12 \n\x0b\x63heckpoints\x18\x02 \x01(\x04R\x0b\x63heckpoints\x12 \n\x0b\x63redentials\x18\x03 \x01(\x04R\x0b\x63redentials\x12\x16\n\x06sha256\x18\x04 \x01(\x0cR\x06sha256\x12\'\n\x0fkeyring_records\x18\x05 \x01(\x04R\x0ekeyringRecords\"8\n\rBackupRequest\x12\'\n\x0f\x62\x61se_checkpoint\x18\x01 \x01(\x0cR\x0e\x62\x61seCheckpoint\"G\n\x0e\x42\x61\x63kupResponse\x12\x35\n\x07records\x18\x01 \x03(\x0b\x32\x1b.agenttrail.v1.BackupRecordR\x07recordsBDZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,19 +34,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
   _globals['_BACKUPRECORD']._serialized_start=79
-  _globals['_BACKUPRECORD']._serialized_end=402
-  _globals['_BACKUPHEADER']._serialized_start=405
-  _globals['_BACKUPHEADER']._serialized_end=706
-  _globals['_BACKUPEVENT']._serialized_start=709
-  _globals['_BACKUPEVENT']._serialized_end=858
-  _globals['_BACKUPCHECKPOINT']._serialized_start=860
-  _globals['_BACKUPCHECKPOINT']._serialized_end=940
-  _globals['_BACKUPCREDENTIAL']._serialized_start=943
-  _globals['_BACKUPCREDENTIAL']._serialized_end=1302
-  _globals['_BACKUPTRAILER']._serialized_start=1305
-  _globals['_BACKUPTRAILER']._serialized_end=1436
-  _globals['_BACKUPREQUEST']._serialized_start=1438
-  _globals['_BACKUPREQUEST']._serialized_end=1494
-  _globals['_BACKUPRESPONSE']._serialized_start=1496
-  _globals['_BACKUPRESPONSE']._serialized_end=1567
+  _globals['_BACKUPRECORD']._serialized_end=479
+  _globals['_BACKUPHEADER']._serialized_start=482
+  _globals['_BACKUPHEADER']._serialized_end=783
+  _globals['_BACKUPEVENT']._serialized_start=786
+  _globals['_BACKUPEVENT']._serialized_end=968
+  _globals['_BACKUPKEYRINGRECORD']._serialized_start=970
+  _globals['_BACKUPKEYRINGRECORD']._serialized_end=1033
+  _globals['_BACKUPCHECKPOINT']._serialized_start=1035
+  _globals['_BACKUPCHECKPOINT']._serialized_end=1115
+  _globals['_BACKUPCREDENTIAL']._serialized_start=1118
+  _globals['_BACKUPCREDENTIAL']._serialized_end=1477
+  _globals['_BACKUPTRAILER']._serialized_start=1480
+  _globals['_BACKUPTRAILER']._serialized_end=1652
+  _globals['_BACKUPREQUEST']._serialized_start=1654
+  _globals['_BACKUPREQUEST']._serialized_end=1710
+  _globals['_BACKUPRESPONSE']._serialized_start=1712
+  _globals['_BACKUPRESPONSE']._serialized_end=1783
 # @@protoc_insertion_point(module_scope)

@@ -24,8 +24,8 @@ class BackupRecord(_message.Message):
     """A backup file is the line "agenttrail-backup-v1" and a newline, then
     BackupRecords, each preceded by its length as a protobuf varint (the
     encoding of google.golang.org/protobuf/encoding/protodelim): a header,
-    the signed checkpoints by tree size, the events in log order, the API key
-    credentials, and a trailer. It holds the log as the store keeps it, independent of the
+    the signed checkpoints by tree size, an encrypted store's keyring records,
+    the events in log order, the API key credentials, and a trailer. It holds the log as the store keeps it, independent of the
     storage driver: every event's leaf data and content record, so that it
     can be verified (every leaf, the tree, every checkpoint) before anything
     is restored, and restored into any driver.
@@ -44,6 +44,7 @@ class BackupRecord(_message.Message):
     CHECKPOINT_FIELD_NUMBER: _builtins.int
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     TRAILER_FIELD_NUMBER: _builtins.int
+    KEYRING_RECORD_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def header(self) -> Global___BackupHeader:
         """The first record."""
@@ -64,6 +65,10 @@ class BackupRecord(_message.Message):
     def trailer(self) -> Global___BackupTrailer:
         """The last record."""
 
+    @_builtins.property
+    def keyring_record(self) -> Global___BackupKeyringRecord:
+        """One keyring record of an encrypted store."""
+
     def __init__(
         self,
         *,
@@ -72,12 +77,13 @@ class BackupRecord(_message.Message):
         checkpoint: Global___BackupCheckpoint | None = ...,
         credential: Global___BackupCredential | None = ...,
         trailer: Global___BackupTrailer | None = ...,
+        keyring_record: Global___BackupKeyringRecord | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "credential", b"credential", "event", b"event", "header", b"header", "record", b"record", "trailer", b"trailer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "credential", b"credential", "event", b"event", "header", b"header", "keyring_record", b"keyring_record", "record", b"record", "trailer", b"trailer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "credential", b"credential", "event", b"event", "header", b"header", "record", b"record", "trailer", b"trailer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "credential", b"credential", "event", b"event", "header", b"header", "keyring_record", b"keyring_record", "record", b"record", "trailer", b"trailer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["header", "event", "checkpoint", "credential", "trailer"]  # noqa: Y015
+    _WhichOneofReturnType_record: _TypeAlias = _typing.Literal["header", "event", "checkpoint", "credential", "trailer", "keyring_record"]  # noqa: Y015
     _WhichOneofArgType_record: _TypeAlias = _typing.Literal["record", b"record"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_record) -> _WhichOneofReturnType_record | None: ...
 
@@ -102,7 +108,10 @@ class BackupHeader(_message.Message):
     origin: _builtins.str
     """The log's origin line."""
     store_format: _builtins.str
-    """The store's format (agenttrail-store-v1)."""
+    """The store's format: agenttrail-store-v1 (content in the clear) or
+    agenttrail-store-v2 (content encrypted under per-event keys, which the
+    backup carries wrapped: restoring it needs the store's master key).
+    """
     checkpoint: _builtins.bytes
     """The signed checkpoint the backup is taken at (a C2SP signed note, as
     signed): the backup holds every event below its tree size, and the tree
@@ -161,6 +170,7 @@ class BackupEvent(_message.Message):
     LEAF_DATA_FIELD_NUMBER: _builtins.int
     CONTENT_RECORD_FIELD_NUMBER: _builtins.int
     CONTENT_ERASED_FIELD_NUMBER: _builtins.int
+    CONTENT_KEY_FIELD_NUMBER: _builtins.int
     log_index: _builtins.int
     """The event's log index."""
     leaf_data: _builtins.bytes
@@ -173,6 +183,11 @@ class BackupEvent(_message.Message):
     """
     content_erased: _builtins.bool
     """Set when a logged erasure or retention destroyed the content."""
+    content_key: _builtins.bytes
+    """In a backup of an encrypted store, the keyring record of the key that
+    encrypts content_record: the content key, wrapped by its data
+    subject's key. Empty when the content is erased.
+    """
     def __init__(
         self,
         *,
@@ -180,14 +195,48 @@ class BackupEvent(_message.Message):
         leaf_data: _builtins.bytes = ...,
         content_record: _builtins.bytes = ...,
         content_erased: _builtins.bool = ...,
+        content_key: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_erased", b"content_erased", "content_record", b"content_record", "leaf_data", b"leaf_data", "log_index", b"log_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_erased", b"content_erased", "content_key", b"content_key", "content_record", b"content_record", "leaf_data", b"leaf_data", "log_index", b"log_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BackupEvent: _TypeAlias = BackupEvent  # noqa: Y015
+
+@_typing.final
+class BackupKeyringRecord(_message.Message):
+    """BackupKeyringRecord is a record of an encrypted store's keyring other
+    than the events' content keys (which travel with their events): a data
+    subject's key wrapped under the master key, or the master key's check
+    value. Never a key in the clear. A backup holds the keyring as it was
+    when the backup was taken, before its events: keys an erasure destroyed
+    before then are not in it, and the content they encrypted is marked
+    erased.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    name: _builtins.bytes
+    """The record's name in the keyring."""
+    value: _builtins.bytes
+    """The record's value."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.bytes = ...,
+        value: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BackupKeyringRecord: _TypeAlias = BackupKeyringRecord  # noqa: Y015
 
 @_typing.final
 class BackupCheckpoint(_message.Message):
@@ -287,6 +336,7 @@ class BackupTrailer(_message.Message):
     CHECKPOINTS_FIELD_NUMBER: _builtins.int
     CREDENTIALS_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
+    KEYRING_RECORDS_FIELD_NUMBER: _builtins.int
     events: _builtins.int
     """How many records of each kind the backup holds."""
     checkpoints: _builtins.int
@@ -297,6 +347,8 @@ class BackupTrailer(_message.Message):
     """SHA-256 of every byte of the file before this record, the first line
     included: a cut or damaged file is detected before it is read further.
     """
+    keyring_records: _builtins.int
+    """Number of keyring records."""
     def __init__(
         self,
         *,
@@ -304,10 +356,11 @@ class BackupTrailer(_message.Message):
         checkpoints: _builtins.int = ...,
         credentials: _builtins.int = ...,
         sha256: _builtins.bytes = ...,
+        keyring_records: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints", b"checkpoints", "credentials", b"credentials", "events", b"events", "sha256", b"sha256"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoints", b"checkpoints", "credentials", b"credentials", "events", b"events", "keyring_records", b"keyring_records", "sha256", b"sha256"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

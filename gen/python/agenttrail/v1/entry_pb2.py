@@ -26,7 +26,7 @@ from agenttrail.v1 import event_pb2 as agenttrail_dot_v1_dot_event__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61genttrail/v1/entry.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x05\x45ntry\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\x12*\n\x05stamp\x18\x02 \x01(\x0b\x32\x14.agenttrail.v1.StampR\x05stamp\x12\x39\n\ncommitment\x18\x03 \x01(\x0b\x32\x19.agenttrail.v1.CommitmentR\ncommitment\x12\'\n\x04view\x18\x04 \x01(\x0b\x32\x13.agenttrail.v1.ViewR\x04view\"\x7f\n\x05Stamp\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12;\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\"\x94\x01\n\x0b\x45ventHeader\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\x12;\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\"\x96\x01\n\nCommitment\x12\x16\n\x06header\x18\x01 \x01(\x0cR\x06header\x12%\n\x0e\x63ontent_digest\x18\x02 \x01(\x0cR\rcontentDigest\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12\x18\n\x07\x63ontent\x18\x04 \x01(\x0cR\x07\x63ontent\x12\x12\n\x04salt\x18\x05 \x01(\x0cR\x04salt\"\x91\x01\n\x04View\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x17.agenttrail.v1.ViewKindR\x04kind\x12%\n\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0e\x32\x1b.agenttrail.v1.ContentStateR\x07\x63ontent\"\xb9\x01\n\x07Receipt\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1b\n\tlog_index\x18\x02 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12;\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tduplicate\x18\x05 \x01(\x08R\tduplicate*~\n\x0c\x43ontentState\x12\x1d\n\x19\x43ONTENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTENT_STATE_PRESENT\x10\x01\x12\x1a\n\x16\x43ONTENT_STATE_WITHHELD\x10\x02\x12\x18\n\x14\x43ONTENT_STATE_ERASED\x10\x03\x42\x44ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61genttrail/v1/entry.proto\x12\ragenttrail.v1\x1a\x19\x61genttrail/v1/event.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\x05\x45ntry\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\x12*\n\x05stamp\x18\x02 \x01(\x0b\x32\x14.agenttrail.v1.StampR\x05stamp\x12\x39\n\ncommitment\x18\x03 \x01(\x0b\x32\x19.agenttrail.v1.CommitmentR\ncommitment\x12\'\n\x04view\x18\x04 \x01(\x0b\x32\x13.agenttrail.v1.ViewR\x04view\"\x7f\n\x05Stamp\x12\x1b\n\tlog_index\x18\x01 \x01(\x04R\x08logIndex\x12;\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\"\x94\x01\n\x0b\x45ventHeader\x12*\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x14.agenttrail.v1.EventR\x05\x65vent\x12;\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tprincipal\x18\x03 \x01(\tR\tprincipal\"\x96\x01\n\nCommitment\x12\x16\n\x06header\x18\x01 \x01(\x0cR\x06header\x12%\n\x0e\x63ontent_digest\x18\x02 \x01(\x0cR\rcontentDigest\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12\x18\n\x07\x63ontent\x18\x04 \x01(\x0cR\x07\x63ontent\x12\x12\n\x04salt\x18\x05 \x01(\x0cR\x04salt\"\xc1\x01\n\x04View\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x17.agenttrail.v1.ViewKindR\x04kind\x12%\n\x0epolicy_version\x18\x02 \x01(\tR\rpolicyVersion\x12\x35\n\x07\x63ontent\x18\x03 \x01(\x0e\x32\x1b.agenttrail.v1.ContentStateR\x07\x63ontent\x12 \n\terased_by\x18\x04 \x01(\x04H\x00R\x08\x65rasedBy\x88\x01\x01\x42\x0c\n\n_erased_by\"\xb9\x01\n\x07Receipt\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1b\n\tlog_index\x18\x02 \x01(\x04R\x08logIndex\x12\x1b\n\tleaf_hash\x18\x03 \x01(\x0cR\x08leafHash\x12;\n\x0breceived_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nreceivedAt\x12\x1c\n\tduplicate\x18\x05 \x01(\x08R\tduplicate*~\n\x0c\x43ontentState\x12\x1d\n\x19\x43ONTENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONTENT_STATE_PRESENT\x10\x01\x12\x1a\n\x16\x43ONTENT_STATE_WITHHELD\x10\x02\x12\x18\n\x14\x43ONTENT_STATE_ERASED\x10\x03\x42\x44ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agenttrail.v1.entry_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'ZBgithub.com/agenttrail/agenttrail/gen/go/agenttrail/v1;agenttrailv1'
-  _globals['_CONTENTSTATE']._serialized_start=1071
-  _globals['_CONTENTSTATE']._serialized_end=1197
+  _globals['_CONTENTSTATE']._serialized_start=1119
+  _globals['_CONTENTSTATE']._serialized_end=1245
   _globals['_ENTRY']._serialized_start=105
   _globals['_ENTRY']._serialized_end=300
   _globals['_STAMP']._serialized_start=302
@@ -45,7 +45,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMITMENT']._serialized_start=583
   _globals['_COMMITMENT']._serialized_end=733
   _globals['_VIEW']._serialized_start=736
-  _globals['_VIEW']._serialized_end=881
-  _globals['_RECEIPT']._serialized_start=884
-  _globals['_RECEIPT']._serialized_end=1069
+  _globals['_VIEW']._serialized_end=929
+  _globals['_RECEIPT']._serialized_start=932
+  _globals['_RECEIPT']._serialized_end=1117
 # @@protoc_insertion_point(module_scope)

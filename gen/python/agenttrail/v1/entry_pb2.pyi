@@ -242,24 +242,33 @@ class View(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     POLICY_VERSION_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
+    ERASED_BY_FIELD_NUMBER: _builtins.int
     kind: _event_pb2.ViewKind.ValueType
     """The view applied."""
     policy_version: _builtins.str
     """Version of the redaction policy applied, when the view is redacted."""
     content: Global___ContentState.ValueType
     """What the caller can check of the content."""
+    erased_by: _builtins.int
+    """When content is CONTENT_STATE_ERASED: the log index of the Erasure or
+    Retention event that destroyed it, which names this entry's index in its
+    log_indexes or ranges. Fetch and verify that entry to check the erasure.
+    """
     def __init__(
         self,
         *,
         kind: _event_pb2.ViewKind.ValueType = ...,
         policy_version: _builtins.str = ...,
         content: Global___ContentState.ValueType = ...,
+        erased_by: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_erased_by", b"_erased_by", "erased_by", b"erased_by"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "kind", b"kind", "policy_version", b"policy_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_erased_by", b"_erased_by", "content", b"content", "erased_by", b"erased_by", "kind", b"kind", "policy_version", b"policy_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__erased_by: _TypeAlias = _typing.Literal["erased_by"]  # noqa: Y015
+    _WhichOneofArgType__erased_by: _TypeAlias = _typing.Literal["_erased_by", b"_erased_by"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__erased_by) -> _WhichOneofReturnType__erased_by | None: ...
 
 Global___View: _TypeAlias = View  # noqa: Y015
 

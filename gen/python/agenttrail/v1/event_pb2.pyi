@@ -53,6 +53,10 @@ class _EventKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventKind.V
     """Event.retention (server-generated)."""
     EVENT_KIND_KEY_CHANGE: _EventKind.ValueType  # 23
     """Event.key_change (server-generated)."""
+    EVENT_KIND_LEGAL_HOLD: _EventKind.ValueType  # 24
+    """Event.legal_hold (server-generated)."""
+    EVENT_KIND_RETENTION_POLICY: _EventKind.ValueType  # 25
+    """Event.retention_policy (server-generated)."""
 
 class EventKind(_EventKind, metaclass=_EventKindEnumTypeWrapper):
     """EventKind names the payload an Event carries. Used in filters."""
@@ -83,6 +87,10 @@ EVENT_KIND_RETENTION: EventKind.ValueType  # 22
 """Event.retention (server-generated)."""
 EVENT_KIND_KEY_CHANGE: EventKind.ValueType  # 23
 """Event.key_change (server-generated)."""
+EVENT_KIND_LEGAL_HOLD: EventKind.ValueType  # 24
+"""Event.legal_hold (server-generated)."""
+EVENT_KIND_RETENTION_POLICY: EventKind.ValueType  # 25
+"""Event.retention_policy (server-generated)."""
 Global___EventKind: _TypeAlias = EventKind  # noqa: Y015
 
 class _Role:
@@ -283,6 +291,30 @@ ACCESS_PHASE_COMPLETED: AccessPhase.ValueType  # 2
 """A read ended; events_returned and status_code are final."""
 Global___AccessPhase: _TypeAlias = AccessPhase  # noqa: Y015
 
+class _HoldAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _HoldActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_HoldAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    HOLD_ACTION_UNSPECIFIED: _HoldAction.ValueType  # 0
+    """Not given."""
+    HOLD_ACTION_PLACED: _HoldAction.ValueType  # 1
+    """The hold was placed."""
+    HOLD_ACTION_RELEASED: _HoldAction.ValueType  # 2
+    """The hold was released."""
+
+class HoldAction(_HoldAction, metaclass=_HoldActionEnumTypeWrapper):
+    """HoldAction is what happened to a legal hold."""
+
+HOLD_ACTION_UNSPECIFIED: HoldAction.ValueType  # 0
+"""Not given."""
+HOLD_ACTION_PLACED: HoldAction.ValueType  # 1
+"""The hold was placed."""
+HOLD_ACTION_RELEASED: HoldAction.ValueType  # 2
+"""The hold was released."""
+Global___HoldAction: _TypeAlias = HoldAction  # noqa: Y015
+
 class _KeyChangeAction:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -297,6 +329,10 @@ class _KeyChangeActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_KeyCh
     """A key was revoked."""
     KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED: _KeyChangeAction.ValueType  # 3
     """The log's checkpoint signing key was rotated."""
+    KEY_CHANGE_ACTION_MASTER_KEY_ROTATED: _KeyChangeAction.ValueType  # 4
+    """The master key of encryption at rest was rotated (key_id is the new
+    key's public id).
+    """
 
 class KeyChangeAction(_KeyChangeAction, metaclass=_KeyChangeActionEnumTypeWrapper):
     """KeyChangeAction is what happened to a key."""
@@ -309,6 +345,10 @@ KEY_CHANGE_ACTION_REVOKED: KeyChangeAction.ValueType  # 2
 """A key was revoked."""
 KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED: KeyChangeAction.ValueType  # 3
 """The log's checkpoint signing key was rotated."""
+KEY_CHANGE_ACTION_MASTER_KEY_ROTATED: KeyChangeAction.ValueType  # 4
+"""The master key of encryption at rest was rotated (key_id is the new
+key's public id).
+"""
 Global___KeyChangeAction: _TypeAlias = KeyChangeAction  # noqa: Y015
 
 class _ViewKind:
@@ -429,6 +469,8 @@ class Event(_message.Message):
     ERASURE_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     KEY_CHANGE_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    RETENTION_POLICY_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     TRACE_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
@@ -522,6 +564,14 @@ class Event(_message.Message):
         """Written by the server: a credential or signing key changed."""
 
     @_builtins.property
+    def legal_hold(self) -> Global___LegalHold:
+        """Written by the server: a legal hold was placed or released."""
+
+    @_builtins.property
+    def retention_policy(self) -> Global___RetentionPolicyChange:
+        """Written by the server: the retention policies changed."""
+
+    @_builtins.property
     def attributes(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Facts the event came with that have no field of their own, such as the
         attributes of an OpenTelemetry span that no payload field holds. Keys
@@ -562,14 +612,16 @@ class Event(_message.Message):
         erasure: Global___Erasure | None = ...,
         retention: Global___Retention | None = ...,
         key_change: Global___KeyChange | None = ...,
+        legal_hold: Global___LegalHold | None = ...,
+        retention_policy: Global___RetentionPolicyChange | None = ...,
         attributes: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         trace: Global___TraceContext | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "erasure", b"erasure", "error", b"error", "human_approval", b"human_approval", "key_change", b"key_change", "llm_call", b"llm_call", "occurred_at", b"occurred_at", "output", b"output", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "session_end", b"session_end", "session_start", b"session_start", "tool_call", b"tool_call", "trace", b"trace"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "erasure", b"erasure", "error", b"error", "human_approval", b"human_approval", "key_change", b"key_change", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "occurred_at", b"occurred_at", "output", b"output", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_start", b"session_start", "tool_call", b"tool_call", "trace", b"trace"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "agent_id", b"agent_id", "agent_version", b"agent_version", "attributes", b"attributes", "erasure", b"erasure", "error", b"error", "event_id", b"event_id", "human_approval", b"human_approval", "key_change", b"key_change", "labels", b"labels", "llm_call", b"llm_call", "model_id", b"model_id", "occurred_at", b"occurred_at", "output", b"output", "parent_event_id", b"parent_event_id", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "session_end", b"session_end", "session_id", b"session_id", "session_start", b"session_start", "step", b"step", "system_prompt_hash", b"system_prompt_hash", "tool_call", b"tool_call", "trace", b"trace", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access", "agent_id", b"agent_id", "agent_version", b"agent_version", "attributes", b"attributes", "erasure", b"erasure", "error", b"error", "event_id", b"event_id", "human_approval", b"human_approval", "key_change", b"key_change", "labels", b"labels", "legal_hold", b"legal_hold", "llm_call", b"llm_call", "model_id", b"model_id", "occurred_at", b"occurred_at", "output", b"output", "parent_event_id", b"parent_event_id", "payload", b"payload", "reasoning", b"reasoning", "retention", b"retention", "retention_policy", b"retention_policy", "session_end", b"session_end", "session_id", b"session_id", "session_start", b"session_start", "step", b"step", "system_prompt_hash", b"system_prompt_hash", "tool_call", b"tool_call", "trace", b"trace", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session_start", "llm_call", "tool_call", "reasoning", "human_approval", "error", "output", "session_end", "access", "erasure", "retention", "key_change"]  # noqa: Y015
+    _WhichOneofReturnType_payload: _TypeAlias = _typing.Literal["session_start", "llm_call", "tool_call", "reasoning", "human_approval", "error", "output", "session_end", "access", "erasure", "retention", "key_change", "legal_hold", "retention_policy"]  # noqa: Y015
     _WhichOneofArgType_payload: _TypeAlias = _typing.Literal["payload", b"payload"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_payload) -> _WhichOneofReturnType_payload | None: ...
 
@@ -1367,6 +1419,8 @@ class Erasure(_message.Message):
     LOG_INDEXES_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     RANGES_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    EVENTS_AFFECTED_FIELD_NUMBER: _builtins.int
     principal: _builtins.str
     """Who asked for the erasure."""
     user_id: _builtins.str
@@ -1375,6 +1429,10 @@ class Erasure(_message.Message):
     """
     reason: _builtins.str
     """Why, such as a reference to a data subject request."""
+    session_id: _builtins.str
+    """The session whose content was erased, when erasure was by session."""
+    events_affected: _builtins.int
+    """How many events lost their content: the number of indexes covered."""
     @_builtins.property
     def log_indexes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Log indexes of the events whose content was erased."""
@@ -1394,10 +1452,12 @@ class Erasure(_message.Message):
         log_indexes: _abc.Iterable[_builtins.int] | None = ...,
         reason: _builtins.str = ...,
         ranges: _abc.Iterable[Global___IndexRange] | None = ...,
+        session_id: _builtins.str = ...,
+        events_affected: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["log_indexes", b"log_indexes", "principal", b"principal", "ranges", b"ranges", "reason", b"reason", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events_affected", b"events_affected", "log_indexes", b"log_indexes", "principal", b"principal", "ranges", b"ranges", "reason", b"reason", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1443,6 +1503,7 @@ class Retention(_message.Message):
     TO_INDEX_FIELD_NUMBER: _builtins.int
     EVENTS_AFFECTED_FIELD_NUMBER: _builtins.int
     RANGES_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
     policy: _builtins.str
     """Name of the policy applied."""
     from_index: _builtins.int
@@ -1451,6 +1512,8 @@ class Retention(_message.Message):
     """Last log index affected."""
     events_affected: _builtins.int
     """How many events lost their content."""
+    policy_version: _builtins.int
+    """Version of the retention policies the policy belonged to."""
     @_builtins.property
     def cutoff(self) -> _timestamp_pb2.Timestamp:
         """Content of events received before this time was destroyed."""
@@ -1470,14 +1533,158 @@ class Retention(_message.Message):
         to_index: _builtins.int = ...,
         events_affected: _builtins.int = ...,
         ranges: _abc.Iterable[Global___IndexRange] | None = ...,
+        policy_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff", "events_affected", b"events_affected", "from_index", b"from_index", "policy", b"policy", "ranges", b"ranges", "to_index", b"to_index"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cutoff", b"cutoff", "events_affected", b"events_affected", "from_index", b"from_index", "policy", b"policy", "policy_version", b"policy_version", "ranges", b"ranges", "to_index", b"to_index"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Retention: _TypeAlias = Retention  # noqa: Y015
+
+@_typing.final
+class LegalHold(_message.Message):
+    """LegalHold records, written by the server, that a legal hold was placed or
+    released. While a hold is in force, the content of the events it covers is
+    neither expired by retention nor erased.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    HOLD_ID_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    SESSION_ID_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    action: Global___HoldAction.ValueType
+    """Placed or released."""
+    hold_id: _builtins.str
+    """The hold's id, given when it was placed."""
+    user_id: _builtins.str
+    """What the hold covers: exactly one of user_id, session_id and agent_id.
+    The events of this pseudonymous subject.
+    """
+    session_id: _builtins.str
+    """The events of this session."""
+    agent_id: _builtins.str
+    """The events of this agent."""
+    principal: _builtins.str
+    """Who placed or released it."""
+    reason: _builtins.str
+    """Why, such as a case or ticket reference."""
+    def __init__(
+        self,
+        *,
+        action: Global___HoldAction.ValueType = ...,
+        hold_id: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        session_id: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        principal: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "agent_id", b"agent_id", "hold_id", b"hold_id", "principal", b"principal", "reason", b"reason", "session_id", b"session_id", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalHold: _TypeAlias = LegalHold  # noqa: Y015
+
+@_typing.final
+class RetentionPolicyChange(_message.Message):
+    """RetentionPolicyChange records, written by the server, a new version of the
+    retention policies: the whole set in force from this event on.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    POLICIES_FIELD_NUMBER: _builtins.int
+    PRINCIPAL_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """The version of the set, one more than the one it replaces."""
+    principal: _builtins.str
+    """Who changed them."""
+    @_builtins.property
+    def policies(self) -> _containers.RepeatedCompositeFieldContainer[Global___RetentionPolicy]:
+        """Every policy in force. Empty means nothing expires."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        policies: _abc.Iterable[Global___RetentionPolicy] | None = ...,
+        principal: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["policies", b"policies", "principal", b"principal", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetentionPolicyChange: _TypeAlias = RetentionPolicyChange  # noqa: Y015
+
+@_typing.final
+class RetentionPolicy(_message.Message):
+    """RetentionPolicy keeps the content of matching events for a duration, after
+    which a background job destroys it (crypto-shredding: the event's key is
+    deleted), writing a Retention event. Headers are kept forever. Set fields
+    must all match; an event matched by several policies expires under the
+    one that keeps it longest.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    KINDS_FIELD_NUMBER: _builtins.int
+    LABEL_KEY_FIELD_NUMBER: _builtins.int
+    LABEL_VALUE_FIELD_NUMBER: _builtins.int
+    KEEP_FOR_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The policy's name: 1 to 64 characters from [A-Za-z0-9._-], unique in
+    its set.
+    """
+    agent_id: _builtins.str
+    """Only events of this agent. Empty matches every agent."""
+    label_key: _builtins.str
+    """Only events with this label key."""
+    label_value: _builtins.str
+    """With label_key: only events whose label has this value. Empty matches
+    any value.
+    """
+    @_builtins.property
+    def kinds(self) -> _containers.RepeatedScalarFieldContainer[Global___EventKind.ValueType]:
+        """Only events of these kinds. Empty matches every kind an agent writes,
+        and access records. Erasure, retention, legal hold and policy records
+        never expire.
+        """
+
+    @_builtins.property
+    def keep_for(self) -> _duration_pb2.Duration:
+        """How long content is kept after the event was received: at least a day."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        agent_id: _builtins.str = ...,
+        kinds: _abc.Iterable[Global___EventKind.ValueType] | None = ...,
+        label_key: _builtins.str = ...,
+        label_value: _builtins.str = ...,
+        keep_for: _duration_pb2.Duration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["keep_for", b"keep_for"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "keep_for", b"keep_for", "kinds", b"kinds", "label_key", b"label_key", "label_value", b"label_value", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RetentionPolicy: _TypeAlias = RetentionPolicy  # noqa: Y015
 
 @_typing.final
 class KeyChange(_message.Message):

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/backup.proto.
  */
 export const file_agenttrail_v1_backup: GenFile = /*@__PURE__*/
-  fileDesc("ChphZ2VudHRyYWlsL3YxL2JhY2t1cC5wcm90bxINYWdlbnR0cmFpbC52MSKTAgoMQmFja3VwUmVjb3JkEi0KBmhlYWRlchgBIAEoCzIbLmFnZW50dHJhaWwudjEuQmFja3VwSGVhZGVySAASKwoFZXZlbnQYAiABKAsyGi5hZ2VudHRyYWlsLnYxLkJhY2t1cEV2ZW50SAASNQoKY2hlY2twb2ludBgDIAEoCzIfLmFnZW50dHJhaWwudjEuQmFja3VwQ2hlY2twb2ludEgAEjUKCmNyZWRlbnRpYWwYBCABKAsyHy5hZ2VudHRyYWlsLnYxLkJhY2t1cENyZWRlbnRpYWxIABIvCgd0cmFpbGVyGAUgASgLMhwuYWdlbnR0cmFpbC52MS5CYWNrdXBUcmFpbGVySABCCAoGcmVjb3JkIs4BCgxCYWNrdXBIZWFkZXISDgoGZm9ybWF0GAEgASgJEg4KBm9yaWdpbhgCIAEoCRIUCgxzdG9yZV9mb3JtYXQYAyABKAkSEgoKY2hlY2twb2ludBgEIAEoDBIXCg9iYXNlX2NoZWNrcG9pbnQYBSABKAwSFQoNYmFzZV9mcm9udGllchgGIAMoDBIUCgx2ZXJpZmllcl9rZXkYByABKAkSLgoKY3JlYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoLQmFja3VwRXZlbnQSEQoJbG9nX2luZGV4GAEgASgEEhEKCWxlYWZfZGF0YRgCIAEoDBIWCg5jb250ZW50X3JlY29yZBgDIAEoDBIWCg5jb250ZW50X2VyYXNlZBgEIAEoCCI6ChBCYWNrdXBDaGVja3BvaW50EhEKCXRyZWVfc2l6ZRgBIAEoBBITCgtzaWduZWRfbm90ZRgCIAEoDCKOAgoQQmFja3VwQ3JlZGVudGlhbBIOCgZrZXlfaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEgwKBHJvbGUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSEgoKY3JlYXRlZF9ieRgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzZWNyZXRfaGFzaBgJIAEoDCJZCg1CYWNrdXBUcmFpbGVyEg4KBmV2ZW50cxgBIAEoBBITCgtjaGVja3BvaW50cxgCIAEoBBITCgtjcmVkZW50aWFscxgDIAEoBBIOCgZzaGEyNTYYBCABKAwiKAoNQmFja3VwUmVxdWVzdBIXCg9iYXNlX2NoZWNrcG9pbnQYASABKAwiPgoOQmFja3VwUmVzcG9uc2USLAoHcmVjb3JkcxgBIAMoCzIbLmFnZW50dHJhaWwudjEuQmFja3VwUmVjb3JkQkRaQmdpdGh1Yi5jb20vYWdlbnR0cmFpbC9hZ2VudHRyYWlsL2dlbi9nby9hZ2VudHRyYWlsL3YxO2FnZW50dHJhaWx2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChphZ2VudHRyYWlsL3YxL2JhY2t1cC5wcm90bxINYWdlbnR0cmFpbC52MSLRAgoMQmFja3VwUmVjb3JkEi0KBmhlYWRlchgBIAEoCzIbLmFnZW50dHJhaWwudjEuQmFja3VwSGVhZGVySAASKwoFZXZlbnQYAiABKAsyGi5hZ2VudHRyYWlsLnYxLkJhY2t1cEV2ZW50SAASNQoKY2hlY2twb2ludBgDIAEoCzIfLmFnZW50dHJhaWwudjEuQmFja3VwQ2hlY2twb2ludEgAEjUKCmNyZWRlbnRpYWwYBCABKAsyHy5hZ2VudHRyYWlsLnYxLkJhY2t1cENyZWRlbnRpYWxIABIvCgd0cmFpbGVyGAUgASgLMhwuYWdlbnR0cmFpbC52MS5CYWNrdXBUcmFpbGVySAASPAoOa2V5cmluZ19yZWNvcmQYBiABKAsyIi5hZ2VudHRyYWlsLnYxLkJhY2t1cEtleXJpbmdSZWNvcmRIAEIICgZyZWNvcmQizgEKDEJhY2t1cEhlYWRlchIOCgZmb3JtYXQYASABKAkSDgoGb3JpZ2luGAIgASgJEhQKDHN0b3JlX2Zvcm1hdBgDIAEoCRISCgpjaGVja3BvaW50GAQgASgMEhcKD2Jhc2VfY2hlY2twb2ludBgFIAEoDBIVCg1iYXNlX2Zyb250aWVyGAYgAygMEhQKDHZlcmlmaWVyX2tleRgHIAEoCRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ4CgtCYWNrdXBFdmVudBIRCglsb2dfaW5kZXgYASABKAQSEQoJbGVhZl9kYXRhGAIgASgMEhYKDmNvbnRlbnRfcmVjb3JkGAMgASgMEhYKDmNvbnRlbnRfZXJhc2VkGAQgASgIEhMKC2NvbnRlbnRfa2V5GAUgASgMIjIKE0JhY2t1cEtleXJpbmdSZWNvcmQSDAoEbmFtZRgBIAEoDBINCgV2YWx1ZRgCIAEoDCI6ChBCYWNrdXBDaGVja3BvaW50EhEKCXRyZWVfc2l6ZRgBIAEoBBITCgtzaWduZWRfbm90ZRgCIAEoDCKOAgoQQmFja3VwQ3JlZGVudGlhbBIOCgZrZXlfaWQYASABKAkSEQoJcHJpbmNpcGFsGAIgASgJEgwKBHJvbGUYAyABKAkSEAoIYWdlbnRfaWQYBCABKAkSEgoKY3JlYXRlZF9ieRgFIAEoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpyZXZva2VkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtzZWNyZXRfaGFzaBgJIAEoDCJyCg1CYWNrdXBUcmFpbGVyEg4KBmV2ZW50cxgBIAEoBBITCgtjaGVja3BvaW50cxgCIAEoBBITCgtjcmVkZW50aWFscxgDIAEoBBIOCgZzaGEyNTYYBCABKAwSFwoPa2V5cmluZ19yZWNvcmRzGAUgASgEIigKDUJhY2t1cFJlcXVlc3QSFwoPYmFzZV9jaGVja3BvaW50GAEgASgMIj4KDkJhY2t1cFJlc3BvbnNlEiwKB3JlY29yZHMYASADKAsyGy5hZ2VudHRyYWlsLnYxLkJhY2t1cFJlY29yZEJEWkJnaXRodWIuY29tL2FnZW50dHJhaWwvYWdlbnR0cmFpbC9nZW4vZ28vYWdlbnR0cmFpbC92MTthZ2VudHRyYWlsdjFiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * BackupRecord is one record of a backup file.
@@ -65,6 +65,14 @@ export type BackupRecord = Message<"agenttrail.v1.BackupRecord"> & {
      */
     value: BackupTrailer;
     case: "trailer";
+  } | {
+    /**
+     * One keyring record of an encrypted store.
+     *
+     * @generated from field: agenttrail.v1.BackupKeyringRecord keyring_record = 6;
+     */
+    value: BackupKeyringRecord;
+    case: "keyringRecord";
   } | { case: undefined; value?: undefined };
 };
 
@@ -96,7 +104,9 @@ export type BackupHeader = Message<"agenttrail.v1.BackupHeader"> & {
   origin: string;
 
   /**
-   * The store's format (agenttrail-store-v1).
+   * The store's format: agenttrail-store-v1 (content in the clear) or
+   * agenttrail-store-v2 (content encrypted under per-event keys, which the
+   * backup carries wrapped: restoring it needs the store's master key).
    *
    * @generated from field: string store_format = 3;
    */
@@ -190,6 +200,15 @@ export type BackupEvent = Message<"agenttrail.v1.BackupEvent"> & {
    * @generated from field: bool content_erased = 4;
    */
   contentErased: boolean;
+
+  /**
+   * In a backup of an encrypted store, the keyring record of the key that
+   * encrypts content_record: the content key, wrapped by its data
+   * subject's key. Empty when the content is erased.
+   *
+   * @generated from field: bytes content_key = 5;
+   */
+  contentKey: Uint8Array;
 };
 
 /**
@@ -198,6 +217,40 @@ export type BackupEvent = Message<"agenttrail.v1.BackupEvent"> & {
  */
 export const BackupEventSchema: GenMessage<BackupEvent> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_backup, 2);
+
+/**
+ * BackupKeyringRecord is a record of an encrypted store's keyring other
+ * than the events' content keys (which travel with their events): a data
+ * subject's key wrapped under the master key, or the master key's check
+ * value. Never a key in the clear. A backup holds the keyring as it was
+ * when the backup was taken, before its events: keys an erasure destroyed
+ * before then are not in it, and the content they encrypted is marked
+ * erased.
+ *
+ * @generated from message agenttrail.v1.BackupKeyringRecord
+ */
+export type BackupKeyringRecord = Message<"agenttrail.v1.BackupKeyringRecord"> & {
+  /**
+   * The record's name in the keyring.
+   *
+   * @generated from field: bytes name = 1;
+   */
+  name: Uint8Array;
+
+  /**
+   * The record's value.
+   *
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message agenttrail.v1.BackupKeyringRecord.
+ * Use `create(BackupKeyringRecordSchema)` to create a new message.
+ */
+export const BackupKeyringRecordSchema: GenMessage<BackupKeyringRecord> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_backup, 3);
 
 /**
  * BackupCheckpoint is a signed checkpoint the log stored.
@@ -225,7 +278,7 @@ export type BackupCheckpoint = Message<"agenttrail.v1.BackupCheckpoint"> & {
  * Use `create(BackupCheckpointSchema)` to create a new message.
  */
 export const BackupCheckpointSchema: GenMessage<BackupCheckpoint> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_backup, 3);
+  messageDesc(file_agenttrail_v1_backup, 4);
 
 /**
  * BackupCredential is an API key credential: never the key, only the
@@ -303,7 +356,7 @@ export type BackupCredential = Message<"agenttrail.v1.BackupCredential"> & {
  * Use `create(BackupCredentialSchema)` to create a new message.
  */
 export const BackupCredentialSchema: GenMessage<BackupCredential> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_backup, 4);
+  messageDesc(file_agenttrail_v1_backup, 5);
 
 /**
  * BackupTrailer ends a backup.
@@ -339,6 +392,13 @@ export type BackupTrailer = Message<"agenttrail.v1.BackupTrailer"> & {
    * @generated from field: bytes sha256 = 4;
    */
   sha256: Uint8Array;
+
+  /**
+   * Number of keyring records.
+   *
+   * @generated from field: uint64 keyring_records = 5;
+   */
+  keyringRecords: bigint;
 };
 
 /**
@@ -346,7 +406,7 @@ export type BackupTrailer = Message<"agenttrail.v1.BackupTrailer"> & {
  * Use `create(BackupTrailerSchema)` to create a new message.
  */
 export const BackupTrailerSchema: GenMessage<BackupTrailer> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_backup, 5);
+  messageDesc(file_agenttrail_v1_backup, 6);
 
 /**
  * BackupRequest asks for a backup.
@@ -368,7 +428,7 @@ export type BackupRequest = Message<"agenttrail.v1.BackupRequest"> & {
  * Use `create(BackupRequestSchema)` to create a new message.
  */
 export const BackupRequestSchema: GenMessage<BackupRequest> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_backup, 6);
+  messageDesc(file_agenttrail_v1_backup, 7);
 
 /**
  * BackupResponse carries records of the backup, in order. The first
@@ -391,5 +451,5 @@ export type BackupResponse = Message<"agenttrail.v1.BackupResponse"> & {
  * Use `create(BackupResponseSchema)` to create a new message.
  */
 export const BackupResponseSchema: GenMessage<BackupResponse> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_backup, 7);
+  messageDesc(file_agenttrail_v1_backup, 8);
 

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file agenttrail/v1/event.proto.
  */
 export const file_agenttrail_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIsUJCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASPgoKYXR0cmlidXRlcxgyIAMoCzIkLmFnZW50dHJhaWwudjEuRXZlbnQuQXR0cmlidXRlc0VudHJ5QgTouxwCEjAKBXRyYWNlGDMgASgLMhsuYWdlbnR0cmFpbC52MS5UcmFjZUNvbnRleHRCBOi7HAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoIlsKDFRyYWNlQ29udGV4dBIWCgh0cmFjZV9pZBgBIAEoCUIE6LscARIVCgdzcGFuX2lkGAIgASgJQgTouxwBEhwKDnBhcmVudF9zcGFuX2lkGAMgASgJQgTouxwBItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKtBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBEiUKF3JlYXNvbmluZ19vdXRwdXRfdG9rZW5zGBUgASgDQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCItoDCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAESMQoIcmV0dXJuZWQYDCABKAsyGS5hZ2VudHRyYWlsLnYxLkluZGV4UmFuZ2VCBOi7HAESIgoPcHJvb2ZfdHJlZV9zaXplGA0gASgEQgTouxwBSAGIAQFCDAoKX2xvZ19pbmRleEISChBfcHJvb2ZfdHJlZV9zaXplIpsBCgdFcmFzdXJlEhcKCXByaW5jaXBhbBgBIAEoCUIE6LscARIVCgd1c2VyX2lkGAIgASgJQgTouxwBEhkKC2xvZ19pbmRleGVzGAMgAygEQgTouxwBEhQKBnJlYXNvbhgEIAEoCUIE6LscAhIvCgZyYW5nZXMYBSADKAsyGS5hZ2VudHRyYWlsLnYxLkluZGV4UmFuZ2VCBOi7HAEiNQoKSW5kZXhSYW5nZRITCgVmaXJzdBgBIAEoBEIE6LscARISCgRsYXN0GAIgASgEQgTouxwBItUBCglSZXRlbnRpb24SFAoGcG9saWN5GAEgASgJQgTouxwBEjAKBmN1dG9mZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESGAoKZnJvbV9pbmRleBgDIAEoBEIE6LscARIWCgh0b19pbmRleBgEIAEoBEIE6LscARIdCg9ldmVudHNfYWZmZWN0ZWQYBSABKARCBOi7HAESLwoGcmFuZ2VzGAYgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBIqYBCglLZXlDaGFuZ2USNAoGYWN0aW9uGAEgASgOMh4uYWdlbnR0cmFpbC52MS5LZXlDaGFuZ2VBY3Rpb25CBOi7HAESFAoGa2V5X2lkGAIgASgJQgTouxwBEhsKDWtleV9wcmluY2lwYWwYAyABKAlCBOi7HAESFgoIa2V5X3JvbGUYBCABKAlCBOi7HAESGAoKY2hhbmdlZF9ieRgFIAEoCUIE6LscASKBAwoGRmlsdGVyEhgKCnNlc3Npb25faWQYASABKAlCBOi7HAESFgoIYWdlbnRfaWQYAiABKAlCBOi7HAESFQoHdXNlcl9pZBgDIAEoCUIE6LscARItCgVraW5kcxgEIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCXRvb2xfbmFtZRgFIAEoCUIE6LscARI4Cg5vY2N1cnJlZF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESOQoPb2NjdXJyZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE6LscARIdCgpmcm9tX2luZGV4GAggASgEQgTouxwBSACIAQESGwoIdG9faW5kZXgYCSABKARCBOi7HAFIAYgBARIZCgtlcnJvcnNfb25seRgKIAEoCEIE6LscAUINCgtfZnJvbV9pbmRleEILCglfdG9faW5kZXgq3gIKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRVZFTlRfS0lORF9TRVNTSU9OX1NUQVJUEAESFwoTRVZFTlRfS0lORF9MTE1fQ0FMTBACEhgKFEVWRU5UX0tJTkRfVE9PTF9DQUxMEAMSGAoURVZFTlRfS0lORF9SRUFTT05JTkcQBBIdChlFVkVOVF9LSU5EX0hVTUFOX0FQUFJPVkFMEAUSFAoQRVZFTlRfS0lORF9FUlJPUhAGEhUKEUVWRU5UX0tJTkRfT1VUUFVUEAcSGgoWRVZFTlRfS0lORF9TRVNTSU9OX0VORBAIEhUKEUVWRU5UX0tJTkRfQUNDRVNTEBQSFgoSRVZFTlRfS0lORF9FUkFTVVJFEBUSGAoURVZFTlRfS0lORF9SRVRFTlRJT04QFhIZChVFVkVOVF9LSU5EX0tFWV9DSEFOR0UQFypzCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQSEgoOUk9MRV9ERVZFTE9QRVIQBSqsAQoLVG9vbE91dGNvbWUSHAoYVE9PTF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUVE9PTF9PVVRDT01FX1NVQ0NFU1MQARIWChJUT09MX09VVENPTUVfRVJST1IQAhIYChRUT09MX09VVENPTUVfVElNRU9VVBADEhcKE1RPT0xfT1VUQ09NRV9ERU5JRUQQBBIaChZUT09MX09VVENPTUVfQ0FOQ0VMTEVEEAUqeAoPSHVtYW5BY3Rpb25LaW5kEiEKHUhVTUFOX0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaSFVNQU5fQUNUSU9OX0tJTkRfQVBQUk9WQUwQARIiCh5IVU1BTl9BQ1RJT05fS0lORF9JTlRFUlZFTlRJT04QAiqyAQoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX1BFTkRJTkcQARIeChpBUFBST1ZBTF9ERUNJU0lPTl9BUFBST1ZFRBACEh4KGkFQUFJPVkFMX0RFQ0lTSU9OX1JFSkVDVEVEEAMSHAoYQVBQUk9WQUxfREVDSVNJT05fRURJVEVEEAQqqwEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURU5EX1JFQVNPTl9DT01QTEVURUQQARIYChRFTkRfUkVBU09OX1RJTUVEX09VVBACEh0KGUVORF9SRUFTT05fTUFYX0lURVJBVElPTlMQAxIVChFFTkRfUkVBU09OX0ZBSUxFRBAEEhgKFEVORF9SRUFTT05fQ0FOQ0VMTEVEEAUqYQoLQWNjZXNzUGhhc2USHAoYQUNDRVNTX1BIQVNFX1VOU1BFQ0lGSUVEEAASGAoUQUNDRVNTX1BIQVNFX1NUQVJURUQQARIaChZBQ0NFU1NfUEhBU0VfQ09NUExFVEVEEAIqnQEKD0tleUNoYW5nZUFjdGlvbhIhCh1LRVlfQ0hBTkdFX0FDVElPTl9VTlNQRUNJRklFRBAAEh0KGUtFWV9DSEFOR0VfQUNUSU9OX0NSRUFURUQQARIdChlLRVlfQ0hBTkdFX0FDVElPTl9SRVZPS0VEEAISKQolS0VZX0NIQU5HRV9BQ1RJT05fU0lHTklOR19LRVlfUk9UQVRFRBADKmkKCFZpZXdLaW5kEhkKFVZJRVdfS0lORF9VTlNQRUNJRklFRBAAEhIKDlZJRVdfS0lORF9GVUxMEAESFgoSVklFV19LSU5EX1JFREFDVEVEEAISFgoSVklFV19LSU5EX01FVEFEQVRBEANCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChlhZ2VudHRyYWlsL3YxL2V2ZW50LnByb3RvEg1hZ2VudHRyYWlsLnYxIsMKCgVFdmVudBIWCghldmVudF9pZBgBIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAIgASgJQgTouxwBEh0KD3BhcmVudF9ldmVudF9pZBgDIAEoCUIE6LscARISCgRzdGVwGAQgASgNQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhsKDWFnZW50X3ZlcnNpb24YBiABKAlCBOi7HAESFgoIbW9kZWxfaWQYByABKAlCBOi7HAESIAoSc3lzdGVtX3Byb21wdF9oYXNoGAggASgJQgTouxwBEhUKB3VzZXJfaWQYCSABKAlCBOi7HAESNQoLb2NjdXJyZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTouxwBEjYKBmxhYmVscxgLIAMoCzIgLmFnZW50dHJhaWwudjEuRXZlbnQuTGFiZWxzRW50cnlCBOi7HAISOgoNc2Vzc2lvbl9zdGFydBgUIAEoCzIbLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0QgTouxwBSAASMAoIbGxtX2NhbGwYFSABKAsyFi5hZ2VudHRyYWlsLnYxLkxsbUNhbGxCBOi7HAFIABIyCgl0b29sX2NhbGwYFiABKAsyFy5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsQgTouxwBSAASMwoJcmVhc29uaW5nGBcgASgLMhguYWdlbnR0cmFpbC52MS5SZWFzb25pbmdCBOi7HAFIABI8Cg5odW1hbl9hcHByb3ZhbBgYIAEoCzIcLmFnZW50dHJhaWwudjEuSHVtYW5BcHByb3ZhbEIE6LscAUgAEjAKBWVycm9yGBkgASgLMhkuYWdlbnR0cmFpbC52MS5BZ2VudEVycm9yQgTouxwBSAASLQoGb3V0cHV0GBogASgLMhUuYWdlbnR0cmFpbC52MS5PdXRwdXRCBOi7HAFIABI2CgtzZXNzaW9uX2VuZBgbIAEoCzIZLmFnZW50dHJhaWwudjEuU2Vzc2lvbkVuZEIE6LscAUgAEi0KBmFjY2VzcxgoIAEoCzIVLmFnZW50dHJhaWwudjEuQWNjZXNzQgTouxwBSAASLwoHZXJhc3VyZRgpIAEoCzIWLmFnZW50dHJhaWwudjEuRXJhc3VyZUIE6LscAUgAEjMKCXJldGVudGlvbhgqIAEoCzIYLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uQgTouxwBSAASNAoKa2V5X2NoYW5nZRgrIAEoCzIYLmFnZW50dHJhaWwudjEuS2V5Q2hhbmdlQgTouxwBSAASNAoKbGVnYWxfaG9sZBgsIAEoCzIYLmFnZW50dHJhaWwudjEuTGVnYWxIb2xkQgTouxwBSAASRgoQcmV0ZW50aW9uX3BvbGljeRgtIAEoCzIkLmFnZW50dHJhaWwudjEuUmV0ZW50aW9uUG9saWN5Q2hhbmdlQgTouxwBSAASPgoKYXR0cmlidXRlcxgyIAMoCzIkLmFnZW50dHJhaWwudjEuRXZlbnQuQXR0cmlidXRlc0VudHJ5QgTouxwCEjAKBXRyYWNlGDMgASgLMhsuYWdlbnR0cmFpbC52MS5UcmFjZUNvbnRleHRCBOi7HAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIJCgdwYXlsb2FkSgQIDBAUSgQIHBAoIlsKDFRyYWNlQ29udGV4dBIWCgh0cmFjZV9pZBgBIAEoCUIE6LscARIVCgdzcGFuX2lkGAIgASgJQgTouxwBEhwKDnBhcmVudF9zcGFuX2lkGAMgASgJQgTouxwBItcCCgxTZXNzaW9uU3RhcnQSGgoMdXNlcl9tZXNzYWdlGAEgASgJQgTouxwCEjwKD3Rvb2xzX2F2YWlsYWJsZRgCIAMoCzIdLmFnZW50dHJhaWwudjEuVG9vbERlZmluaXRpb25CBOi7HAISHAoOc291cmNlX2NoYW5uZWwYAyABKAlCBOi7HAESFwoJY2xpZW50X2lwGAQgASgJQgTouxwDEh8KEWNsaWVudF91c2VyX2FnZW50GAUgASgJQgTouxwCEhsKDXN5c3RlbV9wcm9tcHQYBiABKAlCBOi7HAISRQoKYXR0cmlidXRlcxgHIAMoCzIrLmFnZW50dHJhaWwudjEuU2Vzc2lvblN0YXJ0LkF0dHJpYnV0ZXNFbnRyeUIE6LscAhoxCg9BdHRyaWJ1dGVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ5Cg5Ub29sRGVmaW5pdGlvbhISCgRuYW1lGAEgASgJQgTouxwBEhIKBHR5cGUYAiABKAlCBOi7HAESGQoLZGVzY3JpcHRpb24YAyABKAlCBOi7HAISJAoWcGFyYW1ldGVyc19zY2hlbWFfanNvbhgEIAEoCUIE6LscAiKtBgoHTGxtQ2FsbBIbCg1wcm92aWRlcl9uYW1lGAEgASgJQgTouxwBEhwKDm9wZXJhdGlvbl9uYW1lGAIgASgJQgTouxwBEhsKDXJlcXVlc3RfbW9kZWwYAyABKAlCBOi7HAESHAoOcmVzcG9uc2VfbW9kZWwYBCABKAlCBOi7HAESGQoLcmVzcG9uc2VfaWQYBSABKAlCBOi7HAESOAoOaW5wdXRfbWVzc2FnZXMYBiADKAsyGi5hZ2VudHRyYWlsLnYxLkNoYXRNZXNzYWdlQgTouxwCEiEKE3N5c3RlbV9pbnN0cnVjdGlvbnMYByABKAlCBOi7HAISGQoLb3V0cHV0X3RleHQYCCABKAlCBOi7HAISOAoKdG9vbF9jYWxscxgJIAMoCzIeLmFnZW50dHJhaWwudjEuVG9vbENhbGxSZXF1ZXN0QgTouxwCEhwKDmZpbmlzaF9yZWFzb25zGAogAygJQgTouxwBEhoKDGlucHV0X3Rva2VucxgLIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAwgASgDQgTouxwBEiUKF2NhY2hlX3JlYWRfaW5wdXRfdG9rZW5zGA0gASgDQgTouxwBEikKG2NhY2hlX2NyZWF0aW9uX2lucHV0X3Rva2VucxgOIAEoA0IE6LscARInCgRjb3N0GA8gASgLMhMuYWdlbnR0cmFpbC52MS5Db3N0QgTouxwBEjAKB2xhdGVuY3kYECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CBOi7HAESPAoTdGltZV90b19maXJzdF90b2tlbhgRIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIeCgt0ZW1wZXJhdHVyZRgSIAEoAUIE6LscAUgAiAEBEh0KCm1heF90b2tlbnMYEyABKANCBOi7HAFIAYgBARIYCgplcnJvcl90eXBlGBQgASgJQgTouxwBEiUKF3JlYXNvbmluZ19vdXRwdXRfdG9rZW5zGBUgASgDQgTouxwBQg4KDF90ZW1wZXJhdHVyZUINCgtfbWF4X3Rva2VucyK3AQoLQ2hhdE1lc3NhZ2USJwoEcm9sZRgBIAEoDjITLmFnZW50dHJhaWwudjEuUm9sZUIE6LscARIVCgdjb250ZW50GAIgASgJQgTouxwCEhIKBG5hbWUYAyABKAlCBOi7HAISGgoMdG9vbF9jYWxsX2lkGAQgASgJQgTouxwBEjgKCnRvb2xfY2FsbHMYBSADKAsyHi5hZ2VudHRyYWlsLnYxLlRvb2xDYWxsUmVxdWVzdEIE6LscAiJkCg9Ub29sQ2FsbFJlcXVlc3QSGgoMdG9vbF9jYWxsX2lkGAEgASgJQgTouxwBEhcKCXRvb2xfbmFtZRgCIAEoCUIE6LscARIcCg5hcmd1bWVudHNfanNvbhgDIAEoCUIE6LscAiI5CgRDb3N0EhsKDWN1cnJlbmN5X2NvZGUYASABKAlCBOi7HAESFAoGbWljcm9zGAIgASgDQgTouxwBIsUCCghUb29sQ2FsbBIXCgl0b29sX25hbWUYASABKAlCBOi7HAESGgoMdG9vbF9jYWxsX2lkGAIgASgJQgTouxwBEhcKCXRvb2xfdHlwZRgDIAEoCUIE6LscARIXCglhcmd1bWVudHMYBCABKAlCBOi7HAISFAoGcmVzdWx0GAUgASgJQgTouxwCEhgKCmVycm9yX3R5cGUYBiABKAlCBOi7HAESGwoNZXJyb3JfbWVzc2FnZRgHIAEoCUIE6LscAhIxCgdvdXRjb21lGAggASgOMhouYWdlbnR0cmFpbC52MS5Ub29sT3V0Y29tZUIE6LscARIxCghkdXJhdGlvbhgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscARIfChFhcHByb3ZhbF9yZXF1aXJlZBgKIAEoCEIE6LscASJqCglSZWFzb25pbmcSFQoHdGhvdWdodBgBIAEoCUIE6LscAhIYCgpwbGFuX3N0ZXBzGAIgAygJQgTouxwCEh0KCmNvbmZpZGVuY2UYAyABKAFCBOi7HAFIAIgBAUINCgtfY29uZmlkZW5jZSK1AgoNSHVtYW5BcHByb3ZhbBIyCgRraW5kGAEgASgOMh4uYWdlbnR0cmFpbC52MS5IdW1hbkFjdGlvbktpbmRCBOi7HAESFQoHcmVxdWVzdBgCIAEoCUIE6LscAhI3CghkZWNpc2lvbhgDIAEoDjIfLmFnZW50dHJhaWwudjEuQXBwcm92YWxEZWNpc2lvbkIE6LscARIWCghhcHByb3ZlchgEIAEoCUIE6LscAxIUCgZyZWFzb24YBSABKAlCBOi7HAISHAoOZ2F0ZWRfZXZlbnRfaWQYBiABKAlCBOi7HAESHAoOZWRpdGVkX2NvbnRlbnQYByABKAlCBOi7HAISNgoNd2FpdF9kdXJhdGlvbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE6LscASKQAQoKQWdlbnRFcnJvchIYCgplcnJvcl90eXBlGAEgASgJQgTouxwBEhUKB21lc3NhZ2UYAiABKAlCBOi7HAISGQoLc3RhY2tfdHJhY2UYAyABKAlCBOi7HAISHQoPcmVjb3ZlcnlfYWN0aW9uGAQgASgJQgTouxwCEhcKCXJldHJ5YWJsZRgFIAEoCEIE6LscASJLCgZPdXRwdXQSEgoEdGV4dBgBIAEoCUIE6LscAhITCgVmaW5hbBgCIAEoCEIE6LscARIYCgptZWRpYV90eXBlGAMgASgJQgTouxwBIqYCCgpTZXNzaW9uRW5kEi4KBnJlYXNvbhgBIAEoDjIYLmFnZW50dHJhaWwudjEuRW5kUmVhc29uQgTouxwBEhgKCnN0ZXBfY291bnQYAiABKA1CBOi7HAESHAoObGxtX2NhbGxfY291bnQYAyABKA1CBOi7HAESHQoPdG9vbF9jYWxsX2NvdW50GAQgASgNQgTouxwBEhkKC2Vycm9yX2NvdW50GAUgASgNQgTouxwBEhoKDGlucHV0X3Rva2VucxgGIAEoA0IE6LscARIbCg1vdXRwdXRfdG9rZW5zGAcgASgDQgTouxwBEicKBGNvc3QYCCABKAsyEy5hZ2VudHRyYWlsLnYxLkNvc3RCBOi7HAESFAoGZGV0YWlsGAkgASgJQgTouxwCItoDCgZBY2Nlc3MSFwoJcHJpbmNpcGFsGAEgASgJQgTouxwBEhIKBHJvbGUYAiABKAlCBOi7HAESEQoDcnBjGAMgASgJQgTouxwBEisKBmZpbHRlchgEIAEoCzIVLmFnZW50dHJhaWwudjEuRmlsdGVyQgTouxwBEhYKCGV2ZW50X2lkGAUgASgJQgTouxwBEhwKCWxvZ19pbmRleBgGIAEoBEIE6LscAUgAiAEBEh0KD2V2ZW50c19yZXR1cm5lZBgHIAEoBEIE6LscARIrCgR2aWV3GAggASgOMhcuYWdlbnR0cmFpbC52MS5WaWV3S2luZEIE6LscARIcCg5wb2xpY3lfdmVyc2lvbhgJIAEoCUIE6LscARIZCgtzdGF0dXNfY29kZRgKIAEoBUIE6LscARIvCgVwaGFzZRgLIAEoDjIaLmFnZW50dHJhaWwudjEuQWNjZXNzUGhhc2VCBOi7HAESMQoIcmV0dXJuZWQYDCABKAsyGS5hZ2VudHRyYWlsLnYxLkluZGV4UmFuZ2VCBOi7HAESIgoPcHJvb2ZfdHJlZV9zaXplGA0gASgEQgTouxwBSAGIAQFCDAoKX2xvZ19pbmRleEISChBfcHJvb2ZfdHJlZV9zaXplItQBCgdFcmFzdXJlEhcKCXByaW5jaXBhbBgBIAEoCUIE6LscARIVCgd1c2VyX2lkGAIgASgJQgTouxwBEhkKC2xvZ19pbmRleGVzGAMgAygEQgTouxwBEhQKBnJlYXNvbhgEIAEoCUIE6LscAhIvCgZyYW5nZXMYBSADKAsyGS5hZ2VudHRyYWlsLnYxLkluZGV4UmFuZ2VCBOi7HAESGAoKc2Vzc2lvbl9pZBgGIAEoCUIE6LscARIdCg9ldmVudHNfYWZmZWN0ZWQYByABKARCBOi7HAEiNQoKSW5kZXhSYW5nZRITCgVmaXJzdBgBIAEoBEIE6LscARISCgRsYXN0GAIgASgEQgTouxwBIvMBCglSZXRlbnRpb24SFAoGcG9saWN5GAEgASgJQgTouxwBEjAKBmN1dG9mZhgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESGAoKZnJvbV9pbmRleBgDIAEoBEIE6LscARIWCgh0b19pbmRleBgEIAEoBEIE6LscARIdCg9ldmVudHNfYWZmZWN0ZWQYBSABKARCBOi7HAESLwoGcmFuZ2VzGAYgAygLMhkuYWdlbnR0cmFpbC52MS5JbmRleFJhbmdlQgTouxwBEhwKDnBvbGljeV92ZXJzaW9uGAcgASgEQgTouxwBIssBCglMZWdhbEhvbGQSLwoGYWN0aW9uGAEgASgOMhkuYWdlbnR0cmFpbC52MS5Ib2xkQWN0aW9uQgTouxwBEhUKB2hvbGRfaWQYAiABKAlCBOi7HAESFQoHdXNlcl9pZBgDIAEoCUIE6LscARIYCgpzZXNzaW9uX2lkGAQgASgJQgTouxwBEhYKCGFnZW50X2lkGAUgASgJQgTouxwBEhcKCXByaW5jaXBhbBgGIAEoCUIE6LscARIUCgZyZWFzb24YByABKAlCBOi7HAIifwoVUmV0ZW50aW9uUG9saWN5Q2hhbmdlEhUKB3ZlcnNpb24YASABKARCBOi7HAESNgoIcG9saWNpZXMYAiADKAsyHi5hZ2VudHRyYWlsLnYxLlJldGVudGlvblBvbGljeUIE6LscARIXCglwcmluY2lwYWwYAyABKAlCBOi7HAEi0wEKD1JldGVudGlvblBvbGljeRISCgRuYW1lGAEgASgJQgTouxwBEhYKCGFnZW50X2lkGAIgASgJQgTouxwBEi0KBWtpbmRzGAMgAygOMhguYWdlbnR0cmFpbC52MS5FdmVudEtpbmRCBOi7HAESFwoJbGFiZWxfa2V5GAQgASgJQgTouxwBEhkKC2xhYmVsX3ZhbHVlGAUgASgJQgTouxwBEjEKCGtlZXBfZm9yGAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTouxwBIqYBCglLZXlDaGFuZ2USNAoGYWN0aW9uGAEgASgOMh4uYWdlbnR0cmFpbC52MS5LZXlDaGFuZ2VBY3Rpb25CBOi7HAESFAoGa2V5X2lkGAIgASgJQgTouxwBEhsKDWtleV9wcmluY2lwYWwYAyABKAlCBOi7HAESFgoIa2V5X3JvbGUYBCABKAlCBOi7HAESGAoKY2hhbmdlZF9ieRgFIAEoCUIE6LscASKBAwoGRmlsdGVyEhgKCnNlc3Npb25faWQYASABKAlCBOi7HAESFgoIYWdlbnRfaWQYAiABKAlCBOi7HAESFQoHdXNlcl9pZBgDIAEoCUIE6LscARItCgVraW5kcxgEIAMoDjIYLmFnZW50dHJhaWwudjEuRXZlbnRLaW5kQgTouxwBEhcKCXRvb2xfbmFtZRgFIAEoCUIE6LscARI4Cg5vY2N1cnJlZF9hZnRlchgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOi7HAESOQoPb2NjdXJyZWRfYmVmb3JlGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE6LscARIdCgpmcm9tX2luZGV4GAggASgEQgTouxwBSACIAQESGwoIdG9faW5kZXgYCSABKARCBOi7HAFIAYgBARIZCgtlcnJvcnNfb25seRgKIAEoCEIE6LscAUINCgtfZnJvbV9pbmRleEILCglfdG9faW5kZXgqmgMKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYRVZFTlRfS0lORF9TRVNTSU9OX1NUQVJUEAESFwoTRVZFTlRfS0lORF9MTE1fQ0FMTBACEhgKFEVWRU5UX0tJTkRfVE9PTF9DQUxMEAMSGAoURVZFTlRfS0lORF9SRUFTT05JTkcQBBIdChlFVkVOVF9LSU5EX0hVTUFOX0FQUFJPVkFMEAUSFAoQRVZFTlRfS0lORF9FUlJPUhAGEhUKEUVWRU5UX0tJTkRfT1VUUFVUEAcSGgoWRVZFTlRfS0lORF9TRVNTSU9OX0VORBAIEhUKEUVWRU5UX0tJTkRfQUNDRVNTEBQSFgoSRVZFTlRfS0lORF9FUkFTVVJFEBUSGAoURVZFTlRfS0lORF9SRVRFTlRJT04QFhIZChVFVkVOVF9LSU5EX0tFWV9DSEFOR0UQFxIZChVFVkVOVF9LSU5EX0xFR0FMX0hPTEQQGBIfChtFVkVOVF9LSU5EX1JFVEVOVElPTl9QT0xJQ1kQGSpzCgRSb2xlEhQKEFJPTEVfVU5TUEVDSUZJRUQQABIPCgtST0xFX1NZU1RFTRABEg0KCVJPTEVfVVNFUhACEhIKDlJPTEVfQVNTSVNUQU5UEAMSDQoJUk9MRV9UT09MEAQSEgoOUk9MRV9ERVZFTE9QRVIQBSqsAQoLVG9vbE91dGNvbWUSHAoYVE9PTF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGAoUVE9PTF9PVVRDT01FX1NVQ0NFU1MQARIWChJUT09MX09VVENPTUVfRVJST1IQAhIYChRUT09MX09VVENPTUVfVElNRU9VVBADEhcKE1RPT0xfT1VUQ09NRV9ERU5JRUQQBBIaChZUT09MX09VVENPTUVfQ0FOQ0VMTEVEEAUqeAoPSHVtYW5BY3Rpb25LaW5kEiEKHUhVTUFOX0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASHgoaSFVNQU5fQUNUSU9OX0tJTkRfQVBQUk9WQUwQARIiCh5IVU1BTl9BQ1RJT05fS0lORF9JTlRFUlZFTlRJT04QAiqyAQoQQXBwcm92YWxEZWNpc2lvbhIhCh1BUFBST1ZBTF9ERUNJU0lPTl9VTlNQRUNJRklFRBAAEh0KGUFQUFJPVkFMX0RFQ0lTSU9OX1BFTkRJTkcQARIeChpBUFBST1ZBTF9ERUNJU0lPTl9BUFBST1ZFRBACEh4KGkFQUFJPVkFMX0RFQ0lTSU9OX1JFSkVDVEVEEAMSHAoYQVBQUk9WQUxfREVDSVNJT05fRURJVEVEEAQqqwEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASGAoURU5EX1JFQVNPTl9DT01QTEVURUQQARIYChRFTkRfUkVBU09OX1RJTUVEX09VVBACEh0KGUVORF9SRUFTT05fTUFYX0lURVJBVElPTlMQAxIVChFFTkRfUkVBU09OX0ZBSUxFRBAEEhgKFEVORF9SRUFTT05fQ0FOQ0VMTEVEEAUqYQoLQWNjZXNzUGhhc2USHAoYQUNDRVNTX1BIQVNFX1VOU1BFQ0lGSUVEEAASGAoUQUNDRVNTX1BIQVNFX1NUQVJURUQQARIaChZBQ0NFU1NfUEhBU0VfQ09NUExFVEVEEAIqWwoKSG9sZEFjdGlvbhIbChdIT0xEX0FDVElPTl9VTlNQRUNJRklFRBAAEhYKEkhPTERfQUNUSU9OX1BMQUNFRBABEhgKFEhPTERfQUNUSU9OX1JFTEVBU0VEEAIqxwEKD0tleUNoYW5nZUFjdGlvbhIhCh1LRVlfQ0hBTkdFX0FDVElPTl9VTlNQRUNJRklFRBAAEh0KGUtFWV9DSEFOR0VfQUNUSU9OX0NSRUFURUQQARIdChlLRVlfQ0hBTkdFX0FDVElPTl9SRVZPS0VEEAISKQolS0VZX0NIQU5HRV9BQ1RJT05fU0lHTklOR19LRVlfUk9UQVRFRBADEigKJEtFWV9DSEFOR0VfQUNUSU9OX01BU1RFUl9LRVlfUk9UQVRFRBAEKmkKCFZpZXdLaW5kEhkKFVZJRVdfS0lORF9VTlNQRUNJRklFRBAAEhIKDlZJRVdfS0lORF9GVUxMEAESFgoSVklFV19LSU5EX1JFREFDVEVEEAISFgoSVklFV19LSU5EX01FVEFEQVRBEANCRFpCZ2l0aHViLmNvbS9hZ2VudHRyYWlsL2FnZW50dHJhaWwvZ2VuL2dvL2FnZW50dHJhaWwvdjE7YWdlbnR0cmFpbHYxYgZwcm90bzM", [file_agenttrail_v1_field_class, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Event is one step of an agent's work, as the agent reported it. Every kind
@@ -218,6 +218,22 @@ export type Event = Message<"agenttrail.v1.Event"> & {
      */
     value: KeyChange;
     case: "keyChange";
+  } | {
+    /**
+     * Written by the server: a legal hold was placed or released.
+     *
+     * @generated from field: agenttrail.v1.LegalHold legal_hold = 44;
+     */
+    value: LegalHold;
+    case: "legalHold";
+  } | {
+    /**
+     * Written by the server: the retention policies changed.
+     *
+     * @generated from field: agenttrail.v1.RetentionPolicyChange retention_policy = 45;
+     */
+    value: RetentionPolicyChange;
+    case: "retentionPolicy";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -1199,6 +1215,20 @@ export type Erasure = Message<"agenttrail.v1.Erasure"> & {
    * @generated from field: repeated agenttrail.v1.IndexRange ranges = 5;
    */
   ranges: IndexRange[];
+
+  /**
+   * The session whose content was erased, when erasure was by session.
+   *
+   * @generated from field: string session_id = 6;
+   */
+  sessionId: string;
+
+  /**
+   * How many events lost their content: the number of indexes covered.
+   *
+   * @generated from field: uint64 events_affected = 7;
+   */
+  eventsAffected: bigint;
 };
 
 /**
@@ -1285,6 +1315,13 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
    * @generated from field: repeated agenttrail.v1.IndexRange ranges = 6;
    */
   ranges: IndexRange[];
+
+  /**
+   * Version of the retention policies the policy belonged to.
+   *
+   * @generated from field: uint64 policy_version = 7;
+   */
+  policyVersion: bigint;
 };
 
 /**
@@ -1293,6 +1330,172 @@ export type Retention = Message<"agenttrail.v1.Retention"> & {
  */
 export const RetentionSchema: GenMessage<Retention> = /*@__PURE__*/
   messageDesc(file_agenttrail_v1_event, 17);
+
+/**
+ * LegalHold records, written by the server, that a legal hold was placed or
+ * released. While a hold is in force, the content of the events it covers is
+ * neither expired by retention nor erased.
+ *
+ * @generated from message agenttrail.v1.LegalHold
+ */
+export type LegalHold = Message<"agenttrail.v1.LegalHold"> & {
+  /**
+   * Placed or released.
+   *
+   * @generated from field: agenttrail.v1.HoldAction action = 1;
+   */
+  action: HoldAction;
+
+  /**
+   * The hold's id, given when it was placed.
+   *
+   * @generated from field: string hold_id = 2;
+   */
+  holdId: string;
+
+  /**
+   * What the hold covers: exactly one of user_id, session_id and agent_id.
+   * The events of this pseudonymous subject.
+   *
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * The events of this session.
+   *
+   * @generated from field: string session_id = 4;
+   */
+  sessionId: string;
+
+  /**
+   * The events of this agent.
+   *
+   * @generated from field: string agent_id = 5;
+   */
+  agentId: string;
+
+  /**
+   * Who placed or released it.
+   *
+   * @generated from field: string principal = 6;
+   */
+  principal: string;
+
+  /**
+   * Why, such as a case or ticket reference.
+   *
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.LegalHold.
+ * Use `create(LegalHoldSchema)` to create a new message.
+ */
+export const LegalHoldSchema: GenMessage<LegalHold> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 18);
+
+/**
+ * RetentionPolicyChange records, written by the server, a new version of the
+ * retention policies: the whole set in force from this event on.
+ *
+ * @generated from message agenttrail.v1.RetentionPolicyChange
+ */
+export type RetentionPolicyChange = Message<"agenttrail.v1.RetentionPolicyChange"> & {
+  /**
+   * The version of the set, one more than the one it replaces.
+   *
+   * @generated from field: uint64 version = 1;
+   */
+  version: bigint;
+
+  /**
+   * Every policy in force. Empty means nothing expires.
+   *
+   * @generated from field: repeated agenttrail.v1.RetentionPolicy policies = 2;
+   */
+  policies: RetentionPolicy[];
+
+  /**
+   * Who changed them.
+   *
+   * @generated from field: string principal = 3;
+   */
+  principal: string;
+};
+
+/**
+ * Describes the message agenttrail.v1.RetentionPolicyChange.
+ * Use `create(RetentionPolicyChangeSchema)` to create a new message.
+ */
+export const RetentionPolicyChangeSchema: GenMessage<RetentionPolicyChange> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 19);
+
+/**
+ * RetentionPolicy keeps the content of matching events for a duration, after
+ * which a background job destroys it (crypto-shredding: the event's key is
+ * deleted), writing a Retention event. Headers are kept forever. Set fields
+ * must all match; an event matched by several policies expires under the
+ * one that keeps it longest.
+ *
+ * @generated from message agenttrail.v1.RetentionPolicy
+ */
+export type RetentionPolicy = Message<"agenttrail.v1.RetentionPolicy"> & {
+  /**
+   * The policy's name: 1 to 64 characters from [A-Za-z0-9._-], unique in
+   * its set.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Only events of this agent. Empty matches every agent.
+   *
+   * @generated from field: string agent_id = 2;
+   */
+  agentId: string;
+
+  /**
+   * Only events of these kinds. Empty matches every kind an agent writes,
+   * and access records. Erasure, retention, legal hold and policy records
+   * never expire.
+   *
+   * @generated from field: repeated agenttrail.v1.EventKind kinds = 3;
+   */
+  kinds: EventKind[];
+
+  /**
+   * Only events with this label key.
+   *
+   * @generated from field: string label_key = 4;
+   */
+  labelKey: string;
+
+  /**
+   * With label_key: only events whose label has this value. Empty matches
+   * any value.
+   *
+   * @generated from field: string label_value = 5;
+   */
+  labelValue: string;
+
+  /**
+   * How long content is kept after the event was received: at least a day.
+   *
+   * @generated from field: google.protobuf.Duration keep_for = 6;
+   */
+  keepFor?: Duration | undefined;
+};
+
+/**
+ * Describes the message agenttrail.v1.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
+  messageDesc(file_agenttrail_v1_event, 20);
 
 /**
  * KeyChange records, written by the server, that a credential or the log's
@@ -1342,7 +1545,7 @@ export type KeyChange = Message<"agenttrail.v1.KeyChange"> & {
  * Use `create(KeyChangeSchema)` to create a new message.
  */
 export const KeyChangeSchema: GenMessage<KeyChange> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 18);
+  messageDesc(file_agenttrail_v1_event, 21);
 
 /**
  * Filter selects events. Empty fields match everything; set fields must all
@@ -1429,7 +1632,7 @@ export type Filter = Message<"agenttrail.v1.Filter"> & {
  * Use `create(FilterSchema)` to create a new message.
  */
 export const FilterSchema: GenMessage<Filter> = /*@__PURE__*/
-  messageDesc(file_agenttrail_v1_event, 19);
+  messageDesc(file_agenttrail_v1_event, 22);
 
 /**
  * EventKind names the payload an Event carries. Used in filters.
@@ -1527,6 +1730,20 @@ export enum EventKind {
    * @generated from enum value: EVENT_KIND_KEY_CHANGE = 23;
    */
   KEY_CHANGE = 23,
+
+  /**
+   * Event.legal_hold (server-generated).
+   *
+   * @generated from enum value: EVENT_KIND_LEGAL_HOLD = 24;
+   */
+  LEGAL_HOLD = 24,
+
+  /**
+   * Event.retention_policy (server-generated).
+   *
+   * @generated from enum value: EVENT_KIND_RETENTION_POLICY = 25;
+   */
+  RETENTION_POLICY = 25,
 }
 
 /**
@@ -1820,6 +2037,40 @@ export const AccessPhaseSchema: GenEnum<AccessPhase> = /*@__PURE__*/
   enumDesc(file_agenttrail_v1_event, 6);
 
 /**
+ * HoldAction is what happened to a legal hold.
+ *
+ * @generated from enum agenttrail.v1.HoldAction
+ */
+export enum HoldAction {
+  /**
+   * Not given.
+   *
+   * @generated from enum value: HOLD_ACTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The hold was placed.
+   *
+   * @generated from enum value: HOLD_ACTION_PLACED = 1;
+   */
+  PLACED = 1,
+
+  /**
+   * The hold was released.
+   *
+   * @generated from enum value: HOLD_ACTION_RELEASED = 2;
+   */
+  RELEASED = 2,
+}
+
+/**
+ * Describes the enum agenttrail.v1.HoldAction.
+ */
+export const HoldActionSchema: GenEnum<HoldAction> = /*@__PURE__*/
+  enumDesc(file_agenttrail_v1_event, 7);
+
+/**
  * KeyChangeAction is what happened to a key.
  *
  * @generated from enum agenttrail.v1.KeyChangeAction
@@ -1852,13 +2103,21 @@ export enum KeyChangeAction {
    * @generated from enum value: KEY_CHANGE_ACTION_SIGNING_KEY_ROTATED = 3;
    */
   SIGNING_KEY_ROTATED = 3,
+
+  /**
+   * The master key of encryption at rest was rotated (key_id is the new
+   * key's public id).
+   *
+   * @generated from enum value: KEY_CHANGE_ACTION_MASTER_KEY_ROTATED = 4;
+   */
+  MASTER_KEY_ROTATED = 4,
 }
 
 /**
  * Describes the enum agenttrail.v1.KeyChangeAction.
  */
 export const KeyChangeActionSchema: GenEnum<KeyChangeAction> = /*@__PURE__*/
-  enumDesc(file_agenttrail_v1_event, 7);
+  enumDesc(file_agenttrail_v1_event, 8);
 
 /**
  * ViewKind is how much of an event a reader is shown.
@@ -1902,5 +2161,5 @@ export enum ViewKind {
  * Describes the enum agenttrail.v1.ViewKind.
  */
 export const ViewKindSchema: GenEnum<ViewKind> = /*@__PURE__*/
-  enumDesc(file_agenttrail_v1_event, 8);
+  enumDesc(file_agenttrail_v1_event, 9);
 

@@ -285,3 +285,88 @@ test("sign-out ends the session on the server too", async ({ page, context, requ
   });
   expect(res.status()).toBe(401);
 });
+
+test("personal data: an admin holds a subject, an erasure that meets the hold is refused, then erases and every view shows it", async ({ page }) => {
+  // A subject of its own, so that the other tests' sessions stay as they are.
+  const user = `customer-erase-${nextId().slice(0, 8)}`;
+  const sid = `s-erase-${nextId().slice(0, 8)}`;
+  const start = nextId();
+  const at = (s: number) => new Date(Date.parse("2026-11-03T10:00:00Z") + s * 1000).toISOString();
+  append([
+    { event_id: start, session_id: sid, agent_id: "support-agent", user_id: user, step: 1, occurred_at: at(1), session_start: { user_message: "Please forget me: erase-marker-71" } },
+    { event_id: nextId(), parent_event_id: start, session_id: sid, agent_id: "support-agent", user_id: user, step: 2, occurred_at: at(2), output: { text: "erase-marker-72", final: true } },
+  ]);
+
+  // The admin places a hold on the subject.
+  await signIn(page, "admin");
+  await page.getByRole("link", { name: "Personal data" }).click();
+  await expect(page.getByText("No legal hold is in force").or(page.locator("table.holds"))).toBeVisible();
+  await page.getByLabel("Covers").selectOption("user");
+  await page.getByLabel("Id", { exact: true }).fill(user);
+  await page.getByLabel("Hold reason").fill("case 12");
+  await page.getByRole("button", { name: "Place hold" }).click();
+  const row = page.locator("table.holds tr", { hasText: user });
+  await expect(row).toContainText("case 12");
+  await expect(row).toContainText("admin-al");
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  // Compliance sees the hold and may not change it; the erasure is refused, naming the hold.
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/privacy`);
+  await expect(page.locator("table.holds tr", { hasText: user })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Release" })).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Place hold" })).toHaveCount(0);
+  await page.getByLabel("Data subject (user id)").fill(user);
+  await page.getByLabel("Reason", { exact: true }).fill("DSR-2026-118");
+  await page.getByRole("button", { name: "Erase" }).click();
+  await expect(page.getByRole("alert")).toContainText("cannot be undone"); // not confirmed yet
+  await page.getByLabel("I understand that erasure cannot be undone").check();
+  await page.getByRole("button", { name: "Erase" }).click();
+  await expect(page.getByRole("alert")).toContainText(/hold/i);
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  // The admin releases the hold.
+  await signIn(page, "admin");
+  await page.goto(`${state().url}#/privacy`);
+  await page.locator("table.holds tr", { hasText: user }).getByRole("button", { name: "Release" }).click();
+  await page.getByLabel("Release reason").fill("case 12 closed");
+  await page.getByRole("button", { name: "Confirm release" }).click();
+  await expect(page.locator("table.holds tr", { hasText: user })).toHaveCount(0);
+  await page.getByRole("button", { name: "Sign out" }).click();
+
+  // Compliance erases the subject from the timeline's link; then again, which is a no-op.
+  await signIn(page, "compliance");
+  await page.goto(`${state().url}#/session/${sid}`);
+  await expect(page.getByTestId("session-badge")).toContainText("all 2 events verified");
+  await page.getByRole("link", { name: "Erase…" }).click();
+  await expect(page.getByLabel("Session id")).toHaveValue(sid);
+  await page.getByLabel("a data subject").check();
+  await page.getByLabel("Data subject (user id)").fill(user);
+  await page.getByLabel("Reason", { exact: true }).fill("DSR-2026-118");
+  await page.getByLabel("I understand that erasure cannot be undone").check();
+  await page.getByRole("button", { name: "Erase" }).click();
+  const done = page.getByRole("status").filter({ hasText: "Erased the content of" });
+  await expect(done).toContainText("2 events");
+  const erasure = /log index (\d+)/.exec((await done.textContent()) ?? "")?.[1];
+  expect(erasure).toBeTruthy();
+  await page.getByLabel("I understand that erasure cannot be undone").check();
+  await page.getByRole("button", { name: "Erase" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Already erased" })).toContainText(`log index ${erasure}`);
+  await page.screenshot({ path: shot("personal-data") });
+
+  // Every view shows the events erased, and they still verify in the browser.
+  for (const role of ["compliance", "developer"] as const) {
+    if (role === "developer") {
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await signIn(page, role);
+    }
+    await page.goto(`${state().url}#/session/${sid}`);
+    await expect(page.getByTestId("session-badge")).toContainText("all 2 events verified");
+    await expect(page.locator(".event .erased-chip")).toHaveCount(2);
+    await page.locator(".event-line", { hasText: "session start" }).click();
+    await expect(page.locator(".details").first()).toContainText(`Content erased by event ${erasure}`);
+    const html = await page.content();
+    expect(html).not.toContain("erase-marker-7");
+  }
+  await expect(page.getByRole("link", { name: "Erase…" })).toHaveCount(0); // developers do not erase
+});

@@ -1,6 +1,7 @@
 // What global-setup.ts started, for the tests: the server's URLs, keys and
 // the verifier key, in a file named by E2E_STATE.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,11 @@ export interface State {
   keys: { agent: string; developer: string; compliance: string; admin: string; bulk: string };
 }
 
-export const statePath = join(tmpdir(), `agenttrail-console-e2e-${process.getuid?.() ?? 0}.json`);
+// One state file per checkout: two checkouts on one machine (several
+// worktrees) running their browser tests at once must not read each
+// other's server, nor stop it.
+const checkout = createHash("sha256").update(import.meta.dirname).digest("hex").slice(0, 12);
+export const statePath = join(tmpdir(), `agenttrail-console-e2e-${process.getuid?.() ?? 0}-${checkout}.json`);
 
 export function state(): State {
   return JSON.parse(readFileSync(statePath, "utf8")) as State;

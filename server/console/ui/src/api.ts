@@ -5,6 +5,7 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client, Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { LifecycleService } from "@agenttrail/gen/lifecycle_service_pb.js";
 import { LogService } from "@agenttrail/gen/log_service_pb.js";
 import { QueryService } from "@agenttrail/gen/query_service_pb.js";
 import { StatsService } from "@agenttrail/gen/stats_service_pb.js";
@@ -44,6 +45,7 @@ const transport = createConnectTransport({
 
 export const query: Client<typeof QueryService> = createClient(QueryService, transport);
 export const log: Client<typeof LogService> = createClient(LogService, transport);
+export const lifecycle: Client<typeof LifecycleService> = createClient(LifecycleService, transport);
 export const stats: Client<typeof StatsService> = createClient(StatsService, transport);
 
 async function readError(res: Response): Promise<string> {

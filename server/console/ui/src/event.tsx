@@ -2,7 +2,8 @@
 import type { Entry } from "@agenttrail/gen/entry_pb.js";
 import { ContentState } from "@agenttrail/gen/entry_pb.js";
 import type { Event } from "@agenttrail/gen/event_pb.js";
-import { AccessPhase, ViewKind, ApprovalDecision, EndReason, HumanActionKind, KeyChangeAction, Role, ToolOutcome } from "@agenttrail/gen/event_pb.js";
+import { AccessPhase, ViewKind, ApprovalDecision, EndReason, HoldAction, HumanActionKind, KeyChangeAction, Role, ToolOutcome } from "@agenttrail/gen/event_pb.js";
+import type { RetentionPolicy } from "@agenttrail/gen/event_pb.js";
 import { duration, enumName, money, num, time } from "./format.js";
 import { ShowMore } from "./widgets.js";
 
@@ -21,6 +22,8 @@ export const KIND_LABEL: Record<Kind, string> = {
   erasure: "erasure",
   retention: "retention",
   keyChange: "key change",
+  legalHold: "legal hold",
+  retentionPolicy: "retention policy",
 };
 
 /** Whether an event records a failure (as the server's event.IsFailure). */
@@ -77,8 +80,24 @@ export function summary(ev: Event | undefined): string {
       return `${num(p.value.eventsAffected)} events past ${p.value.policy}`;
     case "keyChange":
       return `${enumName(KeyChangeAction, p.value.action)}: ${p.value.keyPrincipal} (${p.value.keyRole}) by ${p.value.changedBy}`;
+    case "legalHold":
+      return `hold ${p.value.holdId} ${enumName(HoldAction, p.value.action)} on ${holdScope(p.value)} by ${p.value.principal}`;
+    case "retentionPolicy":
+      return `retention policies version ${p.value.version}: ${num(p.value.policies.length)} policies, by ${p.value.principal}`;
   }
   return "";
+}
+
+/** What a legal hold covers: a subject, a session or an agent. */
+function holdScope(h: { userId: string; sessionId: string; agentId: string }): string {
+  return h.userId ? `subject ${h.userId}` : h.sessionId ? `session ${h.sessionId}` : `agent ${h.agentId}`;
+}
+
+/** A retention policy in one line: what it matches and how long it keeps content. */
+function policyLine(r: RetentionPolicy): string {
+  const match = [r.agentId && `agent ${r.agentId}`, r.kinds.length > 0 && `${r.kinds.length} kinds`, r.labelKey && `label ${r.labelKey}${r.labelValue ? `=${r.labelValue}` : ""}`].filter(Boolean).join(", ") || "every event";
+  const days = r.keepFor ? Number(r.keepFor.seconds) / 86400 : 0;
+  return `${r.name}: ${match}, kept ${days % 1 === 0 ? `${days} days` : `${(days * 24).toFixed(0)} hours`}`;
 }
 
 /** How many events an erasure names, one by one and in ranges. */
@@ -103,7 +122,10 @@ function Field({ name, children }: { name: string; children: preact.ComponentChi
 
 /** What the view shows of the content, when it is not all there. */
 export function contentNote(e: Entry): string | undefined {
-  if (e.view?.content === ContentState.ERASED) return "Content erased: the header and content digest remain, and still verify.";
+  if (e.view?.content === ContentState.ERASED) {
+    const by = e.view.erasedBy !== undefined ? ` by event ${e.view.erasedBy}` : "";
+    return `Content erased${by}: the header and content digest remain, and still verify.`;
+  }
   if (e.view?.kind === ViewKind.METADATA) return "Content withheld: your role sees metadata only.";
   if (e.view?.kind === ViewKind.REDACTED) return `Redacted view: personal data and secrets are masked (policy ${e.view?.policyVersion || "default"}).`;
   return undefined;
@@ -274,6 +296,25 @@ export function Details({ entry }: { entry: Entry }) {
           <Field name="action">{enumName(KeyChangeAction, p.value.action)}</Field>
           <Field name="key">{`${p.value.keyId} · ${p.value.keyPrincipal} (${p.value.keyRole})`}</Field>
           <Field name="by">{p.value.changedBy}</Field>
+        </>
+      );
+      break;
+    case "legalHold":
+      body = (
+        <>
+          <Field name="hold">{`${p.value.holdId} ${enumName(HoldAction, p.value.action)}`}</Field>
+          <Field name="covers">{holdScope(p.value)}</Field>
+          <Field name="by">{p.value.principal}</Field>
+          <Field name="reason">{p.value.reason}</Field>
+        </>
+      );
+      break;
+    case "retentionPolicy":
+      body = (
+        <>
+          <Field name="version">{String(p.value.version)}</Field>
+          <Field name="policies">{p.value.policies.length > 0 ? p.value.policies.map(policyLine).join("; ") : "none: content is kept"}</Field>
+          <Field name="by">{p.value.principal}</Field>
         </>
       );
       break;

@@ -1,11 +1,13 @@
 // The agenttrail console: sign in, then sessions, timelines, the live tail,
-// the access log, exports and the log's trust state. Routes live in the
+// the access log, personal data (erasure, legal holds, retention), exports
+// and the log's trust state. Routes live in the
 // URL's hash (#/sessions, #/session/<id>, ...), so the server serves one page.
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { currentSession, signIn, signOut, whenSignedOut } from "./api.js";
 import type { SessionInfo } from "./api.js";
 import { AccessLog } from "./pages/access.js";
+import { Privacy } from "./pages/privacy.js";
 import { Sessions } from "./pages/sessions.js";
 import { Stats } from "./pages/stats.js";
 import { Tail } from "./pages/tail.js";
@@ -62,6 +64,7 @@ const NAV: { path: string; label: string; roles?: string[] }[] = [
   { path: "sessions", label: "Sessions" },
   { path: "tail", label: "Live tail" },
   { path: "access", label: "Access log", roles: ["compliance", "admin"] },
+  { path: "privacy", label: "Personal data", roles: ["compliance", "admin"] },
   { path: "stats", label: "Stats" },
   { path: "trust", label: "Verification" },
 ];
@@ -90,6 +93,9 @@ function App() {
       break;
     case "access":
       body = <AccessLog role={session.role} />;
+      break;
+    case "privacy":
+      body = <Privacy key={route.join("/")} role={session.role} route={route.slice(1)} />;
       break;
     case "stats":
       body = <Stats />;

@@ -155,6 +155,7 @@ export function Timeline({ sessionId, role }: { sessionId: string; role: string 
             {sessionState === "ok" ? `✓ all ${ok} events verified` : sessionState === "bad" ? `✗ ${bad > 0 ? `${bad} of ${n} events fail verification` : "log not trusted"}` : `verifying… ${ok}/${n}${pending ? `, ${pending} pending` : ""}`}
           </span>
           <button type="button" onClick={exportBundle} disabled={!trust || !done || ok === 0} title="Evidence bundle for: agenttrail verify --export FILE">Export evidence</button>
+          {(role === "compliance" || role === "admin") && <a class="button-link" href={`#/privacy/session/${encodeURIComponent(sessionId)}`} title="Erase this session's content, or its data subject's">Erase…</a>}
         </div>
       </div>
       {trust && <div class="trust small"><TrustLine trust={trust} /></div>}
