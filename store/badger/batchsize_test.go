@@ -11,11 +11,13 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
 // The largest batch an agent can send must commit in one Badger
-// transaction: every identifier at its longest and distinct, every event
+// transaction: every identifier at its longest and distinct (event ids
+// are UUIDs), every event
 // in its own hour (so each adds its own statistics records), headers and
 // contents of sizes around the value-log threshold. A batch Badger refused
 // as too big would stop appends for everyone.
@@ -34,7 +36,7 @@ func TestLargestBatchCommits(t *testing.T) {
 			var events []*agenttrailv1.Event
 			for i := range 1024 {
 				events = append(events, &agenttrailv1.Event{
-					EventId:    id("e", i),
+					EventId:    eventtest.ID(fmt.Sprint("largest-", i)),
 					SessionId:  id("s", i),
 					AgentId:    id("a", i),
 					ModelId:    id("m", i),
@@ -62,7 +64,7 @@ func TestLargestBatchCommits(t *testing.T) {
 			}
 			// The store still takes appends.
 			more := []*agenttrailv1.Event{events[0]}
-			more[0].EventId = id("after", 0)
+			more[0].EventId = eventtest.ID("after")
 			if _, err := st.Append(context.Background(), "agent", more); err != nil {
 				t.Fatalf("Append after the largest batch: %v", err)
 			}
