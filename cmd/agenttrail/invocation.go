@@ -9,7 +9,7 @@ import (
 // selfCommand is the command line that runs this binary the way the user
 // ran it, for hints that tell them what to type next: "go run
 // ./cmd/agenttrail" for a binary that go run built (it lives in a
-// temporary go-build directory, gone when the server stops), and otherwise
+// go-build directory of go's own), and otherwise
 // the name or path they ran ("agenttrail", "./agenttrail",
 // "/usr/local/bin/agenttrail").
 func selfCommand() string { return commandFor(os.Args[0], dirExists("cmd/agenttrail")) }
@@ -18,7 +18,10 @@ func selfCommand() string { return commandFor(os.Args[0], dirExists("cmd/agenttr
 // whether ./cmd/agenttrail exists, where go run would have been run.
 func commandFor(arg0 string, inCheckout bool) string {
 	p := filepath.ToSlash(arg0)
-	if strings.Contains(p, "/go-build") && strings.Contains(p, "/exe/") {
+	// go run builds into a temporary go-build directory (.../exe/NAME)
+	// or, since Go 1.24, caches the binary in the build cache
+	// (.../go-build/xx/HASH-d/NAME).
+	if strings.Contains(p, "/go-build") && (strings.Contains(p, "/exe/") || strings.Contains(p, "-d/")) {
 		if inCheckout {
 			return "go run ./cmd/agenttrail"
 		}

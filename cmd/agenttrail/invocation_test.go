@@ -10,6 +10,7 @@ func TestCommandFor(t *testing.T) {
 	}{
 		{"/tmp/go-build1234567/b001/exe/agenttrail", true, "go run ./cmd/agenttrail"},
 		{"/tmp/go-build1234567/b001/exe/agenttrail", false, "go run github.com/agenttrail/agenttrail/cmd/agenttrail@latest"},
+		{"/root/.cache/go-build/f7/f7110eed0e6bbbc8cd597c9f0dc841554ce244ac492fbd85a7685bd0f237934b-d/agenttrail", true, "go run ./cmd/agenttrail"},
 		{"agenttrail", true, "agenttrail"},
 		{"./agenttrail", false, "./agenttrail"},
 		{"/usr/local/bin/agenttrail", false, "/usr/local/bin/agenttrail"},

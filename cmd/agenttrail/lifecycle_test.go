@@ -85,7 +85,7 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 
 	expect(t, with("compliance", "erase", "--user", "customer-42", "--reason", "DSR-1"), 0, []string{"erased the content of 3 events", "log index"}, nil)
 	expect(t, with("admin", "erase", "--user", "customer-42", "--reason", "DSR-1"), 0, []string{"already erased: 3 events"}, nil)
-	expect(t, with("compliance", "erase", "--event", "s2-0", "--reason", "ticket 9"), 0, []string{"erased the content of 1 event;"}, nil)
+	expect(t, with("compliance", "erase", "--event", evs[3].GetEventId(), "--reason", "ticket 9"), 0, []string{"erased the content of 1 event;"}, nil)
 	expect(t, with("compliance", "erase", "--user", "nobody", "--reason", "DSR-2"), 0, []string{"nothing to erase"}, nil)
 	expect(t, with("compliance", "erase", "--event", "nope", "--reason", "DSR-3"), 1, nil, []string{"NotFound", "event_ids[0]"})
 
@@ -94,7 +94,7 @@ func TestEraseHoldRetentionCommands(t *testing.T) {
 	if strings.Count(out, "erased") < 3 {
 		t.Errorf("query --output table does not show the erased entries as erased:\n%s", out)
 	}
-	out, _ = expect(t, with("compliance", "get", "--id", "s1-0"), 0, []string{"CONTENT_STATE_ERASED", "erased_by"}, nil)
+	out, _ = expect(t, with("compliance", "get", "--id", evs[0].GetEventId()), 0, []string{"CONTENT_STATE_ERASED", "erased_by"}, nil)
 	// They still verify, in both views.
 	expect(t, with("compliance", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events with erased content, each named by a later erasure"}, nil)
 	expect(t, with("developer", "verify", "--verifier-key", s.vkey), 0, []string{"signature verified", "4 events with erased content"}, nil)

@@ -15,6 +15,7 @@ import (
 	badgerdb "github.com/dgraph-io/badger/v4"
 
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
 
@@ -66,7 +67,7 @@ func eraseCrashChild(dir, step string) {
 	// one compaction drops, none of them adjacent.
 	var ids []string
 	for i := 0; i < 520; i += 2 {
-		ids = append(ids, fmt.Sprintf("c%03d", i))
+		ids = append(ids, eventtest.ID(fmt.Sprintf("c%03d", i)))
 	}
 	_, err = s.Erase(context.Background(), store.ErasureRequest{Principal: "dpo", Reason: "crash test", EventIDs: ids})
 	if err != nil {
@@ -159,7 +160,7 @@ func checkErasureAfterCrash(t *testing.T, l storetest.Log, vk, step string) {
 	// Erasing again: the same erasure, or (killed before it) the erasure.
 	var ids []string
 	for i := 0; i < 520; i += 2 {
-		ids = append(ids, fmt.Sprintf("c%03d", i))
+		ids = append(ids, eventtest.ID(fmt.Sprintf("c%03d", i)))
 	}
 	res, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "again", EventIDs: ids})
 	if err != nil || res.Count != 260 || res.Index != 600 || res.AlreadyErased != (erasure != nil) {

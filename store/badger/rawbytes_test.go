@@ -158,7 +158,7 @@ func TestNoPlaintextOnDisk(t *testing.T) {
 	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR " + r.tag, SessionID: session}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR " + r.tag, EventIDs: []string{r.people[39].ID, r.people[38].ID}}); err != nil {
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR " + r.tag, EventIDs: []string{r.people[39].EventID(), r.people[38].EventID()}}); err != nil {
 		t.Fatal(err)
 	}
 	erased := erasedNames(t, s, r)
@@ -266,7 +266,7 @@ func TestErasedKeysLeaveTheFiles(t *testing.T) {
 	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR", UserID: user}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR", EventIDs: []string{r.people[2].ID}}); err != nil {
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR", EventIDs: []string{r.people[2].EventID()}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

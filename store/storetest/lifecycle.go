@@ -31,6 +31,9 @@ type Person struct {
 // holds.
 func (p Person) Marker() string { return "marker-" + p.ID + "-zq" }
 
+// EventID is the event id of a Person's event: a UUID made from its ID.
+func (p Person) EventID() string { return eventtest.ID(p.ID) }
+
 // PersonEvent returns the event of a Person: an LLM call or a tool call
 // whose content holds its marker.
 func PersonEvent(p Person) *agenttrailv1.Event {
@@ -42,7 +45,7 @@ func PersonEvent(p Person) *agenttrailv1.Event {
 		ev = proto.Clone(eventtest.Samples()[2].Event).(*agenttrailv1.Event)
 		ev.GetLlmCall().OutputText = "Dear customer, " + p.Marker()
 	}
-	ev.EventId, ev.SessionId, ev.UserId, ev.AgentId = p.ID, p.Session, p.User, p.Agent
+	ev.EventId, ev.SessionId, ev.UserId, ev.AgentId = p.EventID(), p.Session, p.User, p.Agent
 	ev.ParentEventId = ""
 	ev.OccurredAt = timestamppb.New(eventtest.T0)
 	ev.Labels = p.Labels
@@ -91,7 +94,7 @@ var lifecycleTests = []struct {
 func testKeyring(t *testing.T, h Harness) {
 	l := NewLog(t, h)
 	s := l.Open(t)
-	AppendOK(t, s, ToolCallEvent("k-1", 1))
+	AppendOK(t, s, ToolCallEvent(eventtest.ID("k-1"), 1))
 	s.Close()
 	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
@@ -383,7 +386,7 @@ func testEraseBySessionAndIDs(t *testing.T, h Harness) {
 	if err != nil || res.Count != 4 || fmt.Sprint(res.Ranges) != "[{0 3}]" {
 		t.Fatalf("Erase(session s1) = %+v, %v; want 0..3", res, err)
 	}
-	res2, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-3", EventIDs: []string{"e06", "e09", "e11"}})
+	res2, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-3", EventIDs: []string{eventtest.ID("e06"), eventtest.ID("e09"), eventtest.ID("e11")}})
 	if err != nil || res2.Count != 3 || res2.Index != res.Index+1 {
 		t.Fatalf("Erase(ids) = %+v, %v", res2, err)
 	}
@@ -447,7 +450,7 @@ func testEraseHeld(t *testing.T, h Harness) {
 	if !errors.As(err, &he) || !errors.Is(err, store.ErrHeld) || he.Hold.ID != "hold-1" || he.Index != 6 {
 		t.Fatalf("Erase under a hold = %v, want a HeldError naming hold-1 at event 6", err)
 	}
-	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-8", EventIDs: []string{"e00", "e11"}}); !errors.Is(err, store.ErrHeld) {
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-8", EventIDs: []string{eventtest.ID("e00"), eventtest.ID("e11")}}); !errors.Is(err, store.ErrHeld) {
 		t.Errorf("Erase of ids one of which is held = %v, want ErrHeld", err)
 	}
 	if after, _ := s.Size(); after != size {
@@ -502,9 +505,9 @@ func testEraseBadRequests(t *testing.T, h Harness) {
 		{"no reason", store.ErasureRequest{UserID: "u1"}, store.ErrInvalidArgument, "reason"},
 		{"blank reason", store.ErasureRequest{UserID: "u1", Reason: "  "}, store.ErrInvalidArgument, "reason"},
 		{"bad user id", store.ErasureRequest{UserID: "u 1", Reason: "x"}, store.ErrInvalidArgument, "user_id"},
-		{"bad event id", store.ErasureRequest{EventIDs: []string{"e00", ""}, Reason: "x"}, store.ErrInvalidArgument, "event_ids[1]"},
-		{"repeated id", store.ErasureRequest{EventIDs: []string{"e00", "e00"}, Reason: "x"}, store.ErrInvalidArgument, "event_ids[1]"},
-		{"unknown id", store.ErasureRequest{EventIDs: []string{"e00", "nope"}, Reason: "x"}, store.ErrNotFound, "event_ids[1]"},
+		{"bad event id", store.ErasureRequest{EventIDs: []string{eventtest.ID("e00"), ""}, Reason: "x"}, store.ErrInvalidArgument, "event_ids[1]"},
+		{"repeated id", store.ErasureRequest{EventIDs: []string{eventtest.ID("e00"), eventtest.ID("e00")}, Reason: "x"}, store.ErrInvalidArgument, "event_ids[1]"},
+		{"unknown id", store.ErasureRequest{EventIDs: []string{eventtest.ID("e00"), "nope"}, Reason: "x"}, store.ErrNotFound, "event_ids[1]"},
 		{"server record", store.ErasureRequest{EventIDs: []string{holdEvent.EventID()}, Reason: "x"}, store.ErrInvalidArgument, "server"},
 	} {
 		_, err := s.Erase(ctx, tt.req)
@@ -626,7 +629,7 @@ func testRetention(t *testing.T, h Harness) {
 	// Headers stay.
 	for i := range people {
 		e, err := s.Get(ctx, uint64(i), store.HeaderOnly)
-		if err != nil || e.EventID() != people[i].ID {
+		if err != nil || e.EventID() != people[i].EventID() {
 			t.Errorf("header of event %d: %v, %v", i, e, err)
 		}
 	}
@@ -723,7 +726,7 @@ func testVerifyMissingContent(t *testing.T, h Harness) {
 		t.Skip("the driver offers no raw access for tampering")
 	}
 	l, s, _ := lifecycleLog(t, h)
-	if _, err := s.Erase(context.Background(), store.ErasureRequest{Principal: "dpo", Reason: "DSR", EventIDs: []string{"e04"}}); err != nil {
+	if _, err := s.Erase(context.Background(), store.ErasureRequest{Principal: "dpo", Reason: "DSR", EventIDs: []string{eventtest.ID("e04")}}); err != nil {
 		t.Fatal(err)
 	}
 	vk := s.VerifierKey().String()

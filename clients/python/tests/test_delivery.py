@@ -265,7 +265,10 @@ def test_a_burst_goes_out_in_batched_frames_with_an_answer_per_event(server: Ser
         bad = session.llm_call(request_model="gpt-4o", temperature=-1.0)
         for i in range(600):
             session.output(text=f"event {600 + i}")
-    assert writer.flush(30)
+    # flush reports the refusal (once), naming why.
+    with pytest.raises(agenttrail.DeliveryError, match="INVALID_ARGUMENT") as flushed:
+        writer.flush(30)
+    assert flushed.value.rejected == 1
     stats = writer.stats()
     assert (stats.logged, stats.delivered, stats.rejected) == (1203, 1202, 1), stats
     # The first request goes alone (the server's headers come with its
