@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -63,7 +64,8 @@ func TestLargestBatchCommits(t *testing.T) {
 				}
 			}
 			// The store still takes appends.
-			more := []*agenttrailv1.Event{events[0]}
+			// (A copy: the store may still hold the events it was given.)
+			more := []*agenttrailv1.Event{proto.CloneOf(events[0])}
 			more[0].EventId = eventtest.ID("after")
 			if _, err := st.Append(context.Background(), "agent", more); err != nil {
 				t.Fatalf("Append after the largest batch: %v", err)
