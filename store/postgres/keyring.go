@@ -91,39 +91,9 @@ func (d *Driver) Keys(ctx context.Context, names [][]byte) (map[string][]byte, e
 
 // KeysWithPrefix implements store.Driver.
 func (d *Driver) KeysWithPrefix(ctx context.Context, prefix []byte) iter.Seq2[store.KeyRecord, error] {
-	return func(yield func(store.KeyRecord, error) bool) {
-		var recs []store.KeyRecord
-		err := d.read(ctx, func(q querier) error {
-			recs = recs[:0]
-			// Names are bytes: the range [prefix, next) holds exactly the
-			// names that start with prefix.
-			var rows pgx.Rows
-			var err error
-			if end, ok := prefixEnd(prefix); ok {
-				rows, err = q.Query(ctx, `SELECT name, value FROM keyring WHERE name >= $1 AND name < $2 ORDER BY name`, prefix, end)
-			} else {
-				rows, err = q.Query(ctx, `SELECT name, value FROM keyring WHERE name >= $1 ORDER BY name`, prefix)
-			}
-			if err != nil {
-				return err
-			}
-			var name, value []byte
-			_, err = pgx.ForEachRow(rows, []any{&name, &value}, func() error {
-				recs = append(recs, store.KeyRecord{Name: bytes.Clone(name), Value: bytes.Clone(value)})
-				return nil
-			})
-			return err
-		})
-		if err != nil {
-			yield(store.KeyRecord{}, err)
-			return
-		}
-		for _, r := range recs {
-			if !yield(r, nil) {
-				return
-			}
-		}
-	}
+	return namedWithPrefix(d, ctx, "keyring", prefix, func(name, value []byte) store.KeyRecord {
+		return store.KeyRecord{Name: name, Value: value}
+	})
 }
 
 // prefixEnd returns the least byte string greater than every string that
@@ -284,29 +254,41 @@ func (d *Driver) PutLifecycle(ctx context.Context, rec store.LifecycleRecord) er
 
 // Lifecycle implements store.Driver.
 func (d *Driver) Lifecycle(ctx context.Context, prefix []byte) iter.Seq2[store.LifecycleRecord, error] {
-	return func(yield func(store.LifecycleRecord, error) bool) {
-		var recs []store.LifecycleRecord
+	return namedWithPrefix(d, ctx, "lifecycle", prefix, func(name, value []byte) store.LifecycleRecord {
+		return store.LifecycleRecord{Name: name, Value: value}
+	})
+}
+
+// namedWithPrefix yields the rows of a (name, value) table whose names
+// start with prefix, in name order, read in one transaction. table is one
+// of this package's own table names, never input.
+func namedWithPrefix[T any](d *Driver, ctx context.Context, table string, prefix []byte, record func(name, value []byte) T) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var recs []T
 		err := d.read(ctx, func(q querier) error {
 			recs = recs[:0]
+			// Names are bytes: the range [prefix, next) holds exactly the
+			// names that start with prefix.
 			var rows pgx.Rows
 			var err error
 			if end, ok := prefixEnd(prefix); ok {
-				rows, err = q.Query(ctx, `SELECT name, value FROM lifecycle WHERE name >= $1 AND name < $2 ORDER BY name`, prefix, end)
+				rows, err = q.Query(ctx, `SELECT name, value FROM `+table+` WHERE name >= $1 AND name < $2 ORDER BY name`, prefix, end)
 			} else {
-				rows, err = q.Query(ctx, `SELECT name, value FROM lifecycle WHERE name >= $1 ORDER BY name`, prefix)
+				rows, err = q.Query(ctx, `SELECT name, value FROM `+table+` WHERE name >= $1 ORDER BY name`, prefix)
 			}
 			if err != nil {
 				return err
 			}
 			var name, value []byte
 			_, err = pgx.ForEachRow(rows, []any{&name, &value}, func() error {
-				recs = append(recs, store.LifecycleRecord{Name: bytes.Clone(name), Value: bytes.Clone(value)})
+				recs = append(recs, record(bytes.Clone(name), bytes.Clone(value)))
 				return nil
 			})
 			return err
 		})
 		if err != nil {
-			yield(store.LifecycleRecord{}, err)
+			var zero T
+			yield(zero, err)
 			return
 		}
 		for _, r := range recs {
