@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -296,4 +297,127 @@ func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint3
 			yield(store.AggregateRecord{}, err)
 		}
 	}
+}
+
+// entryReader reads the records of the events a scan visits, in scan order,
+// through one iterator per kind of record (leaf data, content, content key)
+// in the scan's read transaction. A scan's indexes only move one way, so
+// each iterator steps forward to the next index it needs, or seeks when
+// that is far: a step costs a fraction of a point lookup, which searches
+// every level of the tree for each key.
+type entryReader struct {
+	txn          *badgerdb.Txn
+	desc         bool
+	rec, con, ck *keyCursor // ck: the keyring's event keys; rec from the first read
+}
+
+func newEntryReader(txn *badgerdb.Txn, desc, content bool) *entryReader {
+	r := &entryReader{txn: txn, desc: desc}
+	if content {
+		r.con = newKeyCursor(txn, []byte{prefixContent}, desc)
+		r.ck = newKeyCursor(txn, keyringKey(store.EventKeyName(0)[:1]), desc)
+	}
+	return r
+}
+
+// read reads the records of the event at index, as readEntry does.
+func (r *entryReader) read(index uint64) (store.RawEntry, error) {
+	e := store.RawEntry{Index: index}
+	if r.rec == nil {
+		r.rec = newKeyCursor(r.txn, []byte{prefixRecord}, r.desc)
+	}
+	item := r.rec.find(index)
+	if item == nil {
+		return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+	}
+	ld, err := item.ValueCopy(nil)
+	if err != nil {
+		return e, err
+	}
+	e.LeafData = ld
+	if r.con != nil {
+		if err := r.content(&e); err != nil {
+			return e, err
+		}
+	}
+	return e, nil
+}
+
+// content adds the content record of an event, or notes that it was
+// erased, as readContent does.
+func (r *entryReader) content(e *store.RawEntry) error {
+	item := r.con.find(e.Index)
+	if item == nil {
+		if _, err := r.txn.Get(erasedKey(e.Index)); err == nil {
+			e.Erased = true
+		} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
+			return err
+		}
+		return nil
+	}
+	rec, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	e.Content = rec
+	if item := r.ck.find(e.Index); item != nil {
+		if e.ContentKey, err = item.ValueCopy(nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *entryReader) close() {
+	for _, c := range []*keyCursor{r.rec, r.con, r.ck} {
+		if c != nil {
+			c.it.Close()
+		}
+	}
+}
+
+// maxStep is how many keys a keyCursor steps over to reach the next index
+// it is asked for before it seeks instead.
+const maxStep = 32
+
+// keyCursor finds the keys prefix+index (8 bytes, big-endian) for indexes
+// that only increase (descending: decrease).
+type keyCursor struct {
+	it     *badgerdb.Iterator
+	prefix []byte
+	desc   bool
+	key    []byte
+	seeked bool
+}
+
+func newKeyCursor(txn *badgerdb.Txn, prefix []byte, desc bool) *keyCursor {
+	opts := badgerdb.DefaultIteratorOptions
+	opts.Prefix = prefix
+	opts.Reverse = desc
+	opts.PrefetchValues = false // values are read only for the keys found
+	return &keyCursor{it: txn.NewIterator(opts), prefix: prefix, desc: desc}
+}
+
+// find returns the item of the key prefix+index, or nil when there is none.
+// The item is valid until the next call.
+func (c *keyCursor) find(index uint64) *badgerdb.Item {
+	c.key = binary.BigEndian.AppendUint64(append(c.key[:0], c.prefix...), index)
+	if c.seeked {
+		for n := 0; n < maxStep && c.it.Valid(); n++ {
+			item := c.it.Item()
+			switch cmp := bytes.Compare(item.Key(), c.key); {
+			case cmp == 0:
+				return item
+			case cmp > 0 != c.desc:
+				return nil // passed it: not stored
+			}
+			c.it.Next()
+		}
+	}
+	c.it.Seek(c.key)
+	c.seeked = true
+	if c.it.Valid() && bytes.Equal(c.it.Item().Key(), c.key) {
+		return c.it.Item()
+	}
+	return nil
 }

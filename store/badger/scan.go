@@ -49,6 +49,8 @@ func (d *Driver) scan(ctx context.Context, h *handle, r store.ScanRequest, yield
 		return nil
 	}
 	defer cur.close()
+	rd := newEntryReader(txn, r.Descending, r.Content)
+	defer rd.close()
 	for {
 		idx, ok, err := cur.next()
 		if err != nil {
@@ -58,7 +60,7 @@ func (d *Driver) scan(ctx context.Context, h *handle, r store.ScanRequest, yield
 		if !ok {
 			return nil
 		}
-		e, err := readEntry(txn, idx, r.Content)
+		e, err := rd.read(idx)
 		if err != nil {
 			err = fmt.Errorf("%w: the index names event %d: %w", store.ErrCorrupt, idx, err)
 		}
@@ -76,6 +78,11 @@ func scanRecords(ctx context.Context, txn *badgerdb.Txn, r store.ScanRequest, yi
 	opts.PrefetchSize = 64
 	it := txn.NewIterator(opts)
 	defer it.Close()
+	var rd *entryReader // the content records, read beside the event records
+	if r.Content {
+		rd = newEntryReader(txn, r.Descending, true)
+		defer rd.close()
+	}
 	if r.Descending {
 		it.Seek(recordKey(r.Hi - 1))
 	} else {
@@ -103,7 +110,7 @@ func scanRecords(ctx context.Context, txn *badgerdb.Txn, r store.ScanRequest, yi
 		if err == nil {
 			e.LeafData = ld
 			if r.Content {
-				err = readContent(txn, &e)
+				err = rd.content(&e)
 			}
 		}
 		if !yield(e, err) {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,5 +233,77 @@ func testFollowStreamsNewEvents(t *testing.T, h Harness) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("follower did not end when the store closed")
+	}
+}
+
+// testScanRecordsMatchPointReads holds a driver's scans to its point reads:
+// every entry a scan yields, with content or without, in either order,
+// through each kind of index (dense and sparse postings, every record) and
+// across erased events, carries exactly the records ReadEntries returns for
+// its index.
+func testScanRecordsMatchPointReads(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithBatchLimits(37, 1<<20, 0))
+	ctx := context.Background()
+	evs := Corpus(700)
+	for i, ev := range evs {
+		if i%97 == 5 && !event.IsServerKind(event.KindOf(ev)) {
+			ev.SessionId = "sparse" // further apart than a driver steps
+		}
+	}
+	for i := 0; i < len(evs); i += 30 {
+		AppendOK(t, s, evs[i:min(i+30, len(evs))]...)
+	}
+	var ids []string
+	for i := 3; i < len(evs); i += 11 {
+		if !event.IsServerKind(event.KindOf(evs[i])) {
+			ids = append(ids, evs[i].GetEventId())
+		}
+	}
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-scan", EventIDs: ids}); err != nil {
+		t.Fatalf("Erase: %v", err)
+	}
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-scan-2", SessionID: "session-4"}); err != nil {
+		t.Fatalf("Erase(session-4): %v", err)
+	}
+	size, _ := s.Size()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.OpenDriver(ctx, l.URL, l.DriverConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, f := range []store.Filter{{}, {SessionID: "session-2"}, {SessionID: "sparse"}, {AgentID: "agent-1"}, {UserID: "user-3"}} {
+		for _, desc := range []bool{false, true} {
+			for _, content := range []bool{false, true} {
+				name := fmt.Sprintf("filter %+v, descending %v, content %v", f, desc, content)
+				n, erased := 0, 0
+				for raw, err := range d.Scan(ctx, store.ScanRequest{Filter: &f, Lo: 1, Hi: size - 1, Descending: desc, Content: content}) {
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					want, err := d.ReadEntries(ctx, []uint64{raw.Index}, content)
+					if err != nil || len(want) != 1 {
+						t.Fatalf("%s: ReadEntries(%d) = %d entries, %v", name, raw.Index, len(want), err)
+					}
+					w := want[0]
+					if !bytes.Equal(raw.LeafData, w.LeafData) || !bytes.Equal(raw.Content, w.Content) ||
+						!bytes.Equal(raw.ContentKey, w.ContentKey) || raw.Erased != w.Erased ||
+						content && raw.Content == nil && !raw.Erased && raw.ContentKey == nil {
+						t.Fatalf("%s: entry %d differs from its point read (content %d/%d bytes, key %d/%d bytes, erased %v/%v)",
+							name, raw.Index, len(raw.Content), len(w.Content), len(raw.ContentKey), len(w.ContentKey), raw.Erased, w.Erased)
+					}
+					if content && (raw.Erased || raw.ContentKey == nil) {
+						erased++
+					}
+					n++
+				}
+				if n == 0 || content && f.SessionID != "sparse" && erased == 0 {
+					t.Errorf("%s: %d entries, %d of them erased: the test reads too little", name, n, erased)
+				}
+			}
+		}
 	}
 }

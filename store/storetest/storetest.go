@@ -110,6 +110,7 @@ func Run(t *testing.T, h Harness) {
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
+		{"ScanRecordsMatchPointReads", testScanRecordsMatchPointReads},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
 		{"AppendsWaitForSpace", testAppendsWaitForSpace},
