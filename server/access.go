@@ -182,6 +182,10 @@ func (c *countingStream) SendMsg(m any) error {
 		return err
 	}
 	switch r := m.(type) {
+	case *encodedResponse:
+		for _, i := range r.entries {
+			c.count(i)
+		}
 	case *agenttrailv1.QueryResponse:
 		queryItems(r, func(item *agenttrailv1.QueryResponse) {
 			if e := item.GetEntry(); e != nil {

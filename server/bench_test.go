@@ -104,6 +104,9 @@ func BenchmarkQueryRedactionCost(b *testing.B) {
 		"unredacted": server.RedactedView{Redactor: identity{}, Viewer: "dev"},
 		"redacted":   server.RedactedView{Redactor: red, Viewer: "dev", Cache: server.NewViewCache(server.DefaultViewCacheBytes)},
 		"uncached":   server.RedactedView{Redactor: red, Viewer: "dev"},
+		// The full view rendered as messages, as it was before entries
+		// were encoded from stored bytes.
+		"rendered": renderedFull{},
 	}
 	h := start(b, []store.Option{store.WithClock(func() time.Time { return eventtest.T0.Add(time.Hour) })},
 		server.WithViews(func(ctx context.Context) (server.View, error) {
@@ -148,10 +151,11 @@ func BenchmarkQueryRedactionCost(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	var full, control, redacted, uncached time.Duration
+	var full, control, redacted, uncached, rendered time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		full += query("full")
+		rendered += query("rendered")
 		control += query("unredacted")
 		redacted += query("redacted")
 		uncached += query("uncached")
@@ -167,6 +171,8 @@ func BenchmarkQueryRedactionCost(b *testing.B) {
 	// view, which waiting for a busy machine does not inflate.
 	b.ReportMetric(float64(cpu["redacted"])/float64(cpu["full"]), "redacted/full-cpu")
 	b.ReportMetric(float64(cpu["uncached"])/float64(cpu["full"]), "uncached/full-cpu")
+	b.ReportMetric(perEvent(full)/perEvent(rendered), "full/rendered")
+	b.ReportMetric(float64(cpu["full"])/float64(cpu["rendered"]), "full/rendered-cpu")
 }
 
 // processCPU returns the CPU time, user and system, the process has used.

@@ -15,7 +15,8 @@ type rawFrame struct {
 }
 
 // rawFrameCodec is gRPC's proto codec, except that it hands a rawFrame the
-// message bytes as they are.
+// message bytes as they are, and sends an encodedResponse's bytes as they
+// are.
 type rawFrameCodec struct{}
 
 var protoCodec = encoding.GetCodecV2("proto")
@@ -23,8 +24,14 @@ var protoCodec = encoding.GetCodecV2("proto")
 // Name implements encoding.CodecV2: the server speaks protobuf.
 func (rawFrameCodec) Name() string { return "proto" }
 
-// Marshal implements encoding.CodecV2.
-func (rawFrameCodec) Marshal(v any) (mem.BufferSlice, error) { return protoCodec.Marshal(v) }
+// Marshal implements encoding.CodecV2. A response Query encoded itself
+// (encodedResponse) goes as it is.
+func (rawFrameCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if r, ok := v.(*encodedResponse); ok {
+		return mem.BufferSlice{mem.SliceBuffer(r.b)}, nil
+	}
+	return protoCodec.Marshal(v)
+}
 
 // Unmarshal implements encoding.CodecV2.
 func (rawFrameCodec) Unmarshal(data mem.BufferSlice, v any) error {

@@ -47,7 +47,8 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	scanCtx, cancelScan := context.WithCancelCause(shutdownCtx)
 	defer cancelScan(nil)
 	err = s.supervise(ctx, func(w *watchdog) error {
-		out := &itemSender{w: w, send: stream.Send, batch: req.GetBatch()}
+		out := &itemSender{w: w, send: stream.SendMsg, batch: req.GetBatch()}
+		enc, _ := view.(entryEncoder)
 		var sendErr error
 		checked := time.Now()
 		if req.GetFollow() {
@@ -99,15 +100,26 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 				}
 				checked = time.Now()
 			}
+			var proof *agenttrailv1.GetInclusionProofResponse
+			if proveSize > 0 {
+				if proof, err = q.inclusionProof(scanCtx, e, proveSize); err != nil {
+					return err
+				}
+			}
+			if enc != nil && view.Shows(e) {
+				var ok bool
+				if out.entry, ok = enc.appendEntry(out.entry[:0], e); ok {
+					if err := out.addEntry(e.Index, out.entry, proof); err != nil {
+						return err
+					}
+					continue
+				}
+			}
 			resp, err := queryItem(view, e)
 			if err != nil {
 				return err
 			}
-			if proveSize > 0 {
-				if resp.InclusionProof, err = q.inclusionProof(scanCtx, e, proveSize); err != nil {
-					return err
-				}
-			}
+			resp.InclusionProof = proof
 			if err := out.add(resp); err != nil {
 				return err
 			}

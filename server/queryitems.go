@@ -1,6 +1,7 @@
 package server
 
 import (
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -20,40 +21,104 @@ const (
 	maxBatchItems = 1024
 )
 
+// Field numbers of agenttrail.v1.QueryResponse that itemSender writes
+// itself.
+const (
+	queryResponseEntry          protowire.Number = 1
+	queryResponseInclusionProof protowire.Number = 4
+	queryResponseBatch          protowire.Number = 5
+)
+
+// encodedResponse is a QueryResponse already encoded, which the server's
+// codec sends as it is (see rawFrameCodec). entries are the log indexes of
+// the entries it holds, in order, for the call's access record.
+type encodedResponse struct {
+	b       []byte
+	entries []uint64
+}
+
 // itemSender sends the items of one Query: one per response, or, with
 // batch, gathered into batched responses, sent when one is full, when a
-// following scan waits for the next commit (flush), and at the end.
+// following scan waits for the next commit (flush), and at the end. Items
+// are encoded as they are added: an entry of a view that can encode it
+// from the stored bytes (FullView) is never built as a message at all.
 type itemSender struct {
 	w       *watchdog
-	send    func(*agenttrailv1.QueryResponse) error
+	send    func(any) error // the stream's SendMsg
 	batch   bool
-	pending []*agenttrailv1.QueryResponse
-	bytes   int
+	buf     []byte   // the batch gathered: QueryResponse.batch fields
+	items   int      // items in buf
+	entries []uint64 // log indexes of the entries in buf
+	scratch []byte   // one item being encoded
+	entry   []byte   // one entry being encoded, for addEntry
 }
 
 // add sends item, or queues it in the current batch.
 func (b *itemSender) add(item *agenttrailv1.QueryResponse) error {
-	if !b.batch {
-		return b.w.send(func() error { return b.send(item) })
+	var err error
+	if b.scratch, err = (proto.MarshalOptions{}).MarshalAppend(b.scratch[:0], item); err != nil {
+		return err
 	}
-	n := proto.Size(item)
-	if len(b.pending) > 0 && (b.bytes+n > maxBatchBytes || len(b.pending) >= maxBatchItems) {
+	if e := item.GetEntry(); e != nil {
+		return b.addEncoded(b.scratch, e.GetStamp().GetLogIndex(), true)
+	}
+	return b.addEncoded(b.scratch, 0, false)
+}
+
+// addEntry sends, or queues, the item of an entry whose agenttrail.v1.Entry
+// encoding is entry, with its inclusion proof when proof is not nil.
+func (b *itemSender) addEntry(index uint64, entry []byte, proof *agenttrailv1.GetInclusionProofResponse) error {
+	item := protowire.AppendTag(b.scratch[:0], queryResponseEntry, protowire.BytesType)
+	item = protowire.AppendVarint(item, uint64(len(entry)))
+	item = append(item, entry...)
+	if proof != nil {
+		var err error
+		if item, err = (proto.MarshalOptions{}).MarshalAppend(item, &agenttrailv1.QueryResponse{InclusionProof: proof}); err != nil {
+			return err
+		}
+	}
+	b.scratch = item
+	return b.addEncoded(item, index, true)
+}
+
+// addEncoded sends, or queues, one encoded QueryResponse item: an entry
+// (at index) or not.
+func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
+	if !b.batch {
+		resp := &encodedResponse{b: append([]byte(nil), item...)}
+		if isEntry {
+			resp.entries = []uint64{index}
+		}
+		return b.w.send(func() error { return b.send(resp) })
+	}
+	n := protowire.SizeTag(queryResponseBatch) + protowire.SizeBytes(len(item))
+	if b.items > 0 && (len(b.buf)+n > maxBatchBytes || b.items >= maxBatchItems) {
 		if err := b.flush(); err != nil {
 			return err
 		}
 	}
-	b.pending = append(b.pending, item)
-	b.bytes += n
+	if b.buf == nil {
+		b.buf = make([]byte, 0, min(maxBatchBytes+maxBatchBytes/8, max(n, 64<<10)))
+	}
+	b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
+	b.buf = protowire.AppendVarint(b.buf, uint64(len(item)))
+	b.buf = append(b.buf, item...)
+	b.items++
+	if isEntry {
+		b.entries = append(b.entries, index)
+	}
 	return nil
 }
 
-// flush sends the items queued, if any, as one batched response.
+// flush sends the items queued, if any, as one batched response. The
+// response's buffer is the transport's from then on: the next batch
+// starts a new one.
 func (b *itemSender) flush() error {
-	if len(b.pending) == 0 {
+	if b.items == 0 {
 		return nil
 	}
-	resp := &agenttrailv1.QueryResponse{Batch: b.pending}
-	b.pending, b.bytes = nil, 0
+	resp := &encodedResponse{b: b.buf, entries: b.entries}
+	b.buf, b.items, b.entries = nil, 0, nil
 	return b.w.send(func() error { return b.send(resp) })
 }
 

@@ -34,7 +34,7 @@ func manyAgentEvents(n int) []*agenttrailv1.Event {
 // queryItems reads a whole Query stream: its items in order (each
 // response's own, or each of its batch) and how many responses carried
 // them.
-func readItems(t *testing.T, stream agenttrailv1.QueryService_QueryClient) ([]*agenttrailv1.QueryResponse, int, error) {
+func readItems(t testing.TB, stream agenttrailv1.QueryService_QueryClient) ([]*agenttrailv1.QueryResponse, int, error) {
 	t.Helper()
 	var items []*agenttrailv1.QueryResponse
 	resps := 0

@@ -4,10 +4,13 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
 )
 
 // A View decides how much of each entry a caller is shown. Every entry the
@@ -61,6 +64,89 @@ func (FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 		out.View.Content = agenttrailv1.ContentState_CONTENT_STATE_PRESENT
 	}
 	return out, nil
+}
+
+// appendEntry implements entryEncoder: the entry Render returns, encoded
+// from the stored bytes. The event is the header's event joined on the
+// wire with the content (event.AppendJoined), never decoded: the same
+// bytes as encoding what Render returns (a test holds it to that).
+func (FullView) appendEntry(dst []byte, e *store.Entry) ([]byte, bool) {
+	header, ok := headerEvent(e.HeaderBytes)
+	if !ok {
+		return dst, false
+	}
+	var content []byte
+	if e.ContentState == store.ContentPresent {
+		content = e.Content
+	}
+	n, err := event.JoinedSize(header, content)
+	if err != nil {
+		return dst, false
+	}
+	start := len(dst)
+	dst = protowire.AppendTag(dst, entryEvent, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(n))
+	if dst, err = event.AppendJoined(dst, header, content); err != nil {
+		return dst[:start], false
+	}
+	// The rest of the entry, whose fields all follow the event's number:
+	// a message encodes its fields in number order.
+	out := renderCommon(e, nil, agenttrailv1.ViewKind_VIEW_KIND_FULL, "")
+	if e.ContentState == store.ContentPresent {
+		out.Commitment.Content = e.Content
+		out.Commitment.Salt = e.Salt
+		out.View.Content = agenttrailv1.ContentState_CONTENT_STATE_PRESENT
+	}
+	if dst, err = (proto.MarshalOptions{}).MarshalAppend(dst, out); err != nil {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
+// entryEvent is the field number of agenttrail.v1.Entry.event, and
+// eventHeaderEvent that of agenttrail.v1.EventHeader.event.
+const (
+	entryEvent       protowire.Number = 1
+	eventHeaderEvent protowire.Number = 1
+)
+
+// headerEvent returns the encoded event of an encoded EventHeader: its one
+// event field.
+func headerEvent(header []byte) ([]byte, bool) {
+	var ev []byte
+	found := false
+	for len(header) > 0 {
+		num, typ, n := protowire.ConsumeTag(header)
+		if n < 0 {
+			return nil, false
+		}
+		header = header[n:]
+		if num == eventHeaderEvent {
+			if typ != protowire.BytesType || found {
+				return nil, false
+			}
+			v, m := protowire.ConsumeBytes(header)
+			if m < 0 {
+				return nil, false
+			}
+			ev, found, header = v, true, header[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, header)
+		if m < 0 {
+			return nil, false
+		}
+		header = header[m:]
+	}
+	return ev, found
+}
+
+// entryEncoder is a View that can encode what Render returns without
+// building it: appendEntry appends the agenttrail.v1.Entry encoding of an
+// entry the view shows, or reports false when it cannot (then Render is
+// the way).
+type entryEncoder interface {
+	appendEntry(dst []byte, e *store.Entry) ([]byte, bool)
 }
 
 // MetadataView shows the header only: every METADATA field and the

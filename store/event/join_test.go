@@ -1,0 +1,93 @@
+package event_test
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
+)
+
+// TestAppendJoinedIsTheEncodedEvent: joining the halves Encode writes gives
+// the deterministic encoding of the whole event, byte for byte: the bytes
+// a reader gets from decoding the halves, joining them and encoding.
+func TestAppendJoinedIsTheEncodedEvent(t *testing.T) {
+	evs := []*agenttrailv1.Event{eventtest.RealisticLLMCall()}
+	for _, s := range append(eventtest.Samples(), eventtest.LifecycleSamples()...) {
+		evs = append(evs, s.Event)
+	}
+	for _, ev := range evs {
+		enc, err := event.Encode(ev, limits)
+		if err != nil {
+			t.Fatalf("%s: Encode: %v", ev.GetEventId(), err)
+		}
+		var h, c agenttrailv1.Event
+		if err := proto.Unmarshal(enc.Header, &h); err != nil {
+			t.Fatal(err)
+		}
+		if err := proto.Unmarshal(enc.Content, &c); err != nil {
+			t.Fatal(err)
+		}
+		want, err := deterministic.Marshal(event.Join(&h, &c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := event.AppendJoined([]byte("prefix"), enc.Header, enc.Content)
+		if err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
+			t.Errorf("%s (%v): AppendJoined = %d bytes, %v; want the %d bytes of the joined event", ev.GetEventId(), event.KindOf(ev), len(got)-6, err, len(want))
+		}
+		if n, err := event.JoinedSize(enc.Header, enc.Content); err != nil || n != len(want) {
+			t.Errorf("%s: JoinedSize = %d, %v; want %d", ev.GetEventId(), n, err, len(want))
+		}
+		// The header alone (content erased) is the header's encoding.
+		if got, err := event.AppendJoined(nil, enc.Header, nil); err != nil || !bytes.Equal(got, enc.Header) {
+			t.Errorf("%s: AppendJoined(header, nil) = %d bytes, %v; want the header", ev.GetEventId(), len(got), err)
+		}
+	}
+}
+
+// TestAppendJoinedRefusesOtherShapes: encodings that are not two halves of
+// one event are an error, never a wrong event.
+func TestAppendJoinedRefusesOtherShapes(t *testing.T) {
+	enc, err := event.Encode(eventtest.RealisticLLMCall(), limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string][2][]byte{
+		"truncated header":        {enc.Header[:len(enc.Header)-1], enc.Content},
+		"truncated content":       {enc.Header, enc.Content[:len(enc.Content)-1]},
+		"a scalar in both halves": {enc.Header, append(append([]byte(nil), enc.Header[:2]...), enc.Content...)},
+		"fields out of order":     {enc.Header, append(append([]byte(nil), enc.Content...), enc.Content...)},
+	} {
+		if got, err := event.AppendJoined(nil, tc[0], tc[1]); err == nil {
+			t.Errorf("%s: AppendJoined = %d bytes, want an error", name, len(got))
+		}
+	}
+}
+
+func FuzzAppendJoined(f *testing.F) {
+	enc, err := event.Encode(eventtest.RealisticLLMCall(), limits)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(enc.Header, enc.Content)
+	f.Fuzz(func(t *testing.T, h, c []byte) {
+		got, err := event.AppendJoined(nil, h, c)
+		if err != nil {
+			return
+		}
+		var hm, cm, joined agenttrailv1.Event
+		if proto.Unmarshal(h, &hm) != nil || proto.Unmarshal(c, &cm) != nil {
+			return
+		}
+		if err := proto.Unmarshal(got, &joined); err != nil {
+			t.Fatalf("the join of two decodable halves does not decode: %v", err)
+		}
+		if want := event.Join(&hm, &cm); !proto.Equal(&joined, want) {
+			t.Fatalf("the join differs from Join of the decoded halves")
+		}
+	})
+}
