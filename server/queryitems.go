@@ -48,6 +48,7 @@ type itemSender struct {
 	batch   bool
 	buf     []byte   // the batch gathered: QueryResponse.batch fields
 	items   int      // items in buf
+	last    int      // bytes of the last batch sent
 	entries []uint64 // log indexes of the entries in buf
 	scratch []byte   // one item being encoded
 	entry   []byte   // one entry being encoded, for addEntry
@@ -98,7 +99,9 @@ func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
 		}
 	}
 	if b.buf == nil {
-		b.buf = make([]byte, 0, min(maxBatchBytes+maxBatchBytes/8, max(n, 64<<10)))
+		// As large as the last batch and a quarter, up to a full one: a
+		// batch is not copied as it grows.
+		b.buf = make([]byte, 0, max(n, min(maxBatchBytes+maxBatchBytes/8, max(b.last+b.last/4, 16<<10))))
 	}
 	b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
 	b.buf = protowire.AppendVarint(b.buf, uint64(len(item)))
@@ -118,6 +121,7 @@ func (b *itemSender) flush() error {
 		return nil
 	}
 	resp := &encodedResponse{b: b.buf, entries: b.entries}
+	b.last = len(b.buf)
 	b.buf, b.items, b.entries = nil, 0, nil
 	return b.w.send(func() error { return b.send(resp) })
 }
