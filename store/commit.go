@@ -125,6 +125,7 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 		switch {
 		case err == nil:
 			apply()
+			s.recent.add(p.b.batch.First, p.b.batch.Events) // before the head moves to it
 			if s.cfg.observe != nil {
 				s.cfg.observe(CommitInfo{Events: len(p.b.batch.Events), Duration: time.Since(start)})
 			}

@@ -348,6 +348,7 @@ func (s *Store) destroy(ctx context.Context, index uint64, in intent) error {
 			}
 		}
 	}
+	s.recent.clear() // it may hold some of these keys
 	if err := s.d.DestroyKeys(ctx, names); err != nil {
 		return fmt.Errorf("store: destroying the keys of event %d: %w", index, err)
 	}

@@ -92,6 +92,16 @@ func (sc *scanState) run(ctx context.Context, s *Store, size uint64, yield func(
 		return false
 	}
 	withContent := sc.q.Read == HeaderAndContent
+	if !sc.q.Descending {
+		// What committed a moment ago (a tail's next round) is in memory.
+		if spans, ok := s.recent.get(sc.lo, hi); ok {
+			if !sc.runRecent(ctx, s, spans, withContent, yield) {
+				return false
+			}
+			sc.lo = hi
+			return true
+		}
+	}
 	req := ScanRequest{Filter: &sc.q.Filter, Lo: sc.lo, Hi: hi, Descending: sc.q.Descending, Content: withContent}
 	n := 0
 	for raw, err := range s.d.Scan(ctx, req) {
@@ -125,6 +135,50 @@ func (sc *scanState) run(ctx context.Context, s *Store, size uint64, yield func(
 	}
 	if !sc.q.Descending {
 		sc.lo = hi
+	}
+	return true
+}
+
+// runRecent scans the records of recent batches as run scans what the
+// driver returns: each entry decoded and checked by decodeEntry, then
+// matched against the whole filter. The index values a driver files
+// postings under pass over the events its postings would not name.
+func (sc *scanState) runRecent(ctx context.Context, s *Store, spans []recentSpan, withContent bool, yield func(*Entry, error) bool) bool {
+	f := &sc.q.Filter
+	for _, sp := range spans {
+		for i := range sp.events {
+			ev := &sp.events[i]
+			iv := &ev.Index
+			if f.SessionID != "" && iv.SessionID != f.SessionID || f.AgentID != "" && iv.AgentID != f.AgentID ||
+				f.UserID != "" && iv.UserID != f.UserID || f.ToolName != "" && iv.ToolName != f.ToolName {
+				continue
+			}
+			raw := RawEntry{Index: sp.first + uint64(i), LeafData: ev.LeafData}
+			if withContent {
+				raw.Content, raw.ContentKey = ev.Content, ev.ContentKey
+			}
+			e, err := s.decodeEntry(ctx, raw, withContent)
+			if err != nil {
+				if !yield(nil, err) {
+					return false
+				}
+				continue
+			}
+			if !f.matches(e.Header) {
+				continue
+			}
+			if !yield(e, nil) {
+				return false
+			}
+			sc.returned++
+			if sc.q.Limit > 0 && sc.returned >= sc.q.Limit {
+				return false
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			yield(nil, err)
+			return false
+		}
 	}
 	return true
 }

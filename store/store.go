@@ -77,6 +77,8 @@ type Store struct {
 	// keys is the keyring of an encrypted store; nil for a plaintext one.
 	keys    *keyring
 	content contentReader
+	// recent keeps the batches committed last, for tails (nil: none).
+	recent *recentBatches
 	// cov knows which events this store's erasures and retention runs
 	// erased; claims which events any Erasure or Retention event names
 	// (see contentReader).
@@ -126,7 +128,7 @@ func Open(ctx context.Context, storeURL string, opts ...Option) (*Store, error) 
 		return nil, err
 	}
 	cfg.masterKey = mk
-	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes, MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
+	d, err := OpenDriver(ctx, storeURL, DriverConfig{CacheBytes: cfg.cacheBytes - recentBudget(cfg.cacheBytes), MinFreeBytes: cfg.minFreeBytes, Logger: cfg.logger, ReadOnly: cfg.readOnly, EncryptionKey: mk.StorageKey()})
 	if errors.Is(err, ErrPlaintext) && cfg.readOnly {
 		// Reading storage of an older build needs no key.
 		cfg.plaintext, cfg.masterKey = true, MasterKey{}
@@ -267,6 +269,8 @@ func newStore(ctx context.Context, d Driver, cfg config) (*Store, error) {
 	s.content = contentReader{keys: s.keys, erased: s.cov, claims: s.claims}
 	if _, ok := d.(SharedDriver); ok {
 		s.content.refreshClaims = s.refreshClaims
+	} else if !cfg.readOnly {
+		s.recent = newRecentBatches(recentBudget(cfg.cacheBytes))
 	}
 	if cfg.readOnly {
 		if err := s.loadReadOnly(ctx); err != nil {
