@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -89,18 +88,93 @@ func (FullView) appendEntry(dst []byte, e *store.Entry) ([]byte, bool) {
 	if dst, err = event.AppendJoined(dst, header, content); err != nil {
 		return dst[:start], false
 	}
-	// The rest of the entry, whose fields all follow the event's number:
-	// a message encodes its fields in number order.
-	out := renderCommon(e, nil, agenttrailv1.ViewKind_VIEW_KIND_FULL, "")
-	if e.ContentState == store.ContentPresent {
-		out.Commitment.Content = e.Content
-		out.Commitment.Salt = e.Salt
-		out.View.Content = agenttrailv1.ContentState_CONTENT_STATE_PRESENT
+	return appendFullEntryRest(dst, e), true
+}
+
+// appendFullEntryRest appends the fields of the full view's Entry after
+// its event: stamp, commitment and view, as renderCommon and Render fill
+// them in and protobuf encodes them (fields in number order; empty
+// strings, bytes, zero numbers and enums left out; messages and optional
+// fields written when set).
+func appendFullEntryRest(dst []byte, e *store.Entry) []byte {
+	appendBytes := func(dst []byte, num protowire.Number, b []byte) []byte {
+		if len(b) == 0 {
+			return dst
+		}
+		dst = protowire.AppendTag(dst, num, protowire.BytesType)
+		return protowire.AppendBytes(dst, b)
 	}
-	if dst, err = (proto.MarshalOptions{}).MarshalAppend(dst, out); err != nil {
-		return dst[:start], false
+	appendUint := func(dst []byte, num protowire.Number, v uint64) []byte {
+		if v == 0 {
+			return dst
+		}
+		dst = protowire.AppendTag(dst, num, protowire.VarintType)
+		return protowire.AppendVarint(dst, v)
 	}
-	return dst, true
+	uintSize := func(v uint64) int {
+		if v == 0 {
+			return 0
+		}
+		return 1 + protowire.SizeVarint(v)
+	}
+	bytesSize := func(n int) int {
+		if n == 0 {
+			return 0
+		}
+		return 1 + protowire.SizeBytes(n)
+	}
+
+	// Stamp (2): log_index 1, received_at 2 {seconds 1, nanos 2}, principal 3.
+	secs, nanos := uint64(e.ReceivedAt.Unix()), uint64(e.ReceivedAt.Nanosecond())
+	tsLen := uintSize(secs) + uintSize(nanos)
+	stampLen := uintSize(e.Index) + 1 + protowire.SizeBytes(tsLen) + bytesSize(len(e.Principal))
+	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(stampLen))
+	dst = appendUint(dst, 1, e.Index)
+	dst = protowire.AppendTag(dst, 2, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(tsLen))
+	dst = appendUint(dst, 1, secs)
+	dst = appendUint(dst, 2, nanos)
+	if e.Principal != "" {
+		dst = protowire.AppendTag(dst, 3, protowire.BytesType)
+		dst = protowire.AppendString(dst, e.Principal)
+	}
+
+	// Commitment (3): header 1, content_digest 2, leaf_hash 3, content 4, salt 5.
+	var content, salt []byte
+	state := agenttrailv1.ContentState_CONTENT_STATE_WITHHELD
+	switch e.ContentState {
+	case store.ContentPresent:
+		content, salt, state = e.Content, e.Salt, agenttrailv1.ContentState_CONTENT_STATE_PRESENT
+	case store.ContentErased:
+		state = agenttrailv1.ContentState_CONTENT_STATE_ERASED
+	}
+	comLen := bytesSize(len(e.HeaderBytes)) + bytesSize(len(e.ContentDigest)) + bytesSize(len(e.LeafHash)) + bytesSize(len(content)) + bytesSize(len(salt))
+	dst = protowire.AppendTag(dst, 3, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(comLen))
+	dst = appendBytes(dst, 1, e.HeaderBytes)
+	dst = appendBytes(dst, 2, e.ContentDigest[:])
+	dst = appendBytes(dst, 3, e.LeafHash[:])
+	dst = appendBytes(dst, 4, content)
+	dst = appendBytes(dst, 5, salt)
+
+	// View (4): kind 1, policy_version 2 (none), content 3, erased_by 4
+	// (optional: written when set, which is when an erasure is named).
+	kind := uint64(agenttrailv1.ViewKind_VIEW_KIND_FULL)
+	viewLen := uintSize(kind) + uintSize(uint64(state))
+	erasedBy := e.ContentState == store.ContentErased && e.ErasedBy > 0
+	if erasedBy {
+		viewLen += 1 + protowire.SizeVarint(e.ErasedBy)
+	}
+	dst = protowire.AppendTag(dst, 4, protowire.BytesType)
+	dst = protowire.AppendVarint(dst, uint64(viewLen))
+	dst = appendUint(dst, 1, kind)
+	dst = appendUint(dst, 3, uint64(state))
+	if erasedBy {
+		dst = protowire.AppendTag(dst, 4, protowire.VarintType)
+		dst = protowire.AppendVarint(dst, e.ErasedBy)
+	}
+	return dst
 }
 
 // entryEvent is the field number of agenttrail.v1.Entry.event, and
