@@ -43,9 +43,12 @@ type config struct {
 	metrics         *metrics.Metrics
 	unary           []grpc.UnaryServerInterceptor
 	stream          []grpc.StreamServerInterceptor
-	grpcOptions     []grpc.ServerOption
-	viewCacheBytes  int64
-	cosigned        func() store.Checkpoint
+	// streamMessages: interceptors given with WithInterceptors see every
+	// response as its message (see itemSender.messages).
+	streamMessages bool
+	grpcOptions    []grpc.ServerOption
+	viewCacheBytes int64
+	cosigned       func() store.Checkpoint
 }
 
 func defaultConfig() config {
@@ -253,11 +256,14 @@ func WithAccessControlFunc(f func(st *store.Store) (*auth.Authenticator, EventRe
 }
 
 // WithInterceptors adds interceptors after recovery, logging and the rate
-// limit: authentication and authorization go here.
+// limit: authentication and authorization go here. Stream interceptors
+// given here see every Query response as an *agenttrailv1.QueryResponse
+// (without them, Query sends responses it encoded itself).
 func WithInterceptors(unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) Option {
 	return optionFunc(func(c *config) error {
 		c.unary = append(c.unary, unary...)
 		c.stream = append(c.stream, stream...)
+		c.streamMessages = c.streamMessages || len(stream) > 0
 		return nil
 	})
 }

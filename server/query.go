@@ -47,7 +47,7 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	scanCtx, cancelScan := context.WithCancelCause(shutdownCtx)
 	defer cancelScan(nil)
 	err = s.supervise(ctx, func(w *watchdog) error {
-		out := &itemSender{w: w, send: stream.SendMsg, batch: req.GetBatch()}
+		out := &itemSender{w: w, send: stream.SendMsg, batch: req.GetBatch(), messages: s.cfg.streamMessages}
 		enc, _ := view.(entryEncoder)
 		var sendErr error
 		checked := time.Now()

@@ -50,8 +50,11 @@ type itemSender struct {
 	items   int      // items in buf
 	last    int      // bytes of the last batch sent
 	entries []uint64 // log indexes of the entries in buf
-	scratch []byte   // one item being encoded
-	entry   []byte   // one entry being encoded, for addEntry
+	// messages sends each response decoded, as a QueryResponse, for
+	// interceptors that look at responses (WithInterceptors).
+	messages bool
+	scratch  []byte // one item being encoded
+	entry    []byte // one entry being encoded, for addEntry
 }
 
 // add sends item, or queues it in the current batch.
@@ -90,7 +93,7 @@ func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
 		if isEntry {
 			resp.entries = []uint64{index}
 		}
-		return b.w.send(func() error { return b.send(resp) })
+		return b.sendResponse(resp)
 	}
 	n := protowire.SizeTag(queryResponseBatch) + protowire.SizeBytes(len(item))
 	if b.items > 0 && (len(b.buf)+n > maxBatchBytes || b.items >= maxBatchItems) {
@@ -123,7 +126,21 @@ func (b *itemSender) flush() error {
 	resp := &encodedResponse{b: b.buf, entries: b.entries}
 	b.last = len(b.buf)
 	b.buf, b.items, b.entries = nil, 0, nil
-	return b.w.send(func() error { return b.send(resp) })
+	return b.sendResponse(resp)
+}
+
+// sendResponse sends one encoded response, decoded first when interceptors
+// want messages.
+func (b *itemSender) sendResponse(resp *encodedResponse) error {
+	var m any = resp
+	if b.messages {
+		msg := new(agenttrailv1.QueryResponse)
+		if err := proto.Unmarshal(resp.b, msg); err != nil {
+			return err
+		}
+		m = msg
+	}
+	return b.w.send(func() error { return b.send(m) })
 }
 
 // queryItems calls f with each item of a Query response: the item of a
