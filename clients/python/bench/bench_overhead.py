@@ -166,26 +166,36 @@ def measure_throughput(address: str, api_key: str | None, events: int) -> tuple[
 
 
 @contextmanager
-def local_server(binary: str | None) -> Iterator[str]:
+def local_server(binary: str | None) -> Iterator[tuple[str, str]]:
     """Builds (unless binary is given) and runs agenttrail serve on a
-    temporary data directory; yields its address."""
+    temporary data directory with an agent key (a server refuses every call
+    until a key exists); yields its address and the key."""
     with tempfile.TemporaryDirectory(prefix="agenttrail-bench-") as tmp:
         if binary is None:
             binary = os.path.join(tmp, "agenttrail")
             subprocess.run(["go", "build", "-o", binary, "./cmd/agenttrail"], cwd=REPO, check=True)
+        data = os.path.join(tmp, "data")
+        key = subprocess.run(
+            [binary, "keys", "create", "--data", data, "--principal", "bench-agent", "--role", "agent"],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
         with open(os.path.join(tmp, "server.log"), "w") as log:
             proc = subprocess.Popen(
-                [binary, "serve", "--data", os.path.join(tmp, "data"), "--listen", "127.0.0.1:0", "--http-listen", "off"],
+                [binary, "serve", "--data", data, "--listen", "127.0.0.1:0", "--http-listen", "off"],
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
             )
         try:
             assert proc.stdout is not None
-            line = proc.stdout.readline()
+            # The address is on the line that says so, among the first few.
+            for _ in range(20):
+                line = proc.stdout.readline()
+                if not line or line.startswith("agenttrail listening on "):
+                    break
             if not line.startswith("agenttrail listening on "):
                 raise RuntimeError(f"agenttrail serve did not start; see its log in {tmp}")
-            yield line.removeprefix("agenttrail listening on ").strip()
+            yield line.removeprefix("agenttrail listening on ").strip(), key
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -213,7 +223,8 @@ def main() -> int:
         if args.address:
             yield args.address
         else:
-            with local_server(args.agenttrail) as address:
+            with local_server(args.agenttrail) as (address, key):
+                args.api_key = key
                 yield address
 
     with server() as address:
