@@ -8,7 +8,10 @@
 //    p50/p99/p99.9/max over many calls, of the wall-clock time and of the
 //    process's CPU time in the call (process.cpuUsage, microsecond
 //    resolution): on a busy machine the wall-clock tail is mostly the time
-//    the process waited for a core, which the CPU time leaves out.
+//    the process waited for a core, which the CPU time leaves out; and the
+//    wall-clock time again over the calls during which the process was not
+//    switched out (no involuntary context switch in process.resourceUsage).
+//    The CPU time is the whole process's, V8's background threads included.
 // 2. Sustained delivery: events per second one process gets durably into a
 //    local server (logged as fast as onFull "block" lets them in, counted
 //    until flush confirms the last), and the process's CPU time per event:
@@ -54,22 +57,25 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-async function callOverhead(session: Session): Promise<{ wall: Float64Array; cpu: Float64Array }> {
+async function callOverhead(session: Session): Promise<{ wall: Float64Array; cpu: Float64Array; unswitched: Float64Array }> {
   for (let i = 0; i < WARMUP; i++) {
     await session.llmCall(call);
     await yieldLoop();
   }
   const wall = new Float64Array(CALLS);
   const cpu = new Float64Array(CALLS);
+  const unswitched: number[] = [];
   for (let i = 0; i < CALLS; i++) {
+    const s0 = process.resourceUsage().involuntaryContextSwitches;
     const c0 = cpuMicros();
     const t0 = process.hrtime.bigint();
     await session.llmCall(call);
     wall[i] = Number(process.hrtime.bigint() - t0) / 1_000;
     cpu[i] = cpuMicros() - c0;
+    if (process.resourceUsage().involuntaryContextSwitches === s0) unswitched.push(wall[i]!);
     await yieldLoop();
   }
-  return { wall: wall.sort(), cpu: cpu.sort() };
+  return { wall: wall.sort(), cpu: cpu.sort(), unswitched: Float64Array.from(unswitched).sort() };
 }
 
 async function sustained(client: AgentTrailClient, session: Session): Promise<{ rate: number; cpuPerEvent: number }> {
@@ -82,6 +88,7 @@ async function sustained(client: AgentTrailClient, session: Session): Promise<{ 
 }
 
 function summary(sorted: Float64Array): string {
+  if (sorted.length === 0) return "(no calls)";
   return (
     `p50 ${percentile(sorted, 50).toFixed(1)}, p99 ${percentile(sorted, 99).toFixed(1)}, ` +
     `p99.9 ${percentile(sorted, 99.9).toFixed(1)}, max ${sorted[sorted.length - 1]!.toFixed(1)}`
@@ -100,10 +107,11 @@ try {
       `load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}; server ${own ? `${own.address} (started here)` : process.env.AGENTTRAIL_ADDR}`,
   );
   const session = await client.startSession({ modelId: "gpt-4o" });
-  const { wall, cpu } = await callOverhead(session);
+  const { wall, cpu, unswitched } = await callOverhead(session);
   await client.flush();
   console.log(`llmCall overhead over ${CALLS} calls (µs): wall ${summary(wall)}`);
-  console.log(`                               process CPU ${summary(cpu)}`);
+  console.log(`  process CPU ${summary(cpu)}`);
+  console.log(`  wall, the ${unswitched.length} calls not switched out: ${summary(unswitched)}`);
   const { rate, cpuPerEvent } = await sustained(client, session);
   console.log(
     `sustained delivery: ${EVENTS} LLM-call events, ${rate.toFixed(0)} events/s confirmed durable, ` +
