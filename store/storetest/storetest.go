@@ -104,6 +104,7 @@ func Run(t *testing.T, h Harness) {
 		{"DuplicateOutcomesAgreeWithWinner", testDuplicateOutcomesAgreeWithWinner},
 		{"CommitFailureStopsAppendsAndLosesNothing", testCommitFailureStopsAppends},
 		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
+		{"BatchesGrowWhileCommitting", testBatchesGrowWhileCommitting},
 		{"StatsMatchBruteForce", testStatsMatchBruteForce},
 		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
 		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
