@@ -120,7 +120,9 @@ func WithCheckpointInterval(d time.Duration) Option {
 // WithBatchLimits bounds each batch the sequencer commits in one transaction:
 // at most events events and about bytes bytes, waiting at most wait for more
 // events to arrive once the first is there. Defaults: 1024 events, 8 MiB, no
-// wait (batches form from whatever queued up during the previous commit).
+// wait (batches form from whatever queues up while the previous batch
+// commits; with no wait, a batch under a quarter of the limits gathers
+// until the committer is free, and one for an idle committer goes at once).
 func WithBatchLimits(events, bytes int, wait time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if events < 1 || bytes < 1 || wait < 0 {

@@ -223,13 +223,27 @@ func (s *Store) sequence(fr *frontier) {
 			select {
 			case r, ok = <-s.queue:
 			default:
-				if wait == nil {
+				// Nothing more has queued. While the committer is busy
+				// with an earlier batch and this one is still small, go
+				// on gathering: the batch could not commit sooner, and
+				// larger batches take fewer commits under load. Once the
+				// committer is idle, commit at once: light load never
+				// waits for more work.
+				busy := wait == nil && seq.busy() && n < s.cfg.maxBatchEvents/4 && bytes < s.cfg.maxBatchBytes/4
+				if wait == nil && !busy {
 					break gather
+				}
+				var idle <-chan struct{}
+				if busy {
+					idle = seq.wake
 				}
 				select {
 				case r, ok = <-s.queue:
 				case <-wait:
 					break gather
+				case <-idle:
+					seq.settle()
+					continue
 				}
 			}
 			if !ok {
@@ -327,6 +341,13 @@ func (q *sequencer) settle() {
 		q.forget(p)
 	}
 	q.outstanding -= len(done)
+}
+
+// busy reports whether the committer has a batch to commit (sequencer
+// only).
+func (q *sequencer) busy() bool {
+	q.settle()
+	return q.outstanding > 0
 }
 
 // drain waits until every batch handed to the committer is committed (or
