@@ -103,6 +103,10 @@ func (l *logService) GetInclusionProofs(ctx context.Context, req *agenttrailv1.G
 		return nil, statusError(ctx, l.s.log, err)
 	}
 	resp := &agenttrailv1.GetInclusionProofsResponse{TreeSize: size, Checkpoint: cp, Proofs: make([]*agenttrailv1.GetInclusionProofResponse, 0, n)}
+	prover, err := l.s.st.Prover(size)
+	if err != nil {
+		return nil, statusError(ctx, l.s.log, err)
+	}
 	for _, index := range req.GetLogIndexes() {
 		if index >= size {
 			return nil, statusError(ctx, l.s.log, badRequest("log_indexes", "each must be below the tree size proved against"))
@@ -111,7 +115,7 @@ func (l *logService) GetInclusionProofs(ctx context.Context, req *agenttrailv1.G
 		if err != nil {
 			return nil, statusError(ctx, l.s.log, err)
 		}
-		proof, err := l.s.st.InclusionProof(ctx, index, size)
+		proof, err := prover.InclusionProof(ctx, index)
 		if err != nil {
 			return nil, statusError(ctx, l.s.log, err)
 		}

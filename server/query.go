@@ -42,6 +42,14 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	if proveSize > 0 && (sq.Filter.ToIndex == 0 || sq.Filter.ToIndex > proveSize) {
 		sq.Filter.ToIndex = proveSize
 	}
+	var prover *store.Prover
+	if proveSize > 0 {
+		// One prover for the call: the proofs of a range share their
+		// hashes, read once per block of leaves.
+		if prover, err = s.st.Prover(proveSize); err != nil {
+			return statusError(ctx, s.log, err)
+		}
+	}
 	shutdownCtx, cancel := s.untilShutdown(ctx)
 	defer cancel()
 	scanCtx, cancelScan := context.WithCancelCause(shutdownCtx)
@@ -103,8 +111,8 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 			if err != nil {
 				return err
 			}
-			if proveSize > 0 {
-				if resp.InclusionProof, err = q.inclusionProof(scanCtx, e, proveSize); err != nil {
+			if prover != nil {
+				if resp.InclusionProof, err = inclusionProof(scanCtx, prover, e); err != nil {
 					return err
 				}
 			}
@@ -145,13 +153,13 @@ func (q *queryService) proofTreeSize(req *agenttrailv1.QueryRequest) (uint64, er
 	return size, nil
 }
 
-// inclusionProof proves the entry e is in the tree of the given size.
-func (q *queryService) inclusionProof(ctx context.Context, e *store.Entry, size uint64) (*agenttrailv1.GetInclusionProofResponse, error) {
-	path, err := q.s.st.InclusionProof(ctx, e.Index, size)
+// inclusionProof proves the entry e is in the prover's tree.
+func inclusionProof(ctx context.Context, p *store.Prover, e *store.Entry) (*agenttrailv1.GetInclusionProofResponse, error) {
+	path, err := p.InclusionProof(ctx, e.Index)
 	if err != nil {
 		return nil, err
 	}
-	return &agenttrailv1.GetInclusionProofResponse{LogIndex: e.Index, TreeSize: size, LeafHash: e.LeafHash[:], Hashes: hashList(path)}, nil
+	return &agenttrailv1.GetInclusionProofResponse{LogIndex: e.Index, TreeSize: p.TreeSize(), LeafHash: e.LeafHash[:], Hashes: hashList(path)}, nil
 }
 
 // queryItem is what Query sends for a stored entry: the entry in the view,

@@ -319,3 +319,115 @@ func (s *Store) ReadTile(ctx context.Context, level, index uint64, width int) ([
 	})
 	return data, err
 }
+
+// Prover proves the inclusion of many entries in one tree size, for a
+// caller that walks a range of the log (an export, an online verification).
+// Proofs of neighbouring leaves share almost all their hashes: a Prover
+// reads the stored hashes of the leaves' whole block of [proverBlock] once
+// (one driver read, where proving leaf after leaf on its own reads a hash
+// bundle per leaf) and keeps it while the proofs stay in it. Higher-level
+// hashes come through the store's cache of tree hashes as for
+// [Store.InclusionProof], whose proofs a Prover's are, byte for byte.
+// A Prover is for one goroutine.
+type Prover struct {
+	s    *Store
+	size uint64
+	// The block held: the stored hashes of leaves [lo, hi), whose stored
+	// hash indexes are [first, first+len(block)).
+	lo, hi uint64
+	first  int64
+	block  []tlog.Hash
+}
+
+// proverBlock is how many leaves' stored hashes a Prover reads at once: a
+// tile's width, so that a block is 511 hashes (16 KiB).
+const proverBlock = 256
+
+// Prover returns a Prover against the tree of size treeSize.
+func (s *Store) Prover(treeSize uint64) (*Prover, error) {
+	if size, _ := s.Size(); treeSize > size {
+		return nil, fmt.Errorf("%w: tree size %d is larger than the log (%d)", ErrInvalidArgument, treeSize, size)
+	}
+	if treeSize == 0 {
+		return nil, fmt.Errorf("%w: an empty tree proves nothing", ErrInvalidArgument)
+	}
+	return &Prover{s: s, size: treeSize}, nil
+}
+
+// TreeSize is the size of the tree the Prover proves against.
+func (p *Prover) TreeSize() uint64 { return p.size }
+
+// InclusionProof is [Store.InclusionProof] of index in the Prover's tree.
+func (p *Prover) InclusionProof(ctx context.Context, index uint64) ([][HashSize]byte, error) {
+	if index >= p.size {
+		return nil, fmt.Errorf("%w: index %d is not in a tree of size %d", ErrInvalidArgument, index, p.size)
+	}
+	var proof tlog.RecordProof
+	err := p.s.reading(ctx, func() error {
+		if index < p.lo || index >= p.hi {
+			if err := p.load(ctx, index); err != nil {
+				return err
+			}
+		}
+		var err error
+		proof, err = tlog.ProveRecord(int64(p.size), int64(index), p)
+		return err
+	})
+	if err != nil {
+		return nil, proofError("inclusion proof", err)
+	}
+	return toArrays(proof), nil
+}
+
+// load reads the stored hashes of the block of leaves that holds index:
+// every stored hash that appending those leaves wrote, a contiguous range
+// of stored hash indexes, all present since the leaves are in the tree.
+func (p *Prover) load(ctx context.Context, index uint64) error {
+	lo := index - index%proverBlock
+	hi := min(lo+proverBlock, p.size)
+	first, end := tlog.StoredHashIndex(0, int64(lo)), tlog.StoredHashIndex(0, int64(hi))
+	idxs := make([]int64, end-first)
+	for i := range idxs {
+		idxs[i] = first + int64(i)
+	}
+	hs, err := p.s.d.ReadHashes(ctx, idxs)
+	if err != nil {
+		return err
+	}
+	if len(hs) != len(idxs) {
+		return fmt.Errorf("%w: asked for %d tree hashes, the driver returned %d", ErrCorrupt, len(idxs), len(hs))
+	}
+	p.block = p.block[:0]
+	for _, h := range hs {
+		p.block = append(p.block, tlog.Hash(h))
+	}
+	p.lo, p.hi, p.first = lo, hi, first
+	return nil
+}
+
+// ReadHashes implements tlog.HashReader: from the block held, and through
+// the store's cache of tree hashes for the others.
+func (p *Prover) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	var at []int
+	for i, idx := range indexes {
+		if k := idx - p.first; idx >= p.first && k < int64(len(p.block)) {
+			out[i] = p.block[k]
+			continue
+		}
+		missing = append(missing, idx)
+		at = append(at, i)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	hs, err := p.s.hashes.ReadHashes(missing)
+	if err != nil {
+		return nil, err
+	}
+	for k, h := range hs {
+		out[at[k]] = h
+	}
+	return out, nil
+}

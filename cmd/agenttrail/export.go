@@ -305,9 +305,13 @@ func exportStored(ctx context.Context, loc storeLocation, key string, f *agenttr
 		return 0, 0, usageError{err.Error()}
 	}
 	q.Read = store.HeaderAndContent
+	prover, err := st.Prover(latest.Size)
+	if err != nil {
+		return 0, 0, err
+	}
 	prove := func(entry *agenttrailv1.Entry) (*agenttrailv1.GetInclusionProofResponse, error) {
 		index := entry.GetStamp().GetLogIndex()
-		path, err := st.InclusionProof(ctx, index, latest.Size)
+		path, err := prover.InclusionProof(ctx, index)
 		if err != nil {
 			return nil, err
 		}

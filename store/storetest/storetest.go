@@ -96,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"HeaderBytesAreTheEventHeaderEncoding", testHeaderBytesAreTheEventHeaderEncoding},
 		{"ClosedStore", testClosedStore},
 		{"CheckpointsAndProofs", testCheckpointsAndProofs},
+		{"ProverMatchesInclusionProof", testProverMatchesInclusionProof},
 		{"CheckpointIntervalCoversIdleTail", testCheckpointIntervalCoversIdleTail},
 		{"ReopenKeepsTreeAndKey", testReopenKeepsTreeAndKey},
 		{"VerifyCleanStore", testVerifyCleanStore},
