@@ -20,7 +20,7 @@
 // answer per event, in order; each is applied as a single answer would be.
 // Until the headers come, and with servers that predate batched frames,
 // each event goes in its own request.
-import { create, createFileRegistry, toBinary } from "@bufbuild/protobuf";
+import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import type { DescMethodBiDiStreaming, Message } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
 import {
@@ -31,10 +31,11 @@ import {
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Transport } from "@connectrpc/connect";
 import { AppendService } from "./gen/agenttrail/v1/append_service_pb.js";
-import type { AppendResponse, AppendResponseSchema } from "./gen/agenttrail/v1/append_service_pb.js";
+import { RejectionSchema } from "./gen/agenttrail/v1/append_service_pb.js";
 import { EventSchema } from "./gen/agenttrail/v1/event_pb.js";
 import type { Event } from "./gen/agenttrail/v1/event_pb.js";
 import { Deque } from "./deque.js";
+import { encodeMessage } from "./encode.js";
 import { ClientClosedError, DeliveryError, DeliveryTimeoutError } from "./errors.js";
 
 /**
@@ -168,6 +169,19 @@ type RawAppendRequest = Message<"agenttrail.client.internal.RawAppendRequest"> &
   event: Uint8Array;
   events: Uint8Array[];
 };
+// AppendResponse with its receipt and rejection as bytes (the same wire
+// encoding): the delivery loop needs a receipt's duplicate flag only, and
+// decoding every receipt (log index, leaf hash, time: two 64-bit integers
+// and a copy) cost it more than the rest of an answer; a rejection, rare,
+// is decoded when it comes.
+type RawAppendResponse = Message<"agenttrail.client.internal.RawAppendResponse"> & {
+  eventId: string;
+  result: { case: "receipt"; value: Uint8Array } | { case: "rejection"; value: Uint8Array } | { case: undefined; value?: undefined };
+  results: RawAppendResponse[];
+};
+const BYTES = FieldDescriptorProto_Type.BYTES;
+const OPTIONAL = FieldDescriptorProto_Label.OPTIONAL;
+const REPEATED = FieldDescriptorProto_Label.REPEATED;
 const rawRegistry = createFileRegistry(
   create(FileDescriptorProtoSchema, {
     name: "agenttrail/client/internal/raw_append.proto",
@@ -177,21 +191,26 @@ const rawRegistry = createFileRegistry(
       {
         name: "RawAppendRequest",
         field: [
+          { name: "event", jsonName: "event", number: 1, type: BYTES, label: OPTIONAL },
+          { name: "events", jsonName: "events", number: 2, type: BYTES, label: REPEATED },
+        ],
+      },
+      {
+        name: "RawAppendResponse",
+        field: [
+          { name: "event_id", jsonName: "eventId", number: 1, type: FieldDescriptorProto_Type.STRING, label: OPTIONAL },
+          { name: "receipt", jsonName: "receipt", number: 2, type: BYTES, label: OPTIONAL, oneofIndex: 0 },
+          { name: "rejection", jsonName: "rejection", number: 3, type: BYTES, label: OPTIONAL, oneofIndex: 0 },
           {
-            name: "event",
-            jsonName: "event",
-            number: 1,
-            type: FieldDescriptorProto_Type.BYTES,
-            label: FieldDescriptorProto_Label.OPTIONAL,
-          },
-          {
-            name: "events",
-            jsonName: "events",
-            number: 2,
-            type: FieldDescriptorProto_Type.BYTES,
-            label: FieldDescriptorProto_Label.REPEATED,
+            name: "results",
+            jsonName: "results",
+            number: 4,
+            type: FieldDescriptorProto_Type.MESSAGE,
+            typeName: ".agenttrail.client.internal.RawAppendResponse",
+            label: REPEATED,
           },
         ],
+        oneofDecl: [{ name: "result" }],
       },
     ],
   }),
@@ -200,10 +219,57 @@ const rawRegistry = createFileRegistry(
 const RawAppendRequestSchema = rawRegistry.getMessage(
   "agenttrail.client.internal.RawAppendRequest",
 ) as GenMessage<RawAppendRequest>;
-const rawAppend: DescMethodBiDiStreaming<typeof RawAppendRequestSchema, typeof AppendResponseSchema> = {
+const RawAppendResponseSchema = rawRegistry.getMessage(
+  "agenttrail.client.internal.RawAppendResponse",
+) as GenMessage<RawAppendResponse>;
+const rawAppend: DescMethodBiDiStreaming<typeof RawAppendRequestSchema, typeof RawAppendResponseSchema> = {
   ...AppendService.method.append,
   input: RawAppendRequestSchema,
+  output: RawAppendResponseSchema,
 };
+
+/** Receipt.duplicate (field 5, a varint) of an encoded Receipt, skipping the other fields. */
+function receiptDuplicate(b: Uint8Array): boolean {
+  let i = 0;
+  let duplicate = false;
+  const varint = (): number => {
+    let v = 0;
+    let shift = 0;
+    for (;;) {
+      if (i >= b.length) throw new StreamBroken("the server sent a malformed receipt");
+      const c = b[i++]!;
+      if (shift < 28) v |= (c & 0x7f) << shift;
+      else if (shift < 53) v += (c & 0x7f) * 2 ** shift;
+      if (c < 0x80) return v;
+      shift += 7;
+    }
+  };
+  while (i < b.length) {
+    const tag = varint();
+    switch (tag & 7) {
+      case 0: {
+        const v = varint();
+        if (tag >>> 3 === 5) duplicate = v !== 0;
+        break;
+      }
+      case 1:
+        i += 8;
+        break;
+      case 2: {
+        const n = varint(); // before i is read: `i += varint()` would read i first
+        i += n;
+        break;
+      }
+      case 5:
+        i += 4;
+        break;
+      default:
+        throw new StreamBroken("the server sent a malformed receipt");
+    }
+  }
+  if (i !== b.length) throw new StreamBroken("the server sent a malformed receipt");
+  return duplicate;
+}
 
 // Overhead of the AppendRequest around an event and of gRPC's framing.
 const FRAME_OVERHEAD = 16;
@@ -658,7 +724,7 @@ export class Delivery {
   }
 
   /** Applies one answer to the head of the in-flight queue. */
-  private answer(resp: AppendResponse): void {
+  private answer(resp: RawAppendResponse): void {
     const item = this.inflight.peek();
     if (item === undefined) {
       throw new StreamBroken("the server answered more events than were sent");
@@ -671,15 +737,21 @@ export class Delivery {
     if (result.case === "receipt") {
       this.inflight.shift();
       this.counts.delivered++;
-      if (result.value.duplicate) this.counts.duplicates++;
+      if (receiptDuplicate(result.value)) this.counts.duplicates++;
     } else if (result.case === "rejection") {
-      if (result.value.code === Code.Unavailable) {
+      let rejection;
+      try {
+        rejection = fromBinary(RejectionSchema, result.value);
+      } catch {
+        throw new StreamBroken("the server sent a malformed rejection");
+      }
+      if (rejection.code === Code.Unavailable) {
         // Not stored because the server is going away: send it again
         // later, like an event whose stream broke.
-        throw new StreamBroken(`event ${item.event.eventId} not stored: ${result.value.message}`);
+        throw new StreamBroken(`event ${item.event.eventId} not stored: ${rejection.message}`);
       }
       this.inflight.shift();
-      this.reject(item, result.value.code, result.value.message, result.value.field);
+      this.reject(item, rejection.code, rejection.message, rejection.field);
     } else {
       throw new StreamBroken(`the answer for event ${item.event.eventId} has neither a receipt nor a rejection`);
     }
@@ -745,7 +817,7 @@ export class Delivery {
         if (signal.aborted) return;
         const item = this.pending.shift()!;
         if (!item.rejected) {
-          item.bytes ??= toBinary(EventSchema, item.event);
+          item.bytes ??= encodeMessage(EventSchema, item.event);
           if (item.bytes.length + FRAME_OVERHEAD > this.maxEventBytes) {
             item.rejected = true;
             this.reject(

@@ -91,7 +91,7 @@ MAX_FRAME_EVENTS = 256
 #: The tags of AppendRequest.event and AppendRequest.events (field 1 and 2,
 #: length-delimited): an encoded single-event request starts with the
 #: first; the same bytes with the second are one event of a batched frame.
-_EVENT_TAG = 0x0A
+_EVENT_TAG = b"\x0a"
 _EVENTS_TAG = b"\x12"
 
 #: How many rejections :meth:`Delivery.rejections` keeps (the most recent).
@@ -671,7 +671,7 @@ class Delivery:
                     item = self._retry.popleft() if self._retry else self._inbox.get_nowait()
                     if len(item[1]) > self._max_message_bytes:
                         too_large, item = self._too_large(item), None
-                    elif self._frame_max > 1 and waiting > 1 and item[1][:1] == bytes([_EVENT_TAG]):
+                    elif self._frame_max > 1 and waiting > 1 and item[1][:1] == _EVENT_TAG:
                         frame = self._take_frame(item, waiting)
                         item = None
                     else:
@@ -723,10 +723,10 @@ class Delivery:
                     nxt = self._inbox.get_nowait()
                 except queue.Empty:
                     break
-                if len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != bytes([_EVENT_TAG]):
+                if len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != _EVENT_TAG:
                     self._retry.appendleft(nxt)  # it goes first next time
                     break
-            elif len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != bytes([_EVENT_TAG]):
+            elif len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != _EVENT_TAG:
                 break
             else:
                 self._retry.popleft()
@@ -735,7 +735,12 @@ class Delivery:
         self._inflight.extend(items)
         self._frames.append(len(items))
         self._requests_sent += 1
-        return b"".join([_EVENTS_TAG + it[1][1:] for it in items])
+        # One copy of each event's bytes: the tag, then a view of the rest.
+        parts: list[bytes | memoryview] = []
+        for it in items:
+            parts.append(_EVENTS_TAG)
+            parts.append(memoryview(it[1])[1:])
+        return b"".join(parts)
 
     # --- Rejections and failures --------------------------------------------------
 
