@@ -357,12 +357,14 @@ func encryptContent(index uint64, sk *subjectKey, salt, content, random []byte) 
 	if err != nil {
 		return nil, nil, err
 	}
-	pt := make([]byte, 0, len(salt)+len(content))
-	pt = append(append(pt, salt...), content...)
-	record = make([]byte, 0, 1+nonceSize+len(pt)+aeadOverhead)
+	// The plaintext is laid out where its ciphertext goes, and sealed in
+	// place: one allocation per record.
+	head := 1 + nonceSize
+	record = make([]byte, 0, head+len(salt)+len(content)+aeadOverhead)
 	record = append(record, contentRecordVersionEncrypted)
 	record = append(record, random[32:32+nonceSize]...)
-	record = ca.Seal(record, random[32:32+nonceSize], pt, contentAAD(index))
+	record = append(append(record, salt...), content...)
+	record = ca.Seal(record[:head], random[32:32+nonceSize], record[head:], contentAAD(index))
 	name := EventKeyName(index)
 	keyRecord = encodeContentKeyRecord(contentKeyRecord{subjectKeyID: sk.id, wrapped: sealAEAD(sk.aead, random[32+nonceSize:32+2*nonceSize], ck, name)})
 	return record, keyRecord, nil

@@ -491,6 +491,13 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	limits := event.Limits{Now: now, MaxClockSkew: s.cfg.clockSkew}
 
 	b := newBatchBuilder(q.fr.clone(), now)
+	total := 0
+	for _, r := range batch {
+		total += len(r.events)
+	}
+	b.entries = make([]*pending, 0, total)
+	b.batch.Events = make([]BatchEvent, 0, total)
+	b.batch.Hashes = make([][HashSize]byte, 0, 2*total+64) // about two stored hashes per leaf
 	pre, err := q.preflight(batch, limits, b.receivedBytes)
 	if err != nil {
 		p.failure, p.sticky = err, q.shared == nil

@@ -41,6 +41,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	checkpointInterval := fs.Duration("checkpoint-interval", time.Second, "in-process server: sign a checkpoint at most this often")
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
+	tail := fs.Bool("tail", true, "follow the log with a tail while the load runs, to measure end to end (false: the appends alone,\nto profile the append path; no end to end or session read is measured)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the load and its clients) to `file`")
 	spread := fs.String("spread", "", "more servers of the same log, `host:port,...`: the streams are dealt out over --addr\nand these, and the tail that measures end to end reads --addr (servers sharing a PostgreSQL store)")
 	setUsage(fs, "agenttrail bench [flags]", `
@@ -125,7 +126,7 @@ summary for people goes to stderr.`)
 			}
 			defer pprof.StopCPUProfile()
 		}
-		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait})
+		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait, noTail: !*tail})
 		if err != nil {
 			return err
 		}
@@ -159,6 +160,7 @@ func inProcessServer(ctx context.Context, checkpointInterval time.Duration) (str
 type benchConfig struct {
 	events, size, streams, inFlight int
 	wait                            time.Duration
+	noTail                          bool // no tail follows the load (bench --tail=false)
 }
 
 // benchResult is the JSON line bench prints.
@@ -182,8 +184,10 @@ type benchResult struct {
 	// load (a Query by session id, as a developer debugging it runs).
 	SessionReadEvents          int      `json:"session_read_events,omitempty"`
 	SessionReadEventsPerSecond *float64 `json:"session_read_events_per_second,omitempty"`
-	Rejected                   int      `json:"rejected"`
-	FirstRejection             string   `json:"first_rejection,omitempty"`
+	// TailOff: the load ran without a tail (bench --tail=false).
+	TailOff        bool   `json:"tail_off,omitempty"`
+	Rejected       int    `json:"rejected"`
+	FirstRejection string `json:"first_rejection,omitempty"`
 }
 
 func (r *benchResult) summary(w io.Writer) {
@@ -193,6 +197,8 @@ func (r *benchResult) summary(w io.Writer) {
 	fmt.Fprintf(w, "  ack latency  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.AckP50Millis, r.AckP99Millis, r.AckMaxMillis)
 	if r.EndToEndSeconds != nil {
 		fmt.Fprintf(w, "  end to end   %.2fs until the last event was queryable (%.1f ms after its receipt)\n", *r.EndToEndSeconds, *r.QueryableAfterAck)
+	} else if r.TailOff {
+		fmt.Fprintln(w, "  end to end   not measured: no tail (--tail=false)")
 	} else {
 		fmt.Fprintln(w, "  end to end   not measured: the tail did not see every event in time")
 	}
@@ -222,7 +228,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 	tailFailed := make(chan error, 1)
 	seenAll := make(chan time.Time, 1)
 	var once sync.Once
-	go func() {
+	tail := func() {
 		n := 0
 		for _, err := range reader.Tail(tailCtx, &agenttrailv1.Filter{AgentId: agent}, nil,
 			client.WithCaughtUp(func(uint64) { once.Do(func() { close(caughtUp) }) })) {
@@ -235,7 +241,13 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 				return
 			}
 		}
-	}()
+	}
+	if cfg.noTail {
+		close(caughtUp)
+		seenAll = nil // no end to end below
+	} else {
+		go tail()
+	}
 	select {
 	case <-caughtUp:
 	case err := <-tailFailed:
@@ -327,6 +339,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 		AckP99Millis:    ms(all[min(len(all)-1, len(all)*99/100)]),
 		AckMaxMillis:    ms(all[len(all)-1]),
 		Rejected:        rejected, FirstRejection: firstRejection,
+		TailOff: cfg.noTail,
 	}
 	if rejected == 0 && seenAll != nil {
 		select {

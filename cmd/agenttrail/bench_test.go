@@ -63,6 +63,24 @@ func TestBenchWithoutReader(t *testing.T) {
 	}
 }
 
+// With --tail=false only the load runs: no end to end, no session read.
+func TestBenchWithoutTail(t *testing.T) {
+	out, errOut, code := runCLI(t, "bench", "--events", "100", "--streams", "2", "--size", "600", "--tail=false")
+	if code != 0 {
+		t.Fatalf("exit status %d: %s", code, errOut)
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	if res.Events != 100 || res.EventsPerSecond <= 0 || res.Rejected != 0 || res.EndToEndSeconds != nil || res.SessionReadEventsPerSecond != nil || !res.TailOff {
+		t.Errorf("result %+v, want the load measured and nothing read", res)
+	}
+	if !strings.Contains(errOut, "no tail") {
+		t.Errorf("stderr %q does not say that no tail ran", errOut)
+	}
+}
+
 func TestBenchUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"--events", "0"},

@@ -143,10 +143,18 @@ func exportEntries(ctx context.Context, c *client.Client, v *client.Verifier, cp
 	// One call reads the range with every entry's proof against the
 	// checkpoint: one access record, one call against the rate limit. The
 	// erasures that erased entries name are fetched with their proofs.
+	// Entries are checked and rendered on every core (work) and written in
+	// log order (done); ready is the entry done is writing.
+	var ready *exportItem
 	add := func(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
-		index := e.GetStamp().GetLogIndex()
-		if _, err := v.VerifyEntry(e, cp, proof); err != nil {
-			return fmt.Errorf("event %d as the server sent it does not verify: %w", index, err)
+		if ready != nil && ready.e == e {
+			if ready.err != nil {
+				return ready.err
+			}
+			return w.AddLine(ready.line)
+		}
+		if err := checkExported(v, cp, e, proof); err != nil {
+			return err
 		}
 		return w.Add(e, proof)
 	}
@@ -159,22 +167,64 @@ func exportEntries(ctx context.Context, c *client.Client, v *client.Verifier, cp
 		return e, proof, err
 	}
 	ex := erasureCarrier{size: head.Size, add: add, fetch: fetch}
+	work := func(it *exportItem) {
+		if it.err = checkExported(v, cp, it.e, it.proof); it.err == nil {
+			it.line, it.err = evidence.AppendLine(nil, it.e, it.proof)
+		}
+	}
+	done := func(it *exportItem) error {
+		ready = it
+		defer func() { ready = nil }()
+		if err := ex.entry(it.e, it.proof); err != nil {
+			return err
+		}
+		p.Add(1)
+		return nil
+	}
+	pl := newPipeline(work, done)
 	req := &agenttrailv1.QueryRequest{Filter: f, ProofTreeSize: &head.Size}
 	var proof *agenttrailv1.GetInclusionProofResponse
 	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
+	var err2 error
 	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), proved) {
 		if err != nil {
-			return ex.n, err
+			err2 = err
+			break
 		}
-		if err := ex.entry(e, proof); err != nil {
-			return ex.n, err
+		if err2 = pl.add(exportItem{e: e, proof: proof}); err2 != nil {
+			break
 		}
-		p.Add(1)
+	}
+	// An entry that fails comes before the stream's error, as when
+	// checked one by one.
+	if err := pl.close(); err != nil {
+		return ex.n, err
+	}
+	if err2 != nil {
+		return ex.n, err2
 	}
 	if err := ex.flush(head.Size); err != nil {
 		return ex.n, err
 	}
 	return ex.n, w.Flush()
+}
+
+// exportItem is an entry of an online export on its way through the
+// pipeline: its proof, and once checked, its line or what is wrong.
+type exportItem struct {
+	e     *agenttrailv1.Entry
+	proof *agenttrailv1.GetInclusionProofResponse
+	line  []byte
+	err   error
+}
+
+// checkExported verifies an entry as the server sent it before it goes into
+// a bundle.
+func checkExported(v *client.Verifier, cp *agenttrailv1.Checkpoint, e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
+	if _, err := v.VerifyEntry(e, cp, proof); err != nil {
+		return fmt.Errorf("event %d as the server sent it does not verify: %w", e.GetStamp().GetLogIndex(), err)
+	}
+	return nil
 }
 
 // erasureCarrier writes a bundle's entries in log order, with, after each

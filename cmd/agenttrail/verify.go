@@ -488,60 +488,89 @@ func verifyRange(ctx context.Context, c *client.Client, v *client.Verifier, cp *
 	next := from
 	// The server sends each item's inclusion proof against the checkpoint
 	// just before the item: the range is read and proved in one call.
-	var proof *agenttrailv1.GetInclusionProofResponse
-	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
-	// check verifies the item at index with its inclusion proof.
-	check := func(index uint64, prove func(*agenttrailv1.GetInclusionProofResponse) error) error {
+	// Items are checked on every core (work) and counted in log order
+	// (done), so that the first that fails in log order is the one named.
+	work := func(it *verifyItem) {
+		if it.w != nil {
+			_, it.err = v.VerifyWithheld(it.w, cp, it.proof)
+		} else {
+			_, it.err = v.VerifyEntry(it.e, cp, it.proof)
+		}
+	}
+	done := func(it *verifyItem) error {
+		index := it.index()
 		if index != next {
 			return fmt.Errorf("event %d does not verify: the server skipped it (the next event it sent is %d)", next, index)
 		}
-		if err := prove(proof); err != nil {
-			return fmt.Errorf("event %d does not verify: %w", index, err)
+		if it.err != nil {
+			return fmt.Errorf("event %d does not verify: %w", index, it.err)
 		}
 		next++
 		p.Add(1)
-		return nil
-	}
-	var withheldErr error
-	onWithheld := func(w *agenttrailv1.WithheldEntry) {
-		if withheldErr != nil {
-			return
-		}
-		withheldErr = check(w.GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
-			_, err := v.VerifyWithheld(w, cp, proof)
-			return err
-		})
-		if withheldErr == nil {
+		if it.w != nil {
 			rep.withheld++
+			return nil
 		}
-	}
-	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}, ProofTreeSize: &head.Size}
-	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld), proved) {
-		if withheldErr != nil {
-			return rep, withheldErr
-		}
-		if err != nil {
-			return rep, err
-		}
-		if err := check(e.GetStamp().GetLogIndex(), func(proof *agenttrailv1.GetInclusionProofResponse) error {
-			_, err := v.VerifyEntry(e, cp, proof)
-			return err
-		}); err != nil {
-			return rep, err
-		}
+		e := it.e
 		rep.events++
 		if e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT {
 			rep.content++
 		}
-		rep.erasures.Note(e.GetStamp().GetLogIndex(), e.GetEvent(), e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
+		rep.erasures.Note(index, e.GetEvent(), e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED)
+		return nil
 	}
-	if withheldErr != nil {
-		return rep, withheldErr
+	pl := newPipeline(work, done)
+	var proof *agenttrailv1.GetInclusionProofResponse
+	proved := client.WithInclusionProofs(func(p *agenttrailv1.GetInclusionProofResponse) { proof = p })
+	var addErr error
+	onWithheld := func(w *agenttrailv1.WithheldEntry) {
+		if addErr == nil {
+			addErr = pl.add(verifyItem{w: w, proof: proof})
+		}
+	}
+	req := &agenttrailv1.QueryRequest{Filter: &agenttrailv1.Filter{FromIndex: &from, ToIndex: &to}, ProofTreeSize: &head.Size}
+	var streamErr error
+	for e, err := range c.Query(ctx, req, client.WithResume(client.RetryPolicy{Initial: 200 * time.Millisecond, Attempts: 10}), client.WithWithheld(onWithheld), proved) {
+		if addErr != nil {
+			break
+		}
+		if err != nil {
+			streamErr = err
+			break
+		}
+		if addErr = pl.add(verifyItem{e: e, proof: proof}); addErr != nil {
+			break
+		}
+	}
+	// What the items received before a failure show comes first, as when
+	// checked one by one.
+	if err := pl.close(); err != nil {
+		return rep, err
+	}
+	if streamErr != nil {
+		return rep, streamErr
 	}
 	if next != to {
 		return rep, fmt.Errorf("event %d does not verify: the server did not send it (the log's checkpoint covers it)", next)
 	}
 	return rep, nil
+}
+
+// verifyItem is an entry, or a withheld one, of an online verification on
+// its way through the pipeline, with its proof and, once checked, what is
+// wrong with it.
+type verifyItem struct {
+	e     *agenttrailv1.Entry
+	w     *agenttrailv1.WithheldEntry
+	proof *agenttrailv1.GetInclusionProofResponse
+	err   error
+}
+
+func (it *verifyItem) index() uint64 {
+	if it.w != nil {
+		return it.w.GetLogIndex()
+	}
+	return it.e.GetStamp().GetLogIndex()
 }
 
 // problemIndex finds the log index an error of verifyRange names: "event

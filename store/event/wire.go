@@ -30,7 +30,11 @@ func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
 	if err := checkEnvelope(ev, lim); err != nil {
 		return Encoded{}, err
 	}
-	b, err := deterministic.Marshal(ev)
+	// The whole encoding is only read, to split it: it goes in a pooled
+	// buffer, and the halves get one allocation of their own.
+	bufs := encodeBuffers.Get().(*buffers)
+	defer bufs.release()
+	b, err := deterministic.MarshalAppend(bufs.marshal[:0], ev)
 	if err != nil {
 		// Go's encoder refuses invalid UTF-8: find the field to name it.
 		if p := invalidUTF8(ev.ProtoReflect(), ""); p != "" {
@@ -38,8 +42,12 @@ func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
 		}
 		return Encoded{}, &FieldError{Field: "event", Reason: "cannot be encoded"}
 	}
-	enc := Encoded{Header: make([]byte, 0, 256), Content: make([]byte, 0, len(b))}
-	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, true); err != nil {
+	bufs.marshal = b
+	// The header's part stays within its capacity, or moves out on its
+	// own: it never runs into the content's.
+	slab := make([]byte, 0, headerRoom+len(b))
+	enc := Encoded{Header: slab[:0:headerRoom], Content: slab[headerRoom:headerRoom]}
+	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs); err != nil {
 		if err.Field == "" {
 			err.Field = "event"
 		}
@@ -49,6 +57,45 @@ func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
 }
 
 var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// headerRoom is the room an encoding's header half gets before it needs an
+// allocation of its own: most headers are well under it.
+const headerRoom = 256
+
+// buffers are Encode's working buffers: the one it marshals into, and
+// those the wire walk splits nested containers into (a stack: containers
+// nest). Encode takes them from encodeBuffers and gives them back.
+type buffers struct {
+	marshal []byte
+	free    [][]byte
+}
+
+var encodeBuffers = sync.Pool{New: func() any { return &buffers{marshal: make([]byte, 0, 4096)} }}
+
+// maxPooledBuffer is the largest buffer kept for the next Encode.
+const maxPooledBuffer = 256 << 10
+
+func (bs *buffers) get() []byte {
+	if n := len(bs.free); n > 0 {
+		b := bs.free[n-1]
+		bs.free = bs.free[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 256)
+}
+
+func (bs *buffers) put(b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		bs.free = append(bs.free, b)
+	}
+}
+
+func (bs *buffers) release() {
+	if cap(bs.marshal) > maxPooledBuffer {
+		bs.marshal = nil
+	}
+	encodeBuffers.Put(bs)
+}
 
 // wktKind names the well-known types whose values are checked.
 type wktKind int
@@ -138,12 +185,13 @@ func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullNam
 }
 
 // walkWire checks the encoding b of a message of type mi and, when split
-// is true, appends each of its fields to header or content by class,
+// is set (the buffers for nested containers), appends each of its fields
+// to header or content by class,
 // splitting METADATA containers field by field. Fields keep their order, so
 // each half is itself a deterministic encoding. Errors name fields relative
 // to this message; callers prefix their own path on the way out, so that
 // the common, valid case builds no strings.
-func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split bool) *FieldError {
+func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers) *FieldError {
 	var counts [64]uint16 // occurrences per field number, for list paths
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -168,15 +216,15 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split bool) *F
 		}
 		record, value := b[:n+m], b[n:n+m]
 		b = b[n+m:]
-		if err := checkField(fi, typ, value, split); err != nil {
+		if err := checkField(fi, typ, value, split != nil); err != nil {
 			return at(err)
 		}
-		if split {
+		if split != nil {
 			switch {
 			case fi.container:
 				body, _ := protowire.ConsumeBytes(value)
-				h, c := make([]byte, 0, 128), make([]byte, 0, len(body))
-				if err := walkWire(fi.msg, body, &h, &c, true); err != nil {
+				h, c := split.get(), split.get()
+				if err := walkWire(fi.msg, body, &h, &c, split); err != nil {
 					return at(err)
 				}
 				*header = protowire.AppendTag(*header, num, protowire.BytesType)
@@ -185,6 +233,8 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split bool) *F
 					*content = protowire.AppendTag(*content, num, protowire.BytesType)
 					*content = protowire.AppendBytes(*content, c)
 				}
+				split.put(h)
+				split.put(c)
 			case fi.metadata:
 				*header = append(*header, record...)
 			default:
@@ -249,7 +299,7 @@ func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool)
 		if fi.msg.wkt != wktNone {
 			return checkWKTBytes(fi.msg, body)
 		}
-		return walkWire(fi.msg, body, nil, nil, false)
+		return walkWire(fi.msg, body, nil, nil, nil)
 	}
 	return nil
 }

@@ -336,10 +336,24 @@ type breakingStream struct {
 }
 
 // SendMsg sends n messages, counting each item of a batched Query
-// response as one (a batch is cut to the items left), then fails.
+// response and each result of a batched Append response as one (a batch
+// is cut to the items left), then fails. Counting results, not frames,
+// keeps the break at the same event whatever frames the client sent.
 func (s *breakingStream) SendMsg(m any) error {
 	if s.left == 0 {
 		return status.Error(s.code, "test: connection lost")
+	}
+	if r, ok := m.(*agenttrailv1.AppendResponse); ok && len(r.GetResults()) > 0 {
+		if len(r.GetResults()) > s.left {
+			cut := &agenttrailv1.AppendResponse{Results: r.GetResults()[:s.left]}
+			s.left = 0
+			if err := s.ServerStream.SendMsg(cut); err != nil {
+				return err
+			}
+			return status.Error(s.code, "test: connection lost")
+		}
+		s.left -= len(r.GetResults())
+		return s.ServerStream.SendMsg(m)
 	}
 	if r, ok := m.(*agenttrailv1.QueryResponse); ok && len(r.GetBatch()) > 0 {
 		if len(r.GetBatch()) > s.left {

@@ -79,26 +79,39 @@ func NewWriter(w io.Writer, verifierKey string, cp *agenttrailv1.Checkpoint) (*W
 // Add writes an entry and its inclusion proof against the bundle's
 // checkpoint. Entries must come in increasing log order.
 func (w *Writer) Add(e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) error {
-	// The checkpoint is the header's.
-	p := &agenttrailv1.GetInclusionProofResponse{LogIndex: proof.GetLogIndex(), TreeSize: proof.GetTreeSize(), LeafHash: proof.GetLeafHash(), Hashes: proof.GetHashes()}
-	entryJSON, err := jsonOptions.Marshal(e)
+	b, err := AppendLine(w.buf[:0], e, proof)
 	if err != nil {
 		return err
 	}
-	proofJSON, err := jsonOptions.Marshal(p)
-	if err != nil {
-		return err
-	}
-	// The line of a line struct, written directly: protojson writes one
-	// line of valid JSON, which encoding/json would only scan again.
-	b := w.buf[:0]
-	b = append(b, `{"entry":`...)
-	b = append(b, entryJSON...)
-	b = append(b, `,"inclusion_proof":`...)
-	b = append(b, proofJSON...)
-	b = append(b, "}\n"...)
 	w.buf = b
 	_, err = w.w.Write(b)
+	return err
+}
+
+// AppendLine appends to dst the line that [Writer.Add] writes for an entry
+// and its proof, newline included, for a caller that renders lines on
+// several goroutines and writes them in order with [Writer.AddLine].
+func AppendLine(dst []byte, e *agenttrailv1.Entry, proof *agenttrailv1.GetInclusionProofResponse) ([]byte, error) {
+	// The checkpoint is the header's.
+	p := &agenttrailv1.GetInclusionProofResponse{LogIndex: proof.GetLogIndex(), TreeSize: proof.GetTreeSize(), LeafHash: proof.GetLeafHash(), Hashes: proof.GetHashes()}
+	// The line of a line struct, written directly: protojson writes one
+	// line of valid JSON, which encoding/json would only scan again.
+	b := append(dst, `{"entry":`...)
+	b, err := jsonOptions.MarshalAppend(b, e)
+	if err != nil {
+		return dst, err
+	}
+	b = append(b, `,"inclusion_proof":`...)
+	if b, err = jsonOptions.MarshalAppend(b, p); err != nil {
+		return dst, err
+	}
+	return append(b, "}\n"...), nil
+}
+
+// AddLine writes a line made by [AppendLine]. Lines must come in increasing
+// log order, as for [Writer.Add].
+func (w *Writer) AddLine(line []byte) error {
+	_, err := w.w.Write(line)
 	return err
 }
 
