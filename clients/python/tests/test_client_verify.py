@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -165,3 +168,49 @@ def test_developer_verifies_the_log_with_entries_withheld(fresh_server: Server, 
     # A withheld entry's leaf hash must be 32 bytes.
     with pytest.raises(verify.MalformedError):
         verify.verify_withheld(query_service_pb2.WithheldEntry(log_index=3, leaf_hash=b"short"))
+
+
+def test_verify_log_reads_the_range_and_its_proofs_in_one_call(
+    fresh_server: Server, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify_log asks the Query for the proofs (proof_tree_size) in batches:
+    no inclusion proof is fetched entry by entry; from a server that sends
+    none it fetches each; and a proof hash altered in transit fails."""
+    writer = connect(fresh_server)
+    auditor = connect(fresh_server, role="compliance")
+    logged_session(writer)
+    logged_session(writer)
+    calls: list[str] = []
+    unary = auditor._unary
+
+    def counting(name: str, fn: Any, request: Any) -> Any:
+        calls.append(name)
+        return unary(name, fn, request)
+
+    monkeypatch.setattr(auditor, "_unary", counting)
+    report = auditor.verify_log()
+    assert report.entries + len(report.withheld) == report.head.size
+    assert "LogService/GetInclusionProof" not in calls, calls
+
+    client_module = importlib.import_module("agenttrail.client")
+    items = client_module._items
+
+    def without_proofs(call: object) -> Iterator[query_service_pb2.QueryResponse]:
+        for item in items(call):
+            item.ClearField("inclusion_proof")
+            yield item
+
+    monkeypatch.setattr(client_module, "_items", without_proofs)
+    calls.clear()
+    again = auditor.verify_log(to_index=report.head.size)
+    assert calls.count("LogService/GetInclusionProof") == again.entries + len(again.withheld) == report.head.size
+
+    def altered(call: object) -> Iterator[query_service_pb2.QueryResponse]:
+        for item in items(call):
+            if item.inclusion_proof.hashes:
+                item.inclusion_proof.hashes[0] = bytes(32)
+            yield item
+
+    monkeypatch.setattr(client_module, "_items", altered)
+    with pytest.raises(verify.VerificationError):
+        auditor.verify_log(to_index=report.head.size)

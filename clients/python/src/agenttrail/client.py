@@ -671,6 +671,8 @@ class Client:
             return report
         request = query_service_pb2.QueryRequest(
             filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
+            batch=True,
+            proof_tree_size=head.size,
         )
         expected = from_index
         ledger = verify.ErasureLedger()
@@ -678,7 +680,7 @@ class Client:
         erasures: dict[int, entry_pb2.Entry] = {}
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
-            for response in call:
+            for response in _items(call):
                 kind = response.WhichOneof("item")
                 if kind == "entry":
                     index, leaf = response.entry.stamp.log_index, response.entry.commitment.leaf_hash
@@ -694,11 +696,7 @@ class Client:
                     verify.verify_entry(response.entry)
                 else:
                     verify.verify_withheld(response.withheld)
-                proof = self._unary(
-                    "LogService/GetInclusionProof",
-                    self._log_service.GetInclusionProof,
-                    log_service_pb2.GetInclusionProofRequest(log_index=index, tree_size=head.size),
-                )
+                proof = self._proof_of(response, index, head.size)
                 verify.verify_inclusion(index, head.size, leaf, proof.hashes, head.root)
                 if kind == "entry":
                     report.entries += 1
@@ -747,19 +745,17 @@ class Client:
         each in erasures by its index."""
         request = query_service_pb2.QueryRequest(
             filter=_filter(None, None, None, ["erasure", "retention"], None, None, None, start, head.size, False),
+            batch=True,
+            proof_tree_size=head.size,
         )
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
-            for response in call:
+            for response in _items(call):
                 if response.WhichOneof("item") != "entry":
                     continue
                 e = response.entry
                 verify.verify_entry(e)
-                proof = self._unary(
-                    "LogService/GetInclusionProof",
-                    self._log_service.GetInclusionProof,
-                    log_service_pb2.GetInclusionProofRequest(log_index=e.stamp.log_index, tree_size=head.size),
-                )
+                proof = self._proof_of(response, e.stamp.log_index, head.size)
                 verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
                 ledger.note(e.stamp.log_index, e.event, False)
                 erasures[e.stamp.log_index] = e
@@ -767,6 +763,20 @@ class Client:
             raise _rpc_error("QueryService/Query", err) from None
         finally:
             call.cancel()
+
+    def _proof_of(
+        self, item: query_service_pb2.QueryResponse, index: int, size: int
+    ) -> log_service_pb2.GetInclusionProofResponse:
+        """The inclusion proof of an item of a Query asked with
+        proof_tree_size: the one it carries, or, from a server that predates
+        the field, one fetched with GetInclusionProof."""
+        if item.HasField("inclusion_proof"):
+            return item.inclusion_proof
+        return self._unary(
+            "LogService/GetInclusionProof",
+            self._log_service.GetInclusionProof,
+            log_service_pb2.GetInclusionProofRequest(log_index=index, tree_size=size),
+        )
 
     def _trust(self) -> tuple[str, str]:
         if self._verifier_key is None:
@@ -984,6 +994,16 @@ class Tail(Iterator[entry_pb2.Entry]):
 
 
 # --- Helpers ------------------------------------------------------------------------------
+
+
+def _items(call: Iterable[query_service_pb2.QueryResponse]) -> Iterator[query_service_pb2.QueryResponse]:
+    """The items of a Query asked with batch: each response's batch, in
+    order, or the response itself from a server that predates batches."""
+    for response in call:
+        if len(response.batch):
+            yield from response.batch
+        else:
+            yield response
 
 
 def _filter(
