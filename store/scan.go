@@ -115,21 +115,7 @@ func (sc *scanState) run(ctx context.Context, s *Store, size uint64, yield func(
 			yield(nil, err)
 			return false
 		}
-		e, err := s.decodeEntry(ctx, raw, withContent)
-		if err != nil {
-			if !yield(nil, err) {
-				return false
-			}
-			continue
-		}
-		if !sc.q.Filter.matches(e.Header) {
-			continue
-		}
-		if !yield(e, nil) {
-			return false
-		}
-		sc.returned++
-		if sc.q.Limit > 0 && sc.returned >= sc.q.Limit {
+		if !sc.emit(ctx, s, raw, withContent, yield) {
 			return false
 		}
 	}
@@ -157,21 +143,7 @@ func (sc *scanState) runRecent(ctx context.Context, s *Store, spans []recentSpan
 			if withContent {
 				raw.Content, raw.ContentKey = ev.Content, ev.ContentKey
 			}
-			e, err := s.decodeEntry(ctx, raw, withContent)
-			if err != nil {
-				if !yield(nil, err) {
-					return false
-				}
-				continue
-			}
-			if !f.matches(e.Header) {
-				continue
-			}
-			if !yield(e, nil) {
-				return false
-			}
-			sc.returned++
-			if sc.q.Limit > 0 && sc.returned >= sc.q.Limit {
+			if !sc.emit(ctx, s, raw, withContent, yield) {
 				return false
 			}
 		}
@@ -181,4 +153,23 @@ func (sc *scanState) runRecent(ctx context.Context, s *Store, spans []recentSpan
 		}
 	}
 	return true
+}
+
+// emit decodes and checks one entry a driver or the recent batches hold,
+// and yields it when it matches the whole filter; a decoding failure is
+// yielded in its place. It reports whether the scan goes on: false once
+// the caller stops or the limit is reached.
+func (sc *scanState) emit(ctx context.Context, s *Store, raw RawEntry, withContent bool, yield func(*Entry, error) bool) bool {
+	e, err := s.decodeEntry(ctx, raw, withContent)
+	if err != nil {
+		return yield(nil, err)
+	}
+	if !sc.q.Filter.matches(e.Header) {
+		return true
+	}
+	if !yield(e, nil) {
+		return false
+	}
+	sc.returned++
+	return sc.q.Limit <= 0 || sc.returned < sc.q.Limit
 }
