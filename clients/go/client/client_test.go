@@ -343,30 +343,25 @@ func (s *breakingStream) SendMsg(m any) error {
 	if s.left == 0 {
 		return status.Error(s.code, "test: connection lost")
 	}
-	if r, ok := m.(*agenttrailv1.AppendResponse); ok && len(r.GetResults()) > 0 {
-		if len(r.GetResults()) > s.left {
-			cut := &agenttrailv1.AppendResponse{Results: r.GetResults()[:s.left]}
-			s.left = 0
-			if err := s.ServerStream.SendMsg(cut); err != nil {
-				return err
-			}
-			return status.Error(s.code, "test: connection lost")
+	items, cut := 1, func(int) any { return m }
+	switch r := m.(type) {
+	case *agenttrailv1.QueryResponse:
+		if n := len(r.GetBatch()); n > 0 {
+			items, cut = n, func(k int) any { return &agenttrailv1.QueryResponse{Batch: r.GetBatch()[:k]} }
 		}
-		s.left -= len(r.GetResults())
-		return s.ServerStream.SendMsg(m)
-	}
-	if r, ok := m.(*agenttrailv1.QueryResponse); ok && len(r.GetBatch()) > 0 {
-		if len(r.GetBatch()) > s.left {
-			cut := &agenttrailv1.QueryResponse{Batch: r.GetBatch()[:s.left]}
-			s.left = 0
-			if err := s.ServerStream.SendMsg(cut); err != nil {
-				return err
-			}
-			return status.Error(s.code, "test: connection lost")
+	case *agenttrailv1.AppendResponse:
+		if n := len(r.GetResults()); n > 0 {
+			items, cut = n, func(k int) any { return &agenttrailv1.AppendResponse{Results: r.GetResults()[:k]} }
 		}
-		s.left -= len(r.GetBatch())
-		return s.ServerStream.SendMsg(m)
 	}
-	s.left--
+	if items > s.left {
+		k := s.left
+		s.left = 0
+		if err := s.ServerStream.SendMsg(cut(k)); err != nil {
+			return err
+		}
+		return status.Error(s.code, "test: connection lost")
+	}
+	s.left -= items
 	return s.ServerStream.SendMsg(m)
 }
