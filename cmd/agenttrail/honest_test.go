@@ -22,6 +22,17 @@ import (
 // "developer" and "compliance".
 func startSecureCLIServer(t *testing.T) (*cliServer, map[string]string) {
 	t.Helper()
+	return startCLIServerWithKeys(t, map[string]auth.KeySpec{
+		"agent":      {Principal: "support-bot", Role: auth.Agent, AgentID: "support-agent"},
+		"developer":  {Principal: "dev", Role: auth.Developer},
+		"compliance": {Principal: "auditor", Role: auth.Compliance},
+	})
+}
+
+// startCLIServerWithKeys starts a server that checks API keys and redacts
+// with the default policy, and returns it with a key of each spec, by name.
+func startCLIServerWithKeys(t *testing.T, specs map[string]auth.KeySpec) (*cliServer, map[string]string) {
+	t.Helper()
 	red, err := redact.New(redact.DefaultPolicy())
 	if err != nil {
 		t.Fatal(err)
@@ -33,11 +44,7 @@ func startSecureCLIServer(t *testing.T) (*cliServer, map[string]string) {
 		return a, red, err
 	}))
 	keys := map[string]string{}
-	for name, spec := range map[string]auth.KeySpec{
-		"agent":      {Principal: "support-bot", Role: auth.Agent, AgentID: "support-agent"},
-		"developer":  {Principal: "dev", Role: auth.Developer},
-		"compliance": {Principal: "auditor", Role: auth.Compliance},
-	} {
+	for name, spec := range specs {
 		_, secret, err := auth.CreateKey(context.Background(), st, spec, "test", time.Now())
 		if err != nil {
 			t.Fatal(err)

@@ -7,13 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
-	"github.com/agenttrail/agenttrail/server"
 	"github.com/agenttrail/agenttrail/server/auth"
-	"github.com/agenttrail/agenttrail/server/redact"
 	"github.com/agenttrail/agenttrail/store"
 	"github.com/agenttrail/agenttrail/store/badger"
 )
@@ -22,30 +19,12 @@ import (
 // role: agent, developer, compliance, admin.
 func securedCLIServer(t *testing.T) (*cliServer, map[string]string) {
 	t.Helper()
-	var st *store.Store
-	red, err := redact.New(redact.DefaultPolicy())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startCLIServer(t, server.WithAccessControlFunc(func(s *store.Store) (*auth.Authenticator, server.EventRedactor, error) {
-		st = s
-		a, err := auth.New(s, nil, nil)
-		return a, red, err
-	}))
-	keys := map[string]string{}
-	for name, spec := range map[string]auth.KeySpec{
+	return startCLIServerWithKeys(t, map[string]auth.KeySpec{
 		"agent":      {Principal: "bot", Role: auth.Agent, AgentID: "agent"},
 		"developer":  {Principal: "dev-alice", Role: auth.Developer},
 		"compliance": {Principal: "audit-carol", Role: auth.Compliance},
 		"admin":      {Principal: "ops-dave", Role: auth.Admin},
-	} {
-		_, secret, err := auth.CreateKey(context.Background(), st, spec, "test", time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[name] = secret
-	}
-	return s, keys
+	})
 }
 
 func TestEraseHoldRetentionCommands(t *testing.T) {
