@@ -17,13 +17,20 @@ import (
 // than about twice the bytes of the hour's cells, however many batches
 // wrote to it; rollups cost at most as many bytes as the deltas do. Every
 // record is written once (a delta under its batch's First, a rollup under
-// its batch's Size), in the batch's own commit.
+// its batch's Size), in the batch's own commit. A batch writes at most
+// MaxBatchRollups rollups, so that what it adds to a transaction stays
+// bounded (BatchBudget): an hour due for one past that takes a delta
+// (readers then read a few deltas more than the bounds above), and its
+// rollup comes with the next batch that touches it.
 type aggregator struct {
 	d         Driver
 	maxDeltas int
 	maxHours  int
 	hours     map[cubeHour]*hourCells
 }
+
+// MaxBatchRollups is the most statistics rollups one batch writes.
+const MaxBatchRollups = 16
 
 type cubeHour struct {
 	cube Cube
@@ -67,6 +74,7 @@ func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, fi
 	}
 	g.forget(len(deltas), committed)
 	var out []AggregateRecord
+	rollups := 0
 	var updates []func()
 	for ch, delta := range deltas {
 		h, err := g.load(ctx, ch)
@@ -75,7 +83,8 @@ func (g *aggregator) batch(ctx context.Context, events []*agenttrailv1.Event, fi
 		}
 		r := AggregateRecord{Cube: ch.cube, Hour: ch.hour}
 		enc, _ := delta.MarshalBinary()
-		if h.deltaBytes+len(enc) >= h.rollupBytes || h.sinceRollup+1 >= g.maxDeltas {
+		if rollups < MaxBatchRollups && (h.deltaBytes+len(enc) >= h.rollupBytes || h.sinceRollup+1 >= g.maxDeltas) {
+			rollups++
 			whole := h.cells.clone()
 			whole.Merge(delta)
 			r.Upto = size

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event"
 )
 
 // Driver is the storage beneath the engine: it keeps what the engine hands it
@@ -168,6 +169,34 @@ type Space struct {
 	// Needed is the number of bytes that must stay free for writes to be
 	// safe (DriverConfig.MinFreeBytes, or the driver's default).
 	Needed int64
+}
+
+// BatchBudget is the capability of a driver whose Commit can take batches
+// of a bounded size only, such as Badger's, whose transaction holds 15% of
+// a memtable. The sequencer then counts each event at EventCost and never
+// hands the driver a batch whose events cost more than MaxBatchCost: it
+// ends a batch early, and splits an Append call that could not commit in
+// one batch into consecutive batches (its events stay in order; the call
+// returns once all of them are durable or rejected). Without it, batches
+// are bounded by WithBatchLimits alone.
+type BatchBudget interface {
+	// EventCost returns what an event costs a batch, with every record
+	// it adds: at least 1. size is its protobuf encoding plus the length
+	// of the appending principal's name; indexed is the length of its
+	// identifiers (event, session, agent and user ids, tool name, model:
+	// IndexedBytes), which indexes copy. A driver must make any event fit
+	// in a batch of its own: EventCost(size, indexed) <= MaxBatchCost()
+	// for every event up to the largest it can be given (WithMaxEventSize).
+	EventCost(size, indexed int) int
+	// MaxBatchCost returns the most the events of one batch may cost.
+	MaxBatchCost() int
+}
+
+// IndexedBytes is the length of an event's identifiers that a driver's
+// indexes and the statistics may copy (see BatchBudget.EventCost).
+func IndexedBytes(ev *agenttrailv1.Event) int {
+	return len(ev.GetEventId()) + len(ev.GetSessionId()) + len(ev.GetAgentId()) + len(ev.GetUserId()) +
+		len(event.ToolName(ev)) + len(ModelOf(ev))
 }
 
 // SharedDriver is the capability of a driver whose storage several

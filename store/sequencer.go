@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type request struct {
 	events    []*agenttrailv1.Event
 	sizes     []int // encoded size of each event
 	bytes     int
+	cost      int // what the events cost a batch (BatchBudget)
 	results   []Result
 	err       error // set when the whole batch failed
 	done      chan struct{}
@@ -59,7 +61,11 @@ func (s *Store) Append(ctx context.Context, principal string, events []*agenttra
 // Ticket is an append in progress: Submit queued its events for the
 // sequencer, and Wait returns their results.
 type Ticket struct {
-	req *request
+	// parts are the call's requests: one, or the consecutive parts of a
+	// call too large for one batch (see BatchBudget), which commit in
+	// order. Their results are slices of results.
+	parts   []*request
+	results []Result
 }
 
 // Submit queues events for the sequencer and returns at once, or when ctx
@@ -101,10 +107,30 @@ func (s *Store) submit(ctx context.Context, principal string, events []*agenttra
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &request{principal: principal, record: record, events: events, sizes: make([]int, len(events)), results: make([]Result, len(events)), done: make(chan struct{})}
+	t := &Ticket{results: make([]Result, len(events))}
+	budget, _ := s.d.(BatchBudget)
+	maxCost := math.MaxInt
+	if budget != nil {
+		maxCost = budget.MaxBatchCost()
+	}
+	var req *request
 	for i, ev := range events {
-		req.sizes[i] = proto.Size(ev)
-		req.bytes += req.sizes[i]
+		size := proto.Size(ev)
+		cost := 0
+		if budget != nil {
+			cost = budget.EventCost(size+len(principal), IndexedBytes(ev))
+		}
+		if req == nil || req.cost+cost > maxCost {
+			// A call that would cost a batch more than the driver takes
+			// goes in consecutive parts, each a batch's worth at most.
+			req = &request{principal: principal, record: record, events: events[i:i], results: t.results[i:i], done: make(chan struct{})}
+			t.parts = append(t.parts, req)
+		}
+		req.events = req.events[:len(req.events)+1]
+		req.results = req.results[:len(req.results)+1]
+		req.sizes = append(req.sizes, size)
+		req.bytes += size
+		req.cost += cost
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -114,30 +140,36 @@ func (s *Store) submit(ctx context.Context, principal string, events []*agenttra
 	if err := s.failed(); err != nil {
 		return nil, err
 	}
-	select {
-	case s.queue <- req:
-		return &Ticket{req: req}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	for _, req := range t.parts {
+		select {
+		case s.queue <- req:
+		case <-ctx.Done():
+			// Parts already queued may still commit.
+			return nil, ctx.Err()
+		}
 	}
+	return t, nil
 }
 
-// Done is closed when the ticket's results are ready.
-func (t *Ticket) Done() <-chan struct{} { return t.req.done }
+// Done is closed when the ticket's results are ready. (The parts of a call
+// commit in order: the last is done last.)
+func (t *Ticket) Done() <-chan struct{} { return t.parts[len(t.parts)-1].done }
 
 // Wait returns the results of the ticket's events, in order, once they are
 // all durable or rejected; see Append. When ctx ends first, Wait returns its
 // error, and the events may still be committed.
 func (t *Ticket) Wait(ctx context.Context) ([]Result, error) {
-	select {
-	case <-t.req.done:
-		if t.req.err != nil {
-			return nil, t.req.err
+	for _, req := range t.parts {
+		select {
+		case <-req.done:
+			if req.err != nil {
+				return nil, req.err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-		return t.req.results, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
+	return t.results, nil
 }
 
 func (s *Store) failed() error {
@@ -182,6 +214,10 @@ func (s *Store) sequence(fr *frontier) {
 		seq.signIfBehind()
 	}()
 
+	maxCost := math.MaxInt // what a batch's events may cost (BatchBudget)
+	if b, ok := s.d.(BatchBudget); ok {
+		maxCost = b.MaxBatchCost()
+	}
 	var carry *request
 	for {
 		var first *request
@@ -209,7 +245,7 @@ func (s *Store) sequence(fr *frontier) {
 			continue
 		}
 		batch := []*request{first}
-		n, bytes := len(first.events), first.bytes
+		n, bytes, cost := len(first.events), first.bytes, first.cost
 		var wait <-chan time.Time
 		var waitTimer *time.Timer
 		if s.cfg.batchWait > 0 {
@@ -229,7 +265,7 @@ func (s *Store) sequence(fr *frontier) {
 				// larger batches take fewer commits under load. Once the
 				// committer is idle, commit at once: light load never
 				// waits for more work.
-				busy := wait == nil && seq.busy() && n < s.cfg.maxBatchEvents/4 && bytes < s.cfg.maxBatchBytes/4
+				busy := wait == nil && seq.busy() && n < s.cfg.maxBatchEvents/4 && bytes < s.cfg.maxBatchBytes/4 && cost < maxCost/4
 				if wait == nil && !busy {
 					break gather
 				}
@@ -253,12 +289,12 @@ func (s *Store) sequence(fr *frontier) {
 				carry = r // a lifecycle operation runs alone
 				break gather
 			}
-			if n+len(r.events) > s.cfg.maxBatchEvents || bytes+r.bytes > s.cfg.maxBatchBytes {
+			if n+len(r.events) > s.cfg.maxBatchEvents || bytes+r.bytes > s.cfg.maxBatchBytes || cost+r.cost > maxCost {
 				carry = r
 				break gather
 			}
 			batch = append(batch, r)
-			n, bytes = n+len(r.events), bytes+r.bytes
+			n, bytes, cost = n+len(r.events), bytes+r.bytes, cost+r.cost
 		}
 		if waitTimer != nil {
 			waitTimer.Stop()

@@ -30,7 +30,7 @@ func TestLargestBatchCommits(t *testing.T) {
 		s := fmt.Sprintf("%s%d-", prefix, n)
 		return s + strings.Repeat("x", 128-len(s))
 	}
-	for _, pad := range []int{0, 150, 300, 400, 450, 900} {
+	for _, pad := range []int{0, 150, 300, 400, 450, 900, 1900, 2000, 3900, 4000, 4050} {
 		t.Run(fmt.Sprintf("pad=%d", pad), func(t *testing.T) {
 			l := storetest.NewLog(t, harness())
 			st := l.Open(t)
@@ -44,7 +44,7 @@ func TestLargestBatchCommits(t *testing.T) {
 					UserId:     id("u", i),
 					Step:       1,
 					OccurredAt: timestamppb.New(storetest.Now.Add(-time.Duration(i) * time.Hour)),
-					Labels:     map[string]string{"pad": strings.Repeat("p", pad)},
+					Labels:     padLabels(pad),
 					Payload: &agenttrailv1.Event_ToolCall{ToolCall: &agenttrailv1.ToolCall{
 						ToolName:   id("t", i),
 						ToolCallId: id("c", i),
@@ -72,4 +72,16 @@ func TestLargestBatchCommits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// padLabels returns labels of pad bytes of values in all (a label value
+// holds at most 1 KiB).
+func padLabels(pad int) map[string]string {
+	labels := map[string]string{}
+	for i := 0; pad > 0; i++ {
+		n := min(pad, 1000)
+		labels[fmt.Sprint("pad", i)] = strings.Repeat("p", n)
+		pad -= n
+	}
+	return labels
 }

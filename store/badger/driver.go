@@ -138,7 +138,8 @@ func WithGCInterval(d time.Duration) Option {
 }
 
 // Driver keeps a log in one Badger database, in the events/ directory of a
-// data directory. It implements store.Driver and store.SpaceReporter.
+// data directory. It implements store.Driver, store.SpaceReporter and
+// store.BatchBudget.
 type Driver struct {
 	dir      string
 	events   string
@@ -171,6 +172,7 @@ type Driver struct {
 var (
 	_ store.Driver        = (*Driver)(nil)
 	_ store.SpaceReporter = (*Driver)(nil)
+	_ store.BatchBudget   = (*Driver)(nil)
 )
 
 // Open opens the Badger database of a data directory, creating both if they
@@ -404,17 +406,58 @@ func badgerOptions(dir string, cfg config) badgerdb.Options {
 // which Badger pools for reuse (up to 8 buffers). With 32 MiB memtables
 // these held 270 MB of live heap in a sustained append run, so that the
 // collector's goal sat at the 512 MiB memory limit; 16 MiB memtables halve
-// that. A transaction may hold 15% of a memtable (2.4 MiB): the value
-// threshold of 512 bytes keeps a batch of 1024 events, the sequencer's
-// most, at half of that whatever the events' sizes (at most two values of
-// 512 bytes inline per event, the event's record and its content; larger
-// ones go to the value log as 12-byte pointers).
+// that.
+//
+// Values under valueThreshold stay in the LSM tree, written once to the
+// write-ahead log: a commit of such values syncs that log alone, where a
+// value in the value log costs a second write and a second sync (and is
+// read from a second file). The threshold is above the size of a typical
+// event's records (its leaf record, its content), so that most commits
+// are one write; larger contents go to the value log, as 12-byte pointers
+// in the tree. A store written with another threshold reads the same:
+// Badger records with each value where it is.
+//
+// A transaction may hold 15% of a memtable (2.4 MiB): the driver declares
+// that budget to the sequencer (EventCost, MaxBatchCost), which cuts
+// batches to fit it whatever the events' sizes.
 const (
 	memTableSize       = 16 << 20
 	numMemtables       = 3
 	numLevelZeroTables = 4
-	valueThreshold     = 512
+	valueThreshold     = 4 << 10
 )
+
+// maxTxnBytes is Badger's limit on a transaction, as Badger counts it
+// (options.maxBatchSize): each entry costs its key, its value when
+// inline (a 12-byte pointer otherwise), and 12 bytes.
+const maxTxnBytes = 15 * memTableSize / 100
+
+// entryCost is what Badger counts for an entry beyond its key and value
+// (meta bytes, version), rounded up.
+const entryCost = 16
+
+// EventCost implements store.BatchBudget: an upper bound on what an
+// event's records add to a transaction. Its leaf record and its content
+// record hold its encoding (size, which counts the principal's name)
+// with at most 256 bytes more, each inline only under valueThreshold. Its
+// id record, its postings, its statistics cells and its subject key copy
+// its identifiers (indexed bytes), each at most three times (the agent id:
+// a posting and a cell of each cube). Every other record it adds (record
+// and content keys, keyring record, postings lists, time index, the
+// counters of its cells) fits in 1 KiB, entry costs included.
+func (d *Driver) EventCost(size, indexed int) int {
+	return min(size+256, 2*valueThreshold) + 3*indexed + 1<<10
+}
+
+// MaxBatchCost implements store.BatchBudget: Badger's limit on a
+// transaction, less what a batch adds besides its events: its tree hashes,
+// size record and checkpoint (each inline only under valueThreshold) and
+// the statistics rollups the engine writes with it (store.MaxBatchRollups,
+// each inline only under valueThreshold), with room to spare.
+func (d *Driver) MaxBatchCost() int {
+	perRecord := valueThreshold + 64 + entryCost
+	return maxTxnBytes - (3+store.MaxBatchRollups)*perRecord - 16<<10
+}
 
 // Dir returns the data directory.
 func (d *Driver) Dir() string { return d.dir }

@@ -48,8 +48,8 @@ type querier interface {
 }
 
 // Driver keeps a log in a PostgreSQL (or PostgreSQL-compatible) database.
-// It implements store.Driver and store.SharedDriver: any number of
-// servers may run over one database at once.
+// It implements store.Driver, store.SharedDriver (any number of servers
+// may run over one database at once) and store.BatchBudget.
 type Driver struct {
 	pool      *pgxpool.Pool
 	log       *slog.Logger
@@ -73,6 +73,7 @@ type Driver struct {
 var (
 	_ store.Driver       = (*Driver)(nil)
 	_ store.SharedDriver = (*Driver)(nil)
+	_ store.BatchBudget  = (*Driver)(nil)
 )
 
 // Open connects to the database a postgres:// or postgresql:// URL names
@@ -339,6 +340,16 @@ func (d *Driver) Init(ctx context.Context, m store.LogMeta) error {
 		return err
 	})
 }
+
+// EventCost implements store.BatchBudget: about the bytes an event's rows
+// send to the server (its records, and its identifiers in the index
+// columns).
+func (d *Driver) EventCost(size, indexed int) int { return size + indexed + 256 }
+
+// MaxBatchCost implements store.BatchBudget. PostgreSQL takes a
+// transaction of any size; the budget bounds the memory one commit's
+// statement takes, here and on the server, to 64 MiB.
+func (d *Driver) MaxBatchCost() int { return 64 << 20 }
 
 // Commit implements store.Driver: one transaction that locks the log state
 // row (SELECT ... FOR UPDATE) and checks that the batch starts at the

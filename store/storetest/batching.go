@@ -94,3 +94,85 @@ func testBatchesGrowWhileCommitting(t *testing.T, h Harness) {
 		t.Errorf("batch sizes %v, want %v: appends that queue while a commit runs must join one batch", g.sizes, want)
 	}
 }
+
+// budgetDriver wraps a driver with a batch budget of its own (each event
+// costs 100, a batch at most 350: three events), and notes the events of
+// every batch it commits, holding the first commit like gatedDriver.
+type budgetDriver struct {
+	gatedDriver
+}
+
+func (b *budgetDriver) EventCost(size, indexed int) int { return 100 }
+func (b *budgetDriver) MaxBatchCost() int               { return 350 }
+
+// The sequencer keeps to a driver's batch budget (store.BatchBudget): a
+// batch ends before it would cost more, and an Append call that costs more
+// than one batch commits as consecutive batches, its events in order,
+// answered once all of them are durable. The driver's own budget takes its
+// largest event in a batch of its own.
+func testBatchBudget(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bb, ok := d.(store.BatchBudget); ok {
+		largest := bb.EventCost(1<<20+256, 128+5*256) // the default largest event, the longest principal and identifiers
+		if largest < 1 || largest > bb.MaxBatchCost() {
+			t.Errorf("EventCost of the largest event is %d, MaxBatchCost %d: it must fit in a batch of its own", largest, bb.MaxBatchCost())
+		}
+	}
+	g := &budgetDriver{gatedDriver{Driver: d, entered: make(chan struct{}), release: make(chan struct{})}}
+	s, err := store.New(context.Background(), g, l.Options(store.WithCheckpointInterval(time.Hour))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	evs := numbered("budget", 12)
+	first, err := s.Submit(ctx, "agent", evs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	// Two calls of two events queue while the first commits: without the
+	// budget they would join one batch of four.
+	var tickets []*store.Ticket
+	for _, call := range [][]*agenttrailv1.Event{evs[1:3], evs[3:5], evs[5:12]} {
+		tk, err := s.Submit(ctx, "agent", call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+	}
+	close(g.release)
+	var got []uint64
+	for _, tk := range append([]*store.Ticket{first}, tickets...) {
+		res, err := tk.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			got = append(got, r.Receipt.Index)
+		}
+		select {
+		case <-tk.Done():
+		default:
+			t.Errorf("Done is open after Wait returned")
+		}
+	}
+	for i, idx := range got {
+		if idx != uint64(i) {
+			t.Fatalf("receipt %d has index %d, want %d: the events of the calls must commit in order", i, idx, i)
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// The call of seven events goes as parts of three, three and one.
+	if want := []int{1, 2, 2, 3, 3, 1}; !slices.Equal(g.sizes, want) {
+		t.Errorf("batch sizes %v, want %v: no batch may cost more than the driver's budget", g.sizes, want)
+	}
+}

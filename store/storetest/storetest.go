@@ -105,6 +105,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitFailureStopsAppendsAndLosesNothing", testCommitFailureStopsAppends},
 		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
 		{"BatchesGrowWhileCommitting", testBatchesGrowWhileCommitting},
+		{"BatchBudget", testBatchBudget},
 		{"StatsMatchBruteForce", testStatsMatchBruteForce},
 		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
 		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
