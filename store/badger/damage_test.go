@@ -27,8 +27,8 @@ import (
 const damageEvents = 300
 
 // filledStore opens a store in a new directory and appends damageEvents
-// events to it, in many batches, each with content of more than 1 KiB, so
-// that Badger keeps the content in its value log.
+// events to it, in many batches, each with content above the value
+// threshold, so that Badger keeps the content in its value log.
 func filledStore(t *testing.T, prefix string) (string, *store.Store) {
 	t.Helper()
 	dir := t.TempDir()
@@ -40,7 +40,7 @@ func filledStore(t *testing.T, prefix string) (string, *store.Store) {
 		var evs []*agenttrailv1.Event
 		for k := i; k < min(i+30, damageEvents); k++ {
 			ev := crashEvent(eventtest.ID(fmt.Sprintf("%s-%05d", prefix, k)))
-			ev.GetLlmCall().OutputText += strings.Repeat(" and more", 200)
+			ev.GetLlmCall().OutputText += strings.Repeat(" and more", valueThreshold/9+100)
 			evs = append(evs, ev)
 		}
 		storetest.AppendOK(t, s, evs...)
