@@ -160,11 +160,18 @@ func (sc *scanState) runRecent(ctx context.Context, s *Store, spans []recentSpan
 // yielded in its place. It reports whether the scan goes on: false once
 // the caller stops or the limit is reached.
 func (sc *scanState) emit(ctx context.Context, s *Store, raw RawEntry, withContent bool, yield func(*Entry, error) bool) bool {
-	e, err := s.decodeEntry(ctx, raw, withContent)
+	var e *Entry
+	var match bool
+	var err error
+	if sc.q.LeanHeader && sc.q.Filter.idsOnly() {
+		e, match, err = s.decodeLean(ctx, raw, withContent, &sc.q.Filter)
+	} else if e, err = s.decodeEntry(ctx, raw, withContent); err == nil {
+		match = sc.q.Filter.matches(e.Header)
+	}
 	if err != nil {
 		return yield(nil, err)
 	}
-	if !sc.q.Filter.matches(e.Header) {
+	if !match {
 		return true
 	}
 	if !yield(e, nil) {
