@@ -9,9 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -42,7 +40,7 @@ func benchCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context,
 	wait := fs.Duration("wait", time.Minute, "after the last receipt, wait at most this long for the last event to be queryable")
 	readKey := fs.String("read-key", "", "API key for the tail that measures end to end, when --key may only append\n(a developer or compliance key; default: --key)")
 	tail := fs.Bool("tail", true, "follow the log with a tail while the load runs, to measure end to end (false: the appends alone,\nto profile the append path; no end to end or session read is measured)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (the load and its clients) to `file`")
+	cpuProfile := addCPUProfileFlag(fs, "this process (the load and its clients)")
 	spread := fs.String("spread", "", "more servers of the same log, `host:port,...`: the streams are dealt out over --addr\nand these, and the tail that measures end to end reads --addr (servers sharing a PostgreSQL store)")
 	setUsage(fs, "agenttrail bench [flags]", `
 Stream --events LLM-call events of --size bytes from --streams concurrent
@@ -115,17 +113,11 @@ summary for people goes to stderr.`)
 			}
 			defer reader.Close()
 		}
-		if *cpuProfile != "" {
-			f, err := os.Create(*cpuProfile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if err := pprof.StartCPUProfile(f); err != nil {
-				return err
-			}
-			defer pprof.StopCPUProfile()
+		stopProfile, err := cpuProfile.start()
+		if err != nil {
+			return err
 		}
+		defer stopProfile()
 		res, err := runBench(ctx, appenders, reader, errOut, benchConfig{events: *events, size: *size, streams: *streams, inFlight: *inFlight, wait: *wait, noTail: !*tail})
 		if err != nil {
 			return err

@@ -29,6 +29,7 @@ func exportCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	var loc storeLocation
 	loc.addFlags(fs, "", "offline: export from the data `directory` of a stopped server instead of a running one", false)
 	output := addOutputFlag(fs, "text", "text", "json")
+	profile := addCPUProfileFlag(fs, "the export (this process)")
 	setUsage(fs, "agenttrail export [flags] > FILE", `
 Write the events that match the filter flags, in log order, as JSON lines
 that anyone can verify without the server (agenttrail verify --export FILE
@@ -50,10 +51,15 @@ The export goes to standard output; what was exported is reported on
 standard error, as a line of text or, with --output json, as a JSON object
 (events, tree_size, origin, verifier_key). When standard error is a
 terminal, a progress line shows the events written so far.`)
-	return func(ctx context.Context, args []string) error {
+	return func(ctx context.Context, args []string) (err error) {
 		if err := noArgs(args); err != nil {
 			return err
 		}
+		stopProfile, err := profile.start()
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopProfile()) }()
 		f, err := filter.filter()
 		if err != nil {
 			return err

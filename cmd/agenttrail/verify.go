@@ -35,6 +35,7 @@ func verifyCommand(fs *flag.FlagSet, out, errOut io.Writer) func(context.Context
 	exportFile := fs.String("export", "", "offline: verify an export `file` written by agenttrail export")
 	anchors := addAnchorFlags(fs)
 	output := addOutputFlag(fs, "text", "text", "json")
+	profile := addCPUProfileFlag(fs, "the verification (this process)")
 	setUsage(fs, "agenttrail verify [--from I] [--to J] [--state FILE] | --data DIR | --export FILE [flags]", `
 Verify the log; a failure is reported with the first bad log index and
 exit status 1.
@@ -70,13 +71,18 @@ or export), origin, tree_size, root_hash, from and to (the events checked),
 events, content_checked, withheld, erased, the checkpoints and states the
 log was found consistent with, and error and problem_index on failure. When
 standard error is a terminal, a progress line shows the events checked.`)
-	return func(ctx context.Context, args []string) error {
+	return func(ctx context.Context, args []string) (err error) {
+		stopProfile, err := profile.start()
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopProfile()) }()
 		rep := &verifyReport{}
 		w := out
 		if output.v == "json" {
 			w = io.Discard
 		}
-		err := runVerify(ctx, args, w, errOut, rep, conn, verifierKey, &from, &to, stateFile, loc, exportFile, anchors)
+		err = runVerify(ctx, args, w, errOut, rep, conn, verifierKey, &from, &to, stateFile, loc, exportFile, anchors)
 		var ue usageError
 		if output.v == "json" && !errors.As(err, &ue) {
 			rep.Verified = err == nil

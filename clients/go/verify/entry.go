@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"sync"
+	"unicode/utf8"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -38,6 +42,17 @@ import (
 // The entry is not modified. Entry does not check that the leaf is in the
 // log: pass the leaf hash and Stamp.log_index to [CheckInclusion] for that.
 func CheckEntry(e *agenttrailv1.Entry) error {
+	if entryMatches(e) {
+		return nil
+	}
+	return checkEntry(e)
+}
+
+// checkEntry is CheckEntry by decoding: it compares decoded messages and
+// names the first thing that differs. entryMatches passes only entries it
+// passes, and so decides the common case without decoding; checkEntry
+// decides every other, with the error it reports.
+func checkEntry(e *agenttrailv1.Entry) error {
 	c := e.GetCommitment()
 	if c == nil {
 		return fmt.Errorf("%w: entry has no commitment", ErrMalformed)
@@ -151,4 +166,150 @@ func diffPath(a, b protoreflect.Message) string {
 		}
 	}
 	return ""
+}
+
+// entryMatches is CheckEntry's fast path: it reports true only for an entry
+// that checkEntry passes, and does so for every entry an honest server
+// sends, without decoding messages or comparing them by reflection. Beside
+// the length and hash checks of steps 1 to 3 it compares bytes: the
+// committed header must be an EventHeader of at most one of each field,
+// whose received_at and principal are the stamp's; and the deterministic
+// encoding of the event shown, split into METADATA and other fields by
+// event.AppendSplit (the deterministic encodings of event.Split's halves),
+// must give exactly the committed header event and, when the content is
+// shown, exactly the committed content. Equal deterministic encodings of
+// messages without unknown fields mean equal messages (proto.Equal), which
+// is what checkEntry compares. Anything else (unknown fields anywhere, a
+// header this build does not know, a mismatch) returns false, and
+// checkEntry decides.
+func entryMatches(e *agenttrailv1.Entry) bool {
+	c := e.GetCommitment()
+	if c == nil || len(c.GetContentDigest()) != HashSize || len(c.GetLeafHash()) != HashSize ||
+		uint64(len(c.GetHeader())) > math.MaxUint32 {
+		return false
+	}
+	salt, content := c.GetSalt(), c.GetContent()
+	hasContent := len(salt) != 0
+	switch {
+	case hasContent && len(salt) != HashSize:
+		return false
+	case !hasContent && (len(content) != 0 || e.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_PRESENT):
+		return false
+	}
+	if leaf := LeafHash(c.GetHeader(), c.GetContentDigest()); !bytes.Equal(leaf[:], c.GetLeafHash()) {
+		return false
+	}
+	if hasContent {
+		if d := ContentDigest(salt, content); !bytes.Equal(d[:], c.GetContentDigest()) {
+			return false
+		}
+	}
+	committed, ok := parseHeader(c.GetHeader())
+	if !ok || !stampMatches(e.GetStamp(), committed) {
+		return false
+	}
+
+	bufs := matchBuffers.Get().(*matchBuffer)
+	defer matchBuffers.Put(bufs)
+	wire, err := deterministic.MarshalAppend(bufs.wire[:0], e.GetEvent())
+	if err != nil {
+		return false
+	}
+	bufs.wire = wire
+	header, rest, err := event.AppendSplit(bufs.header[:0], bufs.content[:0], wire)
+	bufs.header, bufs.content = header, rest
+	if err != nil {
+		return false
+	}
+	return bytes.Equal(header, committed.event) && (!hasContent || bytes.Equal(rest, content))
+}
+
+// matchBuffer holds entryMatches' encodings between calls.
+type matchBuffer struct{ wire, header, content []byte }
+
+var matchBuffers = sync.Pool{New: func() any { return new(matchBuffer) }}
+
+var deterministic = proto.MarshalOptions{Deterministic: true}
+
+// committedHeader is an EventHeader's fields as encoded: event is the
+// encoded Event, empty when absent.
+type committedHeader struct {
+	event       []byte
+	hasReceived bool
+	seconds     int64
+	nanos       int32
+	principal   []byte
+}
+
+// parseHeader reads an encoded EventHeader (proto/agenttrail/v1/entry.proto)
+// whose fields decode to exactly what parseHeader returns: each known field
+// at most once with its wire type, no other field, a received_at of at most
+// one seconds and one nanos varint, and a UTF-8 principal. ok is false for
+// anything else.
+func parseHeader(b []byte) (h committedHeader, ok bool) {
+	var seen [4]bool
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num < 1 || num > 3 || seen[num] || typ != protowire.BytesType {
+			return h, false
+		}
+		seen[num] = true
+		v, m := protowire.ConsumeBytes(b[n:])
+		if m < 0 {
+			return h, false
+		}
+		b = b[n+m:]
+		switch num {
+		case 1: // event
+			h.event = v
+		case 2: // received_at
+			h.hasReceived = true
+			if h.seconds, h.nanos, ok = parseTimestamp(v); !ok {
+				return h, false
+			}
+		case 3: // principal
+			if !utf8.Valid(v) {
+				return h, false
+			}
+			h.principal = v
+		}
+	}
+	return h, true
+}
+
+// parseTimestamp reads an encoded google.protobuf.Timestamp of at most one
+// seconds and one nanos field and nothing else.
+func parseTimestamp(b []byte) (seconds int64, nanos int32, ok bool) {
+	var seen [3]bool
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num < 1 || num > 2 || seen[num] || typ != protowire.VarintType {
+			return 0, 0, false
+		}
+		seen[num] = true
+		v, m := protowire.ConsumeVarint(b[n:])
+		if m < 0 {
+			return 0, 0, false
+		}
+		b = b[n+m:]
+		if num == 1 {
+			seconds = int64(v)
+		} else {
+			nanos = int32(v)
+		}
+	}
+	return seconds, nanos, true
+}
+
+// stampMatches reports whether the stamp's received_at and principal are
+// the committed header's, as proto.Equal compares them.
+func stampMatches(s *agenttrailv1.Stamp, h committedHeader) bool {
+	if s.GetPrincipal() != string(h.principal) {
+		return false
+	}
+	r := s.GetReceivedAt()
+	if (r != nil) != h.hasReceived {
+		return false
+	}
+	return r == nil || r.GetSeconds() == h.seconds && r.GetNanos() == h.nanos && len(r.ProtoReflect().GetUnknown()) == 0
 }

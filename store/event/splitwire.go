@@ -1,0 +1,92 @@
+package event
+
+import (
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// AppendSplit splits b, the deterministic encoding of an Event, into the
+// header and content halves that Encode writes for it, appending them to
+// header and content, in one pass over the bytes and without the checks
+// Encode makes of the event itself (required fields, sizes): the halves
+// are the deterministic encodings of Split of the decoded event. The
+// encoding must have the shape Encode accepts: only fields this build
+// knows, each with its own wire type, valid UTF-8, defined enum values,
+// valid timestamps and durations.
+// Anything else is an error (a *FieldError), and decoding and splitting the
+// event is then the way to read it. Readers use it to compare an event they
+// were shown with the halves the log committed to, byte for byte.
+func AppendSplit(header, content, b []byte) (h, c []byte, err error) {
+	// A known field number with another wire type decodes as an unknown
+	// field, which Split leaves out: such an encoding is not split here.
+	if !wireTypesMatch(eventInfo(), b, 0) {
+		return header, content, &FieldError{Field: "event", Reason: "has a field of the wrong wire type"}
+	}
+	bufs := encodeBuffers.Get().(*buffers)
+	defer bufs.release()
+	start, cstart := len(header), len(content)
+	if ferr := walkWire(eventInfo(), b, &header, &content, bufs); ferr != nil {
+		if ferr.Field == "" {
+			ferr.Field = "event"
+		}
+		return header[:start], content[:cstart], ferr
+	}
+	return header, content, nil
+}
+
+// wireTypesMatch reports whether every field of the encoding b of a message
+// of type mi, nested messages included, has the wire type of its kind
+// (repeated scalars packed or not). Unknown numbers and malformed records
+// are left to walkWire, which names them.
+func wireTypesMatch(mi *messageInfo, b []byte, depth int) bool {
+	if depth > maxJoinDepth*4 {
+		return false
+	}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return true
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return true
+		}
+		value := b[n : n+m]
+		b = b[n+m:]
+		fi := mi.field(num)
+		if fi == nil {
+			continue
+		}
+		want := wireTypeOf(fi.kind)
+		switch {
+		case typ == want:
+		case fi.list && typ == protowire.BytesType && want != protowire.BytesType: // packed
+		default:
+			return false
+		}
+		if fi.msg != nil && typ == protowire.BytesType {
+			body, _ := protowire.ConsumeBytes(value)
+			if !wireTypesMatch(fi.msg, body, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// wireTypeOf is the wire type of a field kind.
+func wireTypeOf(k protoreflect.Kind) protowire.Type {
+	switch k {
+	case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind,
+		protoreflect.Uint32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
+		return protowire.VarintType
+	case protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+		return protowire.Fixed32Type
+	case protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+		return protowire.Fixed64Type
+	case protoreflect.GroupKind:
+		return protowire.StartGroupType
+	default: // string, bytes, message
+		return protowire.BytesType
+	}
+}
