@@ -235,6 +235,9 @@ func appendMessageJSON(dst []byte, m proto.Message, table *jsonMessage) ([]byte,
 	wire, err := proto.MarshalOptions{}.MarshalAppend(st.wire[:0], m)
 	st.wire = wire
 	if err == nil {
+		// Room for the JSON at once: base64 and names make it larger than
+		// the wire encoding, rarely twice as large.
+		dst = slices.Grow(dst, 2*len(wire)+64)
 		var out []byte
 		if out, err = st.appendObject(dst, wire, table, 0); err == nil {
 			return out, nil
