@@ -25,9 +25,21 @@ var protoCodec = encoding.GetCodecV2("proto")
 func (rawFrameCodec) Name() string { return "proto" }
 
 // Marshal implements encoding.CodecV2. A response Query encoded itself
-// (encodedResponse) goes as it is.
+// (encodedResponse) goes as it is; a batch buffer goes back to its pool
+// when the transport frees it, after writing it.
 func (rawFrameCodec) Marshal(v any) (mem.BufferSlice, error) {
 	if r, ok := v.(*encodedResponse); ok {
+		if r.pooled {
+			b := r.b
+			r.b = nil // the transport's until it puts it back
+			if mem.IsBelowBufferPoolingThreshold(len(b)) {
+				// The transport would not put so small a buffer back.
+				small := append([]byte(nil), b...)
+				batchBuffers.Put(&b)
+				return mem.BufferSlice{mem.SliceBuffer(small)}, nil
+			}
+			return mem.BufferSlice{mem.NewBuffer(&b, batchBuffers)}, nil
+		}
 		return mem.BufferSlice{mem.SliceBuffer(r.b)}, nil
 	}
 	return protoCodec.Marshal(v)

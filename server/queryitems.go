@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -31,10 +33,50 @@ const (
 
 // encodedResponse is a QueryResponse already encoded, which the server's
 // codec sends as it is (see rawFrameCodec). entries are the log indexes of
-// the entries it holds, in order, for the call's access record.
+// the entries it holds, in order, for the call's access record. pooled: b
+// is a batch buffer of batchBuffers, which the transport puts back once it
+// has written it.
 type encodedResponse struct {
 	b       []byte
 	entries []uint64
+	pooled  bool
+}
+
+// batchCap is the capacity of a pooled batch buffer: a full batch and its
+// last item's framing.
+const batchCap = maxBatchBytes + maxBatchBytes/8
+
+// batchBuffers are the buffers batched responses are encoded into. The
+// codec hands each to the transport as a pooled buffer (mem.NewBuffer),
+// which puts it back here once the bytes are written, so that a long read
+// encodes batch after batch into the same few buffers instead of
+// allocating (and zeroing) a fresh one per response. Nothing is read from
+// a buffer after it is put back: the sender drops it when it hands the
+// response to the stream, and the transport frees it after its write.
+var batchBuffers = &bufferPool{}
+
+// bufferPool is a mem.BufferPool of batch buffers of batchCap bytes.
+// Buffers of other capacities (an item larger than a batch goes alone)
+// are not kept.
+type bufferPool struct{ p sync.Pool }
+
+// Get implements mem.BufferPool.
+func (p *bufferPool) Get(n int) *[]byte {
+	if n <= batchCap {
+		if b, ok := p.p.Get().(*[]byte); ok {
+			*b = (*b)[:n]
+			return b
+		}
+	}
+	b := make([]byte, n, max(n, batchCap))
+	return &b
+}
+
+// Put implements mem.BufferPool.
+func (p *bufferPool) Put(b *[]byte) {
+	if cap(*b) == batchCap {
+		p.p.Put(b)
+	}
 }
 
 // itemSender sends the items of one Query: one per response, or, with
@@ -48,7 +90,6 @@ type itemSender struct {
 	batch   bool
 	buf     []byte   // the batch gathered: QueryResponse.batch fields
 	items   int      // items in buf
-	last    int      // bytes of the last batch sent
 	entries []uint64 // log indexes of the entries in buf
 	// messages sends each response decoded, as a QueryResponse, for
 	// interceptors that look at responses (WithInterceptors).
@@ -102,9 +143,9 @@ func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
 		}
 	}
 	if b.buf == nil {
-		// As large as the last batch and a quarter, up to a full one: a
-		// batch is not copied as it grows.
-		b.buf = make([]byte, 0, max(n, min(maxBatchBytes+maxBatchBytes/8, max(b.last+b.last/4, 16<<10))))
+		// A batch is not copied as it grows: a buffer holds a full
+		// one. An item larger than a batch has a buffer of its own.
+		b.buf = (*batchBuffers.Get(max(n, batchCap)))[:0]
 	}
 	b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
 	b.buf = protowire.AppendVarint(b.buf, uint64(len(item)))
@@ -123,8 +164,7 @@ func (b *itemSender) flush() error {
 	if b.items == 0 {
 		return nil
 	}
-	resp := &encodedResponse{b: b.buf, entries: b.entries}
-	b.last = len(b.buf)
+	resp := &encodedResponse{b: b.buf, entries: b.entries, pooled: true}
 	b.buf, b.items, b.entries = nil, 0, nil
 	return b.sendResponse(resp)
 }
@@ -137,6 +177,9 @@ func (b *itemSender) sendResponse(resp *encodedResponse) error {
 		msg := new(agenttrailv1.QueryResponse)
 		if err := proto.Unmarshal(resp.b, msg); err != nil {
 			return err
+		}
+		if resp.pooled {
+			batchBuffers.Put(&resp.b)
 		}
 		m = msg
 	}

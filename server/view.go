@@ -78,15 +78,9 @@ func (FullView) appendEntry(dst []byte, e *store.Entry) ([]byte, bool) {
 	if e.ContentState == store.ContentPresent {
 		content = e.Content
 	}
-	n, err := event.JoinedSize(header, content)
+	dst, err := event.AppendJoinedField(dst, entryEvent, header, content)
 	if err != nil {
 		return dst, false
-	}
-	start := len(dst)
-	dst = protowire.AppendTag(dst, entryEvent, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(n))
-	if dst, err = event.AppendJoined(dst, header, content); err != nil {
-		return dst[:start], false
 	}
 	return appendFullEntryRest(dst, e), true
 }

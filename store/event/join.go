@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/binary"
 	"errors"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -19,16 +20,50 @@ var errNotHalves = errors.New("event: not a header and content encoding of one e
 // do not have that shape are an error; decoding and joining them is the
 // way to read them.
 func AppendJoined(dst, header, content []byte) ([]byte, error) {
-	n, err := JoinedSize(header, content)
-	if err != nil {
-		return dst, err
-	}
 	start := len(dst)
-	dst = appendJoined(dst, header, content, eventInfo())
-	if len(dst)-start != n {
-		return dst[:start], errNotHalves
+	dst, err := appendJoined(dst, header, content, eventInfo(), 0)
+	if err != nil {
+		return dst[:start], err
 	}
 	return dst, nil
+}
+
+// AppendJoinedField appends the event AppendJoined appends as the
+// length-delimited field num of a message (tag, length, event), in one
+// pass over the halves: the length is written once the event is.
+func AppendJoinedField(dst []byte, num protowire.Number, header, content []byte) ([]byte, error) {
+	start := len(dst)
+	dst = protowire.AppendTag(dst, num, protowire.BytesType)
+	at := len(dst)
+	dst, reserved := reserveLength(dst, len(header)+len(content))
+	dst, err := appendJoined(dst, header, content, eventInfo(), 0)
+	if err != nil {
+		return dst[:start], err
+	}
+	return putLength(dst, at, reserved), nil
+}
+
+// reserveLength appends room for the varint length of a value of at most
+// bound bytes: a join is never longer than its two halves (a container in
+// both loses one tag and length).
+func reserveLength(dst []byte, bound int) ([]byte, int) {
+	n := protowire.SizeVarint(uint64(bound))
+	var room [binary.MaxVarintLen64]byte
+	return append(dst, room[:n]...), n
+}
+
+// putLength writes the length of the value that follows the reserved
+// bytes at dst[at:], moving the value down when its length takes fewer
+// bytes than reserved (the varint must be the shortest, as protobuf
+// writes it).
+func putLength(dst []byte, at, reserved int) []byte {
+	n := len(dst) - at - reserved
+	if size := protowire.SizeVarint(uint64(n)); size < reserved {
+		copy(dst[at+size:], dst[at+reserved:])
+		dst = dst[:len(dst)-(reserved-size)]
+	}
+	protowire.AppendVarint(dst[:at], uint64(n))
+	return dst
 }
 
 // JoinedSize returns the length of what AppendJoined appends, or the error
@@ -120,16 +155,36 @@ func fieldBytes(b []byte) []byte {
 	return v
 }
 
-// appendJoined appends the join of two halves joinedSize accepted.
-func appendJoined(dst, a, b []byte, m *messageInfo) []byte {
+// appendJoined appends the join of two halves, checking their shape as
+// joinedSize does: on an error, what it appended is garbage.
+func appendJoined(dst, a, b []byte, m *messageInfo, depth int) ([]byte, error) {
+	if depth > maxJoinDepth {
+		return dst, errNotHalves
+	}
+	lastA, lastB, joined := protowire.Number(0), protowire.Number(0), protowire.Number(-1)
 	for len(a) > 0 || len(b) > 0 {
-		var na, nb protowire.Number
-		var la, lb int
+		na, ta, la, nb, tb, lb := protowire.Number(0), protowire.Type(0), 0, protowire.Number(0), protowire.Type(0), 0
+		var err error
 		if len(a) > 0 {
-			na, _, la, _ = nextField(a)
+			if na, ta, la, err = nextField(a); err != nil {
+				return dst, err
+			}
+			if na < lastA {
+				return dst, errNotHalves // not in field-number order
+			}
+			lastA = na
 		}
 		if len(b) > 0 {
-			nb, _, lb, _ = nextField(b)
+			if nb, tb, lb, err = nextField(b); err != nil {
+				return dst, err
+			}
+			if nb < lastB {
+				return dst, errNotHalves
+			}
+			lastB = nb
+		}
+		if len(a) > 0 && na == joined || len(b) > 0 && nb == joined {
+			return dst, errNotHalves // a container joined is once in each half
 		}
 		switch {
 		case len(b) == 0 || len(a) > 0 && na < nb:
@@ -138,14 +193,23 @@ func appendJoined(dst, a, b []byte, m *messageInfo) []byte {
 		case len(a) == 0 || nb < na:
 			dst = append(dst, b[:lb]...)
 			b = b[lb:]
-		default:
-			va, vb, sub := fieldBytes(a), fieldBytes(b), m.field(na).msg
-			inner, _ := joinedSize(va, vb, sub, 0)
+		default: // in both halves: only a container may be
+			fi := m.field(na)
+			if fi == nil || !fi.container || fi.msg == nil || ta != protowire.BytesType || tb != protowire.BytesType {
+				return dst, errNotHalves
+			}
+			va, vb := fieldBytes(a), fieldBytes(b)
 			dst = protowire.AppendTag(dst, na, protowire.BytesType)
-			dst = protowire.AppendVarint(dst, uint64(inner))
-			dst = appendJoined(dst, va, vb, sub)
+			at := len(dst)
+			var reserved int
+			dst, reserved = reserveLength(dst, len(va)+len(vb))
+			if dst, err = appendJoined(dst, va, vb, fi.msg, depth+1); err != nil {
+				return dst, err
+			}
+			dst = putLength(dst, at, reserved)
+			joined = na
 			a, b = a[la:], b[lb:]
 		}
 	}
-	return dst
+	return dst, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -39,6 +40,10 @@ func TestAppendJoinedIsTheEncodedEvent(t *testing.T) {
 		if err != nil || !bytes.Equal(got, append([]byte("prefix"), want...)) {
 			t.Errorf("%s (%v): AppendJoined = %d bytes, %v; want the %d bytes of the joined event", ev.GetEventId(), event.KindOf(ev), len(got)-6, err, len(want))
 		}
+		field := protowire.AppendBytes(protowire.AppendTag([]byte("prefix"), 7, protowire.BytesType), want)
+		if got, err := event.AppendJoinedField([]byte("prefix"), 7, enc.Header, enc.Content); err != nil || !bytes.Equal(got, field) {
+			t.Errorf("%s: AppendJoinedField = %d bytes, %v; want the %d bytes of the event as field 7", ev.GetEventId(), len(got)-6, err, len(field)-6)
+		}
 		if n, err := event.JoinedSize(enc.Header, enc.Content); err != nil || n != len(want) {
 			t.Errorf("%s: JoinedSize = %d, %v; want %d", ev.GetEventId(), n, err, len(want))
 		}
@@ -65,6 +70,9 @@ func TestAppendJoinedRefusesOtherShapes(t *testing.T) {
 		if got, err := event.AppendJoined(nil, tc[0], tc[1]); err == nil {
 			t.Errorf("%s: AppendJoined = %d bytes, want an error", name, len(got))
 		}
+		if got, err := event.AppendJoinedField([]byte("prefix"), 1, tc[0], tc[1]); err == nil || string(got) != "prefix" {
+			t.Errorf("%s: AppendJoinedField = %q, %v; want the prefix alone and an error", name, got, err)
+		}
 	}
 }
 
@@ -76,8 +84,15 @@ func FuzzAppendJoined(f *testing.F) {
 	f.Add(enc.Header, enc.Content)
 	f.Fuzz(func(t *testing.T, h, c []byte) {
 		got, err := event.AppendJoined(nil, h, c)
+		field, ferr := event.AppendJoinedField(nil, 1, h, c)
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("AppendJoined: %v, AppendJoinedField: %v", err, ferr)
+		}
 		if err != nil {
 			return
+		}
+		if want := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), got); !bytes.Equal(field, want) {
+			t.Fatalf("AppendJoinedField is not the join as field 1")
 		}
 		var hm, cm, joined agenttrailv1.Event
 		if proto.Unmarshal(h, &hm) != nil || proto.Unmarshal(c, &cm) != nil {

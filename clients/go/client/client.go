@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -72,6 +73,9 @@ func New(addr string, opts ...Option) (*Client, error) {
 		// Pings find a dead connection under a long tail; the server
 		// allows one every 10s at most.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		// Frames are read into buffers that are not zeroed first (see
+		// recvBuffers): a long Query reads hundreds of MiB.
+		experimental.WithBufferPool(recvBuffers),
 	}
 	if cfg.apiKey != "" {
 		if creds.Info().SecurityProtocol == "insecure" && !local {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -171,7 +172,7 @@ func (c *Client) Query(ctx context.Context, req *agenttrailv1.QueryRequest, opts
 func (c *Client) queryOnce(ctx context.Context, req *agenttrailv1.QueryRequest, cfg *queryConfig, yield func(*agenttrailv1.Entry, error) bool) (uint32, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.query.Query(ctx, req)
+	stream, err := c.query.Query(ctx, req, grpc.ForceCodecV2(frameCodec{}))
 	if err != nil {
 		return 0, err
 	}
