@@ -35,6 +35,9 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 		return statusError(ctx, s.log, err)
 	}
 	sq.Read = view.Read()
+	// A view that encodes entries from their bytes needs no decoded
+	// header (entryEncoder); an entry it cannot encode is decoded below.
+	_, sq.LeanHeader = view.(entryEncoder)
 	proveSize, err := q.proofTreeSize(req)
 	if err != nil {
 		return statusError(ctx, s.log, err)
@@ -122,6 +125,9 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 					}
 					continue
 				}
+			}
+			if err := e.DecodeHeader(); err != nil {
+				return err
 			}
 			resp, err := queryItem(view, e)
 			if err != nil {

@@ -212,7 +212,9 @@ func headerEvent(header []byte) ([]byte, bool) {
 // entryEncoder is a View that can encode what Render returns without
 // building it: appendEntry appends the agenttrail.v1.Entry encoding of an
 // entry the view shows, or reports false when it cannot (then Render is
-// the way).
+// the way). Query reads entries for it without their decoded header
+// (store.Query.LeanHeader): neither appendEntry nor Shows may read
+// Entry.Header.
 type entryEncoder interface {
 	appendEntry(dst []byte, e *store.Entry) ([]byte, bool)
 }

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/commitment"
 )
 
 // Receipt confirms that an event is durably in the log.
@@ -66,7 +67,8 @@ type Entry struct {
 	ReceivedAt time.Time
 	Principal  string
 	// Header is the event with only its METADATA fields, decoded from
-	// HeaderBytes.
+	// HeaderBytes; nil from a scan that left it out (Query.LeanHeader)
+	// until DecodeHeader.
 	Header *agenttrailv1.Event
 	// HeaderBytes is the encoded agenttrail.v1.EventHeader, exactly as
 	// committed.
@@ -86,6 +88,19 @@ type Entry struct {
 	// ErasedBy, when ContentState is ContentErased, is the log index of the
 	// Erasure or Retention event that names this event.
 	ErasedBy uint64
+}
+
+// DecodeHeader fills in Header when a scan left it out (Query.LeanHeader).
+func (e *Entry) DecodeHeader() error {
+	if e.Header != nil {
+		return nil
+	}
+	h, err := commitment.DecodeHeader(e.HeaderBytes)
+	if err != nil {
+		return fmt.Errorf("%w: event %d: %w", ErrCorrupt, e.Index, err)
+	}
+	e.Header = h.GetEvent()
+	return nil
 }
 
 // EventID returns the event's id.

@@ -62,6 +62,20 @@ func (f *Filter) matches(h *agenttrailv1.Event) bool {
 	return true
 }
 
+// idsOnly reports whether the filter names nothing of an event but its
+// ids (and the index range): matchesIDs checks it.
+func (f *Filter) idsOnly() bool {
+	return f.ToolName == "" && len(f.Kinds) == 0 && f.OccurredAfter.IsZero() && f.OccurredBefore.IsZero() && !f.ErrorsOnly
+}
+
+// matchesIDs is matches for a filter that names ids only (idsOnly), of an
+// event with these ids.
+func (f *Filter) matchesIDs(ids event.IDs) bool {
+	return (f.SessionID == "" || string(ids.SessionID) == f.SessionID) &&
+		(f.AgentID == "" || string(ids.AgentID) == f.AgentID) &&
+		(f.UserID == "" || string(ids.UserID) == f.UserID)
+}
+
 // Query is a Scan: which events, in which order, how many, from where, and
 // whether to go on with events committed after the scan began.
 type Query struct {
@@ -75,6 +89,13 @@ type Query struct {
 	After *uint64
 	// Read chooses whether content is read.
 	Read ReadMode
+	// LeanHeader: the caller reads entries without their decoded header
+	// (it encodes them from HeaderBytes): when the filter names nothing
+	// but ids and the index range, entries come with Header nil, their
+	// ids read from the header's encoding, not decoded (the same checks
+	// apply: what decoding would refuse is decoded and refused as
+	// always). Entry.DecodeHeader fills it in.
+	LeanHeader bool
 	// Follow goes on past the end of the log, returning new entries as they
 	// commit, until the context ends or the store closes (which ends the
 	// scan with ErrClosed). Ascending only.

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+	"github.com/agenttrail/agenttrail/store/event"
 )
 
 // Keyring record names (opaque to drivers):
@@ -71,6 +72,17 @@ func subjectOf(ev *agenttrailv1.Event) subject {
 		return subject{subjectUser, ev.GetUserId()}
 	case ev.GetSessionId() != "":
 		return subject{subjectSession, ev.GetSessionId()}
+	}
+	return subject{kind: subjectLog}
+}
+
+// subjectOfIDs is subjectOf of an event with these ids.
+func subjectOfIDs(ids event.IDs) subject {
+	switch {
+	case len(ids.UserID) > 0:
+		return subject{subjectUser, string(ids.UserID)}
+	case len(ids.SessionID) > 0:
+		return subject{subjectSession, string(ids.SessionID)}
 	}
 	return subject{kind: subjectLog}
 }

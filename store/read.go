@@ -8,6 +8,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/agenttrail/agenttrail/store/commitment"
+	"github.com/agenttrail/agenttrail/store/event"
 )
 
 // ReadMode chooses what a read returns of each event.
@@ -71,17 +72,61 @@ func (s *Store) decodeEntry(ctx context.Context, r RawEntry, withContent bool) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.fillContent(ctx, e, r, withContent, subjectOf(e.Header)); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// fillContent fills in the content of an entry whose header is decoded
+// (subj is the subject its header names), or when the content is not read,
+// whether it was erased.
+func (s *Store) fillContent(ctx context.Context, e *Entry, r RawEntry, withContent bool, subj subject) error {
 	if !withContent {
 		// Erasure shows in every view, the metadata view too.
 		if by, ok := s.cov.erasedBy(e.Index); ok {
 			e.ContentState, e.ErasedBy = ContentErased, by
 		}
-		return e, nil
+		return nil
 	}
-	if err := s.content.open(ctx, e, r); err != nil {
-		return nil, err
+	return s.content.openAs(ctx, e, r, subj)
+}
+
+// decodeLean is decodeEntry for a scan whose caller does without the
+// decoded header (Query.LeanHeader) and whose filter names ids alone
+// (Filter.idsOnly): the header is split and its ids read where they lie
+// (commitment.SplitHeader, event.HeaderIDs, which accept only what decodes
+// to the same values), and Header stays nil. A header they do not accept is
+// decoded, as decodeEntry does. match reports whether the entry matches
+// the filter.
+func (s *Store) decodeLean(ctx context.Context, r RawEntry, withContent bool, f *Filter) (e *Entry, match bool, err error) {
+	hb, digest, err := commitment.ParseLeafData(r.LeafData)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
 	}
-	return e, nil
+	evb, receivedAt, principal, ok := commitment.SplitHeader(hb)
+	var ids event.IDs
+	if ok {
+		ids, ok = event.HeaderIDs(evb)
+	}
+	if !ok {
+		if e, err = s.decodeEntry(ctx, r, withContent); err != nil {
+			return nil, false, err
+		}
+		return e, f.matches(e.Header), nil
+	}
+	e = &Entry{
+		Index:         r.Index,
+		ReceivedAt:    receivedAt,
+		Principal:     string(principal),
+		HeaderBytes:   hb,
+		ContentDigest: digest,
+		LeafHash:      commitment.HashLeafData(r.LeafData),
+	}
+	if err := s.fillContent(ctx, e, r, withContent, subjectOfIDs(ids)); err != nil {
+		return nil, false, err
+	}
+	return e, f.matchesIDs(ids), nil
 }
 
 // decodeHeader decodes an event's leaf data. The entry's HeaderBytes alias
@@ -125,6 +170,11 @@ type contentReader struct {
 
 // open fills in the content of an entry from its records.
 func (c contentReader) open(ctx context.Context, e *Entry, r RawEntry) error {
+	return c.openAs(ctx, e, r, subjectOf(e.Header))
+}
+
+// openAs is open for an entry of the subject subj, which its header names.
+func (c contentReader) openAs(ctx context.Context, e *Entry, r RawEntry, subj subject) error {
 	if c.erased != nil {
 		if by, ok := c.erased.erasedBy(e.Index); ok {
 			e.ContentState, e.ErasedBy = ContentErased, by
@@ -146,7 +196,7 @@ func (c contentReader) open(ctx context.Context, e *Entry, r RawEntry) error {
 		}
 		e.Salt, e.Content = salt, content
 	case v == contentRecordVersionEncrypted && c.keys != nil:
-		salt, content, err := c.keys.decryptContent(ctx, r.Index, subjectOf(e.Header), r.Content, r.ContentKey)
+		salt, content, err := c.keys.decryptContent(ctx, r.Index, subj, r.Content, r.ContentKey)
 		if errors.Is(err, errKeyMissing) && c.claims != nil {
 			by, ok := c.claims.erasedBy(e.Index)
 			if !ok && c.refreshClaims != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"sync"
 )
 
 // Scan returns the entries that match a query, in log order (ascending or
@@ -104,7 +105,7 @@ func (sc *scanState) run(ctx context.Context, s *Store, size uint64, yield func(
 	}
 	req := ScanRequest{Filter: &sc.q.Filter, Lo: sc.lo, Hi: hi, Descending: sc.q.Descending, Content: withContent}
 	n := 0
-	for raw, err := range s.d.Scan(ctx, req) {
+	for raw, err := range readAhead(s.d.Scan(ctx, req)) {
 		if n++; n%256 == 0 {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
@@ -160,11 +161,18 @@ func (sc *scanState) runRecent(ctx context.Context, s *Store, spans []recentSpan
 // yielded in its place. It reports whether the scan goes on: false once
 // the caller stops or the limit is reached.
 func (sc *scanState) emit(ctx context.Context, s *Store, raw RawEntry, withContent bool, yield func(*Entry, error) bool) bool {
-	e, err := s.decodeEntry(ctx, raw, withContent)
+	var e *Entry
+	var match bool
+	var err error
+	if sc.q.LeanHeader && sc.q.Filter.idsOnly() {
+		e, match, err = s.decodeLean(ctx, raw, withContent, &sc.q.Filter)
+	} else if e, err = s.decodeEntry(ctx, raw, withContent); err == nil {
+		match = sc.q.Filter.matches(e.Header)
+	}
 	if err != nil {
 		return yield(nil, err)
 	}
-	if !sc.q.Filter.matches(e.Header) {
+	if !match {
 		return true
 	}
 	if !yield(e, nil) {
@@ -173,3 +181,93 @@ func (sc *scanState) emit(ctx context.Context, s *Store, raw RawEntry, withConte
 	sc.returned++
 	return sc.q.Limit <= 0 || sc.returned < sc.q.Limit
 }
+
+// readAhead runs a driver's scan in a goroutine of its own, a few chunks
+// ahead of the caller, and yields what it yields, in order: the driver's
+// reads (index steps, value copies) overlap the engine's decoding,
+// decryption and the caller's work on the entries before them. The scan
+// ends with its first error, as run ends it. When the caller stops, the
+// driver's scan is stopped and waited for before readAhead returns: it
+// never outlives the read lock its caller holds. A panic in the driver's
+// scan is raised again in the caller's goroutine.
+func readAhead(scan iter.Seq2[RawEntry, error]) iter.Seq2[RawEntry, error] {
+	return func(yield func(RawEntry, error) bool) {
+		type chunk struct {
+			raws  []RawEntry
+			err   error
+			panic any
+		}
+		chunks := make(chan chunk, readAheadChunks)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(chunks)
+			send := func(c chunk) bool {
+				select {
+				case chunks <- c:
+					return true
+				case <-stop:
+					return false
+				}
+			}
+			defer func() {
+				if p := recover(); p != nil {
+					send(chunk{panic: p})
+				}
+			}()
+			// The first chunk is small, so that a scan that stops early
+			// (a limit of one) reads little ahead.
+			size := 8
+			buf := make([]RawEntry, 0, size)
+			for raw, err := range scan {
+				if err != nil {
+					if len(buf) > 0 && !send(chunk{raws: buf}) {
+						return
+					}
+					send(chunk{err: err})
+					return
+				}
+				buf = append(buf, raw)
+				if len(buf) == size {
+					if !send(chunk{raws: buf}) {
+						return
+					}
+					size = readAheadChunk
+					buf = make([]RawEntry, 0, size)
+				}
+			}
+			if len(buf) > 0 {
+				send(chunk{raws: buf})
+			}
+		}()
+		defer func() {
+			close(stop)
+			for range chunks {
+			}
+			wg.Wait()
+		}()
+		for c := range chunks {
+			if c.panic != nil {
+				panic(c.panic)
+			}
+			for _, raw := range c.raws {
+				if !yield(raw, nil) {
+					return
+				}
+			}
+			if c.err != nil {
+				yield(RawEntry{}, c.err)
+				return
+			}
+		}
+	}
+}
+
+// A read-ahead scan runs at most readAheadChunks chunks of readAheadChunk
+// entries (a few hundred KiB with content) ahead of its caller.
+const (
+	readAheadChunk  = 64
+	readAheadChunks = 2
+)

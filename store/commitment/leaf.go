@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/tlog"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -116,4 +118,62 @@ func DecodeHeader(header []byte) (*agenttrailv1.EventHeader, error) {
 		return nil, fmt.Errorf("%w: header lacks its event or received-at time", ErrMalformed)
 	}
 	return &h, nil
+}
+
+// SplitHeader reads committed header bytes without decoding the event: the
+// event's encoding, the received-at time and the principal. It accepts only
+// the shape EncodeHeader writes (each of the three fields once and of its
+// type, the time's seconds and nanos at most once each, the principal
+// UTF-8), and ok is false for anything else, which DecodeHeader may still
+// read. When it accepts, DecodeHeader decodes the header to the same time
+// and principal provided the event decodes (the caller checks that).
+func SplitHeader(header []byte) (event []byte, receivedAt time.Time, principal []byte, ok bool) {
+	var ts []byte
+	var seen [4]bool
+	for len(header) > 0 {
+		num, typ, n := protowire.ConsumeTag(header)
+		if n < 0 || num < 1 || num > 3 || seen[num] || typ != protowire.BytesType {
+			return nil, time.Time{}, nil, false
+		}
+		seen[num] = true
+		v, m := protowire.ConsumeBytes(header[n:])
+		if m < 0 {
+			return nil, time.Time{}, nil, false
+		}
+		header = header[n+m:]
+		switch num {
+		case 1:
+			event = v
+		case 2:
+			ts = v
+		case 3:
+			if !utf8.Valid(v) {
+				return nil, time.Time{}, nil, false
+			}
+			principal = v
+		}
+	}
+	if !seen[1] || !seen[2] {
+		return nil, time.Time{}, nil, false
+	}
+	var secs, nanos int64
+	var tsSeen [3]bool
+	for len(ts) > 0 {
+		num, typ, n := protowire.ConsumeTag(ts)
+		if n < 0 || num < 1 || num > 2 || tsSeen[num] || typ != protowire.VarintType {
+			return nil, time.Time{}, nil, false
+		}
+		tsSeen[num] = true
+		v, m := protowire.ConsumeVarint(ts[n:])
+		if m < 0 {
+			return nil, time.Time{}, nil, false
+		}
+		ts = ts[n+m:]
+		if num == 1 {
+			secs = int64(v)
+		} else {
+			nanos = int64(int32(v))
+		}
+	}
+	return event, time.Unix(secs, nanos).UTC(), principal, true
 }

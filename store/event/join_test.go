@@ -106,3 +106,58 @@ func FuzzAppendJoined(f *testing.F) {
 		}
 	})
 }
+
+// TestHeaderIDs: the ids of every sample's header, read from its encoding,
+// are those of the decoded header; headers that do not pass Encode's
+// checks are refused.
+func TestHeaderIDs(t *testing.T) {
+	for _, s := range append(eventtest.Samples(), eventtest.LifecycleSamples()...) {
+		enc, err := event.Encode(s.Event, limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h agenttrailv1.Event
+		if err := proto.Unmarshal(enc.Header, &h); err != nil {
+			t.Fatal(err)
+		}
+		ids, ok := event.HeaderIDs(enc.Header)
+		if !ok || string(ids.SessionID) != h.GetSessionId() || string(ids.AgentID) != h.GetAgentId() || string(ids.UserID) != h.GetUserId() {
+			t.Errorf("%s: HeaderIDs = %q %q %q, %v; want %q %q %q", h.GetEventId(), ids.SessionID, ids.AgentID, ids.UserID, ok, h.GetSessionId(), h.GetAgentId(), h.GetUserId())
+		}
+		if _, ok := event.HeaderIDs(append(enc.Header[:len(enc.Header):len(enc.Header)], 0xf8, 0x7f, 0)); ok {
+			t.Errorf("%s: HeaderIDs accepts an unknown field", h.GetEventId())
+		}
+		if _, ok := event.HeaderIDs(enc.Header[:len(enc.Header)-1]); ok {
+			t.Errorf("%s: HeaderIDs accepts a truncated header", h.GetEventId())
+		}
+	}
+	bad := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), []byte{0xff, 0xfe})
+	if _, ok := event.HeaderIDs(bad); ok {
+		t.Errorf("HeaderIDs accepts a session id that is not UTF-8")
+	}
+}
+
+// FuzzHeaderIDs: whatever HeaderIDs accepts decodes, to an event with the
+// ids it read.
+func FuzzHeaderIDs(f *testing.F) {
+	for _, s := range append(eventtest.Samples(), eventtest.LifecycleSamples()...) {
+		enc, err := event.Encode(s.Event, limits)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(enc.Header)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, ok := event.HeaderIDs(b)
+		if !ok {
+			return
+		}
+		var h agenttrailv1.Event
+		if err := proto.Unmarshal(b, &h); err != nil {
+			t.Fatalf("HeaderIDs accepts what does not decode: %v", err)
+		}
+		if string(ids.SessionID) != h.GetSessionId() || string(ids.AgentID) != h.GetAgentId() || string(ids.UserID) != h.GetUserId() {
+			t.Fatalf("HeaderIDs = %q %q %q; decoded %q %q %q", ids.SessionID, ids.AgentID, ids.UserID, h.GetSessionId(), h.GetAgentId(), h.GetUserId())
+		}
+	})
+}

@@ -307,3 +307,91 @@ func testScanRecordsMatchPointReads(t *testing.T, h Harness) {
 		}
 	}
 }
+
+// testLeanScanSameAsDecoded holds a lean scan (store.Query.LeanHeader: the
+// header's ids read from its encoding, not decoded) to the ordinary one:
+// the same entries, errors and fields, with content and without, in either
+// order, from the recent batches and from the driver, across erased events
+// and subjects of every kind (user, session, the log's for server events);
+// a filter that names more than ids decodes.
+func testLeanScanSameAsDecoded(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	s := l.Open(t, store.WithBatchLimits(37, 1<<20, 0))
+	ctx := context.Background()
+	evs := Corpus(300)
+	for i, ev := range evs {
+		if i%7 == 3 && !event.IsServerKind(event.KindOf(ev)) {
+			ev.UserId = "" // keyed by its session
+		}
+	}
+	for i := 0; i < len(evs); i += 30 {
+		AppendOK(t, s, evs[i:min(i+30, len(evs))]...)
+	}
+	var ids []string
+	for i := 3; i < len(evs); i += 11 {
+		if !event.IsServerKind(event.KindOf(evs[i])) {
+			ids = append(ids, evs[i].GetEventId())
+		}
+	}
+	if _, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-lean", EventIDs: ids}); err != nil {
+		t.Fatalf("Erase: %v", err)
+	}
+	compare := func(s *store.Store, from string) {
+		t.Helper()
+		filters := []store.Filter{{}, {SessionID: "session-2"}, {AgentID: "agent-1"}, {UserID: "user-3"},
+			{SessionID: "session-1", FromIndex: 20, ToIndex: 200}, {ToolName: "search"}, {SessionID: "session-2", ErrorsOnly: true}}
+		for _, f := range filters {
+			for _, desc := range []bool{false, true} {
+				for _, mode := range []store.ReadMode{store.HeaderOnly, store.HeaderAndContent} {
+					name := fmt.Sprintf("%s: filter %+v, descending %v, mode %v", from, f, desc, mode)
+					q := store.Query{Filter: f, Descending: desc, Read: mode}
+					var want []*store.Entry
+					for e, err := range s.Scan(ctx, q) {
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						want = append(want, e)
+					}
+					q.LeanHeader = true
+					i, lean := 0, 0
+					for e, err := range s.Scan(ctx, q) {
+						if err != nil {
+							t.Fatalf("%s: lean: %v", name, err)
+						}
+						if i >= len(want) {
+							t.Fatalf("%s: lean scan yields entry %d beyond the %d of the scan", name, e.Index, len(want))
+						}
+						w := want[i]
+						i++
+						if e.Header == nil {
+							lean++
+						}
+						if err := e.DecodeHeader(); err != nil {
+							t.Fatalf("%s: DecodeHeader(%d): %v", name, e.Index, err)
+						}
+						if e.Index != w.Index || !e.ReceivedAt.Equal(w.ReceivedAt) || e.ReceivedAt.Location() != w.ReceivedAt.Location() ||
+							e.Principal != w.Principal || !bytes.Equal(e.HeaderBytes, w.HeaderBytes) || e.ContentDigest != w.ContentDigest ||
+							e.LeafHash != w.LeafHash || !bytes.Equal(e.Content, w.Content) || !bytes.Equal(e.Salt, w.Salt) ||
+							e.ContentState != w.ContentState || e.ErasedBy != w.ErasedBy || !proto.Equal(e.Header, w.Header) {
+							t.Fatalf("%s: lean entry %d differs from the decoded entry %d", name, e.Index, w.Index)
+						}
+					}
+					if i != len(want) || len(want) == 0 {
+						t.Errorf("%s: lean scan yields %d entries, the scan %d", name, i, len(want))
+					}
+					idsOnly := f.ToolName == "" && !f.ErrorsOnly
+					if idsOnly && lean != i || !idsOnly && lean != 0 {
+						t.Errorf("%s: %d of %d entries came without their header", name, lean, i)
+					}
+				}
+			}
+		}
+	}
+	compare(s, "open store")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = l.Open(t)
+	defer s.Close()
+	compare(s, "reopened store")
+}

@@ -113,6 +113,7 @@ func Run(t *testing.T, h Harness) {
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
 		{"ScanRecordsMatchPointReads", testScanRecordsMatchPointReads},
+		{"LeanScanSameAsDecoded", testLeanScanSameAsDecoded},
 		{"FollowStreamsNewEvents", testFollowStreamsNewEvents},
 		{"VerifyNamesTheFirstTamperedEvent", testVerifyNamesTheFirstTamperedEvent},
 		{"AppendsWaitForSpace", testAppendsWaitForSpace},
