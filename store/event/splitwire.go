@@ -57,7 +57,7 @@ func wireTypesMatch(mi *messageInfo, b []byte, depth int) bool {
 		if fi == nil {
 			continue
 		}
-		want := wireTypeOf(fi.kind)
+		want := WireType(fi.kind)
 		switch {
 		case typ == want:
 		case fi.list && typ == protowire.BytesType && want != protowire.BytesType: // packed
@@ -74,8 +74,9 @@ func wireTypesMatch(mi *messageInfo, b []byte, depth int) bool {
 	return true
 }
 
-// wireTypeOf is the wire type of a field kind.
-func wireTypeOf(k protoreflect.Kind) protowire.Type {
+// WireType is the wire type of one value of a field kind (a repeated
+// scalar may also be packed, as bytes).
+func WireType(k protoreflect.Kind) protowire.Type {
 	switch k {
 	case protoreflect.BoolKind, protoreflect.EnumKind, protoreflect.Int32Kind, protoreflect.Sint32Kind,
 		protoreflect.Uint32Kind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind:
@@ -89,4 +90,29 @@ func wireTypeOf(k protoreflect.Kind) protowire.Type {
 	default: // string, bytes, message
 		return protowire.BytesType
 	}
+}
+
+// SecondsAndNanos reads the encoding of a google.protobuf.Timestamp or
+// Duration of at most one seconds and one nanos field, each a varint, and
+// nothing else; ok is false for any other encoding.
+func SecondsAndNanos(b []byte) (seconds int64, nanos int32, ok bool) {
+	var seen [3]bool
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || num < 1 || num > 2 || seen[num] || typ != protowire.VarintType {
+			return 0, 0, false
+		}
+		seen[num] = true
+		v, m := protowire.ConsumeVarint(b[n:])
+		if m < 0 {
+			return 0, 0, false
+		}
+		b = b[n+m:]
+		if num == 1 {
+			seconds = int64(v)
+		} else {
+			nanos = int32(v)
+		}
+	}
+	return seconds, nanos, true
 }

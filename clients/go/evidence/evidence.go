@@ -96,13 +96,16 @@ func AppendLine(dst []byte, e *agenttrailv1.Entry, proof *agenttrailv1.GetInclus
 	p := &agenttrailv1.GetInclusionProofResponse{LogIndex: proof.GetLogIndex(), TreeSize: proof.GetTreeSize(), LeafHash: proof.GetLeafHash(), Hashes: proof.GetHashes()}
 	// The line of a line struct, written directly: protojson writes one
 	// line of valid JSON, which encoding/json would only scan again.
+	// Both messages as protojson writes them, by appendMessageJSON
+	// (jsonline.go).
+	entry, proofTable := jsonTables()
 	b := append(dst, `{"entry":`...)
-	b, err := jsonOptions.MarshalAppend(b, e)
+	b, err := appendMessageJSON(b, e, entry)
 	if err != nil {
 		return dst, err
 	}
 	b = append(b, `,"inclusion_proof":`...)
-	if b, err = jsonOptions.MarshalAppend(b, p); err != nil {
+	if b, err = appendMessageJSON(b, p, proofTable); err != nil {
 		return dst, err
 	}
 	return append(b, "}\n"...), nil

@@ -264,7 +264,7 @@ func parseHeader(b []byte) (h committedHeader, ok bool) {
 			h.event = v
 		case 2: // received_at
 			h.hasReceived = true
-			if h.seconds, h.nanos, ok = parseTimestamp(v); !ok {
+			if h.seconds, h.nanos, ok = event.SecondsAndNanos(v); !ok {
 				return h, false
 			}
 		case 3: // principal
@@ -275,30 +275,6 @@ func parseHeader(b []byte) (h committedHeader, ok bool) {
 		}
 	}
 	return h, true
-}
-
-// parseTimestamp reads an encoded google.protobuf.Timestamp of at most one
-// seconds and one nanos field and nothing else.
-func parseTimestamp(b []byte) (seconds int64, nanos int32, ok bool) {
-	var seen [3]bool
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || num < 1 || num > 2 || seen[num] || typ != protowire.VarintType {
-			return 0, 0, false
-		}
-		seen[num] = true
-		v, m := protowire.ConsumeVarint(b[n:])
-		if m < 0 {
-			return 0, 0, false
-		}
-		b = b[n+m:]
-		if num == 1 {
-			seconds = int64(v)
-		} else {
-			nanos = int32(v)
-		}
-	}
-	return seconds, nanos, true
 }
 
 // stampMatches reports whether the stamp's received_at and principal are
