@@ -46,9 +46,14 @@ func (q *sequencer) commitBatch(p *prepared) (failure error, sticky bool) {
 	// A batch prepared on a tree that is not the one the committer knows
 	// (an earlier batch was prepared again), or, for a shared driver, that
 	// another writer has already extended, is stale before it is tried.
+	// The trees are compared, not their sizes: an earlier batch whose
+	// events another server stored meanwhile, in a batch of the same size,
+	// leaves the committer's tree at the size this batch starts at, with
+	// other leaves, and the driver, which checks only the size, would take
+	// this batch's tree hashes, computed on the dropped batch's leaves.
 	var base *frontier
 	rebase := false
-	if p.b.batch.First != q.cfr.size {
+	if !p.b.base.same(q.cfr) {
 		rebase, base = true, q.cfr
 	}
 	if q.shared != nil && s.head.Load().size > p.b.batch.First {

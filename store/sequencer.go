@@ -834,7 +834,11 @@ func failAll(batch []*request, err error) {
 
 // batchBuilder turns accepted events into one Batch.
 type batchBuilder struct {
-	fr            *frontier
+	fr *frontier
+	// base is the tree the batch was prepared on: the committer commits
+	// the batch only on that very tree (see commitBatch), not on another
+	// one that merely has its size.
+	base          *frontier
 	received      time.Time
 	receivedBytes []byte // the encoded received-at Timestamp
 	entries       []*pending
@@ -846,6 +850,7 @@ type batchBuilder struct {
 func newBatchBuilder(fr *frontier, received time.Time) *batchBuilder {
 	return &batchBuilder{
 		fr:            fr,
+		base:          fr.clone(),
 		received:      received,
 		receivedBytes: mustMarshal(timestamppb.New(received)),
 		batch:         Batch{First: fr.size},

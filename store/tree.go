@@ -28,6 +28,29 @@ func (f *frontier) clone() *frontier {
 	return &frontier{size: f.size, nodes: append([]frontierNode(nil), f.nodes...)}
 }
 
+// same reports whether two frontiers are of one tree: the same size and the
+// same rightmost complete subtree at every level. Two trees of one size
+// whose leaves differ differ here, and would lead a batch appended to the
+// one to store wrong tree hashes if it were committed on the other.
+func (f *frontier) same(g *frontier) bool {
+	if f.size != g.size {
+		return false
+	}
+	for l := 0; l < max(len(f.nodes), len(g.nodes)); l++ {
+		var a, b frontierNode
+		if l < len(f.nodes) {
+			a = f.nodes[l]
+		}
+		if l < len(g.nodes) {
+			b = g.nodes[l]
+		}
+		if a.ok != b.ok || a.ok && (a.n != b.n || a.hash != b.hash) {
+			return false
+		}
+	}
+	return true
+}
+
 // ReadHashes implements tlog.HashReader for the hashes the frontier holds.
 func (f *frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))

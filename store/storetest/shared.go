@@ -210,6 +210,27 @@ func testSeveralStoresOneLog(t *testing.T, h Harness) {
 	}
 }
 
+// openSharedDriver makes a log and opens its driver, which must be a
+// store.SharedDriver, for a test to wrap. It skips the test when the
+// driver's storage has one writer.
+func openSharedDriver(t *testing.T, h Harness) (Log, store.SharedDriver) {
+	t.Helper()
+	if !h.Shared {
+		t.Skip("the driver's storage has one writer")
+	}
+	l := NewLog(t, h)
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, ok := d.(store.SharedDriver)
+	if !ok {
+		d.Close()
+		t.Fatal("Harness.Shared is set but the driver is not a store.SharedDriver")
+	}
+	return l, sd
+}
+
 // sharedFaults wraps a shared driver to make its next commit fail: before
 // anything is written, or after the commit became durable (its answer
 // lost). It keeps the driver's Changes, so the engine treats it as shared.
@@ -243,19 +264,7 @@ func (f *sharedFaults) Commit(ctx context.Context, b *store.Batch) error {
 // is there and commits it if not. The client sees receipts, the log no gap
 // and no duplicate.
 func testSharedCommitFailuresAreResolved(t *testing.T, h Harness) {
-	if !h.Shared {
-		t.Skip("the driver's storage has one writer")
-	}
-	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd, ok := d.(store.SharedDriver)
-	if !ok {
-		d.Close()
-		t.Fatal("Harness.Shared is set but the driver is not a store.SharedDriver")
-	}
+	l, sd := openSharedDriver(t, h)
 	fd := &sharedFaults{SharedDriver: sd}
 	s, err := store.New(context.Background(), fd, l.Options(store.WithCheckpointInterval(0))...)
 	if err != nil {
@@ -297,5 +306,141 @@ func testSharedCommitFailuresAreResolved(t *testing.T, h Harness) {
 	res, err := s.Append(context.Background(), "agent-1", []*agenttrailv1.Event{ev})
 	if err != nil || !errors.Is(res[0].Err, store.ErrAlreadyExists) {
 		t.Errorf("changed event: %+v, %v; want ErrAlreadyExists", res, err)
+	}
+}
+
+// gatedShared wraps a shared driver to hold its next commit until
+// released, and to tell when the engine looks up a given event id (as the
+// sequencer does while it prepares a batch holding it).
+type gatedShared struct {
+	store.SharedDriver
+	mu      sync.Mutex
+	hold    bool
+	entered chan struct{}
+	release chan struct{}
+	watch   string
+	seen    chan struct{}
+}
+
+func (g *gatedShared) Commit(ctx context.Context, b *store.Batch) error {
+	g.mu.Lock()
+	hold := g.hold
+	g.hold = false
+	g.mu.Unlock()
+	if hold {
+		close(g.entered)
+		<-g.release
+	}
+	return g.SharedDriver.Commit(ctx, b)
+}
+
+func (g *gatedShared) LookupIDs(ctx context.Context, ids []string) (map[string]uint64, error) {
+	g.mu.Lock()
+	if g.watch != "" && slices.Contains(ids, g.watch) {
+		g.watch = ""
+		close(g.seen)
+	}
+	g.mu.Unlock()
+	return g.SharedDriver.LookupIDs(ctx, ids)
+}
+
+// A store prepares batch B on the tree of batch A before A commits. Another
+// server then stores A's events, as many as A has, so A turns out to be
+// stored and is dropped, and the log reaches the very size B starts at, with
+// other leaves. B must be prepared again on the stored tree, not committed
+// with tree hashes computed on A's leaves: the log verifies, and every
+// receipt is at its stored event.
+func testSharedBatchAfterDroppedBatch(t *testing.T, h Harness) {
+	l, sd := openSharedDriver(t, h)
+	g := &gatedShared{SharedDriver: sd}
+	// Batches of at most 4 events: a batch of 2 is prepared at once even
+	// while the committer is busy.
+	opts := []store.Option{store.WithBatchLimits(4, 1<<20, 0), store.WithCheckpointInterval(0)}
+	s1, err := store.New(context.Background(), g, l.Options(opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Close()
+	s2 := l.Open(t, opts...)
+	AppendOK(t, s1, numbered("base", 3)...)
+
+	evA, evB := numbered("a", 2), numbered("b", 2)
+	g.mu.Lock()
+	g.hold, g.entered, g.release = true, make(chan struct{}), make(chan struct{})
+	g.watch, g.seen = evB[0].GetEventId(), make(chan struct{})
+	g.mu.Unlock()
+	released := false
+	defer func() {
+		if !released {
+			close(g.release)
+		}
+	}()
+	type answer struct {
+		res []store.Result
+		err error
+	}
+	ansA, ansB := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		res, err := s1.Append(context.Background(), "agent-1", evA)
+		ansA <- answer{res, err}
+	}()
+	waitFor := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+	waitFor(g.entered, "batch A's commit")
+	go func() {
+		res, err := s1.Append(context.Background(), "agent-1", evB)
+		ansB <- answer{res, err}
+	}()
+	// Batch B's ids are looked up while it is prepared, on A's tree.
+	waitFor(g.seen, "batch B being prepared")
+	// Another server stores A's events first.
+	fromS2 := AppendOK(t, s2, evA...)
+	close(g.release)
+	released = true
+
+	get := func(ch <-chan answer, what string) []store.Result {
+		t.Helper()
+		select {
+		case a := <-ch:
+			if a.err != nil {
+				t.Fatalf("%s: Append: %v", what, a.err)
+			}
+			return a.res
+		case <-time.After(30 * time.Second):
+			t.Fatalf("timed out waiting for %s's answer", what)
+			return nil
+		}
+	}
+	resA, resB := get(ansA, "batch A"), get(ansB, "batch B")
+	for i, r := range resA {
+		if r.Err != nil || r.Receipt.Index != fromS2[i].Index || r.Receipt.LeafHash != fromS2[i].LeafHash {
+			t.Errorf("batch A, event %d: got %+v, want the other server's receipt %d", i, r, fromS2[i].Index)
+		}
+	}
+	for i, r := range resB {
+		if r.Err != nil || r.Receipt.Duplicate || r.Receipt.Index != uint64(5+i) {
+			t.Errorf("batch B, event %d: got %+v, want a new event at %d", i, r, 5+i)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if size, _ := s2.Size(); size == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			size, _ := s2.Size()
+			t.Fatalf("the other server's head at %d after 10s, want 7", size)
+		}
+	}
+	for _, s := range []*store.Store{s1, s2} {
+		rep, err := s.Verify(context.Background(), 0, 0)
+		if err != nil || !rep.OK() || rep.TreeSize != 7 {
+			t.Errorf("Verify = %+v, %v; want a log of 7 that verifies", rep, err)
+		}
 	}
 }

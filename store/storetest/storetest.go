@@ -127,6 +127,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReadOnlyStore", testReadOnlyStore},
 		{"SeveralStoresOneLog", testSeveralStoresOneLog},
 		{"SharedCommitFailuresAreResolved", testSharedCommitFailuresAreResolved},
+		{"SharedBatchAfterDroppedBatch", testSharedBatchAfterDroppedBatch},
 		{"VerifyDemandsLoggedErasures", testVerifyDemandsLoggedErasures},
 		{"PostingsMatchHeaders", testPostingsMatchHeaders},
 		{"VerifyAgainstTrustedCheckpoint", testVerifyAgainstTrustedCheckpoint},
