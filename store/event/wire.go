@@ -248,7 +248,8 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 	return nil
 }
 
-// checkField checks one field record's value: its wire type, UTF-8 for
+// checkField checks one field record's value: its wire type (of its kind,
+// or packed for a repeated scalar), UTF-8 for
 // strings, defined values for enums, and nested messages (containers being
 // split are checked while they are split). Errors name the field's contents
 // relative to the field.
@@ -300,6 +301,38 @@ func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool)
 			return checkWKTBytes(fi.msg, body)
 		}
 		return walkWire(fi.msg, body, nil, nil, nil)
+	default:
+		// proto.Unmarshal keeps a known field number of another wire type
+		// as an unknown field, which readers drop: the log would commit
+		// bytes that no reader decodes as the field.
+		want := WireType(fi.kind)
+		if typ == want {
+			return nil
+		}
+		if !fi.list || typ != protowire.BytesType || want == protowire.BytesType {
+			return &FieldError{Reason: fmt.Sprintf("has wire type %d where a %s (wire type %d) is expected", typ, fi.kind, want)}
+		}
+		packed, _ := protowire.ConsumeBytes(value)
+		switch want { // packed: whole values of the field's wire type
+		case protowire.VarintType:
+			for len(packed) > 0 {
+				_, n := protowire.ConsumeVarint(packed)
+				if n < 0 {
+					return malformed()
+				}
+				packed = packed[n:]
+			}
+		case protowire.Fixed32Type:
+			if len(packed)%4 != 0 {
+				return malformed()
+			}
+		case protowire.Fixed64Type:
+			if len(packed)%8 != 0 {
+				return malformed()
+			}
+		default:
+			return malformed()
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package event_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -96,4 +97,54 @@ func FuzzEncode(f *testing.F) {
 		}
 		checkEncode(t, "fuzz", &ev, enc)
 	})
+}
+
+// A known field number sent with another wire type decodes as an unknown
+// field, which every reader drops: Encode must refuse it, naming the
+// field, rather than commit bytes no reader decodes. A repeated scalar may
+// be packed, but only into whole values.
+func TestEncodeRejectsKnownFieldsOfAnotherWireType(t *testing.T) {
+	unknown := func(num protowire.Number, typ protowire.Type, value []byte) []byte {
+		return append(protowire.AppendTag(nil, num, typ), value...)
+	}
+	tests := []struct {
+		name      string
+		set       func(*agenttrailv1.Event)
+		wantField string // "" when Encode accepts the event
+	}{
+		{"step as bytes", func(e *agenttrailv1.Event) {
+			e.ProtoReflect().SetUnknown(unknown(4, protowire.BytesType, protowire.AppendBytes(nil, []byte("00000"))))
+		}, "step"},
+		{"temperature as varint", func(e *agenttrailv1.Event) {
+			e.Payload = &agenttrailv1.Event_LlmCall{LlmCall: &agenttrailv1.LlmCall{}}
+			e.GetLlmCall().ProtoReflect().SetUnknown(unknown(18, protowire.VarintType, protowire.AppendVarint(nil, 1)))
+		}, "llm_call.temperature"},
+		{"session_id as fixed64", func(e *agenttrailv1.Event) {
+			e.ProtoReflect().SetUnknown(unknown(e.ProtoReflect().Descriptor().Fields().ByName("session_id").Number(),
+				protowire.Fixed64Type, protowire.AppendFixed64(nil, 7)))
+		}, "session_id"},
+		{"log indexes packed", func(e *agenttrailv1.Event) {
+			e.Payload = &agenttrailv1.Event_Erasure{Erasure: &agenttrailv1.Erasure{LogIndexes: []uint64{1, 300}}}
+		}, ""},
+		{"log indexes packed, cut short", func(e *agenttrailv1.Event) {
+			e.Payload = &agenttrailv1.Event_Erasure{Erasure: &agenttrailv1.Erasure{}}
+			e.GetErasure().ProtoReflect().SetUnknown(unknown(3, protowire.BytesType, protowire.AppendBytes(nil, []byte{0x80})))
+		}, "erasure.log_indexes"},
+		{"log indexes as fixed32", func(e *agenttrailv1.Event) {
+			e.Payload = &agenttrailv1.Event_Erasure{Erasure: &agenttrailv1.Erasure{}}
+			e.GetErasure().ProtoReflect().SetUnknown(unknown(3, protowire.Fixed32Type, protowire.AppendFixed32(nil, 1)))
+		}, "erasure.log_indexes"},
+	}
+	for _, tt := range tests {
+		ev := proto.Clone(eventtest.Samples()[0].Event).(*agenttrailv1.Event)
+		tt.set(ev)
+		_, err := event.Encode(ev, limits)
+		var fe *event.FieldError
+		switch {
+		case tt.wantField == "" && err != nil:
+			t.Errorf("%s: Encode = %v, want it accepted", tt.name, err)
+		case tt.wantField != "" && (!errors.As(err, &fe) || !strings.HasPrefix(fe.Field, tt.wantField)):
+			t.Errorf("%s: Encode = %v, want a FieldError on %s", tt.name, err, tt.wantField)
+		}
+	}
 }
