@@ -135,8 +135,19 @@ func TestServeHintIsTheCommandTheUserRan(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer func() {
+				// go run exits on SIGTERM before the server it started has
+				// shut down: wait for the whole group, so that the data
+				// directory is not removed under a server still closing
+				// its store (Badger then retries its last flush for ever).
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 				cmd.Wait()
+				for deadline := time.Now().Add(30 * time.Second); syscall.Kill(-cmd.Process.Pid, 0) == nil; time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Errorf("the server started by %s did not stop within 30 s of SIGTERM", tt.name)
+						syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+						break
+					}
+				}
 			}()
 			sc := bufio.NewScanner(stdout)
 			var lines []string
