@@ -17,11 +17,6 @@ import (
 // event is then the way to read it. Readers use it to compare an event they
 // were shown with the halves the log committed to, byte for byte.
 func AppendSplit(header, content, b []byte) (h, c []byte, err error) {
-	// A known field number with another wire type decodes as an unknown
-	// field, which Split leaves out: such an encoding is not split here.
-	if !wireTypesMatch(eventInfo(), b, 0) {
-		return header, content, &FieldError{Field: "event", Reason: "has a field of the wrong wire type"}
-	}
 	bufs := encodeBuffers.Get().(*buffers)
 	defer bufs.release()
 	start, cstart := len(header), len(content)
@@ -32,46 +27,6 @@ func AppendSplit(header, content, b []byte) (h, c []byte, err error) {
 		return header[:start], content[:cstart], ferr
 	}
 	return header, content, nil
-}
-
-// wireTypesMatch reports whether every field of the encoding b of a message
-// of type mi, nested messages included, has the wire type of its kind
-// (repeated scalars packed or not). Unknown numbers and malformed records
-// are left to walkWire, which names them.
-func wireTypesMatch(mi *messageInfo, b []byte, depth int) bool {
-	if depth > maxJoinDepth*4 {
-		return false
-	}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return true
-		}
-		m := protowire.ConsumeFieldValue(num, typ, b[n:])
-		if m < 0 {
-			return true
-		}
-		value := b[n : n+m]
-		b = b[n+m:]
-		fi := mi.field(num)
-		if fi == nil {
-			continue
-		}
-		want := WireType(fi.kind)
-		switch {
-		case typ == want:
-		case fi.list && typ == protowire.BytesType && want != protowire.BytesType: // packed
-		default:
-			return false
-		}
-		if fi.msg != nil && typ == protowire.BytesType {
-			body, _ := protowire.ConsumeBytes(value)
-			if !wireTypesMatch(fi.msg, body, depth+1) {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // WireType is the wire type of one value of a field kind (a repeated

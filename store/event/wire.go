@@ -274,7 +274,10 @@ func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool)
 		case protowire.VarintType:
 			v, _ := protowire.ConsumeVarint(value)
 			return check(v)
-		case protowire.BytesType: // packed
+		case protowire.BytesType: // packed, for a repeated enum only
+			if !fi.list {
+				return malformed()
+			}
 			packed, _ := protowire.ConsumeBytes(value)
 			for len(packed) > 0 {
 				v, n := protowire.ConsumeVarint(packed)

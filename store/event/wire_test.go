@@ -123,6 +123,11 @@ func TestEncodeRejectsKnownFieldsOfAnotherWireType(t *testing.T) {
 			e.ProtoReflect().SetUnknown(unknown(e.ProtoReflect().Descriptor().Fields().ByName("session_id").Number(),
 				protowire.Fixed64Type, protowire.AppendFixed64(nil, 7)))
 		}, "session_id"},
+		{"a single role packed", func(e *agenttrailv1.Event) {
+			m := &agenttrailv1.ChatMessage{}
+			m.ProtoReflect().SetUnknown(unknown(1, protowire.BytesType, protowire.AppendBytes(nil, []byte{1})))
+			e.Payload = &agenttrailv1.Event_LlmCall{LlmCall: &agenttrailv1.LlmCall{InputMessages: []*agenttrailv1.ChatMessage{m}}}
+		}, "llm_call.input_messages[0].role"},
 		{"log indexes packed", func(e *agenttrailv1.Event) {
 			e.Payload = &agenttrailv1.Event_Erasure{Erasure: &agenttrailv1.Erasure{LogIndexes: []uint64{1, 300}}}
 		}, ""},
