@@ -147,7 +147,7 @@ func (q *sequencer) prepareOp(r *request) *prepared {
 	r.events = []*agenttrailv1.Event{plan.event}
 	r.sizes = []int{proto.Size(plan.event)}
 	r.bytes = r.sizes[0]
-	p = q.prepare([]*request{r})
+	p = q.prepare([]*request{r}, q.stamp())
 	p.op = true
 	if p.b == nil || p.failure != nil {
 		return p

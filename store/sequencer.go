@@ -31,6 +31,9 @@ type request struct {
 	results   []Result
 	err       error // set when the whole batch failed
 	done      chan struct{}
+	// pre is the preflight of each event (sequencer only), once its
+	// batch has sealed it: while the batch gathers, or as it is prepared.
+	pre []preflighted
 	// op, when set, is a lifecycle operation (an erasure, say): the
 	// sequencer runs it alone, once every earlier batch has committed, and
 	// it supplies the one event of the request.
@@ -245,6 +248,10 @@ func (s *Store) sequence(fr *frontier) {
 			continue
 		}
 		batch := []*request{first}
+		// The batch's events are received now: its received-at time is
+		// fixed here, so that they can be sealed while it gathers.
+		received := seq.stamp()
+		sealed := 0 // the requests of batch sealed while it gathers
 		n, bytes, cost := len(first.events), first.bytes, first.cost
 		var wait <-chan time.Time
 		var waitTimer *time.Timer
@@ -268,6 +275,17 @@ func (s *Store) sequence(fr *frontier) {
 				busy := wait == nil && seq.busy() && n < s.cfg.maxBatchEvents/4 && bytes < s.cfg.maxBatchBytes/4 && cost < maxCost/4
 				if wait == nil && !busy {
 					break gather
+				}
+				if sealed < len(batch) {
+					// Rather than wait, seal what has gathered (most of
+					// the CPU an event costs): it is then off the path
+					// from the committer turning idle to this batch's
+					// commit. Ids are looked up as the batch is prepared,
+					// once the batches before it are committed (a lookup
+					// now would wait for the commit in progress anyway).
+					seq.seal(batch[sealed:], received)
+					sealed = len(batch)
+					continue
 				}
 				var idle <-chan struct{}
 				if busy {
@@ -299,7 +317,7 @@ func (s *Store) sequence(fr *frontier) {
 		if waitTimer != nil {
 			waitTimer.Stop()
 		}
-		toCommit <- seq.prepare(batch)
+		toCommit <- seq.prepare(batch, received)
 		seq.outstanding++
 	}
 }
@@ -481,10 +499,34 @@ type deferred struct {
 	dup  bool
 }
 
-// prepare validates and sequences one batch. Events are answered in place
-// when they are invalid or duplicates of stored events; new events get their
-// receipts when the committer commits the batch.
-func (q *sequencer) prepare(batch []*request) *prepared {
+// stamp returns the received-at time of the next batch: now, and never
+// before the last batch's.
+func (q *sequencer) stamp() time.Time {
+	now := q.s.cfg.now().UTC()
+	if now.Before(q.lastReceived) {
+		now = q.lastReceived // received-at never goes backwards
+	}
+	q.lastReceived = now
+	return now
+}
+
+// seal does the work of preflight that needs neither the database nor the
+// other events (validation, encoding, salts, digests, leaves) for requests
+// of a batch received at received. Should it fail, prepare does it again.
+func (q *sequencer) seal(reqs []*request, received time.Time) {
+	limits := event.Limits{Now: received, MaxClockSkew: q.s.cfg.clockSkew}
+	if err := q.preflight(reqs, limits, mustMarshal(timestamppb.New(received)), false); err != nil {
+		for _, r := range reqs {
+			r.pre = nil
+		}
+	}
+}
+
+// prepare validates and sequences one batch, received at received. Events
+// are answered in place when they are invalid or duplicates of stored
+// events; new events get their receipts when the committer commits the
+// batch.
+func (q *sequencer) prepare(batch []*request, received time.Time) *prepared {
 	s := q.s
 	q.settle()
 	q.mu.Lock()
@@ -519,14 +561,9 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 		}
 		batch = kept
 	}
-	now := s.cfg.now().UTC()
-	if now.Before(q.lastReceived) {
-		now = q.lastReceived // received-at never goes backwards
-	}
-	q.lastReceived = now
-	limits := event.Limits{Now: now, MaxClockSkew: s.cfg.clockSkew}
+	limits := event.Limits{Now: received, MaxClockSkew: s.cfg.clockSkew}
 
-	b := newBatchBuilder(q.fr.clone(), now)
+	b := newBatchBuilder(q.fr.clone(), received)
 	total := 0
 	for _, r := range batch {
 		total += len(r.events)
@@ -534,15 +571,14 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 	b.entries = make([]*pending, 0, total)
 	b.batch.Events = make([]BatchEvent, 0, total)
 	b.batch.Hashes = make([][HashSize]byte, 0, 2*total+64) // about two stored hashes per leaf
-	pre, err := q.preflight(batch, limits, b.receivedBytes)
-	if err != nil {
+	if err := q.preflight(batch, limits, b.receivedBytes, true); err != nil {
 		p.failure, p.sticky = err, q.shared == nil
 		return p
 	}
-	for ri, r := range batch {
+	for _, r := range batch {
 		for i, ev := range r.events {
 			slot := &r.results[i]
-			pf := &pre[ri][i]
+			pf := &r.pre[i]
 			if pf.err != nil {
 				slot.Err = pf.err
 				continue
@@ -572,6 +608,7 @@ func (q *sequencer) prepare(batch []*request) *prepared {
 			}
 			pe := &pending{ev: ev, sealed: pf.sealed}
 			if s.keys != nil {
+				var err error
 				if pe.key, err = q.subjectKey(subjectOf(ev), b); err != nil {
 					p.failure, p.sticky = err, q.shared == nil
 					return p
@@ -654,28 +691,47 @@ type preflighted struct {
 	index  uint64 // where the id is stored
 }
 
-// preflight does the independent work on every event of a batch, on all
-// cores when the batch is large: it is most of the CPU an append costs.
-// Lookups see every committed batch (prepare settled first); batches still
-// in flight are covered by the in-flight map, checked in order afterwards.
-func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt []byte) ([][]preflighted, error) {
-	out := make([][]preflighted, len(batch))
-	type job struct{ r, i int }
+// preflight does the independent work on every event of a batch (r.pre),
+// on all cores when the batch is large: it is most of the CPU an append
+// costs. It seals the events of requests not sealed yet (see seal) and,
+// when lookup is set, looks every sealed event's id up. Lookups see every
+// committed batch (prepare settled first); batches still in flight are
+// covered by the in-flight map, checked in order afterwards.
+func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt []byte, lookup bool) error {
+	type job struct {
+		r, i int
+		seal bool
+	}
 	var jobs []job
+	toSeal := 0
 	for ri, r := range batch {
-		out[ri] = make([]preflighted, len(r.events))
+		seal := r.pre == nil
+		if seal {
+			r.pre = make([]preflighted, len(r.events))
+			toSeal += len(r.events)
+		}
+		if !seal && !lookup {
+			continue
+		}
 		for i := range r.events {
-			jobs = append(jobs, job{ri, i})
+			jobs = append(jobs, job{ri, i, seal})
 		}
 	}
-	salts := make([]byte, commitment.SaltSize*len(jobs))
+	salts := make([]byte, commitment.SaltSize*toSeal)
 	if _, err := rand.Read(salts); err != nil {
-		return nil, fmt.Errorf("store: reading random salts: %w", err)
+		return fmt.Errorf("store: reading random salts: %w", err)
 	}
-	do := func(first int, js []job) error {
+	do := func(js []job, salts []byte) error {
 		ids := make([]string, 0, len(js))
-		for k, j := range js {
-			r, pf := batch[j.r], &out[j.r][j.i]
+		for _, j := range js {
+			r := batch[j.r]
+			pf := &r.pre[j.i]
+			if !j.seal {
+				if pf.err == nil {
+					ids = append(ids, r.events[j.i].GetEventId())
+				}
+				continue
+			}
 			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes && r.op == nil { // lifecycle events are bounded by maxLifecycleRanges
 				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 				continue
@@ -685,11 +741,12 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 				pf.err = err
 				continue
 			}
-			salt := salts[(first+k)*commitment.SaltSize : (first+k+1)*commitment.SaltSize : (first+k+1)*commitment.SaltSize]
+			salt := salts[:commitment.SaltSize:commitment.SaltSize]
+			salts = salts[commitment.SaltSize:]
 			pf.sealed = seal(enc, receivedAt, r.principal, salt, q.s.keys == nil)
 			ids = append(ids, r.events[j.i].GetEventId())
 		}
-		if len(ids) == 0 {
+		if len(ids) == 0 || !lookup {
 			return nil
 		}
 		found, err := q.s.d.LookupIDs(context.Background(), ids)
@@ -697,7 +754,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 			return fmt.Errorf("store: looking event ids up: %w", err)
 		}
 		for _, j := range js {
-			pf := &out[j.r][j.i]
+			pf := &batch[j.r].pre[j.i]
 			if pf.err == nil {
 				pf.index, pf.stored = found[batch[j.r].events[j.i].GetEventId()]
 			}
@@ -706,20 +763,28 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if len(jobs) < 64 || workers < 2 {
-		return out, do(0, jobs)
+		return do(jobs, salts)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	per := (len(jobs) + workers - 1) / workers
 	for w := 0; w < len(jobs); w += per {
+		js := jobs[w:min(w+per, len(jobs))]
+		n := 0 // the salts of js
+		for _, j := range js {
+			if j.seal {
+				n += commitment.SaltSize
+			}
+		}
 		wg.Add(1)
-		go func(first int, js []job) {
+		go func(js []job, salts []byte) {
 			defer wg.Done()
-			errs[first/per] = do(first, js)
-		}(w, jobs[w:min(w+per, len(jobs))])
+			errs[w/per] = do(js, salts)
+		}(js, salts[:n:n])
+		salts = salts[n:]
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // commitLoop is the committer: it commits prepared batches in order and

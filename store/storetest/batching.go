@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
 
 // gatedDriver wraps a driver to hold its first commit until released, and
@@ -174,5 +176,107 @@ func testBatchBudget(t *testing.T, h Harness) {
 	// The call of seven events goes as parts of three, three and one.
 	if want := []int{1, 2, 2, 3, 3, 1}; !slices.Equal(g.sizes, want) {
 		t.Errorf("batch sizes %v, want %v: no batch may cost more than the driver's budget", g.sizes, want)
+	}
+}
+
+// The events that queue while a commit runs are sealed as their batch
+// gathers (store: the sequencer seals rather than wait), and are answered
+// as any others: an identical copy of an event in flight gets its receipt,
+// marked duplicate; a changed one AlreadyExists; an invalid event its own
+// rejection; and the stored events verify with their content.
+func testSealedWhileCommitting(t *testing.T, h Harness) {
+	l := NewLog(t, h)
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedDriver{Driver: d, entered: make(chan struct{}), release: make(chan struct{})}
+	s, err := store.New(context.Background(), g, l.Options(store.WithCheckpointInterval(0))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	a := ToolCallEvent(eventtest.ID("sealed-a"), 1)
+	b := ToolCallEvent(eventtest.ID("sealed-b"), 1)
+	bad := ToolCallEvent("not an id", 1)
+	first, err := s.Submit(ctx, "agent", []*agenttrailv1.Event{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	calls := [][]*agenttrailv1.Event{
+		{ToolCallEvent(a.EventId, 1)}, // identical to a, in flight
+		{ToolCallEvent(a.EventId, 2)}, // a changed
+		{bad, b},
+		{ToolCallEvent(b.EventId, 1)}, // identical to b, in the same batch
+	}
+	var tickets []*store.Ticket
+	for _, call := range calls {
+		tk, err := s.Submit(ctx, "agent", call)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+		// Let the sequencer take the call off its queue (and seal it)
+		// before the next arrives; the results are the same either way.
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(g.release)
+	var res []store.Result
+	for _, tk := range append([]*store.Ticket{first}, tickets...) {
+		r, err := tk.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = append(res, r...)
+	}
+	checks := []struct {
+		name  string
+		r     store.Result
+		err   error
+		index uint64
+		dup   bool
+	}{
+		{"a", res[0], nil, 0, false},
+		{"a again", res[1], nil, 0, true},
+		{"a changed", res[2], store.ErrAlreadyExists, 0, false},
+		{"bad id", res[3], store.ErrInvalidEvent, 0, false},
+		{"b", res[4], nil, 1, false},
+		{"b again", res[5], nil, 1, true},
+	}
+	for _, c := range checks {
+		switch {
+		case c.err != nil:
+			if !errors.Is(c.r.Err, c.err) {
+				t.Errorf("%s: err = %v, want %v", c.name, c.r.Err, c.err)
+			}
+		case c.r.Err != nil:
+			t.Errorf("%s: err = %v, want a receipt", c.name, c.r.Err)
+		case c.r.Receipt.Index != c.index || c.r.Receipt.Duplicate != c.dup:
+			t.Errorf("%s: receipt at index %d (duplicate %v), want %d (duplicate %v)", c.name, c.r.Receipt.Index, c.r.Receipt.Duplicate, c.index, c.dup)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	if got, want := res[5].Receipt, res[4].Receipt; got.LeafHash != want.LeafHash || !got.ReceivedAt.Equal(want.ReceivedAt) {
+		t.Errorf("b again: receipt %+v, want b's %+v", got, want)
+	}
+	if res[4].Receipt.ReceivedAt.Before(res[0].Receipt.ReceivedAt) {
+		t.Errorf("b received at %v, before a (%v): received-at never goes backwards", res[4].Receipt.ReceivedAt, res[0].Receipt.ReceivedAt)
+	}
+	for i, want := range []store.Receipt{res[0].Receipt, res[4].Receipt} {
+		e, err := s.Get(ctx, uint64(i), store.HeaderAndContent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Receipt(); got.LeafHash != want.LeafHash || !got.ReceivedAt.Equal(want.ReceivedAt) {
+			t.Errorf("event %d: stored as %+v, want its receipt %+v", i, got, want)
+		}
+	}
+	rep, err := s.Verify(ctx, 0, 0)
+	if err != nil || !rep.OK() || rep.To != 2 {
+		t.Errorf("Verify = %+v, %v; want OK over 2 events", rep, err)
 	}
 }

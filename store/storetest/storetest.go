@@ -106,6 +106,7 @@ func Run(t *testing.T, h Harness) {
 		{"CommitDurableButUnacknowledged", testCommitDurableButUnacknowledged},
 		{"BatchesGrowWhileCommitting", testBatchesGrowWhileCommitting},
 		{"BatchBudget", testBatchBudget},
+		{"SealedWhileCommitting", testSealedWhileCommitting},
 		{"StatsMatchBruteForce", testStatsMatchBruteForce},
 		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
 		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
