@@ -40,23 +40,30 @@ func (g *gatedDriver) Commit(ctx context.Context, b *store.Batch) error {
 	return err
 }
 
-// While the committer is busy, the appends that arrive meanwhile gather
-// into one batch that commits once it is free, rather than each becoming a
-// batch of its own that queues behind the others for a commit of its own.
-// (An append to an idle store commits at once: every other test would
-// hang otherwise.)
-func testBatchesGrowWhileCommitting(t *testing.T, h Harness) {
+// openGated opens a store on a new log whose driver holds its first commit
+// (gatedDriver).
+func openGated(t *testing.T, h Harness, opts ...store.Option) (*store.Store, *gatedDriver) {
 	l := NewLog(t, h)
 	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := &gatedDriver{Driver: d, entered: make(chan struct{}), release: make(chan struct{})}
-	s, err := store.New(context.Background(), g, l.Options(store.WithCheckpointInterval(time.Hour))...)
+	s, err := store.New(context.Background(), g, l.Options(opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return s, g
+}
+
+// While the committer is busy, the appends that arrive meanwhile gather
+// into one batch that commits once it is free, rather than each becoming a
+// batch of its own that queues behind the others for a commit of its own.
+// (An append to an idle store commits at once: every other test would
+// hang otherwise.)
+func testBatchesGrowWhileCommitting(t *testing.T, h Harness) {
+	s, g := openGated(t, h, store.WithCheckpointInterval(time.Hour))
 	ctx := context.Background()
 	evs := numbered("gather", 6)
 	first, err := s.Submit(ctx, "agent", evs[:1])
@@ -185,17 +192,7 @@ func testBatchBudget(t *testing.T, h Harness) {
 // marked duplicate; a changed one AlreadyExists; an invalid event its own
 // rejection; and the stored events verify with their content.
 func testSealedWhileCommitting(t *testing.T, h Harness) {
-	l := NewLog(t, h)
-	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gatedDriver{Driver: d, entered: make(chan struct{}), release: make(chan struct{})}
-	s, err := store.New(context.Background(), g, l.Options(store.WithCheckpointInterval(0))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, g := openGated(t, h, store.WithCheckpointInterval(0))
 	ctx := context.Background()
 	a := ToolCallEvent(eventtest.ID("sealed-a"), 1)
 	b := ToolCallEvent(eventtest.ID("sealed-b"), 1)
