@@ -347,11 +347,30 @@ func serve(ctx context.Context, out io.Writer, log *slog.Logger, loc storeLocati
 	}
 	stopSubmitter()
 	stopWatch()
-	if cerr := st.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
-	}
+	err = errors.Join(err, closeStore(st, shutdownTimeout, log))
 	log.Info("stopped")
 	return err
+}
+
+// closeStore closes the store, the last part of serve to stop, and gives up
+// after the shutdown deadline: storage that has gone away under the server
+// (a deleted data directory, a dead disk) can make the driver retry its
+// final flush forever. Stopping without it loses nothing: every event
+// acknowledged was durable before its receipt, and the next start recovers
+// from what is stored.
+func closeStore(st *store.Store, deadline time.Duration, log *slog.Logger) error {
+	closed := make(chan error, 1)
+	go func() { closed <- st.Close() }()
+	t := time.NewTimer(deadline)
+	defer t.Stop()
+	select {
+	case err := <-closed:
+		return err
+	case <-t.C:
+		log.Error("the store did not close within the shutdown deadline; stopping without it (every acknowledged event is durable; the next start recovers)",
+			slog.Duration("deadline", deadline))
+		return fmt.Errorf("the store did not close within the shutdown deadline (%s): its storage may be gone or failing; see the log", deadline)
+	}
 }
 
 // applyMemoryLimit sets the Go runtime's soft memory limit: --memory-limit,

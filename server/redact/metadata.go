@@ -51,66 +51,107 @@ func CheckMetadata(ev *agenttrailv1.Event) error {
 	if ev == nil {
 		return nil
 	}
-	return checkHeaderMessage(ev.ProtoReflect(), "")
+	return checkHeaderMessage(ev.ProtoReflect(), metadataTree())
 }
 
-// headerFields lists, per message of the event model, the METADATA fields
-// that form the header: strings to check, and containers to walk.
-var headerFields = sync.OnceValue(func() map[protoreflect.FullName][]protoreflect.FieldDescriptor {
-	out := map[protoreflect.FullName][]protoreflect.FieldDescriptor{}
-	var walk func(md protoreflect.MessageDescriptor)
-	walk = func(md protoreflect.MessageDescriptor) {
-		if _, done := out[md.FullName()]; done {
-			return
+// metaNode is one message of the event model as CheckMetadata walks it:
+// the METADATA string fields to check, the METADATA containers to walk,
+// and the model's oneofs, whose one set field is found at once instead of
+// asking each of its fields.
+type metaNode struct {
+	strings    []protoreflect.FieldDescriptor // singular, or lists of strings
+	containers []metaChild                    // outside any oneof
+	oneofs     []metaOneof
+}
+
+type metaChild struct {
+	fd   protoreflect.FieldDescriptor
+	node *metaNode
+}
+
+type metaOneof struct {
+	od       protoreflect.OneofDescriptor
+	children map[protoreflect.FieldNumber]*metaNode // its METADATA containers
+	strings  map[protoreflect.FieldNumber]bool      // its METADATA strings
+}
+
+// metadataTree is the walk of the Event message, built once from the
+// descriptors: the header's fields and nothing else.
+var metadataTree = sync.OnceValue(func() *metaNode {
+	nodes := map[protoreflect.FullName]*metaNode{}
+	var build func(md protoreflect.MessageDescriptor) *metaNode
+	build = func(md protoreflect.MessageDescriptor) *metaNode {
+		if n, ok := nodes[md.FullName()]; ok {
+			return n
 		}
-		out[md.FullName()] = nil
-		var fds []protoreflect.FieldDescriptor
+		n := &metaNode{}
+		nodes[md.FullName()] = n
+		oneofs := map[protoreflect.FullName]*metaOneof{}
 		for i := 0; i < md.Fields().Len(); i++ {
 			fd := md.Fields().Get(i)
 			if event.ClassOf(fd) != agenttrailv1.FieldClass_FIELD_CLASS_METADATA {
 				continue
 			}
-			switch {
-			case event.IsContainer(fd):
-				fds = append(fds, fd)
-				walk(fd.Message())
-			case fd.Kind() == protoreflect.StringKind && !fd.IsMap():
-				fds = append(fds, fd)
+			container := event.IsContainer(fd)
+			if !container && (fd.Kind() != protoreflect.StringKind || fd.IsMap()) {
+				continue
+			}
+			if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+				o := oneofs[od.FullName()]
+				if o == nil {
+					o = &metaOneof{od: od, children: map[protoreflect.FieldNumber]*metaNode{}, strings: map[protoreflect.FieldNumber]bool{}}
+					oneofs[od.FullName()] = o
+				}
+				if container {
+					o.children[fd.Number()] = build(fd.Message())
+				} else {
+					o.strings[fd.Number()] = true
+				}
+				continue
+			}
+			if container {
+				n.containers = append(n.containers, metaChild{fd, build(fd.Message())})
+			} else {
+				n.strings = append(n.strings, fd)
 			}
 		}
-		out[md.FullName()] = fds
+		for i := 0; i < md.Oneofs().Len(); i++ {
+			if o := oneofs[md.Oneofs().Get(i).FullName()]; o != nil {
+				n.oneofs = append(n.oneofs, *o)
+			}
+		}
+		return n
 	}
-	walk((&agenttrailv1.Event{}).ProtoReflect().Descriptor())
-	return out
+	return build((&agenttrailv1.Event{}).ProtoReflect().Descriptor())
 })
 
-func checkHeaderMessage(m protoreflect.Message, path string) error {
-	for _, fd := range headerFields()[m.Descriptor().FullName()] {
-		if !m.Has(fd) {
+// checkHeaderMessage walks m's METADATA fields. The name of a refused
+// field is built on the way back up, only when one is refused.
+func checkHeaderMessage(m protoreflect.Message, n *metaNode) error {
+	for _, fd := range n.strings {
+		if err := checkMetadataField(m, fd); err != nil {
+			return err
+		}
+	}
+	for _, c := range n.containers {
+		if !m.Has(c.fd) {
 			continue
 		}
-		name := path + string(fd.Name())
-		switch {
-		case fd.Message() != nil && fd.IsList():
-			l := m.Get(fd).List()
-			for i := 0; i < l.Len(); i++ {
-				if err := checkHeaderMessage(l.Get(i).Message(), name+"["+strconv.Itoa(i)+"]."); err != nil {
-					return err
-				}
+		if err := checkHeaderMessage(m.Get(c.fd).Message(), c.node); err != nil {
+			return within(c.fd, err)
+		}
+	}
+	for _, o := range n.oneofs {
+		fd := m.WhichOneof(o.od)
+		if fd == nil {
+			continue
+		}
+		if child := o.children[fd.Number()]; child != nil {
+			if err := checkHeaderMessage(m.Get(fd).Message(), child); err != nil {
+				return within(fd, err)
 			}
-		case fd.Message() != nil:
-			if err := checkHeaderMessage(m.Get(fd).Message(), name+"."); err != nil {
-				return err
-			}
-		case fd.IsList():
-			l := m.Get(fd).List()
-			for i := 0; i < l.Len(); i++ {
-				if err := checkMetadataValue(name+"["+strconv.Itoa(i)+"]", l.Get(i).String()); err != nil {
-					return err
-				}
-			}
-		default:
-			if err := checkMetadataValue(name, m.Get(fd).String()); err != nil {
+		} else if o.strings[fd.Number()] {
+			if err := checkMetadataField(m, fd); err != nil {
 				return err
 			}
 		}
@@ -118,9 +159,37 @@ func checkHeaderMessage(m protoreflect.Message, path string) error {
 	return nil
 }
 
+// checkMetadataField checks one string field, or each string of a list. An
+// unset proto3 string reads as "", which nothing refuses.
+func checkMetadataField(m protoreflect.Message, fd protoreflect.FieldDescriptor) error {
+	if !fd.IsList() {
+		if err := checkMetadataValue(m.Get(fd).String()); err != nil {
+			err.Field = string(fd.Name())
+			return err
+		}
+		return nil
+	}
+	l := m.Get(fd).List()
+	for i := 0; i < l.Len(); i++ {
+		if err := checkMetadataValue(l.Get(i).String()); err != nil {
+			err.Field = string(fd.Name()) + "[" + strconv.Itoa(i) + "]"
+			return err
+		}
+	}
+	return nil
+}
+
+// within names a refused field by the container it was found in.
+func within(fd protoreflect.FieldDescriptor, err error) error {
+	if fe, ok := err.(*event.FieldError); ok {
+		fe.Field = string(fd.Name()) + "." + fe.Field
+	}
+	return err
+}
+
 // checkMetadataValue reports what a metadata string holds, if anything
-// CheckMetadata refuses.
-func checkMetadataValue(field, s string) error {
+// CheckMetadata refuses, as a FieldError whose Field the caller fills in.
+func checkMetadataValue(s string) *event.FieldError {
 	if len(s) < 6 || isUUID(s) {
 		return nil // nothing refused is this short, or a UUID
 	}
@@ -152,7 +221,7 @@ func checkMetadataValue(field, s string) error {
 		}
 		if ms := md.d.find(&sc.in, sc.matches[:0]); len(ms) > 0 {
 			sc.matches = ms
-			return &event.FieldError{Field: field, Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
+			return &event.FieldError{Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
 		}
 	}
 	if remember {

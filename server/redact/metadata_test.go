@@ -2,8 +2,11 @@ package redact
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store/event"
@@ -46,6 +49,93 @@ func TestCheckMetadata(t *testing.T) {
 			t.Errorf("%s: %v, want a FieldError for %s", tc.name, err, tc.field)
 		case tc.field != "" && fe.Field != tc.field:
 			t.Errorf("%s: field %q, want %q", tc.name, fe.Field, tc.field)
+		}
+	}
+}
+
+// TestCheckMetadataEveryField puts an email address in every string field of
+// the event model, one at a time (in each payload of the oneof, and in lists
+// as the second item), and checks that CheckMetadata refuses it, naming that
+// field, exactly when the field is part of the header: METADATA, reached
+// only through METADATA containers.
+func TestCheckMetadataEveryField(t *testing.T) {
+	const email = "jane.doe@example.com"
+	type path []protoreflect.FieldDescriptor
+	var paths []path
+	var walk func(md protoreflect.MessageDescriptor, prefix path, seen map[protoreflect.FullName]bool)
+	walk = func(md protoreflect.MessageDescriptor, prefix path, seen map[protoreflect.FullName]bool) {
+		if seen[md.FullName()] {
+			return
+		}
+		seen[md.FullName()] = true
+		defer delete(seen, md.FullName())
+		for i := 0; i < md.Fields().Len(); i++ {
+			fd := md.Fields().Get(i)
+			p := append(slices.Clone(prefix), fd)
+			switch {
+			case fd.IsMap():
+			case fd.Kind() == protoreflect.StringKind:
+				paths = append(paths, p)
+			case fd.Message() != nil && !fd.IsList() && fd.Message().ParentFile().Package() == "agenttrail.v1":
+				walk(fd.Message(), p, seen)
+			}
+		}
+	}
+	walk((&agenttrailv1.Event{}).ProtoReflect().Descriptor(), nil, map[protoreflect.FullName]bool{})
+	if len(paths) < 30 {
+		t.Fatalf("found %d string fields in the event model, want many more", len(paths))
+	}
+	refused := 0
+	for _, p := range paths {
+		ev := &agenttrailv1.Event{}
+		m := ev.ProtoReflect()
+		names := make([]string, len(p))
+		header := true
+		for i, fd := range p {
+			names[i] = string(fd.Name())
+			header = header && event.ClassOf(fd) == agenttrailv1.FieldClass_FIELD_CLASS_METADATA
+			if i < len(p)-1 {
+				m = m.Mutable(fd).Message()
+			}
+		}
+		last := p[len(p)-1]
+		want := strings.Join(names, ".")
+		if last.IsList() {
+			l := m.Mutable(last).List()
+			l.Append(protoreflect.ValueOfString("stop"))
+			l.Append(protoreflect.ValueOfString(email))
+			want += "[1]"
+		} else {
+			m.Set(last, protoreflect.ValueOfString(email))
+		}
+		err := CheckMetadata(ev)
+		var fe *event.FieldError
+		switch {
+		case !header && err != nil:
+			t.Errorf("%s (content): %v, want nil", want, err)
+		case header && !errors.As(err, &fe):
+			t.Errorf("%s (metadata): %v, want a FieldError", want, err)
+		case header && fe.Field != want:
+			t.Errorf("email in %s: refused field %q, want %q", want, fe.Field, want)
+		case header && strings.Contains(err.Error(), email):
+			t.Errorf("%s: the error %q echoes the value", want, err)
+		}
+		if header {
+			refused++
+		}
+	}
+	if refused < 10 {
+		t.Errorf("%d metadata string fields checked, want the header's many", refused)
+	}
+}
+
+// BenchmarkCheckMetadata is the append path's check of one realistic event.
+func BenchmarkCheckMetadata(b *testing.B) {
+	ev := eventtest.RealisticLLMCall()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckMetadata(ev); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
