@@ -464,20 +464,29 @@ export class Delivery {
    * there is room. Never waits on the network otherwise.
    */
   submit(event: Event): Promise<void> {
+    return this.offer(event) ?? Promise.resolve();
+  }
+
+  /**
+   * submit, without a promise when the event was accepted (or dropped) at
+   * once: undefined then, the promise of submit otherwise. It spares the
+   * caller of every event a promise.
+   */
+  offer(event: Event): Promise<void> | undefined {
     if (this.closing) {
       return Promise.reject(new ClientClosedError("the client is closed: no more events are accepted"));
     }
     const room = this.waiters.length === 0 && this.pending.length + this.inflight.length < this.bufferSize;
     if (!room && this.onFull === "drop") {
       this.counts.dropped++;
-      return Promise.resolve();
+      return undefined;
     }
     const item: Item = { event, seq: ++this.issued, sends: 0 };
     this.counts.logged++;
     if (room) {
       this.pending.push(item);
       this.kickSoon();
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ item, resolve, reject });

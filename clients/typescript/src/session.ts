@@ -319,7 +319,11 @@ export interface Session {
 }
 
 /** What a session hands its events to. */
-export type Submit = (event: Event) => Promise<void>;
+/**
+ * Hands an event to delivery: undefined when it was taken at once, or a
+ * promise that resolves once it is (onFull "block") or rejects.
+ */
+export type Submit = (event: Event) => Promise<void> | undefined;
 
 const ROLES: Record<ChatRole, Role> = {
   system: Role.SYSTEM,
@@ -540,7 +544,8 @@ class SessionImpl implements Session {
         payload: payloadMessage(payload),
         attributes: {},
       };
-      return this.submit(event).then(() => eventId);
+      const waiting = this.submit(event);
+      return waiting === undefined ? Promise.resolve(eventId) : waiting.then(() => eventId);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -30,7 +30,7 @@ _COUNTER_BITS = 42
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 _SEED_MASK = (1 << (_COUNTER_BITS - 1)) - 1
 
-_POOL_SIZE = 4000  # random bytes read at a time: 400 ids, kept as hex digits
+_POOL_SIZE = 16384  # random bytes read at a time (about 4000 ids), kept as hex digits
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -75,7 +75,7 @@ def uuid7_str() -> str:
     global _last_ms, _counter, _pool, _pool_at, _prefix, _prefix_hi
     ms = time.time_ns() // 1_000_000
     with _lock:
-        # The random bits come from os.urandom, read 400 ids' worth at a
+        # The random bits come from os.urandom, read thousands of ids' worth at a
         # time: os.urandom releases the interpreter lock, and an agent's
         # thread that released it for every event would wait for the
         # delivery threads to hand it back.

@@ -121,15 +121,19 @@ class Session:
         self._delivery = delivery
         self._session_id = session_id
         self._agent_id = agent_id
-        self._template = event_pb2.Event(
-            session_id=session_id,
-            agent_id=agent_id,
-            agent_version=agent_version,
-            model_id=model_id,
-            user_id=user_id,
-            system_prompt_hash=system_prompt_hash,
-            labels=labels,
-        )
+        # An AppendRequest whose event holds the session's envelope,
+        # encoded: parsing it is cheaper than copying a message.
+        self._template = append_service_pb2.AppendRequest(
+            event=event_pb2.Event(
+                session_id=session_id,
+                agent_id=agent_id,
+                agent_version=agent_version,
+                model_id=model_id,
+                user_id=user_id,
+                system_prompt_hash=system_prompt_hash,
+                labels=labels,
+            )
+        ).SerializeToString()
         self._start = start
         self._lock = threading.Lock()
         self._state = _NEW
@@ -589,9 +593,8 @@ class Session:
     ) -> append_service_pb2.AppendRequest:
         """A new AppendRequest whose event has the session's envelope, the
         time and the labels."""
-        req = append_service_pb2.AppendRequest()
+        req = append_service_pb2.AppendRequest.FromString(self._template)
         ev = req.event
-        ev.CopyFrom(self._template)
         ts = ev.occurred_at
         if occurred_at is None:
             ts.seconds, ts.nanos = divmod(time.time_ns(), 1_000_000_000)
