@@ -56,9 +56,23 @@ func fullViewLog(t *testing.T) *harness {
 	return h
 }
 
+// queryInView runs a Query in the view named by x-view and returns its items.
+func queryInView(t *testing.T, h *harness, view string, req *agenttrailv1.QueryRequest) []*agenttrailv1.QueryResponse {
+	t.Helper()
+	stream, err := h.query.Query(metadata.AppendToOutgoingContext(context.Background(), "x-view", view), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, _, err := readItems(t, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
 // The full view's entry encoded from the stored bytes is, byte for byte,
 // the deterministic encoding of the entry it renders: with content, and
-// erased.
+// erased; with its event, and without it (EventFromCommitment).
 func TestFullViewEncodesWhatItRenders(t *testing.T) {
 	h := fullViewLog(t)
 	present, erased := 0, 0
@@ -66,20 +80,25 @@ func TestFullViewEncodesWhatItRenders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := server.EncodeFullEntry(e)
-		if !ok {
-			t.Fatalf("entry %d (%v): not encoded from its stored bytes", e.Index, e.ContentState)
-		}
-		rendered, err := server.FullView{}.Render(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(rendered)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("entry %d (%v): encoded from stored bytes differs from the rendered entry\ngot  %x\nwant %x", e.Index, e.ContentState, got, want)
+		for _, v := range []server.FullView{{}, {EventFromCommitment: true}} {
+			got, ok := server.EncodeFullEntry(v, e)
+			if !ok {
+				t.Fatalf("entry %d (%v): not encoded from its stored bytes", e.Index, e.ContentState)
+			}
+			rendered, err := v.Render(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (rendered.GetEvent() == nil) != v.EventFromCommitment {
+				t.Errorf("entry %d, %+v: rendered with event %v", e.Index, v, rendered.GetEvent() != nil)
+			}
+			want, err := proto.MarshalOptions{Deterministic: true}.Marshal(rendered)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("entry %d (%v), %+v: encoded from stored bytes differs from the rendered entry\ngot  %x\nwant %x", e.Index, e.ContentState, v, got, want)
+			}
 		}
 		switch e.ContentState {
 		case store.ContentPresent:
@@ -106,15 +125,7 @@ func TestQueryFullViewSameAsRendered(t *testing.T) {
 				if proofs {
 					req.ProofTreeSize = &size
 				}
-				stream, err := h.query.Query(metadata.AppendToOutgoingContext(context.Background(), "x-view", view), req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				items, _, err := readItems(t, stream)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return items
+				return queryInView(t, h, view, req)
 			}
 			want, got := read("rendered"), read("full")
 			if len(got) != len(want) || len(got) < int(size)-1 {
@@ -128,6 +139,55 @@ func TestQueryFullViewSameAsRendered(t *testing.T) {
 					t.Errorf("batch %v: item %d without its proof", batch, i)
 				}
 			}
+		}
+	}
+}
+
+// With event_from_commitment, Query in the full view sends each entry
+// without its event and otherwise as before; the event rebuilt from the
+// commitment (the header's event with the content merged into it) is the
+// event sent without the field, erased entries included. Other views
+// ignore the field.
+func TestQueryEventFromCommitment(t *testing.T) {
+	h := fullViewLog(t)
+	read := func(view string, fromCommitment bool) []*agenttrailv1.QueryResponse {
+		return queryInView(t, h, view, &agenttrailv1.QueryRequest{Batch: true, EventFromCommitment: fromCommitment})
+	}
+	want, got := read("full", false), read("full", true)
+	if len(got) != len(want) || len(got) < 10 {
+		t.Fatalf("%d items with event_from_commitment, %d without", len(got), len(want))
+	}
+	erased := 0
+	for i := range got {
+		g, w := got[i].GetEntry(), want[i].GetEntry()
+		if g.GetEvent() != nil {
+			t.Errorf("item %d: sent with its event", i)
+		}
+		if w.GetView().GetContent() == agenttrailv1.ContentState_CONTENT_STATE_ERASED {
+			erased++
+		}
+		var hdr agenttrailv1.EventHeader
+		if err := proto.Unmarshal(g.GetCommitment().GetHeader(), &hdr); err != nil {
+			t.Fatal(err)
+		}
+		rebuilt := hdr.GetEvent()
+		if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(g.GetCommitment().GetContent(), rebuilt); err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(rebuilt, w.GetEvent()) {
+			t.Errorf("item %d: rebuilt event\n%v\nwant %v", i, rebuilt, w.GetEvent())
+		}
+		g.Event = w.GetEvent()
+		if !proto.Equal(got[i], want[i]) {
+			t.Errorf("item %d differs beyond its event:\ngot  %v\nwant %v", i, got[i], want[i])
+		}
+	}
+	if erased != 2 {
+		t.Errorf("%d erased entries, want 2", erased)
+	}
+	for i, item := range read("rendered", true) {
+		if item.GetEntry().GetEvent() == nil {
+			t.Errorf("another view, item %d: sent without its event", i)
 		}
 	}
 }

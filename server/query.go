@@ -30,6 +30,10 @@ func (q *queryService) Query(req *agenttrailv1.QueryRequest, stream agenttrailv1
 	if err != nil {
 		return err
 	}
+	if fv, ok := view.(FullView); ok && req.GetEventFromCommitment() {
+		fv.EventFromCommitment = true // the caller rebuilds the event
+		view = fv
+	}
 	sq, err := storeQuery(req)
 	if err != nil {
 		return statusError(ctx, s.log, err)

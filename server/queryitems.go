@@ -113,6 +113,21 @@ func (b *itemSender) add(item *agenttrailv1.QueryResponse) error {
 // addEntry sends, or queues, the item of an entry whose agenttrail.v1.Entry
 // encoding is entry, with its inclusion proof when proof is not nil.
 func (b *itemSender) addEntry(index uint64, entry []byte, proof *agenttrailv1.GetInclusionProofResponse) error {
+	if b.batch && proof == nil {
+		// The item goes straight into the batch, not through scratch:
+		// one copy of the entry fewer.
+		n := protowire.SizeTag(queryResponseEntry) + protowire.SizeBytes(len(entry))
+		if err := b.makeRoom(n); err != nil {
+			return err
+		}
+		b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
+		b.buf = protowire.AppendVarint(b.buf, uint64(n))
+		b.buf = protowire.AppendTag(b.buf, queryResponseEntry, protowire.BytesType)
+		b.buf = protowire.AppendBytes(b.buf, entry)
+		b.items++
+		b.entries = append(b.entries, index)
+		return nil
+	}
 	item := protowire.AppendTag(b.scratch[:0], queryResponseEntry, protowire.BytesType)
 	item = protowire.AppendVarint(item, uint64(len(entry)))
 	item = append(item, entry...)
@@ -136,7 +151,24 @@ func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
 		}
 		return b.sendResponse(resp)
 	}
-	n := protowire.SizeTag(queryResponseBatch) + protowire.SizeBytes(len(item))
+	if err := b.makeRoom(len(item)); err != nil {
+		return err
+	}
+	b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
+	b.buf = protowire.AppendVarint(b.buf, uint64(len(item)))
+	b.buf = append(b.buf, item...)
+	b.items++
+	if isEntry {
+		b.entries = append(b.entries, index)
+	}
+	return nil
+}
+
+// makeRoom makes room in the batch for an item of n bytes: it sends the
+// batch first when the item would make it too large or too long, and
+// starts a batch buffer when there is none.
+func (b *itemSender) makeRoom(n int) error {
+	n += protowire.SizeTag(queryResponseBatch) + protowire.SizeVarint(uint64(n))
 	if b.items > 0 && (len(b.buf)+n > maxBatchBytes || b.items >= maxBatchItems) {
 		if err := b.flush(); err != nil {
 			return err
@@ -146,13 +178,6 @@ func (b *itemSender) addEncoded(item []byte, index uint64, isEntry bool) error {
 		// A batch is not copied as it grows: a buffer holds a full
 		// one. An item larger than a batch has a buffer of its own.
 		b.buf = (*batchBuffers.Get(max(n, batchCap)))[:0]
-	}
-	b.buf = protowire.AppendTag(b.buf, queryResponseBatch, protowire.BytesType)
-	b.buf = protowire.AppendVarint(b.buf, uint64(len(item)))
-	b.buf = append(b.buf, item...)
-	b.items++
-	if isEntry {
-		b.entries = append(b.entries, index)
 	}
 	return nil
 }

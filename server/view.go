@@ -36,7 +36,13 @@ type ViewSelector func(ctx context.Context) (View, error)
 
 // FullView shows everything: the whole event, its content bytes and salt,
 // so that a reader can check the content digest. For compliance.
-type FullView struct{}
+type FullView struct {
+	// EventFromCommitment leaves Entry.event out, for a caller that
+	// rebuilds it from the commitment (QueryRequest.event_from_commitment):
+	// the event is the header's event with the content merged into it, as
+	// Render builds it, so the content goes out once instead of twice.
+	EventFromCommitment bool
+}
 
 // Kind implements View.
 func (FullView) Kind() agenttrailv1.ViewKind { return agenttrailv1.ViewKind_VIEW_KIND_FULL }
@@ -51,10 +57,13 @@ func (FullView) Read() store.ReadMode { return store.HeaderAndContent }
 func (FullView) Shows(*store.Entry) bool { return true }
 
 // Render implements View.
-func (FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
-	ev, err := e.Event()
-	if err != nil {
-		return nil, err
+func (v FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
+	var ev *agenttrailv1.Event
+	if !v.EventFromCommitment {
+		var err error
+		if ev, err = e.Event(); err != nil {
+			return nil, err
+		}
 	}
 	out := renderCommon(e, ev, agenttrailv1.ViewKind_VIEW_KIND_FULL, "")
 	if e.ContentState == store.ContentPresent {
@@ -68,8 +77,12 @@ func (FullView) Render(e *store.Entry) (*agenttrailv1.Entry, error) {
 // appendEntry implements entryEncoder: the entry Render returns, encoded
 // from the stored bytes. The event is the header's event joined on the
 // wire with the content (event.AppendJoined), never decoded: the same
-// bytes as encoding what Render returns (a test holds it to that).
-func (FullView) appendEntry(dst []byte, e *store.Entry) ([]byte, bool) {
+// bytes as encoding what Render returns (a test holds it to that). With
+// EventFromCommitment there is no event to encode.
+func (v FullView) appendEntry(dst []byte, e *store.Entry) ([]byte, bool) {
+	if v.EventFromCommitment {
+		return appendFullEntryRest(dst, e), true
+	}
 	header, ok := headerEvent(e.HeaderBytes)
 	if !ok {
 		return dst, false

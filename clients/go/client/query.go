@@ -130,6 +130,10 @@ func (c *Client) Query(ctx context.Context, req *agenttrailv1.QueryRequest, opts
 		// Items come in batches from servers that send them so (older
 		// ones ignore the field and send one per response).
 		req.Batch = true
+		// The full view's entries come without their event, which is
+		// rebuilt from the commitment (entryEvent): each content is
+		// received once. Older servers ignore the field and send it.
+		req.EventFromCommitment = true
 		limit := req.GetLimit()
 		var received uint32
 		for failures := 0; ; {
@@ -205,6 +209,9 @@ func (c *Client) queryItem(ctx context.Context, req *agenttrailv1.QueryRequest, 
 	switch item := resp.GetItem().(type) {
 	case *agenttrailv1.QueryResponse_Entry:
 		idx := item.Entry.GetStamp().GetLogIndex()
+		if err := rebuildEvent(item.Entry); err != nil {
+			return false, fmt.Errorf("entry %d: %w", idx, err)
+		}
 		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
 			return false, err
 		}

@@ -178,8 +178,18 @@ type QueryRequest struct {
 	// the size of the log; not with follow. Export and online verification
 	// read a whole range with its proofs in one call.
 	ProofTreeSize *uint64 `protobuf:"varint,7,opt,name=proof_tree_size,json=proofTreeSize,proto3,oneof" json:"proof_tree_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Leave out the event of entries that carry it in their commitment: in
+	// the full view, Entry.event is then not sent, since it is exactly the
+	// event of commitment.header (an EventHeader) with commitment.content
+	// merged into it (protobuf merge: decode the header's event, then decode
+	// the content into the same message); without content (erased), the
+	// header's event alone. The client rebuilds it so, and the stream carries
+	// each content once instead of twice. A client that sets it rebuilds the
+	// event only when event is absent: a server that predates this field
+	// sends it. Other views send the event as before.
+	EventFromCommitment bool `protobuf:"varint,8,opt,name=event_from_commitment,json=eventFromCommitment,proto3" json:"event_from_commitment,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
@@ -259,6 +269,13 @@ func (x *QueryRequest) GetProofTreeSize() uint64 {
 		return *x.ProofTreeSize
 	}
 	return 0
+}
+
+func (x *QueryRequest) GetEventFromCommitment() bool {
+	if x != nil {
+		return x.EventFromCommitment
+	}
+	return false
 }
 
 // QueryResponse carries one entry, or tells a following stream that it has
@@ -985,7 +1002,7 @@ var File_agenttrail_v1_query_service_proto protoreflect.FileDescriptor
 
 const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\n" +
-	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\x1a\x1fagenttrail/v1/log_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n" +
+	"!agenttrail/v1/query_service.proto\x12\ragenttrail.v1\x1a\x19agenttrail/v1/entry.proto\x1a\x19agenttrail/v1/event.proto\x1a\x1fagenttrail/v1/log_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x02\n" +
 	"\fQueryRequest\x12-\n" +
 	"\x06filter\x18\x01 \x01(\v2\x15.agenttrail.v1.FilterR\x06filter\x12*\n" +
 	"\x05order\x18\x02 \x01(\x0e2\x14.agenttrail.v1.OrderR\x05order\x12\x14\n" +
@@ -993,7 +1010,8 @@ const file_agenttrail_v1_query_service_proto_rawDesc = "" +
 	"\fresume_after\x18\x04 \x01(\x04H\x00R\vresumeAfter\x88\x01\x01\x12\x16\n" +
 	"\x06follow\x18\x05 \x01(\bR\x06follow\x12\x14\n" +
 	"\x05batch\x18\x06 \x01(\bR\x05batch\x12+\n" +
-	"\x0fproof_tree_size\x18\a \x01(\x04H\x01R\rproofTreeSize\x88\x01\x01B\x0f\n" +
+	"\x0fproof_tree_size\x18\a \x01(\x04H\x01R\rproofTreeSize\x88\x01\x01\x122\n" +
+	"\x15event_from_commitment\x18\b \x01(\bR\x13eventFromCommitmentB\x0f\n" +
 	"\r_resume_afterB\x12\n" +
 	"\x10_proof_tree_size\"\xc0\x02\n" +
 	"\rQueryResponse\x12,\n" +

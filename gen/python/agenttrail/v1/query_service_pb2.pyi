@@ -108,6 +108,7 @@ class QueryRequest(_message.Message):
     FOLLOW_FIELD_NUMBER: _builtins.int
     BATCH_FIELD_NUMBER: _builtins.int
     PROOF_TREE_SIZE_FIELD_NUMBER: _builtins.int
+    EVENT_FROM_COMMITMENT_FIELD_NUMBER: _builtins.int
     order: Global___Order.ValueType
     """Log order ascending (the default) or descending."""
     limit: _builtins.int
@@ -136,6 +137,17 @@ class QueryRequest(_message.Message):
     the size of the log; not with follow. Export and online verification
     read a whole range with its proofs in one call.
     """
+    event_from_commitment: _builtins.bool
+    """Leave out the event of entries that carry it in their commitment: in
+    the full view, Entry.event is then not sent, since it is exactly the
+    event of commitment.header (an EventHeader) with commitment.content
+    merged into it (protobuf merge: decode the header's event, then decode
+    the content into the same message); without content (erased), the
+    header's event alone. The client rebuilds it so, and the stream carries
+    each content once instead of twice. A client that sets it rebuilds the
+    event only when event is absent: a server that predates this field
+    sends it. Other views send the event as before.
+    """
     @_builtins.property
     def filter(self) -> _event_pb2.Filter:
         """Which entries. Empty matches every entry."""
@@ -150,10 +162,11 @@ class QueryRequest(_message.Message):
         follow: _builtins.bool = ...,
         batch: _builtins.bool = ...,
         proof_tree_size: _builtins.int | None = ...,
+        event_from_commitment: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size", "_resume_after", b"_resume_after", "filter", b"filter", "proof_tree_size", b"proof_tree_size", "resume_after", b"resume_after"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size", "_resume_after", b"_resume_after", "batch", b"batch", "filter", b"filter", "follow", b"follow", "limit", b"limit", "order", b"order", "proof_tree_size", b"proof_tree_size", "resume_after", b"resume_after"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size", "_resume_after", b"_resume_after", "batch", b"batch", "event_from_commitment", b"event_from_commitment", "filter", b"filter", "follow", b"follow", "limit", b"limit", "order", b"order", "proof_tree_size", b"proof_tree_size", "resume_after", b"resume_after"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__proof_tree_size: _TypeAlias = _typing.Literal["proof_tree_size"]  # noqa: Y015
     _WhichOneofArgType__proof_tree_size: _TypeAlias = _typing.Literal["_proof_tree_size", b"_proof_tree_size"]  # noqa: Y015
