@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -96,7 +97,10 @@ func WithMaxInFlight(n int) AppenderOption {
 // bound (so that several frames are in flight, and a stream never waits
 // for one whole frame to commit before it sends the next). A lightly loaded
 // appender so sends each event at once; a busy one sends fewer, larger
-// requests.
+// requests. The first request goes alone, and the writer waits for its
+// answer (at most [FirstAnswerWait]) before it sends more, so that a burst
+// that queues up meanwhile goes in frames however late the header is read;
+// this delays no result, as the server answers in request order.
 //
 // Results must be read: an appender whose results are not read stops
 // sending, and a server ends a stream whose client stops reading (after its
@@ -118,8 +122,12 @@ type Appender struct {
 	wake     *sync.Cond // signalled when queue, closed or finished change
 	queue    []queued   // events Send accepted, not yet sent
 	inFlight []sentFrame
-	batchMax int  // the most events per request: 1 until the server takes batched frames
-	frameCap int  // the most events per frame this appender sends: a quarter of its window
+	batchMax int // the most events per request: 1 until the server takes batched frames
+	frameCap int // the most events per frame this appender sends: a quarter of its window
+	// sendMore is false from the first request until its answer has come
+	// (or FirstAnswerWait has passed): the writer waits meanwhile.
+	sendMore bool
+	firstOut bool // the first request has been taken
 	closed   bool // CloseSend was called
 	finished bool // the receiver has ended: nothing more may be sent
 
@@ -133,6 +141,11 @@ const (
 	MaxFrameEvents = 256
 	MaxFrameBytes  = 1 << 20
 )
+
+// FirstAnswerWait is the longest an Appender waits, after its first
+// request, for the answer (which brings the batch header) before it sends
+// more: a bound on the wait for a server that would hold that answer back.
+const FirstAnswerWait = 2 * time.Second
 
 // batchHeader is the response header by which a server says that it takes
 // batched frames, and how many events one may hold.
@@ -173,6 +186,7 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 		results:    make(chan Result, cfg.maxInFlight),
 		done:       make(chan struct{}),
 		batchMax:   1,
+		sendMore:   true,
 		// A quarter of the window per frame keeps several frames in
 		// flight: the server answers a frame once all of it is durable,
 		// so one frame as large as the window would stall the stream
@@ -240,7 +254,7 @@ func tooLarge(id string, size, limit int) error {
 func (a *Appender) write() {
 	for {
 		a.mu.Lock()
-		for len(a.queue) == 0 && !a.closed && !a.finished {
+		for (len(a.queue) == 0 && !a.closed || !a.sendMore) && !a.finished {
 			a.wake.Wait()
 		}
 		if a.finished {
@@ -271,6 +285,10 @@ func (a *Appender) write() {
 		}
 		a.queue = a.queue[n:]
 		a.inFlight = append(a.inFlight, f)
+		if !a.firstOut {
+			a.firstOut, a.sendMore = true, false
+			time.AfterFunc(FirstAnswerWait, a.stopWaiting)
+		}
 		a.mu.Unlock()
 		if err := a.stream.SendMsg(&frame{b: buf}); err != nil {
 			// The stream has ended; the receiver learns why and answers
@@ -278,6 +296,17 @@ func (a *Appender) write() {
 			return
 		}
 	}
+}
+
+// stopWaiting lets the writer send on after the first request: its answer
+// has come, or FirstAnswerWait has passed.
+func (a *Appender) stopWaiting() {
+	a.mu.Lock()
+	if !a.sendMore {
+		a.sendMore = true
+		a.wake.Broadcast()
+	}
+	a.mu.Unlock()
 }
 
 // waitEnd waits for the receiver to finish (it delivers the last results
@@ -385,6 +414,7 @@ func (a *Appender) receiveAll() error {
 					}
 				}
 			}
+			a.stopWaiting()
 		}
 		a.mu.Lock()
 		if len(a.inFlight) == 0 {

@@ -28,6 +28,9 @@ type fakeAppend struct {
 	// pause is how long it stops reading after its first response, so
 	// that the client's requests queue up behind flow control.
 	pause time.Duration
+	// hold is how long it holds back its first response, so that the
+	// client's events queue up before it sees the batch header.
+	hold time.Duration
 
 	mu     sync.Mutex
 	frames []int
@@ -54,6 +57,9 @@ func (f *fakeAppend) Append(stream agenttrailv1.AppendService_AppendServer) erro
 		f.mu.Lock()
 		f.frames = append(f.frames, len(req.GetEvents()))
 		f.mu.Unlock()
+		if n == 0 {
+			time.Sleep(f.hold)
+		}
 		resp := &agenttrailv1.AppendResponse{}
 		if len(req.GetEvents()) > 0 {
 			for _, ev := range req.GetEvents() {
@@ -154,6 +160,43 @@ func TestAppenderBatchesWhatQueuesUp(t *testing.T) {
 	}
 	if most < 2 || len(f.frames) >= len(evs) {
 		t.Errorf("requests carried %v events: want batched frames once events queue up", f.frames)
+	}
+}
+
+// A burst sent at once, before the first answer (and with it the batch
+// header) has come, still goes in frames: the appender sends its first
+// request alone and waits for that answer before it sends more.
+func TestAppenderBurstBeforeTheHeaderGoesInFrames(t *testing.T) {
+	f := &fakeAppend{batch: 1024, hold: 200 * time.Millisecond}
+	c := dial(t, serveFake(t, f))
+	evs := events("burst", 200)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := c.NewAppender(ctx, client.WithMaxInFlight(len(evs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if err := a.Send(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.CloseSend()
+	var results []client.Result
+	for r := range a.Results() {
+		results = append(results, r)
+	}
+	if err := a.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkReceipts(t, evs, results)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.frames[0] != 0 {
+		t.Errorf("the first request carried %d events in a batch, want a single event (the server's headers are not known yet)", f.frames[0])
+	}
+	if len(f.frames) > len(evs)/4 {
+		t.Errorf("got %d requests for %d events (%v), want at most %d: batched frames", len(f.frames), len(evs), f.frames, len(evs)/4)
 	}
 }
 

@@ -425,6 +425,10 @@ def test_bad_arguments_fail_at_once_naming_the_argument(server: Server, connect:
             (TypeError, "llm_call.input_messages[1] has unknown key 'text'", lambda: session.llm_call(input_messages=[{"role": "user"}, {"text": "hi"}])),
             (ValueError, "llm_call.input_messages[0].role: 'robot' is not a Role", lambda: session.llm_call(input_messages=[{"role": "robot"}])),
             (TypeError, "llm_call.finish_reasons must be a list", lambda: session.llm_call(finish_reasons="stop")),
+            (TypeError, "llm_call.finish_reasons[1] must be a str, got int", lambda: session.llm_call(finish_reasons=["stop", 3])),  # type: ignore[list-item]
+            (TypeError, "llm_call.cost.micros must be an int (64-bit), got str", lambda: session.llm_call(cost={"currency_code": "USD", "micros": "12"})),
+            (TypeError, "llm_call.cost has unknown key 'currency'", lambda: session.llm_call(cost={"currency": "USD", "micros": 12})),
+            (TypeError, "llm_call.temperature must be a float, got str", lambda: session.llm_call(temperature="hot")),  # type: ignore[arg-type]
             (TypeError, "output.text must be a str, got dict", lambda: session.output(text={"a": 1})),  # type: ignore[arg-type]
             (TypeError, "labels values must be str, got int", lambda: session.output(text="x", labels={"n": 1})),  # type: ignore[dict-item]
             (ValueError, "human_approval.decision: 7 is not a ApprovalDecision value", lambda: session.approval(decision=7)),

@@ -328,7 +328,7 @@ export class AgentTrailClient {
     return startSession(
       options,
       { agentId: this.options.agentId, agentVersion: this.options.agentVersion },
-      (event) => this.delivery.submit(event),
+      (event) => this.delivery.offer(event),
     );
   }
 

@@ -1,7 +1,5 @@
 // Plain JavaScript values to the fields of agenttrail.v1 messages. Every
 // failure is an InvalidEventError naming the field, never its value.
-import { create } from "@bufbuild/protobuf";
-import { DurationSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { InvalidEventError } from "./errors.js";
 
@@ -16,7 +14,8 @@ export function toTimestamp(field: string, t: TimeInput): Timestamp {
   }
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return create(TimestampSchema, { seconds: BigInt(seconds), nanos: Math.min(nanos, 999_999_999) });
+  // A literal, not create(TimestampSchema, ...), which costs a caller more.
+  return { $typeName: "google.protobuf.Timestamp", seconds: BigInt(seconds), nanos: Math.min(nanos, 999_999_999) };
 }
 
 /** Converts a duration in milliseconds (fractions allowed) to a google.protobuf.Duration. */
@@ -26,7 +25,7 @@ export function toDuration(field: string, ms: number): Duration {
   }
   const seconds = Math.floor(ms / 1000);
   const nanos = Math.round((ms - seconds * 1000) * 1e6);
-  return create(DurationSchema, { seconds: BigInt(seconds), nanos: Math.min(nanos, 999_999_999) });
+  return { $typeName: "google.protobuf.Duration", seconds: BigInt(seconds), nanos: Math.min(nanos, 999_999_999) };
 }
 
 /** Converts a count (tokens, micros) given as a number or bigint to an int64. */

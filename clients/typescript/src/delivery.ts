@@ -18,8 +18,12 @@
 // request), a batch of pending events goes out as one request (events
 // instead of event), answered by one response whose results hold one
 // answer per event, in order; each is applied as a single answer would be.
-// Until the headers come, and with servers that predate batched frames,
-// each event goes in its own request.
+// The headers come with the first response, so a stream's first request
+// goes alone and the sender waits for its answer (at most
+// FIRST_ANSWER_WAIT_MS) before it sends more: what queues up meanwhile goes
+// out in frames. The wait delays no receipt, since the server answers in
+// request order. With servers that predate batched frames each event goes
+// in its own request.
 import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import type { DescMethodBiDiStreaming, Message } from "@bufbuild/protobuf";
 import type { GenMessage } from "@bufbuild/protobuf/codegenv2";
@@ -280,6 +284,13 @@ export const BATCH_HEADER = "agenttrail-append-batch";
 /** The most events the client sends in one batched frame. */
 export const MAX_FRAME_EVENTS = 256;
 
+/**
+ * The longest the sender waits, after a stream's first request, for its
+ * answer (which brings the batch header) before it sends more: a bound on
+ * the wait for a server that would hold that answer back.
+ */
+export const FIRST_ANSWER_WAIT_MS = 2_000;
+
 interface Item {
   readonly event: Event;
   readonly seq: number;
@@ -395,6 +406,8 @@ export class Delivery {
   private readonly frames = new Deque<number>();
   /** The most events per request on the current stream: 1 until its response headers say more. */
   private frameMax = 1;
+  /** The current stream's response headers have come (with its first answer), or the stream has ended. */
+  private headersSeen = false;
   private readonly waiters = new Deque<Waiter>();
   private flushWaiters: FlushWaiter[] = [];
   private readonly wake = new Wake();
@@ -451,20 +464,29 @@ export class Delivery {
    * there is room. Never waits on the network otherwise.
    */
   submit(event: Event): Promise<void> {
+    return this.offer(event) ?? Promise.resolve();
+  }
+
+  /**
+   * submit, without a promise when the event was accepted (or dropped) at
+   * once: undefined then, the promise of submit otherwise. It spares the
+   * caller of every event a promise.
+   */
+  offer(event: Event): Promise<void> | undefined {
     if (this.closing) {
       return Promise.reject(new ClientClosedError("the client is closed: no more events are accepted"));
     }
     const room = this.waiters.length === 0 && this.pending.length + this.inflight.length < this.bufferSize;
     if (!room && this.onFull === "drop") {
       this.counts.dropped++;
-      return Promise.resolve();
+      return undefined;
     }
     const item: Item = { event, seq: ++this.issued, sends: 0 };
     this.counts.logged++;
     if (room) {
       this.pending.push(item);
       this.kickSoon();
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ item, resolve, reject });
@@ -687,9 +709,12 @@ export class Delivery {
     this.abandon.signal.addEventListener("abort", onAbandon);
     try {
       this.frameMax = 1;
+      this.headersSeen = false;
       const res = await this.transport.stream(rawAppend, ac.signal, undefined, undefined, this.requests(ac.signal));
       const n = Number.parseInt(res.header.get(BATCH_HEADER) ?? "", 10);
       if (Number.isInteger(n) && n > 1) this.frameMax = Math.min(n, MAX_FRAME_EVENTS);
+      this.headersSeen = true;
+      this.wake.fire();
       for await (const resp of res.message) {
         const frame = this.frames.shift();
         if (frame === undefined) {
@@ -719,6 +744,7 @@ export class Delivery {
       ac.abort();
       this.frames.drain();
       this.frameMax = 1;
+      this.headersSeen = true;
       this.wake.fire();
     }
   }
@@ -785,6 +811,7 @@ export class Delivery {
    * or at once when closing, or when the stream is aborted.
    */
   private async *requests(signal: AbortSignal): AsyncGenerator<RawAppendRequest> {
+    let first = true;
     for (;;) {
       while (this.pending.length === 0 || this.inflight.length >= this.maxInFlight) {
         if (signal.aborted) return;
@@ -857,6 +884,17 @@ export class Delivery {
         this.frames.push(0);
         this.counts.requests++;
         yield create(RawAppendRequestSchema, { event: item.bytes });
+        if (first) {
+          // The first request goes alone: wait for its answer, whose
+          // headers say whether what queues up meanwhile may go in frames.
+          first = false;
+          const deadline = Date.now() + FIRST_ANSWER_WAIT_MS;
+          while (!this.headersSeen && !signal.aborted && Date.now() < deadline) {
+            await this.wake.wait(deadline - Date.now());
+          }
+          if (signal.aborted) return;
+          break;
+        }
       }
       const last = flushFrame();
       if (last !== undefined) yield last;

@@ -319,7 +319,11 @@ export interface Session {
 }
 
 /** What a session hands its events to. */
-export type Submit = (event: Event) => Promise<void>;
+/**
+ * Hands an event to delivery: undefined when it was taken at once, or a
+ * promise that resolves once it is (onFull "block") or rejects.
+ */
+export type Submit = (event: Event) => Promise<void> | undefined;
 
 const ROLES: Record<ChatRole, Role> = {
   system: Role.SYSTEM,
@@ -374,10 +378,19 @@ function optionalEventId(field: string, v: string | undefined): string {
   return v === undefined || v === "" ? "" : checkEventId(field, v);
 }
 
+/**
+ * str for the key of the i-th item of an array field: the field's path is
+ * made only for the error, not for every item logged.
+ */
+function strAt(field: string, i: number, key: string, v: string | undefined): string {
+  if (typeof v === "string") return v;
+  return str(`${field}[${i}].${key}`, v);
+}
+
 function strings(field: string, v: readonly string[] | undefined): string[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw new InvalidEventError(field, "must be an array of strings");
-  return v.map((s, i) => str(`${field}[${i}]`, s));
+  return v.map((s, i) => (typeof s === "string" ? s : str(`${field}[${i}]`, s)));
 }
 
 function toolRequests(field: string, v: readonly ToolCallRequestInit[] | undefined): ToolCallRequest[] {
@@ -386,8 +399,8 @@ function toolRequests(field: string, v: readonly ToolCallRequestInit[] | undefin
   return v.map(
     (t, i): ToolCallRequest => ({
       $typeName: "agenttrail.v1.ToolCallRequest",
-      toolCallId: str(`${field}[${i}].id`, t.id),
-      toolName: str(`${field}[${i}].name`, t.name),
+      toolCallId: strAt(field, i, "id", t.id),
+      toolName: strAt(field, i, "name", t.name),
       argumentsJson: toJsonText(`${field}[${i}].arguments`, t.arguments),
     }),
   );
@@ -396,17 +409,17 @@ function toolRequests(field: string, v: readonly ToolCallRequestInit[] | undefin
 function chatMessages(field: string, v: readonly ChatMessageInit[] | undefined): ChatMessage[] {
   if (v === undefined) return [];
   if (!Array.isArray(v)) throw new InvalidEventError(field, "must be an array");
-  return v.map((m, i): ChatMessage => {
-    const at = `${field}[${i}]`;
-    return {
+  // Field paths are made only for an error, not for every message logged.
+  return v.map(
+    (m, i): ChatMessage => ({
       $typeName: "agenttrail.v1.ChatMessage",
-      role: pick(`${at}.role`, ROLES, m.role),
-      content: str(`${at}.content`, m.content),
-      name: str(`${at}.name`, m.name),
-      toolCallId: str(`${at}.toolCallId`, m.toolCallId),
-      toolCalls: toolRequests(`${at}.toolCalls`, m.toolCalls),
-    };
-  });
+      role: Object.hasOwn(ROLES, m.role) ? ROLES[m.role as ChatRole] : pick(`${field}[${i}].role`, ROLES, m.role),
+      content: strAt(field, i, "content", m.content),
+      name: strAt(field, i, "name", m.name),
+      toolCallId: strAt(field, i, "toolCallId", m.toolCallId),
+      toolCalls: m.toolCalls === undefined ? [] : toolRequests(`${field}[${i}].toolCalls`, m.toolCalls),
+    }),
+  );
 }
 
 function cost(field: string, c: CostInit | undefined): Cost | undefined {
@@ -531,7 +544,8 @@ class SessionImpl implements Session {
         payload: payloadMessage(payload),
         attributes: {},
       };
-      return this.submit(event).then(() => eventId);
+      const waiting = this.submit(event);
+      return waiting === undefined ? Promise.resolve(eventId) : waiting.then(() => eventId);
     } catch (e) {
       return Promise.reject(e);
     }

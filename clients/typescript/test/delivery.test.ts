@@ -251,6 +251,27 @@ test("tail follows the log and resumes after a restart without skipping or repea
   }
 });
 
+test("a burst logged before the stream's headers come goes out in batched frames", async () => {
+  const server = await TestServer.start();
+  const writer = server.client("agent");
+  try {
+    // No flush first: the stream opens with the burst waiting, and its
+    // headers come only with the answer to its first request.
+    const s = await writer.startSession({});
+    const pending: Promise<string>[] = [];
+    for (let i = 0; i < 1200; i++) pending.push(s.output({ text: `event ${i}` }));
+    await Promise.all(pending);
+    await writer.flush({ timeoutMs: 30_000 });
+    const stats = writer.stats();
+    assert.equal(stats.delivered, 1201);
+    // The first alone, then frames of up to 256: 6 requests.
+    assert.ok(stats.requests <= 12, `${stats.requests} requests for 1201 events: want the first alone, then frames of up to 256`);
+  } finally {
+    await writer.close({ timeoutMs: 5_000 });
+    await server.dispose();
+  }
+});
+
 test("a burst goes out in batched frames, answered event by event", async () => {
   const server = await TestServer.start();
   const seen: RejectedEvent[] = [];

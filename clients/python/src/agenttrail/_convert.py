@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -120,8 +120,16 @@ def items(value: object, field: str) -> Iterator[tuple[int, Any]]:
     return enumerate(value)
 
 
-def strings(value: object, field: str) -> list[str]:
-    """Returns a list of str from a sequence argument, checking each item."""
+def strings(value: object, field: str) -> Sequence[str]:
+    """Returns the str items of a sequence argument, checking each: a list
+    or tuple of str as it is (not to be changed), anything else as a new
+    list."""
+    if type(value) is list or type(value) is tuple:  # the common case: no copy, no field paths
+        for v in value:
+            if type(v) is not str:
+                break
+        else:
+            return value
     return [text(v, f"{field}[{i}]") for i, v in items(value, field)]
 
 
@@ -384,6 +392,16 @@ def tool_definition(dst: event_pb2.ToolDefinition, value: object, field: str) ->
 def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
     """Fills a Cost from one, or from a dict with the keys currency_code
     (such as "USD") and micros (an int: millionths of the currency unit)."""
+    if type(value) is dict and len(value) == 2:
+        # The common case: both keys, of the usual types.
+        code, micros = value.get("currency_code"), value.get("micros")
+        if type(code) is str and type(micros) is int and 0 <= micros < 1 << 63:
+            try:
+                dst.currency_code = code
+                dst.micros = micros
+                return
+            except ValueError:
+                pass  # a str that cannot be encoded: the general way names it
     m = _mapping(value, event_pb2.Cost, field)
     if m is None:
         dst.CopyFrom(value)  # type: ignore[arg-type]

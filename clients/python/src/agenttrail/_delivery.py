@@ -24,8 +24,14 @@ threads:
   instead of one request per event: the encoded requests are joined as
   they are, each event moved from ``event`` to ``events``. The server
   answers such a frame with one response whose results hold one answer per
-  event, in order. Until the header comes (and from servers that predate
-  batched frames) each event goes in its own request.
+  event, in order. The header comes with the first response, so the
+  request iterator sends a stream's first request alone and then waits for
+  its answer (at most ``FIRST_ANSWER_WAIT`` seconds) before it sends more:
+  what queues up meanwhile goes out in frames, however late the delivery
+  thread gets to read the header. The wait delays no receipt, as the server
+  answers in request order: nothing sent after the first request could be
+  answered before it. From servers that predate batched frames each event
+  goes in its own request.
 - The server answers every request with exactly one response, in request
   order, so each response belongs to the oldest request in flight. A receipt
   acknowledges it; a rejection (INVALID_ARGUMENT, ALREADY_EXISTS,
@@ -87,6 +93,11 @@ BATCH_HEADER = "agenttrail-append-batch"
 
 #: The most events the client sends in one batched frame.
 MAX_FRAME_EVENTS = 256
+
+#: The longest the request iterator waits, after a stream's first request,
+#: for its answer (which brings the batch header) before it sends more. It
+#: bounds the wait on a server that would hold back that answer.
+FIRST_ANSWER_WAIT = 2.0
 
 #: The tags of AppendRequest.event and AppendRequest.events (field 1 and 2,
 #: length-delimited): an encoded single-event request starts with the
@@ -259,6 +270,9 @@ class Delivery:
         # The most events per request on the current stream: 1 until the
         # server's response headers say it takes batched frames.
         self._frame_max = 1
+        # Set once the current stream's first response (and with it the
+        # headers) has been read, or the stream has ended.
+        self._first_answer = threading.Event()
         self._requests_sent = 0
         self._answered = 0
         self._stopping = False  # the thread should end
@@ -522,6 +536,7 @@ class Delivery:
         error: _StreamError | None = None
         with self._lock:
             self._frame_max = 1
+            self._first_answer.clear()
         call = self._append(self._requests(stream_id), metadata=self._metadata)
         with self._lock:
             self._call = call
@@ -532,6 +547,7 @@ class Delivery:
             for response in call:
                 if answered == 0:
                     self._read_headers(call)
+                    self._first_answer.set()
                 self._answer(response)
                 answered += 1
         except (grpc.RpcError, _ProtocolError, _Unavailable) as e:
@@ -548,7 +564,8 @@ class Delivery:
                 self._frame_max = 1
                 stopping = self._stopping
                 idled = self._idled == stream_id
-            self._ring()  # wakes the retired iterator, should it be waiting
+            self._first_answer.set()  # wakes the retired iterator, should it wait for the answer
+            self._ring()  # or for the doorbell
         if error is None and not stopping and not idled:
             error = _ProtocolError("the server ended the Append stream before the client did")
         if error is not None:
@@ -652,9 +669,19 @@ class Delivery:
         closes), then hands every waiting event to grpcio back to back. It
         takes them one at a time, so that it never holds the interpreter for
         long in one go: an agent's thread waiting for it would wait as
-        long."""
+        long.
+
+        After the stream's first request it waits for that request's answer
+        (at most FIRST_ANSWER_WAIT) before it sends another, so that what
+        queues up meanwhile goes out in the batched frames the answer's
+        headers allow."""
         lingered = False
+        sent = False  # this stream has sent a request
+        await_first = False  # it has sent just one, whose answer is awaited next
         while True:
+            if await_first:
+                await_first = False
+                self._first_answer.wait(FIRST_ANSWER_WAIT)
             with self._lock:
                 if self._stream_id != stream_id:
                     # Retired. Pass on the doorbell ring this iterator may
@@ -685,6 +712,7 @@ class Delivery:
                 continue
             if item is not None:
                 yield item[1]
+                await_first, sent = not sent, True
                 continue
             if too_large is not None:
                 self._report([too_large])

@@ -29,51 +29,29 @@ __all__ = ["uuid7"]
 _COUNTER_BITS = 42
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 _SEED_MASK = (1 << (_COUNTER_BITS - 1)) - 1
-_VERSION = 0x7 << 76
-_VARIANT = 0b10 << 62
 
-_POOL_SIZE = 4000  # random bytes read at a time: 400 ids
+_POOL_SIZE = 16384  # random bytes read at a time (about 4000 ids), kept as hex digits
 
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
-_pool = b""
+_pool = ""  # random hex digits
 _pool_at = 0
+# The id up to its last group, for _last_ms and the counter's bits above
+# the low 16 (None: to make again), and those bits.
+_prefix: str | None = None
+_prefix_hi = -1
 
 
 def _reset_after_fork() -> None:
     """Drops the random pool and clock state in a forked child, which must
     never reuse its parent's random bits."""
-    global _lock, _pool, _pool_at, _last_ms, _counter
+    global _lock, _pool, _pool_at, _last_ms, _counter, _prefix
     _lock = threading.Lock()
-    _pool, _pool_at, _last_ms, _counter = b"", 0, 0, 0
+    _pool, _pool_at, _last_ms, _counter, _prefix = "", 0, 0, 0, None
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
-
-
-def _next() -> tuple[int, int, int]:
-    """Returns the next UUIDv7 of this process as its timestamp, counter and
-    32 random bits."""
-    global _last_ms, _counter, _pool, _pool_at
-    ms = time.time_ns() // 1_000_000
-    with _lock:
-        # The random bits come from os.urandom, read 400 ids' worth at a
-        # time: os.urandom releases the interpreter lock, and an agent's
-        # thread that released it for every event would wait for the
-        # delivery threads to hand it back.
-        if _pool_at + 10 > len(_pool):
-            _pool, _pool_at = os.urandom(_POOL_SIZE), 0
-        rand = int.from_bytes(_pool[_pool_at : _pool_at + 10], "big")  # 80 bits: 41 seed, 32 random
-        _pool_at += 10
-        if ms > _last_ms:
-            _last_ms, _counter = ms, (rand >> 32) & _SEED_MASK
-        else:
-            # Same millisecond, or the clock went back: keep counting.
-            _counter += 1
-            if _counter > _COUNTER_MAX:
-                _last_ms, _counter = _last_ms + 1, (rand >> 32) & _SEED_MASK
-        return _last_ms, _counter, rand & 0xFFFF_FFFF
 
 
 def uuid7() -> uuid.UUID:
@@ -86,26 +64,44 @@ def uuid7() -> uuid.UUID:
     agenttrail clients use these as event ids (Event.event_id), the
     idempotency key of Append, and as default session ids.
     """
-    ms, counter, rand = _next()
-    return uuid.UUID(
-        int=(ms & 0xFFFF_FFFF_FFFF) << 80
-        | _VERSION
-        | (counter >> 30) << 64
-        | _VARIANT
-        | (counter & 0x3FFF_FFFF) << 32
-        | rand
-    )
+    return uuid.UUID(uuid7_str())
 
 
 def uuid7_str() -> str:
     """Returns :func:`uuid7` as its canonical lowercase string, without the
-    cost of building a uuid.UUID."""
-    ms, counter, rand = _next()
-    # The five groups of the canonical form, from the fields directly.
-    return "%08x-%04x-%04x-%04x-%012x" % (
-        (ms >> 16) & 0xFFFF_FFFF,
-        ms & 0xFFFF,
-        0x7000 | counter >> 30,
-        0x8000 | (counter >> 16) & 0x3FFF,
-        (counter & 0xFFFF) << 32 | rand,
-    )
+    cost of building a uuid.UUID: the groups before the last change at most
+    once a millisecond (and every 65,536 ids within one), so they are
+    formatted once and reused."""
+    global _last_ms, _counter, _pool, _pool_at, _prefix, _prefix_hi
+    ms = time.time_ns() // 1_000_000
+    with _lock:
+        # The random bits come from os.urandom, read thousands of ids' worth at a
+        # time: os.urandom releases the interpreter lock, and an agent's
+        # thread that released it for every event would wait for the
+        # delivery threads to hand it back.
+        at = _pool_at
+        if at + 19 > len(_pool):
+            _pool, at = os.urandom(_POOL_SIZE).hex(), 0
+        rand = _pool[at : at + 8]  # 32 random bits
+        if ms > _last_ms:
+            _last_ms, _counter, _prefix = ms, int(_pool[at + 8 : at + 19], 16) & _SEED_MASK, None
+            at += 19
+        else:
+            # Same millisecond, or the clock went back: keep counting.
+            _counter += 1
+            if _counter > _COUNTER_MAX:
+                _last_ms, _counter, _prefix = _last_ms + 1, int(_pool[at + 8 : at + 19], 16) & _SEED_MASK, None
+                at += 19
+            else:
+                at += 8
+        _pool_at = at
+        counter = _counter
+        if _prefix is None or counter >> 16 != _prefix_hi:
+            _prefix_hi = counter >> 16
+            _prefix = "%08x-%04x-%04x-%04x-" % (
+                (_last_ms >> 16) & 0xFFFF_FFFF,
+                _last_ms & 0xFFFF,
+                0x7000 | counter >> 30,
+                0x8000 | (counter >> 16) & 0x3FFF,
+            )
+        return "%s%04x%s" % (_prefix, counter & 0xFFFF, rand)
