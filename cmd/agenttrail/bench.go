@@ -157,21 +157,27 @@ type benchConfig struct {
 
 // benchResult is the JSON line bench prints.
 type benchResult struct {
-	Server            string   `json:"server"`
-	Servers           int      `json:"servers"`
-	Events            int      `json:"events"`
-	Streams           int      `json:"streams"`
-	InFlight          int      `json:"in_flight_per_stream"`
-	EventBytes        int      `json:"event_bytes"`
-	CPUs              int      `json:"cpus"`
-	Seconds           float64  `json:"seconds"`
-	EventsPerSecond   float64  `json:"events_per_second"`
-	MiBPerSecond      float64  `json:"mib_per_second"`
-	AckP50Millis      float64  `json:"ack_latency_p50_ms"`
-	AckP99Millis      float64  `json:"ack_latency_p99_ms"`
-	AckMaxMillis      float64  `json:"ack_latency_max_ms"`
-	EndToEndSeconds   *float64 `json:"end_to_end_seconds"`
-	QueryableAfterAck *float64 `json:"queryable_after_last_ack_ms"`
+	Server          string  `json:"server"`
+	Servers         int     `json:"servers"`
+	Events          int     `json:"events"`
+	Streams         int     `json:"streams"`
+	InFlight        int     `json:"in_flight_per_stream"`
+	EventBytes      int     `json:"event_bytes"`
+	CPUs            int     `json:"cpus"`
+	Seconds         float64 `json:"seconds"`
+	EventsPerSecond float64 `json:"events_per_second"`
+	MiBPerSecond    float64 `json:"mib_per_second"`
+	AckP50Millis    float64 `json:"ack_latency_p50_ms"`
+	AckP99Millis    float64 `json:"ack_latency_p99_ms"`
+	AckMaxMillis    float64 `json:"ack_latency_max_ms"`
+	// AckAfterSend is the same latency from when Send returned (the
+	// event was queued on its stream) instead of from before Send, which
+	// waits for a slot of the stream's in-flight window: the difference is
+	// the wait of a full window, the client's own back-pressure.
+	AckAfterSendP50Millis float64  `json:"ack_after_send_p50_ms"`
+	AckAfterSendP99Millis float64  `json:"ack_after_send_p99_ms"`
+	EndToEndSeconds       *float64 `json:"end_to_end_seconds"`
+	QueryableAfterAck     *float64 `json:"queryable_after_last_ack_ms"`
 	// SessionRead is the reading of one stream's whole session after the
 	// load (a Query by session id, as a developer debugging it runs).
 	SessionReadEvents          int      `json:"session_read_events,omitempty"`
@@ -186,7 +192,8 @@ func (r *benchResult) summary(w io.Writer) {
 	fmt.Fprintf(w, "bench: %d events of %d bytes over %d streams (%d in flight each) to the %s server, %d CPUs\n",
 		r.Events, r.EventBytes, r.Streams, r.InFlight, r.Server, r.CPUs)
 	fmt.Fprintf(w, "  throughput   %.0f events/s (%.1f MiB/s), %.2fs from first send to last receipt\n", r.EventsPerSecond, r.MiBPerSecond, r.Seconds)
-	fmt.Fprintf(w, "  ack latency  p50 %.1f ms, p99 %.1f ms, max %.1f ms\n", r.AckP50Millis, r.AckP99Millis, r.AckMaxMillis)
+	fmt.Fprintf(w, "  ack latency  p50 %.1f ms, p99 %.1f ms, max %.1f ms (from when Send returned: p50 %.1f ms, p99 %.1f ms)\n",
+		r.AckP50Millis, r.AckP99Millis, r.AckMaxMillis, r.AckAfterSendP50Millis, r.AckAfterSendP99Millis)
 	if r.EndToEndSeconds != nil {
 		fmt.Fprintf(w, "  end to end   %.2fs until the last event was queryable (%.1f ms after its receipt)\n", *r.EndToEndSeconds, *r.QueryableAfterAck)
 	} else if r.TailOff {
@@ -254,6 +261,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 
 	start := time.Now()
 	latencies := make([][]time.Duration, cfg.streams)
+	afterSend := make([][]time.Duration, cfg.streams)
 	sessions := make([]string, cfg.streams)
 	var mu sync.Mutex
 	rejected, firstRejection := 0, ""
@@ -273,6 +281,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 			session := client.NewEventID()
 			sessions[s] = session
 			sent := make([]time.Time, n)
+			queued := make([]time.Time, n)
 			sendErr := make(chan error, 1)
 			go func() {
 				for i := range n {
@@ -282,14 +291,17 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 						sendErr <- err
 						return
 					}
+					queued[i] = time.Now()
 				}
 				sendErr <- a.CloseSend()
 			}()
 			lat := make([]time.Duration, 0, n)
+			latQueued := make([]time.Duration, 0, n)
 			var last time.Time
 			for r := range a.Results() {
 				last = time.Now()
 				lat = append(lat, last.Sub(sent[len(lat)]))
+				latQueued = append(latQueued, max(0, last.Sub(queued[len(latQueued)])))
 				if r.Err != nil {
 					mu.Lock()
 					if rejected++; firstRejection == "" {
@@ -306,6 +318,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 			}
 			mu.Lock()
 			latencies[s] = lat
+			afterSend[s] = latQueued
 			if last.After(lastAck) {
 				lastAck = last
 			}
@@ -320,17 +333,21 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 
 	all := slices.Concat(latencies...)
 	slices.Sort(all)
+	queuedAll := slices.Concat(afterSend...)
+	slices.Sort(queuedAll)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	res := &benchResult{
 		Servers: len(appenders),
 		Events:  cfg.events, Streams: cfg.streams, InFlight: cfg.inFlight, EventBytes: eventBytes, CPUs: runtime.GOMAXPROCS(0),
-		Seconds:         elapsed.Seconds(),
-		EventsPerSecond: float64(cfg.events) / elapsed.Seconds(),
-		MiBPerSecond:    float64(cfg.events*eventBytes) / elapsed.Seconds() / (1 << 20),
-		AckP50Millis:    ms(all[len(all)/2]),
-		AckP99Millis:    ms(all[min(len(all)-1, len(all)*99/100)]),
-		AckMaxMillis:    ms(all[len(all)-1]),
-		Rejected:        rejected, FirstRejection: firstRejection,
+		Seconds:               elapsed.Seconds(),
+		EventsPerSecond:       float64(cfg.events) / elapsed.Seconds(),
+		MiBPerSecond:          float64(cfg.events*eventBytes) / elapsed.Seconds() / (1 << 20),
+		AckP50Millis:          ms(all[len(all)/2]),
+		AckP99Millis:          ms(all[min(len(all)-1, len(all)*99/100)]),
+		AckMaxMillis:          ms(all[len(all)-1]),
+		AckAfterSendP50Millis: ms(queuedAll[len(queuedAll)/2]),
+		AckAfterSendP99Millis: ms(queuedAll[min(len(queuedAll)-1, len(queuedAll)*99/100)]),
+		Rejected:              rejected, FirstRejection: firstRejection,
 		TailOff: cfg.noTail,
 	}
 	if rejected == 0 && seenAll != nil {

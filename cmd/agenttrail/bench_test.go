@@ -27,6 +27,12 @@ func TestBench(t *testing.T) {
 		t.Errorf("result %+v", res)
 	case !(res.EventsPerSecond > 0 && res.AckP50Millis > 0 && res.AckP50Millis <= res.AckP99Millis && res.AckP99Millis <= res.AckMaxMillis):
 		t.Errorf("measurements %+v", res)
+	case !(res.AckAfterSendP50Millis > 0 && res.AckAfterSendP50Millis <= res.AckAfterSendP99Millis):
+		t.Errorf("ack after send not measured: %+v", res)
+	case res.AckAfterSendP50Millis > res.AckP50Millis || res.AckAfterSendP99Millis > res.AckP99Millis:
+		// Each event's latency from when Send returned is at most its
+		// latency from before Send, so every percentile is too.
+		t.Errorf("ack after send p50 %v, p99 %v exceeds ack p50 %v, p99 %v", res.AckAfterSendP50Millis, res.AckAfterSendP99Millis, res.AckP50Millis, res.AckP99Millis)
 	case res.EndToEndSeconds == nil || *res.EndToEndSeconds < res.Seconds*0.99 || res.QueryableAfterAck == nil:
 		t.Errorf("end to end not measured: %+v", res)
 	}
