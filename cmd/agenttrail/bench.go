@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -281,7 +282,10 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 			session := client.NewEventID()
 			sessions[s] = session
 			sent := make([]time.Time, n)
-			queued := make([]time.Time, n)
+			// When each Send returned, in Unix nanoseconds: written by the
+			// sending goroutine, read as results come, which can be before
+			// the write (0: the answer came before Send returned).
+			queued := make([]atomic.Int64, n)
 			sendErr := make(chan error, 1)
 			go func() {
 				for i := range n {
@@ -291,7 +295,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 						sendErr <- err
 						return
 					}
-					queued[i] = time.Now()
+					queued[i].Store(time.Now().UnixNano())
 				}
 				sendErr <- a.CloseSend()
 			}()
@@ -301,7 +305,11 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 			for r := range a.Results() {
 				last = time.Now()
 				lat = append(lat, last.Sub(sent[len(lat)]))
-				latQueued = append(latQueued, max(0, last.Sub(queued[len(latQueued)])))
+				var afterSend time.Duration
+				if q := queued[len(latQueued)].Load(); q != 0 {
+					afterSend = max(0, last.Sub(time.Unix(0, q)))
+				}
+				latQueued = append(latQueued, afterSend)
 				if r.Err != nil {
 					mu.Lock()
 					if rejected++; firstRejection == "" {
@@ -336,17 +344,19 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 	queuedAll := slices.Concat(afterSend...)
 	slices.Sort(queuedAll)
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p50 := func(sorted []time.Duration) float64 { return ms(sorted[len(sorted)/2]) }
+	p99 := func(sorted []time.Duration) float64 { return ms(sorted[min(len(sorted)-1, len(sorted)*99/100)]) }
 	res := &benchResult{
 		Servers: len(appenders),
 		Events:  cfg.events, Streams: cfg.streams, InFlight: cfg.inFlight, EventBytes: eventBytes, CPUs: runtime.GOMAXPROCS(0),
 		Seconds:               elapsed.Seconds(),
 		EventsPerSecond:       float64(cfg.events) / elapsed.Seconds(),
 		MiBPerSecond:          float64(cfg.events*eventBytes) / elapsed.Seconds() / (1 << 20),
-		AckP50Millis:          ms(all[len(all)/2]),
-		AckP99Millis:          ms(all[min(len(all)-1, len(all)*99/100)]),
+		AckP50Millis:          p50(all),
+		AckP99Millis:          p99(all),
 		AckMaxMillis:          ms(all[len(all)-1]),
-		AckAfterSendP50Millis: ms(queuedAll[len(queuedAll)/2]),
-		AckAfterSendP99Millis: ms(queuedAll[min(len(queuedAll)-1, len(queuedAll)*99/100)]),
+		AckAfterSendP50Millis: p50(queuedAll),
+		AckAfterSendP99Millis: p99(queuedAll),
 		Rejected:              rejected, FirstRejection: firstRejection,
 		TailOff: cfg.noTail,
 	}
