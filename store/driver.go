@@ -42,7 +42,8 @@ type Driver interface {
 	// content, their id and secondary index entries, the tree hashes, the
 	// new size and root, and its checkpoint when it has one. It fails with
 	// ErrStale, writing nothing, unless b.First is the stored size; and with
-	// ErrAlreadyExists, writing nothing, when one of its event ids is stored.
+	// ErrAlreadyExists, writing nothing, when one of its event ids is stored
+	// (at b.IDsLookedUpAt or above, at least).
 	// When it returns nil the batch survives a crash of the process and of
 	// the machine.
 	Commit(ctx context.Context, b *Batch) error
@@ -261,6 +262,13 @@ type Batch struct {
 	// Lifecycle are lifecycle records to write with the batch (the intent
 	// of an erasure, committed with its Erasure event).
 	Lifecycle []LifecycleRecord
+	// IDsLookedUpAt is a tree size at which the engine looked every event
+	// id of the batch up and found none stored: none is stored at an index
+	// below it. Commit then needs to check only the ids of the events
+	// stored since (at IDsLookedUpAt and above), which a driver may know
+	// without reading them back. Zero, the ids of every stored event are
+	// checked. A driver may always check more.
+	IDsLookedUpAt uint64
 	// Aggregates are the batch's additions to the aggregate statistics,
 	// one record per cube and hour its events touch: a delta (Upto zero),
 	// which the driver files under First, or a rollup (Upto = Size) that

@@ -571,6 +571,11 @@ func (q *sequencer) prepare(batch []*request, received time.Time) *prepared {
 	b.entries = make([]*pending, 0, total)
 	b.batch.Events = make([]BatchEvent, 0, total)
 	b.batch.Hashes = make([][HashSize]byte, 0, 2*total+64) // about two stored hashes per leaf
+	// The lookups of preflight see at least the tree of the head now
+	// (batches are published once their commit is visible): no event
+	// the batch takes is stored below it, and the driver need check only
+	// the ids of events stored since (Batch.IDsLookedUpAt).
+	b.batch.IDsLookedUpAt = s.head.Load().size
 	if err := q.preflight(batch, limits, b.receivedBytes, true); err != nil {
 		p.failure, p.sticky = err, q.shared == nil
 		return p

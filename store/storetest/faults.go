@@ -138,26 +138,29 @@ func testCommitDurableButUnacknowledged(t *testing.T, h Harness) {
 	}
 }
 
-// The driver itself refuses a batch that does not start at the stored size,
-// and one whose event id is stored, writing nothing.
-func testDriverFencesBatches(t *testing.T, h Harness) {
+// driverOfThree appends three events (numbered "a") to a new log and
+// opens its driver directly. It returns the log, the driver, the log's
+// verifier key and the stored records of its last event.
+func driverOfThree(t *testing.T, h Harness) (Log, store.Driver, string, store.RawEntry) {
 	l := NewLog(t, h)
 	s := l.Open(t, store.WithCheckpointInterval(0))
 	AppendOK(t, s, numbered("a", 3)...)
 	vk := s.VerifierKey().String()
 	s.Close()
+	d := l.Driver(t)
+	raw, err := d.ReadEntries(context.Background(), []uint64{2}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, d, vk, raw[0]
+}
 
-	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+// The driver itself refuses a batch that does not start at the stored size,
+// and one whose event id is stored, writing nothing.
+func testDriverFencesBatches(t *testing.T, h Harness) {
+	l, d, vk, raw := driverOfThree(t, h)
 	ctx := context.Background()
-	raw, err := d.ReadEntries(ctx, []uint64{2}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := store.BatchEvent{EventID: "fenced", LeafData: raw[0].LeafData, Content: raw[0].Content}
+	ev := store.BatchEvent{EventID: "fenced", LeafData: raw.LeafData, Content: raw.Content}
 	for _, first := range []uint64{0, 2, 4} {
 		b := &store.Batch{First: first, Events: []store.BatchEvent{ev}, Hashes: [][store.HashSize]byte{{1}}, Size: first + 1}
 		if err := d.Commit(ctx, b); !errors.Is(err, store.ErrStale) {
@@ -180,6 +183,44 @@ func testDriverFencesBatches(t *testing.T, h Harness) {
 	rep, err := store.VerifyStorage(ctx, l.URL, vk, store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() || rep.TreeSize != 3 {
 		t.Errorf("VerifyStorage after refused commits = %+v, %v", rep, err)
+	}
+}
+
+// A batch whose ids the engine looked up at a tree size (IDsLookedUpAt) is
+// still refused for an id stored since then, by the driver's own batch or
+// any other; a batch looked up at zero, for an id stored anywhere.
+func testDriverChecksIDsSinceLookup(t *testing.T, h Harness) {
+	_, d, _, raw := driverOfThree(t, h)
+	ctx := context.Background()
+	batch := func(first, lookedUpAt uint64, names ...string) *store.Batch {
+		b := &store.Batch{First: first, Size: first + uint64(len(names)), IDsLookedUpAt: lookedUpAt}
+		for _, n := range names {
+			b.Events = append(b.Events, store.BatchEvent{EventID: eventtest.ID(n), LeafData: raw.LeafData, Content: raw.Content})
+			b.Hashes = append(b.Hashes, [store.HashSize]byte{1})
+		}
+		return b
+	}
+	if err := d.Commit(ctx, batch(3, 3, "b-1", "b-2")); err != nil {
+		t.Fatalf("Commit of new ids looked up at 3 = %v, want nil", err)
+	}
+	for _, tc := range []struct {
+		name       string
+		lookedUpAt uint64
+	}{
+		{"b-2", 3}, // stored at 4, by this driver, since the lookup
+		{"b-1", 0},
+		{"a-002", 0}, // stored before the driver opened
+		{"a-002", 2},
+	} {
+		if err := d.Commit(ctx, batch(5, tc.lookedUpAt, "c-1", tc.name)); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("Commit of stored id %s looked up at %d = %v, want ErrAlreadyExists", tc.name, tc.lookedUpAt, err)
+		}
+	}
+	if st, err := d.Load(ctx); err != nil || st.Size != 5 {
+		t.Errorf("after refused commits: Load = %+v, %v; want size 5", st, err)
+	}
+	if err := d.Commit(ctx, batch(5, 5, "c-1")); err != nil {
+		t.Errorf("Commit of a new id after refused commits = %v, want nil", err)
 	}
 }
 

@@ -111,6 +111,7 @@ func Run(t *testing.T, h Harness) {
 		{"StatsOfAnOlderLog", testStatsOfAnOlderLog},
 		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
 		{"DriverFencesBatches", testDriverFencesBatches},
+		{"DriverChecksIDsSinceLookup", testDriverChecksIDsSinceLookup},
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
@@ -193,6 +194,18 @@ func (l Log) MasterKey(t testing.TB) store.MasterKey {
 // with: its storage key.
 func (l Log) DriverConfig(t testing.TB) store.DriverConfig {
 	return store.DriverConfig{EncryptionKey: l.MasterKey(t).StorageKey()}
+}
+
+// Driver opens the log's driver directly (the store must be closed),
+// closed when the test ends.
+func (l Log) Driver(t testing.TB) store.Driver {
+	t.Helper()
+	d, err := store.OpenDriver(context.Background(), l.URL, l.DriverConfig(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // Options are the store options the suite opens a log with: the fixed
