@@ -1,6 +1,7 @@
 package event_test
 
 import (
+	"strings"
 	"testing"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -28,6 +29,27 @@ func TestEveryKindHasAPayloadAndASample(t *testing.T) {
 	}
 	if got := event.KindOf(&agenttrailv1.Event{}); got != agenttrailv1.EventKind_EVENT_KIND_UNSPECIFIED {
 		t.Errorf("KindOf(empty event) = %v, want EVENT_KIND_UNSPECIFIED", got)
+	}
+}
+
+// KindOf names, for an event whose payload is each field of the payload
+// oneof, the kind of the same name; for a payload wrapper holding nothing,
+// none.
+func TestKindOfEveryPayloadField(t *testing.T) {
+	oneof := (&agenttrailv1.Event{}).ProtoReflect().Descriptor().Oneofs().ByName("payload")
+	for i := range oneof.Fields().Len() {
+		fd := oneof.Fields().Get(i)
+		ev := &agenttrailv1.Event{}
+		m := ev.ProtoReflect()
+		m.Set(fd, m.NewField(fd))
+		want := agenttrailv1.EventKind(agenttrailv1.EventKind_value["EVENT_KIND_"+strings.ToUpper(string(fd.Name()))])
+		if got := event.KindOf(ev); got != want || want == agenttrailv1.EventKind_EVENT_KIND_UNSPECIFIED {
+			t.Errorf("KindOf(event with %s) = %v, want %v", fd.Name(), got, want)
+		}
+	}
+	var none *agenttrailv1.Event_LlmCall
+	if got := event.KindOf(&agenttrailv1.Event{Payload: none}); got != agenttrailv1.EventKind_EVENT_KIND_UNSPECIFIED {
+		t.Errorf("KindOf(event with a nil payload wrapper) = %v, want EVENT_KIND_UNSPECIFIED", got)
 	}
 }
 
