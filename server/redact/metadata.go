@@ -202,11 +202,12 @@ func checkMetadataValue(s string) *event.FieldError {
 	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
 		return nil
 	}
-	// Long runs call for the gitleaks rules, the costliest check; such
-	// values repeat from event to event (response ids, hashes, versions)
-	// and are remembered once found clean.
-	remember := have&trRun != 0
-	if remember && cleanMetadata.has(s) {
+	// Metadata values repeat from event to event (agent, session and model
+	// ids, versions, hashes): one that any detector must look at is
+	// remembered once found clean, and not scanned again. (The gitleaks
+	// rules that long runs call for are the costliest; the others, run on
+	// every event, still cost a few percent of an append.)
+	if cleanMetadata.has(s) {
 		return nil
 	}
 	var sc *scanner
@@ -224,9 +225,7 @@ func checkMetadataValue(s string) *event.FieldError {
 			return &event.FieldError{Reason: "holds what looks like " + md.what + "; metadata is committed in the clear and shown to every reader, so it must not hold secrets or personal data: put it in a content field (messages, arguments, results), which the developer view masks, or leave it out"}
 		}
 	}
-	if remember {
-		cleanMetadata.add(s)
-	}
+	cleanMetadata.add(s)
 	return nil
 }
 

@@ -40,15 +40,18 @@ func TestCheckMetadata(t *testing.T) {
 			ToolsAvailable: []*agenttrailv1.ToolDefinition{{Name: "send_email", Description: "mail jane@example.com"}},
 		}}}, ""},
 	} {
-		err := CheckMetadata(tc.ev)
-		var fe *event.FieldError
-		switch {
-		case tc.field == "" && err != nil:
-			t.Errorf("%s: %v, want nil", tc.name, err)
-		case tc.field != "" && !errors.As(err, &fe):
-			t.Errorf("%s: %v, want a FieldError for %s", tc.name, err, tc.field)
-		case tc.field != "" && fe.Field != tc.field:
-			t.Errorf("%s: field %q, want %q", tc.name, fe.Field, tc.field)
+		// Twice: values found clean are remembered, refused ones never.
+		for round := range 2 {
+			err := CheckMetadata(tc.ev)
+			var fe *event.FieldError
+			switch {
+			case tc.field == "" && err != nil:
+				t.Errorf("%s, check %d: %v, want nil", tc.name, round+1, err)
+			case tc.field != "" && !errors.As(err, &fe):
+				t.Errorf("%s, check %d: %v, want a FieldError for %s", tc.name, round+1, err, tc.field)
+			case tc.field != "" && fe.Field != tc.field:
+				t.Errorf("%s, check %d: field %q, want %q", tc.name, round+1, fe.Field, tc.field)
+			}
 		}
 	}
 }
