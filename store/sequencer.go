@@ -741,7 +741,7 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 				continue
 			}
-			enc, err := event.Encode(r.events[j.i], limits)
+			enc, err := event.EncodeSized(r.events[j.i], limits) // submit measured it
 			if err != nil {
 				pf.err = err
 				continue

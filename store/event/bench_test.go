@@ -3,6 +3,8 @@ package event_test
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/agenttrail/agenttrail/store/event"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 )
@@ -12,6 +14,17 @@ func BenchmarkEncode(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		if _, err := event.Encode(ev, limits); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEncodeSized(b *testing.B) {
+	ev := eventtest.Samples()[2].Event
+	proto.Size(ev)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := event.EncodeSized(ev, limits); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -27,6 +27,18 @@ type Encoded struct {
 // append path's fast equivalent of Split followed by two deterministic
 // Marshal calls, and produces the same bytes (a test holds it to that).
 func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
+	return encode(ev, lim, deterministic)
+}
+
+// EncodeSized is Encode for an event that proto.Size has measured and that
+// has not changed since: it encodes with the sizes Size left in the
+// event's messages (proto.MarshalOptions.UseCachedSize), which spares a
+// pass over it. The sequencer measures every event as it is submitted.
+func EncodeSized(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
+	return encode(ev, lim, deterministicSized)
+}
+
+func encode(ev *agenttrailv1.Event, lim Limits, opts proto.MarshalOptions) (Encoded, error) {
 	if err := checkEnvelope(ev, lim); err != nil {
 		return Encoded{}, err
 	}
@@ -34,7 +46,7 @@ func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
 	// buffer, and the halves get one allocation of their own.
 	bufs := encodeBuffers.Get().(*buffers)
 	defer bufs.release()
-	b, err := deterministic.MarshalAppend(bufs.marshal[:0], ev)
+	b, err := opts.MarshalAppend(bufs.marshal[:0], ev)
 	if err != nil {
 		// Go's encoder refuses invalid UTF-8: find the field to name it.
 		if p := invalidUTF8(ev.ProtoReflect(), ""); p != "" {
@@ -56,7 +68,10 @@ func Encode(ev *agenttrailv1.Event, lim Limits) (Encoded, error) {
 	return enc, nil
 }
 
-var deterministic = proto.MarshalOptions{Deterministic: true}
+var (
+	deterministic      = proto.MarshalOptions{Deterministic: true}
+	deterministicSized = proto.MarshalOptions{Deterministic: true, UseCachedSize: true}
+)
 
 // headerRoom is the room an encoding's header half gets before it needs an
 // allocation of its own: most headers are well under it.

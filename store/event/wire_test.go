@@ -55,6 +55,11 @@ func TestEncodeMatchesSplit(t *testing.T) {
 			t.Fatalf("%s: Encode: %v", s.Name, err)
 		}
 		checkEncode(t, s.Name, s.Event, enc)
+		proto.Size(s.Event)
+		sized, err := event.EncodeSized(s.Event, limits)
+		if err != nil || !bytes.Equal(sized.Header, enc.Header) || !bytes.Equal(sized.Content, enc.Content) {
+			t.Errorf("%s: EncodeSized after proto.Size = %x, %x, %v; want Encode's bytes", s.Name, sized.Header, sized.Content, err)
+		}
 	}
 }
 
