@@ -227,7 +227,7 @@ func containsAny(s string, subs ...string) bool {
 func (st *appendStream) send(w *watchdog) error {
 	ctx := st.stream.Context()
 	for r := range st.replies {
-		resps, err := r.wait(context.WithoutCancel(ctx))
+		b, err := r.encoded(context.WithoutCancel(ctx))
 		if err != nil {
 			// The store failed or closed: nothing after this can be
 			// acknowledged either.
@@ -236,11 +236,8 @@ func (st *appendStream) send(w *watchdog) error {
 			st.drain()
 			return statusError(ctx, st.s.log, err)
 		}
-		msg := resps[0]
-		if r.batch {
-			msg = &agenttrailv1.AppendResponse{Results: resps}
-		}
-		if err := w.send(func() error { return st.stream.Send(msg) }); err != nil {
+		msg := &encodedResponse{b: b}
+		if err := w.send(func() error { return st.stream.SendMsg(msg) }); err != nil {
 			st.release(r)
 			st.stop(nil)
 			st.drain()

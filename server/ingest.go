@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -189,30 +190,147 @@ func rejectedIntake(s *Server, ids []string, batch bool, code codes.Code, field,
 // events handed to the store are durable or rejected. Its error means the
 // store failed or closed: nothing after it can be acknowledged either.
 func (in *intake) wait(ctx context.Context) ([]*agenttrailv1.AppendResponse, error) {
+	results, err := in.results(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*agenttrailv1.AppendResponse, len(in.ids))
+	verdicts := make([]verdict, len(in.ids))
+	k := 0
 	for i, rej := range in.rejections {
-		if rej != nil {
+		if rej == nil {
+			verdicts[i].duplicate = results[k].Err == nil && results[k].Receipt.Duplicate
+			out[i] = appendResponse(ctx, in.s, in.ids[i], results[k])
+			k++
+		} else {
 			out[i] = &agenttrailv1.AppendResponse{EventId: in.ids[i], Result: &agenttrailv1.AppendResponse_Rejection{Rejection: rej}}
 		}
+		verdicts[i].rejection = out[i].GetRejection()
 	}
-	if len(in.tickets) == 0 {
-		in.record(out)
-		return out, nil
+	in.record(verdicts)
+	return out, nil
+}
+
+// encoded is wait for an Append stream: it returns the response to the
+// intake's request, encoded (a batched frame's one response, or a single
+// event's). A receipt is encoded straight from the store's result, as Go's
+// deterministic encoding of the response would encode it, without building
+// the messages.
+func (in *intake) encoded(ctx context.Context) ([]byte, error) {
+	results, err := in.results(ctx)
+	if err != nil {
+		return nil, err
+	}
+	verdicts := make([]verdict, len(in.ids))
+	var b, one []byte
+	if in.batch {
+		b = make([]byte, 0, len(in.ids)*(receiptBytes+len(in.ids[0])+8))
 	}
 	k := 0
+	for i, rej := range in.rejections {
+		var resp *agenttrailv1.AppendResponse
+		switch {
+		case rej != nil:
+			resp = &agenttrailv1.AppendResponse{EventId: in.ids[i], Result: &agenttrailv1.AppendResponse_Rejection{Rejection: rej}}
+		case results[k].Err != nil:
+			resp = appendResponse(ctx, in.s, in.ids[i], results[k])
+		}
+		if resp == nil {
+			one = appendReceiptResponse(one[:0], in.ids[i], &results[k].Receipt)
+			verdicts[i].duplicate = results[k].Receipt.Duplicate
+		} else {
+			if one, err = (proto.MarshalOptions{Deterministic: true}).MarshalAppend(one[:0], resp); err != nil {
+				return nil, err
+			}
+			verdicts[i].rejection = resp.GetRejection()
+		}
+		if rej == nil {
+			k++
+		}
+		if !in.batch {
+			b = one
+			break
+		}
+		b = protowire.AppendTag(b, appendResponseResults, protowire.BytesType)
+		b = protowire.AppendBytes(b, one)
+	}
+	in.record(verdicts)
+	return b, nil
+}
+
+// results waits for the store's results of the events the intake handed
+// it, in order.
+func (in *intake) results(ctx context.Context) ([]store.Result, error) {
+	var all []store.Result
 	for _, t := range in.tickets {
-		results, err := t.Wait(ctx)
+		rs, err := t.Wait(ctx)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range results {
-			i := in.admitted[k]
-			out[i] = appendResponse(ctx, in.s, in.ids[i], r)
-			k++
+		if len(in.tickets) == 1 {
+			return rs, nil
 		}
+		all = append(all, rs...)
 	}
-	in.record(out)
-	return out, nil
+	return all, nil
+}
+
+// The field numbers appendReceiptResponse writes (agenttrail.v1
+// AppendResponse, Receipt, and google.protobuf.Timestamp), and the most a
+// receipt takes beside its event id.
+const (
+	appendResponseEventID = 1
+	appendResponseReceipt = 2
+	appendResponseResults = 4
+	receiptEventID        = 1
+	receiptLogIndex       = 2
+	receiptLeafHash       = 3
+	receiptReceivedAt     = 4
+	receiptDuplicate      = 5
+	timestampSeconds      = 1
+	timestampNanos        = 2
+	receiptBytes          = 96
+)
+
+// appendReceiptResponse appends the encoding of an AppendResponse holding
+// a receipt, for the event id the request gave, to b.
+func appendReceiptResponse(b []byte, id string, r *store.Receipt) []byte {
+	var ts []byte
+	var tsBuf [24]byte
+	ts = tsBuf[:0]
+	if sec := r.ReceivedAt.Unix(); sec != 0 {
+		ts = protowire.AppendTag(ts, timestampSeconds, protowire.VarintType)
+		ts = protowire.AppendVarint(ts, uint64(sec))
+	}
+	if nanos := r.ReceivedAt.Nanosecond(); nanos != 0 {
+		ts = protowire.AppendTag(ts, timestampNanos, protowire.VarintType)
+		ts = protowire.AppendVarint(ts, uint64(nanos))
+	}
+	var rc []byte
+	var rcBuf [receiptBytes + 64]byte
+	rc = rcBuf[:0]
+	if r.EventID != "" {
+		rc = protowire.AppendTag(rc, receiptEventID, protowire.BytesType)
+		rc = protowire.AppendString(rc, r.EventID)
+	}
+	if r.Index != 0 {
+		rc = protowire.AppendTag(rc, receiptLogIndex, protowire.VarintType)
+		rc = protowire.AppendVarint(rc, r.Index)
+	}
+	rc = protowire.AppendTag(rc, receiptLeafHash, protowire.BytesType)
+	rc = protowire.AppendBytes(rc, r.LeafHash[:])
+	rc = protowire.AppendTag(rc, receiptReceivedAt, protowire.BytesType)
+	rc = protowire.AppendBytes(rc, ts)
+	if r.Duplicate {
+		rc = protowire.AppendTag(rc, receiptDuplicate, protowire.VarintType)
+		rc = protowire.AppendVarint(rc, 1)
+	}
+	if id != "" {
+		b = protowire.AppendTag(b, appendResponseEventID, protowire.BytesType)
+		b = protowire.AppendString(b, id)
+	}
+	b = protowire.AppendTag(b, appendResponseReceipt, protowire.BytesType)
+	return protowire.AppendBytes(b, rc)
 }
 
 // release gives the intake's bytes back to the in-flight budget. It is
@@ -225,14 +343,21 @@ func (in *intake) release() {
 	})
 }
 
+// verdict is what the metrics count of one event's outcome: its
+// rejection, or whether its receipt is a duplicate's.
+type verdict struct {
+	rejection *agenttrailv1.Rejection
+	duplicate bool
+}
+
 // record counts the intake's outcomes in the server's metrics.
-func (in *intake) record(out []*agenttrailv1.AppendResponse) {
+func (in *intake) record(verdicts []verdict) {
 	m := in.s.cfg.metrics
 	if m == nil {
 		return
 	}
 	d := time.Since(in.start)
-	for i, r := range out {
+	for i, v := range verdicts {
 		var ev *agenttrailv1.Event
 		if in.events != nil {
 			ev = in.events[i]
@@ -242,9 +367,9 @@ func (in *intake) record(out []*agenttrailv1.AppendResponse) {
 			kind = kindName(event.KindOf(ev))
 		}
 		switch {
-		case r.GetRejection() != nil:
-			m.Event(ev.GetAgentId(), kind, "rejected", codes.Code(r.GetRejection().GetCode()).String(), false)
-		case r.GetReceipt().GetDuplicate():
+		case v.rejection != nil:
+			m.Event(ev.GetAgentId(), kind, "rejected", codes.Code(v.rejection.GetCode()).String(), false)
+		case v.duplicate:
 			m.Event(ev.GetAgentId(), kind, "duplicate", "", false)
 		default:
 			m.Event(ev.GetAgentId(), kind, "stored", "", event.IsFailure(ev))
