@@ -388,8 +388,9 @@ func (a *Appender) receive() {
 	}
 	a.err = err
 	a.cancel()
-	close(a.results)
+	// done before results: whoever sees Results closed finds Err set.
 	close(a.done)
+	close(a.results)
 }
 
 // receiveAll delivers results until the stream ends, and returns the
