@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store/event"
@@ -89,7 +90,11 @@ func subjectOfIDs(ids event.IDs) subject {
 
 // prefix is the start of the names of the subject's keys.
 func (s subject) prefix() []byte {
-	b := make([]byte, 0, 4+len(s.id)+keyIDSize)
+	return s.appendPrefix(make([]byte, 0, 4+len(s.id)+keyIDSize))
+}
+
+// appendPrefix appends prefix() to b.
+func (s subject) appendPrefix(b []byte) []byte {
 	b = append(b, keyKindSubject, s.kind)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s.id)))
 	return append(b, s.id...)
@@ -193,6 +198,9 @@ type keyring struct {
 
 	mu    sync.RWMutex
 	cache map[string]cipher.AEAD // subject key name -> its AEAD
+	// gen counts the calls of forget: a contentOpener keeps a key only
+	// while it stays the same.
+	gen atomic.Uint64
 }
 
 // maxCachedKeys bounds the subject keys kept unwrapped in memory.
@@ -310,6 +318,7 @@ func (k *keyring) forget(names [][]byte) {
 	for _, n := range names {
 		delete(k.cache, string(n))
 	}
+	k.gen.Add(1)
 }
 
 // errKeyMissing is a content key or subject key that is not in the keyring.
@@ -358,8 +367,10 @@ func isRetiredRecord(v []byte) bool { return len(v) == 1 && v[0] == 0 }
 
 // contentAAD is the associated data of an event's encrypted content.
 func contentAAD(index uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("agenttrail/v2 content"), index)
+	return binary.BigEndian.AppendUint64([]byte(contentAADPrefix), index)
 }
+
+const contentAADPrefix = "agenttrail/v2 content"
 
 // encryptContent seals an event's salt and content under a new content key
 // and wraps that key under the subject key. random holds 32 + 2*12 bytes.
@@ -388,6 +399,87 @@ const encryptRandom = 32 + 2*nonceSize
 // decryptContent opens an event's encrypted content record with its content
 // key record, given the subject the event's header names.
 func (k *keyring) decryptContent(ctx context.Context, index uint64, s subject, record, keyRecord []byte) (salt, content []byte, err error) {
+	return (&contentOpener{k: k}).decrypt(ctx, index, s, record, keyRecord)
+}
+
+// contentOpener opens the content of the events of one scan, from one
+// goroutine: it keeps the AEAD of the subject key the last event was
+// encrypted under, for as long as the keyring forgets no key (erasure and
+// retention make it forget the keys they destroy), and the scratch space
+// each event needs, so that opening an event of the same subject as the one
+// before it neither looks its key up nor allocates more than its
+// plaintext. It never keeps a content key beyond the call that unwraps it.
+type contentOpener struct {
+	k *keyring
+
+	gen  uint64      // the keyring's generation when aead was looked up
+	name []byte      // the subject key name aead is of
+	aead cipher.AEAD // nil: none yet
+	subj subject     // the subject of the last event whose ids were read
+
+	nameBuf, keyName, aad []byte
+	ck                    [32 + aeadOverhead]byte
+	// plain is the block the plaintexts are carved from (len: the bytes
+	// handed out), so that opening an event does not allocate on its own;
+	// a block lives on while any plaintext carved from it does.
+	plain []byte
+}
+
+// plainBlock is the size of contentOpener.plain's blocks: a size class of
+// its own. A plaintext over a quarter of it is allocated alone.
+const plainBlock = 16 << 10
+
+// plainBuf returns an empty slice with room for n bytes, from the block
+// when it fits.
+func (o *contentOpener) plainBuf(n int) []byte {
+	if n > plainBlock/4 {
+		return nil
+	}
+	if cap(o.plain)-len(o.plain) < n {
+		o.plain = make([]byte, 0, plainBlock)
+	}
+	l := len(o.plain)
+	o.plain = o.plain[:l+n]
+	return o.plain[l : l : l+n]
+}
+
+// subjectOfIDs is subjectOfIDs(ids), without a new string when the subject
+// is the last one's.
+func (o *contentOpener) subjectOfIDs(ids event.IDs) subject {
+	switch {
+	case len(ids.UserID) > 0:
+		if o.subj.kind != subjectUser || o.subj.id != string(ids.UserID) {
+			o.subj = subject{subjectUser, string(ids.UserID)}
+		}
+	case len(ids.SessionID) > 0:
+		if o.subj.kind != subjectSession || o.subj.id != string(ids.SessionID) {
+			o.subj = subject{subjectSession, string(ids.SessionID)}
+		}
+	default:
+		o.subj = subject{kind: subjectLog}
+	}
+	return o.subj
+}
+
+// subjectAEAD is keyring.subjectAEAD of the subject key s's id names,
+// kept while the keyring forgets nothing.
+func (o *contentOpener) subjectAEAD(ctx context.Context, s subject, id [keyIDSize]byte) (cipher.AEAD, error) {
+	b := append(s.appendPrefix(o.nameBuf[:0]), id[:]...)
+	o.nameBuf = b
+	gen := o.k.gen.Load() // before the lookup: a key forgotten after it is looked up again
+	if o.aead != nil && gen == o.gen && bytes.Equal(o.name, b) {
+		return o.aead, nil
+	}
+	a, err := o.k.subjectAEAD(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	o.gen, o.name, o.aead = gen, append(o.name[:0], b...), a
+	return a, nil
+}
+
+// decrypt is decryptContent.
+func (o *contentOpener) decrypt(ctx context.Context, index uint64, s subject, record, keyRecord []byte) (salt, content []byte, err error) {
 	if keyRecord == nil {
 		return nil, nil, errKeyMissing
 	}
@@ -395,22 +487,25 @@ func (k *keyring) decryptContent(ctx context.Context, index uint64, s subject, r
 	if err != nil {
 		return nil, nil, err
 	}
-	sa, err := k.subjectAEAD(ctx, subjectKeyName(s, kr.subjectKeyID))
+	sa, err := o.subjectAEAD(ctx, s, kr.subjectKeyID)
 	if err != nil {
 		return nil, nil, err
 	}
-	ck, err := openAEAD(sa, kr.wrapped, EventKeyName(index))
+	o.keyName = binary.BigEndian.AppendUint64(append(o.keyName[:0], keyKindEvent), index)
+	ck, err := sa.Open(o.ck[:0], kr.wrapped[:nonceSize], kr.wrapped[nonceSize:], o.keyName)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the content key of event %d does not unwrap", ErrCorrupt, index)
 	}
 	ca, err := newAEAD(ck)
+	clear(o.ck[:]) // the cipher holds what it needs
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(record) < 1+nonceSize+aeadOverhead {
 		return nil, nil, fmt.Errorf("%w: encrypted content record of %d bytes", ErrCorrupt, len(record))
 	}
-	pt, err := ca.Open(nil, record[1:1+nonceSize], record[1+nonceSize:], contentAAD(index))
+	o.aad = binary.BigEndian.AppendUint64(append(o.aad[:0], contentAADPrefix...), index)
+	pt, err := ca.Open(o.plainBuf(len(record)-1-nonceSize-aeadOverhead), record[1:1+nonceSize], record[1+nonceSize:], o.aad)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the content record of event %d does not decrypt: it was altered", ErrCorrupt, index)
 	}

@@ -68,11 +68,17 @@ func (s *Store) readEntry(ctx context.Context, index uint64, withContent bool) (
 // decodeEntry decodes an event's stored records, and its content when asked
 // and not erased.
 func (s *Store) decodeEntry(ctx context.Context, r RawEntry, withContent bool) (*Entry, error) {
+	return s.decodeEntryWith(ctx, r, withContent, nil)
+}
+
+// decodeEntryWith is decodeEntry for the entries of a scan, whose contents
+// op opens (nil: a one-off).
+func (s *Store) decodeEntryWith(ctx context.Context, r RawEntry, withContent bool, op *contentOpener) (*Entry, error) {
 	e, err := decodeHeader(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.fillContent(ctx, e, r, withContent, subjectOf(e.Header)); err != nil {
+	if err := s.fillContent(ctx, e, r, withContent, subjectOf(e.Header), op); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -80,8 +86,8 @@ func (s *Store) decodeEntry(ctx context.Context, r RawEntry, withContent bool) (
 
 // fillContent fills in the content of an entry whose header is decoded
 // (subj is the subject its header names), or when the content is not read,
-// whether it was erased.
-func (s *Store) fillContent(ctx context.Context, e *Entry, r RawEntry, withContent bool, subj subject) error {
+// whether it was erased. op, when not nil, opens the content.
+func (s *Store) fillContent(ctx context.Context, e *Entry, r RawEntry, withContent bool, subj subject, op *contentOpener) error {
 	if !withContent {
 		// Erasure shows in every view, the metadata view too.
 		if by, ok := s.cov.erasedBy(e.Index); ok {
@@ -89,7 +95,7 @@ func (s *Store) fillContent(ctx context.Context, e *Entry, r RawEntry, withConte
 		}
 		return nil
 	}
-	return s.content.openAs(ctx, e, r, subj)
+	return s.content.openWith(ctx, e, r, subj, op)
 }
 
 // decodeLean is decodeEntry for a scan whose caller does without the
@@ -98,8 +104,8 @@ func (s *Store) fillContent(ctx context.Context, e *Entry, r RawEntry, withConte
 // (commitment.SplitHeader, event.HeaderIDs, which accept only what decodes
 // to the same values), and Header stays nil. A header they do not accept is
 // decoded, as decodeEntry does. match reports whether the entry matches
-// the filter.
-func (s *Store) decodeLean(ctx context.Context, r RawEntry, withContent bool, f *Filter) (e *Entry, match bool, err error) {
+// the filter. sc keeps what the entries of one scan share.
+func (s *Store) decodeLean(ctx context.Context, r RawEntry, withContent bool, f *Filter, sc *scanCache) (e *Entry, match bool, err error) {
 	hb, digest, err := commitment.ParseLeafData(r.LeafData)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w: event %d: %w", ErrCorrupt, r.Index, err)
@@ -110,7 +116,7 @@ func (s *Store) decodeLean(ctx context.Context, r RawEntry, withContent bool, f 
 		ids, ok = event.HeaderIDs(evb)
 	}
 	if !ok {
-		if e, err = s.decodeEntry(ctx, r, withContent); err != nil {
+		if e, err = s.decodeEntryWith(ctx, r, withContent, sc.op); err != nil {
 			return nil, false, err
 		}
 		return e, f.matches(e.Header), nil
@@ -118,15 +124,36 @@ func (s *Store) decodeLean(ctx context.Context, r RawEntry, withContent bool, f 
 	e = &Entry{
 		Index:         r.Index,
 		ReceivedAt:    receivedAt,
-		Principal:     string(principal),
+		Principal:     sc.principalOf(principal),
 		HeaderBytes:   hb,
 		ContentDigest: digest,
 		LeafHash:      commitment.HashLeafData(r.LeafData),
 	}
-	if err := s.fillContent(ctx, e, r, withContent, subjectOfIDs(ids)); err != nil {
+	var subj subject
+	if sc.op != nil {
+		subj = sc.op.subjectOfIDs(ids)
+	} else {
+		subj = subjectOfIDs(ids)
+	}
+	if err := s.fillContent(ctx, e, r, withContent, subj, sc.op); err != nil {
 		return nil, false, err
 	}
 	return e, f.matchesIDs(ids), nil
+}
+
+// scanCache is what the entries of one scan share, kept from one entry to
+// the next by the goroutine that decodes them.
+type scanCache struct {
+	op        *contentOpener // opens contents; nil: a plaintext store, or headers only
+	principal string         // the last entry's
+}
+
+// principalOf returns b as a string, the last one's when it is the same.
+func (sc *scanCache) principalOf(b []byte) string {
+	if sc.principal != string(b) {
+		sc.principal = string(b)
+	}
+	return sc.principal
 }
 
 // decodeHeader decodes an event's leaf data. The entry's HeaderBytes alias
@@ -175,6 +202,11 @@ func (c contentReader) open(ctx context.Context, e *Entry, r RawEntry) error {
 
 // openAs is open for an entry of the subject subj, which its header names.
 func (c contentReader) openAs(ctx context.Context, e *Entry, r RawEntry, subj subject) error {
+	return c.openWith(ctx, e, r, subj, nil)
+}
+
+// openWith is openAs with op, when not nil, to decrypt (one of c.keys's).
+func (c contentReader) openWith(ctx context.Context, e *Entry, r RawEntry, subj subject, op *contentOpener) error {
 	if c.erased != nil {
 		if by, ok := c.erased.erasedBy(e.Index); ok {
 			e.ContentState, e.ErasedBy = ContentErased, by
@@ -196,7 +228,13 @@ func (c contentReader) openAs(ctx context.Context, e *Entry, r RawEntry, subj su
 		}
 		e.Salt, e.Content = salt, content
 	case v == contentRecordVersionEncrypted && c.keys != nil:
-		salt, content, err := c.keys.decryptContent(ctx, r.Index, subj, r.Content, r.ContentKey)
+		var salt, content []byte
+		var err error
+		if op != nil {
+			salt, content, err = op.decrypt(ctx, r.Index, subj, r.Content, r.ContentKey)
+		} else {
+			salt, content, err = c.keys.decryptContent(ctx, r.Index, subj, r.Content, r.ContentKey)
+		}
 		if errors.Is(err, errKeyMissing) && c.claims != nil {
 			by, ok := c.claims.erasedBy(e.Index)
 			if !ok && c.refreshClaims != nil {

@@ -27,6 +27,9 @@ func (s *Store) Scan(ctx context.Context, q Query) iter.Seq2[*Entry, error] {
 			return
 		}
 		sc := scanState{q: q, lo: q.Filter.FromIndex, hi: ^uint64(0)}
+		if s.content.keys != nil && q.Read == HeaderAndContent {
+			sc.cache.op = &contentOpener{k: s.content.keys}
+		}
 		if q.Filter.ToIndex != 0 {
 			sc.hi = q.Filter.ToIndex
 		}
@@ -76,6 +79,7 @@ type scanState struct {
 	q        Query
 	lo, hi   uint64 // the index range still to scan: [lo, hi)
 	returned int
+	cache    scanCache
 }
 
 // run scans [lo, min(hi, size)) once, in one read of the driver. It reports
@@ -165,8 +169,8 @@ func (sc *scanState) emit(ctx context.Context, s *Store, raw RawEntry, withConte
 	var match bool
 	var err error
 	if sc.q.LeanHeader && sc.q.Filter.idsOnly() {
-		e, match, err = s.decodeLean(ctx, raw, withContent, &sc.q.Filter)
-	} else if e, err = s.decodeEntry(ctx, raw, withContent); err == nil {
+		e, match, err = s.decodeLean(ctx, raw, withContent, &sc.q.Filter, &sc.cache)
+	} else if e, err = s.decodeEntryWith(ctx, raw, withContent, sc.cache.op); err == nil {
 		match = sc.q.Filter.matches(e.Header)
 	}
 	if err != nil {

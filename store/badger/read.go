@@ -309,6 +309,41 @@ type entryReader struct {
 	txn          *badgerdb.Txn
 	desc         bool
 	rec, con, ck *keyCursor // ck: the keyring's event keys; rec from the first read
+	arena        valueArena
+}
+
+// valueArena holds the copies of the values a scan yields: carved from
+// blocks of arenaBlock bytes, so that an event's three records cost a
+// fraction of one allocation, not three. A block lives on while any value
+// carved from it does: a scan's entries are short-lived, and hold little
+// else.
+type valueArena struct {
+	block []byte // len: the bytes handed out
+}
+
+const arenaBlock = 16 << 10 // a size class of its own: no large allocation
+
+// copy returns a copy of the value of item, which stays valid after the
+// scan moves on, as item.ValueCopy(nil) does (an empty value too is nil).
+func (a *valueArena) copy(item *badgerdb.Item) ([]byte, error) {
+	var out []byte
+	err := item.Value(func(v []byte) error {
+		switch {
+		case len(v) == 0:
+			return nil
+		case len(v) > arenaBlock/4:
+			out = bytes.Clone(v)
+			return nil
+		}
+		if cap(a.block)-len(a.block) < len(v) {
+			a.block = make([]byte, 0, arenaBlock)
+		}
+		n := len(a.block)
+		a.block = append(a.block, v...)
+		out = a.block[n:len(a.block):len(a.block)]
+		return nil
+	})
+	return out, err
 }
 
 func newEntryReader(txn *badgerdb.Txn, desc, content bool) *entryReader {
@@ -330,7 +365,7 @@ func (r *entryReader) read(index uint64) (store.RawEntry, error) {
 	if item == nil {
 		return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
 	}
-	ld, err := item.ValueCopy(nil)
+	ld, err := r.arena.copy(item)
 	if err != nil {
 		return e, err
 	}
@@ -355,13 +390,13 @@ func (r *entryReader) content(e *store.RawEntry) error {
 		}
 		return nil
 	}
-	rec, err := item.ValueCopy(nil)
+	rec, err := r.arena.copy(item)
 	if err != nil {
 		return err
 	}
 	e.Content = rec
 	if item := r.ck.find(e.Index); item != nil {
-		if e.ContentKey, err = item.ValueCopy(nil); err != nil {
+		if e.ContentKey, err = r.arena.copy(item); err != nil {
 			return err
 		}
 	}

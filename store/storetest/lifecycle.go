@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"sync"
@@ -81,6 +82,7 @@ var lifecycleTests = []struct {
 	{"LifecycleRecordsAreWrittenOnce", testLifecycleRecords},
 	{"ContentIsEncryptedPerEvent", testContentEncrypted},
 	{"EraseBySubject", testEraseBySubject},
+	{"EraseDuringAScan", testEraseDuringScan},
 	{"EraseBySessionAndIDs", testEraseBySessionAndIDs},
 	{"EraseIsIdempotent", testEraseIdempotent},
 	{"EraseRefusedByHold", testEraseHeld},
@@ -376,6 +378,57 @@ func testEraseBySubject(t *testing.T, h Harness) {
 	rep, err := store.VerifyStorage(ctx, l.URL, s.VerifierKey().String(), store.VerifyWithMasterKeyFile(l.MasterKeyPath()))
 	if err != nil || !rep.OK() {
 		t.Errorf("VerifyStorage after erasure = %+v, %v", rep, err)
+	}
+}
+
+// A scan that reads content while an erasure runs shows the events the
+// erasure names as erased from the moment it commits, though the scan
+// opened an event of the same subject just before (and keeps that
+// subject's key from one event to the next), and goes on opening the
+// others. Both ways of decoding a scan's entries: the lean one (a filter of
+// ids) and the full one.
+func testEraseDuringScan(t *testing.T, h Harness) {
+	for _, lean := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lean=%v", lean), func(t *testing.T) {
+			_, s, people := lifecycleLog(t, h)
+			ctx := context.Background()
+			q := store.Query{Read: store.HeaderAndContent, LeanHeader: lean, Filter: store.Filter{AgentID: "support-agent"}}
+			if !lean {
+				q.Filter.Kinds = []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_LLM_CALL, agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL}
+			}
+			next, stop := iter.Pull2(s.Scan(ctx, q))
+			defer stop()
+			e, err, ok := next()
+			if !ok || err != nil || e.Index != 0 || e.ContentState != store.ContentPresent || !bytes.Contains(e.Content, []byte(people[0].Marker())) {
+				t.Fatalf("first entry: %+v, %v, %v; want event 0 with its content", e, err, ok)
+			}
+			res, err := s.Erase(ctx, store.ErasureRequest{Principal: "dpo", Reason: "DSR-9", UserID: "u1"})
+			if err != nil {
+				t.Fatalf("Erase(u1): %v", err)
+			}
+			var got []string
+			for {
+				e, err, ok := next()
+				if !ok {
+					break
+				}
+				if err != nil {
+					t.Fatalf("after the erasure: %v", err)
+				}
+				switch {
+				case e.ContentState == store.ContentErased && e.ErasedBy == res.Index && e.Content == nil:
+					got = append(got, fmt.Sprintf("%d erased", e.Index))
+				case e.ContentState == store.ContentPresent && bytes.Contains(e.Content, []byte(people[e.Index].Marker())):
+					got = append(got, fmt.Sprintf("%d present", e.Index))
+				default:
+					t.Errorf("event %d: state %v, erased by %d, content %q", e.Index, e.ContentState, e.ErasedBy, e.Content)
+				}
+			}
+			want := "[1 erased 2 erased 3 erased 4 erased 5 erased 6 present 7 present 8 present 9 present]"
+			if fmt.Sprint(got) != want {
+				t.Errorf("after the erasure the scan returned %v, want %v", got, want)
+			}
+		})
 	}
 }
 

@@ -39,6 +39,10 @@ const retryConfig = `{"methodConfig":[{
 // maxRecvBytes is the largest message the client accepts.
 const maxRecvBytes = 64 << 20
 
+// queryWindow is the HTTP/2 flow-control window of the client's streams
+// and connections: what a server may send ahead of the client's reading.
+const queryWindow = 8 << 20
+
 // New returns a client of the server at addr, a host:port (or a gRPC target
 // such as "unix:///run/agenttrail.sock"). No connection is made until the
 // first call. Transport security follows the address unless an option
@@ -76,6 +80,15 @@ func New(addr string, opts ...Option) (*Client, error) {
 		// Frames are read into buffers that are not zeroed first (see
 		// recvBuffers): a long Query reads hundreds of MiB.
 		experimental.WithBufferPool(recvBuffers),
+		// A Query streams batches of up to 256 KiB. gRPC's own window
+		// grows with its estimate of the bandwidth-delay product, which
+		// on a fast local link stays near its 64 KiB start: the server
+		// would stop every few frames for a window update, and both
+		// ends would spend processor time on updates and estimation
+		// pings. A fixed window (within the 16 MiB the estimate may
+		// reach) lets a batch or more be in flight.
+		grpc.WithInitialWindowSize(queryWindow),
+		grpc.WithInitialConnWindowSize(queryWindow),
 	}
 	if cfg.apiKey != "" {
 		if creds.Info().SecurityProtocol == "insecure" && !local {

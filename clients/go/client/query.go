@@ -215,7 +215,7 @@ func (c *Client) queryItem(ctx context.Context, req *agenttrailv1.QueryRequest, 
 		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
 			return false, err
 		}
-		req.ResumeAfter = &idx
+		setResumeAfter(req, idx)
 		*n++
 		if !yield(item.Entry, nil) {
 			return false, nil
@@ -232,13 +232,22 @@ func (c *Client) queryItem(ctx context.Context, req *agenttrailv1.QueryRequest, 
 		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
 			return false, err
 		}
-		req.ResumeAfter = &idx
+		setResumeAfter(req, idx)
 		*n++
 		if cfg.withheld != nil {
 			cfg.withheld(item.Withheld)
 		}
 	}
 	return true, nil
+}
+
+// setResumeAfter records index in req.resume_after, in place once it is
+// set: one allocation per stream, not one per entry.
+func setResumeAfter(req *agenttrailv1.QueryRequest, index uint64) {
+	if req.ResumeAfter == nil {
+		req.ResumeAfter = new(uint64)
+	}
+	*req.ResumeAfter = index
 }
 
 // passProof hands the inclusion proof of the item at index to
