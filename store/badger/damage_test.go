@@ -341,6 +341,48 @@ func TestDamageIsRefusedAndNamed(t *testing.T) {
 	}
 }
 
+// TestEmptyNewestWriteAheadLog: Badger creates a write-ahead log, then
+// sizes it, so a kill between the two leaves the newest log empty. Such a
+// store verifies offline and opens with everything acknowledged. An empty
+// log that is not the newest was cut, and is refused.
+func TestEmptyNewestWriteAheadLog(t *testing.T) {
+	dir, vk := crashedStore(t)
+	mems := files(t, dir, ".mem")
+	if len(mems) == 0 {
+		t.Fatal("the crashed store has no write-ahead log")
+	}
+	last := mems[len(mems)-1]
+	var fid int
+	if _, err := fmt.Sscanf(last, "%05d.mem", &fid); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "events", fmt.Sprintf("%05d.mem", fid+1))
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := store.VerifyStorage(context.Background(), URL(dir), vk, store.VerifyWithMasterKeyFile(crashLog(dir).MasterKeyPath()))
+	if err != nil || !rep.OK() || rep.TreeSize != damageEvents {
+		t.Fatalf("VerifyStorage with an empty newest write-ahead log = %+v, %v; want %d events verified", rep, err, damageEvents)
+	}
+	if _, err := os.Stat(empty); err != nil {
+		t.Fatalf("a read-only verify changed the directory: %v", err)
+	}
+
+	cut := t.TempDir()
+	copyDir(t, dir, cut)
+	if err := os.Truncate(filepath.Join(cut, "events", last), 0); err != nil {
+		t.Fatal(err)
+	}
+	_, err = store.Open(context.Background(), URL(cut), crashLog(cut).Options()...)
+	var dmg *Damage
+	if !errors.As(err, &dmg) || filepath.Base(dmg.File) != last {
+		t.Fatalf("opening a store whose write-ahead log %s was emptied, with a newer one: %v; want a *Damage naming it", last, err)
+	}
+
+	opensWithEverything(t, dir, "a store with an empty newest write-ahead log")
+}
+
 // TestCrashedStoreVerifiesReadOnly: a data directory as kill -9 leaves it
 // verifies offline without a byte changed, then opens for writing with
 // everything acknowledged; a flipped byte in its write-ahead log, which
@@ -371,17 +413,24 @@ func TestCrashedStoreVerifiesReadOnly(t *testing.T) {
 	t.Log(err)
 	sameSums(t, dBefore, sums(t, damaged))
 
+	opensWithEverything(t, dir, "the crashed store")
+}
+
+// opensWithEverything opens the crashed store in dir for writing and checks
+// that it holds every acknowledged event.
+func opensWithEverything(t *testing.T, dir, what string) {
+	t.Helper()
 	s, err := store.Open(context.Background(), URL(dir), crashLog(dir).Options()...)
 	if err != nil {
-		t.Fatalf("opening the crashed store for writing: %v", err)
+		t.Fatalf("opening %s for writing: %v", what, err)
 	}
 	defer s.Close()
 	if size, _ := s.Size(); size != damageEvents {
-		t.Fatalf("the crashed store holds %d events, %d were acknowledged", size, damageEvents)
+		t.Fatalf("%s holds %d events, %d were acknowledged", what, size, damageEvents)
 	}
 	for i := range damageEvents {
 		if _, err := s.GetByID(context.Background(), eventtest.ID(fmt.Sprintf("c-%05d", i)), store.HeaderAndContent); err != nil {
-			t.Fatalf("acknowledged event c-%05d: %v", i, err)
+			t.Fatalf("%s: acknowledged event c-%05d: %v", what, i, err)
 		}
 	}
 }

@@ -263,6 +263,14 @@ func (d *Driver) openWritable() (*handle, error) {
 		unlock()
 		return nil, err
 	}
+	if in.emptyWAL != "" {
+		// Badger takes an empty write-ahead log for one it is to create,
+		// and fails to open: the file goes, which removes no byte.
+		if err := os.Remove(in.emptyWAL); err != nil {
+			unlock()
+			return nil, fmt.Errorf("%w: removing the empty write-ahead log %s: %v", store.ErrFailed, in.emptyWAL, err)
+		}
+	}
 	free, err := freeBytes(d.dir)
 	if err != nil {
 		unlock()

@@ -67,6 +67,9 @@ type inspection struct {
 	// recovery says, for the log, what Badger's crash recovery will drop:
 	// bytes never acknowledged.
 	recovery []string
+	// emptyWAL is the path of an empty newest write-ahead log, which a
+	// kill left before Badger sized it; "" when there is none.
+	emptyWAL string
 }
 
 type walInfo struct {
@@ -221,13 +224,15 @@ func inspect(dir string, key []byte) (*inspection, error) {
 
 	// Write-ahead logs: what replay keeps, and the value pointers of the
 	// committed transactions.
-	for _, fid := range mems {
+	for i, fid := range mems {
 		name := fmt.Sprintf("%05d.mem", fid)
-		w, err := in.readWAL(path(name), name, fid, keys, refs)
+		w, err := in.readWAL(path(name), name, fid, keys, refs, i == len(mems)-1)
 		if err != nil {
 			return nil, err
 		}
-		in.wals = append(in.wals, w)
+		if w != nil {
+			in.wals = append(in.wals, w)
+		}
 	}
 
 	// Tables: every block's checksum, and the value pointers they hold.
@@ -301,14 +306,26 @@ func replayManifest(f *os.File) (m badgerdb.Manifest, end int64, err error) {
 }
 
 // readWAL reads a write-ahead log as Badger's replay would, and refuses it
-// when replay would drop a committed transaction.
-func (in *inspection) readWAL(path, name string, fid uint64, keys func(uint64) (*pb.DataKey, error), refs *refChecker) (*walInfo, error) {
+// when replay would drop a committed transaction. newest says that it is
+// the newest one; an empty newest log is left out (nil, nil).
+func (in *inspection) readWAL(path, name string, fid uint64, keys func(uint64) (*pb.DataKey, error), refs *refChecker, newest bool) (*walInfo, error) {
 	lf, err := openLogFile(path, name, fid, keys)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", store.ErrFailed, path, err)
 	}
 	defer lf.close()
 	w := &walInfo{name: name, fid: fid, size: len(lf.data)}
+	if len(lf.data) == 0 && newest {
+		// Badger creates a write-ahead log, then sizes it: a kill between
+		// the two leaves the newest one empty, never written, and Badger
+		// opens it as a new log. (An empty log that did hold acknowledged
+		// events is a store shorter than the checkpoint record's
+		// acknowledged tree, which Open refuses with ErrRolledBack, as it
+		// does a deleted one.)
+		in.recovery = append(in.recovery, fmt.Sprintf("%s: empty, created just before a crash and never written", name))
+		in.emptyWAL = path
+		return nil, nil
+	}
 	if len(lf.data) < logHeaderSize {
 		// Badger creates these files at their full preallocated size, so
 		// a shorter one was cut: whatever it held is gone.
