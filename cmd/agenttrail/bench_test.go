@@ -33,8 +33,13 @@ func TestBench(t *testing.T) {
 		// Each event's latency from when Send returned is at most its
 		// latency from before Send, so every percentile is too.
 		t.Errorf("ack after send p50 %v, p99 %v exceeds ack p50 %v, p99 %v", res.AckAfterSendP50Millis, res.AckAfterSendP99Millis, res.AckP50Millis, res.AckP99Millis)
-	case res.EndToEndSeconds == nil || *res.EndToEndSeconds < res.Seconds*0.99 || res.QueryableAfterAck == nil:
+	case res.EndToEndSeconds == nil || res.QueryableAfterAck == nil:
 		t.Errorf("end to end not measured: %+v", res)
+	case *res.EndToEndSeconds < res.Seconds-res.AckMaxMillis/1000:
+		// The tail may see the last event a moment before its receipt
+		// reaches the client, but never before every event was sent, and
+		// the one acknowledged last was sent at most AckMax before that.
+		t.Errorf("end to end %vs is before the last event was sent (%vs, less the longest ack %v ms)", *res.EndToEndSeconds, res.Seconds, res.AckMaxMillis)
 	}
 	if !strings.Contains(errOut, "events/s") || !strings.Contains(errOut, "p99") {
 		t.Errorf("no summary on stderr: %s", errOut)
