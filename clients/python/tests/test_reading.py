@@ -6,12 +6,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Any
 
 import pytest
 
 import agenttrail
 from agenttrail import NotFoundError, Tail
-from agenttrail.v1 import entry_pb2, event_pb2
+from agenttrail.client import _with_event
+from agenttrail.v1 import entry_pb2, event_pb2, query_service_pb2
 from agenttrail_server import Server
 from conftest import AGENT_ID, Connect
 
@@ -46,6 +48,55 @@ def test_get_by_event_id_and_by_log_index(server: Server, connect: Connect) -> N
     assert info.value.code.name == "NOT_FOUND"
     with pytest.raises(ValueError, match="exactly one"):
         reader.get()
+
+
+def test_full_view_events_are_rebuilt_from_their_commitment(server: Server, connect: Connect) -> None:
+    """The client asks for the full view without each event
+    (event_from_commitment: every content crosses the wire once) and
+    rebuilds it from the committed header and content: the entries equal
+    those the server sends with their events."""
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    session, ids = log_sample(writer)
+    asked: list[query_service_pb2.QueryRequest] = []
+    query = reader._query.Query
+
+    def spy(request: query_service_pb2.QueryRequest, **kwargs: Any) -> Any:
+        asked.append(request)
+        return query(request, **kwargs)
+
+    reader._query.Query = spy  # type: ignore[assignment]
+    got = list(reader.query(session_id=session.session_id))
+    assert [r.event_from_commitment for r in asked] == [True]
+    sent = [
+        r.entry
+        for r in query(
+            query_service_pb2.QueryRequest(filter=event_pb2.Filter(session_id=session.session_id)),
+            metadata=reader._metadata,
+        )
+        if r.HasField("entry")
+    ]
+    assert [e.event.event_id for e in got] == ids
+    assert len(sent) == len(got)
+    for g, want in zip(got, sent):
+        assert g.event == want.event, f"log index {g.stamp.log_index}: rebuilt {g.event}, want {want.event}"
+        assert g == want
+    bare = [
+        r.entry
+        for r in query(
+            query_service_pb2.QueryRequest(
+                filter=event_pb2.Filter(session_id=session.session_id), event_from_commitment=True
+            ),
+            metadata=reader._metadata,
+        )
+        if r.HasField("entry")
+    ]
+    assert bare and not any(e.HasField("event") for e in bare), "the server sent events it was asked to leave out"
+    broken = entry_pb2.Entry()
+    broken.CopyFrom(bare[1])
+    broken.commitment.content = b"\xff"
+    with pytest.raises(agenttrail.verify.MalformedError, match="does not decode"):
+        _with_event(broken)
 
 
 def test_query_filters_order_limit_and_resume(server: Server, connect: Connect) -> None:

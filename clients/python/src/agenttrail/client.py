@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from agenttrail import _convert as cv
 from agenttrail import _ids, verify
@@ -489,6 +489,7 @@ class Client:
                 session_id, agent_id, user_id, kinds, tool_name, occurred_after, occurred_before,
                 from_index, to_index, errors_only,
             ),
+            event_from_commitment=True,
         )
         if order == "descending":
             request.order = query_service_pb2.ORDER_DESCENDING
@@ -504,7 +505,7 @@ class Client:
         try:
             for response in call:
                 if response.HasField("entry"):
-                    yield response.entry
+                    yield _with_event(response.entry)
         except grpc.RpcError as e:
             raise _rpc_error("QueryService/Query", e) from None
         finally:
@@ -537,6 +538,7 @@ class Client:
         base = query_service_pb2.QueryRequest(
             filter=_filter(session_id, agent_id, user_id, kinds, tool_name, None, None, None, None, errors_only),
             follow=True,
+            event_from_commitment=True,
         )
         if resume_after is not None:
             cv.assign(base, "tail", (("resume_after", resume_after),))
@@ -673,6 +675,7 @@ class Client:
             filter=_filter(None, None, None, None, None, None, None, from_index, to, False),
             batch=True,
             proof_tree_size=head.size,
+            event_from_commitment=True,
         )
         expected = from_index
         ledger = verify.ErasureLedger()
@@ -683,6 +686,7 @@ class Client:
             for response in _items(call):
                 kind = response.WhichOneof("item")
                 if kind == "entry":
+                    _with_event(response.entry)
                     index, leaf = response.entry.stamp.log_index, response.entry.commitment.leaf_hash
                 elif kind == "withheld":
                     index, leaf = response.withheld.log_index, response.withheld.leaf_hash
@@ -747,13 +751,14 @@ class Client:
             filter=_filter(None, None, None, ["erasure", "retention"], None, None, None, start, head.size, False),
             batch=True,
             proof_tree_size=head.size,
+            event_from_commitment=True,
         )
         call = self._query.Query(request, metadata=self._metadata, timeout=self._timeout)
         try:
             for response in _items(call):
                 if response.WhichOneof("item") != "entry":
                     continue
-                e = response.entry
+                e = _with_event(response.entry)
                 verify.verify_entry(e)
                 proof = self._proof_of(response, e.stamp.log_index, head.size)
                 verify.verify_inclusion(e.stamp.log_index, head.size, e.commitment.leaf_hash, proof.hashes, head.root)
@@ -956,7 +961,7 @@ class Tail(Iterator[entry_pb2.Entry]):
                     continue
                 if kind != "entry":
                     continue
-                entry = response.entry
+                entry = _with_event(response.entry)
                 self._last = entry.stamp.log_index
                 self._attempt = 0
                 return entry
@@ -994,6 +999,33 @@ class Tail(Iterator[entry_pb2.Entry]):
 
 
 # --- Helpers ------------------------------------------------------------------------------
+
+
+def _with_event(entry: entry_pb2.Entry) -> entry_pb2.Entry:
+    """Fills in the event of an entry the server sent without it
+    (QueryRequest.event_from_commitment, which the full view honours): the
+    event of commitment.header, an EventHeader, with commitment.content
+    merged into it, which is how the server builds the full view's event.
+    An entry that has its event (another view, or a server that predates
+    the field), or no header, is returned as it is. Raises
+    :class:`agenttrail.verify.MalformedError` when the bytes do not decode."""
+    c = entry.commitment
+    if entry.HasField("event") or not c.header:
+        return entry
+    header = entry_pb2.EventHeader()
+    try:
+        header.ParseFromString(c.header)
+        if not header.HasField("event"):
+            raise DecodeError("no event")
+        event = header.event
+        if c.content:
+            event.MergeFromString(c.content)
+    except DecodeError:
+        raise verify.MalformedError(
+            f"log index {entry.stamp.log_index}: the event does not decode from the commitment's header and content"
+        ) from None
+    entry.event.CopyFrom(event)
+    return entry
 
 
 def _items(call: Iterable[query_service_pb2.QueryResponse]) -> Iterator[query_service_pb2.QueryResponse]:
