@@ -2,13 +2,13 @@
 // live tails of the trail, and verification of what the server returns
 // against a trusted verifier key.
 import type { SecureClientSessionOptions } from "node:http2";
-import { create } from "@bufbuild/protobuf";
+import { create, fromBinary, mergeFromBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
-import { ContentState } from "./gen/agenttrail/v1/entry_pb.js";
+import { ContentState, EventHeaderSchema } from "./gen/agenttrail/v1/entry_pb.js";
 import type { Entry } from "./gen/agenttrail/v1/entry_pb.js";
-import { EventKind, FilterSchema } from "./gen/agenttrail/v1/event_pb.js";
+import { EventKind, EventSchema, FilterSchema } from "./gen/agenttrail/v1/event_pb.js";
 import type { Event, Filter } from "./gen/agenttrail/v1/event_pb.js";
 import { LogService } from "./gen/agenttrail/v1/log_service_pb.js";
 import type { Checkpoint } from "./gen/agenttrail/v1/log_service_pb.js";
@@ -419,11 +419,12 @@ export class AgentTrailClient {
       order: order === "descending" ? Order.DESCENDING : Order.ASCENDING,
       limit: options.limit === undefined ? 0 : toLimit(options.limit),
       resumeAfter: options.resumeAfter === undefined ? undefined : toIndex("resumeAfter", options.resumeAfter),
+      eventFromCommitment: true,
     });
     const call = linkedAbort(options.signal);
     try {
       for await (const response of this.query_.query(request, { signal: call.signal })) {
-        if (response.item.case === "entry") yield response.item.value;
+        if (response.item.case === "entry") yield withEvent(response.item.value);
       }
     } finally {
       call.abort();
@@ -448,11 +449,11 @@ export class AgentTrailClient {
     try {
       while (!call.signal.aborted) {
         try {
-          const request = create(QueryRequestSchema, { filter: f, follow: true, resumeAfter: after });
+          const request = create(QueryRequestSchema, { filter: f, follow: true, resumeAfter: after, eventFromCommitment: true });
           for await (const response of this.query_.query(request, { signal: call.signal })) {
             attempt = 0;
             if (response.item.case === "entry") {
-              const entry = response.item.value;
+              const entry = withEvent(response.item.value);
               if (entry.stamp !== undefined) after = entry.stamp.logIndex;
               yield entry;
             } else if (response.item.case === "withheld") {
@@ -574,7 +575,10 @@ export class AgentTrailClient {
     let entries = 0;
     let contentVerified = 0;
     if (from >= to) return { treeHead: head, entries, contentVerified, withheld, erased };
-    const request = create(QueryRequestSchema, { filter: create(FilterSchema, { fromIndex: from, toIndex: to }) });
+    const request = create(QueryRequestSchema, {
+      filter: create(FilterSchema, { fromIndex: from, toIndex: to }),
+      eventFromCommitment: true,
+    });
     let next = from;
     const ledger = new ErasureLedger();
     const call = linkedAbort(options.signal);
@@ -583,7 +587,7 @@ export class AgentTrailClient {
         let index: bigint;
         let leaf: Uint8Array;
         if (item.item.case === "entry") {
-          const entry = item.item.value;
+          const entry = withEvent(item.item.value);
           verifyEntry(entry);
           index = entry.stamp?.logIndex ?? -1n;
           leaf = entry.commitment!.leafHash; // verifyEntry checked it is there
@@ -624,12 +628,13 @@ export class AgentTrailClient {
       // The erasures that name erased entries may lie beyond the range.
       const later = create(QueryRequestSchema, {
         filter: create(FilterSchema, { fromIndex: to, toIndex: head.size, kinds: [EventKind.ERASURE, EventKind.RETENTION] }),
+        eventFromCommitment: true,
       });
       const call2 = linkedAbort(options.signal);
       try {
         for await (const item of this.query_.query(later, { signal: call2.signal })) {
           if (item.item.case !== "entry") continue;
-          const entry = item.item.value;
+          const entry = withEvent(item.item.value);
           verifyEntry(entry);
           const index = entry.stamp?.logIndex ?? -1n;
           const proof = await this.log.getInclusionProof({ logIndex: index, treeSize: head.size }, this.callOptions(options.signal));
@@ -886,4 +891,32 @@ function warnDeliveryError(e: ConnectError, retry: RetryInfo): void {
       `${retry.unacknowledged} event(s) kept for resending`,
     "AgentTrailWarning",
   );
+}
+
+/**
+ * Fills in the event of an entry the server sent without it
+ * (QueryRequest.eventFromCommitment, which the full view honours): the
+ * event of commitment.header, an EventHeader, with commitment.content merged
+ * into it, which is how the server builds the full view's event, so that
+ * each content crosses the wire once. An entry that has its event (another
+ * view, or a server that predates the field), or no header, is returned as
+ * it is. Throws MalformedError when the bytes do not decode.
+ */
+export function withEvent(entry: Entry): Entry {
+  const c = entry.commitment;
+  if (entry.event !== undefined || c === undefined || c.header.length === 0) return entry;
+  let event: Event | undefined;
+  try {
+    event = fromBinary(EventHeaderSchema, c.header).event;
+    if (event !== undefined && c.content.length > 0) mergeFromBinary(EventSchema, event, c.content);
+  } catch {
+    event = undefined;
+  }
+  if (event === undefined) {
+    throw new MalformedError(
+      `log index ${entry.stamp?.logIndex ?? "?"}: the event does not decode from the commitment's header and content`,
+    );
+  }
+  entry.event = event;
+  return entry;
 }

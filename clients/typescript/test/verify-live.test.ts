@@ -5,18 +5,22 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { clone } from "@bufbuild/protobuf";
+import { clone, create, equals } from "@bufbuild/protobuf";
 import {
   AgentTrailError,
   BadProofError,
   EntrySchema,
   EventMismatchError,
   LeafMismatchError,
+  MalformedError,
   NoSignatureError,
   NotCheckpointedError,
   OriginMismatchError,
 } from "../src/index.js";
 import type { AgentTrailClient, Entry } from "../src/index.js";
+import { withEvent } from "../src/client.js";
+import { QueryRequestSchema } from "../src/gen/agenttrail/v1/query_service_pb.js";
+import type { QueryResponse } from "../src/gen/agenttrail/v1/query_service_pb.js";
 import { TestServer, collect } from "./harness.js";
 import { testdata } from "./testdata.js";
 
@@ -57,6 +61,42 @@ test("verify: real entries against real inclusion proofs and signed checkpoints"
   assert.equal(byId.entry.event!.eventId, entries[2]!.event!.eventId);
   const byIndex = await reader.verify(entries[3]!.stamp!.logIndex);
   assert.equal(byIndex.entry.stamp!.logIndex, entries[3]!.stamp!.logIndex);
+});
+
+test("the full view's events are rebuilt from their commitment, equal to those the server sends whole", async () => {
+  // The client asks for the full view without each event (eventFromCommitment).
+  const raw = (reader as unknown as { query_: { query: (r: unknown, o?: unknown) => AsyncIterable<QueryResponse> } }).query_;
+  const asked: boolean[] = [];
+  const spied = {
+    query: (r: { eventFromCommitment: boolean }, o?: unknown) => {
+      asked.push(r.eventFromCommitment);
+      return raw.query(r, o);
+    },
+  };
+  (reader as unknown as { query_: typeof spied }).query_ = spied;
+  let got: Entry[];
+  try {
+    got = await collect(reader.query({ sessionId: entries[0]!.event!.sessionId }));
+  } finally {
+    (reader as unknown as { query_: typeof raw }).query_ = raw;
+  }
+  assert.deepEqual(asked, [true]);
+  const entriesOf = async (eventFromCommitment: boolean): Promise<Entry[]> => {
+    const out: Entry[] = [];
+    const request = create(QueryRequestSchema, { filter: { sessionId: entries[0]!.event!.sessionId }, eventFromCommitment });
+    for await (const r of raw.query(request)) if (r.item.case === "entry") out.push(r.item.value);
+    return out;
+  };
+  const whole = await entriesOf(false);
+  assert.equal(got.length, whole.length);
+  for (const [i, g] of got.entries()) {
+    assert.ok(equals(EntrySchema, g, whole[i]!), `entry ${i}: the rebuilt entry differs from the one sent whole`);
+  }
+  const bare = await entriesOf(true);
+  assert.ok(bare.length > 0 && bare.every((e) => e.event === undefined), "the server sent events it was asked to leave out");
+  const broken = clone(EntrySchema, bare[1]!);
+  broken.commitment!.content = new Uint8Array([0xff]);
+  assert.throws(() => withEvent(broken), MalformedError);
 });
 
 test("checkpoint and verifyConsistency: the log only grows", async () => {
