@@ -27,8 +27,7 @@ type intake struct {
 	events     []*agenttrailv1.Event // nil for a request that did not decode
 	start      time.Time
 	rejections []*agenttrailv1.Rejection // by event; nil for an event handed to the store
-	admitted   []int                     // indexes of the events handed to the store, in order
-	tickets    []*store.Ticket           // for admitted, in chunks of submitChunk events
+	tickets    []*store.Ticket           // for the events handed to the store, in order, in chunks of submitChunk events
 	bytes      int64                     // taken from the server's in-flight budget
 	batch      bool                      // the events came in a batched frame: answered by one response
 	units      int                       // taken from the Append stream's window
@@ -78,7 +77,6 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 			in.rejections[i] = rej
 			continue
 		}
-		in.admitted = append(in.admitted, i)
 		pass = append(pass, ev)
 	}
 	if len(pass) == 0 {
@@ -295,9 +293,8 @@ const (
 // appendReceiptResponse appends the encoding of an AppendResponse holding
 // a receipt, for the event id the request gave, to b.
 func appendReceiptResponse(b []byte, id string, r *store.Receipt) []byte {
-	var ts []byte
 	var tsBuf [24]byte
-	ts = tsBuf[:0]
+	ts := tsBuf[:0]
 	if sec := r.ReceivedAt.Unix(); sec != 0 {
 		ts = protowire.AppendTag(ts, timestampSeconds, protowire.VarintType)
 		ts = protowire.AppendVarint(ts, uint64(sec))
@@ -306,9 +303,8 @@ func appendReceiptResponse(b []byte, id string, r *store.Receipt) []byte {
 		ts = protowire.AppendTag(ts, timestampNanos, protowire.VarintType)
 		ts = protowire.AppendVarint(ts, uint64(nanos))
 	}
-	var rc []byte
 	var rcBuf [receiptBytes + 64]byte
-	rc = rcBuf[:0]
+	rc := rcBuf[:0]
 	if r.EventID != "" {
 		rc = protowire.AppendTag(rc, receiptEventID, protowire.BytesType)
 		rc = protowire.AppendString(rc, r.EventID)

@@ -396,12 +396,6 @@ func encryptContent(index uint64, sk *subjectKey, salt, content, random []byte) 
 // encryptRandom is the random bytes encryptContent takes.
 const encryptRandom = 32 + 2*nonceSize
 
-// decryptContent opens an event's encrypted content record with its content
-// key record, given the subject the event's header names.
-func (k *keyring) decryptContent(ctx context.Context, index uint64, s subject, record, keyRecord []byte) (salt, content []byte, err error) {
-	return (&contentOpener{k: k}).decrypt(ctx, index, s, record, keyRecord)
-}
-
 // contentOpener opens the content of the events of one scan, from one
 // goroutine: it keeps the AEAD of the subject key the last event was
 // encrypted under, for as long as the keyring forgets no key (erasure and
@@ -478,7 +472,8 @@ func (o *contentOpener) subjectAEAD(ctx context.Context, s subject, id [keyIDSiz
 	return a, nil
 }
 
-// decrypt is decryptContent.
+// decrypt opens an event's encrypted content record with its content key
+// record, given the subject the event's header names.
 func (o *contentOpener) decrypt(ctx context.Context, index uint64, s subject, record, keyRecord []byte) (salt, content []byte, err error) {
 	if keyRecord == nil {
 		return nil, nil, errKeyMissing

@@ -228,13 +228,10 @@ func (c contentReader) openWith(ctx context.Context, e *Entry, r RawEntry, subj 
 		}
 		e.Salt, e.Content = salt, content
 	case v == contentRecordVersionEncrypted && c.keys != nil:
-		var salt, content []byte
-		var err error
-		if op != nil {
-			salt, content, err = op.decrypt(ctx, r.Index, subj, r.Content, r.ContentKey)
-		} else {
-			salt, content, err = c.keys.decryptContent(ctx, r.Index, subj, r.Content, r.ContentKey)
+		if op == nil {
+			op = &contentOpener{k: c.keys} // a one-off read
 		}
+		salt, content, err := op.decrypt(ctx, r.Index, subj, r.Content, r.ContentKey)
 		if errors.Is(err, errKeyMissing) && c.claims != nil {
 			by, ok := c.claims.erasedBy(e.Index)
 			if !ok && c.refreshClaims != nil {
