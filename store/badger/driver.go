@@ -612,9 +612,15 @@ func (c *committedIDs) add(b *store.Batch) {
 // events are checked against those committed, in the database or, when
 // the engine looked them up at a tree size recent enough, in committed.
 func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) error {
-	// Write-once guard: nothing may be stored at the batch's first index.
+	// Write-once guard: nothing may be stored at the batch's first index,
+	// in a bundle or, in a store written before bundles, on its own.
 	if _, err := txn.Get(recordKey(b.First)); !errors.Is(err, badgerdb.ErrKeyNotFound) {
 		return fmt.Errorf("%w: index %d is already written on disk (%v)", store.ErrCorrupt, b.First, err)
+	}
+	if key, err := floorBundleKey(txn, prefixLeaves, b.First); err != nil {
+		return err
+	} else if _, last, _ := bundleRange(key); key != nil && last >= b.First {
+		return fmt.Errorf("%w: index %d is already written on disk, in a record bundle", store.ErrCorrupt, b.First)
 	}
 	set := func(k, v []byte) error {
 		if err := txn.Set(k, v); err != nil {
@@ -626,6 +632,12 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 	times := map[uint64][]uint64{}
 	seen := make(map[string]bool, len(b.Events))
 	inMemory := committed.covers(b.IDsLookedUpAt)
+	leafBytes, contentBytes := 0, 0
+	for _, ev := range b.Events {
+		leafBytes, contentBytes = leafBytes+len(ev.LeafData), contentBytes+len(ev.Content)
+	}
+	leaves := newBundleWriter(len(b.Events), leafBytes)
+	contents := newBundleWriter(len(b.Events), contentBytes)
 	for i, ev := range b.Events {
 		idx := b.First + uint64(i)
 		if seen[ev.EventID] {
@@ -642,15 +654,11 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 			}
 			return err
 		}
-		if err := set(recordKey(idx), ev.LeafData); err != nil {
-			return err
-		}
+		leaves.add(slotStored, ev.LeafData)
 		if ev.ContentErased {
-			if err := set(erasedKey(idx), nil); err != nil {
-				return err
-			}
-		} else if err := set(contentKey(idx), ev.Content); err != nil {
-			return err
+			contents.add(slotErased, nil)
+		} else {
+			contents.add(slotStored, ev.Content)
 		}
 		if ev.ContentKey != nil {
 			if err := set(keyringKey(store.EventKeyName(idx)), ev.ContentKey); err != nil {
@@ -661,6 +669,13 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 			return err
 		}
 		addPostings(postings, times, idx, ev.Index)
+	}
+	last := b.Size - 1
+	if err := set(bundleKey(prefixLeaves, b.First, last), leaves.buf); err != nil {
+		return err
+	}
+	if err := set(bundleKey(prefixContents, b.First, last), contents.buf); err != nil {
+		return err
 	}
 	if err := set(hashesKey(uint64(tlog.StoredHashIndex(0, int64(b.First)))), encodeHashes(b.Hashes)); err != nil {
 		return err

@@ -335,8 +335,8 @@ func (in *inspection) readWAL(path, name string, fid uint64, keys func(uint64) (
 	hasEvent := false
 	validEnd, stoppedAt, why, extent := lf.replayWAL(logHeaderSize, func(e logEntry) {
 		refs.logRef(name, e)
-		if k := y.ParseKey(e.key); len(k) == 9 && k[0] == prefixRecord {
-			lastEvent, hasEvent = max(lastEvent, keyIndex(k)), true
+		if _, l, ok := leafRange(y.ParseKey(e.key)); ok {
+			lastEvent, hasEvent = max(lastEvent, l), true
 		}
 	})
 	w.validEnd = validEnd
@@ -357,10 +357,16 @@ func (in *inspection) readWAL(path, name string, fid uint64, keys func(uint64) (
 			d.FirstIndex, d.HasIndex = lastEvent+1, true
 			d.Affected = fmt.Sprintf("every event after event %d that this log holds", lastEvent)
 		} else {
+			// Replay may have resynchronized inside the damaged
+			// transaction: name the lowest log index any of its
+			// records that read is about.
 			first := y.ParseKey(txn[0].key)
 			for _, e := range txn {
-				if k := y.ParseKey(e.key); len(k) == 9 && k[0] == prefixRecord && (first[0] != prefixRecord || keyIndex(k) < keyIndex(first)) {
-					first = k
+				k := y.ParseKey(e.key)
+				if i, ok := keyLogIndex(k); ok {
+					if j, has := keyLogIndex(first); !has || i < j {
+						first = k
+					}
 				}
 			}
 			describeDamage(d, first)
@@ -660,6 +666,18 @@ func (r *refChecker) damage() error {
 	return d
 }
 
+// leafRange returns the log indexes whose leaf data a key holds: one
+// event's, or a record bundle's events'.
+func leafRange(k []byte) (first, last uint64, ok bool) {
+	switch {
+	case len(k) == 9 && k[0] == prefixRecord:
+		return keyIndex(k), keyIndex(k), true
+	case len(k) == 17 && k[0] == prefixLeaves:
+		return bundleRange(k)
+	}
+	return 0, 0, false
+}
+
 // describeDamage fills in the first log index affected from a key of the
 // store's layout (keys.go), without its version.
 func describeDamage(d *Damage, key []byte) {
@@ -678,6 +696,10 @@ func keyLogIndex(k []byte) (uint64, bool) {
 		if len(k) == 9 {
 			return keyIndex(k), true
 		}
+	case prefixLeaves, prefixContents:
+		if first, _, ok := bundleRange(k); ok {
+			return first, true
+		}
 	case prefixHashes:
 		if len(k) == 9 {
 			level, n := tlog.SplitStoredHashIndex(int64(keyIndex(k)))
@@ -689,6 +711,19 @@ func keyLogIndex(k []byte) (uint64, bool) {
 		}
 	case prefixPostings, prefixTime:
 		if len(k) >= 9 {
+			return keyIndex(k), true
+		}
+	case prefixAggregate:
+		// A delta is filed under its batch's first index, a rollup under
+		// the size it counts up to.
+		if len(k) == 15 && k[6] == 'd' {
+			return keyIndex(k), true
+		}
+		if len(k) == 15 && k[6] == 'R' && keyIndex(k) > 0 {
+			return keyIndex(k) - 1, true
+		}
+	case prefixKeyring:
+		if len(k) == 10 && k[1] == store.EventKeyName(0)[0] {
 			return keyIndex(k), true
 		}
 	}
@@ -705,6 +740,15 @@ func describeKey(k []byte) string {
 	switch k[0] {
 	case prefixRecord:
 		return fmt.Sprintf("the leaf data of event %d", i)
+	case prefixLeaves, prefixContents:
+		what := "leaf data"
+		if k[0] == prefixContents {
+			what = "content records"
+		}
+		if first, last, ok := bundleRange(k); ok {
+			return fmt.Sprintf("the %s of events %d to %d", what, first, last)
+		}
+		return fmt.Sprintf("a bundle of %s", what)
 	case prefixContent:
 		return fmt.Sprintf("the content of event %d", i)
 	case prefixErased:
@@ -719,6 +763,13 @@ func describeKey(k []byte) string {
 		return fmt.Sprintf("a secondary index entry from event %d", i)
 	case prefixID:
 		return "an entry of the event id index"
+	case prefixKeyring:
+		if _, ok := keyLogIndex(k); ok {
+			return fmt.Sprintf("the content key of event %d", i)
+		}
+		return "a keyring record"
+	case prefixAggregate:
+		return "statistics aggregate cells"
 	case prefixMeta:
 		return "the log's metadata"
 	case prefixCredential, prefixRevocation:

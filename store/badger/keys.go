@@ -12,9 +12,16 @@ import (
 // is written exactly once.
 //
 //	'M' name                        metadata: format version, origin
-//	'R' index                       the leaf data of one event (header || digest)
-//	'C' index                       the content of one event: version, salt, content
-//	'D' index                       marks content destroyed by erasure or retention
+//	'B' first last                  the leaf data (header || digest) of the events
+//	                                [first, last] of one batch: a record bundle
+//	'V' first last                  the content records (version, salt, content) of
+//	                                the events [first, last] of one batch, and the
+//	                                marks of contents erased before they were
+//	                                stored: a record bundle (see bundle.go)
+//	'R' index                       the leaf data of one event (stores written
+//	                                before record bundles; read, never written)
+//	'C' index                       the content of one event (likewise)
+//	'D' index                       marks content destroyed (likewise)
 //	'I' event id                    index of the event with that id
 //	'H' first stored-hash index     the tree hashes of one batch, 32 bytes each
 //	'S' tree size                   the root hash of the tree after a batch
@@ -36,6 +43,8 @@ import (
 // block. The layout is the same in both formats.
 const (
 	prefixMeta       = 'M'
+	prefixLeaves     = 'B'
+	prefixContents   = 'V'
 	prefixRecord     = 'R'
 	prefixContent    = 'C'
 	prefixErased     = 'D'

@@ -40,8 +40,10 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64
 func (d *Driver) ReadEntries(ctx context.Context, indexes []uint64, content bool) ([]store.RawEntry, error) {
 	out := make([]store.RawEntry, 0, len(indexes))
 	err := d.view(func(txn *badgerdb.Txn) error {
+		r := newPointReader(txn)
+		defer r.close()
 		for _, idx := range indexes {
-			e, err := readEntry(txn, idx, content)
+			e, err := r.read(idx, content)
 			if err != nil {
 				return err
 			}
@@ -52,28 +54,81 @@ func (d *Driver) ReadEntries(ctx context.Context, indexes []uint64, content bool
 	return out, err
 }
 
-// readEntry reads the records of the event at index.
-func readEntry(txn *badgerdb.Txn, index uint64, content bool) (store.RawEntry, error) {
+// pointReader reads the records of events at indexes in any order: from
+// the record bundles of their batches, or, in a store written before
+// bundles, from their own records.
+type pointReader struct {
+	txn              *badgerdb.Txn
+	leaves, contents *bundleFinder
+}
+
+func newPointReader(txn *badgerdb.Txn) *pointReader {
+	return &pointReader{txn: txn, leaves: newBundleFinder(txn, prefixLeaves), contents: newBundleFinder(txn, prefixContents)}
+}
+
+func (r *pointReader) close() {
+	r.leaves.close()
+	r.contents.close()
+}
+
+// read reads the records of the event at index.
+func (r *pointReader) read(index uint64, content bool) (store.RawEntry, error) {
 	e := store.RawEntry{Index: index}
-	ld, err := getValue(txn, recordKey(index))
-	if errors.Is(err, store.ErrNotFound) {
-		return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
-	}
-	if err != nil {
+	b, err := r.leaves.find(index)
+	switch {
+	case err != nil:
 		return e, err
+	case b != nil:
+		st, rec := b.slot(index)
+		if st != slotStored {
+			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+		}
+		e.LeafData = rec
+	default:
+		ld, err := getValue(r.txn, recordKey(index))
+		if errors.Is(err, store.ErrNotFound) {
+			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+		}
+		if err != nil {
+			return e, err
+		}
+		e.LeafData = ld
 	}
-	e.LeafData = ld
 	if content {
-		if err := readContent(txn, &e); err != nil {
+		if err := r.content(&e); err != nil {
 			return e, err
 		}
 	}
 	return e, nil
 }
 
-// readContent adds the content record of an event, or notes that it was
-// erased.
-func readContent(txn *badgerdb.Txn, e *store.RawEntry) error {
+// content adds the content record of an event with its content key, or
+// notes that it was erased.
+func (r *pointReader) content(e *store.RawEntry) error {
+	b, err := r.contents.find(e.Index)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		return readOwnContent(r.txn, e)
+	}
+	switch st, rec := b.slot(e.Index); st {
+	case slotErased:
+		e.Erased = true
+	case slotStored:
+		e.Content = rec
+		k, err := getValue(r.txn, keyringKey(store.EventKeyName(e.Index)))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		e.ContentKey = k
+	}
+	return nil
+}
+
+// readOwnContent adds the content record an event has on its own (in a
+// store written before bundles), or notes that it was erased.
+func readOwnContent(txn *badgerdb.Txn, e *store.RawEntry) error {
 	rec, err := getValue(txn, contentKey(e.Index))
 	switch {
 	case err == nil:
@@ -299,24 +354,27 @@ func (d *Driver) Aggregates(ctx context.Context, cube store.Cube, from, to uint3
 	}
 }
 
-// entryReader reads the records of the events a scan visits, in scan order,
-// through one iterator per kind of record (leaf data, content, content key)
-// in the scan's read transaction. A scan's indexes only move one way, so
-// each iterator steps forward to the next index it needs, or seeks when
-// that is far: a step costs a fraction of a point lookup, which searches
-// every level of the tree for each key.
+// entryReader reads the records of the events a scan visits, in scan order:
+// leaf data and contents from the record bundles of their batches (one
+// value read per batch, see bundle.go), content keys through an iterator
+// over the keyring's event keys in the scan's read transaction. A scan's
+// indexes only move one way, so the iterator steps forward to the next
+// index it needs, or seeks when that is far: a step costs a fraction of a
+// point lookup, which searches every level of the tree for each key. The
+// records of a store written before bundles, one key per event, are read
+// the same way.
 type entryReader struct {
-	txn          *badgerdb.Txn
-	desc         bool
-	rec, con, ck *keyCursor // ck: the keyring's event keys; rec from the first read
-	arena        valueArena
+	txn              *badgerdb.Txn
+	desc             bool
+	leaves, contents *bundleFinder
+	rec, con, ck     *keyCursor // rec, con: records on their own, from the first read of one
+	arena            valueArena
 }
 
 // valueArena holds the copies of the values a scan yields: carved from
-// blocks of arenaBlock bytes, so that an event's three records cost a
-// fraction of one allocation, not three. A block lives on while any value
-// carved from it does: a scan's entries are short-lived, and hold little
-// else.
+// blocks of arenaBlock bytes, so that an event's records cost a fraction
+// of one allocation, not one each. A block lives on while any value carved
+// from it does: a scan's entries are short-lived, and hold little else.
 type valueArena struct {
 	block []byte // len: the bytes handed out
 }
@@ -347,30 +405,42 @@ func (a *valueArena) copy(item *badgerdb.Item) ([]byte, error) {
 }
 
 func newEntryReader(txn *badgerdb.Txn, desc, content bool) *entryReader {
-	r := &entryReader{txn: txn, desc: desc}
+	r := &entryReader{txn: txn, desc: desc, leaves: newBundleFinder(txn, prefixLeaves)}
 	if content {
-		r.con = newKeyCursor(txn, []byte{prefixContent}, desc)
+		r.contents = newBundleFinder(txn, prefixContents)
 		r.ck = newKeyCursor(txn, keyringKey(store.EventKeyName(0)[:1]), desc)
 	}
 	return r
 }
 
-// read reads the records of the event at index, as readEntry does.
+// read reads the records of the event at index, as pointReader.read does.
 func (r *entryReader) read(index uint64) (store.RawEntry, error) {
 	e := store.RawEntry{Index: index}
-	if r.rec == nil {
-		r.rec = newKeyCursor(r.txn, []byte{prefixRecord}, r.desc)
-	}
-	item := r.rec.find(index)
-	if item == nil {
-		return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
-	}
-	ld, err := r.arena.copy(item)
+	b, err := r.leaves.find(index)
 	if err != nil {
 		return e, err
 	}
-	e.LeafData = ld
-	if r.con != nil {
+	if b != nil {
+		st, rec := b.slot(index)
+		if st != slotStored {
+			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+		}
+		e.LeafData = rec
+	} else {
+		if r.rec == nil {
+			r.rec = newKeyCursor(r.txn, []byte{prefixRecord}, r.desc)
+		}
+		item := r.rec.find(index)
+		if item == nil {
+			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+		}
+		ld, err := r.arena.copy(item)
+		if err != nil {
+			return e, err
+		}
+		e.LeafData = ld
+	}
+	if r.contents != nil {
 		if err := r.content(&e); err != nil {
 			return e, err
 		}
@@ -378,23 +448,40 @@ func (r *entryReader) read(index uint64) (store.RawEntry, error) {
 	return e, nil
 }
 
-// content adds the content record of an event, or notes that it was
-// erased, as readContent does.
+// content adds the content record of an event and its content key, or
+// notes that it was erased, as pointReader.content does.
 func (r *entryReader) content(e *store.RawEntry) error {
-	item := r.con.find(e.Index)
-	if item == nil {
-		if _, err := r.txn.Get(erasedKey(e.Index)); err == nil {
-			e.Erased = true
-		} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
-			return err
-		}
-		return nil
-	}
-	rec, err := r.arena.copy(item)
+	b, err := r.contents.find(e.Index)
 	if err != nil {
 		return err
 	}
-	e.Content = rec
+	if b != nil {
+		switch st, rec := b.slot(e.Index); st {
+		case slotErased:
+			e.Erased = true
+			return nil
+		case slotAbsent:
+			return nil
+		default:
+			e.Content = rec
+		}
+	} else {
+		if r.con == nil {
+			r.con = newKeyCursor(r.txn, []byte{prefixContent}, r.desc)
+		}
+		item := r.con.find(e.Index)
+		if item == nil {
+			if _, err := r.txn.Get(erasedKey(e.Index)); err == nil {
+				e.Erased = true
+			} else if !errors.Is(err, badgerdb.ErrKeyNotFound) {
+				return err
+			}
+			return nil
+		}
+		if e.Content, err = r.arena.copy(item); err != nil {
+			return err
+		}
+	}
 	if item := r.ck.find(e.Index); item != nil {
 		if e.ContentKey, err = r.arena.copy(item); err != nil {
 			return err
@@ -408,6 +495,10 @@ func (r *entryReader) close() {
 		if c != nil {
 			c.it.Close()
 		}
+	}
+	r.leaves.close()
+	if r.contents != nil {
+		r.contents.close()
 	}
 }
 

@@ -70,54 +70,220 @@ func (d *Driver) scan(ctx context.Context, h *handle, r store.ScanRequest, yield
 	}
 }
 
-// scanRecords yields every event record of [Lo, Hi), in key order.
+// scanRecords yields every event record of [Lo, Hi), in scan order: those
+// of the record bundles and, in a store written before bundles, those
+// stored on their own, merged by index. A record of an index that both
+// hold (which only tampering makes) is yielded twice, for verification to
+// find.
 func scanRecords(ctx context.Context, txn *badgerdb.Txn, r store.ScanRequest, yield func(store.RawEntry, error) bool) {
-	opts := badgerdb.DefaultIteratorOptions
-	opts.Prefix = []byte{prefixRecord}
-	opts.Reverse = r.Descending
-	opts.PrefetchSize = 64
-	it := txn.NewIterator(opts)
-	defer it.Close()
 	var rd *entryReader // the content records, read beside the event records
 	if r.Content {
 		rd = newEntryReader(txn, r.Descending, true)
 		defer rd.close()
 	}
-	if r.Descending {
-		it.Seek(recordKey(r.Hi - 1))
-	} else {
-		it.Seek(recordKey(r.Lo))
+	own := newOwnRecords(txn, r)
+	defer own.close()
+	bundled, err := newBundledRecords(txn, r)
+	if err != nil {
+		yield(store.RawEntry{}, err)
+		return
 	}
-	for n := 0; it.Valid(); it.Next() {
-		if n++; n%256 == 0 && ctx.Err() != nil {
+	defer bundled.close()
+	before := func(a, b uint64) bool { return a < b != r.Descending }
+	for n := 0; ; n++ {
+		if n%256 == 0 && ctx.Err() != nil {
 			yield(store.RawEntry{}, ctx.Err())
 			return
 		}
-		item := it.Item()
-		key := item.Key()
-		if len(key) != 9 {
-			if !yield(store.RawEntry{}, fmt.Errorf("%w: event record key of %d bytes", store.ErrCorrupt, len(key))) {
-				return
-			}
-			continue
-		}
-		idx := keyIndex(key)
-		if idx < r.Lo || idx >= r.Hi {
+		var s recordStream = own
+		switch {
+		case !own.ok && !bundled.ok:
 			return
+		case !own.ok:
+			s = bundled
+		case bundled.ok && own.err == nil && (bundled.err != nil || before(bundled.idx, own.idx)):
+			s = bundled
 		}
-		e := store.RawEntry{Index: idx}
-		ld, err := item.ValueCopy(nil)
+		e, err := store.RawEntry{Index: s.index()}, s.failure()
 		if err == nil {
-			e.LeafData = ld
+			e.LeafData = s.record()
 			if r.Content {
 				err = rd.content(&e)
 			}
 		}
+		s.advance()
 		if !yield(e, err) {
 			return
 		}
 	}
 }
+
+// recordStream is a source of event records in scan order for
+// scanRecords: when ok, it stands at a record (idx, rec) or at an error.
+type recordStream interface {
+	index() uint64
+	record() []byte
+	failure() error
+	advance()
+}
+
+// streamHead is where a recordStream stands.
+type streamHead struct {
+	ok  bool
+	idx uint64
+	rec []byte
+	err error
+}
+
+func (h *streamHead) index() uint64                    { return h.idx }
+func (h *streamHead) record() []byte                   { return h.rec }
+func (h *streamHead) failure() error                   { return h.err }
+func (h *streamHead) inRange(r store.ScanRequest) bool { return h.idx >= r.Lo && h.idx < r.Hi }
+
+// ownRecords streams the records events have on their own, in a store
+// written before record bundles.
+type ownRecords struct {
+	streamHead
+	it *badgerdb.Iterator
+	r  store.ScanRequest
+}
+
+func newOwnRecords(txn *badgerdb.Txn, r store.ScanRequest) *ownRecords {
+	opts := badgerdb.DefaultIteratorOptions
+	opts.Prefix = []byte{prefixRecord}
+	opts.Reverse = r.Descending
+	opts.PrefetchSize = 64
+	s := &ownRecords{it: txn.NewIterator(opts), r: r}
+	if r.Descending {
+		s.it.Seek(recordKey(r.Hi - 1))
+	} else {
+		s.it.Seek(recordKey(r.Lo))
+	}
+	s.load()
+	return s
+}
+
+// load reads the record the iterator stands at.
+func (s *ownRecords) load() {
+	s.streamHead = streamHead{}
+	if !s.it.Valid() {
+		return
+	}
+	item := s.it.Item()
+	if key := item.Key(); len(key) != 9 {
+		s.ok, s.err = true, fmt.Errorf("%w: event record key of %d bytes", store.ErrCorrupt, len(key))
+		return
+	}
+	s.idx = keyIndex(item.Key())
+	if !s.inRange(s.r) {
+		return
+	}
+	s.ok = true
+	s.rec, s.err = item.ValueCopy(nil)
+}
+
+func (s *ownRecords) advance() {
+	s.it.Next()
+	s.load()
+}
+
+func (s *ownRecords) close() { s.it.Close() }
+
+// bundledRecords streams the records of the record bundles of leaf data.
+type bundledRecords struct {
+	streamHead
+	it  *badgerdb.Iterator
+	r   store.ScanRequest
+	cur *bundle
+	pos int // the slot of cur that the head is, in scan order
+}
+
+func newBundledRecords(txn *badgerdb.Txn, r store.ScanRequest) (*bundledRecords, error) {
+	opts := badgerdb.DefaultIteratorOptions
+	opts.Prefix = []byte{prefixLeaves}
+	opts.Reverse = r.Descending
+	opts.PrefetchSize = 8
+	s := &bundledRecords{it: txn.NewIterator(opts), r: r}
+	if r.Descending {
+		s.it.Seek(bundleKey(prefixLeaves, r.Hi-1, ^uint64(0)))
+	} else {
+		// Start at the bundle that holds Lo, which begins at or below it.
+		from, err := floorBundleKey(txn, prefixLeaves, r.Lo)
+		if err != nil {
+			s.it.Close()
+			return nil, err
+		}
+		if from == nil {
+			from = bundleKey(prefixLeaves, r.Lo, 0)
+		}
+		s.it.Seek(from)
+	}
+	s.loadBundle()
+	return s, nil
+}
+
+// loadBundle decodes the bundle the iterator stands at and moves the head
+// to its first slot in range, in scan order, or to the next bundle's.
+func (s *bundledRecords) loadBundle() {
+	for {
+		s.streamHead, s.cur = streamHead{}, nil
+		if !s.it.Valid() {
+			return
+		}
+		item := s.it.Item()
+		first, last, ok := bundleRange(item.Key())
+		if !ok {
+			s.ok, s.err = true, fmt.Errorf("%w: record bundle key of %d bytes", store.ErrCorrupt, len(item.Key()))
+			return
+		}
+		if s.r.Descending && last < s.r.Lo || !s.r.Descending && first >= s.r.Hi {
+			return
+		}
+		val, err := item.ValueCopy(nil)
+		if err == nil {
+			s.cur, err = decodeBundle(first, last, val, false)
+		}
+		if err != nil {
+			s.ok, s.idx, s.err = true, first, fmt.Errorf("the record bundle of events %d to %d: %w", first, last, err)
+			return
+		}
+		s.pos = -1
+		if s.step() {
+			return
+		}
+		s.it.Next()
+	}
+}
+
+// step moves the head to the next stored slot in range of the current
+// bundle, and reports whether there is one.
+func (s *bundledRecords) step() bool {
+	n := len(s.cur.state)
+	for s.pos++; s.pos < n; s.pos++ {
+		i := s.pos
+		if s.r.Descending {
+			i = n - 1 - s.pos
+		}
+		idx := s.cur.first + uint64(i)
+		if s.cur.state[i] != slotStored || idx < s.r.Lo || idx >= s.r.Hi {
+			continue
+		}
+		s.streamHead = streamHead{ok: true, idx: idx, rec: s.cur.recs[i]}
+		return true
+	}
+	s.streamHead = streamHead{}
+	return false
+}
+
+func (s *bundledRecords) advance() {
+	if s.cur != nil && s.step() {
+		return
+	}
+	s.it.Next()
+	s.loadBundle()
+}
+
+func (s *bundledRecords) close() { s.it.Close() }
 
 // cursor yields candidate log indexes in scan order.
 type cursor interface {

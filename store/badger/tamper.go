@@ -60,22 +60,82 @@ func (tp *Tamperer) del(key []byte) error {
 }
 
 // LeafData returns the stored leaf data of an event.
-func (tp *Tamperer) LeafData(i uint64) ([]byte, error) { return tp.get(recordKey(i)) }
+func (tp *Tamperer) LeafData(i uint64) ([]byte, error) {
+	return tp.record(prefixLeaves, recordKey(i), i)
+}
 
 // SetLeafData replaces the stored leaf data of an event.
-func (tp *Tamperer) SetLeafData(i uint64, data []byte) error { return tp.set(recordKey(i), data) }
+func (tp *Tamperer) SetLeafData(i uint64, data []byte) error {
+	return tp.edit(prefixLeaves, i, slotStored, data, func(txn *badgerdb.Txn) error { return txn.Set(recordKey(i), data) })
+}
 
 // Content returns the content record of an event.
-func (tp *Tamperer) Content(i uint64) ([]byte, error) { return tp.get(contentKey(i)) }
+func (tp *Tamperer) Content(i uint64) ([]byte, error) {
+	return tp.record(prefixContents, contentKey(i), i)
+}
 
 // SetContent replaces the content record of an event.
-func (tp *Tamperer) SetContent(i uint64, rec []byte) error { return tp.set(contentKey(i), rec) }
+func (tp *Tamperer) SetContent(i uint64, rec []byte) error {
+	return tp.edit(prefixContents, i, slotStored, rec, func(txn *badgerdb.Txn) error { return txn.Set(contentKey(i), rec) })
+}
 
 // DeleteEvent deletes the leaf data record of an event.
-func (tp *Tamperer) DeleteEvent(i uint64) error { return tp.del(recordKey(i)) }
+func (tp *Tamperer) DeleteEvent(i uint64) error {
+	return tp.edit(prefixLeaves, i, slotAbsent, nil, func(txn *badgerdb.Txn) error { return txn.Delete(recordKey(i)) })
+}
 
 // DeleteContent deletes the content record of an event.
-func (tp *Tamperer) DeleteContent(i uint64) error { return tp.del(contentKey(i)) }
+func (tp *Tamperer) DeleteContent(i uint64) error {
+	return tp.edit(prefixContents, i, slotAbsent, nil, func(txn *badgerdb.Txn) error { return txn.Delete(contentKey(i)) })
+}
+
+// record reads the record of an event from the bundle of prefix that
+// holds it, or from its own key (a store written before bundles).
+func (tp *Tamperer) record(prefix byte, own []byte, i uint64) ([]byte, error) {
+	var rec []byte
+	err := tp.db.View(func(txn *badgerdb.Txn) error {
+		f := newBundleFinder(txn, prefix)
+		defer f.close()
+		b, err := f.find(i)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			rec, err = getValue(txn, own)
+			return err
+		}
+		st, r := b.slot(i)
+		if st != slotStored {
+			return fmt.Errorf("%w: no record of event %d in its bundle", store.ErrNotFound, i)
+		}
+		rec = bytes.Clone(r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the record of event %d: %w", i, err)
+	}
+	return rec, nil
+}
+
+// edit sets the slot of an event in the bundle of prefix that holds it
+// and writes the bundle again, or, for an event stored on its own, runs
+// own.
+func (tp *Tamperer) edit(prefix byte, i uint64, state byte, rec []byte, own func(*badgerdb.Txn) error) error {
+	return tp.db.Update(func(txn *badgerdb.Txn) error {
+		f := newBundleFinder(txn, prefix)
+		defer f.close()
+		b, err := f.find(i)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return own(txn)
+		}
+		j := i - b.first
+		b.state[j], b.recs[j] = state, rec
+		return txn.Set(bundleKey(prefix, b.first, b.last()), encodeBundle(b.state, b.recs))
+	})
+}
 
 // DeleteKey deletes a keyring record, as an attacker would to make content
 // disappear without a logged erasure.
@@ -173,7 +233,7 @@ func (tp *Tamperer) SetAggregateRecord(r store.AggregateRecord) error {
 // that a logged erasure leaves, without logging any erasure: a bare erasure
 // marker.
 func (tp *Tamperer) MarkErased(i uint64) error {
-	return tp.db.Update(func(txn *badgerdb.Txn) error {
+	return tp.edit(prefixContents, i, slotErased, nil, func(txn *badgerdb.Txn) error {
 		if err := txn.Delete(contentKey(i)); err != nil {
 			return err
 		}
@@ -258,6 +318,15 @@ func (tp *Tamperer) Truncate(size uint64) error {
 			case prefixRecord, prefixContent, prefixErased:
 				if keyIndex(key) >= size {
 					dels = append(dels, key)
+				}
+			case prefixLeaves, prefixContents:
+				first, last, ok := bundleRange(key)
+				switch {
+				case ok && first >= size:
+					dels = append(dels, key)
+				case ok && last >= size:
+					it.Close()
+					return fmt.Errorf("size %d is inside the record bundle of events %d to %d, not where a batch ended", size, first, last)
 				}
 			case prefixSize, prefixCheckpoint:
 				if keyIndex(key) > size {
