@@ -3,6 +3,7 @@ package badger
 import (
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"math"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
@@ -11,12 +12,12 @@ import (
 )
 
 // A record bundle holds one kind of per-event record (leaf data, or
-// content) for every event of one batch, under one key: prefix, the index
-// of the batch's first event, and of its last, each 8 bytes big-endian.
-// One key per batch rather than one per event is most of what a commit
-// saves in Badger's work (its write-ahead log entries, its value log
-// entries and their encryption, its memtable inserts), and scans read a
-// batch's records in one value. Each bundle is written once, with its
+// content) for consecutive events of one batch (see bundleRuns), under one
+// key: prefix, the index of its first event, and of its last, each 8 bytes
+// big-endian. One key per run of events rather than one per event is most
+// of what a commit saves in Badger's work (its write-ahead log entries,
+// its value log entries and their encryption, its memtable inserts), and
+// scans read a run's records in one value. Each bundle is written once, with its
 // batch, like every per-event record before it. Contents stay encrypted
 // under per-event keys in the keyring, so that erasing one event's content
 // destroys its key and never rewrites its bundle.
@@ -32,9 +33,37 @@ const (
 	slotStored
 )
 
-// maxBundle bounds the events of one bundle: a bundle holds one batch, and
-// batches are far smaller.
+// maxBundle bounds the events of one bundle as decoders accept it: a
+// bundle holds part of one batch, and batches are far smaller.
 const maxBundle = 1 << 20
+
+// A batch's events go into bundles of bundleEvents events at most, and a
+// bundle is closed once its records reach bundleBytes: a read of one event
+// reads and decrypts its whole bundle, so bundles stay small enough for
+// the events of a sparse query (a session among many, one user's events)
+// to cost little more than they did with a key each, while a full batch
+// of 256 events still writes 32 entries instead of 512.
+const (
+	bundleEvents = 16
+	bundleBytes  = 64 << 10
+)
+
+// bundleRuns yields the runs of a batch's events [start, end) that share
+// a bundle.
+func bundleRuns(events []store.BatchEvent) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		start, size := 0, 0
+		for i, ev := range events {
+			size += len(ev.LeafData) + len(ev.Content)
+			if i+1-start == bundleEvents || size >= bundleBytes || i == len(events)-1 {
+				if !yield(start, i+1) {
+					return
+				}
+				start, size = i+1, 0
+			}
+		}
+	}
+}
 
 // bundleKey is the key of the bundle of prefix for the events [first, last].
 func bundleKey(prefix byte, first, last uint64) []byte {

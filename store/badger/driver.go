@@ -451,12 +451,13 @@ const entryCost = 16
 
 // EventCost implements store.BatchBudget: an upper bound on what an
 // event's records add to a transaction. Its leaf record and its content
-// record hold its encoding (size, which counts the principal's name)
-// with at most 256 bytes more, each inline only under valueThreshold. Its
+// record (slots of its run's bundles) hold its encoding (size, which
+// counts the principal's name) with at most 256 bytes more, each inline
+// only when its bundle is under valueThreshold. Its
 // id record, its postings, its statistics cells and its subject key copy
 // its identifiers (indexed bytes), each at most three times (the agent id:
-// a posting and a cell of each cube). Every other record it adds (record
-// and content keys, keyring record, postings lists, time index, the
+// a posting and a cell of each cube). Every other record it adds (bundle
+// keys and slot lengths, keyring record, postings lists, time index, the
 // counters of its cells) fits in 1 KiB, entry costs included.
 func (d *Driver) EventCost(size, indexed int) int {
 	return min(size+256, 2*valueThreshold) + 3*indexed + 1<<10
@@ -632,12 +633,6 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 	times := map[uint64][]uint64{}
 	seen := make(map[string]bool, len(b.Events))
 	inMemory := committed.covers(b.IDsLookedUpAt)
-	leafBytes, contentBytes := 0, 0
-	for _, ev := range b.Events {
-		leafBytes, contentBytes = leafBytes+len(ev.LeafData), contentBytes+len(ev.Content)
-	}
-	leaves := newBundleWriter(len(b.Events), leafBytes)
-	contents := newBundleWriter(len(b.Events), contentBytes)
 	for i, ev := range b.Events {
 		idx := b.First + uint64(i)
 		if seen[ev.EventID] {
@@ -654,12 +649,6 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 			}
 			return err
 		}
-		leaves.add(slotStored, ev.LeafData)
-		if ev.ContentErased {
-			contents.add(slotErased, nil)
-		} else {
-			contents.add(slotStored, ev.Content)
-		}
 		if ev.ContentKey != nil {
 			if err := set(keyringKey(store.EventKeyName(idx)), ev.ContentKey); err != nil {
 				return err
@@ -670,12 +659,28 @@ func stageBatch(txn *badgerdb.Txn, b *store.Batch, committed *committedIDs) erro
 		}
 		addPostings(postings, times, idx, ev.Index)
 	}
-	last := b.Size - 1
-	if err := set(bundleKey(prefixLeaves, b.First, last), leaves.buf); err != nil {
-		return err
-	}
-	if err := set(bundleKey(prefixContents, b.First, last), contents.buf); err != nil {
-		return err
+	for start, end := range bundleRuns(b.Events) {
+		run := b.Events[start:end]
+		leafBytes, contentBytes := 0, 0
+		for _, ev := range run {
+			leafBytes, contentBytes = leafBytes+len(ev.LeafData), contentBytes+len(ev.Content)
+		}
+		leaves, contents := newBundleWriter(len(run), leafBytes), newBundleWriter(len(run), contentBytes)
+		for _, ev := range run {
+			leaves.add(slotStored, ev.LeafData)
+			if ev.ContentErased {
+				contents.add(slotErased, nil)
+			} else {
+				contents.add(slotStored, ev.Content)
+			}
+		}
+		first, last := b.First+uint64(start), b.First+uint64(end-1)
+		if err := set(bundleKey(prefixLeaves, first, last), leaves.buf); err != nil {
+			return err
+		}
+		if err := set(bundleKey(prefixContents, first, last), contents.buf); err != nil {
+			return err
+		}
 	}
 	if err := set(hashesKey(uint64(tlog.StoredHashIndex(0, int64(b.First)))), encodeHashes(b.Hashes)); err != nil {
 		return err

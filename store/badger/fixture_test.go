@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,6 +183,32 @@ func checkFixture(t *testing.T, want fixtureExpect, l storetest.Log, opts ...sto
 	}
 	if again := storetest.AppendOK(t, s, evs[0]); !again[0].Duplicate {
 		t.Errorf("re-append of a new event: %+v, want duplicate", again[0])
+	}
+	// Scans cross from the events stored one key each to the record
+	// bundles of the new ones, both ways, by filter and without.
+	n := len(want.Leaves) + len(evs)
+	for _, q := range []store.Query{
+		{Read: store.HeaderAndContent},
+		{Read: store.HeaderAndContent, Descending: true},
+		{Read: store.HeaderAndContent, Filter: store.Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL}}},
+		{Read: store.HeaderAndContent, Filter: store.Filter{Kinds: []agenttrailv1.EventKind{agenttrailv1.EventKind_EVENT_KIND_TOOL_CALL}}, Descending: true},
+	} {
+		var got []uint64
+		for e, err := range s.Scan(ctx, q) {
+			if err != nil {
+				t.Fatalf("Scan(%+v): %v", q, err)
+			}
+			if e.ContentState != store.ContentPresent {
+				t.Errorf("Scan(%+v): event %d content %v, want present", q, e.Index, e.ContentState)
+			}
+			got = append(got, e.Index)
+		}
+		if len(q.Filter.Kinds) == 0 && len(got) != n {
+			t.Errorf("Scan(%+v) yielded %d events, want %d", q, len(got), n)
+		}
+		if len(got) < len(evs) || !slices.IsSortedFunc(got, func(a, b uint64) int { return cmp.Compare(a, b) * map[bool]int{false: 1, true: -1}[q.Descending] }) {
+			t.Errorf("Scan(%+v) yielded %v, want at least the %d new events, in order", q, got, len(evs))
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
