@@ -55,6 +55,10 @@ from datetime import timedelta
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(HERE.parent / "src"))
+# The package's copy of the generated code (src/agenttrail/v1) is a build
+# output that a fresh checkout lacks: make it first, as `npm run bench`
+# does for the TypeScript client.
+subprocess.run([sys.executable, str(HERE.parent / "tools" / "copy_gen.py")], check=True)
 
 import agenttrail  # noqa: E402
 
