@@ -567,6 +567,11 @@ func (d *Driver) Commit(ctx context.Context, b *store.Batch) error {
 	}
 	d.size = b.Size
 	d.committed.add(b)
+	// The id lookups see this batch once it returns (idSnapshot).
+	if h, err := d.acquire(); err == nil {
+		h.ids.refresh(h.db)
+		h.release()
+	}
 	return nil
 }
 

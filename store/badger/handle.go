@@ -26,6 +26,9 @@ type handle struct {
 	shadow string
 	unlock func()
 
+	// ids is the read transaction id lookups run in (see idSnapshot).
+	ids idSnapshot
+
 	mu      sync.Mutex
 	refs    int
 	retired bool
@@ -77,6 +80,7 @@ func (h *handle) retire() error {
 	}
 	h.mu.Unlock()
 	<-h.idle
+	h.ids.discard()
 	err := closeBadger(h.db)
 	if h.shadow != "" {
 		os.Remove(h.shadow)
@@ -165,4 +169,58 @@ func closeBadger(db *badgerdb.DB) (err error) {
 		}
 	}()
 	return db.Close()
+}
+
+// idSnapshot is the read transaction the event id lookups run in, taken
+// anew as each batch commits. A new read transaction of Badger waits for
+// every write transaction already given its commit timestamp to finish,
+// its fsyncs included, so that a lookup for the batch being prepared would
+// wait for the commit of the one before it, and the engine could never
+// prepare a batch while another commits. Ids are only ever added by batch
+// commits (Driver.Commit), which take the next snapshot before they return:
+// a lookup sees every batch committed before it began, and the batch
+// committing meanwhile, if any, is the engine's to check (its in-flight
+// events, and Batch.IDsLookedUpAt, which is at most the size the
+// snapshot holds).
+type idSnapshot struct {
+	mu  sync.RWMutex
+	txn *badgerdb.Txn // nil before the first lookup or commit, and once discarded
+}
+
+// view runs fn in the snapshot, taking it first when there is none.
+func (s *idSnapshot) view(db *badgerdb.DB, fn func(*badgerdb.Txn) error) error {
+	s.mu.RLock()
+	if s.txn == nil {
+		s.mu.RUnlock()
+		s.mu.Lock()
+		if s.txn == nil {
+			s.txn = db.NewTransaction(false)
+		}
+		s.mu.Unlock()
+		s.mu.RLock()
+	}
+	defer s.mu.RUnlock()
+	return fn(s.txn)
+}
+
+// refresh replaces the snapshot with one of the database as it is now.
+func (s *idSnapshot) refresh(db *badgerdb.DB) {
+	txn := db.NewTransaction(false)
+	s.mu.Lock()
+	old := s.txn
+	s.txn = txn
+	s.mu.Unlock()
+	if old != nil {
+		old.Discard()
+	}
+}
+
+// discard ends the snapshot, once nothing uses its handle.
+func (s *idSnapshot) discard() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.txn != nil {
+		s.txn.Discard()
+		s.txn = nil
+	}
 }

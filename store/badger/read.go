@@ -13,10 +13,18 @@ import (
 	"github.com/agenttrail/agenttrail/store"
 )
 
-// LookupIDs implements store.Driver.
-func (d *Driver) LookupIDs(ctx context.Context, ids []string) (map[string]uint64, error) {
-	out := make(map[string]uint64, len(ids))
-	err := d.view(func(txn *badgerdb.Txn) error {
+// LookupIDs implements store.Driver. It reads the snapshot of the ids
+// taken by the last commit (idSnapshot), and so never waits for a commit
+// in progress.
+func (d *Driver) LookupIDs(ctx context.Context, ids []string) (out map[string]uint64, err error) {
+	h, err := d.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.release()
+	defer d.recoverBadger(&err)
+	out = make(map[string]uint64, len(ids))
+	err = h.ids.view(h.db, func(txn *badgerdb.Txn) error {
 		for _, id := range ids {
 			val, err := getValue(txn, idKey(id))
 			if errors.Is(err, store.ErrNotFound) {

@@ -224,6 +224,51 @@ func testDriverChecksIDsSinceLookup(t *testing.T, h Harness) {
 	}
 }
 
+// LookupIDs sees every batch whose Commit has returned, whatever lookups
+// ran before it (a driver may keep what a lookup reads between calls, as
+// Badger's keeps a snapshot), while other lookups run beside the commits.
+func testLookupSeesCommittedBatches(t *testing.T, h Harness) {
+	_, d, _, raw := driverOfThree(t, h)
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // lookups beside the commits
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := d.LookupIDs(ctx, []string{eventtest.ID("a-001"), eventtest.ID("d-0")}); err != nil {
+				t.Errorf("LookupIDs beside commits: %v", err)
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	for i := range 20 {
+		first := uint64(3 + 2*i)
+		ids := []string{eventtest.ID(fmt.Sprintf("d-%d", 2*i)), eventtest.ID(fmt.Sprintf("d-%d", 2*i+1))}
+		if got, err := d.LookupIDs(ctx, ids); err != nil || len(got) != 0 {
+			t.Fatalf("batch %d: LookupIDs before its commit = %v, %v; want none", i, got, err)
+		}
+		b := &store.Batch{First: first, Size: first + 2, IDsLookedUpAt: first}
+		for _, id := range ids {
+			b.Events = append(b.Events, store.BatchEvent{EventID: id, LeafData: raw.LeafData, Content: raw.Content})
+			b.Hashes = append(b.Hashes, [store.HashSize]byte{1})
+		}
+		if err := d.Commit(ctx, b); err != nil {
+			t.Fatalf("batch %d: Commit: %v", i, err)
+		}
+		got, err := d.LookupIDs(ctx, ids)
+		if err != nil || got[ids[0]] != first || got[ids[1]] != first+1 {
+			t.Fatalf("batch %d: LookupIDs after its commit = %v, %v; want %s at %d and %s at %d", i, got, err, ids[0], first, ids[1], first+1)
+		}
+	}
+}
+
 // Credentials are stored once, revoked once, and read back as stored.
 func testCredentials(t *testing.T, h Harness) {
 	s := NewLog(t, h).Open(t)

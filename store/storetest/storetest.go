@@ -112,6 +112,7 @@ func Run(t *testing.T, h Harness) {
 		{"VerifyFindsTamperedStats", testVerifyFindsTamperedStats},
 		{"DriverFencesBatches", testDriverFencesBatches},
 		{"DriverChecksIDsSinceLookup", testDriverChecksIDsSinceLookup},
+		{"LookupSeesCommittedBatches", testLookupSeesCommittedBatches},
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
