@@ -254,6 +254,14 @@ func (f *bundleFinder) find(index uint64) (*bundle, error) {
 	return b, nil
 }
 
+// findBundle returns the bundle of prefix that holds a slot for index, or
+// nil, for a single lookup.
+func findBundle(txn *badgerdb.Txn, prefix byte, index uint64) (*bundle, error) {
+	f := newBundleFinder(txn, prefix)
+	defer f.close()
+	return f.find(index)
+}
+
 func (f *bundleFinder) close() {
 	if f.it != nil {
 		f.it.Close()

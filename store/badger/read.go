@@ -82,15 +82,11 @@ func (r *pointReader) close() {
 // read reads the records of the event at index.
 func (r *pointReader) read(index uint64, content bool) (store.RawEntry, error) {
 	e := store.RawEntry{Index: index}
-	b, err := r.leaves.find(index)
+	rec, bundled, err := leafFromBundle(r.leaves, index)
 	switch {
 	case err != nil:
 		return e, err
-	case b != nil:
-		st, rec := b.slot(index)
-		if st != slotStored {
-			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
-		}
+	case bundled:
 		e.LeafData = rec
 	default:
 		ld, err := getValue(r.txn, recordKey(index))
@@ -113,18 +109,14 @@ func (r *pointReader) read(index uint64, content bool) (store.RawEntry, error) {
 // content adds the content record of an event with its content key, or
 // notes that it was erased.
 func (r *pointReader) content(e *store.RawEntry) error {
-	b, err := r.contents.find(e.Index)
+	bundled, stored, err := contentFromBundle(r.contents, e)
 	if err != nil {
 		return err
 	}
-	if b == nil {
+	if !bundled {
 		return readOwnContent(r.txn, e)
 	}
-	switch st, rec := b.slot(e.Index); st {
-	case slotErased:
-		e.Erased = true
-	case slotStored:
-		e.Content = rec
+	if stored {
 		k, err := getValue(r.txn, keyringKey(store.EventKeyName(e.Index)))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
@@ -132,6 +124,41 @@ func (r *pointReader) content(e *store.RawEntry) error {
 		e.ContentKey = k
 	}
 	return nil
+}
+
+// leafFromBundle reads the leaf data of the event at index from the record
+// bundle f finds for it. bundled is false when no bundle holds the index
+// (a store written before bundles keeps it on its own); a bundle that holds
+// no record for it is ErrNotFound.
+func leafFromBundle(f *bundleFinder, index uint64) (rec []byte, bundled bool, err error) {
+	b, err := f.find(index)
+	if err != nil || b == nil {
+		return nil, false, err
+	}
+	st, rec := b.slot(index)
+	if st != slotStored {
+		return nil, true, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
+	}
+	return rec, true, nil
+}
+
+// contentFromBundle sets the content record of an event, or its erasure
+// mark, from the record bundle f finds for it. bundled is false when no
+// bundle holds the index; stored says whether the bundle holds a content
+// record for it (whose content key the caller reads).
+func contentFromBundle(f *bundleFinder, e *store.RawEntry) (bundled, stored bool, err error) {
+	b, err := f.find(e.Index)
+	if err != nil || b == nil {
+		return false, false, err
+	}
+	switch st, rec := b.slot(e.Index); st {
+	case slotErased:
+		e.Erased = true
+	case slotStored:
+		e.Content = rec
+		return true, true, nil
+	}
+	return true, false, nil
 }
 
 // readOwnContent adds the content record an event has on its own (in a
@@ -424,15 +451,11 @@ func newEntryReader(txn *badgerdb.Txn, desc, content bool) *entryReader {
 // read reads the records of the event at index, as pointReader.read does.
 func (r *entryReader) read(index uint64) (store.RawEntry, error) {
 	e := store.RawEntry{Index: index}
-	b, err := r.leaves.find(index)
+	rec, bundled, err := leafFromBundle(r.leaves, index)
 	if err != nil {
 		return e, err
 	}
-	if b != nil {
-		st, rec := b.slot(index)
-		if st != slotStored {
-			return e, fmt.Errorf("%w: no event at index %d", store.ErrNotFound, index)
-		}
+	if bundled {
 		e.LeafData = rec
 	} else {
 		if r.rec == nil {
@@ -459,21 +482,14 @@ func (r *entryReader) read(index uint64) (store.RawEntry, error) {
 // content adds the content record of an event and its content key, or
 // notes that it was erased, as pointReader.content does.
 func (r *entryReader) content(e *store.RawEntry) error {
-	b, err := r.contents.find(e.Index)
+	bundled, stored, err := contentFromBundle(r.contents, e)
 	if err != nil {
 		return err
 	}
-	if b != nil {
-		switch st, rec := b.slot(e.Index); st {
-		case slotErased:
-			e.Erased = true
-			return nil
-		case slotAbsent:
-			return nil
-		default:
-			e.Content = rec
-		}
-	} else {
+	switch {
+	case bundled && !stored:
+		return nil // erased, or no record
+	case !bundled:
 		if r.con == nil {
 			r.con = newKeyCursor(r.txn, []byte{prefixContent}, r.desc)
 		}

@@ -94,9 +94,7 @@ func (tp *Tamperer) DeleteContent(i uint64) error {
 func (tp *Tamperer) record(prefix byte, own []byte, i uint64) ([]byte, error) {
 	var rec []byte
 	err := tp.db.View(func(txn *badgerdb.Txn) error {
-		f := newBundleFinder(txn, prefix)
-		defer f.close()
-		b, err := f.find(i)
+		b, err := findBundle(txn, prefix, i)
 		if err != nil {
 			return err
 		}
@@ -122,9 +120,7 @@ func (tp *Tamperer) record(prefix byte, own []byte, i uint64) ([]byte, error) {
 // own.
 func (tp *Tamperer) edit(prefix byte, i uint64, state byte, rec []byte, own func(*badgerdb.Txn) error) error {
 	return tp.db.Update(func(txn *badgerdb.Txn) error {
-		f := newBundleFinder(txn, prefix)
-		defer f.close()
-		b, err := f.find(i)
+		b, err := findBundle(txn, prefix, i)
 		if err != nil {
 			return err
 		}
