@@ -71,6 +71,9 @@ func TestValidateRejects(t *testing.T) {
 		{"negative latency", func(e *agenttrailv1.Event) { e.GetLlmCall().Latency = durationpb.New(-time.Second) }, "llm_call.latency"},
 		{"invalid utf-8", func(e *agenttrailv1.Event) { e.GetLlmCall().OutputText = "bad \xff byte" }, "llm_call.output_text"},
 		{"invalid utf-8 nested", func(e *agenttrailv1.Event) { e.GetLlmCall().InputMessages[0].Content = "\xc3\x28" }, "llm_call.input_messages[0].content"},
+		{"invalid utf-8 in the header", func(e *agenttrailv1.Event) { e.GetLlmCall().ProviderName = "open\xffai" }, "llm_call.provider_name"},
+		{"invalid utf-8 envelope", func(e *agenttrailv1.Event) { e.AgentVersion = "v1\xc0" }, "agent_version"},
+		{"invalid utf-8 label value", func(e *agenttrailv1.Event) { e.Labels = map[string]string{"k": "\xff"} }, "labels[]"},
 		{"bad label key", func(e *agenttrailv1.Event) { e.Labels = map[string]string{"has space": "v"} }, "labels"},
 		{"label value too long", func(e *agenttrailv1.Event) { e.Labels = map[string]string{"k": strings.Repeat("v", 1025)} }, "labels[k]"},
 	}

@@ -59,7 +59,10 @@ func encode(ev *agenttrailv1.Event, lim Limits, opts proto.MarshalOptions) (Enco
 	// own: it never runs into the content's.
 	slab := make([]byte, 0, headerRoom+len(b))
 	enc := Encoded{Header: slab[:0:headerRoom], Content: slab[headerRoom:headerRoom]}
-	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs); err != nil {
+	// b is Go's own encoding, whose strings Marshal has found valid UTF-8
+	// (every string of the event model is proto3's, which it checks): the
+	// walk does not check them again.
+	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs, true); err != nil {
 		if err.Field == "" {
 			err.Field = "event"
 		}
@@ -205,8 +208,10 @@ func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullNam
 // splitting METADATA containers field by field. Fields keep their order, so
 // each half is itself a deterministic encoding. Errors name fields relative
 // to this message; callers prefix their own path on the way out, so that
-// the common, valid case builds no strings.
-func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers) *FieldError {
+// the common, valid case builds no strings. utf8Checked says that b is
+// Go's own marshaling of a message, which refuses strings that are not
+// valid UTF-8: the walk then leaves them unchecked.
+func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers, utf8Checked bool) *FieldError {
 	var counts [64]uint16 // occurrences per field number, for list paths
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -231,7 +236,7 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 		}
 		record, value := b[:n+m], b[n:n+m]
 		b = b[n+m:]
-		if err := checkField(fi, typ, value, split != nil); err != nil {
+		if err := checkField(fi, typ, value, split != nil, utf8Checked); err != nil {
 			return at(err)
 		}
 		if split != nil {
@@ -239,7 +244,7 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 			case fi.container:
 				body, _ := protowire.ConsumeBytes(value)
 				h, c := split.get(), split.get()
-				if err := walkWire(fi.msg, body, &h, &c, split); err != nil {
+				if err := walkWire(fi.msg, body, &h, &c, split, utf8Checked); err != nil {
 					return at(err)
 				}
 				*header = protowire.AppendTag(*header, num, protowire.BytesType)
@@ -265,17 +270,17 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 
 // checkField checks one field record's value: its wire type (of its kind,
 // or packed for a repeated scalar), UTF-8 for
-// strings, defined values for enums, and nested messages (containers being
-// split are checked while they are split). Errors name the field's contents
-// relative to the field.
-func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool) *FieldError {
+// strings (unless utf8Checked), defined values for enums, and nested
+// messages (containers being split are checked while they are split).
+// Errors name the field's contents relative to the field.
+func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting, utf8Checked bool) *FieldError {
 	switch fi.kind {
 	case protoreflect.StringKind:
 		s, n := protowire.ConsumeBytes(value)
 		if typ != protowire.BytesType || n < 0 {
 			return malformed()
 		}
-		if !utf8.Valid(s) {
+		if !utf8Checked && !utf8.Valid(s) {
 			return &FieldError{Reason: "must be valid UTF-8"}
 		}
 	case protoreflect.EnumKind:
@@ -318,7 +323,7 @@ func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting bool)
 		if fi.msg.wkt != wktNone {
 			return checkWKTBytes(fi.msg, body)
 		}
-		return walkWire(fi.msg, body, nil, nil, nil)
+		return walkWire(fi.msg, body, nil, nil, nil, utf8Checked)
 	default:
 		// proto.Unmarshal keeps a known field number of another wire type
 		// as an unknown field, which readers drop: the log would commit
