@@ -185,22 +185,47 @@ func closeBadger(db *badgerdb.DB) (err error) {
 type idSnapshot struct {
 	mu  sync.RWMutex
 	txn *badgerdb.Txn // nil before the first lookup or commit, and once discarded
+	// last is the greatest id key in txn (nil when it holds none), once
+	// lastKnown: an id whose key sorts after it is not in the snapshot,
+	// and needs no read. Event ids are mostly UUIDv7, which sort by the
+	// time they were made, so that most new ids sort after every stored
+	// one. It is found at the first lookup in a snapshot, by the
+	// sequencer's preflight rather than the committer.
+	last      []byte
+	lastKnown bool
 }
 
-// view runs fn in the snapshot, taking it first when there is none.
-func (s *idSnapshot) view(db *badgerdb.DB, fn func(*badgerdb.Txn) error) error {
+// view runs fn in the snapshot, taking it first when there is none, with
+// the greatest id key the snapshot holds (nil: none).
+func (s *idSnapshot) view(db *badgerdb.DB, fn func(txn *badgerdb.Txn, last []byte) error) error {
 	s.mu.RLock()
-	if s.txn == nil {
+	if s.txn == nil || !s.lastKnown {
 		s.mu.RUnlock()
 		s.mu.Lock()
 		if s.txn == nil {
 			s.txn = db.NewTransaction(false)
 		}
+		if !s.lastKnown {
+			s.last = lastIDKey(s.txn)
+			s.lastKnown = true
+		}
 		s.mu.Unlock()
 		s.mu.RLock()
 	}
 	defer s.mu.RUnlock()
-	return fn(s.txn)
+	return fn(s.txn, s.last)
+}
+
+// lastIDKey returns the greatest id key that txn holds, or nil.
+func lastIDKey(txn *badgerdb.Txn) []byte {
+	it := txn.NewIterator(badgerdb.IteratorOptions{Reverse: true, Prefix: []byte{prefixID}})
+	defer it.Close()
+	// The greatest key under the prefix sorts before prefix+1.
+	it.Seek([]byte{prefixID + 1})
+	if !it.Valid() {
+		return nil
+	}
+	return it.Item().KeyCopy(nil)
 }
 
 // refresh replaces the snapshot with one of the database as it is now.
@@ -208,7 +233,7 @@ func (s *idSnapshot) refresh(db *badgerdb.DB) {
 	txn := db.NewTransaction(false)
 	s.mu.Lock()
 	old := s.txn
-	s.txn = txn
+	s.txn, s.last, s.lastKnown = txn, nil, false
 	s.mu.Unlock()
 	if old != nil {
 		old.Discard()
@@ -221,6 +246,6 @@ func (s *idSnapshot) discard() {
 	defer s.mu.Unlock()
 	if s.txn != nil {
 		s.txn.Discard()
-		s.txn = nil
+		s.txn, s.last, s.lastKnown = nil, nil, false
 	}
 }

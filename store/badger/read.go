@@ -24,9 +24,15 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (out map[string]ui
 	defer h.release()
 	defer d.recoverBadger(&err)
 	out = make(map[string]uint64, len(ids))
-	err = h.ids.view(h.db, func(txn *badgerdb.Txn) error {
+	err = h.ids.view(h.db, func(txn *badgerdb.Txn, last []byte) error {
+		key := make([]byte, 0, 64)
 		for _, id := range ids {
-			val, err := getValue(txn, idKey(id))
+			key = append(key[:0], prefixID)
+			key = append(key, id...)
+			if bytes.Compare(key, last) > 0 {
+				continue // after every stored id: not stored
+			}
+			val, err := getValue(txn, key)
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}

@@ -269,6 +269,59 @@ func testLookupSeesCommittedBatches(t *testing.T, h Harness) {
 	}
 }
 
+// Ids are found whatever order they were stored in and whatever their
+// form: a driver that skips reads for ids sorting after every stored one
+// (most new ids are UUIDv7, made in time order) still finds an id stored
+// after a greater one, and one that sorts first or between, in any case
+// of letters, and finds nothing for ids it does not hold on either side.
+func testLookupFindsIDsInAnyOrder(t *testing.T, h Harness) {
+	_, d, _, raw := driverOfThree(t, h)
+	ctx := context.Background()
+	batches := [][]string{
+		{"ffffffff-ffff-7fff-bfff-fffffffffff0"},
+		{"00000000-0000-7000-8000-000000000001", "7fffffff-0000-7000-8000-000000000000"},
+		{"FFFFFFFF-0000-4000-8000-000000000000", "ffffffff-ffff-7fff-bfff-ffffffffffe0", "not-a-uuid"},
+	}
+	stored := map[string]uint64{}
+	first := uint64(3)
+	for i, ids := range batches {
+		b := &store.Batch{First: first, Size: first + uint64(len(ids)), IDsLookedUpAt: first}
+		for j, id := range ids {
+			b.Events = append(b.Events, store.BatchEvent{EventID: id, LeafData: raw.LeafData, Content: raw.Content})
+			b.Hashes = append(b.Hashes, [store.HashSize]byte{byte(i + 1), byte(j)})
+			stored[id] = first + uint64(j)
+		}
+		if err := d.Commit(ctx, b); err != nil {
+			t.Fatalf("batch %d: Commit: %v", i, err)
+		}
+		first = b.Size
+		var all []string
+		for id := range stored {
+			all = append(all, id)
+		}
+		absent := []string{
+			"ffffffff-ffff-7fff-bfff-ffffffffffff", // after every stored id
+			"00000000-0000-7000-8000-000000000000", // before
+			"80000000-0000-7000-8000-000000000000", // between
+			"ffffffff-ffff-7fff-bfff-fffffffffff1",
+		}
+		got, err := d.LookupIDs(ctx, append(all, absent...))
+		if err != nil {
+			t.Fatalf("after batch %d: LookupIDs: %v", i, err)
+		}
+		for id, want := range stored {
+			if index, ok := got[id]; !ok || index != want {
+				t.Errorf("after batch %d: LookupIDs(%s) = %d, %v; want %d", i, id, index, ok, want)
+			}
+		}
+		for _, id := range absent {
+			if index, ok := got[id]; ok {
+				t.Errorf("after batch %d: LookupIDs(%s) = %d; want not stored", i, id, index)
+			}
+		}
+	}
+}
+
 // Credentials are stored once, revoked once, and read back as stored.
 func testCredentials(t *testing.T, h Harness) {
 	s := NewLog(t, h).Open(t)

@@ -113,6 +113,7 @@ func Run(t *testing.T, h Harness) {
 		{"DriverFencesBatches", testDriverFencesBatches},
 		{"DriverChecksIDsSinceLookup", testDriverChecksIDsSinceLookup},
 		{"LookupSeesCommittedBatches", testLookupSeesCommittedBatches},
+		{"LookupFindsIDsInAnyOrder", testLookupFindsIDsInAnyOrder},
 		{"CredentialsAreWrittenOnce", testCredentials},
 		{"ScanMatchesBruteForce", testScanMatchesBruteForce},
 		{"ScanReadsContentOnlyWhenAsked", testScanReadsContentOnlyWhenAsked},
