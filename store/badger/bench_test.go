@@ -19,6 +19,7 @@ import (
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
+	"github.com/agenttrail/agenttrail/store/event"
 	"github.com/agenttrail/agenttrail/store/event/eventtest"
 	"github.com/agenttrail/agenttrail/store/storetest"
 )
@@ -595,4 +596,58 @@ func BenchmarkScanInterleavedSession(b *testing.B) {
 
 func buildInterleavedStore(total, sessions int) (string, error) {
 	return buildStore(total, func(j int, ev *agenttrailv1.Event) { ev.SessionId = fmt.Sprintf("session-%d", j%sessions) })
+}
+
+// BenchmarkLookupIDs looks up the ids of new events (none stored) against
+// a log of 64k events. UUIDv7 ids, as clients make them, sort by time, so
+// that a new one sorts after every stored id and needs no read; where the
+// stored ids are random (UUIDv4, or ids a client makes its own way), a new
+// random id sorts among them and takes a read.
+func BenchmarkLookupIDs(b *testing.B) {
+	v7 := func(int) string { return event.NewID() }
+	random := func(i int) string { return eventtest.ID(fmt.Sprintf("lookup-%d", i)) }
+	for _, tc := range []struct {
+		name string
+		id   func(i int) string
+	}{
+		{"ids=uuidv7", v7},
+		{"ids=random", random},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			d, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer d.Close()
+			ctx := context.Background()
+			const stored, batch = 1 << 16, 256
+			n := 0
+			for first := 0; first < stored; first += batch {
+				bt := &store.Batch{First: uint64(first), Size: uint64(first + batch), IDsLookedUpAt: uint64(first)}
+				for i := range batch {
+					bt.Events = append(bt.Events, store.BatchEvent{EventID: tc.id(n), LeafData: []byte("leaf"), Content: []byte("content")})
+					bt.Hashes = append(bt.Hashes, [store.HashSize]byte{byte(i), byte(first >> 8)})
+					n++
+				}
+				if err := d.Commit(ctx, bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			ids := make([]string, batch)
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				for i := range ids {
+					ids[i] = tc.id(n)
+					n++
+				}
+				b.StartTimer()
+				found, err := d.LookupIDs(ctx, ids)
+				if err != nil || len(found) != 0 {
+					b.Fatalf("LookupIDs of new ids = %v, %v; want none", found, err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/id")
+		})
+	}
 }
