@@ -109,7 +109,7 @@ func hashesKey(first uint64) []byte    { return u64Key(prefixHashes, first) }
 func checkpointKey(size uint64) []byte { return u64Key(prefixCheckpoint, size) }
 func sizeKey(size uint64) []byte       { return u64Key(prefixSize, size) }
 func erasedKey(index uint64) []byte    { return u64Key(prefixErased, index) }
-func idKey(eventID string) []byte      { return append([]byte{prefixID}, eventID...) }
+func idKey(eventID string) []byte      { return appendIDKey(nil, eventID) }
 func keyIndex(key []byte) uint64       { return binary.BigEndian.Uint64(key[len(key)-8:]) }
 func postingsPrefix(field byte, value string) []byte {
 	k := make([]byte, 0, 4+len(value)+8)
@@ -144,4 +144,10 @@ func timeKey(hour, first uint64) []byte {
 // kindValue is the posting value of an event kind: its number, two bytes.
 func kindValue(k agenttrailv1.EventKind) string {
 	return string([]byte{byte(k >> 8), byte(k)})
+}
+
+// appendIDKey appends the id key of an event id to dst, so that a lookup
+// of many ids can build each key in one buffer.
+func appendIDKey(dst []byte, eventID string) []byte {
+	return append(append(dst, prefixID), eventID...)
 }

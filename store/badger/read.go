@@ -27,8 +27,7 @@ func (d *Driver) LookupIDs(ctx context.Context, ids []string) (out map[string]ui
 	err = h.ids.view(h.db, func(txn *badgerdb.Txn, last []byte) error {
 		key := make([]byte, 0, 64)
 		for _, id := range ids {
-			key = append(key[:0], prefixID)
-			key = append(key, id...)
+			key = appendIDKey(key[:0], id)
 			if bytes.Compare(key, last) > 0 {
 				continue // after every stored id: not stored
 			}

@@ -17,10 +17,10 @@ import (
 func TestMarshalChecksEveryString(t *testing.T) {
 	const bad = "\xff"
 	n := 0
-	// set puts bad in the string field fd of the message at the end of
-	// path, reached from a fresh event, and reports whether Marshal refuses
-	// the event.
 	var visit func(path []protoreflect.FieldDescriptor, md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool)
+	// refused reaches the message at the end of path from a fresh event,
+	// lets set put a bad string in it, and reports whether Marshal refuses
+	// the event.
 	refused := func(path []protoreflect.FieldDescriptor, set func(m protoreflect.Message)) bool {
 		ev := &agenttrailv1.Event{}
 		m := protoreflect.Message(ev.ProtoReflect())
