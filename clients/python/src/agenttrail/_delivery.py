@@ -2,11 +2,15 @@
 
 Logging an event builds and encodes its AppendRequest on the calling thread
 and hands the bytes to :meth:`Delivery.put`, which only appends them to an
-inbox (a ``queue.SimpleQueue``, whose put never blocks) and, when the inbox
-was empty, rings a doorbell (another SimpleQueue). The calling thread never
+inbox (a ``queue.SimpleQueue``, whose put never blocks), and the event's id,
+session id and payload name to a deque beside it, and, when the inbox was
+empty, rings a doorbell (another SimpleQueue). The calling thread never
 takes a lock that a background thread holds, so it never waits for one that
-grpcio's threads are slow to release; and the buffer holds bytes, which the
-garbage collector does not scan. Everything else happens on background
+grpcio's threads are slow to release; and it leaves in the buffer only
+bytes and strings, objects the garbage collector does not track: a
+container (a tuple) per event would add one to the collector's count of
+new objects for every event waiting, and the calling thread would run a
+collection every few hundred events. Everything else happens on background
 threads:
 
 - The delivery thread opens an Append stream when there is something to
@@ -241,7 +245,12 @@ class Delivery:
         # The calling threads' side. _put_lock orders the calling threads
         # among themselves; no background thread ever takes it.
         self._put_lock = threading.Lock()
-        self._inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        # For each request in the inbox, in the same order: its event id,
+        # session id and payload name, three entries an event. Appended
+        # before the request is put, so a request taken from the inbox
+        # always finds them; taken only by _take_inbox, under _lock.
+        self._inbox_names: collections.deque[str] = collections.deque()
         self._doorbell: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._issued = 0  # events put, written under _put_lock
         self._dropped = 0  # written under _put_lock
@@ -323,8 +332,12 @@ class Delivery:
                     return False
                 self._wait_for_room()
             self._dropping = False
+            names = self._inbox_names
+            names.append(event_id)
+            names.append(session_id)
+            names.append(kind)
             inbox = self._inbox
-            inbox.put((event_id, request, session_id, kind))
+            inbox.put(request)
             self._issued += 1
             if inbox.qsize() == 1:
                 self._doorbell.put(None)
@@ -483,6 +496,15 @@ class Delivery:
             self._doorbell.put(None)
 
     # --- The delivery thread --------------------------------------------------------
+
+    def _take_inbox(self) -> _Item:
+        """Takes the oldest event from the inbox, which must not be empty;
+        _lock is held."""
+        request = self._inbox.get_nowait()
+        names = self._inbox_names
+        event_id = names.popleft()
+        session_id = names.popleft()
+        return (event_id, request, session_id, names.popleft())
 
     def _has_work(self) -> bool:
         """Whether events wait to be sent; _lock is held."""
@@ -695,7 +717,7 @@ class Delivery:
                 if waiting and (
                     lingered or waiting >= self._batch_size or self._linger <= 0 or self._urgent.is_set()
                 ):
-                    item = self._retry.popleft() if self._retry else self._inbox.get_nowait()
+                    item = self._retry.popleft() if self._retry else self._take_inbox()
                     if len(item[1]) > self._max_message_bytes:
                         too_large, item = self._too_large(item), None
                     elif self._frame_max > 1 and waiting > 1 and item[1][:1] == _EVENT_TAG:
@@ -747,10 +769,9 @@ class Delivery:
         while len(items) < limit:
             nxt = self._retry[0] if self._retry else None
             if nxt is None:
-                try:
-                    nxt = self._inbox.get_nowait()
-                except queue.Empty:
+                if self._inbox.empty():
                     break
+                nxt = self._take_inbox()
                 if len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != _EVENT_TAG:
                     self._retry.appendleft(nxt)  # it goes first next time
                     break
@@ -837,7 +858,7 @@ class Delivery:
             items = list(self._retry)
             self._retry.clear()
             while not self._inbox.empty():
-                items.append(self._inbox.get_nowait())
+                items.append(self._take_inbox())
             rejected = [self._record(item, code, f"the Append stream failed: {details}", "") for item in items]
         if rejected:
             log.error(
