@@ -359,8 +359,7 @@ class Session:
             )
             raise
         if input_messages is not None:
-            for i, m in cv.items(input_messages, "llm_call.input_messages"):
-                cv.chat_message(p.input_messages.add(), m, "llm_call.input_messages", i)
+            cv.chat_messages(p.input_messages, input_messages, "llm_call.input_messages")
         if tool_calls is not None:
             for i, t in cv.items(tool_calls, "llm_call.tool_calls"):
                 cv.tool_call_request(p.tool_calls.add(), t, "llm_call.tool_calls", i)
