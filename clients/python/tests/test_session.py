@@ -5,6 +5,7 @@ fail on the calling thread, naming the argument."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Callable
@@ -315,6 +316,28 @@ def test_session_counts_defaults_and_links(server: Server, connect: Connect) -> 
         cost=event_pb2.Cost(currency_code="EUR", micros=150),
     )
     assert session.ended and session.step == 8
+
+
+class Tokens(enum.IntEnum):
+    """An int of another type, as some SDKs give token counts."""
+
+    SEVEN = 7
+
+
+def test_session_counts_add_up_what_the_events_hold(server: Server, connect: Connect) -> None:
+    """The counts of the SessionEnd are what the LLM calls' fields hold,
+    whatever the types given (an int subclass, bytes for a str)."""
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        session.llm_call(input_tokens=Tokens.SEVEN, output_tokens=2, error_type=b"")
+        session.llm_call(input_tokens=1, output_tokens=Tokens.SEVEN, error_type=b"rate_limited")
+        session.llm_call(error_type="")
+    assert writer.flush(30)
+    end = next(e.event for e in session_entries(reader, session.session_id) if e.event.HasField("session_end"))
+    c = end.session_end
+    assert (c.llm_call_count, c.input_tokens, c.output_tokens, c.error_count) == (3, 8, 9, 1)
+    assert not c.HasField("cost")
 
 
 class PaymentDeclined(Exception):

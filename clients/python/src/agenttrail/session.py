@@ -216,7 +216,7 @@ class Session:
         req = self._event(occurred_at, labels)
         ev = req.event
         ev.session_start.CopyFrom(self._start)
-        return self._log(req, None, "start", None)
+        return self._log(req, ev, None, "start", None)
 
     def end(
         self,
@@ -248,7 +248,7 @@ class Session:
         end.reason = cv.END_REASON(reason, "session_end.reason")  # type: ignore[assignment]
         if detail is not None:
             end.detail = cv.text(detail, "session_end.detail")
-        return self._log(req, None, "end", None)
+        return self._log(req, ev, None, "end", None)
 
     # --- Events ---------------------------------------------------------------------
 
@@ -371,7 +371,29 @@ class Session:
             cv.set_duration(p.latency, latency, "llm_call.latency")
         if time_to_first_token is not None:
             cv.set_duration(p.time_to_first_token, time_to_first_token, "llm_call.time_to_first_token")
-        return self._log(req, parent_event_id, "llm_call", event_id)
+        # The session's counts, from the arguments where they are what the
+        # message holds (an int was stored as it is), which saves reading
+        # the fields back.
+        if input_tokens is None:
+            input_tokens = 0
+        elif type(input_tokens) is not int:
+            input_tokens = p.input_tokens
+        if output_tokens is None:
+            output_tokens = 0
+        elif type(output_tokens) is not int:
+            output_tokens = p.output_tokens
+        failed = bool(error_type) if type(error_type) is str or error_type is None else bool(p.error_type)
+        return self._log(
+            req,
+            ev,
+            parent_event_id,
+            "llm_call",
+            event_id,
+            input_tokens,
+            output_tokens,
+            failed,
+            p.cost if cost is not None and p.HasField("cost") else None,
+        )
 
     def tool_call(
         self,
@@ -442,7 +464,7 @@ class Session:
             p.outcome = event_pb2.TOOL_OUTCOME_SUCCESS
         if duration is not None:
             cv.set_duration(p.duration, duration, "tool_call.duration")
-        return self._log(req, parent_event_id, "tool_call", event_id)
+        return self._log(req, ev, parent_event_id, "tool_call", event_id)
 
     def reasoning(
         self,
@@ -464,7 +486,7 @@ class Session:
         cv.assign(p, "reasoning", (("thought", thought), ("confidence", confidence)))
         if plan_steps is not None:
             p.plan_steps.extend(cv.strings(plan_steps, "reasoning.plan_steps"))
-        return self._log(req, parent_event_id, "reasoning", event_id)
+        return self._log(req, ev, parent_event_id, "reasoning", event_id)
 
     def approval(
         self,
@@ -515,7 +537,7 @@ class Session:
         )
         if wait_duration is not None:
             cv.set_duration(p.wait_duration, wait_duration, "human_approval.wait_duration")
-        return self._log(req, parent_event_id, "human_approval", event_id)
+        return self._log(req, ev, parent_event_id, "human_approval", event_id)
 
     def error(
         self,
@@ -560,7 +582,7 @@ class Session:
                 ("retryable", retryable),
             ),
         )
-        return self._log(req, parent_event_id, "error", event_id)
+        return self._log(req, ev, parent_event_id, "error", event_id)
 
     def output(
         self,
@@ -583,7 +605,7 @@ class Session:
             "output",
             (("text", cv.text(text, "output.text")), ("final", final), ("media_type", media_type)),
         )
-        return self._log(req, parent_event_id, "output", event_id)
+        return self._log(req, ev, parent_event_id, "output", event_id)
 
     # --- Building and logging -----------------------------------------------------
 
@@ -604,11 +626,21 @@ class Session:
         return req
 
     def _log(
-        self, req: append_service_pb2.AppendRequest, parent_event_id: str | None, what: str, event_id: str | None
+        self,
+        req: append_service_pb2.AppendRequest,
+        ev: event_pb2.Event,
+        parent_event_id: str | None,
+        what: str,
+        event_id: str | None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        failed: bool = False,
+        cost: event_pb2.Cost | None = None,
     ) -> str:
-        """Numbers, links, encodes and enqueues a built event; updates the
-        session's counts. what is "start", "end" or the payload."""
-        ev = req.event
+        """Numbers, links, encodes and enqueues a built event (ev is
+        req.event); updates the session's counts. what is "start", "end" or
+        the payload; an LLM call gives its tokens, whether it failed and its
+        cost (None when not set)."""
         if parent_event_id is not None:
             if parent_event_id:
                 cv.check_event_id("parent_event_id", parent_event_id)
@@ -644,22 +676,22 @@ class Session:
                 self._start_event_id = event_id
             elif what == "end":
                 self._state = _ENDED
+            elif what == "llm_call":
+                self._llm_calls += 1
+                self._input_tokens += input_tokens
+                self._output_tokens += output_tokens
+                if failed:
+                    self._errors += 1
+                if cost is not None:
+                    self._add_cost(cost)
             else:
                 self._count(ev, what)
         return event_id
 
     def _count(self, ev: event_pb2.Event, what: str) -> None:
-        """Adds an event to the session's counts; the lock is held."""
-        if what == "llm_call":
-            c = ev.llm_call
-            self._llm_calls += 1
-            self._input_tokens += c.input_tokens
-            self._output_tokens += c.output_tokens
-            if c.error_type:
-                self._errors += 1
-            if c.HasField("cost"):
-                self._add_cost(c.cost)
-        elif what == "tool_call":
+        """Adds an event other than an LLM call to the session's counts;
+        the lock is held."""
+        if what == "tool_call":
             self._tool_calls += 1
             if ev.tool_call.outcome != event_pb2.TOOL_OUTCOME_SUCCESS:
                 self._errors += 1
