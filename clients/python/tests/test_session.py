@@ -330,8 +330,8 @@ def test_session_counts_add_up_what_the_events_hold(server: Server, connect: Con
     writer = connect(server)
     reader = connect(server, role="compliance")
     with writer.session() as session:
-        session.llm_call(input_tokens=Tokens.SEVEN, output_tokens=2, error_type=b"")
-        session.llm_call(input_tokens=1, output_tokens=Tokens.SEVEN, error_type=b"rate_limited")
+        session.llm_call(input_tokens=Tokens.SEVEN, output_tokens=2, error_type=b"")  # type: ignore[arg-type]
+        session.llm_call(input_tokens=1, output_tokens=Tokens.SEVEN, error_type=b"rate_limited")  # type: ignore[arg-type]
         session.llm_call(error_type="")
     assert writer.flush(30)
     end = next(e.event for e in session_entries(reader, session.session_id) if e.event.HasField("session_end"))
