@@ -70,7 +70,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 
@@ -272,7 +272,10 @@ class Delivery:
         self._resume_room = max(1, min(batch_size, capacity // 4))
         self._urgent = threading.Event()  # someone flushes or closes: skip the linger
         self._retry: collections.deque[_Item] = collections.deque()  # to send first on the next stream
-        self._inflight: collections.deque[_Item] = collections.deque()  # sent, awaiting responses
+        # Sent, awaiting responses: each event as the four entries of its
+        # _Item, one after the other, so that an event in flight holds no
+        # tuple (see the module documentation: nor does one waiting).
+        self._inflight: collections.deque[Any] = collections.deque()
         # The requests in flight, oldest first: 0 for a request of one
         # event, n for a batched frame of n events (of _inflight, in order).
         self._frames: collections.deque[int] = collections.deque()
@@ -506,6 +509,11 @@ class Delivery:
         session_id = names.popleft()
         return (event_id, request, session_id, names.popleft())
 
+    def _inflight_items(self) -> list[_Item]:
+        """The events in flight, oldest first; _lock is held."""
+        entries = iter(self._inflight)
+        return list(zip(entries, entries, entries, entries))
+
     def _has_work(self) -> bool:
         """Whether events wait to be sent; _lock is held."""
         return bool(self._retry) or not self._inbox.empty()
@@ -580,7 +588,7 @@ class Delivery:
                 self._call = None
                 self._stream_id += 1  # retires this stream's request iterator
                 if self._inflight:
-                    self._retry.extendleft(reversed(self._inflight))
+                    self._retry.extendleft(reversed(self._inflight_items()))
                     self._inflight.clear()
                 self._frames.clear()
                 self._frame_max = 1
@@ -640,7 +648,7 @@ class Delivery:
                     # is refused alike.
                     for _ in range(n):
                         copy = append_service_pb2.AppendResponse(
-                            event_id=self._inflight[0][0], rejection=response.rejection
+                            event_id=self._inflight[0], rejection=response.rejection
                         )
                         self._answer_one(copy, rejected)
                     self._frames.popleft()
@@ -654,16 +662,17 @@ class Delivery:
 
     def _answer_one(self, response: append_service_pb2.AppendResponse, rejected: list[RejectedEvent]) -> None:
         """Applies an answer to the oldest event in flight; _lock is held."""
-        if not self._inflight:
+        inflight = self._inflight
+        if not inflight:
             raise _ProtocolError("the server answered more requests than were sent")
-        item = self._inflight[0]
-        if response.event_id != item[0]:
+        if response.event_id != inflight[0]:
             raise _ProtocolError(
                 "the server answered out of order: the event ids of a response and its request differ"
             )
         result = response.WhichOneof("result")
         if result == "receipt":
-            self._inflight.popleft()
+            for _ in range(4):
+                inflight.popleft()
             self._delivered += 1
             if response.receipt.duplicate:
                 self._duplicates += 1
@@ -675,7 +684,10 @@ class Delivery:
             code = _CODES.get(rej.code, grpc.StatusCode.UNKNOWN)
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise _Unavailable(rej.message)
-            self._inflight.popleft()
+            event_id = inflight.popleft()
+            request = inflight.popleft()
+            session_id = inflight.popleft()
+            item = (event_id, request, session_id, inflight.popleft())
             rejected.append(self._record(item, code, rej.message, rej.field))
         else:
             raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
@@ -724,7 +736,7 @@ class Delivery:
                         frame = self._take_frame(item, waiting)
                         item = None
                     else:
-                        self._inflight.append(item)
+                        self._inflight.extend(item)
                         self._frames.append(0)
                         self._requests_sent += 1
                 elif not waiting and self._stopping:
@@ -781,14 +793,18 @@ class Delivery:
                 self._retry.popleft()
             items.append(nxt)
             size += len(nxt[1])
-        self._inflight.extend(items)
         self._frames.append(len(items))
         self._requests_sent += 1
-        # One copy of each event's bytes: the tag, then a view of the rest.
-        parts: list[bytes | memoryview] = []
+        # The tag, then the rest of each event's bytes: a slice of bytes
+        # costs a copy, but less than a memoryview of it, and it is no
+        # object the garbage collector tracks (a frame's views and their
+        # buffers would add two to its count for every event).
+        parts: list[bytes] = []
+        inflight = self._inflight
         for it in items:
+            inflight.extend(it)
             parts.append(_EVENTS_TAG)
-            parts.append(memoryview(it[1])[1:])
+            parts.append(it[1][1:])
         return b"".join(parts)
 
     # --- Rejections and failures --------------------------------------------------
