@@ -340,6 +340,22 @@ def test_session_counts_add_up_what_the_events_hold(server: Server, connect: Con
     assert not c.HasField("cost")
 
 
+def test_session_cost_adds_up_every_form_of_cost(server: Server, connect: Connect) -> None:
+    """The SessionEnd's cost adds up the costs as the events hold them,
+    given as a dict, as a Cost, or partly; an empty dict sets none."""
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        session.llm_call(request_model="m", cost={"currency_code": "EUR", "micros": 5})
+        session.llm_call(request_model="m", cost=event_pb2.Cost(currency_code="EUR", micros=7))
+        session.llm_call(request_model="m", cost={"micros": 11, "currency_code": "EUR"})
+        session.llm_call(request_model="m", cost={"currency_code": "EUR"})
+        session.llm_call(request_model="m", cost={})
+    assert writer.flush(30)
+    end = next(e.event for e in session_entries(reader, session.session_id) if e.event.HasField("session_end"))
+    assert end.session_end.cost == event_pb2.Cost(currency_code="EUR", micros=23)
+
+
 class PaymentDeclined(Exception):
     """An agent's own exception, for the FAILED detail."""
 

@@ -406,9 +406,11 @@ def tool_definition(dst: event_pb2.ToolDefinition, value: object, field: str) ->
             raise _unknown(field, key, event_pb2.ToolDefinition)
 
 
-def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
+def cost(dst: event_pb2.Cost, value: object, field: str) -> tuple[str, int] | None:
     """Fills a Cost from one, or from a dict with the keys currency_code
-    (such as "USD") and micros (an int: millionths of the currency unit)."""
+    (such as "USD") and micros (an int: millionths of the currency unit).
+    Returns the currency code and micros set when the value was the usual
+    dict, and None otherwise (then read dst, which may be left unset)."""
     if type(value) is dict and len(value) == 2:
         # The common case: both keys, of the usual types.
         code, micros = value.get("currency_code"), value.get("micros")
@@ -416,14 +418,15 @@ def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
             try:
                 dst.currency_code = code
                 dst.micros = micros
-                return
+                return code, micros
             except ValueError:
                 pass  # a str that cannot be encoded: the general way names it
     m = _mapping(value, event_pb2.Cost, field)
     if m is None:
         dst.CopyFrom(value)  # type: ignore[arg-type]
-        return
+        return None
     for key in m:
         if key not in ("currency_code", "micros"):
             raise _unknown(field, key, event_pb2.Cost)
     assign(dst, field, (("currency_code", m.get("currency_code")), ("micros", m.get("micros"))))
+    return None

@@ -45,6 +45,10 @@ Duration = timedelta | float
 MessageLike = Any
 
 _NEW, _STARTED, _ENDED = "new", "started", "ended"
+#: AppendRequest's parser and encoder, looked up once: a method looked up
+#: on a message first looks for a field of that name.
+_parse_request = append_service_pb2.AppendRequest.FromString
+_encode_request = append_service_pb2.AppendRequest.SerializeToString
 #: Exceptions that end a session as cancelled rather than failed.
 _CANCELLATIONS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
@@ -213,8 +217,7 @@ class Session:
         :meth:`agenttrail.Client.session` and returns its event id. Entering
         the ``with`` block calls it. Raises SessionStateError if the session
         has started before."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         ev.session_start.CopyFrom(self._start)
         return self._log(req, ev, None, "start", None)
 
@@ -242,8 +245,7 @@ class Session:
         they are not). Raises SessionStateError if the session has not
         started or has ended.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         end = ev.session_end
         end.reason = cv.END_REASON(reason, "session_end.reason")  # type: ignore[assignment]
         if detail is not None:
@@ -299,8 +301,7 @@ class Session:
 
         The other arguments are the LlmCall fields of the same names.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.llm_call
         # The scalar fields set one by one, the cheapest way for the most
         # frequent event; a value a field cannot hold is named by assign.
@@ -365,8 +366,13 @@ class Session:
                 cv.tool_call_request(p.tool_calls.add(), t, "llm_call.tool_calls", i)
         if finish_reasons is not None:
             p.finish_reasons.extend(cv.strings(finish_reasons, "llm_call.finish_reasons"))
+        # The cost, for the session's counts: as set, or read back.
+        cost_set: tuple[str, int] | None = None
         if cost is not None:
-            cv.cost(p.cost, cost, "llm_call.cost")
+            cost_set = cv.cost(p.cost, cost, "llm_call.cost")
+            if cost_set is None and p.HasField("cost"):
+                c = p.cost
+                cost_set = (c.currency_code, c.micros)
         if latency is not None:
             cv.set_duration(p.latency, latency, "llm_call.latency")
         if time_to_first_token is not None:
@@ -392,7 +398,7 @@ class Session:
             input_tokens,
             output_tokens,
             failed,
-            p.cost if cost is not None and p.HasField("cost") else None,
+            cost_set,
         )
 
     def tool_call(
@@ -430,8 +436,7 @@ class Session:
           the decision with :meth:`approval` and gated_event_id set to this
           event's id.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.tool_call
         if exception is not None:
             if not isinstance(exception, BaseException):
@@ -480,8 +485,7 @@ class Session:
         """Logs a Reasoning event: the agent's thought (str), its plan
         (plan_steps, a list of str, in order) and its confidence (from 0 to
         1, set only when given). Returns its event id."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.reasoning
         cv.assign(p, "reasoning", (("thought", thought), ("confidence", confidence)))
         if plan_steps is not None:
@@ -517,8 +521,7 @@ class Session:
           intervention with new instructions.
         - wait_duration: how long the agent waited, a timedelta or seconds.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.human_approval
         p.decision = cv.APPROVAL_DECISION(decision, "human_approval.decision")  # type: ignore[assignment]
         p.kind = cv.HUMAN_ACTION_KIND(kind, "human_approval.kind")  # type: ignore[assignment]
@@ -560,8 +563,7 @@ class Session:
         its module unless built in), message (its message) and stack_trace
         (its formatted traceback) unless they are given.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         if exception is not None:
             if not isinstance(exception, BaseException):
                 raise TypeError(f"error.exception must be an exception, got {type(exception).__name__}")
@@ -598,8 +600,7 @@ class Session:
         """Logs an Output event: a response the agent produced (text), final
         or intermediate (final), of a media type such as "text/markdown"
         (empty means text/plain). Returns its event id."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         cv.assign(
             ev.output,
             "output",
@@ -611,10 +612,10 @@ class Session:
 
     def _event(
         self, occurred_at: datetime | None, labels: Mapping[str, str] | None
-    ) -> append_service_pb2.AppendRequest:
+    ) -> tuple[append_service_pb2.AppendRequest, event_pb2.Event]:
         """A new AppendRequest whose event has the session's envelope, the
-        time and the labels."""
-        req = append_service_pb2.AppendRequest.FromString(self._template)
+        time and the labels; and that event."""
+        req = _parse_request(self._template)
         ev = req.event
         ts = ev.occurred_at
         if occurred_at is None:
@@ -623,7 +624,7 @@ class Session:
             cv.set_timestamp(ts, occurred_at, "occurred_at")
         if labels is not None:
             cv.string_map(ev.labels, labels, "labels")
-        return req
+        return req, ev
 
     def _log(
         self,
@@ -635,12 +636,12 @@ class Session:
         input_tokens: int = 0,
         output_tokens: int = 0,
         failed: bool = False,
-        cost: event_pb2.Cost | None = None,
+        cost: tuple[str, int] | None = None,
     ) -> str:
         """Numbers, links, encodes and enqueues a built event (ev is
         req.event); updates the session's counts. what is "start", "end" or
         the payload; an LLM call gives its tokens, whether it failed and its
-        cost (None when not set)."""
+        cost (currency code and micros; None when not set)."""
         if parent_event_id is not None:
             if parent_event_id:
                 cv.check_event_id("parent_event_id", parent_event_id)
@@ -667,7 +668,7 @@ class Session:
             if what == "end":
                 self._finish(ev.session_end, step)
             kind = "session_start" if what == "start" else "session_end" if what == "end" else what
-            self._delivery.put(event_id, req.SerializeToString(), self._session_id, kind)
+            self._delivery.put(event_id, _encode_request(req), self._session_id, kind)
             # Only an event that was logged (or dropped by policy) counts.
             self._step = step
             self._last_event_id = event_id
@@ -683,7 +684,7 @@ class Session:
                 if failed:
                     self._errors += 1
                 if cost is not None:
-                    self._add_cost(cost)
+                    self._add_cost(*cost)
             else:
                 self._count(ev, what)
         return event_id
@@ -698,12 +699,12 @@ class Session:
         elif what == "error":
             self._errors += 1
 
-    def _add_cost(self, c: event_pb2.Cost) -> None:
+    def _add_cost(self, currency_code: str, micros: int) -> None:
         if self._currency is None:
-            self._currency = c.currency_code
-        elif self._currency != c.currency_code:
+            self._currency = currency_code
+        elif self._currency != currency_code:
             self._mixed_currencies = True
-        self._cost_micros += c.micros
+        self._cost_micros += micros
 
     def _finish(self, end: event_pb2.SessionEnd, step: int) -> None:
         """Fills the counts of the SessionEnd; the lock is held."""
