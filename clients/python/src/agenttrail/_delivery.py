@@ -131,9 +131,10 @@ _FATAL = frozenset(
     }
 )
 
-#: An event in the buffer: (event id, encoded AppendRequest, session id,
-#: payload name). A tuple of strings and bytes, which the garbage collector
-#: stops tracking.
+#: An event in the delivery thread's hands: (event id, encoded
+#: AppendRequest, session id, payload name). Waiting in the inbox and in
+#: flight, an event is held as these entries without the tuple (see the
+#: module documentation); only events to resend wait as tuples.
 _Item = tuple[str, bytes, str, str]
 
 if TYPE_CHECKING:
