@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { resolvePlugin, ui } from "./resolve.mjs";
+import { resolveOptions, ui } from "./resolve.mjs";
 
 const assets = resolve(ui, "..", "assets");
 const check = process.argv.includes("--check");
@@ -35,9 +35,9 @@ async function buildInto(out) {
     sourcemap: false,
     write: false,
     outdir: "out",
-    absWorkingDir: ui,
-    plugins: [resolvePlugin],
+    metafile: true, // for the plugin's check that each file is reached one way (resolve.mjs)
     logLevel: "warning",
+    ...resolveOptions,
   });
   mkdirSync(out, { recursive: true });
   const names = {};
