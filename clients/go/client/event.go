@@ -13,6 +13,25 @@ import (
 // from its commitment.
 var errRebuildEvent = errors.New("the event does not decode from the commitment's header and content")
 
+// EntryEvent returns the event of e: Entry.event when it has one, or else
+// the event rebuilt from its commitment, as the client does for every entry
+// of a query without [WithEventsInCommitment] (an erased event's is its
+// header's event alone). e is not modified. An entry with neither an event
+// nor a commitment header that decodes returns an error.
+func EntryEvent(e *agenttrailv1.Entry) (*agenttrailv1.Event, error) {
+	if ev := e.GetEvent(); ev != nil {
+		return ev, nil
+	}
+	c := &agenttrailv1.Entry{Commitment: e.GetCommitment()}
+	if err := rebuildEvent(c); err != nil {
+		return nil, err
+	}
+	if c.Event == nil {
+		return nil, errRebuildEvent
+	}
+	return c.Event, nil
+}
+
 // rebuildEvent fills in the event of an entry sent without it
 // (QueryRequest.event_from_commitment): the event of commitment.header, an
 // EventHeader, with commitment.content merged into it, which is how the

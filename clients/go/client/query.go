@@ -28,6 +28,9 @@ type queryConfig struct {
 	caughtUp func(treeSize uint64)
 	withheld func(*agenttrailv1.WithheldEntry)
 	proofs   func(*agenttrailv1.GetInclusionProofResponse)
+	// eventsInCommitment: entries sent without their event keep it in
+	// their commitment (WithEventsInCommitment).
+	eventsInCommitment bool
 }
 
 // WithResume makes a query go on where it stopped when its stream fails
@@ -93,6 +96,22 @@ func WithInclusionProofs(f func(*agenttrailv1.GetInclusionProofResponse)) QueryO
 			return fmt.Errorf("%w: nil inclusion proof function", ErrInvalidOption)
 		}
 		c.proofs = f
+		return nil
+	})
+}
+
+// WithEventsInCommitment yields the full view's entries as the server
+// sends them: without Entry.event, which is exactly the event of the
+// entry's commitment (its header's event with its content merged in).
+// Without this option the client decodes and sets each one; a reader that
+// does not look at the events, such as a tail that only follows progress
+// or a copier that keeps the commitments as they are, spares that work and
+// rebuilds an event when it needs it with [EntryEvent]. Entries of the
+// other views, and from servers that predate event_from_commitment, still
+// carry their event.
+func WithEventsInCommitment() QueryOption {
+	return queryOption(func(c *queryConfig) error {
+		c.eventsInCommitment = true
 		return nil
 	})
 }
@@ -209,8 +228,10 @@ func (c *Client) queryItem(ctx context.Context, req *agenttrailv1.QueryRequest, 
 	switch item := resp.GetItem().(type) {
 	case *agenttrailv1.QueryResponse_Entry:
 		idx := item.Entry.GetStamp().GetLogIndex()
-		if err := rebuildEvent(item.Entry); err != nil {
-			return false, fmt.Errorf("entry %d: %w", idx, err)
+		if !cfg.eventsInCommitment {
+			if err := rebuildEvent(item.Entry); err != nil {
+				return false, fmt.Errorf("entry %d: %w", idx, err)
+			}
 		}
 		if err := c.passProof(ctx, req, cfg, resp, idx); err != nil {
 			return false, err

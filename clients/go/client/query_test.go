@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/agenttrail/agenttrail/clients/go/client"
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
@@ -222,5 +223,39 @@ func TestGetEvent(t *testing.T) {
 	}
 	if _, err := c.GetEvent(ctx, ""); !errors.Is(err, client.ErrInvalidOption) {
 		t.Errorf("GetEvent(\"\") = %v, want ErrInvalidOption", err)
+	}
+}
+
+// WithEventsInCommitment yields the entries without their events, and
+// EntryEvent rebuilds each one the client would have set.
+func TestQueryEventsInCommitment(t *testing.T) {
+	ts := start(t)
+	c := dial(t, ts.addr)
+	appendAll(t, c, events("ec", 3))
+	want := collect(t, c, nil)
+	got := collect(t, c, nil, client.WithEventsInCommitment())
+	if len(got) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(got), len(want))
+	}
+	for i, e := range got {
+		if e.GetEvent() != nil {
+			t.Errorf("entry %d: got an event, want it left in the commitment", i)
+		}
+		ev, err := client.EntryEvent(e)
+		if err != nil {
+			t.Fatalf("entry %d: EntryEvent: %v", i, err)
+		}
+		if e.GetEvent() != nil {
+			t.Errorf("entry %d: EntryEvent set the entry's event", i)
+		}
+		if !proto.Equal(ev, want[i].GetEvent()) || want[i].GetEvent() == nil {
+			t.Errorf("entry %d: got event %v, want %v", i, ev, want[i].GetEvent())
+		}
+		if sent, err := client.EntryEvent(want[i]); err != nil || sent != want[i].GetEvent() {
+			t.Errorf("entry %d: EntryEvent of an entry with its event: got %p, %v; want the entry's own", i, sent, err)
+		}
+	}
+	if _, err := client.EntryEvent(&agenttrailv1.Entry{}); err == nil {
+		t.Error("EntryEvent of an entry without event or commitment: got no error")
 	}
 }
