@@ -5,6 +5,7 @@ full-buffer policies, timeouts, and streams the server refuses."""
 from __future__ import annotations
 
 import collections
+import gc
 import pathlib
 import threading
 from collections.abc import Callable
@@ -174,6 +175,28 @@ def test_logging_never_waits_for_the_network(fresh_server: Server, connect: Conn
     fresh_server.resume()
     assert writer.flush(30)
     assert writer.stats().delivered == 1002
+
+
+def test_the_buffer_holds_no_object_the_garbage_collector_tracks(fresh_server: Server, connect: Connect) -> None:
+    """What logging leaves in the buffer is bytes and strings: a container
+    per waiting event would make the agent's thread run a collection every
+    few hundred events."""
+    fresh_server.pause()  # nothing is delivered: the events stay in the buffer
+    writer = connect(fresh_server)
+    with writer.session() as session:
+        session.llm_call(request_model="m", output_text="warm-up", input_tokens=1)
+        gc.disable()
+        try:
+            before = gc.get_count()[0]
+            for i in range(1000):
+                session.llm_call(request_model="m", output_text=f"reply {i}", input_tokens=i)
+            added = gc.get_count()[0] - before
+        finally:
+            gc.enable()
+    # The delivery thread may have taken an event or two meanwhile.
+    assert added < 100, f"1000 events left {added} objects the garbage collector tracks"
+    fresh_server.resume()
+    assert writer.flush(30)
 
 
 def test_flush_and_close_give_up_after_their_timeout(fresh_server: Server, connect: Connect) -> None:

@@ -5,6 +5,7 @@ fail on the calling thread, naming the argument."""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Callable
@@ -315,6 +316,44 @@ def test_session_counts_defaults_and_links(server: Server, connect: Connect) -> 
         cost=event_pb2.Cost(currency_code="EUR", micros=150),
     )
     assert session.ended and session.step == 8
+
+
+class Tokens(enum.IntEnum):
+    """An int of another type, as some SDKs give token counts."""
+
+    SEVEN = 7
+
+
+def test_session_counts_add_up_what_the_events_hold(server: Server, connect: Connect) -> None:
+    """The counts of the SessionEnd are what the LLM calls' fields hold,
+    whatever the types given (an int subclass, bytes for a str)."""
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        session.llm_call(input_tokens=Tokens.SEVEN, output_tokens=2, error_type=b"")  # type: ignore[arg-type]
+        session.llm_call(input_tokens=1, output_tokens=Tokens.SEVEN, error_type=b"rate_limited")  # type: ignore[arg-type]
+        session.llm_call(error_type="")
+    assert writer.flush(30)
+    end = next(e.event for e in session_entries(reader, session.session_id) if e.event.HasField("session_end"))
+    c = end.session_end
+    assert (c.llm_call_count, c.input_tokens, c.output_tokens, c.error_count) == (3, 8, 9, 1)
+    assert not c.HasField("cost")
+
+
+def test_session_cost_adds_up_every_form_of_cost(server: Server, connect: Connect) -> None:
+    """The SessionEnd's cost adds up the costs as the events hold them,
+    given as a dict, as a Cost, or partly; an empty dict sets none."""
+    writer = connect(server)
+    reader = connect(server, role="compliance")
+    with writer.session() as session:
+        session.llm_call(request_model="m", cost={"currency_code": "EUR", "micros": 5})
+        session.llm_call(request_model="m", cost=event_pb2.Cost(currency_code="EUR", micros=7))
+        session.llm_call(request_model="m", cost={"micros": 11, "currency_code": "EUR"})
+        session.llm_call(request_model="m", cost={"currency_code": "EUR"})
+        session.llm_call(request_model="m", cost={})
+    assert writer.flush(30)
+    end = next(e.event for e in session_entries(reader, session.session_id) if e.event.HasField("session_end"))
+    assert end.session_end.cost == event_pb2.Cost(currency_code="EUR", micros=23)
 
 
 class PaymentDeclined(Exception):

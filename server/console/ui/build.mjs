@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { resolvePlugin, ui } from "./resolve.mjs";
+import { resolveOptions, ui } from "./resolve.mjs";
 
 const assets = resolve(ui, "..", "assets");
 const check = process.argv.includes("--check");
@@ -35,9 +35,9 @@ async function buildInto(out) {
     sourcemap: false,
     write: false,
     outdir: "out",
-    absWorkingDir: ui,
-    plugins: [resolvePlugin],
+    metafile: true, // for the plugin's check that each file is reached one way (resolve.mjs)
     logLevel: "warning",
+    ...resolveOptions,
   });
   mkdirSync(out, { recursive: true });
   const names = {};
@@ -56,39 +56,22 @@ function listing(dir) {
   return Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n))]));
 }
 
-// checkAttempts is how many builds the check makes before it fails. On a
-// loaded machine esbuild has, rarely, minified the same sources with other
-// names (seen twice in a few hundred checks, both while go test -race ran
-// beside it; never on an idle machine): the order in which its parallel
-// parser meets the plugin's files varies. A drift between the sources and
-// the committed assets makes every build differ, so it still fails; a
-// build that differs only once is reported on stderr.
-const checkAttempts = 3;
-
 if (check) {
-  let differ = [];
-  for (let attempt = 1; attempt <= checkAttempts; attempt++) {
-    const scratch = mkdtempSync(join(tmpdir(), "agenttrail-console-"));
-    try {
-      await buildInto(scratch);
-      const want = listing(scratch);
-      const got = listing(assets);
-      differ = Object.keys({ ...want, ...got }).filter((n) => !want[n] || !got[n] || !want[n].equals(got[n]));
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
-    if (differ.length === 0) {
-      if (attempt > 1) {
-        console.error(`build.mjs --check: ${attempt - 1} build(s) differed from server/console/assets before build ${attempt} matched: esbuild's output varied between builds of the same sources`);
-      }
-      console.log("server/console/assets matches server/console/ui");
-      break;
-    }
+  const scratch = mkdtempSync(join(tmpdir(), "agenttrail-console-"));
+  let differ;
+  try {
+    await buildInto(scratch);
+    const want = listing(scratch);
+    const got = listing(assets);
+    differ = Object.keys({ ...want, ...got }).filter((n) => !want[n] || !got[n] || !want[n].equals(got[n]));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
   if (differ.length > 0) {
-    console.error(`server/console/assets is not what server/console/ui builds (differs in ${checkAttempts} builds: ${differ.join(", ")}): run npm run build in server/console/ui and commit the assets.`);
+    console.error(`server/console/assets is not what server/console/ui builds (differs: ${differ.join(", ")}): run npm run build in server/console/ui and commit the assets.`);
     process.exit(1);
   }
+  console.log("server/console/assets matches server/console/ui");
 } else {
   rmSync(assets, { recursive: true, force: true });
   const names = await buildInto(assets);

@@ -26,7 +26,6 @@ from google.protobuf.message import Message
 from agenttrail.v1 import event_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _type_name(value: object) -> str:
@@ -179,11 +178,13 @@ def set_duration(dst: duration_pb2.Duration, value: object, field: str) -> None:
     """Sets a Duration from a timedelta, or from a number of seconds (int or
     float). Negative, NaN and infinite durations are refused."""
     if isinstance(value, timedelta):
-        micros = value // _MICROSECOND
-        if micros < 0:
+        # A timedelta is normalized: 0 <= seconds < 86400 and 0 <=
+        # microseconds < 1000000, so only days can make it negative.
+        days = value.days
+        if days < 0:
             raise ValueError(f"{field} must not be negative")
-        seconds, us = divmod(micros, 1_000_000)
-        nanos = us * 1000
+        seconds = days * 86_400 + value.seconds
+        nanos = value.microseconds * 1000
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if not math.isfinite(value) or value < 0:
             raise ValueError(f"{field} must be a finite, non-negative number of seconds")
@@ -252,6 +253,8 @@ HUMAN_ACTION_KIND = Enum(event_pb2.HumanActionKind.DESCRIPTOR, "HUMAN_ACTION_KIN
 APPROVAL_DECISION = Enum(event_pb2.ApprovalDecision.DESCRIPTOR, "APPROVAL_DECISION_")
 END_REASON = Enum(event_pb2.EndReason.DESCRIPTOR, "END_REASON_")
 EVENT_KIND = Enum(event_pb2.EventKind.DESCRIPTOR, "EVENT_KIND_")
+#: ROLE's usual spellings, for chat messages, which are many.
+_ROLE_EXACT = ROLE._exact
 
 
 def _mapping(value: object, cls: type[Message], field: str) -> Mapping[str, Any] | None:
@@ -294,7 +297,7 @@ def _fast_chat_message(dst: event_pb2.ChatMessage, value: dict[str, Any]) -> boo
             if v:
                 dst.content = v
         elif key == "role":
-            role = ROLE.fast(v)
+            role = _ROLE_EXACT.get(v) if type(v) is str else ROLE.fast(v)
             if role is None:
                 return False
             dst.role = role  # type: ignore[assignment]
@@ -309,6 +312,20 @@ def _fast_chat_message(dst: event_pb2.ChatMessage, value: dict[str, Any]) -> boo
         else:
             return False
     return True
+
+
+def chat_messages(dst: Any, value: object, field: str) -> None:
+    """Adds ChatMessages to a repeated field from a sequence argument of
+    messages or dicts (see :func:`chat_message`)."""
+    add = dst.add
+    if type(value) is list or type(value) is tuple:  # the common case, without enumerate
+        for m in value:
+            msg = add()
+            if type(m) is not dict or not _fast_chat_message(msg, m):
+                chat_message(msg, m, field, len(dst) - 1)
+        return
+    for i, m in items(value, field):
+        chat_message(add(), m, field, i)
 
 
 def tool_call_request(dst: event_pb2.ToolCallRequest, value: object, field: str, index: int | None = None) -> None:
@@ -389,9 +406,11 @@ def tool_definition(dst: event_pb2.ToolDefinition, value: object, field: str) ->
             raise _unknown(field, key, event_pb2.ToolDefinition)
 
 
-def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
+def cost(dst: event_pb2.Cost, value: object, field: str) -> tuple[str, int] | None:
     """Fills a Cost from one, or from a dict with the keys currency_code
-    (such as "USD") and micros (an int: millionths of the currency unit)."""
+    (such as "USD") and micros (an int: millionths of the currency unit).
+    Returns the currency code and micros set when the value was the usual
+    dict, and None otherwise (then read dst, which may be left unset)."""
     if type(value) is dict and len(value) == 2:
         # The common case: both keys, of the usual types.
         code, micros = value.get("currency_code"), value.get("micros")
@@ -399,14 +418,15 @@ def cost(dst: event_pb2.Cost, value: object, field: str) -> None:
             try:
                 dst.currency_code = code
                 dst.micros = micros
-                return
+                return code, micros
             except ValueError:
                 pass  # a str that cannot be encoded: the general way names it
     m = _mapping(value, event_pb2.Cost, field)
     if m is None:
         dst.CopyFrom(value)  # type: ignore[arg-type]
-        return
+        return None
     for key in m:
         if key not in ("currency_code", "micros"):
             raise _unknown(field, key, event_pb2.Cost)
     assign(dst, field, (("currency_code", m.get("currency_code")), ("micros", m.get("micros"))))
+    return None

@@ -2,11 +2,15 @@
 
 Logging an event builds and encodes its AppendRequest on the calling thread
 and hands the bytes to :meth:`Delivery.put`, which only appends them to an
-inbox (a ``queue.SimpleQueue``, whose put never blocks) and, when the inbox
-was empty, rings a doorbell (another SimpleQueue). The calling thread never
+inbox (a ``queue.SimpleQueue``, whose put never blocks), and the event's id,
+session id and payload name to a deque beside it, and, when the inbox was
+empty, rings a doorbell (another SimpleQueue). The calling thread never
 takes a lock that a background thread holds, so it never waits for one that
-grpcio's threads are slow to release; and the buffer holds bytes, which the
-garbage collector does not scan. Everything else happens on background
+grpcio's threads are slow to release; and it leaves in the buffer only
+bytes and strings, objects the garbage collector does not track: a
+container (a tuple) per event would add one to the collector's count of
+new objects for every event waiting, and the calling thread would run a
+collection every few hundred events. Everything else happens on background
 threads:
 
 - The delivery thread opens an Append stream when there is something to
@@ -66,7 +70,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 
@@ -127,9 +131,10 @@ _FATAL = frozenset(
     }
 )
 
-#: An event in the buffer: (event id, encoded AppendRequest, session id,
-#: payload name). A tuple of strings and bytes, which the garbage collector
-#: stops tracking.
+#: An event in the delivery thread's hands: (event id, encoded
+#: AppendRequest, session id, payload name). Waiting in the inbox and in
+#: flight, an event is held as these entries without the tuple (see the
+#: module documentation); only events to resend wait as tuples.
 _Item = tuple[str, bytes, str, str]
 
 if TYPE_CHECKING:
@@ -241,7 +246,12 @@ class Delivery:
         # The calling threads' side. _put_lock orders the calling threads
         # among themselves; no background thread ever takes it.
         self._put_lock = threading.Lock()
-        self._inbox: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._inbox: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        # For each request in the inbox, in the same order: its event id,
+        # session id and payload name, three entries an event. Appended
+        # before the request is put, so a request taken from the inbox
+        # always finds them; taken only by _take_inbox, under _lock.
+        self._inbox_names: collections.deque[str] = collections.deque()
         self._doorbell: queue.SimpleQueue[None] = queue.SimpleQueue()
         self._issued = 0  # events put, written under _put_lock
         self._dropped = 0  # written under _put_lock
@@ -263,7 +273,10 @@ class Delivery:
         self._resume_room = max(1, min(batch_size, capacity // 4))
         self._urgent = threading.Event()  # someone flushes or closes: skip the linger
         self._retry: collections.deque[_Item] = collections.deque()  # to send first on the next stream
-        self._inflight: collections.deque[_Item] = collections.deque()  # sent, awaiting responses
+        # Sent, awaiting responses: each event as the four entries of its
+        # _Item, one after the other, so that an event in flight holds no
+        # tuple (see the module documentation: nor does one waiting).
+        self._inflight: collections.deque[Any] = collections.deque()
         # The requests in flight, oldest first: 0 for a request of one
         # event, n for a batched frame of n events (of _inflight, in order).
         self._frames: collections.deque[int] = collections.deque()
@@ -323,8 +336,12 @@ class Delivery:
                     return False
                 self._wait_for_room()
             self._dropping = False
+            names = self._inbox_names
+            names.append(event_id)
+            names.append(session_id)
+            names.append(kind)
             inbox = self._inbox
-            inbox.put((event_id, request, session_id, kind))
+            inbox.put(request)
             self._issued += 1
             if inbox.qsize() == 1:
                 self._doorbell.put(None)
@@ -484,6 +501,20 @@ class Delivery:
 
     # --- The delivery thread --------------------------------------------------------
 
+    def _take_inbox(self) -> _Item:
+        """Takes the oldest event from the inbox, which must not be empty;
+        _lock is held."""
+        request = self._inbox.get_nowait()
+        names = self._inbox_names
+        event_id = names.popleft()
+        session_id = names.popleft()
+        return (event_id, request, session_id, names.popleft())
+
+    def _inflight_items(self) -> list[_Item]:
+        """The events in flight, oldest first; _lock is held."""
+        entries = iter(self._inflight)
+        return list(zip(entries, entries, entries, entries))
+
     def _has_work(self) -> bool:
         """Whether events wait to be sent; _lock is held."""
         return bool(self._retry) or not self._inbox.empty()
@@ -558,7 +589,7 @@ class Delivery:
                 self._call = None
                 self._stream_id += 1  # retires this stream's request iterator
                 if self._inflight:
-                    self._retry.extendleft(reversed(self._inflight))
+                    self._retry.extendleft(reversed(self._inflight_items()))
                     self._inflight.clear()
                 self._frames.clear()
                 self._frame_max = 1
@@ -618,7 +649,7 @@ class Delivery:
                     # is refused alike.
                     for _ in range(n):
                         copy = append_service_pb2.AppendResponse(
-                            event_id=self._inflight[0][0], rejection=response.rejection
+                            event_id=self._inflight[0], rejection=response.rejection
                         )
                         self._answer_one(copy, rejected)
                     self._frames.popleft()
@@ -632,16 +663,17 @@ class Delivery:
 
     def _answer_one(self, response: append_service_pb2.AppendResponse, rejected: list[RejectedEvent]) -> None:
         """Applies an answer to the oldest event in flight; _lock is held."""
-        if not self._inflight:
+        inflight = self._inflight
+        if not inflight:
             raise _ProtocolError("the server answered more requests than were sent")
-        item = self._inflight[0]
-        if response.event_id != item[0]:
+        if response.event_id != inflight[0]:
             raise _ProtocolError(
                 "the server answered out of order: the event ids of a response and its request differ"
             )
         result = response.WhichOneof("result")
         if result == "receipt":
-            self._inflight.popleft()
+            for _ in range(4):
+                inflight.popleft()
             self._delivered += 1
             if response.receipt.duplicate:
                 self._duplicates += 1
@@ -653,7 +685,10 @@ class Delivery:
             code = _CODES.get(rej.code, grpc.StatusCode.UNKNOWN)
             if code == grpc.StatusCode.UNAVAILABLE:
                 raise _Unavailable(rej.message)
-            self._inflight.popleft()
+            event_id = inflight.popleft()
+            request = inflight.popleft()
+            session_id = inflight.popleft()
+            item = (event_id, request, session_id, inflight.popleft())
             rejected.append(self._record(item, code, rej.message, rej.field))
         else:
             raise _ProtocolError("the server sent a response with neither a receipt nor a rejection")
@@ -695,14 +730,14 @@ class Delivery:
                 if waiting and (
                     lingered or waiting >= self._batch_size or self._linger <= 0 or self._urgent.is_set()
                 ):
-                    item = self._retry.popleft() if self._retry else self._inbox.get_nowait()
+                    item = self._retry.popleft() if self._retry else self._take_inbox()
                     if len(item[1]) > self._max_message_bytes:
                         too_large, item = self._too_large(item), None
                     elif self._frame_max > 1 and waiting > 1 and item[1][:1] == _EVENT_TAG:
                         frame = self._take_frame(item, waiting)
                         item = None
                     else:
-                        self._inflight.append(item)
+                        self._inflight.extend(item)
                         self._frames.append(0)
                         self._requests_sent += 1
                 elif not waiting and self._stopping:
@@ -747,10 +782,9 @@ class Delivery:
         while len(items) < limit:
             nxt = self._retry[0] if self._retry else None
             if nxt is None:
-                try:
-                    nxt = self._inbox.get_nowait()
-                except queue.Empty:
+                if self._inbox.empty():
                     break
+                nxt = self._take_inbox()
                 if len(nxt[1]) + size > self._max_message_bytes or nxt[1][:1] != _EVENT_TAG:
                     self._retry.appendleft(nxt)  # it goes first next time
                     break
@@ -760,14 +794,18 @@ class Delivery:
                 self._retry.popleft()
             items.append(nxt)
             size += len(nxt[1])
-        self._inflight.extend(items)
         self._frames.append(len(items))
         self._requests_sent += 1
-        # One copy of each event's bytes: the tag, then a view of the rest.
-        parts: list[bytes | memoryview] = []
+        # The tag, then the rest of each event's bytes: a slice of bytes
+        # costs a copy, but less than a memoryview of it, and it is no
+        # object the garbage collector tracks (a frame's views and their
+        # buffers would add two to its count for every event).
+        parts: list[bytes] = []
+        inflight = self._inflight
         for it in items:
+            inflight.extend(it)
             parts.append(_EVENTS_TAG)
-            parts.append(memoryview(it[1])[1:])
+            parts.append(it[1][1:])
         return b"".join(parts)
 
     # --- Rejections and failures --------------------------------------------------
@@ -837,7 +875,7 @@ class Delivery:
             items = list(self._retry)
             self._retry.clear()
             while not self._inbox.empty():
-                items.append(self._inbox.get_nowait())
+                items.append(self._take_inbox())
             rejected = [self._record(item, code, f"the Append stream failed: {details}", "") for item in items]
         if rejected:
             log.error(

@@ -45,6 +45,10 @@ Duration = timedelta | float
 MessageLike = Any
 
 _NEW, _STARTED, _ENDED = "new", "started", "ended"
+#: AppendRequest's parser and encoder, looked up once: a method looked up
+#: on a message first looks for a field of that name.
+_parse_request = append_service_pb2.AppendRequest.FromString
+_encode_request = append_service_pb2.AppendRequest.SerializeToString
 #: Exceptions that end a session as cancelled rather than failed.
 _CANCELLATIONS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
 
@@ -213,10 +217,9 @@ class Session:
         :meth:`agenttrail.Client.session` and returns its event id. Entering
         the ``with`` block calls it. Raises SessionStateError if the session
         has started before."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         ev.session_start.CopyFrom(self._start)
-        return self._log(req, None, "start", None)
+        return self._log(req, ev, None, "start", None)
 
     def end(
         self,
@@ -242,13 +245,12 @@ class Session:
         they are not). Raises SessionStateError if the session has not
         started or has ended.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         end = ev.session_end
         end.reason = cv.END_REASON(reason, "session_end.reason")  # type: ignore[assignment]
         if detail is not None:
             end.detail = cv.text(detail, "session_end.detail")
-        return self._log(req, None, "end", None)
+        return self._log(req, ev, None, "end", None)
 
     # --- Events ---------------------------------------------------------------------
 
@@ -299,8 +301,7 @@ class Session:
 
         The other arguments are the LlmCall fields of the same names.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.llm_call
         # The scalar fields set one by one, the cheapest way for the most
         # frequent event; a value a field cannot hold is named by assign.
@@ -359,20 +360,46 @@ class Session:
             )
             raise
         if input_messages is not None:
-            for i, m in cv.items(input_messages, "llm_call.input_messages"):
-                cv.chat_message(p.input_messages.add(), m, "llm_call.input_messages", i)
+            cv.chat_messages(p.input_messages, input_messages, "llm_call.input_messages")
         if tool_calls is not None:
             for i, t in cv.items(tool_calls, "llm_call.tool_calls"):
                 cv.tool_call_request(p.tool_calls.add(), t, "llm_call.tool_calls", i)
         if finish_reasons is not None:
             p.finish_reasons.extend(cv.strings(finish_reasons, "llm_call.finish_reasons"))
+        # The cost, for the session's counts: as set, or read back.
+        cost_set: tuple[str, int] | None = None
         if cost is not None:
-            cv.cost(p.cost, cost, "llm_call.cost")
+            cost_set = cv.cost(p.cost, cost, "llm_call.cost")
+            if cost_set is None and p.HasField("cost"):
+                c = p.cost
+                cost_set = (c.currency_code, c.micros)
         if latency is not None:
             cv.set_duration(p.latency, latency, "llm_call.latency")
         if time_to_first_token is not None:
             cv.set_duration(p.time_to_first_token, time_to_first_token, "llm_call.time_to_first_token")
-        return self._log(req, parent_event_id, "llm_call", event_id)
+        # The session's counts, from the arguments where they are what the
+        # message holds (an int was stored as it is), which saves reading
+        # the fields back.
+        if input_tokens is None:
+            input_tokens = 0
+        elif type(input_tokens) is not int:
+            input_tokens = p.input_tokens
+        if output_tokens is None:
+            output_tokens = 0
+        elif type(output_tokens) is not int:
+            output_tokens = p.output_tokens
+        failed = bool(error_type) if type(error_type) is str or error_type is None else bool(p.error_type)
+        return self._log(
+            req,
+            ev,
+            parent_event_id,
+            "llm_call",
+            event_id,
+            input_tokens,
+            output_tokens,
+            failed,
+            cost_set,
+        )
 
     def tool_call(
         self,
@@ -409,8 +436,7 @@ class Session:
           the decision with :meth:`approval` and gated_event_id set to this
           event's id.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.tool_call
         if exception is not None:
             if not isinstance(exception, BaseException):
@@ -443,7 +469,7 @@ class Session:
             p.outcome = event_pb2.TOOL_OUTCOME_SUCCESS
         if duration is not None:
             cv.set_duration(p.duration, duration, "tool_call.duration")
-        return self._log(req, parent_event_id, "tool_call", event_id)
+        return self._log(req, ev, parent_event_id, "tool_call", event_id)
 
     def reasoning(
         self,
@@ -459,13 +485,12 @@ class Session:
         """Logs a Reasoning event: the agent's thought (str), its plan
         (plan_steps, a list of str, in order) and its confidence (from 0 to
         1, set only when given). Returns its event id."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.reasoning
         cv.assign(p, "reasoning", (("thought", thought), ("confidence", confidence)))
         if plan_steps is not None:
             p.plan_steps.extend(cv.strings(plan_steps, "reasoning.plan_steps"))
-        return self._log(req, parent_event_id, "reasoning", event_id)
+        return self._log(req, ev, parent_event_id, "reasoning", event_id)
 
     def approval(
         self,
@@ -496,8 +521,7 @@ class Session:
           intervention with new instructions.
         - wait_duration: how long the agent waited, a timedelta or seconds.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         p = ev.human_approval
         p.decision = cv.APPROVAL_DECISION(decision, "human_approval.decision")  # type: ignore[assignment]
         p.kind = cv.HUMAN_ACTION_KIND(kind, "human_approval.kind")  # type: ignore[assignment]
@@ -516,7 +540,7 @@ class Session:
         )
         if wait_duration is not None:
             cv.set_duration(p.wait_duration, wait_duration, "human_approval.wait_duration")
-        return self._log(req, parent_event_id, "human_approval", event_id)
+        return self._log(req, ev, parent_event_id, "human_approval", event_id)
 
     def error(
         self,
@@ -539,8 +563,7 @@ class Session:
         its module unless built in), message (its message) and stack_trace
         (its formatted traceback) unless they are given.
         """
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         if exception is not None:
             if not isinstance(exception, BaseException):
                 raise TypeError(f"error.exception must be an exception, got {type(exception).__name__}")
@@ -561,7 +584,7 @@ class Session:
                 ("retryable", retryable),
             ),
         )
-        return self._log(req, parent_event_id, "error", event_id)
+        return self._log(req, ev, parent_event_id, "error", event_id)
 
     def output(
         self,
@@ -577,23 +600,22 @@ class Session:
         """Logs an Output event: a response the agent produced (text), final
         or intermediate (final), of a media type such as "text/markdown"
         (empty means text/plain). Returns its event id."""
-        req = self._event(occurred_at, labels)
-        ev = req.event
+        req, ev = self._event(occurred_at, labels)
         cv.assign(
             ev.output,
             "output",
             (("text", cv.text(text, "output.text")), ("final", final), ("media_type", media_type)),
         )
-        return self._log(req, parent_event_id, "output", event_id)
+        return self._log(req, ev, parent_event_id, "output", event_id)
 
     # --- Building and logging -----------------------------------------------------
 
     def _event(
         self, occurred_at: datetime | None, labels: Mapping[str, str] | None
-    ) -> append_service_pb2.AppendRequest:
+    ) -> tuple[append_service_pb2.AppendRequest, event_pb2.Event]:
         """A new AppendRequest whose event has the session's envelope, the
-        time and the labels."""
-        req = append_service_pb2.AppendRequest.FromString(self._template)
+        time and the labels; and that event."""
+        req = _parse_request(self._template)
         ev = req.event
         ts = ev.occurred_at
         if occurred_at is None:
@@ -602,14 +624,24 @@ class Session:
             cv.set_timestamp(ts, occurred_at, "occurred_at")
         if labels is not None:
             cv.string_map(ev.labels, labels, "labels")
-        return req
+        return req, ev
 
     def _log(
-        self, req: append_service_pb2.AppendRequest, parent_event_id: str | None, what: str, event_id: str | None
+        self,
+        req: append_service_pb2.AppendRequest,
+        ev: event_pb2.Event,
+        parent_event_id: str | None,
+        what: str,
+        event_id: str | None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        failed: bool = False,
+        cost: tuple[str, int] | None = None,
     ) -> str:
-        """Numbers, links, encodes and enqueues a built event; updates the
-        session's counts. what is "start", "end" or the payload."""
-        ev = req.event
+        """Numbers, links, encodes and enqueues a built event (ev is
+        req.event); updates the session's counts. what is "start", "end" or
+        the payload; an LLM call gives its tokens, whether it failed and its
+        cost (currency code and micros; None when not set)."""
         if parent_event_id is not None:
             if parent_event_id:
                 cv.check_event_id("parent_event_id", parent_event_id)
@@ -636,7 +668,7 @@ class Session:
             if what == "end":
                 self._finish(ev.session_end, step)
             kind = "session_start" if what == "start" else "session_end" if what == "end" else what
-            self._delivery.put(event_id, req.SerializeToString(), self._session_id, kind)
+            self._delivery.put(event_id, _encode_request(req), self._session_id, kind)
             # Only an event that was logged (or dropped by policy) counts.
             self._step = step
             self._last_event_id = event_id
@@ -645,34 +677,34 @@ class Session:
                 self._start_event_id = event_id
             elif what == "end":
                 self._state = _ENDED
+            elif what == "llm_call":
+                self._llm_calls += 1
+                self._input_tokens += input_tokens
+                self._output_tokens += output_tokens
+                if failed:
+                    self._errors += 1
+                if cost is not None:
+                    self._add_cost(*cost)
             else:
                 self._count(ev, what)
         return event_id
 
     def _count(self, ev: event_pb2.Event, what: str) -> None:
-        """Adds an event to the session's counts; the lock is held."""
-        if what == "llm_call":
-            c = ev.llm_call
-            self._llm_calls += 1
-            self._input_tokens += c.input_tokens
-            self._output_tokens += c.output_tokens
-            if c.error_type:
-                self._errors += 1
-            if c.HasField("cost"):
-                self._add_cost(c.cost)
-        elif what == "tool_call":
+        """Adds an event other than an LLM call to the session's counts;
+        the lock is held."""
+        if what == "tool_call":
             self._tool_calls += 1
             if ev.tool_call.outcome != event_pb2.TOOL_OUTCOME_SUCCESS:
                 self._errors += 1
         elif what == "error":
             self._errors += 1
 
-    def _add_cost(self, c: event_pb2.Cost) -> None:
+    def _add_cost(self, currency_code: str, micros: int) -> None:
         if self._currency is None:
-            self._currency = c.currency_code
-        elif self._currency != c.currency_code:
+            self._currency = currency_code
+        elif self._currency != currency_code:
             self._mixed_currencies = True
-        self._cost_micros += c.micros
+        self._cost_micros += micros
 
     def _finish(self, end: event_pb2.SessionEnd, step: int) -> None:
         """Fills the counts of the SessionEnd; the lock is held."""

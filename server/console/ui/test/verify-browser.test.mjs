@@ -1,7 +1,7 @@
 // The verifier as the console bundles it (verify.ts with the browser's
 // crypto module, src/crypto.browser.ts) passes every shared test vector, as
 // the Node.js build does in clients/typescript. The bundle is built here
-// with the console's own esbuild plugin and run in Node.js.
+// with the console's own resolution (resolve.mjs) and run in Node.js.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
-import { repo, resolvePlugin, ui } from "../resolve.mjs";
+import { repo, resolveOptions, ui } from "../resolve.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "agenttrail-console-verify-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,9 +26,8 @@ await build({
   format: "esm",
   platform: "neutral",
   outfile: join(dir, "verify.mjs"),
-  plugins: [resolvePlugin],
   logLevel: "warning",
-  absWorkingDir: ui,
+  ...resolveOptions,
 });
 const v = await import(pathToFileURL(join(dir, "verify.mjs")).href);
 const bundled = readFileSync(join(dir, "verify.mjs"), "utf8");
