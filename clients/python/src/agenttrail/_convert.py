@@ -292,6 +292,17 @@ def _fast_tool_call_request(dst: event_pb2.ToolCallRequest, value: dict[str, Any
 def _fast_chat_message(dst: event_pb2.ChatMessage, value: dict[str, Any]) -> bool:
     """Fills dst from a dict of the usual types, without building a field
     path for errors; returns False (dst half filled) on anything else."""
+    if len(value) == 2:
+        # The most usual message of all: a role and its text.
+        role = value.get("role")
+        content = value.get("content")
+        if type(role) is str and type(content) is str:
+            number = _ROLE_EXACT.get(role)
+            if number is not None:
+                dst.role = number  # type: ignore[assignment]
+                if content:
+                    dst.content = content
+                return True
     for key, v in value.items():
         if key == "content" and (type(v) is str or v is None):
             if v:

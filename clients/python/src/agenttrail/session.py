@@ -219,7 +219,7 @@ class Session:
         has started before."""
         req, ev = self._event(occurred_at, labels)
         ev.session_start.CopyFrom(self._start)
-        return self._log(req, ev, None, "start", None)
+        return self._log(req, ev, None, "session_start", None)
 
     def end(
         self,
@@ -250,7 +250,7 @@ class Session:
         end.reason = cv.END_REASON(reason, "session_end.reason")  # type: ignore[assignment]
         if detail is not None:
             end.detail = cv.text(detail, "session_end.detail")
-        return self._log(req, ev, None, "end", None)
+        return self._log(req, ev, None, "session_end", None)
 
     # --- Events ---------------------------------------------------------------------
 
@@ -639,9 +639,10 @@ class Session:
         cost: tuple[str, int] | None = None,
     ) -> str:
         """Numbers, links, encodes and enqueues a built event (ev is
-        req.event); updates the session's counts. what is "start", "end" or
-        the payload; an LLM call gives its tokens, whether it failed and its
-        cost (currency code and micros; None when not set)."""
+        req.event); updates the session's counts. what is the payload, such
+        as "session_start" or "llm_call"; an LLM call gives its tokens,
+        whether it failed and its cost (currency code and micros; None when
+        not set)."""
         if parent_event_id is not None:
             if parent_event_id:
                 cv.check_event_id("parent_event_id", parent_event_id)
@@ -649,15 +650,8 @@ class Session:
         if event_id is not None:
             cv.check_event_id("event_id", event_id)
         with self._lock:
-            if what == "start":
-                if self._state != _NEW:
-                    raise SessionStateError(f"session {self._session_id} has already started")
-            elif self._state == _NEW:
-                raise SessionStateError(
-                    f"session {self._session_id} has not started: use it in a with block, or call start()"
-                )
-            elif self._state == _ENDED:
-                raise SessionStateError(f"session {self._session_id} has ended: no more events can be logged")
+            if self._state is not _STARTED or what == "session_start":
+                self._check_state(what)
             if event_id is None:
                 event_id = _ids.uuid7_str()
             ev.event_id = event_id
@@ -665,19 +659,13 @@ class Session:
             ev.step = step
             if parent_event_id is None and self._start_event_id:
                 ev.parent_event_id = self._start_event_id
-            if what == "end":
+            if what == "session_end":
                 self._finish(ev.session_end, step)
-            kind = "session_start" if what == "start" else "session_end" if what == "end" else what
-            self._delivery.put(event_id, _encode_request(req), self._session_id, kind)
+            self._delivery.put(event_id, _encode_request(req), self._session_id, what)
             # Only an event that was logged (or dropped by policy) counts.
             self._step = step
             self._last_event_id = event_id
-            if what == "start":
-                self._state = _STARTED
-                self._start_event_id = event_id
-            elif what == "end":
-                self._state = _ENDED
-            elif what == "llm_call":
+            if what == "llm_call":
                 self._llm_calls += 1
                 self._input_tokens += input_tokens
                 self._output_tokens += output_tokens
@@ -686,13 +674,31 @@ class Session:
                 if cost is not None:
                     self._add_cost(*cost)
             else:
-                self._count(ev, what)
+                self._count(ev, what, event_id)
         return event_id
 
-    def _count(self, ev: event_pb2.Event, what: str) -> None:
-        """Adds an event other than an LLM call to the session's counts;
-        the lock is held."""
-        if what == "tool_call":
+    def _check_state(self, what: str) -> None:
+        """Raises SessionStateError unless the session's state lets it log
+        what (a payload name); the lock is held."""
+        if what == "session_start":
+            if self._state != _NEW:
+                raise SessionStateError(f"session {self._session_id} has already started")
+        elif self._state == _NEW:
+            raise SessionStateError(
+                f"session {self._session_id} has not started: use it in a with block, or call start()"
+            )
+        elif self._state == _ENDED:
+            raise SessionStateError(f"session {self._session_id} has ended: no more events can be logged")
+
+    def _count(self, ev: event_pb2.Event, what: str, event_id: str) -> None:
+        """Updates the session's state and counts for a logged event other
+        than an LLM call; the lock is held."""
+        if what == "session_start":
+            self._state = _STARTED
+            self._start_event_id = event_id
+        elif what == "session_end":
+            self._state = _ENDED
+        elif what == "tool_call":
             self._tool_calls += 1
             if ev.tool_call.outcome != event_pb2.TOOL_OUTCOME_SUCCESS:
                 self._errors += 1
