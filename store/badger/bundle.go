@@ -204,7 +204,21 @@ type bundleFinder struct {
 	prefix byte
 	it     *badgerdb.Iterator // reverse, keys only: Seek finds the floor
 	cur    *bundle
+
+	// For reads in log order: when an index is past cur, the bundle that
+	// holds it is usually the next one, a step of a forward iterator away,
+	// where a floor seek searches every table again (a tenth of a session
+	// read's CPU). next is at the first bundle whose first index is at or
+	// after nextFrom, when nextAt is set; every bundle that starts before
+	// nextFrom also ends before it (bundles never overlap).
+	next     *badgerdb.Iterator // forward, keys only
+	nextAt   bool
+	nextFrom uint64
 }
+
+// maxForwardSteps is how many bundles a read in log order steps over
+// before it seeks instead: a filter's next match can be far ahead.
+const maxForwardSteps = 8
 
 func newBundleFinder(txn *badgerdb.Txn, prefix byte) *bundleFinder {
 	return &bundleFinder{txn: txn, prefix: prefix}
@@ -231,6 +245,12 @@ func (f *bundleFinder) find(index uint64) (*bundle, error) {
 	if f.cur.covers(index) {
 		return f.cur, nil
 	}
+	if f.cur != nil && index > f.cur.last() {
+		if b, ok, err := f.forward(index); err != nil || ok {
+			return b, err
+		}
+	}
+	f.nextAt = false
 	if !f.seek(index) {
 		return nil, nil
 	}
@@ -254,6 +274,61 @@ func (f *bundleFinder) find(index uint64) (*bundle, error) {
 	return b, nil
 }
 
+// forward finds the bundle for an index past cur with the forward
+// iterator, as find does with a seek, and reports false when it cannot
+// tell: the read is not in log order, the bundle is more than
+// maxForwardSteps ahead, or the keys are not in the order the store writes
+// them. It starts only where a read crosses from cur into the next index.
+func (f *bundleFinder) forward(index uint64) (*bundle, bool, error) {
+	if !f.nextAt || index < f.nextFrom {
+		if index != f.cur.last()+1 {
+			return nil, false, nil
+		}
+		if f.next == nil {
+			opts := badgerdb.DefaultIteratorOptions
+			opts.Prefix = []byte{f.prefix}
+			opts.PrefetchValues = false
+			f.next = f.txn.NewIterator(opts)
+		}
+		f.next.Seek(bundleKey(f.prefix, index, 0))
+		f.nextAt, f.nextFrom = true, index
+	}
+	for range maxForwardSteps {
+		if !f.next.Valid() {
+			return nil, true, nil // no bundle starts at or after nextFrom
+		}
+		item := f.next.Item()
+		first, last, ok := bundleRange(item.Key())
+		if !ok || item.Key()[0] != f.prefix {
+			return nil, false, fmt.Errorf("%w: record bundle key of %d bytes", store.ErrCorrupt, len(item.Key()))
+		}
+		switch {
+		case first < f.nextFrom:
+			f.nextAt = false // not in the store's order: let the seek answer
+			return nil, false, nil
+		case first > index:
+			return nil, true, nil // no bundle starts between nextFrom and index
+		case last >= index:
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return nil, false, err
+			}
+			b, err := decodeBundle(first, last, val, f.prefix == prefixContents)
+			if err != nil {
+				return nil, false, err
+			}
+			f.cur = b
+			f.next.Next()
+			f.nextFrom = last + 1
+			return b, true, nil
+		}
+		f.next.Next() // the bundle ends before index
+		f.nextFrom = last + 1
+	}
+	f.nextAt = false
+	return nil, false, nil
+}
+
 // findBundle returns the bundle of prefix that holds a slot for index, or
 // nil, for a single lookup.
 func findBundle(txn *badgerdb.Txn, prefix byte, index uint64) (*bundle, error) {
@@ -267,4 +342,9 @@ func (f *bundleFinder) close() {
 		f.it.Close()
 		f.it = nil
 	}
+	if f.next != nil {
+		f.next.Close()
+		f.next = nil
+	}
+	f.nextAt = false
 }
