@@ -214,11 +214,19 @@ type bundleFinder struct {
 	next     *badgerdb.Iterator // forward, keys only
 	nextAt   bool
 	nextFrom uint64
+
+	// For reads in reverse log order, the same with it: itAtCur says that
+	// it is at cur's key (where the seek that found cur left it); prevAt
+	// that it is at the bundle whose first index is the largest below
+	// prevBelow.
+	itAtCur   bool
+	prevAt    bool
+	prevBelow uint64
 }
 
-// maxForwardSteps is how many bundles a read in log order steps over
-// before it seeks instead: a filter's next match can be far ahead.
-const maxForwardSteps = 8
+// maxBundleSteps is how many bundles a read in order steps over before it
+// seeks instead: a filter's next match can be far away.
+const maxBundleSteps = 8
 
 func newBundleFinder(txn *badgerdb.Txn, prefix byte) *bundleFinder {
 	return &bundleFinder{txn: txn, prefix: prefix}
@@ -250,28 +258,48 @@ func (f *bundleFinder) find(index uint64) (*bundle, error) {
 			return b, err
 		}
 	}
-	f.nextAt = false
+	if f.cur != nil && index < f.cur.first {
+		if b, ok, err := f.backward(index); err != nil || ok {
+			return b, err
+		}
+	}
+	f.nextAt, f.prevAt, f.itAtCur = false, false, false
 	if !f.seek(index) {
 		return nil, nil
 	}
 	item := f.it.Item()
-	first, last, ok := bundleRange(item.Key())
-	if !ok || item.Key()[0] != f.prefix {
-		return nil, fmt.Errorf("%w: record bundle key of %d bytes", store.ErrCorrupt, len(item.Key()))
+	first, last, err := f.keyRange(item)
+	if err != nil {
+		return nil, err
 	}
 	if last < index {
 		return nil, nil
 	}
+	b, err := f.decode(item, first, last)
+	if err != nil {
+		return nil, err
+	}
+	f.cur, f.itAtCur = b, true
+	return b, nil
+}
+
+// keyRange returns the first and last index of the bundle whose key item
+// has.
+func (f *bundleFinder) keyRange(item *badgerdb.Item) (first, last uint64, err error) {
+	first, last, ok := bundleRange(item.Key())
+	if !ok || item.Key()[0] != f.prefix {
+		return 0, 0, fmt.Errorf("%w: record bundle key of %d bytes", store.ErrCorrupt, len(item.Key()))
+	}
+	return first, last, nil
+}
+
+// decode reads and decodes the bundle of item.
+func (f *bundleFinder) decode(item *badgerdb.Item, first, last uint64) (*bundle, error) {
 	val, err := item.ValueCopy(nil)
 	if err != nil {
 		return nil, err
 	}
-	b, err := decodeBundle(first, last, val, f.prefix == prefixContents)
-	if err != nil {
-		return nil, err
-	}
-	f.cur = b
-	return b, nil
+	return decodeBundle(first, last, val, f.prefix == prefixContents)
 }
 
 // forward finds the bundle for an index past cur with the forward
@@ -293,14 +321,14 @@ func (f *bundleFinder) forward(index uint64) (*bundle, bool, error) {
 		f.next.Seek(bundleKey(f.prefix, index, 0))
 		f.nextAt, f.nextFrom = true, index
 	}
-	for range maxForwardSteps {
+	for range maxBundleSteps {
 		if !f.next.Valid() {
 			return nil, true, nil // no bundle starts at or after nextFrom
 		}
 		item := f.next.Item()
-		first, last, ok := bundleRange(item.Key())
-		if !ok || item.Key()[0] != f.prefix {
-			return nil, false, fmt.Errorf("%w: record bundle key of %d bytes", store.ErrCorrupt, len(item.Key()))
+		first, last, err := f.keyRange(item)
+		if err != nil {
+			return nil, false, err
 		}
 		switch {
 		case first < f.nextFrom:
@@ -309,15 +337,11 @@ func (f *bundleFinder) forward(index uint64) (*bundle, bool, error) {
 		case first > index:
 			return nil, true, nil // no bundle starts between nextFrom and index
 		case last >= index:
-			val, err := item.ValueCopy(nil)
+			b, err := f.decode(item, first, last)
 			if err != nil {
 				return nil, false, err
 			}
-			b, err := decodeBundle(first, last, val, f.prefix == prefixContents)
-			if err != nil {
-				return nil, false, err
-			}
-			f.cur = b
+			f.cur, f.itAtCur = b, false
 			f.next.Next()
 			f.nextFrom = last + 1
 			return b, true, nil
@@ -326,6 +350,51 @@ func (f *bundleFinder) forward(index uint64) (*bundle, bool, error) {
 		f.nextFrom = last + 1
 	}
 	f.nextAt = false
+	return nil, false, nil
+}
+
+// backward is forward for an index before cur, with the reverse iterator,
+// which steps from bundle to bundle in reverse log order: the bundle
+// before cur is the floor of every index below cur's first.
+func (f *bundleFinder) backward(index uint64) (*bundle, bool, error) {
+	if !f.prevAt || index >= f.prevBelow {
+		if !f.itAtCur {
+			return nil, false, nil
+		}
+		f.it.Next() // from cur to the bundle before it
+		f.itAtCur = false
+		f.prevAt, f.prevBelow = true, f.cur.first
+	}
+	for range maxBundleSteps {
+		if !f.it.Valid() {
+			return nil, true, nil // no bundle starts before prevBelow
+		}
+		item := f.it.Item()
+		first, last, err := f.keyRange(item)
+		if err != nil {
+			return nil, false, err
+		}
+		switch {
+		case first >= f.prevBelow:
+			f.prevAt = false // not in the store's order: let the seek answer
+			return nil, false, nil
+		case first > index:
+			f.it.Next() // the bundle starts after index
+			f.prevBelow = first
+			continue
+		case last < index:
+			return nil, true, nil // the floor of index ends before it
+		}
+		b, err := f.decode(item, first, last)
+		if err != nil {
+			return nil, false, err
+		}
+		f.cur = b
+		f.it.Next()
+		f.prevBelow = first
+		return b, true, nil
+	}
+	f.prevAt = false
 	return nil, false, nil
 }
 
@@ -346,5 +415,5 @@ func (f *bundleFinder) close() {
 		f.next.Close()
 		f.next = nil
 	}
-	f.nextAt = false
+	f.nextAt, f.prevAt, f.itAtCur = false, false, false
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // A bundleFinder answers every order of reads as a lone floor seek does:
-// in log order (where it steps forward from bundle to bundle), with
-// gaps, from both sides of a bundle, backwards and at random. The layout
+// in log order and backwards (where it steps from bundle to bundle), with
+// gaps, up and down in turn, and at random. The layout
 // has bundles of one to five events and indexes in no bundle, as a store
 // written partly before bundles has; half of it is flushed to tables, so
 // the iterators merge tables and memtables.
@@ -65,9 +65,22 @@ func TestBundleFinderAnswersEveryOrder(t *testing.T) {
 	}
 	backwards := slices.Clone(all)
 	slices.Reverse(backwards)
+	backwardsThird := slices.Clone(everyThird)
+	slices.Reverse(backwardsThird)
+	// Up a run of indexes and down it again, run after run, so that each
+	// direction starts where the other left its iterators.
+	var zigzag []uint64
+	for lo := uint64(0); lo <= max; lo += 20 {
+		up := all[lo:min(lo+25, uint64(len(all)))]
+		zigzag = append(zigzag, up...)
+		for i := len(up) - 1; i >= 0; i-- {
+			zigzag = append(zigzag, up[i])
+		}
+	}
 	random := slices.Clone(all)
 	rng.Shuffle(len(random), func(i, j int) { random[i], random[j] = random[j], random[i] })
-	orders := map[string][]uint64{"log order": all, "every third": everyThird, "growing gaps": growing, "backwards": backwards, "random": random}
+	orders := map[string][]uint64{"log order": all, "every third": everyThird, "growing gaps": growing,
+		"backwards": backwards, "backwards, every third": backwardsThird, "up and down": zigzag, "random": random}
 
 	describe := func(b *bundle, err error) string {
 		switch {
