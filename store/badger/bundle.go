@@ -305,7 +305,7 @@ func (f *bundleFinder) decode(item *badgerdb.Item, first, last uint64) (*bundle,
 // forward finds the bundle for an index past cur with the forward
 // iterator, as find does with a seek, and reports false when it cannot
 // tell: the read is not in log order, the bundle is more than
-// maxForwardSteps ahead, or the keys are not in the order the store writes
+// maxBundleSteps ahead, or the keys are not in the order the store writes
 // them. It starts only where a read crosses from cur into the next index.
 func (f *bundleFinder) forward(index uint64) (*bundle, bool, error) {
 	if !f.nextAt || index < f.nextFrom {
