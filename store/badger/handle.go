@@ -199,7 +199,10 @@ type idSnapshot struct {
 // the greatest id key the snapshot holds (nil: none).
 func (s *idSnapshot) view(db *badgerdb.DB, fn func(txn *badgerdb.Txn, last []byte) error) error {
 	s.mu.RLock()
-	if s.txn == nil || !s.lastKnown {
+	// Checked again after each upgrade: a refresh can come between the
+	// write lock's release and the read lock, and would leave no
+	// transaction, or no bound (read as "no id stored").
+	for s.txn == nil || !s.lastKnown {
 		s.mu.RUnlock()
 		s.mu.Lock()
 		if s.txn == nil {
