@@ -3,7 +3,6 @@ package badger
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -17,11 +16,7 @@ import (
 // written partly before bundles has; half of it is flushed to tables, so
 // the iterators merge tables and memtables.
 func TestBundleFinderAnswersEveryOrder(t *testing.T) {
-	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(t.TempDir(), "events")).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTempDB(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var next, max uint64
 	write := func(bundles int) {
@@ -91,7 +86,7 @@ func TestBundleFinderAnswersEveryOrder(t *testing.T) {
 		}
 		return fmt.Sprintf("bundle %d-%d", b.first, b.last())
 	}
-	err = db.View(func(txn *badgerdb.Txn) error {
+	err := db.View(func(txn *badgerdb.Txn) error {
 		for name, order := range orders {
 			f := newBundleFinder(txn, prefixLeaves)
 			for _, idx := range order {

@@ -2,7 +2,6 @@ package badger
 
 import (
 	"bytes"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,11 +15,7 @@ import (
 // in between left the bound nil, which reads as "no id stored", and a
 // kill -9 test saw an acknowledged event as not found.
 func TestIDSnapshotViewRacesRefresh(t *testing.T) {
-	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(t.TempDir(), "events")).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openTempDB(t)
 	key := idKey("stored-id")
 	if err := db.Update(func(txn *badgerdb.Txn) error { return txn.Set(key, encodeU64(7)) }); err != nil {
 		t.Fatal(err)
