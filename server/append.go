@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -128,6 +129,10 @@ func (st *appendStream) read(ctx context.Context) {
 			return
 		}
 		req, rejected := st.decode(n, frame.b)
+		var received [][]byte
+		if rejected == nil {
+			received = receivedEvents(frame.b, req)
+		}
 		units := 1
 		if rejected == nil && len(req.GetEvents()) > 0 {
 			units = len(req.GetEvents())
@@ -139,7 +144,7 @@ func (st *appendStream) read(ctx context.Context) {
 		r := rejected
 		if r == nil {
 			var err error
-			if r, err = st.check(ctx, req, int64(len(frame.b))); err != nil {
+			if r, err = st.check(ctx, req, received, int64(len(frame.b))); err != nil {
 				st.window.Release(int64(units))
 				if ctx.Err() != nil {
 					st.stop(nil)
@@ -187,18 +192,68 @@ func (st *appendStream) decode(n int, b []byte) (*agenttrailv1.AppendRequest, *i
 	return req, nil
 }
 
-// check passes a request's events to ingest. It returns the request's
-// intake, or the error that ends the stream (the caller's credential no
-// longer holds, the store cannot take events, the stream's context ended).
-func (st *appendStream) check(ctx context.Context, req *agenttrailv1.AppendRequest, size int64) (*intake, error) {
+// check passes a request's events, and the bytes each arrived in (nil:
+// unknown), to ingest. It returns the request's intake, or the error that
+// ends the stream (the caller's credential no longer holds, the store
+// cannot take events, the stream's context ended).
+func (st *appendStream) check(ctx context.Context, req *agenttrailv1.AppendRequest, received [][]byte, size int64) (*intake, error) {
 	if evs := req.GetEvents(); len(evs) > 0 {
-		in, err := st.s.ingest(ctx, evs, size)
+		in, err := st.s.ingest(ctx, evs, received, size)
 		if in != nil {
 			in.batch = true
 		}
 		return in, err
 	}
-	return st.s.ingest(ctx, []*agenttrailv1.Event{req.GetEvent()}, size)
+	return st.s.ingest(ctx, []*agenttrailv1.Event{req.GetEvent()}, received, size)
+}
+
+// Field numbers of AppendRequest.
+var (
+	appendRequestFields = (&agenttrailv1.AppendRequest{}).ProtoReflect().Descriptor().Fields()
+	requestEventNumber  = appendRequestFields.ByName("event").Number()
+	requestEventsNumber = appendRequestFields.ByName("events").Number()
+)
+
+// receivedEvents returns the bytes each event of a request arrived in,
+// read from the request's encoding b, which decoded to req: the records of
+// its events field in order, or of its event field. They alias b. It
+// returns nil when the records do not match the decoded events one to one
+// (an event field repeated, which decoding merges), and the events are
+// then encoded afresh.
+func receivedEvents(b []byte, req *agenttrailv1.AppendRequest) [][]byte {
+	want, num := len(req.GetEvents()), requestEventsNumber
+	if want == 0 {
+		if req.GetEvent() == nil {
+			return nil
+		}
+		want, num = 1, requestEventNumber
+	}
+	out := make([][]byte, 0, want)
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return nil
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return nil
+			}
+			out = append(out, v)
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(n, typ, b)
+		if m < 0 {
+			return nil
+		}
+		b = b[m:]
+	}
+	if len(out) != want {
+		return nil
+	}
+	return out
 }
 
 // decodeProblem describes why bytes failed to decode as protobuf, in terms

@@ -56,17 +56,20 @@ type intake struct {
 // The events that pass are handed to the store together, after their
 // bytes (size, over all of them) are taken from the server's in-flight
 // budget; the store validates each in full and commits them in order.
-// Events that fail are answered by their own rejection and do not affect
-// the others.
+// received, when not nil, holds the bytes each event arrived in (nil for
+// one without), which the store commits as they are when they are already
+// the canonical encoding (store.SubmitReceived). Events that fail are
+// answered by their own rejection and do not affect the others.
 //
 // The returned error ends the caller's call: UNAUTHENTICATED when the
 // credential no longer holds (a key revoked mid-stream), or the context's
 // or the store's error when nothing could be queued. Otherwise the intake's
 // wait gives one response per event, in order, and its release must be
 // called once the responses are sent.
-func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int64) (*intake, error) {
+func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, received [][]byte, size int64) (*intake, error) {
 	in := &intake{s: s, ids: make([]string, len(evs)), events: evs, start: time.Now(), rejections: make([]*agenttrailv1.Rejection, len(evs))}
 	var pass []*agenttrailv1.Event
+	var passReceived [][]byte // the bytes each event of pass arrived in, when known
 	for i, ev := range evs {
 		in.ids[i] = ev.GetEventId()
 		rej, err := s.admit(ctx, ev, size)
@@ -78,6 +81,9 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 			continue
 		}
 		pass = append(pass, ev)
+		if received != nil {
+			passReceived = append(passReceived, received[i])
+		}
 	}
 	if len(pass) == 0 {
 		return in, nil
@@ -89,7 +95,11 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, size int
 	principal := s.cfg.principal(ctx)
 	for len(pass) > 0 {
 		n := min(len(pass), submitChunk)
-		t, err := s.st.Submit(ctx, principal, pass[:n])
+		var rcv [][]byte
+		if passReceived != nil {
+			rcv, passReceived = passReceived[:n], passReceived[n:]
+		}
+		t, err := s.st.SubmitReceived(ctx, principal, pass[:n], rcv)
 		if err != nil {
 			// Chunks already queued may still commit; their ids make
 			// sending them again safe.

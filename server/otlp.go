@@ -65,7 +65,7 @@ func (s *Server) exportTraces(ctx context.Context, req *coltracepb.ExportTraceSe
 	}
 	var resps []*agenttrailv1.AppendResponse
 	if len(evs) > 0 {
-		in, err := s.ingest(ctx, evs, size)
+		in, err := s.ingest(ctx, evs, nil, size)
 		if err != nil {
 			return nil, err
 		}

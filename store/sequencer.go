@@ -25,12 +25,15 @@ type request struct {
 	principal string
 	record    bool // a record the server makes of the trail itself (SubmitRecords)
 	events    []*agenttrailv1.Event
-	sizes     []int // encoded size of each event
-	bytes     int
-	cost      int // what the events cost a batch (BatchBudget)
-	results   []Result
-	err       error // set when the whole batch failed
-	done      chan struct{}
+	// received, when set, holds the bytes each event arrived in
+	// (SubmitReceived), nil for an event without them.
+	received [][]byte
+	sizes    []int // encoded size of each event
+	bytes    int
+	cost     int // what the events cost a batch (BatchBudget)
+	results  []Result
+	err      error // set when the whole batch failed
+	done     chan struct{}
 	// pre is the preflight of each event (sequencer only), once its
 	// batch has sealed it: while the batch gathers, or as it is prepared.
 	pre []preflighted
@@ -76,7 +79,21 @@ type Ticket struct {
 // server does, one ticket per batch of a stream); Append is Submit and Wait.
 // The events must not be modified until the ticket is done.
 func (s *Store) Submit(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
-	return s.submit(ctx, principal, events, false)
+	return s.submit(ctx, principal, events, nil, false)
+}
+
+// SubmitReceived is Submit for events decoded from bytes that came over
+// the wire: received[i] is the encoding events[i] was decoded from by
+// proto.Unmarshal, or nil. Where those bytes are already the canonical
+// encoding the log commits (as Go's encoder writes it), they are committed
+// as they are instead of encoding the event again
+// (event.EncodeReceived); the log holds the same bytes either way. Neither
+// events nor the bytes may change until the ticket is done.
+func (s *Store) SubmitReceived(ctx context.Context, principal string, events []*agenttrailv1.Event, received [][]byte) (*Ticket, error) {
+	if received != nil && len(received) != len(events) {
+		return nil, fmt.Errorf("%w: %d events, %d received encodings", ErrInvalidArgument, len(events), len(received))
+	}
+	return s.submit(ctx, principal, events, received, false)
 }
 
 // SubmitRecords is Submit for the records the server makes of the trail
@@ -85,7 +102,7 @@ func (s *Store) Submit(ctx context.Context, principal string, events []*agenttra
 // space the store keeps is left, after other appends stop, so that reads
 // and key changes stay recorded.
 func (s *Store) SubmitRecords(ctx context.Context, principal string, events []*agenttrailv1.Event) (*Ticket, error) {
-	return s.submit(ctx, principal, events, true)
+	return s.submit(ctx, principal, events, nil, true)
 }
 
 // AppendRecords is Append for the server's own records (see SubmitRecords).
@@ -97,7 +114,7 @@ func (s *Store) AppendRecords(ctx context.Context, principal string, events []*a
 	return t.Wait(ctx)
 }
 
-func (s *Store) submit(ctx context.Context, principal string, events []*agenttrailv1.Event, record bool) (*Ticket, error) {
+func (s *Store) submit(ctx context.Context, principal string, events []*agenttrailv1.Event, received [][]byte, record bool) (*Ticket, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("%w: no events", ErrInvalidArgument)
 	}
@@ -118,7 +135,14 @@ func (s *Store) submit(ctx context.Context, principal string, events []*agenttra
 	}
 	var req *request
 	for i, ev := range events {
-		size := proto.Size(ev)
+		var raw []byte
+		if received != nil {
+			raw = received[i]
+		}
+		size := len(raw) // what the event arrived in: its size if it is canonical (see preflight)
+		if raw == nil {
+			size = proto.Size(ev)
+		}
 		cost := 0
 		if budget != nil {
 			cost = budget.EventCost(size+len(principal), IndexedBytes(ev))
@@ -127,9 +151,15 @@ func (s *Store) submit(ctx context.Context, principal string, events []*agenttra
 			// A call that would cost a batch more than the driver takes
 			// goes in consecutive parts, each a batch's worth at most.
 			req = &request{principal: principal, record: record, events: events[i:i], results: t.results[i:i], done: make(chan struct{})}
+			if received != nil {
+				req.received = received[i:i]
+			}
 			t.parts = append(t.parts, req)
 		}
 		req.events = req.events[:len(req.events)+1]
+		if received != nil {
+			req.received = req.received[:len(req.received)+1]
+		}
 		req.results = req.results[:len(req.results)+1]
 		req.sizes = append(req.sizes, size)
 		req.bytes += size
@@ -738,10 +768,10 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 				continue
 			}
 			if sz := r.sizes[j.i]; sz > q.s.cfg.maxEventBytes && r.op == nil { // lifecycle events are bounded by maxLifecycleRanges
-				pf.err = fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
+				pf.err = q.tooLarge(sz)
 				continue
 			}
-			enc, err := event.EncodeSized(r.events[j.i], limits) // submit measured it
+			enc, err := q.encode(r, j.i, limits)
 			if err != nil {
 				pf.err = err
 				continue
@@ -790,6 +820,29 @@ func (q *sequencer) preflight(batch []*request, limits event.Limits, receivedAt 
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// encode validates and encodes event i of r: from the bytes it arrived in
+// when those are canonical, else as submit measured it. An event that
+// arrived in other bytes than it encodes to is measured again, so that the
+// size limit holds for what is stored.
+func (q *sequencer) encode(r *request, i int, limits event.Limits) (event.Encoded, error) {
+	ev := r.events[i]
+	if r.received == nil || r.received[i] == nil {
+		return event.EncodeSized(ev, limits) // submit measured it
+	}
+	enc, reused, err := event.EncodeReceived(ev, r.received[i], limits)
+	if err == nil && !reused && r.op == nil {
+		if sz := proto.Size(ev); sz > q.s.cfg.maxEventBytes {
+			return event.Encoded{}, q.tooLarge(sz)
+		}
+	}
+	return enc, err
+}
+
+// tooLarge is the error of an event of sz bytes, over the limit.
+func (q *sequencer) tooLarge(sz int) error {
+	return fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, sz, q.s.cfg.maxEventBytes)
 }
 
 // commitLoop is the committer: it commits prepared batches in order and

@@ -28,7 +28,7 @@ var (
 // holds it to that). ok is false for anything else, which may still
 // decode: decode it to read it.
 func HeaderIDs(b []byte) (ids IDs, ok bool) {
-	if walkWire(eventInfo(), b, nil, nil, nil, false) != nil {
+	if walkWire(eventInfo(), b, nil, nil, nil, false, false) != nil {
 		return IDs{}, false
 	}
 	for len(b) > 0 {

@@ -20,7 +20,7 @@ func AppendSplit(header, content, b []byte) (h, c []byte, err error) {
 	bufs := encodeBuffers.Get().(*buffers)
 	defer bufs.release()
 	start, cstart := len(header), len(content)
-	if ferr := walkWire(eventInfo(), b, &header, &content, bufs, false); ferr != nil {
+	if ferr := walkWire(eventInfo(), b, &header, &content, bufs, false, false); ferr != nil {
 		if ferr.Field == "" {
 			ferr.Field = "event"
 		}

@@ -62,7 +62,7 @@ func encode(ev *agenttrailv1.Event, lim Limits, opts proto.MarshalOptions) (Enco
 	// b is Go's own encoding, whose strings Marshal has found valid UTF-8
 	// (every string of the event model is proto3's, which it checks): the
 	// walk does not check them again.
-	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs, true); err != nil {
+	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs, true, false); err != nil {
 		if err.Field == "" {
 			err.Field = "event"
 		}
@@ -127,9 +127,10 @@ const (
 
 // messageInfo is what the wire walk needs to know of a message type.
 type messageInfo struct {
-	name   protoreflect.FullName
-	wkt    wktKind
-	fields []*fieldInfo // by field number; nil where none
+	name     protoreflect.FullName
+	wkt      wktKind
+	mapEntry bool         // a map's entry: key and value are always both encoded
+	fields   []*fieldInfo // by field number; nil where none
 }
 
 type fieldInfo struct {
@@ -140,6 +141,18 @@ type fieldInfo struct {
 	container bool
 	enum      protoreflect.EnumValueDescriptors
 	msg       *messageInfo
+	// What the canonical walk (see canonical.go) needs: where Go's encoder
+	// writes the field among the others (rank), whether it leaves the
+	// field out when it holds its zero value (no presence), whether a list
+	// is packed, whether the field may take several records in a row
+	// (lists that are not packed, maps), the bit of its oneof (0: none),
+	// and for maps whether the key is a string.
+	rank      uint64
+	implicit  bool
+	packed    bool
+	records   bool
+	oneofBit  uint64
+	stringKey bool
 }
 
 func (m *messageInfo) field(n protowire.Number) *fieldInfo {
@@ -166,7 +179,7 @@ func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullNam
 	if mi, ok := built[md.FullName()]; ok {
 		return mi
 	}
-	mi := &messageInfo{name: md.FullName()}
+	mi := &messageInfo{name: md.FullName(), mapEntry: md.IsMapEntry()}
 	built[md.FullName()] = mi
 	switch md.FullName() {
 	case "google.protobuf.Timestamp":
@@ -191,6 +204,20 @@ func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullNam
 		if fd.Enum() != nil {
 			fi.enum = fd.Enum().Values()
 		}
+		fi.implicit = !fd.HasPresence() && !fi.list && !md.IsMapEntry()
+		fi.packed = fd.IsPacked()
+		fi.records = fi.list && !fi.packed
+		fi.rank = uint64(fd.Number())
+		if od := fd.ContainingOneof(); od != nil && !od.IsSynthetic() {
+			// after the fields outside oneofs, oneof by oneof
+			fi.rank |= 1<<63 | uint64(od.Index())<<32
+			if od.Index() < 64 {
+				fi.oneofBit = 1 << od.Index()
+			}
+		}
+		if fd.IsMap() {
+			fi.stringKey = fd.MapKey().Kind() == protoreflect.StringKind
+		}
 		if fd.Message() != nil {
 			fi.msg = buildInfo(fd.Message(), built)
 		}
@@ -210,9 +237,13 @@ func buildInfo(md protoreflect.MessageDescriptor, built map[protoreflect.FullNam
 // to this message; callers prefix their own path on the way out, so that
 // the common, valid case builds no strings. utf8Checked says that b is
 // Go's own marshaling of a message, which refuses strings that are not
-// valid UTF-8: the walk then leaves them unchecked.
-func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers, utf8Checked bool) *FieldError {
+// valid UTF-8: the walk then leaves them unchecked. canon asks the walk to
+// refuse, too, any encoding that is not exactly Go's deterministic
+// encoding of what it decodes to (see canonical.go); the error it returns
+// then says only that the bytes are to be encoded again.
+func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers, utf8Checked, canon bool) *FieldError {
 	var counts [64]uint16 // occurrences per field number, for list paths
+	var order canonicalOrder
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
@@ -221,6 +252,9 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 		fi := mi.field(num)
 		if fi == nil {
 			return &FieldError{Reason: fmt.Sprintf("has field number %d, which this server does not know: upgrade the server or drop the field", num)}
+		}
+		if canon && !order.next(fi, num, n, b[n:]) {
+			return notCanonical()
 		}
 		at := func(e *FieldError) *FieldError {
 			p := fi.name
@@ -236,7 +270,7 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 		}
 		record, value := b[:n+m], b[n:n+m]
 		b = b[n+m:]
-		if err := checkField(fi, typ, value, split != nil, utf8Checked); err != nil {
+		if err := checkField(fi, typ, value, split != nil, utf8Checked, canon); err != nil {
 			return at(err)
 		}
 		if split != nil {
@@ -244,7 +278,7 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 			case fi.container:
 				body, _ := protowire.ConsumeBytes(value)
 				h, c := split.get(), split.get()
-				if err := walkWire(fi.msg, body, &h, &c, split, utf8Checked); err != nil {
+				if err := walkWire(fi.msg, body, &h, &c, split, utf8Checked, canon); err != nil {
 					return at(err)
 				}
 				*header = protowire.AppendTag(*header, num, protowire.BytesType)
@@ -265,6 +299,9 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 			counts[num]++
 		}
 	}
+	if canon && mi.mapEntry && order.fields != 2 {
+		return notCanonical() // Go encodes a map entry's key and value, always
+	}
 	return nil
 }
 
@@ -273,7 +310,10 @@ func walkWire(mi *messageInfo, b []byte, header, content *[]byte, split *buffers
 // strings (unless utf8Checked), defined values for enums, and nested
 // messages (containers being split are checked while they are split).
 // Errors name the field's contents relative to the field.
-func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting, utf8Checked bool) *FieldError {
+func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting, utf8Checked, canon bool) *FieldError {
+	if canon && !canonicalValue(fi, typ, value) {
+		return notCanonical()
+	}
 	switch fi.kind {
 	case protoreflect.StringKind:
 		s, n := protowire.ConsumeBytes(value)
@@ -321,9 +361,9 @@ func checkField(fi *fieldInfo, typ protowire.Type, value []byte, splitting, utf8
 			return nil
 		}
 		if fi.msg.wkt != wktNone {
-			return checkWKTBytes(fi.msg, body)
+			return checkWKTBytes(fi.msg, body, canon)
 		}
-		return walkWire(fi.msg, body, nil, nil, nil, utf8Checked)
+		return walkWire(fi.msg, body, nil, nil, nil, utf8Checked, canon)
 	default:
 		// proto.Unmarshal keeps a known field number of another wire type
 		// as an unknown field, which readers drop: the log would commit
@@ -364,8 +404,9 @@ func malformed() *FieldError { return &FieldError{Reason: "is not a valid protob
 
 // checkWKTBytes checks a Timestamp or Duration: in range, and for durations
 // not negative.
-func checkWKTBytes(mi *messageInfo, b []byte) *FieldError {
+func checkWKTBytes(mi *messageInfo, b []byte, canon bool) *FieldError {
 	var seconds, nanos int64
+	last := protowire.Number(0)
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 || typ != protowire.VarintType {
@@ -374,6 +415,14 @@ func checkWKTBytes(mi *messageInfo, b []byte) *FieldError {
 		v, m := protowire.ConsumeVarint(b[n:])
 		if m < 0 {
 			return &FieldError{Reason: "is not a valid protobuf encoding"}
+		}
+		if canon {
+			// seconds (int64) then nanos (int32), each once, never zero,
+			// each in its shortest form.
+			if num <= last || n != 1 || v == 0 || m != protowire.SizeVarint(v) || (num == 2 && !canonicalInt32(v)) {
+				return notCanonical()
+			}
+			last = num
 		}
 		switch num {
 		case 1:

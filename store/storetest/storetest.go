@@ -94,6 +94,7 @@ func Run(t *testing.T, h Harness) {
 		{"AppendIsIdempotent", testAppendIsIdempotent},
 		{"AppendRejectsBadEventsOneByOne", testAppendRejectsBadEventsOneByOne},
 		{"HeaderBytesAreTheEventHeaderEncoding", testHeaderBytesAreTheEventHeaderEncoding},
+		{"SubmitReceivedCommitsTheEventsEncoding", testSubmitReceivedCommitsTheEventsEncoding},
 		{"ClosedStore", testClosedStore},
 		{"CheckpointsAndProofs", testCheckpointsAndProofs},
 		{"ProverMatchesInclusionProof", testProverMatchesInclusionProof},

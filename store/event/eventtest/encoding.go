@@ -1,0 +1,31 @@
+package eventtest
+
+import (
+	"bytes"
+	"slices"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+
+	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
+)
+
+// Backwards encodes an event with its top-level fields in reverse order:
+// bytes that decode to the event but are not Go's encoding of it, as
+// another client's encoder might write. It panics if the event does not
+// encode.
+func Backwards(ev *agenttrailv1.Event) []byte {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
+	if err != nil {
+		panic(err)
+	}
+	var recs [][]byte
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		recs = append(recs, b[:n+m])
+		b = b[n+m:]
+	}
+	slices.Reverse(recs)
+	return bytes.Join(recs, nil)
+}
