@@ -207,8 +207,12 @@ func (c *Client) NewAppender(ctx context.Context, opts ...AppenderOption) (*Appe
 // it, and the stream goes on; so does an event larger than the request
 // size limit ([WithMaxRequestSize]; the error matches [ErrTooLarge]). Send
 // encodes the event before it returns; its Result carries the same pointer.
+//
+// The event goes in Go's deterministic encoding (map entries in key order),
+// which is the encoding the log commits: the server then commits the bytes
+// as they arrive instead of encoding the event again.
 func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
-	b, err := proto.Marshal(ev)
+	b, err := deterministic.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("client: event %q does not encode: %w", ev.GetEventId(), err)
 	}
@@ -242,6 +246,9 @@ func (a *Appender) Send(ctx context.Context, ev *agenttrailv1.Event) error {
 	a.mu.Unlock()
 	return nil
 }
+
+// deterministic encodes events as the log commits them.
+var deterministic = proto.MarshalOptions{Deterministic: true}
 
 // tooLarge is the error of an event over the request size limit.
 func tooLarge(id string, size, limit int) error {
