@@ -139,13 +139,17 @@ func (s *Store) submit(ctx context.Context, principal string, events []*agenttra
 		if received != nil {
 			raw = received[i]
 		}
-		size := len(raw) // what the event arrived in: its size if it is canonical (see preflight)
+		// What the event arrived in is its size if it is canonical (see
+		// encode); what a batch may have to store of it is bounded the
+		// same way for any encoding.
+		size, stored := len(raw), event.MaxEncodedSize(len(raw))
 		if raw == nil {
 			size = proto.Size(ev)
+			stored = size
 		}
 		cost := 0
 		if budget != nil {
-			cost = budget.EventCost(size+len(principal), IndexedBytes(ev))
+			cost = budget.EventCost(stored+len(principal), IndexedBytes(ev))
 		}
 		if req == nil || req.cost+cost > maxCost {
 			// A call that would cost a batch more than the driver takes

@@ -38,6 +38,17 @@ func EncodeReceived(ev *agenttrailv1.Event, raw []byte, lim Limits) (enc Encoded
 	return enc, false, err
 }
 
+// MaxEncodedSize bounds the size of the deterministic encoding of a valid
+// event (one Encode accepts) that decoded from n bytes of any encoding:
+// what a batch may have to store of an event before it is known whether
+// the bytes it arrived in were canonical. An encoding grows when it is
+// made canonical only where it left out what Go's encoder writes: an
+// int32 in its 5-byte form (10 bytes as Go writes it), a map entry
+// without its key or value (2 bytes each). Everything else it may do
+// (longer varints, repeated fields, unpacked lists) only shrinks. The fuzz
+// test FuzzCanonical holds valid events to the bound.
+func MaxEncodedSize(n int) int { return 2*n + 16 }
+
 // IsCanonical reports whether b is exactly what Go's deterministic
 // encoder writes for the Event b decodes to, and valid as Encode requires
 // (every field known and of its type, enum values defined, timestamps and

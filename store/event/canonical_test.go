@@ -235,6 +235,18 @@ func TestEncodeReceivedEncodesOtherEncodingsAgain(t *testing.T) {
 			rs[i] = bytesRecord(labels, entry[0].b)
 			return rs
 		}},
+		{"map entries without their values", func(t *testing.T, rs []record) []record {
+			// what grows most when encoded again: 2 bytes per entry
+			i := find(t, rs, attributes)
+			for rs[i].num == attributes {
+				rs = slicesDelete(rs, i)
+			}
+			for k := 'a'; k <= 'z'; k++ {
+				entry := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), []byte{byte(k)})
+				rs = insert(rs, bytesRecord(attributes, entry))
+			}
+			return rs
+		}},
 		{"a map entry repeated", func(t *testing.T, rs []record) []record {
 			i := find(t, rs, attributes)
 			return append(rs[:i+1:i+1], append([]record{rs[i]}, rs[i+1:]...)...)
@@ -284,6 +296,13 @@ func TestEncodeReceivedEncodesOtherEncodingsAgain(t *testing.T) {
 			if !bytes.Equal(got.Header, want.Header) || !bytes.Equal(got.Content, want.Content) {
 				t.Errorf("EncodeReceived's halves differ from Encode's")
 			}
+			var ev agenttrailv1.Event
+			if err := proto.Unmarshal(raw, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if n, most := proto.Size(&ev), event.MaxEncodedSize(len(raw)); n > most {
+				t.Errorf("received in %d bytes, encodes in %d: over MaxEncodedSize's %d", len(raw), n, most)
+			}
 		})
 	}
 }
@@ -294,7 +313,8 @@ func slicesDelete(rs []record, i int) []record {
 
 // What the canonical walk accepts decodes, and encodes back to the same
 // bytes: committing the bytes an event arrived in commits what encoding it
-// would.
+// would. What it refuses, if it decodes to a valid event, encodes within
+// MaxEncodedSize.
 func FuzzCanonical(f *testing.F) {
 	for _, s := range append(eventtest.Samples(), eventtest.Sample{Name: "maps", Event: withMaps()}) {
 		b, err := deterministic.Marshal(s.Event)
@@ -304,10 +324,20 @@ func FuzzCanonical(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		var ev agenttrailv1.Event
 		if !event.IsCanonical(b) {
+			// Whatever it is, a valid event it decodes to encodes within
+			// the bound a batch budgets for it.
+			if proto.Unmarshal(b, &ev) != nil {
+				return
+			}
+			if _, err := event.Encode(&ev, limits); err == nil {
+				if n := proto.Size(&ev); n > event.MaxEncodedSize(len(b)) {
+					t.Fatalf("a valid event received in %d bytes encodes in %d, over MaxEncodedSize's %d", len(b), n, event.MaxEncodedSize(len(b)))
+				}
+			}
 			return
 		}
-		var ev agenttrailv1.Event
 		if err := proto.Unmarshal(b, &ev); err != nil {
 			t.Fatalf("IsCanonical accepts what does not decode: %v", err)
 		}
