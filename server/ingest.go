@@ -72,7 +72,11 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, received
 	var passReceived [][]byte // the bytes each event of pass arrived in, when known
 	for i, ev := range evs {
 		in.ids[i] = ev.GetEventId()
-		rej, err := s.admit(ctx, ev, size)
+		var raw []byte
+		if received != nil {
+			raw = received[i]
+		}
+		rej, err := s.admit(ctx, ev, raw, size)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +86,7 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, received
 		}
 		pass = append(pass, ev)
 		if received != nil {
-			passReceived = append(passReceived, received[i])
+			passReceived = append(passReceived, raw)
 		}
 	}
 	if len(pass) == 0 {
@@ -117,10 +121,11 @@ func (s *Server) ingest(ctx context.Context, evs []*agenttrailv1.Event, received
 const submitChunk = 256
 
 // admit makes the checks of ingest on one event, which arrived in size
-// bytes (with the call's other events). It returns the event's rejection
-// (naming the field at fault, never its value), nil when the event may go to
-// the store, or the error that ends the call.
-func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event, size int64) (*agenttrailv1.Rejection, error) {
+// bytes (with the call's other events), its own being raw when known. It
+// returns the event's rejection (naming the field at fault, never its
+// value), nil when the event may go to the store, or the error that ends
+// the call.
+func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event, raw []byte, size int64) (*agenttrailv1.Rejection, error) {
 	if ev == nil {
 		return rejection(codes.InvalidArgument, "event", "event: is required"), nil
 	}
@@ -138,7 +143,7 @@ func (s *Server) admit(ctx context.Context, ev *agenttrailv1.Event, size int64) 
 			return rejection(status.Code(err), "event.agent_id", status.Convert(err).Message()), nil
 		}
 	}
-	if err := redact.CheckMetadata(ev); err != nil {
+	if err := redact.CheckMetadataReceived(ev, raw); err != nil {
 		return fieldRejection(ctx, s, err)
 	}
 	// Only an event that arrived in more bytes than the limit can be over

@@ -190,24 +190,8 @@ func within(fd protoreflect.FieldDescriptor, err error) error {
 // checkMetadataValue reports what a metadata string holds, if anything
 // CheckMetadata refuses, as a FieldError whose Field the caller fills in.
 func checkMetadataValue(s string) *event.FieldError {
-	if len(s) < 6 || isUUID(s) {
-		return nil // nothing refused is this short, or a UUID
-	}
-	// Metadata is short: triage it as Text does, and run only the
-	// detectors whose triggers it holds (most ids and names hold none).
-	have := trAll
-	if len(s) <= maxTriaged {
-		have = triggersOf(s)
-	}
-	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
-		return nil
-	}
-	// Metadata values repeat from event to event (agent, session and model
-	// ids, versions, hashes): one that any detector must look at is
-	// remembered once found clean, and not scanned again. (The gitleaks
-	// rules that long runs call for are the costliest; the others, run on
-	// every event, still cost a few percent of an append.)
-	if cleanMetadata.has(s) {
+	have, scan := triageMetadata(s)
+	if !scan {
 		return nil
 	}
 	var sc *scanner
@@ -227,6 +211,32 @@ func checkMetadataValue(s string) *event.FieldError {
 	}
 	cleanMetadata.add(s)
 	return nil
+}
+
+// triageMetadata reports whether a metadata string needs the detectors
+// (scan), and which of their triggers it holds. It keeps nothing of s.
+func triageMetadata(s string) (have trigger, scan bool) {
+	if len(s) < 6 || isUUID(s) {
+		return 0, false // nothing refused is this short, or a UUID
+	}
+	// Metadata is short: triage it as Text does, and run only the
+	// detectors whose triggers it holds (most ids and names hold none).
+	have = trAll
+	if len(s) <= maxTriaged {
+		have = triggersOf(s)
+	}
+	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
+		return 0, false
+	}
+	// Metadata values repeat from event to event (agent, session and model
+	// ids, versions, hashes): one that any detector must look at is
+	// remembered once found clean, and not scanned again. (The gitleaks
+	// rules that long runs call for are the costliest; the others, run on
+	// every event, still cost a few percent of an append.)
+	if cleanMetadata.has(s) {
+		return 0, false
+	}
+	return have, true
 }
 
 // isUUID reports whether s is a UUID in its canonical form, as event ids

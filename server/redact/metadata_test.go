@@ -43,6 +43,7 @@ func TestCheckMetadata(t *testing.T) {
 		// Twice: values found clean are remembered, refused ones never.
 		for round := range 2 {
 			err := CheckMetadata(tc.ev)
+			checkReceivedAgrees(t, tc.name, tc.ev, err)
 			var fe *event.FieldError
 			switch {
 			case tc.field == "" && err != nil:
@@ -112,6 +113,7 @@ func TestCheckMetadataEveryField(t *testing.T) {
 			m.Set(last, protoreflect.ValueOfString(email))
 		}
 		err := CheckMetadata(ev)
+		checkReceivedAgrees(t, want, ev, err)
 		var fe *event.FieldError
 		switch {
 		case !header && err != nil:
