@@ -25,9 +25,7 @@ func EncodeReceived(ev *agenttrailv1.Event, raw []byte, lim Limits) (enc Encoded
 		return Encoded{}, false, err
 	}
 	bufs := encodeBuffers.Get().(*buffers)
-	slab := make([]byte, 0, headerRoom+len(raw))
-	enc = Encoded{Header: slab[:0:headerRoom], Content: slab[headerRoom:headerRoom]}
-	ferr := walkWire(eventInfo(), raw, &enc.Header, &enc.Content, bufs, true, true)
+	enc, ferr := splitEncoding(raw, bufs, true)
 	bufs.release()
 	if ferr == nil {
 		return enc, true, nil

@@ -55,17 +55,28 @@ func encode(ev *agenttrailv1.Event, lim Limits, opts proto.MarshalOptions) (Enco
 		return Encoded{}, &FieldError{Field: "event", Reason: "cannot be encoded"}
 	}
 	bufs.marshal = b
+	// b is Go's own encoding, whose strings Marshal has found valid UTF-8
+	// (every string of the event model is proto3's, which it checks): the
+	// walk does not check them again.
+	enc, ferr := splitEncoding(b, bufs, false)
+	if ferr != nil {
+		if ferr.Field == "" {
+			ferr.Field = "event"
+		}
+		return Encoded{}, ferr
+	}
+	return enc, nil
+}
+
+// splitEncoding splits b, an event's encoding whose strings are known to
+// be valid UTF-8, into its halves, in one allocation; with canon, only if
+// b is canonical (see canonical.go).
+func splitEncoding(b []byte, bufs *buffers, canon bool) (Encoded, *FieldError) {
 	// The header's part stays within its capacity, or moves out on its
 	// own: it never runs into the content's.
 	slab := make([]byte, 0, headerRoom+len(b))
 	enc := Encoded{Header: slab[:0:headerRoom], Content: slab[headerRoom:headerRoom]}
-	// b is Go's own encoding, whose strings Marshal has found valid UTF-8
-	// (every string of the event model is proto3's, which it checks): the
-	// walk does not check them again.
-	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs, true, false); err != nil {
-		if err.Field == "" {
-			err.Field = "event"
-		}
+	if err := walkWire(eventInfo(), b, &enc.Header, &enc.Content, bufs, true, canon); err != nil {
 		return Encoded{}, err
 	}
 	return enc, nil
