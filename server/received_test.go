@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protowire"
-	"google.golang.org/protobuf/proto"
 
 	agenttrailv1 "github.com/agenttrail/agenttrail/gen/go/agenttrail/v1"
 	"github.com/agenttrail/agenttrail/store"
@@ -33,25 +32,18 @@ func TestAppendCommitsTheEncodingOfTheEvent(t *testing.T) {
 	llm.Labels = map[string]string{"env": "prod", "team": "support", "region": "eu-1"}
 	llm.Attributes = map[string]string{"b": "2", "a": "1"}
 	evs = append(evs, llm)
-	canonical := func(ev *agenttrailv1.Event) []byte {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	frames := [][]byte{
 		// alone, as Go encodes it
-		eventField(1, canonical(evs[0])),
+		eventField(1, eventtest.Deterministic(evs[0])),
 		// alone, encoded otherwise
 		eventField(1, eventtest.Backwards(evs[1])),
 		// batched, mixed
-		slices.Concat(eventField(2, canonical(evs[2])), eventField(2, eventtest.Backwards(evs[3])), eventField(2, canonical(evs[4]))),
+		slices.Concat(eventField(2, eventtest.Deterministic(evs[2])), eventField(2, eventtest.Backwards(evs[3])), eventField(2, eventtest.Deterministic(evs[4]))),
 		// the event field twice, which decoding merges
-		slices.Concat(eventField(1, canonical(evs[5])), eventField(1, canonical(evs[5]))),
+		slices.Concat(eventField(1, eventtest.Deterministic(evs[5])), eventField(1, eventtest.Deterministic(evs[5]))),
 		eventField(2, eventtest.Backwards(evs[6])),
-		eventField(2, canonical(evs[7])),
-		eventField(1, canonical(evs[8])),
+		eventField(2, eventtest.Deterministic(evs[7])),
+		eventField(1, eventtest.Deterministic(evs[8])),
 	}
 	resps, err := appendRaw(t, h, frames)
 	if err != nil {

@@ -25,6 +25,11 @@ func withMaps() *agenttrailv1.Event {
 	return ev
 }
 
+// samplesWithMaps is every sample and withMaps.
+func samplesWithMaps() []eventtest.Sample {
+	return append(eventtest.Samples(), eventtest.Sample{Name: "maps", Event: withMaps()})
+}
+
 // received decodes raw as the server does and runs EncodeReceived on it.
 func received(t *testing.T, raw []byte) (got, want event.Encoded, reused bool, err, wantErr error) {
 	t.Helper()
@@ -40,8 +45,7 @@ func received(t *testing.T, raw []byte) (got, want event.Encoded, reused bool, e
 // Go's encoding of every sample, plain or deterministic, is split where it
 // lies, and gives Encode's bytes.
 func TestEncodeReceivedReusesGoEncoding(t *testing.T) {
-	samples := append(eventtest.Samples(), eventtest.Sample{Name: "maps", Event: withMaps()})
-	for _, s := range samples {
+	for _, s := range samplesWithMaps() {
 		for _, opts := range []proto.MarshalOptions{{Deterministic: true}, {}} {
 			if !opts.Deterministic && (len(s.Event.GetLabels()) > 1 || len(s.Event.GetAttributes()) > 1) {
 				continue // Go's plain encoding orders map entries at random
@@ -316,13 +320,7 @@ func slicesDelete(rs []record, i int) []record {
 // would. What it refuses, if it decodes to a valid event, encodes within
 // MaxEncodedSize.
 func FuzzCanonical(f *testing.F) {
-	for _, s := range append(eventtest.Samples(), eventtest.Sample{Name: "maps", Event: withMaps()}) {
-		b, err := deterministic.Marshal(s.Event)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addEncodings(f, samplesWithMaps())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ev agenttrailv1.Event
 		if !event.IsCanonical(b) {

@@ -89,13 +89,7 @@ func TestAppendSplitRejectsUnknownFields(t *testing.T) {
 // FuzzAppendSplit decodes arbitrary bytes as an Event and holds AppendSplit
 // to its contract on the event's deterministic encoding.
 func FuzzAppendSplit(f *testing.F) {
-	for _, s := range eventtest.Samples() {
-		b, err := deterministic.Marshal(s.Event)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addEncodings(f, eventtest.Samples())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var ev agenttrailv1.Event
 		if err := proto.Unmarshal(b, &ev); err != nil {

@@ -29,15 +29,8 @@ func testSubmitReceivedCommitsTheEventsEncoding(t *testing.T, h Harness) {
 	huge := proto.Clone(evs[3]).(*agenttrailv1.Event) // a tool call
 	huge.EventId = eventtest.ID("huge")
 	huge.GetToolCall().Result = string(make([]byte, 8192))
-	goEncoding := func(ev *agenttrailv1.Event) []byte {
-		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	submitted := []*agenttrailv1.Event{evs[0], evs[1], evs[2], bad, huge, evs[3]}
-	received := [][]byte{goEncoding(evs[0]), eventtest.Backwards(evs[1]), nil, goEncoding(bad), goEncoding(huge), eventtest.Backwards(evs[3])}
+	received := [][]byte{eventtest.Deterministic(evs[0]), eventtest.Backwards(evs[1]), nil, eventtest.Deterministic(bad), eventtest.Deterministic(huge), eventtest.Backwards(evs[3])}
 
 	if _, err := s.SubmitReceived(ctx, "agent-1", submitted, received[:2]); !errors.Is(err, store.ErrInvalidArgument) {
 		t.Errorf("bytes for 2 of 6 events: got %v, want ErrInvalidArgument", err)
