@@ -286,9 +286,12 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 			session := client.NewEventID()
 			sessions[s] = session
 			sent := make([]time.Time, n)
-			// When each Send returned, in Unix nanoseconds: written by the
-			// sending goroutine, read as results come, which can be before
-			// the write (0: the answer came before Send returned).
+			// When each Send returned, as 1 + nanoseconds since start on
+			// the monotonic clock (a Unix time would follow the wall
+			// clock, which the system may step during the run): written
+			// by the sending goroutine, read as results come, which can
+			// be before the write (0: the answer came before Send
+			// returned).
 			queued := make([]atomic.Int64, n)
 			sendErr := make(chan error, 1)
 			go func() {
@@ -299,7 +302,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 						sendErr <- err
 						return
 					}
-					queued[i].Store(time.Now().UnixNano())
+					queued[i].Store(1 + int64(time.Since(start)))
 				}
 				sendErr <- a.CloseSend()
 			}()
@@ -311,7 +314,7 @@ func runBench(ctx context.Context, appenders []*client.Client, reader *client.Cl
 				lat = append(lat, last.Sub(sent[len(lat)]))
 				var afterSend time.Duration
 				if q := queued[len(latQueued)].Load(); q != 0 {
-					afterSend = max(0, last.Sub(time.Unix(0, q)))
+					afterSend = max(0, last.Sub(start)-time.Duration(q-1))
 				}
 				latQueued = append(latQueued, afterSend)
 				if r.Err != nil {
