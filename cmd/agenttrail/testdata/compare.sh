@@ -15,6 +15,12 @@
 # session, read whole), then an online export of the first half of the log
 # with proofs and an online verify of all of it (compliance key), timed.
 #
+# It also prints the CPU each side spends per event: badgerprobe's (user +
+# system, over its run), serve's (over the bench: load, tail and session
+# read) and the bench client's, and the summary turns them into the CPU
+# cores that serve and the client together would need at the badgerprobe
+# rate, which is 1.0x only if that fits in the machine's cores.
+#
 #   bash cmd/agenttrail/testdata/compare.sh [-r ROUNDS] [-n EVENTS] [-- bench flags...]
 #
 # Environment: AGENTTRAIL, the agenttrail binary (default: go build
@@ -72,10 +78,24 @@ free_port() {
 }
 
 printf 'compare.sh: %d rounds of %d events; %s; load average %s\n' "$rounds" "$events" "$(nproc) CPUs" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-6s %14s %14s %8s %10s %10s %12s %14s %16s %10s\n' round probe_ev/s bench_ev/s ratio p99_ms p50_ms tail_lag_ms session_ev/s export_events_s verify_s
+printf '%-6s %14s %14s %8s %10s %10s %12s %14s %16s %10s %22s\n' round probe_ev/s bench_ev/s ratio p99_ms p50_ms tail_lag_ms session_ev/s export_events_s verify_s cpu_us/ev:probe,serve,bench
 ratios=()
+cores_needed=()
+ticks=$(getconf CLK_TCK)
+# proc_cpu PID: the CPU seconds (user + system) a running process has used.
+proc_cpu() {
+  awk -v t="$ticks" '{ sub(/.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"
+}
+# timed FILE CMD...: runs CMD, writing its CPU seconds (user + system, with
+# its children) to FILE; CMD's own output is left as it is.
+timed() {
+  local out=$1; shift
+  local TIMEFORMAT='%U %S'
+  { time "$@" 2>&3; } 3>&2 2>"$out.time"
+  awk '{ printf "%.3f", $1 + $2 }' "$out.time" >"$out"
+}
 for round in $(seq 1 "$rounds"); do
-  probe_line=$("$probe" -n "$events" -batch 256)
+  probe_line=$(timed "$work/probe.cpu" "$probe" -n "$events" -batch 256)
   probe_rate=$(echo "$probe_line" | sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p')
 
   dir=$work/round$round
@@ -98,8 +118,11 @@ for round in $(seq 1 "$rounds"); do
     curl -s -o "$PPROF_DIR/serve-round$round.pprof" "http://127.0.0.1:$pport/debug/pprof/profile?seconds=${PPROF_SECONDS:-10}" &
     profile_pid=$!
   fi
-  bench_line=$(AGENTTRAIL_KEY=$agent_key "$agenttrail" bench --addr "127.0.0.1:$port" --read-key "$read_key" \
+  serve_cpu0=$(proc_cpu "$serve_pid")
+  bench_line=$(AGENTTRAIL_KEY=$agent_key timed "$dir/bench.cpu" "$agenttrail" bench --addr "127.0.0.1:$port" --read-key "$read_key" \
     --events "$events" "${bench_flags[@]}" 2>"$dir/bench.err") || { cat "$dir/bench.err" >&2; exit 1; }
+  serve_cpu=$(awk -v a="$serve_cpu0" -v b="$(proc_cpu "$serve_pid")" 'BEGIN { printf "%.3f", b - a }')
+  bench_cpu=$(cat "$dir/bench.cpu")
   [ -n "$profile_pid" ] && wait "$profile_pid"
   half=$((events / 2))
   t0=$(date +%s.%N)
@@ -120,7 +143,11 @@ for round in $(seq 1 "$rounds"); do
   session_rate=$(echo "$bench_line" | field session_read_events_per_second)
   ratio=$(awk -v a="$rate" -v b="$probe_rate" 'BEGIN { printf "%.2f", a / b }')
   ratios+=("$ratio")
-  printf '%-6s %14.0f %14.0f %8s %10.1f %10.1f %12s %14.0f %16s %10s\n' "$round" "$probe_rate" "$rate" "$ratio" "$p99" "$p50" "${lag:-n/a}" "${session_rate:-0}" "$exported:${export_s}s" "$verify_s"
+  cpu=$(awk -v p="$(cat "$work/probe.cpu")" -v s="$serve_cpu" -v c="$bench_cpu" -v n="$events" \
+    'BEGIN { printf "%.1f,%.1f,%.1f", p * 1e6 / n, s * 1e6 / n, c * 1e6 / n }')
+  cores_needed+=("$(awk -v s="$serve_cpu" -v c="$bench_cpu" -v n="$events" -v r="$probe_rate" 'BEGIN { printf "%.2f", (s + c) / n * r }')")
+  printf '%-6s %14.0f %14.0f %8s %10.1f %10.1f %12s %14.0f %16s %10s %22s\n' "$round" "$probe_rate" "$rate" "$ratio" "$p99" "$p50" "${lag:-n/a}" "${session_rate:-0}" "$exported:${export_s}s" "$verify_s" "$cpu"
 done
 median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
 echo "ratio bench/badgerprobe by round: ${ratios[*]}; median $median"
+echo "CPU cores serve and the bench client would need together at the badgerprobe rate, by round: ${cores_needed[*]} (this machine has $(nproc))"
