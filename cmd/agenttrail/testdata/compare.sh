@@ -87,12 +87,14 @@ proc_cpu() {
   awk -v t="$ticks" '{ sub(/.*\) /, ""); printf "%.3f", ($12 + $13) / t }' "/proc/$1/stat"
 }
 # timed FILE CMD...: runs CMD, writing its CPU seconds (user + system, with
-# its children) to FILE; CMD's own output is left as it is.
+# its children) to FILE; CMD's own output is left as it is, and so is its
+# exit status.
 timed() {
   local out=$1; shift
-  local TIMEFORMAT='%U %S'
-  { time "$@" 2>&3; } 3>&2 2>"$out.time"
+  local TIMEFORMAT='%U %S' status=0
+  { time "$@" 2>&3; } 3>&2 2>"$out.time" || status=$?
   awk '{ printf "%.3f", $1 + $2 }' "$out.time" >"$out"
+  return "$status"
 }
 for round in $(seq 1 "$rounds"); do
   probe_line=$(timed "$work/probe.cpu" "$probe" -n "$events" -batch 256)
