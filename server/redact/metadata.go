@@ -194,6 +194,13 @@ func checkMetadataValue(s string) *event.FieldError {
 	if !scan {
 		return nil
 	}
+	return scanMetadataValue(s, have)
+}
+
+// scanMetadataValue runs the detectors whose triggers s holds (have, from
+// triageMetadata) and remembers s as clean when none finds anything. s is
+// kept, so it must not alias memory that changes.
+func scanMetadataValue(s string, have trigger) *event.FieldError {
 	var sc *scanner
 	for _, md := range metadataDetectors {
 		if md.d.needs&have == 0 {

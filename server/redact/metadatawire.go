@@ -113,13 +113,15 @@ func metadataClean(b []byte, n *wireNode) bool {
 
 // metadataBytesClean is checkMetadataValue for a string as it lies in an
 // encoding. The triage reads it in place (it keeps nothing of it); a
-// string the detectors must scan is copied first.
+// string the detectors must scan is copied first, since a clean one is
+// remembered.
 func metadataBytesClean(v []byte) bool {
 	if len(v) == 0 {
 		return true
 	}
-	if _, scan := triageMetadata(unsafe.String(unsafe.SliceData(v), len(v))); !scan {
+	have, scan := triageMetadata(unsafe.String(unsafe.SliceData(v), len(v)))
+	if !scan {
 		return true
 	}
-	return checkMetadataValue(string(v)) == nil
+	return scanMetadataValue(string(v), have) == nil
 }
