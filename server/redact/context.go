@@ -319,6 +319,9 @@ func parseDate(s string, i int) (int, bool) {
 // textMonthDate parses "July 1990" after a day: "19 July 1990",
 // "19 juillet 1990", "19 de julio de 1990", "19 июля 1990".
 func textMonthDate(s string, i, day int, _ bool) (int, bool) {
+	if i >= len(s) {
+		return 0, false // the day ends the text: at reads past it as a space
+	}
 	if strings.HasPrefix(s[i:], "de ") {
 		i += 3
 	}

@@ -21,6 +21,7 @@ var fuzzSeeds = []string{
 	"GB82 WEST 1234 5698 7654 32", "AB 12 34 56 C", "078-05-1120",
 	"sk-proj-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6", "Zq4Lm8Xv2Nb7Tp1Rk9Wc3Yd6/Zq4Lm8Xv2Nb7Tp1Rk9Wc3Yd6",
 	"2026-11-02T09:30:00.123456+01:00", "2026-11-02 09:30", "1999-12-31T23:59:59Z",
+	"DOB 0", // a date's day that ends the text
 }
 
 // FuzzText checks Text on any string: it does not panic, keeps valid UTF-8
