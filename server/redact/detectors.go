@@ -41,7 +41,7 @@ var builtins = []detector{
 	{name: "jwt", find: findJWTs, needs: trJ},
 	{name: "password", find: findPasswords, needs: trAll},
 	{name: "api_key", find: findAPIKeys, needs: trSep | trRun},
-	{name: "secret_rules", find: findSecretRules, needs: trAll},
+	{name: "secret_rules", find: findSecretRules, needs: trSecret},
 	{name: "national_id", find: func(in *input, dst []match) []match { return findContextIDs(in, findNationalIDs(in, dst)) }, needs: trDigits},
 	{name: "card", find: findCards, needs: trDigits},
 	{name: "iban", find: findIBANs, needs: trDigits},

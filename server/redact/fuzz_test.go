@@ -24,17 +24,24 @@ var fuzzSeeds = []string{
 	"DOB 0", // a date's day that ends the text
 }
 
+// textSeeds returns the texts the text fuzzers start from: the seeds above,
+// the triage seeds, and every line of the corpora.
+func textSeeds(t testing.TB) []string {
+	all := append(append([]string{}, fuzzSeeds...), triageSeeds...)
+	for _, name := range []string{"sensitive.jsonl", "clean.jsonl"} {
+		for _, l := range loadCorpus(t, name) {
+			all = append(all, l.Text)
+		}
+	}
+	return all
+}
+
 // FuzzText checks Text on any string: it does not panic, keeps valid UTF-8
 // valid (proto3 strings must be), leaves nothing any detector matches, and
 // is idempotent.
 func FuzzText(f *testing.F) {
-	for _, s := range fuzzSeeds {
+	for _, s := range textSeeds(f) {
 		f.Add(s)
-	}
-	for _, name := range []string{"sensitive.jsonl", "clean.jsonl"} {
-		for _, l := range loadCorpus(f, name) {
-			f.Add(l.Text)
-		}
 	}
 	r := defaultRedactor(f)
 	f.Fuzz(func(t *testing.T, s string) {

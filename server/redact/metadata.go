@@ -25,11 +25,20 @@ var metadataDetectors = []struct {
 	{detector{name: "jwt", find: findJWTs, needs: trJ}, "a JSON Web Token"},
 	{detector{name: "password", find: findURLAndAssignedPasswords, needs: trSep}, "a password"},
 	{detector{name: "api_key", find: findAPIKeys, needs: trSep | trRun}, "an API key or token"},
-	{detector{name: "secret_rules", find: findSecretRules, needs: trRun}, "an API key or token"},
+	{detector{name: "secret_rules", find: findSecretRules, needs: trSecret}, "an API key or token"},
 	{detector{name: "card", find: findCards, needs: trDigits}, "a payment card number"},
 	{detector{name: "iban", find: findIBANs, needs: trDigits}, "a bank account number (IBAN)"},
-	{detector{name: "email", find: findEmails, needs: trAt}, "an email address"},
+	{detector{name: "email", find: findEmails, needs: trAt | trCapital | trSep | trDot}, "an email address"},
 }
+
+// metadataNeeds is the union of the metadata detectors' triggers: a string
+// with none of them is not scanned.
+var metadataNeeds = func() (t trigger) {
+	for _, md := range metadataDetectors {
+		t |= md.d.needs
+	}
+	return t
+}()
 
 // CheckMetadata refuses an event whose metadata holds a secret or a
 // personal datum that can be told with certainty: a private key, an
@@ -232,7 +241,7 @@ func triageMetadata(s string) (have trigger, scan bool) {
 	if len(s) <= maxTriaged {
 		have = triggersOf(s)
 	}
-	if have&(trAt|trSep|trJ|trB|trDigits|trRun) == 0 {
+	if have&metadataNeeds == 0 {
 		return 0, false
 	}
 	// Metadata values repeat from event to event (agent, session and model

@@ -38,6 +38,10 @@ type Redactor struct {
 	// masking can create anywhere, so text is always scanned again after
 	// masking.
 	hasPatterns bool
+	// untriaged makes every detector run on every text, as it does on long
+	// texts: the tests compare against it to prove that triage (triggersOf)
+	// never changes what Text returns.
+	untriaged bool
 }
 
 // New validates a policy and returns a Redactor that applies it. Every

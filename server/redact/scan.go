@@ -181,7 +181,7 @@ func (r *Redactor) scan(s string, depth int) string {
 	// is mapped back to the original bytes.
 	f := fold(s)
 	have := trAll
-	if len(f.s) <= maxTriaged && !r.hasPatterns {
+	if len(f.s) <= maxTriaged && !r.hasPatterns && !r.untriaged {
 		if have = triggersOf(f.s); have&r.needs == 0 || isISOTime(f.s) {
 			return s
 		}
@@ -314,21 +314,23 @@ type trigger uint16
 
 const (
 	trAt           trigger = 1 << iota // an "@": email
-	trSep                              // a ":" or "=": URLs, assignments, IPv6
+	trSep                              // a ":", "=" or "%": URLs, assignments, IPv6, URL encoding
 	trJ                                // a "J", as in "eyJ": JWT
 	trB                                // the word Bearer, Basic or BEGIN, in any case
-	trDigits                           // six digits or more: cards, phones, IBANs, ids
+	trDigits                           // five digits or more: cards, phones, IBANs, ids (idValue's least)
 	trDottedDigits                     // four digits or more and a ".": IPv4
 	trRun                              // 20 key characters in a row: API keys, tokens
 	trCapital                          // an upper-case letter or a non-ASCII byte: names
 	trDigit                            // a digit: addresses, dates, passports
 	trDot                              // the word "dot", "(at)" or "[at]": obfuscated email addresses
+	trSecret                           // minSecretRun secret characters in a row: the gitleaks rules
 	trAll          trigger = 1<<iota - 1
 )
 
 // Per-byte classes for triggersOf: the triggers a byte is by itself (trAt,
 // trSep, trJ, trCapital), and what it counts towards, in the high bits.
 const (
+	tbSecret = 1 << 12 // a secret character (isSecretChar), counts towards trSecret
 	tbDigit  = 1 << 13 // counts towards trDigits and trDottedDigits
 	tbDot    = 1 << 14 // a "."
 	tbRun    = 1 << 15 // a key character, counts towards trRun
@@ -337,7 +339,7 @@ const (
 
 var triage = func() (t [256]uint16) {
 	t['@'] = uint16(trAt)
-	t[':'], t['='] = uint16(trSep), uint16(trSep)
+	t[':'], t['='], t['%'] = uint16(trSep), uint16(trSep), uint16(trSep)
 	t['J'] = uint16(trJ)
 	for c := 'A'; c <= 'Z'; c++ {
 		t[c] |= uint16(trCapital)
@@ -352,6 +354,9 @@ var triage = func() (t [256]uint16) {
 		if isDigit(byte(c)) {
 			t[c] |= tbDigit
 		}
+		if isSecretChar(byte(c)) {
+			t[c] |= tbSecret
+		}
 	}
 	t['.'] |= tbDot
 	return t
@@ -363,6 +368,7 @@ var triage = func() (t [256]uint16) {
 func triggersOf(s string) trigger {
 	var all uint16
 	digits, run, longest := 0, 0, 0
+	secret, longestSecret := 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		t := triage[c]
@@ -388,6 +394,12 @@ func triggersOf(s string) trigger {
 				all |= uint16(trDot)
 			}
 		}
+		if t&tbSecret != 0 {
+			secret++
+		} else {
+			longestSecret = max(longestSecret, secret)
+			secret = 0
+		}
 		if t&tbRun != 0 {
 			run++
 			continue
@@ -396,7 +408,7 @@ func triggersOf(s string) trigger {
 		run = 0
 	}
 	have := trigger(all & tbByself)
-	if digits >= 6 {
+	if digits >= 5 {
 		have |= trDigits
 	}
 	if digits > 0 {
@@ -407,6 +419,9 @@ func triggersOf(s string) trigger {
 	}
 	if max(longest, run) >= minKeyRun {
 		have |= trRun
+	}
+	if max(longestSecret, secret) >= minSecretRun {
+		have |= trSecret
 	}
 	return have
 }

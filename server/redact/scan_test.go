@@ -22,19 +22,26 @@ func TestTriggersOf(t *testing.T) {
 		{"k=v", trSep},
 		{"09:30", trSep | trDigit},
 		{"eyJ", trJ | trCapital},
+		{"50%", trSep | trDigit},
 		{"4411", trDigit},
+		{"44112", trDigits | trDigit}, // a national id after its context may have five
 		{"441122", trDigits | trDigit},
 		{"1.2.3.4", trDottedDigits | trDigit},
 		{"v1.2.3", trDigit},
 		{"café", trCapital}, // a non-ASCII letter may be a capital
-		{strings.Repeat("x", 19), 0},
-		{strings.Repeat("x", 20), trRun},
-		{strings.Repeat("a/", 10), trRun},
-		{"Bearer x@y 1.2.3.4 eyJ " + strings.Repeat("k", 25), trAt | trJ | trB | trDottedDigits | trRun | trCapital | trDigit},
+		{strings.Repeat("x", 15), 0},
+		{strings.Repeat("x", 16), trSecret},
+		{"sk_live_abcdefghij", trSecret}, // a gitleaks rule's key may be shorter than minKeyRun
+		{"x.y~z" + strings.Repeat("x", 11), trSecret},
+		{strings.Repeat("x", 8) + " " + strings.Repeat("x", 8), 0},
+		{strings.Repeat("x", 19), trSecret},
+		{strings.Repeat("x", 20), trRun | trSecret},
+		{strings.Repeat("a/", 10), trRun | trSecret},
+		{"Bearer x@y 1.2.3.4 eyJ " + strings.Repeat("k", 25), trAt | trJ | trB | trDottedDigits | trRun | trCapital | trDigit | trSecret},
 	}
 	for _, tt := range tests {
 		if got := triggersOf(tt.in); got != tt.want {
-			t.Errorf("triggersOf(%q) = %09b, want %09b", tt.in, got, tt.want)
+			t.Errorf("triggersOf(%q) = %011b, want %011b", tt.in, got, tt.want)
 		}
 	}
 }
