@@ -269,7 +269,8 @@ func tamper(e *agenttrailv1.Entry, ops []byte) {
 			h, _ := event.Split(e.Event)
 			e.Event = h
 		case 15: // fields appended to the committed header (duplicates, unknown numbers)
-			c.Header = append(bytes.Clone(c.Header), ops[:min(len(ops), next()%8)]...)
+			n := next() % 8 // before len(ops): next consumes one of them
+			c.Header = append(bytes.Clone(c.Header), ops[:min(len(ops), n)]...)
 		case 16: // the event shown nil
 			e.Event = nil
 		case 17: // leaf and digest made honest again for the bytes now committed
