@@ -1,5 +1,7 @@
 package redact
 
+import "strings"
+
 // detector finds one kind of sensitive item in free text.
 type detector struct {
 	// name is how a Policy enables the detector.
@@ -28,6 +30,19 @@ const (
 	maskPersonal   = "[PERSONAL]"
 	maskSecret     = "[SECRET]"
 )
+
+// maxMaskLabel is the length of the longest mask a built-in detector writes.
+const maxMaskLabel = len("[CARD ****4242]")
+
+// isMaskLabel reports whether v is a mask a built-in detector writes, such
+// as "[PASSWORD]" or "[CARD ****4242]".
+func isMaskLabel(v string) bool {
+	switch v {
+	case maskEmail, maskPhone, maskIBAN, maskNationalID, maskIP, maskAPIKey, maskToken, maskJWT, maskPrivateKey, maskPassword, maskPersonal, maskSecret, maskDOB, maskPassport:
+		return true
+	}
+	return len(v) == maxMaskLabel && strings.HasPrefix(v, "[CARD ****") && v[len(v)-1] == ']'
+}
 
 // builtins lists the built-in detectors in rank order: when the items two
 // detectors find overlap, the mask of the earlier one is written over both.

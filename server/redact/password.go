@@ -1,6 +1,9 @@
 package redact
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // findPasswords finds passwords (mask [PASSWORD]):
 //
@@ -192,10 +195,15 @@ var loginCommands = map[string]bool{"docker": true, "podman": true, "nerdctl": t
 // assignment, found by findAssignments).
 func findCLIPasswords(in *input, dst []match) []match {
 	s := in.s
+	n0 := len(dst)
 	for from := 0; ; {
 		k := strings.Index(s[from:], " -")
 		if k < 0 {
-			return dst
+			// A value that is a mask already ("-p[PASSWORD]") was masked
+			// by an earlier round: matching it again would break
+			// the detectors' contract (see detector.find).
+			kept := slices.DeleteFunc(dst[n0:], func(m match) bool { return isMaskLabel(s[m.start:m.end]) })
+			return dst[:n0+len(kept)]
 		}
 		i := from + k + 1 // the "-"
 		from = i + 1

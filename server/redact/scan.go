@@ -182,7 +182,10 @@ func (r *Redactor) scan(s string, depth int) string {
 	f := fold(s)
 	have := trAll
 	if len(f.s) <= maxTriaged && !r.hasPatterns && !r.untriaged {
-		if have = triggersOf(f.s); have&r.needs == 0 || isISOTime(f.s) {
+		if have = triggersOf(f.s); have&r.needs == 0 {
+			have = passwordTrigger(f.s)
+		}
+		if have&r.needs == 0 || isISOTime(f.s) {
 			return s
 		}
 	}
@@ -208,8 +211,14 @@ func (r *Redactor) scan(s string, depth int) string {
 		if r.col != nil && depth == 0 {
 			r.col.add(s, ms)
 		}
+		// A PEM block's BEGIN line decides how the detectors read lines
+		// far from it (a public key's body is not a secret): masking
+		// anything in a text that has one may change that, so it is
+		// scanned again.
+		pem := strings.Contains(s, "-----BEGIN ")
 		var again bool
 		s, again = apply(s, ms)
+		again = again || pem
 		if !again && !r.hasPatterns {
 			break
 		}
@@ -324,6 +333,7 @@ const (
 	trDigit                            // a digit: addresses, dates, passports
 	trDot                              // the word "dot", "(at)" or "[at]": obfuscated email addresses
 	trSecret                           // minSecretRun secret characters in a row: the gitleaks rules
+	trPass                             // passwordTrigger: a password context word, or a flag; only in texts with no other trigger
 	trAll          trigger = 1<<iota - 1
 )
 
@@ -424,6 +434,74 @@ func triggersOf(s string) trigger {
 		have |= trSecret
 	}
 	return have
+}
+
+// passwordStarts lists, by first letter, the ASCII password context words
+// (contextWords[wCtxPassword]) that no shorter one of them starts. The
+// password detector finds a password after such a word even in a text with
+// no other trigger ("the wifi pass is open-sesame"); words with other bytes
+// are trCapital already.
+var passwordStarts = func() (t [128][]string) {
+	var words []string
+	for _, w := range contextWords[wCtxPassword] {
+		ascii := true
+		for i := 0; i < len(w); i++ {
+			ascii = ascii && w[i] < 0x80
+		}
+		if ascii {
+			words = append(words, w)
+		}
+	}
+	slices.SortFunc(words, func(a, b string) int { return len(a) - len(b) })
+	for _, w := range words {
+		shadowed := false
+		for _, k := range t[w[0]] {
+			shadowed = shadowed || strings.HasPrefix(w, k)
+		}
+		if !shadowed {
+			t[w[0]] = append(t[w[0]], w)
+		}
+	}
+	return t
+}()
+
+// passwordTrigger returns trPass when s has a word that starts like a
+// password context word, or a command line's flag (" -p", " --password"),
+// and 0 otherwise. The password detector runs on a text with any trigger;
+// this is the look for one in a text with none, such as "the wifi pass is
+// open-sesame", so that triggersOf need not make it on every text.
+func passwordTrigger(s string) trigger {
+	wasLetter := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isAlpha(c) {
+			if !wasLetter && startsPasswordWord(s, i) {
+				return trPass
+			}
+			wasLetter = true
+			continue
+		}
+		wasLetter = false
+		if c == '-' && i > 0 && s[i-1] == ' ' && (isAlpha(at(s, i+1)) || at(s, i+1) == '-') {
+			return trPass
+		}
+	}
+	return 0
+}
+
+// startsPasswordWord reports whether the word starting at s[i] starts like a
+// password context word, in any case.
+func startsPasswordWord(s string, i int) bool {
+	c := lower(s[i])
+	if c >= 0x80 {
+		return false
+	}
+	for _, w := range passwordStarts[c] {
+		if hasPrefixFold(s, i, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // apply replaces the matches in s by their masks. Overlapping matches are

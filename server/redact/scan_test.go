@@ -23,6 +23,7 @@ func TestTriggersOf(t *testing.T) {
 		{"09:30", trSep | trDigit},
 		{"eyJ", trJ | trCapital},
 		{"50%", trSep | trDigit},
+
 		{"4411", trDigit},
 		{"44112", trDigits | trDigit}, // a national id after its context may have five
 		{"441122", trDigits | trDigit},
@@ -42,6 +43,27 @@ func TestTriggersOf(t *testing.T) {
 	for _, tt := range tests {
 		if got := triggersOf(tt.in); got != tt.want {
 			t.Errorf("triggersOf(%q) = %011b, want %011b", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPasswordTrigger(t *testing.T) {
+	tests := []struct {
+		in   string
+		want trigger
+	}{
+		{"pass aaa!", trPass}, // a password after its context word, in a text with no other trigger
+		{"the wifi passcode is open-sesame", trPass},
+		{"mot de passe x", trPass},
+		{"passenger", trPass}, // a superset: the lexicon decides
+		{"bypass", 0},
+		{"mysql -u app -psecret", trPass},
+		{"well - maybe", 0},
+		{"lost_in_transit", 0},
+	}
+	for _, tt := range tests {
+		if got := passwordTrigger(tt.in); got != tt.want {
+			t.Errorf("passwordTrigger(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

@@ -66,6 +66,9 @@ var triageSeeds = []string{
 	"jane%40example.com",    // a URL-encoded one
 	"my password is hunter", // a password with no digit or separator
 	"sk_live_abcdefghij",    // a gitleaks rule's key, shorter than minKeyRun
+	"pass aaa!",             // a password with no other trigger
+	"the wifi passcode is open-sesame",
+	"mysql -u app -psecret!",
 }
 
 // TestTriageChangesNothing runs checkTriage over the corpora and the seeds,

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -63,6 +64,14 @@ func (in *input) words() []word {
 				}
 				in.wordList = append(in.wordList, word{start: i, end: j, cjk: true})
 				i = j
+				continue
+			}
+		}
+		if i > 0 && s[i-1] == '[' {
+			// A mask a detector wrote ("[PHONE]", "[NATIONAL_ID]") is
+			// no word: its label must not give context to what follows.
+			if end := strings.IndexByte(s[i:min(len(s), i+maxMaskLabel)], ']'); end > 0 && isMaskLabel(s[i-1:i+end+1]) {
+				i += end + 1
 				continue
 			}
 		}
