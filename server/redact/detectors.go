@@ -44,6 +44,23 @@ func isMaskLabel(v string) bool {
 	return len(v) == maxMaskLabel && strings.HasPrefix(v, "[CARD ****") && v[len(v)-1] == ']'
 }
 
+// holdsMask reports whether v holds a mask a built-in detector wrote: a
+// value masked in part by an earlier round ("$[API_KEY]") is not a secret
+// of its own, and matching it would mask more on every round.
+func holdsMask(v string) bool {
+	for i := strings.IndexByte(v, '['); i >= 0; {
+		if j := strings.IndexByte(v[i:min(len(v), i+maxMaskLabel)], ']'); j > 0 && isMaskLabel(v[i:i+j+1]) {
+			return true
+		}
+		k := strings.IndexByte(v[i+1:], '[')
+		if k < 0 {
+			break
+		}
+		i += 1 + k
+	}
+	return false
+}
+
 // builtins lists the built-in detectors in rank order: when the items two
 // detectors find overlap, the mask of the earlier one is written over both.
 // Detectors that see the most context come first, so that "Bearer eyJ..."

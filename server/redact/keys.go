@@ -211,7 +211,7 @@ var placeholders = []string{
 // one repeated character ("********", "xxxxxxxx"), or an upper-case constant
 // name such as "YOUR_API_KEY".
 func isSecretValue(v string, min int) bool {
-	if len(v) < min || isTemplate(v) {
+	if len(v) < min || isTemplate(v) || holdsMask(v) {
 		return false
 	}
 	for _, p := range placeholders {

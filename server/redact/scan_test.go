@@ -164,3 +164,21 @@ func TestAdversarialInputsTakeLinearTime(t *testing.T) {
 		}
 	}
 }
+
+func TestHoldsMask(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want bool
+	}{
+		{"$[API_KEY]", true},
+		{"a[CARD ****4242]b", true},
+		{"[x][PASSWORD]", true},
+		{"[API_KEY", false},
+		{"[Secret]", false},
+		{"hunter2", false},
+	} {
+		if got := holdsMask(tt.in); got != tt.want {
+			t.Errorf("holdsMask(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
