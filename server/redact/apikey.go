@@ -219,9 +219,19 @@ func assignedValue(s string, i int, sep byte, query bool) (start, end int, ok bo
 		i++
 	}
 	if q := at(s, i); q == '"' || q == '\'' {
+		// A value in escaped quotes (\"value\") ends at the next
+		// backslash; one in plain quotes runs to its closing quote, past
+		// escapes such as \n or \" inside it.
+		escapedQuotes := i > 0 && s[i-1] == '\\'
 		start = i + 1
 		end = start
-		for end < len(s) && s[end] != q && s[end] != '\n' && s[end] != '\\' {
+		for end < len(s) && s[end] != q && s[end] != '\n' {
+			if s[end] == '\\' {
+				if escapedQuotes {
+					break
+				}
+				end++
+			}
 			end++
 		}
 		if end >= len(s) || s[end] == '\n' {
