@@ -152,8 +152,9 @@
 // detector's triggers are implied by anything it can find (five digits for
 // a national id after its context, a "%" for URL encoding, a run of 16 for
 // the gitleaks rules), and FuzzTriage checks Text, the JSON scan and the
-// metadata check against runs with every detector on. The server keeps the views it rendered, by leaf hash and policy
-// version (server.ViewCache), so an event read again is not masked again.
+// metadata check against runs with every detector on. The server keeps the
+// views it rendered, by leaf hash and policy version (server.ViewCache), so
+// an event read again is not masked again.
 // BenchmarkEvent measures the developer view of a realistic LLM call; the
 // server's BenchmarkQueryRedactionCost compares a Query's cost in each view.
 package redact

@@ -199,10 +199,11 @@ func findCLIPasswords(in *input, dst []match) []match {
 	for from := 0; ; {
 		k := strings.Index(s[from:], " -")
 		if k < 0 {
-			// A value that is a mask already ("-p[PASSWORD]") was masked
-			// by an earlier round: matching it again would break
-			// the detectors' contract (see detector.find).
-			kept := slices.DeleteFunc(dst[n0:], func(m match) bool { return isMaskLabel(s[m.start:m.end]) })
+			// A value that holds a mask ("-p[PASSWORD]") was masked by an
+			// earlier round: matching it again would break the
+			// detectors' contract (see detector.find), as isSecretValue
+			// says for assignments.
+			kept := slices.DeleteFunc(dst[n0:], func(m match) bool { return holdsMask(s[m.start:m.end]) })
 			return dst[:n0+len(kept)]
 		}
 		i := from + k + 1 // the "-"

@@ -24,10 +24,10 @@ import (
 // mappings. The other half is the margin for what Badger maps between two
 // checks: a compaction writes and reads tens of MiB in a burst, and with
 // the whole budget as the trigger a 1M-event run reached 120 MB of
-// file-backed pages against a 64 MiB budget. Reclaiming is a hint that never changes contents: dirty pages
-// stay until written back, and a page read again is faulted in from the
-// file, so a reader sees the same bytes, at the cost of a disk read for
-// data that has left the budget. The mappings stay; only their resident
+// file-backed pages against a 64 MiB budget. Reclaiming is a hint that
+// never changes contents: dirty pages stay until written back, and a page
+// read again is faulted in from the file, so a reader sees the same bytes,
+// at the cost of a disk read for data that has left the budget. The mappings stay; only their resident
 // pages go, and the kernel's page cache loses them too, so the memory is
 // returned to the machine, not moved elsewhere.
 
